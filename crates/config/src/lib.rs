@@ -1,0 +1,968 @@
+//! The one configuration file every ferrymail program reads.
+//!
+//! All daemons and tools take `-c PATH` (default [`DEFAULT_PATH`]) and parse the same TOML file into
+//! [`Config`]. Every key has a documented default (see `deploy/ferrymail.toml`), unknown keys are
+//! rejected rather than ignored (a typo must not silently fall back to a default), and values are
+//! checked by [`Config::validate`] so a daemon refuses to start on a bad config instead of guessing.
+//! Errors name the file, the key and the reason; `mailctl config check` prints exactly these.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// Where packaged installs keep the config.
+pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
+
+/// A config that could not be loaded: the file, where in it, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Syntax errors, unknown keys and wrongly typed values, as reported by the TOML parser
+    /// (its message carries the line, column and key).
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    /// Values that parse but make no sense together (checked after parsing).
+    #[error("{file}: {}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One semantic problem in a parsed config: the dotted key and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key `{}`: {}", self.key, self.reason)
+    }
+}
+
+/// The whole configuration. Sections map one-to-one to TOML tables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub general: General,
+    pub paths: Paths,
+    pub tls: Tls,
+    pub userdb: UserDb,
+    pub log: Log,
+    pub smtpd: Smtpd,
+    pub queue: Queue,
+    pub delivery: Delivery,
+    pub pop3d: Pop3d,
+    pub imapd: Imapd,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            general: General::default(),
+            paths: Paths::default(),
+            tls: Tls::default(),
+            userdb: UserDb::default(),
+            log: Log::default(),
+            smtpd: Smtpd::default(),
+            queue: Queue::default(),
+            delivery: Delivery::default(),
+            pop3d: Pop3d::default(),
+            imapd: Imapd::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// The name this host gives in greetings, `Received:` headers and bounces. Empty means
+    /// "the system host name" (resolved at start, see [`Config::hostname`]).
+    pub hostname: String,
+    /// Domains whose mail is delivered here (more can be listed in `userdb.domains_file`).
+    pub local_domains: Vec<String>,
+    /// Clients allowed to relay without authenticating (Postfix's `mynetworks`).
+    pub trusted_networks: Vec<IpNet>,
+    /// Address of the postmaster, who receives copies of problems. Empty = `postmaster@hostname`.
+    pub postmaster: String,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        General {
+            hostname: String::new(),
+            local_domains: Vec::new(),
+            trusted_networks: vec![
+                "127.0.0.0/8".parse().expect("literal network"),
+                "::1/128".parse().expect("literal network"),
+            ],
+            postmaster: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paths {
+    /// The queue: written by mta-smtpd and sendmail, owned by queue-runner.
+    pub spool_dir: PathBuf,
+    /// Root of the virtual mailboxes: `<mail_root>/<domain>/<user>/Maildir`.
+    pub mail_root: PathBuf,
+    /// Unix sockets between the daemons (LMTP, queue wake-up, control).
+    pub run_dir: PathBuf,
+    /// Private state (sled databases): one subdirectory per owning daemon.
+    pub state_dir: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Paths {
+            spool_dir: "/var/spool/ferrymail".into(),
+            mail_root: "/var/mail/vhosts".into(),
+            run_dir: "/run/ferrymail".into(),
+            state_dir: "/var/lib/ferrymail".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            cert: "/etc/ferrymail/tls/cert.pem".into(),
+            key: "/etc/ferrymail/tls/key.pem".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserDb {
+    /// Virtual users in Dovecot's passwd-file format.
+    pub passwd_file: PathBuf,
+    /// Aliases in `/etc/aliases` format.
+    pub aliases_file: PathBuf,
+    /// Extra local domains, one per line (what `mailctl domain add` edits).
+    pub domains_file: PathBuf,
+    /// Also accept mail for, and log in, the system's own accounts (passwd/shadow).
+    pub unix_accounts: bool,
+    pub unix_passwd_file: PathBuf,
+    pub unix_shadow_file: PathBuf,
+    /// Lowest uid treated as a mail account; system accounts below it get mail only via aliases.
+    pub unix_min_uid: u32,
+    /// Where Unix accounts' mail goes.
+    pub unix_mailbox: UnixMailbox,
+    /// `joe+tag@domain` is delivered to `joe@domain` when set (empty = off).
+    pub recipient_delimiter: String,
+}
+
+impl Default for UserDb {
+    fn default() -> Self {
+        UserDb {
+            passwd_file: "/etc/ferrymail/passwd".into(),
+            aliases_file: "/etc/ferrymail/aliases".into(),
+            domains_file: "/etc/ferrymail/domains".into(),
+            unix_accounts: false,
+            unix_passwd_file: "/etc/passwd".into(),
+            unix_shadow_file: "/etc/shadow".into(),
+            unix_min_uid: 1000,
+            unix_mailbox: UnixMailbox::Maildir,
+            recipient_delimiter: "+".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum UnixMailbox {
+    /// `~/Maildir`
+    Maildir,
+    /// `/var/mail/<user>` (see `delivery.mbox_dir`)
+    Mbox,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// A `tracing` filter: `info`, `debug`, `mta_smtpd=debug,info`, ... `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
+}
+
+/// What a listening socket is for; decides the policy applied to its sessions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// SMTP port 25: mail from the world for local domains.
+    Mx,
+    /// Port 587: STARTTLS then AUTH before MAIL.
+    Submission,
+    /// Port 465: implicit TLS, AUTH required.
+    Submissions,
+    /// IMAP 143 (STARTTLS).
+    Imap,
+    /// IMAP 993 (implicit TLS).
+    Imaps,
+    /// POP3 110 (STLS).
+    Pop3,
+    /// POP3 995 (implicit TLS).
+    Pop3s,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mx => "mx",
+            Role::Submission => "submission",
+            Role::Submissions => "submissions",
+            Role::Imap => "imap",
+            Role::Imaps => "imaps",
+            Role::Pop3 => "pop3",
+            Role::Pop3s => "pop3s",
+        }
+    }
+
+    /// True where the connection starts with a TLS handshake.
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, Role::Submissions | Role::Imaps | Role::Pop3s)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One listening socket. Under systemd socket activation the socket whose
+/// `FileDescriptorName=` equals `name` (default: the role) is used instead of binding `listen`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    pub role: Role,
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Listener {
+    pub fn new(role: Role, listen: &str) -> Self {
+        Listener {
+            role,
+            listen: listen.parse().expect("literal socket address"),
+            name: None,
+        }
+    }
+
+    /// The systemd `FileDescriptorName` this listener accepts.
+    pub fn fd_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.role.as_str())
+    }
+}
+
+/// Limits every network daemon shares.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnLimits {
+    /// Concurrent connections in total. One async process serves them all and an idle
+    /// connection costs a few KiB, so the default is sized for 50,000 idle IMAP clients; the
+    /// per-address limit is what stops a single abuser.
+    pub max_connections: usize,
+    /// Concurrent connections from one client address.
+    pub max_connections_per_ip: usize,
+    /// Failed logins tolerated per connection before it is closed.
+    pub max_auth_failures: u32,
+    /// Delay added after each failed login (doubles per failure from the same address, capped).
+    #[serde(with = "humantime_serde")]
+    pub auth_failure_delay: Duration,
+    /// Clients in `general.trusted_networks` are exempt from the per-address limits.
+    pub exempt_trusted: bool,
+    /// Allow passwords before TLS from loopback clients (for local tools and tests).
+    pub plaintext_auth_on_loopback: bool,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections: 100_000,
+            max_connections_per_ip: 20,
+            max_auth_failures: 3,
+            auth_failure_delay: Duration::from_secs(2),
+            exempt_trusted: true,
+            plaintext_auth_on_loopback: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLinePolicy {
+    /// Refuse the message (554 5.6.11): the safe default against SMTP smuggling.
+    Reject,
+    /// Turn a lone CR or LF into CRLF inside the message; never a line end that can close DATA.
+    Normalize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtpd {
+    /// Unix user (and its primary group) the daemon runs as after binding.
+    pub user: String,
+    pub listeners: Vec<Listener>,
+    /// SIZE limit in bytes, advertised in EHLO and enforced at MAIL and during DATA/BDAT.
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    /// Command line limit in octets including CRLF (RFC 5321 §4.5.3.1.4: at least 512).
+    pub max_command_line: usize,
+    /// Text line limit in octets including CRLF (RFC 5321 §4.5.3.1.6: at least 1000).
+    pub max_text_line: usize,
+    /// Protocol errors tolerated before `421` and close.
+    pub max_errors: u32,
+    pub bare_lf: BareLinePolicy,
+    /// Authenticated users may only use MAIL FROM addresses they own.
+    pub enforce_sender_login: bool,
+    /// Answer VRFY with user information instead of `252`.
+    pub vrfy: bool,
+    /// Idle timeout waiting for a command (RFC 5321 §4.5.3.2.7: 5 minutes).
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// Timeout between data blocks (RFC 5321 §4.5.3.2.5 client side is 3 min; server 5 min).
+    #[serde(with = "humantime_serde")]
+    pub data_timeout: Duration,
+    /// How long a shutdown waits for sessions in progress.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    pub limits: ConnLimits,
+}
+
+impl Default for Smtpd {
+    fn default() -> Self {
+        Smtpd {
+            user: "ferrymail".into(),
+            listeners: vec![
+                Listener::new(Role::Mx, "[::]:25"),
+                Listener::new(Role::Submission, "[::]:587"),
+                Listener::new(Role::Submissions, "[::]:465"),
+            ],
+            max_message_size: 35 * 1024 * 1024,
+            max_recipients: 100,
+            max_command_line: 512,
+            max_text_line: 1000,
+            max_errors: 10,
+            bare_lf: BareLinePolicy::Reject,
+            enforce_sender_login: true,
+            vrfy: false,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(30),
+            limits: ConnLimits::default(),
+        }
+    }
+}
+
+/// A static route: mail for `domain` (or every non-local domain when `domain = "*"`) goes to
+/// `host:port` instead of the MX hosts (Postfix's `transport` and `relayhost`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    pub domain: String,
+    /// `host` or `host:port` or `[ip]:port`; brackets mean "no MX lookup" as in Postfix.
+    pub relay: String,
+    /// Credentials file for AUTH to the relay (`user` line then `password` line), never inline.
+    #[serde(default)]
+    pub auth_file: Option<PathBuf>,
+    #[serde(default)]
+    pub require_tls: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsPolicy {
+    /// Use STARTTLS when offered, accept any certificate (RFC 7435 opportunistic security).
+    Opportunistic,
+    /// Use STARTTLS when offered and require a valid certificate for the MX name when used.
+    Verify,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Queue {
+    pub user: String,
+    /// Datagram socket producers poke after enqueueing (relative paths are under `paths.run_dir`).
+    pub wake_socket: PathBuf,
+    /// Control socket for `mailctl queue`.
+    pub control_socket: PathBuf,
+    /// Mode of the control socket (group `queue.control_group` may use it).
+    pub control_socket_mode: u32,
+    /// Full scan of the spool even without wake-ups, so a lost wake-up only delays.
+    #[serde(with = "humantime_serde")]
+    pub scan_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// After this long in the queue a message is bounced.
+    #[serde(with = "humantime_serde")]
+    pub max_lifetime: Duration,
+    /// Send a delay warning after this long (0 = never).
+    #[serde(with = "humantime_serde")]
+    pub delay_warning: Duration,
+    pub max_parallel: usize,
+    pub max_per_domain: usize,
+    /// Remote SMTP port (25; tests point it elsewhere).
+    pub smtp_port: u16,
+    pub tls_policy: TlsPolicy,
+    /// Domains that must be reached over TLS.
+    pub require_tls_domains: Vec<String>,
+    pub routes: Vec<Route>,
+    /// DNS servers to use instead of `/etc/resolv.conf` (`ip:port`).
+    pub dns_servers: Vec<SocketAddr>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue {
+            user: "ferrymail".into(),
+            wake_socket: "queue-wake.sock".into(),
+            control_socket: "queue-control.sock".into(),
+            control_socket_mode: 0o660,
+            scan_interval: Duration::from_secs(60),
+            retry_initial: Duration::from_secs(300),
+            retry_max: Duration::from_secs(4 * 3600),
+            max_lifetime: Duration::from_secs(5 * 24 * 3600),
+            delay_warning: Duration::from_secs(4 * 3600),
+            max_parallel: 100,
+            max_per_domain: 20,
+            smtp_port: 25,
+            tls_policy: TlsPolicy::Opportunistic,
+            require_tls_domains: Vec::new(),
+            routes: Vec::new(),
+            dns_servers: Vec::new(),
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaAction {
+    /// `452 4.2.2`: the sender keeps retrying until the user makes room.
+    Defer,
+    /// `552 5.2.2`: bounce at once.
+    Bounce,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// Owner of the virtual mailboxes.
+    pub user: String,
+    /// LMTP socket (relative paths are under `paths.run_dir`).
+    pub lmtp_socket: PathBuf,
+    pub lmtp_socket_mode: u32,
+    /// Directory of classic mbox spools (`/var/mail/<user>`).
+    pub mbox_dir: PathBuf,
+    /// Create a missing Maildir (and folders named by `fileinto`) on delivery.
+    pub create_maildirs: bool,
+    pub quota_action: QuotaAction,
+    /// Refuse a message that already carries this many `Delivered-To:` lines for the recipient.
+    pub max_delivered_to: usize,
+    /// Per-user Sieve script, relative to the user's home (or mail directory).
+    pub sieve_script: String,
+    /// Allow `|command` and `/file` targets in `.forward` and aliases (run as the owning user).
+    pub allow_forward_commands: bool,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            user: "vmail".into(),
+            lmtp_socket: "lmtp.sock".into(),
+            lmtp_socket_mode: 0o660,
+            mbox_dir: "/var/mail".into(),
+            create_maildirs: true,
+            quota_action: QuotaAction::Defer,
+            max_delivered_to: 1,
+            sieve_script: ".sieve".into(),
+            allow_forward_commands: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3d {
+    pub user: String,
+    pub listeners: Vec<Listener>,
+    /// RFC 1939 §3: at least 10 minutes.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    pub max_line: usize,
+    pub limits: ConnLimits,
+}
+
+impl Default for Pop3d {
+    fn default() -> Self {
+        Pop3d {
+            user: "vmail".into(),
+            listeners: vec![
+                Listener::new(Role::Pop3, "[::]:110"),
+                Listener::new(Role::Pop3s, "[::]:995"),
+            ],
+            idle_timeout: Duration::from_secs(600),
+            max_line: 1024,
+            limits: ConnLimits::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imapd {
+    pub user: String,
+    pub listeners: Vec<Listener>,
+    /// RFC 3501 §5.4: at least 30 minutes.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Timeout while in IDLE (clients re-issue IDLE every 29 minutes).
+    #[serde(with = "humantime_serde")]
+    pub idle_command_timeout: Duration,
+    pub max_command_line: usize,
+    pub max_literal: u64,
+    pub max_connections_per_user: usize,
+    pub limits: ConnLimits,
+}
+
+impl Default for Imapd {
+    fn default() -> Self {
+        Imapd {
+            user: "vmail".into(),
+            listeners: vec![
+                Listener::new(Role::Imap, "[::]:143"),
+                Listener::new(Role::Imaps, "[::]:993"),
+            ],
+            idle_timeout: Duration::from_secs(30 * 60),
+            idle_command_timeout: Duration::from_secs(60 * 60),
+            max_command_line: 64 * 1024,
+            max_literal: 64 * 1024 * 1024,
+            max_connections_per_user: 50,
+            limits: ConnLimits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `file` is only used in messages and to resolve
+    /// relative paths against the config's directory.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            message: describe_toml_error(&e, text),
+        })?;
+        config.normalize();
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                file: file.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Canonical forms that make later comparisons simple (domains are case-insensitive).
+    fn normalize(&mut self) {
+        for d in &mut self.general.local_domains {
+            *d = d.trim_end_matches('.').to_ascii_lowercase();
+        }
+        for d in &mut self.queue.require_tls_domains {
+            *d = d.trim_end_matches('.').to_ascii_lowercase();
+        }
+        for r in &mut self.queue.routes {
+            r.domain = r.domain.trim_end_matches('.').to_ascii_lowercase();
+        }
+    }
+
+    /// Every semantic problem at once, so an admin fixes them in one round.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut bad = |key: &str, reason: String| {
+            p.push(Problem {
+                key: key.to_owned(),
+                reason,
+            })
+        };
+        if !self.general.hostname.is_empty() && !is_domain(&self.general.hostname) {
+            bad(
+                "general.hostname",
+                format!("`{}` is not a valid host name", self.general.hostname),
+            );
+        }
+        for (i, d) in self.general.local_domains.iter().enumerate() {
+            if !is_domain(d) {
+                bad(
+                    &format!("general.local_domains[{i}]"),
+                    format!("`{d}` is not a valid domain name"),
+                );
+            }
+        }
+        if !self.general.postmaster.is_empty() && !self.general.postmaster.contains('@') {
+            bad(
+                "general.postmaster",
+                "must be a full address (user@domain)".into(),
+            );
+        }
+        for (key, path) in [
+            ("paths.spool_dir", &self.paths.spool_dir),
+            ("paths.mail_root", &self.paths.mail_root),
+            ("paths.run_dir", &self.paths.run_dir),
+            ("paths.state_dir", &self.paths.state_dir),
+        ] {
+            if !path.is_absolute() {
+                bad(key, format!("`{}` must be an absolute path", path.display()));
+            }
+        }
+        if tracing_level_is_bad(&self.log.level) {
+            bad(
+                "log.level",
+                format!(
+                    "`{}` is not a tracing filter (e.g. `info` or `imapd=debug,info`)",
+                    self.log.level
+                ),
+            );
+        }
+        if self.userdb.recipient_delimiter.chars().count() > 1 {
+            bad(
+                "userdb.recipient_delimiter",
+                "must be empty or a single character".into(),
+            );
+        }
+        for (section, user) in [
+            ("smtpd.user", &self.smtpd.user),
+            ("queue.user", &self.queue.user),
+            ("delivery.user", &self.delivery.user),
+            ("pop3d.user", &self.pop3d.user),
+            ("imapd.user", &self.imapd.user),
+        ] {
+            if user.is_empty() || user.contains([':', '/', ' ']) {
+                bad(section, format!("`{user}` is not a valid user name"));
+            }
+        }
+
+        let s = &self.smtpd;
+        check_listeners(
+            &mut bad,
+            "smtpd",
+            &s.listeners,
+            &[Role::Mx, Role::Submission, Role::Submissions],
+        );
+        if s.max_command_line < 512 {
+            bad(
+                "smtpd.max_command_line",
+                "RFC 5321 requires at least 512".into(),
+            );
+        }
+        if s.max_text_line < 1000 {
+            bad(
+                "smtpd.max_text_line",
+                "RFC 5321 requires at least 1000".into(),
+            );
+        }
+        if s.max_message_size == 0 {
+            bad("smtpd.max_message_size", "must be positive".into());
+        }
+        if s.max_recipients == 0 {
+            bad(
+                "smtpd.max_recipients",
+                "must be positive (RFC 5321 requires at least 100)".into(),
+            );
+        }
+        check_limits(&mut bad, "smtpd.limits", &s.limits);
+
+        let q = &self.queue;
+        if q.retry_initial.is_zero() || q.retry_max < q.retry_initial {
+            bad(
+                "queue.retry_max",
+                "retry_initial must be positive and retry_max at least retry_initial".into(),
+            );
+        }
+        if q.max_lifetime.is_zero() {
+            bad("queue.max_lifetime", "must be positive".into());
+        }
+        if q.scan_interval.is_zero() {
+            bad("queue.scan_interval", "must be positive".into());
+        }
+        if q.max_parallel == 0 || q.max_per_domain == 0 {
+            bad(
+                "queue.max_parallel",
+                "max_parallel and max_per_domain must be positive".into(),
+            );
+        }
+        if q.smtp_port == 0 {
+            bad("queue.smtp_port", "must be a port number".into());
+        }
+        for (i, r) in q.routes.iter().enumerate() {
+            if r.domain != "*" && !is_domain(&r.domain) {
+                bad(
+                    &format!("queue.routes[{i}].domain"),
+                    format!("`{}` is neither `*` nor a domain", r.domain),
+                );
+            }
+            if r.relay.is_empty() {
+                bad(&format!("queue.routes[{i}].relay"), "must not be empty".into());
+            }
+        }
+        if self.delivery.max_delivered_to == 0 {
+            bad("delivery.max_delivered_to", "must be at least 1".into());
+        }
+        check_listeners(
+            &mut bad,
+            "pop3d",
+            &self.pop3d.listeners,
+            &[Role::Pop3, Role::Pop3s],
+        );
+        check_limits(&mut bad, "pop3d.limits", &self.pop3d.limits);
+        if self.pop3d.max_line < 255 {
+            bad(
+                "pop3d.max_line",
+                "must be at least 255 (RFC 2449 allows 255-octet commands)".into(),
+            );
+        }
+        check_listeners(
+            &mut bad,
+            "imapd",
+            &self.imapd.listeners,
+            &[Role::Imap, Role::Imaps],
+        );
+        check_limits(&mut bad, "imapd.limits", &self.imapd.limits);
+        if self.imapd.idle_timeout < Duration::from_secs(30 * 60) {
+            bad(
+                "imapd.idle_timeout",
+                "RFC 3501 §5.4 requires at least 30 minutes".into(),
+            );
+        }
+        if self.imapd.max_command_line < 1000 {
+            bad("imapd.max_command_line", "must be at least 1000".into());
+        }
+        p
+    }
+
+    /// The configured host name, or the system's when unset.
+    pub fn hostname(&self) -> String {
+        if !self.general.hostname.is_empty() {
+            return self.general.hostname.clone();
+        }
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    }
+
+    pub fn postmaster(&self) -> String {
+        if self.general.postmaster.is_empty() {
+            format!("postmaster@{}", self.hostname())
+        } else {
+            self.general.postmaster.clone()
+        }
+    }
+
+    /// A socket path from the config: relative names live in `paths.run_dir`.
+    pub fn run_path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.paths.run_dir.join(p)
+        }
+    }
+
+    pub fn wake_socket(&self) -> PathBuf {
+        self.run_path(&self.queue.wake_socket)
+    }
+
+    pub fn control_socket(&self) -> PathBuf {
+        self.run_path(&self.queue.control_socket)
+    }
+
+    pub fn lmtp_socket(&self) -> PathBuf {
+        self.run_path(&self.delivery.lmtp_socket)
+    }
+
+    /// Whether `ip` is in `general.trusted_networks`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
+        self.general
+            .trusted_networks
+            .iter()
+            .any(|n| n.contains(&ip))
+    }
+
+    /// The default config as TOML (what `mailctl config defaults` prints).
+    pub fn defaults_toml() -> String {
+        toml::to_string_pretty(&Config::default()).unwrap_or_default()
+    }
+
+    /// Serialises this config as TOML (used by `mailctl dev` to write its config).
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string_pretty(self)
+    }
+}
+
+/// IPv4-mapped IPv6 clients (`::ffff:127.0.0.1` on a dual-stack socket) are their IPv4 selves.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    }
+}
+
+fn check_listeners(
+    bad: &mut impl FnMut(&str, String),
+    section: &str,
+    listeners: &[Listener],
+    allowed: &[Role],
+) {
+    for (i, l) in listeners.iter().enumerate() {
+        if !allowed.contains(&l.role) {
+            let names: Vec<_> = allowed.iter().map(|r| r.as_str()).collect();
+            bad(
+                &format!("{section}.listeners[{i}].role"),
+                format!(
+                    "`{}` is not a role of this daemon (one of: {})",
+                    l.role,
+                    names.join(", ")
+                ),
+            );
+        }
+        for (j, other) in listeners.iter().enumerate().skip(i + 1) {
+            if other.listen == l.listen {
+                bad(
+                    &format!("{section}.listeners[{j}].listen"),
+                    format!("{} is already used by listeners[{i}]", l.listen),
+                );
+            }
+        }
+    }
+}
+
+fn check_limits(bad: &mut impl FnMut(&str, String), section: &str, l: &ConnLimits) {
+    if l.max_connections == 0 {
+        bad(
+            &format!("{section}.max_connections"),
+            "must be positive".into(),
+        );
+    }
+    if l.max_connections_per_ip == 0 {
+        bad(
+            &format!("{section}.max_connections_per_ip"),
+            "must be positive".into(),
+        );
+    }
+    if l.max_auth_failures == 0 {
+        bad(
+            &format!("{section}.max_auth_failures"),
+            "must be positive".into(),
+        );
+    }
+}
+
+/// RFC 1035 host name syntax (letters, digits, hyphens, dots; labels 1–63; total ≤ 253).
+pub fn is_domain(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn tracing_level_is_bad(filter: &str) -> bool {
+    // A cheap syntax check; the subscriber does the real parse. Directives are `target=level`,
+    // `level` or `target`, comma-separated.
+    filter.trim().is_empty()
+        || filter.split(',').any(|d| {
+            let d = d.trim();
+            match d.split_once('=') {
+                Some((target, level)) => target.is_empty() || !is_level(level),
+                None => d.is_empty() || d.contains(char::is_whitespace),
+            }
+        })
+}
+
+fn is_level(s: &str) -> bool {
+    matches!(
+        s.to_ascii_lowercase().as_str(),
+        "trace" | "debug" | "info" | "warn" | "error" | "off"
+    )
+}
+
+/// The TOML parser's own message spans several lines (with a caret under the column); keep the
+/// line, the table and the reason on one line so it reads well in logs and `mailctl config check`.
+fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim();
+    let Some(span) = e.span() else {
+        return msg.to_owned();
+    };
+    let start = span.start.min(text.len());
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| format!(" in {l}"))
+        .unwrap_or_default();
+    format!("line {line}, column {column}{table}: {msg}")
+}
+
+#[cfg(test)]
+mod tests;

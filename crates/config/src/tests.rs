@@ -1,0 +1,167 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/ferrymail/test.toml"))
+}
+
+#[test]
+fn empty_file_gives_documented_defaults() {
+    let c = parse("").unwrap();
+    assert_eq!(c, Config::default());
+    assert_eq!(c.smtpd.max_recipients, 100);
+    assert_eq!(c.smtpd.max_command_line, 512);
+    assert_eq!(c.smtpd.listeners.len(), 3);
+    assert_eq!(c.queue.max_lifetime, Duration::from_secs(5 * 86400));
+    assert!(c.validate().is_empty());
+}
+
+#[test]
+fn example_config_in_deploy_parses_and_equals_defaults_where_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/ferrymail.toml");
+    let c = Config::load(&path).unwrap();
+    // The example sets these two; everything else is commented out and must be the default.
+    assert_eq!(c.general.hostname, "mail.example.org");
+    assert_eq!(c.general.local_domains, vec!["example.org".to_string()]);
+    let mut expected = Config::default();
+    expected.general.hostname = c.general.hostname.clone();
+    expected.general.local_domains = c.general.local_domains.clone();
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn example_config_documents_every_default_key() {
+    // Uncommenting every `#key = value` line in the example must still parse and give the
+    // defaults: the example documents the real keys with their real default values.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/ferrymail.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase()) => rest,
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = parse(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+    let mut expected = Config::default();
+    expected.general.hostname = "mail.example.org".into();
+    expected.general.local_domains = vec!["example.org".into()];
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn unknown_key_is_rejected_with_file_line_and_key() {
+    let err = parse("[general]\nhostname = \"a.test\"\nhostnme = \"b\"\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("/etc/ferrymail/test.toml"), "{msg}");
+    assert!(msg.contains("line 3"), "{msg}");
+    assert!(msg.contains("hostnme"), "{msg}");
+    assert!(msg.contains("[general]"), "{msg}");
+}
+
+#[test]
+fn unknown_section_is_rejected() {
+    let msg = parse("[smtp]\nuser = \"x\"\n").unwrap_err().to_string();
+    assert!(msg.contains("smtp"), "{msg}");
+    assert!(msg.contains("line 1"), "{msg}");
+}
+
+#[test]
+fn wrong_type_is_rejected() {
+    let msg = parse("[smtpd]\nmax_recipients = \"many\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("line 2"), "{msg}");
+}
+
+#[test]
+fn bad_duration_and_address_are_rejected() {
+    assert!(parse("[queue]\nretry_initial = \"soon\"\n").is_err());
+    assert!(parse("[[smtpd.listeners]]\nrole = \"mx\"\nlisten = \"nowhere\"\n").is_err());
+    assert!(parse("[[smtpd.listeners]]\nrole = \"fax\"\nlisten = \"127.0.0.1:25\"\n").is_err());
+}
+
+#[test]
+fn semantic_problems_are_all_reported_with_keys() {
+    let err = parse(
+        "[general]\nhostname = \"bad host\"\nlocal_domains = [\"ok.test\", \"a..b\"]\n\
+         [smtpd]\nmax_command_line = 100\n\
+         [[smtpd.listeners]]\nrole = \"imap\"\nlisten = \"127.0.0.1:25\"\n\
+         [paths]\nspool_dir = \"relative/spool\"\n",
+    )
+    .unwrap_err();
+    let ConfigError::Invalid { problems, .. } = &err else {
+        panic!("expected Invalid, got {err}");
+    };
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"general.hostname"), "{keys:?}");
+    assert!(keys.contains(&"general.local_domains[1]"), "{keys:?}");
+    assert!(keys.contains(&"smtpd.max_command_line"), "{keys:?}");
+    assert!(keys.contains(&"smtpd.listeners[0].role"), "{keys:?}");
+    assert!(keys.contains(&"paths.spool_dir"), "{keys:?}");
+}
+
+#[test]
+fn duplicate_listen_addresses_are_rejected() {
+    let err = parse(
+        "[[pop3d.listeners]]\nrole = \"pop3\"\nlisten = \"127.0.0.1:110\"\n\
+         [[pop3d.listeners]]\nrole = \"pop3s\"\nlisten = \"127.0.0.1:110\"\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("pop3d.listeners[1].listen"), "{err}");
+}
+
+#[test]
+fn domains_are_normalised() {
+    let c = parse("[general]\nlocal_domains = [\"Example.ORG.\"]\n").unwrap();
+    assert_eq!(c.general.local_domains, vec!["example.org".to_string()]);
+}
+
+#[test]
+fn trusted_networks_include_mapped_ipv4() {
+    let c = Config::default();
+    assert!(c.is_trusted("127.0.0.1".parse().unwrap()));
+    assert!(c.is_trusted("::ffff:127.0.0.2".parse().unwrap()));
+    assert!(c.is_trusted("::1".parse().unwrap()));
+    assert!(!c.is_trusted("192.0.2.1".parse().unwrap()));
+}
+
+#[test]
+fn socket_paths_resolve_under_run_dir() {
+    let mut c = Config::default();
+    c.paths.run_dir = "/run/fm".into();
+    assert_eq!(c.lmtp_socket(), PathBuf::from("/run/fm/lmtp.sock"));
+    c.delivery.lmtp_socket = "/tmp/x.sock".into();
+    assert_eq!(c.lmtp_socket(), PathBuf::from("/tmp/x.sock"));
+}
+
+#[test]
+fn defaults_round_trip_through_toml() {
+    let text = Config::defaults_toml();
+    assert_eq!(parse(&text).unwrap(), Config::default());
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let err = Config::load(Path::new("/nonexistent/ferrymail.toml")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/ferrymail.toml"));
+}
+
+#[test]
+fn domain_syntax() {
+    assert!(is_domain("a.test"));
+    assert!(is_domain("mail-1.example.org."));
+    assert!(!is_domain(""));
+    assert!(!is_domain("-a.test"));
+    assert!(!is_domain("a..test"));
+    assert!(!is_domain("a b.test"));
+    assert!(!is_domain(&"a".repeat(64)));
+}
+
+#[test]
+fn log_filter_syntax() {
+    assert!(!tracing_level_is_bad("info"));
+    assert!(!tracing_level_is_bad("imapd=debug,info"));
+    assert!(tracing_level_is_bad(""));
+    assert!(tracing_level_is_bad("imapd=loud"));
+}
