@@ -52,7 +52,7 @@ impl fmt::Display for Problem {
 }
 
 /// The whole configuration. Sections map one-to-one to TOML tables.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub general: General,
@@ -65,23 +65,6 @@ pub struct Config {
     pub delivery: Delivery,
     pub pop3d: Pop3d,
     pub imapd: Imapd,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            general: General::default(),
-            paths: Paths::default(),
-            tls: Tls::default(),
-            userdb: UserDb::default(),
-            log: Log::default(),
-            smtpd: Smtpd::default(),
-            queue: Queue::default(),
-            delivery: Delivery::default(),
-            pop3d: Pop3d::default(),
-            imapd: Imapd::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -657,7 +640,10 @@ impl Config {
             ("paths.state_dir", &self.paths.state_dir),
         ] {
             if !path.is_absolute() {
-                bad(key, format!("`{}` must be an absolute path", path.display()));
+                bad(
+                    key,
+                    format!("`{}` must be an absolute path", path.display()),
+                );
             }
         }
         if tracing_level_is_bad(&self.log.level) {
@@ -747,7 +733,10 @@ impl Config {
                 );
             }
             if r.relay.is_empty() {
-                bad(&format!("queue.routes[{i}].relay"), "must not be empty".into());
+                bad(
+                    &format!("queue.routes[{i}].relay"),
+                    "must not be empty".into(),
+                );
             }
         }
         if self.delivery.max_delivered_to == 0 {

@@ -108,7 +108,10 @@ fn duplicate_listen_addresses_are_rejected() {
          [[pop3d.listeners]]\nrole = \"pop3s\"\nlisten = \"127.0.0.1:110\"\n",
     )
     .unwrap_err();
-    assert!(err.to_string().contains("pop3d.listeners[1].listen"), "{err}");
+    assert!(
+        err.to_string().contains("pop3d.listeners[1].listen"),
+        "{err}"
+    );
 }
 
 #[test]

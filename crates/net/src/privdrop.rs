@@ -1,0 +1,121 @@
+//! Giving up root after binding, as every Postfix daemon does: a compromised session must not
+//! own the machine.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use nix::unistd::{self, Gid, Uid, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrivDropError {
+    #[error("user `{0}` does not exist")]
+    NoSuchUser(String),
+    #[error("cannot look up user `{0}`: {1}")]
+    Lookup(String, nix::Error),
+    #[error("{step}: {source}")]
+    Syscall {
+        step: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("still able to regain root after dropping to `{0}`")]
+    Regained(String),
+}
+
+/// What happened, for the start-up log line.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Dropped {
+        uid: u32,
+        gid: u32,
+    },
+    /// Not running as root: nothing to drop (development, tests, or systemd's `User=`).
+    NotRoot,
+}
+
+/// Switches to `user` (its primary group plus supplementary groups), optionally chrooting
+/// first. Skipped, with a warning, when not started as root.
+pub fn drop_to(user: &str, chroot: Option<&Path>) -> Result<Outcome, PrivDropError> {
+    if !Uid::effective().is_root() {
+        if Uid::current().as_raw() != lookup(user).map(|u| u.uid.as_raw()).unwrap_or(u32::MAX) {
+            tracing::warn!(
+                user,
+                "not started as root: keeping the current user instead of dropping privileges"
+            );
+        }
+        return Ok(Outcome::NotRoot);
+    }
+    let u = lookup(user)?;
+    let name = CString::new(user).map_err(|_| PrivDropError::NoSuchUser(user.into()))?;
+    unistd::initgroups(&name, u.gid).map_err(|source| PrivDropError::Syscall {
+        step: "initgroups",
+        source,
+    })?;
+    if let Some(dir) = chroot {
+        unistd::chroot(dir).map_err(|source| PrivDropError::Syscall {
+            step: "chroot",
+            source,
+        })?;
+        unistd::chdir("/").map_err(|source| PrivDropError::Syscall {
+            step: "chdir",
+            source,
+        })?;
+    }
+    // Group first: after setuid we could no longer change it.
+    unistd::setgid(u.gid).map_err(|source| PrivDropError::Syscall {
+        step: "setgid",
+        source,
+    })?;
+    unistd::setuid(u.uid).map_err(|source| PrivDropError::Syscall {
+        step: "setuid",
+        source,
+    })?;
+    if !u.uid.is_root() && unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err(PrivDropError::Regained(user.into()));
+    }
+    Ok(Outcome::Dropped {
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    })
+}
+
+fn lookup(user: &str) -> Result<User, PrivDropError> {
+    User::from_name(user)
+        .map_err(|e| PrivDropError::Lookup(user.into(), e))?
+        .ok_or_else(|| PrivDropError::NoSuchUser(user.into()))
+}
+
+/// uid/gid of a user, for chowning sockets and directories before the drop.
+pub fn ids_of(user: &str) -> Result<(Uid, Gid), PrivDropError> {
+    let u = lookup(user)?;
+    Ok((u.uid, u.gid))
+}
+
+/// The name of the user this process runs as (for `mailctl dev`'s config).
+pub fn current_user_name() -> String {
+    User::from_uid(Uid::current())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| Uid::current().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_user_is_an_error_when_root_and_noop_otherwise() {
+        let r = drop_to("no-such-user-ferrymail-test", None);
+        if Uid::effective().is_root() {
+            assert!(matches!(r, Err(PrivDropError::NoSuchUser(_))));
+        } else {
+            assert_eq!(r.unwrap(), Outcome::NotRoot);
+        }
+    }
+
+    #[test]
+    fn current_user_has_a_name() {
+        assert!(!current_user_name().is_empty());
+    }
+}
