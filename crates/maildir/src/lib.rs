@@ -1,1 +1,26 @@
-//! placeholder
+//! Maildir / Maildir++ storage for ferrymail.
+//!
+//! Where it sits in the flow: `local-delivery` writes every accepted message into a user's
+//! store through [`Maildir::deliver`]; `pop3d` and `imapd` list, read, flag and expunge
+//! through [`Maildir`] and open mailboxes through [`Store`]; `mailctl` reports disk use with
+//! [`Store::usage`].
+//!
+//! The on-disk format is the one Dovecot and Courier use (Dovecot-style unique names with
+//! `S=`/`W=` sizes, `:2,` flag suffixes, `.Folder` subdirectories with a `maildirfolder`
+//! marker), so doveadm, mutt and friends can share the store. Two properties are kept
+//! throughout: a delivery is either complete and durable or invisible, and no mailbox name
+//! a client sends can lead outside the user's store.
+
+mod error;
+mod filename;
+mod flags;
+mod fsops;
+mod mailbox_name;
+mod maildir;
+mod store;
+
+pub use error::{Error, Result};
+pub use flags::{Flags, UnknownFlag};
+pub use mailbox_name::{MailboxName, NameError};
+pub use maildir::{DeliverOptions, Maildir, MessageEntry, Subdir, Usage};
+pub use store::Store;
