@@ -6,7 +6,8 @@
 //! ([`privdrop`]), then hand each accepted connection to its protocol code through [`server`],
 //! which applies the connection limits ([`limits`]) and the SIGTERM/SIGHUP behaviour
 //! ([`signals`]). [`stream`] is the plain-or-TLS stream that makes STARTTLS an in-place upgrade,
-//! and [`lines`] reads protocol lines with an enforced length limit.
+//! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
+//! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
 pub mod cli;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod listeners;
 pub mod logging;
 pub mod notify;
 pub mod privdrop;
+pub mod sasl;
 pub mod server;
 pub mod signals;
 pub mod stream;

@@ -1,0 +1,18 @@
+//! Sans-IO SMTP and LMTP protocol pieces shared by the programs that speak them.
+//!
+//! `mta-smtpd` (server) and `local-delivery` (LMTP server) parse commands with [`command`] and
+//! read message data with [`data::DataDecoder`]; `queue-runner` (SMTP and LMTP client) parses
+//! replies with [`reply::ReplyParser`] and sends data with [`data::DotStuffer`]. Everything here
+//! is a plain function or state machine over bytes: no sockets, no clocks, so it can be unit
+//! tested and fuzzed, and the daemons stay thin shells.
+
+pub mod command;
+pub mod data;
+pub mod reply;
+pub mod xtext;
+
+pub use command::{
+    parse_command, Body, Command, MailParams, Notify, ParseError, Path, RcptParams, Ret,
+};
+pub use data::{DataDecoder, DataOutcome, DotStuffer, LineEndingPolicy};
+pub use reply::{EnhancedCode, Reply, ReplyParser};
