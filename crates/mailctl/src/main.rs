@@ -1,1 +1,44 @@
-fn main() {}
+//! `mailctl`: the administrator's command for ferrymail.
+//!
+//! It edits the user database files (users, domains, aliases), checks the configuration, talks to
+//! queue-runner's control socket, and with `mailctl dev` starts the whole suite locally with a
+//! generated config, for trying ferrymail out and for tests.
+
+mod configcmd;
+mod dev;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mailctl",
+    version,
+    about = "Administer a ferrymail mail server"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', long = "config", global = true, value_name = "PATH", default_value = ferrymail_config::DEFAULT_PATH)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(configcmd::ConfigCmd),
+    /// Start the whole suite locally on unprivileged loopback ports with a generated config.
+    Dev(dev::DevArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(c) => configcmd::run(&cli.config, c),
+        Command::Dev(args) => dev::run(args),
+    }
+}

@@ -1,0 +1,424 @@
+//! A complete, self-contained ferrymail environment in one directory.
+//!
+//! `mailctl dev` uses [`prepare`] to write a config, a self-signed certificate, the spool and a
+//! demo domain and user, then starts the daemons. Integration tests use the same [`prepare`]
+//! with [`Ports::free`] and start the real daemon binaries with [`Daemon`], so every test runs
+//! against what a user would run, with no second hand-written config to drift.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrymail_config::{Config, Listener, Role};
+use ferrymail_users::{hash_password, DomainsFile, PasswdEntry, PasswdFile, StoredPassword};
+
+/// The listening ports of one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    pub smtp: u16,
+    pub submission: u16,
+    pub submissions: u16,
+    pub imap: u16,
+    pub imaps: u16,
+    pub pop3: u16,
+    pub pop3s: u16,
+}
+
+impl Default for Ports {
+    /// The unprivileged defaults `mailctl dev` documents (2525, 2587, …).
+    fn default() -> Self {
+        Ports {
+            smtp: 2525,
+            submission: 2587,
+            submissions: 2465,
+            imap: 2143,
+            imaps: 2993,
+            pop3: 2110,
+            pop3s: 2995,
+        }
+    }
+}
+
+impl Ports {
+    /// Seven currently free loopback ports (for tests running in parallel).
+    pub fn free() -> Ports {
+        // Hold all seven open at once so the kernel cannot hand out the same one twice.
+        let socks: Vec<std::net::TcpListener> = (0..7)
+            .filter_map(|_| std::net::TcpListener::bind("127.0.0.1:0").ok())
+            .collect();
+        let p: Vec<u16> = socks
+            .iter()
+            .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
+            .collect();
+        if p.len() < 7 {
+            return Ports::default();
+        }
+        Ports {
+            smtp: p[0],
+            submission: p[1],
+            submissions: p[2],
+            imap: p[3],
+            imaps: p[4],
+            pop3: p[5],
+            pop3s: p[6],
+        }
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    pub state_dir: PathBuf,
+    pub domain: String,
+    /// `(login, password)`; empty = `demo@<domain>` / `demo`.
+    pub users: Vec<(String, String)>,
+    pub listen_addr: IpAddr,
+    pub ports: Ports,
+}
+
+impl DevOptions {
+    pub fn new(state_dir: impl Into<PathBuf>) -> DevOptions {
+        DevOptions {
+            state_dir: state_dir.into(),
+            domain: "example.test".into(),
+            users: Vec::new(),
+            listen_addr: IpAddr::from([127, 0, 0, 1]),
+            ports: Ports::default(),
+        }
+    }
+}
+
+/// A prepared environment.
+#[derive(Debug, Clone)]
+pub struct DevEnv {
+    pub state_dir: PathBuf,
+    pub config_path: PathBuf,
+    pub config: Config,
+    /// `(login, password)` of every user this run asked for.
+    pub users: Vec<(String, String)>,
+    pub ports: Ports,
+    pub listen_addr: IpAddr,
+}
+
+impl DevEnv {
+    pub fn addr(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.listen_addr, port)
+    }
+
+    /// Rewrites the config file after a test changed `self.config`.
+    pub fn save_config(&self) -> Result<(), String> {
+        write_config(&self.config, &self.config_path)
+    }
+}
+
+/// Checks `NAME@DOMAIN:PASSWORD`.
+pub fn parse_user_spec(spec: &str) -> Result<(String, String), String> {
+    let bad = || format!("`{spec}`: expected NAME@DOMAIN:PASSWORD");
+    let (login, password) = spec.split_once(':').ok_or_else(bad)?;
+    let (local, domain) = login.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || !ferrymail_config::is_domain(domain) || password.is_empty() {
+        return Err(bad());
+    }
+    Ok((
+        format!(
+            "{}@{}",
+            local.to_ascii_lowercase(),
+            domain.to_ascii_lowercase()
+        ),
+        password.to_owned(),
+    ))
+}
+
+/// Creates or refreshes the environment. The config is rewritten each time; the certificate,
+/// existing users and mail are kept, so a restarted `mailctl dev` finds its mail again.
+pub fn prepare(opts: &DevOptions) -> Result<DevEnv, String> {
+    let domain = opts.domain.to_ascii_lowercase();
+    if !ferrymail_config::is_domain(&domain) {
+        return Err(format!("domain `{domain}` is not a domain name"));
+    }
+    let users = if opts.users.is_empty() {
+        vec![(format!("demo@{domain}"), "demo".to_string())]
+    } else {
+        opts.users.clone()
+    };
+    std::fs::create_dir_all(&opts.state_dir)
+        .map_err(|e| format!("{}: {e}", opts.state_dir.display()))?;
+    let state = std::fs::canonicalize(&opts.state_dir)
+        .map_err(|e| format!("{}: {e}", opts.state_dir.display()))?;
+    let mut domains = vec![domain.clone()];
+    for (login, _) in &users {
+        let d = login
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .unwrap_or_default();
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+
+    let config = dev_config(&state, &domain, &domains, opts);
+    for dir in ["spool", "mail", "run", "lib", "tls"] {
+        std::fs::create_dir_all(state.join(dir)).map_err(|e| format!("{dir}: {e}"))?;
+    }
+    ferrymail_spool::Spool::create_layout(&config.paths.spool_dir)
+        .map_err(|e| format!("spool: {e}"))?;
+    if !config.tls.cert.exists() || !config.tls.key.exists() {
+        let names = vec![
+            "localhost".to_string(),
+            config.general.hostname.clone(),
+            opts.listen_addr.to_string(),
+        ];
+        let (cert, key) =
+            ferrymail_net::tls::self_signed(&names).map_err(|e| format!("certificate: {e}"))?;
+        write_private(&config.tls.cert, cert.as_bytes())?;
+        write_private(&config.tls.key, key.as_bytes())?;
+    }
+    ensure_users(&config, &domains, &users)?;
+    let config_path = state.join("ferrymail.toml");
+    write_config(&config, &config_path)?;
+    Ok(DevEnv {
+        state_dir: state,
+        config_path,
+        config,
+        users,
+        ports: opts.ports,
+        listen_addr: opts.listen_addr,
+    })
+}
+
+fn dev_config(state: &Path, domain: &str, domains: &[String], opts: &DevOptions) -> Config {
+    let me = ferrymail_net::privdrop::current_user_name();
+    let mut c = Config::default();
+    c.general.hostname = format!("mail.{domain}");
+    c.general.local_domains = domains.to_vec();
+    c.general.postmaster = format!("postmaster@{domain}");
+    c.paths.spool_dir = state.join("spool");
+    c.paths.mail_root = state.join("mail");
+    c.paths.run_dir = state.join("run");
+    c.paths.state_dir = state.join("lib");
+    c.tls.cert = state.join("tls/cert.pem");
+    c.tls.key = state.join("tls/key.pem");
+    c.userdb.passwd_file = state.join("passwd");
+    c.userdb.aliases_file = state.join("aliases");
+    c.userdb.domains_file = state.join("domains");
+    // Everything runs as whoever started it: no privilege changes in a dev environment.
+    for user in [
+        &mut c.smtpd.user,
+        &mut c.queue.user,
+        &mut c.delivery.user,
+        &mut c.pop3d.user,
+        &mut c.imapd.user,
+    ] {
+        *user = me.clone();
+    }
+    let at = |port: u16| Listener {
+        role: Role::Mx,
+        listen: SocketAddr::new(opts.listen_addr, port),
+        name: None,
+    };
+    let with = |role: Role, port: u16| Listener { role, ..at(port) };
+    let p = opts.ports;
+    c.smtpd.listeners = vec![
+        with(Role::Mx, p.smtp),
+        with(Role::Submission, p.submission),
+        with(Role::Submissions, p.submissions),
+    ];
+    c.imapd.listeners = vec![with(Role::Imap, p.imap), with(Role::Imaps, p.imaps)];
+    c.pop3d.listeners = vec![with(Role::Pop3, p.pop3), with(Role::Pop3s, p.pop3s)];
+    // Short retries so a developer sees deferred mail move within minutes.
+    c.queue.retry_initial = Duration::from_secs(60);
+    c.queue.retry_max = Duration::from_secs(600);
+    c.queue.scan_interval = Duration::from_secs(10);
+    c
+}
+
+fn write_config(config: &Config, path: &Path) -> Result<(), String> {
+    let text = config.to_toml().map_err(|e| format!("config: {e}"))?;
+    let header =
+        "# Written by ferrymail's dev environment (`mailctl dev`); rewritten on every start.\n";
+    std::fs::write(path, format!("{header}{text}"))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // It must load back exactly as the daemons will see it.
+    Config::load(path).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Adds missing domains and users (existing users keep their passwords), and a postmaster
+/// alias for each domain pointing at the first user.
+fn ensure_users(
+    config: &Config,
+    domains: &[String],
+    users: &[(String, String)],
+) -> Result<(), String> {
+    let mut df = DomainsFile::load(&config.userdb.domains_file).map_err(|e| e.to_string())?;
+    let mut dirty = false;
+    for d in domains {
+        if !df.contains(d) {
+            df.add(d).map_err(|e| e.to_string())?;
+            dirty = true;
+        }
+    }
+    if dirty {
+        df.save().map_err(|e| e.to_string())?;
+    }
+
+    let mut pf = PasswdFile::load(&config.userdb.passwd_file).map_err(|e| e.to_string())?;
+    let mut dirty = false;
+    for (login, password) in users {
+        if pf.get(login).is_some() {
+            continue;
+        }
+        let hash = hash_password(password).map_err(|e| e.to_string())?;
+        let stored = StoredPassword::parse(&hash).map_err(|e| e.to_string())?;
+        let entry = PasswdEntry::new(login, Some(stored)).map_err(|e| e.to_string())?;
+        pf.add(entry).map_err(|e| e.to_string())?;
+        dirty = true;
+    }
+    if dirty {
+        pf.save().map_err(|e| e.to_string())?;
+    }
+
+    let mut af = ferrymail_users::AliasesFile::load(&config.userdb.aliases_file)
+        .map_err(|e| e.to_string())?;
+    if let Some((first, _)) = users.first() {
+        let mut dirty = false;
+        for d in domains {
+            let key = format!("postmaster@{d}");
+            if af.get(&key).is_none() {
+                let target = ferrymail_users::AliasTarget::parse(first)?;
+                af.set(&key, vec![target]).map_err(|e| e.to_string())?;
+                dirty = true;
+            }
+        }
+        if dirty {
+            af.save().map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    io::Write::write_all(&mut f, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Finds a workspace binary next to the running test executable (`target/<profile>/<name>`).
+/// `cargo test --workspace` builds every binary before running tests.
+pub fn target_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let mut dir = exe.parent().map(Path::to_owned).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir.join(name)
+}
+
+/// A daemon process started for a test; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Daemon {
+    pub name: String,
+    child: Child,
+}
+
+impl Daemon {
+    /// Starts `bin -c config`. Its stderr goes to `<state>/log/<name>.log` so a failing test
+    /// can print it.
+    pub fn spawn(bin: &Path, env: &DevEnv) -> io::Result<Daemon> {
+        let name = bin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let log_dir = env.state_dir.join("log");
+        std::fs::create_dir_all(&log_dir)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_dir.join(format!("{name}.log")))?;
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&env.config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", bin.display())))?;
+        Ok(Daemon { name, child })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self, env: &DevEnv) -> String {
+        std::fs::read_to_string(env.state_dir.join("log").join(format!("{}.log", self.name)))
+            .unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends a signal (e.g. SIGTERM, SIGHUP, SIGKILL).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig);
+    }
+
+    /// Waits for exit up to `timeout`; returns the exit status if it exited.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            if self.wait_timeout(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+/// Waits until a Unix socket at `path` accepts connections.
+pub fn wait_for_unix(path: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}

@@ -1,0 +1,242 @@
+//! Reading the user database files and writing them back atomically.
+//!
+//! Every file is identified by a [`FileStamp`] (device, inode, size, mtime) so
+//! that daemons notice a change cheaply and editors notice a concurrent edit.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::EditError;
+
+/// Identity of one version of a file on disk. Writers replace files by rename,
+/// so a new inode (or size/mtime for in-place edits) marks a new version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_sec: i64,
+    mtime_nsec: i64,
+}
+
+impl FileStamp {
+    pub(crate) fn from_metadata(md: &fs::Metadata) -> FileStamp {
+        FileStamp {
+            dev: md.dev(),
+            ino: md.ino(),
+            size: md.size(),
+            mtime_sec: md.mtime(),
+            mtime_nsec: md.mtime_nsec(),
+        }
+    }
+
+    /// Stamp of the file at `path` now; `Ok(None)` when it does not exist.
+    pub fn of(path: &Path) -> io::Result<Option<FileStamp>> {
+        match fs::metadata(path) {
+            Ok(md) => Ok(Some(FileStamp::from_metadata(&md))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Upper bound on any single database file, so a mistaken path (a device, a
+/// huge log) cannot exhaust memory in every daemon at once.
+pub(crate) const MAX_FILE_SIZE: u64 = 256 * 1024 * 1024;
+
+/// Outcome of reading one file: missing is an ordinary state, not an error.
+pub(crate) enum ReadOutcome {
+    Present { text: String, stamp: FileStamp },
+    Missing,
+}
+
+/// Reads a whole text file, taking the stamp from the open descriptor so the
+/// stamp describes exactly the bytes that were read.
+pub(crate) fn read_text(path: &Path) -> io::Result<ReadOutcome> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadOutcome::Missing),
+        Err(e) => return Err(e),
+    };
+    let md = file.metadata()?;
+    if !md.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if md.len() > MAX_FILE_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("file larger than {MAX_FILE_SIZE} bytes"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0));
+    Read::by_ref(&mut file)
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file is not valid UTF-8"))?;
+    Ok(ReadOutcome::Present {
+        text,
+        stamp: FileStamp::from_metadata(&md),
+    })
+}
+
+/// Replaces `path` with `contents` so that readers see either the old or the
+/// new file, never a torn one, and the change survives a crash once this
+/// returns: temp file in the same directory, fsync, rename, fsync directory.
+///
+/// An existing file's permission bits (and, when allowed, owner) are kept;
+/// a new file gets `new_mode`.
+pub(crate) fn write_atomic(path: &Path, contents: &str, new_mode: u32) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let existing = match fs::metadata(path) {
+        Ok(md) => Some(md),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let mode = existing
+        .as_ref()
+        .map(|md| md.permissions().mode() & 0o7777)
+        .unwrap_or(new_mode);
+
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(
+        ".tmp.{}.{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let tmp_path = dir.join(tmp_name);
+
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp_path)?;
+        // The umask may have narrowed the mode given to open().
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        if let Some(md) = &existing {
+            // Only root can give a file away; an unprivileged editor keeps
+            // its own ownership, which is then what the operator asked for.
+            match std::os::unix::fs::fchown(&f, Some(md.uid()), Some(md.gid())) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        }
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp_path, path)?;
+        File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp_path);
+    }
+    result
+}
+
+/// Common save path for the editable file models: refuse to overwrite a file
+/// someone else changed since it was loaded, then write atomically.
+pub(crate) fn save_checked(
+    path: &Path,
+    loaded: Option<FileStamp>,
+    contents: &str,
+    new_mode: u32,
+) -> Result<FileStamp, EditError> {
+    let current = FileStamp::of(path).map_err(|source| EditError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if current != loaded {
+        return Err(EditError::ChangedOnDisk {
+            path: path.to_path_buf(),
+        });
+    }
+    write_atomic(path, contents, new_mode).map_err(|source| EditError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    FileStamp::of(path)
+        .map_err(|source| EditError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .ok_or_else(|| EditError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::NotFound, "file vanished after save"),
+        })
+}
+
+/// Loads a file for editing: missing is an empty file, anything else that
+/// stops the read is an error (an editor must never save over unread data).
+pub(crate) fn load_for_edit(path: &Path) -> Result<(String, Option<FileStamp>), EditError> {
+    match read_text(path) {
+        Ok(ReadOutcome::Present { text, stamp }) => Ok((text, Some(stamp))),
+        Ok(ReadOutcome::Missing) => Ok((String::new(), None)),
+        Err(source) => Err(EditError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Splits file text into lines numbered from 1, tolerating CRLF endings.
+pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_keeps_mode_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        write_atomic(&path, "one\n", 0o640).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let before = FileStamp::of(&path).unwrap().unwrap();
+        write_atomic(&path, "two\n", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "two\n");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_ne!(FileStamp::of(&path).unwrap().unwrap(), before);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f")]);
+    }
+
+    #[test]
+    fn save_checked_refuses_concurrent_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "a\n").unwrap();
+        let (_, stamp) = load_for_edit(&path).unwrap();
+        fs::write(&path, "someone else\n").unwrap();
+        let err = save_checked(&path, stamp, "mine\n", 0o644).unwrap_err();
+        assert!(matches!(err, EditError::ChangedOnDisk { .. }));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "someone else\n");
+    }
+}
