@@ -4,6 +4,7 @@
 //! queue-runner's control socket, and with `mailctl dev` starts the whole suite locally with a
 //! generated config, for trying ferrymail out and for tests.
 
+mod accounts;
 mod configcmd;
 mod dev;
 
@@ -16,7 +17,9 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "mailctl",
     version,
-    about = "Administer a ferrymail mail server"
+    about = "Administer a ferrymail mail server",
+    after_help = "Exit codes: 0 success, 2 bad usage, 64 bad input, 65 invalid data or duplicate, \
+                  67 no such user/alias/domain, 73 a file could not be written, 78 bad configuration."
 )]
 struct Cli {
     /// Configuration file.
@@ -33,6 +36,18 @@ enum Command {
     Config(configcmd::ConfigCmd),
     /// Start the whole suite locally on unprivileged loopback ports with a generated config.
     Dev(dev::DevArgs),
+    /// Manage virtual users.
+    #[command(subcommand)]
+    User(accounts::UserCmd),
+    /// Manage local domains.
+    #[command(subcommand)]
+    Domain(accounts::DomainCmd),
+    /// Manage aliases.
+    #[command(subcommand)]
+    Alias(accounts::AliasCmd),
+    /// Manage quotas.
+    #[command(subcommand)]
+    Quota(accounts::QuotaCmd),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +55,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Config(c) => configcmd::run(&cli.config, c),
         Command::Dev(args) => dev::run(args),
+        Command::User(c) => accounts::finish(accounts::user(&cli.config, c)),
+        Command::Domain(c) => accounts::finish(accounts::domain(&cli.config, c)),
+        Command::Alias(c) => accounts::finish(accounts::alias(&cli.config, c)),
+        Command::Quota(c) => accounts::finish(accounts::quota(&cli.config, c)),
     }
 }
