@@ -422,3 +422,5 @@ pub fn wait_for_unix(path: &Path, timeout: Duration) -> bool {
     }
     false
 }
+
+pub mod dns;

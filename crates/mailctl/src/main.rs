@@ -7,6 +7,7 @@
 mod accounts;
 mod configcmd;
 mod dev;
+mod doctor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ enum Command {
     /// Manage quotas.
     #[command(subcommand)]
     Quota(accounts::QuotaCmd),
+    /// The mail doctor: check DNS (MX, A, PTR, SPF, DMARC), certificate, ports and relaying.
+    Check(doctor::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,5 +62,6 @@ fn main() -> ExitCode {
         Command::Domain(c) => accounts::finish(accounts::domain(&cli.config, c)),
         Command::Alias(c) => accounts::finish(accounts::alias(&cli.config, c)),
         Command::Quota(c) => accounts::finish(accounts::quota(&cli.config, c)),
+        Command::Check(args) => doctor::run(&cli.config, args),
     }
 }

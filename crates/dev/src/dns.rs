@@ -1,0 +1,281 @@
+//! A tiny authoritative DNS server on loopback for tests: MX, A, AAAA, TXT and PTR records
+//! from an in-memory zone, over UDP. Enough for resolvers (hickory) to do MX lookups, SPF/DMARC
+//! TXT lookups and reverse lookups against test domains without any real DNS.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One resource record's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rdata {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Mx(u16, String),
+    Txt(String),
+    Ptr(String),
+}
+
+impl Rdata {
+    fn qtype(&self) -> u16 {
+        match self {
+            Rdata::A(_) => 1,
+            Rdata::Mx(..) => 15,
+            Rdata::Txt(_) => 16,
+            Rdata::Ptr(_) => 12,
+            Rdata::Aaaa(_) => 28,
+        }
+    }
+}
+
+/// The zone data: names are case-insensitive, stored without the trailing dot.
+#[derive(Debug, Default, Clone)]
+pub struct Zone {
+    records: HashMap<String, Vec<Rdata>>,
+    /// Names answered with SERVFAIL (to test temporary DNS errors).
+    servfail: Vec<String>,
+}
+
+fn norm(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Zone {
+    pub fn new() -> Zone {
+        Zone::default()
+    }
+
+    pub fn add(&mut self, name: &str, data: Rdata) -> &mut Zone {
+        self.records.entry(norm(name)).or_default().push(data);
+        self
+    }
+
+    pub fn a(&mut self, name: &str, ip: IpAddr) -> &mut Zone {
+        match ip {
+            IpAddr::V4(v4) => self.add(name, Rdata::A(v4)),
+            IpAddr::V6(v6) => self.add(name, Rdata::Aaaa(v6)),
+        }
+    }
+
+    pub fn mx(&mut self, name: &str, pref: u16, host: &str) -> &mut Zone {
+        self.add(name, Rdata::Mx(pref, norm(host)))
+    }
+
+    pub fn txt(&mut self, name: &str, text: &str) -> &mut Zone {
+        self.add(name, Rdata::Txt(text.to_owned()))
+    }
+
+    /// A PTR record for `ip` (the reverse name is built for you).
+    pub fn ptr(&mut self, ip: IpAddr, host: &str) -> &mut Zone {
+        self.add(&reverse_name(ip), Rdata::Ptr(norm(host)))
+    }
+
+    pub fn servfail(&mut self, name: &str) -> &mut Zone {
+        self.servfail.push(norm(name));
+        self
+    }
+
+    pub fn remove(&mut self, name: &str) -> &mut Zone {
+        self.records.remove(&norm(name));
+        self
+    }
+}
+
+/// `1.2.0.192.in-addr.arpa` / nibble form for IPv6.
+pub fn reverse_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let mut s = String::new();
+            for b in v6.octets().iter().rev() {
+                s.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
+            }
+            s.push_str("ip6.arpa");
+            s
+        }
+    }
+}
+
+/// A running server; stops when dropped.
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    zone: Arc<RwLock<Zone>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Serves `zone` on an ephemeral UDP port of 127.0.0.1.
+    pub fn start(zone: Zone) -> std::io::Result<DnsServer> {
+        let sock = UdpSocket::bind("127.0.0.1:0")?;
+        sock.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let addr = sock.local_addr()?;
+        let zone = Arc::new(RwLock::new(zone));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (z, s) = (zone.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while !s.load(Ordering::Relaxed) {
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let zone = z.read().unwrap_or_else(|p| p.into_inner()).clone();
+                if let Some(reply) = answer(&zone, &buf[..n]) {
+                    let _ = sock.send_to(&reply, peer);
+                }
+            }
+        });
+        Ok(DnsServer {
+            addr,
+            zone,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Changes the zone while running.
+    pub fn update(&self, f: impl FnOnce(&mut Zone)) {
+        f(&mut self.zone.write().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
+    let mut labels = Vec::new();
+    loop {
+        let len = *msg.get(pos)? as usize;
+        pos += 1;
+        if len == 0 {
+            break;
+        }
+        if len & 0xC0 != 0 {
+            return None; // queries never use compression in the question
+        }
+        let label = msg.get(pos..pos + len)?;
+        labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+        pos += len;
+    }
+    Some((labels.join("."), pos))
+}
+
+fn write_name(out: &mut Vec<u8>, name: &str) {
+    for label in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(label.len().min(63) as u8);
+        out.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
+    }
+    out.push(0);
+}
+
+/// Builds the response to one query packet (None for garbage).
+fn answer(zone: &Zone, q: &[u8]) -> Option<Vec<u8>> {
+    if q.len() < 12 || q[2] & 0x80 != 0 {
+        return None;
+    }
+    let qdcount = u16::from_be_bytes([q[4], q[5]]);
+    if qdcount != 1 {
+        return None;
+    }
+    let (name, pos) = read_name(q, 12)?;
+    let qtype = u16::from_be_bytes([*q.get(pos)?, *q.get(pos + 1)?]);
+    let question = &q[12..pos + 4];
+    let servfail = zone.servfail.contains(&name);
+    let records = zone.records.get(&name);
+    let answers: Vec<&Rdata> = records
+        .map(|r| r.iter().filter(|d| d.qtype() == qtype).collect())
+        .unwrap_or_default();
+    let rcode: u8 = if servfail {
+        2
+    } else if records.is_none() {
+        3 // NXDOMAIN
+    } else {
+        0
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(&q[0..2]);
+    // QR, opcode from query, AA, RD copied; RA set.
+    out.push(0x80 | (q[2] & 0x78) | 0x04 | (q[2] & 0x01));
+    out.push(0x80 | rcode);
+    out.extend_from_slice(&1u16.to_be_bytes());
+    let an = if rcode == 0 { answers.len() as u16 } else { 0 };
+    out.extend_from_slice(&an.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(question);
+    if rcode != 0 {
+        return Some(out);
+    }
+    for rd in answers {
+        out.extend_from_slice(&[0xC0, 0x0C]);
+        out.extend_from_slice(&rd.qtype().to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&60u32.to_be_bytes());
+        let mut data = Vec::new();
+        match rd {
+            Rdata::A(ip) => data.extend_from_slice(&ip.octets()),
+            Rdata::Aaaa(ip) => data.extend_from_slice(&ip.octets()),
+            Rdata::Mx(pref, host) => {
+                data.extend_from_slice(&pref.to_be_bytes());
+                write_name(&mut data, host);
+            }
+            Rdata::Ptr(host) => write_name(&mut data, host),
+            Rdata::Txt(text) => {
+                for chunk in text.as_bytes().chunks(255) {
+                    data.push(chunk.len() as u8);
+                    data.extend_from_slice(chunk);
+                }
+                if text.is_empty() {
+                    data.push(0);
+                }
+            }
+        }
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, qtype: u16) -> Vec<u8> {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        write_name(&mut q, name);
+        q.extend_from_slice(&qtype.to_be_bytes());
+        q.extend_from_slice(&1u16.to_be_bytes());
+        q
+    }
+
+    #[test]
+    fn answers_nxdomain_nodata_and_records() {
+        let mut z = Zone::new();
+        z.mx("b.test", 10, "mx.b.test")
+            .a("mx.b.test", "127.0.0.1".parse().unwrap());
+        let r = answer(&z, &query("B.test", 15)).unwrap();
+        assert_eq!(r[3] & 0x0f, 0);
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
+        let r = answer(&z, &query("b.test", 1)).unwrap();
+        assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 0));
+        let r = answer(&z, &query("nope.test", 1)).unwrap();
+        assert_eq!(r[3] & 0x0f, 3);
+        assert!(answer(&z, b"short").is_none());
+        assert_eq!(
+            reverse_name("192.0.2.1".parse().unwrap()),
+            "1.2.0.192.in-addr.arpa"
+        );
+    }
+}

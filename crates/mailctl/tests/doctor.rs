@@ -1,0 +1,180 @@
+//! `mailctl check` against a loopback DNS server serving a good zone and broken variants of it:
+//! each problem is reported precisely, with the record that fixes it.
+
+use std::net::IpAddr;
+use std::process::Command;
+
+use ferrymail_dev::dns::{DnsServer, Zone};
+use ferrymail_dev::{prepare, DevEnv, DevOptions, Ports};
+
+const MAILCTL: &str = env!("CARGO_BIN_EXE_mailctl");
+
+/// The host's public address in the test zone. Not loopback: resolvers answer 127/8 reverse
+/// lookups with "localhost" themselves (RFC 6761). Nothing connects to it (--no-probe).
+const HOST_IP: &str = "192.0.2.10";
+
+fn good_zone() -> Zone {
+    let lo: IpAddr = HOST_IP.parse().unwrap();
+    let mut z = Zone::new();
+    z.mx("a.test", 10, "mail.a.test")
+        .a("mail.a.test", lo)
+        .ptr(lo, "mail.a.test")
+        .txt("a.test", "v=spf1 mx -all")
+        .txt("a.test", "some-site-verification=xyz")
+        .txt(
+            "_dmarc.a.test",
+            "v=DMARC1; p=reject; rua=mailto:postmaster@a.test",
+        );
+    z
+}
+
+fn setup() -> (tempfile::TempDir, DevEnv) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = DevOptions::new(dir.path().join("s"));
+    o.domain = "a.test".into();
+    o.ports = Ports::free();
+    (dir, prepare(&o).unwrap())
+}
+
+fn check(env: &DevEnv, dns: &DnsServer) -> (i32, Vec<serde_json::Value>) {
+    let out = Command::new(MAILCTL)
+        .arg("-c")
+        .arg(&env.config_path)
+        .args(["check", "a.test", "--no-probe", "--json", "--dns-server"])
+        .arg(dns.addr.to_string())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (
+        out.status.code().unwrap_or(-1),
+        v.as_array().unwrap().clone(),
+    )
+}
+
+fn problems<'a>(findings: &'a [serde_json::Value], check: &str) -> Vec<&'a serde_json::Value> {
+    findings
+        .iter()
+        .filter(|f| f["check"] == check && f["level"] != "ok")
+        .collect()
+}
+
+#[test]
+fn good_zone_has_no_problems() {
+    let (_d, env) = setup();
+    let dns = DnsServer::start(good_zone()).unwrap();
+    let (code, findings) = check(&env, &dns);
+    let bad: Vec<_> = findings.iter().filter(|f| f["level"] != "ok").collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(code, 0);
+    for c in ["mx", "a", "ptr", "spf", "dmarc", "tls"] {
+        assert!(findings.iter().any(|f| f["check"] == c), "no {c} finding");
+    }
+}
+
+#[test]
+fn broken_zones_are_reported_with_fixes() {
+    let (_d, env) = setup();
+    let dns = DnsServer::start(good_zone()).unwrap();
+
+    // Missing MX (the domain still has TXT records, so it exists).
+    dns.update(|z| {
+        *z = good_zone();
+        z.remove("a.test").txt("a.test", "v=spf1 mx -all");
+    });
+    let (code, f) = check(&env, &dns);
+    assert_eq!(code, 1);
+    let mx = problems(&f, "mx");
+    assert_eq!(mx.len(), 1, "{f:#?}");
+    assert!(mx[0]["what"].as_str().unwrap().contains("no MX record"));
+    assert_eq!(mx[0]["fix"], "a.test. 3600 IN MX 10 mail.a.test.");
+
+    // SPF that does not include this host.
+    dns.update(|z| {
+        *z = good_zone();
+        z.remove("a.test")
+            .mx("a.test", 10, "mail.a.test")
+            .txt("a.test", "v=spf1 ip4:198.51.100.0/24 -all");
+    });
+    let (_, f) = check(&env, &dns);
+    let spf = problems(&f, "spf");
+    assert_eq!(spf.len(), 1, "{f:#?}");
+    assert!(spf[0]["what"]
+        .as_str()
+        .unwrap()
+        .contains("does not allow this host (192.0.2.10)"));
+    assert_eq!(
+        spf[0]["fix"],
+        "a.test. 3600 IN TXT \"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.10 -all\""
+    );
+    assert!(problems(&f, "mx").is_empty());
+
+    // Two SPF records.
+    dns.update(|z| {
+        z.txt("a.test", "v=spf1 -all");
+    });
+    let (_, f) = check(&env, &dns);
+    assert!(problems(&f, "spf")[0]["what"]
+        .as_str()
+        .unwrap()
+        .contains("2 SPF records"));
+
+    // Invalid DMARC.
+    dns.update(|z| {
+        *z = good_zone();
+        z.remove("_dmarc.a.test")
+            .txt("_dmarc.a.test", "v=DMARC1; p=sometimes");
+    });
+    let (_, f) = check(&env, &dns);
+    let dmarc = problems(&f, "dmarc");
+    assert_eq!(dmarc.len(), 1, "{f:#?}");
+    assert!(dmarc[0]["what"].as_str().unwrap().contains("p=sometimes"));
+    assert!(dmarc[0]["fix"]
+        .as_str()
+        .unwrap()
+        .starts_with("_dmarc.a.test. 3600 IN TXT \"v=DMARC1; p="));
+
+    // Missing DMARC is a warning, not an error.
+    dns.update(|z| {
+        z.remove("_dmarc.a.test");
+    });
+    let (code, f) = check(&env, &dns);
+    assert_eq!(problems(&f, "dmarc")[0]["level"], "warning");
+    assert_eq!(code, 0, "{f:#?}");
+
+    // PTR that names another host.
+    dns.update(|z| {
+        *z = good_zone();
+        z.remove(&ferrymail_dev::dns::reverse_name(HOST_IP.parse().unwrap()))
+            .ptr(HOST_IP.parse().unwrap(), "host-192-0-2-10.isp.test");
+    });
+    let (code, f) = check(&env, &dns);
+    assert_eq!(code, 1);
+    let ptr = problems(&f, "ptr");
+    assert_eq!(ptr.len(), 1, "{f:#?}");
+    assert!(ptr[0]["what"]
+        .as_str()
+        .unwrap()
+        .contains("reverses to host-192-0-2-10.isp.test, not mail.a.test"));
+    assert!(ptr[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("PTR to mail.a.test"));
+
+    // Null MX.
+    dns.update(|z| {
+        *z = good_zone();
+        z.remove("a.test")
+            .add("a.test", ferrymail_dev::dns::Rdata::Mx(0, String::new()));
+    });
+    let (_, f) = check(&env, &dns);
+    assert!(problems(&f, "mx")[0]["what"]
+        .as_str()
+        .unwrap()
+        .contains("null MX"));
+}
