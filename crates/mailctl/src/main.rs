@@ -8,6 +8,7 @@ mod accounts;
 mod configcmd;
 mod dev;
 mod doctor;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,11 @@ enum Command {
     Quota(accounts::QuotaCmd),
     /// The mail doctor: check DNS (MX, A, PTR, SPF, DMARC), certificate, ports and relaying.
     Check(doctor::CheckArgs),
+    /// Which daemons run, whether their sockets answer, queue size and disk use.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,5 +69,6 @@ fn main() -> ExitCode {
         Command::Alias(c) => accounts::finish(accounts::alias(&cli.config, c)),
         Command::Quota(c) => accounts::finish(accounts::quota(&cli.config, c)),
         Command::Check(args) => doctor::run(&cli.config, args),
+        Command::Status { json } => status::run(&cli.config, json),
     }
 }
