@@ -1,0 +1,508 @@
+//! Delivering one message into one account's mailboxes: `.forward`, Sieve, quota, Maildir or
+//! mbox. A [`Job`] carries everything this needs and nothing else, so it can run in this
+//! process or, serialised, in a child that has switched to the account's uid ([`crate::helper`]).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ferrymail_config::QuotaAction;
+use ferrymail_maildir::{DeliverOptions, MailboxName, Maildir, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DeliveryError;
+use crate::mbox;
+use crate::message;
+use crate::requeue::Requeue;
+use crate::sieve::{self, Action, Script};
+
+/// Largest Sieve script or `.forward` file read.
+pub const MAX_USER_FILE: u64 = 256 * 1024;
+/// Longest a `|command` delivery may run.
+pub const PIPE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Where the message is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Target {
+    /// A Maildir++ store (INBOX at this path).
+    Maildir(PathBuf),
+    /// An mbox file.
+    Mbox(PathBuf),
+    /// `/file` from an alias or `.forward`: appended in mbox format.
+    File(PathBuf),
+    /// `|command` from an alias or `.forward`: the message on its stdin.
+    Pipe(String),
+}
+
+/// Settings from the config that a delivery needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub create_maildirs: bool,
+    pub quota_action: QuotaAction,
+    pub allow_forward_commands: bool,
+    pub spool_dir: PathBuf,
+    pub wake_socket: PathBuf,
+    pub lock_timeout_ms: u64,
+}
+
+/// One delivery to one account (or alias file/pipe target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// For logs: the account login or the alias target.
+    pub owner: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub target: Target,
+    pub quota_bytes: Option<u64>,
+    pub quota_messages: Option<u64>,
+    /// The user's Sieve script, if they may have one.
+    pub sieve: Option<PathBuf>,
+    /// The user's `.forward` (Unix accounts).
+    pub forward: Option<PathBuf>,
+    /// Envelope sender; `None` is `<>`.
+    pub sender: Option<String>,
+    /// The RCPT address, written as `Delivered-To:`.
+    pub recipient: String,
+    pub settings: Settings,
+}
+
+/// What a successful delivery did, for the log line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivered {
+    pub stored: Vec<String>,
+    pub forwarded: Vec<String>,
+    pub discarded: bool,
+}
+
+/// The message as Sieve sees it.
+struct View<'a> {
+    headers: &'a [(String, String)],
+    from: &'a str,
+    to: &'a str,
+    size: u64,
+}
+
+impl sieve::MessageView for View<'_> {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    fn envelope_from(&self) -> &str {
+        self.from
+    }
+    fn envelope_to(&self) -> &str {
+        self.to
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// Reads a small user-owned file without following a final symlink; `None` when absent.
+fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(DeliveryError::io(format!("open {}", path.display()), e)),
+    };
+    let mut text = String::new();
+    f.take(MAX_USER_FILE)
+        .read_to_string(&mut text)
+        .map_err(|e| DeliveryError::io(format!("read {}", path.display()), e))?;
+    Ok(Some(text))
+}
+
+/// One `.forward` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardEntry {
+    Address(String),
+    /// `\user` or the account's own name: keep a copy in the mailbox.
+    KeepSelf,
+    Pipe(String),
+    File(PathBuf),
+}
+
+/// Parses a `.forward`: entries separated by commas or newlines, `#` comments, quoted
+/// `"|command"`.
+pub fn parse_forward(text: &str, own_login: &str) -> Vec<ForwardEntry> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        if let Some(cmd) = line
+            .strip_prefix('|')
+            .or_else(|| line.strip_prefix("\"|").and_then(|l| l.strip_suffix('"')))
+        {
+            out.push(ForwardEntry::Pipe(cmd.trim().to_string()));
+            continue;
+        }
+        for item in line.split(',') {
+            let item = item.trim().trim_matches('"');
+            if item.is_empty() {
+                continue;
+            }
+            if let Some(me) = item.strip_prefix('\\') {
+                if me.eq_ignore_ascii_case(own_login)
+                    || me.split('@').next() == own_login.split('@').next()
+                {
+                    out.push(ForwardEntry::KeepSelf);
+                } else {
+                    out.push(ForwardEntry::Address(me.to_string()));
+                }
+            } else if item.starts_with('/') {
+                out.push(ForwardEntry::File(PathBuf::from(item)));
+            } else if item.eq_ignore_ascii_case(own_login) {
+                out.push(ForwardEntry::KeepSelf);
+            } else {
+                let a = item.trim_start_matches('<').trim_end_matches('>');
+                out.push(ForwardEntry::Address(a.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Runs a job in the current process (which must already be the job's uid).
+pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
+    let lay = message::layout(msg);
+    let trace = message::trace_headers(job.sender.as_deref(), &job.recipient, lay);
+    let mut done = Delivered::default();
+    let lock = mbox::LockOptions {
+        timeout: Duration::from_millis(job.settings.lock_timeout_ms),
+        ..mbox::LockOptions::default()
+    };
+    match &job.target {
+        Target::Pipe(cmd) => {
+            if !job.settings.allow_forward_commands {
+                return Err(DeliveryError::TargetDisabled("pipe"));
+            }
+            pipe(cmd, job, &trace, msg)?;
+            done.stored.push(format!("|{cmd}"));
+            return Ok(done);
+        }
+        Target::File(path) => {
+            if !job.settings.allow_forward_commands {
+                return Err(DeliveryError::TargetDisabled("file"));
+            }
+            mbox::append(path, job.sender.as_deref(), &[&trace, msg], &lock)?;
+            done.stored.push(path.display().to_string());
+            return Ok(done);
+        }
+        Target::Maildir(_) | Target::Mbox(_) => {}
+    }
+
+    // .forward first: it decides whether the mailbox gets the message at all.
+    let mut forwards: Vec<String> = Vec::new();
+    let mut keep_local = true;
+    if let Some(fwd) = &job.forward {
+        if let Some(text) = read_user_file(fwd)? {
+            let entries = parse_forward(&text, &job.owner);
+            if !entries.is_empty() {
+                keep_local = false;
+                for e in entries {
+                    match e {
+                        ForwardEntry::KeepSelf => keep_local = true,
+                        ForwardEntry::Address(a) => forwards.push(a),
+                        ForwardEntry::Pipe(cmd) if job.settings.allow_forward_commands => {
+                            pipe(&cmd, job, &trace, msg)?;
+                            done.stored.push(format!("|{cmd}"));
+                        }
+                        ForwardEntry::File(p) if job.settings.allow_forward_commands => {
+                            mbox::append(&p, job.sender.as_deref(), &[&trace, msg], &lock)?;
+                            done.stored.push(p.display().to_string());
+                        }
+                        ForwardEntry::Pipe(_) | ForwardEntry::File(_) => {
+                            tracing::warn!(forward = %fwd.display(), "ignoring a command or file target in .forward (delivery.allow_forward_commands is off)");
+                        }
+                    }
+                }
+                // Only ignored entries: deliver normally rather than drop the message.
+                if forwards.is_empty() && done.stored.is_empty() {
+                    keep_local = true;
+                }
+            }
+        }
+    }
+
+    let mut actions = vec![Action::Keep];
+    if keep_local {
+        if let Some(path) = &job.sieve {
+            actions = sieve_actions(path, job, msg);
+        }
+    } else {
+        actions.clear();
+    }
+    for a in &actions {
+        if let Action::Redirect(to) = a {
+            forwards.push(to.clone());
+        }
+    }
+    let stores: Vec<Option<String>> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Keep => Some(None),
+            Action::FileInto(f) => Some(Some(f.clone())),
+            Action::Redirect(_) => None,
+        })
+        .collect();
+    if !stores.is_empty() {
+        check_quota(job, msg.len() as u64 + trace.len() as u64)?;
+    }
+    let mut stored_inbox = false;
+    for folder in &stores {
+        match &job.target {
+            Target::Maildir(root) => {
+                // A folder that falls back to INBOX must not store a second INBOX copy.
+                let (md, name) = open_folder(root, folder.as_deref(), job)?;
+                if name == "INBOX" {
+                    if stored_inbox {
+                        continue;
+                    }
+                    stored_inbox = true;
+                }
+                md.deliver(&[&trace, msg], DeliverOptions::default())?;
+                done.stored.push(name);
+            }
+            Target::Mbox(path) => {
+                if folder.is_some() {
+                    tracing::info!(owner = %job.owner, "fileinto on an mbox account: kept in the mbox");
+                }
+                if stored_inbox {
+                    continue;
+                }
+                mbox::append(path, job.sender.as_deref(), &[&trace, msg], &lock)?;
+                stored_inbox = true;
+                done.stored.push(path.display().to_string());
+            }
+            Target::File(_) | Target::Pipe(_) => {}
+        }
+    }
+    if !forwards.is_empty() {
+        forwards.dedup();
+        let requeue = Requeue::new(&job.settings.spool_dir, &job.settings.wake_socket);
+        requeue.submit(job.sender.as_deref(), &forwards, &job.recipient, msg)?;
+        done.forwarded = forwards;
+    }
+    done.discarded = done.stored.is_empty() && done.forwarded.is_empty();
+    Ok(done)
+}
+
+fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> Vec<Action> {
+    let text = match read_user_file(path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return vec![Action::Keep],
+        Err(e) => {
+            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "cannot read Sieve script; keeping the message");
+            return vec![Action::Keep];
+        }
+    };
+    let headers = message::headers(msg);
+    let view = View {
+        headers: &headers,
+        from: job.sender.as_deref().unwrap_or(""),
+        to: &job.recipient,
+        size: msg.len() as u64,
+    };
+    match Script::parse(&text).and_then(|s| s.run(&view)) {
+        Ok(actions) => actions,
+        Err(e) => {
+            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
+            vec![Action::Keep]
+        }
+    }
+}
+
+fn check_quota(job: &Job, size: u64) -> Result<(), DeliveryError> {
+    if job.quota_bytes.is_none() && job.quota_messages.is_none() {
+        return Ok(());
+    }
+    let (bytes, messages) = match &job.target {
+        Target::Maildir(root) => match Store::new(root).usage() {
+            Ok(u) => (u.bytes, u.messages),
+            Err(e) if e.is_not_found() => (0, 0),
+            Err(e) => return Err(e.into()),
+        },
+        Target::Mbox(p) => (mbox::size(p)?, 0),
+        Target::File(_) | Target::Pipe(_) => return Ok(()),
+    };
+    let over_bytes = job
+        .quota_bytes
+        .is_some_and(|q| bytes.saturating_add(size) > q);
+    let over_msgs = job
+        .quota_messages
+        .is_some_and(|q| messages.saturating_add(1) > q);
+    if over_bytes || over_msgs {
+        let q = ferrymail_users::Quota {
+            storage_bytes: job.quota_bytes,
+            messages: job.quota_messages,
+        };
+        return Err(DeliveryError::OverQuota(
+            q.to_string(),
+            job.settings.quota_action,
+        ));
+    }
+    Ok(())
+}
+
+/// INBOX or a folder, and the name used. A folder that cannot be used (bad name, missing and
+/// not to be created) means INBOX instead.
+fn open_folder(
+    root: &Path,
+    folder: Option<&str>,
+    job: &Job,
+) -> Result<(Maildir, String), DeliveryError> {
+    let store = Store::new(root);
+    let inbox = || -> Result<Maildir, DeliveryError> {
+        match store.inbox() {
+            Ok(m) => Ok(m),
+            Err(e) if e.is_not_found() && job.settings.create_maildirs => Ok(store.ensure_inbox()?),
+            Err(e) => Err(e.into()),
+        }
+    };
+    Ok(match folder {
+        None => (inbox()?, "INBOX".to_string()),
+        Some(f) => match MailboxName::new(f) {
+            Ok(n) if n.is_inbox() => (inbox()?, "INBOX".to_string()),
+            Ok(n) => match store.folder(&n) {
+                Ok(md) => (md, n.to_string()),
+                Err(e) if e.is_not_found() && job.settings.create_maildirs => {
+                    inbox()?;
+                    match store.create_folder(&n) {
+                        Ok(md) => (md, n.to_string()),
+                        // Created by a concurrent delivery in between.
+                        Err(ferrymail_maildir::Error::MailboxExists(_)) => {
+                            (store.folder(&n)?, n.to_string())
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    tracing::warn!(owner = %job.owner, folder = f, "fileinto: folder does not exist; kept in INBOX");
+                    (inbox()?, "INBOX".to_string())
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => {
+                tracing::warn!(owner = %job.owner, folder = f, error = %e, "fileinto: bad folder name; kept in INBOX");
+                (inbox()?, "INBOX".to_string())
+            }
+        },
+    })
+}
+
+fn pipe(cmd: &str, job: &Job, trace: &[u8], msg: &[u8]) -> Result<(), DeliveryError> {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("SENDER", job.sender.as_deref().unwrap_or(""))
+        .env("RECIPIENT", &job.recipient)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| DeliveryError::io(format!("spawn {cmd}"), e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that exits without reading everything is its own business (EPIPE).
+        let _ = stdin.write_all(trace).and_then(|()| stdin.write_all(msg));
+    }
+    let deadline = std::time::Instant::now() + PIPE_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(DeliveryError::PipeFailed(format!("{cmd}: {status}"))),
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(DeliveryError::PipeFailed(format!("{cmd}: timed out")));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(DeliveryError::io(format!("wait {cmd}"), e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(root: &Path, sieve: Option<PathBuf>) -> Job {
+        Job {
+            owner: "u@x.test".into(),
+            uid: nix::unistd::Uid::effective().as_raw(),
+            gid: nix::unistd::Gid::effective().as_raw(),
+            target: Target::Maildir(root.join("Maildir")),
+            quota_bytes: None,
+            quota_messages: None,
+            sieve,
+            forward: None,
+            sender: Some("s@y.test".into()),
+            recipient: "u@x.test".into(),
+            settings: Settings {
+                create_maildirs: true,
+                quota_action: QuotaAction::Defer,
+                allow_forward_commands: false,
+                spool_dir: root.join("spool"),
+                wake_socket: root.join("wake.sock"),
+                lock_timeout_ms: 1000,
+            },
+        }
+    }
+
+    #[test]
+    fn keep_and_fileinto_inbox_store_one_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require \"fileinto\"; keep; fileinto \"INBOX\"; fileinto \"bad/../name\"; fileinto \"Sub\";",
+        )
+        .unwrap();
+        let d = run(&job(dir.path(), Some(script)), b"Subject: x\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, vec!["INBOX".to_string(), "Sub".to_string()]);
+        let store = Store::new(dir.path().join("Maildir"));
+        assert_eq!(store.inbox().unwrap().list().unwrap().len(), 1);
+        let sub = store.folder(&MailboxName::new("Sub").unwrap()).unwrap();
+        assert_eq!(sub.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn quota_counts_existing_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = job(dir.path(), None);
+        j.quota_bytes = Some(120);
+        run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap();
+        let e = run(&j, &[b'x'; 100]).unwrap_err();
+        assert!(matches!(e, DeliveryError::OverQuota(..)), "{e}");
+        assert_eq!(e.reply().code, 452);
+    }
+
+    #[test]
+    fn forward_file_parsing() {
+        let e = parse_forward(
+            "# comment\njoe@a.test, \\me\n\"|/usr/bin/procmail\"\n/tmp/x, <b@c.test>\n",
+            "me",
+        );
+        assert_eq!(
+            e,
+            vec![
+                ForwardEntry::Address("joe@a.test".into()),
+                ForwardEntry::KeepSelf,
+                ForwardEntry::Pipe("/usr/bin/procmail".into()),
+                ForwardEntry::File("/tmp/x".into()),
+                ForwardEntry::Address("b@c.test".into()),
+            ]
+        );
+        assert!(parse_forward("\n# only comments\n", "me").is_empty());
+    }
+}

@@ -1,0 +1,24 @@
+//! `local-delivery`, the MDA: the last step of the flow. queue-runner hands it local mail over
+//! LMTP (RFC 2033) on a Unix socket; it resolves each recipient through the user database
+//! (aliases, `:include:`, virtual users, Unix accounts), applies `.forward` and the user's
+//! Sieve script, and writes Maildir (via `ferrymail-maildir`) or mbox, answering 250 per
+//! recipient only once the write is durable. Remote alias targets, forwards and redirects go
+//! back into the queue through the spool's maildrop. Mailboxes are written as
+//! `delivery.user` (virtual) or as the Unix account itself (a per-delivery helper process);
+//! never as root.
+//!
+//! The protocol ([`session`]), the Sieve language ([`sieve`]), message inspection
+//! ([`message`]) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
+//! is the thin tokio layer.
+
+pub mod deliver;
+pub mod error;
+pub mod fuzzing;
+pub mod helper;
+pub mod mbox;
+pub mod message;
+pub mod requeue;
+pub mod router;
+pub mod server;
+pub mod session;
+pub mod sieve;

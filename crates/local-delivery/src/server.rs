@@ -1,0 +1,233 @@
+//! The thin tokio layer: accepts LMTP connections on the Unix socket, reads command lines and
+//! DATA, drives [`Session`], and runs deliveries on the blocking pool (they fsync and may
+//! fork a helper). One `conn{id}` span per connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::signals::Shutdown;
+use ferrymail_net::ConnId;
+use ferrymail_smtp::{DataDecoder, LineEndingPolicy, Reply};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::message;
+use crate::router::Router;
+use crate::session::{Session, SessionConfig, Step};
+
+/// Longest command line accepted (RFC 5321 asks for 512; addresses with ORCPT need more).
+pub const MAX_COMMAND_LINE: usize = 4096;
+/// Longest line inside DATA that is counted as such (longer lines are still stored).
+const MAX_TEXT_LINE: usize = 1 << 20;
+/// Concurrent LMTP sessions (queue-runner opens a handful).
+pub const MAX_SESSIONS: usize = 256;
+
+pub struct ServerConfig {
+    pub session: SessionConfig,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    pub max_sessions: usize,
+    pub grace: Duration,
+}
+
+/// Serves until `shutdown`, then waits up to the grace period for sessions in progress
+/// (a delivery that has started always finishes: it runs on the blocking pool).
+pub async fn serve(
+    listener: std::os::unix::net::UnixListener,
+    router: Arc<Router>,
+    cfg: Arc<ServerConfig>,
+    mut shutdown: Shutdown,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = UnixListener::from_std(listener)?;
+    let slots = Arc::new(Semaphore::new(cfg.max_sessions.max(1)));
+    let mut tasks = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => break,
+            a = listener.accept() => a,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let id = ConnId::next();
+        let span = tracing::info_span!("conn", id = %id, peer = "lmtp", role = "lmtp");
+        let permit = slots.clone().try_acquire_owned();
+        let router = router.clone();
+        let cfg = cfg.clone();
+        tasks.spawn(
+            async move {
+                match permit {
+                    Ok(_permit) => session(stream, router, cfg).await,
+                    Err(_) => {
+                        tracing::warn!("too many LMTP sessions, refusing");
+                        let mut s = stream;
+                        let busy = Reply::new(421, "4.3.2", "too many sessions, try again later");
+                        let _ = s.write_all(&busy.to_bytes()).await;
+                    }
+                }
+            }
+            .instrument(span),
+        );
+    }
+    if !tasks.is_empty() {
+        tracing::info!(
+            sessions = tasks.len(),
+            "waiting for LMTP sessions to finish"
+        );
+    }
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(cfg.grace, drain).await.is_err() {
+        tracing::warn!("grace period over, closing remaining sessions");
+    }
+    Ok(())
+}
+
+async fn session(stream: UnixStream, router: Arc<Router>, cfg: Arc<ServerConfig>) {
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r);
+    let mut s = Session::new(cfg.session.clone());
+    let mut out = s.greeting().to_bytes();
+    let mut line = Vec::new();
+    loop {
+        // PIPELINING: answers are sent when the client has nothing more queued up.
+        if reader.buffer().is_empty() && !out.is_empty() {
+            if w.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        let got = tokio::time::timeout(
+            cfg.command_timeout,
+            read_line(&mut reader, &mut line, MAX_COMMAND_LINE),
+        )
+        .await;
+        let step = match got {
+            Err(_) => {
+                out.extend(Reply::new(421, "4.4.2", "timeout, closing").to_bytes());
+                let _ = w.write_all(&out).await;
+                return;
+            }
+            Ok(Err(_)) | Ok(Ok(Line::Eof)) => return,
+            Ok(Ok(Line::TooLong)) => s.line_too_long(),
+            Ok(Ok(Line::Complete)) => {
+                let r = router.clone();
+                s.command(&line, &mut |a| r.check_rcpt(a))
+            }
+        };
+        match step {
+            Step::Reply(r) => r.write_to(&mut out),
+            Step::Close(r) => {
+                r.write_to(&mut out);
+                let _ = w.write_all(&out).await;
+                return;
+            }
+            Step::Data(r) => {
+                r.write_to(&mut out);
+                if w.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+                let mut decoder = DataDecoder::new(
+                    LineEndingPolicy::Normalize,
+                    cfg.session.max_message_size,
+                    MAX_TEXT_LINE,
+                );
+                let mut msg = Vec::new();
+                loop {
+                    let chunk =
+                        match tokio::time::timeout(cfg.data_timeout, reader.fill_buf()).await {
+                            Err(_) => {
+                                let r = Reply::new(421, "4.4.2", "timeout in DATA, closing");
+                                let _ = w.write_all(&r.to_bytes()).await;
+                                return;
+                            }
+                            Ok(Err(_)) => return,
+                            Ok(Ok(c)) => c,
+                        };
+                    if chunk.is_empty() {
+                        // The client went away mid-message: nothing was delivered.
+                        tracing::info!("connection lost during DATA");
+                        return;
+                    }
+                    match decoder.feed(chunk, &mut msg) {
+                        Some(n) => {
+                            reader.consume(n);
+                            break;
+                        }
+                        None => {
+                            let n = chunk.len();
+                            reader.consume(n);
+                        }
+                    }
+                }
+                let count = s.recipient_count();
+                match s.data_done(&decoder.outcome()) {
+                    Err(reply) => {
+                        for _ in 0..count {
+                            reply.write_to(&mut out);
+                        }
+                    }
+                    Ok(tx) => {
+                        let router = router.clone();
+                        let span = tracing::Span::current();
+                        let replies = tokio::task::spawn_blocking(move || {
+                            let _g = span.enter();
+                            let headers = message::headers(&msg);
+                            let msgid = headers
+                                .iter()
+                                .find(|(n, _)| n.eq_ignore_ascii_case("message-id"))
+                                .map(|(_, v)| v.clone())
+                                .unwrap_or_default();
+                            tx.recipients
+                                .iter()
+                                .map(|rcpt| {
+                                    let o = router.deliver(tx.sender.as_deref(), rcpt, &msg, &headers);
+                                    let from = tx.sender.as_deref().unwrap_or("");
+                                    let status = if o.reply.is_positive() {
+                                        "delivered"
+                                    } else if o.reply.is_transient() {
+                                        "deferred"
+                                    } else {
+                                        "bounced"
+                                    };
+                                    tracing::info!(from, to = %rcpt, %msgid, size = msg.len(), status, reply = %o.reply, detail = %o.detail, "delivery");
+                                    o.reply
+                                })
+                                .collect::<Vec<Reply>>()
+                        })
+                        .await;
+                        match replies {
+                            Ok(rs) => {
+                                for r in rs {
+                                    r.write_to(&mut out);
+                                }
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "delivery task failed");
+                                let r = Reply::new(
+                                    451,
+                                    "4.3.0",
+                                    "local delivery error, try again later",
+                                );
+                                for _ in 0..count {
+                                    r.write_to(&mut out);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

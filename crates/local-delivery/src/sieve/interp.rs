@@ -1,0 +1,312 @@
+//! Running a parsed script against one message: tests evaluated over the message's headers and
+//! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
+
+use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
+use super::SieveError;
+
+/// What a script needs to know about the message.
+pub trait MessageView {
+    /// Unfolded values of every header field with this name (case-insensitive), in order.
+    fn header(&self, name: &str) -> Vec<String>;
+    /// Envelope sender; empty for the null sender.
+    fn envelope_from(&self) -> &str;
+    /// Envelope recipient this delivery is for.
+    fn envelope_to(&self) -> &str;
+    fn size(&self) -> u64;
+}
+
+/// One thing to do with the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Keep,
+    FileInto(String),
+    Redirect(String),
+}
+
+/// Most redirects one script may make (RFC 5228 §4.2 asks for a limit).
+pub const MAX_REDIRECTS: usize = 10;
+/// Most actions one script may make, so a loop-free but huge script stays cheap.
+pub const MAX_ACTIONS: usize = 64;
+
+struct Run<'a, M: MessageView> {
+    msg: &'a M,
+    actions: Vec<Action>,
+    /// An explicit action that cancels the implicit keep was taken.
+    cancelled_keep: bool,
+    redirects: usize,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Runs the script. The result is deduplicated; an empty list means discard.
+pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<Vec<Action>, SieveError> {
+    let mut r = Run {
+        msg,
+        actions: Vec::new(),
+        cancelled_keep: false,
+        redirects: 0,
+    };
+    r.block(script)?;
+    if !r.cancelled_keep {
+        r.push(Action::Keep)?;
+    }
+    Ok(r.actions)
+}
+
+impl<M: MessageView> Run<'_, M> {
+    fn push(&mut self, a: Action) -> Result<(), SieveError> {
+        if self.actions.contains(&a) {
+            return Ok(());
+        }
+        if self.actions.len() >= MAX_ACTIONS {
+            return Err(SieveError::Runtime("too many actions".into()));
+        }
+        self.actions.push(a);
+        Ok(())
+    }
+
+    fn block(&mut self, cmds: &[Command]) -> Result<Flow, SieveError> {
+        for c in cmds {
+            if let Flow::Stop = self.command(c)? {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn command(&mut self, c: &Command) -> Result<Flow, SieveError> {
+        match c {
+            Command::If {
+                branches,
+                otherwise,
+            } => {
+                for (test, body) in branches {
+                    if self.test(test) {
+                        return self.block(body);
+                    }
+                }
+                if let Some(body) = otherwise {
+                    return self.block(body);
+                }
+            }
+            Command::Keep => {
+                self.cancelled_keep = true;
+                self.push(Action::Keep)?;
+            }
+            Command::Discard => self.cancelled_keep = true,
+            Command::Stop => return Ok(Flow::Stop),
+            Command::FileInto(f) => {
+                self.cancelled_keep = true;
+                self.push(Action::FileInto(f.clone()))?;
+            }
+            Command::Redirect(a) => {
+                self.redirects += 1;
+                if self.redirects > MAX_REDIRECTS {
+                    return Err(SieveError::Runtime("too many redirects".into()));
+                }
+                if !plausible_address(a) {
+                    return Err(SieveError::Runtime(format!(
+                        "redirect to invalid address {a:?}"
+                    )));
+                }
+                self.cancelled_keep = true;
+                self.push(Action::Redirect(a.clone()))?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn test(&self, t: &Test) -> bool {
+        match t {
+            Test::True => true,
+            Test::False => false,
+            Test::Not(t) => !self.test(t),
+            Test::AllOf(ts) => ts.iter().all(|t| self.test(t)),
+            Test::AnyOf(ts) => ts.iter().any(|t| self.test(t)),
+            Test::Exists(names) => names.iter().all(|n| !self.msg.header(n).is_empty()),
+            Test::Size { over, limit } => {
+                if *over {
+                    self.msg.size() > *limit
+                } else {
+                    self.msg.size() < *limit
+                }
+            }
+            Test::Header { m, headers, keys } => headers.iter().any(|h| {
+                self.msg
+                    .header(h)
+                    .iter()
+                    .any(|v| keys.iter().any(|k| matches(m, v, k)))
+            }),
+            Test::Address {
+                m,
+                part,
+                headers,
+                keys,
+            } => headers.iter().any(|h| {
+                self.msg.header(h).iter().any(|v| {
+                    addresses(v)
+                        .iter()
+                        .any(|a| keys.iter().any(|k| matches(m, address_part(a, *part), k)))
+                })
+            }),
+            Test::Envelope {
+                m,
+                part,
+                parts,
+                keys,
+            } => parts.iter().any(|p| {
+                let a = if p.eq_ignore_ascii_case("from") {
+                    self.msg.envelope_from()
+                } else {
+                    self.msg.envelope_to()
+                };
+                // RFC 5228 §5.4: the null reverse-path matches as "" with :all only.
+                let value = if a.is_empty() && *part != AddressPart::All {
+                    return false;
+                } else {
+                    address_part(a, *part)
+                };
+                keys.iter().any(|k| matches(m, value, k))
+            }),
+        }
+    }
+}
+
+fn plausible_address(a: &str) -> bool {
+    match a.rsplit_once('@') {
+        Some((l, d)) => {
+            !l.is_empty()
+                && !d.is_empty()
+                && a.len() <= 320
+                && !a
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>'))
+        }
+        None => false,
+    }
+}
+
+fn address_part(a: &str, part: AddressPart) -> &str {
+    match part {
+        AddressPart::All => a,
+        AddressPart::LocalPart => a.rsplit_once('@').map(|(l, _)| l).unwrap_or(a),
+        AddressPart::Domain => a.rsplit_once('@').map(|(_, d)| d).unwrap_or(""),
+    }
+}
+
+/// The addresses in a header value such as `"Joe, Jr." <joe@a.test>, bob@b.test (Bob)`.
+pub fn addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut angle: Option<String> = None;
+    let mut depth = 0usize;
+    let mut chars = value.chars();
+    let finish = |cur: &mut String, angle: &mut Option<String>, out: &mut Vec<String>| {
+        let a = match angle.take() {
+            Some(a) => a,
+            None => cur.trim().to_string(),
+        };
+        let a = a.trim().to_string();
+        if !a.is_empty() {
+            out.push(a);
+        }
+        cur.clear();
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => {
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            _ if quoted => {}
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '<' => angle = Some(String::new()),
+            '>' => {}
+            ',' | ';' => finish(&mut cur, &mut angle, &mut out),
+            // A group name `undisclosed-recipients:` is not an address.
+            ':' if angle.is_none() => cur.clear(),
+            _ => match &mut angle {
+                Some(a) => a.push(c),
+                None => cur.push(c),
+            },
+        }
+    }
+    finish(&mut cur, &mut angle, &mut out);
+    out
+}
+
+fn fold(s: &str, c: Comparator) -> String {
+    match c {
+        Comparator::AsciiCasemap => s.to_ascii_lowercase(),
+        Comparator::Octet => s.to_string(),
+    }
+}
+
+fn matches(m: &Match, value: &str, key: &str) -> bool {
+    let v = fold(value, m.comparator);
+    let k = fold(key, m.comparator);
+    match m.match_type {
+        MatchType::Is => v == k,
+        MatchType::Contains => v.contains(&k),
+        MatchType::Matches => wildcard(&k, &v),
+    }
+}
+
+/// `*` and `?` with `\` escaping (RFC 5228 §2.7.1), iterative with one backtrack point, so
+/// the time stays O(len(pattern) * len(value)). `?` is one character, not one byte.
+fn wildcard(pat: &str, val: &str) -> bool {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        Star,
+        One,
+        Lit(char),
+    }
+    let mut items = Vec::with_capacity(pat.len());
+    let mut it = pat.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '*' => items.push(P::Star),
+            '?' => items.push(P::One),
+            '\\' => {
+                if let Some(n) = it.next() {
+                    items.push(P::Lit(n));
+                }
+            }
+            c => items.push(P::Lit(c)),
+        }
+    }
+    let val: Vec<char> = val.chars().collect();
+    let (mut p, mut v) = (0usize, 0usize);
+    let mut back: Option<(usize, usize)> = None;
+    loop {
+        match (items.get(p), val.get(v)) {
+            (Some(P::Star), _) => {
+                back = Some((p, v));
+                p += 1;
+            }
+            (Some(P::One), Some(_)) => {
+                p += 1;
+                v += 1;
+            }
+            (Some(P::Lit(c)), Some(ch)) if c == ch => {
+                p += 1;
+                v += 1;
+            }
+            (None, None) => return true,
+            _ => match back {
+                Some((bp, bv)) if bv < val.len() => {
+                    p = bp + 1;
+                    v = bv + 1;
+                    back = Some((bp, bv + 1));
+                }
+                _ => return false,
+            },
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! A sans-IO Sieve (RFC 5228) subset for per-user filtering: `require`, `if`/`elsif`/`else`,
+//! `header`, `address`, `envelope`, `exists`, `size`, `allof`/`anyof`/`not`, `true`/`false`,
+//! `:is`/`:contains`/`:matches` with the `i;ascii-casemap` and `i;octet` comparators, and the
+//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`.
+//!
+//! Delivery parses the user's script with [`Script::parse`] and runs it with [`Script::run`];
+//! any error there means "keep" plus a logged error, never a lost message.
+
+mod interp;
+mod lexer;
+mod parser;
+
+pub use interp::{addresses, Action, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
+pub use parser::CAPABILITIES;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SieveError {
+    #[error("line {line}: {msg}")]
+    Parse { line: usize, msg: String },
+    #[error("runtime error: {0}")]
+    Runtime(String),
+}
+
+/// A parsed script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    commands: Vec<parser::Command>,
+}
+
+impl Script {
+    pub fn parse(src: &str) -> Result<Script, SieveError> {
+        let toks = lexer::tokenize(src)?;
+        Ok(Script {
+            commands: parser::parse(&toks)?,
+        })
+    }
+
+    /// The actions for this message; empty means the message is discarded.
+    pub fn run<M: MessageView>(&self, msg: &M) -> Result<Vec<Action>, SieveError> {
+        interp::run(&self.commands, msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Msg {
+        headers: Vec<(&'static str, &'static str)>,
+        from: &'static str,
+        to: &'static str,
+        size: u64,
+    }
+
+    impl MessageView for Msg {
+        fn header(&self, name: &str) -> Vec<String> {
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.to_string())
+                .collect()
+        }
+        fn envelope_from(&self) -> &str {
+            self.from
+        }
+        fn envelope_to(&self) -> &str {
+            self.to
+        }
+        fn size(&self) -> u64 {
+            self.size
+        }
+    }
+
+    fn msg() -> Msg {
+        Msg {
+            headers: vec![
+                ("From", "\"Alice, A.\" <alice@Lists.Example.org>"),
+                ("To", "bob@example.test, carol@example.test"),
+                ("Subject", "[list] Weekly report"),
+                ("X-Spam-Flag", "YES"),
+            ],
+            from: "owner-list@lists.example.org",
+            to: "bob+lists@example.test",
+            size: 2000,
+        }
+    }
+
+    fn run(src: &str) -> Result<Vec<Action>, SieveError> {
+        Script::parse(src)?.run(&msg())
+    }
+
+    fn file(f: &str) -> Vec<Action> {
+        vec![Action::FileInto(f.into())]
+    }
+
+    #[test]
+    fn empty_script_keeps() {
+        assert_eq!(run("").unwrap(), vec![Action::Keep]);
+        assert_eq!(run("# nothing\n/* at all */").unwrap(), vec![Action::Keep]);
+    }
+
+    #[test]
+    fn header_match_types() {
+        for (test, hit) in [
+            (r#"header :is "subject" "[LIST] weekly report""#, true),
+            (r#"header :is "subject" "weekly""#, false),
+            (r#"header :contains "subject" "WEEKLY""#, true),
+            (
+                r#"header :contains :comparator "i;octet" "subject" "WEEKLY""#,
+                false,
+            ),
+            (r#"header :matches "subject" "\\[list\\]*""#, true),
+            (r#"header :matches "subject" "?list]*report""#, true),
+            (r#"header :matches "subject" "*digest*""#, false),
+            (
+                r#"header :contains ["x-nope", "subject"] ["zzz", "report"]"#,
+                true,
+            ),
+        ] {
+            let src = format!("require \"fileinto\";\nif {test} {{ fileinto \"X\"; }}");
+            let want = if hit { file("X") } else { vec![Action::Keep] };
+            assert_eq!(run(&src).unwrap(), want, "{test}");
+        }
+    }
+
+    #[test]
+    fn address_envelope_exists_size_and_logic() {
+        for (test, hit) in [
+            (r#"address :is :domain "from" "lists.example.org""#, true),
+            (r#"address :is :localpart "from" "alice""#, true),
+            (r#"address :is :all "to" "carol@example.test""#, true),
+            (r#"address :is "from" "Alice, A.""#, false),
+            (r#"envelope :is :domain "from" "lists.example.org""#, true),
+            (r#"envelope :matches "to" "bob+*@example.test""#, true),
+            (r#"envelope :is "from" "alice@lists.example.org""#, false),
+            (r#"exists ["x-spam-flag", "subject"]"#, true),
+            (r#"exists ["x-spam-flag", "x-missing"]"#, false),
+            (r#"size :over 1K"#, true),
+            (r#"size :under 1K"#, false),
+            (r#"size :over 2000"#, false),
+            (r#"allof (true, exists "subject")"#, true),
+            (r#"allof (true, false)"#, false),
+            (r#"anyof (false, not false)"#, true),
+            (r#"not anyof (false, false)"#, true),
+        ] {
+            let src =
+                format!("require [\"fileinto\", \"envelope\"];\nif {test} {{ fileinto \"X\"; }}");
+            let want = if hit { file("X") } else { vec![Action::Keep] };
+            assert_eq!(run(&src).unwrap(), want, "{test}");
+        }
+    }
+
+    #[test]
+    fn elsif_else_stop_discard_redirect() {
+        let src = r#"require "fileinto";
+            if header :contains "subject" "nomatch" { fileinto "A"; }
+            elsif header :contains "subject" "weekly" { fileinto "B"; keep; }
+            else { fileinto "C"; }
+            stop;
+            fileinto "D";"#;
+        assert_eq!(
+            run(src).unwrap(),
+            vec![Action::FileInto("B".into()), Action::Keep]
+        );
+        assert_eq!(run("discard;").unwrap(), vec![]);
+        assert_eq!(
+            run(r#"redirect "x@y.test"; redirect "x@y.test";"#).unwrap(),
+            vec![Action::Redirect("x@y.test".into())]
+        );
+        assert_eq!(
+            run(r#"if false { discard; } else { keep; }"#).unwrap(),
+            vec![Action::Keep]
+        );
+        let text = "require \"fileinto\";\nfileinto text:\nMulti\n.\n;";
+        assert_eq!(run(text).unwrap(), file("Multi\r\n"));
+    }
+
+    #[test]
+    fn errors() {
+        for bad in [
+            r#"fileinto "X";"#,
+            r#"require "envelope"; envelope :is "cc" "x";"#,
+            r#"require "vacation";"#,
+            r#"keep"#,
+            r#"if true { keep; "#,
+            r#"if header :is "a" { keep; }"#,
+            r#"frobnicate;"#,
+            r#"keep; require "fileinto";"#,
+            r#"else { keep; }"#,
+            r#"size :over "x";"#,
+            "\"unterminated",
+            "/* open",
+            "}",
+        ] {
+            assert!(
+                matches!(Script::parse(bad), Err(SieveError::Parse { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            run(r#"redirect "not an address";"#),
+            Err(SieveError::Runtime(_))
+        ));
+        let many: String = (0..=MAX_REDIRECTS)
+            .map(|i| format!("redirect \"u{i}@x.test\";"))
+            .collect();
+        assert!(matches!(run(&many), Err(SieveError::Runtime(_))));
+        let deep = "if not ".repeat(200) + "true { keep; }";
+        assert!(Script::parse(&deep).is_err());
+    }
+
+    #[test]
+    fn address_lists() {
+        assert_eq!(
+            addresses(r#""Joe, Jr." <joe@a.test>, bob@b.test (Bob, B), group: c@c.test;"#),
+            vec!["joe@a.test", "bob@b.test", "c@c.test"]
+        );
+    }
+
+    #[test]
+    fn wildcards_do_not_blow_up() {
+        let src = format!(
+            "require \"fileinto\"; if header :matches \"subject\" \"{}x\" {{ fileinto \"X\"; }}",
+            "*a".repeat(200)
+        );
+        assert_eq!(run(&src).unwrap(), vec![Action::Keep]);
+    }
+}
