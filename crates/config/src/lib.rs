@@ -65,6 +65,8 @@ pub struct Config {
     pub delivery: Delivery,
     pub pop3d: Pop3d,
     pub imapd: Imapd,
+    pub dkim: Dkim,
+    pub mailauth: MailAuth,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -428,6 +430,16 @@ pub struct Queue {
     pub dns_servers: Vec<SocketAddr>,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
+    /// Time allowed for each SMTP/LMTP reply other than the end of data: greeting, EHLO,
+    /// MAIL, RCPT, DATA (RFC 5321 §4.5.3.2: at least 5 minutes on the public internet).
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// Time allowed for sending each block of message data (RFC 5321 §4.5.3.2.5: 3 minutes).
+    #[serde(with = "humantime_serde")]
+    pub data_block_timeout: Duration,
+    /// Time allowed for the reply to the final "." (RFC 5321 §4.5.3.2.6: 10 minutes).
+    #[serde(with = "humantime_serde")]
+    pub data_done_timeout: Duration,
 }
 
 impl Default for Queue {
@@ -450,6 +462,9 @@ impl Default for Queue {
             routes: Vec::new(),
             dns_servers: Vec::new(),
             connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            data_block_timeout: Duration::from_secs(180),
+            data_done_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -562,6 +577,107 @@ impl Default for Imapd {
     }
 }
 
+/// Outbound DKIM signing (RFC 6376): queue-runner signs mail from authenticated users and
+/// local submissions before remote delivery, never mail merely relayed from outside.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dkim {
+    pub enabled: bool,
+    /// Where keys live: `<keys_dir>/<domain>.<selector>.key` (PEM, PKCS#8 RSA or Ed25519,
+    /// or PKCS#1 RSA), as `mailctl dkim keygen` writes them.
+    pub keys_dir: PathBuf,
+    /// Selector (`s=`; the record is at `<selector>._domainkey.<domain>`) unless a
+    /// `[[dkim.domains]]` entry says otherwise.
+    pub selector: String,
+    /// Domains to sign for, with their own selector or key path; empty = every domain in
+    /// `general.local_domains`, with `selector` and the key in `keys_dir`.
+    pub domains: Vec<DkimDomain>,
+    /// Header fields signed when present (`From` is required by RFC 6376).
+    pub headers: Vec<String>,
+    /// Header fields signed once more than they occur, so none can be added after signing.
+    pub oversign: Vec<String>,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Dkim {
+            enabled: false,
+            keys_dir: "/etc/ferrymail/dkim".into(),
+            selector: "ferrymail".into(),
+            domains: Vec::new(),
+            headers: [
+                "From",
+                "Reply-To",
+                "Subject",
+                "Date",
+                "To",
+                "Cc",
+                "Message-ID",
+                "In-Reply-To",
+                "References",
+                "MIME-Version",
+                "Content-Type",
+                "Content-Transfer-Encoding",
+            ]
+            .map(String::from)
+            .to_vec(),
+            oversign: vec!["From".into(), "Subject".into()],
+        }
+    }
+}
+
+/// One signing domain with its own selector or key file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DkimDomain {
+    pub domain: String,
+    /// Empty = `dkim.selector`.
+    #[serde(default)]
+    pub selector: String,
+    /// Empty = `<keys_dir>/<domain>.<selector>.key`.
+    #[serde(default)]
+    pub key: PathBuf,
+}
+
+/// Inbound mail authentication on the `mx` role: SPF, DKIM, DMARC and ARC results in one
+/// `Authentication-Results:` header, and DMARC policy enforcement.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailAuth {
+    /// Check SPF/DKIM/DMARC/ARC on the `mx` role and add `Authentication-Results:`.
+    pub verify: bool,
+    /// The authserv-id of our `Authentication-Results:` headers (RFC 8601); empty = the host
+    /// name. Incoming headers claiming this id are forgeries and are removed.
+    pub authserv_id: String,
+    /// Refuse DMARC failures of `p=reject` domains at the end of DATA (550 5.7.1) instead of
+    /// only recording them in the header.
+    pub dmarc_enforce: bool,
+    /// Verify ARC chains (RFC 8617) and record the result.
+    pub arc: bool,
+    /// Time allowed for each DNS query attempt (two attempts per server).
+    #[serde(with = "humantime_serde")]
+    pub dns_timeout: Duration,
+    /// Time allowed for a whole verification; past it the unfinished checks are `temperror`.
+    #[serde(with = "humantime_serde")]
+    pub verify_timeout: Duration,
+    /// DNS answers kept in the resolver cache.
+    pub dns_cache_size: u64,
+}
+
+impl Default for MailAuth {
+    fn default() -> Self {
+        MailAuth {
+            verify: true,
+            authserv_id: String::new(),
+            dmarc_enforce: true,
+            arc: true,
+            dns_timeout: Duration::from_secs(5),
+            verify_timeout: Duration::from_secs(30),
+            dns_cache_size: 4096,
+        }
+    }
+}
+
 impl Config {
     /// Reads, parses and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -601,6 +717,9 @@ impl Config {
         }
         for r in &mut self.queue.routes {
             r.domain = r.domain.trim_end_matches('.').to_ascii_lowercase();
+        }
+        for d in &mut self.dkim.domains {
+            d.domain = d.domain.trim_end_matches('.').to_ascii_lowercase();
         }
     }
 
@@ -722,6 +841,16 @@ impl Config {
                 "max_parallel and max_per_domain must be positive".into(),
             );
         }
+        for (key, t) in [
+            ("queue.connect_timeout", q.connect_timeout),
+            ("queue.command_timeout", q.command_timeout),
+            ("queue.data_block_timeout", q.data_block_timeout),
+            ("queue.data_done_timeout", q.data_done_timeout),
+        ] {
+            if t.is_zero() {
+                bad(key, "must be positive".into());
+            }
+        }
         if q.smtp_port == 0 {
             bad("queue.smtp_port", "must be a port number".into());
         }
@@ -771,7 +900,64 @@ impl Config {
         if self.imapd.max_command_line < 1000 {
             bad("imapd.max_command_line", "must be at least 1000".into());
         }
+        check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
+        let m = &self.mailauth;
+        if !m.authserv_id.is_empty() && !is_domain(&m.authserv_id) {
+            bad(
+                "mailauth.authserv_id",
+                format!("`{}` is not a host name", m.authserv_id),
+            );
+        }
+        for (key, t) in [
+            ("mailauth.dns_timeout", m.dns_timeout),
+            ("mailauth.verify_timeout", m.verify_timeout),
+        ] {
+            if t.is_zero() {
+                bad(key, "must be positive".into());
+            }
+        }
         p
+    }
+
+    /// The authserv-id our `Authentication-Results:` headers carry.
+    pub fn authserv_id(&self) -> String {
+        if self.mailauth.authserv_id.is_empty() {
+            self.hostname()
+        } else {
+            self.mailauth.authserv_id.clone()
+        }
+    }
+
+    /// The (domain, selector, key file) triples DKIM signs with: the `[[dkim.domains]]`
+    /// entries, or every local domain with the default selector and key location.
+    pub fn dkim_keys(&self) -> Vec<(String, String, PathBuf)> {
+        let d = &self.dkim;
+        let key_path =
+            |domain: &str, selector: &str| d.keys_dir.join(format!("{domain}.{selector}.key"));
+        if d.domains.is_empty() {
+            return self
+                .general
+                .local_domains
+                .iter()
+                .map(|dom| (dom.clone(), d.selector.clone(), key_path(dom, &d.selector)))
+                .collect();
+        }
+        d.domains
+            .iter()
+            .map(|e| {
+                let selector = if e.selector.is_empty() {
+                    d.selector.clone()
+                } else {
+                    e.selector.clone()
+                };
+                let key = if e.key.as_os_str().is_empty() {
+                    key_path(&e.domain, &selector)
+                } else {
+                    e.key.clone()
+                };
+                (e.domain.clone(), selector, key)
+            })
+            .collect()
     }
 
     /// The configured host name, or the system's when unset.
@@ -872,6 +1058,68 @@ fn check_listeners(
                 );
             }
         }
+    }
+}
+
+fn check_dkim(bad: &mut impl FnMut(&str, String), d: &Dkim, local_domains: &[String]) {
+    // A selector is one or more DNS labels (RFC 6376 §3.1).
+    if !is_domain(&d.selector) {
+        bad(
+            "dkim.selector",
+            format!("`{}` is not a valid selector", d.selector),
+        );
+    }
+    if !d.keys_dir.is_absolute() {
+        bad(
+            "dkim.keys_dir",
+            format!("`{}` must be an absolute path", d.keys_dir.display()),
+        );
+    }
+    let header_ok = |h: &String| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b':' && b != b';')
+    };
+    if !d.headers.iter().any(|h| h.eq_ignore_ascii_case("from")) {
+        bad("dkim.headers", "must include `From` (RFC 6376 §5.4)".into());
+    }
+    for (key, list) in [("dkim.headers", &d.headers), ("dkim.oversign", &d.oversign)] {
+        for (i, h) in list.iter().enumerate() {
+            if !header_ok(h) {
+                bad(
+                    &format!("{key}[{i}]"),
+                    format!("`{h}` is not a header field name"),
+                );
+            }
+        }
+    }
+    for (i, e) in d.domains.iter().enumerate() {
+        if !is_domain(&e.domain) {
+            bad(
+                &format!("dkim.domains[{i}].domain"),
+                format!("`{}` is not a valid domain name", e.domain),
+            );
+        }
+        if !e.selector.is_empty() && !is_domain(&e.selector) {
+            bad(
+                &format!("dkim.domains[{i}].selector"),
+                format!("`{}` is not a valid selector", e.selector),
+            );
+        }
+        if !e.key.as_os_str().is_empty() && !e.key.is_absolute() {
+            bad(
+                &format!("dkim.domains[{i}].key"),
+                format!("`{}` must be an absolute path", e.key.display()),
+            );
+        }
+    }
+    if d.enabled && d.domains.is_empty() && local_domains.is_empty() {
+        bad(
+            "dkim.domains",
+            "DKIM is enabled but there is no domain to sign for (no [[dkim.domains]] and no \
+             general.local_domains)"
+                .into(),
+        );
     }
 }
 

@@ -168,3 +168,58 @@ fn log_filter_syntax() {
     assert!(tracing_level_is_bad(""));
     assert!(tracing_level_is_bad("imapd=loud"));
 }
+
+#[test]
+fn dkim_and_mailauth_are_validated_and_keys_resolved() {
+    let err = parse(
+        "[dkim]\nselector = \"bad selector\"\nkeys_dir = \"rel\"\nheaders = [\"Subject\"]\n\
+         oversign = [\"X:Y\"]\n[mailauth]\nauthserv_id = \"a b\"\ndns_timeout = \"0s\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "dkim.selector",
+        "dkim.keys_dir",
+        "dkim.headers",
+        "dkim.oversign[0]",
+        "mailauth.authserv_id",
+        "mailauth.dns_timeout",
+    ] {
+        assert!(err.contains(&format!("`{key}`")), "{key} missing in {err}");
+    }
+    let c = parse(
+        "[general]\nlocal_domains = [\"A.test\"]\n[dkim]\nenabled = true\n\
+         [[dkim.domains]]\ndomain = \"B.test.\"\nselector = \"s2\"\n\
+         [[dkim.domains]]\ndomain = \"c.test\"\nkey = \"/k/c.pem\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.dkim_keys(),
+        vec![
+            (
+                "b.test".into(),
+                "s2".into(),
+                PathBuf::from("/etc/ferrymail/dkim/b.test.s2.key")
+            ),
+            (
+                "c.test".into(),
+                "ferrymail".into(),
+                PathBuf::from("/k/c.pem")
+            ),
+        ]
+    );
+    let c = parse("[general]\nlocal_domains = [\"a.test\"]\nhostname = \"mx.a.test\"\n").unwrap();
+    assert_eq!(
+        c.dkim_keys(),
+        vec![(
+            "a.test".into(),
+            "ferrymail".into(),
+            PathBuf::from("/etc/ferrymail/dkim/a.test.ferrymail.key")
+        )]
+    );
+    assert_eq!(c.authserv_id(), "mx.a.test");
+    assert!(parse("[dkim]\nenabled = true\n")
+        .unwrap_err()
+        .to_string()
+        .contains("dkim.domains"));
+}

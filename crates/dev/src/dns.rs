@@ -37,6 +37,9 @@ pub struct Zone {
     records: HashMap<String, Vec<Rdata>>,
     /// Names answered with SERVFAIL (to test temporary DNS errors).
     servfail: Vec<String>,
+    /// When set, NXDOMAIN and empty answers carry an SOA with this minimum TTL, as real
+    /// servers' do, so resolvers cache the negative answer (RFC 2308). Off by default.
+    negative_ttl: Option<u32>,
 }
 
 fn norm(name: &str) -> String {
@@ -75,6 +78,12 @@ impl Zone {
 
     pub fn servfail(&mut self, name: &str) -> &mut Zone {
         self.servfail.push(norm(name));
+        self
+    }
+
+    /// Makes negative answers cacheable for `ttl` seconds (an SOA in the authority section).
+    pub fn negative_caching(&mut self, ttl: u32) -> &mut Zone {
+        self.negative_ttl = Some(ttl);
         self
     }
 
@@ -211,10 +220,26 @@ fn answer(zone: &Zone, q: &[u8]) -> Option<Vec<u8>> {
     out.push(0x80 | rcode);
     out.extend_from_slice(&1u16.to_be_bytes());
     let an = if rcode == 0 { answers.len() as u16 } else { 0 };
+    let soa_ttl = zone.negative_ttl.filter(|_| !servfail && an == 0);
     out.extend_from_slice(&an.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
+    out.extend_from_slice(&u16::from(soa_ttl.is_some()).to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
     out.extend_from_slice(question);
+    if let Some(ttl) = soa_ttl {
+        // The root's SOA: an ancestor of every name, all a resolver needs for the TTL.
+        out.push(0);
+        out.extend_from_slice(&6u16.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&ttl.to_be_bytes());
+        let mut data = Vec::new();
+        write_name(&mut data, "ns.invalid");
+        write_name(&mut data, "hostmaster.invalid");
+        for v in [1u32, 3600, 600, 86400, ttl] {
+            data.extend_from_slice(&v.to_be_bytes());
+        }
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
+    }
     if rcode != 0 {
         return Some(out);
     }
@@ -277,5 +302,22 @@ mod tests {
             reverse_name("192.0.2.1".parse().unwrap()),
             "1.2.0.192.in-addr.arpa"
         );
+    }
+
+    #[test]
+    fn negative_answers_carry_an_soa_only_when_asked() {
+        let mut z = Zone::new();
+        z.a("b.test", "127.0.0.1".parse().unwrap());
+        let nscount = |r: &[u8]| u16::from_be_bytes([r[8], r[9]]);
+        assert_eq!(nscount(&answer(&z, &query("nope.test", 1)).unwrap()), 0);
+        z.negative_caching(30);
+        let r = answer(&z, &query("nope.test", 1)).unwrap();
+        assert_eq!((r[3] & 0x0f, nscount(&r)), (3, 1));
+        // The SOA's last field is the negative TTL.
+        assert_eq!(r[r.len() - 4..], 30u32.to_be_bytes());
+        let nodata = answer(&z, &query("b.test", 16)).unwrap();
+        assert_eq!((nodata[3] & 0x0f, nscount(&nodata)), (0, 1));
+        let a = answer(&z, &query("b.test", 1)).unwrap();
+        assert_eq!(nscount(&a), 0);
     }
 }

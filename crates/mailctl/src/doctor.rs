@@ -271,10 +271,7 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
     out.push(check_spf(&dns, &domain, &host_ips, &txt).await);
     let dmarc = dns.txt(&format!("_dmarc.{domain}")).await;
     out.push(check_dmarc(&domain, &dmarc));
-    out.push(ok(
-        "dkim",
-        "DKIM signing is not part of this ferrymail version yet; nothing to check",
-    ));
+    out.push(check_dkim(config, &dns, &domain).await);
     out.extend(check_certificate(config, &host, &mx));
     if !args.no_probe {
         out.extend(check_ports(config).await);
@@ -283,6 +280,91 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         }
     }
     Ok(out)
+}
+
+/// DKIM: the key queue-runner signs `domain` with, and whether DNS publishes exactly it.
+async fn check_dkim(config: &Config, dns: &Dns, domain: &str) -> Finding {
+    if !config.dkim.enabled {
+        return ok(
+            "dkim",
+            "DKIM signing is off (dkim.enabled = false); nothing to check",
+        );
+    }
+    let keygen = format!("mailctl dkim keygen {domain}");
+    let Some((_, selector, path)) = config.dkim_keys().into_iter().find(|(d, _, _)| d == domain)
+    else {
+        return problem(
+            Level::Warning,
+            "dkim",
+            format!("DKIM is on but no key is configured for {domain}"),
+            "mail from this domain leaves unsigned; large providers file or refuse unsigned mail",
+            keygen,
+        );
+    };
+    let pair = match ferrymail_mailauth::SigningKeyPair::load(&path) {
+        Ok(p) => p,
+        Err(e) => {
+            return problem(
+                Level::Error,
+                "dkim",
+                format!("the DKIM key for {domain} is unusable: {e}"),
+                "queue-runner cannot sign without it",
+                format!("{keygen} --selector {selector}"),
+            )
+        }
+    };
+    let rec = pair.record(domain, &selector);
+    let fix = rec.zone_line();
+    let why = "receivers look the key up there; without the right key DKIM fails, and so does \
+               DMARC unless SPF aligns";
+    match dns.txt(&rec.name).await {
+        Answer::Records(list) => {
+            let results: Vec<_> = list
+                .iter()
+                .filter(|t| t.contains("p="))
+                .map(|t| pair.check_record(t))
+                .collect();
+            if results.iter().any(|r| r.is_ok()) {
+                ok(
+                    "dkim",
+                    format!(
+                        "{} publishes the {} key queue-runner signs with",
+                        rec.name, pair.algorithm
+                    ),
+                )
+            } else if let Some(Err(e)) = results.into_iter().next() {
+                problem(
+                    Level::Error,
+                    "dkim",
+                    format!("{} does not match the signing key: {e}", rec.name),
+                    why,
+                    fix,
+                )
+            } else {
+                problem(
+                    Level::Error,
+                    "dkim",
+                    format!("{} has no DKIM key record", rec.name),
+                    why,
+                    fix,
+                )
+            }
+        }
+        Answer::None => problem(
+            Level::Error,
+            "dkim",
+            format!("no DKIM record at {}", rec.name),
+            why,
+            fix,
+        ),
+        Answer::Failed(e) => problem(
+            Level::Warning,
+            "dkim",
+            format!("could not look up {}: {e}", rec.name),
+            "the DNS server did not answer; the record could not be checked",
+            fix,
+        ),
+    }
 }
 
 pub fn check_mx(domain: &str, host: &str, mx: &Answer<(u16, String)>) -> Vec<Finding> {

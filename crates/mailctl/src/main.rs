@@ -7,6 +7,7 @@
 mod accounts;
 mod configcmd;
 mod dev;
+mod dkim;
 mod doctor;
 mod status;
 
@@ -52,6 +53,8 @@ enum Command {
     Quota(accounts::QuotaCmd),
     /// The mail doctor: check DNS (MX, A, PTR, SPF, DMARC), certificate, ports and relaying.
     Check(doctor::CheckArgs),
+    #[command(subcommand, about = "DKIM keys: generate one, print its DNS record")]
+    Dkim(dkim::DkimCmd),
     /// Which daemons run, whether their sockets answer, queue size and disk use.
     Status {
         #[arg(long)]
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Alias(c) => accounts::finish(accounts::alias(&cli.config, c)),
         Command::Quota(c) => accounts::finish(accounts::quota(&cli.config, c)),
         Command::Check(args) => doctor::run(&cli.config, args),
+        Command::Dkim(c) => dkim::run(&cli.config, c),
         Command::Status { json } => status::run(&cli.config, json),
     }
 }

@@ -1,7 +1,7 @@
 //! `mailctl status`: which daemons run, whether their sockets answer, how big the queue is, and
 //! how much disk the spool and the mailboxes use.
 
-use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::net::{IpAddr, TcpStream};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn probe_tcp(l: &Listener) -> bool {
             IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
         });
     }
-    TcpStream::connect_timeout(&SocketAddr::from(a), Duration::from_secs(1)).is_ok()
+    TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
 }
 
 fn probe_unix(p: &Path) -> bool {

@@ -178,3 +178,68 @@ fn broken_zones_are_reported_with_fixes() {
         .unwrap()
         .contains("null MX"));
 }
+
+fn mailctl(env: &DevEnv, args: &[&str]) -> String {
+    let out = Command::new(MAILCTL)
+        .arg("-c")
+        .arg(&env.config_path)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "mailctl {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The TXT value of a zone-file line: its quoted strings joined.
+fn txt_value(zone_line: &str) -> String {
+    zone_line.split('"').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn dkim_record_must_match_the_signing_key() {
+    let (dir, mut env) = setup();
+    env.config.dkim.enabled = true;
+    env.config.dkim.keys_dir = dir.path().join("dkim");
+    env.save_config().unwrap();
+    let printed = mailctl(
+        &env,
+        &["dkim", "keygen", "a.test", "--algorithm", "ed25519"],
+    );
+    let line = mailctl(&env, &["dkim", "record", "a.test"]);
+    let line = line.trim();
+    assert!(printed.contains(line), "{printed}");
+    assert!(line.starts_with("ferrymail._domainkey.a.test. 3600 IN TXT \"v=DKIM1; k=ed25519; p="));
+    assert!(dir.path().join("dkim/a.test.ferrymail.key").exists());
+
+    // Not published: an error whose fix is the exact record.
+    let dns = DnsServer::start(good_zone()).unwrap();
+    let (code, f) = check(&env, &dns);
+    let p = problems(&f, "dkim");
+    assert_eq!(p.len(), 1, "{f:#?}");
+    assert_eq!(p[0]["level"], "error");
+    assert_eq!(p[0]["fix"], line);
+    assert_ne!(code, 0);
+
+    // Published: fine.
+    dns.update(|z| {
+        z.txt("ferrymail._domainkey.a.test", &txt_value(line));
+    });
+    let (_, f) = check(&env, &dns);
+    assert!(problems(&f, "dkim").is_empty(), "{f:#?}");
+    assert!(f.iter().any(|x| x["check"] == "dkim" && x["level"] == "ok"));
+
+    // A new key makes the published record stale.
+    mailctl(&env, &["dkim", "keygen", "a.test", "--force"]);
+    let (_, f) = check(&env, &dns);
+    let p = problems(&f, "dkim");
+    assert_eq!(p.len(), 1, "{f:#?}");
+    assert!(
+        p[0]["what"].as_str().unwrap().contains("does not match"),
+        "{f:#?}"
+    );
+}

@@ -23,7 +23,7 @@ fn status_counts_queue_and_probes_listeners() {
         );
         spool.enqueue(e, b"Subject: x\r\n\r\nbody\r\n").unwrap();
     }
-    let id = spool.list(ferrymail_spool::QueueDir::Active).unwrap()[0].clone();
+    let id = spool.list(ferrymail_spool::QueueDir::Active).unwrap()[0];
     spool.hold(&id).unwrap();
     // Something listening on the SMTP port, nothing on the others.
     let smtp = std::net::TcpListener::bind(("127.0.0.1", env.ports.smtp)).unwrap();
