@@ -10,6 +10,7 @@ mod dev;
 mod dkim;
 mod doctor;
 mod status;
+mod queue;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List and manage the mail queue (talks to queue-runner's control socket).
+    #[command(subcommand)]
+    Queue(queue::QueueCmd),
 }
 
 fn main() -> ExitCode {
@@ -74,5 +78,6 @@ fn main() -> ExitCode {
         Command::Check(args) => doctor::run(&cli.config, args),
         Command::Dkim(c) => dkim::run(&cli.config, c),
         Command::Status { json } => status::run(&cli.config, json),
+        Command::Queue(c) => queue::run(&cli.config, c),
     }
 }

@@ -1,0 +1,315 @@
+//! The control protocol between `mailctl queue` and queue-runner.
+//!
+//! One request per connection on the control socket (`queue.control_socket`, mode
+//! `queue.control_socket_mode`): the client writes one JSON [`Request`] on a line, the daemon
+//! answers with one JSON [`Response`] on a line and closes. Queue ids travel as strings and
+//! are parsed strictly by the daemon, so nothing from the socket can name a path. This module
+//! has no daemon dependencies so `mailctl` can reuse it, including the `mailq` formatting.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest request or response line either side reads (a `list` of a large queue is big).
+pub const MAX_REQUEST_LINE: usize = 4096;
+/// Longest response a client accepts.
+pub const MAX_RESPONSE: u64 = 64 * 1024 * 1024;
+
+/// What the admin asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    /// Every message in `queue/` and `hold/`.
+    List,
+    /// One message's envelope in detail.
+    Show { id: String },
+    /// Attempt every deferred message now (and forget dead-destination back-off).
+    Flush,
+    /// Attempt one message now.
+    Retry { id: String },
+    /// Delete a message without a bounce.
+    Delete { id: String },
+    /// Set a message aside: it is not attempted until released.
+    Hold { id: String },
+    /// Put a held message back into the active queue, due now.
+    Release { id: String },
+}
+
+/// Where a recipient stands, flattened for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientInfo {
+    pub address: String,
+    /// `pending`, `deferred`, `delivered` or `bounced`.
+    pub status: String,
+    /// The last reply, if any.
+    pub reply: Option<String>,
+}
+
+/// One queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub id: String,
+    /// Empty for the null sender.
+    pub sender: String,
+    pub size: u64,
+    /// Unix seconds.
+    pub arrival: u64,
+    pub held: bool,
+    /// Being delivered right now.
+    pub active: bool,
+    pub attempts: u32,
+    /// Unix seconds (0 = as soon as possible).
+    pub next_attempt: u64,
+    pub last_error: Option<String>,
+    pub recipients: Vec<RecipientInfo>,
+}
+
+/// The daemon's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    /// Why the request failed, or a short confirmation.
+    pub message: String,
+    /// For `list` (all) and `show` (one).
+    #[serde(default)]
+    pub entries: Vec<QueueEntry>,
+}
+
+impl Response {
+    pub fn ok(message: impl Into<String>) -> Response {
+        Response {
+            ok: true,
+            message: message.into(),
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            message: message.into(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+/// Why talking to the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot reach queue-runner at {path}: {source}")]
+    Connect {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("control socket I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("queue-runner sent an unreadable answer: {0}")]
+    BadResponse(String),
+}
+
+/// Sends one request and waits (up to `timeout` per read/write) for the answer.
+pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|source| {
+        ControlError::Connect {
+            path: socket.display().to_string(),
+            source,
+        }
+    })?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut line = serde_json::to_vec(req).map_err(|e| ControlError::BadResponse(e.to_string()))?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_RESPONSE));
+    let mut buf = Vec::new();
+    reader.read_until(b'\n', &mut buf)?;
+    serde_json::from_slice(&buf).map_err(|e| ControlError::BadResponse(e.to_string()))
+}
+
+/// Parses a request line (daemon side).
+pub fn parse_request(line: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice(line).map_err(|e| format!("bad request: {e}"))
+}
+
+/// Serialises a response as one line (daemon side).
+pub fn encode_response(resp: &Response) -> Vec<u8> {
+    let mut v = serde_json::to_vec(resp).unwrap_or_else(|_| {
+        br#"{"ok":false,"message":"response not serialisable","entries":[]}"#.to_vec()
+    });
+    v.push(b'\n');
+    v
+}
+
+/// The queue listing in Postfix's `mailq` shape: `*` after the id marks a message being
+/// delivered, `!` a held one; the last reply of deferred recipients is shown in parentheses.
+pub fn format_mailq(entries: &[QueueEntry]) -> String {
+    if entries.is_empty() {
+        return "Mail queue is empty\n".to_string();
+    }
+    let mut out =
+        String::from("-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+    let mut total = 0u64;
+    for e in entries {
+        total += e.size;
+        let mark = if e.held {
+            "!"
+        } else if e.active {
+            "*"
+        } else {
+            " "
+        };
+        let sender = if e.sender.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            &e.sender
+        };
+        out.push_str(&format!(
+            "{}{mark} {:>8} {} {sender}\n",
+            e.id,
+            e.size,
+            format_arrival(e.arrival)
+        ));
+        let pad = " ".repeat(44);
+        let mut last_reply: Option<&str> = None;
+        for r in e
+            .recipients
+            .iter()
+            .filter(|r| r.status == "pending" || r.status == "deferred")
+        {
+            if let Some(reply) = r.reply.as_deref() {
+                if last_reply != Some(reply) {
+                    out.push_str(&format!("{pad}({reply})\n"));
+                    last_reply = Some(reply);
+                }
+            }
+            out.push_str(&format!("{pad}{}\n", r.address));
+        }
+        out.push('\n');
+    }
+    let n = entries.len();
+    out.push_str(&format!(
+        "-- {} Kbytes in {n} Request{}.\n",
+        total.div_ceil(1024),
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+/// `Mon Nov 23 13:34:34` in UTC, as mailq shows it.
+pub fn format_arrival(unix: u64) -> String {
+    let (y, mo, d, h, mi, s, wd) = civil(unix);
+    let _ = y;
+    format!(
+        "{} {} {:>2} {h:02}:{mi:02}:{s:02}",
+        WEEKDAYS[wd],
+        MONTHS[mo as usize - 1],
+        d
+    )
+}
+
+pub(crate) const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+pub(crate) const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// UTC calendar fields of a Unix time: (year, month 1-12, day, hour, minute, second,
+/// weekday index into [`WEEKDAYS`], where 0 is the epoch's Thursday).
+pub(crate) fn civil(unix: u64) -> (i64, u32, u32, u64, u64, u64, usize) {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60,
+        (days.rem_euclid(7)) as usize,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_json_lines() {
+        for req in [
+            Request::List,
+            Request::Flush,
+            Request::Show { id: "X".into() },
+            Request::Hold { id: "Y".into() },
+        ] {
+            let line = serde_json::to_vec(&req).unwrap();
+            assert_eq!(parse_request(&line).unwrap(), req);
+        }
+        assert_eq!(
+            parse_request(br#"{"cmd":"retry","id":"ABC"}"#).unwrap(),
+            Request::Retry { id: "ABC".into() }
+        );
+        assert!(parse_request(b"{\"cmd\":\"explode\"}").is_err());
+        assert!(parse_request(b"\xff\xfe").is_err());
+    }
+
+    #[test]
+    fn civil_dates_match_known_instants() {
+        // 2026-11-23 13:34:34 UTC was a Monday.
+        assert_eq!(civil(1_795_440_874), (2026, 11, 23, 13, 34, 34, 4));
+        assert_eq!(WEEKDAYS[4], "Mon");
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0, 0));
+        // Leap day.
+        let (y, m, d, ..) = civil(951_782_400);
+        assert_eq!((y, m, d), (2000, 2, 29));
+        assert_eq!(format_arrival(1_795_440_874), "Mon Nov 23 13:34:34");
+    }
+
+    #[test]
+    fn mailq_shape() {
+        let e = QueueEntry {
+            id: "0123456789ABCDEF".into(),
+            sender: String::new(),
+            size: 2048,
+            arrival: 0,
+            held: true,
+            active: false,
+            attempts: 1,
+            next_attempt: 0,
+            last_error: None,
+            recipients: vec![
+                RecipientInfo {
+                    address: "a@b.test".into(),
+                    status: "deferred".into(),
+                    reply: Some("451 try later".into()),
+                },
+                RecipientInfo {
+                    address: "c@b.test".into(),
+                    status: "delivered".into(),
+                    reply: Some("250 ok".into()),
+                },
+            ],
+        };
+        let text = format_mailq(&[e]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[1].starts_with("0123456789ABCDEF!     2048 Thu Jan  1 00:00:00 MAILER-DAEMON")
+        );
+        assert_eq!(lines[2].trim(), "(451 try later)");
+        assert_eq!(lines[3].trim(), "a@b.test");
+        assert!(!text.contains("c@b.test"));
+        assert!(text.ends_with("-- 2 Kbytes in 1 Request.\n"));
+        assert_eq!(format_mailq(&[]), "Mail queue is empty\n");
+    }
+}

@@ -1,0 +1,24 @@
+//! queue-runner: the scheduler at the centre of ferrymail's mail flow.
+//!
+//! mta-smtpd and sendmail put messages into the spool; queue-runner (the spool's owner) picks
+//! them up on wake-up datagrams and periodic scans, and gets every recipient delivered: local
+//! domains to local-delivery over LMTP on a Unix socket, other domains over SMTP to their MX
+//! hosts (or a static relay). Temporary failures are retried with exponential back-off until
+//! the queue lifetime runs out; permanent failures and expiries produce RFC 3464 bounces from
+//! the null sender. The spool's envelopes are the source of truth; this daemon's sled database
+//! ([`index`]) only says what is due when and is rebuilt from the spool if lost.
+//!
+//! [`control`] is the protocol `mailctl queue` speaks on the control socket; it is the only
+//! module other crates should use.
+
+pub mod control;
+pub mod daemon;
+pub mod dns;
+pub mod dsn;
+pub mod fuzzing;
+pub mod index;
+pub mod outcome;
+pub mod remote;
+pub mod runner;
+pub mod session;
+pub mod wire;

@@ -1,0 +1,375 @@
+//! Delivery to another domain: static route or MX lookup, then each host and each of its
+//! addresses in turn until one takes the transaction (RFC 5321 §5.1).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use ferrymail_config::{Route, TlsPolicy};
+use ferrymail_spool::{Envelope, Recipient};
+use tokio::net::TcpStream;
+
+use crate::dns::{AddrAnswer, MxAnswer};
+use crate::outcome::RcptOutcome;
+use crate::runner::Runner;
+use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
+use crate::wire::{ClientStream, Wire};
+
+/// Most MX hosts and addresses tried in one attempt, so a domain with a hundred MX records
+/// cannot keep a delivery slot for hours.
+const MAX_HOSTS: usize = 10;
+const MAX_ADDRS_PER_HOST: usize = 4;
+
+/// A relay written as `host`, `host:port`, `[host]` or `[host]:port` (brackets: no MX
+/// lookup, as in Postfix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub host: String,
+    pub port: Option<u16>,
+    pub mx: bool,
+}
+
+pub fn parse_relay(s: &str) -> Option<Relay> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?.parse().ok()?),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        return Some(Relay {
+            host: host.to_ascii_lowercase(),
+            port,
+            mx: false,
+        });
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p.parse().ok()?)),
+        None => (s, None),
+    };
+    if host.is_empty() || host.contains(':') {
+        return None;
+    }
+    Some(Relay {
+        host: host.to_ascii_lowercase(),
+        port,
+        mx: true,
+    })
+}
+
+/// The static route for `domain`: an exact match wins over `*`.
+pub fn route_for<'a>(routes: &'a [Route], domain: &str) -> Option<&'a Route> {
+    routes
+        .iter()
+        .find(|r| r.domain == domain)
+        .or_else(|| routes.iter().find(|r| r.domain == "*"))
+}
+
+/// Reads a credentials file: user on the first line, password on the second.
+fn read_auth_file(path: &Path) -> Result<(String, String), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut lines = text.lines();
+    match (lines.next(), lines.next()) {
+        (Some(u), Some(p)) if !u.is_empty() => Ok((u.to_owned(), p.to_owned())),
+        _ => Err(format!(
+            "{}: expected a user line and a password line",
+            path.display()
+        )),
+    }
+}
+
+/// Result of one domain's attempt: outcomes in `rcpts` order, and whether no server could
+/// be reached at all (for dead-destination back-off).
+pub struct DomainResult {
+    pub outcomes: Vec<RcptOutcome>,
+    pub unreachable: bool,
+}
+
+pub async fn deliver(
+    runner: &Runner,
+    domain: &str,
+    env: &Envelope,
+    rcpts: &[&Recipient],
+    data_path: &Path,
+) -> DomainResult {
+    let q = &runner.config.queue;
+    let all = |o: RcptOutcome, unreachable: bool| DomainResult {
+        outcomes: vec![o; rcpts.len()],
+        unreachable,
+    };
+    let route = route_for(&q.routes, domain);
+    let (target, port) = match route {
+        Some(r) => match parse_relay(&r.relay) {
+            Some(rel) => {
+                let port = rel.port.unwrap_or(q.smtp_port);
+                (rel, port)
+            }
+            None => {
+                return all(
+                    RcptOutcome::deferred(
+                        "none",
+                        "4.3.5",
+                        &format!("bad relay `{}` in queue.routes", r.relay),
+                    ),
+                    false,
+                )
+            }
+        },
+        None => (
+            Relay {
+                host: domain.to_owned(),
+                port: None,
+                mx: true,
+            },
+            q.smtp_port,
+        ),
+    };
+    let auth = match route.and_then(|r| r.auth_file.as_deref()) {
+        Some(path) => match read_auth_file(path) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                return all(
+                    RcptOutcome::deferred("none", "4.3.5", &format!("relay credentials: {e}")),
+                    false,
+                )
+            }
+        },
+        None => None,
+    };
+    let require_tls = route.is_some_and(|r| r.require_tls)
+        || q.require_tls_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain));
+
+    let hosts: Vec<String> = if target.mx {
+        match runner.resolver.mx(&target.host).await {
+            MxAnswer::Hosts(h) => h,
+            MxAnswer::NullMx => {
+                return all(
+                    RcptOutcome::bounced(
+                        "none",
+                        "5.1.10",
+                        &format!("domain {} accepts no mail (null MX)", target.host),
+                    ),
+                    false,
+                )
+            }
+            MxAnswer::NoSuchDomain => {
+                return all(
+                    RcptOutcome::bounced(
+                        "none",
+                        "5.1.2",
+                        &format!("Host or domain name not found: {}", target.host),
+                    ),
+                    false,
+                )
+            }
+            MxAnswer::TempFail(e) => {
+                return all(
+                    RcptOutcome::deferred(
+                        "none",
+                        "4.4.3",
+                        &format!("MX lookup for {} failed: {e}", target.host),
+                    ),
+                    false,
+                )
+            }
+        }
+    } else {
+        vec![target.host.clone()]
+    };
+
+    let mut last_error = String::from("no usable mail exchanger");
+    let mut any_address = false;
+    let mut permanent_no_address = true;
+    for host in hosts.iter().take(MAX_HOSTS) {
+        let addrs = match runner.resolver.addrs(host).await {
+            AddrAnswer::Addrs(a) => a,
+            AddrAnswer::NoAddress => {
+                last_error = format!("no address for mail exchanger {host}");
+                continue;
+            }
+            AddrAnswer::TempFail(e) => {
+                permanent_no_address = false;
+                last_error = format!("address lookup for {host} failed: {e}");
+                continue;
+            }
+        };
+        any_address = true;
+        for ip in addrs.into_iter().take(MAX_ADDRS_PER_HOST) {
+            let relay = format!("{host}[{ip}]:{port}");
+            let mut tls = tls_use(runner, require_tls);
+            // At most twice: a failed opportunistic handshake is retried in plaintext.
+            for _ in 0..2 {
+                match try_host(
+                    runner,
+                    host,
+                    ip,
+                    port,
+                    &relay,
+                    tls.clone(),
+                    auth.as_ref(),
+                    env,
+                    rcpts,
+                    data_path,
+                )
+                .await
+                {
+                    Ok(outcomes) => {
+                        return DomainResult {
+                            outcomes,
+                            unreachable: false,
+                        }
+                    }
+                    Err((reason, tls_failed)) => {
+                        last_error = reason;
+                        if tls_failed && !require_tls && matches!(tls, TlsUse::Starttls { .. }) {
+                            tracing::info!(%relay, "TLS handshake failed; retrying without TLS");
+                            tls = TlsUse::Off;
+                            continue;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if !any_address
+        && permanent_no_address
+        && hosts.len() == 1
+        && hosts.first() == Some(&target.host)
+    {
+        // The domain's implicit MX has no address: the domain cannot receive mail.
+        return all(
+            RcptOutcome::bounced(
+                "none",
+                "5.1.2",
+                &format!("Host or domain name not found: {last_error}"),
+            ),
+            false,
+        );
+    }
+    all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)
+}
+
+fn tls_use(runner: &Runner, require_tls: bool) -> TlsUse {
+    let verify = require_tls || runner.config.queue.tls_policy == TlsPolicy::Verify;
+    TlsUse::Starttls {
+        connector: if verify {
+            runner.tls.verify.clone()
+        } else {
+            runner.tls.any.clone()
+        },
+        required: require_tls,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn try_host(
+    runner: &Runner,
+    host: &str,
+    ip: IpAddr,
+    port: u16,
+    relay: &str,
+    tls: TlsUse,
+    auth: Option<&(String, String)>,
+    env: &Envelope,
+    rcpts: &[&Recipient],
+    data_path: &Path,
+) -> Result<Vec<RcptOutcome>, (String, bool)> {
+    let q = &runner.config.queue;
+    let addr = SocketAddr::new(ip, port);
+    let tcp = match tokio::time::timeout(q.connect_timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err((format!("connect to {relay}: {e}"), false)),
+        Err(_) => return Err((format!("connect to {relay}: timed out"), false)),
+    };
+    let mut wire = Wire::new(ClientStream::Tcp(tcp));
+    let params = SessionParams {
+        dialect: Dialect::Smtp,
+        helo: &runner.hostname,
+        server_name: host,
+        relay,
+        timeouts: runner.timeouts(),
+        tls,
+        auth,
+        auth_plaintext_ok: ip.is_loopback(),
+    };
+    match session::run(&mut wire, &params, env, rcpts, data_path).await {
+        SessionResult::Done(o) => {
+            if let Some(t) = wire.tls_description() {
+                tracing::debug!(%relay, tls = %t, "delivered over TLS");
+            }
+            Ok(o)
+        }
+        SessionResult::NextHost { reason, tls_failed } => Err((reason, tls_failed)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_relays() {
+        assert_eq!(
+            parse_relay("[smart.example.net]:587"),
+            Some(Relay {
+                host: "smart.example.net".into(),
+                port: Some(587),
+                mx: false
+            })
+        );
+        assert_eq!(
+            parse_relay("Relay.Test"),
+            Some(Relay {
+                host: "relay.test".into(),
+                port: None,
+                mx: true
+            })
+        );
+        assert_eq!(parse_relay("[::1]:25").map(|r| r.host), Some("::1".into()));
+        assert_eq!(
+            parse_relay("relay.test:2525").and_then(|r| r.port),
+            Some(2525)
+        );
+        assert_eq!(parse_relay("[x]:notaport"), None);
+        assert_eq!(parse_relay("[]"), None);
+        assert_eq!(parse_relay(":25"), None);
+    }
+
+    #[test]
+    fn exact_route_beats_wildcard() {
+        let r = |d: &str, relay: &str| Route {
+            domain: d.into(),
+            relay: relay.into(),
+            auth_file: None,
+            require_tls: false,
+        };
+        let routes = vec![r("*", "[smart]"), r("b.test", "[b-relay]")];
+        assert_eq!(
+            route_for(&routes, "b.test").map(|r| r.relay.as_str()),
+            Some("[b-relay]")
+        );
+        assert_eq!(
+            route_for(&routes, "c.test").map(|r| r.relay.as_str()),
+            Some("[smart]")
+        );
+        assert!(route_for(&[], "c.test").is_none());
+    }
+
+    #[test]
+    fn auth_file_needs_two_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secret");
+        std::fs::write(&p, "user\npass word\n").unwrap();
+        assert_eq!(
+            read_auth_file(&p).unwrap(),
+            ("user".into(), "pass word".into())
+        );
+        std::fs::write(&p, "user\n").unwrap();
+        assert!(read_auth_file(&p).is_err());
+    }
+}
