@@ -1,0 +1,37 @@
+//! Writes a ferrymail environment for the acceptance benchmark (`bench/smtp_accept.sh`):
+//! `smtpd_bench_env STATE_DIR SMTP_PORT` prepares domain `bench.test` with `user1@bench.test`
+//! (like the reference stack), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path.
+
+use ferrymail_dev::{prepare, DevOptions, Ports};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(dir), Some(port)) = (args.next(), args.next()) else {
+        eprintln!("usage: smtpd_bench_env STATE_DIR SMTP_PORT");
+        std::process::exit(2);
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        eprintln!("smtpd_bench_env: bad port {port}");
+        std::process::exit(2);
+    };
+    let mut opts = DevOptions::new(dir);
+    opts.domain = "bench.test".into();
+    opts.users = vec![("user1@bench.test".into(), "pass".into())];
+    let free = Ports::free();
+    opts.ports = Ports { smtp: port, ..free };
+    let mut env = match prepare(&opts) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("smtpd_bench_env: {e}");
+            std::process::exit(1);
+        }
+    };
+    // The load generator opens 20 sessions from one address; loopback is trusted and exempt
+    // from the per-address limit, as `mynetworks` is for the reference Postfix.
+    env.config.log.level = "warn".into();
+    if let Err(e) = env.save_config() {
+        eprintln!("smtpd_bench_env: {e}");
+        std::process::exit(1);
+    }
+    println!("{}", env.config_path.display());
+}

@@ -1,0 +1,466 @@
+//! The tokio shell around one [`Session`]: reads lines and message data, writes replies in
+//! batches (PIPELINING: replies are flushed only when no more input is already buffered, or
+//! before anything that waits), and does the work the session asks for (TLS handshake,
+//! password checks on a blocking thread, spool writes).
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::server::{Admission, ConnInfo};
+use ferrymail_net::signals::Shutdown;
+use ferrymail_net::stream::MaybeTls;
+use ferrymail_net::tls::TlsStore;
+use ferrymail_smtp::{DataDecoder, Reply};
+use ferrymail_spool::{Envelope, Spool};
+use ferrymail_users::UserDb;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::policy::Policy;
+use crate::replies;
+use crate::session::{ClientFacts, Output, Session, SessionConfig};
+use crate::sink::Sink;
+
+const READ_BUFFER: usize = 16 * 1024;
+
+/// What every connection shares.
+pub struct Shared {
+    /// Session settings per role (the role is filled in per listener).
+    pub session: SessionConfig,
+    pub policy: Arc<Policy>,
+    pub userdb: UserDb,
+    pub spool: Spool,
+    pub tls: Option<TlsStore>,
+    pub throttle: AuthThrottle,
+    pub wake_socket: PathBuf,
+    pub command_timeout: Duration,
+    pub data_timeout: Duration,
+    pub plaintext_auth_on_loopback: bool,
+    /// Trusted clients skip the per-address login back-off, like the per-address connection
+    /// limit.
+    pub exempt_trusted: bool,
+    /// Soft shutdown: idle sessions are closed with 421 at their next wait for a command.
+    pub shutdown: Shutdown,
+    /// Hard stop (end of the grace period): every session is closed with 421 now.
+    pub hard_stop: Shutdown,
+}
+
+/// Why a connection ended early.
+enum End {
+    Closed,
+}
+
+type Step<T> = Result<T, End>;
+
+pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared: Arc<Shared>) {
+    let host = shared.session.hostname.clone();
+    let _guard = match admission {
+        Ok(g) => g,
+        Err(_) => {
+            let mut tcp = tcp;
+            let _ = tcp.write_all(&replies::busy(&host).to_bytes()).await;
+            let _ = tcp.shutdown().await;
+            return;
+        }
+    };
+    let mut stream = MaybeTls::Plain(tcp);
+    let mut tls_desc = None;
+    if info.role.implicit_tls() {
+        let Some(tls) = &shared.tls else {
+            tracing::warn!("implicit TLS listener without a certificate");
+            return;
+        };
+        match tokio::time::timeout(shared.command_timeout, stream.upgrade(&tls.acceptor())).await {
+            Ok(Ok(())) => tls_desc = stream.tls_description(),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("TLS handshake timed out");
+                return;
+            }
+        }
+    }
+    let mut cfg = shared.session.clone();
+    cfg.role = info.role;
+    cfg.tls_available = shared.tls.is_some();
+    let facts = ClientFacts {
+        addr: info.peer_ip(),
+        trusted: info.trusted,
+        plaintext_auth_ok: shared.plaintext_auth_on_loopback && info.is_loopback(),
+    };
+    let session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc);
+    let mut conn = Conn {
+        reader: BufReader::with_capacity(READ_BUFFER, stream),
+        out: Vec::with_capacity(1024),
+        session,
+        shared: shared.clone(),
+        info,
+        sink: None,
+        shutdown: shared.shutdown.clone(),
+        hard_stop: shared.hard_stop.clone(),
+    };
+    conn.run().await;
+}
+
+struct Conn {
+    reader: BufReader<MaybeTls>,
+    out: Vec<u8>,
+    session: Session,
+    shared: Arc<Shared>,
+    info: ConnInfo,
+    sink: Option<Sink>,
+    shutdown: Shutdown,
+    hard_stop: Shutdown,
+}
+
+impl Conn {
+    async fn run(&mut self) {
+        tracing::debug!("session start");
+        let greeting = self.session.greeting();
+        self.queue(&greeting);
+        let _ = self.serve().await;
+        let _ = self.flush().await;
+        let _ = self.reader.get_mut().shutdown().await;
+        if let Some(sink) = self.sink.take() {
+            sink.abort();
+        }
+        tracing::debug!("session end");
+    }
+
+    fn queue(&mut self, r: &Reply) {
+        r.write_to(&mut self.out);
+    }
+
+    async fn flush(&mut self) -> Step<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let w = self.reader.get_mut();
+        let r = tokio::time::timeout(self.shared.command_timeout, async {
+            w.write_all(&self.out).await?;
+            w.flush().await
+        })
+        .await;
+        self.out.clear();
+        match r {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(End::Closed),
+        }
+    }
+
+    /// Flushes replies unless another complete pipelined command is already waiting
+    /// (RFC 2920 §3.1: the server must not wait for input with replies unsent).
+    async fn flush_if_idle(&mut self) -> Step<()> {
+        if !self.reader.buffer().contains(&b'\n') {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn serve(&mut self) -> Step<()> {
+        let mut line = Vec::with_capacity(512);
+        loop {
+            self.flush_if_idle().await?;
+            let limit = self.session.line_limit();
+            let timeout = self.shared.command_timeout;
+            let mut shutdown = self.shutdown.clone();
+            let mut hard_stop = self.hard_stop.clone();
+            let buffered = !self.reader.buffer().is_empty();
+            let read = tokio::select! {
+                biased;
+                _ = hard_stop.wait() => None,
+                // A command already waiting is still answered; only an idle session is closed.
+                _ = shutdown.wait(), if !buffered => None,
+                r = tokio::time::timeout(timeout, read_line(&mut self.reader, &mut line, limit)) => Some(r),
+            };
+            let outputs = match read {
+                None => {
+                    self.queue(&replies::shutting_down(&self.session.config().hostname));
+                    return Err(End::Closed);
+                }
+                Some(Err(_)) => {
+                    tracing::info!("command timeout");
+                    self.queue(&replies::timeout(&self.session.config().hostname));
+                    return Err(End::Closed);
+                }
+                Some(Ok(Err(e))) => {
+                    tracing::debug!(error = %e, "read failed");
+                    return Err(End::Closed);
+                }
+                Some(Ok(Ok(Line::Eof))) => {
+                    tracing::debug!("client disconnected");
+                    return Err(End::Closed);
+                }
+                Some(Ok(Ok(Line::TooLong))) => self.session.on_line_too_long(),
+                Some(Ok(Ok(Line::Complete))) => self.session.on_line(&line),
+            };
+            self.process(outputs).await?;
+        }
+    }
+
+    async fn process(&mut self, outputs: Vec<Output>) -> Step<()> {
+        let mut todo: VecDeque<Output> = outputs.into();
+        while let Some(o) = todo.pop_front() {
+            match o {
+                Output::Reply(r) => {
+                    if r.code >= 400 {
+                        tracing::info!(reply = %r, "refused");
+                    }
+                    self.queue(&r)
+                }
+                Output::Close => {
+                    self.flush().await?;
+                    return Err(End::Closed);
+                }
+                Output::StartTls => self.start_tls().await?,
+                Output::Authenticate(creds) => {
+                    let r = self.authenticate(creds).await?;
+                    todo.extend(r);
+                }
+                Output::ReceiveData => {
+                    let r = self.receive_data().await?;
+                    todo.extend(r);
+                }
+                Output::ReceiveChunk { size, keep } => {
+                    let r = self.receive_chunk(size, keep).await?;
+                    todo.extend(r);
+                }
+                Output::Commit(env) => {
+                    let r = self.commit(*env).await;
+                    todo.extend(r);
+                }
+                Output::AbortMessage => {
+                    if let Some(s) = self.sink.take() {
+                        s.abort();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_tls(&mut self) -> Step<()> {
+        let Some(tls) = self.shared.tls.clone() else {
+            return Err(End::Closed);
+        };
+        self.flush().await?;
+        // CVE-2011-0411: anything pipelined after STARTTLS arrived in plaintext and must not
+        // be read as if it came over TLS. Rebuilding the reader drops its buffer.
+        let dropped = self.reader.buffer().len();
+        if dropped > 0 {
+            tracing::warn!(bytes = dropped, "discarding plaintext sent after STARTTLS");
+        }
+        let reader = std::mem::replace(&mut self.reader, BufReader::new(MaybeTls::Upgrading));
+        let mut stream = reader.into_inner();
+        let r = tokio::time::timeout(self.shared.command_timeout, stream.upgrade(&tls.acceptor()))
+            .await;
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "STARTTLS handshake failed");
+                return Err(End::Closed);
+            }
+            Err(_) => {
+                tracing::info!("STARTTLS handshake timed out");
+                return Err(End::Closed);
+            }
+        }
+        let desc = stream.tls_description().unwrap_or_else(|| "TLS".into());
+        tracing::debug!(tls = %desc, "STARTTLS done");
+        self.reader = BufReader::with_capacity(READ_BUFFER, stream);
+        self.session.tls_started(desc);
+        Ok(())
+    }
+
+    async fn authenticate(&mut self, creds: ferrymail_net::sasl::Credentials) -> Step<Vec<Output>> {
+        self.flush().await?;
+        let ip = self.info.peer_ip();
+        let exempt = self.info.trusted && self.shared.exempt_trusted;
+        if !exempt {
+            let delay = self.shared.throttle.pending_delay(ip);
+            if !delay.is_zero() {
+                self.sleep_or_stop(delay).await?;
+            }
+        }
+        let db = self.shared.userdb.clone();
+        let login = creds.authcid.clone();
+        let r =
+            tokio::task::spawn_blocking(move || db.verify(&creds.authcid, &creds.password)).await;
+        let result = match r {
+            Ok(Ok(account)) => {
+                self.shared.throttle.succeeded(ip);
+                tracing::info!(user = %account.login(), "authenticated");
+                Ok(account.login().to_owned())
+            }
+            Ok(Err(e)) => {
+                tracing::info!(user = %login, reason = %e, "authentication failed");
+                let delay = self.shared.throttle.failed(ip);
+                if !exempt {
+                    self.sleep_or_stop(delay).await?;
+                }
+                Err(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "password check task failed");
+                Err(())
+            }
+        };
+        Ok(self.session.auth_result(result))
+    }
+
+    async fn sleep_or_stop(&mut self, d: Duration) -> Step<()> {
+        let mut hard_stop = self.hard_stop.clone();
+        tokio::select! {
+            _ = hard_stop.wait() => {
+                self.queue(&replies::shutting_down(&self.session.config().hostname));
+                Err(End::Closed)
+            }
+            _ = tokio::time::sleep(d) => Ok(()),
+        }
+    }
+
+    async fn start_message(&mut self) {
+        if self.sink.is_some() {
+            return;
+        }
+        let (mut sink, r) = Sink::open(&self.shared.spool).await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot create spool file");
+        }
+        if let Some(id) = sink.id() {
+            let header = self
+                .session
+                .received_header(id.as_str(), ferrymail_spool::unix_now());
+            if let Err(e) = sink.write(header.as_bytes()).await {
+                tracing::error!(error = %e, "spool write failed");
+            }
+        }
+        self.sink = Some(sink);
+    }
+
+    /// Waits for more input (flushing replies first if none is buffered), bounded by
+    /// `data_timeout` and the hard stop. Returns the number of bytes available (0 = EOF).
+    async fn fill(&mut self) -> Step<usize> {
+        if self.reader.buffer().is_empty() {
+            self.flush().await?;
+        } else {
+            return Ok(self.reader.buffer().len());
+        }
+        let mut hard_stop = self.hard_stop.clone();
+        let timeout = self.shared.data_timeout;
+        let r = tokio::select! {
+            biased;
+            _ = hard_stop.wait() => None,
+            r = tokio::time::timeout(timeout, self.reader.fill_buf()) => Some(r.map(|r| r.map(|b| b.len()))),
+        };
+        match r {
+            None => {
+                self.queue(&replies::shutting_down(&self.session.config().hostname));
+                Err(End::Closed)
+            }
+            Some(Err(_)) => {
+                tracing::info!("data timeout");
+                self.queue(&replies::timeout(&self.session.config().hostname));
+                Err(End::Closed)
+            }
+            Some(Ok(Err(e))) => {
+                tracing::debug!(error = %e, "read failed during message data");
+                Err(End::Closed)
+            }
+            Some(Ok(Ok(n))) => Ok(n),
+        }
+    }
+
+    async fn receive_data(&mut self) -> Step<Vec<Output>> {
+        self.start_message().await;
+        let cfg = self.session.config();
+        let mut decoder = DataDecoder::new(
+            self.session.line_ending_policy(),
+            cfg.max_message_size,
+            cfg.max_text_line,
+        );
+        let mut decoded = Vec::with_capacity(READ_BUFFER);
+        loop {
+            if self.fill().await? == 0 {
+                tracing::info!("client disconnected during DATA");
+                return Err(End::Closed);
+            }
+            let input = self.reader.buffer();
+            let done = decoder.feed(input, &mut decoded);
+            let used = done.unwrap_or(input.len());
+            self.reader.consume(used);
+            if !decoded.is_empty() {
+                if let Some(sink) = self.sink.as_mut() {
+                    if let Err(e) = sink.write(&decoded).await {
+                        tracing::error!(error = %e, "spool write failed");
+                    }
+                }
+                decoded.clear();
+            }
+            if done.is_some() {
+                break;
+            }
+        }
+        let stored = self.sink.as_ref().is_some_and(Sink::is_ok);
+        Ok(self.session.data_received(&decoder.outcome(), stored))
+    }
+
+    async fn receive_chunk(&mut self, size: u64, keep: bool) -> Step<Vec<Output>> {
+        if keep {
+            self.start_message().await;
+        }
+        let mut remaining = size;
+        let mut chunk = Vec::new();
+        while remaining > 0 {
+            if self.fill().await? == 0 {
+                tracing::info!("client disconnected during BDAT");
+                return Err(End::Closed);
+            }
+            let input = self.reader.buffer();
+            let take = input
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            if keep {
+                chunk.clear();
+                chunk.extend_from_slice(input.get(..take).unwrap_or_default());
+            }
+            self.reader.consume(take);
+            remaining -= take as u64;
+            if keep {
+                if let Some(sink) = self.sink.as_mut() {
+                    if let Err(e) = sink.write(&chunk).await {
+                        tracing::error!(error = %e, "spool write failed");
+                    }
+                }
+            }
+        }
+        let stored = !keep || self.sink.as_ref().is_some_and(Sink::is_ok);
+        Ok(self.session.chunk_received(stored))
+    }
+
+    async fn commit(&mut self, env: Envelope) -> Vec<Output> {
+        let Some(sink) = self.sink.take() else {
+            return self.session.committed(Err(()));
+        };
+        let sender = env.sender.clone().unwrap_or_default();
+        let nrcpt = env.recipients.len();
+        match sink.commit(env).await {
+            Ok(qid) => {
+                tracing::info!(qid = %qid, from = %sender, nrcpt, "queued");
+                ferrymail_spool::notify_wake(&self.shared.wake_socket, &qid);
+                self.session.committed(Ok(qid))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "spool commit failed");
+                self.session.committed(Err(()))
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! `mta-smtpd`: the SMTP server for MX (25), submission (587) and submissions (465). It is the
+//! first stop of a message: it decides at RCPT time whether mail is accepted (local recipient
+//! exists, or the client may relay), streams accepted messages into the spool, answers
+//! `250 … queued as <qid>` only once the spool commit is durable, and then wakes queue-runner.
+//! Nothing is delivered from here.
+//!
+//! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
+//! recipient and sender decisions, [`received`] for the trace header and [`replies`] for every
+//! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
+//! blocking spool writes; [`server`] wires it all to the listeners; [`fuzzing`] drives the
+//! session from arbitrary bytes for the fuzz target and its corpus tests.
+
+pub mod conn;
+pub mod fuzzing;
+pub mod policy;
+pub mod received;
+pub mod replies;
+pub mod server;
+pub mod session;
+pub mod sink;

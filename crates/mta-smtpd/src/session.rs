@@ -1,0 +1,746 @@
+//! The SMTP server session as a sans-IO state machine.
+//!
+//! The connection shell ([`crate::conn`]) feeds it command lines and the results of the work it
+//! asked for (TLS handshake, password check, message data read, spool commit); the session
+//! answers with [`Output`]s: replies to send and work to do. It never touches a socket, a clock
+//! or a file, so every rule here (command order, role requirements, limits, reply codes) is
+//! tested directly and fuzzed.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use ferrymail_config::Role;
+use ferrymail_net::sasl::{self, Credentials, SaslError};
+use ferrymail_smtp::{parse_command, Body, Command, DataOutcome, MailParams, Path, Reply, Ret};
+use ferrymail_spool::{
+    BodyType, ClientInfo, DsnParams, Envelope, Notify, QueueId, Recipient, Source,
+};
+
+use crate::policy::{ClientStanding, Policy};
+use crate::received::{received_header, TraceInfo};
+use crate::replies;
+
+/// SASL responses may be longer than a command line (RFC 4954 §4: at least 12288 octets).
+const SASL_LINE_LIMIT: usize = 12_288;
+
+/// Per-listener settings, from `[smtpd]`.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub hostname: String,
+    pub role: Role,
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub max_command_line: usize,
+    pub max_text_line: usize,
+    pub max_errors: u32,
+    pub max_auth_failures: u32,
+    pub vrfy: bool,
+    /// A certificate is loaded, so STARTTLS can be offered.
+    pub tls_available: bool,
+    /// `normalize` rather than `reject` for bare CR/LF in DATA.
+    pub normalize_bare_line_endings: bool,
+}
+
+/// Per-connection facts decided by the shell.
+#[derive(Debug, Clone)]
+pub struct ClientFacts {
+    pub addr: IpAddr,
+    pub trusted: bool,
+    /// AUTH may be used without TLS (loopback client and `plaintext_auth_on_loopback`).
+    pub plaintext_auth_ok: bool,
+}
+
+/// What the shell must do next, in order.
+#[derive(Debug)]
+pub enum Output {
+    Reply(Reply),
+    /// Flush the replies, drop whatever the client sent after STARTTLS in plaintext, run the
+    /// TLS handshake, then call [`Session::tls_started`].
+    StartTls,
+    /// Check these credentials (after any back-off), then call [`Session::auth_result`].
+    Authenticate(Credentials),
+    /// Read dot-terminated message data into a new spool file (headed by
+    /// [`Session::received_header`]), then call [`Session::data_received`].
+    ReceiveData,
+    /// Read exactly `size` octets; store them in the message (creating it if needed) only if
+    /// `keep`. Then call [`Session::chunk_received`].
+    ReceiveChunk {
+        size: u64,
+        keep: bool,
+    },
+    /// Commit the message with this envelope, then call [`Session::committed`].
+    Commit(Box<Envelope>),
+    /// Discard the message being written.
+    AbortMessage,
+    /// Close the connection (after flushing).
+    Close,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    Command,
+    AuthPlain,
+    AuthLoginUser,
+    AuthLoginPass(String),
+    AuthPending,
+    DataPending,
+    ChunkPending { size: u64, last: bool, keep: bool },
+    CommitPending,
+    Closed,
+}
+
+#[derive(Debug, Default)]
+struct Transaction {
+    sender: Option<String>,
+    params: MailParams,
+    recipients: Vec<Recipient>,
+    /// BDAT in use: total octets so far and the error that spoiled the transaction, if any.
+    bdat: Option<Bdat>,
+}
+
+#[derive(Debug, Default)]
+struct Bdat {
+    total: u64,
+    failed: Option<Reply>,
+}
+
+pub struct Session {
+    cfg: Arc<SessionConfig>,
+    policy: Arc<Policy>,
+    client: ClientFacts,
+    mode: Mode,
+    helo: Option<String>,
+    esmtp: bool,
+    tls: Option<String>,
+    auth_user: Option<String>,
+    tx: Option<Transaction>,
+    errors: u32,
+    auth_failures: u32,
+}
+
+impl Session {
+    /// `tls`: the TLS description when the connection started with implicit TLS.
+    pub fn new(
+        cfg: Arc<SessionConfig>,
+        policy: Arc<Policy>,
+        client: ClientFacts,
+        tls: Option<String>,
+    ) -> Session {
+        Session {
+            cfg,
+            policy,
+            client,
+            mode: Mode::Command,
+            helo: None,
+            esmtp: false,
+            tls,
+            auth_user: None,
+            tx: None,
+            errors: 0,
+            auth_failures: 0,
+        }
+    }
+
+    pub fn greeting(&self) -> Reply {
+        replies::greeting(&self.cfg.hostname)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.mode == Mode::Closed
+    }
+
+    /// The longest line the shell should accept next (CRLF included).
+    pub fn line_limit(&self) -> usize {
+        match self.mode {
+            Mode::AuthPlain | Mode::AuthLoginUser | Mode::AuthLoginPass(_) => {
+                SASL_LINE_LIMIT.max(self.cfg.max_command_line)
+            }
+            _ => self.cfg.max_command_line,
+        }
+    }
+
+    pub fn auth_user(&self) -> Option<&str> {
+        self.auth_user.as_deref()
+    }
+
+    /// RFC 3848 `with` keyword.
+    pub fn protocol(&self) -> &'static str {
+        match (self.esmtp, self.tls.is_some(), self.auth_user.is_some()) {
+            (false, _, _) => "SMTP",
+            (true, false, false) => "ESMTP",
+            (true, true, false) => "ESMTPS",
+            (true, false, true) => "ESMTPA",
+            (true, true, true) => "ESMTPSA",
+        }
+    }
+
+    /// One line from the client (CRLF included or not).
+    pub fn on_line(&mut self, line: &[u8]) -> Vec<Output> {
+        match std::mem::replace(&mut self.mode, Mode::Command) {
+            Mode::Command => self.on_command(line),
+            Mode::AuthPlain => self.sasl_plain(line),
+            Mode::AuthLoginUser => self.sasl_login_user(line),
+            Mode::AuthLoginPass(user) => self.sasl_login_pass(user, line),
+            Mode::Closed => {
+                self.mode = Mode::Closed;
+                vec![Output::Close]
+            }
+            other => {
+                // The shell never sends a line while work is pending; if it does, the
+                // session cannot know where it is any more.
+                self.mode = other;
+                self.close_with(replies::too_many_errors(&self.cfg.hostname))
+            }
+        }
+    }
+
+    /// The client sent a line over the limit (already skipped by the shell).
+    pub fn on_line_too_long(&mut self) -> Vec<Output> {
+        if matches!(
+            self.mode,
+            Mode::AuthPlain | Mode::AuthLoginUser | Mode::AuthLoginPass(_)
+        ) {
+            self.mode = Mode::Command;
+            return self.error(replies::auth_line_too_long());
+        }
+        self.error(replies::command_line_too_long())
+    }
+
+    fn close_with(&mut self, r: Reply) -> Vec<Output> {
+        self.mode = Mode::Closed;
+        vec![Output::Reply(r), Output::Close]
+    }
+
+    /// An error reply; past `max_errors` the connection is closed with 421.
+    fn error(&mut self, r: Reply) -> Vec<Output> {
+        self.errors += 1;
+        let mut out = vec![Output::Reply(r)];
+        if self.errors >= self.cfg.max_errors {
+            out.extend(self.close_with(replies::too_many_errors(&self.cfg.hostname)));
+        }
+        out
+    }
+
+    fn reply(r: Reply) -> Vec<Output> {
+        vec![Output::Reply(r)]
+    }
+
+    fn standing(&self) -> ClientStanding<'_> {
+        ClientStanding {
+            trusted: self.client.trusted,
+            auth_user: self.auth_user.as_deref(),
+        }
+    }
+
+    fn auth_allowed(&self) -> bool {
+        self.tls.is_some() || self.client.plaintext_auth_ok
+    }
+
+    fn requires_auth(&self) -> bool {
+        matches!(self.cfg.role, Role::Submission | Role::Submissions)
+    }
+
+    fn on_command(&mut self, line: &[u8]) -> Vec<Output> {
+        let cmd = match parse_command(line) {
+            Ok(c) => c,
+            Err(e) => return self.error(e.reply()),
+        };
+        match cmd {
+            Command::Ehlo(host) => self.hello(host, true),
+            Command::Helo(host) => self.hello(host, false),
+            Command::Lhlo(_) => self.error(ferrymail_smtp::ParseError::Unrecognized.reply()),
+            Command::Mail { from, params } => self.mail(from, params),
+            Command::Rcpt { to, params } => self.rcpt(to, params),
+            Command::Data => self.data(),
+            Command::Bdat { size, last } => self.bdat(size, last),
+            Command::Rset => {
+                self.tx = None;
+                Self::reply(replies::ok())
+            }
+            Command::Noop => Self::reply(replies::ok()),
+            Command::Quit => self.close_with(replies::bye()),
+            Command::Help => Self::reply(replies::help()),
+            Command::Vrfy(arg) => {
+                if !self.cfg.vrfy {
+                    Self::reply(replies::vrfy_disabled())
+                } else {
+                    match self.policy.verify(&arg) {
+                        Ok(a) => Self::reply(replies::vrfy_ok(&a)),
+                        Err(r) => self.error(r),
+                    }
+                }
+            }
+            Command::Expn(_) => self.error(replies::expn_disabled()),
+            Command::StartTls => self.starttls(),
+            Command::Auth { mechanism, initial } => self.auth(&mechanism, initial),
+        }
+    }
+
+    fn hello(&mut self, host: String, esmtp: bool) -> Vec<Output> {
+        // RFC 5321 §4.1.4: a new greeting resets any transaction.
+        self.tx = None;
+        self.esmtp = esmtp;
+        let greet = replies::helo(&self.cfg.hostname, &host);
+        self.helo = Some(host);
+        if !esmtp {
+            return Self::reply(greet);
+        }
+        let mut lines = vec![
+            greet.text(),
+            "PIPELINING".to_string(),
+            format!("SIZE {}", self.cfg.max_message_size),
+            "8BITMIME".into(),
+            "BINARYMIME".into(),
+            "CHUNKING".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "SMTPUTF8".into(),
+            "DSN".into(),
+        ];
+        if self.cfg.tls_available && self.tls.is_none() {
+            lines.push("STARTTLS".into());
+        }
+        if self.auth_allowed() && self.auth_user.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
+        Self::reply(Reply::multiline(250, None, lines))
+    }
+
+    fn mail(&mut self, from: Path, params: MailParams) -> Vec<Output> {
+        if self.helo.is_none() {
+            return self.error(replies::need_helo());
+        }
+        if self.tx.is_some() {
+            return self.error(replies::nested_mail());
+        }
+        if self.requires_auth() && self.auth_user.is_none() {
+            if !self.auth_allowed() {
+                return self.error(replies::starttls_first());
+            }
+            return self.error(replies::auth_required());
+        }
+        if !self.esmtp && params != MailParams::default() {
+            return self.error(replies::need_ehlo_for_params());
+        }
+        if params.size.is_some_and(|s| s > self.cfg.max_message_size) {
+            return self.error(replies::size_exceeded());
+        }
+        let sender = match from {
+            Path::Null => None,
+            Path::Mailbox(a) => {
+                if let Err(r) = check_address(&a, params.smtputf8, replies::bad_sender_syntax) {
+                    return self.error(r);
+                }
+                Some(a)
+            }
+        };
+        if let Err(r) = self.policy.check_sender(self.standing(), sender.as_deref()) {
+            return self.error(r);
+        }
+        self.tx = Some(Transaction {
+            sender,
+            params,
+            ..Transaction::default()
+        });
+        Self::reply(replies::sender_ok())
+    }
+
+    fn rcpt(&mut self, to: String, params: ferrymail_smtp::RcptParams) -> Vec<Output> {
+        let Some(tx) = &self.tx else {
+            return self.error(replies::need_mail());
+        };
+        if !self.esmtp && params != ferrymail_smtp::RcptParams::default() {
+            return self.error(replies::need_ehlo_for_params());
+        }
+        if tx.recipients.len() >= self.cfg.max_recipients {
+            return Self::reply(replies::too_many_recipients());
+        }
+        if !to.eq_ignore_ascii_case("postmaster") {
+            if let Err(r) = check_address(&to, tx.params.smtputf8, replies::bad_recipient_syntax) {
+                return self.error(r);
+            }
+        }
+        let address = match self.policy.check_recipient(self.standing(), &to) {
+            Ok(a) => a,
+            Err(r) => return self.error(r),
+        };
+        let Some(tx) = &mut self.tx else {
+            return self.error(replies::need_mail());
+        };
+        // A repeated recipient is acknowledged but stored once (one delivery).
+        if !tx
+            .recipients
+            .iter()
+            .any(|r| r.address.eq_ignore_ascii_case(&address))
+        {
+            let notify = params.notify.map(|n| Notify {
+                success: n.success,
+                failure: n.failure,
+                delay: n.delay,
+                never: n.never,
+            });
+            tx.recipients.push(Recipient {
+                orcpt: params.orcpt,
+                notify: notify.unwrap_or_default(),
+                ..Recipient::new(address)
+            });
+        }
+        Self::reply(replies::recipient_ok())
+    }
+
+    /// Checks before DATA or the first BDAT; `None` = go ahead.
+    fn data_precheck(&self) -> Option<Reply> {
+        match &self.tx {
+            None if self.helo.is_none() => Some(replies::need_helo()),
+            None => Some(replies::need_mail()),
+            Some(tx) if tx.recipients.is_empty() => Some(replies::no_valid_recipients()),
+            Some(_) => None,
+        }
+    }
+
+    fn data(&mut self) -> Vec<Output> {
+        if let Some(r) = self.data_precheck() {
+            return self.error(r);
+        }
+        let Some(tx) = &self.tx else {
+            return self.error(replies::need_mail());
+        };
+        if tx.bdat.is_some() {
+            return self.error(replies::data_after_bdat());
+        }
+        if tx.params.body == Some(Body::BinaryMime) {
+            return self.error(replies::binarymime_needs_bdat());
+        }
+        self.mode = Mode::DataPending;
+        vec![Output::Reply(replies::start_data()), Output::ReceiveData]
+    }
+
+    /// Whether the given message content is acceptable; `None` = yes.
+    fn content_problem(&self, o: &DataOutcome) -> Option<Reply> {
+        if o.too_big {
+            Some(replies::size_exceeded())
+        } else if o.bare_line_ending && !self.cfg.normalize_bare_line_endings {
+            Some(replies::bare_line_ending())
+        } else if o.line_too_long {
+            Some(replies::text_line_too_long(self.cfg.max_text_line))
+        } else {
+            None
+        }
+    }
+
+    /// The DATA terminator was read. `stored`: every byte reached the spool file.
+    pub fn data_received(&mut self, outcome: &DataOutcome, stored: bool) -> Vec<Output> {
+        if self.mode != Mode::DataPending {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        }
+        self.mode = Mode::Command;
+        if let Some(r) = self.content_problem(outcome) {
+            self.tx = None;
+            let mut out = vec![Output::AbortMessage];
+            out.extend(self.error(r));
+            return out;
+        }
+        if !stored {
+            self.tx = None;
+            return vec![
+                Output::AbortMessage,
+                Output::Reply(replies::storage_failure()),
+            ];
+        }
+        self.commit()
+    }
+
+    fn commit(&mut self) -> Vec<Output> {
+        match self.tx.take() {
+            Some(tx) => {
+                self.mode = Mode::CommitPending;
+                vec![Output::Commit(Box::new(self.envelope(tx)))]
+            }
+            None => self.close_with(replies::too_many_errors(&self.cfg.hostname)),
+        }
+    }
+
+    fn bdat(&mut self, size: u64, last: bool) -> Vec<Output> {
+        let precheck = self.data_precheck();
+        let max = self.cfg.max_message_size;
+        let failed = match (&precheck, self.tx.as_mut()) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(tx)) => {
+                let b = tx.bdat.get_or_insert_with(Bdat::default);
+                if b.failed.is_none() && b.total.saturating_add(size) > max {
+                    b.failed = Some(replies::size_exceeded());
+                }
+                b.total = b.total.saturating_add(size);
+                b.failed.clone()
+            }
+            (None, None) => Some(replies::need_mail()),
+        };
+        // The chunk follows the command whatever we think of it: it must be read to stay
+        // in step with the client.
+        self.mode = Mode::ChunkPending {
+            size,
+            last,
+            keep: failed.is_none(),
+        };
+        vec![Output::ReceiveChunk {
+            size,
+            keep: failed.is_none(),
+        }]
+    }
+
+    /// A BDAT chunk has been read. `stored`: every kept byte reached the spool file.
+    pub fn chunk_received(&mut self, stored: bool) -> Vec<Output> {
+        let Mode::ChunkPending { size, last, keep } = self.mode else {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        };
+        self.mode = Mode::Command;
+        let failure = match self.tx.as_mut().and_then(|tx| tx.bdat.as_mut()) {
+            Some(b) => {
+                if keep && !stored && b.failed.is_none() {
+                    b.failed = Some(replies::storage_failure());
+                }
+                b.failed.clone()
+            }
+            // Not even a transaction: the precheck reply.
+            None => Some(self.data_precheck().unwrap_or_else(replies::need_mail)),
+        };
+        match failure {
+            Some(r) => {
+                let mut out = Vec::new();
+                if last {
+                    self.tx = None;
+                    out.push(Output::AbortMessage);
+                }
+                if r.code == 452 {
+                    out.push(Output::Reply(r));
+                    out
+                } else {
+                    out.extend(self.error(r));
+                    out
+                }
+            }
+            None if last => self.commit(),
+            None => Self::reply(replies::chunk_ok(size)),
+        }
+    }
+
+    /// The spool commit finished.
+    pub fn committed(&mut self, result: Result<QueueId, ()>) -> Vec<Output> {
+        if self.mode != Mode::CommitPending {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        }
+        self.mode = Mode::Command;
+        match result {
+            Ok(id) => Self::reply(replies::queued(id.as_str())),
+            Err(()) => Self::reply(replies::storage_failure()),
+        }
+    }
+
+    fn envelope(&self, tx: Transaction) -> Envelope {
+        let client = ClientInfo {
+            addr: Some(self.client.addr),
+            helo: self.helo.clone(),
+            ptr: None,
+            auth_user: self.auth_user.clone(),
+            tls: self.tls.clone(),
+            protocol: self.protocol().to_string(),
+        };
+        let mut env = Envelope::new(
+            tx.sender,
+            tx.recipients,
+            client,
+            Source::Smtp {
+                role: self.cfg.role.as_str().to_string(),
+            },
+        );
+        env.dsn = DsnParams {
+            ret: tx.params.ret.map(|r| match r {
+                Ret::Full => ferrymail_spool::Ret::Full,
+                Ret::Hdrs => ferrymail_spool::Ret::Hdrs,
+            }),
+            envid: tx.params.envid,
+        };
+        env.body = match tx.params.body {
+            None | Some(Body::SevenBit) => BodyType::SevenBit,
+            Some(Body::EightBitMime) => BodyType::EightBitMime,
+            Some(Body::BinaryMime) => BodyType::BinaryMime,
+        };
+        env.smtputf8 = tx.params.smtputf8;
+        env
+    }
+
+    /// The trace header for the message about to be written as `id`.
+    pub fn received_header(&self, id: &str, now: u64) -> String {
+        let single = self
+            .tx
+            .as_ref()
+            .filter(|tx| tx.recipients.len() == 1)
+            .and_then(|tx| tx.recipients.first())
+            .map(|r| r.address.as_str());
+        received_header(&TraceInfo {
+            helo: self.helo.as_deref(),
+            addr: self.client.addr,
+            by: &self.cfg.hostname,
+            protocol: self.protocol(),
+            id,
+            tls: self.tls.as_deref(),
+            auth_user: self.auth_user.as_deref(),
+            for_rcpt: single,
+            time: now,
+        })
+    }
+
+    fn starttls(&mut self) -> Vec<Output> {
+        if self.tls.is_some() {
+            return self.error(replies::tls_already_active());
+        }
+        if !self.cfg.tls_available {
+            return self.error(replies::tls_unavailable());
+        }
+        vec![Output::Reply(replies::tls_ready()), Output::StartTls]
+    }
+
+    /// The TLS handshake succeeded: RFC 3207 §4.2, forget everything learnt in plaintext.
+    pub fn tls_started(&mut self, description: String) {
+        self.tls = Some(description);
+        self.helo = None;
+        self.esmtp = false;
+        self.auth_user = None;
+        self.tx = None;
+        self.mode = Mode::Command;
+    }
+
+    fn auth(&mut self, mechanism: &str, initial: Option<String>) -> Vec<Output> {
+        if self.auth_user.is_some() {
+            return self.error(replies::auth_already());
+        }
+        if !self.esmtp {
+            return self.error(replies::auth_need_ehlo());
+        }
+        if self.tx.is_some() {
+            return self.error(replies::auth_in_transaction());
+        }
+        if !self.auth_allowed() {
+            return self.error(replies::auth_needs_encryption());
+        }
+        match (mechanism, initial) {
+            ("PLAIN", None) => {
+                self.mode = Mode::AuthPlain;
+                Self::reply(replies::auth_challenge(""))
+            }
+            ("PLAIN", Some(resp)) => self.sasl_plain(resp.as_bytes()),
+            ("LOGIN", None) => {
+                self.mode = Mode::AuthLoginUser;
+                Self::reply(replies::auth_challenge(sasl::LOGIN_USERNAME_PROMPT))
+            }
+            ("LOGIN", Some(resp)) => self.sasl_login_user(resp.as_bytes()),
+            _ => self.error(replies::auth_unknown_mechanism()),
+        }
+    }
+
+    fn sasl_decode(&mut self, line: &[u8]) -> Result<Vec<u8>, Vec<Output>> {
+        let text =
+            std::str::from_utf8(line).map_err(|_| self.error(replies::auth_bad_response()))?;
+        let text = text.trim_end_matches(['\r', '\n']);
+        sasl::decode_response(text).map_err(|e| match e {
+            SaslError::Cancelled => self.error(replies::auth_cancelled()),
+            _ => self.error(replies::auth_bad_response()),
+        })
+    }
+
+    fn sasl_plain(&mut self, line: &[u8]) -> Vec<Output> {
+        let msg = match self.sasl_decode(line) {
+            Ok(m) => m,
+            Err(out) => return out,
+        };
+        match sasl::parse_plain(&msg) {
+            Ok(creds) => self.authenticate(creds),
+            Err(_) => self.error(replies::auth_bad_response()),
+        }
+    }
+
+    fn sasl_login_user(&mut self, line: &[u8]) -> Vec<Output> {
+        let user = match self.sasl_decode(line) {
+            Ok(m) => m,
+            Err(out) => return out,
+        };
+        match String::from_utf8(user) {
+            Ok(u) if !u.is_empty() && u.len() <= 255 => {
+                self.mode = Mode::AuthLoginPass(u);
+                Self::reply(replies::auth_challenge(sasl::LOGIN_PASSWORD_PROMPT))
+            }
+            _ => self.error(replies::auth_bad_response()),
+        }
+    }
+
+    fn sasl_login_pass(&mut self, user: String, line: &[u8]) -> Vec<Output> {
+        let password = match self.sasl_decode(line) {
+            Ok(m) => m,
+            Err(out) => return out,
+        };
+        match sasl::login_credentials(user.as_bytes(), &password) {
+            Ok(creds) => self.authenticate(creds),
+            Err(_) => self.error(replies::auth_bad_response()),
+        }
+    }
+
+    fn authenticate(&mut self, creds: Credentials) -> Vec<Output> {
+        // Acting as someone else (a different authzid) is not supported: it fails exactly
+        // like a wrong password.
+        if !creds.authzid.is_empty() && !creds.authzid.eq_ignore_ascii_case(&creds.authcid) {
+            self.mode = Mode::AuthPending;
+            return self.auth_result(Err(()));
+        }
+        self.mode = Mode::AuthPending;
+        vec![Output::Authenticate(creds)]
+    }
+
+    /// The password check finished: `Ok(login)` or a failure of any kind.
+    pub fn auth_result(&mut self, result: Result<String, ()>) -> Vec<Output> {
+        if self.mode != Mode::AuthPending {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        }
+        self.mode = Mode::Command;
+        match result {
+            Ok(login) => {
+                self.auth_user = Some(login);
+                Self::reply(replies::auth_ok())
+            }
+            Err(()) => {
+                self.auth_failures += 1;
+                if self.auth_failures >= self.cfg.max_auth_failures {
+                    let mut out = vec![Output::Reply(replies::auth_failed())];
+                    out.extend(
+                        self.close_with(replies::too_many_auth_failures(&self.cfg.hostname)),
+                    );
+                    out
+                } else {
+                    self.error(replies::auth_failed())
+                }
+            }
+        }
+    }
+
+    /// The DATA line-ending rule for the shell's decoder.
+    pub fn line_ending_policy(&self) -> ferrymail_smtp::LineEndingPolicy {
+        if self.cfg.normalize_bare_line_endings {
+            ferrymail_smtp::LineEndingPolicy::Normalize
+        } else {
+            ferrymail_smtp::LineEndingPolicy::Reject
+        }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+}
+
+fn check_address(addr: &str, smtputf8: bool, bad: fn(&str) -> Reply) -> Result<(), Reply> {
+    if !smtputf8 && !addr.is_ascii() {
+        return Err(replies::needs_smtputf8());
+    }
+    ferrymail_spool::validate_address(addr, smtputf8).map_err(bad)
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

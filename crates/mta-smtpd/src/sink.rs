@@ -1,0 +1,142 @@
+//! The message being written into the spool, from async code.
+//!
+//! Spool calls block (file writes, fsync), so they run on tokio's blocking pool. Data is
+//! gathered in memory and handed over in large pieces; a typical message is written, synced
+//! and committed in a single blocking call. After the first write error the sink only counts:
+//! the caller still has to read the rest of the data to stay in step with the client, and the
+//! failed writer has already removed its temporary file.
+
+use std::io::Write;
+
+use ferrymail_spool::{Envelope, QueueId, Spool, SpoolError, SpoolWriter};
+
+/// Above this much buffered data, write it out before reading more.
+const FLUSH_AT: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error("spool write: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("an earlier write failed")]
+    Failed,
+    #[error("blocking task failed: {0}")]
+    Task(String),
+}
+
+pub struct Sink {
+    writer: Option<SpoolWriter>,
+    buf: Vec<u8>,
+    failed: bool,
+}
+
+impl Sink {
+    /// Creates the spool file. On failure the sink exists but is failed (the data still has
+    /// to be read).
+    pub async fn open(spool: &Spool) -> (Sink, Result<(), SinkError>) {
+        let spool = spool.clone();
+        let r = tokio::task::spawn_blocking(move || spool.writer())
+            .await
+            .map_err(|e| SinkError::Task(e.to_string()))
+            .and_then(|r| r.map_err(SinkError::from));
+        match r {
+            Ok(w) => (
+                Sink {
+                    writer: Some(w),
+                    buf: Vec::with_capacity(16 * 1024),
+                    failed: false,
+                },
+                Ok(()),
+            ),
+            Err(e) => (
+                Sink {
+                    writer: None,
+                    buf: Vec::new(),
+                    failed: true,
+                },
+                Err(e),
+            ),
+        }
+    }
+
+    pub fn id(&self) -> Option<QueueId> {
+        self.writer.as_ref().map(|w| *w.id())
+    }
+
+    pub fn is_ok(&self) -> bool {
+        !self.failed
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), SinkError> {
+        if self.failed {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= FLUSH_AT {
+            return self.flush().await;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        let Some(mut w) = self.writer.take() else {
+            self.failed = true;
+            return Err(SinkError::Failed);
+        };
+        let buf = std::mem::take(&mut self.buf);
+        let r = tokio::task::spawn_blocking(move || {
+            // On error the writer is dropped here, on the blocking thread, removing its
+            // tmp file.
+            w.write_all(&buf).map(|()| (w, buf))
+        })
+        .await;
+        match r {
+            Ok(Ok((w, mut buf))) => {
+                buf.clear();
+                self.writer = Some(w);
+                self.buf = buf;
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.failed = true;
+                Err(e.into())
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(SinkError::Task(e.to_string()))
+            }
+        }
+    }
+
+    /// Writes what is left, makes it durable and queues it.
+    pub async fn commit(mut self, envelope: Envelope) -> Result<QueueId, SinkError> {
+        let Some(mut w) = self.writer.take().filter(|_| !self.failed) else {
+            return Err(SinkError::Failed);
+        };
+        let buf = std::mem::take(&mut self.buf);
+        tokio::task::spawn_blocking(move || {
+            w.write_all(&buf)?;
+            Ok::<_, SinkError>(w.commit(envelope)?)
+        })
+        .await
+        .map_err(|e| SinkError::Task(e.to_string()))?
+    }
+
+    /// Discards the message; the tmp file is removed on a blocking thread.
+    pub fn abort(mut self) {
+        if let Some(w) = self.writer.take() {
+            tokio::task::spawn_blocking(move || w.abort());
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // A connection that dies mid-message drops its sink; the writer's own Drop removes
+        // the tmp file (one unlink, acceptable on an async thread).
+        if let Some(w) = self.writer.take() {
+            w.abort();
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Debian's `swaks` against the real binary in a `mailctl dev`-style environment: plain,
+//! STARTTLS, AUTH on submission and implicit TLS, all landing in the spool. The same commands
+//! are listed in this crate's README.
+
+mod common;
+
+use std::process::Command;
+
+use common::{without_received, Server, PASS, USER};
+
+fn swaks(args: &[&str]) -> String {
+    let out = Command::new("swaks")
+        .args(args)
+        .args(["--helo", "client.test", "--timeout", "20"])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "swaks is required for this test (Debian package `swaks`, see .ci/packages): {e}"
+            )
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "swaks {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn swaks_plain_starttls_and_auth_land_in_the_spool() {
+    let s = Server::start(|c| c.general.trusted_networks.clear());
+    let smtp = s.env.ports.smtp.to_string();
+    let sub = s.env.ports.submission.to_string();
+    let subs = s.env.ports.submissions.to_string();
+
+    let plain = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &smtp,
+        "--from",
+        "sender@far.test",
+        "--to",
+        USER,
+        "--header",
+        "Subject: swaks plain",
+        "--body",
+        "plain body",
+    ]);
+    assert!(plain.contains("250 2.0.0 Ok: queued as"), "{plain}");
+
+    let tls = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &smtp,
+        "--tls",
+        "--from",
+        "sender@far.test",
+        "--to",
+        USER,
+        "--header",
+        "Subject: swaks starttls",
+        "--body",
+        "starttls body",
+    ]);
+    assert!(tls.contains("220 2.0.0 Ready to start TLS"), "{tls}");
+
+    let auth = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &sub,
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        USER,
+        "--auth-password",
+        PASS,
+        "--from",
+        USER,
+        "--to",
+        "friend@elsewhere.test",
+        "--header",
+        "Subject: swaks auth",
+        "--body",
+        "auth body",
+    ]);
+    assert!(auth.contains("235 2.7.0"), "{auth}");
+
+    let wrapped = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &subs,
+        "--tls-on-connect",
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        USER,
+        "--auth-password",
+        PASS,
+        "--from",
+        USER,
+        "--to",
+        "friend@elsewhere.test",
+        "--header",
+        "Subject: swaks 465",
+        "--body",
+        "465 body",
+    ]);
+    assert!(wrapped.contains("235 2.7.0"), "{wrapped}");
+
+    let q = s.queued();
+    assert_eq!(q.len(), 4, "{}", s.log());
+    let subjects: Vec<String> = q
+        .iter()
+        .map(|(_, b)| {
+            let text = String::from_utf8_lossy(without_received(b)).into_owned();
+            text.lines()
+                .find_map(|l| l.strip_prefix("Subject: ").map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        subjects,
+        ["swaks plain", "swaks starttls", "swaks auth", "swaks 465"]
+    );
+    let protocols: Vec<&str> = q.iter().map(|(e, _)| e.client.protocol.as_str()).collect();
+    assert_eq!(protocols, ["ESMTP", "ESMTPS", "ESMTPSA", "ESMTPSA"]);
+    assert_eq!(q[2].0.client.auth_user.as_deref(), Some(USER));
+    assert_eq!(q[3].0.recipients[0].address, "friend@elsewhere.test");
+}
