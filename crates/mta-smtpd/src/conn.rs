@@ -47,6 +47,8 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// Hard stop (end of the grace period): every session is closed with 421 now.
     pub hard_stop: Shutdown,
+    /// Inbound SPF/DKIM/DMARC/ARC checks (`mailauth.verify`); None when off.
+    pub verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
 }
 
 /// Why a connection ended early.
@@ -102,6 +104,7 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         shared: shared.clone(),
         info,
         sink: None,
+        auth_buf: None,
         shutdown: shared.shutdown.clone(),
         hard_stop: shared.hard_stop.clone(),
     };
@@ -115,8 +118,16 @@ struct Conn {
     shared: Arc<Shared>,
     info: ConnInfo,
     sink: Option<Sink>,
+    /// The message held back for inbound authentication: DKIM needs the whole body and the
+    /// verdict's Authentication-Results header goes in front of it, so it reaches the spool
+    /// only once checked. Bounded by the SIZE limit (the decoder stops storing beyond it).
+    auth_buf: Option<Vec<u8>>,
     shutdown: Shutdown,
     hard_stop: Shutdown,
+}
+
+fn cfg_normalize(session: &Session) -> bool {
+    session.config().normalize_bare_line_endings
 }
 
 impl Conn {
@@ -343,6 +354,59 @@ impl Conn {
             }
         }
         self.sink = Some(sink);
+        self.auth_buf = match (&self.shared.verifier, self.session.auth_check_facts()) {
+            (Some(_), Some(_)) => Some(Vec::new()),
+            _ => None,
+        };
+    }
+
+    /// Message bytes go to the authentication buffer when one is active, else to the spool.
+    async fn store(&mut self, data: &[u8]) {
+        if let Some(buf) = self.auth_buf.as_mut() {
+            buf.extend_from_slice(data);
+        } else if let Some(sink) = self.sink.as_mut() {
+            if let Err(e) = sink.write(data).await {
+                tracing::error!(error = %e, "spool write failed");
+            }
+        }
+    }
+
+    /// Runs inbound authentication on a buffered message: a DMARC reject gives the reply to
+    /// send; otherwise the Authentication-Results header and the message (with forged
+    /// results for our authserv-id removed) are written to the spool.
+    async fn authenticate_buffered(&mut self) -> Option<ferrymail_smtp::Reply> {
+        let buf = self.auth_buf.take()?;
+        let (verifier, (ip, helo, sender)) = match (
+            self.shared.verifier.clone(),
+            self.session.auth_check_facts(),
+        ) {
+            (Some(v), Some(f)) => (v, f),
+            _ => {
+                self.store(&buf).await;
+                return None;
+            }
+        };
+        let (clean, removed) =
+            ferrymail_mailauth::strip_forged_results(&buf, verifier.authserv_id());
+        if removed > 0 {
+            tracing::info!(removed, "removed forged Authentication-Results headers");
+        }
+        let results = verifier.verify(&clean, ip, &helo, &sender).await;
+        tracing::info!(spf = ?results.spf, dmarc = ?results.dmarc, reject = results.reject, "authentication");
+        if results.reject {
+            let text = results
+                .reject_text()
+                .unwrap_or_else(|| "Message rejected by DMARC policy".into());
+            return Some(ferrymail_smtp::Reply::new(
+                ferrymail_mailauth::REJECT_CODE,
+                ferrymail_mailauth::REJECT_ENHANCED,
+                text,
+            ));
+        }
+        let clean = clean.into_owned();
+        self.store(results.header.as_bytes()).await;
+        self.store(&clean).await;
+        None
     }
 
     /// Waits for more input (flushing replies first if none is buffered), bounded by
@@ -397,19 +461,28 @@ impl Conn {
             let used = done.unwrap_or(input.len());
             self.reader.consume(used);
             if !decoded.is_empty() {
-                if let Some(sink) = self.sink.as_mut() {
-                    if let Err(e) = sink.write(&decoded).await {
-                        tracing::error!(error = %e, "spool write failed");
-                    }
-                }
+                let chunk = std::mem::take(&mut decoded);
+                self.store(&chunk).await;
+                decoded = chunk;
                 decoded.clear();
             }
             if done.is_some() {
                 break;
             }
         }
+        let outcome = decoder.outcome();
+        // Only a message the session will accept is worth authenticating.
+        if !(outcome.too_big
+            || outcome.line_too_long
+            || outcome.bare_line_ending && !cfg_normalize(&self.session))
+        {
+            if let Some(reply) = self.authenticate_buffered().await {
+                return Ok(self.session.data_refused(reply));
+            }
+        }
+        self.auth_buf = None;
         let stored = self.sink.as_ref().is_some_and(Sink::is_ok);
-        Ok(self.session.data_received(&decoder.outcome(), stored))
+        Ok(self.session.data_received(&outcome, stored))
     }
 
     async fn receive_chunk(&mut self, size: u64, keep: bool) -> Step<Vec<Output>> {
@@ -434,11 +507,14 @@ impl Conn {
             self.reader.consume(take);
             remaining -= take as u64;
             if keep {
-                if let Some(sink) = self.sink.as_mut() {
-                    if let Err(e) = sink.write(&chunk).await {
-                        tracing::error!(error = %e, "spool write failed");
-                    }
-                }
+                let data = std::mem::take(&mut chunk);
+                self.store(&data).await;
+                chunk = data;
+            }
+        }
+        if keep && self.session.chunk_is_last() {
+            if let Some(reply) = self.authenticate_buffered().await {
+                return Ok(self.session.data_refused(reply));
             }
         }
         let stored = !keep || self.sink.as_ref().is_some_and(Sink::is_ok);

@@ -53,6 +53,16 @@ pub async fn run(
         config.postmaster(),
     ));
     let limits = &config.smtpd.limits;
+    let verifier = if config.mailauth.verify {
+        match ferrymail_mailauth::Verifier::from_config(&config) {
+            Ok(v) => Some(Arc::new(v)),
+            Err(e) => {
+                return Err(std::io::Error::other(format!("mail authentication: {e}")));
+            }
+        }
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         session: session_config(&config),
         policy,
@@ -67,6 +77,7 @@ pub async fn run(
         exempt_trusted: limits.exempt_trusted,
         shutdown: shutdown.clone(),
         hard_stop,
+        verifier,
     });
     let trusted_config = config.clone();
     let opts = ServeOptions {

@@ -428,6 +428,35 @@ impl Session {
     }
 
     /// The DATA terminator was read. `stored`: every byte reached the spool file.
+    /// What inbound mail authentication (SPF/DKIM/DMARC) needs about the message being
+    /// received: client address, HELO name and envelope sender (empty for `<>`). `None` where
+    /// it does not apply: only mail arriving from the world on the `mx` role is checked, never
+    /// submissions by authenticated users.
+    pub fn auth_check_facts(&self) -> Option<(IpAddr, String, String)> {
+        if self.cfg.role != Role::Mx || self.auth_user.is_some() {
+            return None;
+        }
+        let tx = self.tx.as_ref()?;
+        Some((
+            self.client.addr,
+            self.helo.clone().unwrap_or_default(),
+            tx.sender.clone().unwrap_or_default(),
+        ))
+    }
+
+    /// True while the chunk being read is the `BDAT … LAST` one.
+    pub fn chunk_is_last(&self) -> bool {
+        matches!(self.mode, Mode::ChunkPending { last: true, .. })
+    }
+
+    /// The data was read completely but policy (a DMARC `p=reject` failure) refuses it: the
+    /// transaction ends, the session continues.
+    pub fn data_refused(&mut self, reply: Reply) -> Vec<Output> {
+        self.mode = Mode::Command;
+        self.tx = None;
+        vec![Output::AbortMessage, Output::Reply(reply)]
+    }
+
     pub fn data_received(&mut self, outcome: &DataOutcome, stored: bool) -> Vec<Output> {
         if self.mode != Mode::DataPending {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));

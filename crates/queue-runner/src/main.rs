@@ -95,12 +95,19 @@ fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(EX_UNAVAILABLE, "TLS client", e),
     };
+    // A configured but unreadable DKIM key is a config error: better to refuse to start than to
+    // send unsigned mail that receivers then reject under the domain's DMARC policy.
+    let signer = match ferrymail_mailauth::Signer::from_config(&config) {
+        Ok(s) => s,
+        Err(e) => return fail(EX_CONFIG, "DKIM", e),
+    };
     rt.block_on(async move {
         let resolver = match Resolver::new(&config.queue.dns_servers) {
             Ok(r) => r,
             Err(e) => return fail(EX_CONFIG, "DNS resolver", e),
         };
-        let runner = Arc::new(Runner::new(config, spool, users, index, resolver, tls));
+        let runner =
+            Arc::new(Runner::new(config, spool, users, index, resolver, tls).with_signer(signer));
         match daemon::run(runner, wake, control, shutdown, reload).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(EX_UNAVAILABLE, "queue-runner", e),

@@ -63,6 +63,8 @@ pub struct Runner {
     retry_now: Mutex<HashSet<QueueId>>,
     dead: Mutex<HashMap<String, DeadDest>>,
     kick: Notify,
+    /// DKIM signer for mail our own users send out (None when `dkim.enabled` is off).
+    signer: Option<Arc<ferrymail_mailauth::Signer>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -100,6 +102,59 @@ impl Runner {
             retry_now: Mutex::new(HashSet::new()),
             dead: Mutex::new(HashMap::new()),
             kick: Notify::new(),
+            signer: None,
+        }
+    }
+
+    pub fn with_signer(mut self, signer: Option<ferrymail_mailauth::Signer>) -> Runner {
+        self.signer = signer.map(Arc::new);
+        self
+    }
+
+    /// For mail our own users sent (authenticated SMTP, sendmail, local), a copy of the message
+    /// with a DKIM-Signature for its From: domain, in the spool's tmp/ (the caller removes it).
+    /// Relayed and bounce mail is never signed; any failure sends the message unsigned.
+    async fn dkim_signed_copy(
+        &self,
+        env: &Envelope,
+        data_path: &std::path::Path,
+    ) -> Option<std::path::PathBuf> {
+        let signer = self.signer.clone()?;
+        let ours = env.client.auth_user.is_some()
+            || matches!(
+                env.source,
+                ferrymail_spool::Source::Sendmail { .. } | ferrymail_spool::Source::Local
+            );
+        if !ours {
+            return None;
+        }
+        let src = data_path.to_owned();
+        let dst =
+            self.spool
+                .root()
+                .join("tmp")
+                .join(format!("{}.dkim-{}", env.id, std::process::id()));
+        let id = env.id;
+        let r =
+            tokio::task::spawn_blocking(move || -> Result<Option<std::path::PathBuf>, String> {
+                let msg = std::fs::read(&src).map_err(|e| e.to_string())?;
+                let Some(sig) = signer.sign_from(&msg).map_err(|e| e.to_string())? else {
+                    return Ok(None);
+                };
+                let mut out = Vec::with_capacity(sig.len() + msg.len());
+                out.extend_from_slice(sig.as_bytes());
+                out.extend_from_slice(&msg);
+                std::fs::write(&dst, out).map_err(|e| e.to_string())?;
+                Ok(Some(dst))
+            })
+            .await;
+        match r {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::warn!(qid = %id, error = %e, "DKIM signing failed; sending unsigned");
+                None
+            }
+            Err(_) => None,
         }
     }
 
@@ -424,7 +479,12 @@ impl Runner {
         let Ok(_permit) = slot.acquire_owned().await else {
             return vec![RcptOutcome::deferred("none", "4.3.0", "shutting down"); rcpts.len()];
         };
-        let r = crate::remote::deliver(self, domain, env, rcpts, data_path).await;
+        let signed = self.dkim_signed_copy(env, data_path).await;
+        let path = signed.as_deref().unwrap_or(data_path);
+        let r = crate::remote::deliver(self, domain, env, rcpts, path).await;
+        if let Some(p) = &signed {
+            let _ = std::fs::remove_file(p);
+        }
         let err = r
             .outcomes
             .first()

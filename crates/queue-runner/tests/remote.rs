@@ -683,3 +683,69 @@ fn notify_success_reports_delivered_and_relayed() {
         .log()
         .contains(&format!("{id}: sender delivery status notification: ")));
 }
+
+#[test]
+fn our_users_mail_is_dkim_signed_and_relayed_mail_is_not() {
+    let port = free_port(ip(MX2));
+    let mut t = test_env(zone(), port);
+    let key = ferrymail_mailauth::generate(ferrymail_mailauth::Algorithm::Ed25519).unwrap();
+    let keys = t.dir.path().join("dkim");
+    std::fs::create_dir_all(&keys).unwrap();
+    let selector = t.env.config.dkim.selector.clone();
+    std::fs::write(keys.join(format!("example.test.{selector}.key")), &key.pem).unwrap();
+    t.env.config.dkim.enabled = true;
+    t.env.config.dkim.keys_dir = keys;
+    t.env.save_config().unwrap();
+    let record = key.pair.record("example.test", &selector);
+    t.dns.update(|z| {
+        z.txt(&record.name, &record.value);
+    });
+    let server = smtp_server(
+        SocketAddr::new(ip(MX2), port),
+        &["8BITMIME"],
+        Arc::new(always),
+    );
+    let _qr = t.start();
+    t.enqueue(Some("sender@example.test"), &["x@nomx.test"], "signed");
+    let relayed = Envelope::new(
+        Some("someone@far.test".into()),
+        vec![ferrymail_spool::Recipient::new("y@nomx.test")],
+        ferrymail_spool::ClientInfo::default(),
+        Source::Smtp { role: "mx".into() },
+    );
+    t.enqueue_env(relayed, "relayed");
+    assert!(
+        wait_until(Duration::from_secs(30), || t.queued().is_empty()),
+        "log:\n{}",
+        t.log()
+    );
+    let msgs = server.messages();
+    let signed = msgs.iter().find(|m| m.data.contains("signed")).unwrap();
+    assert!(
+        signed.data.starts_with("DKIM-Signature:"),
+        "{}",
+        signed.data
+    );
+    assert!(signed.data.contains("d=example.test"), "{}", signed.data);
+    let relayed = msgs.iter().find(|m| m.data.contains("relayed")).unwrap();
+    assert!(!relayed.data.contains("DKIM-Signature"), "{}", relayed.data);
+
+    // An independent check of the signature against the published key.
+    let verifier = ferrymail_mailauth::Verifier::new(
+        &[t.dns.addr],
+        ferrymail_mailauth::VerifyOptions::from_config(&t.env.config),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let data = signed.data.replace("\r\n", "\n").replace('\n', "\r\n");
+    let r = rt.block_on(verifier.verify(
+        data.as_bytes(),
+        ip(MX1),
+        "mail.example.test",
+        "sender@example.test",
+    ));
+    assert!(r.header.contains("dkim=pass"), "{}", r.header);
+}
