@@ -87,6 +87,7 @@ fn main() -> ExitCode {
         max_sessions: server::MAX_SESSIONS,
         grace: config.smtpd.shutdown_grace,
     });
+    let reload_db = userdb.clone();
     let router = Arc::new(Router::new(config, userdb, vmail));
 
     let rt = match tokio::runtime::Runtime::new() {
@@ -100,9 +101,12 @@ fn main() -> ExitCode {
         let (shutdown, mut reload) = signals::install()?;
         tokio::spawn(async move {
             while reload.recv().await.is_some() {
-                // The user database reloads itself when its files change; the rest of the
-                // config needs a restart.
-                tracing::info!("SIGHUP: user database changes are picked up automatically");
+                // The user database also reloads itself when its files change; SIGHUP makes
+                // it happen now. The rest of the config needs a restart.
+                notify::reloading();
+                let changed = reload_db.reload_if_changed();
+                tracing::info!(changed, "SIGHUP: user database checked");
+                notify::ready();
             }
         });
         tracing::info!(socket = %path.display(), "LMTP ready");
