@@ -867,7 +867,8 @@ fn check_certificate(config: &Config, host: &str, mx: &Answer<(u16, String)>) ->
     out
 }
 
-fn probe_addr(l: &Listener) -> SocketAddr {
+/// Where to reach a listener from this host: a wildcard bind is probed on loopback.
+pub fn probe_addr(l: &Listener) -> SocketAddr {
     let mut a = l.listen;
     if a.ip().is_unspecified() {
         a.set_ip(if a.is_ipv4() {

@@ -1,7 +1,7 @@
 //! `mailctl status`: which daemons run, whether their sockets answer, how big the queue is, and
 //! how much disk the spool and the mailboxes use.
 
-use std::net::{IpAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,15 +35,7 @@ fn running_daemons() -> Vec<(u32, String)> {
 }
 
 fn probe_tcp(l: &Listener) -> bool {
-    let mut a = l.listen;
-    if a.ip().is_unspecified() {
-        a.set_ip(if a.is_ipv4() {
-            IpAddr::from([127, 0, 0, 1])
-        } else {
-            IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
-        });
-    }
-    TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
+    TcpStream::connect_timeout(&crate::doctor::probe_addr(l), Duration::from_secs(1)).is_ok()
 }
 
 fn probe_unix(p: &Path) -> bool {
