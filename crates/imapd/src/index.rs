@@ -1,0 +1,155 @@
+//! imapd's sled database (`<paths.state_dir>/imapd/index`, opened by imapd alone): a
+//! persistent cache of what FETCH needs besides flags — size, INTERNALDATE, ENVELOPE,
+//! BODY, BODYSTRUCTURE — so a restarted server does not re-parse every message a client
+//! asks headers of.
+//!
+//! It is only a cache. UIDs and UIDVALIDITY live in each mailbox's `ferrymail-uidlist`
+//! ([`crate::uidlist`]), so deleting this database loses no state. Entries are keyed by
+//! (mailbox path, UIDVALIDITY, UID): a Maildir message file's content never changes and a
+//! UID is never reused within one UIDVALIDITY, so an entry can never go stale; expunged
+//! messages' entries are removed best-effort.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mailbox::Cached;
+
+/// Bumped whenever the rendering of cached items changes, so old entries are ignored.
+const FORMAT: u8 = 2;
+/// sled's page cache; the in-memory per-mailbox cache sits in front of it.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct Record {
+    size: u64,
+    internal_date: i64,
+    envelope: Vec<u8>,
+    body: Vec<u8>,
+    bodystructure: Vec<u8>,
+    search_headers: [String; 5],
+    sent_day: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("opening the index database {path}: {source}")]
+pub struct IndexError {
+    path: String,
+    #[source]
+    source: sled::Error,
+}
+
+pub struct Index {
+    db: sled::Db,
+}
+
+fn key(mailbox: &Path, uidvalidity: u32, uid: u32) -> Vec<u8> {
+    let p = mailbox.as_os_str().as_encoded_bytes();
+    let mut k = Vec::with_capacity(p.len() + 9);
+    k.extend_from_slice(p);
+    k.push(0);
+    k.extend_from_slice(&uidvalidity.to_be_bytes());
+    k.extend_from_slice(&uid.to_be_bytes());
+    k
+}
+
+impl Index {
+    /// Opens (creating) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Arc<Index>, IndexError> {
+        let path = dir.join("index");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(|source| IndexError {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(Arc::new(Index { db }))
+    }
+
+    pub fn get(&self, mailbox: &Path, uidvalidity: u32, uid: u32) -> Option<Cached> {
+        let v = self.db.get(key(mailbox, uidvalidity, uid)).ok()??;
+        let (format, payload) = v.split_first()?;
+        if *format != FORMAT {
+            return None;
+        }
+        let (r, _): (Record, usize) =
+            bincode::serde::decode_from_slice(payload, bincode::config::standard()).ok()?;
+        Some(Cached {
+            size: r.size,
+            internal_date: r.internal_date,
+            envelope: r.envelope.into(),
+            body: r.body.into(),
+            bodystructure: r.bodystructure.into(),
+            search_headers: r.search_headers.map(String::into_boxed_str),
+            sent_day: r.sent_day,
+        })
+    }
+
+    pub fn put(&self, mailbox: &Path, uidvalidity: u32, uid: u32, c: &Cached) {
+        let r = Record {
+            size: c.size,
+            internal_date: c.internal_date,
+            envelope: c.envelope.to_vec(),
+            body: c.body.to_vec(),
+            bodystructure: c.bodystructure.to_vec(),
+            search_headers: c.search_headers.clone().map(String::from),
+            sent_day: c.sent_day,
+        };
+        let Ok(payload) = bincode::serde::encode_to_vec(&r, bincode::config::standard()) else {
+            return;
+        };
+        let mut v = Vec::with_capacity(payload.len() + 1);
+        v.push(FORMAT);
+        v.extend_from_slice(&payload);
+        if let Err(e) = self.db.insert(key(mailbox, uidvalidity, uid), v) {
+            tracing::debug!(error = %e, "index insert failed");
+        }
+    }
+
+    pub fn remove(&self, mailbox: &Path, uidvalidity: u32, uid: u32) {
+        let _ = self.db.remove(key(mailbox, uidvalidity, uid));
+    }
+
+    pub fn flush(&self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(error = %e, "index flush failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_keys_are_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = Index::open(dir.path()).unwrap();
+        let c = Cached {
+            size: 42,
+            internal_date: 1_700_000_000,
+            envelope: b"(NIL)".to_vec().into(),
+            body: b"(b)".to_vec().into(),
+            bodystructure: b"(bs)".to_vec().into(),
+            search_headers: Default::default(),
+            sent_day: Some(3),
+        };
+        let mb = Path::new("/m/a");
+        idx.put(mb, 7, 1, &c);
+        let got = idx.get(mb, 7, 1).unwrap();
+        assert_eq!(
+            (got.size, &*got.bodystructure, got.sent_day),
+            (42, &b"(bs)"[..], Some(3))
+        );
+        assert!(
+            idx.get(mb, 8, 1).is_none(),
+            "another UIDVALIDITY is another message"
+        );
+        assert!(idx.get(Path::new("/m/a2"), 7, 1).is_none());
+        idx.remove(mb, 7, 1);
+        assert!(idx.get(mb, 7, 1).is_none());
+    }
+}

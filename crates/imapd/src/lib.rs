@@ -1,0 +1,37 @@
+//! `imapd`: the IMAP4rev1 server (143 with STARTTLS, 993 with implicit TLS) over users'
+//! Maildirs — where mail clients read what `local-delivery` wrote.
+//!
+//! Layers, from the wire inwards:
+//! - [`parser`] (sans-IO): collects a command with its literals under the size limits
+//!   (`imapd.max_command_line`, `imapd.max_literal`) and parses it; [`response`], [`fetch`],
+//!   [`mime`] and [`search`] (sans-IO) encode responses, FETCH items, ENVELOPE/BODYSTRUCTURE
+//!   and evaluate SEARCH keys; [`utf7`] converts mailbox names.
+//! - [`session`]: the RFC 3501 state machine for one connection, over [`conn`] (buffers
+//!   allocated only while bytes are in flight).
+//! - [`mailbox`]: open mailboxes shared by all sessions of the process (in-process change
+//!   notification, inotify for other writers), over `ferrymail-maildir`.
+//!
+//! Storage decision: the Maildir is the source of truth (flags in the `:2,` suffix, Maildir++
+//! folders, `/` shown as the separator). UIDs live in a per-mailbox `ferrymail-uidlist` file
+//! ([`uidlist`]) next to the messages — UIDVALIDITY, UIDNEXT and uid → base name — so UIDs
+//! survive losing imapd's state directory, and UIDVALIDITY only changes if that file is
+//! lost or corrupt. Keyword names are kept in Dovecot's `dovecot-keywords` format. The cache
+//! of sizes, ENVELOPE and BODYSTRUCTURE is in memory per open mailbox (a message file is
+//! parsed at most once while any session has its mailbox open) in front of imapd's own sled
+//! database in `state_dir/imapd/` ([`index`]), which persists it across restarts. sled is
+//! only a cache: deleting it costs re-parsing, never a UID.
+
+pub mod atomic;
+pub mod conn;
+pub mod date;
+pub mod fetch;
+pub mod index;
+pub mod listing;
+pub mod mailbox;
+pub mod mime;
+pub mod parser;
+pub mod response;
+pub mod search;
+pub mod session;
+pub mod uidlist;
+pub mod utf7;

@@ -1,0 +1,727 @@
+//! Open mailboxes shared by every session of the process.
+//!
+//! One [`SharedMailbox`] exists per maildir that some session uses; all sessions on that
+//! mailbox hold the same one (through [`Hub`]), so a flag change, expunge or append by one
+//! session is seen by the others at once: every change bumps a version on a watch channel,
+//! and each session diffs its own snapshot against the current one to produce
+//! EXISTS/EXPUNGE/FETCH. Changes by other processes (local-delivery, pop3d, mutt) arrive
+//! through inotify (one watcher for the whole process) or the rescans done on SELECT, NOOP,
+//! CHECK and IDLE. Everything here is blocking file I/O: callers run it on the blocking pool.
+//!
+//! The message list is an `Arc<Vec<Meta>>` replaced copy-on-write, so the snapshots of
+//! sessions that are up to date are one shared allocation, not one copy per connection.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ferrymail_maildir::{DeliverOptions, Flags, Maildir, MessageEntry, Subdir};
+use notify::Watcher;
+use tokio::sync::watch;
+
+use crate::index::Index;
+use crate::uidlist::UidList;
+
+/// Dovecot's keyword-name file: index → name for the maildir letters a–z.
+const KEYWORDS_FILE: &str = "dovecot-keywords";
+
+/// One message as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub uid: u32,
+    pub flags: Flags,
+    pub dir: Subdir,
+    /// Shared so the copy-on-write message list clones cheaply.
+    pub file_name: Arc<str>,
+}
+
+impl Meta {
+    pub fn base(&self) -> &str {
+        self.file_name.split(':').next().unwrap_or(&self.file_name)
+    }
+}
+
+/// What FETCH needs about a message besides flags, computed once per message.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub size: u64,
+    pub internal_date: i64,
+    pub envelope: Box<[u8]>,
+    pub body: Box<[u8]>,
+    pub bodystructure: Box<[u8]>,
+    /// Lower-cased, RFC 2047-decoded From, To, Cc, Bcc and Subject (several occurrences
+    /// joined by LF), so SEARCH on them needs no file read.
+    pub search_headers: [Box<str>; 5],
+    /// The day (since the epoch, in the sender's zone) of the Date header.
+    pub sent_day: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Maildir(#[from] ferrymail_maildir::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("too many keywords in this mailbox")]
+    TooManyKeywords,
+}
+
+pub struct State {
+    pub maildir: Maildir,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub msgs: Arc<Vec<Meta>>,
+    pub keywords: Vec<String>,
+}
+
+pub struct SharedMailbox {
+    pub path: PathBuf,
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+    cache: Mutex<HashMap<u32, Arc<Cached>>>,
+    index: Option<Arc<Index>>,
+    dirty: std::sync::atomic::AtomicBool,
+    /// File names our own renames and unlinks are about to produce inotify events for:
+    /// those events are dropped instead of costing a rescan each (a STORE on 10,000
+    /// messages is 20,000 events).
+    expected: Mutex<HashSet<Box<str>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn load_keywords(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Ok(text) = fs::read_to_string(dir.join(KEYWORDS_FILE)) {
+        for line in text.lines() {
+            if let Some((i, name)) = line.split_once(' ') {
+                if let Ok(i) = i.parse::<usize>() {
+                    if i < 26 && !name.is_empty() {
+                        if out.len() <= i {
+                            out.resize(i + 1, String::new());
+                        }
+                        if let Some(slot) = out.get_mut(i) {
+                            *slot = name.to_owned();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn save_keywords(dir: &Path, kws: &[String]) -> io::Result<()> {
+    let mut text = String::new();
+    for (i, k) in kws.iter().enumerate() {
+        if !k.is_empty() {
+            text.push_str(&format!("{i} {k}\n"));
+        }
+    }
+    crate::atomic::write(&dir.join(KEYWORDS_FILE), text.as_bytes())
+}
+
+impl SharedMailbox {
+    fn open(maildir: Maildir, index: Option<Arc<Index>>) -> Result<SharedMailbox, StoreError> {
+        let path = maildir.path().to_owned();
+        let keywords = load_keywords(&path);
+        let (version, _) = watch::channel(0);
+        let mb = SharedMailbox {
+            path,
+            state: Mutex::new(State {
+                maildir,
+                uidvalidity: 0,
+                uidnext: 1,
+                msgs: Arc::new(Vec::new()),
+                keywords,
+            }),
+            version,
+            cache: Mutex::new(HashMap::new()),
+            index,
+            dirty: std::sync::atomic::AtomicBool::new(false),
+            expected: Mutex::new(HashSet::new()),
+        };
+        mb.rescan()?;
+        Ok(mb)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    fn bump(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// The current message list and UID facts.
+    pub fn snapshot(&self) -> (Arc<Vec<Meta>>, u32, u32) {
+        let st = lock(&self.state);
+        (st.msgs.clone(), st.uidvalidity, st.uidnext)
+    }
+
+    pub fn keywords(&self) -> Vec<String> {
+        lock(&self.state).keywords.clone()
+    }
+
+    pub fn maildir(&self) -> Maildir {
+        lock(&self.state).maildir.clone()
+    }
+
+    /// Reconciles the index with the directory: new files get UIDs (in delivery order),
+    /// vanished ones are expunged, renamed ones get their new flags. Returns true if
+    /// anything changed (and then notifies the other sessions).
+    pub fn rescan(&self) -> Result<bool, StoreError> {
+        let mut st = lock(&self.state);
+        let listing = list_unsorted(&st.maildir)?;
+        let mut first_load = false;
+        if st.uidvalidity == 0 {
+            first_load = true;
+            match UidList::load(&self.path)? {
+                Some(list) => {
+                    st.uidvalidity = list.uidvalidity;
+                    st.uidnext = list.uidnext;
+                    let by_base: HashMap<&str, &MessageEntry> =
+                        listing.iter().map(|e| (e.base(), e)).collect();
+                    let msgs: Vec<Meta> = list
+                        .entries
+                        .iter()
+                        .filter_map(|(uid, base)| {
+                            by_base.get(base.as_str()).map(|e| Meta {
+                                uid: *uid,
+                                flags: e.flags(),
+                                dir: e.dir(),
+                                file_name: e.file_name().into(),
+                            })
+                        })
+                        .collect();
+                    st.msgs = Arc::new(msgs);
+                }
+                None => {
+                    st.uidvalidity = now_secs();
+                    st.uidnext = 1;
+                }
+            }
+        }
+        let mut changed = false;
+        let known: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
+        let mut next: Vec<Meta> = Vec::with_capacity(listing.len());
+        let mut seen: HashSet<&str> = HashSet::with_capacity(st.msgs.len());
+        for m in st.msgs.iter() {
+            let base = m.base();
+            match known.get(base) {
+                Some(e) => {
+                    seen.insert(e.base());
+                    if e.file_name() != &*m.file_name {
+                        changed = true;
+                        next.push(Meta {
+                            uid: m.uid,
+                            flags: e.flags(),
+                            dir: e.dir(),
+                            file_name: e.file_name().into(),
+                        });
+                    } else {
+                        next.push(m.clone());
+                    }
+                }
+                None => changed = true,
+            }
+        }
+        let first_new = next.len();
+        let mut fresh: Vec<&MessageEntry> = listing
+            .iter()
+            .filter(|e| !seen.contains(e.base()))
+            .collect();
+        // New messages get UIDs in delivery order.
+        fresh.sort_by_cached_key(|e| delivery_order(e.base()));
+        for e in fresh {
+            next.push(Meta {
+                uid: st.uidnext,
+                flags: e.flags(),
+                dir: e.dir(),
+                file_name: e.file_name().into(),
+            });
+            st.uidnext = st.uidnext.saturating_add(1);
+            changed = true;
+        }
+        let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();
+        if first_load && (changed || missing()) {
+            save_uidlist(&st, &next, &self.path)?;
+        } else if let Some(new) = next.get(first_new..).filter(|n| !n.is_empty()) {
+            // UIDs must be durable before any client sees them.
+            let records: Vec<(u32, String)> =
+                new.iter().map(|m| (m.uid, m.base().to_owned())).collect();
+            persist_new(&st, &next, &self.path, &records)?;
+        }
+        if changed {
+            let gone: Vec<u32> = {
+                let keep: HashSet<u32> = next.iter().map(|m| m.uid).collect();
+                st.msgs
+                    .iter()
+                    .map(|m| m.uid)
+                    .filter(|u| !keep.contains(u))
+                    .collect()
+            };
+            st.msgs = Arc::new(next);
+            drop(st);
+            if !gone.is_empty() {
+                self.forget(&gone);
+            }
+            self.bump();
+        }
+        Ok(changed)
+    }
+
+    /// Maildir letters for IMAP keyword names, adding names not seen before.
+    pub fn keyword_flags(&self, names: &[String], create: bool) -> Result<Flags, StoreError> {
+        let mut st = lock(&self.state);
+        let mut flags = Flags::empty();
+        let mut added = false;
+        for name in names {
+            let idx = match st
+                .keywords
+                .iter()
+                .position(|k| k.eq_ignore_ascii_case(name))
+            {
+                Some(i) => i,
+                None if create => {
+                    let i = match st.keywords.iter().position(String::is_empty) {
+                        Some(i) => i,
+                        None if st.keywords.len() < 26 => {
+                            st.keywords.push(String::new());
+                            st.keywords.len() - 1
+                        }
+                        None => return Err(StoreError::TooManyKeywords),
+                    };
+                    if let Some(slot) = st.keywords.get_mut(i) {
+                        *slot = name.clone();
+                    }
+                    added = true;
+                    i
+                }
+                None => continue,
+            };
+            if let Some(f) = u8::try_from(idx).ok().and_then(Flags::keyword) {
+                flags |= f;
+            }
+        }
+        if added {
+            save_keywords(&self.path, &st.keywords)?;
+        }
+        Ok(flags)
+    }
+
+    /// Changes flags of the messages with these UIDs; returns (uid, new flags) for each
+    /// message that still exists.
+    pub fn modify_flags(
+        &self,
+        uids: &[u32],
+        f: impl Fn(Flags) -> Flags,
+    ) -> Result<Vec<(u32, Flags)>, StoreError> {
+        let mut st = lock(&self.state);
+        let mut msgs: Vec<Meta> = (*st.msgs).clone();
+        let want: HashSet<u32> = uids.iter().copied().collect();
+        let mut out = Vec::new();
+        let mut changed = false;
+        for m in msgs.iter_mut().filter(|m| want.contains(&m.uid)) {
+            let new_flags = f(m.flags);
+            if new_flags == m.flags && m.dir == Subdir::Cur {
+                out.push((m.uid, m.flags));
+                continue;
+            }
+            let entry = st.maildir.entry(m.dir, &m.file_name)?;
+            self.expect(&[&m.file_name, &format!("{}:{}", m.base(), new_flags.info())]);
+            match st.maildir.modify_flags(&entry, &f) {
+                Ok(e) => {
+                    m.flags = e.flags();
+                    m.dir = e.dir();
+                    m.file_name = e.file_name().into();
+                    out.push((m.uid, m.flags));
+                    changed = true;
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if changed {
+            st.msgs = Arc::new(msgs);
+            drop(st);
+            self.bump();
+        }
+        Ok(out)
+    }
+
+    /// Deletes the messages with these UIDs; returns the UIDs removed.
+    pub fn expunge(&self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
+        let mut st = lock(&self.state);
+        let want: HashSet<u32> = uids.iter().copied().collect();
+        let mut removed = Vec::new();
+        for m in st.msgs.iter().filter(|m| want.contains(&m.uid)) {
+            let entry = st.maildir.entry(m.dir, &m.file_name)?;
+            self.expect(&[&m.file_name]);
+            match st.maildir.delete(&entry) {
+                Ok(()) => removed.push(m.uid),
+                Err(e) if e.is_not_found() => removed.push(m.uid),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !removed.is_empty() {
+            let gone: HashSet<u32> = removed.iter().copied().collect();
+            let next: Vec<Meta> = st
+                .msgs
+                .iter()
+                .filter(|m| !gone.contains(&m.uid))
+                .cloned()
+                .collect();
+            save_uidlist(&st, &next, &self.path)?;
+            st.msgs = Arc::new(next);
+            drop(st);
+            self.forget(&removed);
+            self.bump();
+        }
+        Ok(removed)
+    }
+
+    /// Stores a new message and gives it the next UID.
+    pub fn append(
+        &self,
+        parts: &[&[u8]],
+        flags: Flags,
+        mtime: Option<SystemTime>,
+    ) -> Result<u32, StoreError> {
+        let mut st = lock(&self.state);
+        let mut opts = DeliverOptions::default().with_flags(flags);
+        if let Some(t) = mtime {
+            opts = opts.with_mtime(t);
+        }
+        let entry = st.maildir.deliver(parts, opts)?;
+        let uid = st.uidnext;
+        st.uidnext = st.uidnext.saturating_add(1);
+        let meta = Meta {
+            uid,
+            flags: entry.flags(),
+            dir: entry.dir(),
+            file_name: entry.file_name().into(),
+        };
+        let record = [(uid, meta.base().to_owned())];
+        Arc::make_mut(&mut st.msgs).push(meta);
+        persist_new(&st, &st.msgs, &self.path, &record)?;
+        drop(st);
+        self.bump();
+        Ok(uid)
+    }
+
+    /// Reads a message (following renames by other processes).
+    pub fn read(&self, meta: &Meta) -> Result<(Vec<u8>, i64), StoreError> {
+        let maildir = self.maildir();
+        let entry = maildir.entry(meta.dir, &meta.file_name)?;
+        let (mut file, _) = maildir.open_message(&entry)?;
+        let mtime = file
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut buf = Vec::new();
+        file.read_to_end(&mut buf)?;
+        Ok((buf, mtime))
+    }
+
+    fn uidvalidity(&self) -> u32 {
+        lock(&self.state).uidvalidity
+    }
+
+    /// The cached FETCH facts of a message: from memory, else from the index database.
+    pub fn cached(&self, uid: u32) -> Option<Arc<Cached>> {
+        if let Some(c) = lock(&self.cache).get(&uid).cloned() {
+            return Some(c);
+        }
+        let index = self.index.as_ref()?;
+        let c = Arc::new(index.get(&self.path, self.uidvalidity(), uid)?);
+        lock(&self.cache).insert(uid, c.clone());
+        Some(c)
+    }
+
+    pub fn put_cached(&self, uid: u32, c: Arc<Cached>) {
+        if let Some(index) = &self.index {
+            index.put(&self.path, self.uidvalidity(), uid, &c);
+        }
+        lock(&self.cache).insert(uid, c);
+    }
+
+    fn forget(&self, uids: &[u32]) {
+        let mut c = lock(&self.cache);
+        for u in uids {
+            c.remove(u);
+        }
+        drop(c);
+        if let Some(index) = &self.index {
+            let v = self.uidvalidity();
+            for &u in uids {
+                index.remove(&self.path, v, u);
+            }
+        }
+    }
+
+    fn expect(&self, names: &[&str]) {
+        let mut e = lock(&self.expected);
+        if e.len() > 100_000 {
+            // Events that never came (a failed rename): forget them rather than grow.
+            e.clear();
+        }
+        for n in names {
+            e.insert((*n).into());
+        }
+    }
+
+    /// True (and forgotten) if an event for `name` was caused by our own change.
+    fn was_expected(&self, name: &str) -> bool {
+        lock(&self.expected).remove(name)
+    }
+
+    /// Marks the mailbox for a rescan by the watcher thread.
+    fn mark_dirty(&self) -> bool {
+        !self.dirty.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+}
+
+/// The messages in `new/` and `cur/`, in directory order. (`Maildir::list` sorts by
+/// delivery order, which a rescan of a large mailbox only needs for its new messages.)
+fn list_unsorted(md: &Maildir) -> Result<Vec<MessageEntry>, StoreError> {
+    let mut out = Vec::new();
+    for dir in [Subdir::New, Subdir::Cur] {
+        let path = md.path().join(dir.as_str());
+        let rd = match fs::read_dir(&path) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ferrymail_maildir::Error::NotAMaildir(md.path().to_owned()).into())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for item in rd {
+            let item = item?;
+            if !item.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let Ok(name) = item.file_name().into_string() else {
+                continue;
+            };
+            // Rejects hidden files and anything that is not a message name.
+            if let Ok(e) = md.entry(dir, &name) {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Delivery order of Dovecot-style names: leading seconds, then `M<usec>`, then the name.
+fn delivery_order(base: &str) -> (u64, u64, String) {
+    let mut parts = base.splitn(2, '.');
+    let secs = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(u64::MAX);
+    let usec = parts
+        .next()
+        .and_then(|r| r.strip_prefix('M'))
+        .map(|r| {
+            let d = r.bytes().take_while(u8::is_ascii_digit).count();
+            r.get(..d).and_then(|x| x.parse().ok()).unwrap_or(0)
+        })
+        .unwrap_or(0);
+    (secs, usec, base.to_owned())
+}
+
+/// Appends UID records; if the list file vanished, writes it whole from `all`.
+fn persist_new(
+    st: &State,
+    all: &[Meta],
+    dir: &Path,
+    records: &[(u32, String)],
+) -> Result<(), StoreError> {
+    let refs: Vec<(u32, &str)> = records.iter().map(|(u, b)| (*u, b.as_str())).collect();
+    match UidList::append(dir, &refs) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => save_uidlist(st, all, dir),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn save_uidlist(st: &State, msgs: &[Meta], dir: &Path) -> Result<(), StoreError> {
+    let list = UidList {
+        uidvalidity: st.uidvalidity,
+        uidnext: st.uidnext,
+        entries: msgs.iter().map(|m| (m.uid, m.base().to_owned())).collect(),
+    };
+    list.save(dir)?;
+    Ok(())
+}
+
+/// The registry of open mailboxes and the process-wide inotify watcher.
+pub struct Hub {
+    index: Option<Arc<Index>>,
+    open: Mutex<HashMap<PathBuf, Weak<SharedMailbox>>>,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
+    /// Watched directory (`new/` or `cur/`) → its mailbox.
+    watched: Arc<Mutex<HashMap<PathBuf, Weak<SharedMailbox>>>>,
+}
+
+impl Hub {
+    pub fn new(index: Option<Arc<Index>>) -> Arc<Hub> {
+        let watched: Arc<Mutex<HashMap<PathBuf, Weak<SharedMailbox>>>> =
+            Arc::new(Mutex::new(HashMap::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<SharedMailbox>>();
+        let w2 = watched.clone();
+        let watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+            let Ok(ev) = ev else { return };
+            // Only a file appearing, vanishing or being renamed changes a mailbox; reads
+            // (ours included) produce open/access/close events that must not cost a rescan.
+            use notify::event::{EventKind, ModifyKind};
+            if !matches!(
+                ev.kind,
+                EventKind::Create(_)
+                    | EventKind::Remove(_)
+                    | EventKind::Modify(ModifyKind::Name(_))
+            ) {
+                return;
+            }
+            for p in ev.paths {
+                let Some(dir) = p.parent() else { continue };
+                let mb = lock(&w2).get(dir).and_then(Weak::upgrade);
+                if let Some(mb) = mb {
+                    let own = p
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| mb.was_expected(n));
+                    if own {
+                        continue;
+                    }
+                    if mb.mark_dirty() {
+                        let _ = tx.send(mb);
+                    }
+                }
+            }
+        });
+        let watcher = match watcher {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "inotify unavailable; changes by other processes are seen on NOOP/CHECK/IDLE polls");
+                None
+            }
+        };
+        // One thread applies the rescans, coalescing bursts (a delivery is several events).
+        let spawned = std::thread::Builder::new()
+            .name("imapd-rescan".into())
+            .spawn(move || {
+                while let Ok(mb) = rx.recv() {
+                    std::thread::sleep(Duration::from_millis(10));
+                    mb.dirty.store(false, std::sync::atomic::Ordering::Release);
+                    if let Err(e) = mb.rescan() {
+                        tracing::debug!(path = %mb.path.display(), error = %e, "rescan failed");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the rescan thread");
+        }
+        Arc::new(Hub {
+            index,
+            open: Mutex::new(HashMap::new()),
+            watcher: Mutex::new(watcher),
+            watched,
+        })
+    }
+
+    /// The shared handle on a maildir, opening (and indexing) it if no session has it;
+    /// an already open one is rescanned if `refresh`.
+    pub fn open(&self, maildir: Maildir, refresh: bool) -> Result<Arc<SharedMailbox>, StoreError> {
+        let path = maildir.path().to_owned();
+        {
+            let map = lock(&self.open);
+            if let Some(mb) = map.get(&path).and_then(Weak::upgrade) {
+                drop(map);
+                if refresh {
+                    mb.rescan()?;
+                }
+                return Ok(mb);
+            }
+        }
+        let mb = Arc::new(SharedMailbox::open(maildir, self.index.clone())?);
+        let mut map = lock(&self.open);
+        // Another session may have opened it meanwhile: use theirs.
+        if let Some(existing) = map.get(&path).and_then(Weak::upgrade) {
+            return Ok(existing);
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        map.insert(path.clone(), Arc::downgrade(&mb));
+        drop(map);
+        self.watch(&mb);
+        Ok(mb)
+    }
+
+    fn watch(&self, mb: &Arc<SharedMailbox>) {
+        let dirs = [mb.path.join("new"), mb.path.join("cur")];
+        {
+            // Registered before the watch exists so no event is lost; never held while
+            // calling into the watcher, whose event thread takes this lock in the callback.
+            let mut watched = lock(&self.watched);
+            watched.retain(|_, m| m.strong_count() > 0);
+            for d in &dirs {
+                watched.insert(d.clone(), Arc::downgrade(mb));
+            }
+        }
+        let mut guard = lock(&self.watcher);
+        let Some(w) = guard.as_mut() else { return };
+        for dir in &dirs {
+            if let Err(e) = w.watch(dir, notify::RecursiveMode::NonRecursive) {
+                tracing::debug!(dir = %dir.display(), error = %e, "cannot watch");
+            }
+        }
+    }
+
+    pub fn flush_index(&self) {
+        if let Some(i) = &self.index {
+            i.flush();
+        }
+    }
+
+    /// Drops the watches of mailboxes no session holds any more.
+    pub fn release_unused(&self) {
+        let dead: Vec<PathBuf> = {
+            let mut watched = lock(&self.watched);
+            let dead: Vec<PathBuf> = watched
+                .iter()
+                .filter(|(_, m)| m.strong_count() == 0)
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in &dead {
+                watched.remove(p);
+            }
+            dead
+        };
+        if dead.is_empty() {
+            return;
+        }
+        let mut guard = lock(&self.watcher);
+        if let Some(w) = guard.as_mut() {
+            for p in dead {
+                // A session may have reopened the mailbox meanwhile.
+                if !lock(&self.watched).contains_key(&p) {
+                    let _ = w.unwatch(&p);
+                }
+            }
+        }
+    }
+}

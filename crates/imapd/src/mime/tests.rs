@@ -1,0 +1,121 @@
+use super::*;
+
+#[test]
+fn crlf_conversion() {
+    assert_eq!(to_crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+    assert_eq!(to_crlf(b"\n".to_vec()), b"\r\n");
+    let already = b"x\r\ny\r\n".to_vec();
+    assert_eq!(to_crlf(already.clone()), already);
+}
+
+fn section(parts: &[u32], text: Option<SectionText>) -> Section {
+    Section {
+        parts: parts.to_vec(),
+        text,
+    }
+}
+
+#[test]
+fn section_numbering_with_nested_message() {
+    let msg = to_crlf(
+        b"Subject: outer\n\
+Content-Type: multipart/mixed; boundary=X\n\
+\n\
+preamble\n\
+--X\n\
+\n\
+part one\n\
+--X\n\
+Content-Type: message/rfc822\n\
+\n\
+Subject: inner\n\
+\n\
+inner body\n\
+--X--\n\
+epilogue\n"
+            .to_vec(),
+    );
+    let root = parse(&msg);
+    let get = |p: &[u32], t: Option<SectionText>| {
+        section_bytes(&msg, &root, &section(p, t)).map(|b| String::from_utf8(b).unwrap())
+    };
+    assert_eq!(get(&[1], None).as_deref(), Some("part one"));
+    assert_eq!(get(&[1, 1], None).as_deref(), Some("part one"));
+    assert_eq!(get(&[2, 1], None).as_deref(), Some("inner body"));
+    assert_eq!(get(&[2, 1, 1], None), None);
+    assert_eq!(
+        get(&[2], Some(SectionText::Header)).as_deref(),
+        Some("Subject: inner\r\n\r\n")
+    );
+    assert_eq!(
+        get(&[2], Some(SectionText::Text)).as_deref(),
+        Some("inner body")
+    );
+    assert_eq!(
+        get(&[2], Some(SectionText::Mime)).as_deref(),
+        Some("Content-Type: message/rfc822\r\n\r\n")
+    );
+    assert_eq!(get(&[1], Some(SectionText::Header)), None);
+    assert_eq!(get(&[3], None), None);
+    assert_eq!(get(&[0], None), None);
+    assert!(get(&[], Some(SectionText::Text))
+        .unwrap()
+        .starts_with("preamble\r\n--X"));
+    assert_eq!(
+        get(
+            &[],
+            Some(SectionText::HeaderFields {
+                not: false,
+                fields: vec!["subject".into()]
+            })
+        )
+        .as_deref(),
+        Some("Subject: outer\r\n\r\n")
+    );
+}
+
+#[test]
+fn folded_headers_are_filtered_whole() {
+    let hdr = b"A: 1\r\nB: 2\r\n  continued\r\nC: 3\r\n\r\n";
+    assert_eq!(
+        filter_headers(hdr, &["b".into()], false),
+        b"B: 2\r\n  continued\r\n\r\n"
+    );
+    assert_eq!(
+        filter_headers(hdr, &["b".into()], true),
+        b"A: 1\r\nC: 3\r\n\r\n"
+    );
+}
+
+#[test]
+fn params_keep_order_and_unquote() {
+    assert_eq!(
+        parse_params(" b=\"x;y\"; A=1 ; bad; =v; c=\"q\\\"z\""),
+        vec![
+            ("b".to_owned(), "x;y".to_owned()),
+            ("a".to_owned(), "1".to_owned()),
+            ("c".to_owned(), "q\"z".to_owned())
+        ]
+    );
+    assert!(parse_content_type(";;;===").is_none());
+    assert!(parse_content_type("text").is_none());
+    let (t, s, p) = parse_content_type("Text/HTML; charset=utf-8").unwrap();
+    assert_eq!((t.as_str(), s.as_str(), p.len()), ("text", "html", 1));
+}
+
+#[test]
+fn hostile_nesting_is_bounded() {
+    let mut msg = Vec::new();
+    for i in 0..200 {
+        msg.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes(),
+        );
+    }
+    msg.extend_from_slice(b"\r\nleaf\r\n");
+    let root = parse(&msg);
+    let mut out = Vec::new();
+    body_structure(&mut out, &msg, &root, true);
+    assert!(out.len() < 100_000);
+    let depth = out.iter().take_while(|&&b| b == b'(').count();
+    assert!(depth <= MAX_DEPTH + 2, "{depth}");
+}

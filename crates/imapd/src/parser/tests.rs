@@ -1,0 +1,423 @@
+use super::*;
+
+fn parse(s: &str) -> Command {
+    match parse_command(s.as_bytes()) {
+        Ok((tag, c)) => {
+            assert_eq!(tag, "a1");
+            c
+        }
+        Err(e) => panic!("{s}: {e:?}"),
+    }
+}
+
+fn bad(s: &str) -> ParseError {
+    parse_command(s.as_bytes()).expect_err(s)
+}
+
+#[test]
+fn simple_commands_any_case() {
+    assert_eq!(parse("a1 capability"), Command::Capability);
+    assert_eq!(parse("a1 NOOP"), Command::Noop);
+    assert_eq!(parse("a1 LogOut"), Command::Logout);
+    assert_eq!(parse("a1 IDLE"), Command::Idle);
+    assert_eq!(parse("a1 UNSELECT"), Command::Unselect);
+}
+
+#[test]
+fn login_with_atoms_quoted_and_literals() {
+    assert_eq!(
+        parse("a1 LOGIN joe \"p a\\\"ss\""),
+        Command::Login {
+            user: b"joe".to_vec(),
+            password: b"p a\"ss".to_vec()
+        }
+    );
+    assert_eq!(
+        parse("a1 LOGIN {3}\r\njoe {4+}\r\n\x01\"x}"),
+        Command::Login {
+            user: b"joe".to_vec(),
+            password: b"\x01\"x}".to_vec()
+        }
+    );
+    assert!(bad("a1 LOGIN {5}\r\njoe").message.contains("shorter"));
+    assert_eq!(bad("a1 LOGIN joe").tag.as_deref(), Some("a1"));
+}
+
+#[test]
+fn tags() {
+    assert_eq!(bad("+a NOOP").tag, None);
+    assert_eq!(bad("").tag, None);
+    assert_eq!(peek_tag(b"x.y-1 whatever"), Some("x.y-1".into()));
+    assert_eq!(bad("a1 NOOP extra").tag.as_deref(), Some("a1"));
+    assert!(parse_command(format!("{} NOOP", "t".repeat(65)).as_bytes()).is_err());
+}
+
+#[test]
+fn mailbox_names_are_decoded_from_modified_utf7() {
+    assert_eq!(
+        parse("a1 SELECT \"Entw&APw-rfe\""),
+        Command::Select("Entwürfe".into())
+    );
+    assert_eq!(parse("a1 CREATE a&-b"), Command::Create("a&b".into()));
+    assert!(bad("a1 SELECT \"caf\u{e9}\"").message.contains("UTF-7"));
+    assert_eq!(
+        parse("a1 LIST \"\" %/*"),
+        Command::List {
+            reference: String::new(),
+            pattern: "%/*".into()
+        }
+    );
+    assert_eq!(
+        parse("a1 RENAME a b/c"),
+        Command::Rename("a".into(), "b/c".into())
+    );
+}
+
+#[test]
+fn sequence_sets() {
+    let Command::Fetch { set, uid, .. } = parse("a1 UID FETCH 1:3,7,9:*,* FLAGS") else {
+        panic!()
+    };
+    assert!(uid);
+    assert_eq!(
+        set.0,
+        vec![
+            (SeqNum::Value(1), SeqNum::Value(3)),
+            (SeqNum::Value(7), SeqNum::Value(7)),
+            (SeqNum::Value(9), SeqNum::Star),
+            (SeqNum::Star, SeqNum::Star)
+        ]
+    );
+    assert!(set.contains(2, 20) && set.contains(20, 20) && !set.contains(8, 20));
+    assert!(bad("a1 FETCH 0 FLAGS").message.contains("non-zero"));
+    assert!(bad("a1 FETCH 1: FLAGS").tag.is_some());
+    assert!(bad("a1 FETCH 99999999999 FLAGS").tag.is_some());
+}
+
+#[test]
+fn fetch_items_and_macros() {
+    let Command::Fetch { atts, .. } = parse("a1 FETCH 1 ALL") else {
+        panic!()
+    };
+    assert_eq!(
+        atts,
+        vec![
+            FetchAtt::Flags,
+            FetchAtt::InternalDate,
+            FetchAtt::Rfc822Size,
+            FetchAtt::Envelope
+        ]
+    );
+    let Command::Fetch { atts, .. } = parse(
+        "a1 FETCH 1 (UID RFC822.SIZE BODY BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (From \"To\")] BODY[1.2.MIME] BODY[]<10.20> BODY[2.TEXT] RFC822.HEADER BODY[HEADER.FIELDS.NOT (X)])",
+    ) else {
+        panic!()
+    };
+    assert_eq!(atts.len(), 10);
+    assert_eq!(
+        atts[4],
+        FetchAtt::BodySection {
+            peek: true,
+            section: Section {
+                parts: vec![],
+                text: Some(SectionText::HeaderFields {
+                    not: false,
+                    fields: vec!["From".into(), "To".into()]
+                })
+            },
+            partial: None
+        }
+    );
+    assert_eq!(
+        atts[5],
+        FetchAtt::BodySection {
+            peek: false,
+            section: Section {
+                parts: vec![1, 2],
+                text: Some(SectionText::Mime)
+            },
+            partial: None
+        }
+    );
+    assert_eq!(
+        atts[6],
+        FetchAtt::BodySection {
+            peek: false,
+            section: Section::default(),
+            partial: Some((10, 20))
+        }
+    );
+    assert!(bad("a1 FETCH 1 BODY[MIME]").tag.is_some());
+    assert!(bad("a1 FETCH 1 BODY[1.]").tag.is_some());
+    assert!(bad("a1 FETCH 1 BODY.PEEK").tag.is_some());
+    assert!(bad("a1 FETCH 1 (FLAGS").tag.is_some());
+    assert!(bad("a1 FETCH 1 BODY[]<1.0>").tag.is_some());
+}
+
+#[test]
+fn store_forms() {
+    assert_eq!(
+        parse("a1 STORE 1 +FLAGS.SILENT (\\Seen $Label1)"),
+        Command::Store {
+            uid: false,
+            set: SeqSet(vec![(SeqNum::Value(1), SeqNum::Value(1))]),
+            op: StoreOp::Add,
+            silent: true,
+            flags: vec![Flag::Seen, Flag::Keyword("$Label1".into())]
+        }
+    );
+    let Command::Store { op, flags, .. } = parse("a1 UID STORE 1 -FLAGS \\Deleted \\Answered")
+    else {
+        panic!()
+    };
+    assert_eq!(op, StoreOp::Remove);
+    assert_eq!(flags, vec![Flag::Deleted, Flag::Answered]);
+    let Command::Store { op, flags, .. } = parse("a1 STORE 1 FLAGS ()") else {
+        panic!()
+    };
+    assert_eq!((op, flags), (StoreOp::Replace, vec![]));
+    assert!(bad("a1 STORE 1 +FLAG (\\Seen)").tag.is_some());
+    assert!(bad("a1 STORE 1 FLAGS (\\*)").tag.is_some());
+}
+
+#[test]
+fn search_keys() {
+    let Command::Search { key, uid } = parse(
+        "a1 UID SEARCH CHARSET UTF-8 OR FROM \"a b\" NOT (SEEN LARGER 100) SINCE 1-Feb-1994 HEADER X-Y z 2:4 UID 5:*",
+    ) else {
+        panic!()
+    };
+    assert!(uid);
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::Or(
+                Box::new(SearchKey::From("a b".into())),
+                Box::new(SearchKey::Not(Box::new(SearchKey::And(vec![
+                    SearchKey::Seen,
+                    SearchKey::Larger(100)
+                ]))))
+            ),
+            SearchKey::Since(Date {
+                year: 1994,
+                month: 2,
+                day: 1
+            }),
+            SearchKey::Header("X-Y".into(), "z".into()),
+            SearchKey::SeqSet(SeqSet(vec![(SeqNum::Value(2), SeqNum::Value(4))])),
+            SearchKey::Uid(SeqSet(vec![(SeqNum::Value(5), SeqNum::Star)])),
+        ])
+    );
+    assert_eq!(
+        parse("a1 SEARCH SENTON \"7-Feb-1994\""),
+        Command::Search {
+            uid: false,
+            key: SearchKey::SentOn(Date {
+                year: 1994,
+                month: 2,
+                day: 7
+            })
+        }
+    );
+    assert!(bad("a1 SEARCH CHARSET KOI8-R ALL")
+        .message
+        .contains("BADCHARSET"));
+    assert!(bad("a1 SEARCH SINCE 1-Foo-1994").tag.is_some());
+    assert!(bad("a1 SEARCH").tag.is_some());
+    let deep = format!("a1 SEARCH {}ALL{}", "(".repeat(100), ")".repeat(100));
+    assert!(bad(&deep).message.contains("deeply"));
+    let nots = format!("a1 SEARCH {}ALL", "NOT ".repeat(100));
+    assert!(bad(&nots).message.contains("deeply"));
+}
+
+#[test]
+fn append_status_id_enable_authenticate() {
+    assert_eq!(
+        parse("a1 APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\nhello"),
+        Command::Append {
+            mailbox: "Sent".into(),
+            flags: vec![Flag::Seen],
+            date: Some(760_686_745),
+            message: b"hello".to_vec()
+        }
+    );
+    assert!(matches!(
+        parse("a1 APPEND INBOX {0+}\r\n"),
+        Command::Append { ref message, .. } if message.is_empty()
+    ));
+    assert!(bad("a1 APPEND INBOX \"bad date\" {1}\r\nx")
+        .message
+        .contains("date"));
+    assert_eq!(
+        parse("a1 STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)"),
+        Command::Status(
+            "INBOX".into(),
+            vec![
+                StatusAtt::Messages,
+                StatusAtt::UidNext,
+                StatusAtt::UidValidity,
+                StatusAtt::Unseen,
+                StatusAtt::Recent
+            ]
+        )
+    );
+    assert_eq!(parse("a1 ID NIL"), Command::Id(vec![]));
+    assert_eq!(
+        parse("a1 ID (\"name\" \"mutt\" \"os\" NIL)"),
+        Command::Id(vec![
+            ("name".into(), Some("mutt".into())),
+            ("os".into(), None)
+        ])
+    );
+    assert_eq!(
+        parse("a1 ENABLE CONDSTORE utf8=accept"),
+        Command::Enable(vec!["CONDSTORE".into(), "UTF8=ACCEPT".into()])
+    );
+    assert_eq!(
+        parse("a1 AUTHENTICATE plain AGpvZQBwdw=="),
+        Command::Authenticate {
+            mechanism: "PLAIN".into(),
+            initial: Some("AGpvZQBwdw==".into())
+        }
+    );
+    assert_eq!(
+        parse("a1 UID EXPUNGE 3:5"),
+        Command::UidExpunge(SeqSet(vec![(SeqNum::Value(3), SeqNum::Value(5))]))
+    );
+    assert!(matches!(
+        parse("a1 UID MOVE 1 Trash"),
+        Command::Move { uid: true, .. }
+    ));
+    assert!(matches!(
+        parse("a1 COPY 1:2 Trash"),
+        Command::Copy { uid: false, .. }
+    ));
+}
+
+#[test]
+fn collector_literals_and_limits() {
+    let mut c = CommandCollector::new(1000, 10);
+    assert_eq!(
+        c.push_line(b"a1 LOGIN {3}\r\n"),
+        Ok(Collected::Literal {
+            size: 3,
+            sync: true
+        })
+    );
+    c.push_literal(b"joe");
+    assert_eq!(
+        c.push_line(b" {2+}\r\n"),
+        Ok(Collected::Literal {
+            size: 2,
+            sync: false
+        })
+    );
+    c.push_literal(b"pw");
+    assert_eq!(c.push_line(b"\r\n"), Ok(Collected::Complete));
+    let cmd = c.take();
+    assert_eq!(
+        parse_command(&cmd).unwrap().1,
+        Command::Login {
+            user: b"joe".to_vec(),
+            password: b"pw".to_vec()
+        }
+    );
+    assert_eq!(
+        c.push_line(b"a2 APPEND INBOX {11}"),
+        Err(CollectError::LiteralTooLarge {
+            size: 11,
+            sync: true
+        })
+    );
+    assert!(c.bytes().is_empty());
+    let long = vec![b'x'; 1001];
+    assert_eq!(c.push_line(&long), Err(CollectError::LineTooLong));
+    assert_eq!(literal_marker(b"x {12}"), Some((12, true)));
+    assert_eq!(literal_marker(b"x {12+}"), Some((12, false)));
+    assert_eq!(literal_marker(b"x {}"), None);
+    assert_eq!(literal_marker(b"x {1a}"), None);
+    assert_eq!(literal_marker(b"x {99999999999999999999}"), None);
+}
+
+/// The fuzz corpus: every input must parse or fail without panicking.
+#[test]
+fn fuzz_corpus_does_not_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_command");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        let _ = parse_command(&data);
+        let mut c = CommandCollector::new(200, 100);
+        for line in data.split(|&b| b == b'\n') {
+            let _ = c.push_line(line);
+        }
+        n += 1;
+    }
+    assert!(n >= 10, "corpus has {n} inputs");
+}
+
+/// A bounded, deterministic mutation run over the corpus (what the cargo-fuzz target does
+/// without limits): no input may panic the collector, the parser or the MIME code.
+#[test]
+fn mutated_inputs_do_not_panic() {
+    let mut seeds: Vec<Vec<u8>> = Vec::new();
+    for dir in ["fuzz/corpus/parse_command", "tests/corpus"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().and_then(|x| x.to_str()) != Some("dovecot") {
+                seeds.push(std::fs::read(p).unwrap());
+            }
+        }
+    }
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let specials = b"{}()[]<>\"\\*%:.,+- \r\n0123456789";
+    for round in 0..3000 {
+        let mut d = seeds[round % seeds.len()].clone();
+        for _ in 0..(1 + next() % 8) {
+            if d.is_empty() {
+                d.push(b'a');
+            }
+            let i = (next() as usize) % d.len();
+            match next() % 4 {
+                0 => d[i] = specials[(next() as usize) % specials.len()],
+                1 => d.insert(i, specials[(next() as usize) % specials.len()]),
+                2 => {
+                    d.remove(i);
+                }
+                _ => d.truncate(i),
+            }
+        }
+        let _ = parse_command(&d);
+        let mut c = CommandCollector::new(256, 1024);
+        for line in d.split(|&b| b == b'\n') {
+            let _ = c.push_line(line);
+        }
+        let (_, msg) = crate::fetch::compute_cached(d.clone(), 0);
+        let root = crate::mime::parse(&msg);
+        for parts in [vec![], vec![1], vec![2, 1], vec![1, 1, 1]] {
+            for text in [
+                None,
+                Some(SectionText::Header),
+                Some(SectionText::Text),
+                Some(SectionText::Mime),
+            ] {
+                let _ = crate::mime::section_bytes(
+                    &msg,
+                    &root,
+                    &Section {
+                        parts: parts.clone(),
+                        text,
+                    },
+                );
+            }
+        }
+        let _ = crate::search::header_facts(&msg);
+    }
+}

@@ -1,0 +1,143 @@
+//! The per-mailbox UID list, `ferrymail-uidlist` in each maildir: the persistent truth for
+//! UIDVALIDITY, UIDNEXT and which file base name has which UID (Dovecot keeps the same
+//! facts in `dovecot-uidlist`). Living beside the messages, it survives the loss of imapd's
+//! state directory, so UIDs are never renumbered unless this file itself is lost.
+//!
+//! Format (text, one record a line, written atomically with tmp + fsync + rename):
+//! ```text
+//! 3 V<uidvalidity> N<uidnext>
+//! <uid> :<base>
+//! ```
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+
+pub const FILE_NAME: &str = "ferrymail-uidlist";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidList {
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    /// (uid, base name), ascending by uid.
+    pub entries: Vec<(u32, String)>,
+}
+
+impl UidList {
+    /// Parses the file; None if it is not a valid UID list (it is then rebuilt with a new
+    /// UIDVALIDITY, the one case where clients must resynchronise).
+    pub fn parse(text: &str) -> Option<UidList> {
+        let mut lines = text.lines();
+        let mut head = lines.next()?.split(' ');
+        if head.next()? != "3" {
+            return None;
+        }
+        let mut uidvalidity = None;
+        let mut uidnext = None;
+        for field in head {
+            if let Some(v) = field.strip_prefix('V') {
+                uidvalidity = v.parse::<u32>().ok();
+            } else if let Some(n) = field.strip_prefix('N') {
+                uidnext = n.parse::<u32>().ok();
+            }
+        }
+        let uidvalidity = uidvalidity.filter(|&v| v != 0)?;
+        let uidnext = uidnext.filter(|&n| n != 0)?;
+        let mut entries = Vec::new();
+        let mut last = 0u32;
+        for line in lines {
+            if line.is_empty() {
+                continue;
+            }
+            let (uid, base) = line.split_once(" :")?;
+            let uid: u32 = uid.parse().ok()?;
+            // UIDs must be strictly ascending, or the file is corrupt. Lines appended after
+            // the header was written may be at or above its UIDNEXT.
+            if uid <= last || base.is_empty() || base.contains(['/', '\0']) {
+                return None;
+            }
+            last = uid;
+            entries.push((uid, base.to_owned()));
+        }
+        Some(UidList {
+            uidvalidity,
+            uidnext: uidnext.max(last.saturating_add(1)),
+            entries,
+        })
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = format!("3 V{} N{}\n", self.uidvalidity, self.uidnext);
+        for (uid, base) in &self.entries {
+            s.push_str(&format!("{uid} :{base}\n"));
+        }
+        s
+    }
+
+    /// Reads `dir/ferrymail-uidlist`; Ok(None) if absent or invalid.
+    pub fn load(dir: &Path) -> io::Result<Option<UidList>> {
+        match fs::read_to_string(dir.join(FILE_NAME)) {
+            Ok(text) => {
+                let parsed = UidList::parse(&text);
+                if parsed.is_none() {
+                    tracing::warn!(dir = %dir.display(), "invalid UID list, rebuilding with a new UIDVALIDITY");
+                }
+                Ok(parsed)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends records for new messages (UIDs above every UID in the file) and syncs them:
+    /// a delivery costs one short write instead of rewriting the whole list.
+    pub fn append(dir: &Path, records: &[(u32, &str)]) -> io::Result<()> {
+        let mut text = String::new();
+        for (uid, base) in records {
+            text.push_str(&format!("{uid} :{base}\n"));
+        }
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_data()
+    }
+
+    /// Writes the list atomically. Durable before UIDs are handed to clients, because a UID
+    /// a client has seen must never be given to another message.
+    pub fn save(&self, dir: &Path) -> io::Result<()> {
+        crate::atomic::write(&dir.join(FILE_NAME), self.render().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejects_corruption() {
+        let l = UidList {
+            uidvalidity: 1_700_000_000,
+            uidnext: 7,
+            entries: vec![(1, "a.M1".into()), (5, "b.M2,S=3".into())],
+        };
+        assert_eq!(UidList::parse(&l.render()), Some(l.clone()));
+        assert_eq!(UidList::parse("3 V1 N3\n2 :a\n1 :b\n"), None);
+        assert_eq!(
+            UidList::parse("3 V1 N3\n3 :a\n").map(|l| l.uidnext),
+            Some(4)
+        );
+        assert_eq!(UidList::parse("3 V0 N3\n"), None);
+        assert_eq!(UidList::parse("2 V1 N3\n"), None);
+        assert_eq!(UidList::parse("3 V1 N3\n1 :../x/y\n"), None);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(UidList::load(dir.path()).unwrap(), None);
+        l.save(dir.path()).unwrap();
+        assert_eq!(UidList::load(dir.path()).unwrap(), Some(l.clone()));
+        UidList::append(dir.path(), &[(7, "c.M3"), (9, "d.M4")]).unwrap();
+        let back = UidList::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.uidnext, 10, "appended records move UIDNEXT past them");
+        assert_eq!(back.entries.len(), 4);
+    }
+}
