@@ -19,12 +19,21 @@ fn drop_to_nobody_in_a_child() {
     std::fs::write(&secret, b"x").unwrap();
     std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "drop_to_nobody_in_a_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "drop_to_nobody_in_a_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &secret)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
     assert!(
         stdout.contains(&format!("DROPPED uid={} gid={}", nobody.uid, nobody.gid)),
