@@ -9,8 +9,8 @@ mod configcmd;
 mod dev;
 mod dkim;
 mod doctor;
-mod status;
 mod queue;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -118,7 +118,11 @@ pub fn run(config_path: &Path, json_out: bool) -> ExitCode {
     let daemon_state: Vec<_> = DAEMONS
         .iter()
         .map(|d| {
-            let pids: Vec<u32> = procs.iter().filter(|(_, n)| n == d).map(|(p, _)| *p).collect();
+            let pids: Vec<u32> = procs
+                .iter()
+                .filter(|(_, n)| n == d)
+                .map(|(p, _)| *p)
+                .collect();
             (*d, pids)
         })
         .collect();
@@ -153,10 +157,18 @@ pub fn run(config_path: &Path, json_out: bool) -> ExitCode {
     println!("listeners:");
     for (d, l) in &listeners {
         let state = if probe_tcp(l) { "answers" } else { "no answer" };
-        println!("  {:<12} {:<22} {d:<10} {state}", l.role.as_str(), l.listen.to_string());
+        println!(
+            "  {:<12} {:<22} {d:<10} {state}",
+            l.role.as_str(),
+            l.listen.to_string()
+        );
     }
     for (d, n, p) in &sockets {
-        let state = if probe_unix(p) { "answers" } else { "no answer" };
+        let state = if probe_unix(p) {
+            "answers"
+        } else {
+            "no answer"
+        };
         println!("  {n:<12} {:<22} {d:<10} {state}", p.display());
     }
     let n = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
@@ -173,7 +185,9 @@ pub fn run(config_path: &Path, json_out: bool) -> ExitCode {
         free_space(spool).map(human).unwrap_or_else(|| "?".into()),
         human(mail_bytes),
         if mail_partial { "+" } else { "" },
-        free_space(&c.paths.mail_root).map(human).unwrap_or_else(|| "?".into()),
+        free_space(&c.paths.mail_root)
+            .map(human)
+            .unwrap_or_else(|| "?".into()),
     );
     ExitCode::SUCCESS
 }

@@ -34,7 +34,11 @@ fn status_counts_queue_and_probes_listeners() {
         .args(["status", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["queue"]["active"], 2);
     assert_eq!(v["queue"]["hold"], 1);
