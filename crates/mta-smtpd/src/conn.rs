@@ -139,7 +139,7 @@ impl Conn {
         let _ = self.flush().await;
         let _ = self.reader.get_mut().shutdown().await;
         if let Some(sink) = self.sink.take() {
-            sink.abort();
+            sink.abort().await;
         }
         tracing::debug!("session end");
     }
@@ -249,7 +249,7 @@ impl Conn {
                 }
                 Output::AbortMessage => {
                     if let Some(s) = self.sink.take() {
-                        s.abort();
+                        s.abort().await;
                     }
                 }
             }

@@ -123,10 +123,11 @@ impl Sink {
         .map_err(|e| SinkError::Task(e.to_string()))?
     }
 
-    /// Discards the message; the tmp file is removed on a blocking thread.
-    pub fn abort(mut self) {
+    /// Discards the message. The tmp file is removed (on a blocking thread) before this
+    /// returns, so the refusal the client sees next is never followed by a leftover file.
+    pub async fn abort(mut self) {
         if let Some(w) = self.writer.take() {
-            tokio::task::spawn_blocking(move || w.abort());
+            let _ = tokio::task::spawn_blocking(move || w.abort()).await;
         }
     }
 }
