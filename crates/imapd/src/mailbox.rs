@@ -244,7 +244,10 @@ impl SharedMailbox {
             .filter(|e| !seen.contains(e.base()))
             .collect();
         // New messages get UIDs in delivery order.
-        fresh.sort_by_cached_key(|e| delivery_order(e.base()));
+        fresh.sort_by_cached_key(|e| {
+            let (secs, usec, base) = ferrymail_maildir::delivery_order_key(e.base());
+            (secs, usec, base.to_owned())
+        });
         for e in fresh {
             next.push(Meta {
                 uid: st.uidnext,
@@ -524,24 +527,6 @@ fn list_unsorted(md: &Maildir) -> Result<Vec<MessageEntry>, StoreError> {
         }
     }
     Ok(out)
-}
-
-/// Delivery order of Dovecot-style names: leading seconds, then `M<usec>`, then the name.
-fn delivery_order(base: &str) -> (u64, u64, String) {
-    let mut parts = base.splitn(2, '.');
-    let secs = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(u64::MAX);
-    let usec = parts
-        .next()
-        .and_then(|r| r.strip_prefix('M'))
-        .map(|r| {
-            let d = r.bytes().take_while(u8::is_ascii_digit).count();
-            r.get(..d).and_then(|x| x.parse().ok()).unwrap_or(0)
-        })
-        .unwrap_or(0);
-    (secs, usec, base.to_owned())
 }
 
 /// Appends UID records; if the list file vanished, writes it whole from `all`.

@@ -105,7 +105,7 @@ pub(crate) fn parse_name(name: &str) -> ParsedName<'_> {
 
 /// Sort key putting messages in delivery order: the leading seconds, then the microseconds
 /// of Dovecot-style names, then the whole base for a stable order among the rest.
-pub(crate) fn delivery_order_key(base: &str) -> (u64, u64, &str) {
+pub fn delivery_order_key(base: &str) -> (u64, u64, &str) {
     let mut parts = base.splitn(2, '.');
     let secs = parts
         .next()

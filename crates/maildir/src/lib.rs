@@ -20,6 +20,7 @@ mod maildir;
 mod store;
 
 pub use error::{Error, Result};
+pub use filename::delivery_order_key;
 pub use flags::{Flags, UnknownFlag};
 pub use mailbox_name::{MailboxName, NameError};
 pub use maildir::{DeliverOptions, Maildir, MessageEntry, Subdir, Usage};
