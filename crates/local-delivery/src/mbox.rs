@@ -181,35 +181,9 @@ pub fn separator(sender: Option<&str>, now: SystemTime) -> Vec<u8> {
 fn asctime(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = WD
-        .get(days.rem_euclid(7) as usize)
-        .copied()
-        .unwrap_or("Thu");
-    let mon = MON.get((m - 1) as usize).copied().unwrap_or("Jan");
-    format!(
-        "{wd} {mon} {d:2} {:02}:{:02}:{:02} {y}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    ferrymail_net::dates::asctime(secs)
 }
 
 /// Current size of the mbox (for quota), 0 if it does not exist yet.

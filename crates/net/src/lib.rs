@@ -10,6 +10,7 @@
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
 pub mod cli;
+pub mod dates;
 pub mod dns;
 pub mod ids;
 pub mod limits;

@@ -200,44 +200,15 @@ pub fn format_mailq(entries: &[QueueEntry]) -> String {
 
 /// `Mon Nov 23 13:34:34` in UTC, as mailq shows it.
 pub fn format_arrival(unix: u64) -> String {
-    let (y, mo, d, h, mi, s, wd) = civil(unix);
-    let _ = y;
+    let c = ferrymail_net::dates::Civil::of(i64::try_from(unix).unwrap_or(i64::MAX));
     format!(
-        "{} {} {:>2} {h:02}:{mi:02}:{s:02}",
-        WEEKDAYS[wd],
-        MONTHS[mo as usize - 1],
-        d
-    )
-}
-
-pub(crate) const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-pub(crate) const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// UTC calendar fields of a Unix time: (year, month 1-12, day, hour, minute, second,
-/// weekday index into [`WEEKDAYS`], where 0 is the epoch's Thursday).
-pub(crate) fn civil(unix: u64) -> (i64, u32, u32, u64, u64, u64, usize) {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60,
-        (days.rem_euclid(7)) as usize,
+        "{} {} {:>2} {:02}:{:02}:{:02}",
+        c.weekday_name(),
+        c.month_name(),
+        c.day,
+        c.hour,
+        c.minute,
+        c.second
     )
 }
 
@@ -265,15 +236,12 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates_match_known_instants() {
+    fn arrival_dates_match_known_instants() {
         // 2026-11-23 13:34:34 UTC was a Monday.
-        assert_eq!(civil(1_795_440_874), (2026, 11, 23, 13, 34, 34, 4));
-        assert_eq!(WEEKDAYS[4], "Mon");
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0, 0));
-        // Leap day.
-        let (y, m, d, ..) = civil(951_782_400);
-        assert_eq!((y, m, d), (2000, 2, 29));
         assert_eq!(format_arrival(1_795_440_874), "Mon Nov 23 13:34:34");
+        assert_eq!(format_arrival(0), "Thu Jan  1 00:00:00");
+        // Leap day.
+        assert_eq!(format_arrival(951_782_400), "Tue Feb 29 00:00:00");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::io::Read;
 
 use ferrymail_spool::{Envelope, Recipient, Ret};
 
-use crate::control::{civil, MONTHS, WEEKDAYS};
 use crate::outcome::dsn_of;
 
 /// Above this size only the headers of the original are returned, whatever RET says.
@@ -41,12 +40,7 @@ pub enum Kind {
 
 /// RFC 5322 date-time in UTC.
 pub fn rfc5322_date(unix: u64) -> String {
-    let (y, m, d, h, mi, s, wd) = civil(unix);
-    format!(
-        "{}, {d} {} {y} {h:02}:{mi:02}:{s:02} +0000",
-        WEEKDAYS[wd],
-        MONTHS[m as usize - 1]
-    )
+    ferrymail_net::dates::rfc5322(i64::try_from(unix).unwrap_or(i64::MAX))
 }
 
 /// The part of the original to return.
