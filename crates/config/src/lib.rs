@@ -553,6 +553,10 @@ pub struct Imapd {
     /// Timeout while in IDLE (clients re-issue IDLE every 29 minutes).
     #[serde(with = "humantime_serde")]
     pub idle_command_timeout: Duration,
+    /// A client that has not logged in this long after connecting is disconnected, however
+    /// slowly it keeps sending (slowloris); the 30-minute autologout applies after login.
+    #[serde(with = "humantime_serde")]
+    pub login_timeout: Duration,
     pub max_command_line: usize,
     pub max_literal: u64,
     pub max_connections_per_user: usize,
@@ -569,6 +573,7 @@ impl Default for Imapd {
             ],
             idle_timeout: Duration::from_secs(30 * 60),
             idle_command_timeout: Duration::from_secs(60 * 60),
+            login_timeout: Duration::from_secs(180),
             max_command_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,
             max_connections_per_user: 50,
@@ -896,6 +901,9 @@ impl Config {
                 "imapd.idle_timeout",
                 "RFC 3501 §5.4 requires at least 30 minutes".into(),
             );
+        }
+        if self.imapd.login_timeout.is_zero() {
+            bad("imapd.login_timeout", "must be positive".into());
         }
         if self.imapd.max_command_line < 1000 {
             bad("imapd.max_command_line", "must be at least 1000".into());

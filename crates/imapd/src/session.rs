@@ -331,8 +331,16 @@ impl Session {
         if self.flush().await.is_err() {
             return;
         }
+        let login_deadline = tokio::time::Instant::now() + self.config().imapd.login_timeout;
         loop {
-            let timeout = self.config().imapd.idle_timeout;
+            let mut timeout = self.config().imapd.idle_timeout;
+            let before_login = self.user.is_none();
+            if before_login {
+                // Before login the whole session, not just each read, is bounded: a client
+                // trickling bytes must not hold a connection for the 30-minute autologout.
+                timeout = timeout
+                    .min(login_deadline.saturating_duration_since(tokio::time::Instant::now()));
+            }
             let mut shutdown = self.shutdown.clone();
             let incoming = tokio::select! {
                 r = tokio::time::timeout(timeout, self.read_command()) => r,
@@ -343,6 +351,10 @@ impl Session {
                 }
             };
             let flow = match incoming {
+                Err(_) if before_login => {
+                    self.untagged("BYE Login timeout");
+                    Flow::Close
+                }
                 Err(_) => {
                     self.untagged("BYE Autologout; idle for too long");
                     Flow::Close

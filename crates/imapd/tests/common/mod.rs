@@ -16,7 +16,7 @@ pub const PASS: &str = "wonderland";
 pub struct Server {
     pub env: DevEnv,
     pub daemon: Option<Daemon>,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl Server {
