@@ -126,10 +126,6 @@ struct Conn {
     hard_stop: Shutdown,
 }
 
-fn cfg_normalize(session: &Session) -> bool {
-    session.config().normalize_bare_line_endings
-}
-
 impl Conn {
     async fn run(&mut self) {
         tracing::debug!("session start");
@@ -461,9 +457,7 @@ impl Conn {
             let used = done.unwrap_or(input.len());
             self.reader.consume(used);
             if !decoded.is_empty() {
-                let chunk = std::mem::take(&mut decoded);
-                self.store(&chunk).await;
-                decoded = chunk;
+                self.store(&decoded).await;
                 decoded.clear();
             }
             if done.is_some() {
@@ -472,10 +466,7 @@ impl Conn {
         }
         let outcome = decoder.outcome();
         // Only a message the session will accept is worth authenticating.
-        if !(outcome.too_big
-            || outcome.line_too_long
-            || outcome.bare_line_ending && !cfg_normalize(&self.session))
-        {
+        if self.session.content_acceptable(&outcome) {
             if let Some(reply) = self.authenticate_buffered().await {
                 return Ok(self.session.data_refused(reply));
             }
@@ -507,9 +498,7 @@ impl Conn {
             self.reader.consume(take);
             remaining -= take as u64;
             if keep {
-                let data = std::mem::take(&mut chunk);
-                self.store(&data).await;
-                chunk = data;
+                self.store(&chunk).await;
             }
         }
         if keep && self.session.chunk_is_last() {

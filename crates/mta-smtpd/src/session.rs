@@ -427,7 +427,12 @@ impl Session {
         }
     }
 
-    /// The DATA terminator was read. `stored`: every byte reached the spool file.
+    /// Whether data with this outcome would be accepted (size, bare line endings, line
+    /// length), so the shell spends no authentication work on a message it must refuse anyway.
+    pub fn content_acceptable(&self, o: &DataOutcome) -> bool {
+        self.content_problem(o).is_none()
+    }
+
     /// What inbound mail authentication (SPF/DKIM/DMARC) needs about the message being
     /// received: client address, HELO name and envelope sender (empty for `<>`). `None` where
     /// it does not apply: only mail arriving from the world on the `mx` role is checked, never
@@ -457,6 +462,7 @@ impl Session {
         vec![Output::AbortMessage, Output::Reply(reply)]
     }
 
+    /// The DATA terminator was read. `stored`: every byte reached the spool file.
     pub fn data_received(&mut self, outcome: &DataOutcome, stored: bool) -> Vec<Output> {
         if self.mode != Mode::DataPending {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
