@@ -497,6 +497,11 @@ pub struct Delivery {
     pub sieve_script: String,
     /// Allow `|command` and `/file` targets in `.forward` and aliases (run as the owning user).
     pub allow_forward_commands: bool,
+    /// How many (queue id, recipient) deliveries local-delivery remembers, in memory and in
+    /// `paths.state_dir/local-delivery/delivered`, so a message queue-runner sends again
+    /// after dying before it recorded the 250 is acknowledged without a second copy.
+    /// About 100 bytes each; 0 turns the check off.
+    pub remembered_deliveries: usize,
 }
 
 impl Default for Delivery {
@@ -511,6 +516,7 @@ impl Default for Delivery {
             max_delivered_to: 1,
             sieve_script: ".sieve".into(),
             allow_forward_commands: false,
+            remembered_deliveries: 100_000,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod helper;
 pub mod mbox;
 pub mod message;
+pub mod recent;
 pub mod requeue;
 pub mod router;
 pub mod server;

@@ -1,6 +1,7 @@
 //! `local-delivery`: the MDA: an LMTP server on a Unix socket that writes Maildir and mbox
 //! mailboxes, with aliases, .forward and Sieve. See the library crate for the flow.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use clap::Parser;
 use ferrymail_net::cli::{DaemonArgs, EX_CANTCREAT, EX_CONFIG, EX_UNAVAILABLE};
 use ferrymail_net::{listeners, logging, notify, privdrop, signals};
 use ferrymail_users::{UserDb, UserDbConfig};
+use local_delivery::recent::RecentDeliveries;
 use local_delivery::router::Router;
 use local_delivery::server::{self, ServerConfig};
 use local_delivery::session::SessionConfig;
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         data_timeout: config.smtpd.data_timeout,
         max_sessions: server::MAX_SESSIONS,
         grace: config.smtpd.shutdown_grace,
+        recent: open_recent(&config),
     });
     let reload_db = userdb.clone();
     let router = Arc::new(Router::new(config, userdb, vmail));
@@ -121,4 +124,20 @@ fn main() -> ExitCode {
             ExitCode::from(EX_UNAVAILABLE as u8)
         }
     }
+}
+
+/// The record of recent deliveries in `state_dir/local-delivery/` (created 0700 if missing,
+/// as the user the daemon now runs as).
+fn open_recent(config: &ferrymail_config::Config) -> RecentDeliveries {
+    let capacity = config.delivery.remembered_deliveries;
+    let dir = config.paths.state_dir.join("local-delivery");
+    let made = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir);
+    if let Err(e) = made {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the state directory; the delivery record is kept in memory only");
+        return RecentDeliveries::open(None, capacity);
+    }
+    RecentDeliveries::open(Some(&dir.join("delivered")), capacity)
 }

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::message;
+use crate::recent::{Begin, RecentDeliveries};
 use crate::router::Router;
 use crate::session::{Session, SessionConfig, Step};
 
@@ -32,6 +33,7 @@ pub struct ServerConfig {
     pub data_timeout: Duration,
     pub max_sessions: usize,
     pub grace: Duration,
+    pub recent: RecentDeliveries,
 }
 
 /// Serves until `shutdown`, then waits up to the grace period for sessions in progress
@@ -180,6 +182,7 @@ async fn session(stream: UnixStream, router: Arc<Router>, cfg: Arc<ServerConfig>
                     }
                     Ok(tx) => {
                         let router = router.clone();
+                        let recent = cfg.recent.clone();
                         let span = tracing::Span::current();
                         let replies = tokio::task::spawn_blocking(move || {
                             let _g = span.enter();
@@ -192,8 +195,26 @@ async fn session(stream: UnixStream, router: Arc<Router>, cfg: Arc<ServerConfig>
                             tx.recipients
                                 .iter()
                                 .map(|rcpt| {
-                                    let o = router.deliver(tx.sender.as_deref(), rcpt, &msg, &headers);
                                     let from = tx.sender.as_deref().unwrap_or("");
+                                    let claim = tx.queue_id.as_deref().map(|q| (q, recent.begin(q, rcpt)));
+                                    let in_flight = match claim {
+                                        Some((qid, Begin::AlreadyDelivered)) => {
+                                            tracing::info!(from, to = %rcpt, %msgid, qid, status = "duplicate", "delivery already made for this queue id; not written again");
+                                            return Reply::new(250, "2.0.0", format!("already delivered ({qid})"));
+                                        }
+                                        Some((qid, Begin::InProgress)) => {
+                                            tracing::info!(from, to = %rcpt, %msgid, qid, status = "deferred", "the same delivery is in progress in another session");
+                                            return Reply::new(451, "4.3.0", "this message is being delivered by another session, try again later");
+                                        }
+                                        Some((_, Begin::Deliver(f))) => Some(f),
+                                        None => None,
+                                    };
+                                    let o = router.deliver(tx.sender.as_deref(), rcpt, &msg, &headers);
+                                    if o.reply.is_positive() {
+                                        if let Some(f) = in_flight {
+                                            f.delivered();
+                                        }
+                                    }
                                     let status = if o.reply.is_positive() {
                                         "delivered"
                                     } else if o.reply.is_transient() {

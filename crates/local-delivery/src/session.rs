@@ -31,6 +31,8 @@ pub struct Transaction {
     /// `None` is the null reverse-path.
     pub sender: Option<String>,
     pub recipients: Vec<String>,
+    /// The spool queue id queue-runner named with `XQUEUEID`, if it did.
+    pub queue_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -39,6 +41,7 @@ pub struct Session {
     greeted: bool,
     /// `Some(sender)` after MAIL.
     sender: Option<Option<String>>,
+    queue_id: Option<String>,
     recipients: Vec<String>,
     errors: u32,
 }
@@ -49,6 +52,7 @@ impl Session {
             cfg,
             greeted: false,
             sender: None,
+            queue_id: None,
             recipients: Vec::new(),
             errors: 0,
         }
@@ -60,6 +64,7 @@ impl Session {
 
     fn reset(&mut self) {
         self.sender = None;
+        self.queue_id = None;
         self.recipients.clear();
     }
 
@@ -100,6 +105,7 @@ impl Session {
                         "ENHANCEDSTATUSCODES".into(),
                         "8BITMIME".into(),
                         format!("SIZE {}", self.cfg.max_message_size),
+                        "XQUEUEID".into(),
                     ],
                 ))
             }
@@ -120,6 +126,7 @@ impl Session {
                     Path::Null => None,
                     Path::Mailbox(m) => Some(m),
                 });
+                self.queue_id = params.queue_id;
                 Step::Reply(Reply::new(250, "2.1.0", "Ok"))
             }
             Command::Rcpt { to, .. } => {
@@ -179,10 +186,15 @@ impl Session {
     pub fn data_done(&mut self, outcome: &DataOutcome) -> Result<Transaction, Reply> {
         let sender = self.sender.take().unwrap_or(None);
         let recipients = std::mem::take(&mut self.recipients);
+        let queue_id = self.queue_id.take();
         if outcome.too_big {
             return Err(Reply::new(552, "5.3.4", "message too big"));
         }
-        Ok(Transaction { sender, recipients })
+        Ok(Transaction {
+            sender,
+            recipients,
+            queue_id,
+        })
     }
 
     /// How many recipients were accepted in the current transaction.
@@ -246,7 +258,19 @@ mod tests {
         let t = s.data_done(&DataOutcome::default()).unwrap();
         assert_eq!(t.sender, None);
         assert_eq!(t.recipients, vec!["u1@x", "u2@x"]);
+        assert_eq!(t.queue_id, None);
         assert_eq!(s.recipient_count(), 0);
+        // The queue id rides on MAIL and belongs to that transaction only.
+        assert!(r.lines.contains(&"XQUEUEID".to_string()));
+        s.command(b"MAIL FROM:<a@b> XQUEUEID=0QID\r\n", &mut check);
+        s.command(b"RCPT TO:<u1@x>\r\n", &mut check);
+        s.command(b"DATA\r\n", &mut check);
+        let t = s.data_done(&DataOutcome::default()).unwrap();
+        assert_eq!(t.queue_id.as_deref(), Some("0QID"));
+        s.command(b"MAIL FROM:<a@b>\r\n", &mut check);
+        s.command(b"RCPT TO:<u1@x>\r\n", &mut check);
+        s.command(b"DATA\r\n", &mut check);
+        assert_eq!(s.data_done(&DataOutcome::default()).unwrap().queue_id, None);
         assert!(matches!(s.command(b"QUIT\r\n", &mut check), Step::Close(_)));
     }
 

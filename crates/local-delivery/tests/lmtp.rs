@@ -292,6 +292,52 @@ fn unwritable_maildir_is_temporary() {
     assert_eq!(dr[0].0, 450, "{dr:?}");
 }
 
+/// queue-runner names the queue id; a re-sent delivery (queue-runner died before recording the
+/// 250) is acknowledged without a second copy, even across a kill -9 of local-delivery.
+#[test]
+fn a_resent_queue_id_is_not_delivered_twice() {
+    let mut t = TestEnv::new();
+    t.start();
+    let both = ["alice@example.test", "bob@example.test"];
+    let mut c = t.connect();
+    let (_, dr) = c.deliver_with("s@remote.test", " XQUEUEID=0QUEUEID1", &both, MSG);
+    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?}");
+    drop(c);
+    let mut d = t.daemon.take().unwrap();
+    d.signal(nix::sys::signal::Signal::SIGKILL);
+    d.wait_timeout(std::time::Duration::from_secs(30)).unwrap();
+    t.start();
+    let mut c = t.connect();
+    let (_, dr) = c.deliver_with(
+        "s@remote.test",
+        " XQUEUEID=0QUEUEID1",
+        &[
+            "alice@example.test",
+            "carol@example.test",
+            "bob@example.test",
+        ],
+        MSG,
+    );
+    assert_eq!(dr.len(), 3, "{dr:?}");
+    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?}");
+    assert!(dr[0].1.contains("already delivered"), "{dr:?}");
+    assert!(!dr[1].1.contains("already delivered"), "{dr:?}");
+    assert!(dr[2].1.contains("already delivered"), "{dr:?}");
+    // Another queue id, and a transaction without one, are new deliveries.
+    let (_, dr) = c.deliver_with("s@remote.test", " XQUEUEID=0QUEUEID2", &both[..1], MSG);
+    assert_eq!(dr[0].0, 250);
+    let (_, dr) = c.deliver("s@remote.test", &both[..1], MSG);
+    assert_eq!(dr[0].0, 250);
+    assert_eq!(maildir_messages(&t.maildir("alice")).len(), 3);
+    assert_eq!(maildir_messages(&t.maildir("bob")).len(), 1);
+    assert_eq!(maildir_messages(&t.maildir("carol")).len(), 1);
+    assert!(
+        t.log().contains("status=\"duplicate\"") || t.log().contains("status=duplicate"),
+        "{}",
+        t.log()
+    );
+}
+
 #[test]
 fn sigterm_exits_zero() {
     let mut t = TestEnv::new();

@@ -35,6 +35,16 @@ pub fn need_ehlo_for_params() -> Reply {
     Reply::new(555, "5.5.4", "Error: ESMTP parameters need EHLO")
 }
 
+/// A parameter this server parses but never offers (XQUEUEID is between ferrymail's own
+/// queue-runner and local-delivery).
+pub fn param_not_offered(name: &str) -> Reply {
+    Reply::new(
+        555,
+        "5.5.4",
+        format!("Error: {name} parameter not supported"),
+    )
+}
+
 pub fn nested_mail() -> Reply {
     Reply::new(503, "5.5.1", "Error: nested MAIL command")
 }

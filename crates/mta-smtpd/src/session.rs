@@ -321,6 +321,9 @@ impl Session {
         if !self.esmtp && params != MailParams::default() {
             return self.error(replies::need_ehlo_for_params());
         }
+        if params.queue_id.is_some() {
+            return self.error(replies::param_not_offered("XQUEUEID"));
+        }
         if params.size.is_some_and(|s| s > self.cfg.max_message_size) {
             return self.error(replies::size_exceeded());
         }

@@ -141,6 +141,13 @@ fn sequence_errors_have_enhanced_codes() {
     assert_eq!(code(&mut s, "FOO"), "500 5.5.1");
     // Extensions need EHLO.
     assert_eq!(code(&mut s, "MAIL FROM:<a@b.test> SIZE=10"), "555 5.5.4");
+    // The LMTP-only queue id is never taken from an SMTP client.
+    assert!(code(&mut s, "EHLO c").starts_with("250"));
+    assert_eq!(
+        code(&mut s, "MAIL FROM:<a@b.test> XQUEUEID=ABC"),
+        "555 5.5.4"
+    );
+    assert_eq!(code(&mut s, "MAIL FROM:<a@b.test>"), "250 2.1.0");
 }
 
 #[test]

@@ -78,6 +78,9 @@ pub struct Extensions {
     pub size: Option<u64>,
     pub auth_plain: bool,
     pub auth_login: bool,
+    /// local-delivery's `XQUEUEID`: it remembers which queue ids it delivered to whom, so
+    /// a message sent again after we died before recording its 250 is not delivered twice.
+    pub queue_id: bool,
 }
 
 impl Extensions {
@@ -93,6 +96,7 @@ impl Extensions {
                 "8BITMIME" => e.eightbitmime = true,
                 "SMTPUTF8" => e.smtputf8 = true,
                 "DSN" => e.dsn = true,
+                "XQUEUEID" => e.queue_id = true,
                 "SIZE" => {
                     e.size = words
                         .next()
@@ -155,6 +159,9 @@ fn mail_command(env: &Envelope, ext: &Extensions, send_8bit: bool) -> String {
     }
     if env.smtputf8 && ext.smtputf8 {
         cmd.push_str(" SMTPUTF8");
+    }
+    if ext.queue_id {
+        cmd.push_str(&format!(" XQUEUEID={}", env.id));
     }
     if ext.dsn {
         match env.dsn.ret {
@@ -663,6 +670,7 @@ mod tests {
                 "AUTH LOGIN PLAIN".into(),
                 "DSN".into(),
                 "SMTPUTF8".into(),
+                "XQUEUEID".into(),
             ],
         );
         let e = Extensions::parse(&r);
@@ -677,6 +685,7 @@ mod tests {
                 size: Some(1000),
                 auth_plain: true,
                 auth_login: true,
+                queue_id: true,
             }
         );
         let only_greeting = Reply::plain(250, "PIPELINING");
@@ -720,5 +729,13 @@ mod tests {
         );
         env.sender = None;
         assert_eq!(mail_command(&env, &plain, false), "MAIL FROM:<>\r\n");
+        let lmtp = Extensions {
+            queue_id: true,
+            ..Extensions::default()
+        };
+        assert_eq!(
+            mail_command(&env, &lmtp, false),
+            format!("MAIL FROM:<> XQUEUEID={}\r\n", env.id)
+        );
     }
 }

@@ -91,6 +91,11 @@ pub struct MailParams {
     pub envid: Option<String>,
     /// `AUTH=<mailbox>` or `AUTH=<>` (RFC 4954 §5), xtext-decoded.
     pub auth: Option<String>,
+    /// `XQUEUEID=<id>`: ferrymail's own LMTP extension. queue-runner names the spool queue
+    /// id so that local-delivery can recognise a delivery it already made when the queue
+    /// runner died before recording the 250 and sends the message again. Only a server that
+    /// advertised `XQUEUEID` may be sent it; mta-smtpd refuses it.
+    pub queue_id: Option<String>,
 }
 
 /// RFC 3461 NOTIFY: `NEVER` alone, or any of the three.
@@ -382,6 +387,12 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
             ("AUTH", Some(v)) if p.auth.is_none() => {
                 p.auth = Some(xtext::decode(v).ok_or_else(bad)?);
             }
+            ("XQUEUEID", Some(v)) if p.queue_id.is_none() => {
+                if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(bad());
+                }
+                p.queue_id = Some(v.to_owned());
+            }
             _ => return Err(bad()),
         }
     }
@@ -478,6 +489,23 @@ mod tests {
         assert_eq!(params.ret, Some(Ret::Hdrs));
         assert_eq!(params.envid.as_deref(), Some("id+1"));
         assert_eq!(params.auth.as_deref(), Some("joe@a.test"));
+        assert_eq!(params.queue_id, None);
+        let Command::Mail { params, .. } = ok("MAIL FROM:<> XQUEUEID=0ABC123XYZ") else {
+            panic!()
+        };
+        assert_eq!(params.queue_id.as_deref(), Some("0ABC123XYZ"));
+        for bad in [
+            "XQUEUEID=",
+            "XQUEUEID=a+b",
+            "XQUEUEID=a XQUEUEID=b",
+            "XQUEUEID",
+        ] {
+            assert_eq!(
+                err(&format!("MAIL FROM:<> {bad}")),
+                ParseError::Parameter("XQUEUEID".into()),
+                "{bad}"
+            );
+        }
         assert_eq!(
             ok("mail from: <>"),
             Command::Mail {

@@ -192,6 +192,10 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
         state("ferrymail-imapd.service").map(|d| Path::new("/var/lib").join(d)),
         Some(config.paths.state_dir.join("imapd"))
     );
+    assert_eq!(
+        state("ferrymail-delivery.service").map(|d| Path::new("/var/lib").join(d)),
+        Some(config.paths.state_dir.join("local-delivery"))
+    );
 }
 
 #[test]

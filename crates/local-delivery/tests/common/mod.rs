@@ -260,8 +260,19 @@ impl Lmtp {
     /// LHLO + one transaction. Returns the RCPT replies and the per-recipient DATA replies
     /// (empty when DATA was refused).
     pub fn deliver(&mut self, from: &str, rcpts: &[&str], msg: &[u8]) -> (Vec<Reply>, Vec<Reply>) {
+        self.deliver_with(from, "", rcpts, msg)
+    }
+
+    /// [`deliver`](Lmtp::deliver) with MAIL parameters (e.g. ` XQUEUEID=...`).
+    pub fn deliver_with(
+        &mut self,
+        from: &str,
+        mail_params: &str,
+        rcpts: &[&str],
+        msg: &[u8],
+    ) -> (Vec<Reply>, Vec<Reply>) {
         assert_eq!(self.cmd("LHLO test.client").0, 250);
-        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>")).0, 250);
+        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>{mail_params}")).0, 250);
         let rr: Vec<Reply> = rcpts
             .iter()
             .map(|r| self.cmd(&format!("RCPT TO:<{r}>")))
