@@ -290,6 +290,10 @@ pub struct ConnLimits {
     pub exempt_trusted: bool,
     /// Allow passwords before TLS from loopback clients (for local tools and tests).
     pub plaintext_auth_on_loopback: bool,
+    /// Password checks (deliberately slow hashes) running at once; 0 = one per CPU core.
+    /// Each client address also gets one check at a time (unless exempt as trusted), so a
+    /// flood of bad logins queues behind itself instead of starving everyone's logins.
+    pub max_concurrent_password_checks: usize,
 }
 
 impl Default for ConnLimits {
@@ -301,6 +305,7 @@ impl Default for ConnLimits {
             auth_failure_delay: Duration::from_secs(2),
             exempt_trusted: true,
             plaintext_auth_on_loopback: false,
+            max_concurrent_password_checks: 0,
         }
     }
 }

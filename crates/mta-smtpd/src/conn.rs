@@ -298,15 +298,20 @@ impl Conn {
         }
         let db = self.shared.userdb.clone();
         let login = creds.authcid.clone();
-        let r =
-            tokio::task::spawn_blocking(move || db.verify(&creds.authcid, &creds.password)).await;
+        let r = self
+            .shared
+            .throttle
+            .check_password(ip, exempt, move || {
+                db.verify(&creds.authcid, &creds.password)
+            })
+            .await;
         let result = match r {
-            Ok(Ok(account)) => {
+            Some(Ok(account)) => {
                 self.shared.throttle.succeeded(ip);
                 tracing::info!(user = %account.login(), "authenticated");
                 Ok(account.login().to_owned())
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 tracing::info!(user = %login, reason = %e, "authentication failed");
                 let delay = self.shared.throttle.failed(ip);
                 if !exempt {
@@ -314,8 +319,8 @@ impl Conn {
                 }
                 Err(())
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "password check task failed");
+            None => {
+                tracing::warn!("password check task failed");
                 Err(())
             }
         };

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::{canonical_ip, ConnLimits};
+use tokio::sync::Semaphore;
 
 /// Why a connection was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,12 +91,39 @@ impl Drop for ConnGuard {
 
 /// Remembers failed logins per client address across connections, so a password-guessing
 /// client gains nothing by reconnecting: each failure doubles the delay before the next answer.
+///
+/// It also runs the password checks themselves ([`AuthThrottle::check_password`]): at most
+/// `max_concurrent_password_checks` at once, in arrival order, and one at a time per client
+/// address, because each check burns tens of milliseconds of CPU by design and a flood of
+/// bad logins must not take every core away from the good ones.
 #[derive(Clone)]
 pub struct AuthThrottle {
     inner: Arc<Mutex<HashMap<IpAddr, Failures>>>,
     base: Duration,
     max: Duration,
     forget_after: Duration,
+    checks: Arc<Semaphore>,
+    per_address: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+}
+
+/// One address's turn at checking a password; the last one out removes the address's entry,
+/// so the map holds only addresses with a check running or waiting.
+struct AddressTurn {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    sem: Arc<Semaphore>,
+    ip: IpAddr,
+    map: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
+}
+
+impl Drop for AddressTurn {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        // Two references: ours and the map's. Anyone else holds a clone while waiting.
+        if Arc::strong_count(&self.sem) <= 2 {
+            m.remove(&self.ip);
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -111,7 +139,48 @@ impl AuthThrottle {
             base: limits.auth_failure_delay,
             max: Duration::from_secs(60),
             forget_after: Duration::from_secs(15 * 60),
+            checks: Arc::new(Semaphore::new(
+                match limits.max_concurrent_password_checks {
+                    0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+                    n => n,
+                },
+            )),
+            per_address: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Runs `check` (a password verification) on the blocking pool once a slot is free: first
+    /// this address's turn (skipped when `exempt`, e.g. a trusted webmail host), then one of
+    /// the global slots. `None` if the check panicked.
+    pub async fn check_password<T: Send + 'static>(
+        &self,
+        ip: IpAddr,
+        exempt: bool,
+        check: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let ip = canonical_ip(ip);
+        let turn = if exempt {
+            None
+        } else {
+            let sem = self
+                .per_address
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(ip)
+                .or_insert_with(|| Arc::new(Semaphore::new(1)))
+                .clone();
+            Some(AddressTurn {
+                permit: sem.clone().acquire_owned().await.ok(),
+                sem,
+                ip,
+                map: self.per_address.clone(),
+            })
+        };
+        let slot = self.checks.clone().acquire_owned().await.ok();
+        let r = tokio::task::spawn_blocking(check).await.ok();
+        drop(slot);
+        drop(turn);
+        r
     }
 
     /// Records a failure and returns how long to wait before answering it.
@@ -211,6 +280,73 @@ mod tests {
             l.admit("::ffff:192.0.2.9".parse().unwrap(), false).err(),
             Some(Refusal::TooManyFromAddress)
         );
+    }
+
+    /// Runs `n` checks per address concurrently and returns the most that ever ran at once,
+    /// overall and for one address.
+    async fn peak(t: &AuthThrottle, addrs: &[&str], n: usize, exempt: bool) -> (usize, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let now = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let per = Arc::new(Mutex::new(HashMap::<String, (usize, usize)>::new()));
+        let mut tasks = Vec::new();
+        for a in addrs {
+            for _ in 0..n {
+                let (t, now, most, per, a) = (
+                    t.clone(),
+                    now.clone(),
+                    most.clone(),
+                    per.clone(),
+                    a.to_string(),
+                );
+                tasks.push(tokio::spawn(async move {
+                    let ip: IpAddr = a.parse().unwrap();
+                    t.check_password(ip, exempt, move || {
+                        most.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+                        {
+                            let mut m = per.lock().unwrap();
+                            let e = m.entry(a.clone()).or_default();
+                            e.0 += 1;
+                            e.1 = e.1.max(e.0);
+                        }
+                        std::thread::sleep(Duration::from_millis(15));
+                        per.lock().unwrap().get_mut(&a).unwrap().0 -= 1;
+                        now.fetch_sub(1, SeqCst);
+                    })
+                    .await
+                    .unwrap()
+                }));
+            }
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let per_most = per.lock().unwrap().values().map(|v| v.1).max().unwrap();
+        (most.load(SeqCst), per_most)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn password_checks_are_bounded_globally_and_per_address() {
+        let t = AuthThrottle::new(&ConnLimits {
+            max_concurrent_password_checks: 3,
+            ..ConnLimits::default()
+        });
+        let addrs = [
+            "192.0.2.1",
+            "192.0.2.2",
+            "192.0.2.3",
+            "192.0.2.4",
+            "192.0.2.5",
+        ];
+        let (all, one) = peak(&t, &addrs, 4, false).await;
+        assert!((2..=3).contains(&all), "{all} at once");
+        assert_eq!(one, 1, "one check at a time per address");
+        // An exempt (trusted) address may use every global slot, never more.
+        let (all, one) = peak(&t, &addrs[..1], 8, true).await;
+        assert_eq!(one, all);
+        assert!((2..=3).contains(&all), "{all}");
+        // Nothing is left behind for addresses that are done.
+        assert!(t.per_address.lock().unwrap().is_empty());
     }
 
     #[test]

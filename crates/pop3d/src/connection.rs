@@ -48,6 +48,8 @@ enum ConnError {
     HandshakeTimeout,
     #[error("blocking task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Internal(&'static str),
 }
 
 /// Serves one accepted connection to its end.
@@ -227,12 +229,18 @@ async fn login_action(
     let locks = ctx.locks.clone();
     let sizes = ctx.sizes.clone();
     let login_owned = login.to_owned();
-    let outcome = tokio::task::spawn_blocking(move || {
-        let account = userdb.verify(&login_owned, &password)?;
-        let path = maildrop::maildir_path(&config, &account);
-        Ok::<_, ferrymail_users::AuthError>(path.and_then(|p| maildrop::open(&locks, &sizes, &p)))
-    })
-    .await?;
+    let exempt = info.trusted && ctx.config.pop3d.limits.exempt_trusted;
+    let outcome = ctx
+        .throttle
+        .check_password(ip, exempt, move || {
+            let account = userdb.verify(&login_owned, &password)?;
+            let path = maildrop::maildir_path(&config, &account);
+            Ok::<_, ferrymail_users::AuthError>(
+                path.and_then(|p| maildrop::open(&locks, &sizes, &p)),
+            )
+        })
+        .await
+        .ok_or(ConnError::Internal("the password check failed"))?;
     match outcome {
         Err(auth) => {
             let delay = ctx.throttle.failed(ip);
