@@ -122,7 +122,13 @@ pub struct DnsServer {
 impl DnsServer {
     /// Serves `zone` on an ephemeral UDP port of 127.0.0.1.
     pub fn start(zone: Zone) -> std::io::Result<DnsServer> {
-        let sock = UdpSocket::bind("127.0.0.1:0")?;
+        DnsServer::start_on(zone, UdpSocket::bind("127.0.0.1:0")?)
+    }
+
+    /// Serves `zone` on a socket the caller bound: another address or port 53, or a socket
+    /// created inside a network namespace (a socket stays in the namespace it was made in,
+    /// whichever thread serves it).
+    pub fn start_on(zone: Zone, sock: UdpSocket) -> std::io::Result<DnsServer> {
         sock.set_read_timeout(Some(Duration::from_millis(100)))?;
         let addr = sock.local_addr()?;
         let zone = Arc::new(RwLock::new(zone));
@@ -319,5 +325,23 @@ mod tests {
         assert_eq!((nodata[3] & 0x0f, nscount(&nodata)), (0, 1));
         let a = answer(&z, &query("b.test", 1)).unwrap();
         assert_eq!(nscount(&a), 0);
+    }
+
+    #[test]
+    fn serves_on_a_socket_the_caller_bound() {
+        let mut z = Zone::new();
+        z.mx("b.test", 10, "mx.b.test");
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = DnsServer::start_on(z, sock).unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client.send_to(&query("b.test", 15), server.addr).unwrap();
+        let mut buf = [0u8; 512];
+        let n = client.recv(&mut buf).unwrap();
+        let r = &buf[..n];
+        assert_eq!(r[..2], [0x12, 0x34]);
+        assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 1));
     }
 }

@@ -5,6 +5,7 @@
 //! with [`Ports::free`] and start the real daemon binaries with [`Daemon`], so every test runs
 //! against what a user would run, with no second hand-written config to drift.
 
+use std::ffi::OsStr;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,20 @@ impl Default for Ports {
 }
 
 impl Ports {
+    /// The standard ports (25, 587, 465, 143, 993, 110, 995), for an environment that has an
+    /// address of its own, such as a host in its own network namespace.
+    pub fn standard() -> Ports {
+        Ports {
+            smtp: 25,
+            submission: 587,
+            submissions: 465,
+            imap: 143,
+            imaps: 993,
+            pop3: 110,
+            pop3s: 995,
+        }
+    }
+
     /// Seven currently free loopback ports (for tests running in parallel).
     pub fn free() -> Ports {
         // Hold all seven open at once so the kernel cannot hand out the same one twice.
@@ -334,6 +349,18 @@ impl Daemon {
     /// Starts `bin -c config`. Its stderr goes to `<state>/log/<name>.log` so a failing test
     /// can print it.
     pub fn spawn(bin: &Path, env: &DevEnv) -> io::Result<Daemon> {
+        Daemon::spawn_with_prefix::<&OsStr>(&[], bin, env)
+    }
+
+    /// Starts `prefix… bin -c config`, e.g. with `["ip", "netns", "exec", "<ns>"]` to run the
+    /// daemon inside a network namespace. The prefix must exec the daemon (as `ip netns exec`,
+    /// `env` or `nice` do) rather than fork it: signals and [`Daemon::pid`] go to the process
+    /// started here, and that has to be the daemon itself. An empty prefix is [`Daemon::spawn`].
+    pub fn spawn_with_prefix<S: AsRef<OsStr>>(
+        prefix: &[S],
+        bin: &Path,
+        env: &DevEnv,
+    ) -> io::Result<Daemon> {
         let name = bin
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -344,14 +371,25 @@ impl Daemon {
             .create(true)
             .append(true)
             .open(log_dir.join(format!("{name}.log")))?;
-        let child = Command::new(bin)
+        let mut cmd = match prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
             .arg("-c")
             .arg(&env.config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", bin.display())))?;
+            .map_err(|e| {
+                let program = prefix.first().map_or(bin, |p| Path::new(p.as_ref()));
+                io::Error::new(e.kind(), format!("{}: {e}", program.display()))
+            })?;
         Ok(Daemon { name, child })
     }
 
@@ -427,3 +465,51 @@ pub fn wait_for_unix(path: &Path, timeout: Duration) -> bool {
 }
 
 pub mod dns;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmdline(pid: u32) -> Vec<String> {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_prefixed_daemon_is_the_process_that_gets_signalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = prepare(&DevOptions::new(dir.path().join("state"))).unwrap();
+        let bin = dir.path().join("fake-daemon");
+        std::fs::write(&bin, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let mut d =
+            Daemon::spawn_with_prefix(&["env", "FERRYMAIL_PREFIX_TEST=1"], &bin, &env).unwrap();
+        assert_eq!(d.name, "fake-daemon");
+        let pid = d.pid();
+        // `env` execs the script, so the pid we hold becomes the script's shell.
+        let want = vec![
+            "/bin/sh".to_string(),
+            bin.display().to_string(),
+            "-c".into(),
+            env.config_path.display().to_string(),
+        ];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cmdline(pid) != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(cmdline(pid), want);
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        assert!(environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"FERRYMAIL_PREFIX_TEST=1"));
+        assert!(d.is_running());
+        drop(d);
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None);
+        assert_eq!(gone, Err(nix::errno::Errno::ESRCH));
+    }
+}

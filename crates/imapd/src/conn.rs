@@ -2,11 +2,94 @@
 //! connection waiting for its next command holds no input or output buffer at all (on
 //! plaintext it waits for readability before allocating), which is what keeps tens of
 //! thousands of IDLE clients cheap.
+//!
+//! The bytes come from the client's own TCP/TLS connection ([`Stream::Net`]), or, in a
+//! per-login session child serving a Unix account, from the Unix socket over which imapd's
+//! main process relays that connection ([`Stream::Relayed`]).
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use ferrymail_net::stream::MaybeTls;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::UnixStream;
+use tokio_rustls::TlsAcceptor;
+
+/// Where a session's bytes travel.
+pub enum Stream {
+    Net(MaybeTls),
+    /// A session child's end of the socket to imapd's main process, which holds the
+    /// client's connection; `tls` says whether that connection is encrypted.
+    Relayed {
+        sock: UnixStream,
+        tls: bool,
+    },
+}
+
+impl Stream {
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Stream::Net(s) => s.is_tls(),
+            Stream::Relayed { tls, .. } => *tls,
+        }
+    }
+
+    pub fn tls_description(&self) -> Option<String> {
+        match self {
+            Stream::Net(s) => s.tls_description(),
+            Stream::Relayed { .. } => None,
+        }
+    }
+
+    /// STARTTLS; only possible on the client's own connection.
+    pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
+        match self {
+            Stream::Net(s) => s.upgrade(acceptor).await,
+            Stream::Relayed { .. } => Err(io::Error::other("TLS is handled by the main process")),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Net(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Relayed { sock, .. } => Pin::new(sock).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Net(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Relayed { sock, .. } => Pin::new(sock).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Net(s) => Pin::new(s).poll_flush(cx),
+            Stream::Relayed { sock, .. } => Pin::new(sock).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Net(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Relayed { sock, .. } => Pin::new(sock).poll_shutdown(cx),
+        }
+    }
+}
 
 const READ_CHUNK: usize = 4096;
 
@@ -18,13 +101,13 @@ pub enum LineResult {
 }
 
 pub struct Conn {
-    pub stream: MaybeTls,
+    pub stream: Stream,
     inbuf: Vec<u8>,
     start: usize,
 }
 
 impl Conn {
-    pub fn new(stream: MaybeTls) -> Conn {
+    pub fn new(stream: Stream) -> Conn {
         Conn {
             stream,
             inbuf: Vec::new(),
@@ -35,6 +118,13 @@ impl Conn {
     /// Bytes received but not consumed (must be none before a STARTTLS handshake).
     pub fn buffered(&self) -> usize {
         self.inbuf.len() - self.start
+    }
+
+    /// The stream and the bytes received but not yet consumed (commands the client
+    /// pipelined behind the last one), for handing the connection on.
+    pub fn into_parts(mut self) -> (Stream, Vec<u8>) {
+        let pending = self.inbuf.split_off(self.start.min(self.inbuf.len()));
+        (self.stream, pending)
     }
 
     fn compact(&mut self) {
@@ -52,9 +142,11 @@ impl Conn {
     /// appended after a read completed.
     async fn fill(&mut self) -> io::Result<bool> {
         self.compact();
-        if let MaybeTls::Plain(tcp) = &self.stream {
-            if self.inbuf.capacity() == 0 {
-                tcp.readable().await?;
+        if self.inbuf.capacity() == 0 {
+            match &self.stream {
+                Stream::Net(MaybeTls::Plain(tcp)) => tcp.readable().await?,
+                Stream::Relayed { sock, .. } => sock.readable().await?,
+                Stream::Net(_) => {}
             }
         }
         self.inbuf.reserve(READ_CHUNK);

@@ -11,17 +11,28 @@
 //! - [`mailbox`]: open mailboxes shared by all sessions of the process (in-process change
 //!   notification, inotify for other writers), over `ferrymail-maildir`.
 //!
+//! Who serves a login: virtual users are served in the main process, as `imapd.user`. Unix
+//! accounts (`userdb.unix_accounts`, mail in `~/Maildir`) are served, when imapd was started
+//! as root, by a per-login child process running as the account (Dovecot's model): the
+//! [`spawner`] (a re-exec of this binary that keeps root) starts a [`child`] after the main
+//! process checked the password, and the main process relays the client's connection to it
+//! over a Unix socket ([`conn::Stream::Relayed`]). Without root there is no spawner and Unix
+//! accounts are served in-process (development), with a warning at start-up.
+//!
 //! Storage decision: the Maildir is the source of truth (flags in the `:2,` suffix, Maildir++
 //! folders, `/` shown as the separator). UIDs live in a per-mailbox `ferrymail-uidlist` file
 //! ([`uidlist`]) next to the messages — UIDVALIDITY, UIDNEXT and uid → base name — so UIDs
 //! survive losing imapd's state directory, and UIDVALIDITY only changes if that file is
-//! lost or corrupt. Keyword names are kept in Dovecot's `dovecot-keywords` format. The cache
-//! of sizes, ENVELOPE and BODYSTRUCTURE is in memory per open mailbox (a message file is
-//! parsed at most once while any session has its mailbox open) in front of imapd's own sled
-//! database in `state_dir/imapd/` ([`index`]), which persists it across restarts. sled is
-//! only a cache: deleting it costs re-parsing, never a UID.
+//! lost or corrupt; several processes (session children) may assign UIDs in one mailbox, so
+//! that happens under an `flock` ([`uidlist::UidLock`]). Keyword names are kept in Dovecot's
+//! `dovecot-keywords` format. The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per
+//! open mailbox (a message file is parsed at most once while any session has its mailbox
+//! open) in front of imapd's own sled database in `state_dir/imapd/` ([`index`]), which
+//! persists it across restarts (the main process only; session children have no index). sled
+//! is only a cache: deleting it costs re-parsing, never a UID.
 
 pub mod atomic;
+pub mod child;
 pub mod conn;
 pub mod date;
 pub mod fetch;
@@ -33,5 +44,6 @@ pub mod parser;
 pub mod response;
 pub mod search;
 pub mod session;
+pub mod spawner;
 pub mod uidlist;
 pub mod utf7;

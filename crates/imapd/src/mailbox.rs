@@ -23,7 +23,7 @@ use notify::Watcher;
 use tokio::sync::watch;
 
 use crate::index::Index;
-use crate::uidlist::UidList;
+use crate::uidlist::{FileStamp, UidList, UidLock};
 
 /// Dovecot's keyword-name file: index → name for the maildir letters a–z.
 const KEYWORDS_FILE: &str = "dovecot-keywords";
@@ -75,6 +75,8 @@ pub struct State {
     pub uidnext: u32,
     pub msgs: Arc<Vec<Meta>>,
     pub keywords: Vec<String>,
+    /// The UID list file as it was when `msgs` last covered everything in it.
+    synced: Option<FileStamp>,
 }
 
 pub struct SharedMailbox {
@@ -146,6 +148,7 @@ impl SharedMailbox {
                 uidnext: 1,
                 msgs: Arc::new(Vec::new()),
                 keywords,
+                synced: None,
             }),
             version,
             cache: Mutex::new(HashMap::new()),
@@ -184,8 +187,78 @@ impl SharedMailbox {
     /// anything changed (and then notifies the other sessions).
     pub fn rescan(&self) -> Result<bool, StoreError> {
         let mut st = lock(&self.state);
+        let flock = UidLock::acquire(&self.path)?;
+        let (changed, gone) = self.sync_locked(&mut st)?;
+        drop(flock);
+        drop(st);
+        self.after_change(changed, &gone);
+        Ok(changed)
+    }
+
+    fn after_change(&self, changed: bool, gone: &[u32]) {
+        if !gone.is_empty() {
+            self.forget(gone);
+        }
+        if changed {
+            self.bump();
+        }
+    }
+
+    /// Brings the UID facts up to date with another process's writes to the UID list:
+    /// records for messages we do not know yet are adopted with their UIDs, and UIDNEXT
+    /// never stays below the file's. Called with the [`UidLock`] held, before any UID is
+    /// assigned. Returns true if the message list changed.
+    fn merge_uidlist(&self, st: &mut State, listing: &[MessageEntry]) -> Result<bool, StoreError> {
+        let Some(list) = UidList::load(&self.path)? else {
+            return Ok(false);
+        };
+        let by_base: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
+        let to_meta = |uid: u32, base: &str| {
+            by_base.get(base).map(|e| Meta {
+                uid,
+                flags: e.flags(),
+                dir: e.dir(),
+                file_name: e.file_name().into(),
+            })
+        };
+        if list.uidvalidity != st.uidvalidity {
+            // Someone rebuilt the list: its numbering is the one every process must share.
+            tracing::warn!(path = %self.path.display(), "UID list rebuilt by another process; adopting its UIDVALIDITY");
+            st.uidvalidity = list.uidvalidity;
+            st.uidnext = list.uidnext;
+            st.msgs = Arc::new(
+                list.entries
+                    .iter()
+                    .filter_map(|(uid, base)| to_meta(*uid, base))
+                    .collect(),
+            );
+            return Ok(true);
+        }
+        st.uidnext = st.uidnext.max(list.uidnext);
+        let known_uids: HashSet<u32> = st.msgs.iter().map(|m| m.uid).collect();
+        let known_bases: HashSet<&str> = st.msgs.iter().map(|m| m.base()).collect();
+        let adopted: Vec<Meta> = list
+            .entries
+            .iter()
+            .filter(|(uid, base)| !known_uids.contains(uid) && !known_bases.contains(base.as_str()))
+            .filter_map(|(uid, base)| to_meta(*uid, base))
+            .collect();
+        if adopted.is_empty() {
+            return Ok(false);
+        }
+        let msgs = Arc::make_mut(&mut st.msgs);
+        msgs.extend(adopted);
+        msgs.sort_by_key(|m| m.uid);
+        Ok(true)
+    }
+
+    /// The rescan proper, with the state and the [`UidLock`] held. Returns whether the
+    /// message list changed and the UIDs that disappeared.
+    fn sync_locked(&self, st: &mut State) -> Result<(bool, Vec<u32>), StoreError> {
         let listing = list_unsorted(&st.maildir)?;
         let mut first_load = false;
+        let mut changed = false;
+        let old_msgs = st.msgs.clone();
         if st.uidvalidity == 0 {
             first_load = true;
             match UidList::load(&self.path)? {
@@ -213,8 +286,9 @@ impl SharedMailbox {
                     st.uidnext = 1;
                 }
             }
+        } else if FileStamp::of(&self.path) != st.synced {
+            changed |= self.merge_uidlist(st, &listing)?;
         }
-        let mut changed = false;
         let known: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
         let mut next: Vec<Meta> = Vec::with_capacity(listing.len());
         let mut seen: HashSet<&str> = HashSet::with_capacity(st.msgs.len());
@@ -260,30 +334,25 @@ impl SharedMailbox {
         }
         let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();
         if first_load && (changed || missing()) {
-            save_uidlist(&st, &next, &self.path)?;
+            save_uidlist(st, &next, &self.path)?;
         } else if let Some(new) = next.get(first_new..).filter(|n| !n.is_empty()) {
             // UIDs must be durable before any client sees them.
             let records: Vec<(u32, String)> =
                 new.iter().map(|m| (m.uid, m.base().to_owned())).collect();
-            persist_new(&st, &next, &self.path, &records)?;
+            persist_new(st, &next, &self.path, &records)?;
         }
+        st.synced = FileStamp::of(&self.path);
+        let mut gone = Vec::new();
         if changed {
-            let gone: Vec<u32> = {
-                let keep: HashSet<u32> = next.iter().map(|m| m.uid).collect();
-                st.msgs
-                    .iter()
-                    .map(|m| m.uid)
-                    .filter(|u| !keep.contains(u))
-                    .collect()
-            };
+            let keep: HashSet<u32> = next.iter().map(|m| m.uid).collect();
+            gone = old_msgs
+                .iter()
+                .map(|m| m.uid)
+                .filter(|u| !keep.contains(u))
+                .collect();
             st.msgs = Arc::new(next);
-            drop(st);
-            if !gone.is_empty() {
-                self.forget(&gone);
-            }
-            self.bump();
         }
-        Ok(changed)
+        Ok((changed, gone))
     }
 
     /// Maildir letters for IMAP keyword names, adding names not seen before.
@@ -368,6 +437,13 @@ impl SharedMailbox {
     /// Deletes the messages with these UIDs; returns the UIDs removed.
     pub fn expunge(&self, uids: &[u32]) -> Result<Vec<u32>, StoreError> {
         let mut st = lock(&self.state);
+        let flock = UidLock::acquire(&self.path)?;
+        // The list is rewritten below: it must first hold what other processes added.
+        let (mut changed, mut gone) = if FileStamp::of(&self.path) != st.synced {
+            self.sync_locked(&mut st)?
+        } else {
+            (false, Vec::new())
+        };
         let want: HashSet<u32> = uids.iter().copied().collect();
         let mut removed = Vec::new();
         for m in st.msgs.iter().filter(|m| want.contains(&m.uid)) {
@@ -380,19 +456,22 @@ impl SharedMailbox {
             }
         }
         if !removed.is_empty() {
-            let gone: HashSet<u32> = removed.iter().copied().collect();
+            let dead: HashSet<u32> = removed.iter().copied().collect();
             let next: Vec<Meta> = st
                 .msgs
                 .iter()
-                .filter(|m| !gone.contains(&m.uid))
+                .filter(|m| !dead.contains(&m.uid))
                 .cloned()
                 .collect();
             save_uidlist(&st, &next, &self.path)?;
+            st.synced = FileStamp::of(&self.path);
             st.msgs = Arc::new(next);
-            drop(st);
-            self.forget(&removed);
-            self.bump();
+            gone.extend_from_slice(&removed);
+            changed = true;
         }
+        drop(flock);
+        drop(st);
+        self.after_change(changed, &gone);
         Ok(removed)
     }
 
@@ -404,6 +483,14 @@ impl SharedMailbox {
         mtime: Option<SystemTime>,
     ) -> Result<u32, StoreError> {
         let mut st = lock(&self.state);
+        // Held from before the file appears until its UID is recorded, so another process's
+        // rescan cannot give the new file a UID of its own.
+        let flock = UidLock::acquire(&self.path)?;
+        let (_, gone) = if FileStamp::of(&self.path) != st.synced {
+            self.sync_locked(&mut st)?
+        } else {
+            (false, Vec::new())
+        };
         let mut opts = DeliverOptions::default().with_flags(flags);
         if let Some(t) = mtime {
             opts = opts.with_mtime(t);
@@ -420,8 +507,10 @@ impl SharedMailbox {
         let record = [(uid, meta.base().to_owned())];
         Arc::make_mut(&mut st.msgs).push(meta);
         persist_new(&st, &st.msgs, &self.path, &record)?;
+        st.synced = FileStamp::of(&self.path);
+        drop(flock);
         drop(st);
-        self.bump();
+        self.after_change(true, &gone);
         Ok(uid)
     }
 

@@ -1,5 +1,7 @@
-//! `imapd` entry point: arguments, config, logging, sockets, TLS, privilege drop, runtime,
-//! then the accept loop hands each connection to [`imapd::session::run`].
+//! `imapd` entry point: arguments, config, logging, sockets, TLS, the session spawner for
+//! Unix accounts, privilege drop, runtime, then the accept loop hands each connection to
+//! [`imapd::session::run`]. The same binary runs as the spawner (`--session-spawner`,
+//! [`imapd::spawner`]) and as a per-login session child (`--session-child`, [`imapd::child`]).
 
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
@@ -16,18 +18,35 @@ use ferrymail_net::tls::TlsStore;
 use ferrymail_users::{UserDb, UserDbConfig};
 use imapd::mailbox::Hub;
 use imapd::session::{self, Ctx};
+use imapd::spawner::Spawner;
 
 #[derive(Parser)]
 #[command(name = "imapd", version)]
 struct Args {
     #[command(flatten)]
     daemon: DaemonArgs,
+    /// Internal: run as the privileged spawner of session children (started by imapd).
+    #[arg(long, hide = true, conflicts_with = "session_child")]
+    session_spawner: bool,
+    /// Internal: run as a session child serving one Unix account (started by the spawner).
+    #[arg(long, hide = true)]
+    session_child: bool,
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = args.daemon.load_or_exit("imapd");
     ferrymail_net::logging::init("imapd", &config.log.level);
+    if args.session_spawner {
+        return exit_code(imapd::spawner::spawner_main(&args.daemon.config, &config));
+    }
+    if args.session_child {
+        return exit_code(imapd::child::child_main(config));
+    }
     server::raise_nofile_limit();
 
     let mut inherited = Inherited::from_env();
@@ -51,6 +70,25 @@ fn main() -> ExitCode {
             tracing::warn!(error = %e, "no TLS: STARTTLS will not be offered");
             None
         }
+    };
+    // Started while we are still root and single-threaded; it keeps root so that each login
+    // of a Unix account gets a child running as that account.
+    let spawner = if !config.userdb.unix_accounts {
+        None
+    } else if nix::unistd::Uid::effective().is_root() {
+        match Spawner::start(&args.daemon.config) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the session spawner for Unix accounts");
+                return ExitCode::from(EX_UNAVAILABLE as u8);
+            }
+        }
+    } else {
+        tracing::warn!(
+            "userdb.unix_accounts is on but imapd is not started as root: Unix accounts are \
+             served in-process as this user, which must be able to read their Maildirs"
+        );
+        None
     };
     if let Err(e) = ferrymail_net::privdrop::drop_to(&config.imapd.user, None) {
         tracing::error!(error = %e, "cannot drop privileges");
@@ -102,7 +140,8 @@ fn main() -> ExitCode {
         let hub = Hub::new(index);
         let ctx = Arc::new(Ctx {
             config: config.clone(),
-            users,
+            users: Some(users),
+            spawner,
             hub: hub.clone(),
             tls: tls.clone(),
             throttle: AuthThrottle::new(&limits),

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,10 +19,12 @@ use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_net::tls::TlsStore;
 use ferrymail_users::{Account, MailboxLocation, UserDb};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::conn::{Conn, LineResult};
+use crate::child::SessionHeader;
+use crate::conn::{Conn, LineResult, Stream};
 use crate::fetch;
 use crate::listing;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
@@ -31,6 +34,7 @@ use crate::parser::{
 };
 use crate::response;
 use crate::search;
+use crate::spawner::Spawner;
 
 /// Marker in a store root: the special-use folders were created once (and may since have
 /// been deleted by the user, which we respect).
@@ -43,7 +47,11 @@ const MAX_SASL_LINE: usize = 8192;
 /// What every session shares.
 pub struct Ctx {
     pub config: Arc<Config>,
-    pub users: UserDb,
+    /// None in a session child, which never checks passwords.
+    pub users: Option<UserDb>,
+    /// Serves Unix accounts in per-login children; None when imapd is not root (they are
+    /// then served in-process) or in a session child.
+    pub spawner: Option<Arc<Spawner>>,
     pub hub: Arc<Hub>,
     pub tls: Option<TlsStore>,
     pub throttle: AuthThrottle,
@@ -77,6 +85,14 @@ impl Drop for UserSlot {
 struct User {
     login: String,
     store: Store,
+    /// None in a session child: the main process holds the slot.
+    _slot: Option<UserSlot>,
+}
+
+/// A logged-in Unix account whose session continues in a child process.
+struct Handoff {
+    sock: UnixStream,
+    tag: String,
     _slot: UserSlot,
 }
 
@@ -214,6 +230,8 @@ pub struct Session {
     selected: Option<Selected>,
     auth_failures: u32,
     shutdown: Shutdown,
+    /// Boxed: only Unix-account logins use it, and every idle session pays for its size.
+    handoff: Option<Box<Handoff>>,
 }
 
 /// Serves one accepted connection to its end.
@@ -254,15 +272,149 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(stream),
+        conn: Conn::new(Stream::Net(stream)),
+        out: Vec::new(),
+        user: None,
+        selected: None,
+        auth_failures: 0,
+        shutdown: shutdown.clone(),
+        handoff: None,
+    };
+    s.serve().await;
+    if let Some(h) = s.handoff.take() {
+        relay(s.conn, &s.info, h, shutdown).await;
+    }
+    tracing::debug!("session ended");
+}
+
+/// Relays a connection to the session child serving it: first the header and whatever the
+/// client pipelined behind its login, then bytes both ways until either side closes.
+async fn relay(conn: Conn, info: &ConnInfo, h: Box<Handoff>, mut shutdown: Shutdown) {
+    let (stream, pending) = conn.into_parts();
+    let Stream::Net(client) = stream else {
+        return;
+    };
+    let header = SessionHeader {
+        tag: h.tag.clone(),
+        id: info.id.to_string(),
+        peer: info.peer,
+        local: info.local,
+        role: info.role,
+        tls: client.is_tls(),
+    };
+    let Handoff {
+        mut sock,
+        _slot: slot,
+        ..
+    } = *h;
+    let mut first = header.to_line();
+    first.extend_from_slice(&pending);
+    drop(pending);
+    if let Err(e) = sock.write_all(&first).await {
+        tracing::warn!(error = %e, "session child gone before the session began");
+        return;
+    }
+    drop(first);
+    let (mut client_r, mut client_w) = tokio::io::split(client);
+    let (mut child_r, mut child_w) = sock.into_split();
+    let up = async {
+        let r = tokio::io::copy(&mut client_r, &mut child_w).await;
+        let _ = child_w.shutdown().await;
+        r
+    };
+    let tag = header.tag;
+    let down = async {
+        let r = tokio::io::copy(&mut child_r, &mut client_w).await;
+        if matches!(r, Ok(0)) {
+            // The child died before it answered the login: the client still gets a reply.
+            tracing::error!("session child exited without answering");
+            let reply = format!(
+                "{tag} NO [UNAVAILABLE] Cannot serve this account right now\r\n* BYE Closing\r\n"
+            );
+            let _ = client_w.write_all(reply.as_bytes()).await;
+        }
+        let _ = client_w.shutdown().await;
+        r
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        _ = &mut down => {}
+        _ = &mut up => {
+            // The client stopped sending; the child sees EOF, answers what it had and exits.
+            let _ = tokio::time::timeout(Duration::from_secs(5), &mut down).await;
+        }
+        // The child sees EOF when we close and exits on its own.
+        _ = shutdown.wait() => {}
+    }
+    // The user's connection slot is held for as long as the child serves the session.
+    drop(slot);
+}
+
+/// A session child's session: the login already succeeded in the main process, which
+/// relays the connection over `sock`. Prepares the store as the account, answers the login
+/// command and serves the authenticated session.
+pub async fn run_relayed(
+    ctx: Arc<Ctx>,
+    info: ConnInfo,
+    sock: UnixStream,
+    header: &SessionHeader,
+    login: String,
+    root: PathBuf,
+) {
+    let shutdown = ctx.shutdown.clone();
+    let mut s = Session {
+        ctx,
+        info,
+        conn: Conn::new(Stream::Relayed {
+            sock,
+            tls: header.tls,
+        }),
         out: Vec::new(),
         user: None,
         selected: None,
         auth_failures: 0,
         shutdown,
+        handoff: None,
     };
-    s.serve().await;
+    let store = Store::new(root);
+    if let Err(e) = prepare_user_store(&s.ctx, &store).await {
+        s.tagged_err(&header.tag, &e);
+        s.untagged("BYE Closing");
+        let _ = s.flush().await;
+        return;
+    }
+    tracing::info!(user = %login, uid = nix::unistd::Uid::current().as_raw(), "logged in; serving as the account");
+    s.user = Some(User {
+        login,
+        store,
+        _slot: None,
+    });
+    let caps = s.capabilities();
+    s.tagged(&header.tag, &format!("OK [CAPABILITY {caps}] Logged in"));
+    if s.flush().await.is_err() {
+        return;
+    }
+    s.command_loop().await;
     tracing::debug!("session ended");
+}
+
+/// Creates INBOX and, the first time, the special-use folders, as whoever runs this.
+async fn prepare_user_store(ctx: &Arc<Ctx>, store: &Store) -> Result<(), StoreError> {
+    let s2 = store.clone();
+    let ctx = ctx.clone();
+    blocking(move || {
+        if s2.root().join(SPECIAL_USE_MARKER).exists() {
+            s2.ensure_inbox()?;
+            return Ok(());
+        }
+        // Concurrent first logins of one user must not create the folders twice.
+        let _g = ctx
+            .subscriptions_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        prepare_store(&s2)
+    })
+    .await
 }
 
 impl Session {
@@ -331,6 +483,10 @@ impl Session {
         if self.flush().await.is_err() {
             return;
         }
+        self.command_loop().await;
+    }
+
+    async fn command_loop(&mut self) {
         let login_deadline = tokio::time::Instant::now() + self.config().imapd.login_timeout;
         loop {
             let mut timeout = self.config().imapd.idle_timeout;
@@ -807,11 +963,17 @@ impl Session {
         if !pending.is_zero() {
             tokio::time::sleep(pending).await;
         }
-        let users = self.ctx.users.clone();
+        let Some(users) = self.ctx.users.clone() else {
+            self.tagged(tag, "BAD Already logged in");
+            return Ok(Flow::Continue);
+        };
         let l2 = login.clone();
-        let verified = tokio::task::spawn_blocking(move || users.verify(&l2, password))
+        let exempt = self.info.trusted && self.config().imapd.limits.exempt_trusted;
+        let verified = self
+            .ctx
+            .throttle
+            .check_password(ip, exempt, move || users.verify(&l2, password))
             .await
-            .ok()
             .and_then(Result::ok);
         let Some(account) = verified else {
             let delay = self.ctx.throttle.failed(ip);
@@ -836,9 +998,13 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        if let Account::Unix(_) = &account {
-            // A per-login child process running as the Unix user is not implemented yet;
-            // such accounts are served as the daemon user, which must be able to read them.
+        let spawner = match &account {
+            Account::Unix(_) => self.ctx.spawner.clone(),
+            Account::Virtual(_) => None,
+        };
+        if spawner.is_none() && matches!(account, Account::Unix(_)) {
+            // Not root (a development setup): no spawner, so served as the daemon user,
+            // which must be able to read the account's Maildir.
             tracing::debug!(user = %account.login(), "serving a Unix account in-process");
         }
         let canonical = account.login().to_owned();
@@ -861,23 +1027,11 @@ impl Session {
             ctx: self.ctx.clone(),
             login: canonical.clone(),
         };
+        if let Some(spawner) = spawner {
+            return Ok(self.hand_off(tag, &canonical, slot, spawner).await);
+        }
         let store = Store::new(root);
-        let s2 = store.clone();
-        let ctx = self.ctx.clone();
-        let prepared = blocking(move || {
-            if s2.root().join(SPECIAL_USE_MARKER).exists() {
-                s2.ensure_inbox()?;
-                return Ok(());
-            }
-            // Concurrent first logins of one user must not create the folders twice.
-            let _g = ctx
-                .subscriptions_lock
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            prepare_store(&s2)
-        })
-        .await;
-        if let Err(e) = prepared {
+        if let Err(e) = prepare_user_store(&self.ctx, &store).await {
             self.tagged_err(tag, &e);
             return Ok(Flow::Continue);
         }
@@ -885,11 +1039,38 @@ impl Session {
         self.user = Some(User {
             login: canonical,
             store,
-            _slot: slot,
+            _slot: Some(slot),
         });
         let caps = self.capabilities();
         self.tagged(tag, &format!("OK [CAPABILITY {caps}] Logged in"));
         Ok(Flow::Continue)
+    }
+
+    /// Gives the connection to a session child running as the Unix account, which answers
+    /// the login command itself. Never falls back to serving the account in-process.
+    async fn hand_off(
+        &mut self,
+        tag: &str,
+        login: &str,
+        slot: UserSlot,
+        spawner: Arc<Spawner>,
+    ) -> Flow {
+        match spawner.open_session(login).await {
+            Ok((sock, pid)) => {
+                tracing::info!(user = %login, pid, "logged in; handed to a session child");
+                self.handoff = Some(Box::new(Handoff {
+                    sock,
+                    tag: tag.to_owned(),
+                    _slot: slot,
+                }));
+                Flow::Close
+            }
+            Err(e) => {
+                tracing::error!(user = %login, error = %e, "no session child for a Unix account");
+                self.tagged(tag, "NO [UNAVAILABLE] Cannot serve this account right now");
+                Flow::Continue
+            }
+        }
     }
 
     fn user_store(&self) -> Option<Store> {

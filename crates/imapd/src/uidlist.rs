@@ -8,12 +8,77 @@
 //! 3 V<uidvalidity> N<uidnext>
 //! <uid> :<base>
 //! ```
+//!
+//! Several processes may assign UIDs in one mailbox (imapd's main process for virtual users
+//! and one session child per login of a Unix account), so every read-modify-write of the list
+//! happens under [`UidLock`], an `flock` on `ferrymail-uidlist.lock` beside it, after
+//! re-reading the list if its [`FileStamp`] shows another process changed it.
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use nix::fcntl::{Flock, FlockArg};
+
 pub const FILE_NAME: &str = "ferrymail-uidlist";
+/// The lock file serialising UID assignment across processes.
+pub const LOCK_NAME: &str = "ferrymail-uidlist.lock";
+
+/// Held while a process reads the UID list, assigns UIDs and writes them back. Blocks until
+/// any other holder (in this or another process) is done.
+pub struct UidLock {
+    _lock: Option<Flock<fs::File>>,
+}
+
+impl UidLock {
+    /// Locks `dir`'s UID list. A mailbox we cannot write to (read-only file system or
+    /// permissions) is served unlocked: we cannot assign UIDs in it anyway.
+    pub fn acquire(dir: &Path) -> io::Result<UidLock> {
+        let file = match fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(LOCK_NAME))
+        {
+            Ok(f) => f,
+            Err(e)
+                if e.kind() == io::ErrorKind::PermissionDenied
+                    || e.raw_os_error() == Some(libc::EROFS) =>
+            {
+                return Ok(UidLock { _lock: None });
+            }
+            Err(e) => return Err(e),
+        };
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| io::Error::from_raw_os_error(e as i32))?;
+        Ok(UidLock { _lock: Some(lock) })
+    }
+}
+
+/// Identity and version of the list file: differs from the one we recorded after our own
+/// last read or write iff another process rewrote or appended to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    /// The stamp of `dir`'s list, None if there is none.
+    pub fn of(dir: &Path) -> Option<FileStamp> {
+        let m = fs::metadata(dir.join(FILE_NAME)).ok()?;
+        Some(FileStamp {
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UidList {

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
 use ferrymail_smtp::Reply;
-use nix::unistd::{Gid, Uid};
+use nix::unistd::Uid;
 use serde::{Deserialize, Serialize};
 
 use crate::deliver::{self, Delivered, Job};
@@ -140,28 +140,13 @@ fn spawn_helper(job: &Job, msg: &[u8]) -> Result<Delivered, JobError> {
     }
 }
 
-/// Switches this (single-threaded, freshly exec'd) process to `uid`/`gid` for good.
+/// Switches this (single-threaded, freshly exec'd) process to `uid`/`gid` for good; the
+/// mechanism is shared with imapd's per-login session child.
 fn become_user(uid: u32, gid: u32) -> Result<(), DeliveryError> {
-    let fail = |why: String| DeliveryError::Privilege { uid, why };
-    if uid == 0 {
-        return Err(fail("refusing to deliver as root".into()));
-    }
-    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    let groups = nix::unistd::User::from_uid(u)
-        .ok()
-        .flatten()
-        .and_then(|user| {
-            let name = std::ffi::CString::new(user.name).ok()?;
-            nix::unistd::getgrouplist(&name, g).ok()
-        })
-        .unwrap_or_else(|| vec![g]);
-    nix::unistd::setgroups(&groups).map_err(|e| fail(format!("setgroups: {e}")))?;
-    nix::unistd::setgid(g).map_err(|e| fail(format!("setgid: {e}")))?;
-    nix::unistd::setuid(u).map_err(|e| fail(format!("setuid: {e}")))?;
-    if nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
-        return Err(fail("could regain root".into()));
-    }
-    Ok(())
+    ferrymail_net::privdrop::become_account(uid, gid).map_err(|e| DeliveryError::Privilege {
+        uid,
+        why: e.to_string(),
+    })
 }
 
 fn read_job(input: &mut impl Read) -> Result<(Job, Vec<u8>), DeliveryError> {

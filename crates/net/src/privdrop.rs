@@ -20,6 +20,8 @@ pub enum PrivDropError {
     },
     #[error("still able to regain root after dropping to `{0}`")]
     Regained(String),
+    #[error("refusing to run as root on behalf of an account")]
+    RootAccount,
 }
 
 /// What happened, for the start-up log line.
@@ -79,6 +81,43 @@ pub fn drop_to(user: &str, chroot: Option<&Path>) -> Result<Outcome, PrivDropErr
     })
 }
 
+/// Switches this process to a mail account's `uid`/`gid` for good, with the supplementary
+/// groups of the user owning `uid` (none besides `gid` if the uid has no passwd entry).
+/// For freshly exec'd, single-threaded helpers (local-delivery's delivery helper, imapd's
+/// per-login session child): set*id calls apply to the calling thread's process only
+/// reliably before other threads exist. Refuses uid 0 and fails if root can be regained.
+pub fn become_account(uid: u32, gid: u32) -> Result<(), PrivDropError> {
+    if uid == 0 {
+        return Err(PrivDropError::RootAccount);
+    }
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    let groups = User::from_uid(u)
+        .ok()
+        .flatten()
+        .and_then(|user| {
+            let name = CString::new(user.name).ok()?;
+            unistd::getgrouplist(&name, g).ok()
+        })
+        .unwrap_or_else(|| vec![g]);
+    unistd::setgroups(&groups).map_err(|source| PrivDropError::Syscall {
+        step: "setgroups",
+        source,
+    })?;
+    // Group first: after setuid we could no longer change it.
+    unistd::setgid(g).map_err(|source| PrivDropError::Syscall {
+        step: "setgid",
+        source,
+    })?;
+    unistd::setuid(u).map_err(|source| PrivDropError::Syscall {
+        step: "setuid",
+        source,
+    })?;
+    if unistd::setuid(Uid::from_raw(0)).is_ok() {
+        return Err(PrivDropError::Regained(format!("uid {uid}")));
+    }
+    Ok(())
+}
+
 fn lookup(user: &str) -> Result<User, PrivDropError> {
     User::from_name(user)
         .map_err(|e| PrivDropError::Lookup(user.into(), e))?
@@ -112,6 +151,14 @@ mod tests {
         } else {
             assert_eq!(r.unwrap(), Outcome::NotRoot);
         }
+    }
+
+    #[test]
+    fn become_account_refuses_root() {
+        assert!(matches!(
+            become_account(0, 0),
+            Err(PrivDropError::RootAccount)
+        ));
     }
 
     #[test]

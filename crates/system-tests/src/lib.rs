@@ -1,10 +1,12 @@
 //! Packaging and operations checks for ferrymail: reads the systemd units in `systemd/`,
 //! starts the real daemon binaries from sockets the way systemd does (LISTEN_FDS,
 //! LISTEN_FDNAMES, NOTIFY_SOCKET), and drives a bounded SMTP/IMAP load while daemons are
-//! restarted one at a time. Used by this crate's tests; nothing here is linked into a daemon.
+//! restarted one at a time; [`netns`] builds separate hosts in network namespaces. Used by
+//! this crate's tests; nothing here is linked into a daemon.
 
 pub mod activation;
 pub mod load;
+pub mod netns;
 pub mod units;
 
 use std::path::{Path, PathBuf};

@@ -1,24 +1,31 @@
 //! Two complete ferrymail hosts, a.test and b.test, with the real daemon binaries and a
-//! loopback DNS server serving their MX and A records: a.test's user submits on the
-//! submission port with STARTTLS and AUTH, queue-runner finds b.test by MX and hands the mail
-//! over by SMTP with STARTTLS, b.test's user reads it over IMAP and over POP3 (Python's
-//! imaplib/poplib), the reply travels back, and mail for an unknown b.test user comes back to
-//! the a.test sender as a DSN.
+//! DNS server serving their MX and A records: a.test's user submits on the submission port
+//! with STARTTLS and AUTH, queue-runner finds b.test by MX and hands the mail over by SMTP with
+//! STARTTLS, b.test's user reads it over IMAP and over POP3 (Python's imaplib/poplib), the
+//! reply travels back, and mail for an unknown b.test user comes back to the a.test sender as
+//! a DSN. Neither host relays for the other.
 //!
-//! Mode: the loopback fallback of issue #10. a.test's daemons listen on 127.0.0.2, b.test's
-//! on 127.0.0.3, both with the same MX port so one `queue.smtp_port` reaches either host.
-//! Network namespaces are not attempted.
+//! The scenario is written once ([`run_scenario`]) over a [`Topology`] that says how to reach
+//! each host, and runs in the two modes of issue #10:
+//! - network namespaces: a.test and b.test each in their own namespace on 10.231.0.1 and
+//!   10.231.0.2 with the standard ports (25, 587, 465, 143, 993, 110, 995), wired by veth
+//!   pairs to a bridge in a third "wan" namespace that holds the DNS server on port 53 and the
+//!   users' mail clients. Skipped with a `SKIP:` line where namespaces cannot be created
+//!   (set `FERRYMAIL_REQUIRE_NETNS=1` to make that a failure);
+//! - loopback fallback: a.test on 127.0.0.2, b.test on 127.0.0.3, per-host free ports with one
+//!   shared MX port (so one `queue.smtp_port` reaches either host) and a DNS server on an
+//!   ephemeral port of 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrymail_dev::dns::{DnsServer, Zone};
 use ferrymail_dev::{
     prepare, target_bin, wait_for_tcp, wait_for_unix, Daemon, DevEnv, DevOptions, Ports,
 };
+use ferrymail_system_tests::netns::{Lan, LanHost, Place};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
@@ -36,12 +43,52 @@ const DAEMONS: [&str; 5] = [
     "pop3d",
 ];
 
+/// How the scenario reaches one host.
+struct HostPlan {
+    domain: &'static str,
+    /// The address every listener of the host binds.
+    ip: IpAddr,
+    ports: Ports,
+    /// Where the host's daemons run.
+    daemons_in: Place,
+    /// Where its users' mail clients (lettre, imaplib, poplib) run.
+    clients_in: Place,
+    /// Where an outsider's relay attempt comes from, and a name for it in messages.
+    stranger_in: Place,
+    stranger: &'static str,
+    /// The source address of the host's outgoing SMTP connections, as the other host sees it.
+    outbound_ip: IpAddr,
+}
+
+/// Both hosts and the DNS server that knows them.
+struct Topology {
+    mode: &'static str,
+    detail: String,
+    a: HostPlan,
+    b: HostPlan,
+    dns: SocketAddr,
+}
+
+/// The MX and A records of both hosts.
+fn zone(a_ip: IpAddr, b_ip: IpAddr) -> Zone {
+    let mut zone = Zone::new();
+    zone.mx("a.test", 10, "mail.a.test")
+        .a("mail.a.test", a_ip)
+        .mx("b.test", 10, "mail.b.test")
+        .a("mail.b.test", b_ip);
+    zone
+}
+
 struct Host {
     _dir: tempfile::TempDir,
     env: DevEnv,
     user: String,
     pass: String,
     daemons: Vec<Daemon>,
+    daemons_in: Place,
+    clients_in: Place,
+    stranger_in: Place,
+    stranger: &'static str,
 }
 
 impl Host {
@@ -94,39 +141,59 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A port free on both hosts' addresses, so both MX listeners can share it.
-fn shared_free_port() -> u16 {
-    for _ in 0..100 {
-        let Ok(a) = TcpListener::bind(SocketAddr::from((A_IP, 0))) else {
-            continue;
-        };
-        let port = a.local_addr().unwrap().port();
-        if TcpListener::bind(SocketAddr::from((B_IP, port))).is_ok() {
-            return port;
+/// Free ports for both loopback hosts, taken on each host's own address: one MX port free on
+/// both (so one `queue.smtp_port` reaches either host) and six more per host. Every socket is
+/// held until all are chosen, so no two of them can be the same.
+fn loopback_ports() -> (Ports, Ports) {
+    let bind = |ip: [u8; 4], port: u16| TcpListener::bind(SocketAddr::from((ip, port))).ok();
+    let port_of = |l: &TcpListener| l.local_addr().unwrap().port();
+    let mut held = Vec::new();
+    let mx = (0..100)
+        .find_map(|_| {
+            let a = bind(A_IP, 0)?;
+            let b = bind(B_IP, port_of(&a))?;
+            let port = port_of(&a);
+            held.extend([a, b]);
+            Some(port)
+        })
+        .expect("no port free on both 127.0.0.2 and 127.0.0.3 after 100 tries");
+    let mut host = |ip: [u8; 4]| {
+        let mut p = [0u16; 6];
+        for slot in &mut p {
+            let l = bind(ip, 0).expect("no free port on a loopback address");
+            *slot = port_of(&l);
+            held.push(l);
         }
-    }
-    panic!("no port free on both 127.0.0.2 and 127.0.0.3 after 100 tries");
+        Ports {
+            smtp: mx,
+            submission: p[0],
+            submissions: p[1],
+            imap: p[2],
+            imaps: p[3],
+            pop3: p[4],
+            pop3s: p[5],
+        }
+    };
+    (host(A_IP), host(B_IP))
 }
 
-fn setup_host(domain: &str, ip: [u8; 4], mx_port: u16, dns: &DnsServer) -> Host {
+fn setup_host(plan: &HostPlan, dns: SocketAddr) -> Host {
+    let domain = plan.domain;
     let dir = tempfile::tempdir().unwrap();
     let user = format!("user@{domain}");
     let pass = format!("pw-{domain}");
     let mut opts = DevOptions::new(dir.path().join("state"));
     opts.domain = domain.into();
     opts.users = vec![(user.clone(), pass.clone())];
-    opts.listen_addr = IpAddr::from(ip);
-    opts.ports = Ports {
-        smtp: mx_port,
-        ..Ports::free()
-    };
+    opts.listen_addr = plan.ip;
+    opts.ports = plan.ports;
     let mut env = prepare(&opts).unwrap();
-    // queue-runner connects without binding a source address, so its connections come from
-    // 127.0.0.1: trusting only the host's own address keeps the other host untrusted.
-    env.config.general.trusted_networks = vec![format!("{}/32", IpAddr::from(ip)).parse().unwrap()];
+    // Trusting only the host's own address keeps the other host (and the users' clients,
+    // which must AUTH) untrusted.
+    env.config.general.trusted_networks = vec![format!("{}/32", plan.ip).parse().unwrap()];
     let q = &mut env.config.queue;
-    q.dns_servers = vec![dns.addr];
-    q.smtp_port = mx_port;
+    q.dns_servers = vec![dns];
+    q.smtp_port = plan.ports.smtp;
     q.retry_initial = Duration::from_secs(1);
     q.retry_max = Duration::from_secs(2);
     q.scan_interval = Duration::from_secs(1);
@@ -141,6 +208,10 @@ fn setup_host(domain: &str, ip: [u8; 4], mx_port: u16, dns: &DnsServer) -> Host 
         user,
         pass,
         daemons: Vec::new(),
+        daemons_in: plan.daemons_in.clone(),
+        clients_in: plan.clients_in.clone(),
+        stranger_in: plan.stranger_in.clone(),
+        stranger: plan.stranger,
     }
 }
 
@@ -152,23 +223,41 @@ fn start(host: &mut Host) {
             "{} is not built: run `cargo build --workspace` first",
             bin.display()
         );
-        host.daemons.push(Daemon::spawn(&bin, &host.env).unwrap());
+        let d = Daemon::spawn_with_prefix(&host.daemons_in.prefix(), &bin, &host.env).unwrap();
+        host.daemons.push(d);
         let env = &host.env;
         let p = env.ports;
+        let tcp = |ports: &[u16]| {
+            host.clients_in
+                .run(|| ports.iter().all(|&port| wait_for_tcp(env.addr(port), WAIT)))
+        };
         let ready = match name {
             "local-delivery" => wait_for_unix(&env.config.lmtp_socket(), WAIT),
             "queue-runner" => wait_for_unix(&env.config.control_socket(), WAIT),
-            "mta-smtpd" => {
-                wait_for_tcp(env.addr(p.smtp), WAIT) && wait_for_tcp(env.addr(p.submission), WAIT)
-            }
-            "imapd" => wait_for_tcp(env.addr(p.imap), WAIT),
-            _ => wait_for_tcp(env.addr(p.pop3), WAIT),
+            "mta-smtpd" => tcp(&[p.smtp, p.submission]),
+            "imapd" => tcp(&[p.imap]),
+            _ => tcp(&[p.pop3]),
         };
         assert!(
             ready,
             "{name} of {} did not come up\n{}",
             env.config.general.hostname,
             host.logs()
+        );
+        // The pid we signal must be the daemon itself in the host's namespace, not a wrapper
+        // (`ip netns exec` execs the daemon).
+        let pid = host.daemons.last().map(Daemon::pid).unwrap();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        let bin = std::fs::canonicalize(&bin).unwrap();
+        assert!(
+            exe.to_string_lossy().starts_with(&*bin.to_string_lossy()),
+            "pid {pid} of {name} is {}, not the daemon",
+            exe.display()
+        );
+        assert!(
+            host.daemons_in.contains_pid(pid).unwrap(),
+            "{name} (pid {pid}) is not in {:?}",
+            host.daemons_in
         );
     }
 }
@@ -195,7 +284,7 @@ fn submit(host: &Host, from: &str, to: &str, subject: &str, body: &str) {
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .unwrap();
-    let resp = t.send(&msg).unwrap_or_else(|e| {
+    let resp = host.clients_in.run(|| t.send(&msg)).unwrap_or_else(|e| {
         panic!(
             "submission to {} failed: {e}\n{}",
             host.env.config.general.hostname,
@@ -271,7 +360,9 @@ sys.exit(0 if found else 3)
 
 /// Reads the messages containing `needle` with a Python client; fails clearly without python3.
 fn read_with_python(host: &Host, script: &str, port: u16, needle: &str) -> String {
-    let out = Command::new("python3")
+    let out = host
+        .clients_in
+        .command("python3")
         .arg("-c")
         .arg(script)
         .arg(host.ip().to_string())
@@ -326,10 +417,11 @@ fn received_by(msg: &str, by_host: &str) -> String {
         .unwrap_or_else(|| panic!("no Received: by {by_host} over SMTP in:\n{msg}"))
 }
 
-/// Sends an unauthenticated relay attempt from 127.0.0.1 to `host`'s MX port; returns the
+/// Sends an unauthenticated relay attempt from the host's stranger to its MX port; returns the
 /// reply to RCPT.
 fn relay_attempt(host: &Host) -> String {
-    let s = TcpStream::connect(host.env.addr(host.env.ports.smtp)).unwrap();
+    let addr = host.env.addr(host.env.ports.smtp);
+    let s = host.stranger_in.run(|| TcpStream::connect(addr)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut w = s;
@@ -358,23 +450,93 @@ fn relay_attempt(host: &Host) -> String {
 }
 
 #[test]
-fn mail_travels_between_two_hosts_by_mx_with_tls_and_bounces_come_back() {
-    let started = Instant::now();
+fn mail_travels_between_two_hosts_in_network_namespaces() {
+    let lan = match Lan::create(2) {
+        Ok(lan) => lan,
+        Err(reason) if std::env::var_os("FERRYMAIL_REQUIRE_NETNS").is_none() => {
+            println!(
+                "SKIP: network namespaces unavailable: {reason} \
+                 (the loopback fallback test covers the same scenario)"
+            );
+            return;
+        }
+        Err(reason) => panic!("network namespaces unavailable: {reason}"),
+    };
+    let wan_ip = IpAddr::V4(Lan::WAN_IP);
+    let (ha, hb) = (&lan.hosts[0], &lan.hosts[1]);
+    let sock = lan
+        .wan
+        .run(|| UdpSocket::bind(SocketAddr::new(wan_ip, 53)))
+        .unwrap();
+    let dns = DnsServer::start_on(zone(ha.ip, hb.ip), sock).unwrap();
+    let plan = |domain, me: &LanHost, other: &LanHost| HostPlan {
+        domain,
+        ip: me.ip,
+        ports: Ports::standard(),
+        daemons_in: me.place.clone(),
+        clients_in: lan.wan.clone(),
+        stranger_in: other.place.clone(),
+        stranger: "the other host",
+        outbound_ip: me.ip,
+    };
+    let topo = Topology {
+        mode: "network namespaces",
+        detail: format!(
+            "namespaces {:?}; a.test on {}, b.test on {}, standard ports; DNS and mail clients \
+             in the wan namespace at {wan_ip}:53",
+            lan.names(),
+            ha.ip,
+            hb.ip
+        ),
+        a: plan("a.test", ha, hb),
+        b: plan("b.test", hb, ha),
+        dns: dns.addr,
+    };
+    run_scenario(&topo);
+}
+
+#[test]
+fn mail_travels_between_two_hosts_on_loopback() {
     let (a_ip, b_ip) = (IpAddr::from(A_IP), IpAddr::from(B_IP));
-    let mut zone = Zone::new();
-    zone.mx("a.test", 10, "mail.a.test")
-        .a("mail.a.test", a_ip)
-        .mx("b.test", 10, "mail.b.test")
-        .a("mail.b.test", b_ip);
-    let dns = DnsServer::start(zone).unwrap();
-    let mx_port = shared_free_port();
-    let mut a = setup_host("a.test", A_IP, mx_port, &dns);
-    let mut b = setup_host("b.test", B_IP, mx_port, &dns);
-    println!(
-        "two_hosts: mode = loopback fallback (a.test on {a_ip}, b.test on {b_ip}, MX port {mx_port} on both; \
-         DNS at {}); network namespaces not attempted",
-        dns.addr
+    let dns = DnsServer::start(zone(a_ip, b_ip)).unwrap();
+    let (a_ports, b_ports) = loopback_ports();
+    let mx_port = a_ports.smtp;
+    // queue-runner connects without binding a source address, so its connections (and the
+    // stranger's) come from 127.0.0.1.
+    let local = IpAddr::from([127, 0, 0, 1]);
+    let plan = |domain, ip, ports| HostPlan {
+        domain,
+        ip,
+        ports,
+        daemons_in: Place::here(),
+        clients_in: Place::here(),
+        stranger_in: Place::here(),
+        stranger: "127.0.0.1",
+        outbound_ip: local,
+    };
+    let topo = Topology {
+        mode: "loopback fallback",
+        detail: format!(
+            "a.test on {a_ip}, b.test on {b_ip}, MX port {mx_port} on both; DNS at {}",
+            dns.addr
+        ),
+        a: plan("a.test", a_ip, a_ports),
+        b: plan("b.test", b_ip, b_ports),
+        dns: dns.addr,
+    };
+    run_scenario(&topo);
+}
+
+/// The whole scenario, the same in every mode.
+fn run_scenario(topo: &Topology) {
+    let started = Instant::now();
+    println!("two-host mode: {} ({})", topo.mode, topo.detail);
+    assert_eq!(
+        topo.a.ports.smtp, topo.b.ports.smtp,
+        "one queue.smtp_port must reach both MX listeners"
     );
+    let mut a = setup_host(&topo.a, topo.dns);
+    let mut b = setup_host(&topo.b, topo.dns);
     start(&mut a);
     start(&mut b);
 
@@ -383,8 +545,9 @@ fn mail_travels_between_two_hosts_by_mx_with_tls_and_bounces_come_back() {
         let rcpt = relay_attempt(h);
         assert!(
             rcpt.starts_with('5'),
-            "{} relays for an untrusted client: {rcpt}",
-            h.env.config.general.hostname
+            "{} relays for {}: {rcpt}",
+            h.env.config.general.hostname,
+            h.stranger
         );
     }
 
@@ -408,6 +571,11 @@ fn mail_travels_between_two_hosts_by_mx_with_tls_and_bounces_come_back() {
     assert!(hop.contains("with ESMTPS "), "not over TLS: {hop}");
     assert!(hop.contains("(using TLSv1."), "not over TLS: {hop}");
     assert!(hop.contains("from mail.a.test "), "{hop}");
+    assert!(
+        hop.contains(&format!("[{}])", topo.a.outbound_ip)),
+        "not from a.test's address {}: {hop}",
+        topo.a.outbound_ip
+    );
     println!("two_hosts: b.test's copy: {hop}");
 
     let imap = read_with_python(&b, IMAP_PY, b.env.ports.imap, &hello);
@@ -439,6 +607,7 @@ fn mail_travels_between_two_hosts_by_mx_with_tls_and_bounces_come_back() {
         hop.contains("with ESMTPS ") && hop.contains("(using TLSv1."),
         "{hop}"
     );
+    assert!(hop.contains(&format!("[{}])", topo.b.outbound_ip)), "{hop}");
     let imap = read_with_python(&a, IMAP_PY, a.env.ports.imap, &reply);
     assert!(imap.contains(&format!("Answer {reply}.")), "{imap}");
     assert!(imap.contains(&format!("From: {}", b.user)), "{imap}");
@@ -490,5 +659,9 @@ fn mail_travels_between_two_hosts_by_mx_with_tls_and_bounces_come_back() {
     if std::env::var_os("TWO_HOSTS_DUMP").is_some() {
         println!("{dsn}\n{}\n{}", a.logs(), b.logs());
     }
-    println!("two_hosts: passed in {:.1?}", started.elapsed());
+    println!(
+        "two_hosts: {} passed in {:.1?}",
+        topo.mode,
+        started.elapsed()
+    );
 }
