@@ -39,6 +39,9 @@ fn exit_code(code: i32) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if !(args.session_spawner || args.session_child) {
+        ferrymail_net::signals::hold();
+    }
     let config = args.daemon.load_or_exit("imapd");
     ferrymail_net::logging::init("imapd", &config.log.level);
     if args.session_spawner {

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         logging::init("local-delivery", "info");
         return ExitCode::from(local_delivery::helper::helper_main() as u8);
     }
+    signals::hold();
     let config = args.daemon.load_or_exit("local-delivery");
     logging::init("local-delivery", &config.log.level);
 

@@ -2,6 +2,7 @@
 //! SIGHUP means "reload config and certificates". Both are turned into channel events so the
 //! accept loops and sessions can select on them.
 
+use nix::sys::signal::{SigSet, Signal};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
@@ -44,13 +45,34 @@ pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
     )
 }
 
+fn handled() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    set
+}
+
+/// Call first thing in `main`, before any thread exists: SIGTERM, SIGINT and SIGHUP stay
+/// pending instead of killing the process until [`install`] is ready for them. Without this a
+/// `systemctl stop` that arrives while the daemon is still reading its config or binding its
+/// sockets would kill it by signal (a failed unit) instead of a clean exit 0. Threads started
+/// afterwards inherit the mask; child processes do not (std resets it on spawn).
+pub fn hold() {
+    // Cannot fail with a valid set and `how`.
+    let _ = handled().thread_block();
+}
+
 /// Installs the handlers (inside a tokio runtime). Returns the shutdown view and a stream of
-/// reload requests.
+/// reload requests. Releases what [`hold`] held back in the calling thread (and therefore the
+/// process: a signal goes to any thread that does not block it), so a signal that arrived
+/// during start-up is acted on now, as a clean shutdown.
 pub fn install() -> std::io::Result<(Shutdown, mpsc::Receiver<()>)> {
     let (trigger, shutdown) = shutdown_pair();
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    handled().thread_unblock().map_err(std::io::Error::from)?;
     let (reload_tx, reload_rx) = mpsc::channel(4);
     tokio::spawn(async move {
         loop {

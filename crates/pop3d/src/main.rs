@@ -26,6 +26,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    ferrymail_net::signals::hold();
     let config = args.daemon.load_or_exit("pop3d");
     logging::init("pop3d", &config.log.level);
     match run(config) {

@@ -29,6 +29,7 @@ fn fail(code: i32, what: &str, e: impl std::fmt::Display) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    ferrymail_net::signals::hold();
     let config = args.daemon.load_or_exit("queue-runner");
     ferrymail_net::logging::init("queue-runner", &config.log.level);
 
