@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrymail_config::Role;
 use ferrymail_net::limits::AuthThrottle;
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::server::{Admission, ConnInfo};
@@ -20,6 +21,7 @@ use ferrymail_users::UserDb;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use crate::complete::HeaderCompletion;
 use crate::policy::Policy;
 use crate::replies;
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
@@ -105,6 +107,7 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         info,
         sink: None,
         auth_buf: None,
+        completion: None,
         shutdown: shared.shutdown.clone(),
         hard_stop: shared.hard_stop.clone(),
     };
@@ -122,6 +125,8 @@ struct Conn {
     /// verdict's Authentication-Results header goes in front of it, so it reaches the spool
     /// only once checked. Bounded by the SIZE limit (the decoder stops storing beyond it).
     auth_buf: Option<Vec<u8>>,
+    /// Adds a missing Date/Message-ID to a submitted message on its way to the spool.
+    completion: Option<HeaderCompletion>,
     shutdown: Shutdown,
     hard_stop: Shutdown,
 }
@@ -346,12 +351,19 @@ impl Conn {
         if let Err(e) = r {
             tracing::error!(error = %e, "cannot create spool file");
         }
+        self.completion = None;
         if let Some(id) = sink.id() {
-            let header = self
-                .session
-                .received_header(id.as_str(), ferrymail_spool::unix_now());
+            let now = ferrymail_spool::unix_now();
+            let header = self.session.received_header(id.as_str(), now);
             if let Err(e) = sink.write(header.as_bytes()).await {
                 tracing::error!(error = %e, "spool write failed");
+            }
+            let cfg = self.session.config();
+            if matches!(cfg.role, Role::Submission | Role::Submissions) {
+                self.completion = Some(HeaderCompletion::new(
+                    format!("<{}@{}>", id.as_str(), cfg.hostname),
+                    ferrymail_net::dates::rfc5322(i64::try_from(now).unwrap_or(0)),
+                ));
             }
         }
         self.sink = Some(sink);
@@ -361,14 +373,40 @@ impl Conn {
         };
     }
 
-    /// Message bytes go to the authentication buffer when one is active, else to the spool.
+    /// Message bytes go to the authentication buffer when one is active, else (through
+    /// header completion, for submissions) to the spool.
     async fn store(&mut self, data: &[u8]) {
         if let Some(buf) = self.auth_buf.as_mut() {
             buf.extend_from_slice(data);
-        } else if let Some(sink) = self.sink.as_mut() {
+            return;
+        }
+        let completed;
+        let data = match self.completion.as_mut() {
+            Some(c) => {
+                completed = c.feed(data).into_owned();
+                &completed[..]
+            }
+            None => data,
+        };
+        self.write_sink(data).await;
+    }
+
+    async fn write_sink(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if let Some(sink) = self.sink.as_mut() {
             if let Err(e) = sink.write(data).await {
                 tracing::error!(error = %e, "spool write failed");
             }
+        }
+    }
+
+    /// The message is complete: what header completion still holds goes to the spool.
+    async fn finish_completion(&mut self) {
+        if let Some(mut c) = self.completion.take() {
+            let rest = c.finish();
+            self.write_sink(&rest).await;
         }
     }
 
@@ -477,6 +515,7 @@ impl Conn {
             }
         }
         self.auth_buf = None;
+        self.finish_completion().await;
         let stored = self.sink.as_ref().is_some_and(Sink::is_ok);
         Ok(self.session.data_received(&outcome, stored))
     }
@@ -510,6 +549,7 @@ impl Conn {
             if let Some(reply) = self.authenticate_buffered().await {
                 return Ok(self.session.data_refused(reply));
             }
+            self.finish_completion().await;
         }
         let stored = !keep || self.sink.as_ref().is_some_and(Sink::is_ok);
         Ok(self.session.chunk_received(stored))

@@ -10,6 +10,7 @@
 //! blocking spool writes; [`server`] wires it all to the listeners; [`fuzzing`] drives the
 //! session from arbitrary bytes for the fuzz target and its corpus tests.
 
+pub mod complete;
 pub mod conn;
 pub mod fuzzing;
 pub mod policy;

@@ -133,3 +133,66 @@ fn swaks_plain_starttls_and_auth_land_in_the_spool() {
     assert_eq!(q[2].0.client.auth_user.as_deref(), Some(USER));
     assert_eq!(q[3].0.recipients[0].address, "friend@elsewhere.test");
 }
+
+/// RFC 6409 §8: a submitted message without Date/Message-ID gets them (after its own header
+/// fields, before the body); one that arrives on the MX port is stored as sent.
+#[test]
+fn submission_adds_missing_date_and_message_id_mx_does_not() {
+    let s = Server::start(|c| c.general.trusted_networks.clear());
+    let smtp = s.env.ports.smtp.to_string();
+    let sub = s.env.ports.submission.to_string();
+    let bare = format!(
+        "From: {USER}\r\nTo: friend@elsewhere.test\r\nSubject: bare\r\n\r\nno date here\r\n"
+    );
+    let out = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &sub,
+        "--tls",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        USER,
+        "--auth-password",
+        PASS,
+        "--from",
+        USER,
+        "--to",
+        "friend@elsewhere.test",
+        "--data",
+        &bare,
+    ]);
+    assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
+    let out = swaks(&[
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &smtp,
+        "--from",
+        "sender@far.test",
+        "--to",
+        USER,
+        "--data",
+        "From: sender@far.test\r\nSubject: bare mx\r\n\r\nno date here\r\n",
+    ]);
+    assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
+    let q = s.queued();
+    assert_eq!(q.len(), 2, "{}", s.log());
+    let submitted = String::from_utf8_lossy(without_received(&q[0].1)).into_owned();
+    let id = q[0].0.id.to_string();
+    let (head, body) = submitted.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("From: "), "{submitted}");
+    assert!(
+        head.contains(&format!("\r\nMessage-ID: <{id}@")),
+        "{submitted}"
+    );
+    let date = head.lines().find_map(|l| l.strip_prefix("Date: ")).unwrap();
+    // RFC 5322 shape: "Mon, 23 Nov 2026 16:00:00 +0000".
+    let words: Vec<&str> = date.split_whitespace().collect();
+    assert_eq!(words.len(), 6, "{date}");
+    assert!(words[0].ends_with(',') && words[4].len() == 8, "{date}");
+    assert!(body.starts_with("no date here\r\n"), "{body:?}");
+    let mx = String::from_utf8_lossy(without_received(&q[1].1)).into_owned();
+    assert!(!mx.contains("Message-ID") && !mx.contains("Date:"), "{mx}");
+}
