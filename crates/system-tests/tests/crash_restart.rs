@@ -23,22 +23,58 @@ use nix::sys::signal::Signal;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// Scaled down from the issue's 10,000 messages / 20 sessions / 50 users for a 2-core machine.
-const MESSAGES: usize = 1_500;
-const SMTP_SESSIONS: usize = 8;
-const USERS: usize = 20;
-const IMAP_SESSIONS: usize = 2;
+/// The load and chaos of one run. The default is scaled down from the issue's 10,000 messages /
+/// 20 sessions / 50 users so the normal test command stays short on a 2-core machine;
+/// `CRASH_SCALE=full` runs the issue's figures (about 10 minutes here).
+struct Scale {
+    messages: usize,
+    smtp_sessions: usize,
+    users: usize,
+    imap_sessions: usize,
+    /// Pause between messages of one SMTP session, so the load spans the chaos window.
+    smtp_pace: Duration,
+    /// SIGKILLs per daemon.
+    kills_per_daemon: usize,
+    /// Window in which kills and clean restarts are scheduled.
+    chaos_window: Duration,
+    /// Upper bound for the whole load phase.
+    load_deadline: Duration,
+    drain_timeout: Duration,
+}
+
+fn sc() -> &'static Scale {
+    static SCALE: std::sync::OnceLock<Scale> = std::sync::OnceLock::new();
+    SCALE.get_or_init(|| {
+        if std::env::var("CRASH_SCALE").is_ok_and(|v| v == "full") {
+            Scale {
+                messages: 10_000,
+                smtp_sessions: 20,
+                users: 50,
+                imap_sessions: 4,
+                smtp_pace: Duration::from_millis(100),
+                kills_per_daemon: 4,
+                chaos_window: Duration::from_secs(60),
+                load_deadline: Duration::from_secs(900),
+                drain_timeout: Duration::from_secs(600),
+            }
+        } else {
+            Scale {
+                messages: 1_500,
+                smtp_sessions: 8,
+                users: 20,
+                imap_sessions: 2,
+                smtp_pace: Duration::from_millis(120),
+                kills_per_daemon: 2,
+                chaos_window: Duration::from_secs(25),
+                load_deadline: Duration::from_secs(180),
+                drain_timeout: Duration::from_secs(120),
+            }
+        }
+    })
+}
+
 /// Every `MULTI_RCPT_EVERY`-th message goes to two users, so "the right mailboxes" is plural.
 const MULTI_RCPT_EVERY: usize = 10;
-/// Pause between messages of one SMTP session, so the load spans the chaos window.
-const SMTP_PACE: Duration = Duration::from_millis(120);
-/// SIGKILLs per daemon.
-const KILLS_PER_DAEMON: usize = 2;
-/// Window in which kills and clean restarts are scheduled.
-const CHAOS_WINDOW: Duration = Duration::from_secs(25);
-/// Upper bound for the whole load phase.
-const LOAD_DEADLINE: Duration = Duration::from_secs(180);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 const DOMAIN: &str = "example.test";
@@ -360,14 +396,16 @@ fn smtp_client(
     let mut s = SmtpSession { addr, conn: None };
     let started = Instant::now();
     for n in 0..count {
-        let first = rng.gen_range(0..USERS);
+        let first = rng.gen_range(0..sc().users);
         let mut rcpts = vec![user(first)];
         if n % MULTI_RCPT_EVERY == MULTI_RCPT_EVERY - 1 {
-            rcpts.push(user((first + 1 + rng.gen_range(0..USERS - 1)) % USERS));
+            rcpts.push(user(
+                (first + 1 + rng.gen_range(0..sc().users - 1)) % sc().users,
+            ));
         }
         let mut attempt = 0;
         loop {
-            if stop.load(Ordering::Relaxed) || started.elapsed() > LOAD_DEADLINE {
+            if stop.load(Ordering::Relaxed) || started.elapsed() > sc().load_deadline {
                 return;
             }
             let token = format!("s{session}-m{n}-a{attempt}");
@@ -400,7 +438,7 @@ fn smtp_client(
             }
             std::thread::sleep(Duration::from_millis((100 * attempt as u64).min(1_000)));
         }
-        std::thread::sleep(SMTP_PACE);
+        std::thread::sleep(sc().smtp_pace);
     }
     if let Some(c) = s.conn.as_mut() {
         let _ = c.send("QUIT\r\n");
@@ -479,10 +517,10 @@ fn imap_client(addr: SocketAddr, reader: usize, stop: &AtomicBool, t: &Shared, s
     let mut rng = StdRng::seed_from_u64(seed ^ (0xabcd + reader as u64));
     let started = Instant::now();
     for i in 0..10_000usize {
-        if stop.load(Ordering::Relaxed) || started.elapsed() > LOAD_DEADLINE {
+        if stop.load(Ordering::Relaxed) || started.elapsed() > sc().load_deadline {
             return;
         }
-        let login = user((i * IMAP_SESSIONS + reader) % USERS);
+        let login = user((i * sc().imap_sessions + reader) % sc().users);
         match imap_once(addr, &login, &mut rng) {
             ImapEnd::Done(n) => tally(t, |t| {
                 t.imap_sessions += 1;
@@ -625,15 +663,21 @@ enum Chaos {
 fn crash_restart_under_load_loses_nothing() {
     let began = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let env = setup(dir.path(), USERS);
+    let env = setup(dir.path(), sc().users);
     let seed: u64 = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::thread_rng().gen());
     println!(
-        "crash_restart scale: {MESSAGES} messages from {SMTP_SESSIONS} SMTP sessions to {USERS} users \
-         (every {MULTI_RCPT_EVERY}th to two), {IMAP_SESSIONS} IMAP sessions reading and flagging; \
-         {KILLS_PER_DAEMON} SIGKILLs + 1 SIGTERM restart per daemon within {CHAOS_WINDOW:?}; seed {seed} (CRASH_SEED)"
+        "crash_restart scale: {} messages from {} SMTP sessions to {} users \
+         (every {MULTI_RCPT_EVERY}th to two), {} IMAP sessions reading and flagging; \
+         {} SIGKILLs + 1 SIGTERM restart per daemon within {:?}; seed {seed} (CRASH_SEED; CRASH_SCALE=full for the issue's figures)",
+        sc().messages,
+        sc().smtp_sessions,
+        sc().users,
+        sc().imap_sessions,
+        sc().kills_per_daemon,
+        sc().chaos_window
     );
 
     let mut fleet = Fleet::new(env.clone());
@@ -645,13 +689,14 @@ fn crash_restart_under_load_loses_nothing() {
 
     let t: Shared = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let running = Arc::new(AtomicUsize::new(SMTP_SESSIONS));
+    let running = Arc::new(AtomicUsize::new(sc().smtp_sessions));
     let smtp_addr = env.addr(env.ports.smtp);
     let imap_addr = env.addr(env.ports.imap);
     let mut threads = Vec::new();
-    for s in 0..SMTP_SESSIONS {
+    for s in 0..sc().smtp_sessions {
         let (t, stop, running) = (t.clone(), stop.clone(), running.clone());
-        let count = MESSAGES / SMTP_SESSIONS + usize::from(s < MESSAGES % SMTP_SESSIONS);
+        let count = sc().messages / sc().smtp_sessions
+            + usize::from(s < sc().messages % sc().smtp_sessions);
         threads.push(std::thread::spawn(move || {
             smtp_client(smtp_addr, s, count, &stop, &t, seed);
             running.fetch_sub(1, Ordering::SeqCst);
@@ -659,7 +704,7 @@ fn crash_restart_under_load_loses_nothing() {
     }
     let mut readers = Vec::new();
     let imap_stop = Arc::new(AtomicBool::new(false));
-    for r in 0..IMAP_SESSIONS {
+    for r in 0..sc().imap_sessions {
         let (t, stop) = (t.clone(), imap_stop.clone());
         readers.push(std::thread::spawn(move || {
             imap_client(imap_addr, r, &stop, &t, seed)
@@ -670,14 +715,14 @@ fn crash_restart_under_load_loses_nothing() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut schedule: Vec<(Duration, Chaos)> = Vec::new();
     for name in CHAOS_DAEMONS {
-        for _ in 0..KILLS_PER_DAEMON {
+        for _ in 0..sc().kills_per_daemon {
             schedule.push((
-                Duration::from_millis(rng.gen_range(500..CHAOS_WINDOW.as_millis() as u64)),
+                Duration::from_millis(rng.gen_range(500..sc().chaos_window.as_millis() as u64)),
                 Chaos::Kill(name),
             ));
         }
         schedule.push((
-            Duration::from_millis(rng.gen_range(500..CHAOS_WINDOW.as_millis() as u64)),
+            Duration::from_millis(rng.gen_range(500..sc().chaos_window.as_millis() as u64)),
             Chaos::Restart(name),
         ));
     }
@@ -730,7 +775,7 @@ fn crash_restart_under_load_loses_nothing() {
 
     let drain_start = Instant::now();
     let mut drained = false;
-    while drain_start.elapsed() < DRAIN_TIMEOUT {
+    while drain_start.elapsed() < sc().drain_timeout {
         if queue_files(&env).is_empty() {
             drained = true;
             break;
@@ -750,7 +795,7 @@ fn crash_restart_under_load_loses_nothing() {
         }
     }
 
-    let found = scan_maildirs(&env, USERS);
+    let found = scan_maildirs(&env, sc().users);
     let tally = t.lock().unwrap();
     let v = judge(&tally.accepted, &found);
     let dup_rate = if v.deliveries == 0 {
@@ -811,7 +856,8 @@ fn crash_restart_under_load_loses_nothing() {
     );
     assert!(
         drained,
-        "queue not drained after {DRAIN_TIMEOUT:?}: {} files left, e.g. {:?}\n{logs}",
+        "queue not drained after {:?}: {} files left, e.g. {:?}\n{logs}",
+        sc().drain_timeout,
         left.len(),
         left.iter().take(5).collect::<Vec<_>>()
     );
@@ -833,9 +879,10 @@ fn crash_restart_under_load_loses_nothing() {
     );
     // The load must really have happened, or "nothing lost" means nothing.
     assert!(
-        tally.accepted.len() >= MESSAGES * 9 / 10,
-        "only {} of {MESSAGES} messages accepted ({} abandoned)",
+        tally.accepted.len() >= sc().messages * 9 / 10,
+        "only {} of {} messages accepted ({} abandoned)",
         tally.accepted.len(),
+        sc().messages,
         tally.abandoned
     );
     assert!(tally.imap_sessions > 0, "no IMAP session completed");
@@ -992,8 +1039,9 @@ fn full_spool_answers_452_and_delivers_after_space_returns() {
     if let Err(e) = fleet.start("queue-runner") {
         panic!("{e}\n{}", fleet.logs());
     }
-    let drained =
-        ferrymail_system_tests::load::wait_until(DRAIN_TIMEOUT, || queue_files(&env).is_empty());
+    let drained = ferrymail_system_tests::load::wait_until(sc().drain_timeout, || {
+        queue_files(&env).is_empty()
+    });
     let left = queue_files(&env).len();
     let tmp_left = dir_count(&env.config.paths.spool_dir.join("tmp"));
     for name in ["queue-runner", "local-delivery", "mta-smtpd", "imapd"] {
