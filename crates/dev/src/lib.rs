@@ -4,6 +4,7 @@
 //! demo domain and user, then starts the daemons. Integration tests use the same [`prepare`]
 //! with [`Ports::free`] and start the real daemon binaries with [`Daemon`], so every test runs
 //! against what a user would run, with no second hand-written config to drift.
+//! [`unix_account`] adds temporary Unix accounts for the tests of serving them as themselves.
 
 use std::ffi::OsStr;
 use std::io;
@@ -465,6 +466,7 @@ pub fn wait_for_unix(path: &Path, timeout: Duration) -> bool {
 }
 
 pub mod dns;
+pub mod unix_account;
 
 #[cfg(test)]
 mod tests {

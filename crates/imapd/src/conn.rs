@@ -3,93 +3,14 @@
 //! plaintext it waits for readability before allocating), which is what keeps tens of
 //! thousands of IDLE clients cheap.
 //!
-//! The bytes come from the client's own TCP/TLS connection ([`Stream::Net`]), or, in a
+//! The bytes come from the client's own TCP/TLS connection ([`Wire::Net`]), or, in a
 //! per-login session child serving a Unix account, from the Unix socket over which imapd's
-//! main process relays that connection ([`Stream::Relayed`]).
+//! main process relays that connection ([`Wire::Relayed`]); `Wire` is shared with pop3d.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use ferrymail_net::stream::MaybeTls;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::UnixStream;
-use tokio_rustls::TlsAcceptor;
-
-/// Where a session's bytes travel.
-pub enum Stream {
-    Net(MaybeTls),
-    /// A session child's end of the socket to imapd's main process, which holds the
-    /// client's connection; `tls` says whether that connection is encrypted.
-    Relayed {
-        sock: UnixStream,
-        tls: bool,
-    },
-}
-
-impl Stream {
-    pub fn is_tls(&self) -> bool {
-        match self {
-            Stream::Net(s) => s.is_tls(),
-            Stream::Relayed { tls, .. } => *tls,
-        }
-    }
-
-    pub fn tls_description(&self) -> Option<String> {
-        match self {
-            Stream::Net(s) => s.tls_description(),
-            Stream::Relayed { .. } => None,
-        }
-    }
-
-    /// STARTTLS; only possible on the client's own connection.
-    pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
-        match self {
-            Stream::Net(s) => s.upgrade(acceptor).await,
-            Stream::Relayed { .. } => Err(io::Error::other("TLS is handled by the main process")),
-        }
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Net(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Relayed { sock, .. } => Pin::new(sock).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Net(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Relayed { sock, .. } => Pin::new(sock).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Net(s) => Pin::new(s).poll_flush(cx),
-            Stream::Relayed { sock, .. } => Pin::new(sock).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Net(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Relayed { sock, .. } => Pin::new(sock).poll_shutdown(cx),
-        }
-    }
-}
+use ferrymail_spawn::wire::Wire;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READ_CHUNK: usize = 4096;
 
@@ -101,13 +22,13 @@ pub enum LineResult {
 }
 
 pub struct Conn {
-    pub stream: Stream,
+    pub stream: Wire,
     inbuf: Vec<u8>,
     start: usize,
 }
 
 impl Conn {
-    pub fn new(stream: Stream) -> Conn {
+    pub fn new(stream: Wire) -> Conn {
         Conn {
             stream,
             inbuf: Vec::new(),
@@ -122,7 +43,7 @@ impl Conn {
 
     /// The stream and the bytes received but not yet consumed (commands the client
     /// pipelined behind the last one), for handing the connection on.
-    pub fn into_parts(mut self) -> (Stream, Vec<u8>) {
+    pub fn into_parts(mut self) -> (Wire, Vec<u8>) {
         let pending = self.inbuf.split_off(self.start.min(self.inbuf.len()));
         (self.stream, pending)
     }
@@ -143,11 +64,7 @@ impl Conn {
     async fn fill(&mut self) -> io::Result<bool> {
         self.compact();
         if self.inbuf.capacity() == 0 {
-            match &self.stream {
-                Stream::Net(MaybeTls::Plain(tcp)) => tcp.readable().await?,
-                Stream::Relayed { sock, .. } => sock.readable().await?,
-                Stream::Net(_) => {}
-            }
+            self.stream.readable().await?;
         }
         self.inbuf.reserve(READ_CHUNK);
         let n = self.stream.read_buf(&mut self.inbuf).await?;
@@ -203,6 +120,23 @@ impl Conn {
                 return Ok(None);
             }
         }
+    }
+
+    /// Between 1 and `max` bytes, for a literal streamed elsewhere (a large APPEND): what
+    /// is already buffered, else one read into a buffer of `max` bytes. Ok(None) at end of
+    /// stream.
+    pub async fn read_chunk(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
+        let pending = self.inbuf.get(self.start..).unwrap_or_default();
+        if !pending.is_empty() {
+            let take = pending.len().min(max);
+            let out = pending.get(..take).unwrap_or_default().to_vec();
+            self.start += take;
+            self.compact();
+            return Ok(Some(out));
+        }
+        let mut buf = Vec::with_capacity(max);
+        let n = self.stream.read_buf(&mut buf).await?;
+        Ok((n > 0).then_some(buf))
     }
 
     /// Skips `n` bytes (an over-size non-synchronising literal).

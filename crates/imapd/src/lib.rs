@@ -7,7 +7,11 @@
 //!   [`mime`] and [`search`] (sans-IO) encode responses, FETCH items, ENVELOPE/BODYSTRUCTURE
 //!   and evaluate SEARCH keys; [`utf7`] converts mailbox names.
 //! - [`session`]: the RFC 3501 state machine for one connection, over [`conn`] (buffers
-//!   allocated only while bytes are in flight).
+//!   allocated only while bytes are in flight). An APPEND literal over 256 KiB is not
+//!   collected: it is streamed into the target mailbox's `tmp/` and committed with its UID
+//!   at the end, so memory per APPEND is a few chunks whatever the message size.
+//! - [`listing`] (sans-IO): LIST/LSUB matching and the LIST-EXTENDED (RFC 5258) selection
+//!   and return options; LIST-STATUS (RFC 5819) reuses STATUS.
 //! - [`mailbox`]: open mailboxes shared by all sessions of the process (in-process change
 //!   notification, inotify for other writers), over `ferrymail-maildir`.
 //!
@@ -16,7 +20,7 @@
 //! as root, by a per-login child process running as the account (Dovecot's model): the
 //! [`spawner`] (a re-exec of this binary that keeps root) starts a [`child`] after the main
 //! process checked the password, and the main process relays the client's connection to it
-//! over a Unix socket ([`conn::Stream::Relayed`]). Without root there is no spawner and Unix
+//! over a Unix socket ([`ferrymail_spawn::wire::Wire::Relayed`]). Without root there is no spawner and Unix
 //! accounts are served in-process (development), with a warning at start-up.
 //!
 //! Storage decision: the Maildir is the source of truth (flags in the `:2,` suffix, Maildir++
@@ -25,7 +29,8 @@
 //! survive losing imapd's state directory, and UIDVALIDITY only changes if that file is
 //! lost or corrupt; several processes (session children) may assign UIDs in one mailbox, so
 //! that happens under an `flock` ([`uidlist::UidLock`]). Keyword names are kept in Dovecot's
-//! `dovecot-keywords` format. The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per
+//! `dovecot-keywords` format and given letters under the same lock; subscriptions change
+//! under a lock of their own ([`listing::update_subscriptions`]). The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per
 //! open mailbox (a message file is parsed at most once while any session has its mailbox
 //! open) in front of imapd's own sled database in `state_dir/imapd/` ([`index`]), which
 //! persists it across restarts (the main process only; session children have no index). sled

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ferrymail_maildir::{DeliverOptions, Flags, Maildir, MessageEntry, Subdir};
+use ferrymail_maildir::{DeliverOptions, Flags, Maildir, MessageEntry, PendingDelivery, Subdir};
 use notify::Watcher;
 use tokio::sync::watch;
 
@@ -77,6 +77,8 @@ pub struct State {
     pub keywords: Vec<String>,
     /// The UID list file as it was when `msgs` last covered everything in it.
     synced: Option<FileStamp>,
+    /// The keyword file as it was when `keywords` was last read or written.
+    keywords_stamp: Option<FileStamp>,
 }
 
 pub struct SharedMailbox {
@@ -138,6 +140,7 @@ fn save_keywords(dir: &Path, kws: &[String]) -> io::Result<()> {
 impl SharedMailbox {
     fn open(maildir: Maildir, index: Option<Arc<Index>>) -> Result<SharedMailbox, StoreError> {
         let path = maildir.path().to_owned();
+        let keywords_stamp = FileStamp::of_file(&path.join(KEYWORDS_FILE));
         let keywords = load_keywords(&path);
         let (version, _) = watch::channel(0);
         let mb = SharedMailbox {
@@ -149,6 +152,7 @@ impl SharedMailbox {
                 msgs: Arc::new(Vec::new()),
                 keywords,
                 synced: None,
+                keywords_stamp,
             }),
             version,
             cache: Mutex::new(HashMap::new()),
@@ -188,11 +192,40 @@ impl SharedMailbox {
     pub fn rescan(&self) -> Result<bool, StoreError> {
         let mut st = lock(&self.state);
         let flock = UidLock::acquire(&self.path)?;
-        let (changed, gone) = self.sync_locked(&mut st)?;
+        let (mut changed, gone) = self.sync_locked(&mut st)?;
+        changed |= self.reload_keywords(&mut st);
         drop(flock);
         drop(st);
         self.after_change(changed, &gone);
         Ok(changed)
+    }
+
+    /// Adopts keyword names another process (a session child of the same user) added since
+    /// we last read the file; returns true if the names changed. The file's letters are
+    /// what every process must agree on, so where it names a letter it wins; names only we
+    /// know (the file was lost) are kept. Called with the [`UidLock`] held.
+    fn reload_keywords(&self, st: &mut State) -> bool {
+        let stamp = FileStamp::of_file(&self.path.join(KEYWORDS_FILE));
+        if stamp == st.keywords_stamp {
+            return false;
+        }
+        st.keywords_stamp = stamp;
+        let mut merged = load_keywords(&self.path);
+        for (i, name) in st.keywords.iter().enumerate() {
+            let taken = merged.iter().any(|k| k.eq_ignore_ascii_case(name));
+            if name.is_empty() || taken || merged.get(i).is_some_and(|k| !k.is_empty()) {
+                continue;
+            }
+            if merged.len() <= i {
+                merged.resize(i + 1, String::new());
+            }
+            if let Some(slot) = merged.get_mut(i) {
+                slot.clone_from(name);
+            }
+        }
+        let changed = merged != st.keywords;
+        st.keywords = merged;
+        changed
     }
 
     fn after_change(&self, changed: bool, gone: &[u32]) {
@@ -358,6 +391,19 @@ impl SharedMailbox {
     /// Maildir letters for IMAP keyword names, adding names not seen before.
     pub fn keyword_flags(&self, names: &[String], create: bool) -> Result<Flags, StoreError> {
         let mut st = lock(&self.state);
+        let known = |kws: &[String], name: &str| kws.iter().any(|k| k.eq_ignore_ascii_case(name));
+        // A new name is given a letter under the mailbox's lock, after reading the names
+        // other processes gave letters meanwhile, so no letter ever means two names.
+        let _flock = if create && names.iter().any(|n| !known(&st.keywords, n)) {
+            let flock = UidLock::acquire(&self.path)?;
+            if self.reload_keywords(&mut st) {
+                // Sessions must hear of the names another process added.
+                self.bump();
+            }
+            Some(flock)
+        } else {
+            None
+        };
         let mut flags = Flags::empty();
         let mut added = false;
         for name in names {
@@ -390,6 +436,7 @@ impl SharedMailbox {
         }
         if added {
             save_keywords(&self.path, &st.keywords)?;
+            st.keywords_stamp = FileStamp::of_file(&self.path.join(KEYWORDS_FILE));
         }
         Ok(flags)
     }
@@ -482,6 +529,31 @@ impl SharedMailbox {
         flags: Flags,
         mtime: Option<SystemTime>,
     ) -> Result<u32, StoreError> {
+        let opts = deliver_options(flags, mtime);
+        self.append_with(|md| md.deliver(parts, opts))
+    }
+
+    /// Commits a message already written into this mailbox's `tmp/` (a streamed APPEND)
+    /// and gives it the next UID. Writing took no lock; only the commit does.
+    pub fn append_pending(
+        &self,
+        pending: PendingDelivery,
+        flags: Flags,
+        mtime: Option<SystemTime>,
+    ) -> Result<u32, StoreError> {
+        let opts = deliver_options(flags, mtime);
+        self.append_with(|_| pending.commit(&opts))
+    }
+
+    /// A new message in this mailbox's `tmp/`, for streaming (see [`Self::append_pending`]).
+    pub fn begin_append(&self) -> Result<PendingDelivery, StoreError> {
+        Ok(self.maildir().begin_delivery()?)
+    }
+
+    fn append_with(
+        &self,
+        deliver: impl FnOnce(&Maildir) -> ferrymail_maildir::Result<MessageEntry>,
+    ) -> Result<u32, StoreError> {
         let mut st = lock(&self.state);
         // Held from before the file appears until its UID is recorded, so another process's
         // rescan cannot give the new file a UID of its own.
@@ -491,11 +563,7 @@ impl SharedMailbox {
         } else {
             (false, Vec::new())
         };
-        let mut opts = DeliverOptions::default().with_flags(flags);
-        if let Some(t) = mtime {
-            opts = opts.with_mtime(t);
-        }
-        let entry = st.maildir.deliver(parts, opts)?;
+        let entry = deliver(&st.maildir)?;
         let uid = st.uidnext;
         st.uidnext = st.uidnext.saturating_add(1);
         let meta = Meta {
@@ -585,6 +653,15 @@ impl SharedMailbox {
     /// Marks the mailbox for a rescan by the watcher thread.
     fn mark_dirty(&self) -> bool {
         !self.dirty.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+}
+
+/// How an IMAP APPEND stores a message: into `cur/` with its flags, dated as asked.
+fn deliver_options(flags: Flags, mtime: Option<SystemTime>) -> DeliverOptions {
+    let opts = DeliverOptions::default().with_flags(flags);
+    match mtime {
+        Some(t) => opts.with_mtime(t),
+        None => opts,
     }
 }
 

@@ -15,6 +15,7 @@ use ferrymail_net::limits::{AuthThrottle, ConnLimiter};
 use ferrymail_net::listeners::{self, Inherited};
 use ferrymail_net::server::{self, ServeOptions};
 use ferrymail_net::tls::TlsStore;
+use ferrymail_spawn::SessionFlags;
 use ferrymail_users::{UserDb, UserDbConfig};
 use imapd::mailbox::Hub;
 use imapd::session::{self, Ctx};
@@ -25,12 +26,8 @@ use imapd::spawner::Spawner;
 struct Args {
     #[command(flatten)]
     daemon: DaemonArgs,
-    /// Internal: run as the privileged spawner of session children (started by imapd).
-    #[arg(long, hide = true, conflicts_with = "session_child")]
-    session_spawner: bool,
-    /// Internal: run as a session child serving one Unix account (started by the spawner).
-    #[arg(long, hide = true)]
-    session_child: bool,
+    #[command(flatten)]
+    session: SessionFlags,
 }
 
 fn exit_code(code: i32) -> ExitCode {
@@ -39,15 +36,15 @@ fn exit_code(code: i32) -> ExitCode {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if !(args.session_spawner || args.session_child) {
+    if !args.session.is_internal() {
         ferrymail_net::signals::hold();
     }
     let config = args.daemon.load_or_exit("imapd");
     ferrymail_net::logging::init("imapd", &config.log.level);
-    if args.session_spawner {
+    if args.session.session_spawner {
         return exit_code(imapd::spawner::spawner_main(&args.daemon.config, &config));
     }
-    if args.session_child {
+    if args.session.session_child {
         return exit_code(imapd::child::child_main(config));
     }
     server::raise_nofile_limit();
@@ -79,7 +76,7 @@ fn main() -> ExitCode {
     let spawner = if !config.userdb.unix_accounts {
         None
     } else if nix::unistd::Uid::effective().is_root() {
-        match Spawner::start(&args.daemon.config) {
+        match Spawner::start(&args.daemon.config, "imapd") {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::error!(error = %e, "cannot start the session spawner for Unix accounts");
@@ -149,7 +146,6 @@ fn main() -> ExitCode {
             tls: tls.clone(),
             throttle: AuthThrottle::new(&limits),
             user_conns: Mutex::new(HashMap::new()),
-            subscriptions_lock: Mutex::new(()),
             shutdown: shutdown.clone(),
         });
         tokio::spawn(async move {

@@ -169,6 +169,35 @@ pub enum StatusAtt {
     Unseen,
 }
 
+/// RFC 5258 selection options (and RFC 6154's SPECIAL-USE): which mailboxes LIST returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    /// Accepted; there are no remote mailboxes.
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// RFC 5258 return options, RFC 5819's STATUS and RFC 6154's SPECIAL-USE: what LIST
+/// reports about each mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    pub status: Option<Vec<StatusAtt>>,
+}
+
+/// An extended LIST: selection options, several patterns or return options were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListExtended {
+    pub select: ListSelect,
+    pub reference: String,
+    pub patterns: Vec<String>,
+    pub ret: ListReturn,
+}
+
 /// An APPEND date-time: the instant as Unix seconds.
 pub type Timestamp = i64;
 
@@ -198,6 +227,8 @@ pub enum Command {
         reference: String,
         pattern: String,
     },
+    /// Boxed: rare, and every parsed command pays for the largest variant.
+    ListExtended(Box<ListExtended>),
     Lsub {
         reference: String,
         pattern: String,
@@ -275,6 +306,37 @@ pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
             tag: Some(tag),
             message,
         })
+}
+
+/// An APPEND up to its message literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendHead {
+    pub mailbox: String,
+    pub flags: Vec<Flag>,
+    pub date: Option<Timestamp>,
+}
+
+/// Recognises a command collected up to a literal marker as an APPEND whose next literal
+/// is the message (`tag APPEND mailbox [flags] [date] {N}` plus the CRLF the collector
+/// adds), so the connection can stream that literal to disk instead of collecting it.
+/// None for anything else, which is then collected and parsed as usual.
+pub fn append_before_literal(collected: &[u8]) -> Option<(String, AppendHead)> {
+    let mut p = Parser {
+        input: collected,
+        pos: 0,
+    };
+    let tag = p.tag().ok()?;
+    p.sp().ok()?;
+    if p.atom_upper().ok()? != "APPEND" {
+        return None;
+    }
+    let head = p.append_head().ok()?;
+    let rest = p.rest().strip_suffix(b"\r\n")?;
+    if rest.first() != Some(&b'{') || rest.iter().skip(1).any(|&b| b == b'{') {
+        return None;
+    }
+    literal_marker(rest)?;
+    Some((tag, head))
 }
 
 /// Reads the tag of a line that may not parse, for `BAD` replies.
@@ -611,7 +673,8 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 Command::Unsubscribe(self.mailbox()?)
             }
-            "LIST" | "LSUB" => {
+            "LIST" => self.list()?,
+            "LSUB" => {
                 self.sp()?;
                 let reference = self.mailbox()?;
                 self.sp()?;
@@ -626,42 +689,14 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 let mb = self.mailbox()?;
                 self.sp()?;
-                self.expect(b'(')?;
-                let mut atts = Vec::new();
-                loop {
-                    atts.push(match self.atom_upper()?.as_str() {
-                        "MESSAGES" => StatusAtt::Messages,
-                        "RECENT" => StatusAtt::Recent,
-                        "UIDNEXT" => StatusAtt::UidNext,
-                        "UIDVALIDITY" => StatusAtt::UidValidity,
-                        "UNSEEN" => StatusAtt::Unseen,
-                        other => return Err(format!("unknown status item {other}")),
-                    });
-                    if self.eat(b')') {
-                        break;
-                    }
-                    self.sp()?;
-                }
-                Command::Status(mb, atts)
+                Command::Status(mb, self.status_atts()?)
             }
             "APPEND" => {
-                self.sp()?;
-                let mailbox = self.mailbox()?;
-                self.sp()?;
-                let mut flags = Vec::new();
-                if self.peek() == Some(b'(') {
-                    flags = self.flag_list()?;
-                    self.sp()?;
-                }
-                let mut date = None;
-                if self.peek() == Some(b'"') {
-                    let raw = self.quoted()?;
-                    date = Some(
-                        crate::date::parse_date_time(&raw)
-                            .ok_or_else(|| "invalid date-time".to_owned())?,
-                    );
-                    self.sp()?;
-                }
+                let AppendHead {
+                    mailbox,
+                    flags,
+                    date,
+                } = self.append_head()?;
                 let message = self.literal()?;
                 Command::Append {
                     mailbox,
@@ -723,6 +758,134 @@ impl<'a> Parser<'a> {
             }
             other => return Err(format!("unknown command {other}")),
         })
+    }
+
+    /// What comes between `APPEND` and the message literal.
+    fn append_head(&mut self) -> PResult<AppendHead> {
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        self.sp()?;
+        let mut flags = Vec::new();
+        if self.peek() == Some(b'(') {
+            flags = self.flag_list()?;
+            self.sp()?;
+        }
+        let mut date = None;
+        if self.peek() == Some(b'"') {
+            let raw = self.quoted()?;
+            date = Some(
+                crate::date::parse_date_time(&raw).ok_or_else(|| "invalid date-time".to_owned())?,
+            );
+            self.sp()?;
+        }
+        Ok(AppendHead {
+            mailbox,
+            flags,
+            date,
+        })
+    }
+
+    /// `(MESSAGES UNSEEN ...)`, as STATUS and LIST's `RETURN (STATUS ...)` take it.
+    fn status_atts(&mut self) -> PResult<Vec<StatusAtt>> {
+        self.expect(b'(')?;
+        let mut atts = Vec::new();
+        loop {
+            atts.push(match self.atom_upper()?.as_str() {
+                "MESSAGES" => StatusAtt::Messages,
+                "RECENT" => StatusAtt::Recent,
+                "UIDNEXT" => StatusAtt::UidNext,
+                "UIDVALIDITY" => StatusAtt::UidValidity,
+                "UNSEEN" => StatusAtt::Unseen,
+                other => return Err(format!("unknown status item {other}")),
+            });
+            if self.eat(b')') {
+                return Ok(atts);
+            }
+            self.sp()?;
+        }
+    }
+
+    /// LIST, plain (RFC 3501) or extended (RFC 5258: selection options, several patterns,
+    /// return options). Only the plain form yields [`Command::List`], so its replies stay
+    /// exactly as before.
+    fn list(&mut self) -> PResult<Command> {
+        self.sp()?;
+        let mut extended = false;
+        let mut select = ListSelect::default();
+        if self.eat(b'(') {
+            extended = true;
+            if !self.eat(b')') {
+                loop {
+                    match self.atom_upper()?.as_str() {
+                        "SUBSCRIBED" => select.subscribed = true,
+                        "REMOTE" => select.remote = true,
+                        "RECURSIVEMATCH" => select.recursive_match = true,
+                        "SPECIAL-USE" => select.special_use = true,
+                        other => return Err(format!("unknown LIST selection option {other}")),
+                    }
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+            // RFC 5258 §3: RECURSIVEMATCH needs another (non-REMOTE) selection option.
+            if select.recursive_match && !(select.subscribed || select.special_use) {
+                return Err("RECURSIVEMATCH needs another selection option".to_owned());
+            }
+            self.sp()?;
+        }
+        let reference = self.mailbox()?;
+        self.sp()?;
+        let mut patterns = Vec::new();
+        if self.eat(b'(') {
+            extended = true;
+            loop {
+                patterns.push(self.list_mailbox()?);
+                if self.eat(b')') {
+                    break;
+                }
+                self.sp()?;
+            }
+        } else {
+            patterns.push(self.list_mailbox()?);
+        }
+        let mut ret = ListReturn::default();
+        if self.eat_keyword(" RETURN ") {
+            extended = true;
+            self.expect(b'(')?;
+            if !self.eat(b')') {
+                loop {
+                    match self.atom_upper()?.as_str() {
+                        "SUBSCRIBED" => ret.subscribed = true,
+                        "CHILDREN" => ret.children = true,
+                        "SPECIAL-USE" => ret.special_use = true,
+                        "STATUS" => {
+                            self.sp()?;
+                            ret.status = Some(self.status_atts()?);
+                        }
+                        other => return Err(format!("unknown LIST return option {other}")),
+                    }
+                    if self.eat(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+        }
+        if !extended {
+            let pattern = patterns.pop().unwrap_or_default();
+            return Ok(Command::List { reference, pattern });
+        }
+        // Selection options imply their return options (RFC 5258 §3, RFC 6154 §3).
+        ret.subscribed |= select.subscribed;
+        ret.special_use |= select.special_use;
+        Ok(Command::ListExtended(Box::new(ListExtended {
+            select,
+            reference,
+            patterns,
+            ret,
+        })))
     }
 
     fn copy_move(&mut self, uid: bool, is_move: bool) -> PResult<Command> {

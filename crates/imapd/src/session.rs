@@ -19,12 +19,11 @@ use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_net::tls::TlsStore;
 use ferrymail_users::{Account, MailboxLocation, UserDb};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, watch};
 
 use crate::child::SessionHeader;
-use crate::conn::{Conn, LineResult, Stream};
+use crate::conn::{Conn, LineResult};
 use crate::fetch;
 use crate::listing;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
@@ -35,6 +34,9 @@ use crate::parser::{
 use crate::response;
 use crate::search;
 use crate::spawner::Spawner;
+use ferrymail_maildir::PendingDelivery;
+use ferrymail_spawn::child::ConnHeader;
+use ferrymail_spawn::wire::Wire;
 
 /// Marker in a store root: the special-use folders were created once (and may since have
 /// been deleted by the user, which we respect).
@@ -43,6 +45,12 @@ const SPECIAL_USE_MARKER: &str = "ferrymail-specialuse";
 const FETCH_CHUNK: usize = 64 * 1024;
 /// Longest SASL response line.
 const MAX_SASL_LINE: usize = 8192;
+/// APPEND literals larger than this are streamed into the mailbox's `tmp/` as they arrive
+/// instead of being collected in memory; smaller ones are not worth a file round trip.
+const STREAM_APPEND_ABOVE: u64 = 256 * 1024;
+/// Size of the pieces a streamed APPEND is read and written in. With the channel between
+/// the connection and the writer, an APPEND holds at most a few of these.
+const STREAM_CHUNK: usize = 64 * 1024;
 
 /// What every session shares.
 pub struct Ctx {
@@ -56,7 +64,6 @@ pub struct Ctx {
     pub tls: Option<TlsStore>,
     pub throttle: AuthThrottle,
     pub user_conns: Mutex<HashMap<String, usize>>,
-    pub subscriptions_lock: Mutex<()>,
     pub shutdown: Shutdown,
 }
 
@@ -154,9 +161,41 @@ enum Flow {
 
 enum Incoming {
     Command(Vec<u8>),
+    /// An APPEND whose message was streamed into the mailbox's `tmp/`.
+    StreamedAppend(Box<StreamedAppend>),
     Bad(Option<String>, String),
+    /// A tagged reply decided while reading the command (tag, text).
+    Reply(String, String),
     Eof,
     Fatal(String),
+}
+
+/// A large APPEND read off the wire: the message sits in `tmp/`, committed (or, on error,
+/// removed) by [`Session::finish_streamed_append`].
+struct StreamedAppend {
+    tag: String,
+    mb: Arc<SharedMailbox>,
+    flags: Vec<Flag>,
+    date: Option<i64>,
+    message: Result<PendingDelivery, StoreError>,
+}
+
+/// A user's folder names and, if `subscriptions`, the names subscribed to (what LIST, LSUB
+/// and LIST-EXTENDED work from), read on the blocking pool.
+async fn folders(
+    store: Store,
+    subscriptions: bool,
+) -> Result<(Vec<String>, Option<Vec<String>>), StoreError> {
+    blocking(move || {
+        let names: Vec<String> = store
+            .list_folders()?
+            .into_iter()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        let subs = subscriptions.then(|| listing::load_subscriptions(store.root()));
+        Ok((names, subs))
+    })
+    .await
 }
 
 async fn blocking<T: Send + 'static>(
@@ -272,7 +311,7 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Stream::Net(stream)),
+        conn: Conn::new(Wire::Net(stream)),
         out: Vec::new(),
         user: None,
         selected: None,
@@ -287,65 +326,32 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
     tracing::debug!("session ended");
 }
 
-/// Relays a connection to the session child serving it: first the header and whatever the
-/// client pipelined behind its login, then bytes both ways until either side closes.
-async fn relay(conn: Conn, info: &ConnInfo, h: Box<Handoff>, mut shutdown: Shutdown) {
+/// Relays a connection to the session child serving it (`ferrymail_spawn::relay`): first
+/// the header and whatever the client pipelined behind its login, then bytes both ways until
+/// either side closes.
+async fn relay(conn: Conn, info: &ConnInfo, h: Box<Handoff>, shutdown: Shutdown) {
     let (stream, pending) = conn.into_parts();
-    let Stream::Net(client) = stream else {
+    let Wire::Net(client) = stream else {
         return;
     };
     let header = SessionHeader {
         tag: h.tag.clone(),
-        id: info.id.to_string(),
-        peer: info.peer,
-        local: info.local,
-        role: info.role,
-        tls: client.is_tls(),
+        conn: ConnHeader::new(info, client.is_tls()),
     };
     let Handoff {
-        mut sock,
-        _slot: slot,
-        ..
+        sock, _slot: slot, ..
     } = *h;
     let mut first = header.to_line();
     first.extend_from_slice(&pending);
     drop(pending);
-    if let Err(e) = sock.write_all(&first).await {
-        tracing::warn!(error = %e, "session child gone before the session began");
-        return;
-    }
-    drop(first);
-    let (mut client_r, mut client_w) = tokio::io::split(client);
-    let (mut child_r, mut child_w) = sock.into_split();
-    let up = async {
-        let r = tokio::io::copy(&mut client_r, &mut child_w).await;
-        let _ = child_w.shutdown().await;
-        r
-    };
-    let tag = header.tag;
-    let down = async {
-        let r = tokio::io::copy(&mut child_r, &mut client_w).await;
-        if matches!(r, Ok(0)) {
-            // The child died before it answered the login: the client still gets a reply.
-            tracing::error!("session child exited without answering");
-            let reply = format!(
-                "{tag} NO [UNAVAILABLE] Cannot serve this account right now\r\n* BYE Closing\r\n"
-            );
-            let _ = client_w.write_all(reply.as_bytes()).await;
-        }
-        let _ = client_w.shutdown().await;
-        r
-    };
-    tokio::pin!(up, down);
-    tokio::select! {
-        _ = &mut down => {}
-        _ = &mut up => {
-            // The client stopped sending; the child sees EOF, answers what it had and exits.
-            let _ = tokio::time::timeout(Duration::from_secs(5), &mut down).await;
-        }
-        // The child sees EOF when we close and exits on its own.
-        _ = shutdown.wait() => {}
-    }
+    // The child died before it answered the login: the client still gets a reply.
+    let if_silent = format!(
+        "{} NO [UNAVAILABLE] Cannot serve this account right now\r\n* BYE Closing\r\n",
+        header.tag
+    );
+    let end =
+        ferrymail_spawn::relay::relay(client, sock, first, if_silent.as_bytes(), shutdown).await;
+    tracing::debug!(?end, "relayed session ended");
     // The user's connection slot is held for as long as the child serves the session.
     drop(slot);
 }
@@ -365,9 +371,9 @@ pub async fn run_relayed(
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Stream::Relayed {
+        conn: Conn::new(Wire::Relayed {
             sock,
-            tls: header.tls,
+            tls: header.conn.tls,
         }),
         out: Vec::new(),
         user: None,
@@ -377,7 +383,7 @@ pub async fn run_relayed(
         handoff: None,
     };
     let store = Store::new(root);
-    if let Err(e) = prepare_user_store(&s.ctx, &store).await {
+    if let Err(e) = prepare_user_store(&store).await {
         s.tagged_err(&header.tag, &e);
         s.untagged("BYE Closing");
         let _ = s.flush().await;
@@ -399,22 +405,9 @@ pub async fn run_relayed(
 }
 
 /// Creates INBOX and, the first time, the special-use folders, as whoever runs this.
-async fn prepare_user_store(ctx: &Arc<Ctx>, store: &Store) -> Result<(), StoreError> {
+async fn prepare_user_store(store: &Store) -> Result<(), StoreError> {
     let s2 = store.clone();
-    let ctx = ctx.clone();
-    blocking(move || {
-        if s2.root().join(SPECIAL_USE_MARKER).exists() {
-            s2.ensure_inbox()?;
-            return Ok(());
-        }
-        // Concurrent first logins of one user must not create the folders twice.
-        let _g = ctx
-            .subscriptions_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        prepare_store(&s2)
-    })
-    .await
+    blocking(move || prepare_store(&s2)).await
 }
 
 impl Session {
@@ -433,7 +426,7 @@ impl Session {
 
     fn capabilities(&self) -> String {
         let mut c = String::from(
-            "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE",
+            "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS",
         );
         if self.user.is_none() {
             if !self.is_tls() && self.ctx.tls.is_some() {
@@ -529,6 +522,14 @@ impl Session {
                     self.tagged(&tag, &format!("BAD {msg}"));
                     Flow::Continue
                 }
+                Ok(Ok(Incoming::Reply(tag, text))) => {
+                    self.tagged(&tag, &text);
+                    Flow::Continue
+                }
+                Ok(Ok(Incoming::StreamedAppend(a))) => {
+                    self.finish_streamed_append(*a).await;
+                    Flow::Continue
+                }
                 Ok(Ok(Incoming::Command(bytes))) => self.handle(&bytes).await,
             };
             if self.flush().await.is_err() {
@@ -571,6 +572,11 @@ impl Session {
                     if coll.bytes().len() as u64 + size > max_literal + max_line as u64 {
                         return Ok(Incoming::Fatal("Command too large".into()));
                     }
+                    if size > STREAM_APPEND_ABOVE {
+                        if let Some((tag, head)) = parser::append_before_literal(coll.bytes()) {
+                            return self.stream_append(tag, head, size, sync).await;
+                        }
+                    }
                     if sync {
                         self.conn.write(b"+ Ready for literal data\r\n").await?;
                     }
@@ -608,6 +614,171 @@ impl Session {
         }
     }
 
+    /// Reads a large APPEND's message straight into the target mailbox's `tmp/`, through
+    /// a writer on the blocking pool fed a few chunks at a time, so memory stays bounded
+    /// whatever the size. Everything that can refuse the APPEND is checked first, so a
+    /// synchronising literal is refused before the client sends it. If the client goes away
+    /// mid-literal (or this future is dropped by a timeout or shutdown) the writer sees its
+    /// channel close short of the announced size and removes the file.
+    async fn stream_append(
+        &mut self,
+        tag: String,
+        head: parser::AppendHead,
+        size: u64,
+        sync: bool,
+    ) -> std::io::Result<Incoming> {
+        let max_line = self.config().imapd.max_command_line;
+        let (mb, pending) = match self.prepare_streamed_append(&head).await {
+            Ok(v) => v,
+            Err(reply) => {
+                if !sync {
+                    // LITERAL+: the message is on its way regardless; it and the rest of
+                    // the command line go unread.
+                    if !self.conn.skip(size).await? {
+                        return Ok(Incoming::Eof);
+                    }
+                    let _ = self.conn.read_line(max_line).await?;
+                }
+                return Ok(Incoming::Reply(tag, reply));
+            }
+        };
+        if sync {
+            self.conn.write(b"+ Ready for literal data\r\n").await?;
+        }
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(2);
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut pending = pending;
+            let mut failed = None;
+            // Drains the channel even after a write error (a full disk), so the connection
+            // keeps reading the literal and the session stays in step with the client.
+            while let Some(chunk) = rx.blocking_recv() {
+                if failed.is_none() {
+                    failed = pending.write(&chunk).err();
+                }
+            }
+            if let Some(e) = failed {
+                return Err(StoreError::from(e));
+            }
+            if pending.size() != size {
+                return Err(StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "client went away during APPEND",
+                )));
+            }
+            pending.sync()?;
+            Ok(pending)
+        });
+        let mut remaining = size;
+        while remaining > 0 {
+            let want = remaining.min(STREAM_CHUNK as u64) as usize;
+            let Some(chunk) = self.conn.read_chunk(want).await? else {
+                break;
+            };
+            remaining -= chunk.len() as u64;
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        let message = match writer.await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Io(std::io::Error::other(e.to_string()))),
+        };
+        if remaining > 0 {
+            // The writer has already removed the partial file.
+            tracing::info!(missing = remaining, "client went away during APPEND");
+            return Ok(Incoming::Eof);
+        }
+        let rest = match self.conn.read_line(max_line).await? {
+            LineResult::Line(l) => l,
+            LineResult::TooLong(_) => b"?".to_vec(),
+            LineResult::Eof => return Ok(Incoming::Eof),
+        };
+        if !rest.is_empty() {
+            // MULTIAPPEND is not offered; the message goes with the command.
+            let _ = tokio::task::spawn_blocking(move || drop(message)).await;
+            return Ok(Incoming::Bad(
+                Some(tag),
+                "Error in IMAP command: unexpected characters after the command".into(),
+            ));
+        }
+        Ok(Incoming::StreamedAppend(Box::new(StreamedAppend {
+            tag,
+            mb,
+            flags: head.flags,
+            date: head.date,
+            message,
+        })))
+    }
+
+    /// The checks an APPEND passes before its message is read, and the file it goes to.
+    /// Err is the tagged reply refusing it.
+    async fn prepare_streamed_append(
+        &mut self,
+        head: &parser::AppendHead,
+    ) -> Result<(Arc<SharedMailbox>, PendingDelivery), String> {
+        if self.user.is_none() {
+            return Err("BAD Not logged in".into());
+        }
+        let name = MailboxName::new(&head.mailbox)
+            .map_err(|e| format!("NO [CANNOT] Invalid mailbox name: {e}"))?;
+        let refuse = |e: &StoreError| {
+            let (code, text) = store_error(e);
+            format!("NO [{code}] {text}")
+        };
+        let mb = match self.open_mailbox(&name, false).await {
+            Ok(mb) => mb,
+            Err(StoreError::Maildir(ferrymail_maildir::Error::MailboxNotFound(_))) => {
+                return Err("NO [TRYCREATE] Mailbox does not exist".into());
+            }
+            Err(e) => return Err(refuse(&e)),
+        };
+        let mb2 = mb.clone();
+        match blocking(move || mb2.begin_append()).await {
+            Ok(pending) => Ok((mb, pending)),
+            Err(e) => Err(refuse(&e)),
+        }
+    }
+
+    /// Gives a streamed message its UID (or reports why it could not be stored), then
+    /// answers like [`Session::append`].
+    async fn finish_streamed_append(&mut self, a: StreamedAppend) {
+        let StreamedAppend {
+            tag,
+            mb,
+            flags,
+            date,
+            message,
+        } = a;
+        let r = blocking(move || {
+            let pending = message?;
+            let f = to_maildir_flags(&mb, &flags, true)?;
+            let mtime = date.map(|d| UNIX_EPOCH + Duration::from_secs(d.max(0) as u64));
+            let uid = mb.append_pending(pending, f, mtime)?;
+            let (_, v, _) = mb.snapshot();
+            Ok((v, uid))
+        })
+        .await;
+        match r {
+            Ok((v, uid)) => {
+                self.tagged(&tag, &format!("OK [APPENDUID {v} {uid}] Append completed"))
+            }
+            Err(e) => self.tagged_err(&tag, &e),
+        }
+        self.updates_before_tagged(true, &HashSet::new());
+    }
+
+    /// Puts the untagged updates of the selected mailbox before the tagged reply already
+    /// in `out`.
+    fn updates_before_tagged(&mut self, allow_expunge: bool, silent: &HashSet<u32>) {
+        if self.selected.is_some() {
+            let tagged_at = self.last_line_start();
+            let tagged_line = self.out.split_off(tagged_at);
+            self.sync(allow_expunge, silent);
+            self.out.extend_from_slice(&tagged_line);
+        }
+    }
+
     async fn handle(&mut self, bytes: &[u8]) -> Flow {
         let (tag, cmd) = match parser::parse_command(bytes) {
             Ok(c) => c,
@@ -638,13 +809,7 @@ impl Session {
         let Ok(flow) = self.execute(&tag, cmd, &mut silent).await else {
             return Flow::Close;
         };
-        if self.selected.is_some() {
-            // The tagged reply is already in `out`; untagged updates must precede it.
-            let tagged_at = self.last_line_start();
-            let tagged_line = self.out.split_off(tagged_at);
-            self.sync(allow_expunge_after, &silent);
-            self.out.extend_from_slice(&tagged_line);
-        }
+        self.updates_before_tagged(allow_expunge_after, &silent);
         flow
     }
 
@@ -764,6 +929,11 @@ impl Session {
             Command::List { reference, pattern } => {
                 if self.need_auth(tag) {
                     self.list(tag, &reference, &pattern, false).await
+                }
+            }
+            Command::ListExtended(args) => {
+                if self.need_auth(tag) {
+                    self.list_extended(tag, *args).await
                 }
             }
             Command::Lsub { reference, pattern } => {
@@ -1031,7 +1201,7 @@ impl Session {
             return Ok(self.hand_off(tag, &canonical, slot, spawner).await);
         }
         let store = Store::new(root);
-        if let Err(e) = prepare_user_store(&self.ctx, &store).await {
+        if let Err(e) = prepare_user_store(&store).await {
             self.tagged_err(tag, &e);
             return Ok(Flow::Continue);
         }
@@ -1341,18 +1511,13 @@ impl Session {
         let Some(store) = self.user_store() else {
             return;
         };
-        let ctx = self.ctx.clone();
         let r = blocking(move || {
-            let _g = ctx
-                .subscriptions_lock
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let mut subs = listing::load_subscriptions(store.root());
-            subs.retain(|s| s != name.as_str());
-            if add {
-                subs.push(name.as_str().to_owned());
-            }
-            listing::save_subscriptions(store.root(), &subs)?;
+            listing::update_subscriptions(store.root(), |subs| {
+                subs.retain(|s| s != name.as_str());
+                if add {
+                    subs.push(name.as_str().to_owned());
+                }
+            })?;
             Ok(())
         })
         .await;
@@ -1379,21 +1544,7 @@ impl Session {
         let Some(store) = self.user_store() else {
             return;
         };
-        let r = blocking(move || {
-            let names: Vec<String> = store
-                .list_folders()?
-                .into_iter()
-                .map(|n| n.as_str().to_owned())
-                .collect();
-            let subs = if lsub {
-                Some(listing::load_subscriptions(store.root()))
-            } else {
-                None
-            };
-            Ok((names, subs))
-        })
-        .await;
-        let (names, subs) = match r {
+        let (names, subs) = match folders(store, lsub).await {
             Ok(v) => v,
             Err(e) => return self.tagged_err(tag, &e),
         };
@@ -1434,14 +1585,59 @@ impl Session {
         );
     }
 
+    /// LIST with RFC 5258 options: one line per listed name, each followed by its STATUS
+    /// response when `RETURN (STATUS ...)` asked for one (RFC 5819) and the mailbox is
+    /// selectable. A mailbox whose STATUS fails (deleted meanwhile) just has none.
+    async fn list_extended(&mut self, tag: &str, args: parser::ListExtended) {
+        if args.patterns.iter().all(String::is_empty) {
+            self.untagged("LIST (\\Noselect) \"/\" \"\"");
+            return self.tagged(tag, "OK List completed");
+        }
+        let Some(store) = self.user_store() else {
+            return;
+        };
+        let (names, subs) = match folders(store, true).await {
+            Ok((names, subs)) => (names, subs.unwrap_or_default()),
+            Err(e) => return self.tagged_err(tag, &e),
+        };
+        for entry in listing::extended(&names, &subs, &args) {
+            entry.encode(&mut self.out);
+            let (true, Some(atts)) = (entry.status, &args.ret.status) else {
+                continue;
+            };
+            let Ok(name) = MailboxName::new(&entry.name) else {
+                continue;
+            };
+            match self.status_response(&name, atts).await {
+                Ok(line) => self.out.extend_from_slice(&line),
+                Err(e) => {
+                    tracing::debug!(mailbox = %entry.name, error = %e, "no STATUS for a listed mailbox")
+                }
+            }
+        }
+        self.tagged(tag, "OK List completed");
+    }
+
     async fn status(&mut self, tag: &str, raw: &str, atts: &[StatusAtt]) {
         let Some(name) = self.name(tag, raw) else {
             return;
         };
-        let mb = match self.open_mailbox(&name, true).await {
-            Ok(mb) => mb,
-            Err(e) => return self.tagged_err(tag, &e),
-        };
+        match self.status_response(&name, atts).await {
+            Ok(line) => {
+                self.out.extend_from_slice(&line);
+                self.tagged(tag, "OK Status completed");
+            }
+            Err(e) => self.tagged_err(tag, &e),
+        }
+    }
+
+    /// The untagged `* STATUS` response for a mailbox (STATUS and LIST-STATUS).
+    async fn status_response(
+        &mut self,
+        name: &MailboxName,
+        atts: &[StatusAtt],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mb = self.open_mailbox(name, true).await?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
         drop(mb);
         self.ctx.hub.release_unused();
@@ -1468,8 +1664,7 @@ impl Session {
         let mut line = b"* STATUS ".to_vec();
         response::mailbox(&mut line, name.as_str());
         line.extend_from_slice(format!(" ({})\r\n", items.join(" ")).as_bytes());
-        self.out.extend_from_slice(&line);
-        self.tagged(tag, "OK Status completed");
+        Ok(line)
     }
 
     async fn append(
@@ -1994,6 +2189,12 @@ fn rename_with_children(
 fn prepare_store(store: &Store) -> Result<(), StoreError> {
     store.ensure_inbox()?;
     let marker = store.root().join(SPECIAL_USE_MARKER);
+    if marker.exists() {
+        return Ok(());
+    }
+    // Concurrent first logins of one user (threads here, or session children) must not
+    // both do this: the subscriptions lock covers the whole first-time setup.
+    let _lock = listing::lock_subscriptions(store.root())?;
     if marker.exists() {
         return Ok(());
     }

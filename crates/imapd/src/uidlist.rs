@@ -25,35 +25,52 @@ pub const FILE_NAME: &str = "ferrymail-uidlist";
 /// The lock file serialising UID assignment across processes.
 pub const LOCK_NAME: &str = "ferrymail-uidlist.lock";
 
-/// Held while a process reads the UID list, assigns UIDs and writes them back. Blocks until
-/// any other holder (in this or another process) is done.
-pub struct UidLock {
+/// An exclusive `flock` on a lock file, released on drop: the one mechanism for every
+/// read-modify-write of a file that several processes serving one user share (the UID
+/// list, `dovecot-keywords`, `subscriptions`). Blocks until any other holder (in this or
+/// another process) is done. Never take two at once.
+pub struct FileLock {
     _lock: Option<Flock<fs::File>>,
 }
 
-impl UidLock {
-    /// Locks `dir`'s UID list. A mailbox we cannot write to (read-only file system or
-    /// permissions) is served unlocked: we cannot assign UIDs in it anyway.
-    pub fn acquire(dir: &Path) -> io::Result<UidLock> {
+impl FileLock {
+    /// Locks `path` (created if missing). A place we cannot write to (read-only file system
+    /// or permissions) is served unlocked: we cannot change the files there anyway.
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
         let file = match fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .open(dir.join(LOCK_NAME))
+            .open(path)
         {
             Ok(f) => f,
             Err(e)
                 if e.kind() == io::ErrorKind::PermissionDenied
                     || e.raw_os_error() == Some(libc::EROFS) =>
             {
-                return Ok(UidLock { _lock: None });
+                return Ok(FileLock { _lock: None });
             }
             Err(e) => return Err(e),
         };
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| io::Error::from_raw_os_error(e as i32))?;
-        Ok(UidLock { _lock: Some(lock) })
+        Ok(FileLock { _lock: Some(lock) })
+    }
+}
+
+/// Held while a process reads the UID list, assigns UIDs and writes them back, and while
+/// it adds keyword names to the mailbox's `dovecot-keywords` (the mailbox's one lock).
+pub struct UidLock {
+    _lock: FileLock,
+}
+
+impl UidLock {
+    /// Locks `dir`'s UID list.
+    pub fn acquire(dir: &Path) -> io::Result<UidLock> {
+        Ok(UidLock {
+            _lock: FileLock::acquire(&dir.join(LOCK_NAME))?,
+        })
     }
 }
 
@@ -70,7 +87,12 @@ pub struct FileStamp {
 impl FileStamp {
     /// The stamp of `dir`'s list, None if there is none.
     pub fn of(dir: &Path) -> Option<FileStamp> {
-        let m = fs::metadata(dir.join(FILE_NAME)).ok()?;
+        FileStamp::of_file(&dir.join(FILE_NAME))
+    }
+
+    /// The stamp of any file, None if there is none.
+    pub fn of_file(path: &Path) -> Option<FileStamp> {
+        let m = fs::metadata(path).ok()?;
         Some(FileStamp {
             ino: m.ino(),
             len: m.len(),

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::{message, Server, PASS, USER};
 use ferrymail_config::Config;
+use ferrymail_dev::unix_account::{
+    self, chown_tree, descendants, is_root, kill_hard, use_accounts, UnixAccount, PASSWORD,
+};
 use ferrymail_dev::{prepare, DevOptions, Ports};
 use ferrymail_users::{UserDb, UserDbConfig};
 use imapd::spawner::{check_request, Refusal};
@@ -19,12 +22,9 @@ const UID: u32 = 51234;
 const LOW_UID: u32 = 41234;
 const DAVE_UID: u32 = 51235;
 const LOGIN: &str = "carol";
-const PASSWORD: &str = "carol-secret";
-/// `openssl passwd -6 -salt ferrymailtest1 carol-secret`
-const HASH: &str = "$6$ferrymailtest1$iAJqq1xj.FH14zAB0Lc/a3eH/NelSRztLIGjgdkCTsrNorgQi1lFhLVvZoYuEbFZi5.Bm1DAf7qnk4zs7z1P/0";
 
-/// Writes passwd/shadow files with `carol` (uid UID) and `sysop` (uid LOW_UID, below
-/// `unix_min_uid`), and points the config at them.
+/// Writes passwd/shadow files with `carol` (uid UID), `sysop` (uid LOW_UID, below
+/// `unix_min_uid`) and `dave`, and points the config at them; returns carol's home.
 fn unix_users(config: &mut Config, dir: &Path) -> PathBuf {
     let home = dir.join("home-carol");
     std::fs::create_dir(&home).unwrap();
@@ -33,82 +33,13 @@ fn unix_users(config: &mut Config, dir: &Path) -> PathBuf {
     // dave's home stays root's: his session child cannot create a Maildir there.
     let dave_home = dir.join("home-dave");
     std::fs::create_dir(&dave_home).unwrap();
-    let passwd = dir.join("etc-passwd");
-    std::fs::write(
-        &passwd,
-        format!(
-            "{LOGIN}:x:{UID}:{UID}:Carol:{}:/bin/sh\nsysop:x:{LOW_UID}:{LOW_UID}:Sys:{}:/bin/sh\n\
-             dave:x:{DAVE_UID}:{DAVE_UID}:Dave:{}:/bin/sh\n",
-            home.display(),
-            sys_home.display(),
-            dave_home.display()
-        ),
-    )
-    .unwrap();
-    let shadow = dir.join("etc-shadow");
-    std::fs::write(
-        &shadow,
-        format!(
-            "{LOGIN}:{HASH}:19000:0:99999:7:::\nsysop:{HASH}:19000:0:99999:7:::\n\
-             dave:{HASH}:19000:0:99999:7:::\n"
-        ),
-    )
-    .unwrap();
-    config.userdb.unix_accounts = true;
-    config.userdb.unix_passwd_file = passwd;
-    config.userdb.unix_shadow_file = shadow;
-    config.userdb.unix_min_uid = 50_000;
+    let accounts = [
+        UnixAccount::new(LOGIN, UID, &home),
+        UnixAccount::new("sysop", LOW_UID, sys_home),
+        UnixAccount::new("dave", DAVE_UID, dave_home),
+    ];
+    use_accounts(config, dir, &accounts).unwrap();
     home
-}
-
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// (pid, parent pid, real uid) of every process.
-fn processes() -> Vec<(u32, u32, u32)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
-            continue;
-        };
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u32>().ok())
-        };
-        if let (Some(ppid), Some(uid)) = (field("PPid:"), field("Uid:")) {
-            out.push((pid, ppid, uid));
-        }
-    }
-    out
-}
-
-/// Every process whose parent chain leads to `root`, with its uid.
-fn descendants(root: u32) -> Vec<(u32, u32)> {
-    let all = processes();
-    let mut found: HashSet<u32> = HashSet::from([root]);
-    // Bounded: each pass adds at least one generation.
-    for _ in 0..16 {
-        let before = found.len();
-        for &(pid, ppid, _) in &all {
-            if found.contains(&ppid) {
-                found.insert(pid);
-            }
-        }
-        if found.len() == before {
-            break;
-        }
-    }
-    all.iter()
-        .filter(|(pid, _, _)| *pid != root && found.contains(pid))
-        .map(|&(pid, _, uid)| (pid, uid))
-        .collect()
 }
 
 fn owner(path: &Path) -> u32 {
@@ -131,12 +62,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     opts.users = vec![(USER.into(), PASS.into())];
     let mut env = prepare(&opts).unwrap();
     let home = unix_users(&mut env.config, dir.path());
-    nix::unistd::chown(
-        &home,
-        Some(nix::unistd::Uid::from_raw(UID)),
-        Some(nix::unistd::Gid::from_raw(UID)),
-    )
-    .unwrap();
+    chown_tree(&home, UID).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
     env.config.imapd.limits.plaintext_auth_on_loopback = true;
     env.save_config().unwrap();
@@ -186,7 +112,16 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     // Files are created by the account, not by the daemon user.
     let appended = c.append("INBOX", "\\Seen", &message("unix", "hello"));
     assert!(appended.ok(), "{appended:?}");
+    // A large APPEND is streamed through tmp/ by the child, as the account.
+    let big = message("unix-big", &"0123456789abcdef\r\n".repeat(40_000));
+    let appended = c.append("INBOX", "", &big);
+    assert!(
+        appended.ok() && appended.tagged.contains("[APPENDUID "),
+        "{appended:?}\n{}",
+        s.log()
+    );
     let maildir = home.join("Maildir");
+    assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
     for folder in [".Sent", ".Drafts", ".Trash", ".Junk", ".Archive"] {
         assert_eq!(owner(&maildir.join(folder)), UID, "{folder}");
     }
@@ -196,8 +131,10 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
         .flat_map(|d| std::fs::read_dir(maildir.join(d)).unwrap())
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(owner(&files[0]), UID);
+    assert_eq!(files.len(), 2, "{files:?}");
+    for f in &files {
+        assert_eq!(owner(f), UID, "{f:?}");
+    }
     assert_eq!(owner(&maildir.join("ferrymail-uidlist")), UID);
     let fetched = c.cmd("FETCH 1 (FLAGS BODY[HEADER.FIELDS (SUBJECT)])");
     assert!(fetched.ok() && fetched.has("Subject: unix"), "{fetched:?}");
@@ -245,17 +182,9 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     );
 
     // Without its spawner imapd refuses Unix logins rather than serve them as itself.
-    let spawners: Vec<u32> = processes()
-        .into_iter()
-        .filter(|&(_, ppid, _)| ppid == imapd_pid)
-        .map(|(pid, _, _)| pid)
-        .collect();
+    let spawners = unix_account::children(imapd_pid);
     assert_eq!(spawners.len(), 1, "{spawners:?}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(spawners[0] as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_hard(spawners[0]).unwrap();
     let mut c = s.connect();
     let refused = c.cmd(&format!("LOGIN {LOGIN} {PASSWORD}"));
     assert_eq!(refused.status(), "NO", "{refused:?}");

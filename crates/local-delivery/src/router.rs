@@ -16,7 +16,8 @@ use crate::message;
 use crate::requeue::Requeue;
 
 /// How long an mbox delivery waits for other lockers.
-pub const MBOX_LOCK_TIMEOUT_MS: u64 = 30_000;
+pub const MBOX_LOCK_TIMEOUT_MS: u64 =
+    ferrymail_maildir::mbox::DEFAULT_LOCK_TIMEOUT.as_millis() as u64;
 
 pub struct Router {
     config: Config,

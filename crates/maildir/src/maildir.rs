@@ -169,18 +169,105 @@ impl MessageEntry {
     }
 }
 
-/// Removes the tmp file unless delivery completed.
-struct TmpGuard<'a> {
-    path: &'a Path,
-    armed: bool,
+/// A message being written into `tmp/` piece by piece, for writers whose bytes arrive over
+/// time (an IMAP APPEND literal streamed from the client) and that must not hold the whole
+/// message in memory or decide flags and date before the end. [`PendingDelivery::commit`]
+/// finishes it exactly like [`Maildir::deliver`] (fsync, no-replace move into `new/` or
+/// `cur/`, fsync of that directory); dropping it uncommitted removes the tmp file, so an
+/// abandoned message leaves nothing behind.
+#[derive(Debug)]
+pub struct PendingDelivery {
+    root: Arc<Path>,
+    file: File,
+    tmp_name: String,
+    tmp_path: PathBuf,
+    counter: SizeCounter,
+    committed: bool,
 }
 
-impl Drop for TmpGuard<'_> {
+impl PendingDelivery {
+    /// Appends bytes to the message.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        self.counter.update(chunk);
+        self.file
+            .write_all(chunk)
+            .map_err(|e| Error::io("write", &self.tmp_path, e))
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.counter.size
+    }
+
+    /// Flushes what was written to disk now, so that [`Self::commit`] (which syncs again,
+    /// then cheaply) does not spend that time while the caller holds its locks.
+    pub fn sync(&self) -> Result<()> {
+        fsync_file(&self.file, &self.tmp_path)
+    }
+
+    /// Where the message is being written (in `tmp/`).
+    pub fn tmp_path(&self) -> &Path {
+        &self.tmp_path
+    }
+
+    /// Makes the message visible, durably. `opts.max_size` is checked against what was
+    /// written; on any failure the tmp file is removed.
+    pub fn commit(mut self, opts: &DeliverOptions) -> Result<MessageEntry> {
+        if let Some(limit) = opts.max_size {
+            if self.counter.size > limit {
+                return Err(Error::TooLarge { limit });
+            }
+        }
+        if let Some(mtime) = opts.mtime {
+            self.file
+                .set_times(FileTimes::new().set_modified(mtime))
+                .map_err(|e| Error::io("set mtime", &self.tmp_path, e))?;
+        }
+        fsync_file(&self.file, &self.tmp_path)?;
+
+        let dir = if opts.flags.is_some() {
+            Subdir::Cur
+        } else {
+            Subdir::New
+        };
+        let dest_dir = self.root.join(dir.as_str());
+        let mut stem = self.tmp_name.clone();
+        for _ in 0..NAME_ATTEMPTS {
+            let base = base_with_sizes(&stem, self.counter.size, self.counter.vsize());
+            let file_name = match opts.flags {
+                Some(flags) => format!("{base}:{}", flags.info()),
+                None => base,
+            };
+            let dest = dest_dir.join(&file_name);
+            match rename_noreplace(&self.tmp_path, &dest) {
+                Ok(()) => {
+                    self.committed = true;
+                    if let Err(e) = fsync_dir(&dest_dir) {
+                        // Not durable means not delivered: take it back so the sender's
+                        // retry does not produce a duplicate.
+                        if let Err(e2) = fs::remove_file(&dest) {
+                            tracing::warn!(path = %dest.display(), error = %e2, "could not withdraw message");
+                        }
+                        return Err(e);
+                    }
+                    return Ok(MessageEntry::from_name(self.root.clone(), dir, file_name));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    stem = unique_tmp_name();
+                }
+                Err(e) => return Err(Error::io("rename", &dest, e)),
+            }
+        }
+        Err(Error::NameExhausted(dest_dir))
+    }
+}
+
+impl Drop for PendingDelivery {
     fn drop(&mut self) {
-        if self.armed {
-            if let Err(e) = fs::remove_file(self.path) {
+        if !self.committed {
+            if let Err(e) = fs::remove_file(&self.tmp_path) {
                 if e.kind() != io::ErrorKind::NotFound {
-                    tracing::warn!(path = %self.path.display(), error = %e, "could not remove tmp file");
+                    tracing::warn!(path = %self.tmp_path.display(), error = %e, "could not remove tmp file");
                 }
             }
         }
@@ -324,6 +411,20 @@ impl Maildir {
         Err(Error::NameExhausted(tmp_dir))
     }
 
+    /// Starts a message in `tmp/` under a fresh unique name, to be written piece by piece
+    /// and then committed ([`PendingDelivery`]).
+    pub fn begin_delivery(&self) -> Result<PendingDelivery> {
+        let (file, tmp_name, tmp_path) = self.create_tmp()?;
+        Ok(PendingDelivery {
+            root: self.root.clone(),
+            file,
+            tmp_name,
+            tmp_path,
+            counter: SizeCounter::default(),
+            committed: false,
+        })
+    }
+
     /// The delivery protocol: write to tmp/ under a fresh name, fsync, move without
     /// replacing into new/ or cur/, fsync that directory. Any failure removes what was
     /// written, so readers see a complete message or none.
@@ -332,54 +433,15 @@ impl Maildir {
         opts: &DeliverOptions,
         write: impl FnOnce(&mut File, &mut SizeCounter, &Path) -> Result<()>,
     ) -> Result<MessageEntry> {
-        let (mut file, tmp_name, tmp_path) = self.create_tmp()?;
-        let mut guard = TmpGuard {
-            path: &tmp_path,
-            armed: true,
-        };
-        let mut counter = SizeCounter::default();
-        write(&mut file, &mut counter, &tmp_path)?;
-        if let Some(mtime) = opts.mtime {
-            file.set_times(FileTimes::new().set_modified(mtime))
-                .map_err(|e| Error::io("set mtime", &tmp_path, e))?;
-        }
-        fsync_file(&file, &tmp_path)?;
-        drop(file);
-
-        let dir = if opts.flags.is_some() {
-            Subdir::Cur
-        } else {
-            Subdir::New
-        };
-        let dest_dir = self.sub_path(dir);
-        let mut stem = tmp_name;
-        for _ in 0..NAME_ATTEMPTS {
-            let base = base_with_sizes(&stem, counter.size, counter.vsize());
-            let file_name = match opts.flags {
-                Some(flags) => format!("{base}:{}", flags.info()),
-                None => base,
-            };
-            let dest = dest_dir.join(&file_name);
-            match rename_noreplace(&tmp_path, &dest) {
-                Ok(()) => {
-                    guard.armed = false;
-                    if let Err(e) = fsync_dir(&dest_dir) {
-                        // Not durable means not delivered: take it back so the sender's
-                        // retry does not produce a duplicate.
-                        if let Err(e2) = fs::remove_file(&dest) {
-                            tracing::warn!(path = %dest.display(), error = %e2, "could not withdraw message");
-                        }
-                        return Err(e);
-                    }
-                    return Ok(MessageEntry::from_name(self.root.clone(), dir, file_name));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    stem = unique_tmp_name();
-                }
-                Err(e) => return Err(Error::io("rename", &dest, e)),
-            }
-        }
-        Err(Error::NameExhausted(dest_dir))
+        let mut pending = self.begin_delivery()?;
+        let PendingDelivery {
+            file,
+            counter,
+            tmp_path,
+            ..
+        } = &mut pending;
+        write(file, counter, tmp_path)?;
+        pending.commit(opts)
     }
 
     /// Calls `f` for each message file in `dir` until it breaks; skips hidden files,

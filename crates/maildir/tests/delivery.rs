@@ -320,3 +320,47 @@ fn clean_tmp_removes_only_stale_files() {
         vec!["fresh".to_owned(), "otherdir".to_owned()]
     );
 }
+
+#[test]
+fn pending_delivery_streams_commits_with_flags_and_cleans_up_when_dropped() {
+    let (_d, md) = fresh();
+    let body = pattern(300_000, 7);
+    let mut p = md.begin_delivery().unwrap();
+    assert!(p.tmp_path().starts_with(md.path().join("tmp")));
+    for chunk in body.chunks(4096) {
+        p.write(chunk).unwrap();
+    }
+    assert_eq!(p.size(), body.len() as u64);
+    assert_eq!(names_in(&md.path().join("tmp")).len(), 1);
+    let when = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    let e = p
+        .commit(
+            &DeliverOptions::default()
+                .with_flags(Flags::SEEN)
+                .with_mtime(when),
+        )
+        .unwrap();
+    assert_eq!(e.dir(), Subdir::Cur);
+    assert_eq!(e.flags(), Flags::SEEN);
+    assert_eq!(e.size(), Some(body.len() as u64));
+    assert_eq!(fs::read(e.path()).unwrap(), body);
+    assert_eq!(fs::metadata(e.path()).unwrap().modified().unwrap(), when);
+    assert!(names_in(&md.path().join("tmp")).is_empty());
+
+    // Abandoned half way: nothing in tmp/, nothing delivered.
+    let mut p = md.begin_delivery().unwrap();
+    p.write(&body[..1000]).unwrap();
+    drop(p);
+    assert!(names_in(&md.path().join("tmp")).is_empty());
+    assert_eq!(md.list().unwrap().len(), 1);
+
+    // Over the limit at commit: refused and removed.
+    let mut p = md.begin_delivery().unwrap();
+    p.write(&body[..1000]).unwrap();
+    let err = p
+        .commit(&DeliverOptions::default().with_max_size(999))
+        .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 999 }), "{err:?}");
+    assert!(names_in(&md.path().join("tmp")).is_empty());
+    assert_eq!(md.list().unwrap().len(), 1);
+}

@@ -2,10 +2,7 @@
 //! stream type whether the session began in plaintext or with implicit TLS.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -47,72 +44,27 @@ impl MaybeTls {
             }
         }
     }
+
+    /// Waits until reading can make progress, so that an idle connection need not hold a
+    /// read buffer: on plaintext, until the socket is readable; on TLS at once, because
+    /// rustls may already hold decrypted bytes the socket will never signal.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            MaybeTls::Plain(tcp) => tcp.readable().await,
+            _ => Ok(()),
+        }
+    }
 }
 
 fn upgrading() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "stream lost in a TLS upgrade")
 }
 
-impl AsyncRead for MaybeTls {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            MaybeTls::Upgrading => Poll::Ready(Err(upgrading())),
-        }
+crate::forward_async_io! {
+    MaybeTls {
+        MaybeTls::Plain(s) => s,
+        MaybeTls::Tls(s) => s,
     }
-}
-
-impl AsyncWrite for MaybeTls {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            MaybeTls::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            MaybeTls::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            MaybeTls::Upgrading => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MaybeTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-            MaybeTls::Upgrading => Poll::Ready(Err(upgrading())),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            MaybeTls::Plain(s) => s.is_write_vectored(),
-            MaybeTls::Tls(s) => s.is_write_vectored(),
-            MaybeTls::Upgrading => false,
-        }
-    }
+    // A stream lost in a failed upgrade has nothing left to shut down.
+    lost MaybeTls::Upgrading => upgrading(), shutdown: Ok(())
 }

@@ -2,6 +2,11 @@
 //! timeout), writes replies (batched while the client pipelines), and carries out the
 //! session's actions: TLS upgrades, logins on the blocking pool with back-off, streaming
 //! messages from the Maildir, and the UPDATE-state deletions.
+//!
+//! The same loop runs in a per-login session child ([`serve_relayed`], a Unix account's
+//! session as the account): there the bytes come over the Unix socket from the main
+//! process, which, after the password checked out, hands the connection over and relays it
+//! (`ferrymail_spawn::relay`), keeping TLS.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +18,15 @@ use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_net::tls::TlsStore;
-use ferrymail_users::UserDb;
+use ferrymail_spawn::wire::Wire;
+use ferrymail_spawn::Spawner;
+use ferrymail_users::{Account, MailboxLocation, UserDb};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 
 use crate::maildrop::{self, LockTable, Maildrop, MaildropError, SizeCache};
-use crate::session::{Action, LoginResult, Session, SessionConfig};
+use crate::mboxdrop::MboxDrop;
+use crate::session::{Action, LoginResult, MessageInfo, Session, SessionConfig};
 use crate::transfer::Encoder;
 
 /// Output is sent once this much is pending even while the client is still pipelining.
@@ -27,15 +35,34 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Everything sessions share.
 pub struct Context {
     pub config: Arc<Config>,
-    pub userdb: UserDb,
-    pub tls: TlsStore,
+    /// `None` in a session child, which never checks a password.
+    pub userdb: Option<UserDb>,
+    /// `None` in a session child: TLS stays with the main process.
+    pub tls: Option<TlsStore>,
     pub throttle: AuthThrottle,
     pub locks: LockTable,
     pub sizes: SizeCache,
+    /// Starts session children for Unix accounts; present when pop3d started as root with
+    /// `userdb.unix_accounts` on.
+    pub spawner: Option<Arc<Spawner>>,
     pub shutdown: Shutdown,
 }
 
-type Io = BufReader<MaybeTls>;
+type Io = BufReader<Wire>;
+
+/// What the main process tells a session child about the connection it relays (the first
+/// line on the child's socket): pop3d needs nothing beyond the shared part.
+pub use ferrymail_spawn::child::ConnHeader as RelayHeader;
+
+/// How the session loop ended.
+enum Ended {
+    Closed,
+    /// A Unix account's login: the session child running as the account takes over.
+    HandOff {
+        sock: UnixStream,
+        user: String,
+    },
+}
 
 /// Why a connection ended early; logged, never sent.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +99,7 @@ pub async fn handle(ctx: Arc<Context>, tcp: TcpStream, info: ConnInfo, admission
 
 async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnError> {
     let cfg = &ctx.config.pop3d;
-    let mut stream = MaybeTls::Plain(tcp);
+    let mut stream = Wire::Net(MaybeTls::Plain(tcp));
     let implicit = info.role.implicit_tls();
     if implicit {
         handshake(ctx, &mut stream).await?;
@@ -84,9 +111,112 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
     };
     let mut session = Session::new(session_cfg, implicit);
     let mut io: Io = BufReader::with_capacity(16 * 1024, stream);
-    let mut out = session.greeting();
-    let mut maildrop: Option<Maildrop> = None;
-    let mut user = String::new();
+    let greeting = session.greeting();
+    let (sock, user) = match serve(
+        ctx,
+        info,
+        &mut io,
+        &mut session,
+        greeting,
+        None,
+        String::new(),
+    )
+    .await?
+    {
+        Ended::Closed => return Ok(()),
+        Ended::HandOff { sock, user } => (sock, user),
+    };
+    // What the client pipelined behind its login is the child's to answer.
+    let pending = io.buffer().to_vec();
+    let client = io.into_inner();
+    let header = RelayHeader::new(info, client.is_tls());
+    let mut first = ferrymail_spawn::child::header_line(&header);
+    first.extend_from_slice(&pending);
+    drop(pending);
+    // A child that dies before answering the PASS/AUTH: the client still gets a reply.
+    let if_silent = session.login_finished(LoginResult::Unavailable).reply;
+    let end =
+        ferrymail_spawn::relay::relay(client, sock, first, &if_silent, ctx.shutdown.clone()).await;
+    tracing::info!(user, ?end, "relayed session ended");
+    Ok(())
+}
+
+/// A session child's session (a Unix account, served as the account): the main process
+/// checked the password and relays the client's connection over `sock`. Opens the maildrop
+/// and answers the PASS/AUTH itself (so a locked maildrop gets `-ERR [IN-USE]` from here),
+/// then serves TRANSACTION and UPDATE with the usual timeouts. Any failure to open the
+/// maildrop (a Maildir, or an mbox file) ends the connection: the child may serve no one
+/// else.
+pub async fn serve_relayed(
+    ctx: &Context,
+    info: &ConnInfo,
+    sock: UnixStream,
+    tls: bool,
+    login: String,
+    mailbox: MailboxLocation,
+) {
+    let session_cfg = SessionConfig {
+        stls_available: false,
+        plaintext_login_ok: false,
+        max_auth_failures: 1,
+    };
+    let mut session = Session::handed_off(session_cfg, tls);
+    let mut io: Io = BufReader::with_capacity(16 * 1024, Wire::Relayed { sock, tls });
+    let (locks, sizes) = (ctx.locks.clone(), ctx.sizes.clone());
+    let opened =
+        tokio::task::spawn_blocking(move || maildrop::open_location(&locks, &sizes, &mailbox))
+            .await
+            .map_err(ConnError::from);
+    let (result, opened) = match opened {
+        Ok(Ok((m, infos))) => {
+            tracing::info!(
+                user = login,
+                uid = nix::unistd::getuid().as_raw(),
+                messages = infos.len(),
+                maildrop = %m.path().display(),
+                "logged in; serving as the account"
+            );
+            (LoginResult::Ok(infos), Some(m))
+        }
+        Ok(Err(MaildropError::InUse)) => {
+            tracing::info!(user = login, "maildrop in use");
+            (LoginResult::InUse, None)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(user = login, error = %e, "cannot open maildrop");
+            (LoginResult::Unavailable, None)
+        }
+        Err(e) => {
+            tracing::error!(user = login, error = %e, "cannot open maildrop");
+            (LoginResult::Unavailable, None)
+        }
+    };
+    let mut out = session.login_finished(result).reply;
+    if opened.is_none() {
+        if let Err(e) = send(&mut io, &mut out).await {
+            tracing::info!(error = %e, "connection ended");
+        }
+        let _ = io.get_mut().shutdown().await;
+        return;
+    }
+    match serve(ctx, info, &mut io, &mut session, out, opened, login).await {
+        Ok(_) => tracing::debug!("connection closed"),
+        Err(e) => tracing::info!(error = %e, "connection ended"),
+    }
+}
+
+/// The session loop from `out` (replies not yet sent) on, until the connection ends or a
+/// login is handed to a session child.
+async fn serve(
+    ctx: &Context,
+    info: &ConnInfo,
+    io: &mut Io,
+    session: &mut Session,
+    mut out: Vec<u8>,
+    mut maildrop: Option<Maildrop>,
+    mut user: String,
+) -> Result<Ended, ConnError> {
+    let cfg = &ctx.config.pop3d;
     let mut line = Vec::with_capacity(256);
     let mut shutdown = ctx.shutdown.clone();
     loop {
@@ -94,29 +224,29 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
         // the client is waiting for these answers.
         let queued = memchr::memchr(b'\n', io.buffer()).is_some();
         if !out.is_empty() && (!queued || out.len() >= FLUSH_AT) {
-            send(&mut io, &mut out).await?;
+            send(io, &mut out).await?;
         }
         let read = tokio::select! {
-            r = tokio::time::timeout(cfg.idle_timeout, read_line(&mut io, &mut line, cfg.max_line)) => r,
+            r = tokio::time::timeout(cfg.idle_timeout, read_line(io, &mut line, cfg.max_line)) => r,
             _ = shutdown.wait() => {
                 out.extend_from_slice(&session.shutting_down());
-                send(&mut io, &mut out).await?;
-                return Ok(());
+                send(io, &mut out).await?;
+                return Ok(Ended::Closed);
             }
         };
         let step = match read {
             Err(_) => {
                 out.extend_from_slice(&session.idle_timeout());
-                send(&mut io, &mut out).await?;
+                send(io, &mut out).await?;
                 tracing::info!(user, "idle timeout");
-                return Ok(());
+                return Ok(Ended::Closed);
             }
             Ok(Err(e)) => return Err(e.into()),
             Ok(Ok(Line::Eof)) => {
                 if session.is_authenticated() {
                     tracing::info!(user, "client disconnected without QUIT; nothing deleted");
                 }
-                return Ok(());
+                return Ok(Ended::Closed);
             }
             Ok(Ok(Line::TooLong)) => session.line_too_long(),
             Ok(Ok(Line::Complete)) => session.line(&line),
@@ -128,12 +258,12 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
             match step.action {
                 Action::None => break,
                 Action::Close => {
-                    send(&mut io, &mut out).await?;
+                    send(io, &mut out).await?;
                     let _ = io.get_mut().shutdown().await;
-                    return Ok(());
+                    return Ok(Ended::Closed);
                 }
                 Action::StartTls => {
-                    send(&mut io, &mut out).await?;
+                    send(io, &mut out).await?;
                     // RFC 2595 / CVE-2011-0411: nothing the client sent in plaintext may be
                     // read as if it came over TLS.
                     let buffered = io.buffer().len();
@@ -149,7 +279,14 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
                     user: login,
                     password,
                 } => {
-                    let (result, opened) = login_action(ctx, info, &login, password).await?;
+                    let (result, opened) = match login_action(ctx, info, &login, password).await? {
+                        LoginOutcome::Here(result, opened) => (result, opened),
+                        LoginOutcome::HandOff(sock) => {
+                            // Our answers so far go out before the child's to the PASS/AUTH.
+                            send(io, &mut out).await?;
+                            return Ok(Ended::HandOff { sock, user: login });
+                        }
+                    };
                     if let Some(m) = opened {
                         user = login;
                         maildrop = Some(m);
@@ -166,18 +303,12 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
                         out.extend_from_slice(&session.message_unavailable(index));
                         break;
                     };
-                    send_message(
-                        &mut io, &mut out, m, index, top, mark_seen, &ok_line, &session,
-                    )
-                    .await?;
+                    send_message(io, &mut out, m, index, top, mark_seen, &ok_line, session).await?;
                     break;
                 }
                 Action::Update { delete } => {
                     let (removed, failed) = match maildrop.take() {
-                        Some(m) => {
-                            tokio::task::spawn_blocking(move || maildrop::delete(&m, &delete))
-                                .await?
-                        }
+                        Some(m) => tokio::task::spawn_blocking(move || m.update(&delete)).await?,
                         None => (0, 0),
                     };
                     tracing::info!(user, removed, failed, "QUIT: maildrop updated");
@@ -196,8 +327,12 @@ async fn send(io: &mut Io, out: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn handshake(ctx: &Context, stream: &mut MaybeTls) -> Result<(), ConnError> {
-    let acceptor = ctx.tls.acceptor();
+async fn handshake(ctx: &Context, stream: &mut Wire) -> Result<(), ConnError> {
+    let acceptor = ctx
+        .tls
+        .as_ref()
+        .ok_or(ConnError::Internal("no TLS here"))?
+        .acceptor();
     // The idle limit also bounds a handshake that never completes.
     match tokio::time::timeout(ctx.config.pop3d.idle_timeout, stream.upgrade(&acceptor)).await {
         Ok(Ok(())) => {
@@ -212,61 +347,110 @@ async fn handshake(ctx: &Context, stream: &mut MaybeTls) -> Result<(), ConnError
     }
 }
 
-/// Verifies, waits out any back-off, then locks and lists the maildrop.
+/// Where a good login is served.
+enum LoginOutcome {
+    /// In this process: the result, with the maildrop when it opened.
+    Here(LoginResult, Option<Maildrop>),
+    /// By a session child running as the Unix account, reached over this socket.
+    HandOff(UnixStream),
+}
+
+/// What the password check found, decided on the blocking pool.
+enum Checked {
+    Opened(Result<(Maildrop, Vec<MessageInfo>), MaildropError>),
+    /// A Unix account to be served as itself; its canonical login.
+    ForChild(String),
+}
+
+/// Verifies, waits out any back-off, then locks and lists the maildrop — or, for a Unix
+/// account when there is a spawner, gets a session child that will.
 async fn login_action(
     ctx: &Context,
     info: &ConnInfo,
     login: &str,
     password: Vec<u8>,
-) -> Result<(LoginResult, Option<Maildrop>), ConnError> {
+) -> Result<LoginOutcome, ConnError> {
+    let Some(userdb) = ctx.userdb.clone() else {
+        return Ok(LoginOutcome::Here(LoginResult::Unavailable, None));
+    };
     let ip = info.peer_ip();
     let owed = ctx.throttle.pending_delay(ip);
     if !owed.is_zero() {
         tokio::time::sleep(owed).await;
     }
-    let userdb = ctx.userdb.clone();
     let config = ctx.config.clone();
     let locks = ctx.locks.clone();
     let sizes = ctx.sizes.clone();
     let login_owned = login.to_owned();
     let exempt = info.trusted && ctx.config.pop3d.limits.exempt_trusted;
+    let children = ctx.spawner.is_some();
+    let euid = nix::unistd::geteuid().as_raw();
     let outcome = ctx
         .throttle
         .check_password(ip, exempt, move || {
             let account = userdb.verify(&login_owned, &password)?;
-            let path = maildrop::maildir_path(&config, &account);
-            Ok::<_, ferrymail_users::AuthError>(
-                path.and_then(|p| maildrop::open(&locks, &sizes, &p)),
-            )
+            if let Account::Unix(unix) = &account {
+                // An account with our own uid can be served right here.
+                if children && unix.uid != euid {
+                    return Ok(Checked::ForChild(account.login().to_owned()));
+                }
+            }
+            Ok::<_, ferrymail_users::AuthError>(Checked::Opened(maildrop::open_account(
+                &locks, &sizes, &config, &account,
+            )))
         })
         .await
         .ok_or(ConnError::Internal("the password check failed"))?;
-    match outcome {
+    let here = |r| Ok(LoginOutcome::Here(r, None));
+    let opened = match outcome {
         Err(auth) => {
             let delay = ctx.throttle.failed(ip);
             tracing::warn!(user = login, reason = %auth, ?delay, "login failed");
             tokio::time::sleep(delay).await;
-            Ok((LoginResult::BadCredentials, None))
+            return here(LoginResult::BadCredentials);
         }
-        Ok(Err(MaildropError::InUse)) => {
+        Ok(Checked::ForChild(canonical)) => {
             ctx.throttle.succeeded(ip);
+            return Ok(hand_off(ctx, &canonical).await);
+        }
+        Ok(Checked::Opened(o)) => o,
+    };
+    ctx.throttle.succeeded(ip);
+    match opened {
+        Err(MaildropError::InUse) => {
             tracing::info!(user = login, "maildrop in use");
-            Ok((LoginResult::InUse, None))
+            here(LoginResult::InUse)
         }
-        Ok(Err(e)) => {
-            ctx.throttle.succeeded(ip);
+        Err(e) => {
             tracing::error!(user = login, error = %e, "cannot open maildrop");
-            Ok((LoginResult::Unavailable, None))
+            here(LoginResult::Unavailable)
         }
-        Ok(Ok((m, infos))) => {
-            ctx.throttle.succeeded(ip);
+        Ok((m, infos)) => {
             tracing::info!(
                 user = login,
                 messages = infos.len(),
-                maildir = %m.maildir.path().display(),
+                maildrop = %m.path().display(),
                 "logged in"
             );
-            Ok((LoginResult::Ok(infos), Some(m)))
+            Ok(LoginOutcome::Here(LoginResult::Ok(infos), Some(m)))
+        }
+    }
+}
+
+/// Asks the spawner for a session child serving `login`. Never falls back to serving the
+/// account in-process: without a child the login gets `-ERR [SYS/TEMP]`.
+async fn hand_off(ctx: &Context, login: &str) -> LoginOutcome {
+    let Some(spawner) = &ctx.spawner else {
+        return LoginOutcome::Here(LoginResult::Unavailable, None);
+    };
+    match spawner.open_session(login).await {
+        Ok((sock, pid)) => {
+            tracing::info!(user = login, pid, "logged in; handed to a session child");
+            LoginOutcome::HandOff(sock)
+        }
+        Err(e) => {
+            tracing::error!(user = login, error = %e, "no session child for a Unix account");
+            LoginOutcome::Here(LoginResult::Unavailable, None)
         }
     }
 }
@@ -298,6 +482,12 @@ async fn send_message(
     ok_line: &str,
     session: &Session,
 ) -> Result<(), ConnError> {
+    let m = match m {
+        Maildrop::Maildir(m) => m,
+        Maildrop::Mbox(m) => {
+            return send_mbox_message(io, out, m, index, top, ok_line, session).await;
+        }
+    };
     let Some(entry) = m.entries.get(index).cloned() else {
         out.extend_from_slice(&session.message_unavailable(index));
         return Ok(());
@@ -340,6 +530,58 @@ async fn send_message(
             if encoder.push(&bytes, out) || eof {
                 break;
             }
+        }
+    }
+    encoder.finish(out);
+    Ok(())
+}
+
+/// RETR/TOP from an mbox maildrop: the message's lines un-quoted as they are read from the
+/// locked file, then encoded like a Maildir message. (No seen flag: an mbox keeps it in a
+/// `Status:` header, which would mean rewriting the file; the message is deleted or kept.)
+async fn send_mbox_message(
+    io: &mut Io,
+    out: &mut Vec<u8>,
+    m: &MboxDrop,
+    index: usize,
+    top: Option<u64>,
+    ok_line: &str,
+    session: &Session,
+) -> Result<(), ConnError> {
+    let Some(mut reader) = m.reader(index) else {
+        out.extend_from_slice(&session.message_unavailable(index));
+        return Ok(());
+    };
+    let mut encoder = Encoder::new(top);
+    let mut first = true;
+    loop {
+        let (r, chunk) = file_io(move || {
+            let mut buf = Vec::with_capacity(64 * 1024);
+            let res = reader.read_lines(&mut buf, maildrop::CHUNK);
+            (reader, res.map(|end| (buf, end)))
+        })
+        .await?;
+        reader = r;
+        let (bytes, end) = match chunk {
+            Ok(c) => c,
+            Err(e) if first => {
+                tracing::info!(message = index + 1, error = %e, "message unavailable");
+                out.extend_from_slice(&session.message_unavailable(index));
+                return Ok(());
+            }
+            // The +OK line is already out: only ending the connection keeps the client from
+            // taking a truncated message as complete.
+            Err(e) => return Err(e.into()),
+        };
+        if first {
+            out.extend_from_slice(ok_line.as_bytes());
+            first = false;
+        }
+        if encoder.push(&bytes, out) || end {
+            break;
+        }
+        if out.len() >= FLUSH_AT {
+            send(io, out).await?;
         }
     }
     encoder.finish(out);

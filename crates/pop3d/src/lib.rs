@@ -8,12 +8,32 @@
 //!
 //! Layout: [`parser`] and [`session`] are the sans-IO protocol core (fuzzed), [`transfer`]
 //! turns file bytes into RETR/TOP responses, [`maildrop`] is the blocking Maildir side
-//! (lock, list, sizes, deletion), and [`connection`] is the thin tokio layer joining them.
+//! (lock, list, sizes, deletion), [`mboxdrop`] the same over a classic mbox file, and
+//! [`connection`] is the thin tokio layer joining them.
+//!
+//! mbox: a Unix account with `userdb.unix_mailbox = "mbox"` (mail in `/var/mail/<user>`,
+//! written by local-delivery) is served too, by its session child: the mbox is locked
+//! (dot-lock + fcntl, the locks local-delivery takes, from `ferrymail_maildir::mbox`) for the
+//! whole session, so deliveries meanwhile are deferred and retried; DELE'd messages are cut
+//! out of the file in place at QUIT. imapd does not serve mbox accounts.
+//!
+//! Who serves a login: virtual users are served in the main process, as `pop3d.user`. Unix
+//! accounts (`userdb.unix_accounts`, mail in `~/Maildir`, typically 0700 and the account's)
+//! are served, when pop3d was started as root, by a per-login child process running as the
+//! account (Dovecot's model, the mechanism shared with imapd in `ferrymail-spawn`): the
+//! spawner (a re-exec of this binary that keeps root) starts a [`child`] after the main
+//! process checked the password; the child opens the maildrop, answers the PASS/AUTH itself
+//! (`+OK`, or `-ERR [IN-USE]` and close) and serves TRANSACTION/UPDATE, while the main
+//! process relays the client's connection to it (TLS stays in the main process). If the
+//! spawner is gone, Unix logins get `-ERR [SYS/TEMP]`. Without root there is no spawner and
+//! Unix accounts are served in-process, with a warning at start-up (development).
 
+pub mod child;
 pub mod connection;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod maildrop;
+pub mod mboxdrop;
 pub mod parser;
 pub mod session;
 pub mod transfer;

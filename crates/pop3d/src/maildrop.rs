@@ -1,5 +1,6 @@
 //! The maildrop of one POP3 session: the user's Maildir INBOX as it was at login, locked
-//! against a second POP3 session, with the CRLF sizes and UIDLs the protocol reports.
+//! against a second POP3 session, with the CRLF sizes and UIDLs the protocol reports — or,
+//! for a Unix account with `userdb.unix_mailbox = "mbox"`, its mbox file ([`crate::mboxdrop`]).
 //!
 //! Everything here is blocking file-system work; the connection code runs it on tokio's
 //! blocking pool.
@@ -15,6 +16,7 @@ use ferrymail_maildir::{Flags, Maildir, MessageEntry};
 use ferrymail_users::{Account, MailboxLocation};
 use nix::fcntl::{Flock, FlockArg};
 
+use crate::mboxdrop::{self, MboxDrop};
 use crate::session::{uidl_for_base, MessageInfo};
 use crate::transfer::CrlfSize;
 
@@ -29,8 +31,8 @@ pub const CHUNK: usize = 256 * 1024;
 pub enum MaildropError {
     #[error("maildrop is in use by another POP3 session")]
     InUse,
-    #[error("mailbox {0} is an mbox file; pop3d serves Maildir only")]
-    Mbox(PathBuf),
+    #[error(transparent)]
+    Mbox(#[from] ferrymail_maildir::mbox::MboxError),
     #[error(transparent)]
     Maildir(#[from] ferrymail_maildir::Error),
     #[error("lock file {path}: {source}")]
@@ -67,9 +69,9 @@ impl LockTable {
             .contains(path)
     }
 
-    /// Takes the maildrop lock for `maildir`: the table entry, then the flock.
-    pub fn lock(&self, maildir: &Path) -> Result<MaildropLock, MaildropError> {
-        let key = maildir.to_path_buf();
+    /// This process's claim on the maildrop at `path`, released on drop.
+    pub(crate) fn claim(&self, path: &Path) -> Result<TableEntry, MaildropError> {
+        let key = path.to_path_buf();
         if !self
             .held
             .lock()
@@ -78,11 +80,16 @@ impl LockTable {
         {
             return Err(MaildropError::InUse);
         }
-        // From here on, dropping `guard` releases the table entry on every error path.
-        let guard = TableEntry {
+        Ok(TableEntry {
             table: self.clone(),
             key,
-        };
+        })
+    }
+
+    /// Takes the maildrop lock for `maildir`: the table entry, then the flock.
+    pub fn lock(&self, maildir: &Path) -> Result<MaildropLock, MaildropError> {
+        // From here on, dropping `guard` releases the table entry on every error path.
+        let guard = self.claim(maildir)?;
         let path = maildir.join(LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -108,7 +115,7 @@ impl LockTable {
     }
 }
 
-struct TableEntry {
+pub(crate) struct TableEntry {
     table: LockTable,
     key: PathBuf,
 }
@@ -131,8 +138,32 @@ pub struct MaildropLock {
     _entry: TableEntry,
 }
 
-/// A locked maildrop.
-pub struct Maildrop {
+/// A locked maildrop of either kind.
+pub enum Maildrop {
+    Maildir(MaildirDrop),
+    Mbox(MboxDrop),
+}
+
+impl Maildrop {
+    /// The Maildir or mbox file, for logs.
+    pub fn path(&self) -> &Path {
+        match self {
+            Maildrop::Maildir(m) => m.maildir.path(),
+            Maildrop::Mbox(m) => m.path(),
+        }
+    }
+
+    /// UPDATE state: removes messages `indexes` (0-based). Returns (removed, failed).
+    pub fn update(&self, indexes: &[usize]) -> (usize, usize) {
+        match self {
+            Maildrop::Maildir(m) => delete(m, indexes),
+            Maildrop::Mbox(m) => m.delete(indexes),
+        }
+    }
+}
+
+/// A locked Maildir maildrop.
+pub struct MaildirDrop {
     pub maildir: Maildir,
     /// Index-aligned with the session's message list; updated as RETR renames files.
     pub entries: Vec<MessageEntry>,
@@ -203,20 +234,36 @@ impl Default for SizeCache {
     }
 }
 
-/// The Maildir path of an account.
-pub fn maildir_path(config: &Config, account: &Account) -> Result<PathBuf, MaildropError> {
-    match account.mailbox(config) {
-        MailboxLocation::Maildir(p) => Ok(p),
-        MailboxLocation::Mbox(p) => Err(MaildropError::Mbox(p)),
+/// Locks and lists the maildrop of an account (`config` says where its mail is).
+pub fn open_account(
+    locks: &LockTable,
+    cache: &SizeCache,
+    config: &Config,
+    account: &Account,
+) -> Result<(Maildrop, Vec<MessageInfo>), MaildropError> {
+    open_location(locks, cache, &account.mailbox(config))
+}
+
+/// Locks and lists a Maildir or an mbox maildrop.
+pub fn open_location(
+    locks: &LockTable,
+    cache: &SizeCache,
+    location: &MailboxLocation,
+) -> Result<(Maildrop, Vec<MessageInfo>), MaildropError> {
+    match location {
+        MailboxLocation::Maildir(p) => {
+            open(locks, cache, p).map(|(m, i)| (Maildrop::Maildir(m), i))
+        }
+        MailboxLocation::Mbox(p) => mboxdrop::open(locks, p).map(|(m, i)| (Maildrop::Mbox(m), i)),
     }
 }
 
-/// Locks and lists the maildrop at `path` (created empty if the user never got mail).
+/// Locks and lists the Maildir at `path` (created empty if the user never got mail).
 pub fn open(
     locks: &LockTable,
     cache: &SizeCache,
     path: &Path,
-) -> Result<(Maildrop, Vec<MessageInfo>), MaildropError> {
+) -> Result<(MaildirDrop, Vec<MessageInfo>), MaildropError> {
     let maildir = match Maildir::open(path) {
         Ok(m) => m,
         Err(ferrymail_maildir::Error::NotAMaildir(_)) => Maildir::create(path)?,
@@ -247,7 +294,7 @@ pub fn open(
     });
     cache.store(maildir.path(), computed);
     Ok((
-        Maildrop {
+        MaildirDrop {
             maildir,
             entries,
             _lock: lock,
@@ -331,7 +378,7 @@ pub fn read_chunk(file: &mut File, path: &Path) -> Result<(Vec<u8>, bool), Maild
 
 /// UPDATE state: removes the messages. A message someone else already removed counts as
 /// removed. Returns (removed, failed).
-pub fn delete(maildrop: &Maildrop, indexes: &[usize]) -> (usize, usize) {
+pub fn delete(maildrop: &MaildirDrop, indexes: &[usize]) -> (usize, usize) {
     let mut removed = 0;
     let mut failed = 0;
     for &i in indexes {

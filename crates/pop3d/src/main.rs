@@ -1,8 +1,12 @@
 //! `pop3d`: the POP3 server (110 with STLS, 995 with implicit TLS) over users' Maildirs.
 //!
-//! Start-up only: configuration, logging, sockets, TLS, user database, privilege drop, then
-//! the accept loop; the protocol lives in the library (`pop3d::session` and friends).
+//! Start-up only: configuration, logging, sockets, TLS, the session spawner for Unix
+//! accounts, user database, privilege drop, then the accept loop; the protocol lives in the
+//! library (`pop3d::session` and friends). The same binary runs as the spawner
+//! (`--session-spawner`, `ferrymail_spawn`) and as a per-login session child
+//! (`--session-child`, [`pop3d::child`]).
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,6 +17,8 @@ use ferrymail_net::limits::{AuthThrottle, ConnLimiter};
 use ferrymail_net::server::{serve, ServeOptions};
 use ferrymail_net::tls::TlsStore;
 use ferrymail_net::{listeners, logging, notify, privdrop, signals};
+use ferrymail_spawn::SessionFlags;
+use ferrymail_spawn::Spawner;
 use ferrymail_users::{UserDb, UserDbConfig};
 use pop3d::connection::{self, Context, SHUTDOWN_GRACE};
 use pop3d::maildrop::{LockTable, SizeCache};
@@ -22,14 +28,32 @@ use pop3d::maildrop::{LockTable, SizeCache};
 struct Args {
     #[command(flatten)]
     daemon: DaemonArgs,
+    #[command(flatten)]
+    session: SessionFlags,
+}
+
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    ferrymail_net::signals::hold();
+    if !args.session.is_internal() {
+        ferrymail_net::signals::hold();
+    }
     let config = args.daemon.load_or_exit("pop3d");
     logging::init("pop3d", &config.log.level);
-    match run(config) {
+    if args.session.session_spawner {
+        return exit_code(ferrymail_spawn::spawner_main_with(
+            &args.daemon.config,
+            &config,
+            ferrymail_spawn::MboxPolicy::Serve,
+        ));
+    }
+    if args.session.session_child {
+        return exit_code(pop3d::child::child_main(config));
+    }
+    match run(config, &args.daemon.config) {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, msg)) => {
             tracing::error!("{msg}");
@@ -39,7 +63,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: ferrymail_config::Config) -> Result<(), (i32, String)> {
+/// The spawner of session children, when Unix accounts are on and we are root. Started
+/// while still root and single-threaded; it keeps root so that each login of a Unix account
+/// gets a child running as that account.
+fn start_spawner(
+    config: &ferrymail_config::Config,
+    config_path: &Path,
+) -> Result<Option<Arc<Spawner>>, (i32, String)> {
+    if !config.userdb.unix_accounts {
+        return Ok(None);
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        tracing::warn!(
+            "userdb.unix_accounts is on but pop3d is not started as root: Unix accounts are \
+             served in-process as this user, which must be able to read their Maildirs"
+        );
+        return Ok(None);
+    }
+    Spawner::start(config_path, "pop3d").map(Some).map_err(|e| {
+        (
+            EX_UNAVAILABLE,
+            format!("session spawner for Unix accounts: {e}"),
+        )
+    })
+}
+
+fn run(config: ferrymail_config::Config, config_path: &Path) -> Result<(), (i32, String)> {
     let mut inherited = listeners::Inherited::from_env();
     let mut socks = Vec::new();
     for l in &config.pop3d.listeners {
@@ -56,6 +105,7 @@ fn run(config: ferrymail_config::Config) -> Result<(), (i32, String)> {
     }
     let tls = TlsStore::load(&config.tls.cert, &config.tls.key)
         .map_err(|e| (EX_CONFIG, format!("TLS: {e}")))?;
+    let spawner = start_spawner(&config, config_path)?;
     let userdb = UserDb::open(UserDbConfig::from_config(&config))
         .map_err(|e| (EX_UNAVAILABLE, format!("user database: {e}")))?;
     match privdrop::drop_to(&config.pop3d.user, None) {
@@ -75,11 +125,12 @@ fn run(config: ferrymail_config::Config) -> Result<(), (i32, String)> {
         let limits = config.pop3d.limits.clone();
         let ctx = Arc::new(Context {
             config: config.clone(),
-            userdb: userdb.clone(),
-            tls: tls.clone(),
+            userdb: Some(userdb.clone()),
+            tls: Some(tls.clone()),
             throttle: AuthThrottle::new(&limits),
             locks: LockTable::new(),
             sizes: SizeCache::default(),
+            spawner,
             shutdown: shutdown.clone(),
         });
         tokio::spawn(async move {

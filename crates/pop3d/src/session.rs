@@ -164,6 +164,16 @@ impl Session {
         }
     }
 
+    /// A session whose login the main process already checked and handed to a session
+    /// child (a Unix account): it waits for [`Session::login_finished`] with the outcome of
+    /// opening the maildrop, whose reply answers the client's PASS/AUTH.
+    pub fn handed_off(config: SessionConfig, tls: bool) -> Session {
+        Session {
+            state: State::Authenticating,
+            ..Session::new(config, tls)
+        }
+    }
+
     /// RFC 1939 greeting. APOP is off, so no timestamp banner.
     pub fn greeting(&self) -> Vec<u8> {
         format!("+OK {IMPLEMENTATION} POP3 server ready\r\n").into_bytes()

@@ -193,10 +193,15 @@ pub(crate) fn load_for_edit(path: &Path) -> Result<(String, Option<FileStamp>), 
 }
 
 /// Splits file text into lines numbered from 1, tolerating CRLF endings.
+///
+/// Every trailing `\r` is dropped, not just one: the editors write a line
+/// back followed by `\n`, so a line that kept a final `\r` (`x\r\r\n`, or
+/// a last line `x\r` without a newline) would read back one `\r` shorter
+/// after the next save, silently changing its last field.
 pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
 }
 
 #[cfg(test)]
@@ -226,6 +231,18 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f")]);
+    }
+
+    #[test]
+    fn lines_read_back_the_same_after_being_written_with_a_newline() {
+        // Found by the passwd_file fuzz target: a last line ending in "\r"
+        // (and "\r\r\n") lost a character on every save.
+        let text = "a\r\r\nb\r\nc\rd\r\r";
+        let lines: Vec<&str> = numbered_lines(text).map(|(_, l)| l).collect();
+        assert_eq!(lines, ["a", "b", "c\rd"]);
+        let written: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let again: Vec<&str> = numbered_lines(&written).map(|(_, l)| l).collect();
+        assert_eq!(again, lines);
     }
 
     #[test]

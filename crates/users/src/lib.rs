@@ -18,7 +18,8 @@
 //!
 //! Problems in the files never stop loading: each becomes a [`LoadIssue`]
 //! and only the affected line is skipped. A passwd-file user whose hash
-//! cannot be checked (unknown scheme, yescrypt, ...) is kept for delivery
+//! cannot be checked (unknown scheme, `$7$` scrypt, a yescrypt cost above
+//! [`password::MAX_YESCRYPT_COST`], ...) is kept for delivery
 //! with login disabled, so a migration mistake refuses logins rather than
 //! bouncing mail.
 
@@ -28,12 +29,14 @@ mod document;
 pub mod domains;
 mod error;
 mod files;
+pub mod fuzzing;
 pub mod passwd_file;
 pub mod password;
 pub mod quota;
 mod resolve;
 mod snapshot;
 pub mod unix_accounts;
+mod yescrypt_params;
 
 pub use aliases::{AliasEntry, AliasTarget, AliasesFile};
 pub use db::{Account, UserDb, UserDbConfig, VirtualUser};

@@ -187,7 +187,15 @@ impl Record for PasswdEntry {
             self.shell.clone(),
             extra.join(" "),
         ];
-        while fields.len() > 2 && fields.last().is_some_and(|f| f.is_empty()) {
+        // Drop empty trailing fields, but never so far that a field ending in
+        // '\r' ends the line: line reading strips trailing '\r's, so that
+        // field would lose it (an unusable password is kept byte for byte).
+        while fields.len() > 2
+            && fields.last().is_some_and(|f| f.is_empty())
+            && !fields
+                .get(fields.len() - 2)
+                .is_some_and(|f| f.ends_with('\r'))
+        {
             fields.pop();
         }
         fields.join(":")
@@ -444,5 +452,34 @@ impl PasswdFile {
     /// Fails with [`EditError::ChangedOnDisk`] if the file changed since load.
     pub fn save(&mut self) -> Result<(), EditError> {
         self.doc.save(0o640)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn re_rendered_line_keeps_a_field_that_ends_in_cr() {
+        // Found by the passwd_file fuzz target: after any edit of this user
+        // the unusable password field was written as the last thing on the
+        // line and read back without its '\r'.
+        let path = Path::new("/test/passwd");
+        let mut file = PasswdFile::parse(
+            path,
+            "ann@a.test:{PLA%N}y\r:\njoe@a.test:{PLAIN}x:::::sh\r:\n",
+        );
+        let before: Vec<PasswdEntry> = file.entries().cloned().collect();
+        assert_eq!(before.len(), 2);
+        file.update("ann@a.test", |_| {}).unwrap();
+        // joe's shell has a control character: not editable, kept verbatim.
+        assert!(file.update("joe@a.test", |_| {}).is_err());
+        let text = file.render();
+        let again: Vec<PasswdEntry> = PasswdFile::parse(path, &text).entries().cloned().collect();
+        assert_eq!(again, before, "{text:?}");
+        assert_eq!(
+            again[0].unusable_password.as_ref().map(|u| u.raw.as_str()),
+            Some("{PLA%N}y\r")
+        );
     }
 }

@@ -12,6 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use blake2::{Blake2b512, Digest};
 use subtle::ConstantTimeEq;
+use yescrypt::{PasswordHashRef, Yescrypt};
 
 use crate::error::PasswordError;
 
@@ -40,6 +41,30 @@ const MAX_ARGON2_M_KIB: u32 = 1024 * 1024;
 const MAX_ARGON2_T: u32 = 64;
 const MAX_ARGON2_P: u32 = 64;
 
+/// Largest yescrypt work accepted from a file, as `N * r * p * (t + 1)`.
+///
+/// 2^23 is libxcrypt's most expensive setting (`mkpasswd -m yescrypt -R 11`:
+/// N = 2^18, r = 32, 1 GiB of memory), the same memory ceiling as Argon2
+/// above. Debian's default (`-R 5`, `$y$j9T$`) is 2^17. Anything beyond the
+/// cap would only come from a typo or a hostile line, and one check of it
+/// could take minutes and gigabytes. Counting `p` and `t` as multipliers
+/// over-estimates some modes, which errs on the safe side. Measured with
+/// `examples/yescrypt_cost.rs` in release mode on the 2-core reference
+/// machine: 22 ms for `j9T`, 2.9 s for a hash at the cap (libxcrypt's own
+/// `mkpasswd -R 11` takes 1.1 s).
+pub const MAX_YESCRYPT_COST: u64 = 1 << 23;
+/// Largest yescrypt block size `r` accepted: libxcrypt never makes more than
+/// 32. Bounding `r` and `p` on their own as well keeps the per-block buffers
+/// (128·r·p bytes and 256·r bytes) small even when N is tiny.
+pub const MAX_YESCRYPT_R: u32 = 32;
+/// Largest yescrypt parallelism `p` accepted (libxcrypt makes 1; the
+/// reference implementation's tests use up to 11).
+pub const MAX_YESCRYPT_P: u32 = 16;
+/// Longest yescrypt salt accepted, in decoded bytes (libxcrypt makes 16).
+const MAX_YESCRYPT_SALT: usize = 64;
+/// yescrypt output length in bytes as libxcrypt writes it (43 characters).
+const YESCRYPT_HASH_LEN: usize = 32;
+
 /// Password scheme names as Dovecot writes them inside `{}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -53,8 +78,9 @@ pub enum Scheme {
     Sha256Crypt,
     /// `$1$`
     Md5Crypt,
-    /// crypt(3): dispatches on the hash's `$id$`, DES when there is none.
-    /// Also what a hash without a `{SCHEME}` prefix means.
+    /// crypt(3): dispatches on the hash's `$id$` (`$1$`, `$2a$`/`$2b$`/`$2y$`,
+    /// `$5$`, `$6$`, yescrypt `$y$`), DES when there is none. Also what a hash
+    /// without a `{SCHEME}` prefix means, as in shadow(5).
     Crypt,
     /// Traditional 13-character DES crypt only.
     DesCrypt,
@@ -111,6 +137,8 @@ enum Method {
     Argon2,
     /// Recompute with pwhash's crypt(3) work-alike and compare.
     UnixCrypt,
+    /// crypt(3) `$y$`, recomputed with the RustCrypto yescrypt crate.
+    Yescrypt,
     Plain,
 }
 
@@ -136,7 +164,8 @@ impl fmt::Debug for StoredPassword {
 impl StoredPassword {
     /// Parses and validates a password field: `{SCHEME}hash`, or a bare hash
     /// taken as `CRYPT`. Fails for unknown schemes, unsupported crypt(3)
-    /// variants (yescrypt `$y$`, ...) and structurally malformed hashes.
+    /// variants (`$7$`, `$gy$`, ...), structurally malformed hashes and
+    /// yescrypt costs above [`MAX_YESCRYPT_COST`].
     pub fn parse(field: &str) -> Result<StoredPassword, PasswordError> {
         let (scheme, body_start) = if let Some(rest) = field.strip_prefix('{') {
             let close = rest.find('}').ok_or(PasswordError::Malformed {
@@ -195,6 +224,13 @@ impl StoredPassword {
                 Ok(computed) => computed.as_bytes().ct_eq(body.as_bytes()).into(),
                 Err(_) => false,
             },
+            // The crate compares the outputs in constant time (ctutils).
+            Method::Yescrypt => yescrypt::PasswordVerifier::<str>::verify_password(
+                &Yescrypt::default(),
+                password,
+                body,
+            )
+            .is_ok(),
             Method::Plain => {
                 // Digest both sides so the comparison takes the same time
                 // whatever the lengths, without leaking the stored length.
@@ -202,6 +238,23 @@ impl StoredPassword {
                 let b = Blake2b512::digest(body.as_bytes());
                 a.as_slice().ct_eq(b.as_slice()).into()
             }
+        }
+    }
+
+    /// Whether one [`verify`](StoredPassword::verify) costs well under a
+    /// millisecond: plain text, and yescrypt at the smallest costs. The fuzz
+    /// harness verifies only these, so it can run thousands of inputs a second
+    /// and still drive the yescrypt crate with unusual parameters.
+    pub(crate) fn is_cheap_to_verify(&self) -> bool {
+        match self.method {
+            Method::Plain => true,
+            Method::Yescrypt => self
+                .body()
+                .split('$')
+                .nth(2)
+                .and_then(crate::yescrypt_params::decode)
+                .is_some_and(|c| c.work() <= 1 << 10),
+            Method::Argon2 | Method::UnixCrypt => false,
         }
     }
 }
@@ -260,6 +313,7 @@ fn validate(scheme: Scheme, body: &str) -> Result<Method, PasswordError> {
                 Some("2a" | "2b" | "2y") => check_bcrypt(scheme, b),
                 Some("5") => check_sha(scheme, body, 43),
                 Some("6") => check_sha(scheme, body, 86),
+                Some("y") => return check_yescrypt(scheme, body).map(|()| Method::Yescrypt),
                 Some(other) => {
                     let shown: String = other.chars().take(8).collect();
                     Err(PasswordError::UnsupportedCrypt(format!("${shown}$")))
@@ -332,6 +386,45 @@ fn check_sha(scheme: Scheme, body: &str, hash_len: usize) -> Result<(), Password
     }
     if salt.len() > 16 || hash.len() != hash_len || !hash.bytes().all(is_crypt64) {
         return Err(malformed(scheme, "bad salt or hash length"));
+    }
+    Ok(())
+}
+
+/// Checks a `$y$params$salt$hash` string the way libxcrypt would read it,
+/// and refuses costs above [`MAX_YESCRYPT_COST`], [`MAX_YESCRYPT_R`] and
+/// [`MAX_YESCRYPT_P`]. The crate is only handed strings that passed, so
+/// hostile parameters never reach its arithmetic or its allocator.
+fn check_yescrypt(scheme: Scheme, body: &str) -> Result<(), PasswordError> {
+    let hash = PasswordHashRef::new(body)
+        .map_err(|_| malformed(scheme, "expected $y$params$salt$hash"))?;
+    let mut fields = hash.fields();
+    let (Some(params), Some(salt), Some(output), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Err(malformed(scheme, "expected $y$params$salt$hash"));
+    };
+    let cost = crate::yescrypt_params::decode(params.as_str())
+        .ok_or(malformed(scheme, "bad yescrypt parameters"))?;
+    if cost.work() > MAX_YESCRYPT_COST || cost.r > MAX_YESCRYPT_R || cost.p > MAX_YESCRYPT_P {
+        return Err(malformed(scheme, "yescrypt cost above this server's limit"));
+    }
+    // The crate's own reading must agree (it also checks the flavor).
+    params
+        .as_str()
+        .parse::<yescrypt::Params>()
+        .map_err(|_| malformed(scheme, "bad yescrypt parameters"))?;
+    let salt_ok = salt.as_str().len() <= MAX_YESCRYPT_SALT * 4 / 3 + 1
+        && salt
+            .decode_base64(mcf::Base64::Crypt)
+            .is_ok_and(|s| !s.is_empty());
+    if !salt_ok {
+        return Err(malformed(scheme, "bad yescrypt salt"));
+    }
+    let output_ok = output
+        .decode_base64(mcf::Base64::Crypt)
+        .is_ok_and(|h| h.len() == YESCRYPT_HASH_LEN);
+    if !output_ok {
+        return Err(malformed(scheme, "yescrypt hash must be 43 characters"));
     }
     Ok(())
 }

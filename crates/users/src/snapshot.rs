@@ -62,8 +62,13 @@ impl Snapshot {
     }
 }
 
+/// How the loader reads a file: [`read_text`] in production; the fuzz harness
+/// passes a reader confined to its scratch directory.
+pub(crate) type ReadFn<'a> = &'a dyn Fn(&Path) -> io::Result<ReadOutcome>;
+
 struct Loader<'a> {
     prev: Option<&'a Snapshot>,
+    read: ReadFn<'a>,
     issues: Vec<LoadIssue>,
     watched: Vec<(PathBuf, Option<FileStamp>)>,
 }
@@ -82,7 +87,7 @@ impl Loader<'_> {
     /// vanished passwd file is far more likely an accident than a wish to
     /// reject every recipient.
     fn primary(&mut self, path: &Path) -> Result<String, LoadFailure> {
-        match read_text(path) {
+        match (self.read)(path) {
             Ok(ReadOutcome::Present { text, stamp }) => {
                 self.watched.push((path.to_path_buf(), Some(stamp)));
                 Ok(text)
@@ -110,7 +115,7 @@ impl Loader<'_> {
     /// Reads a file whose absence or unreadability only degrades service
     /// (include files, shadow): problems become issues.
     fn secondary(&mut self, path: &Path, what: &str) -> Option<String> {
-        match read_text(path) {
+        match (self.read)(path) {
             Ok(ReadOutcome::Present { text, stamp }) => {
                 self.watched.push((path.to_path_buf(), Some(stamp)));
                 Some(text)
@@ -184,8 +189,18 @@ pub(crate) fn load(
     config: &UserDbConfig,
     prev: Option<&Snapshot>,
 ) -> Result<Snapshot, LoadFailure> {
+    load_with(config, prev, &read_text)
+}
+
+/// [`load`] with every file read through `read`.
+pub(crate) fn load_with(
+    config: &UserDbConfig,
+    prev: Option<&Snapshot>,
+    read: ReadFn<'_>,
+) -> Result<Snapshot, LoadFailure> {
     let mut loader = Loader {
         prev,
+        read,
         issues: Vec::new(),
         watched: Vec::new(),
     };

@@ -12,6 +12,13 @@ use ferrymail_users::{
 /// doveadm-generated SHA512-CRYPT of "s3cret!" (see tests/data/vectors.txt).
 const SHA512: &str = "{SHA512-CRYPT}$6$W4iSUp2KUzZOJ2o6$WhUBXNKlQBltK34jYLi4JjIEjmRgRQoZRBxNomR1GIM4yHOCzv0rS2HaGrUMXYyZPypnnDV/G2eu/hunje2Dg/";
 const SHA512_BARE: &str = "$6$W4iSUp2KUzZOJ2o6$WhUBXNKlQBltK34jYLi4JjIEjmRgRQoZRBxNomR1GIM4yHOCzv0rS2HaGrUMXYyZPypnnDV/G2eu/hunje2Dg/";
+/// Debian's default shadow hash of "s3cret!": `mkpasswd -m yescrypt 's3cret!'`
+/// (libxcrypt 4.4.33).
+const YESCRYPT_BARE: &str =
+    "$y$j9T$5Ld24pTcdJ7pkGR6RENnb0$pWBR/XKxaqCXbe/esVO932A0C48g.5zwJHska/OjtN7";
+/// The same with N = 2^40: far above the accepted cost, refused at load time.
+const YESCRYPT_HUGE: &str =
+    "$y$jbT$5Ld24pTcdJ7pkGR6RENnb0$pWBR/XKxaqCXbe/esVO932A0C48g.5zwJHska/OjtN7";
 
 fn config(dir: &Path) -> UserDbConfig {
     UserDbConfig {
@@ -124,6 +131,43 @@ fn verify_virtual_users() {
     );
 }
 
+#[test]
+fn yescrypt_in_the_passwd_file_as_dovecot_writes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("passwd"),
+        format!(
+            "deb@a.test:{{CRYPT}}{YESCRYPT_BARE}\n\
+             bare@a.test:{YESCRYPT_BARE}\n\
+             huge@a.test:{{CRYPT}}{YESCRYPT_HUGE}\n"
+        ),
+    )
+    .unwrap();
+    let db = UserDb::open(config(dir.path())).unwrap();
+    assert!(db.verify("deb@a.test", "s3cret!").is_ok());
+    assert!(db.verify("bare@a.test", "s3cret!").is_ok());
+    assert_eq!(
+        db.verify("deb@a.test", "s3cret?"),
+        Err(AuthError::WrongPassword)
+    );
+    // Over the cost cap: still a mail user, but no login and a load issue.
+    assert!(db.lookup("huge@a.test").is_some());
+    assert_eq!(
+        db.verify("huge@a.test", "s3cret!"),
+        Err(AuthError::LoginDisabled)
+    );
+    let issues = db.load_issues();
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.line == Some(3) && i.reason.contains("limit")),
+        "{issues:?}"
+    );
+    assert!(!issues
+        .iter()
+        .any(|i| i.line == Some(1) || i.line == Some(2)));
+}
+
 fn unix_setup(dir: &Path, shadow: Option<&str>) -> UserDbConfig {
     fs::write(dir.join("passwd"), "").unwrap();
     fs::write(
@@ -138,7 +182,8 @@ fn unix_setup(dir: &Path, shadow: Option<&str>) -> UserDbConfig {
          frank:x:1005:1005::/home/frank:/bin/sh\n\
          oldstyle:OLDSTYLE:1006:1006::/home/old:/bin/sh\n\
          garbage line\n\
-         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+         grace:x:1007:1007::/home/grace:/bin/sh\n"
             .replace("OLDSTYLE", SHA512_BARE),
     )
     .unwrap();
@@ -164,7 +209,8 @@ fn unix_accounts_verify_with_shadow() {
          carol:*:19000:0:99999:7:::\n\
          dave::19000:0:99999:7:::\n\
          erin:{SHA512_BARE}:19000:0:99999:7::1:\n\
-         frank:$y$j9T$abcdefghijklmnop$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM:19000:0:99999:7:::\n"
+         frank:{YESCRYPT_BARE}:19000:0:99999:7:::\n\
+         grace:{YESCRYPT_HUGE}:19000:0:99999:7:::\n"
     );
     let db = UserDb::open(unix_setup(dir.path(), Some(&shadow))).unwrap();
 
@@ -190,12 +236,16 @@ fn unix_accounts_verify_with_shadow() {
     assert_eq!(db.verify("root", "s3cret!"), Err(AuthError::UnknownUser));
     assert!(db.lookup("nobody").is_none());
     assert!(db.lookup("daemon").is_none());
-    // Locked (!hash), '*', empty, expired and yescrypt never verify.
+    // Debian's default yescrypt hashes log in.
+    assert!(db.verify("frank", "s3cret!").is_ok());
+    assert_eq!(db.verify("frank", "s3cret"), Err(AuthError::WrongPassword));
+    // Locked (!hash), '*', empty, expired and over-cost yescrypt never verify.
     assert_eq!(db.verify("BOB", "s3cret!"), Err(AuthError::LoginDisabled));
     assert_eq!(db.verify("carol", "*"), Err(AuthError::LoginDisabled));
     assert_eq!(db.verify("dave", "anything"), Err(AuthError::LoginDisabled));
     assert_eq!(db.verify("erin", "s3cret!"), Err(AuthError::LoginDisabled));
-    assert_eq!(db.verify("frank", "s3cret!"), Err(AuthError::LoginDisabled));
+    assert_eq!(db.verify("grace", "s3cret!"), Err(AuthError::LoginDisabled));
+    assert_eq!(db.lookup("grace").unwrap().uid(), Some(1007));
     // Locked accounts still receive mail.
     assert_eq!(db.lookup("bob").unwrap().uid(), Some(1001));
     // Hash kept in passwd itself (no shadow entry needed).
@@ -206,7 +256,13 @@ fn unix_accounts_verify_with_shadow() {
     assert!(
         issues
             .iter()
-            .any(|i| i.file == shadow_path && i.line == Some(7) && i.reason.contains("$y$")),
+            .any(|i| i.file == shadow_path && i.line == Some(8) && i.reason.contains("limit")),
+        "{issues:?}"
+    );
+    assert!(
+        !issues
+            .iter()
+            .any(|i| i.file == shadow_path && i.line == Some(7)),
         "{issues:?}"
     );
     assert!(issues

@@ -1,8 +1,9 @@
-//! Feeds arbitrary bytes to the command collector and parser: neither may panic, and a
-//! parse error must carry the tag whenever the input starts with a valid one.
+//! Feeds arbitrary bytes to the command collector and parser (and the recogniser of
+//! streamed APPENDs): none may panic, and a parse error must carry the tag whenever the
+//! input starts with a valid one.
 #![no_main]
 
-use imapd::parser::{parse_command, peek_tag, CommandCollector};
+use imapd::parser::{append_before_literal, parse_command, peek_tag, CommandCollector};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
+    let _ = append_before_literal(data);
     let mut c = CommandCollector::new(512, 4096);
     for line in data.split(|&b| b == b'\n') {
         let _ = c.push_line(line);

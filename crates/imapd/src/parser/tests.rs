@@ -347,6 +347,7 @@ fn fuzz_corpus_does_not_panic() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         let _ = parse_command(&data);
+        let _ = append_before_literal(&data);
         let mut c = CommandCollector::new(200, 100);
         for line in data.split(|&b| b == b'\n') {
             let _ = c.push_line(line);
@@ -395,6 +396,7 @@ fn mutated_inputs_do_not_panic() {
             }
         }
         let _ = parse_command(&d);
+        let _ = append_before_literal(&d);
         let mut c = CommandCollector::new(256, 1024);
         for line in d.split(|&b| b == b'\n') {
             let _ = c.push_line(line);
@@ -419,5 +421,96 @@ fn mutated_inputs_do_not_panic() {
             }
         }
         let _ = crate::search::header_facts(&msg);
+    }
+}
+
+#[test]
+fn list_extended_forms() {
+    // Plain LIST stays plain.
+    assert_eq!(
+        parse("a1 LIST \"\" *"),
+        Command::List {
+            reference: String::new(),
+            pattern: "*".into()
+        }
+    );
+    let Command::ListExtended(x) =
+        parse("a1 list (subscribed recursivematch remote) \"\" (\"INBOX\" \"Sent*\") return (children STATUS (MESSAGES UNSEEN) special-use)")
+    else {
+        panic!()
+    };
+    assert!(x.select.subscribed && x.select.recursive_match && x.select.remote);
+    assert!(!x.select.special_use);
+    assert_eq!(x.patterns, vec!["INBOX".to_owned(), "Sent*".to_owned()]);
+    assert!(x.ret.children && x.ret.special_use);
+    // The SUBSCRIBED selection option implies the return option.
+    assert!(x.ret.subscribed);
+    assert_eq!(
+        x.ret.status,
+        Some(vec![StatusAtt::Messages, StatusAtt::Unseen])
+    );
+    let Command::ListExtended(x) = parse("a1 LIST () \"\" %") else {
+        panic!()
+    };
+    assert_eq!(x.select, ListSelect::default());
+    assert_eq!(x.ret, ListReturn::default());
+    let Command::ListExtended(x) = parse("a1 LIST \"\" % RETURN ()") else {
+        panic!()
+    };
+    assert_eq!(x.patterns, vec!["%".to_owned()]);
+    let Command::ListExtended(x) = parse("a1 LIST (SPECIAL-USE) \"\" *") else {
+        panic!()
+    };
+    assert!(x.select.special_use && x.ret.special_use && !x.ret.subscribed);
+    for bad_cmd in [
+        "a1 LIST (RECURSIVEMATCH) \"\" *",
+        "a1 LIST (REMOTE RECURSIVEMATCH) \"\" *",
+        "a1 LIST (BOGUS) \"\" *",
+        "a1 LIST \"\" * RETURN (BOGUS)",
+        "a1 LIST \"\" * RETURN (STATUS (SIZE))",
+        "a1 LIST \"\" ()",
+        "a1 LIST (SUBSCRIBED \"\" *",
+        "a1 LSUB (SUBSCRIBED) \"\" *",
+    ] {
+        assert_eq!(bad(bad_cmd).tag.as_deref(), Some("a1"), "{bad_cmd}");
+    }
+}
+
+#[test]
+fn append_is_recognised_before_its_literal() {
+    let (tag, head) = append_before_literal(
+        b"a7 append \"Sent\" (\\Seen kw) \"14-Jul-2020 10:00:00 +0000\" {300000}\r\n",
+    )
+    .unwrap();
+    assert_eq!(tag, "a7");
+    assert_eq!(head.mailbox, "Sent");
+    assert_eq!(head.flags, vec![Flag::Seen, Flag::Keyword("kw".into())]);
+    assert_eq!(head.date, Some(1_594_720_800));
+    let (_, head) = append_before_literal(b"a8 APPEND INBOX {5+}\r\n").unwrap();
+    assert_eq!((head.mailbox.as_str(), head.flags.len()), ("INBOX", 0));
+    // The mailbox name may itself be a literal before the message's.
+    let (_, head) = append_before_literal(b"a9 APPEND {3}\r\nBox {5}\r\n").unwrap();
+    assert_eq!(head.mailbox, "Box");
+    // What the collector holds at the same point for the in-memory form parses alike.
+    let Command::Append { flags, date, .. } =
+        parse("a1 APPEND \"Sent\" (\\Seen kw) \"14-Jul-2020 10:00:00 +0000\" {2}\r\nhi")
+    else {
+        panic!()
+    };
+    assert_eq!((flags.len(), date), (2, Some(1_594_720_800)));
+    for not_append in [
+        &b"a1 LOGIN {5}\r\n"[..],
+        b"a1 APPEND {5}\r\n",
+        b"a1 APPEND INBOX {5}",
+        b"a1 APPEND INBOX x{5}\r\n",
+        b"a1 APPEND INBOX {5}{6}\r\n",
+        b"a1 APPEND INBOX (\\Seen {5}\r\n",
+        b"a1 APPEND INBOX {5}\r\nhello {6}\r\n",
+    ] {
+        assert!(
+            append_before_literal(not_append).is_none(),
+            "{}",
+            String::from_utf8_lossy(not_append)
+        );
     }
 }

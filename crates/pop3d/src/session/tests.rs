@@ -248,3 +248,22 @@ fn fuzz_corpus_inputs() {
     }
     assert!(n >= 5, "corpus at {} has {n} inputs", dir.display());
 }
+
+#[test]
+fn a_handed_off_session_answers_the_login_then_serves_the_transaction() {
+    let mut s = Session::handed_off(cfg(false), false);
+    // Nothing is served before the maildrop outcome arrives.
+    assert_eq!(text(&s.line(b"STAT\r\n")), format!("{NOT_NOW}\r\n"));
+    let step = s.login_finished(LoginResult::Ok(msgs()));
+    assert_eq!(
+        text(&step),
+        "+OK Logged in, maildrop has 2 messages (34 octets)\r\n"
+    );
+    assert!(s.is_authenticated());
+    assert_eq!(text(&s.line(b"STAT\r\n")), "+OK 2 34\r\n");
+
+    let mut busy = Session::handed_off(cfg(false), true);
+    let step = busy.login_finished(LoginResult::InUse);
+    assert!(text(&step).starts_with("-ERR [IN-USE] "), "{}", text(&step));
+    assert!(!busy.is_authenticated());
+}

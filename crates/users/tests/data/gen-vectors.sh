@@ -1,6 +1,8 @@
 #!/bin/sh
 # Regenerates vectors.txt: known-answer password hashes made by reference tools
-# (Debian's doveadm from dovecot-core, openssl, perl's libc crypt(3)).
+# (Debian's doveadm from dovecot-core, openssl, perl's libc crypt(3), and
+# libxcrypt's yescrypt through mkpasswd from the whois package and through
+# python3's crypt module).
 # Format, tab-separated: label, password, stored hash exactly as it would appear
 # in a passwd-file password field. Lines starting with # are comments.
 set -eu
@@ -29,4 +31,22 @@ out=vectors.txt
   o -6 'ünïcödé & spaces'
   printf '%s\t%s\t%s\n' perl-des 'unixpw' "$(perl -e 'print crypt("unixpw", "Xy")')"
   printf '%s\t%s\t%s\n' perl-des-long 'longerthan8chars' "$(perl -e 'print crypt("longerthan8chars", "q.")')"
+  echo "# yescrypt: $(dpkg-query -W -f 'libcrypt1 ${Version}' libcrypt1), $(dpkg-query -W -f 'whois (mkpasswd) ${Version}' whois)"
+  # m LABEL-SUFFIX PASSWORD FIELD-PREFIX MKPASSWD-OPTIONS; -R 1/3/5(default)/7 = N 2^10 r 8 / N 2^10 r 32 / N 2^12 r 32 / N 2^14 r 32
+  m() { printf '%s\t%s\t%s%s\n' "mkpasswd-yescrypt$1" "$2" "$3" "$(mkpasswd -m yescrypt $4 "$2")"; }
+  m -R1 'correct horse' '' '-R 1'
+  m -R3 'tr0ub4dor&3' '' '-R 3'
+  m '' 'debian default' '' ''
+  m '' 'ünïcödé & spaces' '' ''
+  m -R7 'sixty-four mebibytes' '' '-R 7'
+  # Dovecot accepts this form too: doveadm pw -t '{CRYPT}$y$...' -p 'dovecot crypt'
+  m -crypt-prefix 'dovecot crypt' '{CRYPT}' ''
+  # Hand-written settings mkpasswd never makes: a 16-character salt, N 2^15 r 8; p = 2.
+  py() { printf '%s\t%s\t%s\n' "python-crypt-yescrypt" "$1" "$(/usr/bin/python3 -W ignore -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))' "$1" "$2")"; }
+  py 'python crypt' '$y$jC5$hand.made.salt12'
+  py 'python crypt p2' '$y$j75..$hand.made.salt12'
+  # The smallest costs (N = 16, r = 1): rw flavor, worm flavor ('/'), p = 2.
+  py 'tiny rw' '$y$j1.$abcdefghijklmnop'
+  py 'tiny worm' '$y$/1.$abcdefghijklmnop'
+  py 'tiny p2' '$y$j1...$abcdefghijklmnop'
 } > "$out"
