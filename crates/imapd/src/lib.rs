@@ -13,7 +13,7 @@
 //! - [`listing`] (sans-IO): LIST/LSUB matching and the LIST-EXTENDED (RFC 5258) selection
 //!   and return options; LIST-STATUS (RFC 5819) reuses STATUS.
 //! - [`mailbox`]: open mailboxes shared by all sessions of the process (in-process change
-//!   notification, inotify for other writers), over `ferrymail-maildir`.
+//!   notification; other writers seen by rescans and, during IDLE, inotify), over `ferrymail-maildir`.
 //!
 //! Who serves a login: virtual users are served in the main process, as `imapd.user`. Unix
 //! accounts (`userdb.unix_accounts`, mail in `~/Maildir`) are served, when imapd was started

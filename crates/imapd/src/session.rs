@@ -2062,6 +2062,11 @@ impl Session {
 
     async fn idle(&mut self, tag: &str) -> Result<Flow, ()> {
         self.out.extend_from_slice(b"+ idling\r\n");
+        // Other processes' changes are watched for only while someone idles (mailbox.rs).
+        let _watch = self
+            .selected
+            .as_ref()
+            .map(|sel| self.ctx.hub.idle_watch(&sel.mb));
         if let Some(sel) = &self.selected {
             let mb = sel.mb.clone();
             let _ = blocking(move || mb.rescan()).await;

@@ -369,10 +369,18 @@ fn concurrent_sessions_see_each_others_changes() {
     let r = a.cmd("NOOP");
     assert!(r.has("* 1 FETCH (FLAGS (\\Flagged))"), "{}", r.all());
     assert!(r.has("* 3 EXISTS"), "{}", r.all());
+    // Other processes' changes are watched for only while a session idles (like Dovecot):
+    // outside IDLE our own renames and opens must not cost inotify events.
+    assert_eq!(srv.inotify_watches(), 0);
     // A is in IDLE; B expunges: A is told at once.
     let tag = a.next_tag();
     a.send(format!("{tag} IDLE\r\n").as_bytes());
     assert!(a.line().starts_with("+ "));
+    assert_eq!(
+        srv.inotify_watches(),
+        2,
+        "new/ and cur/ watched during IDLE"
+    );
     assert!(b.cmd("STORE 2 +FLAGS (\\Deleted)").ok());
     let l = a.line();
     assert_eq!(l, "* 2 FETCH (FLAGS (\\Deleted))");
@@ -389,6 +397,11 @@ fn concurrent_sessions_see_each_others_changes() {
     assert_eq!(a.line(), "* 1 RECENT");
     a.send(b"DONE\r\n");
     assert!(a.read_until_tag(&tag).ok());
+    assert_eq!(
+        srv.inotify_watches(),
+        0,
+        "the last IDLE's end removes the watch"
+    );
     let r = a.cmd("FETCH 3 (FLAGS ENVELOPE)");
     assert!(r.has("\\Recent") && r.has("\"external\""), "{}", r.all());
     // Another process deletes a file (a POP3 client): seen on NOOP as EXPUNGE.

@@ -52,6 +52,24 @@ impl Server {
         self.daemon = Some(d);
     }
 
+    /// inotify watches imapd holds right now (from /proc/<pid>/fdinfo).
+    pub fn inotify_watches(&self) -> usize {
+        let pid = self.daemon.as_ref().expect("imapd running").pid();
+        let mut n = 0;
+        for fd in std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+            .unwrap()
+            .flatten()
+        {
+            if let Ok(text) = std::fs::read_to_string(fd.path()) {
+                n += text
+                    .lines()
+                    .filter(|l| l.starts_with("inotify wd:"))
+                    .count();
+            }
+        }
+        n
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut d) = self.daemon.take() {
             d.signal(nix::sys::signal::Signal::SIGTERM);
