@@ -29,27 +29,37 @@ STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferrymail-imap-idle.XXXXXX")
 
 cargo build --release --quiet -p imapd --bin imapd --example bench_env --manifest-path "$ROOT/Cargo.toml"
 eval "$("$ROOT/target/release/examples/bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' "$USERS" benchpass "$PER_USER")"
-"$ROOT/target/release/imapd" -c "$CONFIG" 2>"$STATE/imapd.log" &
-PID=$!
-cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE"; }
+PID=
+start_imapd() {
+  "$ROOT/target/release/imapd" -c "$CONFIG" 2>>"$STATE/imapd.log" &
+  PID=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+}
+stop_imapd() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+cleanup() { stop_imapd; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE"; }
 trap cleanup EXIT
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 
-echo "== ferrymail imapd, K=$K over $USERS users"
-IMAP_HOST=127.0.0.1 IMAP_PORT=$PORT USER_PATTERN='bench{n}@bench.test' USER_COUNT=$USERS PASS=benchpass \
-  K=$K SERVER_PID=$PID python3 "$ROOT/bench/imap_idle_many.py"
-
+# The comparison first, each server freshly started: an allocator keeps what a bigger run
+# freed, which would hide the per-connection cost of a later, smaller run.
 if [ -n "${REF_IMAP_PORT:-}" ]; then
   RK=${REF_K:-1000}
+  start_imapd
   echo "== ferrymail imapd, shared imap_idle_conns.py, K=$RK"
   OURS=$(IMAP_HOST=127.0.0.1 IMAP_PORT=$PORT USER_PATTERN='bench{n}@bench.test' USER_COUNT=$USERS \
     PASS=benchpass K=$RK SERVER_PID=$PID python3 "$SHARED/bench/imap_idle_conns.py" | tee /dev/stderr)
+  stop_imapd
   echo "== Dovecot (refstack), shared imap_idle_conns.py, K=$RK"
   REF=$(IMAP_HOST=127.0.0.1 IMAP_PORT=$REF_IMAP_PORT BENCH_USER=user1@bench.test PASS=pass K=$RK \
     python3 "$SHARED/bench/imap_idle_conns.py" | tee /dev/stderr)
   val() { echo "$1" | awk -v k="$2" '$1=="RESULT" { split($2, kv, "="); if (kv[1]==k) print kv[2] }'; }
   for m in imap_idle_pss_delta_per_conn_kb imap_idle_rss_delta_per_conn_kb; do
     o=$(val "$OURS" $m); r=$(val "$REF" $m)
+    echo "$m: ferrymail $o, dovecot $r"
     [ -n "$o" ] && [ -n "$r" ] && python3 -c "print(f'RATIO $m dovecot/ferrymail = {float(\"$r\")/max(float(\"$o\"),0.001):.1f}')"
   done
 fi
+
+start_imapd
+echo "== ferrymail imapd, K=$K over $USERS users"
+IMAP_HOST=127.0.0.1 IMAP_PORT=$PORT USER_PATTERN='bench{n}@bench.test' USER_COUNT=$USERS PASS=benchpass \
+  K=$K SERVER_PID=$PID python3 "$ROOT/bench/imap_idle_many.py"
