@@ -176,6 +176,19 @@ async fn supervise(args: &DevArgs, config: &Path) -> ExitCode {
         // Give socket owners a moment before their clients start.
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+    // Watch Ctrl-C and SIGTERM before reporting anything: whoever reads "running" may stop
+    // us at once, and a signal arriving before the handlers exist would kill us outright.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("mailctl dev: cannot watch SIGINT/SIGTERM: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // A daemon that is not implemented yet says so by exiting EX_UNAVAILABLE at once.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let mut live = Vec::new();
@@ -204,17 +217,10 @@ async fn supervise(args: &DevArgs, config: &Path) -> ExitCode {
     }
     println!("Press Ctrl-C to stop.");
 
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("mailctl dev: cannot watch SIGTERM: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let mut check = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = check.tick() => {
                 live.retain_mut(|r| match r.child.try_wait() {
