@@ -16,8 +16,8 @@ export NMSGS=${NMSGS:-10000} RUNS=${RUNS:-3}
 PORT=${IMAP_PORT:-12143}; SPORT=${IMAPS_PORT:-12993}
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferrymail-imap-bench.XXXXXX")
 
-cargo build --release --quiet -p imapd --bin imapd --example bench_env --manifest-path "$ROOT/Cargo.toml"
-eval "$("$ROOT/target/release/examples/bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' 2 benchpass 50)"
+cargo build --release --quiet -p imapd --bin imapd --example imap_bench_env --manifest-path "$ROOT/Cargo.toml"
+eval "$("$ROOT/target/release/examples/imap_bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' 2 benchpass 50)"
 "$ROOT/target/release/imapd" -c "$CONFIG" 2>"$STATE/imapd.log" &
 PID=$!
 cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE"; }

@@ -27,8 +27,8 @@ fi
 PER_USER=$(( (K + USERS - 1) / USERS + 10 ))
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferrymail-imap-idle.XXXXXX")
 
-cargo build --release --quiet -p imapd --bin imapd --example bench_env --manifest-path "$ROOT/Cargo.toml"
-eval "$("$ROOT/target/release/examples/bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' "$USERS" benchpass "$PER_USER")"
+cargo build --release --quiet -p imapd --bin imapd --example imap_bench_env --manifest-path "$ROOT/Cargo.toml"
+eval "$("$ROOT/target/release/examples/imap_bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' "$USERS" benchpass "$PER_USER")"
 PID=
 start_imapd() {
   "$ROOT/target/release/imapd" -c "$CONFIG" 2>>"$STATE/imapd.log" &

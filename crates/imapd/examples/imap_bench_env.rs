@@ -6,7 +6,7 @@
 //! so login figures compare servers rather than Argon2id against no hashing.
 //! Prints `CONFIG=…` and `MAIL_ROOT=…` for the shell.
 //!
-//! Usage: bench_env STATE_DIR IMAP_PORT IMAPS_PORT PATTERN COUNT PASSWORD PER_USER
+//! Usage: imap_bench_env STATE_DIR IMAP_PORT IMAPS_PORT PATTERN COUNT PASSWORD PER_USER
 
 use std::path::PathBuf;
 
@@ -17,7 +17,7 @@ fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [state, imap, imaps, pattern, count, password, per_user] = args.as_slice() else {
         return Err(
-            "usage: bench_env STATE_DIR IMAP_PORT IMAPS_PORT PATTERN COUNT PASSWORD PER_USER"
+            "usage: imap_bench_env STATE_DIR IMAP_PORT IMAPS_PORT PATTERN COUNT PASSWORD PER_USER"
                 .into(),
         );
     };
