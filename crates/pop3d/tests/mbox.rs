@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{start_with, Server};
+use common::{start_with, Server, StepScript};
 use ferrymail_dev::unix_account::{chown_tree, is_root, use_accounts, UnixAccount, PASSWORD};
 use ferrymail_dev::{target_bin, wait_for_unix, Daemon};
 
@@ -204,27 +203,8 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
 
     // Session 1, held open while the test looks around.
     let args = pop_args(&s);
-    let mut py = Command::new("python3")
-        .arg("-c")
-        .arg(SESSION_SCRIPT)
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("`python3` is not installed: install the Debian package `python3`");
-    let mut py_out = BufReader::new(py.stdout.take().unwrap());
-    let mut line = String::new();
-    py_out.read_line(&mut line).unwrap();
-    if line.is_empty() {
-        let out = py.wait_with_output().unwrap();
-        panic!(
-            "poplib failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            s.daemon.log(&s.env)
-        );
-    }
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let mut py = StepScript::start(SESSION_SCRIPT, &args);
+    let v = py.next(|| s.daemon.log(&s.env));
     assert!(
         v["pass"]
             .as_str()
@@ -287,19 +267,15 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
     );
 
     // DELE 2, QUIT: the mbox is rewritten in place without message 2.
-    writeln!(py.stdin.as_mut().unwrap()).unwrap();
-    line.clear();
-    py_out.read_line(&mut line).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!("{e}: {line:?}\n{}", s.daemon.log(&s.env));
-    });
+    py.proceed();
+    let v = py.next(|| s.daemon.log(&s.env));
     assert!(v["dele"].as_str().unwrap().starts_with("+OK"), "{v}");
     assert!(
         v["quit"].as_str().unwrap().starts_with("+OK"),
         "{v}\n{}",
         s.daemon.log(&s.env)
     );
-    assert!(py.wait().unwrap().success());
+    assert!(py.finish());
 
     let meta = std::fs::metadata(&mbox).unwrap();
     assert_eq!(

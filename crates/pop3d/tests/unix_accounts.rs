@@ -7,13 +7,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{files, start_with, Server, PASS, USER};
+use common::{files, start_with, Server, StepScript, PASS, USER};
 use ferrymail_dev::unix_account::{
     self, children, chown_tree, descendants, is_root, kill_hard, processes, running_as,
     use_accounts, UnixAccount, PASSWORD,
@@ -126,31 +125,17 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     let before_files = files(&maildir);
     assert_eq!(before_files.len(), 2);
 
-    let mut py = Command::new("python3")
-        .arg("-c")
-        .arg(POPLIB_SCRIPT)
-        .arg(s.env.listen_addr.to_string())
-        .arg(s.env.ports.pop3s.to_string())
-        .arg(LOGIN)
-        .arg(PASSWORD)
-        .arg(&s.env.config.tls.cert)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut py_out = BufReader::new(py.stdout.take().unwrap());
-    let mut line = String::new();
-    py_out.read_line(&mut line).unwrap();
-    if line.is_empty() {
-        let out = py.wait_with_output().unwrap();
-        panic!(
-            "poplib failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            s.daemon.log(&s.env)
-        );
-    }
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let mut py = StepScript::start(
+        POPLIB_SCRIPT,
+        &[
+            s.env.listen_addr.to_string(),
+            s.env.ports.pop3s.to_string(),
+            LOGIN.to_string(),
+            PASSWORD.to_string(),
+            s.env.config.tls.cert.display().to_string(),
+        ],
+    );
+    let v = py.next(|| s.daemon.log(&s.env));
     assert!(
         v["pass"]
             .as_str()
@@ -258,14 +243,10 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     assert!(log.contains(&format!("uid={UID}")), "{log}");
 
     // QUIT: the DELE'd file is gone, the other stays, and the child exits.
-    writeln!(py.stdin.as_mut().unwrap()).unwrap();
-    line.clear();
-    py_out.read_line(&mut line).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!("{e}: {line:?}\n{}", s.daemon.log(&s.env));
-    });
+    py.proceed();
+    let v = py.next(|| s.daemon.log(&s.env));
     assert!(v["quit"].as_str().unwrap().starts_with("+OK"), "{v}");
-    assert!(py.wait().unwrap().success());
+    assert!(py.finish());
     let after_files = files(&maildir);
     assert_eq!(after_files.len(), 1, "{after_files:?}");
     assert!(

@@ -243,3 +243,53 @@ pub fn files(path: &std::path::Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A Python client script driven step by step: it prints one JSON object per step and
+/// waits for a line on stdin before the next, so a test can look around between steps.
+pub struct StepScript {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl StepScript {
+    /// `python3 -c script args...`.
+    pub fn start<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> StepScript {
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("`python3` is not installed: install the Debian package `python3`");
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        StepScript { child, out }
+    }
+
+    /// The next step's JSON. If the script ended instead, fails with its stderr and
+    /// `context()` (e.g. the daemon's log).
+    pub fn next(&mut self, context: impl Fn() -> String) -> serde_json::Value {
+        let mut line = String::new();
+        self.out.read_line(&mut line).unwrap();
+        if line.is_empty() {
+            let mut err = String::new();
+            if let Some(mut e) = self.child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the Python client failed:\n{err}\n{}", context());
+        }
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}\n{}", context()))
+    }
+
+    /// Lets the script go on to its next step.
+    pub fn proceed(&mut self) {
+        writeln!(self.child.stdin.as_mut().expect("piped stdin")).unwrap();
+    }
+
+    /// Waits for the script to end; true if it succeeded.
+    pub fn finish(mut self) -> bool {
+        self.child.wait().unwrap().success()
+    }
+}
