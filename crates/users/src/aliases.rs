@@ -84,6 +84,10 @@ fn normalize_name(s: &str) -> Result<String, String> {
     if s.is_empty() {
         return Err("empty name".into());
     }
+    // Written back at the start of a line, it would read as a comment (found by fuzzing).
+    if s.starts_with('#') {
+        return Err(format!("invalid name {s:?}: '#' starts a comment"));
+    }
     if s.chars()
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ':' | '"' | '<' | '>'))
     {
@@ -380,6 +384,14 @@ impl AliasesFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_that_would_read_back_as_a_comment_is_refused() {
+        let t = vec![AliasTarget::parse("joe@a.test").unwrap()];
+        assert!(AliasEntry::new("#postmaster", t.clone()).is_err());
+        assert!(AliasEntry::new("@#a.test", t.clone()).is_err());
+        assert!(AliasEntry::new("post#master", t).is_ok());
+    }
 
     #[test]
     fn target_kinds() {
