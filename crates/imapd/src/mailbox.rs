@@ -467,7 +467,9 @@ impl SharedMailbox {
                 continue;
             }
             let entry = st.maildir.entry(m.dir, &m.file_name)?;
-            self.expect(&[&m.file_name, &format!("{}:{}", m.base(), new_flags.info())]);
+            if self.is_watched() {
+                self.expect(&[&m.file_name, &format!("{}:{}", m.base(), new_flags.info())]);
+            }
             match st.maildir.modify_flags(&entry, &f) {
                 Ok(e) => {
                     m.flags = e.flags();
@@ -502,7 +504,9 @@ impl SharedMailbox {
         let mut removed = Vec::new();
         for m in st.msgs.iter().filter(|m| want.contains(&m.uid)) {
             let entry = st.maildir.entry(m.dir, &m.file_name)?;
-            self.expect(&[&m.file_name]);
+            if self.is_watched() {
+                self.expect(&[&m.file_name]);
+            }
             match st.maildir.delete(&entry) {
                 Ok(()) => removed.push(m.uid),
                 Err(e) if e.is_not_found() => removed.push(m.uid),
@@ -641,12 +645,14 @@ impl SharedMailbox {
         }
     }
 
+    /// Whether inotify watches this mailbox (a session idles on it). Only then do our own
+    /// changes need [`expect`](Self::expect): unwatched, no event will come. A watch that
+    /// starts meanwhile at worst sees our change as foreign and rescans once.
+    fn is_watched(&self) -> bool {
+        self.idlers.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+
     fn expect(&self, names: &[&str]) {
-        // Unwatched (no session idles): there will be no event to recognise. A watch that
-        // starts meanwhile at worst sees our change as foreign and rescans once.
-        if self.idlers.load(std::sync::atomic::Ordering::Acquire) == 0 {
-            return;
-        }
         let mut e = lock(&self.expected);
         if e.len() > 100_000 {
             // Events that never came (a failed rename): forget them rather than grow.

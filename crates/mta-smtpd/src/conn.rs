@@ -380,15 +380,14 @@ impl Conn {
             buf.extend_from_slice(data);
             return;
         }
-        let completed;
-        let data = match self.completion.as_mut() {
-            Some(c) => {
-                completed = c.feed(data).into_owned();
-                &completed[..]
+        // Taken out while writing, so what it returns can borrow it without a copy.
+        match self.completion.take() {
+            Some(mut c) => {
+                self.write_sink(&c.feed(data)).await;
+                self.completion = Some(c);
             }
-            None => data,
-        };
-        self.write_sink(data).await;
+            None => self.write_sink(data).await,
+        }
     }
 
     async fn write_sink(&mut self, data: &[u8]) {
