@@ -115,7 +115,7 @@ async fn wake_loop(runner: Arc<Runner>, sock: UnixDatagram) {
         };
         match Wake::parse(buf.get(..n).unwrap_or_default()) {
             Wake::Queued(id) => {
-                if runner.index.due_time(&id).is_none() {
+                if runner.index.scheduled_at(&id).is_none() {
                     if let Err(e) = runner.index.schedule(&id, 0) {
                         tracing::error!(%id, error = %e, "cannot index new message");
                     }

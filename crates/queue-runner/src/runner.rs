@@ -211,16 +211,24 @@ impl Runner {
             if in_flight.contains(&env.id) {
                 continue;
             }
-            match self.index.due_time(&env.id) {
+            // Only a schedule the dispatcher can find counts: a `msgs` record without its
+            // `due` key would otherwise leave the message waiting forever.
+            match self.index.scheduled_at(&env.id) {
                 // The index may hold an earlier time (flush/retry): keep it.
                 Some(t) if t <= env.next_attempt => {}
                 _ => self.index.schedule(&env.id, env.next_attempt)?,
             }
         }
         for id in self.index.ids() {
-            if !present.contains(&id) && !in_flight.contains(&id) {
-                self.index.forget(&id)?;
+            if present.contains(&id) || in_flight.contains(&id) {
+                continue;
             }
+            // Committed after the scan read the queue directory (and indexed by its
+            // wake-up meanwhile): still queued, so keep it.
+            if matches!(self.spool.locate(&id), Ok(Some(QueueDir::Active))) {
+                continue;
+            }
+            self.index.forget(&id)?;
         }
         Ok(())
     }
