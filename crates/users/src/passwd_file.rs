@@ -11,9 +11,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::document::{Document, Record, Slot};
+use crate::document::{Document, Record};
 use crate::error::{EditError, LoadIssue};
-use crate::files::{load_for_edit, numbered_lines};
+use crate::files::load_for_edit;
 use crate::password::StoredPassword;
 use crate::quota::{self, Quota, QuotaField};
 
@@ -339,37 +339,7 @@ impl PasswdFile {
     }
 
     pub(crate) fn parse(path: &Path, text: &str) -> PasswdFile {
-        let mut doc = Document::new(path, None);
-        for (n, line) in numbered_lines(text) {
-            let t = line.trim();
-            if t.is_empty() || t.starts_with('#') {
-                doc.slots.push(Slot::Text(line.to_string()));
-                continue;
-            }
-            match parse_line(line) {
-                Ok((entry, warnings)) => {
-                    for w in warnings {
-                        doc.issue(n, w);
-                    }
-                    if doc.get(&entry.login).is_some() {
-                        doc.issue(
-                            n,
-                            format!("duplicate login {}; the first one is used", entry.login),
-                        );
-                        doc.slots.push(Slot::Text(line.to_string()));
-                    } else {
-                        doc.slots.push(Slot::Entry {
-                            entry,
-                            original: Some(line.to_string()),
-                        });
-                    }
-                }
-                Err(reason) => {
-                    doc.issue(n, format!("line skipped: {reason}"));
-                    doc.slots.push(Slot::Text(line.to_string()));
-                }
-            }
-        }
+        let doc = Document::from_lines(path, text, parse_line);
         PasswdFile { doc }
     }
 
