@@ -225,9 +225,7 @@ impl Drop for DnsServer {
 /// closes or goes quiet.
 fn serve_tcp(mut conn: TcpStream, zone: &RwLock<Zone>) {
     if conn.set_nonblocking(false).is_err()
-        || conn
-            .set_read_timeout(Some(Duration::from_secs(2)))
-            .is_err()
+        || conn.set_read_timeout(Some(Duration::from_secs(2))).is_err()
     {
         return;
     }
@@ -252,7 +250,6 @@ fn serve_tcp(mut conn: TcpStream, zone: &RwLock<Zone>) {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -285,7 +282,8 @@ mod tests {
         }
         let server = DnsServer::start(z).unwrap();
         let mut conn = TcpStream::connect(server.addr).unwrap();
-        conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         for _ in 0..2 {
             let q = query("many.test", 1);
             conn.write_all(&(q.len() as u16).to_be_bytes()).unwrap();

@@ -163,7 +163,11 @@ mod tests {
             ("bad-then-other.test", Verdict::PermError),
             ("none.test", Verdict::None),
         ] {
-            assert_eq!(c.check_host(ip, "mail.x.test", domain).await, want, "{domain}");
+            assert_eq!(
+                c.check_host(ip, "mail.x.test", domain).await,
+                want,
+                "{domain}"
+            );
         }
         let other: IpAddr = "192.0.3.10".parse().unwrap();
         assert_eq!(
@@ -191,6 +195,10 @@ mod tests {
             .check_host("192.0.2.1".parse().unwrap(), "h.test", "a.test")
             .await;
         assert_eq!(v, Verdict::TempError);
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

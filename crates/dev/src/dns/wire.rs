@@ -47,7 +47,9 @@ fn udp_limit(q: &[u8], question_end: usize) -> usize {
     let arcount = u16::from_be_bytes([q[10], q[11]]);
     let opt = q.get(question_end..question_end + 5);
     match opt {
-        Some([0, 0, 41, hi, lo]) if arcount >= 1 => usize::from(u16::from_be_bytes([*hi, *lo])).max(512),
+        Some([0, 0, 41, hi, lo]) if arcount >= 1 => {
+            usize::from(u16::from_be_bytes([*hi, *lo])).max(512)
+        }
         _ => 512,
     }
 }
@@ -268,7 +270,10 @@ pub(super) mod tests {
         want.push(0);
         want.push(255);
         want.extend(std::iter::repeat_n(b'x', 255));
-        assert_eq!(u16::from_be_bytes([r[q.len() + 10], r[q.len() + 11]]) as usize, want.len());
+        assert_eq!(
+            u16::from_be_bytes([r[q.len() + 10], r[q.len() + 11]]) as usize,
+            want.len()
+        );
         assert_eq!(rdata, &want[..]);
     }
 
