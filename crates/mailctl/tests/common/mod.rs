@@ -1,5 +1,5 @@
 //! What the `mailctl check` tests share: a prepared environment for `a.test`, a zone in which
-//! every check passes, and running the doctor with a deadline.
+//! every check passes, running the doctor with a deadline, and reading its report.
 
 #![allow(dead_code)] // each test file uses its own part
 
@@ -133,4 +133,31 @@ pub fn finding<'a>(findings: &'a [serde_json::Value], check: &str) -> &'a serde_
     let all: Vec<_> = findings.iter().filter(|f| f["check"] == check).collect();
     assert_eq!(all.len(), 1, "{check}: {findings:#?}");
     all[0]
+}
+
+/// The checks every report has, whatever the zone.
+pub const ALWAYS: [&str; 4] = ["mx", "spf", "dmarc", "tls"];
+
+pub fn assert_report(run: &Run, what: &str) -> Vec<serde_json::Value> {
+    assert!(
+        !run.stderr.contains("panicked"),
+        "{what}: {}\n{}",
+        run.stderr,
+        run.stdout
+    );
+    let f = findings(run);
+    for c in ALWAYS {
+        assert!(
+            f.iter().any(|x| x["check"] == c),
+            "{what}: no {c} finding: {f:#?}"
+        );
+    }
+    f
+}
+
+/// A zone that is good except for what `hostile` does to it.
+pub fn zone_with(hostile: impl FnOnce(&mut Zone)) -> Zone {
+    let mut z = good_zone();
+    hostile(&mut z);
+    z
 }
