@@ -30,6 +30,8 @@ pub use probe::probe_addr;
 
 /// Per-attempt timeout of every DNS question (two attempts each).
 const DNS_TIMEOUT: Duration = Duration::from_secs(3);
+/// One SPF evaluation: up to ten DNS-querying terms, each with its retries.
+const SPF_LIMIT: Duration = Duration::from_secs(10);
 /// Most MX hosts whose addresses are checked, in preference order.
 const MAX_MX_HOSTS: usize = 10;
 /// Most of this host's addresses checked for PTR and SPF.
@@ -193,8 +195,7 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         args.dns_servers.clone()
     };
     let dns = Dns::new(&servers, DNS_TIMEOUT)?;
-    let spf = SpfChecker::new(&servers, DNS_TIMEOUT, Duration::from_secs(10))
-        .map_err(|e| e.to_string())?;
+    let spf = SpfChecker::new(&servers, DNS_TIMEOUT, SPF_LIMIT).map_err(|e| e.to_string())?;
     let domain = trim_dot(&args.domain);
     let host = trim_dot(&config.hostname());
     let mut out = Vec::new();
