@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::signals::Shutdown;
+use ferrymail_queue_control::{encode_response, parse_request, Response, MAX_REQUEST_LINE};
 use ferrymail_spool::Wake;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixDatagram, UnixListener};
 
-use crate::control::{encode_response, parse_request, Response, MAX_REQUEST_LINE};
 use crate::runner::Runner;
 
 /// Orphaned files in tmp/ and data/ are removed after this long (writers may be running).

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
+use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
 use ferrymail_spool::{
     unix_now, ClientInfo, Envelope, PickupLimits, QueueDir, QueueId, Recipient, RecipientStatus,
     Source, Spool, SpoolError,
@@ -16,7 +17,6 @@ use ferrymail_users::UserDb;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::control::{QueueEntry, RecipientInfo, Request, Response};
 use crate::dns::Resolver;
 use crate::dsn;
 use crate::index::Index;
