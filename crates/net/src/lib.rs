@@ -15,6 +15,7 @@ pub mod dates;
 pub mod dns;
 pub mod forward;
 pub mod ids;
+pub mod journal;
 pub mod limits;
 pub mod lines;
 pub mod listeners;
