@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(lines.len(), 6, "{text}");
         let want = ["<3>", "<4>", "<6>", "<7>", "<3>", "<3>"];
         for (line, prefix) in lines.iter().zip(want) {
-            assert!(line.starts_with(prefix), "{line:?} should start with {prefix}");
+            assert!(
+                line.starts_with(prefix),
+                "{line:?} should start with {prefix}"
+            );
         }
         assert!(lines[0].ends_with("broken"), "{text}");
         assert_eq!(lines[5], "<3>second line");

@@ -121,7 +121,10 @@ mod tests {
             set_level("info,[[["),
             Err(LevelError::Invalid { .. })
         ));
-        assert!(tracing::enabled!(tracing::Level::DEBUG), "a bad level keeps the old one");
+        assert!(
+            tracing::enabled!(tracing::Level::DEBUG),
+            "a bad level keeps the old one"
+        );
         set_level("warn").unwrap();
         assert!(!tracing::enabled!(tracing::Level::INFO));
     }
