@@ -383,7 +383,7 @@ fn systemd_socket_activate_starts_each_daemon() {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log_path).unwrap());
-        let mut child = Owned(cmd.spawn().unwrap());
+        let _daemon = Owned(cmd.spawn().unwrap());
         // The tool listens first, then execs the daemon on the first connection.
         let greeting = match &targets[0] {
             Listen::TcpPort(p) => {
