@@ -36,7 +36,6 @@
 //! persists it across restarts (the main process only; session children have no index). sled
 //! is only a cache: deleting it costs re-parsing, never a UID.
 
-pub mod atomic;
 pub mod child;
 pub mod conn;
 pub mod date;
