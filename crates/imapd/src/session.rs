@@ -36,7 +36,7 @@ use crate::search;
 use crate::spawner::Spawner;
 use ferrymail_maildir::PendingDelivery;
 use ferrymail_spawn::child::ConnHeader;
-use ferrymail_spawn::wire::Wire;
+use ferrymail_spawn::session_stream::SessionStream;
 
 /// Marker in a store root: the special-use folders were created once (and may since have
 /// been deleted by the user, which we respect).
@@ -311,7 +311,7 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Wire::Net(stream)),
+        conn: Conn::new(SessionStream::Net(stream)),
         out: Vec::new(),
         user: None,
         selected: None,
@@ -331,7 +331,7 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
 /// either side closes.
 async fn relay(conn: Conn, info: &ConnInfo, h: Box<Handoff>, shutdown: Shutdown) {
     let (stream, pending) = conn.into_parts();
-    let Wire::Net(client) = stream else {
+    let SessionStream::Net(client) = stream else {
         return;
     };
     let header = SessionHeader {
@@ -371,7 +371,7 @@ pub async fn run_relayed(
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Wire::Relayed {
+        conn: Conn::new(SessionStream::Relayed {
             sock,
             tls: header.conn.tls,
         }),
