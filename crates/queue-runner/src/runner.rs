@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
 use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
+use ferrymail_net::stream::MaybeTls;
 use ferrymail_spool::{
     unix_now, ClientInfo, Envelope, PickupLimits, QueueDir, QueueId, Recipient, RecipientStatus,
     Source, Spool, SpoolError,
@@ -22,7 +23,7 @@ use crate::dsn;
 use crate::index::Index;
 use crate::outcome::{one_line, RcptOutcome, Verdict};
 use crate::session::{self, Dialect, SessionParams, SessionResult, Timeouts, TlsUse};
-use crate::wire::{ClientStream, TlsClients, Wire};
+use crate::wire::{SmtpClientConn, TlsClients};
 
 /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires servers to take at least 100).
 const MAX_RCPTS_PER_TRANSACTION: usize = 100;
@@ -447,7 +448,7 @@ impl Runner {
                 ))
             }
         };
-        let mut wire = Wire::new(ClientStream::Unix(stream));
+        let mut wire = SmtpClientConn::new(MaybeTls::Unix(stream));
         let params = SessionParams {
             dialect: Dialect::Lmtp,
             helo: &self.hostname,

@@ -202,9 +202,16 @@ impl Record for PasswdEntry {
     }
 }
 
+/// How logins compare, everywhere a login is matched (the passwd-file's keys, a login
+/// attempt, a SASL authorization identity): surrounding space ignored, local part and domain
+/// both case-insensitive.
+pub fn login_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
 /// Lowercases and checks a login (`user@domain` or a bare name).
 pub(crate) fn normalize_login(login: &str) -> Result<String, String> {
-    let login = login.trim().to_lowercase();
+    let login = login_key(login);
     if login.is_empty() {
         return Err("empty login".into());
     }
