@@ -95,30 +95,28 @@ mod tests {
         (dir, a, b)
     }
 
-    #[test]
-    fn noreplace_refuses_existing_target() {
+    /// A no-replace move refuses an existing target, leaving both files, and moves to a
+    /// free name.
+    fn refuses_existing_target(mv: fn(&Path, &Path) -> io::Result<()>) {
         let (dir, a, b) = two_files();
-        let err = rename_noreplace(&a, &b).unwrap_err();
+        let err = mv(&a, &b).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&a).unwrap(), b"A");
         assert_eq!(fs::read(&b).unwrap(), b"B");
         let c = dir.path().join("c");
-        rename_noreplace(&a, &c).unwrap();
+        mv(&a, &c).unwrap();
         assert!(!a.exists());
         assert_eq!(fs::read(&c).unwrap(), b"A");
     }
 
     #[test]
+    fn noreplace_refuses_existing_target() {
+        refuses_existing_target(rename_noreplace);
+    }
+
+    #[test]
     fn link_fallback_refuses_existing_target() {
-        let (dir, a, b) = two_files();
-        let err = link_then_unlink(&a, &b).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
-        assert_eq!(fs::read(&a).unwrap(), b"A");
-        assert_eq!(fs::read(&b).unwrap(), b"B");
-        let c = dir.path().join("c");
-        link_then_unlink(&a, &c).unwrap();
-        assert!(!a.exists());
-        assert_eq!(fs::read(&c).unwrap(), b"A");
+        refuses_existing_target(link_then_unlink);
     }
 
     #[test]

@@ -7,6 +7,11 @@ use std::time::Duration;
 use common::{message, Server, PASS, USER};
 use ferrymail_maildir::{DeliverOptions, Maildir};
 
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 #[test]
 fn greeting_capabilities_and_logindisabled_without_tls() {
     let srv = Server::start(false);
@@ -70,10 +75,6 @@ fn login_failures_are_answered_no_and_the_session_survives() {
 #[test]
 fn authenticate_plain_with_and_without_initial_response() {
     let srv = Server::start(true);
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
     let mut c = srv.connect();
     let r = c.cmd(&format!(
         "AUTHENTICATE PLAIN {}",
@@ -104,10 +105,6 @@ fn authenticate_plain_with_and_without_initial_response() {
 #[test]
 fn authenticate_login_is_offered_beside_plain() {
     let srv = Server::start(true);
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
     let mut c = srv.connect();
     let r = c.cmd("CAPABILITY");
     let caps = r.find("* CAPABILITY").cloned().unwrap_or_default();

@@ -88,12 +88,7 @@ impl Harness {
         opts.ports = Ports::free();
         opts.users = vec![(USER.into(), PASS.into()), (ANN.into(), ANN_PASS.into())];
         let mut env = prepare(&opts).unwrap();
-        let c = &mut env.config;
-        for l in [
-            &mut c.smtpd.limits,
-            &mut c.imapd.limits,
-            &mut c.pop3d.limits,
-        ] {
+        for l in env.client_limits_mut() {
             l.exempt_trusted = false;
             l.max_connections_per_ip = PER_IP;
             l.max_connections = 2_000;
@@ -102,6 +97,7 @@ impl Harness {
             l.auth_failure_delay = Duration::from_millis(50);
             l.plaintext_auth_on_loopback = true;
         }
+        let c = &mut env.config;
         c.smtpd.command_timeout = SHORT_TIMEOUT;
         c.smtpd.data_timeout = SHORT_TIMEOUT;
         c.pop3d.idle_timeout = SHORT_TIMEOUT;
@@ -110,15 +106,7 @@ impl Harness {
         c.imapd.login_timeout = SHORT_TIMEOUT;
         env.save_config().unwrap();
         for login in [USER, ANN] {
-            let (local, domain) = login.split_once('@').unwrap();
-            let md = env
-                .config
-                .paths
-                .mail_root
-                .join(domain)
-                .join(local)
-                .join("Maildir");
-            ferrymail_maildir::Maildir::create(md).unwrap();
+            ferrymail_maildir::Maildir::create(env.maildir(login).unwrap()).unwrap();
         }
         let mut daemons = Vec::new();
         for bin in ["mta-smtpd", "imapd", "pop3d"] {
@@ -868,12 +856,7 @@ fn invalid_utf8_mailboxes(h: &Harness) {
         seen.summary()
     );
     // Nothing with an undecodable name reached the attacker's maildir.
-    let md = h
-        .env
-        .config
-        .paths
-        .mail_root
-        .join("example.test/ann/Maildir");
+    let md = h.env.maildir(ANN).unwrap();
     for e in std::fs::read_dir(&md).unwrap() {
         let name = e.unwrap().file_name();
         assert!(

@@ -89,7 +89,44 @@ fn plain(authzid: &str, authcid: &str, password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{authzid}\0{authcid}\0{password}"))
 }
 
-fn smtp(addr: SocketAddr, ir: &str) -> (Outcome, String) {
+/// What each outcome's reply starts with, per protocol.
+struct Replies {
+    accepted: &'static str,
+    not_authorized: &'static str,
+    bad_credentials: &'static str,
+}
+
+const SMTP: Replies = Replies {
+    accepted: "235 ",
+    not_authorized: "535 5.7.8 Not authorized to act as another user",
+    bad_credentials: "535 5.7.8 Authentication credentials invalid",
+};
+const POP3: Replies = Replies {
+    accepted: "+OK",
+    not_authorized: "-ERR [AUTH] Not authorized to act as another user",
+    bad_credentials: "-ERR [AUTH] Authentication failed",
+};
+const IMAP: Replies = Replies {
+    accepted: "a1 OK",
+    not_authorized: "a1 NO [AUTHORIZATIONFAILED]",
+    bad_credentials: "a1 NO [AUTHENTICATIONFAILED]",
+};
+
+impl Replies {
+    fn outcome(&self, reply: &str) -> Option<Outcome> {
+        [
+            (self.accepted, Accepted),
+            (self.not_authorized, NotAuthorized),
+            (self.bad_credentials, BadCredentials),
+        ]
+        .into_iter()
+        .find(|(prefix, _)| reply.starts_with(prefix))
+        .map(|(_, o)| o)
+    }
+}
+
+/// The reply to SMTP `AUTH PLAIN <ir>`.
+fn smtp(addr: SocketAddr, ir: &str) -> String {
     let mut c = Line::connect(addr);
     assert!(c.smtp_reply().starts_with("220"));
     c.send("EHLO client.test");
@@ -97,38 +134,22 @@ fn smtp(addr: SocketAddr, ir: &str) -> (Outcome, String) {
     assert!(ehlo.contains("AUTH PLAIN"), "{ehlo}");
     c.send(&format!("AUTH PLAIN {ir}"));
     let r = c.smtp_reply();
-    let outcome = if r.starts_with("235 ") {
-        Accepted
-    } else if r.starts_with("535 5.7.8 Not authorized to act as another user") {
-        NotAuthorized
-    } else if r.starts_with("535 5.7.8 Authentication credentials invalid") {
-        BadCredentials
-    } else {
-        panic!("SMTP: unexpected reply {r}")
-    };
     c.send("QUIT");
-    (outcome, r)
+    r
 }
 
-fn pop3(addr: SocketAddr, ir: &str) -> (Outcome, String) {
+/// The reply to POP3 `AUTH PLAIN <ir>`.
+fn pop3(addr: SocketAddr, ir: &str) -> String {
     let mut c = Line::connect(addr);
     assert!(c.read().starts_with("+OK"));
     c.send(&format!("AUTH PLAIN {ir}"));
     let r = c.read();
-    let outcome = if r.starts_with("+OK") {
-        Accepted
-    } else if r.starts_with("-ERR [AUTH] Not authorized to act as another user") {
-        NotAuthorized
-    } else if r.starts_with("-ERR [AUTH] Authentication failed") {
-        BadCredentials
-    } else {
-        panic!("POP3: unexpected reply {r}")
-    };
     c.send("QUIT");
-    (outcome, r)
+    r
 }
 
-fn imap(addr: SocketAddr, ir: &str) -> (Outcome, String) {
+/// The tagged reply to IMAP `AUTHENTICATE PLAIN <ir>`.
+fn imap(addr: SocketAddr, ir: &str) -> String {
     let mut c = Line::connect(addr);
     assert!(c.read().starts_with("* OK"));
     c.send(&format!("a1 AUTHENTICATE PLAIN {ir}"));
@@ -138,17 +159,8 @@ fn imap(addr: SocketAddr, ir: &str) -> (Outcome, String) {
             break l;
         }
     };
-    let outcome = if r.starts_with("a1 OK") {
-        Accepted
-    } else if r.starts_with("a1 NO [AUTHORIZATIONFAILED]") {
-        NotAuthorized
-    } else if r.starts_with("a1 NO [AUTHENTICATIONFAILED]") {
-        BadCredentials
-    } else {
-        panic!("IMAP: unexpected reply {r}")
-    };
     c.send("a2 LOGOUT");
-    (outcome, r)
+    r
 }
 
 fn start() -> (tempfile::TempDir, DevEnv, Vec<Daemon>) {
@@ -167,26 +179,14 @@ fn start() -> (tempfile::TempDir, DevEnv, Vec<Daemon>) {
         (OTHER.into(), OTHER_PASS.into()),
     ];
     let mut env = prepare(&opts).expect("prepare");
-    let c = &mut env.config;
-    for l in [
-        &mut c.smtpd.limits,
-        &mut c.imapd.limits,
-        &mut c.pop3d.limits,
-    ] {
+    for l in env.client_limits_mut() {
         l.plaintext_auth_on_loopback = true;
         // Every case is a new connection; a refusal must not end the run early.
         l.max_auth_failures = 100;
         l.auth_failure_delay = Duration::from_millis(10);
     }
     env.save_config().expect("save config");
-    let (local, domain) = USER.split_once('@').expect("login has a domain");
-    let md = env
-        .config
-        .paths
-        .mail_root
-        .join(domain)
-        .join(local)
-        .join("Maildir");
+    let md = env.maildir(USER).expect("login has a domain");
     ferrymail_maildir::Maildir::create(md).expect("maildir");
     let daemons: Vec<Daemon> = ["mta-smtpd", "imapd", "pop3d"]
         .into_iter()
@@ -210,12 +210,13 @@ fn authorization_identity_rule_is_the_same_on_smtp_pop3_and_imap() {
     for &(authzid, authcid, password, want) in CASES {
         let ir = plain(authzid, authcid, password);
         let got = [
-            ("SMTP", smtp(env.addr(env.ports.submission), &ir)),
-            ("POP3", pop3(env.addr(env.ports.pop3), &ir)),
-            ("IMAP", imap(env.addr(env.ports.imap), &ir)),
+            ("SMTP", &SMTP, smtp(env.addr(env.ports.submission), &ir)),
+            ("POP3", &POP3, pop3(env.addr(env.ports.pop3), &ir)),
+            ("IMAP", &IMAP, imap(env.addr(env.ports.imap), &ir)),
         ];
-        for (proto, (outcome, reply)) in got {
-            if outcome != want {
+        for (proto, replies, reply) in got {
+            let outcome = replies.outcome(&reply);
+            if outcome != Some(want) {
                 mismatches.push(format!(
                     "{proto} authzid={authzid:?} authcid={authcid:?} password={password:?}: \
                      want {want:?}, got {outcome:?} ({})",
