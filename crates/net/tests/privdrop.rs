@@ -58,3 +58,57 @@ fn child() {
     let read = std::fs::read(&secret).is_ok();
     println!("READ_ROOT_FILE={}", if read { "yes" } else { "no" });
 }
+
+const ACCOUNT_CHILD_ENV: &str = "FERRYMAIL_PRIVDROP_ACCOUNT_CHILD";
+/// A uid and gids with no passwd or group entries: an account helper needs none.
+const ACCOUNT: u32 = 61_234;
+const EXTRA_GROUP: u32 = 61_235;
+
+#[test]
+fn an_account_helper_keeps_the_extra_group_but_never_root_s() {
+    if std::env::var_os(ACCOUNT_CHILD_ENV).is_some() {
+        return account_child();
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        println!("SKIP: switching to an account needs root (CI runs as root)");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "an_account_helper_keeps_the_extra_group_but_never_root_s",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(ACCOUNT_CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "BECAME uid={ACCOUNT} gid={ACCOUNT} groups={ACCOUNT},{EXTRA_GROUP}\n"
+        )),
+        "{stdout}"
+    );
+}
+
+fn account_child() {
+    ferrymail_net::privdrop::become_account_with(ACCOUNT, ACCOUNT, &[EXTRA_GROUP, 0]).unwrap();
+    let mut groups: Vec<String> = nix::unistd::getgroups()
+        .unwrap()
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    groups.sort();
+    println!(
+        "BECAME uid={} gid={} groups={}",
+        nix::unistd::getuid(),
+        nix::unistd::getgid(),
+        groups.join(",")
+    );
+}
