@@ -19,7 +19,7 @@
 #   DOCDIR        documentation                                   $PREFIX/share/doc/ferrymail
 #   MANDIR        manual pages                                    $PREFIX/share/man
 #   TARGET_DIR    where cargo put the binaries                    <source>/target/release
-#   DROP_GROUP    sendmail's setgid group                         ferrymail-drop
+#   DROP_GROUP    sendmail's setgid group (maildrop/'s group)     ferrymail-drop
 #
 # The units in systemd/ name /usr/libexec/ferrymail, /etc/ferrymail and
 # /usr/share/doc/ferrymail; other directories are substituted while installing.
@@ -89,10 +89,13 @@ fi
 d() { printf '%s%s' "$DESTDIR" "$1"; }
 
 # The one place where the build-time paths of the units and tmpfiles are replaced.
+# The maildrop's group (tmpfiles), its creation (sysusers) and local-delivery's membership
+# (its unit) must name the group sendmail is setgid to: maildrop/ admits no one else.
 substitute() {
     sed -e "s#/usr/libexec/ferrymail#$LIBEXECDIR/ferrymail#g" \
         -e "s#/etc/ferrymail#$SYSCONFDIR/ferrymail#g" \
         -e "s#/usr/share/doc/ferrymail#$DOCDIR#g" \
+        -e "s#ferrymail-drop#$DROP_GROUP#g" \
         "$1"
 }
 

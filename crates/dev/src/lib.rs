@@ -204,6 +204,7 @@ pub fn prepare(opts: &DevOptions) -> Result<DevEnv, String> {
     }
     ferrymail_spool::Spool::create_layout(&config.paths.spool_dir)
         .map_err(|e| format!("spool: {e}"))?;
+    set_maildrop_group(&config.paths.spool_dir)?;
     if !config.tls.cert.exists() || !config.tls.key.exists() {
         let names = vec![
             "localhost".to_string(),
@@ -275,6 +276,25 @@ fn dev_config(state: &Path, domain: &str, domains: &[String], opts: &DevOptions)
     c.queue.retry_max = Duration::from_secs(600);
     c.queue.scan_interval = Duration::from_secs(10);
     c
+}
+
+/// Made by root, `maildrop/` gets a group other than root's, as on an installed system:
+/// sendmail's setgid group `ferrymail-drop` where it exists, else `nogroup`. An unprivileged
+/// submitter holding that group (as sendmail holds its own) can then drop mail, and a Unix
+/// account's delivery helper can hand forwards back to the queue. Not made by root, every
+/// program runs as the one user who owns the directory.
+fn set_maildrop_group(spool_dir: &Path) -> Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Ok(());
+    }
+    let group = ["ferrymail-drop", "nogroup"]
+        .into_iter()
+        .find_map(|name| nix::unistd::Group::from_name(name).ok().flatten());
+    let Some(group) = group else {
+        return Ok(());
+    };
+    let dir = spool_dir.join("maildrop");
+    nix::unistd::chown(&dir, None, Some(group.gid)).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 fn write_config(config: &Config, path: &Path) -> Result<(), String> {

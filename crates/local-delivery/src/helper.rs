@@ -9,9 +9,11 @@
 //! message bytes to EOF. On stdout: one JSON [`HelperResult`].
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ferrymail_smtp::Reply;
+use ferrymail_spool::Maildrop;
 use nix::unistd::Uid;
 use serde::{Deserialize, Serialize};
 
@@ -141,11 +143,17 @@ fn spawn_helper(job: &Job, msg: &[u8]) -> Result<Delivered, JobError> {
 }
 
 /// Switches this (single-threaded, freshly exec'd) process to `uid`/`gid` for good; the
-/// mechanism is shared with imapd's per-login session child.
-fn become_user(uid: u32, gid: u32) -> Result<(), DeliveryError> {
-    ferrymail_net::privdrop::become_account(uid, gid).map_err(|e| DeliveryError::Privilege {
-        uid,
-        why: e.to_string(),
+/// mechanism is shared with imapd's per-login session child. Forwards go back to the queue
+/// through `maildrop/`, which only sendmail's setgid group may write, so the helper keeps
+/// that group (the directory's) as sendmail would have it.
+fn become_user(uid: u32, gid: u32, spool_dir: &Path) -> Result<(), DeliveryError> {
+    let drop_group = Maildrop::open(spool_dir).and_then(|m| m.submit_group());
+    let extra: Vec<u32> = drop_group.into_iter().collect();
+    ferrymail_net::privdrop::become_account_with(uid, gid, &extra).map_err(|e| {
+        DeliveryError::Privilege {
+            uid,
+            why: e.to_string(),
+        }
     })
 }
 
@@ -177,7 +185,7 @@ fn read_job(input: &mut impl Read) -> Result<(Job, Vec<u8>), DeliveryError> {
 pub fn helper_main() -> i32 {
     let result = (|| -> Result<Delivered, DeliveryError> {
         let (job, msg) = read_job(&mut std::io::stdin().lock())?;
-        become_user(job.uid, job.gid)?;
+        become_user(job.uid, job.gid, &job.settings.spool_dir)?;
         let span = tracing::info_span!("helper", owner = %job.owner, uid = job.uid);
         let _g = span.enter();
         deliver::run(&job, &msg)

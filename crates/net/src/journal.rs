@@ -25,7 +25,7 @@ fn connected_to_journal(var: Option<&OsStr>, fd: BorrowedFd<'_>) -> bool {
         return false;
     };
     match nix::sys::stat::fstat(fd) {
-        Ok(st) => u64::from(st.st_dev) == dev && u64::from(st.st_ino) == ino,
+        Ok(st) => st.st_dev == dev && st.st_ino == ino,
         Err(_) => false,
     }
 }

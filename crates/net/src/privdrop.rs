@@ -87,11 +87,19 @@ pub fn drop_to(user: &str, chroot: Option<&Path>) -> Result<Outcome, PrivDropErr
 /// per-login session child): set*id calls apply to the calling thread's process only
 /// reliably before other threads exist. Refuses uid 0 and fails if root can be regained.
 pub fn become_account(uid: u32, gid: u32) -> Result<(), PrivDropError> {
+    become_account_with(uid, gid, &[])
+}
+
+/// [`become_account`], keeping `extra` groups besides the account's own: a helper that must
+/// do one thing a setgid program would do for the account (local-delivery's helper handing
+/// forwarded mail to the spool's maildrop, as sendmail does with its setgid group). Group 0
+/// is never kept.
+pub fn become_account_with(uid: u32, gid: u32, extra: &[u32]) -> Result<(), PrivDropError> {
     if uid == 0 {
         return Err(PrivDropError::RootAccount);
     }
     let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    let groups = User::from_uid(u)
+    let mut groups = User::from_uid(u)
         .ok()
         .flatten()
         .and_then(|user| {
@@ -99,6 +107,12 @@ pub fn become_account(uid: u32, gid: u32) -> Result<(), PrivDropError> {
             unistd::getgrouplist(&name, g).ok()
         })
         .unwrap_or_else(|| vec![g]);
+    for &e in extra {
+        let e = Gid::from_raw(e);
+        if e.as_raw() != 0 && !groups.contains(&e) {
+            groups.push(e);
+        }
+    }
     unistd::setgroups(&groups).map_err(|source| PrivDropError::Syscall {
         step: "setgroups",
         source,

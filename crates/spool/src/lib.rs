@@ -18,7 +18,8 @@
 //!   hold/<qid>       0700  envelope records of held messages (same format)
 //!   corrupt/         0700  quarantined files: <origin>-<name>.env / .data / .file, and
 //!                          <origin>-<name>.reason saying why (never cleaned automatically)
-//!   maildrop/        01733 sendmail submissions: .tmp-<id> while written, then <id>
+//!   maildrop/        01730 sendmail submissions: .tmp-<id> while written, then <id>; the
+//!                          group is sendmail's setgid group, files are 0604 (see [`maildrop`])
 //! ```
 //!
 //! Queue ids ([`QueueId`]) are 16 Crockford-base32 characters that sort by creation time; the

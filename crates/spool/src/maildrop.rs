@@ -1,8 +1,19 @@
 //! maildrop/: how the unprivileged sendmail command gets mail into the queue.
 //!
 //! sendmail cannot write `tmp/`, `data/` or `queue/` (mode 0700, owned by the spool owner), so
-//! it writes one self-contained file into the world-writable, non-listable, sticky
-//! `maildrop/`: first as `maildrop/.tmp-<id>`, fsynced, then renamed to `maildrop/<id>`.
+//! it writes one self-contained file into `maildrop/`: first as `maildrop/.tmp-<id>`, fsynced,
+//! then renamed to `maildrop/<id>`.
+//!
+//! Who can reach a submission (Postfix's `maildrop`/`postdrop` model). `maildrop/` is
+//! `1730`, owned by the spool owner, its group sendmail's setgid group (`ferrymail-drop`):
+//! other users cannot even look a name up in it, only sendmail (running as the submitting user
+//! with that group) can create files there, nobody but the owner can list it, and the sticky
+//! bit keeps submitters from removing each other's files. A file belongs to the submitting
+//! user and, through sendmail's effective group, to `ferrymail-drop`, with mode `0604`
+//! ([`DROP_FILE_MODE`]): the spool owner — the only one besides root who can search the
+//! directory without being in the group — reads it as "other"; the group may not, so neither
+//! another user's sendmail nor local-delivery (which joins the group to hand forwarded mail back
+//! to the queue) can read a submission that is not its own.
 //! queue-runner's [`Spool::pickup`] treats every such file as hostile input: it validates the
 //! framing, checksum, sizes and addresses, overrides everything the submitter could forge
 //! (source uid, client info, delivery state), copies the message into the queue through the
@@ -39,9 +50,10 @@ use crate::spool::{Spool, MAILDROP, MAX_RECORD};
 pub const DROP_MAGIC: &[u8; 6] = b"FMQDRP";
 const DROP_VERSION: u16 = 1;
 const TMP_PREFIX: &str = ".tmp-";
-/// Readable by the spool owner, who is not the submitting user. The directory is not
-/// listable, so other users cannot find these files during the seconds they exist.
-const DROP_FILE_MODE: u32 = 0o644;
+/// Readable by the spool owner (neither the submitting user nor in sendmail's group: "other",
+/// which only the spool owner can be here since `maildrop/` gives others no search
+/// permission); not by the group every submitter runs with.
+pub const DROP_FILE_MODE: u32 = 0o604;
 
 /// Limits pickup enforces on maildrop files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +122,15 @@ impl Maildrop {
             }),
             Err(e) => Err(SpoolError::io("stat", &dir)(e)),
         }
+    }
+
+    /// The group allowed to submit: the directory's group (sendmail's setgid group on an
+    /// installed system). A process that submits on behalf of an account without running
+    /// sendmail (local-delivery's per-account helper) needs it as a supplementary group.
+    pub fn submit_group(&self) -> Result<u32> {
+        fs::metadata(&self.dir)
+            .map(|m| m.gid())
+            .map_err(SpoolError::io("stat", &self.dir))
     }
 
     /// Write a submission. When this returns `Ok` the file is fsynced and in place; the id

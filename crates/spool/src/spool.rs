@@ -22,9 +22,10 @@ pub(crate) const MAILDROP: &str = "maildrop";
 
 const PRIVATE_DIRS: [&str; 5] = [TMP, DATA, QUEUE, HOLD, CORRUPT];
 const DIR_MODE: u32 = 0o700;
-/// World-writable so the unprivileged sendmail command can drop files, not listable so users
-/// cannot see (or guess at) each other's submissions, sticky so they cannot touch each other's.
-pub(crate) const MAILDROP_MODE: u32 = 0o1733;
+/// Writable and searchable by its group, sendmail's setgid group, so sendmail can drop files;
+/// no access at all for other users, so nobody can open a pending submission by its name; not
+/// listable even by the group; sticky so submitters cannot remove each other's files.
+pub(crate) const MAILDROP_MODE: u32 = 0o1730;
 const ROOT_MODE: u32 = 0o755;
 pub(crate) const FILE_MODE: u32 = 0o600;
 /// An envelope record can be no longer than this; larger files are not read into memory.
@@ -131,7 +132,8 @@ enum Check {
 
 impl Spool {
     /// Create the spool directories under `root` (creating `root` itself with mode 0755 if
-    /// needed) and set their modes: 0700 for all but `maildrop/`, which is 01733. Idempotent.
+    /// needed) and set their modes: 0700 for all but `maildrop/`, which is 01730 (its group
+    /// stays the creator's; an installation gives it sendmail's setgid group). Idempotent.
     pub fn create_layout(root: impl AsRef<Path>) -> Result<Spool> {
         let root = root.as_ref();
         if !root.exists() {
@@ -181,6 +183,14 @@ impl Spool {
             let mode = meta.permissions().mode();
             if *name != MAILDROP && mode & 0o077 != 0 {
                 tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "spool directory is accessible to others");
+            }
+            if *name == MAILDROP && mode & 0o007 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format!("{mode:o}"),
+                    "maildrop is open to all users, who can read a pending submission by its name: \
+                     it should be 1730 with sendmail's group (systemd-tmpfiles --create fixes it)"
+                );
             }
         }
         Ok(Spool {

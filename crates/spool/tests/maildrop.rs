@@ -61,7 +61,7 @@ fn submit_then_pickup_queues_a_sanitised_copy() {
         vec![drop_id.to_string()]
     );
     let owner = fs::metadata(&drop_file).unwrap().uid();
-    assert_eq!(fs::metadata(&drop_file).unwrap().mode() & 0o777, 0o644);
+    assert_eq!(fs::metadata(&drop_file).unwrap().mode() & 0o777, 0o604);
 
     let results = spool.pickup(&limits());
     assert_eq!(results.len(), 1);
@@ -309,55 +309,97 @@ fn stale_tmp_files_are_recovered_or_quarantined() {
 }
 
 const CHILD_ENV: &str = "FERRYMAIL_SPOOL_TEST_MAILDROP_ROOT";
+/// What the child is to do: `submit`, `cannot-submit`, or `read:<maildrop file name>`.
+const CHILD_ACT: &str = "FERRYMAIL_SPOOL_TEST_MAILDROP_ACT";
 const NOBODY: u32 = 65534;
+/// Stands in for sendmail's setgid group (`ferrymail-drop`): the maildrop's group here.
+const DROP_GROUP: u32 = 65533;
+/// Another local user, with and without the drop group (no passwd entry is needed).
+const OTHER_USER: u32 = 65532;
+const OTHER_GROUP: u32 = 65531;
 
-/// Runs in a child process as an unprivileged user, started by the test below.
+/// Runs in a child process as an unprivileged user, started by the tests below.
 #[test]
-#[ignore = "helper: run by unprivileged_sendmail_can_only_use_maildrop"]
-fn child_submit_as_unprivileged_user() {
-    let Some(root) = std::env::var_os(CHILD_ENV) else {
-        eprintln!("only meaningful when started by unprivileged_sendmail_can_only_use_maildrop");
+#[ignore = "helper: run by the unprivileged maildrop tests"]
+fn child_as_unprivileged_user() {
+    let (Some(root), Some(act)) = (std::env::var_os(CHILD_ENV), std::env::var(CHILD_ACT).ok())
+    else {
+        eprintln!("only meaningful when started by the unprivileged maildrop tests");
         return;
     };
     let root = Path::new(&root);
     // The privilege separation the layout promises: no access to the queue proper, and no
-    // listing of other users' maildrop files.
+    // listing of anyone's maildrop files.
     assert!(fs::write(root.join("queue").join("0000000000000000"), b"x").is_err());
     assert!(fs::write(root.join("tmp").join("x"), b"x").is_err());
     assert!(fs::read_dir(root.join("maildrop")).is_err());
-    Maildrop::open(root)
-        .unwrap()
-        .submit(sendmail_envelope(), b"from nobody")
-        .unwrap();
+    let maildrop = Maildrop::open(root).unwrap();
+    match act.split_once(':') {
+        None if act == "submit" => {
+            maildrop
+                .submit(sendmail_envelope(), b"from nobody")
+                .unwrap();
+        }
+        None if act == "cannot-submit" => {
+            let err = maildrop.submit(sendmail_envelope(), b"x").unwrap_err();
+            assert!(err.to_string().contains("Permission denied"), "{err}");
+        }
+        Some(("read", name)) => {
+            let err = fs::read(root.join("maildrop").join(name))
+                .expect_err("another user's submission was readable");
+            assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+        }
+        _ => panic!("unknown act {act}"),
+    }
 }
 
-#[test]
-fn unprivileged_sendmail_can_only_use_maildrop() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: switching to an unprivileged user needs root");
-        return;
-    }
+/// A spool owned by root whose maildrop has the stand-in drop group, as an installation sets.
+fn spool_with_drop_group() -> (tempfile::TempDir, Spool) {
     let (root, spool) = spool();
     fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let maildrop = spool.root().join("maildrop");
+    std::os::unix::fs::chown(&maildrop, None, Some(DROP_GROUP)).unwrap();
+    assert_eq!(fs::metadata(&maildrop).unwrap().mode() & 0o7777, 0o1730);
+    (root, spool)
+}
+
+fn run_child(spool: &Spool, uid: u32, gid: u32, act: &str) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
-            "child_submit_as_unprivileged_user",
+            "child_as_unprivileged_user",
             "--test-threads=1",
+            "--nocapture",
         ])
         .env(CHILD_ENV, spool.root())
-        .uid(NOBODY)
-        .gid(NOBODY)
+        .env(CHILD_ACT, act)
+        .uid(uid)
+        .gid(gid)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "child failed:\n{}\n{}",
+        "child ({uid}:{gid}, {act}) failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn unprivileged_sendmail_can_only_use_maildrop() {
+    if !is_root() {
+        println!("SKIP: switching to an unprivileged user needs root");
+        return;
+    }
+    let (_root, spool) = spool_with_drop_group();
+    // As sendmail runs: the caller's uid with the drop group as its (effective) group.
+    run_child(&spool, NOBODY, DROP_GROUP, "submit");
     let results = spool.pickup(&limits());
     assert_eq!(results.len(), 1, "{results:?}");
     let id = results[0].as_ref().unwrap();
@@ -366,4 +408,32 @@ fn unprivileged_sendmail_can_only_use_maildrop() {
         Source::Sendmail { uid: NOBODY }
     );
     assert_eq!(read_message(&spool, id), b"from nobody");
+}
+
+#[test]
+fn a_pending_submission_is_private_to_its_submitter_and_the_spool_owner() {
+    if !is_root() {
+        println!("SKIP: switching to an unprivileged user needs root");
+        return;
+    }
+    let (_root, spool) = spool_with_drop_group();
+    run_child(&spool, NOBODY, DROP_GROUP, "submit");
+    let maildrop = spool.root().join("maildrop");
+    let name = entries(&maildrop).pop().unwrap();
+    let meta = fs::metadata(maildrop.join(&name)).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (NOBODY, DROP_GROUP, 0o604)
+    );
+    let read = format!("read:{name}");
+    // A local user who learned the name cannot even look it up, nor submit without sendmail.
+    run_child(&spool, OTHER_USER, OTHER_GROUP, &read);
+    run_child(&spool, OTHER_USER, OTHER_GROUP, "cannot-submit");
+    // Another user's sendmail (the same group) may submit, but not read this submission.
+    run_child(&spool, OTHER_USER, DROP_GROUP, &read);
+    run_child(&spool, OTHER_USER, DROP_GROUP, "submit");
+    // The spool owner picks it (and the other user's) up.
+    let results = spool.pickup(&limits());
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
 }

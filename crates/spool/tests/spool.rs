@@ -28,7 +28,7 @@ fn layout_modes_and_open_checks() {
         .permissions()
         .mode()
         & 0o7777;
-    assert_eq!(mode, 0o1733);
+    assert_eq!(mode, 0o1730);
 
     fs::remove_dir(path.join("hold")).unwrap();
     fs::write(path.join("hold"), b"").unwrap();

@@ -251,7 +251,7 @@ fn dpkg_install_then_run_the_installed_daemons() {
     );
     assert_eq!(
         stat("/var/spool/ferrymail/maildrop").trim(),
-        "1733 ferrymail ferrymail-drop"
+        "1730 ferrymail ferrymail-drop"
     );
     assert_eq!(
         stat("/var/spool/ferrymail/queue").trim(),

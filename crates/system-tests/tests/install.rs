@@ -159,7 +159,26 @@ fn install_sh_substitutes_a_non_default_prefix_and_refuses_missing_binaries() {
     let stubs = dir.path().join("target");
     stub_binaries(&stubs).unwrap();
     let prefix = dir.path().join("opt");
-    install_sh(&[("PREFIX", &prefix), ("TARGET_DIR", &stubs)]).unwrap();
+    install_sh(&[
+        ("PREFIX", &prefix),
+        ("TARGET_DIR", &stubs),
+        ("DROP_GROUP", Path::new("site-drop")),
+    ])
+    .unwrap();
+    // maildrop/ admits only sendmail's group: every file that names it names the site's.
+    let read = |p: &str| std::fs::read_to_string(prefix.join(p)).unwrap();
+    let tmpfiles = read("lib/tmpfiles.d/ferrymail.conf");
+    assert!(
+        tmpfiles.contains("/var/spool/ferrymail/maildrop  1730 ferrymail site-drop"),
+        "{tmpfiles}"
+    );
+    assert!(read("lib/sysusers.d/ferrymail.conf").contains("\ng site-drop"));
+    let delivery = read("lib/systemd/system/ferrymail-delivery.service");
+    assert!(
+        delivery.contains("SupplementaryGroups=site-drop ferrymail-secret"),
+        "{delivery}"
+    );
+    assert!(!(tmpfiles + &delivery).contains("ferrymail-drop"));
     let unit =
         std::fs::read_to_string(prefix.join("lib/systemd/system/ferrymail-smtpd.service")).unwrap();
     let exec = format!(
