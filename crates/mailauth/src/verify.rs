@@ -193,16 +193,11 @@ impl Verifier {
     async fn spf_record_count(&self, domain: &str) -> usize {
         let name = format!("{}.", domain.trim_end_matches('.'));
         match self.auth.resolver().txt_lookup(name).await {
-            Ok(l) => l
-                .answers()
+            Ok(l) => ferrymail_net::dns::txt_records(&l)
                 .iter()
-                .filter(|r| match &r.data {
-                    mail_auth::hickory_resolver::proto::rr::RData::TXT(t) => {
-                        let text: Vec<u8> = t.txt_data.iter().flat_map(|d| d.to_vec()).collect();
-                        let lower = text.to_ascii_lowercase();
-                        lower == b"v=spf1" || lower.starts_with(b"v=spf1 ")
-                    }
-                    _ => false,
+                .filter(|text| {
+                    let lower = text.to_ascii_lowercase();
+                    lower == b"v=spf1" || lower.starts_with(b"v=spf1 ")
                 })
                 .count(),
             Err(_) => 0,

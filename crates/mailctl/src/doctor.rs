@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 use ferrymail_config::{Config, Listener};
-use hickory_resolver::TokioResolver;
+use ferrymail_net::dns::TokioResolver;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -95,11 +95,7 @@ struct Dns {
 impl Dns {
     async fn mx(&self, name: &str) -> Answer<(u16, String)> {
         match self.r.mx_lookup(fqdn(name)).await {
-            Ok(l) => Answer::Records(
-                l.iter()
-                    .map(|mx| (mx.preference(), trim_dot(&mx.exchange().to_ascii())))
-                    .collect(),
-            ),
+            Ok(l) => Answer::Records(ferrymail_net::dns::mx_records(&l)),
             Err(e) => classify(e),
         }
     }
@@ -114,13 +110,9 @@ impl Dns {
     async fn txt(&self, name: &str) -> Answer<String> {
         match self.r.txt_lookup(fqdn(name)).await {
             Ok(l) => Answer::Records(
-                l.iter()
-                    .map(|t| {
-                        t.txt_data()
-                            .iter()
-                            .map(|d| String::from_utf8_lossy(d).into_owned())
-                            .collect::<String>()
-                    })
+                ferrymail_net::dns::txt_records(&l)
+                    .iter()
+                    .map(|t| String::from_utf8_lossy(t).into_owned())
                     .collect(),
             ),
             Err(e) => classify(e),
@@ -129,7 +121,7 @@ impl Dns {
 
     async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         match self.r.reverse_lookup(ip).await {
-            Ok(l) => Answer::Records(l.iter().map(|n| trim_dot(&n.to_ascii())).collect()),
+            Ok(l) => Answer::Records(ferrymail_net::dns::ptr_names(&l)),
             Err(e) => classify(e),
         }
     }
@@ -143,7 +135,7 @@ fn trim_dot(s: &str) -> String {
     s.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn classify<T>(e: hickory_resolver::ResolveError) -> Answer<T> {
+fn classify<T>(e: ferrymail_net::dns::ResolveError) -> Answer<T> {
     if e.is_no_records_found() || e.is_nx_domain() {
         Answer::None
     } else {
@@ -235,8 +227,14 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         args.dns_servers.clone()
     };
     let dns = Dns {
-        r: ferrymail_net::dns::resolver(&servers, Duration::from_secs(3))
-            .map_err(|e| format!("DNS resolver: {e}"))?,
+        r: ferrymail_net::dns::resolver(
+            &servers,
+            &ferrymail_net::dns::Options {
+                timeout: Duration::from_secs(3),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| format!("DNS resolver: {e}"))?,
     };
     let domain = trim_dot(&args.domain);
     let host = trim_dot(&config.hostname());
