@@ -2,12 +2,15 @@
 //!
 //! `mta-smtpd` (server) and `local-delivery` (LMTP server) parse commands with [`command`] and
 //! read message data with [`data::DataDecoder`]; `queue-runner` (SMTP and LMTP client) parses
-//! replies with [`reply::ReplyParser`] and sends data with [`data::DotStuffer`]. Everything here
-//! is a plain function or state machine over bytes: no sockets, no clocks, so it can be unit
-//! tested and fuzzed, and the daemons stay thin shells.
+//! replies with [`reply::ReplyParser`] and sends data with [`data::DotStuffer`]. [`dates`]
+//! writes the dates mail carries (`Date:`, `Received:`, DSNs, mbox `From ` lines, IMAP).
+//! Everything here is a plain function or state machine over bytes: no sockets, no clocks, so
+//! it can be unit tested and fuzzed, and the daemons stay thin shells. It depends on nothing
+//! heavier than `thiserror`, so the setgid `sendmail` can use it.
 
 pub mod command;
 pub mod data;
+pub mod dates;
 pub mod reply;
 pub mod xtext;
 
