@@ -15,6 +15,7 @@ pub mod control;
 pub mod daemon;
 pub mod dns;
 pub mod dsn;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod index;
 pub mod outcome;

@@ -35,7 +35,7 @@ mod document;
 pub mod domains;
 mod error;
 mod files;
-#[cfg(feature = "userdb")]
+#[cfg(all(feature = "userdb", any(test, feature = "fuzzing")))]
 pub mod fuzzing;
 #[cfg(feature = "userdb")]
 pub mod passwd_file;
