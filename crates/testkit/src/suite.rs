@@ -1,0 +1,254 @@
+//! A dev environment in its own temporary directory with real daemons started from it: each
+//! is waited for until it answers, stopped when the suite is dropped, and its log is at hand
+//! (and printed when a test fails).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrymail_config::Config;
+use ferrymail_dev::{prepare, Daemon, DevEnv, DevOptions, Ports};
+use ferrymail_spool::{Envelope, QueueDir, Spool};
+
+use crate::conn::Conn;
+use crate::imap::ImapClient;
+use crate::pop3::Pop3Client;
+use crate::smtp::SmtpClient;
+
+/// Every daemon, in the order the whole suite starts: socket owners before their clients.
+pub const DAEMONS: [&str; 5] = [
+    "local-delivery",
+    "queue-runner",
+    "mta-smtpd",
+    "imapd",
+    "pop3d",
+];
+
+/// How long a daemon may take to answer after it was started, or to exit after SIGTERM.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Lines of each daemon's log printed when a test fails (a flood test's log can be huge).
+const LOG_TAIL: usize = 200;
+
+pub struct Suite {
+    pub env: DevEnv,
+    daemons: Vec<Daemon>,
+    /// Removed last, after the daemons are stopped.
+    dir: tempfile::TempDir,
+}
+
+impl Suite {
+    /// An environment on free loopback ports with these `(login, password)` users (none:
+    /// the dev default `demo@example.test` / `demo`); nothing started yet.
+    pub fn new(users: &[(&str, &str)]) -> Suite {
+        Suite::with(|o| {
+            o.users = users
+                .iter()
+                .map(|(l, p)| (l.to_string(), p.to_string()))
+                .collect();
+        })
+    }
+
+    /// Like [`Suite::new`] with every option in the test's hands (state directory excepted).
+    pub fn with(options: impl FnOnce(&mut DevOptions)) -> Suite {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let mut opts = DevOptions::new(dir.path().join("state"));
+        opts.ports = Ports::free();
+        options(&mut opts);
+        let env = prepare(&opts).unwrap_or_else(|e| panic!("dev environment: {e}"));
+        Suite {
+            env,
+            daemons: Vec::new(),
+            dir,
+        }
+    }
+
+    /// The temporary directory holding the state directory (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Changes the config and writes it back, for daemons started (or reloading) after this.
+    pub fn edit_config(&mut self, edit: impl FnOnce(&mut Config)) -> &mut Suite {
+        edit(&mut self.env.config);
+        self.env
+            .save_config()
+            .unwrap_or_else(|e| panic!("saving the config: {e}"));
+        self
+    }
+
+    /// Starts the daemon `name` and waits until it answers.
+    pub fn start(&mut self, name: &str) -> &mut Daemon {
+        match Daemon::start(name, &self.env, PATIENCE) {
+            Ok(d) => {
+                self.daemons.push(d);
+                let last = self.daemons.len() - 1;
+                &mut self.daemons[last]
+            }
+            Err(e) => panic!("{e}\n{}", self.logs()),
+        }
+    }
+
+    /// Starts every daemon ([`DAEMONS`]).
+    pub fn start_all(&mut self) -> &mut Suite {
+        for name in DAEMONS {
+            self.start(name);
+        }
+        self
+    }
+
+    /// The running daemon `name` (the latest, if it was restarted).
+    pub fn daemon(&self, name: &str) -> &Daemon {
+        let i = self.index(name);
+        &self.daemons[i]
+    }
+
+    pub fn daemon_mut(&mut self, name: &str) -> &mut Daemon {
+        let i = self.index(name);
+        &mut self.daemons[i]
+    }
+
+    fn index(&self, name: &str) -> usize {
+        self.daemons
+            .iter()
+            .rposition(|d| d.name == name)
+            .unwrap_or_else(|| panic!("{name} was not started"))
+    }
+
+    /// SIGTERM to `name`; waits for it to exit and returns how it exited.
+    pub fn stop(&mut self, name: &str) -> ExitStatus {
+        let i = self.index(name);
+        let mut d = self.daemons.remove(i);
+        d.signal(nix::sys::signal::Signal::SIGTERM);
+        let status = d.wait_timeout(PATIENCE);
+        status.unwrap_or_else(|| panic!("{name} ignored SIGTERM\n{}", d.log(&self.env)))
+    }
+
+    /// SIGKILL to `name`, waiting until it is gone.
+    pub fn kill(&mut self, name: &str) {
+        let i = self.index(name);
+        let mut d = self.daemons.remove(i);
+        d.signal(nix::sys::signal::Signal::SIGKILL);
+        assert!(
+            d.wait_timeout(PATIENCE).is_some(),
+            "{name} survived SIGKILL"
+        );
+    }
+
+    /// Everything `name` has logged so far (also after it was stopped).
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.env.log_path(name)).unwrap_or_default()
+    }
+
+    /// The end of every started daemon's log, each under a header line.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for d in &self.daemons {
+            let log = d.log(&self.env);
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            out.push_str(&format!(
+                "----- {} {} (last {} lines) -----\n",
+                self.env.config.general.hostname,
+                d.name,
+                tail.len()
+            ));
+            for l in tail {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    pub fn addr(&self, port: u16) -> SocketAddr {
+        self.env.addr(port)
+    }
+
+    /// A TLS client config that trusts exactly this environment's certificate.
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        crate::tls::trusting(&self.env.config.tls.cert)
+    }
+
+    /// A plain SMTP connection to `port` that can STARTTLS; the greeting is not read yet.
+    pub fn smtp(&self, port: u16) -> SmtpClient {
+        SmtpClient::connect(self.addr(port)).with_tls(self.tls())
+    }
+
+    /// An SMTP connection to the implicit-TLS `port`, handshake done.
+    pub fn smtp_tls(&self, port: u16) -> SmtpClient {
+        let mut c = self.smtp(port);
+        c.handshake();
+        c
+    }
+
+    /// A plain IMAP connection to `port`, greeting read.
+    pub fn imap(&self, port: u16) -> ImapClient {
+        ImapClient::connect(self.addr(port))
+    }
+
+    /// A plain POP3 connection to `port` that can STLS, greeting read.
+    pub fn pop3(&self, port: u16) -> Pop3Client {
+        let addr = self.addr(port);
+        let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        Pop3Client::greeted(conn.with_tls(self.tls()))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+    }
+
+    /// A POP3 connection to the implicit-TLS `port`, greeting read.
+    pub fn pop3_tls(&self, port: u16) -> Pop3Client {
+        Pop3Client::connect_tls(self.addr(port), self.tls())
+    }
+
+    /// The Maildir of the virtual user `login`.
+    pub fn maildir(&self, login: &str) -> PathBuf {
+        let (local, domain) = login
+            .split_once('@')
+            .unwrap_or_else(|| panic!("{login} is not a virtual user"));
+        self.env
+            .config
+            .paths
+            .mail_root
+            .join(domain)
+            .join(local)
+            .join("Maildir")
+    }
+
+    pub fn spool(&self) -> Spool {
+        Spool::open(&self.env.config.paths.spool_dir).unwrap_or_else(|e| panic!("spool: {e}"))
+    }
+
+    /// Every message in the active queue, envelope and bytes, oldest first.
+    pub fn queued(&self) -> Vec<(Envelope, Vec<u8>)> {
+        let spool = self.spool();
+        let mut ids = spool
+            .list(QueueDir::Active)
+            .unwrap_or_else(|e| panic!("listing the queue: {e}"));
+        ids.sort();
+        ids.iter()
+            .map(|id| {
+                let env = spool
+                    .read_envelope(id)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                let mut bytes = Vec::new();
+                let mut file = spool
+                    .open_message(id)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                file.read_to_end(&mut bytes)
+                    .unwrap_or_else(|e| panic!("{id}: {e}"));
+                (env, bytes)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
