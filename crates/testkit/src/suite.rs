@@ -190,17 +190,21 @@ impl Suite {
         ImapClient::connect(self.addr(port))
     }
 
-    /// A plain POP3 connection to `port` that can STLS, greeting read.
+    /// A plain POP3 connection to `port` that can STLS, greeted with `+OK`.
     pub fn pop3(&self, port: u16) -> Pop3Client {
         let addr = self.addr(port);
         let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        Pop3Client::greeted(conn.with_tls(self.tls()))
-            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+        let c = Pop3Client::greeted(conn.with_tls(self.tls()))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"));
+        assert!(c.greeting.starts_with("+OK"), "{}", c.greeting);
+        c
     }
 
-    /// A POP3 connection to the implicit-TLS `port`, greeting read.
+    /// A POP3 connection to the implicit-TLS `port`, greeted with `+OK`.
     pub fn pop3_tls(&self, port: u16) -> Pop3Client {
-        Pop3Client::connect_tls(self.addr(port), self.tls())
+        let c = Pop3Client::connect_tls(self.addr(port), self.tls());
+        assert!(c.greeting.starts_with("+OK"), "{}", c.greeting);
+        c
     }
 
     /// The Maildir of the virtual user `login`.
