@@ -1,5 +1,6 @@
 //! A blocking SMTP/LMTP client that shows exactly what the server sent: each reply as its
-//! code and lines, commands sent as raw bytes when a test wants to misbehave.
+//! code and lines, commands sent as raw bytes when a test wants to misbehave, and whole
+//! SMTP or LMTP transactions.
 
 use std::fmt;
 use std::io;
@@ -8,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
+use ferrymail_smtp::DotStuffer;
 
 use crate::conn::Conn;
 
@@ -200,5 +202,39 @@ impl SmtpClient {
         self.send(data);
         self.send(b".\r\n");
         self.reply()
+    }
+
+    /// One LMTP transaction (RFC 2033) after the greeting: LHLO, MAIL with `mail_params`
+    /// (e.g. ` XQUEUEID=…`), RCPT for each of `rcpts`, then DATA with `msg` dot-stuffed if any
+    /// recipient was accepted. Returns the RCPT replies and the per-recipient DATA replies
+    /// (none when no recipient was accepted and DATA was refused).
+    pub fn lmtp_transaction(
+        &mut self,
+        from: &str,
+        mail_params: &str,
+        rcpts: &[&str],
+        msg: &[u8],
+    ) -> (Vec<Reply>, Vec<Reply>) {
+        assert_eq!(self.cmd("LHLO test.client").code, 250);
+        let r = self.cmd(&format!("MAIL FROM:<{from}>{mail_params}"));
+        assert_eq!(r.code, 250, "MAIL: {r}");
+        let rr: Vec<Reply> = rcpts
+            .iter()
+            .map(|r| self.cmd(&format!("RCPT TO:<{r}>")))
+            .collect();
+        let accepted = rr.iter().filter(|r| r.code == 250).count();
+        let data = self.cmd("DATA");
+        if accepted == 0 {
+            assert_eq!(data.code, 503, "DATA without recipients: {data}");
+            return (rr, Vec::new());
+        }
+        assert_eq!(data.code, 354, "DATA: {data}");
+        let mut wire = Vec::new();
+        let mut st = DotStuffer::new();
+        st.feed(msg, &mut wire);
+        st.finish(&mut wire);
+        self.send(&wire);
+        let dr = (0..accepted).map(|_| self.reply()).collect();
+        (rr, dr)
     }
 }
