@@ -12,7 +12,7 @@ use ferrymail_testkit::SmtpClient;
 fn lmtp_deliver(socket: &std::path::Path, rcpt: &str, msg: &[u8]) {
     let mut c = SmtpClient::connect_unix(socket);
     assert!(c.reply().starts_with("220"));
-    let (rr, dr) = c.lmtp_transaction("sender@example.org", "", &[rcpt], msg);
+    let (rr, dr) = c.lmtp_deliver("sender@example.org", &[rcpt], msg);
     assert_eq!(rr[0].code, 250, "RCPT: {}", rr[0]);
     assert_eq!(dr[0].code, 250, "end of data: {}", dr[0]);
     c.send(b"QUIT\r\n");

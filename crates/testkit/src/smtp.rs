@@ -204,11 +204,21 @@ impl SmtpClient {
         self.reply()
     }
 
-    /// One LMTP transaction (RFC 2033) after the greeting: LHLO, MAIL with `mail_params`
-    /// (e.g. ` XQUEUEID=…`), RCPT for each of `rcpts`, then DATA with `msg` dot-stuffed if any
-    /// recipient was accepted. Returns the RCPT replies and the per-recipient DATA replies
-    /// (none when no recipient was accepted and DATA was refused).
-    pub fn lmtp_transaction(
+    /// One LMTP transaction (RFC 2033) after the greeting: LHLO, MAIL, RCPT for each of
+    /// `rcpts`, then DATA with `msg` dot-stuffed if any recipient was accepted. Returns the
+    /// RCPT replies and the per-recipient DATA replies (none when no recipient was accepted
+    /// and DATA was refused).
+    pub fn lmtp_deliver(
+        &mut self,
+        from: &str,
+        rcpts: &[&str],
+        msg: &[u8],
+    ) -> (Vec<Reply>, Vec<Reply>) {
+        self.lmtp_deliver_with(from, "", rcpts, msg)
+    }
+
+    /// [`SmtpClient::lmtp_deliver`] with MAIL parameters (e.g. ` XQUEUEID=…`).
+    pub fn lmtp_deliver_with(
         &mut self,
         from: &str,
         mail_params: &str,
