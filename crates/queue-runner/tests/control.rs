@@ -9,10 +9,11 @@ use std::time::Duration;
 use common::*;
 use ferrymail_dev::dns::Zone;
 use ferrymail_spool::QueueDir;
+use ferrymail_testkit::wait_until;
 use queue_runner::control::QueueEntry;
 
 fn mailctl(t: &TestEnv, args: &[&str]) -> Output {
-    Command::new(bin_exists("mailctl"))
+    Command::new(ferrymail_dev::target_bin("mailctl"))
         .arg("-c")
         .arg(&t.env.config_path)
         .arg("queue")

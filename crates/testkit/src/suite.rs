@@ -256,3 +256,14 @@ impl Drop for Suite {
         }
     }
 }
+
+/// Lets queue-runner resolve through the test DNS server at `dns`, reach remote MX hosts on
+/// `smtp_port`, and retry and rescan within seconds rather than minutes.
+pub fn quick_queue(config: &mut Config, dns: SocketAddr, smtp_port: u16) {
+    let q = &mut config.queue;
+    q.dns_servers = vec![dns];
+    q.smtp_port = smtp_port;
+    q.retry_initial = Duration::from_secs(1);
+    q.retry_max = Duration::from_secs(2);
+    q.scan_interval = Duration::from_secs(1);
+}

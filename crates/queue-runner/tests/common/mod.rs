@@ -1,67 +1,68 @@
-//! Shared test scaffolding: a dev environment with queue-runner pointed at a loopback DNS
-//! server and a scriptable SMTP server, a fake LMTP server, and spool helpers.
+//! Shared test scaffolding: a dev environment (the shared test kit's `Suite`) with
+//! queue-runner pointed at a loopback DNS server and a scriptable SMTP server, a fake LMTP
+//! server, and spool helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
+use std::ops::{Deref, DerefMut};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrymail_dev::dns::{DnsServer, Zone};
-use ferrymail_dev::{prepare, target_bin, Daemon, DevEnv, DevOptions, Ports};
-use ferrymail_spool::{ClientInfo, Envelope, QueueDir, Recipient, Source, Spool};
+use ferrymail_dev::Daemon;
+use ferrymail_spool::{ClientInfo, Envelope, QueueDir, Recipient, Source};
+use ferrymail_testkit::Suite;
 
 pub struct TestEnv {
-    pub dir: tempfile::TempDir,
-    pub env: DevEnv,
+    suite: Suite,
     pub dns: DnsServer,
+}
+
+impl Deref for TestEnv {
+    type Target = Suite;
+    fn deref(&self) -> &Suite {
+        &self.suite
+    }
+}
+
+impl DerefMut for TestEnv {
+    fn deref_mut(&mut self) -> &mut Suite {
+        &mut self.suite
+    }
 }
 
 /// A dev environment (local domain example.test, users alice and bob) with fast retries,
 /// short timeouts, DNS at a loopback server and remote SMTP on `smtp_port`.
 pub fn test_env(zone: Zone, smtp_port: u16) -> TestEnv {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![
-        ("alice@example.test".into(), "pw-alice".into()),
-        ("bob@example.test".into(), "pw-bob".into()),
-    ];
-    let mut env = prepare(&opts).unwrap();
+    let mut suite = Suite::new(&[
+        ("alice@example.test", "pw-alice"),
+        ("bob@example.test", "pw-bob"),
+    ]);
     let dns = DnsServer::start(zone).unwrap();
-    let q = &mut env.config.queue;
-    q.dns_servers = vec![dns.addr];
-    q.smtp_port = smtp_port;
-    q.retry_initial = Duration::from_secs(1);
-    q.retry_max = Duration::from_secs(2);
-    q.scan_interval = Duration::from_secs(1);
-    q.connect_timeout = Duration::from_secs(2);
-    q.command_timeout = Duration::from_secs(5);
-    q.data_block_timeout = Duration::from_secs(5);
-    q.data_done_timeout = Duration::from_secs(5);
-    env.save_config().unwrap();
-    TestEnv { dir, env, dns }
+    suite.edit_config(|c| {
+        ferrymail_testkit::suite::quick_queue(c, dns.addr, smtp_port);
+        let q = &mut c.queue;
+        q.connect_timeout = Duration::from_secs(2);
+        q.command_timeout = Duration::from_secs(5);
+        q.data_block_timeout = Duration::from_secs(5);
+        q.data_done_timeout = Duration::from_secs(5);
+    });
+    TestEnv { suite, dns }
 }
 
 impl TestEnv {
-    pub fn spool(&self) -> Spool {
-        Spool::open(&self.env.config.paths.spool_dir).unwrap()
+    /// Starts a daemon the test owns (and may kill) and waits until it answers.
+    pub fn start_daemon(&self, name: &str) -> Daemon {
+        Daemon::start(name, &self.env, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Starts queue-runner.
     pub fn start(&self) -> Daemon {
-        let d = Daemon::spawn(&target_bin("queue-runner"), &self.env).unwrap();
-        assert!(
-            ferrymail_dev::wait_for_unix(
-                &self.env.config.control_socket(),
-                Duration::from_secs(20)
-            ),
-            "queue-runner did not start:\n{}",
-            d.log(&self.env)
-        );
-        d
+        self.start_daemon("queue-runner")
     }
 
     /// Queues a message and pokes queue-runner.
@@ -95,6 +96,7 @@ impl TestEnv {
         id
     }
 
+    /// Envelopes in the active queue and on hold.
     pub fn queued(&self) -> Vec<Envelope> {
         let s = self.spool();
         let mut out = Vec::new();
@@ -115,21 +117,7 @@ impl TestEnv {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.env.state_dir.join("log/queue-runner.log")).unwrap_or_default()
-    }
-}
-
-/// Polls `cond` every 50 ms for at most `limit`.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        self.suite.log("queue-runner")
     }
 }
 
@@ -170,15 +158,6 @@ impl FakeServer {
     pub fn messages(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
-}
-
-/// A free port on `ip` (and nothing listening on it).
-pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind(SocketAddr::new(ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An SMTP server on `addr` answering per `script`, recording every accepted message.
@@ -432,14 +411,4 @@ fn serve(
 
 pub fn always(_: usize, _: &str, _: &str) -> Option<String> {
     None
-}
-
-pub fn bin_exists(name: &str) -> PathBuf {
-    let p = target_bin(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run `cargo build -p {name}` first (cargo test --workspace builds it)",
-        p.display()
-    );
-    p
 }
