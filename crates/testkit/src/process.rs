@@ -40,3 +40,15 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
         .wait_with_output()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
+
+/// Fails the test, showing stdout and stderr, unless the program exited 0; returns stdout.
+pub fn success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
