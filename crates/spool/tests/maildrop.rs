@@ -333,9 +333,7 @@ fn child_submit_as_unprivileged_user() {
 
 #[test]
 fn unprivileged_sendmail_can_only_use_maildrop() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipped: switching to an unprivileged user needs root");
+    if ferrymail_testkit::skip_unless_root("switching to an unprivileged user") {
         return;
     }
     let (root, spool) = spool();
