@@ -30,13 +30,17 @@ impl Pop3Client {
         Pop3Client::greeted(conn).unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
     }
 
-    /// Over an existing connection, reading the greeting.
+    /// Over an existing connection, reading the greeting (empty if the server closed the
+    /// connection without one).
     pub fn greeted(conn: Conn) -> io::Result<Pop3Client> {
         let mut c = Pop3Client {
             conn,
             greeting: String::new(),
         };
-        c.greeting = c.try_line()?;
+        c.greeting = match c.try_line() {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => String::new(),
+            r => r?,
+        };
         Ok(c)
     }
 
@@ -48,15 +52,24 @@ impl Pop3Client {
         self.conn.send(raw).unwrap_or_else(|e| panic!("send: {e}"));
     }
 
-    /// One response line with its CRLF; empty at the end of the stream.
+    /// One response line with its CRLF; an `UnexpectedEof` error at the end of the stream.
     pub fn try_line(&mut self) -> io::Result<String> {
         let raw = self.conn.read_line()?;
+        if raw.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
         String::from_utf8(raw).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
+    /// One response line with its CRLF; empty at the end of the stream.
     pub fn line(&mut self) -> String {
-        self.try_line()
-            .unwrap_or_else(|e| panic!("reading a line: {e}"))
+        match self.try_line() {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => String::new(),
+            r => r.unwrap_or_else(|e| panic!("reading a line: {e}")),
+        }
     }
 
     /// Sends `text` and CRLF; returns the status line.
