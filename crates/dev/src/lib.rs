@@ -346,6 +346,19 @@ pub fn target_bin(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// [`target_bin`], or why it cannot be run.
+pub fn built_bin(name: &str) -> Result<PathBuf, String> {
+    let bin = target_bin(name);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is not built: run `cargo build -p {name}` (`cargo test --workspace` builds it)",
+            bin.display()
+        ))
+    }
+}
+
 /// A daemon process started for a test; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Daemon {
     pub name: String,
@@ -405,13 +418,7 @@ impl Daemon {
     /// Starts the workspace binary `name` ([`target_bin`]) and waits until it answers on its
     /// [`DevEnv::endpoints`]. A daemon that does not come up is stopped and its log returned.
     pub fn start(name: &str, env: &DevEnv, timeout: Duration) -> Result<Daemon, String> {
-        let bin = target_bin(name);
-        if !bin.is_file() {
-            return Err(format!(
-                "{} is not built: run `cargo build -p {name}` (`cargo test --workspace` builds it)",
-                bin.display()
-            ));
-        }
+        let bin = built_bin(name)?;
         let daemon = Daemon::spawn(&bin, env).map_err(|e| e.to_string())?;
         if env.wait_ready(name, timeout) {
             Ok(daemon)

@@ -2,6 +2,7 @@
 //! is waited for until it answers, stopped when the suite is dropped, and its log is at hand
 //! (and printed when a test fails).
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_config::Config;
-use ferrymail_dev::{prepare, Daemon, DevEnv, DevOptions, Ports};
+use ferrymail_dev::{built_bin, prepare, Daemon, DevEnv, DevOptions, Ports};
 use ferrymail_spool::{Envelope, QueueDir, Spool};
 
 use crate::conn::Conn;
@@ -90,6 +91,26 @@ impl Suite {
             }
             Err(e) => panic!("{e}\n{}", self.logs()),
         }
+    }
+
+    /// Starts `name` behind `prefix` (a command that execs it, such as `ip netns exec <ns>`:
+    /// see [`Daemon::spawn_with_prefix`]) and waits until `ready` says it answers, which may
+    /// have to look from elsewhere (inside a namespace) than [`DevEnv::wait_ready`] does.
+    pub fn start_prefixed<S: AsRef<OsStr>>(
+        &mut self,
+        prefix: &[S],
+        name: &str,
+        ready: impl FnOnce(&DevEnv) -> bool,
+    ) -> &mut Daemon {
+        let bin = built_bin(name).unwrap_or_else(|e| panic!("{e}"));
+        let d = Daemon::spawn_with_prefix(prefix, &bin, &self.env)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        self.daemons.push(d);
+        if !ready(&self.env) {
+            panic!("{name} did not answer\n{}", self.logs());
+        }
+        let last = self.daemons.len() - 1;
+        &mut self.daemons[last]
     }
 
     /// Starts every daemon ([`DAEMONS`]).
