@@ -379,6 +379,17 @@ impl Seen {
         }
     }
 
+    /// Nothing hostile was accepted, and at least one attempt was answered with a refusal.
+    fn assert_refused(&self, attack: &str, p: Proto, h: &Harness) {
+        self.assert_nothing_wrong(attack, p, h);
+        assert!(
+            self.rejected.load(Ordering::Relaxed) > 0,
+            "{attack} daemon={}: no attempt was ever refused: {}",
+            p.daemon(),
+            self.summary()
+        );
+    }
+
     fn assert_nothing_wrong(&self, attack: &str, p: Proto, h: &Harness) {
         let w = self.wrong.lock().unwrap();
         assert!(
@@ -700,13 +711,7 @@ fn bad_auth(h: &Harness, p: Proto) {
             }
         },
     );
-    seen.assert_nothing_wrong("bad_auth", p, h);
-    assert!(
-        seen.rejected.load(Ordering::Relaxed) > 0,
-        "bad_auth daemon={}: no failed login was ever answered: {}",
-        p.daemon(),
-        seen.summary()
-    );
+    seen.assert_refused("bad_auth", p, h);
 }
 
 /// Commands with NUL bytes in them.
@@ -764,13 +769,7 @@ fn nul_bytes(h: &Harness, p: Proto) {
             }
         },
     );
-    seen.assert_nothing_wrong("nul_bytes", p, h);
-    assert!(
-        seen.rejected.load(Ordering::Relaxed) > 0,
-        "nul_bytes daemon={}: nothing was answered: {}",
-        p.daemon(),
-        seen.summary()
-    );
+    seen.assert_refused("nul_bytes", p, h);
 }
 
 /// A logged-in IMAP client naming mailboxes with invalid UTF-8 (quoted, atoms, literals).
@@ -818,12 +817,7 @@ fn invalid_utf8_mailboxes(h: &Harness) {
             }
         },
     );
-    seen.assert_nothing_wrong("invalid_utf8_mailbox", p, h);
-    assert!(
-        seen.rejected.load(Ordering::Relaxed) > 0,
-        "invalid_utf8_mailbox: nothing was answered: {}",
-        seen.summary()
-    );
+    seen.assert_refused("invalid_utf8_mailbox", p, h);
     // Nothing with an undecodable name reached the attacker's maildir.
     let md = h.s.maildir(ANN);
     for e in std::fs::read_dir(&md).unwrap() {

@@ -34,6 +34,26 @@ const PATIENCE: Duration = Duration::from_secs(30);
 /// Lines of each daemon's log printed when a test fails (a flood test's log can be huge).
 const LOG_TAIL: usize = 200;
 
+/// Makes a crate's own test environment, a struct holding a [`Suite`] in the field `$field`,
+/// usable as that suite (`Deref` and `DerefMut`), so its helpers sit beside the shared ones.
+#[macro_export]
+macro_rules! wraps_suite {
+    ($wrapper:ty, $field:ident) => {
+        impl std::ops::Deref for $wrapper {
+            type Target = $crate::Suite;
+            fn deref(&self) -> &$crate::Suite {
+                &self.$field
+            }
+        }
+
+        impl std::ops::DerefMut for $wrapper {
+            fn deref_mut(&mut self) -> &mut $crate::Suite {
+                &mut self.$field
+            }
+        }
+    };
+}
+
 pub struct Suite {
     pub env: DevEnv,
     daemons: Vec<Daemon>,

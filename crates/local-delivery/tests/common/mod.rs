@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::ops::{Deref, DerefMut};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,18 +32,7 @@ pub struct TestEnv {
     suite: Suite,
 }
 
-impl Deref for TestEnv {
-    type Target = Suite;
-    fn deref(&self) -> &Suite {
-        &self.suite
-    }
-}
-
-impl DerefMut for TestEnv {
-    fn deref_mut(&mut self) -> &mut Suite {
-        &mut self.suite
-    }
-}
+ferrymail_testkit::wraps_suite!(TestEnv, suite);
 
 impl TestEnv {
     pub fn new() -> TestEnv {

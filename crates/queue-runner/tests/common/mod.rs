@@ -5,7 +5,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::ops::{Deref, DerefMut};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,18 +21,7 @@ pub struct TestEnv {
     pub dns: DnsServer,
 }
 
-impl Deref for TestEnv {
-    type Target = Suite;
-    fn deref(&self) -> &Suite {
-        &self.suite
-    }
-}
-
-impl DerefMut for TestEnv {
-    fn deref_mut(&mut self) -> &mut Suite {
-        &mut self.suite
-    }
-}
+ferrymail_testkit::wraps_suite!(TestEnv, suite);
 
 /// A dev environment (local domain example.test, users alice and bob) with fast retries,
 /// short timeouts, DNS at a loopback server and remote SMTP on `smtp_port`.
@@ -178,44 +166,13 @@ pub fn smtp_server_tls(
 ) -> FakeServer {
     let listener = TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sessions = Arc::new(AtomicUsize::new(0));
-    let max_concurrent = Arc::new(AtomicUsize::new(0));
-    let active = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (rec, ses, st, maxc) = (
-        received.clone(),
-        sessions.clone(),
-        stop.clone(),
-        max_concurrent.clone(),
-    );
-    std::thread::spawn(move || {
-        while !st.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let n = ses.fetch_add(1, Ordering::SeqCst);
-                    let (rec, script, tls) = (rec.clone(), script.clone(), tls.clone());
-                    let (active, maxc) = (active.clone(), maxc.clone());
-                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
-                    maxc.fetch_max(now, Ordering::SeqCst);
-                    std::thread::spawn(move || {
-                        serve(Box::new(s), n, false, ehlo_ext, tls, &*script, &rec);
-                        active.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-    });
-    FakeServer {
-        addr,
-        received,
-        sessions,
-        max_concurrent,
-        stop,
-    }
+    let accept = move || {
+        let (s, _) = listener.accept().ok()?;
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Some(Box::new(s) as Box<dyn Stream>)
+    };
+    fake_server(addr, accept, false, ehlo_ext, tls, script)
 }
 
 /// An LMTP server on a Unix socket that accepts everything (per `script`).
@@ -223,41 +180,65 @@ pub fn lmtp_server(path: &Path, script: Arc<Script>) -> FakeServer {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).unwrap();
     listener.set_nonblocking(true).unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sessions = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (rec, ses, st) = (received.clone(), sessions.clone(), stop.clone());
+    let accept = move || {
+        let (s, _) = listener.accept().ok()?;
+        s.set_nonblocking(false).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Some(Box::new(s) as Box<dyn Stream>)
+    };
+    let ext = &["PIPELINING", "ENHANCEDSTATUSCODES"];
+    fake_server(
+        "127.0.0.1:0".parse().unwrap(),
+        accept,
+        true,
+        ext,
+        None,
+        script,
+    )
+}
+
+/// Serves every connection `accept` yields (`None`: nothing yet) on its own thread until the
+/// returned server is dropped, counting sessions and how many run at once.
+fn fake_server(
+    addr: SocketAddr,
+    accept: impl Fn() -> Option<Box<dyn Stream>> + Send + 'static,
+    lmtp: bool,
+    ext: &'static [&'static str],
+    tls: Option<Arc<rustls::ServerConfig>>,
+    script: Arc<Script>,
+) -> FakeServer {
+    let server = FakeServer {
+        addr,
+        received: Arc::new(Mutex::new(Vec::new())),
+        sessions: Arc::new(AtomicUsize::new(0)),
+        max_concurrent: Arc::new(AtomicUsize::new(0)),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let (rec, ses, st, maxc) = (
+        server.received.clone(),
+        server.sessions.clone(),
+        server.stop.clone(),
+        server.max_concurrent.clone(),
+    );
+    let active = Arc::new(AtomicUsize::new(0));
     std::thread::spawn(move || {
         while !st.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let n = ses.fetch_add(1, Ordering::SeqCst);
-                    let (rec, script) = (rec.clone(), script.clone());
-                    std::thread::spawn(move || {
-                        serve(
-                            Box::new(s),
-                            n,
-                            true,
-                            &["PIPELINING", "ENHANCEDSTATUSCODES"],
-                            None,
-                            &*script,
-                            &rec,
-                        );
-                    });
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
+            let Some(s) = accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let n = ses.fetch_add(1, Ordering::SeqCst);
+            let (rec, script, tls) = (rec.clone(), script.clone(), tls.clone());
+            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+            maxc.fetch_max(now, Ordering::SeqCst);
+            let active = active.clone();
+            std::thread::spawn(move || {
+                serve(s, n, lmtp, ext, tls, &*script, &rec);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
-    FakeServer {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        received,
-        sessions,
-        max_concurrent: Arc::new(AtomicUsize::new(0)),
-        stop,
-    }
+    server
 }
 
 /// A byte stream the fake servers can speak over (plain TCP, Unix, or TLS after STARTTLS).
