@@ -37,7 +37,16 @@ fn greeting_capabilities_and_logindisabled_without_tls() {
     ] {
         assert!(caps.split(' ').any(|c| c == cap), "{cap} missing in {caps}");
     }
-    assert!(!caps.contains("AUTH=PLAIN"), "{caps}");
+    assert!(
+        !caps.contains("AUTH=PLAIN") && !caps.contains("AUTH=LOGIN"),
+        "{caps}"
+    );
+    let r = c.cmd("AUTHENTICATE LOGIN");
+    assert!(
+        r.status() == "NO" && r.tagged.contains("[PRIVACYREQUIRED]"),
+        "{}",
+        r.all()
+    );
     let r = c.cmd(&format!("LOGIN {USER} {PASS}"));
     assert_eq!(r.status(), "NO", "{}", r.all());
     assert!(r.tagged.contains("[PRIVACYREQUIRED]"));
@@ -91,6 +100,43 @@ fn authenticate_plain_with_and_without_initial_response() {
         b64(&format!("\0{USER}\0nope"))
     ));
     assert_eq!(r.status(), "NO");
+}
+
+#[test]
+fn authenticate_login_is_offered_beside_plain() {
+    let srv = common::start(true);
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let mut c = connect(&srv);
+    let r = c.cmd("CAPABILITY");
+    let caps = r.find("* CAPABILITY").cloned().unwrap_or_default();
+    for cap in ["AUTH=PLAIN", "AUTH=LOGIN"] {
+        assert!(caps.split(' ').any(|c| c == cap), "{cap} missing in {caps}");
+    }
+    let tag = c.next_tag();
+    c.send(format!("{tag} AUTHENTICATE LOGIN\r\n").as_bytes());
+    assert_eq!(c.line(), "+ VXNlcm5hbWU6");
+    c.send(format!("{}\r\n", b64(USER)).as_bytes());
+    assert_eq!(c.line(), "+ UGFzc3dvcmQ6");
+    c.send(format!("{}\r\n", b64("wrong")).as_bytes());
+    let r = c.read_until_tag(&tag);
+    assert!(
+        r.tagged.contains("NO [AUTHENTICATIONFAILED]"),
+        "{}",
+        r.all()
+    );
+
+    // SASL-IR: the initial response is the user name.
+    let tag = c.next_tag();
+    c.send(format!("{tag} AUTHENTICATE LOGIN {}\r\n", b64(USER)).as_bytes());
+    assert_eq!(c.line(), "+ UGFzc3dvcmQ6");
+    c.send(format!("{}\r\n", b64(PASS)).as_bytes());
+    let r = c.read_until_tag(&tag);
+    assert!(r.ok(), "{}", r.all());
+    let r = c.cmd("SELECT INBOX");
+    assert!(r.ok(), "{}", r.all());
 }
 
 #[test]

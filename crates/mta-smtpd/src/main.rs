@@ -1,14 +1,17 @@
 //! `mta-smtpd`: the SMTP server for MX (25), submission (587) and submissions (465); it accepts
-//! mail into the spool and wakes queue-runner. This file only starts the process: config,
-//! logging, sockets, TLS, user database, privilege drop, runtime; see the library for the rest.
+//! mail into the spool and wakes queue-runner. This file only names what the shared start-up
+//! (`ferrymail_net::startup`) binds and opens for it; see the library for the rest.
 
+use std::net::TcpListener;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
-use ferrymail_net::cli::{DaemonArgs, EX_CANTCREAT, EX_CONFIG, EX_UNAVAILABLE};
-use ferrymail_net::listeners::{self, Inherited};
-use ferrymail_net::tls::TlsStore;
-use ferrymail_users::{UserDb, UserDbConfig};
+use ferrymail_config::{Config, Role};
+use ferrymail_net::cli::DaemonArgs;
+use ferrymail_net::exit::StartError;
+use ferrymail_net::startup::{self, PreInit, Running, Service, TlsUse};
+use ferrymail_spool::Spool;
 
 #[derive(Parser)]
 #[command(name = "mta-smtpd", version)]
@@ -17,63 +20,59 @@ struct Args {
     daemon: DaemonArgs,
 }
 
-fn fail(code: i32, what: &str, e: impl std::fmt::Display) -> ExitCode {
-    tracing::error!(error = %e, "{what}");
-    eprintln!("mta-smtpd: {what}: {e}");
-    ExitCode::from(code as u8)
+struct MtaSmtpd {
+    listeners: Vec<(Role, TcpListener)>,
+}
+
+impl Service for MtaSmtpd {
+    const NAME: &'static str = "mta-smtpd";
+
+    fn user(config: &Config) -> &str {
+        &config.smtpd.user
+    }
+
+    fn tls(_config: &Config) -> TlsUse {
+        TlsUse::Required
+    }
+
+    fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {
+        let config = start.config;
+        if config.smtpd.listeners.is_empty() {
+            return Err(StartError::config("listeners", "no [[smtpd.listeners]]"));
+        }
+        let listeners = start.tcp(&config.smtpd.listeners)?;
+        Ok(MtaSmtpd { listeners })
+    }
+
+    async fn serve(self, run: Running) -> Result<(), StartError> {
+        let Running {
+            config,
+            tls,
+            users,
+            shutdown,
+        } = run;
+        let spool = Spool::open(&config.paths.spool_dir)
+            .map_err(|e| StartError::cant_create("spool", e))?;
+        let verifier = match config.mailauth.verify {
+            true => ferrymail_mailauth::Verifier::from_config(&config)
+                .map(|v| Some(Arc::new(v)))
+                .map_err(|e| StartError::config("mail authentication", e))?,
+            false => None,
+        };
+        mta_smtpd::server::run(
+            config,
+            self.listeners,
+            tls,
+            users,
+            spool,
+            verifier,
+            shutdown,
+        )
+        .await
+        .map_err(|e| StartError::service("server", e))
+    }
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    ferrymail_net::signals::hold();
-    let config = args.daemon.load_or_exit("mta-smtpd");
-    ferrymail_net::logging::init("mta-smtpd", &config.log.level);
-
-    let mut inherited = Inherited::from_env();
-    let mut bound = Vec::new();
-    for l in &config.smtpd.listeners {
-        match listeners::tcp(&mut inherited, l) {
-            Ok(s) => bound.push((l.role, s)),
-            Err(e) => return fail(EX_CANTCREAT, "cannot listen", e),
-        }
-    }
-    if bound.is_empty() {
-        return fail(EX_CONFIG, "configuration", "no [[smtpd.listeners]]");
-    }
-    for name in inherited.unclaimed() {
-        tracing::warn!(name, "systemd passed a socket no listener uses");
-    }
-    let tls = match TlsStore::load(&config.tls.cert, &config.tls.key) {
-        Ok(t) => Some(t),
-        Err(e) => return fail(EX_CONFIG, "TLS", e),
-    };
-    let userdb = match UserDb::open(UserDbConfig::from_config(&config)) {
-        Ok(db) => db,
-        Err(e) => return fail(EX_CONFIG, "user database", e),
-    };
-    // Threads do not exist yet, so the drop applies to the whole process.
-    if let Err(e) = ferrymail_net::privdrop::drop_to(&config.smtpd.user, None) {
-        return fail(EX_CONFIG, "privilege drop", e);
-    }
-    let spool = match ferrymail_spool::Spool::open(&config.paths.spool_dir) {
-        Ok(s) => s,
-        Err(e) => return fail(EX_CANTCREAT, "spool", e),
-    };
-    ferrymail_net::server::raise_nofile_limit();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(EX_UNAVAILABLE, "runtime", e),
-    };
-    let result = runtime.block_on(mta_smtpd::server::run(config, bound, tls, userdb, spool));
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-    match result {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(EX_UNAVAILABLE, "server", e),
-    }
+    startup::main::<MtaSmtpd>(&Args::parse().daemon)
 }

@@ -1,15 +1,16 @@
-//! Start-up after the sockets are bound and privileges dropped: builds the shared state from
-//! the config, serves every listener, reloads on SIGHUP and shuts down on SIGTERM (stop
-//! accepting, close idle sessions with 421, let messages in flight finish for
-//! `shutdown_grace`, then close the rest with 421).
+//! Serving after the start-up (`ferrymail_net::startup`) has bound the sockets, loaded TLS and
+//! the user database and dropped privileges: builds the shared state from the config, serves
+//! every listener, and shuts down on SIGTERM (stop accepting, close idle sessions with 421, let
+//! messages in flight finish for `shutdown_grace`, then close the rest with 421). SIGHUP is the
+//! start-up's: it reloads the certificate and user database these sessions share.
 
 use std::sync::Arc;
 
 use ferrymail_config::{BareLinePolicy, Config, Role};
-use ferrymail_net::limits::{AuthThrottle, ConnLimiter};
+use ferrymail_net::limits::AuthThrottle;
 use ferrymail_net::notify;
 use ferrymail_net::server::{serve, ServeOptions};
-use ferrymail_net::signals::{self, shutdown_pair};
+use ferrymail_net::signals::{shutdown_pair, Shutdown};
 use ferrymail_net::tls::TlsStore;
 use ferrymail_spool::Spool;
 use ferrymail_users::UserDb;
@@ -37,15 +38,17 @@ pub fn session_config(config: &Config) -> SessionConfig {
     }
 }
 
-/// Runs until SIGTERM/SIGINT and the grace period are over.
+/// Runs until `shutdown` and the grace period are over. `verifier` checks inbound mail
+/// (`mailauth.verify`).
 pub async fn run(
     config: Config,
     listeners: Vec<(Role, std::net::TcpListener)>,
     tls: Option<TlsStore>,
     userdb: UserDb,
     spool: Spool,
+    verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    let (shutdown, mut reload) = signals::install()?;
     let (stop_trigger, hard_stop) = shutdown_pair();
     let policy = Arc::new(Policy::new(
         Arc::new(userdb.clone()),
@@ -53,22 +56,12 @@ pub async fn run(
         config.postmaster(),
     ));
     let limits = &config.smtpd.limits;
-    let verifier = if config.mailauth.verify {
-        match ferrymail_mailauth::Verifier::from_config(&config) {
-            Ok(v) => Some(Arc::new(v)),
-            Err(e) => {
-                return Err(std::io::Error::other(format!("mail authentication: {e}")));
-            }
-        }
-    } else {
-        None
-    };
     let shared = Arc::new(Shared {
         session: session_config(&config),
         policy,
-        userdb: userdb.clone(),
+        userdb,
         spool,
-        tls: tls.clone(),
+        tls,
         throttle: AuthThrottle::new(limits),
         wake_socket: config.wake_socket(),
         command_timeout: config.smtpd.command_timeout,
@@ -79,32 +72,16 @@ pub async fn run(
         hard_stop,
         verifier,
     });
-    let trusted_config = config.clone();
-    let opts = ServeOptions {
-        limiter: ConnLimiter::new(limits),
-        is_trusted: Arc::new(move |ip| trusted_config.is_trusted(ip)),
-        exempt_trusted: limits.exempt_trusted,
-        shutdown: shutdown.clone(),
-        grace: config.smtpd.shutdown_grace + CLOSE_MARGIN,
-    };
-    // SIGHUP: new certificate and user data without dropping connections.
-    tokio::spawn(async move {
-        while reload.recv().await.is_some() {
-            notify::reloading();
-            if let Some(t) = &tls {
-                if let Err(e) = t.reload() {
-                    tracing::error!(error = %e, "TLS reload failed, keeping the old certificate");
-                }
-            }
-            userdb.reload_if_changed();
-            notify::ready();
-        }
-    });
+    let opts = ServeOptions::new(
+        Arc::new(config.clone()),
+        limits,
+        shutdown.clone(),
+        config.smtpd.shutdown_grace + CLOSE_MARGIN,
+    );
     let grace = config.smtpd.shutdown_grace;
     let mut on_shutdown = shutdown.clone();
     tokio::spawn(async move {
         on_shutdown.wait().await;
-        notify::stopping();
         tokio::time::sleep(grace).await;
         stop_trigger.trigger();
     });

@@ -31,18 +31,18 @@ impl DaemonArgs {
                 c
             }
             Err(e) => {
-                eprintln!("{program}: {e}");
+                // Logging is not started yet (the level comes from this config).
+                let priority = if crate::journal::stderr_is_journal() {
+                    "<3>"
+                } else {
+                    ""
+                };
+                eprintln!("{priority}{program}: {e}");
                 std::process::exit(EX_CONFIG);
             }
         }
     }
 }
 
-/// sysexits.h: configuration error.
-pub const EX_CONFIG: i32 = 78;
-/// sysexits.h: a needed service or feature is unavailable.
-pub const EX_UNAVAILABLE: i32 = 69;
-/// sysexits.h: cannot create or use a needed file or socket.
-pub const EX_CANTCREAT: i32 = 73;
-/// sysexits.h: temporary failure, try again later.
-pub const EX_TEMPFAIL: i32 = 75;
+// The codes live with the table of failure kinds; these names stay importable from here.
+pub use crate::exit::{EX_CANTCREAT, EX_CONFIG, EX_TEMPFAIL, EX_UNAVAILABLE};

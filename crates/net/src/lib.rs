@@ -1,20 +1,23 @@
 //! The process runtime every ferrymail network daemon shares.
 //!
-//! A daemon's `main.rs` is meant to be a short sequence of calls into this crate: parse the common
-//! command line ([`cli::DaemonArgs`]), load the config, start logging ([`logging`]), take its
-//! listening sockets from systemd or bind them ([`listeners`]), load TLS ([`tls`]), drop root
-//! ([`privdrop`]), then hand each accepted connection to its protocol code through [`server`],
-//! which applies the connection limits ([`limits`]) and the SIGTERM/SIGHUP behaviour
-//! ([`signals`]). [`stream`] is the plain-or-TLS stream that makes STARTTLS an in-place upgrade
-//! ([`forward`] writes the I/O delegation of such stream enums once),
+//! A daemon's `main.rs` describes the daemon as a [`startup::Service`] and hands it to
+//! [`startup::main`], which runs the start-up every daemon shares: the common command line
+//! ([`cli::DaemonArgs`]), the config, logging ([`logging`], with journald priorities from
+//! [`journal`]), its listening sockets from systemd or bound ([`listeners`]), TLS ([`tls`]), the
+//! privilege drop ([`privdrop`]), the SIGTERM/SIGHUP behaviour ([`signals`], [`notify`]) and the
+//! exit status of every kind of failure ([`exit`]). [`server`] is the accept loop that applies
+//! the connection limits ([`limits`]). [`stream`] is the plain-or-TLS stream that makes STARTTLS
+//! an in-place upgrade ([`forward`] writes the I/O delegation of such stream enums once),
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
 pub mod cli;
 pub mod dates;
 pub mod dns;
+pub mod exit;
 pub mod forward;
 pub mod ids;
+pub mod journal;
 pub mod limits;
 pub mod lines;
 pub mod listeners;
@@ -24,6 +27,7 @@ pub mod privdrop;
 pub mod sasl;
 pub mod server;
 pub mod signals;
+pub mod startup;
 pub mod stream;
 pub mod tls;
 

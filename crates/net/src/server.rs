@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrymail_config::Role;
+use ferrymail_config::{Config, ConnLimits, Role};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -47,6 +47,24 @@ pub struct ServeOptions {
     pub exempt_trusted: bool,
     pub shutdown: Shutdown,
     pub grace: Duration,
+}
+
+impl ServeOptions {
+    /// The usual options: `limits`, trusting `config`'s `general.trusted_networks`.
+    pub fn new(
+        config: Arc<Config>,
+        limits: &ConnLimits,
+        shutdown: Shutdown,
+        grace: Duration,
+    ) -> ServeOptions {
+        ServeOptions {
+            limiter: ConnLimiter::new(limits),
+            is_trusted: Arc::new(move |ip| config.is_trusted(ip)),
+            exempt_trusted: limits.exempt_trusted,
+            shutdown,
+            grace,
+        }
+    }
 }
 
 /// Serves every listener until shutdown, then waits up to `grace` for sessions to end.
@@ -161,7 +179,6 @@ pub fn raise_nofile_limit() {
 mod tests {
     use super::*;
     use crate::signals::shutdown_pair;
-    use ferrymail_config::ConnLimits;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::*;
 use ferrymail_dev::dns::Zone;
+use ferrymail_queue_control::QueueEntry;
 use ferrymail_spool::QueueDir;
 use ferrymail_testkit::wait_until;
-use queue_runner::control::QueueEntry;
 
 fn mailctl(t: &TestEnv, args: &[&str]) -> Output {
     Command::new(ferrymail_dev::target_bin("mailctl"))

@@ -222,6 +222,27 @@ impl Spawner {
         }))
     }
 
+    /// The spawner `daemon` needs, if any: started (see [`Spawner::start`]) when Unix accounts
+    /// are on and we are root. Not root, Unix accounts are served in-process as the daemon's
+    /// user (development), which is said once.
+    pub fn start_if_needed(
+        config: &Config,
+        config_path: &Path,
+        daemon: &str,
+    ) -> io::Result<Option<Arc<Spawner>>> {
+        if !config.userdb.unix_accounts {
+            return Ok(None);
+        }
+        if !nix::unistd::Uid::effective().is_root() {
+            tracing::warn!(
+                "userdb.unix_accounts is on but {daemon} is not started as root: Unix accounts \
+                 are served in-process as this user, which must be able to read their Maildirs"
+            );
+            return Ok(None);
+        }
+        Spawner::start(config_path, daemon).map(Some)
+    }
+
     pub fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire)
     }

@@ -1,4 +1,4 @@
-//! Hostile clients against the real mta-smtpd, imapd and pop3d (issue #10): slowloris, a
+//! Hostile clients against the real mta-smtpd, imapd and pop3d: slowloris, a
 //! flood of connections opened and abandoned, 1 MB lines, a flood of bad logins, NUL bytes,
 //! and (IMAP) invalid UTF-8 in mailbox names. During every attack a well-behaved client runs
 //! complete short sessions and must succeed; its latency (min/median/max) is printed as
@@ -10,7 +10,7 @@
 //! addresses 127.0.5.x) and the well-behaved client from 127.0.0.9, so per-address limits hit
 //! the attackers only. The well-behaved client logs in to the very account being attacked.
 //!
-//! Scaled for a 2-core CI machine: the issue's 10,000 abandoned connections become 2,000 per
+//! Scaled for a 2-core CI machine: the full 10,000 abandoned connections become 2,000 per
 //! daemon; slowloris uses 55 connections per daemon (more than the per-address limit).
 
 use std::io;
