@@ -15,6 +15,7 @@
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -433,6 +434,28 @@ fn attacker(src: [u8; 4], dst: SocketAddr, p: Proto, seen: &Seen) -> Option<Sess
     }
 }
 
+/// Opens up to `n` attacker connections from `src`, one after another until `stop`, and hands
+/// each to `attack`, which breaks off the whole series with `ControlFlow::Break`.
+fn each_connection(
+    n: usize,
+    (src, dst, p): ([u8; 4], SocketAddr, Proto),
+    stop: &AtomicBool,
+    seen: &Seen,
+    mut attack: impl FnMut(Session) -> ControlFlow<()>,
+) {
+    for _ in 0..n {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(c) = attacker(src, dst, p, seen) else {
+            continue;
+        };
+        if attack(c).is_break() {
+            return;
+        }
+    }
+}
+
 /// Runs `threads` attacker threads until `stop`, while the well-behaved client measures.
 fn under_attack(
     h: &Harness,
@@ -621,19 +644,14 @@ fn long_lines(h: &Harness, p: Proto) {
             let mut line = prefix.to_vec();
             line.extend(std::iter::repeat_n(b'A', 1 << 20));
             line.extend_from_slice(b"\r\n");
-            for _ in 0..30 {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some(mut c) = attacker([127, 0, 0, 4], dst, p, seen) else {
-                    continue;
-                };
+            each_connection(30, ([127, 0, 0, 4], dst, p), stop, seen, |mut c| {
                 if c.send(&line).is_err() {
                     seen.closed_by_server.fetch_add(1, Ordering::Relaxed);
-                    continue;
+                } else {
+                    seen.judge(p, b"1 MiB line", c.line(), false);
                 }
-                seen.judge(p, b"1 MiB line", c.line(), false);
-            }
+                ControlFlow::Continue(())
+            });
         },
     );
     seen.assert_nothing_wrong("1mb_lines", p, h);
@@ -662,24 +680,18 @@ fn bad_auth(h: &Harness, p: Proto) {
             // One address per thread: the back-off is per address, so a distributed flood
             // gets the short early delays and pushes the daemon hardest.
             let src = [127, 0, 5, 1 + i as u8];
-            for _ in 0..50 {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some(mut c) = attacker(src, dst, p, seen) else {
-                    continue;
-                };
+            each_connection(50, (src, dst, p), stop, seen, |mut c| {
                 // The throttle doubles its delay per failure; do not wait for all of it.
                 c.conn()
                     .set_read_timeout(Some(Duration::from_secs(2)))
                     .unwrap();
                 if p == Proto::Smtp && (c.send(b"EHLO bad.test\r\n").is_err() || c.reply().is_err())
                 {
-                    continue;
+                    return ControlFlow::Continue(());
                 }
                 for n in 0..10 {
                     if stop.load(Ordering::Relaxed) {
-                        return;
+                        return ControlFlow::Break(());
                     }
                     let reply = match p {
                         Proto::Smtp => c
@@ -708,7 +720,8 @@ fn bad_auth(h: &Harness, p: Proto) {
                         Err(_) => break,
                     }
                 }
-            }
+                ControlFlow::Continue(())
+            });
         },
     );
     seen.assert_refused("bad_auth", p, h);
@@ -744,13 +757,7 @@ fn nul_bytes(h: &Harness, p: Proto) {
                     b"ST\0AT\r\n",
                 ],
             };
-            for _ in 0..100 {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some(mut c) = attacker([127, 0, 0, 6], dst, p, seen) else {
-                    continue;
-                };
+            each_connection(100, ([127, 0, 0, 6], dst, p), stop, seen, |mut c| {
                 c.conn()
                     .set_read_timeout(Some(Duration::from_secs(3)))
                     .unwrap();
@@ -766,7 +773,8 @@ fn nul_bytes(h: &Harness, p: Proto) {
                         break;
                     }
                 }
-            }
+                ControlFlow::Continue(())
+            });
         },
     );
     seen.assert_refused("nul_bytes", p, h);
@@ -792,19 +800,13 @@ fn invalid_utf8_mailboxes(h: &Harness) {
                 b"u6 CREATE \"a/\xf0\x28\x8c\x28/b\"\r\n",
                 b"u7 SUBSCRIBE \"\xc0\xaf\"\r\n",
             ];
-            for _ in 0..50 {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some(mut c) = attacker([127, 0, 0, 7], dst, p, seen) else {
-                    continue;
-                };
+            each_connection(50, ([127, 0, 0, 7], dst, p), stop, seen, |mut c| {
                 let login = c
                     .send(format!("u0 LOGIN {ANN} {ANN_PASS}\r\n").as_bytes())
                     .and_then(|_| c.tagged("u0"));
                 if !matches!(&login, Ok(l) if l.starts_with("u0 OK")) {
                     seen.wrong(format!("attacker login failed: {login:?}"));
-                    return;
+                    return ControlFlow::Break(());
                 }
                 for cmd in cmds {
                     let tag = String::from_utf8_lossy(&cmd[..2]).into_owned();
@@ -814,7 +816,8 @@ fn invalid_utf8_mailboxes(h: &Harness) {
                     }
                 }
                 let _ = c.send(b"u9 LOGOUT\r\n");
-            }
+                ControlFlow::Continue(())
+            });
         },
     );
     seen.assert_refused("invalid_utf8_mailbox", p, h);
@@ -838,25 +841,19 @@ fn daemons_stay_responsive_under_hostile_clients() {
     for p in all {
         measure(&h, "none", p, Duration::from_millis(50));
     }
-    for p in all {
-        slowloris(&h, p);
-        h.assert_running("slowloris");
-    }
-    for p in all {
-        abandoned(&h, p);
-        h.assert_running("abandoned connections");
-    }
-    for p in all {
-        long_lines(&h, p);
-        h.assert_running("1 MB lines");
-    }
-    for p in all {
-        bad_auth(&h, p);
-        h.assert_running("bad AUTH flood");
-    }
-    for p in all {
-        nul_bytes(&h, p);
-        h.assert_running("NUL bytes");
+    // Each attack against every daemon in turn, which must all still run after each.
+    let attacks: [(fn(&Harness, Proto), &str); 5] = [
+        (slowloris, "slowloris"),
+        (abandoned, "abandoned connections"),
+        (long_lines, "1 MB lines"),
+        (bad_auth, "bad AUTH flood"),
+        (nul_bytes, "NUL bytes"),
+    ];
+    for (attack, name) in attacks {
+        for p in all {
+            attack(&h, p);
+            h.assert_running(name);
+        }
     }
     invalid_utf8_mailboxes(&h);
     h.assert_running("invalid UTF-8 mailbox names");

@@ -164,32 +164,18 @@ pub fn smtp_server_tls(
     tls: Option<Arc<rustls::ServerConfig>>,
     script: Arc<Script>,
 ) -> FakeServer {
-    let listener = TcpListener::bind(addr).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let accept = move || {
-        let (s, _) = listener.accept().ok()?;
-        s.set_nonblocking(false).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Some(Box::new(s) as Box<dyn Stream>)
-    };
-    fake_server(addr, accept, false, ehlo_ext, tls, script)
+    let listener = Listener::Tcp(TcpListener::bind(addr).unwrap());
+    fake_server(addr, listener, false, ehlo_ext, tls, script)
 }
 
 /// An LMTP server on a Unix socket that accepts everything (per `script`).
 pub fn lmtp_server(path: &Path, script: Arc<Script>) -> FakeServer {
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let accept = move || {
-        let (s, _) = listener.accept().ok()?;
-        s.set_nonblocking(false).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Some(Box::new(s) as Box<dyn Stream>)
-    };
+    let listener = Listener::Unix(UnixListener::bind(path).unwrap());
     let ext = &["PIPELINING", "ENHANCEDSTATUSCODES"];
     fake_server(
         "127.0.0.1:0".parse().unwrap(),
-        accept,
+        listener,
         true,
         ext,
         None,
@@ -197,11 +183,45 @@ pub fn lmtp_server(path: &Path, script: Arc<Script>) -> FakeServer {
     )
 }
 
-/// Serves every connection `accept` yields (`None`: nothing yet) on its own thread until the
-/// returned server is dropped, counting sessions and how many run at once.
+/// Where a fake server takes its connections.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn set_nonblocking(&self) {
+        match self {
+            Listener::Tcp(l) => l.set_nonblocking(true).unwrap(),
+            Listener::Unix(l) => l.set_nonblocking(true).unwrap(),
+        }
+    }
+
+    /// A waiting connection, blocking with a read timeout; `None` if there is none yet.
+    fn accept(&self) -> Option<Box<dyn Stream>> {
+        let timeout = Some(Duration::from_secs(10));
+        Some(match self {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept().ok()?;
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(timeout).unwrap();
+                Box::new(s)
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().ok()?;
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(timeout).unwrap();
+                Box::new(s)
+            }
+        })
+    }
+}
+
+/// Serves every connection of `listener` on its own thread until the returned server is
+/// dropped, counting sessions and how many run at once.
 fn fake_server(
     addr: SocketAddr,
-    accept: impl Fn() -> Option<Box<dyn Stream>> + Send + 'static,
+    listener: Listener,
     lmtp: bool,
     ext: &'static [&'static str],
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -221,9 +241,10 @@ fn fake_server(
         server.max_concurrent.clone(),
     );
     let active = Arc::new(AtomicUsize::new(0));
+    listener.set_nonblocking();
     std::thread::spawn(move || {
         while !st.load(Ordering::Relaxed) {
-            let Some(s) = accept() else {
+            let Some(s) = listener.accept() else {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             };
