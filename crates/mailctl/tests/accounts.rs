@@ -34,7 +34,7 @@ fn user_lifecycle() {
     let suite = env();
     let env = &suite.env;
     success(&mailctl(
-        &env,
+        env,
         &[
             "user",
             "add",
@@ -45,41 +45,41 @@ fn user_lifecycle() {
         ],
         "first pw\n",
     ));
-    assert!(db(&env).verify("joe@a.test", "first pw").is_ok());
+    assert!(db(env).verify("joe@a.test", "first pw").is_ok());
     let passwd = std::fs::read_to_string(&env.config.userdb.passwd_file).unwrap();
     assert!(!passwd.contains("first pw"));
 
     let dup = mailctl(
-        &env,
+        env,
         &["user", "add", "joe@a.test", "--password-stdin"],
         "x\n",
     );
     assert_eq!(dup.status.code(), Some(65));
     let foreign = mailctl(
-        &env,
+        env,
         &["user", "add", "joe@elsewhere.test", "--password-stdin"],
         "x\n",
     );
     assert_eq!(foreign.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&foreign.stderr).contains("domain add"));
     let empty = mailctl(
-        &env,
+        env,
         &["user", "add", "ann@a.test", "--password-stdin"],
         "\n",
     );
     assert_eq!(empty.status.code(), Some(64));
 
     success(&mailctl(
-        &env,
+        env,
         &["user", "passwd", "joe@a.test", "--password-stdin"],
         "second pw\n",
     ));
-    let d = db(&env);
+    let d = db(env);
     assert!(d.verify("joe@a.test", "second pw").is_ok());
     assert!(d.verify("joe@a.test", "first pw").is_err());
 
     let list: serde_json::Value =
-        serde_json::from_str(&success(&mailctl(&env, &["user", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&success(&mailctl(env, &["user", "list", "--json"], ""))).unwrap();
     let joe = list
         .as_array()
         .unwrap()
@@ -90,7 +90,7 @@ fn user_lifecycle() {
     assert_eq!(joe["scheme"], "ARGON2ID");
 
     let show: serde_json::Value = serde_json::from_str(&success(&mailctl(
-        &env,
+        env,
         &["user", "show", "joe@a.test", "--json"],
         "",
     )))
@@ -101,12 +101,12 @@ fn user_lifecycle() {
         .ends_with("mail/a.test/joe/Maildir"));
 
     success(&mailctl(
-        &env,
+        env,
         &["quota", "set", "joe@a.test", "--messages", "5"],
         "",
     ));
     let show: serde_json::Value = serde_json::from_str(&success(&mailctl(
-        &env,
+        env,
         &["user", "show", "joe@a.test", "--json"],
         "",
     )))
@@ -114,16 +114,16 @@ fn user_lifecycle() {
     assert_eq!(show["quota_messages"], 5);
     assert_eq!(show["quota_storage_bytes"], 10 << 20, "unchanged part kept");
 
-    success(&mailctl(&env, &["user", "del", "joe@a.test"], ""));
-    assert!(db(&env).verify("joe@a.test", "second pw").is_err());
+    success(&mailctl(env, &["user", "del", "joe@a.test"], ""));
+    assert!(db(env).verify("joe@a.test", "second pw").is_err());
     assert_eq!(
-        mailctl(&env, &["user", "del", "joe@a.test"], "")
+        mailctl(env, &["user", "del", "joe@a.test"], "")
             .status
             .code(),
         Some(67)
     );
     assert_eq!(
-        mailctl(&env, &["user", "show", "nobody@a.test"], "")
+        mailctl(env, &["user", "show", "nobody@a.test"], "")
             .status
             .code(),
         Some(67)
@@ -134,33 +134,29 @@ fn user_lifecycle() {
 fn domains_and_aliases() {
     let suite = env();
     let env = &suite.env;
-    success(&mailctl(&env, &["domain", "add", "B.test"], ""));
-    assert!(db(&env).is_local_domain("b.test"));
+    success(&mailctl(env, &["domain", "add", "B.test"], ""));
+    assert!(db(env).is_local_domain("b.test"));
     assert_eq!(
-        mailctl(&env, &["domain", "add", "b.test"], "")
-            .status
-            .code(),
+        mailctl(env, &["domain", "add", "b.test"], "").status.code(),
         Some(65)
     );
     let list: serde_json::Value =
-        serde_json::from_str(&success(&mailctl(&env, &["domain", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&success(&mailctl(env, &["domain", "list", "--json"], ""))).unwrap();
     assert!(list.as_array().unwrap().iter().any(|d| d == "b.test"));
     assert!(list.as_array().unwrap().iter().any(|d| d == "a.test"));
 
     success(&mailctl(
-        &env,
+        env,
         &["user", "add", "ann@b.test", "--password-stdin"],
         "pw\n",
     ));
     assert_eq!(
-        mailctl(&env, &["domain", "del", "b.test"], "")
-            .status
-            .code(),
+        mailctl(env, &["domain", "del", "b.test"], "").status.code(),
         Some(65)
     );
 
     success(&mailctl(
-        &env,
+        env,
         &[
             "alias",
             "add",
@@ -170,28 +166,28 @@ fn domains_and_aliases() {
         ],
         "",
     ));
-    let dests = db(&env).resolve("sales@b.test").unwrap();
+    let dests = db(env).resolve("sales@b.test").unwrap();
     assert_eq!(dests.len(), 2, "{dests:?}");
     success(&mailctl(
-        &env,
+        env,
         &["alias", "del", "sales@b.test", "boss@remote.test"],
         "",
     ));
-    assert_eq!(db(&env).resolve("sales@b.test").unwrap().len(), 1);
-    let text = success(&mailctl(&env, &["alias", "list"], ""));
+    assert_eq!(db(env).resolve("sales@b.test").unwrap().len(), 1);
+    let text = success(&mailctl(env, &["alias", "list"], ""));
     assert!(text.contains("sales@b.test: ann@b.test"), "{text}");
-    success(&mailctl(&env, &["alias", "del", "sales@b.test"], ""));
-    assert!(db(&env).resolve("sales@b.test").is_err());
+    success(&mailctl(env, &["alias", "del", "sales@b.test"], ""));
+    assert!(db(env).resolve("sales@b.test").is_err());
     assert_eq!(
-        mailctl(&env, &["alias", "del", "sales@b.test"], "")
+        mailctl(env, &["alias", "del", "sales@b.test"], "")
             .status
             .code(),
         Some(67)
     );
 
-    success(&mailctl(&env, &["user", "del", "ann@b.test"], ""));
-    success(&mailctl(&env, &["domain", "del", "b.test"], ""));
-    assert!(!db(&env).is_local_domain("b.test"));
+    success(&mailctl(env, &["user", "del", "ann@b.test"], ""));
+    success(&mailctl(env, &["domain", "del", "b.test"], ""));
+    assert!(!db(env).is_local_domain("b.test"));
 }
 
 #[test]

@@ -158,7 +158,7 @@ fn dele_then_quit_removes_only_deleted_messages() {
 fn login_when_free(s: &Suite) -> Pop3Client {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut c = plain(&s);
+        let mut c = plain(s);
         let r = c.login(USER, PASS);
         if r.starts_with("+OK") {
             return c;

@@ -299,7 +299,7 @@ fn daemons_adopt_every_socket_systemd_passes() {
     let inodes: Vec<Vec<(std::path::PathBuf, Option<u64>)>> = launchers
         .iter()
         .map(|l| {
-            unix_paths(l, &env)
+            unix_paths(l, env)
                 .into_iter()
                 .map(|p| {
                     let ino = BoundSocket::path_inode(&p);

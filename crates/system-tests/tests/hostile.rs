@@ -288,6 +288,9 @@ fn good_session(h: &Harness, p: Proto, n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// One attack against one daemon.
+type Attack = fn(&Harness, Proto);
+
 static SESSION_NO: AtomicU64 = AtomicU64::new(0);
 
 /// Runs `SESSIONS` well-behaved sessions `gap` apart, asserts each succeeds within the sanity
@@ -842,7 +845,7 @@ fn daemons_stay_responsive_under_hostile_clients() {
         measure(&h, "none", p, Duration::from_millis(50));
     }
     // Each attack against every daemon in turn, which must all still run after each.
-    let attacks: [(fn(&Harness, Proto), &str); 5] = [
+    let attacks: [(Attack, &str); 5] = [
         (slowloris, "slowloris"),
         (abandoned, "abandoned connections"),
         (long_lines, "1 MB lines"),
