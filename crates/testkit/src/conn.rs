@@ -46,6 +46,20 @@ impl Conn {
         Ok(Conn::from_tcp(s))
     }
 
+    /// [`Conn::tcp`], failing the test if the server cannot be reached.
+    pub fn open(addr: SocketAddr) -> Conn {
+        Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
+    }
+
+    /// Connects to an implicit-TLS port and runs the handshake trusting `tls`, failing the
+    /// test if either does not work.
+    pub fn open_tls(addr: SocketAddr, tls: Arc<rustls::ClientConfig>) -> Conn {
+        let mut conn = Conn::open(addr).with_tls(tls);
+        conn.start_tls()
+            .unwrap_or_else(|e| panic!("TLS to {addr}: {e}"));
+        conn
+    }
+
     /// Wraps a connected stream as it is (its timeouts are the caller's).
     pub fn from_tcp(s: TcpStream) -> Conn {
         Conn::new(Stream::Tcp(s))

@@ -52,18 +52,14 @@ pub struct ImapClient {
 impl ImapClient {
     /// Connects over TCP and reads the greeting.
     pub fn connect(addr: SocketAddr) -> ImapClient {
-        let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        ImapClient::greeted(conn).unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+        ImapClient::greeted(Conn::open(addr))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
     }
 
     /// Connects to an implicit-TLS port and reads the greeting.
     pub fn connect_tls(addr: SocketAddr, tls: Arc<rustls::ClientConfig>) -> ImapClient {
-        let mut conn = Conn::tcp(addr)
-            .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
-            .with_tls(tls);
-        conn.start_tls()
-            .unwrap_or_else(|e| panic!("TLS to {addr}: {e}"));
-        ImapClient::greeted(conn).unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+        ImapClient::greeted(Conn::open_tls(addr, tls))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
     }
 
     /// Over an existing connection, reading the greeting.

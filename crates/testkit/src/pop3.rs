@@ -16,18 +16,14 @@ pub struct Pop3Client {
 impl Pop3Client {
     /// Connects over TCP and reads the greeting.
     pub fn connect(addr: SocketAddr) -> Pop3Client {
-        let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        Pop3Client::greeted(conn).unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+        Pop3Client::greeted(Conn::open(addr))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
     }
 
     /// Connects to an implicit-TLS port and reads the greeting.
     pub fn connect_tls(addr: SocketAddr, tls: Arc<rustls::ClientConfig>) -> Pop3Client {
-        let mut conn = Conn::tcp(addr)
-            .unwrap_or_else(|e| panic!("connect {addr}: {e}"))
-            .with_tls(tls);
-        conn.start_tls()
-            .unwrap_or_else(|e| panic!("TLS to {addr}: {e}"));
-        Pop3Client::greeted(conn).unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
+        Pop3Client::greeted(Conn::open_tls(addr, tls))
+            .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"))
     }
 
     /// Over an existing connection, reading the greeting (empty if the server closed the

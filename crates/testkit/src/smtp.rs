@@ -74,8 +74,9 @@ pub struct SmtpClient {
 impl SmtpClient {
     /// Connects over TCP; the greeting is left for the test to read.
     pub fn connect(addr: SocketAddr) -> SmtpClient {
-        let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        SmtpClient { conn }
+        SmtpClient {
+            conn: Conn::open(addr),
+        }
     }
 
     /// Connects to an LMTP server's Unix socket; the greeting is left for the test to read.

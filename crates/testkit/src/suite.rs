@@ -234,8 +234,7 @@ impl Suite {
     /// A plain POP3 connection to `port` that can STLS, greeted with `+OK`.
     pub fn pop3(&self, port: u16) -> Pop3Client {
         let addr = self.addr(port);
-        let conn = Conn::tcp(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        let c = Pop3Client::greeted(conn.with_tls(self.tls()))
+        let c = Pop3Client::greeted(Conn::open(addr).with_tls(self.tls()))
             .unwrap_or_else(|e| panic!("greeting from {addr}: {e}"));
         assert!(c.greeting.starts_with("+OK"), "{}", c.greeting);
         c
