@@ -386,7 +386,6 @@ fn run_child(spool: &Spool, uid: u32, gid: u32, act: &str) {
     );
 }
 
-
 #[test]
 fn unprivileged_sendmail_can_only_use_maildrop() {
     if ferrymail_testkit::skip_unless_root("switching to an unprivileged user") {
