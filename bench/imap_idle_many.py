@@ -2,7 +2,7 @@
 """Tens of thousands of idle IMAP connections at once, and what they cost the server.
 
 The shared ../shared/bench/imap_idle_conns.py stops at 5,000 connections (one thread each);
-issue #7 asks for 50,000 concurrent IDLE clients. This client is asyncio, one event loop, and
+the target is 50,000 concurrent IDLE clients. This client is asyncio, one event loop, and
 spreads its source addresses over 127.0.0.2.. so that more than one source address's worth of
 ephemeral ports (about 28,000) can be used. Each connection: LOGIN, SELECT INBOX, IDLE. Then:
 the server's memory (RSS and PSS of SERVER_PID and its descendants, before and after), a fresh

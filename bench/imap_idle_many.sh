@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #7's scale target: K (default 50,000) concurrent IDLE connections against ferrymail's
+# The scale target: K (default 50,000) concurrent IDLE connections against ferrymail's
 # imapd on this machine, with the server's memory per connection (bench/imap_idle_many.py).
 # Optionally the reference Dovecot's memory per idle connection at REF_K (default 1,000; one
 # process per connection makes 50,000 impractical for it) with the shared

@@ -1,9 +1,14 @@
-//! A tiny authoritative DNS server on loopback for tests: MX, A, AAAA, TXT and PTR records
-//! from an in-memory zone, over UDP. Enough for resolvers (hickory) to do MX lookups, SPF/DMARC
-//! TXT lookups and reverse lookups against test domains without any real DNS.
+//! A tiny authoritative DNS server on loopback for tests: MX, A, AAAA, TXT, PTR and CNAME
+//! records from an in-memory zone, over UDP and TCP. Enough for resolvers (hickory) to do MX
+//! lookups, SPF/DMARC TXT lookups and reverse lookups against test domains without any real
+//! DNS, and to be fed hostile data: TXT strings of any bytes, CNAME loops, answers too large
+//! for UDP (truncated, then served over TCP). The wire format is in [`wire`].
+
+mod wire;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -15,16 +20,24 @@ pub enum Rdata {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Mx(u16, String),
+    /// Text, cut into character-strings of 255 bytes on the wire.
     Txt(String),
+    /// The character-strings exactly as given: any bytes, empty ones, any split. A string
+    /// longer than 255 bytes is cut to 255 (the wire cannot say more).
+    TxtRaw(Vec<Vec<u8>>),
     Ptr(String),
+    /// An alias: every question for the name is answered with it, and with the target's
+    /// records when the target is in the zone (chains followed up to 8 links, loops cut).
+    Cname(String),
 }
 
 impl Rdata {
     fn qtype(&self) -> u16 {
         match self {
             Rdata::A(_) => 1,
+            Rdata::Cname(_) => 5,
             Rdata::Mx(..) => 15,
-            Rdata::Txt(_) => 16,
+            Rdata::Txt(_) | Rdata::TxtRaw(_) => 16,
             Rdata::Ptr(_) => 12,
             Rdata::Aaaa(_) => 28,
         }
@@ -69,6 +82,16 @@ impl Zone {
 
     pub fn txt(&mut self, name: &str, text: &str) -> &mut Zone {
         self.add(name, Rdata::Txt(text.to_owned()))
+    }
+
+    /// A TXT record made of these character-strings, byte for byte.
+    pub fn txt_raw(&mut self, name: &str, strings: Vec<Vec<u8>>) -> &mut Zone {
+        self.add(name, Rdata::TxtRaw(strings))
+    }
+
+    /// `name` is an alias of `target`.
+    pub fn cname(&mut self, name: &str, target: &str) -> &mut Zone {
+        self.add(name, Rdata::Cname(norm(target)))
     }
 
     /// A PTR record for `ip` (the reverse name is built for you).
@@ -116,41 +139,70 @@ pub struct DnsServer {
     pub addr: SocketAddr,
     zone: Arc<RwLock<Zone>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl DnsServer {
-    /// Serves `zone` on an ephemeral UDP port of 127.0.0.1.
+    /// Serves `zone` on an ephemeral port of 127.0.0.1, over UDP and TCP (the same port
+    /// number, where resolvers retry truncated answers).
     pub fn start(zone: Zone) -> std::io::Result<DnsServer> {
-        DnsServer::start_on(zone, UdpSocket::bind("127.0.0.1:0")?)
+        let mut last_err = None;
+        // The UDP port is chosen by the kernel; its TCP twin may be taken, so try a few.
+        for _ in 0..20 {
+            let udp = UdpSocket::bind("127.0.0.1:0")?;
+            match TcpListener::bind(udp.local_addr()?) {
+                Ok(tcp) => return DnsServer::serve(zone, udp, Some(tcp)),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
     }
 
-    /// Serves `zone` on a socket the caller bound: another address or port 53, or a socket
-    /// created inside a network namespace (a socket stays in the namespace it was made in,
-    /// whichever thread serves it).
+    /// Serves `zone` over UDP only, on a socket the caller bound: another address or port 53,
+    /// or a socket created inside a network namespace (a socket stays in the namespace it was
+    /// made in, whichever thread serves it). Answers too large for UDP come back truncated.
     pub fn start_on(zone: Zone, sock: UdpSocket) -> std::io::Result<DnsServer> {
+        DnsServer::serve(zone, sock, None)
+    }
+
+    fn serve(zone: Zone, sock: UdpSocket, tcp: Option<TcpListener>) -> std::io::Result<DnsServer> {
         sock.set_read_timeout(Some(Duration::from_millis(100)))?;
         let addr = sock.local_addr()?;
         let zone = Arc::new(RwLock::new(zone));
         let stop = Arc::new(AtomicBool::new(false));
         let (z, s) = (zone.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
+        let mut threads = vec![std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
             while !s.load(Ordering::Relaxed) {
                 let Ok((n, peer)) = sock.recv_from(&mut buf) else {
                     continue;
                 };
                 let zone = z.read().unwrap_or_else(|p| p.into_inner()).clone();
-                if let Some(reply) = answer(&zone, &buf[..n]) {
+                if let Some(reply) = wire::answer(&zone, &buf[..n], wire::Transport::Udp) {
                     let _ = sock.send_to(&reply, peer);
                 }
             }
-        });
+        })];
+        if let Some(tcp) = tcp {
+            tcp.set_nonblocking(true)?;
+            let (z, s) = (zone.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    match tcp.accept() {
+                        Ok((conn, _)) => {
+                            let z = z.clone();
+                            std::thread::spawn(move || serve_tcp(conn, &z));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }));
+        }
         Ok(DnsServer {
             addr,
             zone,
             stop,
-            thread: Some(thread),
+            threads,
         })
     }
 
@@ -163,169 +215,46 @@ impl DnsServer {
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
 }
 
-fn read_name(msg: &[u8], mut pos: usize) -> Option<(String, usize)> {
-    let mut labels = Vec::new();
+/// One TCP connection: length-prefixed queries and answers (RFC 1035 §4.2.2) until the client
+/// closes or goes quiet.
+fn serve_tcp(mut conn: TcpStream, zone: &RwLock<Zone>) {
+    if conn.set_nonblocking(false).is_err()
+        || conn.set_read_timeout(Some(Duration::from_secs(2))).is_err()
+    {
+        return;
+    }
     loop {
-        let len = *msg.get(pos)? as usize;
-        pos += 1;
-        if len == 0 {
-            break;
+        let mut len = [0u8; 2];
+        if conn.read_exact(&mut len).is_err() {
+            return;
         }
-        if len & 0xC0 != 0 {
-            return None; // queries never use compression in the question
+        let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if conn.read_exact(&mut q).is_err() {
+            return;
         }
-        let label = msg.get(pos..pos + len)?;
-        labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
-        pos += len;
-    }
-    Some((labels.join("."), pos))
-}
-
-fn write_name(out: &mut Vec<u8>, name: &str) {
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len().min(63) as u8);
-        out.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
-    }
-    out.push(0);
-}
-
-/// Builds the response to one query packet (None for garbage).
-fn answer(zone: &Zone, q: &[u8]) -> Option<Vec<u8>> {
-    if q.len() < 12 || q[2] & 0x80 != 0 {
-        return None;
-    }
-    let qdcount = u16::from_be_bytes([q[4], q[5]]);
-    if qdcount != 1 {
-        return None;
-    }
-    let (name, pos) = read_name(q, 12)?;
-    let qtype = u16::from_be_bytes([*q.get(pos)?, *q.get(pos + 1)?]);
-    let question = &q[12..pos + 4];
-    let servfail = zone.servfail.contains(&name);
-    let records = zone.records.get(&name);
-    let answers: Vec<&Rdata> = records
-        .map(|r| r.iter().filter(|d| d.qtype() == qtype).collect())
-        .unwrap_or_default();
-    let rcode: u8 = if servfail {
-        2
-    } else if records.is_none() {
-        3 // NXDOMAIN
-    } else {
-        0
-    };
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(&q[0..2]);
-    // QR, opcode from query, AA, RD copied; RA set.
-    out.push(0x80 | (q[2] & 0x78) | 0x04 | (q[2] & 0x01));
-    out.push(0x80 | rcode);
-    out.extend_from_slice(&1u16.to_be_bytes());
-    let an = if rcode == 0 { answers.len() as u16 } else { 0 };
-    let soa_ttl = zone.negative_ttl.filter(|_| !servfail && an == 0);
-    out.extend_from_slice(&an.to_be_bytes());
-    out.extend_from_slice(&u16::from(soa_ttl.is_some()).to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(question);
-    if let Some(ttl) = soa_ttl {
-        // The root's SOA: an ancestor of every name, all a resolver needs for the TTL.
-        out.push(0);
-        out.extend_from_slice(&6u16.to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&ttl.to_be_bytes());
-        let mut data = Vec::new();
-        write_name(&mut data, "ns.invalid");
-        write_name(&mut data, "hostmaster.invalid");
-        for v in [1u32, 3600, 600, 86400, ttl] {
-            data.extend_from_slice(&v.to_be_bytes());
+        let zone = zone.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(reply) = wire::answer(&zone, &q, wire::Transport::Tcp) else {
+            return;
+        };
+        let Ok(n) = u16::try_from(reply.len()) else {
+            return;
+        };
+        if conn.write_all(&n.to_be_bytes()).is_err() || conn.write_all(&reply).is_err() {
+            return;
         }
-        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        out.extend_from_slice(&data);
     }
-    if rcode != 0 {
-        return Some(out);
-    }
-    for rd in answers {
-        out.extend_from_slice(&[0xC0, 0x0C]);
-        out.extend_from_slice(&rd.qtype().to_be_bytes());
-        out.extend_from_slice(&1u16.to_be_bytes());
-        out.extend_from_slice(&60u32.to_be_bytes());
-        let mut data = Vec::new();
-        match rd {
-            Rdata::A(ip) => data.extend_from_slice(&ip.octets()),
-            Rdata::Aaaa(ip) => data.extend_from_slice(&ip.octets()),
-            Rdata::Mx(pref, host) => {
-                data.extend_from_slice(&pref.to_be_bytes());
-                write_name(&mut data, host);
-            }
-            Rdata::Ptr(host) => write_name(&mut data, host),
-            Rdata::Txt(text) => {
-                for chunk in text.as_bytes().chunks(255) {
-                    data.push(chunk.len() as u8);
-                    data.extend_from_slice(chunk);
-                }
-                if text.is_empty() {
-                    data.push(0);
-                }
-            }
-        }
-        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-        out.extend_from_slice(&data);
-    }
-    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::wire::tests::query;
     use super::*;
-
-    fn query(name: &str, qtype: u16) -> Vec<u8> {
-        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-        write_name(&mut q, name);
-        q.extend_from_slice(&qtype.to_be_bytes());
-        q.extend_from_slice(&1u16.to_be_bytes());
-        q
-    }
-
-    #[test]
-    fn answers_nxdomain_nodata_and_records() {
-        let mut z = Zone::new();
-        z.mx("b.test", 10, "mx.b.test")
-            .a("mx.b.test", "127.0.0.1".parse().unwrap());
-        let r = answer(&z, &query("B.test", 15)).unwrap();
-        assert_eq!(r[3] & 0x0f, 0);
-        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
-        let r = answer(&z, &query("b.test", 1)).unwrap();
-        assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 0));
-        let r = answer(&z, &query("nope.test", 1)).unwrap();
-        assert_eq!(r[3] & 0x0f, 3);
-        assert!(answer(&z, b"short").is_none());
-        assert_eq!(
-            reverse_name("192.0.2.1".parse().unwrap()),
-            "1.2.0.192.in-addr.arpa"
-        );
-    }
-
-    #[test]
-    fn negative_answers_carry_an_soa_only_when_asked() {
-        let mut z = Zone::new();
-        z.a("b.test", "127.0.0.1".parse().unwrap());
-        let nscount = |r: &[u8]| u16::from_be_bytes([r[8], r[9]]);
-        assert_eq!(nscount(&answer(&z, &query("nope.test", 1)).unwrap()), 0);
-        z.negative_caching(30);
-        let r = answer(&z, &query("nope.test", 1)).unwrap();
-        assert_eq!((r[3] & 0x0f, nscount(&r)), (3, 1));
-        // The SOA's last field is the negative TTL.
-        assert_eq!(r[r.len() - 4..], 30u32.to_be_bytes());
-        let nodata = answer(&z, &query("b.test", 16)).unwrap();
-        assert_eq!((nodata[3] & 0x0f, nscount(&nodata)), (0, 1));
-        let a = answer(&z, &query("b.test", 1)).unwrap();
-        assert_eq!(nscount(&a), 0);
-    }
 
     #[test]
     fn serves_on_a_socket_the_caller_bound() {
@@ -343,5 +272,27 @@ mod tests {
         let r = &buf[..n];
         assert_eq!(r[..2], [0x12, 0x34]);
         assert_eq!((r[3] & 0x0f, u16::from_be_bytes([r[6], r[7]])), (0, 1));
+    }
+
+    #[test]
+    fn answers_over_tcp_on_the_same_port() {
+        let mut z = Zone::new();
+        for i in 0..200u8 {
+            z.a("many.test", IpAddr::from([192, 0, 2, i]));
+        }
+        let server = DnsServer::start(z).unwrap();
+        let mut conn = TcpStream::connect(server.addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        for _ in 0..2 {
+            let q = query("many.test", 1);
+            conn.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+            conn.write_all(&q).unwrap();
+            let mut len = [0u8; 2];
+            conn.read_exact(&mut len).unwrap();
+            let mut r = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            conn.read_exact(&mut r).unwrap();
+            assert_eq!(u16::from_be_bytes([r[6], r[7]]), 200);
+        }
     }
 }

@@ -123,6 +123,30 @@ impl DevEnv {
         SocketAddr::new(self.listen_addr, port)
     }
 
+    /// The connection limits of the daemons clients talk to (mta-smtpd, imapd, pop3d), for
+    /// a test that sets them alike.
+    pub fn client_limits_mut(&mut self) -> [&mut ferrymail_config::ConnLimits; 3] {
+        let c = &mut self.config;
+        [
+            &mut c.smtpd.limits,
+            &mut c.imapd.limits,
+            &mut c.pop3d.limits,
+        ]
+    }
+
+    /// Where the virtual user `login` (`local@domain`) keeps mail in this environment.
+    pub fn maildir(&self, login: &str) -> Option<PathBuf> {
+        let (local, domain) = login.split_once('@')?;
+        Some(
+            self.config
+                .paths
+                .mail_root
+                .join(domain)
+                .join(local)
+                .join("Maildir"),
+        )
+    }
+
     /// Rewrites the config file after a test changed `self.config`.
     pub fn save_config(&self) -> Result<(), String> {
         write_config(&self.config, &self.config_path)

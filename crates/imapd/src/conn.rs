@@ -3,13 +3,14 @@
 //! plaintext it waits for readability before allocating), which is what keeps tens of
 //! thousands of IDLE clients cheap.
 //!
-//! The bytes come from the client's own TCP/TLS connection ([`Wire::Net`]), or, in a
-//! per-login session child serving a Unix account, from the Unix socket over which imapd's
-//! main process relays that connection ([`Wire::Relayed`]); `Wire` is shared with pop3d.
+//! The bytes come from the client's own TCP/TLS connection ([`SessionStream::Net`]), or, in
+//! a per-login session child serving a Unix account, from the Unix socket over which imapd's
+//! main process relays that connection ([`SessionStream::Relayed`]); `SessionStream` is
+//! shared with pop3d.
 
 use std::io;
 
-use ferrymail_spawn::wire::Wire;
+use ferrymail_spawn::session_stream::SessionStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READ_CHUNK: usize = 4096;
@@ -22,13 +23,13 @@ pub enum LineResult {
 }
 
 pub struct Conn {
-    pub stream: Wire,
+    pub stream: SessionStream,
     inbuf: Vec<u8>,
     start: usize,
 }
 
 impl Conn {
-    pub fn new(stream: Wire) -> Conn {
+    pub fn new(stream: SessionStream) -> Conn {
         Conn {
             stream,
             inbuf: Vec::new(),
@@ -43,7 +44,7 @@ impl Conn {
 
     /// The stream and the bytes received but not yet consumed (commands the client
     /// pipelined behind the last one), for handing the connection on.
-    pub fn into_parts(mut self) -> (Wire, Vec<u8>) {
+    pub fn into_parts(mut self) -> (SessionStream, Vec<u8>) {
         let pending = self.inbuf.split_off(self.start.min(self.inbuf.len()));
         (self.stream, pending)
     }

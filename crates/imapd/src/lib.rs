@@ -20,8 +20,9 @@
 //! as root, by a per-login child process running as the account (Dovecot's model): the
 //! [`spawner`] (a re-exec of this binary that keeps root) starts a [`child`] after the main
 //! process checked the password, and the main process relays the client's connection to it
-//! over a Unix socket ([`ferrymail_spawn::wire::Wire::Relayed`]). Without root there is no spawner and Unix
-//! accounts are served in-process (development), with a warning at start-up.
+//! over a Unix socket ([`ferrymail_spawn::session_stream::SessionStream::Relayed`]). Without
+//! root there is no spawner and Unix accounts are served in-process (development), with a
+//! warning at start-up.
 //!
 //! Storage decision: the Maildir is the source of truth (flags in the `:2,` suffix, Maildir++
 //! folders, `/` shown as the separator). UIDs live in a per-mailbox `ferrymail-uidlist` file
@@ -36,7 +37,6 @@
 //! persists it across restarts (the main process only; session children have no index). sled
 //! is only a cache: deleting it costs re-parsing, never a UID.
 
-pub mod atomic;
 pub mod child;
 pub mod conn;
 pub mod date;

@@ -262,7 +262,7 @@ pub fn save_subscriptions(root: &Path, subs: &[String]) -> io::Result<()> {
         text.push_str(s);
         text.push('\n');
     }
-    crate::atomic::write(&root.join(SUBSCRIPTIONS_FILE), text.as_bytes())
+    ferrymail_fsutil::write_atomic(&root.join(SUBSCRIPTIONS_FILE), text.as_bytes(), 0o600)
 }
 
 #[cfg(test)]

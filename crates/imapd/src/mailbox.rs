@@ -140,7 +140,7 @@ fn save_keywords(dir: &Path, kws: &[String]) -> io::Result<()> {
             text.push_str(&format!("{i} {k}\n"));
         }
     }
-    crate::atomic::write(&dir.join(KEYWORDS_FILE), text.as_bytes())
+    ferrymail_fsutil::write_atomic(&dir.join(KEYWORDS_FILE), text.as_bytes(), 0o600)
 }
 
 impl SharedMailbox {

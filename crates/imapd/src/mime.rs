@@ -59,16 +59,11 @@ pub struct Part {
     pub kind: Kind,
 }
 
-/// Finds the end of the header block: the offset after the blank line.
+/// The end of the header block of the part at `start..end`: the offset after its empty line
+/// (BODY[HEADER] includes it), or `end` when the part has none.
 fn header_end(msg: &[u8], start: usize, end: usize) -> usize {
     let slice = msg.get(start..end).unwrap_or_default();
-    if slice.starts_with(b"\r\n") {
-        return start + 2;
-    }
-    match find(slice, b"\r\n\r\n") {
-        Some(i) => start + i + 4,
-        None => end,
-    }
+    ferrymail_smtp::header_end(slice).map_or(end, |e| start + e.body_start)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -636,7 +631,7 @@ pub fn filter_headers(hdr: &[u8], fields: &[String], not: bool) -> Vec<u8> {
     }
     // A header block without its blank line (a message with no body) yields nothing when
     // no field matched, as Dovecot answers.
-    if !out.is_empty() || hdr.ends_with(b"\r\n\r\n") || hdr == b"\r\n" {
+    if !out.is_empty() || ferrymail_smtp::header_end(hdr).is_some() {
         out.extend_from_slice(b"\r\n");
     }
     out

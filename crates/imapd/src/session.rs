@@ -36,7 +36,7 @@ use crate::search;
 use crate::spawner::Spawner;
 use ferrymail_maildir::PendingDelivery;
 use ferrymail_spawn::child::ConnHeader;
-use ferrymail_spawn::wire::Wire;
+use ferrymail_spawn::session_stream::SessionStream;
 
 /// Marker in a store root: the special-use folders were created once (and may since have
 /// been deleted by the user, which we respect).
@@ -311,7 +311,7 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Wire::Net(stream)),
+        conn: Conn::new(SessionStream::Net(stream)),
         out: Vec::new(),
         user: None,
         selected: None,
@@ -331,7 +331,7 @@ pub async fn run(tcp: TcpStream, info: ConnInfo, admission: Admission, ctx: Arc<
 /// either side closes.
 async fn relay(conn: Conn, info: &ConnInfo, h: Box<Handoff>, shutdown: Shutdown) {
     let (stream, pending) = conn.into_parts();
-    let Wire::Net(client) = stream else {
+    let SessionStream::Net(client) = stream else {
         return;
     };
     let header = SessionHeader {
@@ -371,7 +371,7 @@ pub async fn run_relayed(
     let mut s = Session {
         ctx,
         info,
-        conn: Conn::new(Wire::Relayed {
+        conn: Conn::new(SessionStream::Relayed {
             sock,
             tls: header.conn.tls,
         }),
@@ -433,7 +433,7 @@ impl Session {
                 c.push_str(" STARTTLS");
             }
             if self.login_allowed() {
-                c.push_str(" AUTH=PLAIN");
+                c.push_str(" AUTH=PLAIN AUTH=LOGIN");
             } else {
                 c.push_str(" LOGINDISABLED");
             }
@@ -1076,10 +1076,11 @@ impl Session {
             self.tagged(tag, "BAD Already logged in");
             return Ok(Flow::Continue);
         }
-        if mechanism != "PLAIN" {
+        use ferrymail_net::sasl::{Exchange, Mechanism, SaslError, Step};
+        let Some(mechanism) = Mechanism::from_name(mechanism) else {
             self.tagged(tag, "NO Unsupported authentication mechanism");
             return Ok(Flow::Continue);
-        }
+        };
         if !self.login_allowed() {
             self.tagged(
                 tag,
@@ -1087,39 +1088,54 @@ impl Session {
             );
             return Ok(Flow::Continue);
         }
-        let response = match initial {
-            Some(r) => r,
-            None => {
-                self.out.extend_from_slice(b"+ \r\n");
-                self.flush().await.map_err(|_| ())?;
-                match self.conn.read_line(MAX_SASL_LINE).await {
-                    Ok(LineResult::Line(l)) => String::from_utf8_lossy(&l).into_owned(),
-                    Ok(LineResult::TooLong(_)) => {
-                        self.tagged(tag, "BAD Authentication response too long");
-                        return Ok(Flow::Continue);
-                    }
-                    _ => return Ok(Flow::Close),
+        let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
+        let mut step = exchange.begin(initial.as_deref());
+        loop {
+            match step {
+                Ok(Step::Challenge(challenge)) => {
+                    self.out
+                        .extend_from_slice(format!("+ {challenge}\r\n").as_bytes());
+                    self.flush().await.map_err(|_| ())?;
+                    let response = match self.conn.read_line(MAX_SASL_LINE).await {
+                        Ok(LineResult::Line(l)) => String::from_utf8_lossy(&l).into_owned(),
+                        Ok(LineResult::TooLong(_)) => {
+                            self.tagged(tag, "BAD Authentication response too long");
+                            return Ok(Flow::Continue);
+                        }
+                        _ => return Ok(Flow::Close),
+                    };
+                    step = exchange.respond(&response);
+                }
+                Ok(Step::Done(creds)) => {
+                    return self.finish_login(tag, creds.authcid, creds.password).await
+                }
+                Err(SaslError::Cancelled) => {
+                    self.tagged(tag, "BAD Authentication cancelled");
+                    return Ok(Flow::Continue);
+                }
+                Err(SaslError::NotAuthorized) => {
+                    return Ok(self.login_refused(
+                        tag,
+                        "NO [AUTHORIZATIONFAILED] Not authorized to act as another user",
+                    ))
+                }
+                Err(e @ (SaslError::Base64 | SaslError::Malformed)) => {
+                    self.tagged(tag, &format!("BAD Invalid authentication data: {e}"));
+                    return Ok(Flow::Continue);
                 }
             }
-        };
-        use ferrymail_net::sasl;
-        let creds = match sasl::decode_response(&response).and_then(|b| sasl::parse_plain(&b)) {
-            Ok(c) => c,
-            Err(sasl::SaslError::Cancelled) => {
-                self.tagged(tag, "BAD Authentication cancelled");
-                return Ok(Flow::Continue);
-            }
-            Err(e) => {
-                self.tagged(tag, &format!("BAD Invalid authentication data: {e}"));
-                return Ok(Flow::Continue);
-            }
-        };
-        if !creds.authzid.is_empty() && creds.authzid != creds.authcid {
-            self.tagged(tag, "NO [AUTHORIZATIONFAILED] Cannot act as another user");
-            return Ok(Flow::Continue);
         }
-        self.finish_login(tag, creds.authcid.clone(), creds.password.clone())
-            .await
+    }
+
+    /// A failed authentication: counted, and the connection closed past the limit.
+    fn login_refused(&mut self, tag: &str, reply: &str) -> Flow {
+        self.auth_failures += 1;
+        self.tagged(tag, reply);
+        if self.auth_failures >= self.config().imapd.limits.max_auth_failures {
+            self.untagged("BYE Too many authentication failures");
+            return Flow::Close;
+        }
+        Flow::Continue
     }
 
     async fn finish_login(
@@ -1149,13 +1165,7 @@ impl Session {
             let delay = self.ctx.throttle.failed(ip);
             tracing::info!(user = %login, "authentication failed");
             tokio::time::sleep(delay).await;
-            self.auth_failures += 1;
-            self.tagged(tag, "NO [AUTHENTICATIONFAILED] Authentication failed.");
-            if self.auth_failures >= self.config().imapd.limits.max_auth_failures {
-                self.untagged("BYE Too many authentication failures");
-                return Ok(Flow::Close);
-            }
-            return Ok(Flow::Continue);
+            return Ok(self.login_refused(tag, "NO [AUTHENTICATIONFAILED] Authentication failed."));
         };
         self.ctx.throttle.succeeded(ip);
         let root = match account.mailbox(self.config()) {

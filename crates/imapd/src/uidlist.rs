@@ -194,7 +194,7 @@ impl UidList {
     /// Writes the list atomically. Durable before UIDs are handed to clients, because a UID
     /// a client has seen must never be given to another message.
     pub fn save(&self, dir: &Path) -> io::Result<()> {
-        crate::atomic::write(&dir.join(FILE_NAME), self.render().as_bytes())
+        ferrymail_fsutil::write_atomic(&dir.join(FILE_NAME), self.render().as_bytes(), 0o600)
     }
 }
 

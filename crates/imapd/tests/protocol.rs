@@ -7,6 +7,11 @@ use std::time::Duration;
 use common::{message, Server, PASS, USER};
 use ferrymail_maildir::{DeliverOptions, Maildir};
 
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 #[test]
 fn greeting_capabilities_and_logindisabled_without_tls() {
     let srv = Server::start(false);
@@ -36,7 +41,16 @@ fn greeting_capabilities_and_logindisabled_without_tls() {
     ] {
         assert!(caps.split(' ').any(|c| c == cap), "{cap} missing in {caps}");
     }
-    assert!(!caps.contains("AUTH=PLAIN"), "{caps}");
+    assert!(
+        !caps.contains("AUTH=PLAIN") && !caps.contains("AUTH=LOGIN"),
+        "{caps}"
+    );
+    let r = c.cmd("AUTHENTICATE LOGIN");
+    assert!(
+        r.status() == "NO" && r.tagged.contains("[PRIVACYREQUIRED]"),
+        "{}",
+        r.all()
+    );
     let r = c.cmd(&format!("LOGIN {USER} {PASS}"));
     assert_eq!(r.status(), "NO", "{}", r.all());
     assert!(r.tagged.contains("[PRIVACYREQUIRED]"));
@@ -61,10 +75,6 @@ fn login_failures_are_answered_no_and_the_session_survives() {
 #[test]
 fn authenticate_plain_with_and_without_initial_response() {
     let srv = Server::start(true);
-    let b64 = |s: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(s)
-    };
     let mut c = srv.connect();
     let r = c.cmd(&format!(
         "AUTHENTICATE PLAIN {}",
@@ -90,6 +100,39 @@ fn authenticate_plain_with_and_without_initial_response() {
         b64(&format!("\0{USER}\0nope"))
     ));
     assert_eq!(r.status(), "NO");
+}
+
+#[test]
+fn authenticate_login_is_offered_beside_plain() {
+    let srv = Server::start(true);
+    let mut c = srv.connect();
+    let r = c.cmd("CAPABILITY");
+    let caps = r.find("* CAPABILITY").cloned().unwrap_or_default();
+    for cap in ["AUTH=PLAIN", "AUTH=LOGIN"] {
+        assert!(caps.split(' ').any(|c| c == cap), "{cap} missing in {caps}");
+    }
+    let tag = c.next_tag();
+    c.send(format!("{tag} AUTHENTICATE LOGIN\r\n").as_bytes());
+    assert_eq!(c.line(), "+ VXNlcm5hbWU6");
+    c.send(format!("{}\r\n", b64(USER)).as_bytes());
+    assert_eq!(c.line(), "+ UGFzc3dvcmQ6");
+    c.send(format!("{}\r\n", b64("wrong")).as_bytes());
+    let r = c.read_until_tag(&tag);
+    assert!(
+        r.tagged.contains("NO [AUTHENTICATIONFAILED]"),
+        "{}",
+        r.all()
+    );
+
+    // SASL-IR: the initial response is the user name.
+    let tag = c.next_tag();
+    c.send(format!("{tag} AUTHENTICATE LOGIN {}\r\n", b64(USER)).as_bytes());
+    assert_eq!(c.line(), "+ UGFzc3dvcmQ6");
+    c.send(format!("{}\r\n", b64(PASS)).as_bytes());
+    let r = c.read_until_tag(&tag);
+    assert!(r.ok(), "{}", r.all());
+    let r = c.cmd("SELECT INBOX");
+    assert!(r.ok(), "{}", r.all());
 }
 
 #[test]

@@ -75,33 +75,6 @@ pub struct Delivered {
     pub discarded: bool,
 }
 
-/// The message as Sieve sees it.
-struct View<'a> {
-    headers: &'a [(String, String)],
-    from: &'a str,
-    to: &'a str,
-    size: u64,
-}
-
-impl sieve::MessageView for View<'_> {
-    fn header(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-    fn envelope_from(&self) -> &str {
-        self.from
-    }
-    fn envelope_to(&self) -> &str {
-        self.to
-    }
-    fn size(&self) -> u64 {
-        self.size
-    }
-}
-
 /// Reads a small user-owned file without following a final symlink; `None` when absent.
 fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -308,7 +281,7 @@ fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> Vec<Action> {
         }
     };
     let headers = message::headers(msg);
-    let view = View {
+    let view = sieve::Facts {
         headers: &headers,
         from: job.sender.as_deref().unwrap_or(""),
         to: &job.recipient,

@@ -6,7 +6,7 @@ use ferrymail_smtp::{DataDecoder, LineEndingPolicy, Reply};
 
 use crate::message;
 use crate::session::{Session, SessionConfig, Step};
-use crate::sieve::{MessageView, Script};
+use crate::sieve::{Facts, Script};
 
 /// Feeds `input` to a session as a client would (lines, then DATA bytes after a 354) and
 /// returns the replies in order.
@@ -74,39 +74,18 @@ pub fn lmtp_session(input: &[u8]) -> Vec<Reply> {
     out
 }
 
-struct Fixed<'a> {
-    headers: Vec<(String, String)>,
-    input: &'a [u8],
-}
-
-impl MessageView for Fixed<'_> {
-    fn header(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-    fn envelope_from(&self) -> &str {
-        "sender@fuzz.test"
-    }
-    fn envelope_to(&self) -> &str {
-        "rcpt@fuzz.test"
-    }
-    fn size(&self) -> u64 {
-        self.input.len() as u64
-    }
-}
-
 /// Parses `input` as a Sieve script and, if it parses, runs it against `input` read as a
 /// message. Returns whether it parsed.
 pub fn sieve(input: &[u8]) -> bool {
     let text = String::from_utf8_lossy(input);
     match Script::parse(&text) {
         Ok(script) => {
-            let view = Fixed {
-                headers: message::headers(input),
-                input,
+            let headers = message::headers(input);
+            let view = Facts {
+                headers: &headers,
+                from: "sender@fuzz.test",
+                to: "rcpt@fuzz.test",
+                size: input.len() as u64,
             };
             let _ = script.run(&view);
             true

@@ -48,16 +48,13 @@ fn is_field_start(l: &[u8]) -> bool {
     }
 }
 
+/// The header section ends at the first empty line ([`ferrymail_smtp::header_end`]), or
+/// earlier at a line that is neither a field nor a continuation of one.
 pub fn layout(msg: &[u8]) -> Layout {
+    let section_end = ferrymail_smtp::header_end(msg).map_or(msg.len(), |e| e.header_len);
     let mut first = true;
-    for (start, l) in lines(msg) {
+    for (start, l) in lines(msg.get(..section_end).unwrap_or_default()) {
         let content = strip_eol(l);
-        if content.is_empty() {
-            return Layout {
-                header_len: start,
-                headerless: false,
-            };
-        }
         let continuation = matches!(content.first(), Some(b' ' | b'\t'));
         if first && !is_field_start(content) || !first && !continuation && !is_field_start(content)
         {
@@ -69,7 +66,7 @@ pub fn layout(msg: &[u8]) -> Layout {
         first = false;
     }
     Layout {
-        header_len: msg.len(),
+        header_len: section_end,
         headerless: false,
     }
 }
@@ -145,6 +142,16 @@ mod tests {
         assert_eq!(h.len(), 3);
         assert_eq!(delivered_to_count(&h, "a@X.test"), 1);
         assert_eq!(delivered_to_count(&h, "b@x.test"), 0);
+    }
+
+    #[test]
+    fn bare_lf_and_mixed_empty_lines_end_the_header_too() {
+        let lay = layout(b"A: 1\nB: 2\n\nC: body\n");
+        assert_eq!((lay.header_len, lay.headerless), (10, false));
+        assert_eq!(headers(b"A: 1\nB: 2\n\nC: body\n").len(), 2);
+        assert_eq!(layout(b"A: 1\r\n\nC: body\r\n").header_len, 6);
+        assert_eq!(layout(b"A: 1\n\r\nC: body\r\n").header_len, 5);
+        assert_eq!(layout(b"A: 1\r\nB: 2\r\n").header_len, 12);
     }
 
     #[test]

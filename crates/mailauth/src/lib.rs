@@ -13,6 +13,8 @@
 //!   verifies the message ([`Verifier::verify`]) and either refuses it (`550 5.7.1` when
 //!   DMARC says reject and `mailauth.dmarc_enforce` is on) or prepends the one
 //!   `Authentication-Results:` field ([`AuthResults::header`]).
+//! * **Checking our own policy** — `mailctl check` asks whether the domain's SPF record allows
+//!   this host's addresses ([`SpfChecker`]), with the same evaluator.
 //!
 //! The cryptography, canonicalisation and record parsing are the `mail-auth` crate's (with
 //! `ring`, as rustls uses here); this crate adds keys from the config, DNS set-up with
@@ -53,12 +55,14 @@ pub mod dns;
 pub mod headers;
 pub mod keys;
 pub mod sign;
+pub mod spf;
 pub mod verify;
 
 pub use dns::ResolverError;
 pub use headers::{from_domain, strip_forged_results};
 pub use keys::{generate, Algorithm, DkimRecord, KeyError, RecordMismatch, SigningKeyPair};
 pub use sign::{SignError, Signer};
+pub use spf::{is_spf_record, SpfChecker};
 pub use verify::{
     AuthResults, DkimVerdict, Policy, Verdict, Verifier, VerifyOptions, REJECT_CODE,
     REJECT_ENHANCED,

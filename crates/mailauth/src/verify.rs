@@ -19,6 +19,7 @@ use mail_auth::{
 };
 
 use crate::dns::{authenticator, ResolverError};
+use crate::spf::spf_record_count;
 
 /// One check's outcome, as the RFC 8601 result keywords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,26 +190,6 @@ impl Verifier {
         }
     }
 
-    /// How many `v=spf1` TXT records `domain` has (0 on DNS errors: mail-auth then reports them).
-    async fn spf_record_count(&self, domain: &str) -> usize {
-        let name = format!("{}.", domain.trim_end_matches('.'));
-        match self.auth.resolver().txt_lookup(name).await {
-            Ok(l) => l
-                .answers()
-                .iter()
-                .filter(|r| match &r.data {
-                    mail_auth::hickory_resolver::proto::rr::RData::TXT(t) => {
-                        let text: Vec<u8> = t.txt_data.iter().flat_map(|d| d.to_vec()).collect();
-                        let lower = text.to_ascii_lowercase();
-                        lower == b"v=spf1" || lower.starts_with(b"v=spf1 ")
-                    }
-                    _ => false,
-                })
-                .count(),
-            Err(_) => 0,
-        }
-    }
-
     fn timed_out(&self, helo: &str, mail_from: &str) -> AuthResults {
         let (spf_domain, smtp) = spf_identity(helo, mail_from);
         let header = format!(
@@ -248,7 +229,7 @@ impl Verifier {
         let spf_fut = async {
             // RFC 7208 §4.5: more than one SPF record is a permerror; mail-auth would take
             // the first. The lookup warms the resolver cache for mail-auth's own query.
-            if self.spf_record_count(&spf_domain).await > 1 {
+            if spf_record_count(&self.auth, &spf_domain).await > 1 {
                 mail_auth::SpfOutput::new(spf_domain.clone()).with_result(SpfResult::PermError)
             } else {
                 self.auth.verify_spf(spf_params).await
@@ -402,7 +383,7 @@ fn spf_part(
     b.to_string()
 }
 
-fn spf_verdict(r: SpfResult) -> Verdict {
+pub(crate) fn spf_verdict(r: SpfResult) -> Verdict {
     match r {
         SpfResult::Pass => Verdict::Pass,
         SpfResult::Fail => Verdict::Fail,

@@ -2,10 +2,13 @@
 //!
 //! Writes a config into a state directory (created on first run, kept afterwards so mail
 //! survives restarts), a self-signed certificate, a demo domain and user, then starts every
-//! daemon binary found beside `mailctl` with that config and waits for Ctrl-C. A daemon whose
-//! binary is missing, or that reports it is not implemented yet, is listed as such.
+//! daemon binary found beside `mailctl` with that config and waits for Ctrl-C. Each daemon's
+//! output goes to the terminal, prefixed with its name, and to `<state-dir>/log/<name>.log`.
+//! A daemon whose binary is missing is listed as not built; one that exits at start is listed
+//! as failed, with its exit status and its log file.
 
-use std::io::{BufRead, BufReader};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -14,7 +17,6 @@ use std::time::Duration;
 use clap::Args;
 use ferrymail_config::Config;
 use ferrymail_dev::{DevEnv, DevOptions, Ports};
-use ferrymail_net::cli::EX_UNAVAILABLE;
 use tokio::process::{Child, Command};
 
 #[derive(Args, Debug)]
@@ -111,7 +113,7 @@ pub fn run(args: DevArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(supervise(&args, &env.config_path))
+    rt.block_on(supervise(&args, &env))
 }
 
 fn print_summary(env: &DevEnv) {
@@ -147,11 +149,17 @@ fn bin_dir(args: &DevArgs) -> PathBuf {
 
 struct Running {
     name: &'static str,
+    log: PathBuf,
     child: Child,
 }
 
-async fn supervise(args: &DevArgs, config: &Path) -> ExitCode {
+async fn supervise(args: &DevArgs, env: &DevEnv) -> ExitCode {
     let dir = bin_dir(args);
+    let log_dir = env.state_dir.join("log");
+    if let Err(e) = std::fs::create_dir_all(&log_dir) {
+        eprintln!("mailctl dev: cannot create {}: {e}", log_dir.display());
+        return ExitCode::FAILURE;
+    }
     let mut running: Vec<Running> = Vec::new();
     for &name in DAEMONS {
         let path = dir.join(name);
@@ -159,17 +167,28 @@ async fn supervise(args: &DevArgs, config: &Path) -> ExitCode {
             println!("  {name:<15} not built ({} missing)", path.display());
             continue;
         }
+        let log = log_dir.join(format!("{name}.log"));
+        let log_file = match open_log(&log) {
+            Ok(f) => f,
+            Err(e) => {
+                println!(
+                    "  {name:<15} not started: cannot open {}: {e}",
+                    log.display()
+                );
+                continue;
+            }
+        };
         let mut cmd = Command::new(&path);
         cmd.arg("-c")
-            .arg(config)
+            .arg(&env.config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         match cmd.spawn() {
             Ok(mut child) => {
-                forward_output(name, &mut child);
-                running.push(Running { name, child });
+                forward_output(name, &mut child, log_file);
+                running.push(Running { name, log, child });
             }
             Err(e) => println!("  {name:<15} failed to start: {e}"),
         }
@@ -189,18 +208,16 @@ async fn supervise(args: &DevArgs, config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // A daemon that is not implemented yet says so by exiting EX_UNAVAILABLE at once.
+    // A daemon that cannot start (bad config, port taken, ...) exits within this time.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let mut live = Vec::new();
     for mut r in running {
         match r.child.try_wait() {
-            Ok(Some(status)) if status.code() == Some(EX_UNAVAILABLE) => {
-                println!(
-                    "  {:<15} not built yet (binary reports it is not implemented)",
-                    r.name
-                )
-            }
-            Ok(Some(status)) => println!("  {:<15} exited at start: {status}", r.name),
+            Ok(Some(status)) => println!(
+                "  {:<15} failed to start: {status} (log: {})",
+                r.name,
+                r.log.display()
+            ),
             _ => {
                 println!(
                     "  {:<15} running (pid {})",
@@ -264,24 +281,39 @@ async fn stop_all(mut live: Vec<Running>) {
     }
 }
 
-/// Prefixes each daemon's log lines with its name, like `docker compose` does.
-fn forward_output(name: &'static str, child: &mut Child) {
-    fn pump(name: &'static str, out: impl std::io::Read + Send + 'static) {
+/// This run's log of one daemon: emptied at start, appended to by both of its output pumps.
+fn open_log(path: &Path) -> std::io::Result<File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.set_len(0)?;
+    Ok(f)
+}
+
+/// Prefixes each daemon's log lines with its name, like `docker compose` does, and keeps them
+/// in its log file for after the terminal has scrolled away.
+fn forward_output(name: &'static str, child: &mut Child, log: File) {
+    fn pump(name: &'static str, out: File, mut log: Option<File>) {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 eprintln!("{name:>15} | {line}");
+                // A full disk must not stop the terminal output.
+                if log.as_mut().is_some_and(|f| writeln!(f, "{line}").is_err()) {
+                    log = None;
+                }
             }
         });
     }
     // tokio's pipes are async; take the raw fds into blocking threads (log volume is small).
     if let Some(err) = child.stderr.take() {
         if let Ok(fd) = err.into_owned_fd() {
-            pump(name, std::fs::File::from(fd));
+            pump(name, File::from(fd), log.try_clone().ok());
         }
     }
     if let Some(out) = child.stdout.take() {
         if let Ok(fd) = out.into_owned_fd() {
-            pump(name, std::fs::File::from(fd));
+            pump(name, File::from(fd), Some(log));
         }
     }
 }

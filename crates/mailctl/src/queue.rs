@@ -1,12 +1,12 @@
 //! `mailctl queue …`: list and manage the mail queue through queue-runner's control socket
-//! (the protocol lives in `queue_runner::control`).
+//! (the protocol is the `ferrymail-queue-control` crate).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use queue_runner::control::{self, format_arrival, QueueEntry, Request};
+use ferrymail_queue_control::{self as control, format_arrival, QueueEntry, Request};
 
 #[derive(Subcommand)]
 pub enum QueueCmd {

@@ -278,3 +278,71 @@ fn dev_starts_and_stops_the_suite() {
         assert!(all.contains("not built"), "{all}");
     }
 }
+
+/// A daemon that exits at start is reported as failed, with its exit status and the log file
+/// holding what it said; a missing binary is reported as not built.
+#[test]
+fn dev_reports_daemons_that_fail_to_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // pop3d is left out: not built.
+    for (name, code) in [
+        ("local-delivery", 69),
+        ("queue-runner", 78),
+        ("mta-smtpd", 1),
+        ("imapd", 69),
+    ] {
+        let path = bin.join(name);
+        write(
+            &path,
+            &format!("#!/bin/sh\necho \"{name}: cannot bind\" >&2\nexit {code}\n"),
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let state = dir.path().join("dev");
+    let mut child = Command::new(MAILCTL)
+        .arg("dev")
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--bin-dir")
+        .arg(&bin)
+        .args(port_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "mailctl dev did not give up");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(!status.success(), "{out}");
+    for (name, code) in [
+        ("local-delivery", 69),
+        ("queue-runner", 78),
+        ("mta-smtpd", 1),
+        ("imapd", 69),
+    ] {
+        let log = state.join("log").join(format!("{name}.log"));
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not reported:\n{out}"));
+        assert!(
+            line.contains(&format!("failed to start: exit status: {code}")),
+            "{line}"
+        );
+        assert!(line.contains(&log.display().to_string()), "{line}");
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(logged, format!("{name}: cannot bind\n"));
+    }
+    assert!(out.contains("pop3d") && out.contains("not built"), "{out}");
+    assert!(!out.contains("not implemented"), "{out}");
+}

@@ -231,6 +231,12 @@ pub fn auth_failed() -> Reply {
     Reply::new(535, "5.7.8", "Authentication credentials invalid")
 }
 
+/// RFC 4954 has no code of its own for an authorization identity the user may not act as;
+/// 535 5.7.8 is its answer for credentials that do not grant what was asked.
+pub fn auth_not_authorized() -> Reply {
+    Reply::new(535, "5.7.8", "Not authorized to act as another user")
+}
+
 pub fn too_many_auth_failures(host: &str) -> Reply {
     Reply::new(
         421,

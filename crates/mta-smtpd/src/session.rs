@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ferrymail_config::Role;
-use ferrymail_net::sasl::{self, Credentials, SaslError};
+use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, SaslError, Step as SaslStep};
 use ferrymail_smtp::{parse_command, Body, Command, DataOutcome, MailParams, Path, Reply, Ret};
 use ferrymail_spool::{
     BodyType, ClientInfo, DsnParams, Envelope, Notify, QueueId, Recipient, Source,
@@ -76,15 +76,18 @@ pub enum Output {
     Close,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Mode {
     Command,
-    AuthPlain,
-    AuthLoginUser,
-    AuthLoginPass(String),
+    /// A SASL exchange awaits the client's next response.
+    Auth(Exchange),
     AuthPending,
     DataPending,
-    ChunkPending { size: u64, last: bool, keep: bool },
+    ChunkPending {
+        size: u64,
+        last: bool,
+        keep: bool,
+    },
     CommitPending,
     Closed,
 }
@@ -146,15 +149,13 @@ impl Session {
     }
 
     pub fn is_closed(&self) -> bool {
-        self.mode == Mode::Closed
+        matches!(self.mode, Mode::Closed)
     }
 
     /// The longest line the shell should accept next (CRLF included).
     pub fn line_limit(&self) -> usize {
         match self.mode {
-            Mode::AuthPlain | Mode::AuthLoginUser | Mode::AuthLoginPass(_) => {
-                SASL_LINE_LIMIT.max(self.cfg.max_command_line)
-            }
+            Mode::Auth(_) => SASL_LINE_LIMIT.max(self.cfg.max_command_line),
             _ => self.cfg.max_command_line,
         }
     }
@@ -178,9 +179,7 @@ impl Session {
     pub fn on_line(&mut self, line: &[u8]) -> Vec<Output> {
         match std::mem::replace(&mut self.mode, Mode::Command) {
             Mode::Command => self.on_command(line),
-            Mode::AuthPlain => self.sasl_plain(line),
-            Mode::AuthLoginUser => self.sasl_login_user(line),
-            Mode::AuthLoginPass(user) => self.sasl_login_pass(user, line),
+            Mode::Auth(exchange) => self.sasl_response(exchange, line),
             Mode::Closed => {
                 self.mode = Mode::Closed;
                 vec![Output::Close]
@@ -196,10 +195,7 @@ impl Session {
 
     /// The client sent a line over the limit (already skipped by the shell).
     pub fn on_line_too_long(&mut self) -> Vec<Output> {
-        if matches!(
-            self.mode,
-            Mode::AuthPlain | Mode::AuthLoginUser | Mode::AuthLoginPass(_)
-        ) {
+        if matches!(self.mode, Mode::Auth(_)) {
             self.mode = Mode::Command;
             return self.error(replies::auth_line_too_long());
         }
@@ -467,7 +463,7 @@ impl Session {
 
     /// The DATA terminator was read. `stored`: every byte reached the spool file.
     pub fn data_received(&mut self, outcome: &DataOutcome, stored: bool) -> Vec<Output> {
-        if self.mode != Mode::DataPending {
+        if !matches!(self.mode, Mode::DataPending) {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         }
         self.mode = Mode::Command;
@@ -563,7 +559,7 @@ impl Session {
 
     /// The spool commit finished.
     pub fn committed(&mut self, result: Result<QueueId, ()>) -> Vec<Output> {
-        if self.mode != Mode::CommitPending {
+        if !matches!(self.mode, Mode::CommitPending) {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         }
         self.mode = Mode::Command;
@@ -660,81 +656,43 @@ impl Session {
         if !self.auth_allowed() {
             return self.error(replies::auth_needs_encryption());
         }
-        match (mechanism, initial) {
-            ("PLAIN", None) => {
-                self.mode = Mode::AuthPlain;
-                Self::reply(replies::auth_challenge(""))
-            }
-            ("PLAIN", Some(resp)) => self.sasl_plain(resp.as_bytes()),
-            ("LOGIN", None) => {
-                self.mode = Mode::AuthLoginUser;
-                Self::reply(replies::auth_challenge(sasl::LOGIN_USERNAME_PROMPT))
-            }
-            ("LOGIN", Some(resp)) => self.sasl_login_user(resp.as_bytes()),
-            _ => self.error(replies::auth_unknown_mechanism()),
-        }
-    }
-
-    fn sasl_decode(&mut self, line: &[u8]) -> Result<Vec<u8>, Vec<Output>> {
-        let text =
-            std::str::from_utf8(line).map_err(|_| self.error(replies::auth_bad_response()))?;
-        let text = text.trim_end_matches(['\r', '\n']);
-        sasl::decode_response(text).map_err(|e| match e {
-            SaslError::Cancelled => self.error(replies::auth_cancelled()),
-            _ => self.error(replies::auth_bad_response()),
-        })
-    }
-
-    fn sasl_plain(&mut self, line: &[u8]) -> Vec<Output> {
-        let msg = match self.sasl_decode(line) {
-            Ok(m) => m,
-            Err(out) => return out,
+        let Some(mechanism) = Mechanism::from_name(mechanism) else {
+            return self.error(replies::auth_unknown_mechanism());
         };
-        match sasl::parse_plain(&msg) {
-            Ok(creds) => self.authenticate(creds),
-            Err(_) => self.error(replies::auth_bad_response()),
-        }
+        let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
+        let step = exchange.begin(initial.as_deref());
+        self.sasl_step(exchange, step)
     }
 
-    fn sasl_login_user(&mut self, line: &[u8]) -> Vec<Output> {
-        let user = match self.sasl_decode(line) {
-            Ok(m) => m,
-            Err(out) => return out,
+    fn sasl_response(&mut self, mut exchange: Exchange, line: &[u8]) -> Vec<Output> {
+        let Ok(text) = std::str::from_utf8(line) else {
+            return self.error(replies::auth_bad_response());
         };
-        match String::from_utf8(user) {
-            Ok(u) if !u.is_empty() && u.len() <= 255 => {
-                self.mode = Mode::AuthLoginPass(u);
-                Self::reply(replies::auth_challenge(sasl::LOGIN_PASSWORD_PROMPT))
+        let step = exchange.respond(text);
+        self.sasl_step(exchange, step)
+    }
+
+    fn sasl_step(&mut self, exchange: Exchange, step: Result<SaslStep, SaslError>) -> Vec<Output> {
+        match step {
+            Ok(SaslStep::Challenge(challenge)) => {
+                self.mode = Mode::Auth(exchange);
+                Self::reply(replies::auth_challenge(challenge))
             }
-            _ => self.error(replies::auth_bad_response()),
+            Ok(SaslStep::Done(creds)) => {
+                self.mode = Mode::AuthPending;
+                vec![Output::Authenticate(creds)]
+            }
+            Err(SaslError::Cancelled) => self.error(replies::auth_cancelled()),
+            Err(SaslError::NotAuthorized) => self.auth_failure(replies::auth_not_authorized()),
+            Err(SaslError::Base64 | SaslError::Malformed) => {
+                self.error(replies::auth_bad_response())
+            }
         }
-    }
-
-    fn sasl_login_pass(&mut self, user: String, line: &[u8]) -> Vec<Output> {
-        let password = match self.sasl_decode(line) {
-            Ok(m) => m,
-            Err(out) => return out,
-        };
-        match sasl::login_credentials(user.as_bytes(), &password) {
-            Ok(creds) => self.authenticate(creds),
-            Err(_) => self.error(replies::auth_bad_response()),
-        }
-    }
-
-    fn authenticate(&mut self, creds: Credentials) -> Vec<Output> {
-        // Acting as someone else (a different authzid) is not supported: it fails exactly
-        // like a wrong password.
-        if !creds.authzid.is_empty() && !creds.authzid.eq_ignore_ascii_case(&creds.authcid) {
-            self.mode = Mode::AuthPending;
-            return self.auth_result(Err(()));
-        }
-        self.mode = Mode::AuthPending;
-        vec![Output::Authenticate(creds)]
     }
 
     /// The password check finished: `Ok(login)` or a failure of any kind.
     pub fn auth_result(&mut self, result: Result<String, ()>) -> Vec<Output> {
-        if self.mode != Mode::AuthPending {
+        if !matches!(self.mode, Mode::AuthPending) {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         }
         self.mode = Mode::Command;
@@ -743,18 +701,19 @@ impl Session {
                 self.auth_user = Some(login);
                 Self::reply(replies::auth_ok())
             }
-            Err(()) => {
-                self.auth_failures += 1;
-                if self.auth_failures >= self.cfg.max_auth_failures {
-                    let mut out = vec![Output::Reply(replies::auth_failed())];
-                    out.extend(
-                        self.close_with(replies::too_many_auth_failures(&self.cfg.hostname)),
-                    );
-                    out
-                } else {
-                    self.error(replies::auth_failed())
-                }
-            }
+            Err(()) => self.auth_failure(replies::auth_failed()),
+        }
+    }
+
+    /// A failed authentication: counted, and the connection closed past the limit.
+    fn auth_failure(&mut self, reply: Reply) -> Vec<Output> {
+        self.auth_failures += 1;
+        if self.auth_failures >= self.cfg.max_auth_failures {
+            let mut out = vec![Output::Reply(reply)];
+            out.extend(self.close_with(replies::too_many_auth_failures(&self.cfg.hostname)));
+            out
+        } else {
+            self.error(reply)
         }
     }
 

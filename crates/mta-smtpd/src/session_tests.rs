@@ -332,10 +332,14 @@ fn auth_login_and_failures() {
     assert!(replies(&s.on_line_too_long()).starts_with("500 5.5.6"));
     assert_eq!(code(&mut s, "AUTH PLAIN !!!"), "501 5.5.2");
     assert_eq!(code(&mut s, "AUTH CRAM-MD5"), "504 5.5.4");
-    // A different authzid fails like a wrong password, and the second failure closes.
+    // A different authzid is refused before any password check and counts as a failure:
+    // the second failure closes.
     let out = s.on_line(b"AUTH PLAIN Ym9zc0BhLnRlc3QAam9lQGEudGVzdABzZWNyZXQ=\r\n");
     let r = replies(&out);
-    assert!(r.starts_with("535 5.7.8") && r.contains("421 4.7.0"), "{r}");
+    assert!(
+        r.starts_with("535 5.7.8 Not authorized to act as another user") && r.contains("421 4.7.0"),
+        "{r}"
+    );
     assert!(matches!(out.last(), Some(Output::Close)));
 }
 

@@ -1,7 +1,7 @@
 //! One place for the `AsyncRead`/`AsyncWrite` plumbing of a stream that is one of several
 //! streams (plain or TLS, TCP or Unix): every call goes to the stream the current variant
-//! holds. [`crate::stream::MaybeTls`], `ferrymail_spawn::wire::Wire` and queue-runner's
-//! client stream are all written with [`forward_async_io!`].
+//! holds. [`crate::stream::MaybeTls`] and `ferrymail_spawn::session_stream::SessionStream` are
+//! written with [`forward_async_io!`].
 
 /// Implements `tokio::io::AsyncRead` and `AsyncWrite` (vectored writes included) for an enum
 /// by forwarding each call to the stream bound in the matching arm (each inner stream must

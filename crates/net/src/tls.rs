@@ -89,7 +89,7 @@ impl TlsStore {
 }
 
 /// "TLSv1.3 with cipher TLS13_AES_256_GCM_SHA384" — what goes into `Received:` headers and logs.
-pub fn describe(conn: &rustls::ServerConnection) -> String {
+pub fn describe(conn: &rustls::CommonState) -> String {
     let version = match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),

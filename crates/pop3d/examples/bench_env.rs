@@ -40,14 +40,7 @@ fn main() -> Result<(), String> {
     pf.save().map_err(|e| e.to_string())?;
     env.config.pop3d.limits.plaintext_auth_on_loopback = true;
     env.save_config()?;
-    let (local, domain) = login.split_once('@').ok_or("LOGIN must be user@domain")?;
-    let maildir = env
-        .config
-        .paths
-        .mail_root
-        .join(domain)
-        .join(local)
-        .join("Maildir");
+    let maildir = env.maildir(login).ok_or("LOGIN must be user@domain")?;
     ferrymail_maildir::Maildir::create(&maildir).map_err(|e| e.to_string())?;
     println!("CONFIG={}", env.config_path.display());
     println!("MAILDIR={}", maildir.display());

@@ -18,7 +18,7 @@ use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_net::tls::TlsStore;
-use ferrymail_spawn::wire::Wire;
+use ferrymail_spawn::session_stream::SessionStream;
 use ferrymail_spawn::Spawner;
 use ferrymail_users::{Account, MailboxLocation, UserDb};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -48,7 +48,7 @@ pub struct Context {
     pub shutdown: Shutdown,
 }
 
-type Io = BufReader<Wire>;
+type Io = BufReader<SessionStream>;
 
 /// What the main process tells a session child about the connection it relays (the first
 /// line on the child's socket): pop3d needs nothing beyond the shared part.
@@ -99,7 +99,7 @@ pub async fn handle(ctx: Arc<Context>, tcp: TcpStream, info: ConnInfo, admission
 
 async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnError> {
     let cfg = &ctx.config.pop3d;
-    let mut stream = Wire::Net(MaybeTls::Plain(tcp));
+    let mut stream = SessionStream::Net(MaybeTls::Plain(tcp));
     let implicit = info.role.implicit_tls();
     if implicit {
         handshake(ctx, &mut stream).await?;
@@ -161,7 +161,7 @@ pub async fn serve_relayed(
         max_auth_failures: 1,
     };
     let mut session = Session::handed_off(session_cfg, tls);
-    let mut io: Io = BufReader::with_capacity(16 * 1024, Wire::Relayed { sock, tls });
+    let mut io: Io = BufReader::with_capacity(16 * 1024, SessionStream::Relayed { sock, tls });
     let (locks, sizes) = (ctx.locks.clone(), ctx.sizes.clone());
     let opened =
         tokio::task::spawn_blocking(move || maildrop::open_location(&locks, &sizes, &mailbox))
@@ -327,7 +327,7 @@ async fn send(io: &mut Io, out: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn handshake(ctx: &Context, stream: &mut Wire) -> Result<(), ConnError> {
+async fn handshake(ctx: &Context, stream: &mut SessionStream) -> Result<(), ConnError> {
     let acceptor = ctx
         .tls
         .as_ref()

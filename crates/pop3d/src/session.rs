@@ -5,7 +5,7 @@
 //! apply deletions, start TLS, close). It never touches a socket or a file, so it can be
 //! tested and fuzzed with a plain list of messages standing in for the maildrop.
 
-use ferrymail_net::sasl;
+use ferrymail_net::sasl::{Exchange, Mechanism, SaslError, Step as SaslStep};
 
 use crate::parser::{self, Command, MsgNum, ParseError};
 
@@ -111,18 +111,11 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Sasl {
-    Plain,
-    LoginUser,
-    LoginPass(String),
-}
-
 #[derive(Debug)]
 enum State {
     Authorization {
         user: Option<String>,
-        sasl: Option<Sasl>,
+        sasl: Option<Exchange>,
     },
     /// A login is being checked by the connection code.
     Authenticating,
@@ -225,8 +218,8 @@ impl Session {
     /// Handles one input line (with its line ending).
     pub fn line(&mut self, line: &[u8]) -> Step {
         if let State::Authorization { sasl, .. } = &mut self.state {
-            if let Some(pending) = sasl.take() {
-                return self.sasl_response(pending, line);
+            if let Some(exchange) = sasl.take() {
+                return self.sasl_response(exchange, line);
             }
         }
         match parser::parse(line) {
@@ -313,60 +306,40 @@ impl Session {
             Command::Auth {
                 mechanism: Some(m),
                 initial_response,
-            } => match (m.as_str(), initial_response) {
-                ("PLAIN", None) => {
-                    self.set_sasl(Sasl::Plain);
-                    Step::reply("+ ")
+            } => match Mechanism::from_name(&m) {
+                Some(mechanism) => {
+                    let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
+                    let step = exchange.begin(initial_response.as_deref());
+                    self.sasl_step(exchange, step)
                 }
-                ("PLAIN", Some(ir)) => self.sasl_response(Sasl::Plain, ir.as_bytes()),
-                ("LOGIN", None) => {
-                    self.set_sasl(Sasl::LoginUser);
-                    Step::reply(format!("+ {}", sasl::LOGIN_USERNAME_PROMPT))
-                }
-                ("LOGIN", Some(ir)) => self.sasl_response(Sasl::LoginUser, ir.as_bytes()),
-                _ => Step::reply("-ERR Unsupported authentication mechanism"),
+                None => Step::reply("-ERR Unsupported authentication mechanism"),
             },
             _ => Step::reply(NOT_NOW),
         }
     }
 
-    fn set_sasl(&mut self, s: Sasl) {
-        self.state = State::Authorization {
-            user: None,
-            sasl: Some(s),
-        };
+    fn sasl_response(&mut self, mut exchange: Exchange, line: &[u8]) -> Step {
+        let text = String::from_utf8_lossy(parser_strip(line)).into_owned();
+        let step = exchange.respond(&text);
+        self.sasl_step(exchange, step)
     }
 
-    fn sasl_response(&mut self, pending: Sasl, line: &[u8]) -> Step {
-        let text = String::from_utf8_lossy(parser_strip(line)).into_owned();
-        let decoded = match sasl::decode_response(&text) {
-            Ok(d) => d,
-            Err(sasl::SaslError::Cancelled) => {
-                return Step::reply("-ERR Authentication cancelled");
+    fn sasl_step(&mut self, exchange: Exchange, step: Result<SaslStep, SaslError>) -> Step {
+        match step {
+            Ok(SaslStep::Challenge(challenge)) => {
+                self.state = State::Authorization {
+                    user: None,
+                    sasl: Some(exchange),
+                };
+                Step::reply(format!("+ {challenge}"))
             }
-            Err(_) => return Step::reply("-ERR [AUTH] Invalid base64 in response"),
-        };
-        match pending {
-            Sasl::Plain => match sasl::parse_plain(&decoded) {
-                Ok(c) if c.authzid.is_empty() || c.authzid == c.authcid => {
-                    self.begin_login(c.authcid, c.password)
-                }
-                Ok(_) => self.login_failed(
-                    "-ERR [AUTH] Acting as another user is not permitted".to_string(),
-                ),
-                Err(_) => Step::reply("-ERR [AUTH] Malformed PLAIN response"),
-            },
-            Sasl::LoginUser => match String::from_utf8(decoded) {
-                Ok(user) if !user.is_empty() && user.len() <= 255 => {
-                    self.set_sasl(Sasl::LoginPass(user));
-                    Step::reply(format!("+ {}", sasl::LOGIN_PASSWORD_PROMPT))
-                }
-                _ => Step::reply("-ERR [AUTH] Malformed user name"),
-            },
-            Sasl::LoginPass(user) => match sasl::login_credentials(user.as_bytes(), &decoded) {
-                Ok(c) => self.begin_login(c.authcid, c.password),
-                Err(_) => Step::reply("-ERR [AUTH] Malformed password"),
-            },
+            Ok(SaslStep::Done(c)) => self.begin_login(c.authcid, c.password),
+            Err(SaslError::Cancelled) => Step::reply("-ERR Authentication cancelled"),
+            Err(SaslError::NotAuthorized) => {
+                self.login_failed("-ERR [AUTH] Not authorized to act as another user".to_string())
+            }
+            Err(SaslError::Base64) => Step::reply("-ERR [AUTH] Invalid base64 in response"),
+            Err(SaslError::Malformed) => Step::reply("-ERR [AUTH] Malformed response"),
         }
     }
 

@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::signals::Shutdown;
+use ferrymail_queue_control::{encode_response, parse_request, Response, MAX_REQUEST_LINE};
 use ferrymail_spool::Wake;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{UnixDatagram, UnixListener};
 
-use crate::control::{encode_response, parse_request, Response, MAX_REQUEST_LINE};
 use crate::runner::Runner;
 
 /// Orphaned files in tmp/ and data/ are removed after this long (writers may be running).
@@ -115,7 +115,7 @@ async fn wake_loop(runner: Arc<Runner>, sock: UnixDatagram) {
         };
         match Wake::parse(buf.get(..n).unwrap_or_default()) {
             Wake::Queued(id) => {
-                if runner.index.due_time(&id).is_none() {
+                if runner.index.scheduled_at(&id).is_none() {
                     if let Err(e) = runner.index.schedule(&id, 0) {
                         tracing::error!(%id, error = %e, "cannot index new message");
                     }

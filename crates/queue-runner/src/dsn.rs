@@ -56,18 +56,9 @@ fn returned_part(env: &Envelope, kind: Kind, original: &mut dyn Read) -> (String
     if want_full {
         return ("message/rfc822".into(), bytes);
     }
-    let end = find_header_end(&bytes).unwrap_or(bytes.len());
+    let end = ferrymail_smtp::header_end(&bytes).map_or(bytes.len(), |e| e.header_len);
     bytes.truncate(end);
     ("text/rfc822-headers".into(), bytes)
-}
-
-fn find_header_end(b: &[u8]) -> Option<usize> {
-    let crlf = b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 2);
-    let lf = b.windows(2).position(|w| w == b"\n\n").map(|i| i + 1);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// Builds the DSN message bytes for `failures` of `env`, addressed to `env.sender`.

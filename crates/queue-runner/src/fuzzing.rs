@@ -2,9 +2,9 @@
 //! control requests, stored replies) in one entry point, for the cargo-fuzz target in `fuzz/`
 //! and for the unit test below, which runs the same code over hand-picked hostile inputs.
 
+use ferrymail_queue_control::parse_request;
 use ferrymail_smtp::ReplyParser;
 
-use crate::control::parse_request;
 use crate::outcome::{dsn_of, one_line, RcptOutcome};
 use crate::remote::parse_relay;
 use crate::session::Extensions;

@@ -7,13 +7,19 @@
 //!
 //! Trees: `due` maps `next_attempt (u64 BE) ‖ qid` to nothing, so a range scan yields the due
 //! messages in time order; `msgs` maps `qid` to a versioned [`MsgRecord`] so a reschedule can
-//! find and delete the old `due` key. A crash between the two writes leaves at worst a stale
-//! `due` key, which [`Index::due`] notices and drops.
+//! find and delete the old `due` key. Both trees change in one sled transaction, which sled
+//! recovers atomically: a kill between two separate writes could once leave a `msgs` record
+//! without its `due` key, and such a message was never tried again, since the scan trusted
+//! `msgs`. [`Index::scheduled_at`] therefore reports a time only when both trees agree, and the
+//! periodic reconcile re-schedules anything for which they do not (databases written before the
+//! transaction, or damaged otherwise).
 
 use std::path::{Path, PathBuf};
 
 use ferrymail_spool::QueueId;
 use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
 
 /// Format of everything stored here; bump it and old databases are rebuilt from the spool.
 const FORMAT_VERSION: u16 = 1;
@@ -192,18 +198,39 @@ impl Index {
         }))
     }
 
-    /// Sets (or moves) the time `id` is due.
+    /// Sets (or moves) the time `id` is due: its `msgs` record and its `due` key change
+    /// together or not at all.
     pub fn schedule(&self, id: &QueueId, due: u64) -> Result<(), IndexError> {
-        let old = self
-            .msgs
-            .insert(id.as_str().as_bytes(), encode_record(&MsgRecord { due }))?;
-        if let Some(old) = old.as_deref().and_then(decode_record) {
-            if old.due != due {
-                self.due.remove(due_key(old.due, id))?;
+        self.transact(|msgs, due_tree| {
+            let old = msgs.insert(id.as_str().as_bytes(), encode_record(&MsgRecord { due }))?;
+            if let Some(old) = old.as_deref().and_then(decode_record) {
+                if old.due != due {
+                    due_tree.remove(due_key(old.due, id))?;
+                }
             }
-        }
-        self.due.insert(due_key(due, id), &[])?;
-        Ok(())
+            due_tree.insert(due_key(due, id), &[])?;
+            Ok(())
+        })
+    }
+
+    /// Runs `f` over the `msgs` and `due` trees as one atomic sled transaction.
+    fn transact(
+        &self,
+        f: impl Fn(
+            &TransactionalTree,
+            &TransactionalTree,
+        ) -> Result<(), ConflictableTransactionError<()>>,
+    ) -> Result<(), IndexError> {
+        (&self.msgs, &self.due)
+            .transaction(|(msgs, due)| f(msgs, due))
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => IndexError::Op(e),
+                // `f` never aborts: every error it returns is a storage error or a conflict,
+                // and conflicts are retried inside sled.
+                TransactionError::Abort(()) => {
+                    IndexError::Op(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })
     }
 
     /// Whether a delay warning went out for `id`. Lost with the database, so a rebuilt index
@@ -222,12 +249,14 @@ impl Index {
     /// Drops `id` (delivered, deleted, held or quarantined).
     pub fn forget(&self, id: &QueueId) -> Result<(), IndexError> {
         self.warned.remove(id.as_str().as_bytes())?;
-        if let Some(old) = self.msgs.remove(id.as_str().as_bytes())? {
-            if let Some(r) = decode_record(&old) {
-                self.due.remove(due_key(r.due, id))?;
+        self.transact(|msgs, due_tree| {
+            if let Some(old) = msgs.remove(id.as_str().as_bytes())? {
+                if let Some(r) = decode_record(&old) {
+                    due_tree.remove(due_key(r.due, id))?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// When `id` is due, if indexed.
@@ -238,6 +267,16 @@ impl Index {
             .flatten()
             .and_then(|v| decode_record(&v))
             .map(|r| r.due)
+    }
+
+    /// When `id` is due, only if the `msgs` record and the `due` key agree: a message the
+    /// dispatcher can actually find. `None` means "not (properly) scheduled".
+    pub fn scheduled_at(&self, id: &QueueId) -> Option<u64> {
+        let t = self.due_time(id)?;
+        self.due
+            .contains_key(due_key(t, id))
+            .ok()
+            .and_then(|present| present.then_some(t))
     }
 
     /// Up to `limit` messages due at or before `now`, oldest due first, skipping `skip`.
@@ -389,6 +428,30 @@ mod tests {
         assert_eq!(first.due_time(&a), Some(9));
         drop(first);
         assert!(!reopen(&path).fresh);
+    }
+
+    #[test]
+    fn a_record_without_its_due_key_is_not_scheduled_until_rescheduled() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = open_in(&dir.path().join("db")).unwrap();
+        let a = QueueId::generate();
+        // What a kill between two separate tree writes could leave behind.
+        index
+            .msgs
+            .insert(a.as_str().as_bytes(), encode_record(&MsgRecord { due: 3 }))
+            .unwrap();
+        assert_eq!(index.due_time(&a), Some(3));
+        assert_eq!(index.scheduled_at(&a), None);
+        assert!(index.due(10, 10, |_| false).is_empty());
+        index.schedule(&a, 3).unwrap();
+        assert_eq!(index.scheduled_at(&a), Some(3));
+        assert_eq!(index.due(10, 10, |_| false), vec![a]);
+        index.forget(&a).unwrap();
+        assert_eq!(index.due_time(&a), None);
+        assert!(
+            index.due.is_empty(),
+            "forget removes the due key with the record"
+        );
     }
 
     #[test]

@@ -8,10 +8,9 @@
 //! the null sender. The spool's envelopes are the source of truth; this daemon's sled database
 //! ([`index`]) only says what is due when and is rebuilt from the spool if lost.
 //!
-//! [`control`] is the protocol `mailctl queue` speaks on the control socket; it is the only
-//! module other crates should use.
+//! The control-socket protocol `mailctl queue` speaks is the `ferrymail-queue-control` crate;
+//! [`daemon`] serves it and [`runner`] answers its requests.
 
-pub mod control;
 pub mod daemon;
 pub mod dns;
 pub mod dsn;

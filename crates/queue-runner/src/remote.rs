@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use ferrymail_config::{Route, TlsPolicy};
+use ferrymail_net::stream::MaybeTls;
 use ferrymail_spool::{Envelope, Recipient};
 use tokio::net::TcpStream;
 
@@ -12,7 +13,7 @@ use crate::dns::{AddrAnswer, MxAnswer};
 use crate::outcome::RcptOutcome;
 use crate::runner::Runner;
 use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
-use crate::wire::{ClientStream, Wire};
+use crate::wire::SmtpClientConn;
 
 /// Most MX hosts and addresses tried in one attempt, so a domain with a hundred MX records
 /// cannot keep a delivery slot for hours.
@@ -286,7 +287,7 @@ async fn try_host(
         Ok(Err(e)) => return Err((format!("connect to {relay}: {e}"), false)),
         Err(_) => return Err((format!("connect to {relay}: timed out"), false)),
     };
-    let mut wire = Wire::new(ClientStream::Tcp(tcp));
+    let mut wire = SmtpClientConn::new(MaybeTls::Plain(tcp));
     let params = SessionParams {
         dialect: Dialect::Smtp,
         helo: &runner.hostname,

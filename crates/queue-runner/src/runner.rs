@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
+use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
+use ferrymail_net::stream::MaybeTls;
 use ferrymail_spool::{
     unix_now, ClientInfo, Envelope, PickupLimits, QueueDir, QueueId, Recipient, RecipientStatus,
     Source, Spool, SpoolError,
@@ -16,13 +18,12 @@ use ferrymail_users::UserDb;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
-use crate::control::{QueueEntry, RecipientInfo, Request, Response};
 use crate::dns::Resolver;
 use crate::dsn;
 use crate::index::Index;
 use crate::outcome::{one_line, RcptOutcome, Verdict};
 use crate::session::{self, Dialect, SessionParams, SessionResult, Timeouts, TlsUse};
-use crate::wire::{ClientStream, TlsClients, Wire};
+use crate::wire::{SmtpClientConn, TlsClients};
 
 /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires servers to take at least 100).
 const MAX_RCPTS_PER_TRANSACTION: usize = 100;
@@ -211,16 +212,24 @@ impl Runner {
             if in_flight.contains(&env.id) {
                 continue;
             }
-            match self.index.due_time(&env.id) {
+            // Only a schedule the dispatcher can find counts: a `msgs` record without its
+            // `due` key would otherwise leave the message waiting forever.
+            match self.index.scheduled_at(&env.id) {
                 // The index may hold an earlier time (flush/retry): keep it.
                 Some(t) if t <= env.next_attempt => {}
                 _ => self.index.schedule(&env.id, env.next_attempt)?,
             }
         }
         for id in self.index.ids() {
-            if !present.contains(&id) && !in_flight.contains(&id) {
-                self.index.forget(&id)?;
+            if present.contains(&id) || in_flight.contains(&id) {
+                continue;
             }
+            // Committed after the scan read the queue directory (and indexed by its
+            // wake-up meanwhile): still queued, so keep it.
+            if matches!(self.spool.locate(&id), Ok(Some(QueueDir::Active))) {
+                continue;
+            }
+            self.index.forget(&id)?;
         }
         Ok(())
     }
@@ -439,7 +448,7 @@ impl Runner {
                 ))
             }
         };
-        let mut wire = Wire::new(ClientStream::Unix(stream));
+        let mut wire = SmtpClientConn::new(MaybeTls::Unix(stream));
         let params = SessionParams {
             dialect: Dialect::Lmtp,
             helo: &self.hostname,

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio_rustls::TlsConnector;
 
 use crate::outcome::{RcptOutcome, Verdict};
-use crate::wire::{Wire, WireError};
+use crate::wire::{SmtpClientConn, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -220,7 +220,7 @@ fn wire_outcome(e: &WireError, relay: &str) -> RcptOutcome {
 
 /// Runs one session on a connected stream for `rcpts` of `env`, sending `data_path`.
 pub async fn run(
-    wire: &mut Wire,
+    wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,
     env: &Envelope,
     rcpts: &[&Recipient],
@@ -349,7 +349,7 @@ pub async fn run(
     SessionResult::Done(transaction(wire, p, &ext, env, rcpts, data_path, send_8bit).await)
 }
 
-async fn hello(wire: &mut Wire, p: &SessionParams<'_>) -> Result<Extensions, String> {
+async fn hello(wire: &mut SmtpClientConn, p: &SessionParams<'_>) -> Result<Extensions, String> {
     let t = p.timeouts;
     let verb = match p.dialect {
         Dialect::Smtp => "EHLO",
@@ -384,7 +384,7 @@ async fn hello(wire: &mut Wire, p: &SessionParams<'_>) -> Result<Extensions, Str
 }
 
 async fn authenticate(
-    wire: &mut Wire,
+    wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,
     ext: &Extensions,
     user: &str,
@@ -432,7 +432,7 @@ async fn authenticate(
     }
 }
 
-async fn quit(wire: &mut Wire, t: Timeouts) {
+async fn quit(wire: &mut SmtpClientConn, t: Timeouts) {
     let limit = t.command.min(Duration::from_secs(10));
     if wire.send(b"QUIT\r\n", "sending QUIT", limit).await.is_ok() {
         let _ = wire.reply("after QUIT", limit).await;
@@ -440,7 +440,7 @@ async fn quit(wire: &mut Wire, t: Timeouts) {
 }
 
 async fn transaction(
-    wire: &mut Wire,
+    wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,
     ext: &Extensions,
     env: &Envelope,
@@ -611,7 +611,7 @@ async fn transaction(
 
 /// After a pipelined DATA that the server answered 354 although nothing can be sent (MAIL
 /// or every RCPT failed), RFC 2920 §3.1 has us send an empty message's end; then leave.
-async fn abandon(wire: &mut Wire, t: Timeouts, in_data: bool) {
+async fn abandon(wire: &mut SmtpClientConn, t: Timeouts, in_data: bool) {
     if in_data {
         if wire.send(b".\r\n", "ending DATA", t.command).await.is_err() {
             return;
@@ -621,7 +621,7 @@ async fn abandon(wire: &mut Wire, t: Timeouts, in_data: bool) {
     quit(wire, t).await;
 }
 
-async fn send_data(wire: &mut Wire, path: &Path, t: Timeouts) -> Result<(), RcptOutcome> {
+async fn send_data(wire: &mut SmtpClientConn, path: &Path, t: Timeouts) -> Result<(), RcptOutcome> {
     let local_err = |e: std::io::Error| {
         RcptOutcome::deferred("none", "4.3.0", &format!("reading queued message: {e}"))
     };

@@ -1,20 +1,18 @@
-//! The client side of an SMTP or LMTP connection: a stream that may be TCP, TLS-over-TCP
-//! (after STARTTLS) or a Unix socket, and reply reading with a time limit on each whole reply
-//! (so a slow-drip server cannot stretch a reply forever) and bounded line length and count.
-//!
-//! This is the client counterpart of `ferrymail_net::stream::MaybeTls` (which is server-side);
-//! another client (say a future submission relay) should share it.
+//! The client side of an SMTP or LMTP connection: [`SmtpClientConn`] reads replies with a
+//! time limit on each whole reply (so a slow-drip server cannot stretch a reply forever) and
+//! bounded line length and count, over `ferrymail_net::stream::MaybeTls` — the stream type
+//! the servers use too (TCP, TLS after STARTTLS, or the Unix socket to local-delivery).
+//! Also the TLS client configurations.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::stream::MaybeTls;
 use ferrymail_smtp::{Reply, ReplyParser};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpStream, UnixStream};
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 /// Longest reply line we accept (RFC 5321 §4.5.3.1.5 says 512; servers exceed it).
@@ -38,42 +36,15 @@ pub enum WireError {
     TlsInjection,
 }
 
-pub enum ClientStream {
-    Tcp(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    Unix(UnixStream),
-    /// Only during a STARTTLS upgrade.
-    Gone,
-}
-
-impl ClientStream {
-    pub fn is_tls(&self) -> bool {
-        matches!(self, ClientStream::Tls(_))
-    }
-}
-
-fn gone() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "stream lost in a TLS upgrade")
-}
-
-ferrymail_net::forward_async_io! {
-    ClientStream {
-        ClientStream::Tcp(s) => s,
-        ClientStream::Tls(s) => s,
-        ClientStream::Unix(s) => s,
-    }
-    lost ClientStream::Gone => gone(), shutdown: Err(gone())
-}
-
-/// A connection with reply reading.
-pub struct Wire {
-    io: BufReader<ClientStream>,
+/// An SMTP or LMTP client connection with reply reading.
+pub struct SmtpClientConn {
+    io: BufReader<MaybeTls>,
     line: Vec<u8>,
 }
 
-impl Wire {
-    pub fn new(stream: ClientStream) -> Wire {
-        Wire {
+impl SmtpClientConn {
+    pub fn new(stream: MaybeTls) -> SmtpClientConn {
+        SmtpClientConn {
             io: BufReader::with_capacity(16 * 1024, stream),
             line: Vec::with_capacity(512),
         }
@@ -149,34 +120,16 @@ impl Wire {
         if !self.io.buffer().is_empty() {
             return Err(WireError::TlsInjection);
         }
-        let old = std::mem::replace(self.io.get_mut(), ClientStream::Gone);
-        let ClientStream::Tcp(tcp) = old else {
-            *self.io.get_mut() = old;
-            return Err(WireError::Tls(io::Error::other("TLS on a non-TCP stream")));
-        };
-        match tokio::time::timeout(limit, connector.connect(name, tcp)).await {
-            Ok(Ok(tls)) => {
-                *self.io.get_mut() = ClientStream::Tls(Box::new(tls));
-                Ok(())
-            }
+        match tokio::time::timeout(limit, self.io.get_mut().upgrade_client(connector, name)).await {
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(WireError::Tls(e)),
             Err(_) => Err(WireError::Timeout("in TLS handshake")),
         }
     }
 
-    /// "TLSv1.3 TLS13_AES_256_GCM_SHA384" when encrypted.
+    /// "TLSv1.3 with cipher TLS13_AES_256_GCM_SHA384" when encrypted.
     pub fn tls_description(&self) -> Option<String> {
-        match self.io.get_ref() {
-            ClientStream::Tls(s) => {
-                let c = s.get_ref().1;
-                Some(format!(
-                    "{:?} {:?}",
-                    c.protocol_version()?,
-                    c.negotiated_cipher_suite()?.suite()
-                ))
-            }
-            _ => None,
-        }
+        self.io.get_ref().tls_description()
     }
 }
 

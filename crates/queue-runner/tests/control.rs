@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use ferrymail_dev::dns::Zone;
+use ferrymail_queue_control::QueueEntry;
 use ferrymail_spool::QueueDir;
-use queue_runner::control::QueueEntry;
 
 fn mailctl(t: &TestEnv, args: &[&str]) -> Output {
     Command::new(bin_exists("mailctl"))

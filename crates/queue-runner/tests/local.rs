@@ -275,9 +275,9 @@ fn a_second_queue_runner_refuses_to_start_and_leaves_the_first_alone() {
         .expect("the second instance exits");
     assert_eq!(status.code(), Some(75), "EX_TEMPFAIL");
     // The first one still has its sockets and delivers.
-    let resp = queue_runner::control::request(
+    let resp = ferrymail_queue_control::request(
         &t.env.config.control_socket(),
-        &queue_runner::control::Request::List,
+        &ferrymail_queue_control::Request::List,
         Duration::from_secs(10),
     )
     .unwrap();

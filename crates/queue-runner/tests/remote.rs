@@ -570,9 +570,9 @@ fn dead_destination_is_suspended_and_flush_lifts_it() {
         &["PIPELINING"],
         Arc::new(always),
     );
-    let resp = queue_runner::control::request(
+    let resp = ferrymail_queue_control::request(
         &t.env.config.control_socket(),
-        &queue_runner::control::Request::Flush,
+        &ferrymail_queue_control::Request::Flush,
         Duration::from_secs(10),
     )
     .unwrap();

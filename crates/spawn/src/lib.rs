@@ -11,7 +11,7 @@
 //! which pop3d does and imapd does not) and re-executes the binary with [`CHILD_FLAG`], the socket as
 //! stdin/stdout. The child calls [`child::run`] (become the account, read the one-line
 //! header unbuffered, start a runtime in the connection's `conn` span) and serves the
-//! session over a [`wire::Wire`]; the main process keeps the client's TCP/TLS connection and
+//! session over a [`session_stream::SessionStream`]; the main process keeps the client's TCP/TLS connection and
 //! copies bytes between it and the child ([`relay::relay`]).
 //!
 //! Nothing here knows a mail protocol: what a header carries beyond [`child::ConnHeader`],
@@ -20,8 +20,8 @@
 pub mod child;
 pub mod cli;
 pub mod relay;
+pub mod session_stream;
 pub mod spawner;
-pub mod wire;
 
 pub use cli::SessionFlags;
 pub use spawner::{

@@ -20,9 +20,6 @@ use crate::units::{Listen, ServiceSpec, SocketSpec};
 /// The run directory the units name; the harness maps it onto the test config's `run_dir`.
 pub const UNIT_RUN_DIR: &str = "/run/ferrymail";
 
-/// sysexits EX_UNAVAILABLE: what a daemon whose issue is not done yet exits with at start.
-pub const NOT_IMPLEMENTED: i32 = 69;
-
 /// A socket bound by the harness, standing in for systemd's.
 #[derive(Debug)]
 pub struct BoundSocket {
@@ -170,15 +167,6 @@ fn remove_stale(path: &Path) {
     }
 }
 
-/// What a start attempt came to.
-#[derive(Debug)]
-pub enum Started {
-    /// Sent READY=1.
-    Ready(Activated),
-    /// Exited 69 at start: not implemented yet.
-    NotImplemented(String),
-}
-
 /// One running daemon started from its sockets.
 #[derive(Debug)]
 pub struct Activated {
@@ -206,7 +194,7 @@ pub struct Launcher {
 
 impl Launcher {
     /// Starts the daemon and waits for READY=1 (or its exit) up to `timeout`.
-    pub fn start(&self, timeout: Duration) -> Result<Started, String> {
+    pub fn start(&self, timeout: Duration) -> Result<Activated, String> {
         let name = self.service.name().to_owned();
         remove_stale(&self.notify_path);
         let notify = UnixDatagram::bind(&self.notify_path)
@@ -263,13 +251,10 @@ impl Launcher {
         let deadline = Instant::now() + timeout;
         loop {
             if a.saw("READY=1") {
-                return Ok(Started::Ready(a));
+                return Ok(a);
             }
             if let Ok(Some(status)) = a.child.try_wait() {
                 let log = a.log_text();
-                if status.code() == Some(NOT_IMPLEMENTED) {
-                    return Ok(Started::NotImplemented(log));
-                }
                 return Err(format!(
                     "{name} exited at start ({status}) before READY=1:\n{log}"
                 ));

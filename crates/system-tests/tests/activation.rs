@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrymail_dev::{prepare, target_bin, DevEnv, DevOptions, Ports};
-use ferrymail_system_tests::activation::NOT_IMPLEMENTED;
-use ferrymail_system_tests::activation::{Activated, BoundSocket, Launcher, Started};
+use ferrymail_system_tests::activation::{Activated, BoundSocket, Launcher};
 use ferrymail_system_tests::load::{self, Tally};
 use ferrymail_system_tests::units::{self, Listen, ServiceSpec};
 use ferrymail_system_tests::{require_tool, workspace_root};
@@ -85,27 +84,13 @@ fn launchers(env: &DevEnv, dir: &std::path::Path) -> Vec<Launcher> {
         .collect()
 }
 
-/// Starts what is implemented; returns the running ones and the names skipped (exit 69).
-fn start_all(launchers: &[Launcher]) -> (HashMap<String, Activated>, Vec<String>) {
+/// Starts every daemon from its sockets; each must reach READY=1.
+fn start_all(launchers: &[Launcher]) -> HashMap<String, Activated> {
     let mut running = HashMap::new();
-    let mut skipped = Vec::new();
     for l in launchers {
-        match l.start(START_TIMEOUT).unwrap() {
-            Started::Ready(a) => {
-                running.insert(l.service.name().to_owned(), a);
-            }
-            Started::NotImplemented(log) => {
-                eprintln!(
-                    "NOTE: {} ({}) exits 69 at start (not implemented yet): not exercised. Its log: {}",
-                    l.service.name(),
-                    l.service.binary,
-                    log.trim()
-                );
-                skipped.push(l.service.name().to_owned());
-            }
-        }
+        running.insert(l.service.name().to_owned(), l.start(START_TIMEOUT).unwrap());
     }
-    (running, skipped)
+    running
 }
 
 fn unix_paths(l: &Launcher, env: &DevEnv) -> Vec<std::path::PathBuf> {
@@ -126,7 +111,7 @@ fn restart_each_daemon_under_load_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let env = env(dir.path());
     let launchers = launchers(&env, dir.path());
-    let (mut running, skipped) = start_all(&launchers);
+    let mut running = start_all(&launchers);
     assert!(
         running.contains_key("ferrymail-smtpd.service"),
         "mta-smtpd must run for this test"
@@ -136,7 +121,7 @@ fn restart_each_daemon_under_load_loses_nothing() {
         .filter(|s| running.contains_key(**s))
         .map(|s| s.to_string())
         .collect();
-    eprintln!("exercised: {exercised:?}; not implemented yet: {skipped:?}");
+    eprintln!("exercised: {exercised:?}");
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -184,7 +169,7 @@ fn restart_each_daemon_under_load_loses_nothing() {
             continue;
         };
         // `systemctl reload` works whatever the daemon says (v252 only sends SIGHUP), but
-        // the issue asks for RELOADING=1/READY=1 so the manager knows when it is done.
+        // RELOADING=1/READY=1 lets the manager know when the reload is done.
         if let Err(e) = a.reload(Duration::from_secs(10)) {
             assert!(a.is_running(), "{e}");
             notify_problems.push(e);
@@ -197,12 +182,7 @@ fn restart_each_daemon_under_load_loses_nothing() {
         if !notes.iter().any(|n| n == "STOPPING=1") {
             notify_problems.push(format!("{name} sent no STOPPING=1"));
         }
-        match l.start(START_TIMEOUT).unwrap() {
-            Started::Ready(a) => {
-                running.insert(name.clone(), a);
-            }
-            Started::NotImplemented(_) => panic!("{name} ran before and now exits 69"),
-        }
+        running.insert(name.clone(), l.start(START_TIMEOUT).unwrap());
         assert!(
             load::wait_until(Duration::from_secs(60), || accepted() >= before + 3),
             "SMTP made no progress after restarting {name}"
@@ -328,7 +308,7 @@ fn daemons_adopt_every_socket_systemd_passes() {
                 .collect()
         })
         .collect();
-    let (running, _) = start_all(&launchers);
+    let running = start_all(&launchers);
     let mut problems = Vec::new();
     for (l, paths) in launchers.iter().zip(&inodes) {
         let Some(a) = running.get(l.service.name()) else {
@@ -403,7 +383,7 @@ fn systemd_socket_activate_starts_each_daemon() {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(&log_path).unwrap());
-        let mut child = Owned(cmd.spawn().unwrap());
+        let _daemon = Owned(cmd.spawn().unwrap());
         // The tool listens first, then execs the daemon on the first connection.
         let greeting = match &targets[0] {
             Listen::TcpPort(p) => {
@@ -419,15 +399,7 @@ fn systemd_socket_activate_starts_each_daemon() {
             }
             Listen::UnixDatagram(_) => unreachable!(),
         };
-        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-        if greeting.is_err() && child.exit_code(Duration::from_secs(5)) == Some(NOT_IMPLEMENTED) {
-            eprintln!(
-                "NOTE: {}: exits 69 (not implemented yet): not exercised",
-                spec.binary
-            );
-            continue;
-        }
-        let log = log();
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
         let greeting = greeting.unwrap_or_else(|e| panic!("{}: {e}\n{log}", spec.binary));
         let expected = match spec.binary.as_str() {
             "mta-smtpd" | "local-delivery" => "220",

@@ -1,4 +1,4 @@
-//! Hostile clients against the real mta-smtpd, imapd and pop3d (issue #10): slowloris, a
+//! Hostile clients against the real mta-smtpd, imapd and pop3d: slowloris, a
 //! flood of connections opened and abandoned, 1 MB lines, a flood of bad logins, NUL bytes,
 //! and (IMAP) invalid UTF-8 in mailbox names. During every attack a well-behaved client runs
 //! complete short sessions and must succeed; its latency (min/median/max) is printed as
@@ -10,7 +10,7 @@
 //! addresses 127.0.5.x) and the well-behaved client from 127.0.0.9, so per-address limits hit
 //! the attackers only. The well-behaved client logs in to the very account being attacked.
 //!
-//! Scaled for a 2-core CI machine: the issue's 10,000 abandoned connections become 2,000 per
+//! Scaled for a 2-core CI machine: the full 10,000 abandoned connections become 2,000 per
 //! daemon; slowloris uses 55 connections per daemon (more than the per-address limit).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -88,12 +88,7 @@ impl Harness {
         opts.ports = Ports::free();
         opts.users = vec![(USER.into(), PASS.into()), (ANN.into(), ANN_PASS.into())];
         let mut env = prepare(&opts).unwrap();
-        let c = &mut env.config;
-        for l in [
-            &mut c.smtpd.limits,
-            &mut c.imapd.limits,
-            &mut c.pop3d.limits,
-        ] {
+        for l in env.client_limits_mut() {
             l.exempt_trusted = false;
             l.max_connections_per_ip = PER_IP;
             l.max_connections = 2_000;
@@ -102,6 +97,7 @@ impl Harness {
             l.auth_failure_delay = Duration::from_millis(50);
             l.plaintext_auth_on_loopback = true;
         }
+        let c = &mut env.config;
         c.smtpd.command_timeout = SHORT_TIMEOUT;
         c.smtpd.data_timeout = SHORT_TIMEOUT;
         c.pop3d.idle_timeout = SHORT_TIMEOUT;
@@ -110,15 +106,7 @@ impl Harness {
         c.imapd.login_timeout = SHORT_TIMEOUT;
         env.save_config().unwrap();
         for login in [USER, ANN] {
-            let (local, domain) = login.split_once('@').unwrap();
-            let md = env
-                .config
-                .paths
-                .mail_root
-                .join(domain)
-                .join(local)
-                .join("Maildir");
-            ferrymail_maildir::Maildir::create(md).unwrap();
+            ferrymail_maildir::Maildir::create(env.maildir(login).unwrap()).unwrap();
         }
         let mut daemons = Vec::new();
         for bin in ["mta-smtpd", "imapd", "pop3d"] {
@@ -868,12 +856,7 @@ fn invalid_utf8_mailboxes(h: &Harness) {
         seen.summary()
     );
     // Nothing with an undecodable name reached the attacker's maildir.
-    let md = h
-        .env
-        .config
-        .paths
-        .mail_root
-        .join("example.test/ann/Maildir");
+    let md = h.env.maildir(ANN).unwrap();
     for e in std::fs::read_dir(&md).unwrap() {
         let name = e.unwrap().file_name();
         assert!(

@@ -6,7 +6,7 @@
 //! a DSN. Neither host relays for the other.
 //!
 //! The scenario is written once ([`run_scenario`]) over a [`Topology`] that says how to reach
-//! each host, and runs in the two modes of issue #10:
+//! each host, and runs in two modes:
 //! - network namespaces: a.test and b.test each in their own namespace on 10.231.0.1 and
 //!   10.231.0.2 with the standard ports (25, 587, 465, 143, 993, 110, 995), wired by veth
 //!   pairs to a bridge in a third "wan" namespace that holds the DNS server on port 53 and the

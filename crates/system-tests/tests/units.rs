@@ -1,5 +1,5 @@
 //! The systemd units: consistent with the config defaults and the daemons' socket names,
-//! hardened as issue #9 lists, accepted by `systemd-analyze verify`, and with the
+//! hardened (see docs/operations.md), accepted by `systemd-analyze verify`, and with the
 //! `systemd-analyze security` scores that docs/operations.md records.
 
 use std::collections::BTreeMap;

@@ -274,20 +274,7 @@ impl AliasesFile {
 
         fn finish(doc: &mut Document<AliasEntry>, p: Pending) {
             match parse_entry(&p.logical) {
-                Ok(entry) => {
-                    if doc.get(&entry.name).is_some() {
-                        doc.issue(
-                            p.first_line,
-                            format!("duplicate alias {}; the first one is used", entry.name),
-                        );
-                        doc.slots.push(Slot::Text(p.original));
-                    } else {
-                        doc.slots.push(Slot::Entry {
-                            entry,
-                            original: Some(p.original),
-                        });
-                    }
-                }
+                Ok(entry) => doc.push_loaded(p.first_line, entry, p.original),
                 Err(reason) => {
                     doc.issue(p.first_line, format!("entry skipped: {reason}"));
                     doc.slots.push(Slot::Text(p.original));

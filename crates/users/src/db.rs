@@ -407,7 +407,7 @@ impl UserDb {
 
 /// The account for `login` and the hash to check, if it may log in.
 fn find_account(snap: &Snapshot, login: &str) -> Option<(Account, Option<StoredPassword>)> {
-    let login = login.trim().to_lowercase();
+    let login = crate::passwd_file::login_key(login);
     if let Some(e) = snap.users.get(&login) {
         return Some((
             Account::Virtual(VirtualUser::from_entry(e)),

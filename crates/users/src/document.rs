@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{EditError, LoadIssue};
-use crate::files::{save_checked, FileStamp};
+use crate::files::{numbered_lines, save_checked, FileStamp};
 
 /// A parsed record of one of the files.
 pub(crate) trait Record {
@@ -38,6 +38,55 @@ impl<T: Record> Document<T> {
             stamp,
             slots: Vec::new(),
             issues: Vec::new(),
+        }
+    }
+
+    /// Reads a file of one record per line. Blank and comment lines stay as text; `parse`
+    /// turns any other line into a record (plus warnings) or says why it cannot. Bad lines
+    /// and repeated keys are reported as load issues and kept verbatim, so a save changes
+    /// nothing the administrator wrote.
+    pub(crate) fn from_lines(
+        path: &Path,
+        text: &str,
+        parse: impl Fn(&str) -> Result<(T, Vec<String>), String>,
+    ) -> Self {
+        let mut doc = Document::new(path, None);
+        for (n, line) in numbered_lines(text) {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                doc.slots.push(Slot::Text(line.to_string()));
+                continue;
+            }
+            match parse(line) {
+                Ok((entry, warnings)) => {
+                    for w in warnings {
+                        doc.issue(n, w);
+                    }
+                    doc.push_loaded(n, entry, line.to_string());
+                }
+                Err(reason) => {
+                    doc.issue(n, format!("line skipped: {reason}"));
+                    doc.slots.push(Slot::Text(line.to_string()));
+                }
+            }
+        }
+        doc
+    }
+
+    /// Adds a record read from line `n`, unless its key came earlier in the file: the
+    /// first one wins and the repeat is reported and kept as text.
+    pub(crate) fn push_loaded(&mut self, n: usize, entry: T, original: String) {
+        if self.get(entry.key()).is_some() {
+            self.issue(
+                n,
+                format!("duplicate entry {}; the first one is used", entry.key()),
+            );
+            self.slots.push(Slot::Text(original));
+        } else {
+            self.slots.push(Slot::Entry {
+                entry,
+                original: Some(original),
+            });
         }
     }
 

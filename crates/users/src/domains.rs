@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::document::{Document, Record, Slot};
+use crate::document::{Document, Record};
 use crate::error::{EditError, LoadIssue};
-use crate::files::{load_for_edit, numbered_lines};
+use crate::files::load_for_edit;
 
 /// Lowercases a domain, drops one trailing dot, and checks it is a plausible
 /// host name (UTF-8 labels allowed, no empty labels, no address syntax).
@@ -57,28 +57,9 @@ impl DomainsFile {
     }
 
     pub(crate) fn parse(path: &Path, text: &str) -> DomainsFile {
-        let mut doc = Document::new(path, None);
-        for (n, line) in numbered_lines(text) {
-            let t = line.trim();
-            if t.is_empty() || t.starts_with('#') {
-                doc.slots.push(Slot::Text(line.to_string()));
-                continue;
-            }
-            match normalize_domain(t) {
-                Ok(d) if doc.get(&d).is_some() => {
-                    doc.issue(n, format!("duplicate domain {d}"));
-                    doc.slots.push(Slot::Text(line.to_string()));
-                }
-                Ok(d) => doc.slots.push(Slot::Entry {
-                    entry: DomainLine(d),
-                    original: Some(line.to_string()),
-                }),
-                Err(e) => {
-                    doc.issue(n, format!("line skipped: {e}"));
-                    doc.slots.push(Slot::Text(line.to_string()));
-                }
-            }
-        }
+        let doc = Document::from_lines(path, text, |line| {
+            Ok((DomainLine(normalize_domain(line.trim())?), Vec::new()))
+        });
         DomainsFile { doc }
     }
 

@@ -3,10 +3,10 @@
 //! Every file is identified by a [`FileStamp`] (device, inode, size, mtime) so
 //! that daemons notice a change cheaply and editors notice a concurrent edit.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use crate::error::EditError;
 
@@ -85,70 +85,9 @@ pub(crate) fn read_text(path: &Path) -> io::Result<ReadOutcome> {
     })
 }
 
-/// Replaces `path` with `contents` so that readers see either the old or the
-/// new file, never a torn one, and the change survives a crash once this
-/// returns: temp file in the same directory, fsync, rename, fsync directory.
-///
-/// An existing file's permission bits (and, when allowed, owner) are kept;
-/// a new file gets `new_mode`.
-pub(crate) fn write_atomic(path: &Path, contents: &str, new_mode: u32) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let existing = match fs::metadata(path) {
-        Ok(md) => Some(md),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e),
-    };
-    let mode = existing
-        .as_ref()
-        .map(|md| md.permissions().mode() & 0o7777)
-        .unwrap_or(new_mode);
-
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".tmp.{}.{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let tmp_path = dir.join(tmp_name);
-
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp_path)?;
-        // The umask may have narrowed the mode given to open().
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        if let Some(md) = &existing {
-            // Only root can give a file away; an unprivileged editor keeps
-            // its own ownership, which is then what the operator asked for.
-            match std::os::unix::fs::fchown(&f, Some(md.uid()), Some(md.gid())) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
-                Err(e) => return Err(e),
-            }
-        }
-        f.write_all(contents.as_bytes())?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp_path, path)?;
-        File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp_path);
-    }
-    result
-}
-
 /// Common save path for the editable file models: refuse to overwrite a file
-/// someone else changed since it was loaded, then write atomically.
+/// someone else changed since it was loaded, then replace it atomically and durably
+/// (`ferrymail_fsutil::write_atomic`: an existing file's mode and owner are kept).
 pub(crate) fn save_checked(
     path: &Path,
     loaded: Option<FileStamp>,
@@ -164,9 +103,11 @@ pub(crate) fn save_checked(
             path: path.to_path_buf(),
         });
     }
-    write_atomic(path, contents, new_mode).map_err(|source| EditError::Io {
-        path: path.to_path_buf(),
-        source,
+    ferrymail_fsutil::write_atomic(path, contents.as_bytes(), new_mode).map_err(|source| {
+        EditError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     FileStamp::of(path)
         .map_err(|source| EditError::Io {
@@ -207,31 +148,6 @@ pub(crate) fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn atomic_write_keeps_mode_and_leaves_no_temp_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        write_atomic(&path, "one\n", 0o640).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        let before = FileStamp::of(&path).unwrap().unwrap();
-        write_atomic(&path, "two\n", 0o644).unwrap();
-        assert_eq!(fs::read_to_string(&path).unwrap(), "two\n");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_ne!(FileStamp::of(&path).unwrap().unwrap(), before);
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("f")]);
-    }
 
     #[test]
     fn lines_read_back_the_same_after_being_written_with_a_newline() {

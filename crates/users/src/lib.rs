@@ -42,7 +42,7 @@ pub use aliases::{AliasEntry, AliasTarget, AliasesFile};
 pub use db::{Account, UserDb, UserDbConfig, VirtualUser};
 pub use domains::{normalize_domain, DomainsFile};
 pub use error::{AuthError, EditError, LoadIssue, PasswordError, ResolveError, UserDbError};
-pub use passwd_file::{ExtraField, PasswdEntry, PasswdFile, UnusablePassword};
+pub use passwd_file::{login_key, ExtraField, PasswdEntry, PasswdFile, UnusablePassword};
 pub use password::{hash_password, Scheme, StoredPassword};
 pub use quota::Quota;
 pub use resolve::{Destination, Resolution, ResolvedDestination, MAX_ALIAS_DEPTH};

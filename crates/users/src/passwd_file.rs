@@ -11,9 +11,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::document::{Document, Record, Slot};
+use crate::document::{Document, Record};
 use crate::error::{EditError, LoadIssue};
-use crate::files::{load_for_edit, numbered_lines};
+use crate::files::load_for_edit;
 use crate::password::StoredPassword;
 use crate::quota::{self, Quota, QuotaField};
 
@@ -202,9 +202,16 @@ impl Record for PasswdEntry {
     }
 }
 
+/// How logins compare, everywhere a login is matched (the passwd-file's keys, a login
+/// attempt, a SASL authorization identity): surrounding space ignored, local part and domain
+/// both case-insensitive.
+pub fn login_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
 /// Lowercases and checks a login (`user@domain` or a bare name).
 pub(crate) fn normalize_login(login: &str) -> Result<String, String> {
-    let login = login.trim().to_lowercase();
+    let login = login_key(login);
     if login.is_empty() {
         return Err("empty login".into());
     }
@@ -339,37 +346,7 @@ impl PasswdFile {
     }
 
     pub(crate) fn parse(path: &Path, text: &str) -> PasswdFile {
-        let mut doc = Document::new(path, None);
-        for (n, line) in numbered_lines(text) {
-            let t = line.trim();
-            if t.is_empty() || t.starts_with('#') {
-                doc.slots.push(Slot::Text(line.to_string()));
-                continue;
-            }
-            match parse_line(line) {
-                Ok((entry, warnings)) => {
-                    for w in warnings {
-                        doc.issue(n, w);
-                    }
-                    if doc.get(&entry.login).is_some() {
-                        doc.issue(
-                            n,
-                            format!("duplicate login {}; the first one is used", entry.login),
-                        );
-                        doc.slots.push(Slot::Text(line.to_string()));
-                    } else {
-                        doc.slots.push(Slot::Entry {
-                            entry,
-                            original: Some(line.to_string()),
-                        });
-                    }
-                }
-                Err(reason) => {
-                    doc.issue(n, format!("line skipped: {reason}"));
-                    doc.slots.push(Slot::Text(line.to_string()));
-                }
-            }
-        }
+        let doc = Document::from_lines(path, text, parse_line);
         PasswdFile { doc }
     }
 

@@ -73,7 +73,7 @@ impl UnixAccounts {
 }
 
 /// The password field of passwd or shadow, interpreted. Hash text never
-/// reaches the issue messages.
+/// reaches the load warnings.
 fn credential(
     field: &str,
     expires_day: Option<i64>,

@@ -15,6 +15,34 @@ pub trait MessageView {
     fn size(&self) -> u64;
 }
 
+/// A message as delivery knows it: its parsed header fields and its envelope.
+pub struct Facts<'a> {
+    /// Unfolded `(name, value)` pairs in message order.
+    pub headers: &'a [(String, String)],
+    pub from: &'a str,
+    pub to: &'a str,
+    pub size: u64,
+}
+
+impl MessageView for Facts<'_> {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+    fn envelope_from(&self) -> &str {
+        self.from
+    }
+    fn envelope_to(&self) -> &str {
+        self.to
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// One thing to do with the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

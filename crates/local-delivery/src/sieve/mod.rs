@@ -10,7 +10,7 @@ mod interp;
 mod lexer;
 mod parser;
 
-pub use interp::{addresses, Action, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
+pub use interp::{addresses, Action, Facts, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
 pub use parser::CAPABILITIES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,48 +45,24 @@ impl Script {
 mod tests {
     use super::*;
 
-    struct Msg {
-        headers: Vec<(&'static str, &'static str)>,
-        from: &'static str,
-        to: &'static str,
-        size: u64,
-    }
+    const HEADERS: [(&str, &str); 4] = [
+        ("From", "\"Alice, A.\" <alice@Lists.Example.org>"),
+        ("To", "bob@example.test, carol@example.test"),
+        ("Subject", "[list] Weekly report"),
+        ("X-Spam-Flag", "YES"),
+    ];
 
-    impl MessageView for Msg {
-        fn header(&self, name: &str) -> Vec<String> {
-            self.headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.to_string())
-                .collect()
-        }
-        fn envelope_from(&self) -> &str {
-            self.from
-        }
-        fn envelope_to(&self) -> &str {
-            self.to
-        }
-        fn size(&self) -> u64 {
-            self.size
-        }
-    }
-
-    fn msg() -> Msg {
-        Msg {
-            headers: vec![
-                ("From", "\"Alice, A.\" <alice@Lists.Example.org>"),
-                ("To", "bob@example.test, carol@example.test"),
-                ("Subject", "[list] Weekly report"),
-                ("X-Spam-Flag", "YES"),
-            ],
+    fn run(src: &str) -> Result<Vec<Action>, SieveError> {
+        let headers: Vec<(String, String)> = HEADERS
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        Script::parse(src)?.run(&Facts {
+            headers: &headers,
             from: "owner-list@lists.example.org",
             to: "bob+lists@example.test",
             size: 2000,
-        }
-    }
-
-    fn run(src: &str) -> Result<Vec<Action>, SieveError> {
-        Script::parse(src)?.run(&msg())
+        })
     }
 
     fn file(f: &str) -> Vec<Action> {

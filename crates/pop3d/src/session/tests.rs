@@ -1,4 +1,5 @@
 use super::*;
+use ferrymail_net::sasl;
 
 fn cfg(plaintext: bool) -> SessionConfig {
     SessionConfig {
@@ -199,8 +200,16 @@ fn sasl_plain_with_and_without_initial_response() {
     // The session is usable again after a cancelled exchange.
     assert!(text(&s.line(b"NOOP\r\n")).starts_with("-ERR"));
     let other = sasl::encode(b"admin\0joe@a.test\0pw");
-    assert!(text(&s.line(format!("AUTH PLAIN {other}\r\n").as_bytes())).starts_with("-ERR [AUTH]"));
     assert!(text(&s.line(b"AUTH CRAM-MD5\r\n")).starts_with("-ERR"));
+    // Acting as another user is refused before any password check, and counts as the
+    // third failure.
+    let step = s.line(format!("AUTH PLAIN {other}\r\n").as_bytes());
+    assert_eq!(
+        text(&step),
+        "-ERR [AUTH] Not authorized to act as another user\r\n\
+         -ERR [AUTH] Too many failures, closing\r\n"
+    );
+    assert_eq!(step.action, Action::Close);
 }
 
 #[test]

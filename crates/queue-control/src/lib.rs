@@ -3,8 +3,10 @@
 //! One request per connection on the control socket (`queue.control_socket`, mode
 //! `queue.control_socket_mode`): the client writes one JSON [`Request`] on a line, the daemon
 //! answers with one JSON [`Response`] on a line and closes. Queue ids travel as strings and
-//! are parsed strictly by the daemon, so nothing from the socket can name a path. This module
-//! has no daemon dependencies so `mailctl` can reuse it, including the `mailq` formatting.
+//! are parsed strictly by the daemon, so nothing from the socket can name a path. Both sides
+//! share this crate (the client with [`request`], the daemon with [`parse_request`] and
+//! [`encode_response`]), so `mailctl` speaks the protocol without linking the daemon; the
+//! `mailq` formatting lives here too.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -1,6 +1,6 @@
-//! The bytes of a session: the client's own TCP/TLS connection in the main process, or in a
-//! session child the Unix socket over which the main process relays that connection. One
-//! type, so a daemon's session loop runs unchanged in both.
+//! The bytes of an IMAP or POP3 session: the client's own TCP/TLS connection in the main
+//! process, or in a session child the Unix socket over which the main process relays that
+//! connection. One type, so a daemon's session loop runs unchanged in both.
 
 use std::io;
 
@@ -8,7 +8,7 @@ use ferrymail_net::stream::MaybeTls;
 use tokio::net::UnixStream;
 use tokio_rustls::TlsAcceptor;
 
-pub enum Wire {
+pub enum SessionStream {
     Net(MaybeTls),
     /// A session child's end of the socket to the main process, which holds the client's
     /// connection; `tls` says whether that connection is encrypted.
@@ -18,26 +18,28 @@ pub enum Wire {
     },
 }
 
-impl Wire {
+impl SessionStream {
     pub fn is_tls(&self) -> bool {
         match self {
-            Wire::Net(s) => s.is_tls(),
-            Wire::Relayed { tls, .. } => *tls,
+            SessionStream::Net(s) => s.is_tls(),
+            SessionStream::Relayed { tls, .. } => *tls,
         }
     }
 
     pub fn tls_description(&self) -> Option<String> {
         match self {
-            Wire::Net(s) => s.tls_description(),
-            Wire::Relayed { .. } => None,
+            SessionStream::Net(s) => s.tls_description(),
+            SessionStream::Relayed { .. } => None,
         }
     }
 
     /// STARTTLS/STLS; only possible on the client's own connection.
     pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
         match self {
-            Wire::Net(s) => s.upgrade(acceptor).await,
-            Wire::Relayed { .. } => Err(io::Error::other("TLS is handled by the main process")),
+            SessionStream::Net(s) => s.upgrade(acceptor).await,
+            SessionStream::Relayed { .. } => {
+                Err(io::Error::other("TLS is handled by the main process"))
+            }
         }
     }
 
@@ -45,16 +47,16 @@ impl Wire {
     /// waiting for its next command need not hold a read buffer meanwhile.
     pub async fn readable(&self) -> io::Result<()> {
         match self {
-            Wire::Net(s) => s.readable().await,
-            Wire::Relayed { sock, .. } => sock.readable().await,
+            SessionStream::Net(s) => s.readable().await,
+            SessionStream::Relayed { sock, .. } => sock.readable().await,
         }
     }
 }
 
 ferrymail_net::forward_async_io! {
-    Wire {
-        Wire::Net(s) => s,
-        Wire::Relayed { sock: s, .. } => s,
+    SessionStream {
+        SessionStream::Net(s) => s,
+        SessionStream::Relayed { sock: s, .. } => s,
     }
 }
 
@@ -64,7 +66,7 @@ mod tests {
     use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
     /// Whether `readable` has finished after being polled once.
-    async fn ready_now(w: &Wire) -> bool {
+    async fn ready_now(w: &SessionStream) -> bool {
         tokio::select! {
             biased;
             r = w.readable() => {
@@ -75,8 +77,12 @@ mod tests {
         }
     }
 
-    /// One command and its reply through the wire.
-    async fn exchange(w: &mut Wire, peer: &mut (impl AsyncRead + AsyncWrite + Unpin), tag: &str) {
+    /// One command and its reply through the stream.
+    async fn exchange(
+        w: &mut SessionStream,
+        peer: &mut (impl AsyncRead + AsyncWrite + Unpin),
+        tag: &str,
+    ) {
         let cmd = format!("{tag} NOOP\r\n");
         peer.write_all(cmd.as_bytes()).await.unwrap();
         w.readable().await.unwrap();
@@ -92,9 +98,12 @@ mod tests {
         assert_eq!(back, reply.as_bytes());
     }
 
-    /// A wire waiting for the next command is not readable until the peer sent one (what
+    /// A stream waiting for the next command is not readable until the peer sent one (what
     /// lets a session wait without a read buffer); then the command arrives whole.
-    async fn idle_until_data(mut w: Wire, peer: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
+    async fn idle_until_data(
+        mut w: SessionStream,
+        peer: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    ) {
         exchange(&mut w, peer, "a1").await;
         assert!(!ready_now(&w).await, "readable before the next command");
         exchange(&mut w, peer, "a2").await;
@@ -102,22 +111,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_relayed_wire_waits_for_data_before_reading() {
+    async fn a_relayed_stream_waits_for_data_before_reading() {
         let (sock, mut peer) = UnixStream::pair().unwrap();
-        let w = Wire::Relayed { sock, tls: true };
+        let w = SessionStream::Relayed { sock, tls: true };
         assert!(w.is_tls());
         assert!(w.tls_description().is_none());
         idle_until_data(w, &mut peer).await;
     }
 
     #[tokio::test]
-    async fn a_plaintext_wire_waits_for_data_before_reading() {
+    async fn a_plaintext_stream_waits_for_data_before_reading() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        let w = Wire::Net(MaybeTls::Plain(server));
+        let w = SessionStream::Net(MaybeTls::Plain(server));
         assert!(!w.is_tls());
         idle_until_data(w, &mut client).await;
     }
