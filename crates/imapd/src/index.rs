@@ -55,6 +55,26 @@ fn key(mailbox: &Path, uidvalidity: u32, uid: u32) -> Vec<u8> {
 }
 
 impl Index {
+    /// The daemon's cache in `<state_dir>/imapd` (created 0700, as the user imapd runs as),
+    /// or none, with a warning: without it imapd still works, only slower after a restart.
+    pub fn open_in_state_dir(state_dir: &Path) -> Option<Arc<Index>> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = state_dir.join("imapd");
+        let opened = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| Index::open(&dir).map_err(|e| e.to_string()));
+        match opened {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!(error = %e, "running without the index database");
+                None
+            }
+        }
+    }
+
     /// Opens (creating) the database in `dir`.
     pub fn open(dir: &Path) -> Result<Arc<Index>, IndexError> {
         let path = dir.join("index");

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,7 +65,9 @@ impl Service for Imapd {
     async fn serve(self, run: Running) -> Result<(), StartError> {
         let config = Arc::new(run.config);
         let limits = config.imapd.limits.clone();
-        let hub = Hub::new(open_index(&config));
+        let hub = Hub::new(imapd::index::Index::open_in_state_dir(
+            &config.paths.state_dir,
+        ));
         let ctx = Arc::new(Ctx {
             config: config.clone(),
             users: Some(run.users),
@@ -91,24 +92,6 @@ impl Service for Imapd {
         .await;
         hub.flush_index();
         served.map_err(|e| StartError::service("serve", e))
-    }
-}
-
-/// The index is a cache: without it imapd still works, only slower after a restart.
-fn open_index(config: &Config) -> Option<Arc<imapd::index::Index>> {
-    let dir = config.paths.state_dir.join("imapd");
-    let opened = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .map_err(|e| e.to_string())
-        .and_then(|()| imapd::index::Index::open(&dir).map_err(|e| e.to_string()));
-    match opened {
-        Ok(i) => Some(i),
-        Err(e) => {
-            tracing::warn!(error = %e, "running without the index database");
-            None
-        }
     }
 }
 

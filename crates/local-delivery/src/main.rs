@@ -2,7 +2,6 @@
 //! mailboxes, with aliases, .forward and Sieve. This file only names what the shared start-up
 //! (`ferrymail_net::startup`) binds and opens for it; see the library crate for the flow.
 
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixListener;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,7 +76,10 @@ impl Service for LocalDelivery {
             data_timeout: config.smtpd.data_timeout,
             max_sessions: server::MAX_SESSIONS,
             grace: config.smtpd.shutdown_grace,
-            recent: open_recent(&config),
+            recent: RecentDeliveries::open_in_state_dir(
+                &config.paths.state_dir,
+                config.delivery.remembered_deliveries,
+            ),
         });
         let socket = config.lmtp_socket();
         let router = Arc::new(Router::new(config, run.users, self.vmail));
@@ -87,22 +89,6 @@ impl Service for LocalDelivery {
             .await
             .map_err(|e| StartError::service("LMTP server", e))
     }
-}
-
-/// The record of recent deliveries in `state_dir/local-delivery/` (created 0700 if missing,
-/// as the user the daemon now runs as).
-fn open_recent(config: &Config) -> RecentDeliveries {
-    let capacity = config.delivery.remembered_deliveries;
-    let dir = config.paths.state_dir.join("local-delivery");
-    let made = std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir);
-    if let Err(e) = made {
-        tracing::warn!(dir = %dir.display(), error = %e, "cannot create the state directory; the delivery record is kept in memory only");
-        return RecentDeliveries::open(None, capacity);
-    }
-    RecentDeliveries::open(Some(&dir.join("delivered")), capacity)
 }
 
 fn main() -> ExitCode {

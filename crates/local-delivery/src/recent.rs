@@ -82,6 +82,23 @@ fn key(queue_id: &str, rcpt: &str) -> String {
 }
 
 impl RecentDeliveries {
+    /// The daemon's record in `<state_dir>/local-delivery/delivered` (the directory created
+    /// 0700, as the user the daemon runs as); kept in memory only, with a warning, if the
+    /// directory cannot be made.
+    pub fn open_in_state_dir(state_dir: &Path, capacity: usize) -> RecentDeliveries {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = state_dir.join("local-delivery");
+        let made = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir);
+        if let Err(e) = made {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the state directory; the delivery record is kept in memory only");
+            return RecentDeliveries::open(None, capacity);
+        }
+        RecentDeliveries::open(Some(&dir.join("delivered")), capacity)
+    }
+
     /// Remembers up to `capacity` deliveries, persisted in `path` when given. A file that
     /// cannot be read or written leaves the memory-only behaviour (with a warning): the
     /// check is a duplicate reducer, never a reason not to deliver.
