@@ -1,7 +1,8 @@
 //! ferrymail-fsutil: the few filesystem primitives every crash-safety argument in ferrymail
 //! rests on, written once: a rename that never replaces ([`rename_noreplace`],
 //! [`rename_dir_noreplace`]), making a directory's entries durable ([`fsync_dir`]), and
-//! replacing a small file atomically and durably ([`write_atomic`]).
+//! replacing a small file atomically and durably ([`write_atomic`]), and clearing the way for a
+//! Unix socket a previous run left behind ([`remove_stale_socket`]).
 //!
 //! The spool, the Maildir store, the user-database editors and imapd's state files all use
 //! these; none of them has a copy of its own.
@@ -15,6 +16,21 @@ pub use replace::write_atomic;
 use std::fs::File;
 use std::io;
 use std::path::Path;
+
+/// Removes the socket a previous run of a daemon left at `path`, so it can bind there again;
+/// anything at `path` that is not a socket is refused (`AlreadyExists`), never deleted.
+pub fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 /// Makes a directory's entries (a create, rename or unlink inside it) durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {

@@ -154,20 +154,10 @@ pub fn unix(
 }
 
 pub fn bind_unix(path: &Path, mode: u32) -> io::Result<UnixListener> {
-    use std::os::unix::fs::FileTypeExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
-        Ok(_) => {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a socket", path.display()),
-            ))
-        }
-        Err(_) => {}
-    }
+    ferrymail_fsutil::remove_stale_socket(path)?;
     let sock = UnixListener::bind(path)
         .map_err(|e| io::Error::new(e.kind(), format!("bind {}: {e}", path.display())))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;

@@ -3,7 +3,8 @@
 
 use crate::session::{Action, LoginResult, MessageInfo, Session, SessionConfig};
 
-fn sample() -> Vec<MessageInfo> {
+/// Two messages, the maildrop the fuzz target and the session's unit tests log in to.
+pub(crate) fn sample() -> Vec<MessageInfo> {
     vec![
         MessageInfo {
             uidl: "100.M1P1Q1.h,S=10,W=12".into(),

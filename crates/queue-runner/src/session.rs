@@ -248,12 +248,13 @@ pub async fn run(
     } = &p.tls
     {
         if ext.starttls && !wire.is_tls() {
-            let started = async {
-                wire.send(b"STARTTLS\r\n", "sending STARTTLS", t.command)
-                    .await?;
-                wire.reply("after STARTTLS", t.command).await
-            }
-            .await;
+            let started = wire
+                .command(
+                    b"STARTTLS\r\n",
+                    ("sending STARTTLS", "after STARTTLS"),
+                    t.command,
+                )
+                .await;
             match started {
                 Ok(r) if r.code == 220 => {
                     let name = server_name(p.server_name);
@@ -356,12 +357,10 @@ async fn hello(wire: &mut SmtpClientConn, p: &SessionParams<'_>) -> Result<Exten
         Dialect::Lmtp => "LHLO",
     };
     let cmd = format!("{verb} {}\r\n", p.helo);
-    let r = async {
-        wire.send(cmd.as_bytes(), "sending EHLO", t.command).await?;
-        wire.reply("after EHLO", t.command).await
-    }
-    .await
-    .map_err(|e| format!("{e} with {}", p.relay))?;
+    let r = wire
+        .command(cmd.as_bytes(), ("sending EHLO", "after EHLO"), t.command)
+        .await
+        .map_err(|e| format!("{e} with {}", p.relay))?;
     if r.code == 250 {
         return Ok(Extensions::parse(&r));
     }
@@ -370,12 +369,10 @@ async fn hello(wire: &mut SmtpClientConn, p: &SessionParams<'_>) -> Result<Exten
     }
     // An old server without ESMTP.
     let cmd = format!("HELO {}\r\n", p.helo);
-    let r = async {
-        wire.send(cmd.as_bytes(), "sending HELO", t.command).await?;
-        wire.reply("after HELO", t.command).await
-    }
-    .await
-    .map_err(|e| format!("{e} with {}", p.relay))?;
+    let r = wire
+        .command(cmd.as_bytes(), ("sending HELO", "after HELO"), t.command)
+        .await
+        .map_err(|e| format!("{e} with {}", p.relay))?;
     if r.code == 250 {
         Ok(Extensions::default())
     } else {
@@ -520,12 +517,13 @@ async fn transaction(
             return finish(out);
         }
     } else {
-        let r = async {
-            wire.send(mail.as_bytes(), "sending MAIL FROM", t.command)
-                .await?;
-            wire.reply("after MAIL FROM", t.command).await
-        }
-        .await;
+        let r = wire
+            .command(
+                mail.as_bytes(),
+                ("sending MAIL FROM", "after MAIL FROM"),
+                t.command,
+            )
+            .await;
         mail_reply = match r {
             Ok(r) => r,
             Err(e) => {
@@ -539,12 +537,13 @@ async fn transaction(
             return finish(out);
         }
         for (i, c) in rcpt_cmds.iter().enumerate() {
-            let r = async {
-                wire.send(c.as_bytes(), "sending RCPT TO", t.command)
-                    .await?;
-                wire.reply("after RCPT TO", t.command).await
-            }
-            .await;
+            let r = wire
+                .command(
+                    c.as_bytes(),
+                    ("sending RCPT TO", "after RCPT TO"),
+                    t.command,
+                )
+                .await;
             match r {
                 Ok(r) if r.is_positive() => accepted.push(i),
                 Ok(r) => out[i] = Some(RcptOutcome::from_reply(&r, relay)),
@@ -558,11 +557,9 @@ async fn transaction(
             quit(wire, t).await;
             return finish(out);
         }
-        let r = async {
-            wire.send(b"DATA\r\n", "sending DATA", t.command).await?;
-            wire.reply("after DATA", t.command).await
-        }
-        .await;
+        let r = wire
+            .command(b"DATA\r\n", ("sending DATA", "after DATA"), t.command)
+            .await;
         match r {
             Ok(r) if r.code == 354 => {}
             Ok(r) => {

@@ -109,6 +109,18 @@ impl SmtpClientConn {
         }
     }
 
+    /// Sends one command and reads its reply, each within `limit`; `stages` name the two
+    /// halves in errors (`("sending RCPT TO", "after RCPT TO")`).
+    pub async fn command(
+        &mut self,
+        bytes: &[u8],
+        stages: (&'static str, &'static str),
+        limit: Duration,
+    ) -> Result<Reply, WireError> {
+        self.send(bytes, stages.0, limit).await?;
+        self.reply(stages.1, limit).await
+    }
+
     /// STARTTLS: hands the raw TCP socket to TLS. Anything the server sent after its 220
     /// would be plaintext smuggled into the TLS session, so it is refused.
     pub async fn upgrade(

@@ -258,16 +258,21 @@ mod tests {
         assert_eq!(complete(full, &c2), full.to_vec());
     }
 
-    #[test]
-    fn message_without_header_gets_one() {
-        let c = Completion {
+    /// A plain user's completion at the epoch, Bcc kept.
+    fn plain() -> Completion<'static> {
+        Completion {
             from: "u@a.test",
             full_name: None,
             hostname: "h",
             now: UNIX_EPOCH,
             unique: "U",
             strip_bcc: false,
-        };
+        }
+    }
+
+    #[test]
+    fn message_without_header_gets_one() {
+        let c = plain();
         let out = String::from_utf8(complete(b"\r\njust body\r\n", &c)).unwrap();
         assert!(
             out.starts_with("From: u@a.test\r\nDate: Thu, 1 Jan 1970 00:00:00 +0000\r\n"),
@@ -278,14 +283,7 @@ mod tests {
 
     #[test]
     fn plain_text_without_header_gets_a_separator() {
-        let c = Completion {
-            from: "u@a.test",
-            full_name: None,
-            hostname: "h",
-            now: UNIX_EPOCH,
-            unique: "U",
-            strip_bcc: false,
-        };
+        let c = plain();
         let out = String::from_utf8(complete(b"hello world\r\nsecond: line\r\n", &c)).unwrap();
         assert!(
             out.ends_with("Message-ID: <U@h>\r\n\r\nhello world\r\nsecond: line\r\n"),

@@ -7,7 +7,7 @@
 //! anything else (treated as a plain wake-up).
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -69,17 +69,7 @@ impl WakeReceiver {
     /// costs extra scans, which the runner coalesces.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<WakeReceiver> {
         let path = path.as_ref();
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)?,
-            Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} exists and is not a socket", path.display()),
-                ))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
+        ferrymail_fsutil::remove_stale_socket(path)?;
         let sock = UnixDatagram::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
         Ok(WakeReceiver {

@@ -14,16 +14,7 @@ fn text(step: &Step) -> String {
 }
 
 fn msgs() -> Vec<MessageInfo> {
-    vec![
-        MessageInfo {
-            uidl: "100.M1P1Q1.h,S=10,W=12".into(),
-            size: 12,
-        },
-        MessageInfo {
-            uidl: "101.M1P1Q2.h,S=20,W=22".into(),
-            size: 22,
-        },
-    ]
+    crate::fuzzing::sample()
 }
 
 fn logged_in() -> Session {
