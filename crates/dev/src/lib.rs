@@ -2,8 +2,9 @@
 //!
 //! `mailctl dev` uses [`prepare`] to write a config, a self-signed certificate, the spool and a
 //! demo domain and user, then starts the daemons. Integration tests use the same [`prepare`]
-//! with [`Ports::free`] and start the real daemon binaries with [`Daemon`], so every test runs
-//! against what a user would run, with no second hand-written config to drift.
+//! with [`Ports::free`] and start the real daemon binaries with [`Daemon`] (waiting until each
+//! answers on its [`DevEnv::endpoints`]), so every test runs against what a user would run,
+//! with no second hand-written config to drift.
 //! [`unix_account`] adds temporary Unix accounts for the tests of serving them as themselves.
 
 use std::ffi::OsStr;
@@ -145,6 +146,11 @@ impl DevEnv {
                 .join(local)
                 .join("Maildir"),
         )
+    }
+
+    /// Where a [`Daemon`] started from this environment logs (`<state>/log/<name>.log`).
+    pub fn log_path(&self, daemon: &str) -> PathBuf {
+        self.state_dir.join("log").join(format!("{daemon}.log"))
     }
 
     /// Rewrites the config file after a test changed `self.config`.
@@ -384,6 +390,19 @@ pub fn target_bin(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// [`target_bin`], or why it cannot be run.
+pub fn built_bin(name: &str) -> Result<PathBuf, String> {
+    let bin = target_bin(name);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "{} is not built: run `cargo build -p {name}` (`cargo test --workspace` builds it)",
+            bin.display()
+        ))
+    }
+}
+
 /// A daemon process started for a test; stopped (SIGTERM, then SIGKILL) when dropped.
 pub struct Daemon {
     pub name: String,
@@ -391,8 +410,8 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `bin -c config`. Its stderr goes to `<state>/log/<name>.log` so a failing test
-    /// can print it.
+    /// Starts `bin -c config`. Its stderr goes to [`DevEnv::log_path`] so a failing test can
+    /// print it.
     pub fn spawn(bin: &Path, env: &DevEnv) -> io::Result<Daemon> {
         Daemon::spawn_with_prefix::<&OsStr>(&[], bin, env)
     }
@@ -410,12 +429,14 @@ impl Daemon {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let log_dir = env.state_dir.join("log");
-        std::fs::create_dir_all(&log_dir)?;
+        let log_path = env.log_path(&name);
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log_dir.join(format!("{name}.log")))?;
+            .open(log_path)?;
         let mut cmd = match prefix.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -438,14 +459,28 @@ impl Daemon {
         Ok(Daemon { name, child })
     }
 
+    /// Starts the workspace binary `name` ([`target_bin`]) and waits until it answers on its
+    /// [`DevEnv::endpoints`]. A daemon that does not come up is stopped and its log returned.
+    pub fn start(name: &str, env: &DevEnv, timeout: Duration) -> Result<Daemon, String> {
+        let bin = built_bin(name)?;
+        let daemon = Daemon::spawn(&bin, env).map_err(|e| e.to_string())?;
+        if env.wait_ready(name, timeout) {
+            Ok(daemon)
+        } else {
+            Err(format!(
+                "{name} did not answer within {timeout:?}:\n{}",
+                daemon.log(env)
+            ))
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The daemon's log so far.
     pub fn log(&self, env: &DevEnv) -> String {
-        std::fs::read_to_string(env.state_dir.join("log").join(format!("{}.log", self.name)))
-            .unwrap_or_default()
+        std::fs::read_to_string(env.log_path(&self.name)).unwrap_or_default()
     }
 
     /// Whether the process is still running.
@@ -482,6 +517,43 @@ impl Drop for Daemon {
                 let _ = self.child.wait();
             }
         }
+    }
+}
+
+/// A place where a daemon of an environment answers once it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl DevEnv {
+    /// Where `daemon` (a binary name) answers in this environment: every listener of the
+    /// network daemons, queue-runner's control socket, local-delivery's LMTP socket. Empty
+    /// for a name that is not a daemon.
+    pub fn endpoints(&self, daemon: &str) -> Vec<Endpoint> {
+        let c = &self.config;
+        let tcp = |ls: &[Listener]| ls.iter().map(|l| Endpoint::Tcp(l.listen)).collect();
+        match daemon {
+            "mta-smtpd" => tcp(&c.smtpd.listeners),
+            "imapd" => tcp(&c.imapd.listeners),
+            "pop3d" => tcp(&c.pop3d.listeners),
+            "queue-runner" => vec![Endpoint::Unix(c.control_socket())],
+            "local-delivery" => vec![Endpoint::Unix(c.lmtp_socket())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Waits until every endpoint of `daemon` accepts connections; false after `timeout`.
+    pub fn wait_ready(&self, daemon: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.endpoints(daemon).iter().all(|e| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match e {
+                Endpoint::Tcp(addr) => wait_for_tcp(*addr, left),
+                Endpoint::Unix(path) => wait_for_unix(path, left),
+            }
+        })
     }
 }
 
@@ -523,6 +595,33 @@ mod tests {
             .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect()
+    }
+
+    #[test]
+    fn a_daemon_is_ready_when_every_endpoint_of_its_config_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = DevOptions::new(dir.path().join("state"));
+        opts.ports = Ports::free();
+        let env = prepare(&opts).unwrap();
+        let p = env.ports;
+        assert_eq!(
+            env.endpoints("pop3d"),
+            [
+                Endpoint::Tcp(env.addr(p.pop3)),
+                Endpoint::Tcp(env.addr(p.pop3s))
+            ]
+        );
+        assert_eq!(
+            env.endpoints("local-delivery"),
+            [Endpoint::Unix(env.config.lmtp_socket())]
+        );
+        assert!(env.endpoints("mailctl").is_empty());
+        let _pop3 = std::net::TcpListener::bind(env.addr(p.pop3)).unwrap();
+        assert!(!env.wait_ready("pop3d", Duration::from_millis(300)));
+        let _pop3s = std::net::TcpListener::bind(env.addr(p.pop3s)).unwrap();
+        assert!(env.wait_ready("pop3d", Duration::from_secs(5)));
+        let err = Daemon::start("no-such-daemon", &env, Duration::from_secs(1)).err();
+        assert!(err.is_some_and(|e| e.contains("is not built")));
     }
 
     #[test]

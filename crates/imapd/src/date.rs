@@ -1,18 +1,18 @@
 //! IMAP dates: INTERNALDATE output, APPEND date-time input, and SEARCH date arithmetic.
-//! Civil-date arithmetic is the shared `ferrymail_net::dates`.
+//! Civil-date arithmetic is the shared `ferrymail_smtp::dates`.
 
 use crate::parser::Date;
 
-use ferrymail_net::dates::MONTHS;
+use ferrymail_smtp::dates::MONTHS;
 
 /// Days since 1970-01-01 for a civil date.
 pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    ferrymail_net::dates::days_from_civil(i64::from(y), m, d)
+    ferrymail_smtp::dates::days_from_civil(i64::from(y), m, d)
 }
 
 /// Civil date for days since 1970-01-01.
 pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let (y, m, d) = ferrymail_net::dates::civil_from_days(z);
+    let (y, m, d) = ferrymail_smtp::dates::civil_from_days(z);
     (i32::try_from(y).unwrap_or(i32::MAX), m, d)
 }
 

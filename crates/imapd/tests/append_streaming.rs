@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Client, Server, PASS, USER};
+use common::{connect, login, PASS, USER};
+use ferrymail_testkit::{wait_until, ImapClient};
 
 /// A CRLF message of about `size` bytes with varied lines, so FETCH BODY[] must give back
 /// exactly these bytes.
@@ -43,22 +44,17 @@ fn files_in(dir: &Path) -> Vec<String> {
 }
 
 /// Polls (bounded) until `cond` holds.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        wait_until(Duration::from_secs(20), cond),
+        "timed out waiting for: {what}"
+    );
 }
 
 /// `UID FETCH uid BODY.PEEK[]`, returning the literal's bytes exactly.
-fn fetch_body(c: &mut Client, uid: u32) -> Vec<u8> {
+fn fetch_body(c: &mut ImapClient, uid: u32) -> Vec<u8> {
     c.send(format!("f1 UID FETCH {uid} BODY.PEEK[]\r\n").as_bytes());
-    let mut head = Vec::new();
-    c.r.read_until(b'\n', &mut head).unwrap();
+    let head = c.conn().read_line().unwrap();
     let head = String::from_utf8_lossy(&head).into_owned();
     let size: usize = head
         .trim_end()
@@ -66,8 +62,7 @@ fn fetch_body(c: &mut Client, uid: u32) -> Vec<u8> {
         .and_then(|h| h.rsplit_once('{'))
         .and_then(|(_, n)| n.parse().ok())
         .unwrap_or_else(|| panic!("no literal in {head}"));
-    let mut body = vec![0u8; size];
-    c.r.read_exact(&mut body).unwrap();
+    let body = c.conn().read_exact_bytes(size).unwrap();
     let r = c.read_until_tag("f1");
     assert!(r.ok(), "{}", r.all());
     body
@@ -85,8 +80,8 @@ fn appenduid(tagged: &str) -> (u32, u32) {
 
 #[test]
 fn five_mib_append_is_stored_byte_exact_with_flags_date_and_appenduid() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let msg = big_message(5 * 1024 * 1024, 1);
     // Synchronising literal, with flags and a date.
     c.send(
@@ -101,7 +96,7 @@ fn five_mib_append_is_stored_byte_exact_with_flags_date_and_appenduid() {
     c.send(&msg);
     c.send(b"\r\n");
     let r = c.read_until_tag("a1");
-    assert!(r.ok(), "{}\n{}", r.all(), srv.log());
+    assert!(r.ok(), "{}\n{}", r.all(), srv.log("imapd"));
     let (validity, uid) = appenduid(&r.tagged);
     // LITERAL+ too.
     let msg2 = big_message(3 * 1024 * 1024 + 17, 2);
@@ -137,29 +132,29 @@ fn five_mib_append_is_stored_byte_exact_with_flags_date_and_appenduid() {
 
 #[test]
 fn a_client_leaving_mid_literal_leaves_no_file_and_no_message() {
-    let srv = Server::start(true);
+    let srv = common::start(true);
     let tmp = srv.maildir(USER).join("tmp");
     let msg = big_message(2 * 1024 * 1024, 3);
     for (tag, marker) in [("b1", ""), ("b2", "+")] {
-        let mut c = srv.login(USER, PASS);
+        let mut c = login(&srv, USER, PASS);
         c.send(format!("{tag} APPEND INBOX {{{}{marker}}}\r\n", msg.len()).as_bytes());
         if marker.is_empty() {
             let cont = c.line();
             assert!(cont.starts_with("+ "), "{cont}");
         }
         c.send(&msg[..msg.len() / 2]);
-        c.w.flush().unwrap();
+        c.conn().flush().unwrap();
         // The first half is on disk in tmp/ while the rest is awaited: streamed, not held.
         eventually("the partial message in tmp/", || {
             files_in(&tmp).iter().any(|f| {
                 std::fs::metadata(tmp.join(f)).is_ok_and(|m| m.len() >= (msg.len() / 4) as u64)
             })
         });
-        c.w.shutdown(std::net::Shutdown::Both).unwrap();
+        c.conn().shutdown().unwrap();
         drop(c);
         eventually("tmp/ to be cleaned up", || files_in(&tmp).is_empty());
     }
-    let mut c = srv.login(USER, PASS);
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("STATUS INBOX (MESSAGES)");
     assert!(r.has("(MESSAGES 0)"), "{}", r.all());
     assert!(files_in(&srv.maildir(USER).join("cur")).is_empty());
@@ -168,8 +163,8 @@ fn a_client_leaving_mid_literal_leaves_no_file_and_no_message() {
 
 #[test]
 fn large_appends_are_refused_before_the_literal_and_the_session_survives() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let msg = big_message(600 * 1024, 4);
     // Synchronising: refused instead of the continuation, nothing sent.
     c.send(format!("c1 APPEND Nowhere {{{}}}\r\n", msg.len()).as_bytes());
@@ -194,7 +189,7 @@ fn large_appends_are_refused_before_the_literal_and_the_session_survives() {
     assert!(r.has("(MESSAGES 0)"), "{}", r.all());
     assert!(files_in(&srv.maildir(USER).join("tmp")).is_empty());
     // Before login the literal is not even invited.
-    let mut anon = srv.connect();
+    let mut anon = connect(&srv);
     anon.send(format!("d1 APPEND INBOX {{{}}}\r\n", msg.len()).as_bytes());
     let l = anon.line();
     assert!(l.starts_with("d1 BAD"), "{l}");
@@ -207,8 +202,8 @@ fn large_appends_are_refused_before_the_literal_and_the_session_survives() {
 /// Peak resident memory of imapd (VmHWM) over a 50 MiB APPEND: printed for the report.
 #[test]
 fn peak_memory_of_a_50_mib_append() {
-    let srv = Server::start(true);
-    let pid = srv.daemon.as_ref().unwrap().pid();
+    let srv = common::start(true);
+    let pid = srv.daemon("imapd").pid();
     let hwm = || {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         status
@@ -217,7 +212,7 @@ fn peak_memory_of_a_50_mib_append() {
             .map(|v| v.trim().to_owned())
             .unwrap_or_default()
     };
-    let mut c = srv.login(USER, PASS);
+    let mut c = login(&srv, USER, PASS);
     let msg = big_message(50 * 1024 * 1024, 5);
     // Start-up (sled's cache) sets a high-water mark of its own: reset it to the current
     // RSS so the figure is the APPEND's (Linux ≥ 4.0).

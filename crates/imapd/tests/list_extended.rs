@@ -6,11 +6,12 @@ mod common;
 
 use std::process::Command;
 
-use common::{message, Client, Server, PASS, USER};
+use common::{login, message, PASS, USER};
+use ferrymail_testkit::ImapClient;
 
 /// RFC 5258 §5's hierarchy: Fruit/Peach is subscribed but does not exist, Tofu is not
 /// subscribed, Vegetable has a subscribed child. INBOX has two messages (one seen).
-fn fruit_store(c: &mut Client) {
+fn fruit_store(c: &mut ImapClient) {
     for name in [
         "Fruit",
         "Fruit/Apple",
@@ -42,14 +43,14 @@ fn fruit_store(c: &mut Client) {
         .ok());
 }
 
-fn lines(r: &common::Response) -> Vec<&str> {
+fn lines(r: &ferrymail_testkit::Response) -> Vec<&str> {
     r.untagged.iter().map(String::as_str).collect()
 }
 
 #[test]
 fn capabilities_and_plain_list_unchanged() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("CAPABILITY");
     let caps = r.find("* CAPABILITY").unwrap().clone();
     for cap in ["LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CHILDREN"] {
@@ -85,8 +86,8 @@ fn capabilities_and_plain_list_unchanged() {
 
 #[test]
 fn rfc5258_examples_on_our_store() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     fruit_store(&mut c);
 
     // Example 2: LIST (SUBSCRIBED) lists subscriptions, existing or not.
@@ -180,8 +181,8 @@ fn rfc5258_examples_on_our_store() {
 
 #[test]
 fn rfc5819_list_status_and_special_use_options() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     fruit_store(&mut c);
     // RFC 5819's example: a STATUS after each selectable mailbox, none for \NonExistent.
     let r = c.cmd("LIST \"\" % RETURN (STATUS (MESSAGES UNSEEN))");
@@ -249,8 +250,8 @@ fn rfc5819_list_status_and_special_use_options() {
 
 #[test]
 fn python_imaplib_list_status() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     fruit_store(&mut c);
     let python = Command::new("sh")
         .arg("-c")
@@ -277,7 +278,7 @@ fn python_imaplib_list_status() {
         out.status.success(),
         "imaplib failed:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stderr),
-        srv.log()
+        srv.log("imapd")
     );
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),

@@ -6,25 +6,11 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Server, PASS, USER};
-use ferrymail_dev::{prepare, DevOptions, Ports};
+use common::{login, PASS, USER};
 
 #[test]
 fn slow_unauthenticated_client_is_cut_at_the_login_timeout() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![(USER.into(), PASS.into())];
-    let mut env = prepare(&opts).unwrap();
-    env.config.imapd.limits.plaintext_auth_on_loopback = true;
-    env.config.imapd.login_timeout = Duration::from_secs(2);
-    env.save_config().unwrap();
-    let mut s = Server {
-        env,
-        daemon: None,
-        _dir: dir,
-    };
-    s.spawn();
+    let s = common::start_with(true, |c| c.imapd.login_timeout = Duration::from_secs(2));
 
     let mut raw = std::net::TcpStream::connect(s.env.addr(s.env.ports.imap)).unwrap();
     raw.set_read_timeout(Some(Duration::from_millis(200)))
@@ -61,7 +47,7 @@ fn slow_unauthenticated_client_is_cut_at_the_login_timeout() {
     assert!(text.contains("* BYE Login timeout"), "{text}");
 
     // A logged-in session outlives the login timeout.
-    let mut c = s.login(USER, PASS);
+    let mut c = login(&s, USER, PASS);
     std::thread::sleep(Duration::from_secs(3));
     assert!(c.cmd("NOOP").ok());
 }

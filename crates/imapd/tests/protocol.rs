@@ -4,18 +4,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{message, Server, PASS, USER};
+use common::{connect, inotify_watches, login, message, stop, PASS, USER};
 use ferrymail_maildir::{DeliverOptions, Maildir};
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
+use ferrymail_testkit::ImapClient;
 
 #[test]
 fn greeting_capabilities_and_logindisabled_without_tls() {
-    let srv = Server::start(false);
-    let mut c = srv.connect();
+    let srv = common::start(false);
+    let mut c = connect(&srv);
     assert!(
         c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
         "{}",
@@ -62,8 +58,8 @@ fn greeting_capabilities_and_logindisabled_without_tls() {
 
 #[test]
 fn login_failures_are_answered_no_and_the_session_survives() {
-    let srv = Server::start(true);
-    let mut c = srv.connect();
+    let srv = common::start(true);
+    let mut c = connect(&srv);
     let r = c.cmd(&format!("LOGIN {USER} wrong"));
     assert_eq!(r.status(), "NO");
     assert!(r.tagged.contains("[AUTHENTICATIONFAILED]"));
@@ -74,22 +70,26 @@ fn login_failures_are_answered_no_and_the_session_survives() {
 
 #[test]
 fn authenticate_plain_with_and_without_initial_response() {
-    let srv = Server::start(true);
-    let mut c = srv.connect();
+    let srv = common::start(true);
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let mut c = connect(&srv);
     let r = c.cmd(&format!(
         "AUTHENTICATE PLAIN {}",
         b64(&format!("\0{USER}\0{PASS}"))
     ));
     assert!(r.ok(), "{}", r.all());
 
-    let mut c = srv.connect();
+    let mut c = connect(&srv);
     let tag = c.next_tag();
     c.send(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes());
     assert!(c.line().starts_with("+"));
     c.send(format!("{}\r\n", b64(&format!("\0{USER}\0{PASS}"))).as_bytes());
     assert!(c.read_until_tag(&tag).ok());
 
-    let mut c = srv.connect();
+    let mut c = connect(&srv);
     let tag = c.next_tag();
     c.send(format!("{tag} AUTHENTICATE PLAIN\r\n").as_bytes());
     assert!(c.line().starts_with("+"));
@@ -104,8 +104,12 @@ fn authenticate_plain_with_and_without_initial_response() {
 
 #[test]
 fn authenticate_login_is_offered_beside_plain() {
-    let srv = Server::start(true);
-    let mut c = srv.connect();
+    let srv = common::start(true);
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(s)
+    };
+    let mut c = connect(&srv);
     let r = c.cmd("CAPABILITY");
     let caps = r.find("* CAPABILITY").cloned().unwrap_or_default();
     for cap in ["AUTH=PLAIN", "AUTH=LOGIN"] {
@@ -137,8 +141,8 @@ fn authenticate_login_is_offered_beside_plain() {
 
 #[test]
 fn syntax_errors_get_bad_with_the_tag_and_limits_hold() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("FROBNICATE");
     assert_eq!(r.status(), "BAD", "{}", r.all());
     let r = c.cmd("SELECT");
@@ -166,8 +170,8 @@ fn syntax_errors_get_bad_with_the_tag_and_limits_hold() {
 
 #[test]
 fn mailbox_management_list_and_special_use() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("LIST \"\" \"*\"");
     assert!(r.ok());
     for (name, attr) in [
@@ -238,8 +242,8 @@ fn mailbox_management_list_and_special_use() {
 
 #[test]
 fn append_select_fetch_store_search_copy_move_expunge() {
-    let srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     let r = c.append("INBOX", "\\Seen", &message("first", "hello world"));
     assert!(r.ok(), "{}", r.all());
     assert!(r.tagged.contains("[APPENDUID "), "{}", r.tagged);
@@ -399,9 +403,9 @@ fn append_select_fetch_store_search_copy_move_expunge() {
 
 #[test]
 fn concurrent_sessions_see_each_others_changes() {
-    let srv = Server::start(true);
-    let mut a = srv.login(USER, PASS);
-    let mut b = srv.login(USER, PASS);
+    let srv = common::start(true);
+    let mut a = login(&srv, USER, PASS);
+    let mut b = login(&srv, USER, PASS);
     assert!(a.append("INBOX", "", &message("one", "1")).ok());
     assert!(a.append("INBOX", "", &message("two", "2")).ok());
     assert!(a.cmd("SELECT INBOX").ok());
@@ -414,13 +418,13 @@ fn concurrent_sessions_see_each_others_changes() {
     assert!(r.has("* 3 EXISTS"), "{}", r.all());
     // Other processes' changes are watched for only while a session idles (like Dovecot):
     // outside IDLE our own renames and opens must not cost inotify events.
-    assert_eq!(srv.inotify_watches(), 0);
+    assert_eq!(inotify_watches(&srv), 0);
     // A is in IDLE; B expunges: A is told at once.
     let tag = a.next_tag();
     a.send(format!("{tag} IDLE\r\n").as_bytes());
     assert!(a.line().starts_with("+ "));
     assert_eq!(
-        srv.inotify_watches(),
+        inotify_watches(&srv),
         2,
         "new/ and cur/ watched during IDLE"
     );
@@ -441,7 +445,7 @@ fn concurrent_sessions_see_each_others_changes() {
     a.send(b"DONE\r\n");
     assert!(a.read_until_tag(&tag).ok());
     assert_eq!(
-        srv.inotify_watches(),
+        inotify_watches(&srv),
         0,
         "the last IDLE's end removes the watch"
     );
@@ -465,8 +469,8 @@ fn concurrent_sessions_see_each_others_changes() {
 
 #[test]
 fn uids_survive_restart_and_loss_of_the_state_dir() {
-    let mut srv = Server::start(true);
-    let mut c = srv.login(USER, PASS);
+    let mut srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
     for i in 0..3 {
         assert!(c.append("INBOX", "", &message(&format!("m{i}"), "x")).ok());
     }
@@ -476,7 +480,7 @@ fn uids_survive_restart_and_loss_of_the_state_dir() {
     assert!(c.cmd("EXPUNGE").ok());
     let before = c.cmd("FETCH 1:* (ENVELOPE BODYSTRUCTURE)");
     drop(c);
-    srv.stop();
+    stop(&mut srv);
     let index = srv.env.config.paths.state_dir.join("imapd/index");
     assert!(index.is_dir(), "sled index at {}", index.display());
     // Maildir files never change, which the cache relies on; changing one behind imapd's
@@ -494,8 +498,8 @@ fn uids_survive_restart_and_loss_of_the_state_dir() {
         .unwrap();
     let text = std::fs::read_to_string(m1.path()).unwrap();
     std::fs::write(m1.path(), text.replace("Subject: m1", "Subject: zz")).unwrap();
-    srv.spawn();
-    let mut c = srv.login(USER, PASS);
+    srv.start("imapd");
+    let mut c = login(&srv, USER, PASS);
     assert!(c.cmd("SELECT INBOX").ok());
     let after = c.cmd("FETCH 1:* (ENVELOPE BODYSTRUCTURE)");
     assert_eq!(
@@ -503,10 +507,10 @@ fn uids_survive_restart_and_loss_of_the_state_dir() {
         "a restarted imapd answers from its sled cache"
     );
     drop(c);
-    srv.stop();
+    stop(&mut srv);
     let _ = std::fs::remove_dir_all(srv.env.config.paths.state_dir.join("imapd"));
-    srv.spawn();
-    let mut c = srv.login(USER, PASS);
+    srv.start("imapd");
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("SELECT INBOX");
     assert_eq!(r.find("UIDVALIDITY").unwrap(), &validity);
     assert!(r.has("[UIDNEXT 4]"), "{}", r.all());
@@ -522,13 +526,13 @@ fn uids_survive_restart_and_loss_of_the_state_dir() {
 
 #[test]
 fn concurrent_first_logins_of_a_new_user() {
-    let srv = Server::start(true);
+    let srv = common::start(true);
     let addr = srv.env.addr(srv.env.ports.imap);
     let results: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..12)
             .map(|_| {
                 s.spawn(move || {
-                    let mut c = common::Client::connect(addr);
+                    let mut c = ImapClient::connect(addr);
                     c.cmd("LOGIN bob@example.test builder").tagged
                 })
             })
@@ -536,9 +540,9 @@ fn concurrent_first_logins_of_a_new_user() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for r in &results {
-        assert!(r.contains(" OK "), "{results:?}\n{}", srv.log());
+        assert!(r.contains(" OK "), "{results:?}\n{}", srv.log("imapd"));
     }
-    let mut c = srv.login("bob@example.test", "builder");
+    let mut c = login(&srv, "bob@example.test", "builder");
     let r = c.cmd("LSUB \"\" \"*\"");
     assert_eq!(
         r.untagged
@@ -554,7 +558,7 @@ fn concurrent_first_logins_of_a_new_user() {
 
 #[test]
 fn sigterm_exits_zero() {
-    let mut srv = Server::start(true);
-    let _c = srv.login(USER, PASS);
-    srv.stop();
+    let mut srv = common::start(true);
+    let _c = login(&srv, USER, PASS);
+    stop(&mut srv);
 }

@@ -5,7 +5,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{message, Server, PASS, USER};
+use common::{login, message, PASS, USER};
+use ferrymail_testkit::Suite;
 
 fn tool(name: &str) -> std::path::PathBuf {
     let found = Command::new("sh")
@@ -23,7 +24,7 @@ fn tool(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn python_imaplib_scripted_session() {
-    let srv = Server::start(false);
+    let srv = common::start(false);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imaplib_session.py");
     let out = Command::new(tool("python3"))
@@ -41,7 +42,7 @@ fn python_imaplib_scripted_session() {
         out.status.success() && stdout.trim_end().ends_with("done"),
         "imaplib session failed:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stderr),
-        srv.log()
+        srv.log("imapd")
     );
     for step in [
         "starttls",
@@ -69,7 +70,7 @@ fn python_imaplib_scripted_session() {
     let _ = message("unused", "");
 }
 
-fn mbsync(srv: &Server, dir: &std::path::Path) -> String {
+fn mbsync(srv: &Suite, dir: &std::path::Path) -> String {
     let cfg = dir.join("mbsyncrc");
     let local = dir.join("local");
     std::fs::create_dir_all(&local).unwrap();
@@ -101,7 +102,7 @@ Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\
     assert!(
         out.status.success(),
         "mbsync failed:\n{text}\nserver log:\n{}",
-        srv.log()
+        srv.log("imapd")
     );
     text
 }
@@ -123,7 +124,7 @@ fn files(dir: &std::path::Path) -> Vec<String> {
 fn mbsync_syncs_both_ways() {
     // Plaintext LOGIN is allowed on loopback for the raw checks below; mbsync itself is
     // configured for STARTTLS.
-    let srv = Server::start(true);
+    let srv = common::start(true);
     let work = tempfile::tempdir().unwrap();
     // Server side: two messages in INBOX, one in Archive (delivered the way local-delivery does).
     let store = ferrymail_maildir::Store::new(srv.maildir(USER));
@@ -134,7 +135,7 @@ fn mbsync_syncs_both_ways() {
             .unwrap();
     }
     // First login creates the special-use folders.
-    drop(srv.login(USER, PASS));
+    drop(login(&srv, USER, PASS));
     let archive = store
         .folder(&ferrymail_maildir::MailboxName::new("Archive").unwrap())
         .unwrap();
@@ -173,7 +174,7 @@ fn mbsync_syncs_both_ways() {
     assert!(uploaded.flags().contains(ferrymail_maildir::Flags::SEEN));
 
     // Changes on both sides: flag locally, expunge on the server, new folder locally.
-    let mut c = srv.login(USER, PASS);
+    let mut c = login(&srv, USER, PASS);
     assert!(c.cmd("SELECT INBOX").ok());
     let r = c.cmd("UID SEARCH SUBJECT srv-two");
     let uid = r
@@ -214,7 +215,7 @@ fn mbsync_syncs_both_ways() {
         2,
         "server expunge reached the laptop"
     );
-    let mut c = srv.login(USER, PASS);
+    let mut c = login(&srv, USER, PASS);
     let r = c.cmd("SELECT INBOX");
     assert!(r.has("* 2 EXISTS"), "{}", r.all());
     let r = c.cmd("SEARCH FLAGGED SUBJECT srv-one");

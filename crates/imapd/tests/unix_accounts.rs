@@ -9,12 +9,12 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{message, Server, PASS, USER};
+use common::{connect, message, stop, PASS, USER};
 use ferrymail_config::Config;
 use ferrymail_dev::unix_account::{
-    self, chown_tree, descendants, is_root, kill_hard, use_accounts, UnixAccount, PASSWORD,
+    self, chown_tree, descendants, kill_hard, use_accounts, UnixAccount, PASSWORD,
 };
-use ferrymail_dev::{prepare, DevOptions, Ports};
+use ferrymail_testkit::{skip_unless_root, Suite};
 use ferrymail_users::{UserDb, UserDbConfig};
 use imapd::spawner::{check_request, Refusal};
 
@@ -50,41 +50,31 @@ fn owner(path: &Path) -> u32 {
 
 #[test]
 fn unix_account_is_served_by_a_child_running_as_the_account() {
-    if !is_root() {
-        println!("SKIP: needs root (a session child must switch to the account's uid)");
+    if skip_unless_root("a session child must switch to the account's uid") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let mut s = common::prepare(true);
+    let dir = s.dir().to_owned();
     // The child, running as the account, must be able to reach its home below here.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![(USER.into(), PASS.into())];
-    let mut env = prepare(&opts).unwrap();
-    let home = unix_users(&mut env.config, dir.path());
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut home = PathBuf::new();
+    s.edit_config(|c| home = unix_users(c, &dir));
     chown_tree(&home, UID).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-    env.config.imapd.limits.plaintext_auth_on_loopback = true;
-    env.save_config().unwrap();
-    let mut s = Server {
-        env,
-        daemon: None,
-        _dir: dir,
-    };
-    s.spawn();
-    let imapd_pid = s.daemon.as_ref().unwrap().pid();
+    s.start("imapd");
+    let imapd_pid = s.daemon("imapd").pid();
 
     // LOGIN with a command pipelined behind it in the same write.
-    let mut c = s.connect();
+    let mut c = connect(&s);
     c.send(format!("a1 LOGIN {LOGIN} {PASSWORD}\r\na2 SELECT INBOX\r\n").as_bytes());
     let login = c.read_until_tag("a1");
-    assert!(login.ok(), "login failed: {login:?}\n{}", s.log());
+    assert!(login.ok(), "login failed: {login:?}\n{}", s.log("imapd"));
     assert!(login.tagged.contains("[CAPABILITY "), "{}", login.tagged);
     let select = c.read_until_tag("a2");
     assert!(
         select.ok(),
         "pipelined SELECT not answered: {select:?}\n{}",
-        s.log()
+        s.log("imapd")
     );
     assert!(select.has("EXISTS"), "{}", select.all());
 
@@ -98,13 +88,13 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
         1,
         "one process below imapd runs as uid {UID}: {:?}\n{}",
         descendants(imapd_pid),
-        s.log()
+        s.log("imapd")
     );
     let child = children[0];
 
     // A virtual user logged in meanwhile is served in-process: no new process appears.
     let before: HashSet<u32> = descendants(imapd_pid).into_iter().map(|p| p.0).collect();
-    let mut v = s.login(USER, PASS);
+    let mut v = common::login(&s, USER, PASS);
     assert!(v.cmd("SELECT INBOX").ok());
     let after: HashSet<u32> = descendants(imapd_pid).into_iter().map(|p| p.0).collect();
     assert_eq!(before, after, "a virtual user got a process of its own");
@@ -118,7 +108,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     assert!(
         appended.ok() && appended.tagged.contains("[APPENDUID "),
         "{appended:?}\n{}",
-        s.log()
+        s.log("imapd")
     );
     let maildir = home.join("Maildir");
     assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
@@ -140,7 +130,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     assert!(fetched.ok() && fetched.has("Subject: unix"), "{fetched:?}");
 
     // The same connection id appears in both processes' log lines for this session.
-    let log = s.log();
+    let log = s.log("imapd");
     let id_of = |needle: &str| {
         log.lines()
             .find(|l| l.contains(needle))
@@ -171,10 +161,10 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
 
     // A home the account cannot write to: the child says NO, and nothing is created there
     // by a more privileged process instead.
-    let mut d = s.connect();
+    let mut d = connect(&s);
     let no = d.cmd(&format!("LOGIN dave {PASSWORD}"));
-    assert_eq!(no.status(), "NO", "{no:?}\n{}", s.log());
-    let dave_home = s._dir.path().join("home-dave");
+    assert_eq!(no.status(), "NO", "{no:?}\n{}", s.log("imapd"));
+    let dave_home = dir.join("home-dave");
     assert_eq!(
         std::fs::read_dir(&dave_home).unwrap().count(),
         0,
@@ -185,25 +175,24 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     let spawners = unix_account::children(imapd_pid);
     assert_eq!(spawners.len(), 1, "{spawners:?}");
     kill_hard(spawners[0]).unwrap();
-    let mut c = s.connect();
+    let mut c = connect(&s);
     let refused = c.cmd(&format!("LOGIN {LOGIN} {PASSWORD}"));
     assert_eq!(refused.status(), "NO", "{refused:?}");
     assert!(refused.tagged.contains("[UNAVAILABLE]"), "{refused:?}");
     assert!(c.cmd("SELECT INBOX").status() == "BAD", "not logged in");
     assert!(v.cmd("NOOP").ok(), "virtual users are still served");
-    let log = s.log();
+    let log = s.log("imapd");
     assert!(log.contains("Unix accounts cannot log in"), "{log}");
-    s.stop();
+    stop(&mut s);
 }
 
 #[test]
 fn spawner_refuses_what_is_not_a_unix_mail_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![(USER.into(), PASS.into())];
-    let mut env = prepare(&opts).unwrap();
-    let home = unix_users(&mut env.config, dir.path());
+    let mut s = Suite::new(&[(USER, PASS)]);
+    let dir = s.dir().to_owned();
+    let mut home = PathBuf::new();
+    s.edit_config(|c| home = unix_users(c, &dir));
+    let env = &s.env;
     let users = UserDb::open(UserDbConfig::from_config(&env.config)).unwrap();
 
     let spec = check_request(&env.config, &users, LOGIN).unwrap();

@@ -13,6 +13,7 @@
 
 pub mod deliver;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod helper;
 pub mod mbox;

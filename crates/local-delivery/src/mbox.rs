@@ -14,7 +14,7 @@ pub fn separator(sender: Option<&str>, now: SystemTime) -> Vec<u8> {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    ferrymail_maildir::mbox::from_line(sender, &ferrymail_net::dates::asctime(secs))
+    ferrymail_maildir::mbox::from_line(sender, &ferrymail_smtp::dates::asctime(secs))
 }
 
 /// Appends one message (`parts` concatenated, CRLF or LF lines) under both locks; on any

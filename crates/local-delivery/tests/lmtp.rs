@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use ferrymail_testkit::process::python;
 use ferrymail_users::{PasswdFile, Quota};
 
 const MSG: &[u8] = b"From: Sender <s@remote.test>\r\nTo: alice@example.test\r\nSubject: hello\r\nMessage-ID: <1@remote.test>\r\n\r\nLine one\r\n.leading dot\r\nFrom the start\r\n\r\nend\r\n";
@@ -33,7 +34,7 @@ fn multi_recipient_mixed_results_and_byte_exact_maildir() {
         .unwrap();
     t.start();
     let mut c = t.connect();
-    let (rr, dr) = c.deliver(
+    let (rr, dr) = c.lmtp_deliver(
         "s@remote.test",
         &[
             "alice@example.test",
@@ -43,18 +44,18 @@ fn multi_recipient_mixed_results_and_byte_exact_maildir() {
         ],
         MSG,
     );
-    assert_eq!(rr[0].0, 250);
-    assert_eq!(rr[1].0, 550, "{:?}", rr[1]);
-    assert!(rr[1].1.starts_with("5.1.1"));
-    assert_eq!(rr[2].0, 250);
-    assert_eq!(rr[3].0, 250);
+    assert_eq!(rr[0].code, 250);
+    assert_eq!(rr[1].code, 550, "{:?}", rr[1]);
+    assert!(rr[1].message().starts_with("5.1.1"));
+    assert_eq!(rr[2].code, 250);
+    assert_eq!(rr[3].code, 250);
     // One reply per accepted recipient, in RCPT order: alice, carol (over quota), bob.
     assert_eq!(dr.len(), 3, "{dr:?}");
-    assert_eq!(dr[0].0, 250, "{}", t.log());
-    assert_eq!(dr[1].0, 452, "{dr:?}");
-    assert!(dr[1].1.starts_with("4.2.2"));
-    assert_eq!(dr[2].0, 250);
-    assert_eq!(c.cmd("QUIT").0, 221);
+    assert_eq!(dr[0].code, 250, "{}", t.log());
+    assert_eq!(dr[1].code, 452, "{dr:?}");
+    assert!(dr[1].message().starts_with("4.2.2"));
+    assert_eq!(dr[2].code, 250);
+    assert_eq!(c.cmd("QUIT").code, 221);
 
     let got = maildir_messages(&t.maildir("alice"));
     assert_eq!(
@@ -126,15 +127,15 @@ c.quit()"#,
     // Everything pipelined in one write: the answers still come in order.
     let mut c = t.connect();
     c.send(b"LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 354);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 354);
     c.send(b"Subject: p\r\n\r\nx\r\n.\r\nNOOP\r\n");
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 250);
-    assert_eq!(c.reply().0, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
+    assert_eq!(c.reply().code, 250);
     assert_eq!(maildir_messages(&t.maildir("bob")).len(), 1);
     let bob = &maildir_messages(&t.maildir("bob"))[0];
     assert!(bob.starts_with(b"Return-Path: <>\r\nDelivered-To: bob@example.test\r\n"));
@@ -148,9 +149,9 @@ fn smuggled_terminator_does_not_end_data() {
     c.cmd("LHLO x");
     c.cmd("MAIL FROM:<a@remote.test>");
     c.cmd("RCPT TO:<alice@example.test>");
-    assert_eq!(c.cmd("DATA").0, 354);
+    assert_eq!(c.cmd("DATA").code, 354);
     c.send(b"Subject: s\r\n\r\nbody\n.\nMAIL FROM:<evil@x>\r\n.\r\n");
-    assert_eq!(c.reply().0, 250);
+    assert_eq!(c.reply().code, 250);
     let got = maildir_messages(&t.maildir("alice"));
     assert_eq!(got.len(), 1);
     assert!(got[0].ends_with(b"body\r\n.\r\nMAIL FROM:<evil@x>\r\n"));
@@ -166,9 +167,9 @@ fn aliases_includes_and_remote_targets() {
     ));
     t.start();
     let mut c = t.connect();
-    let (rr, dr) = c.deliver("s@remote.test", &["team@example.test"], MSG);
-    assert_eq!(rr[0].0, 250);
-    assert_eq!(dr[0].0, 250, "{}", t.log());
+    let (rr, dr) = c.lmtp_deliver("s@remote.test", &["team@example.test"], MSG);
+    assert_eq!(rr[0].code, 250);
+    assert_eq!(dr[0].code, 250, "{}", t.log());
     for u in ["alice", "bob", "carol"] {
         assert_eq!(
             maildir_messages(&t.maildir(u)),
@@ -178,8 +179,8 @@ fn aliases_includes_and_remote_targets() {
     }
     assert!(t.requeued().is_empty());
 
-    let (_, dr) = c.deliver("s@remote.test", &["ext@example.test"], MSG);
-    assert_eq!(dr[0].0, 250, "{}", t.log());
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &["ext@example.test"], MSG);
+    assert_eq!(dr[0].code, 250, "{}", t.log());
     assert_eq!(maildir_messages(&t.maildir("alice")).len(), 2);
     let q = t.requeued();
     assert_eq!(q.len(), 1, "one relay copy for both remote targets");
@@ -212,29 +213,32 @@ fn loop_refusal_nul_headerless_and_quota_bounce() {
     t.start();
     let mut c = t.connect();
     let looped = b"Delivered-To: Alice@example.test\r\nSubject: loop\r\n\r\nx\r\n";
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver(
         "s@remote.test",
         &["alice@example.test", "bob@example.test"],
         looped,
     );
-    assert_eq!(dr[0].0, 554);
-    assert!(dr[0].1.starts_with("5.4.6"), "{:?}", dr[0]);
-    assert_eq!(dr[1].0, 250, "a Delivered-To for someone else is no loop");
+    assert_eq!(dr[0].code, 554);
+    assert!(dr[0].message().starts_with("5.4.6"), "{:?}", dr[0]);
+    assert_eq!(
+        dr[1].code, 250,
+        "a Delivered-To for someone else is no loop"
+    );
 
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver(
         "s@remote.test",
         &["bob@example.test"],
         b"Subject: n\r\n\r\na\0b\r\n",
     );
-    assert_eq!(dr[0].0, 554);
-    assert!(dr[0].1.starts_with("5.6.0"));
+    assert_eq!(dr[0].code, 554);
+    assert!(dr[0].message().starts_with("5.6.0"));
 
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver(
         "s@remote.test",
         &["alice@example.test"],
         b"no headers here\r\n",
     );
-    assert_eq!(dr[0].0, 250);
+    assert_eq!(dr[0].code, 250);
     let got = maildir_messages(&t.maildir("alice"));
     assert_eq!(
         got,
@@ -242,15 +246,15 @@ fn loop_refusal_nul_headerless_and_quota_bounce() {
     );
 
     let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(200));
-    let (_, dr) = c.deliver("s@remote.test", &["carol@example.test"], big.as_bytes());
-    assert_eq!(dr[0].0, 552);
-    assert!(dr[0].1.starts_with("5.2.2"));
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &["carol@example.test"], big.as_bytes());
+    assert_eq!(dr[0].code, 552);
+    assert!(dr[0].message().starts_with("5.2.2"));
+    let (_, dr) = c.lmtp_deliver(
         "s@remote.test",
         &["carol@example.test"],
         b"S: s\r\n\r\nx\r\n",
     );
-    assert_eq!(dr[0].0, 250, "a small message still fits");
+    assert_eq!(dr[0].code, 250, "a small message still fits");
 }
 
 #[test]
@@ -259,12 +263,12 @@ fn missing_maildir_is_temporary_when_not_created() {
     t.env.config.delivery.create_maildirs = false;
     t.start();
     let mut c = t.connect();
-    let (_, dr) = c.deliver("s@remote.test", &["alice@example.test"], MSG);
-    assert_eq!(dr[0].0, 450, "{dr:?}");
-    assert!(dr[0].1.starts_with("4.2.0"));
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &["alice@example.test"], MSG);
+    assert_eq!(dr[0].code, 450, "{dr:?}");
+    assert!(dr[0].message().starts_with("4.2.0"));
     ferrymail_maildir::Maildir::create(t.maildir("alice")).unwrap();
-    let (_, dr) = c.deliver("s@remote.test", &["alice@example.test"], MSG);
-    assert_eq!(dr[0].0, 250);
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &["alice@example.test"], MSG);
+    assert_eq!(dr[0].code, 250);
     assert_eq!(maildir_messages(&t.maildir("alice")).len(), 1);
 }
 
@@ -272,11 +276,7 @@ fn missing_maildir_is_temporary_when_not_created() {
 fn unwritable_maildir_is_temporary() {
     if is_root() {
         // root ignores permission bits, so this case cannot be made to happen.
-        skip(
-            "unwritable_maildir_is_temporary",
-            "root ignores permission bits; runs as a non-root user",
-        );
-        return;
+        ferrymail_testkit::skip!("root ignores permission bits; runs as a non-root user");
     }
     let mut t = TestEnv::new();
     t.start();
@@ -288,8 +288,8 @@ fn unwritable_maildir_is_temporary() {
     )
     .unwrap();
     let mut c = t.connect();
-    let (_, dr) = c.deliver("s@remote.test", &["alice@example.test"], MSG);
-    assert_eq!(dr[0].0, 450, "{dr:?}");
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &["alice@example.test"], MSG);
+    assert_eq!(dr[0].code, 450, "{dr:?}");
 }
 
 /// queue-runner names the queue id; a re-sent delivery (queue-runner died before recording the
@@ -300,15 +300,13 @@ fn a_resent_queue_id_is_not_delivered_twice() {
     t.start();
     let both = ["alice@example.test", "bob@example.test"];
     let mut c = t.connect();
-    let (_, dr) = c.deliver_with("s@remote.test", " XQUEUEID=0QUEUEID1", &both, MSG);
-    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?}");
+    let (_, dr) = c.lmtp_deliver_with("s@remote.test", " XQUEUEID=0QUEUEID1", &both, MSG);
+    assert!(dr.iter().all(|r| r.code == 250), "{dr:?}");
     drop(c);
-    let mut d = t.daemon.take().unwrap();
-    d.signal(nix::sys::signal::Signal::SIGKILL);
-    d.wait_timeout(std::time::Duration::from_secs(30)).unwrap();
+    t.kill("local-delivery");
     t.start();
     let mut c = t.connect();
-    let (_, dr) = c.deliver_with(
+    let (_, dr) = c.lmtp_deliver_with(
         "s@remote.test",
         " XQUEUEID=0QUEUEID1",
         &[
@@ -319,15 +317,15 @@ fn a_resent_queue_id_is_not_delivered_twice() {
         MSG,
     );
     assert_eq!(dr.len(), 3, "{dr:?}");
-    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?}");
-    assert!(dr[0].1.contains("already delivered"), "{dr:?}");
-    assert!(!dr[1].1.contains("already delivered"), "{dr:?}");
-    assert!(dr[2].1.contains("already delivered"), "{dr:?}");
+    assert!(dr.iter().all(|r| r.code == 250), "{dr:?}");
+    assert!(dr[0].message().contains("already delivered"), "{dr:?}");
+    assert!(!dr[1].message().contains("already delivered"), "{dr:?}");
+    assert!(dr[2].message().contains("already delivered"), "{dr:?}");
     // Another queue id, and a transaction without one, are new deliveries.
-    let (_, dr) = c.deliver_with("s@remote.test", " XQUEUEID=0QUEUEID2", &both[..1], MSG);
-    assert_eq!(dr[0].0, 250);
-    let (_, dr) = c.deliver("s@remote.test", &both[..1], MSG);
-    assert_eq!(dr[0].0, 250);
+    let (_, dr) = c.lmtp_deliver_with("s@remote.test", " XQUEUEID=0QUEUEID2", &both[..1], MSG);
+    assert_eq!(dr[0].code, 250);
+    let (_, dr) = c.lmtp_deliver("s@remote.test", &both[..1], MSG);
+    assert_eq!(dr[0].code, 250);
     assert_eq!(maildir_messages(&t.maildir("alice")).len(), 3);
     assert_eq!(maildir_messages(&t.maildir("bob")).len(), 1);
     assert_eq!(maildir_messages(&t.maildir("carol")).len(), 1);
@@ -342,9 +340,7 @@ fn a_resent_queue_id_is_not_delivered_twice() {
 fn sigterm_exits_zero() {
     let mut t = TestEnv::new();
     t.start();
-    let mut d = t.daemon.take().unwrap();
-    d.signal(nix::sys::signal::Signal::SIGTERM);
-    let st = d.wait_timeout(std::time::Duration::from_secs(30)).unwrap();
+    let st = t.stop("local-delivery");
     assert!(st.success(), "{st:?}");
 }
 
@@ -355,20 +351,20 @@ fn recipient_that_vanished_before_data_is_refused_for_that_recipient_only() {
     let mut c = t.connect();
     c.cmd("LHLO x");
     c.cmd("MAIL FROM:<s@remote.test>");
-    assert_eq!(c.cmd("RCPT TO:<carol@example.test>").0, 250);
-    assert_eq!(c.cmd("RCPT TO:<bob@example.test>").0, 250);
+    assert_eq!(c.cmd("RCPT TO:<carol@example.test>").code, 250);
+    assert_eq!(c.cmd("RCPT TO:<bob@example.test>").code, 250);
     let mut pf = PasswdFile::load(&t.env.config.userdb.passwd_file).unwrap();
     pf.remove("carol@example.test").unwrap();
     pf.save().unwrap();
     // The user database notices changed files at most once a second.
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(c.cmd("DATA").0, 354);
+    assert_eq!(c.cmd("DATA").code, 354);
     c.send(b"Subject: v\r\n\r\nx\r\n.\r\n");
     let carol = c.reply();
     let bob = c.reply();
-    assert_eq!(carol.0, 550, "{carol:?}");
-    assert!(carol.1.starts_with("5.1.1"));
-    assert_eq!(bob.0, 250);
+    assert_eq!(carol.code, 550, "{carol:?}");
+    assert!(carol.message().starts_with("5.1.1"));
+    assert_eq!(bob.code, 250);
     assert!(maildir_messages(&t.maildir("carol")).is_empty());
 }
 
@@ -426,14 +422,14 @@ fn alias_file_and_pipe_targets_only_when_enabled() {
         t.env.config.delivery.allow_forward_commands = enabled;
         t.start();
         let mut c = t.connect();
-        let (rr, dr) = c.deliver(
+        let (rr, dr) = c.lmtp_deliver(
             "s@remote.test",
             &["archive@example.test", "piper@example.test"],
             MSG,
         );
-        assert!(rr.iter().all(|r| r.0 == 250), "{rr:?}");
+        assert!(rr.iter().all(|r| r.code == 250), "{rr:?}");
         if enabled {
-            assert!(dr.iter().all(|r| r.0 == 250), "{dr:?} {}", t.log());
+            assert!(dr.iter().all(|r| r.code == 250), "{dr:?} {}", t.log());
             let text = std::fs::read_to_string(&file).unwrap();
             assert!(text.starts_with("From s@remote.test "));
             assert!(text.contains("Delivered-To: archive@example.test\n"));
@@ -443,8 +439,8 @@ fn alias_file_and_pipe_targets_only_when_enabled() {
             );
         } else {
             for r in &dr {
-                assert_eq!(r.0, 550, "{dr:?}");
-                assert!(r.1.starts_with("5.7.1"));
+                assert_eq!(r.code, 550, "{dr:?}");
+                assert!(r.message().starts_with("5.7.1"));
             }
             assert!(!file.exists() && !piped.exists());
         }

@@ -45,8 +45,8 @@ fn every_sieve_command_and_test() {
     t.start();
     let mut c = t.connect();
     let mut send = |from: &str, m: Vec<u8>| {
-        let (_, dr) = c.deliver(from, &["alice@example.test"], &m);
-        assert_eq!(dr[0].0, 250, "{dr:?}");
+        let (_, dr) = c.lmtp_deliver(from, &["alice@example.test"], &m);
+        assert_eq!(dr[0].code, 250, "{dr:?}");
     };
     send("a@remote.test", msg("", "[list] news"));
     send("a@remote.test", msg("", "Report weekly"));
@@ -117,7 +117,7 @@ fn broken_scripts_keep_the_mail() {
     t.start();
     let mut c = t.connect();
     let m = msg("", "hello");
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver(
         "a@remote.test",
         &[
             "alice@example.test",
@@ -126,7 +126,7 @@ fn broken_scripts_keep_the_mail() {
         ],
         &m,
     );
-    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?}");
+    assert!(dr.iter().all(|r| r.code == 250), "{dr:?}");
     for u in ["alice", "bob", "carol"] {
         assert_eq!(
             maildir_messages(&t.maildir(u)),

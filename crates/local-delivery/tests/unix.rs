@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
 use common::*;
+use ferrymail_testkit::process::python;
 
 const M1: &[u8] =
     b"From: a@remote.test\r\nSubject: one\r\n\r\nFrom here on\r\n>From quoted\r\nend\r\n";
@@ -58,18 +59,18 @@ fn decode_b64(s: &str) -> Vec<u8> {
 
 #[test]
 fn mbox_delivery_read_by_python_and_owned_by_the_account() {
-    if !unix_accounts_testable("mbox_delivery_read_by_python_and_owned_by_the_account") {
+    if !unix_accounts_testable() {
         return;
     }
     let mut t = TestEnv::new();
     let (uid, _) = t.add_unix_account("unixer", true);
     t.start();
     let mut c = t.connect();
-    let (rr, dr) = c.deliver("a@remote.test", &["unixer@example.test"], M1);
-    assert_eq!(rr[0].0, 250, "{rr:?}");
-    assert_eq!(dr[0].0, 250, "{dr:?} {}", t.log());
-    let (_, dr) = c.deliver("", &["unixer@example.test"], M2);
-    assert_eq!(dr[0].0, 250, "{dr:?}");
+    let (rr, dr) = c.lmtp_deliver("a@remote.test", &["unixer@example.test"], M1);
+    assert_eq!(rr[0].code, 250, "{rr:?}");
+    assert_eq!(dr[0].code, 250, "{dr:?} {}", t.log());
+    let (_, dr) = c.lmtp_deliver("", &["unixer@example.test"], M2);
+    assert_eq!(dr[0].code, 250, "{dr:?}");
 
     let path = t.mbox_path("unixer");
     let got = py_mbox(&path);
@@ -91,8 +92,7 @@ fn mbox_delivery_read_by_python_and_owned_by_the_account() {
     let meta = std::fs::metadata(&path).unwrap();
     assert_eq!(meta.uid(), uid, "written as the account");
     if !is_root() {
-        skip(
-            "mbox_delivery_read_by_python_and_owned_by_the_account",
+        ferrymail_testkit::skip::report(
             "the uid switch itself needs root (the account is our own uid here)",
         );
     }
@@ -100,7 +100,7 @@ fn mbox_delivery_read_by_python_and_owned_by_the_account() {
 
 #[test]
 fn mbox_waits_for_a_concurrent_locker() {
-    if !unix_accounts_testable("mbox_waits_for_a_concurrent_locker") {
+    if !unix_accounts_testable() {
         return;
     }
     let mut t = TestEnv::new();
@@ -137,8 +137,9 @@ print("unlocked",flush=True)"#,
 
     let sock = t.env.config.lmtp_socket();
     let sender = std::thread::spawn(move || {
-        let mut c = Lmtp::connect(&sock);
-        c.deliver("a@remote.test", &["unixer@example.test"], M2).1
+        let mut c = lmtp(&sock);
+        c.lmtp_deliver("a@remote.test", &["unixer@example.test"], M2)
+            .1
     });
     // Give the delivery time to reach the lock; if it ignored the lock it would finish now
     // and its message would come first in the file.
@@ -148,7 +149,7 @@ print("unlocked",flush=True)"#,
     out.read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "unlocked");
     let dr = sender.join().unwrap();
-    assert_eq!(dr[0].0, 250, "{dr:?}");
+    assert_eq!(dr[0].code, 250, "{dr:?}");
     assert!(py.wait().unwrap().success());
 
     let got = py_mbox(&path);
@@ -159,7 +160,7 @@ print("unlocked",flush=True)"#,
 
 #[test]
 fn dot_forward_addresses_and_keep_copy() {
-    if !unix_accounts_testable("dot_forward_addresses_and_keep_copy") {
+    if !unix_accounts_testable() {
         return;
     }
     let mut t = TestEnv::new();
@@ -175,8 +176,8 @@ fn dot_forward_addresses_and_keep_copy() {
     }
     t.start();
     let mut c = t.connect();
-    let (_, dr) = c.deliver("a@remote.test", &["unixer@example.test"], M2);
-    assert_eq!(dr[0].0, 250, "{dr:?} {}", t.log());
+    let (_, dr) = c.lmtp_deliver("a@remote.test", &["unixer@example.test"], M2);
+    assert_eq!(dr[0].code, 250, "{dr:?} {}", t.log());
     let own = home.join("Maildir");
     assert_eq!(
         maildir_messages(&own),
@@ -191,8 +192,8 @@ fn dot_forward_addresses_and_keep_copy() {
 
     // Forward only: nothing stays in the mailbox.
     std::fs::write(&fwd, "friend@far.test\n").unwrap();
-    let (_, dr) = c.deliver("a@remote.test", &["unixer@example.test"], M1);
-    assert_eq!(dr[0].0, 250);
+    let (_, dr) = c.lmtp_deliver("a@remote.test", &["unixer@example.test"], M1);
+    assert_eq!(dr[0].code, 250);
     assert_eq!(maildir_messages(&own).len(), 1);
     let q = t.requeued();
     assert_eq!(q.len(), 1);
@@ -203,23 +204,19 @@ fn dot_forward_addresses_and_keep_copy() {
 
 #[test]
 fn unix_maildir_written_as_the_account_never_root() {
-    if !is_root() {
-        skip(
-            "unix_maildir_written_as_the_account_never_root",
-            "needs root (CI runs as root)",
-        );
+    if ferrymail_testkit::skip_unless_root("CI runs as root") {
         return;
     }
     let mut t = TestEnv::new();
     let (uid, home) = t.add_unix_account("unixer", false);
     t.start();
     let mut c = t.connect();
-    let (_, dr) = c.deliver(
+    let (_, dr) = c.lmtp_deliver(
         "a@remote.test",
         &["unixer@example.test", "alice@example.test"],
         M2,
     );
-    assert!(dr.iter().all(|r| r.0 == 250), "{dr:?} {}", t.log());
+    assert!(dr.iter().all(|r| r.code == 250), "{dr:?} {}", t.log());
     let md = home.join("Maildir");
     for p in [md.clone(), md.join("new")] {
         assert_eq!(std::fs::metadata(&p).unwrap().uid(), uid, "{}", p.display());
@@ -232,7 +229,7 @@ fn unix_maildir_written_as_the_account_never_root() {
     std::fs::create_dir_all(&other).unwrap();
     std::fs::remove_dir_all(&md).unwrap();
     nix::unistd::chown(&home, Some(0.into()), Some(0.into())).unwrap();
-    let (_, dr) = c.deliver("a@remote.test", &["unixer@example.test"], M2);
-    assert_eq!(dr[0].0, 450, "{dr:?}");
+    let (_, dr) = c.lmtp_deliver("a@remote.test", &["unixer@example.test"], M2);
+    assert_eq!(dr[0].code, 450, "{dr:?}");
     assert!(!md.exists());
 }

@@ -9,7 +9,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use mail_auth::hickory_resolver::proto::rr::RData;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::MessageAuthenticator;
 
@@ -32,16 +31,9 @@ pub fn is_spf_record(txt: &[u8]) -> bool {
 pub(crate) async fn spf_record_count(auth: &MessageAuthenticator, domain: &str) -> usize {
     let name = format!("{}.", domain.trim_end_matches('.'));
     match auth.resolver().txt_lookup(name).await {
-        Ok(l) => l
-            .answers()
+        Ok(l) => ferrymail_net::dns::txt_records(&l)
             .iter()
-            .filter(|r| match &r.data {
-                RData::TXT(t) => {
-                    let text: Vec<u8> = t.txt_data.iter().flat_map(|d| d.to_vec()).collect();
-                    is_spf_record(&text)
-                }
-                _ => false,
-            })
+            .filter(|text| is_spf_record(text))
             .count(),
         Err(_) => 0,
     }

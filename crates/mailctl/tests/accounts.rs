@@ -1,46 +1,28 @@
 //! `mailctl user|domain|alias|quota` against a real environment: the changes are visible to the
 //! user database exactly as the daemons see it, and failures use the documented exit codes.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use ferrymail_dev::{prepare, DevEnv, DevOptions, Ports};
+use ferrymail_dev::DevEnv;
+use ferrymail_testkit::process::{run_with_input, success};
+use ferrymail_testkit::Suite;
 use ferrymail_users::{UserDb, UserDbConfig};
 
 const MAILCTL: &str = env!("CARGO_BIN_EXE_mailctl");
 
-fn env() -> (tempfile::TempDir, DevEnv) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = DevOptions::new(dir.path().join("s"));
-    o.domain = "a.test".into();
-    o.ports = Ports::free();
-    let env = prepare(&o).unwrap();
-    (dir, env)
+/// An environment for the domain a.test; nothing started.
+fn env() -> Suite {
+    Suite::with(|o| o.domain = "a.test".into())
 }
 
 fn mailctl(env: &DevEnv, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(MAILCTL)
-        .arg("-c")
-        .arg(&env.config_path)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // mailctl may exit before reading stdin (a refused add): a broken pipe is expected then.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run_with_input(
+        Command::new(MAILCTL)
+            .arg("-c")
+            .arg(&env.config_path)
+            .args(args),
+        stdin.as_bytes(),
+    )
 }
 
 fn db(env: &DevEnv) -> UserDb {
@@ -49,9 +31,10 @@ fn db(env: &DevEnv) -> UserDb {
 
 #[test]
 fn user_lifecycle() {
-    let (_d, env) = env();
-    ok(&mailctl(
-        &env,
+    let suite = env();
+    let env = &suite.env;
+    success(&mailctl(
+        env,
         &[
             "user",
             "add",
@@ -62,41 +45,41 @@ fn user_lifecycle() {
         ],
         "first pw\n",
     ));
-    assert!(db(&env).verify("joe@a.test", "first pw").is_ok());
+    assert!(db(env).verify("joe@a.test", "first pw").is_ok());
     let passwd = std::fs::read_to_string(&env.config.userdb.passwd_file).unwrap();
     assert!(!passwd.contains("first pw"));
 
     let dup = mailctl(
-        &env,
+        env,
         &["user", "add", "joe@a.test", "--password-stdin"],
         "x\n",
     );
     assert_eq!(dup.status.code(), Some(65));
     let foreign = mailctl(
-        &env,
+        env,
         &["user", "add", "joe@elsewhere.test", "--password-stdin"],
         "x\n",
     );
     assert_eq!(foreign.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&foreign.stderr).contains("domain add"));
     let empty = mailctl(
-        &env,
+        env,
         &["user", "add", "ann@a.test", "--password-stdin"],
         "\n",
     );
     assert_eq!(empty.status.code(), Some(64));
 
-    ok(&mailctl(
-        &env,
+    success(&mailctl(
+        env,
         &["user", "passwd", "joe@a.test", "--password-stdin"],
         "second pw\n",
     ));
-    let d = db(&env);
+    let d = db(env);
     assert!(d.verify("joe@a.test", "second pw").is_ok());
     assert!(d.verify("joe@a.test", "first pw").is_err());
 
     let list: serde_json::Value =
-        serde_json::from_str(&ok(&mailctl(&env, &["user", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&success(&mailctl(env, &["user", "list", "--json"], ""))).unwrap();
     let joe = list
         .as_array()
         .unwrap()
@@ -106,8 +89,8 @@ fn user_lifecycle() {
     assert_eq!(joe["quota_storage_bytes"], 10 << 20);
     assert_eq!(joe["scheme"], "ARGON2ID");
 
-    let show: serde_json::Value = serde_json::from_str(&ok(&mailctl(
-        &env,
+    let show: serde_json::Value = serde_json::from_str(&success(&mailctl(
+        env,
         &["user", "show", "joe@a.test", "--json"],
         "",
     )))
@@ -117,13 +100,13 @@ fn user_lifecycle() {
         .unwrap()
         .ends_with("mail/a.test/joe/Maildir"));
 
-    ok(&mailctl(
-        &env,
+    success(&mailctl(
+        env,
         &["quota", "set", "joe@a.test", "--messages", "5"],
         "",
     ));
-    let show: serde_json::Value = serde_json::from_str(&ok(&mailctl(
-        &env,
+    let show: serde_json::Value = serde_json::from_str(&success(&mailctl(
+        env,
         &["user", "show", "joe@a.test", "--json"],
         "",
     )))
@@ -131,16 +114,16 @@ fn user_lifecycle() {
     assert_eq!(show["quota_messages"], 5);
     assert_eq!(show["quota_storage_bytes"], 10 << 20, "unchanged part kept");
 
-    ok(&mailctl(&env, &["user", "del", "joe@a.test"], ""));
-    assert!(db(&env).verify("joe@a.test", "second pw").is_err());
+    success(&mailctl(env, &["user", "del", "joe@a.test"], ""));
+    assert!(db(env).verify("joe@a.test", "second pw").is_err());
     assert_eq!(
-        mailctl(&env, &["user", "del", "joe@a.test"], "")
+        mailctl(env, &["user", "del", "joe@a.test"], "")
             .status
             .code(),
         Some(67)
     );
     assert_eq!(
-        mailctl(&env, &["user", "show", "nobody@a.test"], "")
+        mailctl(env, &["user", "show", "nobody@a.test"], "")
             .status
             .code(),
         Some(67)
@@ -149,34 +132,31 @@ fn user_lifecycle() {
 
 #[test]
 fn domains_and_aliases() {
-    let (_d, env) = env();
-    ok(&mailctl(&env, &["domain", "add", "B.test"], ""));
-    assert!(db(&env).is_local_domain("b.test"));
+    let suite = env();
+    let env = &suite.env;
+    success(&mailctl(env, &["domain", "add", "B.test"], ""));
+    assert!(db(env).is_local_domain("b.test"));
     assert_eq!(
-        mailctl(&env, &["domain", "add", "b.test"], "")
-            .status
-            .code(),
+        mailctl(env, &["domain", "add", "b.test"], "").status.code(),
         Some(65)
     );
     let list: serde_json::Value =
-        serde_json::from_str(&ok(&mailctl(&env, &["domain", "list", "--json"], ""))).unwrap();
+        serde_json::from_str(&success(&mailctl(env, &["domain", "list", "--json"], ""))).unwrap();
     assert!(list.as_array().unwrap().iter().any(|d| d == "b.test"));
     assert!(list.as_array().unwrap().iter().any(|d| d == "a.test"));
 
-    ok(&mailctl(
-        &env,
+    success(&mailctl(
+        env,
         &["user", "add", "ann@b.test", "--password-stdin"],
         "pw\n",
     ));
     assert_eq!(
-        mailctl(&env, &["domain", "del", "b.test"], "")
-            .status
-            .code(),
+        mailctl(env, &["domain", "del", "b.test"], "").status.code(),
         Some(65)
     );
 
-    ok(&mailctl(
-        &env,
+    success(&mailctl(
+        env,
         &[
             "alias",
             "add",
@@ -186,28 +166,28 @@ fn domains_and_aliases() {
         ],
         "",
     ));
-    let dests = db(&env).resolve("sales@b.test").unwrap();
+    let dests = db(env).resolve("sales@b.test").unwrap();
     assert_eq!(dests.len(), 2, "{dests:?}");
-    ok(&mailctl(
-        &env,
+    success(&mailctl(
+        env,
         &["alias", "del", "sales@b.test", "boss@remote.test"],
         "",
     ));
-    assert_eq!(db(&env).resolve("sales@b.test").unwrap().len(), 1);
-    let text = ok(&mailctl(&env, &["alias", "list"], ""));
+    assert_eq!(db(env).resolve("sales@b.test").unwrap().len(), 1);
+    let text = success(&mailctl(env, &["alias", "list"], ""));
     assert!(text.contains("sales@b.test: ann@b.test"), "{text}");
-    ok(&mailctl(&env, &["alias", "del", "sales@b.test"], ""));
-    assert!(db(&env).resolve("sales@b.test").is_err());
+    success(&mailctl(env, &["alias", "del", "sales@b.test"], ""));
+    assert!(db(env).resolve("sales@b.test").is_err());
     assert_eq!(
-        mailctl(&env, &["alias", "del", "sales@b.test"], "")
+        mailctl(env, &["alias", "del", "sales@b.test"], "")
             .status
             .code(),
         Some(67)
     );
 
-    ok(&mailctl(&env, &["user", "del", "ann@b.test"], ""));
-    ok(&mailctl(&env, &["domain", "del", "b.test"], ""));
-    assert!(!db(&env).is_local_domain("b.test"));
+    success(&mailctl(env, &["user", "del", "ann@b.test"], ""));
+    success(&mailctl(env, &["domain", "del", "b.test"], ""));
+    assert!(!db(env).is_local_domain("b.test"));
 }
 
 #[test]

@@ -2,19 +2,26 @@
 //! daemons; `config check` accepts good configs and names the file, key and reason of bad ones.
 
 use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ferrymail_testkit::free_port;
+use ferrymail_testkit::process::success;
+
 const MAILCTL: &str = env!("CARGO_BIN_EXE_mailctl");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// `mailctl -c <config> config check <extra…>`.
+fn config_check(config: &Path, extra: &[&str]) -> Output {
+    Command::new(MAILCTL)
+        .arg("-c")
+        .arg(config)
+        .args(["config", "check"])
+        .args(extra)
+        .output()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn port_args() -> Vec<String> {
@@ -28,7 +35,12 @@ fn port_args() -> Vec<String> {
         "--pop3s-port",
     ]
     .iter()
-    .flat_map(|flag| [flag.to_string(), free_port().to_string()])
+    .flat_map(|flag| {
+        [
+            flag.to_string(),
+            free_port(IpAddr::from([127, 0, 0, 1])).to_string(),
+        ]
+    })
     .collect()
 }
 
@@ -49,12 +61,7 @@ fn dev_prepare_writes_a_config_that_checks_clean() {
         .args(port_args())
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = success(&out);
     assert!(stdout.contains("joe@a.test / secret1"), "{stdout}");
     assert!(stdout.contains("joe@b.test / secret2"), "{stdout}");
 
@@ -82,12 +89,7 @@ fn dev_prepare_writes_a_config_that_checks_clean() {
     );
     assert_eq!(key_mode & 0o077, 0, "private key readable by others");
 
-    let check = Command::new(MAILCTL)
-        .arg("-c")
-        .arg(&config)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let check = config_check(&config, &[]);
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{stdout}");
     assert!(stdout.contains("configuration ok"), "{stdout}");
@@ -126,12 +128,7 @@ fn config_check_reports_file_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
     write(&cfg, "[smtpd]\nmax_recipients = 100\nmax_recipents = 5\n");
-    let out = Command::new(MAILCTL)
-        .arg("-c")
-        .arg(&cfg)
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = config_check(&cfg, &[]);
     assert_eq!(out.status.code(), Some(78));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("bad.toml"), "{stdout}");
@@ -139,12 +136,7 @@ fn config_check_reports_file_key_and_reason() {
     assert!(stdout.contains("max_recipents"), "{stdout}");
 
     write(&cfg, "[smtpd]\nmax_command_line = 80\n");
-    let out = Command::new(MAILCTL)
-        .arg("-c")
-        .arg(&cfg)
-        .args(["config", "check", "--json"])
-        .output()
-        .unwrap();
+    let out = config_check(&cfg, &["--json"]);
     assert_eq!(out.status.code(), Some(78));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
@@ -176,12 +168,7 @@ fn config_check_warns_about_bad_userdb_lines() {
     let mut text = std::fs::read_to_string(&passwd).unwrap();
     text.push_str("broken line without fields\n");
     write(&passwd, &text);
-    let out = Command::new(MAILCTL)
-        .arg("-c")
-        .arg(state.join("ferrymail.toml"))
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    let out = config_check(&state.join("ferrymail.toml"), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -2,17 +2,16 @@
 
 use std::process::Command;
 
-use ferrymail_dev::{prepare, DevOptions, Ports};
 use ferrymail_spool::{ClientInfo, Envelope, Recipient, Source, Spool};
+use ferrymail_testkit::process::success;
+use ferrymail_testkit::Suite;
 
 const MAILCTL: &str = env!("CARGO_BIN_EXE_mailctl");
 
 #[test]
 fn status_counts_queue_and_probes_listeners() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut o = DevOptions::new(dir.path().join("s"));
-    o.ports = Ports::free();
-    let env = prepare(&o).unwrap();
+    let suite = Suite::new(&[]);
+    let env = &suite.env;
     let spool = Spool::open(&env.config.paths.spool_dir).unwrap();
     for _ in 0..3 {
         let e = Envelope::new(
@@ -34,12 +33,7 @@ fn status_counts_queue_and_probes_listeners() {
         .args(["status", "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&success(&out)).unwrap();
     assert_eq!(v["queue"]["active"], 2);
     assert_eq!(v["queue"]["hold"], 1);
     assert!(v["disk"]["spool_bytes"].as_u64().unwrap() > 0);

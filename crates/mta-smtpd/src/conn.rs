@@ -362,7 +362,7 @@ impl Conn {
             if matches!(cfg.role, Role::Submission | Role::Submissions) {
                 self.completion = Some(HeaderCompletion::new(
                     format!("<{}@{}>", id.as_str(), cfg.hostname),
-                    ferrymail_net::dates::rfc5322(i64::try_from(now).unwrap_or(0)),
+                    ferrymail_smtp::dates::rfc5322(i64::try_from(now).unwrap_or(0)),
                 ));
             }
         }

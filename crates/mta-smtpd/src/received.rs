@@ -63,7 +63,7 @@ fn sanitize(s: &str) -> String {
 
 /// `Mon, 23 Nov 2026 13:40:00 +0000` (RFC 5322 §3.3), always in UTC.
 pub fn rfc5322_date(unix: u64) -> String {
-    ferrymail_net::dates::rfc5322(i64::try_from(unix).unwrap_or(i64::MAX))
+    ferrymail_smtp::dates::rfc5322(i64::try_from(unix).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

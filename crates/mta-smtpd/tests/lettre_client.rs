@@ -3,14 +3,15 @@
 
 mod common;
 
-use common::{without_received, Server, PASS, USER};
+use common::{tmp_files, without_received, PASS, USER};
+use ferrymail_testkit::Suite;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{Message, SmtpTransport, Transport};
 
-fn tls_params(s: &Server) -> TlsParameters {
+fn tls_params(s: &Suite) -> TlsParameters {
     let pem = std::fs::read(&s.env.config.tls.cert).unwrap();
     TlsParameters::builder("localhost".into())
         .certificate_store(CertificateStore::None)
@@ -19,7 +20,7 @@ fn tls_params(s: &Server) -> TlsParameters {
         .unwrap()
 }
 
-fn transport(s: &Server, port: u16, tls: Tls, creds: Option<(&str, &str)>) -> SmtpTransport {
+fn transport(s: &Suite, port: u16, tls: Tls, creds: Option<(&str, &str)>) -> SmtpTransport {
     let mut b = SmtpTransport::builder_dangerous("127.0.0.1")
         .port(port)
         .hello_name(ClientId::Domain("client.test".into()))
@@ -46,7 +47,7 @@ fn message(from: &str, to: &str, body: &str) -> Message {
 
 #[test]
 fn mx_plain_delivery_to_local_user_with_dot_stuffing_round_trip() {
-    let s = Server::start(|_| {});
+    let s = common::start(|_| {});
     let t = transport(&s, s.env.ports.smtp, Tls::None, None);
     // Lines that start with dots must come out exactly as written.
     let body = ".leading dot\r\n..two dots\r\n.\r\nend\r\n";
@@ -57,7 +58,7 @@ fn mx_plain_delivery_to_local_user_with_dot_stuffing_round_trip() {
     assert!(text.contains("queued as"), "{text}");
 
     let q = s.queued();
-    assert_eq!(q.len(), 1, "{}", s.log());
+    assert_eq!(q.len(), 1, "{}", s.log("mta-smtpd"));
     let (env, bytes) = &q[0];
     assert!(
         text.contains(env.id.as_str()),
@@ -83,12 +84,12 @@ fn mx_plain_delivery_to_local_user_with_dot_stuffing_round_trip() {
         "{header}"
     );
     assert!(header.contains(&format!("for <{USER}>")), "{header}");
-    assert!(s.tmp_files().is_empty());
+    assert!(tmp_files(&s).is_empty());
 }
 
 #[test]
 fn submission_starttls_auth_relays_and_records_the_login() {
-    let s = Server::start(|c| c.general.trusted_networks.clear());
+    let s = common::start(|c| c.general.trusted_networks.clear());
     let t = transport(
         &s,
         s.env.ports.submission,
@@ -102,7 +103,7 @@ fn submission_starttls_auth_relays_and_records_the_login() {
     ))
     .unwrap();
     let q = s.queued();
-    assert_eq!(q.len(), 1, "{}", s.log());
+    assert_eq!(q.len(), 1, "{}", s.log("mta-smtpd"));
     let (env, bytes) = &q[0];
     assert_eq!(env.recipients[0].address, "friend@elsewhere.test");
     assert_eq!(env.client.auth_user.as_deref(), Some("other@example.test"));
@@ -129,7 +130,7 @@ fn submission_starttls_auth_relays_and_records_the_login() {
 
 #[test]
 fn submissions_implicit_tls_with_login_mechanism() {
-    let s = Server::start(|c| c.general.trusted_networks.clear());
+    let s = common::start(|c| c.general.trusted_networks.clear());
     let t = SmtpTransport::builder_dangerous("127.0.0.1")
         .port(s.env.ports.submissions)
         .tls(Tls::Wrapper(tls_params(&s)))
@@ -151,7 +152,7 @@ fn submissions_implicit_tls_with_login_mechanism() {
 
 #[test]
 fn wrong_password_is_refused_and_nothing_is_queued() {
-    let s = Server::start(|c| c.general.trusted_networks.clear());
+    let s = common::start(|c| c.general.trusted_networks.clear());
     for (user, pass) in [(USER, "wrong"), ("nobody@example.test", "x")] {
         let t = transport(
             &s,
@@ -174,7 +175,7 @@ fn wrong_password_is_refused_and_nothing_is_queued() {
 
 #[test]
 fn submission_without_auth_is_refused() {
-    let s = Server::start(|_| {});
+    let s = common::start(|_| {});
     let t = transport(
         &s,
         s.env.ports.submission,

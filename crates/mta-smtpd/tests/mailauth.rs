@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{code, send_message, Server, USER};
+use common::USER;
 use ferrymail_dev::dns::{DnsServer, Zone};
 
 fn zone() -> Zone {
@@ -20,17 +20,17 @@ fn zone() -> Zone {
 fn dmarc_reject_is_refused_and_results_are_recorded() {
     let dns = DnsServer::start(zone()).unwrap();
     let addr = dns.addr;
-    let s = Server::start(move |c| {
+    let s = common::start(move |c| {
         c.mailauth.verify = true;
         c.queue.dns_servers = vec![addr];
     });
     let authserv = s.env.config.authserv_id();
-    let mut c = s.connect(s.smtp());
+    let mut c = s.smtp(s.env.ports.smtp);
     c.hello();
 
     let spoof = b"From: CEO <ceo@strict.test>\r\nSubject: wire money\r\n\r\nnow\r\n";
-    let r = send_message(&mut c, "ceo@strict.test", &[USER], spoof);
-    assert_eq!(code(&r), "550 5.7.1", "{r}");
+    let r = c.send_message("ceo@strict.test", &[USER], spoof);
+    assert_eq!(r.status(), "550 5.7.1", "{r}");
     assert!(
         s.queued().is_empty(),
         "a refused message must not be queued"
@@ -41,8 +41,8 @@ fn dmarc_reject_is_refused_and_results_are_recorded() {
         "Authentication-Results: {authserv}; dmarc=pass header.from=friendly.test\r\n\
          From: a@friendly.test\r\nSubject: hello\r\n\r\nbody\r\n"
     );
-    let r = send_message(&mut c, "a@friendly.test", &[USER], msg.as_bytes());
-    assert_eq!(code(&r), "250 2.0.0", "{r}");
+    let r = c.send_message("a@friendly.test", &[USER], msg.as_bytes());
+    assert_eq!(r.status(), "250 2.0.0", "{r}");
     let q = s.queued();
     assert_eq!(q.len(), 1);
     let text = String::from_utf8_lossy(&q[0].1).into_owned();
@@ -70,22 +70,17 @@ fn dmarc_reject_is_refused_and_results_are_recorded() {
 fn authenticated_submission_is_not_checked() {
     let dns = DnsServer::start(zone()).unwrap();
     let addr = dns.addr;
-    let s = Server::start(move |c| {
+    let s = common::start(move |c| {
         c.mailauth.verify = true;
         c.queue.dns_servers = vec![addr];
     });
-    let mut c = s.connect(s.submission());
+    let mut c = s.smtp(s.env.ports.submission);
     c.hello();
     c.starttls();
     c.cmd("EHLO client.test");
-    assert_eq!(code(&c.auth_plain(USER, common::PASS)), "235 2.7.0");
-    let r = send_message(
-        &mut c,
-        USER,
-        &["someone@strict.test"],
-        b"Subject: x\r\n\r\ny\r\n",
-    );
-    assert_eq!(code(&r), "250 2.0.0", "{r}");
+    assert_eq!(c.auth_plain(USER, common::PASS).status(), "235 2.7.0");
+    let r = c.send_message(USER, &["someone@strict.test"], b"Subject: x\r\n\r\ny\r\n");
+    assert_eq!(r.status(), "250 2.0.0", "{r}");
     let text = String::from_utf8_lossy(&s.queued()[0].1).into_owned();
     assert!(!text.contains("Authentication-Results:"), "{text}");
 }

@@ -6,11 +6,13 @@ mod common;
 
 use std::process::Command;
 
-use common::{without_received, Server, PASS, USER};
+use common::{without_received, PASS, USER};
 
-fn swaks(args: &[&str]) -> String {
+/// Runs swaks with `parts` concatenated; fails the test unless it succeeds.
+fn swaks(parts: &[Vec<String>]) -> String {
+    let args = parts.concat();
     let out = Command::new("swaks")
-        .args(args)
+        .args(&args)
         .args(["--helo", "client.test", "--timeout", "20"])
         .output()
         .unwrap_or_else(|e| {
@@ -27,94 +29,80 @@ fn swaks(args: &[&str]) -> String {
     text
 }
 
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// Where to connect.
+fn server(port: u16) -> Vec<String> {
+    strings(&["--server", "127.0.0.1", "--port", &port.to_string()])
+}
+
+/// STARTTLS, then AUTH as the demo user with `mechanism`.
+fn starttls_auth(mechanism: &str) -> Vec<String> {
+    let mut a = strings(&["--tls"]);
+    a.extend(auth(mechanism));
+    a
+}
+
+fn auth(mechanism: &str) -> Vec<String> {
+    strings(&[
+        "--auth",
+        mechanism,
+        "--auth-user",
+        USER,
+        "--auth-password",
+        PASS,
+    ])
+}
+
+fn envelope(from: &str, to: &str) -> Vec<String> {
+    strings(&["--from", from, "--to", to])
+}
+
+fn message(subject: &str, body: &str) -> Vec<String> {
+    strings(&["--header", &format!("Subject: {subject}"), "--body", body])
+}
+
 #[test]
 fn swaks_plain_starttls_and_auth_land_in_the_spool() {
-    let s = Server::start(|c| c.general.trusted_networks.clear());
-    let smtp = s.env.ports.smtp.to_string();
-    let sub = s.env.ports.submission.to_string();
-    let subs = s.env.ports.submissions.to_string();
+    let s = common::start(|c| c.general.trusted_networks.clear());
+    let p = s.env.ports;
 
     let plain = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &smtp,
-        "--from",
-        "sender@far.test",
-        "--to",
-        USER,
-        "--header",
-        "Subject: swaks plain",
-        "--body",
-        "plain body",
+        server(p.smtp),
+        envelope("sender@far.test", USER),
+        message("swaks plain", "plain body"),
     ]);
     assert!(plain.contains("250 2.0.0 Ok: queued as"), "{plain}");
 
     let tls = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &smtp,
-        "--tls",
-        "--from",
-        "sender@far.test",
-        "--to",
-        USER,
-        "--header",
-        "Subject: swaks starttls",
-        "--body",
-        "starttls body",
+        server(p.smtp),
+        strings(&["--tls"]),
+        envelope("sender@far.test", USER),
+        message("swaks starttls", "starttls body"),
     ]);
     assert!(tls.contains("220 2.0.0 Ready to start TLS"), "{tls}");
 
-    let auth = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &sub,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        USER,
-        "--auth-password",
-        PASS,
-        "--from",
-        USER,
-        "--to",
-        "friend@elsewhere.test",
-        "--header",
-        "Subject: swaks auth",
-        "--body",
-        "auth body",
+    let authed = swaks(&[
+        server(p.submission),
+        starttls_auth("PLAIN"),
+        envelope(USER, "friend@elsewhere.test"),
+        message("swaks auth", "auth body"),
     ]);
-    assert!(auth.contains("235 2.7.0"), "{auth}");
+    assert!(authed.contains("235 2.7.0"), "{authed}");
 
     let wrapped = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &subs,
-        "--tls-on-connect",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        USER,
-        "--auth-password",
-        PASS,
-        "--from",
-        USER,
-        "--to",
-        "friend@elsewhere.test",
-        "--header",
-        "Subject: swaks 465",
-        "--body",
-        "465 body",
+        server(p.submissions),
+        strings(&["--tls-on-connect"]),
+        auth("LOGIN"),
+        envelope(USER, "friend@elsewhere.test"),
+        message("swaks 465", "465 body"),
     ]);
     assert!(wrapped.contains("235 2.7.0"), "{wrapped}");
 
     let q = s.queued();
-    assert_eq!(q.len(), 4, "{}", s.log());
+    assert_eq!(q.len(), 4, "{}", s.log("mta-smtpd"));
     let subjects: Vec<String> = q
         .iter()
         .map(|(_, b)| {
@@ -138,47 +126,29 @@ fn swaks_plain_starttls_and_auth_land_in_the_spool() {
 /// fields, before the body); one that arrives on the MX port is stored as sent.
 #[test]
 fn submission_adds_missing_date_and_message_id_mx_does_not() {
-    let s = Server::start(|c| c.general.trusted_networks.clear());
-    let smtp = s.env.ports.smtp.to_string();
-    let sub = s.env.ports.submission.to_string();
+    let s = common::start(|c| c.general.trusted_networks.clear());
+    let p = s.env.ports;
     let bare = format!(
         "From: {USER}\r\nTo: friend@elsewhere.test\r\nSubject: bare\r\n\r\nno date here\r\n"
     );
     let out = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &sub,
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        USER,
-        "--auth-password",
-        PASS,
-        "--from",
-        USER,
-        "--to",
-        "friend@elsewhere.test",
-        "--data",
-        &bare,
+        server(p.submission),
+        starttls_auth("PLAIN"),
+        envelope(USER, "friend@elsewhere.test"),
+        strings(&["--data", &bare]),
     ]);
     assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
     let out = swaks(&[
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &smtp,
-        "--from",
-        "sender@far.test",
-        "--to",
-        USER,
-        "--data",
-        "From: sender@far.test\r\nSubject: bare mx\r\n\r\nno date here\r\n",
+        server(p.smtp),
+        envelope("sender@far.test", USER),
+        strings(&[
+            "--data",
+            "From: sender@far.test\r\nSubject: bare mx\r\n\r\nno date here\r\n",
+        ]),
     ]);
     assert!(out.contains("250 2.0.0 Ok: queued as"), "{out}");
     let q = s.queued();
-    assert_eq!(q.len(), 2, "{}", s.log());
+    assert_eq!(q.len(), 2, "{}", s.log("mta-smtpd"));
     let submitted = String::from_utf8_lossy(without_received(&q[0].1)).into_owned();
     let id = q[0].0.id.to_string();
     let (head, body) = submitted.split_once("\r\n\r\n").unwrap();

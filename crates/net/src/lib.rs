@@ -12,7 +12,6 @@
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
 pub mod cli;
-pub mod dates;
 pub mod dns;
 pub mod exit;
 pub mod forward;

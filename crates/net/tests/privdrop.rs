@@ -11,8 +11,7 @@ fn drop_to_nobody_in_a_child() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return child();
     }
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: privilege drop needs root (CI runs as root)");
+    if ferrymail_testkit::skip_unless_root("privilege drop; CI runs as root") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -31,6 +31,7 @@
 pub mod child;
 pub mod connection;
 #[doc(hidden)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod maildrop;
 pub mod mboxdrop;

@@ -9,12 +9,11 @@ mod common;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
-use common::{start_with, Server, StepScript};
-use ferrymail_dev::unix_account::{chown_tree, is_root, use_accounts, UnixAccount, PASSWORD};
-use ferrymail_dev::{target_bin, wait_for_unix, Daemon};
+use common::{start_with, StepScript};
+use ferrymail_dev::unix_account::{chown_tree, use_accounts, UnixAccount, PASSWORD};
+use ferrymail_testkit::process::python;
+use ferrymail_testkit::{skip_unless_root, Suite};
 
 const UID: u32 = 51237;
 const LOGIN: &str = "dave";
@@ -90,22 +89,7 @@ import json, mailbox, sys
 print(json.dumps([[m["Subject"], m.get_payload()] for m in mailbox.mbox(sys.argv[1])]))
 "#;
 
-fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("`python3` is not installed: install the Debian package `python3`");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn pop_args(s: &Server) -> [String; 4] {
+fn pop_args(s: &Suite) -> [String; 4] {
     [
         s.env.listen_addr.to_string(),
         s.env.ports.pop3.to_string(),
@@ -114,7 +98,7 @@ fn pop_args(s: &Server) -> [String; 4] {
     ]
 }
 
-fn deliver(s: &Server, dir: &Path, n: usize, msg: &[u8]) -> String {
+fn deliver(s: &Suite, dir: &Path, n: usize, msg: &[u8]) -> String {
     let file = dir.join(format!("msg{n}.eml"));
     std::fs::write(&file, msg).unwrap();
     let sock = s.env.config.lmtp_socket();
@@ -151,8 +135,7 @@ fn second_field(lines: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn mbox_account_over_pop3_with_local_delivery_and_python() {
-    if !is_root() {
-        println!("SKIP: needs root (the session child and the delivery helper switch uid)");
+    if skip_unless_root("the session child and the delivery helper switch uid") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -169,29 +152,22 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
     chown_tree(&mbox, UID).unwrap();
     std::fs::set_permissions(&mbox, std::fs::Permissions::from_mode(0o600)).unwrap();
 
-    let s = start_with(|c| {
+    let mut s = start_with(|c| {
         use_accounts(c, dir.path(), &[UnixAccount::new(LOGIN, UID, &home)]).unwrap();
         c.userdb.unix_mailbox = ferrymail_config::UnixMailbox::Mbox;
         c.delivery.mbox_dir = spool.clone();
         c.pop3d.limits.plaintext_auth_on_loopback = true;
         c.pop3d.user = "nobody".into();
     });
-    let bin = target_bin("local-delivery");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p local-delivery` first",
-        bin.display()
-    );
-    let lda = Daemon::spawn(&bin, &s.env).unwrap();
-    assert!(
-        wait_for_unix(&s.env.config.lmtp_socket(), Duration::from_secs(20)),
-        "local-delivery did not start:\n{}",
-        lda.log(&s.env)
-    );
+    s.start("local-delivery");
 
     for (n, msg) in [MSG1, MSG2, MSG3].into_iter().enumerate() {
         let reply = deliver(&s, dir.path(), n, msg);
-        assert!(reply.starts_with("250"), "{reply}\n{}", lda.log(&s.env));
+        assert!(
+            reply.starts_with("250"),
+            "{reply}\n{}",
+            s.log("local-delivery")
+        );
     }
     let stored = std::fs::read(&mbox).unwrap();
     assert!(
@@ -204,14 +180,14 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
     // Session 1, held open while the test looks around.
     let args = pop_args(&s);
     let mut py = StepScript::start(SESSION_SCRIPT, &args);
-    let v = py.next(|| s.daemon.log(&s.env));
+    let v = py.next(|| s.log("pop3d"));
     assert!(
         v["pass"]
             .as_str()
             .unwrap()
             .starts_with("+OK Logged in, maildrop has 3 messages"),
         "{v}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     let expected = [trace(MSG1), trace(MSG2), trace(MSG3)];
     // poplib undoes the dot-stuffing; what remains is the message as delivered, with the
@@ -254,12 +230,12 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
     assert!(
         second.starts_with("-ERR [IN-USE]"),
         "{second}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
 
     // A delivery meanwhile waits for the lock, then is deferred (4xx), not refused.
     let held = deliver(&s, dir.path(), 4, b"Subject: four\r\n\r\nlate\r\n");
-    assert!(held.starts_with('4'), "{held}\n{}", lda.log(&s.env));
+    assert!(held.starts_with('4'), "{held}\n{}", s.log("local-delivery"));
     assert_eq!(
         std::fs::read(&mbox).unwrap(),
         stored,
@@ -268,12 +244,12 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
 
     // DELE 2, QUIT: the mbox is rewritten in place without message 2.
     py.proceed();
-    let v = py.next(|| s.daemon.log(&s.env));
+    let v = py.next(|| s.log("pop3d"));
     assert!(v["dele"].as_str().unwrap().starts_with("+OK"), "{v}");
     assert!(
         v["quit"].as_str().unwrap().starts_with("+OK"),
         "{v}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     assert!(py.finish());
 
@@ -297,7 +273,11 @@ fn mbox_account_over_pop3_with_local_delivery_and_python() {
 
     // After QUIT the deferred message goes in.
     let retried = deliver(&s, dir.path(), 5, b"Subject: four\r\n\r\nlate\r\n");
-    assert!(retried.starts_with("250"), "{retried}\n{}", lda.log(&s.env));
+    assert!(
+        retried.starts_with("250"),
+        "{retried}\n{}",
+        s.log("local-delivery")
+    );
 
     // Session 2: the kept messages keep their UIDLs.
     let again: Vec<String> =

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{expected_retr, files, start, Client, PASS, USER};
+use common::{deliver, expected_retr, files, implicit_tls, plain, start, stls, store, PASS, USER};
 use ferrymail_maildir::{Flags, Subdir};
+use ferrymail_testkit::{Pop3Client, Suite};
 
 const M1: &[u8] =
     b"From: a@example.org\nSubject: one\n\nfirst body\n.leading dot\n..two dots\n.\nlast\n";
@@ -16,10 +17,10 @@ const M3: &[u8] = b"Subject: three\n\nno final newline";
 #[test]
 fn whole_command_set_plaintext_on_loopback() {
     let s = start(true);
-    let e1 = s.deliver(USER, M1);
-    let e2 = s.deliver(USER, M2);
-    let e3 = s.deliver(USER, M3);
-    let mut c = s.plain();
+    let e1 = deliver(&s, USER, M1);
+    let e2 = deliver(&s, USER, M2);
+    let e3 = deliver(&s, USER, M3);
+    let mut c = plain(&s);
 
     let (_, capa) = c.multi("CAPA");
     let capa = String::from_utf8(capa).unwrap();
@@ -121,7 +122,7 @@ fn whole_command_set_plaintext_on_loopback() {
     assert!(c.is_eof());
 
     // RETR marked all three seen and moved them to cur/; TOP did not matter.
-    let md = s.maildir(USER);
+    let md = store(&s, USER);
     let listed = md.list().unwrap();
     assert_eq!(listed.len(), 3);
     for e in &listed {
@@ -133,9 +134,9 @@ fn whole_command_set_plaintext_on_loopback() {
 #[test]
 fn dele_then_quit_removes_only_deleted_messages() {
     let s = start(true);
-    let e1 = s.deliver(USER, M1);
-    let e2 = s.deliver(USER, M2);
-    let mut c = s.plain();
+    let e1 = deliver(&s, USER, M1);
+    let e2 = deliver(&s, USER, M2);
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     let r = c.cmd("QUIT");
@@ -143,8 +144,7 @@ fn dele_then_quit_removes_only_deleted_messages() {
         r.starts_with("+OK") && r.contains("1 messages deleted"),
         "{r}"
     );
-    let left: Vec<String> = s
-        .maildir(USER)
+    let left: Vec<String> = store(&s, USER)
         .list()
         .unwrap()
         .iter()
@@ -155,10 +155,10 @@ fn dele_then_quit_removes_only_deleted_messages() {
 }
 
 /// Logs in, retrying while the server has not yet noticed a previous session's end.
-fn login_when_free(s: &common::Server) -> Client<std::net::TcpStream> {
+fn login_when_free(s: &Suite) -> Pop3Client {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let mut c = s.plain();
+        let mut c = plain(s);
         let r = c.login(USER, PASS);
         if r.starts_with("+OK") {
             return c;
@@ -172,11 +172,11 @@ fn login_when_free(s: &common::Server) -> Client<std::net::TcpStream> {
 #[test]
 fn dropped_connection_deletes_nothing() {
     let s = start(true);
-    s.deliver(USER, M1);
-    s.deliver(USER, M2);
-    let before = files(&s.maildir_path(USER));
+    deliver(&s, USER, M1);
+    deliver(&s, USER, M2);
+    let before = files(&s.maildir(USER));
     {
-        let mut c = s.plain();
+        let mut c = plain(&s);
         assert!(c.login(USER, PASS).starts_with("+OK"));
         assert!(c.cmd("DELE 1").starts_with("+OK"));
         assert!(c.cmd("DELE 2").starts_with("+OK"));
@@ -184,18 +184,18 @@ fn dropped_connection_deletes_nothing() {
     }
     let mut c = login_when_free(&s);
     assert!(c.cmd("STAT").starts_with("+OK 2 "));
-    assert_eq!(files(&s.maildir_path(USER)), before);
+    assert_eq!(files(&s.maildir(USER)), before);
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
 #[test]
 fn uidl_is_the_maildir_base_name_and_stable_across_sessions() {
     let s = start(true);
-    let e1 = s.deliver(USER, M1);
-    let e2 = s.deliver(USER, M2);
-    let e3 = s.deliver(USER, M3);
-    let uidl = |c: &mut Client<std::net::TcpStream>| String::from_utf8(c.multi("UIDL").1).unwrap();
-    let mut c = s.plain();
+    let e1 = deliver(&s, USER, M1);
+    let e2 = deliver(&s, USER, M2);
+    let e3 = deliver(&s, USER, M3);
+    let uidl = |c: &mut Pop3Client| String::from_utf8(c.multi("UIDL").1).unwrap();
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     let first = uidl(&mut c);
     // RETR renames the file (new/ → cur/, :2,S); the UIDL must not change.
@@ -204,7 +204,7 @@ fn uidl_is_the_maildir_base_name_and_stable_across_sessions() {
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
-    let mut c = s.plain();
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     let second = uidl(&mut c);
     assert_eq!(
@@ -222,7 +222,7 @@ fn uidl_is_the_maildir_base_name_and_stable_across_sessions() {
         format!("1 {}\r\n2 {}\r\n.\r\n", e2.base(), e3.base())
     );
     // The Maildir file (now renamed) still has the same base.
-    let found = s.maildir(USER).find(e2.base()).unwrap().unwrap();
+    let found = store(&s, USER).find(e2.base()).unwrap().unwrap();
     assert_eq!(found.dir(), Subdir::Cur);
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
@@ -230,10 +230,10 @@ fn uidl_is_the_maildir_base_name_and_stable_across_sessions() {
 #[test]
 fn second_login_is_refused_while_the_maildrop_is_in_use() {
     let s = start(true);
-    s.deliver(USER, M1);
-    let mut first = s.plain();
+    deliver(&s, USER, M1);
+    let mut first = plain(&s);
     assert!(first.login(USER, PASS).starts_with("+OK"));
-    let mut second = s.plain();
+    let mut second = plain(&s);
     let r = second.login(USER, PASS);
     assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
     // Refused, not disconnected; another user's maildrop is unaffected.
@@ -241,19 +241,19 @@ fn second_login_is_refused_while_the_maildrop_is_in_use() {
     assert!(r.starts_with("+OK"), "{r}");
     assert!(second.cmd("QUIT").starts_with("+OK"));
     assert!(first.cmd("QUIT").starts_with("+OK"));
-    let mut third = s.plain();
+    let mut third = plain(&s);
     assert!(third.login(USER, PASS).starts_with("+OK"));
 }
 
 #[test]
 fn delivery_mid_session_is_neither_shown_nor_disturbed() {
     let s = start(true);
-    s.deliver(USER, M1);
-    let mut c = s.plain();
+    deliver(&s, USER, M1);
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     let stat = c.cmd("STAT");
     assert!(stat.starts_with("+OK 1 "), "{stat}");
-    let late = s.deliver(USER, M2);
+    let late = deliver(&s, USER, M2);
     assert_eq!(c.cmd("STAT"), stat);
     assert!(c.cmd("LIST 2").starts_with("-ERR"));
     let (_, list) = c.multi("LIST");
@@ -261,11 +261,11 @@ fn delivery_mid_session_is_neither_shown_nor_disturbed() {
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
-    let left = s.maildir(USER).list().unwrap();
+    let left = store(&s, USER).list().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].base(), late.base());
     assert_eq!(left[0].dir(), Subdir::New, "untouched by the old session");
-    let mut c = s.plain();
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     let (_, uidl) = c.multi("UIDL");
     assert_eq!(uidl, format!("1 {}\r\n.\r\n", late.base()).into_bytes());
@@ -274,8 +274,8 @@ fn delivery_mid_session_is_neither_shown_nor_disturbed() {
 #[test]
 fn stls_then_login_and_retr() {
     let s = start(false);
-    s.deliver(USER, M1);
-    let mut plain = s.plain();
+    deliver(&s, USER, M1);
+    let mut plain = plain(&s);
     let (_, capa) = plain.multi("CAPA");
     let capa = String::from_utf8(capa).unwrap();
     assert!(capa.lines().any(|l| l == "STLS"), "{capa}");
@@ -284,7 +284,7 @@ fn stls_then_login_and_retr() {
     assert!(r.starts_with("-ERR [AUTH]"), "{r}");
     assert!(plain.cmd("QUIT").starts_with("+OK"));
 
-    let mut c = s.stls();
+    let mut c = stls(&s);
     let (_, capa) = c.multi("CAPA");
     let capa = String::from_utf8(capa).unwrap();
     assert!(capa.lines().any(|l| l == "USER"), "{capa}");
@@ -298,28 +298,20 @@ fn stls_then_login_and_retr() {
 #[test]
 fn plaintext_pipelined_after_stls_is_discarded() {
     let s = start(false);
-    let mut c = s.plain();
+    let mut c = plain(&s);
     // The injected command must not run inside the TLS session (CVE-2011-0411).
     c.send(b"STLS\r\nUSER joe@example.test\r\n");
     assert_eq!(c.line(), "+OK Begin TLS negotiation\r\n");
-    let tcp = c.into_inner();
-    let mut tls = Client::new(rustls::StreamOwned::new(
-        rustls::ClientConnection::new(
-            s.tls_config(),
-            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
-        )
-        .unwrap(),
-        tcp,
-    ));
-    let r = tls.cmd(&format!("PASS {PASS}"));
+    c.conn().start_tls().unwrap();
+    let r = c.cmd(&format!("PASS {PASS}"));
     assert!(r.starts_with("-ERR"), "{r}");
 }
 
 #[test]
 fn implicit_tls_on_995_with_sasl_plain() {
     let s = start(false);
-    s.deliver(USER, M2);
-    let mut c = s.implicit_tls();
+    deliver(&s, USER, M2);
+    let mut c = implicit_tls(&s);
     let (_, capa) = c.multi("CAPA");
     let capa = String::from_utf8(capa).unwrap();
     assert!(!capa.lines().any(|l| l == "STLS"), "{capa}");
@@ -335,7 +327,7 @@ fn implicit_tls_on_995_with_sasl_plain() {
 #[test]
 fn failed_logins_back_off_then_disconnect() {
     let s = start(true);
-    let mut c = s.plain();
+    let mut c = plain(&s);
     for _ in 0..2 {
         let r = c.login(USER, "wrong");
         assert!(r.starts_with("-ERR [AUTH]"), "{r}");
@@ -351,7 +343,7 @@ fn failed_logins_back_off_then_disconnect() {
 #[test]
 fn overlong_line_is_refused_and_session_continues() {
     let s = start(true);
-    let mut c = s.plain();
+    let mut c = plain(&s);
     let long = format!("NOOP {}", "x".repeat(5000));
     let r = c.cmd(&long);
     assert!(r.starts_with("-ERR") && r.contains("too long"), "{r}");
@@ -364,8 +356,8 @@ fn overlong_line_is_refused_and_session_continues() {
 #[test]
 fn pipelined_commands_are_answered_in_order() {
     let s = start(true);
-    s.deliver(USER, M3);
-    let mut c = s.plain();
+    deliver(&s, USER, M3);
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     c.send(b"STAT\r\nRETR 1\r\nNOOP\r\nLIST 1\r\n");
     assert!(c.line().starts_with("+OK 1 "));
@@ -386,8 +378,8 @@ fn large_message_streams_byte_exact() {
         }
         m.extend_from_slice(format!("line {i} of a large message body, padded a bit\n").as_bytes());
     }
-    s.deliver(USER, &m);
-    let mut c = s.implicit_tls();
+    deliver(&s, USER, &m);
+    let mut c = implicit_tls(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     assert!(c.cmd("RETR 1").starts_with("+OK"));
     assert_eq!(c.body(), expected_retr(&m));
@@ -396,11 +388,11 @@ fn large_message_streams_byte_exact() {
 #[test]
 fn sigterm_stops_the_daemon_cleanly() {
     let mut s = start(true);
-    let mut c = s.plain();
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
-    s.daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    s.daemon("pop3d").signal(nix::sys::signal::Signal::SIGTERM);
     let status = s
-        .daemon
+        .daemon_mut("pop3d")
         .wait_timeout(Duration::from_secs(15))
         .expect("exits");
     assert!(status.success(), "{status:?}");
@@ -414,9 +406,9 @@ fn idle_session_is_logged_out_without_update() {
         c.pop3d.limits.plaintext_auth_on_loopback = true;
         c.pop3d.idle_timeout = Duration::from_millis(500);
     });
-    s.deliver(USER, M1);
-    let before = files(&s.maildir_path(USER));
-    let mut c = s.plain();
+    deliver(&s, USER, M1);
+    let before = files(&s.maildir(USER));
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     // Say nothing more: the server ends the session on its own.
@@ -424,7 +416,7 @@ fn idle_session_is_logged_out_without_update() {
     assert!(r.starts_with("-ERR") && r.contains("idle"), "{r}");
     assert!(c.is_eof());
     assert_eq!(
-        files(&s.maildir_path(USER)),
+        files(&s.maildir(USER)),
         before,
         "no UPDATE after autologout"
     );
@@ -437,10 +429,8 @@ fn connections_over_the_per_address_limit_are_refused() {
         c.pop3d.limits.exempt_trusted = false;
     });
     let connect = || {
-        let tcp = std::net::TcpStream::connect(s.env.addr(s.env.ports.pop3)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Client::new(tcp);
-        let greeting = c.line();
+        let c = Pop3Client::connect(s.env.addr(s.env.ports.pop3));
+        let greeting = c.greeting.clone();
         (c, greeting)
     };
     // The start-up probe's connection may still hold the slot for a moment.
@@ -468,12 +458,12 @@ fn connections_over_the_per_address_limit_are_refused() {
 #[test]
 fn imap_style_changes_mid_session_are_followed() {
     let s = start(true);
-    let e1 = s.deliver(USER, M1);
-    let e2 = s.deliver(USER, M2);
-    let e3 = s.deliver(USER, M3);
-    let mut c = s.plain();
+    let e1 = deliver(&s, USER, M1);
+    let e2 = deliver(&s, USER, M2);
+    let e3 = deliver(&s, USER, M3);
+    let mut c = plain(&s);
     assert!(c.login(USER, PASS).starts_with("+OK"));
-    let md = s.maildir(USER);
+    let md = store(&s, USER);
     md.set_flags(&e1, Flags::FLAGGED | Flags::REPLIED).unwrap();
     md.delete(&e2).unwrap();
     // Renamed by "IMAP": still retrievable, byte-exact, and RETR adds S to its flags.

@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{start, PASS, USER};
+use common::{deliver, start, store, PASS, USER};
 
 fn require(tool: &str, package: &str) {
     let found = Command::new("sh")
@@ -55,8 +55,8 @@ print(json.dumps(out))
 fn python_poplib_fetches_mail() {
     require("python3", "python3");
     let s = start(false);
-    let e1 = s.deliver(USER, b"Subject: first\n\n.dotted line\nbody one\n");
-    let e2 = s.deliver(USER, b"Subject: second\nX-Test: yes\n\nbody two\n");
+    let e1 = deliver(&s, USER, b"Subject: first\n\n.dotted line\nbody one\n");
+    let e2 = deliver(&s, USER, b"Subject: second\nX-Test: yes\n\nbody two\n");
     let out = Command::new("python3")
         .arg("-c")
         .arg(POPLIB_SCRIPT)
@@ -100,7 +100,7 @@ fn python_poplib_fetches_mail() {
     );
     assert!(has("1 messages deleted"), "{json}");
     assert!(has(r#""stat_995": [1, "#), "{json}");
-    let left = s.maildir(USER).list().unwrap();
+    let left = store(&s, USER).list().unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].base(), e2.base());
 }
@@ -111,7 +111,8 @@ fn fetchmail_downloads_and_deletes() {
     let s = start(false);
     let bodies = ["first", ".starts with a dot", "third"];
     for b in bodies {
-        s.deliver(
+        deliver(
+            &s,
             USER,
             format!("From: x@example.org\nSubject: {b}\n\n{b}\n").as_bytes(),
         );
@@ -170,7 +171,7 @@ fn fetchmail_downloads_and_deletes() {
         );
     }
     assert!(
-        s.maildir(USER).list().unwrap().is_empty(),
+        store(&s, USER).list().unwrap().is_empty(),
         "nokeep deletes on the server"
     );
 }

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{files, start_with, Server, StepScript, PASS, USER};
+use common::{deliver, files, plain, start_with, StepScript, PASS, USER};
 use ferrymail_dev::unix_account::{
-    self, children, chown_tree, descendants, is_root, kill_hard, processes, running_as,
-    use_accounts, UnixAccount, PASSWORD,
+    self, children, chown_tree, descendants, kill_hard, processes, running_as, use_accounts,
+    UnixAccount, PASSWORD,
 };
 use ferrymail_maildir::{DeliverOptions, Maildir};
+use ferrymail_testkit::{skip_unless_root, Suite};
 
 const UID: u32 = 51236;
 const NOBODY: u32 = 65534;
@@ -75,7 +76,7 @@ print(json.dumps({"quit": p.quit().decode()}), flush=True)
 
 /// `daemon_user`: what pop3d drops to (`pop3d.user`); `None` keeps the dev default (the
 /// test's own user).
-fn start_unix(homes: &Path, daemon_user: Option<&str>) -> (Server, PathBuf) {
+fn start_unix(homes: &Path, daemon_user: Option<&str>) -> (Suite, PathBuf) {
     let mut maildir = PathBuf::new();
     let s = start_with(|c| {
         maildir = unix_account(homes, c);
@@ -88,7 +89,7 @@ fn start_unix(homes: &Path, daemon_user: Option<&str>) -> (Server, PathBuf) {
 
 /// Lets `uid` reach and own the virtual users' mailboxes (the dev environment made them
 /// root's).
-fn give_mail_root_to(s: &Server, uid: u32) {
+fn give_mail_root_to(s: &Suite, uid: u32) {
     let state = &s.env.config.paths.state_dir;
     for d in [state.parent().unwrap(), state.as_path()] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -106,8 +107,7 @@ fn uid_of(pid: u32) -> u32 {
 
 #[test]
 fn unix_account_is_served_by_a_child_running_as_the_account() {
-    if !is_root() {
-        println!("SKIP: needs root (a session child must switch to the account's uid)");
+    if skip_unless_root("a session child must switch to the account's uid") {
         return;
     }
     let found = Command::new("python3").arg("--version").output();
@@ -121,7 +121,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     // pop3d drops to `nobody`, which cannot read carol's 0700 Maildir: only a process
     // running as carol can serve her.
     let (s, maildir) = start_unix(homes.path(), Some("nobody"));
-    let pop3d = s.daemon.pid();
+    let pop3d = s.daemon("pop3d").pid();
     let before_files = files(&maildir);
     assert_eq!(before_files.len(), 2);
 
@@ -135,7 +135,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
             s.env.config.tls.cert.display().to_string(),
         ],
     );
-    let v = py.next(|| s.daemon.log(&s.env));
+    let v = py.next(|| s.log("pop3d"));
     assert!(
         v["pass"]
             .as_str()
@@ -184,22 +184,22 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
 
     // The session is served by a process below pop3d running as the account; pop3d
     // itself runs as nobody.
-    assert_eq!(uid_of(pop3d), NOBODY, "{}", s.daemon.log(&s.env));
+    assert_eq!(uid_of(pop3d), NOBODY, "{}", s.log("pop3d"));
     let children = running_as(pop3d, UID);
     assert_eq!(
         children.len(),
         1,
         "one process below pop3d runs as uid {UID}: {:?}\n{}",
         descendants(pop3d),
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     let child = children[0];
 
     // A virtual user meanwhile is served in-process: no new process appears.
-    s.deliver(USER, b"Subject: virtual\n\nhi\n");
+    deliver(&s, USER, b"Subject: virtual\n\nhi\n");
     give_mail_root_to(&s, NOBODY);
     let before: HashSet<u32> = descendants(pop3d).into_iter().map(|p| p.0).collect();
-    let mut virt = s.plain();
+    let mut virt = plain(&s);
     assert!(virt.login(USER, PASS).starts_with("+OK"));
     assert!(virt.cmd("STAT").starts_with("+OK 1 "));
     let after: HashSet<u32> = descendants(pop3d).into_iter().map(|p| p.0).collect();
@@ -207,12 +207,12 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
 
     // A second login of the Unix account: its own child finds the maildrop locked by the
     // first child (flock across processes) and says so; the connection then ends.
-    let mut second = s.plain();
+    let mut second = plain(&s);
     let busy = second.login(LOGIN, PASSWORD);
     assert!(
         busy.starts_with("-ERR [IN-USE] "),
         "{busy}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     assert!(second.is_eof());
     // The refused child exits (and is reaped).
@@ -227,7 +227,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
     );
 
     // The same connection id in the main process's and the child's log lines.
-    let log = s.daemon.log(&s.env);
+    let log = s.log("pop3d");
     let ids_of = |needle: &str| -> Vec<String> {
         log.lines()
             .filter(|l| l.contains(needle))
@@ -244,7 +244,7 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
 
     // QUIT: the DELE'd file is gone, the other stays, and the child exits.
     py.proceed();
-    let v = py.next(|| s.daemon.log(&s.env));
+    let v = py.next(|| s.log("pop3d"));
     assert!(v["quit"].as_str().unwrap().starts_with("+OK"), "{v}");
     assert!(py.finish());
     let after_files = files(&maildir);
@@ -280,24 +280,23 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
 
 #[test]
 fn pipelined_commands_after_pass_reach_the_child_and_a_dead_spawner_refuses() {
-    if !is_root() {
-        println!("SKIP: needs root (a session child must switch to the account's uid)");
+    if skip_unless_root("a session child must switch to the account's uid") {
         return;
     }
     let homes = tempfile::tempdir().unwrap();
     std::fs::set_permissions(homes.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let (s, maildir) = start_unix(homes.path(), None);
-    let pop3d = s.daemon.pid();
+    let pop3d = s.daemon("pop3d").pid();
 
     // USER, PASS, STAT and QUIT in one write: the commands behind PASS are the child's.
-    let mut c = s.plain();
+    let mut c = plain(&s);
     c.send(format!("USER {LOGIN}\r\nPASS {PASSWORD}\r\nSTAT\r\nQUIT\r\n").as_bytes());
     assert_eq!(c.line(), "+OK Send your password\r\n");
     let pass = c.line();
     assert!(
         pass.starts_with("+OK Logged in, maildrop has 2 messages"),
         "{pass}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     assert!(c.line().starts_with("+OK 2 "));
     assert!(c.line().starts_with("+OK "), "QUIT");
@@ -309,20 +308,20 @@ fn pipelined_commands_after_pass_reach_the_child_and_a_dead_spawner_refuses() {
     assert_eq!(spawners.len(), 1, "{spawners:?}");
     kill_hard(spawners[0]).unwrap();
     assert!(wait_gone(spawners[0]));
-    let mut c = s.plain();
+    let mut c = plain(&s);
     let refused = c.login(LOGIN, PASSWORD);
     assert!(
         refused.starts_with("-ERR [SYS/TEMP] "),
         "{refused}\n{}",
-        s.daemon.log(&s.env)
+        s.log("pop3d")
     );
     assert_eq!(c.cmd("STAT"), "-ERR Command not valid in this state\r\n");
-    let mut virt = s.plain();
+    let mut virt = plain(&s);
     assert!(
         virt.login(USER, PASS).starts_with("+OK"),
         "virtual users are still served"
     );
     assert!(running_as(pop3d, UID).is_empty());
-    let log = s.daemon.log(&s.env);
+    let log = s.log("pop3d");
     assert!(log.contains("Unix accounts cannot log in"), "{log}");
 }

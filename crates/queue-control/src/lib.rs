@@ -202,7 +202,7 @@ pub fn format_mailq(entries: &[QueueEntry]) -> String {
 
 /// `Mon Nov 23 13:34:34` in UTC, as mailq shows it.
 pub fn format_arrival(unix: u64) -> String {
-    let c = ferrymail_net::dates::Civil::of(i64::try_from(unix).unwrap_or(i64::MAX));
+    let c = ferrymail_smtp::dates::Civil::of(i64::try_from(unix).unwrap_or(i64::MAX));
     format!(
         "{} {} {:>2} {:02}:{:02}:{:02}",
         c.weekday_name(),

@@ -1,16 +1,17 @@
-//! Where mail for a domain goes: MX lookup (RFC 5321 §5.1) with hickory-resolver.
+//! Where mail for a domain goes: MX lookup (RFC 5321 §5.1) through `ferrymail_net::dns`.
 //!
 //! MX hosts are tried in preference order, randomised among equal preferences; a domain
 //! without MX records is its own implicit MX (its A/AAAA records); a null MX (RFC 7505, a
 //! single MX with exchange ".") means the domain accepts no mail, which bounces at once.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::proto::xfer::Protocol;
-use hickory_resolver::{ResolveError, TokioResolver};
+use ferrymail_net::dns::{ResolveError, TokioResolver};
 use rand::seq::SliceRandom;
+
+/// Time allowed for each DNS query attempt of a delivery.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What an MX lookup concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,44 +40,15 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// Uses `servers` when given (tests point them at a loopback server), else the system's
-    /// resolv.conf.
+    /// Asks `servers` when given (tests point them at a loopback server), else the system's
+    /// configuration, under the policy of `ferrymail_net::dns`.
     pub fn new(servers: &[SocketAddr]) -> Result<Resolver, ResolveError> {
-        let system = if servers.is_empty() {
-            match TokioResolver::builder_tokio() {
-                Ok(b) => Some(b),
-                Err(e) => {
-                    // No usable resolv.conf (a bare container): a local resolver is the
-                    // only sane guess; deliveries defer until DNS works.
-                    tracing::warn!(error = %e, "no system DNS configuration; using 127.0.0.1:53");
-                    None
-                }
-            }
-        } else {
-            None
+        let options = ferrymail_net::dns::Options {
+            timeout: QUERY_TIMEOUT,
+            ..Default::default()
         };
-        let fallback = [SocketAddr::from(([127, 0, 0, 1], 53))];
-        let servers = if servers.is_empty() {
-            &fallback[..]
-        } else {
-            servers
-        };
-        let builder = if let Some(b) = system {
-            b
-        } else {
-            let mut config =
-                ResolverConfig::from_parts(None, Vec::new(), Vec::<NameServerConfig>::new());
-            for s in servers {
-                config.add_name_server(NameServerConfig::new(*s, Protocol::Udp));
-                config.add_name_server(NameServerConfig::new(*s, Protocol::Tcp));
-            }
-            TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
-        };
-        let mut opts = ResolverOpts::default();
-        opts.timeout = std::time::Duration::from_secs(5);
-        opts.attempts = 2;
         Ok(Resolver {
-            inner: builder.with_options(opts).build(),
+            inner: ferrymail_net::dns::resolver(servers, &options)?,
         })
     }
 
@@ -84,13 +56,11 @@ impl Resolver {
     pub async fn mx(&self, domain: &str) -> MxAnswer {
         let fqdn = format!("{}.", domain.trim_end_matches('.'));
         match self.inner.mx_lookup(fqdn.as_str()).await {
-            Ok(lookup) => {
-                let records: Vec<(u16, String)> = lookup
-                    .iter()
-                    .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
-                    .collect();
-                order_mx(records, domain, &mut rand::thread_rng())
-            }
+            Ok(lookup) => order_mx(
+                ferrymail_net::dns::mx_records(&lookup),
+                domain,
+                &mut rand::thread_rng(),
+            ),
             Err(e) if e.is_nx_domain() => MxAnswer::NoSuchDomain,
             // No MX records at all: the domain itself is the implicit MX (RFC 5321 §5.1).
             Err(e) if e.is_no_records_found() => MxAnswer::Hosts(vec![domain.to_owned()]),

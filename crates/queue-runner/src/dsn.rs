@@ -40,7 +40,7 @@ pub enum Kind {
 
 /// RFC 5322 date-time in UTC.
 pub fn rfc5322_date(unix: u64) -> String {
-    ferrymail_net::dates::rfc5322(i64::try_from(unix).unwrap_or(i64::MAX))
+    ferrymail_smtp::dates::rfc5322(i64::try_from(unix).unwrap_or(i64::MAX))
 }
 
 /// The part of the original to return.

@@ -14,6 +14,7 @@
 pub mod daemon;
 pub mod dns;
 pub mod dsn;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod index;
 pub mod outcome;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
-use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
 use ferrymail_net::stream::MaybeTls;
+use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
 use ferrymail_spool::{
     unix_now, ClientInfo, Envelope, PickupLimits, QueueDir, QueueId, Recipient, RecipientStatus,
     Source, Spool, SpoolError,

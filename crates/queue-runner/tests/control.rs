@@ -10,9 +10,10 @@ use common::*;
 use ferrymail_dev::dns::Zone;
 use ferrymail_queue_control::QueueEntry;
 use ferrymail_spool::QueueDir;
+use ferrymail_testkit::wait_until;
 
 fn mailctl(t: &TestEnv, args: &[&str]) -> Output {
-    Command::new(bin_exists("mailctl"))
+    Command::new(ferrymail_dev::target_bin("mailctl"))
         .arg("-c")
         .arg(&t.env.config_path)
         .arg("queue")

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ferrymail_dev::dns::Zone;
-use ferrymail_dev::{wait_for_unix, Daemon};
 use ferrymail_spool::{ClientInfo, Envelope, Recipient, Source};
+use ferrymail_testkit::wait_until;
 use rand::Rng;
 
 const MESSAGES: usize = 1000;
@@ -20,14 +20,7 @@ const MAX_KILLS: usize = 8;
 fn delivered_counts(t: &TestEnv) -> HashMap<(&'static str, usize), usize> {
     let mut counts = HashMap::new();
     for user in ["alice", "bob"] {
-        let dir = t
-            .env
-            .config
-            .paths
-            .mail_root
-            .join("example.test")
-            .join(user)
-            .join("Maildir/new");
+        let dir = t.maildir(&format!("{user}@example.test")).join("new");
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -50,12 +43,7 @@ fn delivered_counts(t: &TestEnv) -> HashMap<(&'static str, usize), usize> {
 #[test]
 fn kill_9_during_delivery_loses_nothing() {
     let t = test_env(Zone::new(), 25);
-    let ld = Daemon::spawn(&bin_exists("local-delivery"), &t.env).unwrap();
-    assert!(
-        wait_for_unix(&t.env.config.lmtp_socket(), Duration::from_secs(20)),
-        "{}",
-        ld.log(&t.env)
-    );
+    let _ld = t.start_daemon("local-delivery");
 
     let spool = t.spool();
     for seq in 0..MESSAGES {

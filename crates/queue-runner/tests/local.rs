@@ -10,17 +10,12 @@ use std::time::Duration;
 
 use common::*;
 use ferrymail_dev::dns::Zone;
-use ferrymail_dev::{wait_for_unix, Daemon};
+use ferrymail_dev::{target_bin, Daemon};
 use ferrymail_spool::Source;
+use ferrymail_testkit::{free_port, wait_until};
 
 fn maildir_new(t: &TestEnv, user: &str) -> PathBuf {
-    t.env
-        .config
-        .paths
-        .mail_root
-        .join("example.test")
-        .join(user)
-        .join("Maildir/new")
+    t.maildir(&format!("{user}@example.test")).join("new")
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
@@ -33,20 +28,10 @@ fn files_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn start_local_delivery(t: &TestEnv) -> Daemon {
-    let d = Daemon::spawn(&bin_exists("local-delivery"), &t.env).unwrap();
-    assert!(
-        wait_for_unix(&t.env.config.lmtp_socket(), Duration::from_secs(20)),
-        "local-delivery did not start:\n{}",
-        d.log(&t.env)
-    );
-    d
-}
-
 #[test]
 fn local_recipients_are_delivered_through_real_local_delivery() {
     let t = test_env(Zone::new(), 25);
-    let _ld = start_local_delivery(&t);
+    let _ld = t.start_daemon("local-delivery");
     let _qr = t.start();
     let id = t.enqueue(
         Some("someone@elsewhere.test"),
@@ -82,7 +67,7 @@ fn bounce_reaches_the_local_senders_mailbox() {
         &["PIPELINING"],
         Arc::new(|_, verb, _| (verb == "RCPT").then(|| "550 5.1.1 no such user here\r\n".into())),
     );
-    let _ld = start_local_delivery(&t);
+    let _ld = t.start_daemon("local-delivery");
     let _qr = t.start();
     t.enqueue(
         Some("alice@example.test"),
@@ -269,7 +254,7 @@ fn a_second_queue_runner_refuses_to_start_and_leaves_the_first_alone() {
     let t = test_env(Zone::new(), 25);
     let lmtp = lmtp_server(&t.env.config.lmtp_socket(), Arc::new(always));
     let _first = t.start();
-    let mut second = Daemon::spawn(&bin_exists("queue-runner"), &t.env).unwrap();
+    let mut second = Daemon::spawn(&target_bin("queue-runner"), &t.env).unwrap();
     let status = second
         .wait_timeout(Duration::from_secs(20))
         .expect("the second instance exits");

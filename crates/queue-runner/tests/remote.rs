@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::*;
 use ferrymail_dev::dns::{Rdata, Zone};
 use ferrymail_spool::{Envelope, Ret, Source};
+use ferrymail_testkit::{free_port, wait_until};
 
 const MX1: [u8; 4] = [127, 0, 0, 2];
 const MX2: [u8; 4] = [127, 0, 0, 3];
@@ -689,7 +690,7 @@ fn our_users_mail_is_dkim_signed_and_relayed_mail_is_not() {
     let port = free_port(ip(MX2));
     let mut t = test_env(zone(), port);
     let key = ferrymail_mailauth::generate(ferrymail_mailauth::Algorithm::Ed25519).unwrap();
-    let keys = t.dir.path().join("dkim");
+    let keys = t.dir().join("dkim");
     std::fs::create_dir_all(&keys).unwrap();
     let selector = t.env.config.dkim.selector.clone();
     std::fs::write(keys.join(format!("example.test.{selector}.key")), &key.pem).unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ferrymail_dev::dns::Zone;
-use ferrymail_dev::{wait_for_unix, Daemon};
+use ferrymail_testkit::wait_until;
 use queue_runner::index::{lock_instance, Index};
 
 /// Long enough that "delivered within two scan intervals" cannot be the periodic scan
@@ -37,14 +37,7 @@ fn open_index(dir: &std::path::Path) -> Index {
 }
 
 fn delivered(t: &TestEnv, user: &str, body: &str) -> bool {
-    let dir = t
-        .env
-        .config
-        .paths
-        .mail_root
-        .join("example.test")
-        .join(user)
-        .join("Maildir/new");
+    let dir = t.maildir(&format!("{user}@example.test")).join("new");
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
@@ -58,12 +51,7 @@ fn a_message_whose_due_key_was_lost_is_delivered_after_restart() {
     let mut t = test_env(Zone::new(), 25);
     t.env.config.queue.scan_interval = SCAN;
     t.env.save_config().unwrap();
-    let ld = Daemon::spawn(&bin_exists("local-delivery"), &t.env).unwrap();
-    assert!(
-        wait_for_unix(&t.env.config.lmtp_socket(), Duration::from_secs(20)),
-        "{}",
-        ld.log(&t.env)
-    );
+    let _ld = t.start_daemon("local-delivery");
 
     // queue-runner is not running: the message is committed and indexed as its wake-up
     // would have indexed it.

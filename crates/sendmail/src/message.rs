@@ -186,7 +186,7 @@ pub fn rfc5322_date(t: std::time::SystemTime) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    ferrymail_net::dates::rfc5322(secs)
+    ferrymail_smtp::dates::rfc5322(secs)
 }
 
 #[cfg(test)]

@@ -2,53 +2,35 @@
 //! mailutils, configured to use our sendmail); queue-runner picks the message up from maildrop
 //! and local-delivery puts it into the recipient's Maildir.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use ferrymail_dev::{prepare, target_bin, wait_for_unix, Daemon, DevEnv, DevOptions, Ports};
+use ferrymail_testkit::process::run_with_input;
+use ferrymail_testkit::{wait_until, Suite};
 
 const SENDMAIL: &str = env!("CARGO_BIN_EXE_sendmail");
 
-fn suite() -> (tempfile::TempDir, DevEnv, Vec<Daemon>) {
-    let dir = tempfile::tempdir().unwrap();
+/// a.test with the user joe, local-delivery and queue-runner running.
+fn suite() -> Suite {
+    let mut s = Suite::with(|o| {
+        o.domain = "a.test".into();
+        o.users = vec![("joe@a.test".into(), "pw".into())];
+    });
     // Others must be able to reach the config, the maildrop and the wake-up socket.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut o = DevOptions::new(dir.path().join("s"));
-    o.domain = "a.test".into();
-    o.users = vec![("joe@a.test".into(), "pw".into())];
-    o.ports = Ports::free();
-    let env = prepare(&o).unwrap();
-    std::fs::set_permissions(&env.state_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for bin in ["local-delivery", "queue-runner"] {
-        assert!(
-            target_bin(bin).exists(),
-            "{bin} is not built: run `cargo build --workspace` (the README's test command does)"
-        );
+    for dir in [s.dir(), s.env.state_dir.as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let ld = Daemon::spawn(&target_bin("local-delivery"), &env).unwrap();
-    assert!(
-        wait_for_unix(&env.config.lmtp_socket(), Duration::from_secs(20)),
-        "{}",
-        ld.log(&env)
-    );
-    let qr = Daemon::spawn(&target_bin("queue-runner"), &env).unwrap();
-    assert!(
-        wait_for_unix(&env.config.control_socket(), Duration::from_secs(20)),
-        "{}",
-        qr.log(&env)
-    );
-    (dir, env, vec![ld, qr])
+    s.start("local-delivery");
+    s.start("queue-runner");
+    s
 }
 
-fn inbox_messages(env: &DevEnv) -> Vec<String> {
-    let new = env.config.paths.mail_root.join("a.test/joe/Maildir/new");
-    let cur = env.config.paths.mail_root.join("a.test/joe/Maildir/cur");
+fn inbox_messages(s: &Suite) -> Vec<String> {
     let mut out = Vec::new();
-    for d in [new, cur] {
-        if let Ok(rd) = std::fs::read_dir(d) {
+    for d in ["new", "cur"] {
+        if let Ok(rd) = std::fs::read_dir(s.maildir("joe@a.test").join(d)) {
             for e in rd.flatten() {
                 out.push(std::fs::read_to_string(e.path()).unwrap_or_default());
             }
@@ -57,15 +39,13 @@ fn inbox_messages(env: &DevEnv) -> Vec<String> {
     out
 }
 
-fn wait_for_mail(env: &DevEnv, marker: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(m) = inbox_messages(env).into_iter().find(|m| m.contains(marker)) {
-            return m;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("`{marker}` never arrived in joe's Maildir");
+fn wait_for_mail(s: &Suite, marker: &str) -> String {
+    let mut found = None;
+    wait_until(Duration::from_secs(30), || {
+        found = inbox_messages(s).into_iter().find(|m| m.contains(marker));
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("`{marker}` never arrived in joe's Maildir"))
 }
 
 /// Runs `cmd` as `nobody` when we are root (CI), else as ourselves (already unprivileged).
@@ -85,26 +65,18 @@ fn as_unprivileged(program: &Path, args: &[&str]) -> Command {
 
 #[test]
 fn unprivileged_sendmail_t_delivers_through_the_suite() {
-    let (_d, env, _daemons) = suite();
-    let config = env.config_path.to_str().unwrap().to_owned();
-    let mut child = as_unprivileged(Path::new(SENDMAIL), &["-C", &config, "-t"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"To: joe@a.test\nSubject: cron output\n\nbody from an unprivileged user\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let s = suite();
+    let config = s.env.config_path.to_str().unwrap().to_owned();
+    let out = run_with_input(
+        &mut as_unprivileged(Path::new(SENDMAIL), &["-C", &config, "-t"]),
+        b"To: joe@a.test\nSubject: cron output\n\nbody from an unprivileged user\n",
+    );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m = wait_for_mail(&env, "body from an unprivileged user");
+    let m = wait_for_mail(&s, "body from an unprivileged user");
     assert!(m.contains("Subject: cron output"), "{m}");
     assert!(m.contains("Delivered-To: joe@a.test"), "{m}");
     if nix::unistd::Uid::effective().is_root() {
@@ -122,39 +94,30 @@ fn debian_mail_command_sends_through_our_sendmail() {
         mail.exists(),
         "Debian's mailutils is not installed (apt-get install mailutils; .ci/packages lists it)"
     );
-    let (_d, env, _daemons) = suite();
+    let s = suite();
     // mailutils' `mail` runs the sendmail program named by its `sendmail` variable; a tiny
     // wrapper passes our config, as a packaged install's /usr/sbin/sendmail finds it itself.
-    let wrapper = env.state_dir.join("sendmail-wrapper");
+    let wrapper = s.env.state_dir.join("sendmail-wrapper");
     std::fs::write(
         &wrapper,
         format!(
             "#!/bin/sh\nexec {SENDMAIL} -C {} \"$@\"\n",
-            env.config_path.display()
+            s.env.config_path.display()
         ),
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let set = format!("set sendmail=sendmail://{}", wrapper.display());
-    let mut child = as_unprivileged(mail, &["-E", &set, "-s", "from mailutils", "joe@a.test"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"written with mail(1)\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(
+        &mut as_unprivileged(mail, &["-E", &set, "-s", "from mailutils", "joe@a.test"]),
+        b"written with mail(1)\n",
+    );
     assert!(
         out.status.success(),
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let m = wait_for_mail(&env, "written with mail(1)");
+    let m = wait_for_mail(&s, "written with mail(1)");
     assert!(m.contains("Subject: from mailutils"), "{m}");
 }

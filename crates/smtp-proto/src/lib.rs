@@ -4,12 +4,15 @@
 //! read message data with [`data::DataDecoder`]; `queue-runner` (SMTP and LMTP client) parses
 //! replies with [`reply::ReplyParser`] and sends data with [`data::DotStuffer`]. Every program
 //! that looks into stored mail (queue-runner's bounces, local-delivery, imapd) finds the end of
-//! its header section with [`message::header_end`]. Everything here is a plain function or
+//! its header section with [`message::header_end`]; [`dates`] writes the dates mail carries
+//! (`Date:`, `Received:`, DSNs, mbox `From ` lines, IMAP). Everything here is a plain function or
 //! state machine over bytes: no sockets, no clocks, so it can be unit tested and fuzzed, and
-//! the daemons stay thin shells.
+//! the daemons stay thin shells. It depends on nothing heavier than `thiserror`, so the setgid
+//! `sendmail` can use it.
 
 pub mod command;
 pub mod data;
+pub mod dates;
 pub mod message;
 pub mod reply;
 pub mod xtext;

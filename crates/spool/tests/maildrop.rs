@@ -386,15 +386,9 @@ fn run_child(spool: &Spool, uid: u32, gid: u32, act: &str) {
     );
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 #[test]
 fn unprivileged_sendmail_can_only_use_maildrop() {
-    if !is_root() {
-        println!("SKIP: switching to an unprivileged user needs root");
+    if ferrymail_testkit::skip_unless_root("switching to an unprivileged user") {
         return;
     }
     let (_root, spool) = spool_with_drop_group();
@@ -412,8 +406,7 @@ fn unprivileged_sendmail_can_only_use_maildrop() {
 
 #[test]
 fn a_pending_submission_is_private_to_its_submitter_and_the_spool_owner() {
-    if !is_root() {
-        println!("SKIP: switching to an unprivileged user needs root");
+    if ferrymail_testkit::skip_unless_root("switching to an unprivileged user") {
         return;
     }
     let (_root, spool) = spool_with_drop_group();

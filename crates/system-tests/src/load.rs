@@ -3,11 +3,12 @@
 //! must never be lost. Clients classify what they see: a 4xx reply, a `* BYE`, or a dropped
 //! connection is retryable (what a restart may cause); a 5xx or an IMAP NO/BAD is not.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use ferrymail_testkit::{Conn, ImapClient, SmtpClient};
 
 /// How long a client waits for one reply: longer than a daemon takes to restart, because
 /// during a restart the kernel holds new connections in the listen backlog.
@@ -43,92 +44,70 @@ enum Failure {
     Fatal(String),
 }
 
-struct Lines {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
+/// A retryable failure from a read or write: the daemon may be restarting.
+fn io(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure::Retry(format!("{what}: {e}"))
 }
 
-impl Lines {
-    fn connect(addr: SocketAddr) -> Result<Lines, Failure> {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-            .map_err(|e| Failure::Retry(format!("connect {addr}: {e}")))?;
-        s.set_read_timeout(Some(REPLY_TIMEOUT))
-            .and_then(|_| s.set_write_timeout(Some(REPLY_TIMEOUT)))
-            .map_err(|e| Failure::Retry(e.to_string()))?;
-        let w = s.try_clone().map_err(|e| Failure::Retry(e.to_string()))?;
-        Ok(Lines {
-            r: BufReader::new(s),
-            w,
-        })
-    }
+fn connect(addr: SocketAddr) -> Result<Conn, Failure> {
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| Failure::Retry(format!("connect {addr}: {e}")))?;
+    s.set_read_timeout(Some(REPLY_TIMEOUT))
+        .and_then(|_| s.set_write_timeout(Some(REPLY_TIMEOUT)))
+        .map_err(|e| Failure::Retry(e.to_string()))?;
+    Ok(Conn::from_tcp(s))
+}
 
-    fn line(&mut self) -> Result<String, Failure> {
-        let mut l = String::new();
-        match self.r.read_line(&mut l) {
-            Ok(0) => Err(Failure::Retry("connection closed".into())),
-            Ok(_) => Ok(l.trim_end().to_owned()),
-            Err(e) => Err(Failure::Retry(format!("read: {e}"))),
+/// One SMTP reply: 2xx/3xx ok, 4xx retry, 5xx fatal; returns its last line.
+fn smtp_reply(c: &mut SmtpClient, what: &str) -> Result<String, Failure> {
+    let r = c.try_reply().map_err(io(what))?;
+    let last = r.lines().last().unwrap_or_default().to_owned();
+    match r.code / 100 {
+        2 | 3 => Ok(last),
+        4 => Err(Failure::Retry(format!("{what}: {last}"))),
+        _ => Err(Failure::Fatal(format!("{what}: {last}"))),
+    }
+}
+
+fn smtp_cmd(c: &mut SmtpClient, text: &str, what: &str) -> Result<String, Failure> {
+    c.try_send(text.as_bytes()).map_err(io(what))?;
+    smtp_reply(c, what)
+}
+
+/// Sends `text` tagged `tag` and reads until the tagged reply; `* BYE` is retryable
+/// (except in answer to LOGOUT), NO/BAD fatal.
+fn imap_cmd(c: &mut ImapClient, tag: &str, text: &str, what: &str) -> Result<(), Failure> {
+    c.conn()
+        .send(format!("{tag} {text}\r\n").as_bytes())
+        .map_err(io(what))?;
+    let r = c.try_read_until_tag(tag).map_err(io(what))?;
+    if let Some(bye) = r.untagged.iter().find(|l| l.starts_with("* BYE")) {
+        if what != "LOGOUT" {
+            return Err(Failure::Retry(format!("{what}: {bye}")));
         }
     }
-
-    fn send(&mut self, text: &str) -> Result<(), Failure> {
-        self.w
-            .write_all(text.as_bytes())
-            .map_err(|e| Failure::Retry(format!("write: {e}")))
-    }
-
-    /// One SMTP reply (all continuation lines); 2xx/3xx ok, 4xx retry, 5xx fatal.
-    fn smtp_reply(&mut self, what: &str) -> Result<String, Failure> {
-        loop {
-            let l = self.line()?;
-            if l.len() >= 4 && l.as_bytes().get(3) == Some(&b'-') {
-                continue;
-            }
-            return match l.chars().next() {
-                Some('2') | Some('3') => Ok(l),
-                Some('4') => Err(Failure::Retry(format!("{what}: {l}"))),
-                _ => Err(Failure::Fatal(format!("{what}: {l}"))),
-            };
-        }
-    }
-
-    /// Reads until the tagged reply; `* BYE` is retryable (except in answer to LOGOUT),
-    /// NO/BAD fatal.
-    fn imap_tagged(&mut self, tag: &str, what: &str) -> Result<Vec<String>, Failure> {
-        let mut untagged = Vec::new();
-        loop {
-            let l = self.line()?;
-            if l.starts_with("* BYE") && what != "LOGOUT" {
-                return Err(Failure::Retry(format!("{what}: {l}")));
-            }
-            if let Some(rest) = l.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-                return if rest.starts_with("OK") {
-                    Ok(untagged)
-                } else {
-                    Err(Failure::Fatal(format!("{what}: {l}")))
-                };
-            }
-            untagged.push(l);
-        }
+    if r.ok() {
+        Ok(())
+    } else {
+        Err(Failure::Fatal(format!("{what}: {}", r.tagged)))
     }
 }
 
 /// One SMTP transaction for `token`; returns the queue id from `250 ... queued as <qid>`.
 fn smtp_once(addr: SocketAddr, rcpt: &str, token: &str) -> Result<String, Failure> {
-    let mut c = Lines::connect(addr)?;
-    c.smtp_reply("greeting")?;
-    c.send("EHLO load.test\r\n")?;
-    c.smtp_reply("EHLO")?;
-    c.send("MAIL FROM:<load@load.test>\r\n")?;
-    c.smtp_reply("MAIL")?;
-    c.send(&format!("RCPT TO:<{rcpt}>\r\n"))?;
-    c.smtp_reply("RCPT")?;
-    c.send("DATA\r\n")?;
-    c.smtp_reply("DATA")?;
-    c.send(&format!(
-        "From: <load@load.test>\r\nTo: <{rcpt}>\r\nSubject: load {token}\r\nMessage-ID: <{token}@load.test>\r\nX-Load-Token: {token}\r\n\r\nrestart test message {token}\r\n.\r\n"
-    ))?;
-    let done = c.smtp_reply("end of data")?;
+    let mut c = SmtpClient::from_conn(connect(addr)?);
+    smtp_reply(&mut c, "greeting")?;
+    smtp_cmd(&mut c, "EHLO load.test\r\n", "EHLO")?;
+    smtp_cmd(&mut c, "MAIL FROM:<load@load.test>\r\n", "MAIL")?;
+    smtp_cmd(&mut c, &format!("RCPT TO:<{rcpt}>\r\n"), "RCPT")?;
+    smtp_cmd(&mut c, "DATA\r\n", "DATA")?;
+    let done = smtp_cmd(
+        &mut c,
+        &format!(
+            "From: <load@load.test>\r\nTo: <{rcpt}>\r\nSubject: load {token}\r\nMessage-ID: <{token}@load.test>\r\nX-Load-Token: {token}\r\n\r\nrestart test message {token}\r\n.\r\n"
+        ),
+        "end of data",
+    )?;
     let qid = done
         .rsplit("queued as ")
         .next()
@@ -136,7 +115,7 @@ fn smtp_once(addr: SocketAddr, rcpt: &str, token: &str) -> Result<String, Failur
         .map(|q| q.trim().to_owned())
         .unwrap_or_default();
     // QUIT is a courtesy: the message is already the server's responsibility.
-    let _ = c.send("QUIT\r\n");
+    let _ = c.try_send(b"QUIT\r\n");
     Ok(qid)
 }
 
@@ -191,22 +170,23 @@ impl SmtpLoad {
 }
 
 fn imap_once(addr: SocketAddr, login: &str, password: &str) -> Result<(), Failure> {
-    let mut c = Lines::connect(addr)?;
-    let greeting = c.line()?;
+    let mut c = ImapClient::greeted(connect(addr)?).map_err(io("greeting"))?;
+    let greeting = c.greeting.clone();
     if greeting.starts_with("* BYE") {
         return Err(Failure::Retry(format!("greeting: {greeting}")));
     }
     if !greeting.starts_with("* OK") {
         return Err(Failure::Fatal(format!("greeting: {greeting}")));
     }
-    c.send(&format!("a1 LOGIN \"{login}\" \"{password}\"\r\n"))?;
-    c.imap_tagged("a1", "LOGIN")?;
-    c.send("a2 SELECT INBOX\r\n")?;
-    c.imap_tagged("a2", "SELECT")?;
-    c.send("a3 UID SEARCH ALL\r\n")?;
-    c.imap_tagged("a3", "SEARCH")?;
-    c.send("a4 LOGOUT\r\n")?;
-    c.imap_tagged("a4", "LOGOUT")?;
+    imap_cmd(
+        &mut c,
+        "a1",
+        &format!("LOGIN \"{login}\" \"{password}\""),
+        "LOGIN",
+    )?;
+    imap_cmd(&mut c, "a2", "SELECT INBOX", "SELECT")?;
+    imap_cmd(&mut c, "a3", "UID SEARCH ALL", "SEARCH")?;
+    imap_cmd(&mut c, "a4", "LOGOUT", "LOGOUT")?;
     Ok(())
 }
 
@@ -264,16 +244,5 @@ pub fn tokens_in_store(dir: &std::path::Path) -> std::collections::HashSet<Strin
     found
 }
 
-/// Waits until `done()` or `timeout`; returns whether it became true.
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+/// Bounded polling, as the other tests of this crate use it.
+pub use ferrymail_testkit::wait_until;

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrymail_dev::{prepare, target_bin, DevEnv, DevOptions, Ports};
+use ferrymail_dev::{target_bin, DevEnv};
 use ferrymail_system_tests::activation::{Activated, BoundSocket, Launcher};
 use ferrymail_system_tests::load::{self, Tally};
 use ferrymail_system_tests::units::{self, Listen, ServiceSpec};
 use ferrymail_system_tests::{require_tool, workspace_root};
+use ferrymail_testkit::Suite;
 
 /// systemd's TimeoutStopSec in the units.
 const STOP_TIMEOUT: Duration = Duration::from_secs(45);
@@ -26,15 +27,14 @@ const ORDER: [&str; 5] = [
     "ferrymail-pop3d.service",
 ];
 
-fn env(dir: &std::path::Path) -> DevEnv {
-    let mut opts = DevOptions::new(dir.join("state"));
-    opts.ports = Ports::free();
-    let mut env = prepare(&opts).unwrap();
-    // The load logs in over plain loopback connections.
-    env.config.imapd.limits.plaintext_auth_on_loopback = true;
-    env.config.pop3d.limits.plaintext_auth_on_loopback = true;
-    env.save_config().unwrap();
-    env
+/// An environment whose load can log in over plain loopback connections.
+fn env() -> Suite {
+    let mut s = Suite::new(&[]);
+    s.edit_config(|c| {
+        c.imapd.limits.plaintext_auth_on_loopback = true;
+        c.pop3d.limits.plaintext_auth_on_loopback = true;
+    });
+    s
 }
 
 fn services() -> Vec<ServiceSpec> {
@@ -108,9 +108,9 @@ fn unix_paths(l: &Launcher, env: &DevEnv) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn restart_each_daemon_under_load_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = env(dir.path());
-    let launchers = launchers(&env, dir.path());
+    let suite = env();
+    let (env, dir) = (&suite.env, suite.dir());
+    let launchers = launchers(env, dir);
     let mut running = start_all(&launchers);
     assert!(
         running.contains_key("ferrymail-smtpd.service"),
@@ -293,13 +293,13 @@ fn restart_each_daemon_under_load_loses_nothing() {
 /// activation and backlog.
 #[test]
 fn daemons_adopt_every_socket_systemd_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = env(dir.path());
-    let launchers = launchers(&env, dir.path());
+    let suite = env();
+    let (env, dir) = (&suite.env, suite.dir());
+    let launchers = launchers(env, dir);
     let inodes: Vec<Vec<(std::path::PathBuf, Option<u64>)>> = launchers
         .iter()
         .map(|l| {
-            unix_paths(l, &env)
+            unix_paths(l, env)
                 .into_iter()
                 .map(|p| {
                     let ino = BoundSocket::path_inode(&p);
@@ -339,8 +339,8 @@ fn daemons_adopt_every_socket_systemd_passes() {
 #[test]
 fn systemd_socket_activate_starts_each_daemon() {
     let tool = require_tool("systemd-socket-activate", "systemd").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let env = env(dir.path());
+    let suite = env();
+    let (env, dir) = (&suite.env, suite.dir());
     let mut exercised = Vec::new();
     for spec in services() {
         let bin = binary(&spec);
@@ -375,7 +375,7 @@ fn systemd_socket_activate_starts_each_daemon() {
             targets.push(addr);
         }
         let names: Vec<&str> = streams.iter().map(|s| s.fd_name.as_str()).collect();
-        let log_path = dir.path().join(format!("{}.sa.log", spec.binary));
+        let log_path = dir.join(format!("{}.sa.log", spec.binary));
         cmd.arg(format!("--fdname={}", names.join(":")))
             .arg(&bin)
             .arg("-c")

@@ -10,7 +10,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
-use ferrymail_dev::{prepare, target_bin, DevEnv, DevOptions, Ports};
+use ferrymail_dev::{built_bin, prepare, DevEnv, DevOptions, Ports};
 use ferrymail_system_tests::DAEMONS;
 
 /// The daemons with a TLS server side.
@@ -27,13 +27,7 @@ fn env(dir: &Path) -> DevEnv {
 }
 
 fn binary(name: &str) -> PathBuf {
-    let bin = target_bin(name);
-    assert!(
-        bin.is_file(),
-        "{name} is not built ({}): run `cargo build --workspace` (or `cargo test --workspace`) first",
-        bin.display()
-    );
-    bin
+    built_bin(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Writes `config` next to the environment's own and returns its path.
@@ -138,8 +132,9 @@ fn a_tls_key_that_does_not_parse_is_exit_78_for_every_tls_daemon() {
 
 #[test]
 fn a_run_as_user_that_does_not_exist_is_exit_78_everywhere() {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("SKIP: only a daemon started as root switches users (and can miss one)");
+    if ferrymail_testkit::skip_unless_root(
+        "only a daemon started as root switches users (and can miss one)",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -16,16 +16,15 @@
 //!   shared MX port (so one `queue.smtp_port` reaches either host) and a DNS server on an
 //!   ephemeral port of 127.0.0.1.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrymail_dev::dns::{DnsServer, Zone};
-use ferrymail_dev::{
-    prepare, target_bin, wait_for_tcp, wait_for_unix, Daemon, DevEnv, DevOptions, Ports,
-};
+use ferrymail_dev::{target_bin, Ports};
 use ferrymail_system_tests::netns::{Lan, LanHost, Place};
+use ferrymail_testkit::suite::quick_queue;
+use ferrymail_testkit::{Conn, SmtpClient, Suite};
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
@@ -80,11 +79,9 @@ fn zone(a_ip: IpAddr, b_ip: IpAddr) -> Zone {
 }
 
 struct Host {
-    _dir: tempfile::TempDir,
-    env: DevEnv,
+    s: Suite,
     user: String,
     pass: String,
-    daemons: Vec<Daemon>,
     daemons_in: Place,
     clients_in: Place,
     stranger_in: Place,
@@ -93,17 +90,20 @@ struct Host {
 
 impl Host {
     fn ip(&self) -> IpAddr {
-        self.env.listen_addr
+        self.s.env.listen_addr
+    }
+
+    fn name(&self) -> &str {
+        &self.s.env.config.general.hostname
     }
 
     fn logs(&self) -> String {
         let mut out = String::new();
-        for d in &self.daemons {
+        for d in DAEMONS {
             out.push_str(&format!(
-                "----- {} {} -----\n{}\n",
-                self.env.config.general.hostname,
-                d.name,
-                d.log(&self.env)
+                "----- {} {d} -----\n{}\n",
+                self.name(),
+                self.s.log(d)
             ));
         }
         out
@@ -112,7 +112,7 @@ impl Host {
     /// Every delivered message file in the host's mail root whose text contains `needle`.
     fn delivered_containing(&self, needle: &str) -> Vec<String> {
         let mut files = Vec::new();
-        walk(&self.env.config.paths.mail_root, &mut files);
+        walk(&self.s.env.config.paths.mail_root, &mut files);
         files
             .iter()
             .filter(|p| {
@@ -179,35 +179,29 @@ fn loopback_ports() -> (Ports, Ports) {
 
 fn setup_host(plan: &HostPlan, dns: SocketAddr) -> Host {
     let domain = plan.domain;
-    let dir = tempfile::tempdir().unwrap();
     let user = format!("user@{domain}");
     let pass = format!("pw-{domain}");
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.domain = domain.into();
-    opts.users = vec![(user.clone(), pass.clone())];
-    opts.listen_addr = plan.ip;
-    opts.ports = plan.ports;
-    let mut env = prepare(&opts).unwrap();
-    // Trusting only the host's own address keeps the other host (and the users' clients,
-    // which must AUTH) untrusted.
-    env.config.general.trusted_networks = vec![format!("{}/32", plan.ip).parse().unwrap()];
-    let q = &mut env.config.queue;
-    q.dns_servers = vec![dns];
-    q.smtp_port = plan.ports.smtp;
-    q.retry_initial = Duration::from_secs(1);
-    q.retry_max = Duration::from_secs(2);
-    q.scan_interval = Duration::from_secs(1);
-    q.connect_timeout = Duration::from_secs(5);
-    q.command_timeout = Duration::from_secs(20);
-    q.data_block_timeout = Duration::from_secs(20);
-    q.data_done_timeout = Duration::from_secs(20);
-    env.save_config().unwrap();
+    let mut s = Suite::with(|o| {
+        o.domain = domain.into();
+        o.users = vec![(user.clone(), pass.clone())];
+        o.listen_addr = plan.ip;
+        o.ports = plan.ports;
+    });
+    s.edit_config(|c| {
+        // Trusting only the host's own address keeps the other host (and the users'
+        // clients, which must AUTH) untrusted.
+        c.general.trusted_networks = vec![format!("{}/32", plan.ip).parse().unwrap()];
+        quick_queue(c, dns, plan.ports.smtp);
+        let q = &mut c.queue;
+        q.connect_timeout = Duration::from_secs(5);
+        q.command_timeout = Duration::from_secs(20);
+        q.data_block_timeout = Duration::from_secs(20);
+        q.data_done_timeout = Duration::from_secs(20);
+    });
     Host {
-        _dir: dir,
-        env,
+        s,
         user,
         pass,
-        daemons: Vec::new(),
         daemons_in: plan.daemons_in.clone(),
         clients_in: plan.clients_in.clone(),
         stranger_in: plan.stranger_in.clone(),
@@ -217,38 +211,18 @@ fn setup_host(plan: &HostPlan, dns: SocketAddr) -> Host {
 
 fn start(host: &mut Host) {
     for name in DAEMONS {
-        let bin = target_bin(name);
-        assert!(
-            bin.exists(),
-            "{} is not built: run `cargo build --workspace` first",
-            bin.display()
-        );
-        let d = Daemon::spawn_with_prefix(&host.daemons_in.prefix(), &bin, &host.env).unwrap();
-        host.daemons.push(d);
-        let env = &host.env;
-        let p = env.ports;
-        let tcp = |ports: &[u16]| {
-            host.clients_in
-                .run(|| ports.iter().all(|&port| wait_for_tcp(env.addr(port), WAIT)))
-        };
-        let ready = match name {
-            "local-delivery" => wait_for_unix(&env.config.lmtp_socket(), WAIT),
-            "queue-runner" => wait_for_unix(&env.config.control_socket(), WAIT),
-            "mta-smtpd" => tcp(&[p.smtp, p.submission]),
-            "imapd" => tcp(&[p.imap]),
-            _ => tcp(&[p.pop3]),
-        };
-        assert!(
-            ready,
-            "{name} of {} did not come up\n{}",
-            env.config.general.hostname,
-            host.logs()
-        );
+        let clients_in = host.clients_in.clone();
+        let prefix = host.daemons_in.prefix();
+        let pid = host
+            .s
+            .start_prefixed(&prefix, name, |env| {
+                clients_in.run(|| env.wait_ready(name, WAIT))
+            })
+            .pid();
         // The pid we signal must be the daemon itself in the host's namespace, not a wrapper
         // (`ip netns exec` execs the daemon).
-        let pid = host.daemons.last().map(Daemon::pid).unwrap();
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        let bin = std::fs::canonicalize(&bin).unwrap();
+        let bin = std::fs::canonicalize(target_bin(name)).unwrap();
         assert!(
             exe.to_string_lossy().starts_with(&*bin.to_string_lossy()),
             "pid {pid} of {name} is {}, not the daemon",
@@ -263,14 +237,14 @@ fn start(host: &mut Host) {
 }
 
 fn submit(host: &Host, from: &str, to: &str, subject: &str, body: &str) {
-    let pem = std::fs::read(&host.env.config.tls.cert).unwrap();
+    let pem = std::fs::read(&host.s.env.config.tls.cert).unwrap();
     let tls = TlsParameters::builder("localhost".into())
         .certificate_store(CertificateStore::None)
         .add_root_certificate(Certificate::from_pem(&pem).unwrap())
         .build_rustls()
         .unwrap();
     let t = SmtpTransport::builder_dangerous(host.ip().to_string())
-        .port(host.env.ports.submission)
+        .port(host.s.env.ports.submission)
         .hello_name(ClientId::Domain("mua.test".into()))
         .tls(Tls::Required(tls))
         .credentials(Credentials::new(host.user.clone(), host.pass.clone()))
@@ -284,13 +258,10 @@ fn submit(host: &Host, from: &str, to: &str, subject: &str, body: &str) {
         .header(ContentType::TEXT_PLAIN)
         .body(body.to_string())
         .unwrap();
-    let resp = host.clients_in.run(|| t.send(&msg)).unwrap_or_else(|e| {
-        panic!(
-            "submission to {} failed: {e}\n{}",
-            host.env.config.general.hostname,
-            host.logs()
-        )
-    });
+    let resp = host
+        .clients_in
+        .run(|| t.send(&msg))
+        .unwrap_or_else(|e| panic!("submission to {} failed: {e}\n{}", host.name(), host.logs()));
     assert!(resp.is_positive(), "{resp:?}");
 }
 
@@ -304,7 +275,7 @@ fn wait_delivered(host: &Host, needle: &str, others: &Host) -> String {
         if Instant::now() >= deadline {
             panic!(
                 "no message containing {needle:?} reached {} within {WAIT:?}\n{}\n{}",
-                host.env.config.general.hostname,
+                host.name(),
                 host.logs(),
                 others.logs()
             );
@@ -313,63 +284,56 @@ fn wait_delivered(host: &Host, needle: &str, others: &Host) -> String {
     }
 }
 
-const IMAP_PY: &str = r#"
-import imaplib, ssl, sys
-host, port, user, pw, ca, needle = sys.argv[1:7]
+/// Python's imaplib (`imap`) or poplib (`pop3`), each after STARTTLS/STLS: prints every
+/// message containing the needle, followed by a `=====` line; exits 3 if there is none.
+const READ_PY: &str = r#"
+import imaplib, poplib, ssl, sys
+proto, host, port, user, pw, ca, needle = sys.argv[1:8]
 ctx = ssl.create_default_context(cafile=ca)
 ctx.check_hostname = False
-m = imaplib.IMAP4(host, int(port), timeout=20)
-m.starttls(ssl_context=ctx)
-m.login(user, pw)
-typ, data = m.select('INBOX')
-assert typ == 'OK', (typ, data)
-typ, data = m.search(None, 'ALL')
-assert typ == 'OK', (typ, data)
-found = 0
-for i in data[0].split():
-    typ, d = m.fetch(i, '(BODY.PEEK[])')
-    assert typ == 'OK', (typ, d)
-    text = d[0][1].decode('utf-8', 'replace')
-    if needle in text:
-        found += 1
-        sys.stdout.write(text + '\n=====\n')
-m.logout()
-sys.exit(0 if found else 3)
-"#;
-
-const POP3_PY: &str = r#"
-import poplib, ssl, sys
-host, port, user, pw, ca, needle = sys.argv[1:7]
-ctx = ssl.create_default_context(cafile=ca)
-ctx.check_hostname = False
-p = poplib.POP3(host, int(port), timeout=20)
-p.stls(context=ctx)
-p.user(user)
-p.pass_(pw)
-n, _ = p.stat()
-found = 0
-for i in range(1, n + 1):
-    resp, lines, _ = p.retr(i)
-    text = b'\r\n'.join(lines).decode('utf-8', 'replace')
-    if needle in text:
-        found += 1
-        sys.stdout.write(text + '\n=====\n')
-p.quit()
+texts = []
+if proto == 'imap':
+    m = imaplib.IMAP4(host, int(port), timeout=20)
+    m.starttls(ssl_context=ctx)
+    m.login(user, pw)
+    typ, data = m.select('INBOX')
+    assert typ == 'OK', (typ, data)
+    typ, data = m.search(None, 'ALL')
+    assert typ == 'OK', (typ, data)
+    for i in data[0].split():
+        typ, d = m.fetch(i, '(BODY.PEEK[])')
+        assert typ == 'OK', (typ, d)
+        texts.append(d[0][1].decode('utf-8', 'replace'))
+    m.logout()
+else:
+    p = poplib.POP3(host, int(port), timeout=20)
+    p.stls(context=ctx)
+    p.user(user)
+    p.pass_(pw)
+    n, _ = p.stat()
+    for i in range(1, n + 1):
+        resp, lines, _ = p.retr(i)
+        texts.append(b'\r\n'.join(lines).decode('utf-8', 'replace'))
+    p.quit()
+found = [t for t in texts if needle in t]
+for t in found:
+    sys.stdout.write(t + '\n=====\n')
 sys.exit(0 if found else 3)
 "#;
 
 /// Reads the messages containing `needle` with a Python client; fails clearly without python3.
-fn read_with_python(host: &Host, script: &str, port: u16, needle: &str) -> String {
+fn read_with_python(host: &Host, proto: &str, port: u16, needle: &str) -> String {
     let out = host
         .clients_in
         .command("python3")
         .arg("-c")
-        .arg(script)
+        .arg(READ_PY)
+        .arg(proto)
         .arg(host.ip().to_string())
         .arg(port.to_string())
         .arg(&host.user)
         .arg(&host.pass)
-        .arg(&host.env.config.tls.cert)
+        .arg(&host.s.env.config.tls.cert)
         .arg(needle)
         .output()
         .unwrap_or_else(|e| {
@@ -379,7 +343,7 @@ fn read_with_python(host: &Host, script: &str, port: u16, needle: &str) -> Strin
     assert!(
         out.status.success(),
         "python client on port {port} of {} failed ({}):\n{stdout}\n{}\n{}",
-        host.env.config.general.hostname,
+        host.name(),
         out.status,
         String::from_utf8_lossy(&out.stderr),
         host.logs()
@@ -420,33 +384,20 @@ fn received_by(msg: &str, by_host: &str) -> String {
 /// Sends an unauthenticated relay attempt from the host's stranger to its MX port; returns the
 /// reply to RCPT.
 fn relay_attempt(host: &Host) -> String {
-    let addr = host.env.addr(host.env.ports.smtp);
-    let s = host.stranger_in.run(|| TcpStream::connect(addr)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut w = s;
-    let mut reply = || {
-        let mut all = String::new();
-        for _ in 0..100 {
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] != b'-' {
-                break;
-            }
-        }
-        all
-    };
-    assert!(reply().starts_with("220"));
-    w.write_all(b"EHLO stranger.test\r\n").unwrap();
-    assert!(reply().starts_with("250"));
-    w.write_all(b"MAIL FROM:<someone@stranger.test>\r\n")
+    let addr = host.s.addr(host.s.env.ports.smtp);
+    let stream = host.stranger_in.run(|| TcpStream::connect(addr)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    assert!(reply().starts_with("250"));
-    w.write_all(b"RCPT TO:<victim@elsewhere.test>\r\n").unwrap();
-    let rcpt = reply();
-    let _ = w.write_all(b"QUIT\r\n");
-    rcpt
+    let mut c = SmtpClient::from_conn(Conn::from_tcp(stream));
+    assert!(c.reply().starts_with("220"));
+    assert!(c.cmd("EHLO stranger.test").starts_with("250"));
+    assert!(c
+        .cmd("MAIL FROM:<someone@stranger.test>")
+        .starts_with("250"));
+    let rcpt = c.cmd("RCPT TO:<victim@elsewhere.test>");
+    let _ = c.try_send(b"QUIT\r\n");
+    rcpt.to_string()
 }
 
 #[test]
@@ -546,7 +497,7 @@ fn run_scenario(topo: &Topology) {
         assert!(
             rcpt.starts_with('5'),
             "{} relays for {}: {rcpt}",
-            h.env.config.general.hostname,
+            h.name(),
             h.stranger
         );
     }
@@ -578,14 +529,14 @@ fn run_scenario(topo: &Topology) {
     );
     println!("two_hosts: b.test's copy: {hop}");
 
-    let imap = read_with_python(&b, IMAP_PY, b.env.ports.imap, &hello);
+    let imap = read_with_python(&b, "imap", b.s.env.ports.imap, &hello);
     assert!(imap.contains(&format!("Body of {hello}.")), "{imap}");
     assert!(imap.contains(&format!("From: {}", a.user)), "{imap}");
     assert!(
         received_by(&imap, "mail.b.test").contains("(using TLSv1."),
         "{imap}"
     );
-    let pop = read_with_python(&b, POP3_PY, b.env.ports.pop3, &hello);
+    let pop = read_with_python(&b, "pop3", b.s.env.ports.pop3, &hello);
     assert!(pop.contains(&format!("Body of {hello}.")), "{pop}");
     assert!(
         pop.contains(&format!("Subject: Greetings {hello}")),
@@ -608,7 +559,7 @@ fn run_scenario(topo: &Topology) {
         "{hop}"
     );
     assert!(hop.contains(&format!("[{}])", topo.b.outbound_ip)), "{hop}");
-    let imap = read_with_python(&a, IMAP_PY, a.env.ports.imap, &reply);
+    let imap = read_with_python(&a, "imap", a.s.env.ports.imap, &reply);
     assert!(imap.contains(&format!("Answer {reply}.")), "{imap}");
     assert!(imap.contains(&format!("From: {}", b.user)), "{imap}");
 
@@ -632,7 +583,7 @@ fn run_scenario(topo: &Topology) {
         dsn.contains(&format!("Undeliverable {lost}")) || dsn.contains(&lost),
         "the DSN names the message: {dsn}"
     );
-    let imap = read_with_python(&a, IMAP_PY, a.env.ports.imap, "nobody-here@b.test");
+    let imap = read_with_python(&a, "imap", a.s.env.ports.imap, "nobody-here@b.test");
     assert!(
         imap.to_ascii_lowercase().contains("action: failed"),
         "{imap}"
@@ -644,9 +595,9 @@ fn run_scenario(topo: &Topology) {
     assert!(b.delivered_containing(&lost).is_empty(), "{}", b.logs());
 
     for h in [&mut a, &mut b] {
-        let host = h.env.config.general.hostname.clone();
-        for d in &mut h.daemons {
-            assert!(d.is_running(), "{} of {host} exited", d.name);
+        let host = h.name().to_owned();
+        for d in DAEMONS {
+            assert!(h.s.daemon_mut(d).is_running(), "{d} of {host} exited");
         }
     }
     for h in [&a, &b] {

@@ -227,6 +227,8 @@ fn parse_entry(logical: &str) -> Result<AliasEntry, String> {
 
 /// Parses an `:include:` file: targets separated by commas, whitespace or
 /// newlines; `#` comment lines. Returns the targets and per-line problems.
+/// (Includes are followed by address resolution, which is the user database's.)
+#[cfg(feature = "userdb")]
 pub(crate) fn parse_include(text: &str) -> (Vec<AliasTarget>, Vec<(usize, String)>) {
     let mut targets = Vec::new();
     let mut problems = Vec::new();

@@ -129,6 +129,10 @@ pub enum PasswordError {
     UnknownScheme(String),
     #[error("unsupported crypt(3) hash type {0}")]
     UnsupportedCrypt(String),
+    /// A scheme that is recognised but no longer checked: broken, and without
+    /// a maintained implementation.
+    #[error("{0} hashes are no longer accepted (a broken scheme); set a new password")]
+    Refused(&'static str),
     #[error("malformed {scheme} hash: {reason}")]
     Malformed {
         scheme: &'static str,

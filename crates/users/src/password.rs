@@ -5,12 +5,20 @@
 //! unsupported hash becomes a [`crate::LoadIssue`] on its line instead of a
 //! login that silently never works. Verification is constant-time in the
 //! comparison; its cost is the scheme's own cost.
+//!
+//! Accepted: Argon2id/Argon2i (`argon2`), yescrypt `$y$` (`yescrypt`),
+//! SHA-512/SHA-256-crypt `$6$`/`$5$` (`sha-crypt`), bcrypt `$2a$`/`$2b$`/`$2y$`
+//! (`bcrypt`) and plain text. MD5-crypt `$1$` and traditional DES crypt are
+//! refused: both are broken, and no maintained implementation exists to check
+//! them with. A user with such a hash keeps receiving mail but cannot log in
+//! until given a new password; the load warning says so.
 
 use std::fmt;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use blake2::{Blake2b512, Digest};
+use sha_crypt::ShaCrypt;
 use subtle::ConstantTimeEq;
 use yescrypt::{PasswordHashRef, Yescrypt};
 
@@ -76,13 +84,14 @@ pub enum Scheme {
     Sha512Crypt,
     /// `$5$`
     Sha256Crypt,
-    /// `$1$`
+    /// `$1$`: recognised, but its hashes are refused (see the module doc).
     Md5Crypt,
-    /// crypt(3): dispatches on the hash's `$id$` (`$1$`, `$2a$`/`$2b$`/`$2y$`,
-    /// `$5$`, `$6$`, yescrypt `$y$`), DES when there is none. Also what a hash
-    /// without a `{SCHEME}` prefix means, as in shadow(5).
+    /// crypt(3): dispatches on the hash's `$id$` (`$2a$`/`$2b$`/`$2y$`, `$5$`,
+    /// `$6$`, yescrypt `$y$`; `$1$` and DES, which has none, are refused).
+    /// Also what a hash without a `{SCHEME}` prefix means, as in shadow(5).
     Crypt,
-    /// Traditional 13-character DES crypt only.
+    /// Traditional 13-character DES crypt: recognised, but its hashes are
+    /// refused (see the module doc).
     DesCrypt,
     Plain,
     /// `CLEARTEXT` or `CLEAR`.
@@ -135,8 +144,10 @@ impl fmt::Display for Scheme {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Method {
     Argon2,
-    /// Recompute with pwhash's crypt(3) work-alike and compare.
-    UnixCrypt,
+    /// crypt(3) `$5$`/`$6$`, recomputed with the RustCrypto sha-crypt crate.
+    ShaCrypt,
+    /// crypt(3) `$2a$`/`$2b$`/`$2y$`, recomputed with the bcrypt crate.
+    Bcrypt,
     /// crypt(3) `$y$`, recomputed with the RustCrypto yescrypt crate.
     Yescrypt,
     Plain,
@@ -164,8 +175,8 @@ impl fmt::Debug for StoredPassword {
 impl StoredPassword {
     /// Parses and validates a password field: `{SCHEME}hash`, or a bare hash
     /// taken as `CRYPT`. Fails for unknown schemes, unsupported crypt(3)
-    /// variants (`$7$`, `$gy$`, ...), structurally malformed hashes and
-    /// yescrypt costs above [`MAX_YESCRYPT_COST`].
+    /// variants (`$7$`, `$gy$`, ...), MD5-crypt and DES crypt, structurally
+    /// malformed hashes and yescrypt costs above [`MAX_YESCRYPT_COST`].
     pub fn parse(field: &str) -> Result<StoredPassword, PasswordError> {
         let (scheme, body_start) = if let Some(rest) = field.strip_prefix('{') {
             let close = rest.find('}').ok_or(PasswordError::Malformed {
@@ -220,11 +231,14 @@ impl StoredPassword {
         let body = self.body();
         match self.method {
             Method::Argon2 => verify_argon2(body, password),
-            Method::UnixCrypt => match pwhash::unix::crypt(password, body) {
-                Ok(computed) => computed.as_bytes().ct_eq(body.as_bytes()).into(),
-                Err(_) => false,
-            },
-            // The crate compares the outputs in constant time (ctutils).
+            // Both crates compare the outputs in constant time (ctutils, subtle).
+            Method::ShaCrypt => sha_crypt::PasswordVerifier::<str>::verify_password(
+                &ShaCrypt::default(),
+                password,
+                body,
+            )
+            .is_ok(),
+            Method::Bcrypt => bcrypt::verify(password, body).unwrap_or(false),
             Method::Yescrypt => yescrypt::PasswordVerifier::<str>::verify_password(
                 &Yescrypt::default(),
                 password,
@@ -245,6 +259,7 @@ impl StoredPassword {
     /// millisecond: plain text, and yescrypt at the smallest costs. The fuzz
     /// harness verifies only these, so it can run thousands of inputs a second
     /// and still drive the yescrypt crate with unusual parameters.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn is_cheap_to_verify(&self) -> bool {
         match self.method {
             Method::Plain => true,
@@ -254,7 +269,7 @@ impl StoredPassword {
                 .nth(2)
                 .and_then(crate::yescrypt_params::decode)
                 .is_some_and(|c| c.work() <= 1 << 10),
-            Method::Argon2 | Method::UnixCrypt => false,
+            Method::Argon2 | Method::ShaCrypt | Method::Bcrypt => false,
         }
     }
 }
@@ -289,8 +304,8 @@ fn validate(scheme: Scheme, body: &str) -> Result<Method, PasswordError> {
         Scheme::Argon2id => validate_argon2(scheme, body, Algorithm::Argon2id),
         Scheme::Argon2i => validate_argon2(scheme, body, Algorithm::Argon2i),
         _ => {
-            // pwhash's decoders index tables by character value and can panic
-            // on control or non-ASCII bytes; hashes never contain those.
+            // crypt(3) hashes are printable ASCII; anything else is damage, and
+            // is refused before any crate parses it.
             if body.is_empty() || !body.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(malformed(scheme, "empty or contains invalid characters"));
             }
@@ -308,18 +323,17 @@ fn validate(scheme: Scheme, body: &str) -> Result<Method, PasswordError> {
                 return Err(malformed(scheme, "hash type does not match the scheme"));
             }
             match id {
-                None => check_des(scheme, b),
-                Some("1") => check_md5(scheme, body),
-                Some("2a" | "2b" | "2y") => check_bcrypt(scheme, b),
-                Some("5") => check_sha(scheme, body, 43),
-                Some("6") => check_sha(scheme, body, 86),
-                Some("y") => return check_yescrypt(scheme, body).map(|()| Method::Yescrypt),
+                None => Err(PasswordError::Refused("DES crypt")),
+                Some("1") => Err(PasswordError::Refused("MD5-crypt ($1$)")),
+                Some("2a" | "2b" | "2y") => check_bcrypt(scheme, b).map(|()| Method::Bcrypt),
+                Some("5") => check_sha(scheme, body, 43).map(|()| Method::ShaCrypt),
+                Some("6") => check_sha(scheme, body, 86).map(|()| Method::ShaCrypt),
+                Some("y") => check_yescrypt(scheme, body).map(|()| Method::Yescrypt),
                 Some(other) => {
                     let shown: String = other.chars().take(8).collect();
                     Err(PasswordError::UnsupportedCrypt(format!("${shown}$")))
                 }
-            }?;
-            Ok(Method::UnixCrypt)
+            }
         }
     }
 }
@@ -328,29 +342,6 @@ fn validate(scheme: Scheme, body: &str) -> Result<Method, PasswordError> {
 fn crypt_id(body: &str) -> Option<&str> {
     let rest = body.strip_prefix('$')?;
     Some(rest.split('$').next().unwrap_or_default())
-}
-
-fn check_des(scheme: Scheme, b: &[u8]) -> Result<(), PasswordError> {
-    if b.len() == 13 && b.iter().all(|&c| is_crypt64(c)) {
-        Ok(())
-    } else {
-        Err(malformed(
-            scheme,
-            "DES crypt hash must be 13 characters of [./0-9A-Za-z]",
-        ))
-    }
-}
-
-fn check_md5(scheme: Scheme, body: &str) -> Result<(), PasswordError> {
-    let mut parts = body.split('$').skip(2);
-    let (salt, hash) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(s), Some(h), None) => (s, h),
-        _ => return Err(malformed(scheme, "expected $1$salt$hash")),
-    };
-    if salt.len() > 8 || hash.len() != 22 || !hash.bytes().all(is_crypt64) {
-        return Err(malformed(scheme, "bad MD5-crypt salt or hash length"));
-    }
-    Ok(())
 }
 
 fn check_bcrypt(scheme: Scheme, b: &[u8]) -> Result<(), PasswordError> {
@@ -518,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn hostile_bytes_are_rejected_before_pwhash_sees_them() {
+    fn hostile_bytes_are_rejected_before_a_crate_sees_them() {
         for bad in [
             "$2y$05$\u{80}bcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012",
             "$2y$05$\tbcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123",

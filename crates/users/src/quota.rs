@@ -170,7 +170,7 @@ fn parse_size(v: &str, default_unit: u64) -> Result<u64, &'static str> {
 /// Shortest exact rendering: `100M` rather than `104857600B`.
 pub(crate) fn format_size(bytes: u64) -> String {
     for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("k", 10)] {
-        if bytes != 0 && bytes % (1u64 << shift) == 0 {
+        if bytes != 0 && bytes.is_multiple_of(1u64 << shift) {
             return format!("{}{unit}", bytes >> shift);
         }
     }

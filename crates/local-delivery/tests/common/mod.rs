@@ -1,107 +1,76 @@
-//! Shared pieces of the integration tests: a prepared environment running the real
-//! `local-delivery` binary, a small LMTP client, and readers for the spool and mailboxes.
+//! local-delivery's integration tests run the real binary in a dev environment (the shared
+//! test kit's `Suite`, LMTP through its `SmtpClient`); here are the users and Unix accounts
+//! they deliver to, and readers for the spool and mailboxes.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use ferrymail_dev::{prepare, target_bin, wait_for_unix, Daemon, DevEnv, DevOptions, Ports};
-use ferrymail_smtp::DotStuffer;
+pub use ferrymail_dev::unix_account::is_root;
+use ferrymail_testkit::{SmtpClient, Suite};
 
 pub const DOMAIN: &str = "example.test";
 /// uid/gid of the Unix account used when the tests run as root.
 pub const UNIX_UID: u32 = 54321;
 
-pub fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// Says on the real stderr (not the captured test output) that a test did not run.
-pub fn skip(test: &str, why: &str) {
-    let _ = std::io::stderr().write_all(format!("SKIPPED {test}: {why}\n").as_bytes());
-}
-
 /// Unix-account tests need either root (to use a test uid) or our own uid to be in the
 /// range the user database accepts as mail accounts (up to 60000, so not `nobody`).
-pub fn unix_accounts_testable(test: &str) -> bool {
+pub fn unix_accounts_testable() -> bool {
     let ok = is_root() || nix::unistd::Uid::current().as_raw() <= 60000;
     if !ok {
-        skip(
-            test,
+        ferrymail_testkit::skip::report(
             "our uid is outside the Unix mail-account range and we are not root",
         );
     }
     ok
 }
 
+/// A suite for local-delivery, with alice, bob and carol @example.test as virtual users.
 pub struct TestEnv {
-    pub dir: tempfile::TempDir,
-    pub env: DevEnv,
-    pub daemon: Option<Daemon>,
+    suite: Suite,
 }
 
+ferrymail_testkit::wraps_suite!(TestEnv, suite);
+
 impl TestEnv {
-    /// alice, bob and carol @example.test exist as virtual users.
     pub fn new() -> TestEnv {
-        let dir = tempfile::tempdir().unwrap();
-        // A Unix account's helper must be able to reach its home inside the temp dir.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let users = ["alice", "bob", "carol"]
+        let users: Vec<(String, &str)> = ["alice", "bob", "carol"]
             .iter()
-            .map(|u| (format!("{u}@{DOMAIN}"), "secret".to_string()))
+            .map(|u| (format!("{u}@{DOMAIN}"), "secret"))
             .collect();
-        let env = prepare(&DevOptions {
-            ports: Ports::free(),
-            users,
-            ..DevOptions::new(dir.path().join("state"))
-        })
-        .unwrap();
-        std::fs::set_permissions(&env.state_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TestEnv {
-            dir,
-            env,
-            daemon: None,
+        let users: Vec<(&str, &str)> = users.iter().map(|(l, p)| (l.as_str(), *p)).collect();
+        let suite = Suite::new(&users);
+        // A Unix account's helper must be able to reach its home inside the temp dir.
+        for dir in [suite.dir(), suite.env.state_dir.as_path()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
+        TestEnv { suite }
     }
 
     pub fn state(&self) -> &Path {
         &self.env.state_dir
     }
 
+    /// Saves what the test changed in `env.config`, then starts local-delivery.
     pub fn start(&mut self) {
         self.env.save_config().unwrap();
-        let d = Daemon::spawn(&target_bin("local-delivery"), &self.env).unwrap();
-        let sock = self.env.config.lmtp_socket();
-        if !wait_for_unix(&sock, Duration::from_secs(20)) {
-            panic!("local-delivery did not listen:\n{}", d.log(&self.env));
-        }
-        self.daemon = Some(d);
+        self.suite.start("local-delivery");
     }
 
     pub fn log(&self) -> String {
-        self.daemon
-            .as_ref()
-            .map(|d| d.log(&self.env))
-            .unwrap_or_default()
+        self.suite.log("local-delivery")
     }
 
-    pub fn connect(&self) -> Lmtp {
-        Lmtp::connect(&self.env.config.lmtp_socket())
+    /// An LMTP session, greeting read.
+    pub fn connect(&self) -> SmtpClient {
+        lmtp(&self.env.config.lmtp_socket())
     }
 
+    /// The Maildir of the virtual user `user`@example.test.
     pub fn maildir(&self, user: &str) -> PathBuf {
-        self.env
-            .config
-            .paths
-            .mail_root
-            .join(DOMAIN)
-            .join(user)
-            .join("Maildir")
+        self.suite.maildir(&format!("{user}@{DOMAIN}"))
     }
 
     /// The user's directory (where `.sieve` lives for a virtual user without a home).
@@ -186,6 +155,13 @@ impl TestEnv {
     }
 }
 
+/// An LMTP session on the socket at `path`, greeting read.
+pub fn lmtp(path: &Path) -> SmtpClient {
+    let mut c = SmtpClient::connect_unix(path);
+    assert_eq!(c.reply().code, 220);
+    c
+}
+
 /// Message files of a maildir (new/ and cur/), sorted by name.
 pub fn maildir_messages(md: &Path) -> Vec<Vec<u8>> {
     let mut names = Vec::new();
@@ -210,106 +186,6 @@ pub fn with_trace(sender: &str, rcpt: &str, msg: &[u8]) -> Vec<u8> {
     v
 }
 
-/// A minimal LMTP client written for these tests.
-pub struct Lmtp {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
-}
-
-pub type Reply = (u16, String);
-
-impl Lmtp {
-    pub fn connect(path: &Path) -> Lmtp {
-        let s = UnixStream::connect(path).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let w = s.try_clone().unwrap();
-        let mut c = Lmtp {
-            r: BufReader::new(s),
-            w,
-        };
-        let (code, _) = c.reply();
-        assert_eq!(code, 220);
-        c
-    }
-
-    pub fn reply(&mut self) -> Reply {
-        let mut text = String::new();
-        for _ in 0..100 {
-            let mut line = String::new();
-            let n = self.r.read_line(&mut line).unwrap();
-            assert!(n > 0, "connection closed");
-            let code: u16 = line[..3].parse().unwrap();
-            text.push_str(line[4..].trim_end());
-            text.push('\n');
-            if line.as_bytes()[3] == b' ' {
-                return (code, text);
-            }
-        }
-        panic!("endless reply");
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).unwrap();
-    }
-
-    pub fn cmd(&mut self, line: &str) -> Reply {
-        self.send(format!("{line}\r\n").as_bytes());
-        self.reply()
-    }
-
-    /// LHLO + one transaction. Returns the RCPT replies and the per-recipient DATA replies
-    /// (empty when DATA was refused).
-    pub fn deliver(&mut self, from: &str, rcpts: &[&str], msg: &[u8]) -> (Vec<Reply>, Vec<Reply>) {
-        self.deliver_with(from, "", rcpts, msg)
-    }
-
-    /// [`deliver`](Lmtp::deliver) with MAIL parameters (e.g. ` XQUEUEID=...`).
-    pub fn deliver_with(
-        &mut self,
-        from: &str,
-        mail_params: &str,
-        rcpts: &[&str],
-        msg: &[u8],
-    ) -> (Vec<Reply>, Vec<Reply>) {
-        assert_eq!(self.cmd("LHLO test.client").0, 250);
-        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>{mail_params}")).0, 250);
-        let rr: Vec<Reply> = rcpts
-            .iter()
-            .map(|r| self.cmd(&format!("RCPT TO:<{r}>")))
-            .collect();
-        let accepted = rr.iter().filter(|r| r.0 == 250).count();
-        let (code, _) = self.cmd("DATA");
-        if accepted == 0 {
-            assert_eq!(code, 503);
-            return (rr, Vec::new());
-        }
-        assert_eq!(code, 354);
-        let mut wire = Vec::new();
-        let mut st = DotStuffer::new();
-        st.feed(msg, &mut wire);
-        st.finish(&mut wire);
-        self.send(&wire);
-        let dr = (0..accepted).map(|_| self.reply()).collect();
-        (rr, dr)
-    }
-}
-
-/// Runs `python3 -c script args...`, failing the test clearly when Python is missing.
-pub fn python(script: &str, args: &[&str]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 is needed for these tests (Debian package python3)");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Dovecot's view of a Maildir: `doveadm` with a throwaway config, as an unprivileged uid
 /// (Dovecot refuses to touch mail as root), so the maildir is handed to that uid first.
 pub fn doveadm(env: &TestEnv, maildir: &Path, args: &[&str]) -> String {
@@ -332,7 +208,7 @@ pub fn doveadm(env: &TestEnv, maildir: &Path, args: &[&str]) -> String {
         // Dovecot must be able to reach the maildir.
         let mut p = maildir.parent();
         while let Some(dir) = p {
-            if dir == env.dir.path() {
+            if dir == env.dir() {
                 break;
             }
             let mode = std::fs::metadata(dir).unwrap().permissions().mode();

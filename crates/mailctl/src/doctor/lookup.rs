@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
+use ferrymail_net::dns::{ResolveError, TokioResolver};
 
 /// Outcome of one DNS question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,11 @@ pub struct Dns {
 impl Dns {
     /// Asks `servers` (empty = the system's resolvers), `timeout` per attempt.
     pub fn new(servers: &[SocketAddr], timeout: Duration) -> Result<Dns, String> {
-        let r = ferrymail_net::dns::resolver(servers, timeout)
+        let options = ferrymail_net::dns::Options {
+            timeout,
+            ..Default::default()
+        };
+        let r = ferrymail_net::dns::resolver(servers, &options)
             .map_err(|e| format!("DNS resolver: {e}"))?;
         Ok(Dns { r })
     }
@@ -34,11 +38,7 @@ impl Dns {
     /// root (a null MX) is the empty string.
     pub async fn mx(&self, name: &str) -> Answer<(u16, String)> {
         match self.r.mx_lookup(fqdn(name)).await {
-            Ok(l) => Answer::Records(
-                l.iter()
-                    .map(|mx| (mx.preference(), trim_dot(&mx.exchange().to_ascii())))
-                    .collect(),
-            ),
+            Ok(l) => Answer::Records(ferrymail_net::dns::mx_records(&l)),
             Err(e) => classify(e),
         }
     }
@@ -53,14 +53,14 @@ impl Dns {
     /// Each TXT record's character-strings joined, as bytes.
     pub async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
         match self.r.txt_lookup(fqdn(name)).await {
-            Ok(l) => Answer::Records(l.iter().map(|t| t.txt_data().concat()).collect()),
+            Ok(l) => Answer::Records(ferrymail_net::dns::txt_records(&l)),
             Err(e) => classify(e),
         }
     }
 
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         match self.r.reverse_lookup(ip).await {
-            Ok(l) => Answer::Records(l.iter().map(|n| trim_dot(&n.to_ascii())).collect()),
+            Ok(l) => Answer::Records(ferrymail_net::dns::ptr_names(&l)),
             Err(e) => classify(e),
         }
     }
@@ -75,7 +75,7 @@ pub fn trim_dot(s: &str) -> String {
     s.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn classify<T>(e: hickory_resolver::ResolveError) -> Answer<T> {
+fn classify<T>(e: ResolveError) -> Answer<T> {
     if e.is_no_records_found() || e.is_nx_domain() {
         Answer::None
     } else {

@@ -1,214 +1,58 @@
-//! A real pop3d started from a `ferrymail-dev` environment, and a small blocking POP3 client
-//! (plain, STLS or implicit TLS) that keeps responses byte-exact.
+//! pop3d's integration tests run the real binary in a dev environment (the shared test
+//! kit's `Suite` and `Pop3Client`); here are its users, mail put straight into a Maildir, the
+//! expected wire form of a message, and a step-by-step driver for Python clients.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-use ferrymail_dev::{prepare, target_bin, wait_for_tcp, Daemon, DevEnv, DevOptions, Ports};
 use ferrymail_maildir::{DeliverOptions, Maildir, MessageEntry};
+use ferrymail_testkit::{Pop3Client, Suite};
 
 pub const USER: &str = "joe@example.test";
 pub const PASS: &str = "correct horse";
 
-pub struct Server {
-    pub env: DevEnv,
-    pub daemon: Daemon,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("---- pop3d log ----\n{}", self.daemon.log(&self.env));
-        }
-    }
-}
-
 /// Starts pop3d; `plaintext_on_loopback` sets `pop3d.limits.plaintext_auth_on_loopback`.
-pub fn start(plaintext_on_loopback: bool) -> Server {
+pub fn start(plaintext_on_loopback: bool) -> Suite {
     start_with(|c| c.pop3d.limits.plaintext_auth_on_loopback = plaintext_on_loopback)
 }
 
-pub fn start_with(edit: impl FnOnce(&mut ferrymail_config::Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![
-        (USER.into(), PASS.into()),
-        ("ann@example.test".into(), "ann-pw".into()),
-    ];
-    let mut env = prepare(&opts).unwrap();
-    // Keep failed-login back-off short so tests stay quick; its doubling is unit-tested.
-    env.config.pop3d.limits.auth_failure_delay = Duration::from_millis(20);
-    edit(&mut env.config);
-    env.save_config().unwrap();
-    let daemon = Daemon::spawn(&target_bin("pop3d"), &env).unwrap();
-    let server = Server {
-        env,
-        daemon,
-        _dir: dir,
-    };
-    for port in [server.env.ports.pop3, server.env.ports.pop3s] {
-        assert!(
-            wait_for_tcp(server.env.addr(port), Duration::from_secs(20)),
-            "pop3d did not start:\n{}",
-            server.daemon.log(&server.env)
-        );
-    }
-    server
+pub fn start_with(edit: impl FnOnce(&mut ferrymail_config::Config)) -> Suite {
+    let mut s = Suite::new(&[(USER, PASS), ("ann@example.test", "ann-pw")]);
+    s.edit_config(|c| {
+        // Keep failed-login back-off short so tests stay quick; its doubling is unit-tested.
+        c.pop3d.limits.auth_failure_delay = std::time::Duration::from_millis(20);
+        edit(c);
+    });
+    s.start("pop3d");
+    s
 }
 
-impl Server {
-    pub fn maildir_path(&self, login: &str) -> PathBuf {
-        let (local, domain) = login.split_once('@').unwrap();
-        self.env
-            .config
-            .paths
-            .mail_root
-            .join(domain)
-            .join(local)
-            .join("Maildir")
-    }
-
-    pub fn maildir(&self, login: &str) -> Maildir {
-        Maildir::create(self.maildir_path(login)).unwrap()
-    }
-
-    pub fn deliver(&self, login: &str, message: &[u8]) -> MessageEntry {
-        self.maildir(login)
-            .deliver(&[message], DeliverOptions::default())
-            .unwrap()
-    }
-
-    pub fn plain(&self) -> Client<TcpStream> {
-        Client::connect_plain(self.env.addr(self.env.ports.pop3))
-    }
-
-    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
-        use rustls_pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in
-            rustls_pki_types::CertificateDer::pem_file_iter(&self.env.config.tls.cert).unwrap()
-        {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
-    }
-
-    /// Port 995 style: TLS from the first byte.
-    pub fn implicit_tls(&self) -> Client<TlsStream> {
-        let tcp = TcpStream::connect(self.env.addr(self.env.ports.pop3s)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Client::new(tls_wrap(self.tls_config(), tcp));
-        let greeting = c.line();
-        assert!(greeting.starts_with("+OK"), "{greeting}");
-        c
-    }
-
-    /// Port 110 then STLS.
-    pub fn stls(&self) -> Client<TlsStream> {
-        let mut c = self.plain();
-        assert_eq!(c.cmd("STLS"), "+OK Begin TLS negotiation\r\n");
-        let tcp = c.into_inner();
-        Client::new(tls_wrap(self.tls_config(), tcp))
-    }
+/// The Maildir of `login`, created if missing.
+pub fn store(s: &Suite, login: &str) -> Maildir {
+    Maildir::create(s.maildir(login)).unwrap()
 }
 
-pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn tls_wrap(cfg: Arc<rustls::ClientConfig>, tcp: TcpStream) -> TlsStream {
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let conn = rustls::ClientConnection::new(cfg, name).unwrap();
-    rustls::StreamOwned::new(conn, tcp)
+pub fn deliver(s: &Suite, login: &str, message: &[u8]) -> MessageEntry {
+    store(s, login)
+        .deliver(&[message], DeliverOptions::default())
+        .unwrap()
 }
 
-pub struct Client<S: Read + Write> {
-    r: BufReader<S>,
+/// Port 110, greeted.
+pub fn plain(s: &Suite) -> Pop3Client {
+    s.pop3(s.env.ports.pop3)
 }
 
-impl Client<TcpStream> {
-    pub fn connect_plain(addr: std::net::SocketAddr) -> Client<TcpStream> {
-        let tcp = TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut c = Client::new(tcp);
-        let greeting = c.line();
-        assert!(greeting.starts_with("+OK"), "{greeting}");
-        c
-    }
+/// Port 995 style: TLS from the first byte.
+pub fn implicit_tls(s: &Suite) -> Pop3Client {
+    s.pop3_tls(s.env.ports.pop3s)
 }
 
-impl<S: Read + Write> Client<S> {
-    pub fn new(s: S) -> Client<S> {
-        Client {
-            r: BufReader::new(s),
-        }
-    }
-
-    pub fn into_inner(self) -> S {
-        assert!(self.r.buffer().is_empty(), "unread data");
-        self.r.into_inner()
-    }
-
-    pub fn send(&mut self, raw: &[u8]) {
-        let s = self.r.get_mut();
-        s.write_all(raw).unwrap();
-        s.flush().unwrap();
-    }
-
-    /// One response line, with its CRLF; empty at EOF.
-    pub fn line(&mut self) -> String {
-        let mut buf = Vec::new();
-        self.r.read_until(b'\n', &mut buf).unwrap();
-        String::from_utf8(buf).unwrap()
-    }
-
-    pub fn cmd(&mut self, text: &str) -> String {
-        self.send(format!("{text}\r\n").as_bytes());
-        self.line()
-    }
-
-    /// The raw body of a multi-line response, through the terminating `.` CRLF.
-    pub fn body(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let start = out.len();
-            let n = self.r.read_until(b'\n', &mut out).unwrap();
-            assert!(n > 0, "EOF inside a multi-line response");
-            if &out[start..] == b".\r\n" {
-                return out;
-            }
-        }
-    }
-
-    /// Sends a command expecting `+OK` and a multi-line body; returns (status line, body).
-    pub fn multi(&mut self, text: &str) -> (String, Vec<u8>) {
-        let status = self.cmd(text);
-        assert!(status.starts_with("+OK"), "{text}: {status}");
-        let body = self.body();
-        (status, body)
-    }
-
-    pub fn login(&mut self, user: &str, pass: &str) -> String {
-        let r = self.cmd(&format!("USER {user}"));
-        assert!(r.starts_with("+OK"), "USER: {r}");
-        self.cmd(&format!("PASS {pass}"))
-    }
-
-    pub fn is_eof(&mut self) -> bool {
-        let mut b = [0u8; 1];
-        matches!(self.r.read(&mut b), Ok(0))
-    }
+/// Port 110 then STLS.
+pub fn stls(s: &Suite) -> Pop3Client {
+    let mut c = plain(s);
+    assert_eq!(c.stls(), "+OK Begin TLS negotiation\r\n");
+    c
 }
 
 /// What a RETR must send for `message`, computed independently of the server's encoder:

@@ -1,67 +1,56 @@
-//! Shared test scaffolding: a dev environment with queue-runner pointed at a loopback DNS
-//! server and a scriptable SMTP server, a fake LMTP server, and spool helpers.
+//! Shared test scaffolding: a dev environment (the shared test kit's `Suite`) with
+//! queue-runner pointed at a loopback DNS server and a scriptable SMTP server, a fake LMTP
+//! server, and spool helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrymail_dev::dns::{DnsServer, Zone};
-use ferrymail_dev::{prepare, target_bin, Daemon, DevEnv, DevOptions, Ports};
-use ferrymail_spool::{ClientInfo, Envelope, QueueDir, Recipient, Source, Spool};
+use ferrymail_dev::Daemon;
+use ferrymail_spool::{ClientInfo, Envelope, QueueDir, Recipient, Source};
+use ferrymail_testkit::Suite;
 
 pub struct TestEnv {
-    pub dir: tempfile::TempDir,
-    pub env: DevEnv,
+    suite: Suite,
     pub dns: DnsServer,
 }
+
+ferrymail_testkit::wraps_suite!(TestEnv, suite);
 
 /// A dev environment (local domain example.test, users alice and bob) with fast retries,
 /// short timeouts, DNS at a loopback server and remote SMTP on `smtp_port`.
 pub fn test_env(zone: Zone, smtp_port: u16) -> TestEnv {
-    let dir = tempfile::tempdir().unwrap();
-    let mut opts = DevOptions::new(dir.path().join("state"));
-    opts.ports = Ports::free();
-    opts.users = vec![
-        ("alice@example.test".into(), "pw-alice".into()),
-        ("bob@example.test".into(), "pw-bob".into()),
-    ];
-    let mut env = prepare(&opts).unwrap();
+    let mut suite = Suite::new(&[
+        ("alice@example.test", "pw-alice"),
+        ("bob@example.test", "pw-bob"),
+    ]);
     let dns = DnsServer::start(zone).unwrap();
-    let q = &mut env.config.queue;
-    q.dns_servers = vec![dns.addr];
-    q.smtp_port = smtp_port;
-    q.retry_initial = Duration::from_secs(1);
-    q.retry_max = Duration::from_secs(2);
-    q.scan_interval = Duration::from_secs(1);
-    q.connect_timeout = Duration::from_secs(2);
-    q.command_timeout = Duration::from_secs(5);
-    q.data_block_timeout = Duration::from_secs(5);
-    q.data_done_timeout = Duration::from_secs(5);
-    env.save_config().unwrap();
-    TestEnv { dir, env, dns }
+    suite.edit_config(|c| {
+        ferrymail_testkit::suite::quick_queue(c, dns.addr, smtp_port);
+        let q = &mut c.queue;
+        q.connect_timeout = Duration::from_secs(2);
+        q.command_timeout = Duration::from_secs(5);
+        q.data_block_timeout = Duration::from_secs(5);
+        q.data_done_timeout = Duration::from_secs(5);
+    });
+    TestEnv { suite, dns }
 }
 
 impl TestEnv {
-    pub fn spool(&self) -> Spool {
-        Spool::open(&self.env.config.paths.spool_dir).unwrap()
+    /// Starts a daemon the test owns (and may kill) and waits until it answers.
+    pub fn start_daemon(&self, name: &str) -> Daemon {
+        Daemon::start(name, &self.env, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Starts queue-runner.
     pub fn start(&self) -> Daemon {
-        let d = Daemon::spawn(&target_bin("queue-runner"), &self.env).unwrap();
-        assert!(
-            ferrymail_dev::wait_for_unix(
-                &self.env.config.control_socket(),
-                Duration::from_secs(20)
-            ),
-            "queue-runner did not start:\n{}",
-            d.log(&self.env)
-        );
-        d
+        self.start_daemon("queue-runner")
     }
 
     /// Queues a message and pokes queue-runner.
@@ -95,6 +84,7 @@ impl TestEnv {
         id
     }
 
+    /// Envelopes in the active queue and on hold.
     pub fn queued(&self) -> Vec<Envelope> {
         let s = self.spool();
         let mut out = Vec::new();
@@ -115,21 +105,7 @@ impl TestEnv {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.env.state_dir.join("log/queue-runner.log")).unwrap_or_default()
-    }
-}
-
-/// Polls `cond` every 50 ms for at most `limit`.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        self.suite.log("queue-runner")
     }
 }
 
@@ -172,15 +148,6 @@ impl FakeServer {
     }
 }
 
-/// A free port on `ip` (and nothing listening on it).
-pub fn free_port(ip: IpAddr) -> u16 {
-    TcpListener::bind(SocketAddr::new(ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// An SMTP server on `addr` answering per `script`, recording every accepted message.
 pub fn smtp_server(
     addr: SocketAddr,
@@ -197,88 +164,102 @@ pub fn smtp_server_tls(
     tls: Option<Arc<rustls::ServerConfig>>,
     script: Arc<Script>,
 ) -> FakeServer {
-    let listener = TcpListener::bind(addr).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sessions = Arc::new(AtomicUsize::new(0));
-    let max_concurrent = Arc::new(AtomicUsize::new(0));
-    let active = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (rec, ses, st, maxc) = (
-        received.clone(),
-        sessions.clone(),
-        stop.clone(),
-        max_concurrent.clone(),
-    );
-    std::thread::spawn(move || {
-        while !st.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let n = ses.fetch_add(1, Ordering::SeqCst);
-                    let (rec, script, tls) = (rec.clone(), script.clone(), tls.clone());
-                    let (active, maxc) = (active.clone(), maxc.clone());
-                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
-                    maxc.fetch_max(now, Ordering::SeqCst);
-                    std::thread::spawn(move || {
-                        serve(Box::new(s), n, false, ehlo_ext, tls, &*script, &rec);
-                        active.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-    });
-    FakeServer {
-        addr,
-        received,
-        sessions,
-        max_concurrent,
-        stop,
-    }
+    let listener = Listener::Tcp(TcpListener::bind(addr).unwrap());
+    fake_server(addr, listener, false, ehlo_ext, tls, script)
 }
 
 /// An LMTP server on a Unix socket that accepts everything (per `script`).
 pub fn lmtp_server(path: &Path, script: Arc<Script>) -> FakeServer {
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sessions = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (rec, ses, st) = (received.clone(), sessions.clone(), stop.clone());
+    let listener = Listener::Unix(UnixListener::bind(path).unwrap());
+    let ext = &["PIPELINING", "ENHANCEDSTATUSCODES"];
+    fake_server(
+        "127.0.0.1:0".parse().unwrap(),
+        listener,
+        true,
+        ext,
+        None,
+        script,
+    )
+}
+
+/// Where a fake server takes its connections.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn set_nonblocking(&self) {
+        match self {
+            Listener::Tcp(l) => l.set_nonblocking(true).unwrap(),
+            Listener::Unix(l) => l.set_nonblocking(true).unwrap(),
+        }
+    }
+
+    /// A waiting connection, blocking with a read timeout; `None` if there is none yet.
+    fn accept(&self) -> Option<Box<dyn Stream>> {
+        let timeout = Some(Duration::from_secs(10));
+        Some(match self {
+            Listener::Tcp(l) => {
+                let (s, _) = l.accept().ok()?;
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(timeout).unwrap();
+                Box::new(s)
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().ok()?;
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(timeout).unwrap();
+                Box::new(s)
+            }
+        })
+    }
+}
+
+/// Serves every connection of `listener` on its own thread until the returned server is
+/// dropped, counting sessions and how many run at once.
+fn fake_server(
+    addr: SocketAddr,
+    listener: Listener,
+    lmtp: bool,
+    ext: &'static [&'static str],
+    tls: Option<Arc<rustls::ServerConfig>>,
+    script: Arc<Script>,
+) -> FakeServer {
+    let server = FakeServer {
+        addr,
+        received: Arc::new(Mutex::new(Vec::new())),
+        sessions: Arc::new(AtomicUsize::new(0)),
+        max_concurrent: Arc::new(AtomicUsize::new(0)),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let (rec, ses, st, maxc) = (
+        server.received.clone(),
+        server.sessions.clone(),
+        server.stop.clone(),
+        server.max_concurrent.clone(),
+    );
+    let active = Arc::new(AtomicUsize::new(0));
+    listener.set_nonblocking();
     std::thread::spawn(move || {
         while !st.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).unwrap();
-                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                    let n = ses.fetch_add(1, Ordering::SeqCst);
-                    let (rec, script) = (rec.clone(), script.clone());
-                    std::thread::spawn(move || {
-                        serve(
-                            Box::new(s),
-                            n,
-                            true,
-                            &["PIPELINING", "ENHANCEDSTATUSCODES"],
-                            None,
-                            &*script,
-                            &rec,
-                        );
-                    });
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
+            let Some(s) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            let n = ses.fetch_add(1, Ordering::SeqCst);
+            let (rec, script, tls) = (rec.clone(), script.clone(), tls.clone());
+            let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+            maxc.fetch_max(now, Ordering::SeqCst);
+            let active = active.clone();
+            std::thread::spawn(move || {
+                serve(s, n, lmtp, ext, tls, &*script, &rec);
+                active.fetch_sub(1, Ordering::SeqCst);
+            });
         }
     });
-    FakeServer {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        received,
-        sessions,
-        max_concurrent: Arc::new(AtomicUsize::new(0)),
-        stop,
-    }
+    server
 }
 
 /// A byte stream the fake servers can speak over (plain TCP, Unix, or TLS after STARTTLS).
@@ -432,14 +413,4 @@ fn serve(
 
 pub fn always(_: usize, _: &str, _: &str) -> Option<String> {
     None
-}
-
-pub fn bin_exists(name: &str) -> PathBuf {
-    let p = target_bin(name);
-    assert!(
-        p.exists(),
-        "{} is not built: run `cargo build -p {name}` first (cargo test --workspace builds it)",
-        p.display()
-    );
-    p
 }

@@ -101,14 +101,6 @@ pub fn asctime(unix: i64) -> String {
     )
 }
 
-/// Seconds since the epoch now (0 if the clock is before 1970).
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

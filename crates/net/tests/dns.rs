@@ -1,0 +1,98 @@
+//! The resolver of `ferrymail_net::dns` against the loopback test server: records decoded the
+//! way callers rely on, and explicit servers never answered from `/etc/hosts`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ferrymail_dev::dns::{DnsServer, Zone};
+use ferrymail_net::dns::{self, Options};
+
+fn options() -> Options {
+    Options {
+        timeout: Duration::from_millis(500),
+        ..Options::default()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn mx_txt_and_ptr_records_are_decoded() {
+    let long_spf = format!("v=spf1 {} -all", "ip4:192.0.2.1 ".repeat(30));
+    assert!(long_spf.len() > 255, "must span several character-strings");
+    let ip: IpAddr = "192.0.2.25".parse().unwrap();
+    let mut zone = Zone::new();
+    zone.mx("a.test", 20, "MX2.A.test")
+        .mx("a.test", 10, "mx1.a.test")
+        .mx("null.test", 0, ".")
+        .txt("a.test", &long_spf)
+        .txt("a.test", "other")
+        .ptr(ip, "Host.A.test");
+    let server = DnsServer::start(zone).unwrap();
+    let r = dns::resolver(&[server.addr], &options()).unwrap();
+    runtime().block_on(async {
+        let mut mx = dns::mx_records(&r.mx_lookup("a.test.").await.unwrap());
+        mx.sort();
+        assert_eq!(
+            mx,
+            [
+                (10, "mx1.a.test".to_string()),
+                (20, "mx2.a.test".to_string())
+            ]
+        );
+        let null = dns::mx_records(&r.mx_lookup("null.test.").await.unwrap());
+        assert_eq!(null, [(0, String::new())]);
+
+        let mut txt = dns::txt_records(&r.txt_lookup("a.test.").await.unwrap());
+        txt.sort();
+        assert_eq!(txt, [b"other".to_vec(), long_spf.into_bytes()]);
+
+        let ptr = dns::ptr_names(&r.reverse_lookup(ip).await.unwrap());
+        assert_eq!(ptr, ["host.a.test"]);
+
+        let e = r.mx_lookup("missing.test.").await.unwrap_err();
+        assert!(e.is_nx_domain(), "{e}");
+    });
+}
+
+/// A name `/etc/hosts` gives an address to (other than localhost, which the resolver answers
+/// itself).
+fn name_in_etc_hosts() -> Option<String> {
+    let text = std::fs::read_to_string("/etc/hosts").ok()?;
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default())
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            f.next()?.parse::<IpAddr>().ok()?;
+            Some(f.map(str::to_owned).collect::<Vec<_>>())
+        })
+        .flatten()
+        .find(|n| {
+            !n.starts_with("localhost") && !n.starts_with("ip6-") && n.contains(char::is_alphabetic)
+        })
+}
+
+#[test]
+fn explicit_servers_do_not_read_etc_hosts() {
+    let Some(name) = name_in_etc_hosts() else {
+        println!("SKIP: /etc/hosts names no host other than localhost");
+        return;
+    };
+    let server = DnsServer::start(Zone::new()).unwrap();
+    let r = dns::resolver(&[server.addr], &options()).unwrap();
+    runtime().block_on(async {
+        let answer = r.lookup_ip(format!("{name}.")).await;
+        match answer {
+            Ok(ips) => panic!(
+                "{name} answered from /etc/hosts: {:?}",
+                ips.iter().collect::<Vec<_>>()
+            ),
+            Err(e) => assert!(e.is_nx_domain(), "{name}: {e}"),
+        }
+    });
+}

@@ -1,0 +1,23 @@
+//! What ferrymail's integration tests share, so each mechanism exists once: a [`Suite`] of
+//! real daemons started from a `ferrymail_dev` environment, blocking line-oriented clients for
+//! SMTP/LMTP, IMAP and POP3 (plain, implicit TLS, STARTTLS) over one [`Conn`], a TLS config
+//! that trusts the environment's certificate, bounded polling, helper programs, and one way to report a
+//! skipped test ([`skip!`], [`skip_unless_root`]).
+
+pub mod conn;
+pub mod imap;
+pub mod pop3;
+pub mod process;
+pub mod skip;
+pub mod smtp;
+pub mod suite;
+pub mod tls;
+pub mod wait;
+
+pub use conn::Conn;
+pub use imap::{ImapClient, Response};
+pub use pop3::Pop3Client;
+pub use skip::skip_unless_root;
+pub use smtp::{Reply, SmtpClient};
+pub use suite::{Suite, DAEMONS};
+pub use wait::{free_port, wait_until};
