@@ -21,7 +21,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use ferrymail_config::{Config, Listener, Role};
@@ -187,14 +187,18 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
         let (shutdown, requests) =
             signals::install().map_err(|e| StartError::system("installing signal handlers", e))?;
         tokio::spawn(reload.serve(requests));
-        tokio::spawn(report_stopping(shutdown.clone()));
+        let stopping = Arc::new(Once::new());
+        tokio::spawn(report_stopping(shutdown.clone(), Arc::clone(&stopping)));
         let running = Running {
             config,
             tls,
             users,
             shutdown,
         };
-        service.serve(running).await
+        let result = service.serve(running).await;
+        // The service may be done before that task ran (nothing to wait for), or have failed.
+        stopping.call_once(notify::stopping);
+        result
     });
     runtime.shutdown_timeout(RUNTIME_GRACE);
     result
@@ -227,9 +231,10 @@ fn drop_privileges<S: Service>(config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-async fn report_stopping(mut shutdown: Shutdown) {
+/// STOPPING=1 as soon as SIGTERM arrives (the service may take its grace period to end), once.
+async fn report_stopping(mut shutdown: Shutdown, once: Arc<Once>) {
     shutdown.wait().await;
-    notify::stopping();
+    once.call_once(notify::stopping);
 }
 
 /// What SIGHUP reloads: the same in every daemon.
