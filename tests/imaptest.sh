@@ -26,7 +26,7 @@ fi
 profile=${PROFILE:-release}
 if [[ "$profile" == release ]]; then flag=--release; else flag=; fi
 cargo build -q $flag -p imapd -p mailctl
-bin="$PWD/target/$profile"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/$profile"
 
 state=$(mktemp -d /tmp/ferrymail-imaptest.XXXXXX)
 imapd_pid=
