@@ -7,8 +7,7 @@ use ferrymail_maildir::Flags;
 
 use crate::mailbox::Cached;
 use crate::mime;
-use crate::parser::{FetchAtt, Section, SectionText};
-use crate::response;
+use ferrymail_imap_proto::{FetchAtt, Section, SectionText};
 
 /// Computes the cacheable facts from a message's raw bytes and file time.
 pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
@@ -150,10 +149,10 @@ fn section_name(out: &mut Vec<u8>, section: &Section) {
                         out.push(b' ');
                     }
                     let f = f.to_ascii_uppercase();
-                    if !f.is_empty() && f.bytes().all(crate::parser::is_atom_char) {
+                    if !f.is_empty() && f.bytes().all(ferrymail_imap_proto::is_atom_char) {
                         out.extend_from_slice(f.as_bytes());
                     } else {
-                        response::string(out, f.as_bytes());
+                        ferrymail_imap_proto::encode::string(out, f.as_bytes());
                     }
                 }
                 out.push(b')');
@@ -202,7 +201,9 @@ pub fn render(out: &mut Vec<u8>, m: &MessageView<'_>, atts: &[FetchAtt], with_ui
             FetchAtt::InternalDate => {
                 out.extend_from_slice(b"INTERNALDATE \"");
                 let ts = m.cached.map_or(0, |c| c.internal_date);
-                out.extend_from_slice(crate::date::format_internal_date(ts).as_bytes());
+                out.extend_from_slice(
+                    ferrymail_imap_proto::date::format_internal_date(ts).as_bytes(),
+                );
                 out.push(b'"');
             }
             FetchAtt::Rfc822Size => {
@@ -232,7 +233,7 @@ pub fn render(out: &mut Vec<u8>, m: &MessageView<'_>, atts: &[FetchAtt], with_ui
             }
             FetchAtt::Rfc822 => {
                 out.extend_from_slice(b"RFC822 ");
-                response::literal(out, content);
+                ferrymail_imap_proto::encode::literal(out, content);
             }
             FetchAtt::Rfc822Header | FetchAtt::Rfc822Text => {
                 let text = *att == FetchAtt::Rfc822Text;
@@ -248,7 +249,7 @@ pub fn render(out: &mut Vec<u8>, m: &MessageView<'_>, atts: &[FetchAtt], with_ui
                         r.header.clone()
                     })
                 });
-                response::literal(out, bytes.unwrap_or_default());
+                ferrymail_imap_proto::encode::literal(out, bytes.unwrap_or_default());
             }
             FetchAtt::BodySection {
                 section, partial, ..
@@ -267,12 +268,15 @@ pub fn render(out: &mut Vec<u8>, m: &MessageView<'_>, atts: &[FetchAtt], with_ui
                         let b = bytes.unwrap_or_default();
                         let start = (*origin as usize).min(b.len());
                         let end = start.saturating_add(*len as usize).min(b.len());
-                        response::literal(out, b.get(start..end).unwrap_or_default());
+                        ferrymail_imap_proto::encode::literal(
+                            out,
+                            b.get(start..end).unwrap_or_default(),
+                        );
                     }
                     None => {
                         out.push(b' ');
                         match bytes {
-                            Some(b) => response::literal(out, &b),
+                            Some(b) => ferrymail_imap_proto::encode::literal(out, &b),
                             // A part that does not exist is empty, as Dovecot answers.
                             None => out.extend_from_slice(b"\"\""),
                         }

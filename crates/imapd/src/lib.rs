@@ -39,16 +39,12 @@
 
 pub mod child;
 pub mod conn;
-pub mod date;
 pub mod fetch;
 pub mod index;
 pub mod listing;
 pub mod mailbox;
 pub mod mime;
-pub mod parser;
-pub mod response;
 pub mod search;
 pub mod session;
 pub mod spawner;
 pub mod uidlist;
-pub mod utf7;

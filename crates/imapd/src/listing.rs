@@ -114,7 +114,7 @@ impl ListEntry {
     /// `* LIST (...) "/" name [("CHILDINFO" (...))]` with CRLF.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", self.attrs.join(" ")).as_bytes());
-        crate::response::mailbox(out, &self.name);
+        ferrymail_imap_proto::encode::mailbox(out, &self.name);
         if !self.childinfo.is_empty() {
             let items: Vec<String> = self.childinfo.iter().map(|c| format!("\"{c}\"")).collect();
             out.extend_from_slice(format!(" (\"CHILDINFO\" ({}))", items.join(" ")).as_bytes());
@@ -136,7 +136,7 @@ impl ListEntry {
 pub fn extended(
     names: &[String],
     subs: &[String],
-    args: &crate::parser::ListExtended,
+    args: &ferrymail_imap_proto::ListExtended,
 ) -> Vec<ListEntry> {
     use std::collections::BTreeMap;
     let select = &args.select;
@@ -285,7 +285,7 @@ mod tests {
         assert!(matches("%/%", "A/B"));
     }
 
-    use crate::parser::{parse_command, Command};
+    use ferrymail_imap_proto::{parse_command, Command};
 
     /// The mailboxes and subscriptions of RFC 5258 §5's examples, on our store: Fruit/Peach
     /// is subscribed but does not exist.

@@ -10,8 +10,8 @@ use std::ops::Range;
 
 use mailparse::{MailAddr, MailHeader};
 
-use crate::parser::{Section, SectionText};
-use crate::response::{nstring, string};
+use ferrymail_imap_proto::encode::{nstring, string};
+use ferrymail_imap_proto::{Section, SectionText};
 
 /// Nesting depth beyond which parts are treated as opaque (hostile messages nest deeply).
 const MAX_DEPTH: usize = 20;

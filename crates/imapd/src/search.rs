@@ -3,8 +3,8 @@
 
 use ferrymail_maildir::Flags;
 
-use crate::date::day_of;
-use crate::parser::SearchKey;
+use ferrymail_imap_proto::date::day_of;
+use ferrymail_imap_proto::SearchKey;
 
 /// Does evaluating `key` need the message content (headers or body)?
 pub fn needs_content(key: &SearchKey) -> bool {

@@ -27,13 +27,12 @@ use crate::conn::{Conn, LineResult};
 use crate::fetch;
 use crate::listing;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
-use crate::parser::{
+use crate::search;
+use crate::spawner::Spawner;
+use ferrymail_imap_proto::{
     self, CollectError, Collected, Command, FetchAtt, Flag, SearchKey, SeqNum, SeqSet, StatusAtt,
     StoreOp,
 };
-use crate::response;
-use crate::search;
-use crate::spawner::Spawner;
 use ferrymail_maildir::PendingDelivery;
 use ferrymail_spawn::child::ConnHeader;
 use ferrymail_spawn::session_stream::SessionStream;
@@ -544,15 +543,15 @@ impl Session {
     async fn read_command(&mut self) -> std::io::Result<Incoming> {
         let max_line = self.config().imapd.max_command_line;
         let max_literal = self.config().imapd.max_literal;
-        let mut coll = parser::CommandCollector::new(max_line, max_literal);
+        let mut coll = ferrymail_imap_proto::CommandCollector::new(max_line, max_literal);
         loop {
             let line = match self.conn.read_line(max_line).await? {
                 LineResult::Line(l) => l,
                 LineResult::TooLong(prefix) => {
                     let tag = if coll.bytes().is_empty() {
-                        parser::peek_tag(&prefix)
+                        ferrymail_imap_proto::peek_tag(&prefix)
                     } else {
-                        parser::peek_tag(coll.bytes())
+                        ferrymail_imap_proto::peek_tag(coll.bytes())
                     };
                     return Ok(Incoming::Bad(tag, "Command line too long".into()));
                 }
@@ -573,7 +572,9 @@ impl Session {
                         return Ok(Incoming::Fatal("Command too large".into()));
                     }
                     if size > STREAM_APPEND_ABOVE {
-                        if let Some((tag, head)) = parser::append_before_literal(coll.bytes()) {
+                        if let Some((tag, head)) =
+                            ferrymail_imap_proto::append_before_literal(coll.bytes())
+                        {
                             return self.stream_append(tag, head, size, sync).await;
                         }
                     }
@@ -587,12 +588,12 @@ impl Session {
                 }
                 Err(CollectError::LineTooLong) => {
                     return Ok(Incoming::Bad(
-                        parser::peek_tag(&tag_source),
+                        ferrymail_imap_proto::peek_tag(&tag_source),
                         "Command line too long".into(),
                     ))
                 }
                 Err(CollectError::LiteralTooLarge { size, sync }) => {
-                    let tag = parser::peek_tag(&tag_source);
+                    let tag = ferrymail_imap_proto::peek_tag(&tag_source);
                     if sync {
                         // The client sends nothing until our '+', so the command just ends.
                         let tag = tag.unwrap_or_else(|| "*".into());
@@ -623,7 +624,7 @@ impl Session {
     async fn stream_append(
         &mut self,
         tag: String,
-        head: parser::AppendHead,
+        head: ferrymail_imap_proto::AppendHead,
         size: u64,
         sync: bool,
     ) -> std::io::Result<Incoming> {
@@ -715,7 +716,7 @@ impl Session {
     /// Err is the tagged reply refusing it.
     async fn prepare_streamed_append(
         &mut self,
-        head: &parser::AppendHead,
+        head: &ferrymail_imap_proto::AppendHead,
     ) -> Result<(Arc<SharedMailbox>, PendingDelivery), String> {
         if self.user.is_none() {
             return Err("BAD Not logged in".into());
@@ -780,7 +781,7 @@ impl Session {
     }
 
     async fn handle(&mut self, bytes: &[u8]) -> Flow {
-        let (tag, cmd) = match parser::parse_command(bytes) {
+        let (tag, cmd) = match ferrymail_imap_proto::parse_command(bytes) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(tag) = &e.tag {
@@ -1582,7 +1583,7 @@ impl Session {
                 attrs.push(su);
             }
             let mut line = format!("* {cmd} ({}) \"/\" ", attrs.join(" ")).into_bytes();
-            response::mailbox(&mut line, name);
+            ferrymail_imap_proto::encode::mailbox(&mut line, name);
             line.extend_from_slice(b"\r\n");
             lines.push(line);
         }
@@ -1598,7 +1599,7 @@ impl Session {
     /// LIST with RFC 5258 options: one line per listed name, each followed by its STATUS
     /// response when `RETURN (STATUS ...)` asked for one (RFC 5819) and the mailbox is
     /// selectable. A mailbox whose STATUS fails (deleted meanwhile) just has none.
-    async fn list_extended(&mut self, tag: &str, args: parser::ListExtended) {
+    async fn list_extended(&mut self, tag: &str, args: ferrymail_imap_proto::ListExtended) {
         if args.patterns.iter().all(String::is_empty) {
             self.untagged("LIST (\\Noselect) \"/\" \"\"");
             return self.tagged(tag, "OK List completed");
@@ -1672,7 +1673,7 @@ impl Session {
             });
         }
         let mut line = b"* STATUS ".to_vec();
-        response::mailbox(&mut line, name.as_str());
+        ferrymail_imap_proto::encode::mailbox(&mut line, name.as_str());
         line.extend_from_slice(format!(" ({})\r\n", items.join(" ")).as_bytes());
         Ok(line)
     }

@@ -115,8 +115,8 @@ const SECTIONS: &str = "BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[1.MIME] BODY.PEEK[2.
 #[test]
 fn body_sections_match_dovecot() {
     let (_, cmd) =
-        imapd::parser::parse_command(format!("x FETCH 1 ({SECTIONS})").as_bytes()).unwrap();
-    let imapd::parser::Command::Fetch { atts, .. } = cmd else {
+        ferrymail_imap_proto::parse_command(format!("x FETCH 1 ({SECTIONS})").as_bytes()).unwrap();
+    let ferrymail_imap_proto::Command::Fetch { atts, .. } = cmd else {
         panic!()
     };
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");

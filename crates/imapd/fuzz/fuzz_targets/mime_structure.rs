@@ -4,7 +4,7 @@
 
 use imapd::fetch::compute_cached;
 use imapd::mime;
-use imapd::parser::{Section, SectionText};
+use ferrymail_imap_proto::{Section, SectionText};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! input starts with a valid one.
 #![no_main]
 
-use imapd::parser::{append_before_literal, parse_command, peek_tag, CommandCollector};
+use ferrymail_imap_proto::{append_before_literal, parse_command, peek_tag, CommandCollector};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! IMAP dates: INTERNALDATE output, APPEND date-time input, and SEARCH date arithmetic.
 //! Civil-date arithmetic is the shared `ferrymail_smtp::dates`.
 
-use crate::parser::Date;
+use crate::types::Date;
 
 use ferrymail_smtp::dates::MONTHS;
 

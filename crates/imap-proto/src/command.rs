@@ -1,0 +1,87 @@
+//! A parsed command, tag split off: what the session acts on.
+
+use crate::types::*;
+
+/// A parsed command, with the tag already split off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Capability,
+    Noop,
+    Logout,
+    StartTls,
+    Login {
+        user: Vec<u8>,
+        password: Vec<u8>,
+    },
+    Authenticate {
+        mechanism: String,
+        initial: Option<String>,
+    },
+    Select(String),
+    Examine(String),
+    Create(String),
+    Delete(String),
+    Rename(String, String),
+    Subscribe(String),
+    Unsubscribe(String),
+    List {
+        reference: String,
+        pattern: String,
+    },
+    /// Boxed: rare, and every parsed command pays for the largest variant.
+    ListExtended(Box<ListExtended>),
+    Lsub {
+        reference: String,
+        pattern: String,
+    },
+    Status(String, Vec<StatusAtt>),
+    Append {
+        mailbox: String,
+        flags: Vec<Flag>,
+        date: Option<Timestamp>,
+        message: Vec<u8>,
+    },
+    Check,
+    Close,
+    Unselect,
+    Expunge,
+    UidExpunge(SeqSet),
+    Search {
+        uid: bool,
+        key: SearchKey,
+    },
+    Fetch {
+        uid: bool,
+        set: SeqSet,
+        atts: Vec<FetchAtt>,
+    },
+    Store {
+        uid: bool,
+        set: SeqSet,
+        op: StoreOp,
+        silent: bool,
+        flags: Vec<Flag>,
+    },
+    Copy {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+    },
+    Move {
+        uid: bool,
+        set: SeqSet,
+        mailbox: String,
+    },
+    Idle,
+    Namespace,
+    Enable(Vec<String>),
+    Id(Vec<(String, Option<String>)>),
+}
+
+/// An APPEND up to its message literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendHead {
+    pub mailbox: String,
+    pub flags: Vec<Flag>,
+    pub date: Option<Timestamp>,
+}

@@ -1,0 +1,30 @@
+//! `ferrymail-imap-proto`: IMAP4rev1 (RFC 3501) and the extensions imapd announces, as plain
+//! code over bytes — no sockets, no files, no async runtime — so every part of it is unit
+//! tested and fuzzed on its own. imapd is the tokio shell and the Maildir-backed store around it.
+//!
+//! From the wire inwards:
+//! - [`framing`]: assembles one command from its lines and literals under the size limits.
+//! - [`parse`]: the command grammar, one module per command family, into [`command::Command`]
+//!   over the values in [`types`].
+//! - [`session`]: the state machine of one connection (not authenticated → authenticated →
+//!   selected → logout): which command is allowed when, the selected mailbox's
+//!   sequence-number view, which untagged updates may be sent when (RFC 3501 §5.5, §7), and
+//!   \Recent ownership, over the [`session::Storage`] trait a mail store implements.
+//! - [`response`]: typed responses, written by the one encoder in [`encode`] and read back by
+//!   [`parse_response`] (tests and clients).
+//! - [`utf7`] (mailbox names on the wire) and [`date`] (IMAP date formats).
+
+pub mod command;
+pub mod date;
+pub mod encode;
+pub mod framing;
+pub mod parse;
+pub mod response;
+pub mod types;
+pub mod utf7;
+
+pub use command::{AppendHead, Command};
+pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
+pub use parse::{append_before_literal, is_atom_char, parse_command, peek_tag, ParseError};
+pub use response::Response;
+pub use types::*;

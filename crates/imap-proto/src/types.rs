@@ -1,0 +1,183 @@
+//! The values commands carry: sequence sets, flags, FETCH attributes and body sections,
+//! SEARCH keys, STATUS items and LIST-EXTENDED options (RFC 3501 §9 and the extensions).
+
+/// One element of a sequence set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqNum {
+    Value(u32),
+    /// `*`: the largest number in use.
+    Star,
+}
+
+impl SeqNum {
+    pub fn resolve(self, largest: u32) -> u32 {
+        match self {
+            SeqNum::Value(v) => v,
+            SeqNum::Star => largest,
+        }
+    }
+}
+
+/// A sequence set: ranges as written (either end may be the larger).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqSet(pub Vec<(SeqNum, SeqNum)>);
+
+impl SeqSet {
+    /// True if `n` is in the set, with `*` meaning `largest`.
+    pub fn contains(&self, n: u32, largest: u32) -> bool {
+        self.0.iter().any(|&(a, b)| {
+            let (a, b) = (a.resolve(largest), b.resolve(largest));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            (lo..=hi).contains(&n)
+        })
+    }
+}
+
+/// The text part of a section specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    Header,
+    HeaderFields { not: bool, fields: Vec<String> },
+    Text,
+    Mime,
+}
+
+/// `BODY[section]`: part numbers then an optional text specifier.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    pub parts: Vec<u32>,
+    pub text: Option<SectionText>,
+}
+
+/// One FETCH data item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAtt {
+    Envelope,
+    Flags,
+    InternalDate,
+    Rfc822,
+    Rfc822Header,
+    Rfc822Size,
+    Rfc822Text,
+    Body,
+    BodyStructure,
+    Uid,
+    BodySection {
+        peek: bool,
+        section: Section,
+        partial: Option<(u32, u32)>,
+    },
+}
+
+/// A calendar date as SEARCH uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+/// A SEARCH key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Answered,
+    Bcc(String),
+    Before(Date),
+    Body(String),
+    Cc(String),
+    Deleted,
+    Draft,
+    Flagged,
+    From(String),
+    Header(String, String),
+    Keyword(String),
+    Larger(u32),
+    New,
+    Not(Box<SearchKey>),
+    Old,
+    On(Date),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Recent,
+    Seen,
+    SentBefore(Date),
+    SentOn(Date),
+    SentSince(Date),
+    Since(Date),
+    Smaller(u32),
+    Subject(String),
+    Text(String),
+    To(String),
+    Uid(SeqSet),
+    Unanswered,
+    Undeleted,
+    Undraft,
+    Unflagged,
+    Unkeyword(String),
+    Unseen,
+    SeqSet(SeqSet),
+    And(Vec<SearchKey>),
+}
+
+/// A flag as sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Flag {
+    Answered,
+    Flagged,
+    Deleted,
+    Seen,
+    Draft,
+    /// `\Recent` may not be set by clients; kept so STORE can ignore it.
+    Recent,
+    Keyword(String),
+    /// An unknown `\Something`.
+    Extension(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOp {
+    Replace,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAtt {
+    Messages,
+    Recent,
+    UidNext,
+    UidValidity,
+    Unseen,
+}
+
+/// RFC 5258 selection options (and RFC 6154's SPECIAL-USE): which mailboxes LIST returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListSelect {
+    pub subscribed: bool,
+    /// Accepted; there are no remote mailboxes.
+    pub remote: bool,
+    pub recursive_match: bool,
+    pub special_use: bool,
+}
+
+/// RFC 5258 return options, RFC 5819's STATUS and RFC 6154's SPECIAL-USE: what LIST
+/// reports about each mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListReturn {
+    pub subscribed: bool,
+    pub children: bool,
+    pub special_use: bool,
+    pub status: Option<Vec<StatusAtt>>,
+}
+
+/// An extended LIST: selection options, several patterns or return options were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListExtended {
+    pub select: ListSelect,
+    pub reference: String,
+    pub patterns: Vec<String>,
+    pub ret: ListReturn,
+}
+
+/// An APPEND date-time: the instant as Unix seconds.
+pub type Timestamp = i64;
