@@ -18,8 +18,10 @@ pub mod command;
 pub mod date;
 pub mod encode;
 pub mod framing;
+pub mod list;
 pub mod parse;
 pub mod response;
+pub mod session;
 pub mod types;
 pub mod utf7;
 

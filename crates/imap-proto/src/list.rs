@@ -1,20 +1,11 @@
-//! LIST/LSUB: wildcard matching (`*` crosses levels, `%` does not), the CHILDREN and
-//! SPECIAL-USE attributes, the extended LIST of RFC 5258 ([`extended`]: selection options,
-//! several patterns, `\NonExistent`, `\Subscribed`, CHILDINFO) and the subscriptions file
-//! (changed under a cross-process lock).
+//! LIST and LSUB semantics: wildcard matching (`*` crosses levels, `%` does not), the
+//! CHILDREN and SPECIAL-USE attributes, and the extended LIST of RFC 5258 ([`extended`]:
+//! selection options, several patterns, `\NonExistent`, `\Subscribed`, CHILDINFO) — over
+//! the names a store has, whatever it keeps them in.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::io;
-use std::path::Path;
 
-use crate::uidlist::FileLock;
-
-/// Subscriptions, one UTF-8 mailbox name a line, in the store root.
-pub const SUBSCRIPTIONS_FILE: &str = "subscriptions";
-/// Serialises changes to the subscriptions across processes (two session children of one
-/// Unix user may SUBSCRIBE at once).
-pub const SUBSCRIPTIONS_LOCK: &str = "ferrymail-subscriptions.lock";
+use crate::response::{Data, ListItem, Response};
 
 /// The special-use folders created for new users, with their RFC 6154 attribute.
 pub const SPECIAL_USE: [(&str, &str); 5] = [
@@ -111,15 +102,14 @@ pub struct ListEntry {
 }
 
 impl ListEntry {
-    /// `* LIST (...) "/" name [("CHILDINFO" (...))]` with CRLF.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(format!("* LIST ({}) \"/\" ", self.attrs.join(" ")).as_bytes());
-        ferrymail_imap_proto::encode::mailbox(out, &self.name);
-        if !self.childinfo.is_empty() {
-            let items: Vec<String> = self.childinfo.iter().map(|c| format!("\"{c}\"")).collect();
-            out.extend_from_slice(format!(" (\"CHILDINFO\" ({}))", items.join(" ")).as_bytes());
-        }
-        out.extend_from_slice(b"\r\n");
+    /// `* LIST (...) "/" name [("CHILDINFO" (...))]`.
+    pub fn to_response(&self) -> Response {
+        Response::Data(Data::List(ListItem {
+            attrs: self.attrs.iter().map(|a| a.to_string()).collect(),
+            delimiter: Some('/'),
+            mailbox: self.name.clone(),
+            childinfo: self.childinfo.iter().map(|c| c.to_string()).collect(),
+        }))
     }
 }
 
@@ -136,7 +126,7 @@ impl ListEntry {
 pub fn extended(
     names: &[String],
     subs: &[String],
-    args: &ferrymail_imap_proto::ListExtended,
+    args: &crate::types::ListExtended,
 ) -> Vec<ListEntry> {
     use std::collections::BTreeMap;
     let select = &args.select;
@@ -230,39 +220,76 @@ pub fn extended(
     out
 }
 
-pub fn load_subscriptions(root: &Path) -> Vec<String> {
-    fs::read_to_string(root.join(SUBSCRIPTIONS_FILE))
-        .map(|t| {
-            t.lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Held across a read-modify-write of the subscriptions.
-pub fn lock_subscriptions(root: &Path) -> io::Result<FileLock> {
-    FileLock::acquire(&root.join(SUBSCRIPTIONS_LOCK))
-}
-
-/// Changes the subscriptions under [`lock_subscriptions`], so concurrent changes by other
-/// processes are neither lost nor overwritten.
-pub fn update_subscriptions(root: &Path, f: impl FnOnce(&mut Vec<String>)) -> io::Result<()> {
-    let _lock = lock_subscriptions(root)?;
-    let mut subs = load_subscriptions(root);
-    f(&mut subs);
-    save_subscriptions(root, &subs)
-}
-
-/// Writes the subscriptions; callers hold [`lock_subscriptions`].
-pub fn save_subscriptions(root: &Path, subs: &[String]) -> io::Result<()> {
-    let mut text = String::new();
-    for s in subs {
-        text.push_str(s);
-        text.push('\n');
+/// Plain LIST (`subs` None) or LSUB (`subs` the subscribed names) of RFC 3501 §6.3.8-9,
+/// in name order. LIST shows the levels that only exist as parents as `\Noselect`. LSUB
+/// shows subscribed names whether they exist or not, and — when a subscribed name does not
+/// match but one of its unsubscribed ancestors does (a `%` pattern) — that ancestor with
+/// `\Noselect` (RFC 3501 §6.3.9).
+pub fn plain(names: &[String], subs: Option<&[String]>, pattern: &str) -> Vec<Response> {
+    let all = with_ancestors(names);
+    let Some(subs) = subs else {
+        return all
+            .iter()
+            .filter(|(name, _)| matches(pattern, name))
+            .map(|(name, exists)| {
+                let mut attrs = Vec::new();
+                if !exists {
+                    attrs.push("\\Noselect".to_owned());
+                }
+                attrs.push(
+                    if has_children(name, &all) {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    }
+                    .to_owned(),
+                );
+                if *exists {
+                    attrs.extend(special_use(name).map(str::to_owned));
+                }
+                Response::Data(Data::List(ListItem {
+                    attrs,
+                    delimiter: Some('/'),
+                    mailbox: name.clone(),
+                    childinfo: Vec::new(),
+                }))
+            })
+            .collect();
+    };
+    let subscribed: BTreeSet<&str> = subs.iter().map(String::as_str).collect();
+    // name -> listed only as the \Noselect parent of subscribed children.
+    let mut listed: std::collections::BTreeMap<String, bool> = Default::default();
+    for s in &subscribed {
+        if matches(pattern, s) {
+            listed.insert((*s).to_owned(), false);
+            continue;
+        }
+        let mut acc = String::new();
+        for comp in s.split('/') {
+            if !acc.is_empty() {
+                if matches(pattern, &acc) && !subscribed.contains(acc.as_str()) {
+                    listed.entry(acc.clone()).or_insert(true);
+                }
+                acc.push('/');
+            }
+            acc.push_str(comp);
+        }
     }
-    ferrymail_fsutil::write_atomic(&root.join(SUBSCRIPTIONS_FILE), text.as_bytes(), 0o600)
+    listed
+        .into_iter()
+        .map(|(name, parent_only)| {
+            Response::Data(Data::Lsub(ListItem {
+                attrs: if parent_only {
+                    vec!["\\Noselect".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                delimiter: Some('/'),
+                mailbox: name,
+                childinfo: Vec::new(),
+            }))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -285,7 +312,7 @@ mod tests {
         assert!(matches("%/%", "A/B"));
     }
 
-    use ferrymail_imap_proto::{parse_command, Command};
+    use crate::{parse_command, Command};
 
     /// The mailboxes and subscriptions of RFC 5258 §5's examples, on our store: Fruit/Peach
     /// is subscribed but does not exist.
@@ -320,8 +347,7 @@ mod tests {
         extended(names, subs, &args)
             .iter()
             .map(|e| {
-                let mut out = Vec::new();
-                e.encode(&mut out);
+                let out = e.to_response().to_bytes();
                 let mut l = String::from_utf8(out).unwrap();
                 l.truncate(l.len() - 2);
                 if e.status {
@@ -454,5 +480,53 @@ mod tests {
         );
         assert!(has_children("A", &all));
         assert!(!has_children("A/B/C", &all));
+    }
+
+    fn lines(rs: Vec<Response>) -> Vec<String> {
+        rs.iter()
+            .map(|r| {
+                String::from_utf8(r.to_bytes())
+                    .unwrap()
+                    .trim_end()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lsub_shows_unsubscribed_parents_of_subscribed_children_as_noselect() {
+        let names: Vec<String> = ["INBOX", "t", "t/a", "t/b", "t/b/x", "t/c/y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let subs: Vec<String> = ["t/a", "t/b/x", "t/c/y", "gone/z"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            lines(plain(&names, Some(&subs), "t/%")),
+            [
+                "* LSUB () \"/\" \"t/a\"",
+                "* LSUB (\\Noselect) \"/\" \"t/b\"",
+                "* LSUB (\\Noselect) \"/\" \"t/c\"",
+            ]
+        );
+        assert_eq!(
+            lines(plain(&names, Some(&subs), "*")),
+            [
+                "* LSUB () \"/\" \"gone/z\"",
+                "* LSUB () \"/\" \"t/a\"",
+                "* LSUB () \"/\" \"t/b/x\"",
+                "* LSUB () \"/\" \"t/c/y\"",
+            ]
+        );
+        assert_eq!(
+            lines(plain(&names, None, "t/%")),
+            [
+                "* LIST (\\HasNoChildren) \"/\" \"t/a\"",
+                "* LIST (\\HasChildren) \"/\" \"t/b\"",
+                "* LIST (\\Noselect \\HasChildren) \"/\" \"t/c\"",
+            ]
+        );
     }
 }

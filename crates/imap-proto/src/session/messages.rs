@@ -1,0 +1,297 @@
+//! Commands on the selected mailbox's messages: FETCH, STORE, SEARCH, COPY/MOVE, EXPUNGE
+//! (and UID EXPUNGE), CLOSE/UNSELECT.
+
+use std::collections::HashSet;
+
+use super::dispatch::Done;
+use super::mailboxes::append_refused;
+use super::{failed, FlagSet, Output, SearchContext, Session, Storage};
+use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
+use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
+
+/// Does FETCH set \Seen (a non-PEEK body item)?
+fn sets_seen(atts: &[FetchAtt]) -> bool {
+    atts.iter().any(|a| {
+        matches!(
+            a,
+            FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::BodySection { peek: false, .. }
+        )
+    })
+}
+
+fn read_only(tag: &str) -> Done {
+    Done::reply(Response::no(
+        tag,
+        Some(Code::ReadOnly),
+        "Mailbox is read-only",
+    ))
+}
+
+impl<S: Storage> Session<S> {
+    pub(super) fn close(&mut self, tag: &str, expunge: bool) -> Done {
+        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
+            if expunge && !sel.read_only {
+                let snap = store.snapshot(&sel.mb);
+                let gone: Vec<u32> = snap
+                    .messages
+                    .iter()
+                    .filter(|m| m.flags.has(FlagSet::DELETED))
+                    .map(|m| m.uid)
+                    .collect();
+                // CLOSE never reports a failure to expunge (RFC 3501 §6.4.2): the mailbox is
+                // closed either way, and the messages stay marked.
+                let _ = store.expunge(&sel.mb, &gone);
+            }
+        }
+        self.close_selected();
+        Done::reply(Response::ok(tag, "Close completed"))
+    }
+
+    pub(super) fn expunge(&mut self, tag: &str, set: Option<SeqSet>) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        if sel.read_only {
+            return read_only(tag);
+        }
+        let snap = store.snapshot(&sel.mb);
+        let max_uid = snap.messages.last().map_or(0, |m| m.uid);
+        // Only messages this client knows of may go: one it has not been told about is not
+        // its to expunge in this command.
+        let gone: Vec<u32> = snap
+            .messages
+            .iter()
+            .filter(|m| m.flags.has(FlagSet::DELETED) && sel.seq_of(m.uid).is_some())
+            .filter(|m| set.as_ref().is_none_or(|s| s.contains(m.uid, max_uid)))
+            .map(|m| m.uid)
+            .collect();
+        match store.expunge(&sel.mb, &gone) {
+            Ok(()) => Done::reply(Response::ok(tag, "Expunge completed")),
+            Err(e) => Done::reply(failed(tag, &e)),
+        }
+    }
+
+    pub(super) fn search(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        key: &SearchKey,
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        let max_seq = sel.exists();
+        let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
+        let mut hits = Vec::new();
+        for (seq, u, flags) in sel.all() {
+            let ctx = SearchContext {
+                seq,
+                uid: u,
+                max_seq,
+                max_uid,
+                flags,
+                recent: sel.is_recent(u),
+                keywords: &sel.keywords,
+            };
+            match store.search(&sel.mb, key, &ctx) {
+                Ok(Some(true)) => hits.push(if uid { u } else { seq }),
+                Ok(_) => {}
+                Err(e) => return Done::reply(failed(tag, &e)),
+            }
+        }
+        out.push(Response::Data(Data::Search(hits)));
+        Done::reply(Response::ok(tag, "Search completed"))
+    }
+
+    pub(super) fn fetch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SeqSet,
+        mut atts: Vec<FetchAtt>,
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        let msgs = match sel.resolve(set, uid) {
+            Ok(m) => m,
+            Err(e) => return Done::reply(Response::bad(tag, e)),
+        };
+        let mut silent = HashSet::new();
+        let mut seen = std::collections::HashMap::new();
+        if sets_seen(&atts) && !sel.read_only {
+            let unseen: Vec<u32> = msgs
+                .iter()
+                .filter(|(_, _, f)| !f.has(FlagSet::SEEN))
+                .map(|&(_, u, _)| u)
+                .collect();
+            if !unseen.is_empty() {
+                // A failure leaves the messages unseen; the content is still served.
+                if let Ok(changed) = store.store(&sel.mb, &unseen, StoreOp::Add, &[Flag::Seen]) {
+                    seen.extend(changed);
+                }
+                if !atts.contains(&FetchAtt::Flags) {
+                    // The client learns of the new \Seen in this FETCH (RFC 3501 §6.4.5).
+                    atts.push(FetchAtt::Flags);
+                }
+            }
+        }
+        let content: Vec<FetchAtt> = atts
+            .iter()
+            .filter(|a| !matches!(a, FetchAtt::Uid | FetchAtt::Flags))
+            .cloned()
+            .collect();
+        if !seen.is_empty() {
+            sel.keywords = store.keywords(&sel.mb);
+        }
+        for (seq, u, flags) in msgs {
+            if out.is_closed() {
+                break;
+            }
+            let mut from_store = if content.is_empty() {
+                Vec::new().into_iter()
+            } else {
+                match store.fetch(&sel.mb, u, &content) {
+                    Ok(Some(items)) => items.into_iter(),
+                    // Expunged by another session: nothing left to show.
+                    Ok(None) => continue,
+                    Err(e) => return Done::reply(failed(tag, &e)),
+                }
+            };
+            let flags = match seen.get(&u) {
+                Some(&f) => {
+                    sel.reported_flags(u, f);
+                    silent.insert(u);
+                    f
+                }
+                None => flags,
+            };
+            let mut items = Vec::with_capacity(atts.len() + 1);
+            if uid && !atts.contains(&FetchAtt::Uid) {
+                items.push(FetchItem::Uid(u));
+            }
+            for a in &atts {
+                match a {
+                    FetchAtt::Uid => items.push(FetchItem::Uid(u)),
+                    FetchAtt::Flags => items.push(FetchItem::Flags(
+                        flags.to_flags(&sel.keywords, sel.is_recent(u)),
+                    )),
+                    _ => items.extend(from_store.next()),
+                }
+            }
+            out.push(Response::Data(Data::Fetch { seq, items }));
+        }
+        let mut done = Done::reply(Response::ok(tag, "Fetch completed"));
+        done.silent = silent;
+        done
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_flags(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SeqSet,
+        op: StoreOp,
+        quiet: bool,
+        flags: &[Flag],
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        if sel.read_only {
+            return read_only(tag);
+        }
+        let msgs = match sel.resolve(set, uid) {
+            Ok(m) => m,
+            Err(e) => return Done::reply(Response::bad(tag, e)),
+        };
+        let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
+        let changed = match store.store(&sel.mb, &uids, op, flags) {
+            Ok(c) => c,
+            Err(e) => return Done::reply(failed(tag, &e)),
+        };
+        // New keywords change the FLAGS list: announce it before the FETCHes.
+        let keywords = store.keywords(&sel.mb);
+        if *keywords != *sel.keywords {
+            sel.keywords = keywords;
+            let mut rs = Vec::new();
+            sel.flag_responses(&mut rs);
+            out.extend(rs);
+        }
+        let mut silent = HashSet::new();
+        for (u, f) in changed {
+            sel.reported_flags(u, f);
+            silent.insert(u);
+            if quiet {
+                continue;
+            }
+            if let Some(seq) = sel.seq_of(u) {
+                out.push(sel.flags_response(seq, u, f, uid));
+            }
+        }
+        let mut done = Done::reply(Response::ok(tag, "Store completed"));
+        done.silent = silent;
+        done
+    }
+
+    pub(super) fn copy(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        set: &SeqSet,
+        dest: &str,
+        is_move: bool,
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        if is_move && sel.read_only {
+            return read_only(tag);
+        }
+        let msgs = match sel.resolve(set, uid) {
+            Ok(m) => m,
+            Err(e) => return Done::reply(Response::bad(tag, e)),
+        };
+        let to = match store.open(dest, false) {
+            Ok(mb) => mb,
+            Err(e) => return Done::reply(append_refused(tag, &e)),
+        };
+        let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
+        let r = store
+            .copy(&sel.mb, &uids, &to, is_move)
+            .map(|pairs| (store.uidvalidity(&to), pairs));
+        store.close(to);
+        let (uidvalidity, pairs) = match r {
+            Ok(v) => v,
+            Err(e) => return Done::reply(failed(tag, &e)),
+        };
+        let code = (!pairs.is_empty()).then(|| Code::CopyUid {
+            uidvalidity,
+            source: pairs.iter().map(|p| p.0).collect(),
+            dest: pairs.iter().map(|p| p.1).collect(),
+        });
+        if is_move {
+            // RFC 6851: COPYUID comes untagged, before the EXPUNGEs.
+            if let Some(code) = code {
+                out.push(Response::Status(Status::untagged(
+                    Kind::Ok,
+                    Some(code),
+                    "Moved",
+                )));
+            }
+            Done::reply(Response::ok(tag, "Move completed"))
+        } else {
+            Done::reply(Response::Status(Status::tagged(
+                tag,
+                Kind::Ok,
+                code,
+                "Copy completed",
+            )))
+        }
+    }
+}

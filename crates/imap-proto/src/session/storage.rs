@@ -1,0 +1,210 @@
+//! What the session needs from a mail store, as a trait: imapd implements it over Maildir,
+//! the tests and the fuzzer over memory. Calls are synchronous (the shell runs the session on
+//! a thread that may block on files); errors are typed, and mapped to response codes in one
+//! place ([`Failure::code`]).
+
+use std::sync::Arc;
+
+use crate::command::AppendHead;
+use crate::response::{Code, FetchItem};
+use crate::types::{FetchAtt, Flag, SearchKey, StoreOp};
+
+/// The five system flags and up to 32 keywords (indices into the mailbox's keyword list).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FlagSet {
+    pub system: u8,
+    pub keywords: u32,
+}
+
+impl FlagSet {
+    pub const ANSWERED: u8 = 1 << 0;
+    pub const FLAGGED: u8 = 1 << 1;
+    pub const DELETED: u8 = 1 << 2;
+    pub const SEEN: u8 = 1 << 3;
+    pub const DRAFT: u8 = 1 << 4;
+
+    pub fn has(self, system: u8) -> bool {
+        self.system & system != 0
+    }
+
+    /// The flags as the client sees them, keyword names from `keywords`.
+    pub fn to_flags(self, keywords: &[String], recent: bool) -> Vec<Flag> {
+        let mut out = Vec::new();
+        for (bit, f) in [
+            (Self::ANSWERED, Flag::Answered),
+            (Self::FLAGGED, Flag::Flagged),
+            (Self::DELETED, Flag::Deleted),
+            (Self::SEEN, Flag::Seen),
+            (Self::DRAFT, Flag::Draft),
+        ] {
+            if self.has(bit) {
+                out.push(f);
+            }
+        }
+        for (i, name) in keywords.iter().enumerate().take(32) {
+            if self.keywords & (1 << i) != 0 && !name.is_empty() {
+                out.push(Flag::Keyword(name.clone()));
+            }
+        }
+        if recent {
+            out.push(Flag::Recent);
+        }
+        out
+    }
+}
+
+/// One message as the mailbox holds it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageState {
+    pub uid: u32,
+    pub flags: FlagSet,
+    /// Delivered and not yet claimed as \Recent by any session (Maildir's `new/`).
+    pub unclaimed: bool,
+}
+
+/// A mailbox's state at one instant. `version` changes whenever anything else does, so an
+/// unchanged version means there is nothing to report.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub version: u64,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    /// In UID order.
+    pub messages: Arc<Vec<MessageState>>,
+    pub keywords: Arc<Vec<String>>,
+}
+
+/// STATUS counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxStatus {
+    pub messages: u32,
+    pub recent: u32,
+    pub uidnext: u32,
+    pub uidvalidity: u32,
+    pub unseen: u32,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("Mailbox does not exist")]
+    Nonexistent,
+    #[error("Mailbox already exists")]
+    AlreadyExists,
+    #[error("Invalid mailbox name: {0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    Cannot(String),
+    #[error("Message too large")]
+    TooBig,
+    #[error("{0}")]
+    Limit(String),
+    #[error("Not enough disk space")]
+    OverQuota,
+    /// The details went to the server log.
+    #[error("Internal error, see the server log")]
+    ServerBug,
+}
+
+impl Failure {
+    /// The one mapping of store failures to response codes.
+    pub fn code(&self) -> Code {
+        match self {
+            Failure::Nonexistent => Code::Nonexistent,
+            Failure::AlreadyExists => Code::AlreadyExists,
+            Failure::InvalidName(_) | Failure::Cannot(_) => Code::Cannot,
+            Failure::TooBig => Code::TooBig,
+            Failure::Limit(_) => Code::Limit,
+            Failure::OverQuota => Code::OverQuota,
+            Failure::ServerBug => Code::ServerBug,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, Failure>;
+
+/// What a SEARCH key is evaluated against besides the message itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchContext<'a> {
+    pub seq: u32,
+    pub uid: u32,
+    pub max_seq: u32,
+    pub max_uid: u32,
+    pub flags: FlagSet,
+    pub recent: bool,
+    pub keywords: &'a [String],
+}
+
+/// One user's mail store, as the session sees it. Mailbox names are UTF-8 with `/` as the
+/// hierarchy separator; the store validates them (a name that would leave the user's store
+/// is [`Failure::InvalidName`]).
+pub trait Storage: Send {
+    /// An open mailbox; dropped (or passed to [`Storage::close`]) when no longer selected.
+    type Mailbox: Send;
+
+    /// Opens a mailbox. `refresh`: look for changes by others now (SELECT, STATUS); APPEND and
+    /// COPY targets need not pay a directory scan.
+    fn open(&mut self, name: &str, refresh: bool) -> StoreResult<Self::Mailbox>;
+    fn close(&mut self, mb: Self::Mailbox);
+    /// The mailbox now (as last scanned; see [`Storage::rescan`]).
+    fn snapshot(&mut self, mb: &Self::Mailbox) -> Snapshot;
+    /// The snapshot's version without building one: the cheap check before every reply.
+    fn version(&mut self, mb: &Self::Mailbox) -> u64;
+    fn uidvalidity(&mut self, mb: &Self::Mailbox) -> u32;
+    /// The mailbox's keyword names (what [`FlagSet::keywords`] indexes).
+    fn keywords(&mut self, mb: &Self::Mailbox) -> Arc<Vec<String>>;
+    /// Looks for changes made by other processes.
+    fn rescan(&mut self, mb: &Self::Mailbox) -> StoreResult<()>;
+    /// Claims the unclaimed messages for the caller (they become its \Recent ones); returns
+    /// their UIDs. Only one session ever gets a given message.
+    fn claim_recent(&mut self, mb: &Self::Mailbox) -> StoreResult<Vec<u32>>;
+
+    /// Every mailbox name, INBOX included.
+    fn mailboxes(&mut self) -> StoreResult<Vec<String>>;
+    fn subscriptions(&mut self) -> StoreResult<Vec<String>>;
+    fn set_subscribed(&mut self, name: &str, subscribed: bool) -> StoreResult<()>;
+    fn create(&mut self, name: &str) -> StoreResult<()>;
+    fn delete(&mut self, name: &str) -> StoreResult<()>;
+    /// Renames a mailbox with everything below it (RFC 3501 §6.3.5; renaming INBOX moves its
+    /// messages to the new mailbox).
+    fn rename(&mut self, from: &str, to: &str) -> StoreResult<()>;
+    fn status(&mut self, name: &str) -> StoreResult<MailboxStatus>;
+
+    /// Stores a message with flags and an optional INTERNALDATE; returns its UID.
+    fn append(&mut self, mb: &Self::Mailbox, head: &AppendHead, message: &[u8])
+        -> StoreResult<u32>;
+    /// Changes flags; returns the new flags of each message that changed.
+    fn store(
+        &mut self,
+        mb: &Self::Mailbox,
+        uids: &[u32],
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<Vec<(u32, FlagSet)>>;
+    /// Copies messages (keeping flags and INTERNALDATE); returns (source, new) UID pairs of
+    /// those that still existed. `then_expunge`: MOVE.
+    fn copy(
+        &mut self,
+        from: &Self::Mailbox,
+        uids: &[u32],
+        to: &Self::Mailbox,
+        then_expunge: bool,
+    ) -> StoreResult<Vec<(u32, u32)>>;
+    fn expunge(&mut self, mb: &Self::Mailbox, uids: &[u32]) -> StoreResult<()>;
+
+    /// The FETCH items of one message that come from its content or cached facts (all but
+    /// UID and FLAGS, which the session adds), in the order asked. None: expunged meanwhile.
+    fn fetch(
+        &mut self,
+        mb: &Self::Mailbox,
+        uid: u32,
+        atts: &[FetchAtt],
+    ) -> StoreResult<Option<Vec<FetchItem>>>;
+    /// Whether one message matches a SEARCH key. None: expunged meanwhile.
+    fn search(
+        &mut self,
+        mb: &Self::Mailbox,
+        key: &SearchKey,
+        ctx: &SearchContext<'_>,
+    ) -> StoreResult<Option<bool>>;
+}
