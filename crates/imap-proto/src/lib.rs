@@ -27,6 +27,8 @@ pub mod utf7;
 
 pub use command::{AppendHead, Command};
 pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
-pub use parse::{append_before_literal, is_atom_char, parse_command, peek_tag, ParseError};
+pub use parse::{
+    append_before_literal, is_atom_char, parse_command, peek_tag, ErrorKind, ParseError,
+};
 pub use response::Response;
 pub use types::*;

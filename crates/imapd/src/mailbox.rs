@@ -26,6 +26,8 @@ use ferrymail_maildir::{DeliverOptions, Flags, Maildir, MessageEntry, PendingDel
 use notify::Watcher;
 use tokio::sync::watch;
 
+mod recent;
+
 use crate::index::Index;
 use crate::uidlist::{FileStamp, UidList, UidLock};
 
@@ -79,6 +81,8 @@ pub struct State {
     pub uidnext: u32,
     pub msgs: Arc<Vec<Meta>>,
     pub keywords: Vec<String>,
+    /// The first UID no session has claimed as \Recent ([`recent`]).
+    recent_from: u32,
     /// The UID list file as it was when `msgs` last covered everything in it.
     synced: Option<FileStamp>,
     /// The keyword file as it was when `keywords` was last read or written.
@@ -157,6 +161,7 @@ impl SharedMailbox {
                 uidnext: 1,
                 msgs: Arc::new(Vec::new()),
                 keywords,
+                recent_from: 1,
                 synced: None,
                 keywords_stamp,
             }),
@@ -168,7 +173,13 @@ impl SharedMailbox {
             idlers: std::sync::atomic::AtomicUsize::new(0),
         };
         mb.rescan()?;
+        mb.load_recent()?;
         Ok(mb)
+    }
+
+    /// Changes with every change to the message list (the watch channel's value).
+    pub fn version(&self) -> u64 {
+        *self.version.borrow()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {

@@ -124,17 +124,17 @@ fn body_sections_match_dovecot() {
     for (name, eml, _) in corpus() {
         let reference = std::fs::read(dir.join(format!("{name}.sections.dovecot"))).unwrap();
         let (c, msg) = compute_cached(eml, 0);
-        let view = imapd::fetch::MessageView {
-            seq: 1,
-            uid: 1,
-            flags: Default::default(),
-            recent: false,
-            keywords: &[],
-            cached: Some(&c),
-            content: Some(&msg),
+        let facts = imapd::fetch::Facts {
+            cached: Some(c),
+            content: Some(msg),
         };
-        let mut got = Vec::new();
-        imapd::fetch::render(&mut got, &view, &atts, false);
+        let items = imapd::fetch::items(&facts, &atts);
+        let fetch =
+            ferrymail_imap_proto::Response::Data(ferrymail_imap_proto::response::Data::Fetch {
+                seq: 1,
+                items,
+            });
+        let got = fetch.to_bytes();
         let got = got.strip_suffix(b"\r\n").unwrap().to_vec();
         let (a, b) = (canonical(&got), canonical(&reference));
         if a != b {

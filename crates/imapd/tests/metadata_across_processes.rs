@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Barrier};
 
 use ferrymail_maildir::{Flags, Maildir};
-use imapd::listing;
 use imapd::mailbox::Hub;
+use imapd::subscriptions as listing;
 
 const PER_PROCESS: usize = 12;
 

@@ -122,6 +122,17 @@ pub enum Mechanism {
 }
 
 impl Mechanism {
+    /// Every mechanism offered, in the order servers announce them.
+    pub const ALL: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
+
+    /// The name as announced (`AUTH=PLAIN`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+        }
+    }
+
     /// By name, in any case; `None` for a mechanism we do not offer.
     pub fn from_name(name: &str) -> Option<Mechanism> {
         if name.eq_ignore_ascii_case("PLAIN") {

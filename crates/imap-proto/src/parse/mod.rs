@@ -28,20 +28,40 @@ const MAX_TAG: usize = 64;
 /// exhaust the stack.
 const MAX_SEARCH_DEPTH: usize = 32;
 
-/// A syntax error, with the tag when one could be read.
+/// Why a command did not parse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Not IMAP: answered BAD.
+    #[default]
+    Syntax,
+    /// SEARCH CHARSET we do not know: answered NO [BADCHARSET] (RFC 3501 §6.4.4).
+    BadCharset,
+    /// Well-formed, but a mailbox name that is not valid modified UTF-7: answered NO, as
+    /// for any name the store cannot have.
+    InvalidMailboxName,
+}
+
+/// A command that did not parse, with the tag when one could be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ParseError {
     pub tag: Option<String>,
     pub message: String,
+    pub kind: ErrorKind,
 }
 
 /// Parses one complete command (without its final CRLF; literals inline).
 pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
-    let mut p = Parser { input, pos: 0 };
+    let mut p = Parser::new(input);
     let tag = match p.tag() {
         Ok(t) => t,
-        Err(message) => return Err(ParseError { tag: None, message }),
+        Err(message) => {
+            return Err(ParseError {
+                tag: None,
+                message,
+                kind: ErrorKind::Syntax,
+            })
+        }
     };
     let result = (|| {
         p.sp()?;
@@ -56,6 +76,7 @@ pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
         .map_err(|message| ParseError {
             tag: Some(tag),
             message,
+            kind: p.kind,
         })
 }
 
@@ -64,10 +85,7 @@ pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
 /// adds), so the connection can stream that literal to disk instead of collecting it.
 /// None for anything else, which is then collected and parsed as usual.
 pub fn append_before_literal(collected: &[u8]) -> Option<(String, AppendHead)> {
-    let mut p = Parser {
-        input: collected,
-        pos: 0,
-    };
+    let mut p = Parser::new(collected);
     let tag = p.tag().ok()?;
     p.sp().ok()?;
     if p.atom_upper().ok()? != "APPEND" {
@@ -84,7 +102,7 @@ pub fn append_before_literal(collected: &[u8]) -> Option<(String, AppendHead)> {
 
 /// Reads the tag of a line that may not parse, for `BAD` replies.
 pub fn peek_tag(input: &[u8]) -> Option<String> {
-    Parser { input, pos: 0 }.tag().ok()
+    Parser::new(input).tag().ok()
 }
 
 type PResult<T> = Result<T, String>;
@@ -92,6 +110,18 @@ type PResult<T> = Result<T, String>;
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
+    /// What kind of error an `Err` on the way out is (set where it is not a syntax error).
+    kind: ErrorKind,
+}
+
+impl<'a> Parser<'a> {
+    fn new(input: &'a [u8]) -> Parser<'a> {
+        Parser {
+            input,
+            pos: 0,
+            kind: ErrorKind::Syntax,
+        }
+    }
 }
 
 /// ATOM-CHAR of RFC 3501.
@@ -274,7 +304,10 @@ impl<'a> Parser<'a> {
     /// A mailbox name, decoded from modified UTF-7 to UTF-8.
     fn mailbox(&mut self) -> PResult<String> {
         let raw = self.astring()?;
-        utf7::decode(&raw).map_err(|e| e.to_string())
+        utf7::decode(&raw).map_err(|e| {
+            self.kind = ErrorKind::InvalidMailboxName;
+            e.to_string()
+        })
     }
 
     fn list_mailbox(&mut self) -> PResult<String> {
@@ -288,7 +321,10 @@ impl<'a> Parser<'a> {
                 a.to_vec()
             }
         };
-        utf7::decode(&raw).map_err(|e| e.to_string())
+        utf7::decode(&raw).map_err(|e| {
+            self.kind = ErrorKind::InvalidMailboxName;
+            e.to_string()
+        })
     }
 
     fn seq_number(&mut self) -> PResult<SeqNum> {

@@ -11,7 +11,8 @@ impl Parser<'_> {
             let cs = self.astring()?;
             let cs = String::from_utf8_lossy(&cs).to_ascii_uppercase();
             if cs != "UTF-8" && cs != "US-ASCII" {
-                return Err("[BADCHARSET (UTF-8 US-ASCII)] unsupported charset".to_owned());
+                self.kind = super::ErrorKind::BadCharset;
+                return Err(format!("unsupported charset {cs}"));
             }
             self.sp()?;
         }

@@ -220,9 +220,15 @@ fn search_keys() {
             })
         }
     );
-    assert!(bad("a1 SEARCH CHARSET KOI8-R ALL")
-        .message
-        .contains("BADCHARSET"));
+    assert_eq!(
+        bad("a1 SEARCH CHARSET KOI8-R ALL").kind,
+        ErrorKind::BadCharset
+    );
+    assert_eq!(
+        bad("a1 SELECT \"!#$&'+,-.0123456789:;<=>?@^_`|[}\"").kind,
+        ErrorKind::InvalidMailboxName
+    );
+    assert_eq!(bad("a1 SELECT").kind, ErrorKind::Syntax);
     assert!(bad("a1 SEARCH SINCE 1-Foo-1994").tag.is_some());
     assert!(bad("a1 SEARCH").tag.is_some());
     let deep = format!("a1 SEARCH {}ALL{}", "(".repeat(100), ")".repeat(100));

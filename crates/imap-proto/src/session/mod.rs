@@ -23,7 +23,7 @@ pub use storage::{
     Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
 };
 
-use crate::parse::{parse_command, ParseError};
+use crate::parse::{parse_command, ErrorKind, ParseError};
 use crate::response::{Code, Data, Kind, Response, Status};
 use selected::Selected;
 
@@ -167,24 +167,30 @@ impl<S: Storage> Session<S> {
     }
 
     fn syntax_error(&mut self, e: ParseError, out: &mut Output) -> Action {
-        let tag = e.tag.as_deref();
-        let resp = if let Some(rest) = e.message.strip_prefix("[BADCHARSET] ") {
-            // RFC 3501 §6.4.4: an unsupported charset is NO with this code.
-            Status {
-                tag: tag.map(str::to_owned),
-                kind: Kind::No,
-                code: Some(Code::BadCharset(Vec::new())),
-                text: rest.to_owned(),
-            }
-        } else {
-            Status {
-                tag: tag.map(str::to_owned),
-                kind: Kind::Bad,
-                code: None,
-                text: format!("Error in IMAP command: {}", e.message),
-            }
+        let (kind, code, text) = match e.kind {
+            // RFC 3501 §6.4.4: an unsupported charset is NO with the ones we know.
+            ErrorKind::BadCharset => (
+                Kind::No,
+                Some(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()])),
+                e.message,
+            ),
+            ErrorKind::InvalidMailboxName => (
+                Kind::No,
+                Some(Code::Cannot),
+                format!("Invalid mailbox name: {}", e.message),
+            ),
+            ErrorKind::Syntax => (
+                Kind::Bad,
+                None,
+                format!("Error in IMAP command: {}", e.message),
+            ),
         };
-        out.push(Response::Status(resp));
+        out.push(Response::Status(Status {
+            tag: e.tag,
+            kind,
+            code,
+            text,
+        }));
         Action::Continue
     }
 

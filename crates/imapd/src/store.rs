@@ -1,0 +1,458 @@
+//! The session's [`Storage`] over a user's Maildir++ store: mailboxes are opened through the
+//! process-wide [`Hub`] (shared by every session on them), flags are the Maildir `:2,` letters
+//! with keywords named in `dovecot-keywords`, FETCH facts come from the per-mailbox cache
+//! ([`fetch`]), and every store failure is mapped to a protocol [`Failure`] in one place
+//! ([`failure`]). All of it is blocking file I/O, run by the shell on the blocking pool.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use ferrymail_imap_proto::response::FetchItem;
+use ferrymail_imap_proto::session::{
+    Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
+};
+use ferrymail_imap_proto::{AppendHead, FetchAtt, Flag, SearchKey, StoreOp};
+use ferrymail_maildir::{Flags, MailboxName, PendingDelivery, Store, Subdir};
+
+use crate::fetch;
+use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
+use crate::search;
+use crate::subscriptions;
+
+/// One user's store, as one session uses it.
+pub struct MaildirStorage {
+    store: Store,
+    hub: Arc<Hub>,
+}
+
+/// A mailbox a session has open.
+pub struct OpenMailbox {
+    pub mb: Arc<SharedMailbox>,
+    /// The last snapshot handed out, reused while the mailbox's version is unchanged.
+    snapshot: std::sync::Mutex<Option<Snapshot>>,
+}
+
+/// The one mapping from store errors to protocol failures (and so to response codes).
+pub fn failure(e: &StoreError) -> Failure {
+    use ferrymail_maildir::Error as E;
+    match e {
+        StoreError::Maildir(E::MailboxNotFound(_)) => Failure::Nonexistent,
+        StoreError::Maildir(E::MailboxExists(_)) => Failure::AlreadyExists,
+        StoreError::Maildir(E::InboxNotAllowed(_))
+        | StoreError::Maildir(E::RenameIntoSelf { .. }) => Failure::Cannot(e.to_string()),
+        StoreError::Maildir(E::InvalidName(n)) => Failure::InvalidName(n.to_string()),
+        StoreError::Maildir(E::TooLarge { .. }) => Failure::TooBig,
+        StoreError::TooManyKeywords => Failure::Limit(e.to_string()),
+        StoreError::Maildir(E::Io { source, .. }) | StoreError::Io(source)
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT)
+            ) =>
+        {
+            Failure::OverQuota
+        }
+        _ => {
+            tracing::error!(error = %e, "mailbox operation failed");
+            Failure::ServerBug
+        }
+    }
+}
+
+fn fail(e: StoreError) -> Failure {
+    failure(&e)
+}
+
+fn name(raw: &str) -> StoreResult<MailboxName> {
+    MailboxName::new(raw).map_err(|e| Failure::InvalidName(e.to_string()))
+}
+
+/// Maildir flags as the protocol's flag set (keyword letters a–z are keyword indices).
+pub fn flag_set(f: Flags) -> FlagSet {
+    let mut system = 0;
+    for (m, s) in [
+        (Flags::REPLIED, FlagSet::ANSWERED),
+        (Flags::FLAGGED, FlagSet::FLAGGED),
+        (Flags::TRASHED, FlagSet::DELETED),
+        (Flags::SEEN, FlagSet::SEEN),
+        (Flags::DRAFT, FlagSet::DRAFT),
+    ] {
+        if f.contains(m) {
+            system |= s;
+        }
+    }
+    let keywords = f.keywords().fold(0u32, |acc, k| acc | (1 << k));
+    FlagSet { system, keywords }
+}
+
+/// Protocol flags to Maildir flags; keywords get letters (new ones only if `create`).
+fn to_maildir(mb: &SharedMailbox, flags: &[Flag], create: bool) -> Result<Flags, StoreError> {
+    let mut f = Flags::empty();
+    let mut names = Vec::new();
+    for flag in flags {
+        match flag {
+            Flag::Answered => f |= Flags::REPLIED,
+            Flag::Flagged => f |= Flags::FLAGGED,
+            Flag::Deleted => f |= Flags::TRASHED,
+            Flag::Seen => f |= Flags::SEEN,
+            Flag::Draft => f |= Flags::DRAFT,
+            Flag::Recent | Flag::Extension(_) => {}
+            Flag::Keyword(k) => names.push(k.clone()),
+        }
+    }
+    if !names.is_empty() {
+        f |= mb.keyword_flags(&names, create)?;
+    }
+    Ok(f)
+}
+
+fn keyword_mask() -> Flags {
+    (0u8..26)
+        .filter_map(Flags::keyword)
+        .fold(Flags::empty(), |a, f| a | f)
+}
+
+fn mtime(secs: i64) -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64)
+}
+
+impl OpenMailbox {
+    fn meta(&self, uid: u32) -> Option<Meta> {
+        let (msgs, _, _) = self.mb.snapshot();
+        let i = msgs.binary_search_by_key(&uid, |m| m.uid).ok()?;
+        msgs.get(i).cloned()
+    }
+}
+
+impl MaildirStorage {
+    pub fn new(store: Store, hub: Arc<Hub>) -> MaildirStorage {
+        MaildirStorage { store, hub }
+    }
+
+    pub fn open_shared(&self, raw: &str, refresh: bool) -> Result<Arc<SharedMailbox>, StoreError> {
+        let n = MailboxName::new(raw).map_err(ferrymail_maildir::Error::from)?;
+        self.hub.open(self.store.folder(&n)?, refresh)
+    }
+
+    /// A streamed APPEND: the file it is written to before it gets a UID.
+    pub fn begin_append(&self, raw: &str) -> StoreResult<(Arc<SharedMailbox>, PendingDelivery)> {
+        let mb = self.open_shared(raw, false).map_err(fail)?;
+        let pending = mb.begin_append().map_err(fail)?;
+        Ok((mb, pending))
+    }
+
+    /// Commits a streamed APPEND; returns (UIDVALIDITY, UID).
+    pub fn finish_append(
+        mb: &SharedMailbox,
+        head: &AppendHead,
+        pending: PendingDelivery,
+    ) -> StoreResult<(u32, u32)> {
+        let f = to_maildir(mb, &head.flags, true).map_err(fail)?;
+        let uid = mb
+            .append_pending(pending, f, head.date.map(mtime))
+            .map_err(fail)?;
+        Ok((mb.snapshot().1, uid))
+    }
+
+    fn rename_inbox(&self, to: &MailboxName) -> Result<(), StoreError> {
+        // RFC 3501: renaming INBOX moves its messages into a new mailbox and leaves INBOX
+        // empty.
+        let dest_md = self.store.create_folder(to)?;
+        let src = self.hub.open(self.store.inbox()?, true)?;
+        let dest = self.hub.open(dest_md, false)?;
+        let (msgs, _, _) = src.snapshot();
+        let mut moved = Vec::new();
+        for m in msgs.iter() {
+            match src.read(m) {
+                Ok((raw, t)) => {
+                    dest.append(&[&raw], m.flags, Some(mtime(t)))?;
+                    moved.push(m.uid);
+                }
+                Err(StoreError::Maildir(e)) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        src.expunge(&moved)?;
+        Ok(())
+    }
+
+    /// Renames a folder and everything below it. A name that only exists as the parent of
+    /// other folders (`A` of `A/B`, a `\Noselect` level in Maildir++) is renamed by renaming
+    /// its children.
+    fn rename_with_children(&self, from: &MailboxName, to: &MailboxName) -> Result<(), StoreError> {
+        if self.store.folder_exists(from)? {
+            return self.store.rename_folder(from, to).map_err(Into::into);
+        }
+        let prefix = format!("{}/", from.as_str());
+        let mut renamed = false;
+        // Each rename also moves that child's own descendants, so list afresh every time.
+        for _ in 0..10_000 {
+            let next = self
+                .store
+                .list_folders()?
+                .into_iter()
+                .find(|n| n.as_str().starts_with(&prefix));
+            let Some(child) = next else { break };
+            let suffix = child.as_str().get(prefix.len()..).unwrap_or_default();
+            let target = MailboxName::new(&format!("{}/{suffix}", to.as_str()))
+                .map_err(ferrymail_maildir::Error::from)?;
+            self.store.rename_folder(&child, &target)?;
+            renamed = true;
+        }
+        if renamed {
+            Ok(())
+        } else {
+            Err(ferrymail_maildir::Error::MailboxNotFound(from.clone()).into())
+        }
+    }
+}
+
+impl Storage for MaildirStorage {
+    type Mailbox = OpenMailbox;
+
+    fn open(&mut self, raw: &str, refresh: bool) -> StoreResult<OpenMailbox> {
+        name(raw)?;
+        let mb = self.open_shared(raw, refresh).map_err(fail)?;
+        Ok(OpenMailbox {
+            mb,
+            snapshot: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn close(&mut self, mb: OpenMailbox) {
+        drop(mb);
+        self.hub.release_unused();
+    }
+
+    fn snapshot(&mut self, mb: &OpenMailbox) -> Snapshot {
+        let version = self.version(mb);
+        let mut cache = mb.snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = cache.as_ref().filter(|s| s.version == version) {
+            return s.clone();
+        }
+        let (msgs, uidvalidity, uidnext) = mb.mb.snapshot();
+        let recent_from = mb.mb.recent_from();
+        let messages = msgs
+            .iter()
+            .map(|m| MessageState {
+                uid: m.uid,
+                flags: flag_set(m.flags),
+                unclaimed: m.uid >= recent_from || m.dir == Subdir::New,
+            })
+            .collect();
+        let snap = Snapshot {
+            version,
+            uidvalidity,
+            uidnext,
+            messages: Arc::new(messages),
+            keywords: Arc::new(mb.mb.keywords()),
+        };
+        *cache = Some(snap.clone());
+        snap
+    }
+
+    fn version(&mut self, mb: &OpenMailbox) -> u64 {
+        // Keyword names only ever get added (and at most 26): with the list's version they
+        // make one number that changes whenever anything the client sees does.
+        (mb.mb.version() << 6) | (mb.mb.keywords().len() as u64 & 0x3f)
+    }
+
+    fn uidvalidity(&mut self, mb: &OpenMailbox) -> u32 {
+        mb.mb.snapshot().1
+    }
+
+    fn keywords(&mut self, mb: &OpenMailbox) -> Arc<Vec<String>> {
+        Arc::new(mb.mb.keywords())
+    }
+
+    fn rescan(&mut self, mb: &OpenMailbox) -> StoreResult<()> {
+        mb.mb.rescan().map(|_| ()).map_err(fail)
+    }
+
+    fn claim_recent(&mut self, mb: &OpenMailbox) -> StoreResult<Vec<u32>> {
+        mb.mb.claim_recent().map_err(fail)
+    }
+
+    fn mailboxes(&mut self) -> StoreResult<Vec<String>> {
+        let names = self.store.list_folders().map_err(|e| fail(e.into()))?;
+        Ok(names.into_iter().map(|n| n.as_str().to_owned()).collect())
+    }
+
+    fn subscriptions(&mut self) -> StoreResult<Vec<String>> {
+        Ok(subscriptions::load_subscriptions(self.store.root()))
+    }
+
+    fn set_subscribed(&mut self, raw: &str, subscribed: bool) -> StoreResult<()> {
+        let n = name(raw)?;
+        subscriptions::update_subscriptions(self.store.root(), |subs| {
+            subs.retain(|s| s != n.as_str());
+            if subscribed {
+                subs.push(n.as_str().to_owned());
+            }
+        })
+        .map_err(|e| fail(e.into()))
+    }
+
+    fn create(&mut self, raw: &str) -> StoreResult<()> {
+        let n = name(raw)?;
+        self.store
+            .create_folder(&n)
+            .map(|_| ())
+            .map_err(|e| fail(e.into()))
+    }
+
+    fn delete(&mut self, raw: &str) -> StoreResult<()> {
+        let n = name(raw)?;
+        self.store.delete_folder(&n).map_err(|e| fail(e.into()))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> StoreResult<()> {
+        let (from, to) = (name(from)?, name(to)?);
+        let r = if from.is_inbox() {
+            self.rename_inbox(&to)
+        } else {
+            self.rename_with_children(&from, &to)
+        };
+        r.map_err(fail)
+    }
+
+    fn status(&mut self, raw: &str) -> StoreResult<MailboxStatus> {
+        name(raw)?;
+        let mb = self.open_shared(raw, true).map_err(fail)?;
+        let (msgs, uidvalidity, uidnext) = mb.snapshot();
+        let from = mb.recent_from_now();
+        drop(mb);
+        self.hub.release_unused();
+        Ok(MailboxStatus {
+            messages: msgs.len() as u32,
+            recent: msgs
+                .iter()
+                .filter(|m| m.uid >= from || m.dir == Subdir::New)
+                .count() as u32,
+            uidnext,
+            uidvalidity,
+            unseen: msgs
+                .iter()
+                .filter(|m| !m.flags.contains(Flags::SEEN))
+                .count() as u32,
+        })
+    }
+
+    fn append(&mut self, mb: &OpenMailbox, head: &AppendHead, message: &[u8]) -> StoreResult<u32> {
+        let f = to_maildir(&mb.mb, &head.flags, true).map_err(fail)?;
+        mb.mb
+            .append(&[message], f, head.date.map(mtime))
+            .map_err(fail)
+    }
+
+    fn store(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<Vec<(u32, FlagSet)>> {
+        let f = to_maildir(&mb.mb, flags, op != StoreOp::Remove).map_err(fail)?;
+        let changed = mb
+            .mb
+            .modify_flags(uids, move |old| match op {
+                StoreOp::Add => old | f,
+                StoreOp::Remove => old - f,
+                // \Passed has no IMAP name; a replace must not drop it.
+                StoreOp::Replace => f | (old & Flags::PASSED),
+            })
+            .map_err(fail)?;
+        Ok(changed.into_iter().map(|(u, f)| (u, flag_set(f))).collect())
+    }
+
+    fn copy(
+        &mut self,
+        from: &OpenMailbox,
+        uids: &[u32],
+        to: &OpenMailbox,
+        then_expunge: bool,
+    ) -> StoreResult<Vec<(u32, u32)>> {
+        let src_keywords = from.mb.keywords();
+        let mut pairs = Vec::new();
+        for &uid in uids {
+            let Some(m) = from.meta(uid) else { continue };
+            let (raw, t) = match from.mb.read(&m) {
+                Ok(v) => v,
+                Err(StoreError::Maildir(e)) if e.is_not_found() => continue,
+                Err(e) => return Err(fail(e)),
+            };
+            // Keyword letters are per mailbox: translate through the names.
+            let names: Vec<String> = m
+                .flags
+                .keywords()
+                .filter_map(|k| src_keywords.get(usize::from(k)).cloned())
+                .filter(|n| !n.is_empty())
+                .collect();
+            let kw = to.mb.keyword_flags(&names, true).map_err(fail)?;
+            let standard = m.flags - keyword_mask();
+            let new_uid = to
+                .mb
+                .append(&[&raw], standard | kw, Some(mtime(t)))
+                .map_err(fail)?;
+            pairs.push((uid, new_uid));
+        }
+        if then_expunge {
+            let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            from.mb.expunge(&moved).map_err(fail)?;
+        }
+        Ok(pairs)
+    }
+
+    fn expunge(&mut self, mb: &OpenMailbox, uids: &[u32]) -> StoreResult<()> {
+        mb.mb.expunge(uids).map(|_| ()).map_err(fail)
+    }
+
+    fn fetch(
+        &mut self,
+        mb: &OpenMailbox,
+        uid: u32,
+        atts: &[FetchAtt],
+    ) -> StoreResult<Option<Vec<FetchItem>>> {
+        let Some(meta) = mb.meta(uid) else {
+            return Ok(None);
+        };
+        let Some(facts) = fetch::facts(
+            &mb.mb,
+            &meta,
+            fetch::needs_cache(atts),
+            fetch::needs_content(atts),
+        ) else {
+            // Expunged by someone else meanwhile: nothing to show.
+            return Ok(None);
+        };
+        Ok(Some(fetch::items(&facts, atts)))
+    }
+
+    fn search(
+        &mut self,
+        mb: &OpenMailbox,
+        key: &SearchKey,
+        ctx: &SearchContext<'_>,
+    ) -> StoreResult<Option<bool>> {
+        let Some(meta) = mb.meta(ctx.uid) else {
+            return Ok(None);
+        };
+        let (cache, content) = (search::needs_cache(key), search::needs_content(key));
+        let Some(facts) = fetch::facts(&mb.mb, &meta, cache, content) else {
+            return Ok(None);
+        };
+        let cand = search::Candidate {
+            seq: ctx.seq,
+            uid: ctx.uid,
+            max_seq: ctx.max_seq,
+            max_uid: ctx.max_uid,
+            flags: meta.flags,
+            recent: ctx.recent,
+            size: facts.cached.as_ref().map_or(0, |c| c.size),
+            internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
+            cached: facts.cached.as_deref(),
+            keywords: ctx.keywords,
+            content: facts.content.as_deref(),
+        };
+        Ok(Some(search::matches(key, &cand)))
+    }
+}
