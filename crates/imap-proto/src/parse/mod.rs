@@ -321,10 +321,8 @@ impl<'a> Parser<'a> {
                 a.to_vec()
             }
         };
-        utf7::decode(&raw).map_err(|e| {
-            self.kind = ErrorKind::InvalidMailboxName;
-            e.to_string()
-        })
+        // A pattern that is not valid modified UTF-7 matches no name; it is not an error.
+        Ok(utf7::decode(&raw).unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
     }
 
     fn seq_number(&mut self) -> PResult<SeqNum> {

@@ -271,7 +271,8 @@ impl<S: Storage> Session<S> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
             return;
         };
-        if store.version(&sel.mb) == sel.version() && silent.is_empty() {
+        let pending = allow_expunge && sel.expunges_pending();
+        if store.version(&sel.mb) == sel.version() && !pending {
             return;
         }
         let claimed = if sel.read_only {

@@ -88,6 +88,11 @@ impl<M> Selected<M> {
         self.version
     }
 
+    /// Messages gone from the store whose EXPUNGE is still owed.
+    pub fn expunges_pending(&self) -> bool {
+        self.view.iter().any(|e| e.expunged)
+    }
+
     /// Sequence number of the first message without \Seen.
     pub fn first_unseen(&self) -> Option<u32> {
         self.view
