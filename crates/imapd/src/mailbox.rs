@@ -198,6 +198,11 @@ impl SharedMailbox {
         (st.msgs.clone(), st.uidvalidity, st.uidnext)
     }
 
+    /// How many keyword names the mailbox has (they are only ever added).
+    pub fn keyword_count(&self) -> usize {
+        lock(&self.state).keywords.len()
+    }
+
     pub fn keywords(&self) -> Vec<String> {
         lock(&self.state).keywords.clone()
     }

@@ -253,7 +253,7 @@ impl Storage for MaildirStorage {
     fn version(&mut self, mb: &OpenMailbox) -> u64 {
         // Keyword names only ever get added (and at most 26): with the list's version they
         // make one number that changes whenever anything the client sees does.
-        (mb.mb.version() << 6) | (mb.mb.keywords().len() as u64 & 0x3f)
+        (mb.mb.version() << 6) | (mb.mb.keyword_count() as u64 & 0x3f)
     }
 
     fn uidvalidity(&mut self, mb: &OpenMailbox) -> u32 {

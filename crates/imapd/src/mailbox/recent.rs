@@ -27,7 +27,8 @@ fn load(dir: &Path, uidvalidity: u32) -> Option<u32> {
 
 fn save(dir: &Path, uidvalidity: u32, from: u32) -> io::Result<()> {
     let text = format!("{uidvalidity} {from}\n");
-    ferrymail_fsutil::write_atomic(&dir.join(RECENT_FILE), text.as_bytes(), 0o600)
+    // Losing a claim to a power cut only shows messages as \Recent once more.
+    ferrymail_fsutil::write_atomic_unsynced(&dir.join(RECENT_FILE), text.as_bytes(), 0o600)
 }
 
 impl SharedMailbox {
