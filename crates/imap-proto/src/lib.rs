@@ -20,6 +20,7 @@ pub mod encode;
 pub mod framing;
 pub mod list;
 pub mod parse;
+pub mod parse_response;
 pub mod response;
 pub mod session;
 pub mod types;
@@ -30,5 +31,6 @@ pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
 pub use parse::{
     append_before_literal, is_atom_char, parse_command, peek_tag, ErrorKind, ParseError,
 };
+pub use parse_response::{parse_response, ResponseError};
 pub use response::Response;
 pub use types::*;
