@@ -11,6 +11,8 @@
 
 mod dispatch;
 mod mailboxes;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod memory;
 mod messages;
 mod output;
 mod selected;
@@ -22,6 +24,9 @@ pub use output::Output;
 pub use storage::{
     Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
 };
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub use memory::{MemoryMailbox, MemorySession, MemoryStore};
 
 use crate::parse::{parse_command, ErrorKind, ParseError};
 use crate::response::{Code, Data, Kind, Response, Status};
