@@ -31,6 +31,6 @@ pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
 pub use parse::{
     append_before_literal, is_atom_char, parse_command, peek_tag, ErrorKind, ParseError,
 };
-pub use parse_response::{parse_response, ResponseError};
+pub use parse_response::{parse_all, parse_response, ResponseError};
 pub use response::Response;
 pub use types::*;

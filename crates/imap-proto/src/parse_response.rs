@@ -41,6 +41,18 @@ pub fn parse_response(input: &[u8]) -> Result<(Response, usize), ResponseError> 
     Ok((r, p.pos))
 }
 
+/// Reads every response in `input`, which must end where a response does.
+pub fn parse_all(input: &[u8]) -> Result<Vec<Response>, ResponseError> {
+    let mut out = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (r, n) = parse_response(rest)?;
+        out.push(r);
+        rest = rest.get(n..).unwrap_or_default();
+    }
+    Ok(out)
+}
+
 fn invalid<T>(what: impl Into<String>) -> PResult<T> {
     Err(ResponseError::Invalid(what.into()))
 }
