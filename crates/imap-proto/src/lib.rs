@@ -18,6 +18,8 @@ pub mod command;
 pub mod date;
 pub mod encode;
 pub mod framing;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod list;
 pub mod parse;
 pub mod parse_response;
