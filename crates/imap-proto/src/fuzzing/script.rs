@@ -85,7 +85,14 @@ fn tagged(r: &[Response]) -> Vec<&Status> {
 }
 
 fn is_bye(r: &Response) -> bool {
-    matches!(r, Response::Status(Status { tag: None, kind: Kind::Bye, .. }))
+    matches!(
+        r,
+        Response::Status(Status {
+            tag: None,
+            kind: Kind::Bye,
+            ..
+        })
+    )
 }
 
 /// Exactly one tagged reply, with `tag`, last but for a closing BYE.
@@ -93,9 +100,14 @@ fn assert_answered(r: &[Response], tag: &str) {
     let t = tagged(r);
     assert_eq!(t.len(), 1, "{tag}: {r:?}");
     assert_eq!(t.first().and_then(|s| s.tag.as_deref()), Some(tag), "{r:?}");
-    let pos = r.iter().position(|x| matches!(x, Response::Status(s) if s.tag.is_some()));
+    let pos = r
+        .iter()
+        .position(|x| matches!(x, Response::Status(s) if s.tag.is_some()));
     let after = pos.and_then(|p| r.get(p + 1..)).unwrap_or_default();
-    assert!(after.iter().all(is_bye), "{tag}: after the tagged reply: {r:?}");
+    assert!(
+        after.iter().all(is_bye),
+        "{tag}: after the tagged reply: {r:?}"
+    );
 }
 
 fn parsed(out: &mut Output) -> Vec<Response> {

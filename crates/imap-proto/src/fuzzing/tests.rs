@@ -7,7 +7,9 @@ use super::*;
 use crate::parse_response::parse_all;
 
 fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(name);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -72,7 +74,10 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], round: usize, specials: &[u8]) -> Ve
                 let other = &seeds[rng.below(seeds.len())];
                 let lines: Vec<&[u8]> = other.split_inclusive(|&b| b == b'\n').collect();
                 let line = lines[rng.below(lines.len())];
-                let at = d[..i].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                let at = d[..i]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
                 d.splice(at..at, line.iter().copied());
             }
         }
@@ -95,7 +100,12 @@ fn mutated_responses_round_trip() {
     let seeds = corpus("response_roundtrip");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for round in 0..20_000 {
-        let d = mutate(&mut rng, &seeds, round, b"{}()[]<>\"\\*+: .0123456789\r\nNILnil");
+        let d = mutate(
+            &mut rng,
+            &seeds,
+            round,
+            b"{}()[]<>\"\\*+: .0123456789\r\nNILnil",
+        );
         response_roundtrip(&d);
     }
 }
@@ -105,10 +115,16 @@ fn mutated_responses_round_trip() {
 fn violations_are_caught() {
     use super::script::tests_support::{check_answered, check_view};
     let caught = |f: fn()| std::panic::catch_unwind(f).is_err();
-    assert!(!caught(|| check_view(b"* 2 EXISTS\r\n* 2 FETCH (UID 1)\r\n* 1 EXPUNGE\r\n")));
-    assert!(caught(|| check_view(b"* 2 EXISTS\r\n* 3 FETCH (UID 1)\r\n")));
+    assert!(!caught(|| check_view(
+        b"* 2 EXISTS\r\n* 2 FETCH (UID 1)\r\n* 1 EXPUNGE\r\n"
+    )));
+    assert!(caught(|| check_view(
+        b"* 2 EXISTS\r\n* 3 FETCH (UID 1)\r\n"
+    )));
     assert!(caught(|| check_view(b"* 2 EXISTS\r\n* 1 EXISTS\r\n")));
-    assert!(caught(|| check_view(b"* 1 EXISTS\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n")));
+    assert!(caught(|| check_view(
+        b"* 1 EXISTS\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n"
+    )));
     assert!(!caught(|| check_answered(b"* 1 EXISTS\r\na OK x\r\n", "a")));
     assert!(caught(|| check_answered(b"a OK x\r\na OK y\r\n", "a")));
     assert!(caught(|| check_answered(b"b OK x\r\n", "a")));

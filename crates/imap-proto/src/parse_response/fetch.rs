@@ -78,8 +78,7 @@ impl Parser<'_> {
             "MIME" => SectionText::Mime,
             kw @ ("HEADER.FIELDS" | "HEADER.FIELDS.NOT") => {
                 self.sp()?;
-                let fields =
-                    self.paren_list(|p| Ok(utf8(p.astring()?)?.to_ascii_uppercase()))?;
+                let fields = self.paren_list(|p| Ok(utf8(p.astring()?)?.to_ascii_uppercase()))?;
                 SectionText::HeaderFields {
                     not: kw == "HEADER.FIELDS.NOT",
                     fields,

@@ -1,5 +1,6 @@
 use super::*;
-use crate::response::{Encoded, FetchItem};
+use crate::response::{Data, Encoded, FetchItem, ListItem};
+use crate::types::{Flag, StatusAtt};
 use crate::types::{Section, SectionText};
 
 fn one(s: &[u8]) -> Response {
@@ -101,8 +102,13 @@ fn fetch_with_literals_sections_and_structures() {
             data: Some(b"ab\r\n".to_vec())
         }
     );
-    assert!(matches!(&items[5], FetchItem::BodySection { section, data: None, .. } if section.parts == [1, 2]));
-    assert!(matches!(&items[6], FetchItem::BodySection { data: None, .. }));
+    assert!(
+        matches!(&items[5], FetchItem::BodySection { section, data: None, .. } if section.parts == [1, 2])
+    );
+    assert!(matches!(
+        &items[6],
+        FetchItem::BodySection { data: None, .. }
+    ));
 }
 
 #[test]

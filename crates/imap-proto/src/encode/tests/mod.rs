@@ -189,7 +189,10 @@ fn untagged_data() {
         "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n",
     );
     data(Data::Enabled(vec![]), "* ENABLED\r\n");
-    data(Data::Enabled(strs(&["CONDSTORE"])), "* ENABLED CONDSTORE\r\n");
+    data(
+        Data::Enabled(strs(&["CONDSTORE"])),
+        "* ENABLED CONDSTORE\r\n",
+    );
     data(
         Data::Id(vec![
             ("name".into(), "Cyrus".into()),
@@ -226,7 +229,12 @@ fn list_and_lsub_items() {
         "* LSUB () \".\" \"#news.comp.mail.misc\"\r\n",
     );
     data(
-        Data::Lsub(item(&["\\HasNoChildren", "\\Drafts"], Some('/'), "Entwürfe", &[])),
+        Data::Lsub(item(
+            &["\\HasNoChildren", "\\Drafts"],
+            Some('/'),
+            "Entwürfe",
+            &[],
+        )),
         "* LSUB (\\HasNoChildren \\Drafts) \"/\" \"Entw&APw-rfe\"\r\n",
     );
 }

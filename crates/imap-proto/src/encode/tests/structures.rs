@@ -129,13 +129,19 @@ fn body_structures() {
         kind: SingleKind::Basic,
         ext: Some(Extension {
             md5: b("Q2hlY2s="),
-            disposition: Some(("attachment".into(), vec![("filename".into(), "a.bin".into())])),
+            disposition: Some((
+                "attachment".into(),
+                vec![("filename".into(), "a.bin".into())],
+            )),
             language: strs(&["en"]),
             location: None,
         }),
     };
     let att_wire = "(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 10 \"Q2hlY2s=\" (\"attachment\" (\"filename\" \"a.bin\")) \"en\" NIL)";
-    assert_eq!(String::from_utf8_lossy(attachment.encode().as_bytes()), att_wire);
+    assert_eq!(
+        String::from_utf8_lossy(attachment.encode().as_bytes()),
+        att_wire
+    );
 
     // message/rfc822: the inner envelope, structure and lines.
     let message = BodyStructure::Single {
@@ -154,7 +160,10 @@ fn body_structures() {
         ext: None,
     };
     let msg_wire = "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 342 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 20 2) 12)";
-    assert_eq!(String::from_utf8_lossy(message.encode().as_bytes()), msg_wire);
+    assert_eq!(
+        String::from_utf8_lossy(message.encode().as_bytes()),
+        msg_wire
+    );
 
     // A multipart BODYSTRUCTURE: parameters, then disposition, languages, location.
     let structure = BodyStructure::Multi {

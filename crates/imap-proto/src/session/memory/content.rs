@@ -151,9 +151,8 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
             .is_some_and(|i| i < 32 && ctx.flags.keywords & (1 << i) != 0)
     };
     let day = day_of(date);
-    let header_has = |name: &str, s: &str| {
-        header_value(data, name).is_some_and(|v| contains(&v, s))
-    };
+    let header_has =
+        |name: &str, s: &str| header_value(data, name).is_some_and(|v| contains(&v, s));
     match key {
         K::All => true,
         K::Answered => has(FlagSet::ANSWERED),

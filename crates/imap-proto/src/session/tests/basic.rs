@@ -22,7 +22,14 @@ fn greeting_announces_what_the_connection_allows() {
         vec![greeting.clone()]
     );
     let c = caps(&greeting);
-    for want in ["IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "STARTTLS", "LOGINDISABLED"] {
+    for want in [
+        "IMAP4rev1",
+        "IDLE",
+        "UIDPLUS",
+        "MOVE",
+        "STARTTLS",
+        "LOGINDISABLED",
+    ] {
         assert!(c.iter().any(|x| x == want), "{want} in {c:?}");
     }
     assert!(!c.iter().any(|x| x.starts_with("AUTH=")));
@@ -67,7 +74,9 @@ fn login_needs_tls_unless_plaintext_is_allowed() {
     assert_eq!(last(&r).tag.as_deref(), Some("a4"));
     let after = caps(&r[0]);
     assert!(after.contains(&"IMAP4rev1".to_owned()));
-    assert!(!after.iter().any(|x| x.starts_with("AUTH=") || x == "STARTTLS"));
+    assert!(!after
+        .iter()
+        .any(|x| x.starts_with("AUTH=") || x == "STARTTLS"));
     assert!(c.session.is_authenticated());
 
     // Plaintext allowed (loopback): LOGIN goes straight to the check.
@@ -94,8 +103,18 @@ fn repeated_login_failures_end_the_session() {
     let second = s.login_failed("a2", Code::AuthenticationFailed, "Bad login", &mut out);
     assert_eq!(second, Action::Close);
     let r = responses(&mut out);
-    assert_eq!(r[0], Response::no("a2", Some(Code::AuthenticationFailed), "Bad login"));
-    assert!(matches!(&r[1], Response::Status(Status { tag: None, kind: Kind::Bye, .. })));
+    assert_eq!(
+        r[0],
+        Response::no("a2", Some(Code::AuthenticationFailed), "Bad login")
+    );
+    assert!(matches!(
+        &r[1],
+        Response::Status(Status {
+            tag: None,
+            kind: Kind::Bye,
+            ..
+        })
+    ));
     drop(store);
 }
 
@@ -106,12 +125,26 @@ fn syntax_errors() {
     // An empty line has no tag: the BAD is untagged.
     let r = c.run("");
     assert_eq!(r.len(), 1);
-    assert!(matches!(&r[0], Response::Status(Status { tag: None, kind: Kind::Bad, .. })));
+    assert!(matches!(
+        &r[0],
+        Response::Status(Status {
+            tag: None,
+            kind: Kind::Bad,
+            ..
+        })
+    ));
     let r = c.run("a1 FROBNICATE");
     assert_eq!(r.len(), 1);
-    assert_eq!((last(&r).tag.as_deref(), last(&r).kind), (Some("a1"), Kind::Bad));
+    assert_eq!(
+        (last(&r).tag.as_deref(), last(&r).kind),
+        (Some("a1"), Kind::Bad)
+    );
     let r = c.run("a2 SEARCH CHARSET KOI8-R ALL");
-    assert_eq!(last(&r).kind, Kind::Bad, "not selected is checked after syntax");
+    assert_eq!(
+        last(&r).kind,
+        Kind::Bad,
+        "not selected is checked after syntax"
+    );
     let r = c.run("a3 NOOP extra");
     assert_eq!(last(&r).kind, Kind::Bad);
 }
@@ -120,7 +153,12 @@ fn syntax_errors() {
 fn commands_in_the_wrong_state_are_refused() {
     let store = MemoryStore::new();
     let mut c = Client::new(&store, policy(true, false));
-    for cmd in ["a1 SELECT INBOX", "a2 LIST \"\" *", "a3 FETCH 1 FLAGS", "a4 EXPUNGE"] {
+    for cmd in [
+        "a1 SELECT INBOX",
+        "a2 LIST \"\" *",
+        "a3 FETCH 1 FLAGS",
+        "a4 EXPUNGE",
+    ] {
         let r = c.run(cmd);
         assert_eq!(r.len(), 1, "{cmd}");
         assert_eq!(last(&r).kind, Kind::Bad, "{cmd}");
@@ -130,11 +168,21 @@ fn commands_in_the_wrong_state_are_refused() {
     }
     c.run("c1 LOGIN joe pw");
     assert!(c.session.is_authenticated());
-    for cmd in ["c2 LOGIN joe pw", "c3 STARTTLS", "c4 FETCH 1 FLAGS", "c5 CLOSE", "c6 STORE 1 +FLAGS \\Seen"] {
+    for cmd in [
+        "c2 LOGIN joe pw",
+        "c3 STARTTLS",
+        "c4 FETCH 1 FLAGS",
+        "c5 CLOSE",
+        "c6 STORE 1 +FLAGS \\Seen",
+    ] {
         let r = c.run(cmd);
         assert_eq!(last(&r).kind, Kind::Bad, "{cmd}");
     }
-    for cmd in ["d1 NAMESPACE", "d2 ENABLE IDLE", "d3 STATUS INBOX (MESSAGES)"] {
+    for cmd in [
+        "d1 NAMESPACE",
+        "d2 ENABLE IDLE",
+        "d3 STATUS INBOX (MESSAGES)",
+    ] {
         assert_eq!(last(&c.run(cmd)).kind, Kind::Ok, "{cmd}");
     }
 }
@@ -145,7 +193,14 @@ fn select_and_examine_replies() {
     for n in 1..=3 {
         store.deliver("INBOX", &message(n)).unwrap();
     }
-    store.set_flags("INBOX", 1, crate::session::FlagSet { system: crate::session::FlagSet::SEEN, keywords: 0 });
+    store.set_flags(
+        "INBOX",
+        1,
+        crate::session::FlagSet {
+            system: crate::session::FlagSet::SEEN,
+            keywords: 0,
+        },
+    );
     let mut c = Client::logged_in(&store);
     let r = c.run("a1 SELECT inbox");
     assert_eq!(code(&r), Some(Code::ReadWrite));
@@ -156,17 +211,25 @@ fn select_and_examine_replies() {
     assert_eq!(codes[0], Code::Unseen(2));
     assert!(matches!(codes[1], Code::UidValidity(v) if v > 0));
     assert_eq!(codes[2], Code::UidNext(4));
-    assert!(matches!(&codes[3], Code::PermanentFlags(f) if f.contains(&Flag::Extension("\\*".into()))));
+    assert!(
+        matches!(&codes[3], Code::PermanentFlags(f) if f.contains(&Flag::Extension("\\*".into())))
+    );
 
     let mut e = Client::logged_in(&store);
     let r = e.run("b1 EXAMINE INBOX");
     assert_eq!(code(&r), Some(Code::ReadOnly));
     assert!(untagged_ok_codes(&r).contains(&Code::PermanentFlags(vec![])));
-    assert_eq!(last(&e.run("b2 STORE 1 +FLAGS (\\Flagged)")).code, Some(Code::ReadOnly));
+    assert_eq!(
+        last(&e.run("b2 STORE 1 +FLAGS (\\Flagged)")).code,
+        Some(Code::ReadOnly)
+    );
     assert_eq!(last(&e.run("b3 EXPUNGE")).code, Some(Code::ReadOnly));
 
     // A failed SELECT leaves nothing selected.
     let r = c.run("a2 SELECT Nowhere");
-    assert_eq!((last(&r).kind, code(&r)), (Kind::No, Some(Code::Nonexistent)));
+    assert_eq!(
+        (last(&r).kind, code(&r)),
+        (Kind::No, Some(Code::Nonexistent))
+    );
     assert_eq!(last(&c.run("a3 FETCH 1 FLAGS")).kind, Kind::Bad);
 }

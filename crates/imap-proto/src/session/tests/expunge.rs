@@ -57,8 +57,18 @@ fn logout_says_only_bye_and_ok() {
     let r = a.run("a1 LOGOUT");
     assert_eq!(a.action, Action::Close);
     assert_eq!(r.len(), 2, "{r:?}");
-    assert!(matches!(&r[0], Response::Status(Status { tag: None, kind: Kind::Bye, .. })));
-    assert_eq!((last(&r).tag.as_deref(), last(&r).kind), (Some("a1"), Kind::Ok));
+    assert!(matches!(
+        &r[0],
+        Response::Status(Status {
+            tag: None,
+            kind: Kind::Bye,
+            ..
+        })
+    ));
+    assert_eq!(
+        (last(&r).tag.as_deref(), last(&r).kind),
+        (Some("a1"), Kind::Ok)
+    );
     assert!(a.session.is_logged_out());
 }
 

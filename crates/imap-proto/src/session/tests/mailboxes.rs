@@ -22,7 +22,11 @@ fn attrs(a: &[&str]) -> Vec<String> {
 fn list_and_lsub() {
     let store = MemoryStore::new();
     let mut c = Client::logged_in(&store);
-    for cmd in ["a1 CREATE Work/2024", "a2 CREATE Sent", "a3 CREATE \"Entw&APw-rfe\""] {
+    for cmd in [
+        "a1 CREATE Work/2024",
+        "a2 CREATE Sent",
+        "a3 CREATE \"Entw&APw-rfe\"",
+    ] {
         assert_eq!(last(&c.run(cmd)).kind, Kind::Ok, "{cmd}");
     }
     assert_eq!(code(&c.run("a4 CREATE Sent")), Some(Code::AlreadyExists));
@@ -56,7 +60,10 @@ fn list_and_lsub() {
     assert_eq!(names, vec!["Gone".to_owned(), "Work/2024".to_owned()]);
     // `%` stops at the first level: the unsubscribed parent is shown \Noselect.
     let r = c.run("b3 LSUB \"\" %");
-    assert!(lists(&r).contains(&("Work".into(), attrs(&["\\Noselect"]))), "{r:?}");
+    assert!(
+        lists(&r).contains(&("Work".into(), attrs(&["\\Noselect"]))),
+        "{r:?}"
+    );
     c.run("b4 UNSUBSCRIBE Gone");
     assert_eq!(lists(&c.run("b5 LSUB \"\" *")).len(), 1);
 }
@@ -69,8 +76,14 @@ fn rename_delete_and_status() {
     c.run("a0 CREATE A");
     c.run("a1 CREATE A/B");
     assert_eq!(last(&c.run("a2 RENAME A Z")).kind, Kind::Ok);
-    let names: Vec<String> = lists(&c.run("a3 LIST \"\" *")).into_iter().map(|l| l.0).collect();
-    assert_eq!(names, vec!["INBOX".to_owned(), "Z".to_owned(), "Z/B".to_owned()]);
+    let names: Vec<String> = lists(&c.run("a3 LIST \"\" *"))
+        .into_iter()
+        .map(|l| l.0)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["INBOX".to_owned(), "Z".to_owned(), "Z/B".to_owned()]
+    );
     // Renaming INBOX moves its messages and leaves it empty.
     assert_eq!(last(&c.run("a4 RENAME INBOX Old")).kind, Kind::Ok);
     assert_eq!(store.messages("INBOX").len(), 0);
@@ -88,5 +101,8 @@ fn rename_delete_and_status() {
             items: vec![(A::Messages, 1), (A::Unseen, 1), (A::UidNext, 2)]
         }]
     );
-    assert_eq!(code(&c.run("b1 STATUS Nope (MESSAGES)")), Some(Code::Nonexistent));
+    assert_eq!(
+        code(&c.run("b1 STATUS Nope (MESSAGES)")),
+        Some(Code::Nonexistent)
+    );
 }

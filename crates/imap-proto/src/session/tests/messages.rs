@@ -38,11 +38,23 @@ fn store_replies_with_flags_unless_silent() {
     );
     // A new keyword: FLAGS and PERMANENTFLAGS come first.
     let r = a.run("a5 STORE 1 +FLAGS ($Important)");
-    assert!(matches!(&r[0], Response::Data(Data::Flags(f)) if f.contains(&Flag::Keyword("$Important".into()))));
-    assert!(matches!(&r[1], Response::Status(Status { code: Some(Code::PermanentFlags(_)), .. })));
+    assert!(
+        matches!(&r[0], Response::Data(Data::Flags(f)) if f.contains(&Flag::Keyword("$Important".into())))
+    );
+    assert!(matches!(
+        &r[1],
+        Response::Status(Status {
+            code: Some(Code::PermanentFlags(_)),
+            ..
+        })
+    ));
     assert_eq!(
         flags_of(&fetches(&r)[0].1),
-        Some(vec![Flag::Flagged, Flag::Keyword("$Important".into()), Flag::Recent])
+        Some(vec![
+            Flag::Flagged,
+            Flag::Keyword("$Important".into()),
+            Flag::Recent
+        ])
     );
     // The other session hears of all of it on its next command, silent changes included.
     let r = b.run("b1 NOOP");
@@ -50,7 +62,13 @@ fn store_replies_with_flags_unless_silent() {
     assert_eq!(
         fetches(&r),
         vec![
-            (1, vec![FetchItem::Flags(vec![Flag::Flagged, Flag::Keyword("$Important".into())])]),
+            (
+                1,
+                vec![FetchItem::Flags(vec![
+                    Flag::Flagged,
+                    Flag::Keyword("$Important".into())
+                ])]
+            ),
             (2, vec![FetchItem::Flags(vec![Flag::Answered])]),
         ]
     );
@@ -77,7 +95,9 @@ fn fetch_body_sets_seen_and_reports_it() {
     );
     assert_eq!(items[1], FetchItem::Rfc822Size(whole.len() as u64));
     assert_eq!(flags_of(items), Some(vec![Flag::Seen, Flag::Recent]));
-    assert!(store.messages("INBOX")[0].1.has(crate::session::FlagSet::SEEN));
+    assert!(store.messages("INBOX")[0]
+        .1
+        .has(crate::session::FlagSet::SEEN));
     // Already seen: no FLAGS added, and no later FETCH FLAGS update either.
     let r = a.run("a3 FETCH 1 BODY[TEXT]<0.4>");
     assert_eq!(
@@ -100,12 +120,16 @@ fn fetch_body_sets_seen_and_reports_it() {
     e.run("e1 EXAMINE INBOX");
     let r = e.run("e2 FETCH 2 RFC822");
     assert_eq!(fetches(&r)[0].1, vec![FetchItem::Rfc822(message(2))]);
-    assert!(!store.messages("INBOX")[1].1.has(crate::session::FlagSet::SEEN));
+    assert!(!store.messages("INBOX")[1]
+        .1
+        .has(crate::session::FlagSet::SEEN));
     // ENVELOPE and BODYSTRUCTURE are well-formed protocol.
     let r = a.run("a5 FETCH 2 (ENVELOPE BODYSTRUCTURE BODY INTERNALDATE UID)");
     let (_, items) = &fetches(&r)[0];
     assert_eq!(items.len(), 5);
-    assert!(matches!(&items[0], FetchItem::Envelope(e) if e.as_bytes().starts_with(b"(NIL \"message 2\" NIL")));
+    assert!(
+        matches!(&items[0], FetchItem::Envelope(e) if e.as_bytes().starts_with(b"(NIL \"message 2\" NIL"))
+    );
 }
 
 #[test]
@@ -137,31 +161,54 @@ fn copy_move_and_append_report_uids() {
     a.run("a0 CREATE Archive");
     a.run("a1 STORE 2 +FLAGS.SILENT (\\Answered $Work)");
     let r = a.run("a2 COPY 2:3 Archive");
-    let Some(Code::CopyUid { uidvalidity, source, dest }) = code(&r) else {
+    let Some(Code::CopyUid {
+        uidvalidity,
+        source,
+        dest,
+    }) = code(&r)
+    else {
         panic!("{r:?}")
     };
     assert_eq!((source, dest), (vec![2, 3], vec![1, 2]));
     let mut b = Client::logged_in(&store);
     let r = b.run("b1 STATUS Archive (UIDVALIDITY MESSAGES)");
-    assert!(matches!(&data(&r)[0], Data::Status { items, .. } if items[0].1 == u64::from(uidvalidity)));
+    assert!(
+        matches!(&data(&r)[0], Data::Status { items, .. } if items[0].1 == u64::from(uidvalidity))
+    );
     b.run("b2 SELECT Archive");
     let r = b.run("b3 FETCH 1 FLAGS");
     assert_eq!(
         flags_of(&fetches(&r)[0].1),
-        Some(vec![Flag::Answered, Flag::Keyword("$Work".into()), Flag::Recent]),
+        Some(vec![
+            Flag::Answered,
+            Flag::Keyword("$Work".into()),
+            Flag::Recent
+        ]),
         "COPY keeps flags"
     );
     // MOVE: untagged COPYUID, then the EXPUNGEs, then OK.
     let r = a.run("a3 MOVE 1,3 Archive");
-    assert!(matches!(&r[0], Response::Status(Status { tag: None, code: Some(Code::CopyUid { .. }), .. })));
+    assert!(matches!(
+        &r[0],
+        Response::Status(Status {
+            tag: None,
+            code: Some(Code::CopyUid { .. }),
+            ..
+        })
+    ));
     assert_eq!(expunges(&r), vec![1, 2]);
     assert_eq!(last(&r).kind, Kind::Ok);
     assert_eq!(store.messages("INBOX").len(), 1);
     // Missing destinations say TRYCREATE.
     assert_eq!(code(&a.run("a4 COPY 1 Nowhere")), Some(Code::TryCreate));
-    assert_eq!(code(&a.run("a5 APPEND Nowhere {1}\r\nx")), Some(Code::TryCreate));
+    assert_eq!(
+        code(&a.run("a5 APPEND Nowhere {1}\r\nx")),
+        Some(Code::TryCreate)
+    );
     let r = a.run("a6 APPEND Archive (\\Draft) \" 7-Feb-1994 21:52:25 -0800\" {2}\r\nhi");
-    assert!(matches!(code(&r), Some(Code::AppendUid { uidvalidity: v, uid: 5 }) if v == uidvalidity));
+    assert!(
+        matches!(code(&r), Some(Code::AppendUid { uidvalidity: v, uid: 5 }) if v == uidvalidity)
+    );
     b.run("b4 NOOP");
     let r = b.run("b5 FETCH 5 (INTERNALDATE FLAGS)");
     assert_eq!(

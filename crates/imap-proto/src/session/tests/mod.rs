@@ -72,8 +72,7 @@ impl Client {
         self.action = self.session.handle(line, &mut out);
         if let Action::Login { tag, .. } = &self.action {
             let tag = tag.clone();
-            self.session
-                .logged_in(&tag, self.store.session(), &mut out);
+            self.session.logged_in(&tag, self.store.session(), &mut out);
         }
         responses(&mut out)
     }

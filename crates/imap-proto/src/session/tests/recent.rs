@@ -25,12 +25,20 @@ fn one_session_claims_new_messages() {
         vec![Data::Exists(2), Data::Recent(0)]
     );
     let fa = fetches(&a.run("a2 FETCH 1:* FLAGS"));
-    assert!(fa.iter().all(|(_, i)| flags_of(i) == Some(vec![Flag::Recent])));
+    assert!(fa
+        .iter()
+        .all(|(_, i)| flags_of(i) == Some(vec![Flag::Recent])));
     let fb = fetches(&b.run("b2 FETCH 1:* FLAGS"));
     assert!(fb.iter().all(|(_, i)| flags_of(i) == Some(vec![])));
-    assert_eq!(data(&a.run("a3 SEARCH RECENT")), vec![Data::Search(vec![1, 2])]);
+    assert_eq!(
+        data(&a.run("a3 SEARCH RECENT")),
+        vec![Data::Search(vec![1, 2])]
+    );
     assert_eq!(data(&b.run("b3 SEARCH RECENT")), vec![Data::Search(vec![])]);
-    assert_eq!(data(&b.run("b4 SEARCH OLD")), vec![Data::Search(vec![1, 2])]);
+    assert_eq!(
+        data(&b.run("b4 SEARCH OLD")),
+        vec![Data::Search(vec![1, 2])]
+    );
 }
 
 #[test]
@@ -44,9 +52,8 @@ fn examine_claims_nothing_and_status_still_counts() {
         vec![Data::Exists(2), Data::Recent(2)]
     );
     let mut s = Client::logged_in(&store);
-    let status = |s: &mut Client, tag: &str| {
-        data(&s.run(&format!("{tag} STATUS INBOX (MESSAGES RECENT)")))
-    };
+    let status =
+        |s: &mut Client, tag: &str| data(&s.run(&format!("{tag} STATUS INBOX (MESSAGES RECENT)")));
     let recent = |n| {
         vec![Data::Status {
             mailbox: "INBOX".into(),
@@ -144,7 +151,10 @@ fn idle_reports_changes_until_done() {
         fetches(&r),
         vec![(1, vec![FetchItem::Flags(vec![Flag::Flagged, Flag::Recent])])]
     );
-    assert_eq!(last(&r), &Status::tagged("i1", Kind::Ok, None, "Idle completed"));
+    assert_eq!(
+        last(&r),
+        &Status::tagged("i1", Kind::Ok, None, "Idle completed")
+    );
     a.session.idle_done("i2", false, &mut out);
     assert_eq!(last(&responses(&mut out)).kind, Kind::Bad);
 }
