@@ -17,6 +17,8 @@ mod messages;
 mod output;
 mod selected;
 mod storage;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 

@@ -139,12 +139,10 @@ fn syntax_errors() {
         (last(&r).tag.as_deref(), last(&r).kind),
         (Some("a1"), Kind::Bad)
     );
+    // RFC 3501 §6.4.4: an unknown charset is NO [BADCHARSET], decided before the state.
     let r = c.run("a2 SEARCH CHARSET KOI8-R ALL");
-    assert_eq!(
-        last(&r).kind,
-        Kind::Bad,
-        "not selected is checked after syntax"
-    );
+    assert_eq!(last(&r).kind, Kind::No);
+    assert!(matches!(code(&r), Some(Code::BadCharset(_))));
     let r = c.run("a3 NOOP extra");
     assert_eq!(last(&r).kind, Kind::Bad);
 }
