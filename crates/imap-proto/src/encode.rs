@@ -613,25 +613,4 @@ impl BodyStructure {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(b: &[u8]) -> String {
-        let mut out = Vec::new();
-        string(&mut out, b);
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    #[test]
-    fn strings() {
-        assert_eq!(s(b"hello"), "\"hello\"");
-        assert_eq!(s(b"a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(s(b"two\r\nlines"), "{10}\r\ntwo\r\nlines");
-        assert_eq!(s("caf\u{e9}".as_bytes()), "{5}\r\ncaf\u{e9}");
-        assert_eq!(s(b""), "\"\"");
-        let mut out = Vec::new();
-        nstring(&mut out, None);
-        mailbox(&mut out, " Entw\u{fc}rfe");
-        assert_eq!(out, b"NIL\" Entw&APw-rfe\"");
-    }
-}
+mod tests;

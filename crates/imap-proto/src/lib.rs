@@ -18,8 +18,11 @@ pub mod command;
 pub mod date;
 pub mod encode;
 pub mod framing;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod list;
 pub mod parse;
+pub mod parse_response;
 pub mod response;
 pub mod session;
 pub mod types;
@@ -30,5 +33,6 @@ pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
 pub use parse::{
     append_before_literal, is_atom_char, parse_command, peek_tag, ErrorKind, ParseError,
 };
+pub use parse_response::{parse_all, parse_response, ResponseError};
 pub use response::Response;
 pub use types::*;

@@ -158,6 +158,11 @@ impl Encoded {
     pub fn from_cache(bytes: Vec<u8>) -> Encoded {
         Encoded(bytes)
     }
+
+    /// A value the response parser read off the wire as balanced parenthesised text.
+    pub(crate) fn from_protocol(bytes: Vec<u8>) -> Encoded {
+        Encoded(bytes)
+    }
 }
 
 /// An address in an ENVELOPE (RFC 3501 §7.4.2). A group is framed by a start

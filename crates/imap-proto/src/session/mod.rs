@@ -11,10 +11,14 @@
 
 mod dispatch;
 mod mailboxes;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod memory;
 mod messages;
 mod output;
 mod selected;
 mod storage;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 
@@ -22,6 +26,9 @@ pub use output::Output;
 pub use storage::{
     Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
 };
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub use memory::{MemoryMailbox, MemorySession, MemoryStore};
 
 use crate::parse::{parse_command, ErrorKind, ParseError};
 use crate::response::{Code, Data, Kind, Response, Status};

@@ -1,0 +1,11 @@
+//! A script for three sessions sharing one in-memory store (see
+//! `ferrymail_imap_proto::fuzzing::session_script`): every command answered exactly once,
+//! no sequence number the client was not told of, EXISTS never shrinking without EXPUNGE,
+//! only BYE and OK in reply to LOGOUT, and no panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    ferrymail_imap_proto::fuzzing::session_script(data);
+});

@@ -1,0 +1,193 @@
+//! What the in-memory store reads from a message's bytes: FETCH items (the header/text split
+//! at the first blank line is all the MIME it knows) and SEARCH keys (content keys match a
+//! case-insensitive substring of the raw message).
+
+use crate::date::day_of;
+use crate::response::{BodyStructure, Envelope, Extension, FetchItem, SingleKind};
+use crate::session::storage::{FlagSet, SearchContext};
+use crate::types::{FetchAtt, SearchKey, Section, SectionText};
+
+/// (header with its blank line, text).
+fn split(data: &[u8]) -> (&[u8], &[u8]) {
+    let at = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(data.len());
+    data.split_at(at)
+}
+
+/// The value of the first header field called `name` (unfolded lines only).
+fn header_value(data: &[u8], name: &str) -> Option<Vec<u8>> {
+    let (header, _) = split(data);
+    header.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (n, v) = line.split_at(colon);
+        n.eq_ignore_ascii_case(name.as_bytes())
+            .then(|| v.get(1..).unwrap_or_default().trim_ascii().to_vec())
+    })
+}
+
+/// The header fields named (or, `not`, not named) in `fields`, and the blank line.
+fn header_fields(data: &[u8], fields: &[String], not: bool) -> Vec<u8> {
+    let (header, _) = split(data);
+    let mut out = Vec::new();
+    let mut keep = false;
+    for line in header.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" {
+            break;
+        }
+        if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            let listed = fields
+                .iter()
+                .any(|f| f.as_bytes().eq_ignore_ascii_case(name));
+            keep = listed != not;
+        }
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn lines(data: &[u8]) -> u64 {
+    data.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The message as one text/plain part; BODYSTRUCTURE adds the (empty) extension data.
+fn structure(data: &[u8], ext: bool) -> BodyStructure {
+    let (_, text) = split(data);
+    BodyStructure::Single {
+        media_type: "text".into(),
+        subtype: "plain".into(),
+        params: vec![("charset".into(), "us-ascii".into())],
+        id: None,
+        description: None,
+        encoding: "7bit".into(),
+        size: text.len() as u64,
+        kind: SingleKind::Text { lines: lines(text) },
+        ext: ext.then(Extension::default),
+    }
+}
+
+fn envelope(data: &[u8]) -> Envelope {
+    Envelope {
+        date: header_value(data, "Date"),
+        subject: header_value(data, "Subject"),
+        message_id: header_value(data, "Message-ID"),
+        ..Envelope::default()
+    }
+}
+
+/// The bytes of a body section; None for a part the message does not have.
+fn section_data(data: &[u8], section: &Section) -> Option<Vec<u8>> {
+    let (header, text) = split(data);
+    match (section.parts.as_slice(), &section.text) {
+        ([], None) => Some(data.to_vec()),
+        ([], Some(SectionText::Header)) => Some(header.to_vec()),
+        ([], Some(SectionText::Text)) => Some(text.to_vec()),
+        ([], Some(SectionText::HeaderFields { not, fields })) => {
+            Some(header_fields(data, fields, *not))
+        }
+        // A single-part message's part 1 is its text.
+        ([1], None) => Some(text.to_vec()),
+        _ => None,
+    }
+}
+
+/// One FETCH item from the message (UID and FLAGS are the session's).
+pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Option<FetchItem> {
+    let (header, text) = split(data);
+    Some(match att {
+        FetchAtt::Uid | FetchAtt::Flags => return None,
+        FetchAtt::Envelope => FetchItem::Envelope(envelope(data).encode()),
+        FetchAtt::InternalDate => FetchItem::InternalDate(internal_date),
+        FetchAtt::Rfc822 => FetchItem::Rfc822(data.to_vec()),
+        FetchAtt::Rfc822Header => FetchItem::Rfc822Header(header.to_vec()),
+        FetchAtt::Rfc822Size => FetchItem::Rfc822Size(data.len() as u64),
+        FetchAtt::Rfc822Text => FetchItem::Rfc822Text(text.to_vec()),
+        FetchAtt::Body => FetchItem::Body(structure(data, false).encode()),
+        FetchAtt::BodyStructure => FetchItem::BodyStructure(structure(data, true).encode()),
+        FetchAtt::BodySection {
+            section, partial, ..
+        } => {
+            let mut bytes = section_data(data, section);
+            let origin = partial.map(|(start, len)| {
+                if let Some(b) = bytes.as_mut() {
+                    let s = (start as usize).min(b.len());
+                    let e = s.saturating_add(len as usize).min(b.len());
+                    *b = b.get(s..e).unwrap_or_default().to_vec();
+                }
+                start
+            });
+            FetchItem::BodySection {
+                section: section.clone(),
+                origin,
+                data: bytes,
+            }
+        }
+    })
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Whether the message matches `key`.
+pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], date: i64) -> bool {
+    use SearchKey as K;
+    let has = |bit| ctx.flags.has(bit);
+    let keyword = |k: &str| {
+        ctx.keywords
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(k))
+            .is_some_and(|i| i < 32 && ctx.flags.keywords & (1 << i) != 0)
+    };
+    let day = day_of(date);
+    let header_has =
+        |name: &str, s: &str| header_value(data, name).is_some_and(|v| contains(&v, s));
+    match key {
+        K::All => true,
+        K::Answered => has(FlagSet::ANSWERED),
+        K::Deleted => has(FlagSet::DELETED),
+        K::Draft => has(FlagSet::DRAFT),
+        K::Flagged => has(FlagSet::FLAGGED),
+        K::Seen => has(FlagSet::SEEN),
+        K::Unanswered => !has(FlagSet::ANSWERED),
+        K::Undeleted => !has(FlagSet::DELETED),
+        K::Undraft => !has(FlagSet::DRAFT),
+        K::Unflagged => !has(FlagSet::FLAGGED),
+        K::Unseen => !has(FlagSet::SEEN),
+        K::Recent => ctx.recent,
+        K::New => ctx.recent && !has(FlagSet::SEEN),
+        K::Old => !ctx.recent,
+        K::Keyword(k) => keyword(k),
+        K::Unkeyword(k) => !keyword(k),
+        K::Larger(n) => data.len() as u64 > u64::from(*n),
+        K::Smaller(n) => (data.len() as u64) < u64::from(*n),
+        K::Uid(set) => set.contains(ctx.uid, ctx.max_uid),
+        K::SeqSet(set) => set.contains(ctx.seq, ctx.max_seq),
+        K::Not(k) => !matches(k, ctx, data, date),
+        K::Or(a, b) => matches(a, ctx, data, date) || matches(b, ctx, data, date),
+        K::And(keys) => keys.iter().all(|k| matches(k, ctx, data, date)),
+        // The memory store keeps no Date: header dates; INTERNALDATE stands in for them.
+        K::Before(d) | K::SentBefore(d) => day < d.days(),
+        K::On(d) | K::SentOn(d) => day == d.days(),
+        K::Since(d) | K::SentSince(d) => day >= d.days(),
+        K::Bcc(s) => header_has("Bcc", s),
+        K::Cc(s) => header_has("Cc", s),
+        K::From(s) => header_has("From", s),
+        K::To(s) => header_has("To", s),
+        K::Subject(s) => header_has("Subject", s),
+        K::Header(name, s) => header_has(name, s),
+        K::Body(s) => contains(split(data).1, s),
+        K::Text(s) => contains(data, s),
+    }
+}

@@ -1,0 +1,326 @@
+//! A session's handle on the shared store: the [`Storage`] implementation.
+
+use std::sync::Arc;
+
+use super::{
+    content, normalize, Mailbox, MemoryStore, Message, DEFAULT_INTERNAL_DATE, MAX_MESSAGE,
+};
+use crate::command::AppendHead;
+use crate::response::FetchItem;
+use crate::session::storage::{
+    Failure, FlagSet, MailboxStatus, SearchContext, Snapshot, Storage, StoreResult,
+};
+use crate::types::{FetchAtt, Flag, SearchKey, StoreOp};
+
+/// A session's handle on a [`MemoryStore`].
+#[derive(Debug, Clone)]
+pub struct MemorySession {
+    store: MemoryStore,
+}
+
+/// An open mailbox: found again by id, so RENAME does not lose it.
+#[derive(Debug)]
+pub struct MemoryMailbox {
+    id: u64,
+}
+
+impl MemorySession {
+    pub(super) fn new(store: MemoryStore) -> MemorySession {
+        MemorySession { store }
+    }
+
+    /// Runs `f` on the open mailbox; a deleted one looks empty and never changes again.
+    fn with<T>(&self, mb: &MemoryMailbox, gone: T, f: impl FnOnce(&mut Mailbox) -> T) -> T {
+        match self.store.lock().by_id(mb.id) {
+            Some(m) => f(m),
+            None => gone,
+        }
+    }
+
+    fn gone_snapshot() -> Snapshot {
+        Snapshot {
+            version: u64::MAX,
+            uidvalidity: 0,
+            uidnext: 1,
+            messages: Arc::new(Vec::new()),
+            keywords: Arc::new(Vec::new()),
+        }
+    }
+}
+
+impl Storage for MemorySession {
+    type Mailbox = MemoryMailbox;
+
+    fn open(&mut self, name: &str, _refresh: bool) -> StoreResult<MemoryMailbox> {
+        let id = self.store.lock().by_name(name)?.id;
+        Ok(MemoryMailbox { id })
+    }
+
+    fn close(&mut self, _mb: MemoryMailbox) {}
+
+    fn snapshot(&mut self, mb: &MemoryMailbox) -> Snapshot {
+        self.with(mb, Self::gone_snapshot(), |m| m.snapshot())
+    }
+
+    fn version(&mut self, mb: &MemoryMailbox) -> u64 {
+        self.with(mb, u64::MAX, |m| m.version)
+    }
+
+    fn uidvalidity(&mut self, mb: &MemoryMailbox) -> u32 {
+        self.with(mb, 0, |m| m.uidvalidity)
+    }
+
+    fn keywords(&mut self, mb: &MemoryMailbox) -> Arc<Vec<String>> {
+        self.with(mb, Arc::new(Vec::new()), |m| m.keywords.clone())
+    }
+
+    fn rescan(&mut self, _mb: &MemoryMailbox) -> StoreResult<()> {
+        // Every change is visible at once: there is nothing to look for.
+        Ok(())
+    }
+
+    fn claim_recent(&mut self, mb: &MemoryMailbox) -> StoreResult<Vec<u32>> {
+        self.with(mb, Err(Failure::Nonexistent), |m| {
+            let mut claimed = Vec::new();
+            for msg in m.messages.iter_mut().filter(|msg| msg.unclaimed) {
+                msg.unclaimed = false;
+                claimed.push(msg.uid);
+            }
+            if !claimed.is_empty() {
+                m.changed();
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn mailboxes(&mut self) -> StoreResult<Vec<String>> {
+        Ok(self.store.lock().mailboxes.keys().cloned().collect())
+    }
+
+    fn subscriptions(&mut self) -> StoreResult<Vec<String>> {
+        Ok(self.store.lock().subscriptions.iter().cloned().collect())
+    }
+
+    fn set_subscribed(&mut self, name: &str, subscribed: bool) -> StoreResult<()> {
+        let name = normalize(name)?;
+        let mut inner = self.store.lock();
+        if subscribed {
+            inner.subscriptions.insert(name);
+        } else {
+            inner.subscriptions.remove(&name);
+        }
+        Ok(())
+    }
+
+    fn create(&mut self, name: &str) -> StoreResult<()> {
+        let name = normalize(name)?;
+        let mut inner = self.store.lock();
+        if inner.mailboxes.contains_key(&name) {
+            return Err(Failure::AlreadyExists);
+        }
+        inner.add_mailbox(name);
+        Ok(())
+    }
+
+    fn delete(&mut self, name: &str) -> StoreResult<()> {
+        let name = normalize(name)?;
+        let mut inner = self.store.lock();
+        inner
+            .mailboxes
+            .remove(&name)
+            .map(|_| ())
+            .ok_or(Failure::Nonexistent)
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> StoreResult<()> {
+        let (from, to) = (normalize(from)?, normalize(to)?);
+        let mut inner = self.store.lock();
+        if !inner.mailboxes.contains_key(&from) {
+            return Err(Failure::Nonexistent);
+        }
+        if inner.mailboxes.contains_key(&to) {
+            return Err(Failure::AlreadyExists);
+        }
+        if to.starts_with(&format!("{from}/")) {
+            return Err(Failure::Cannot("Cannot move a mailbox below itself".into()));
+        }
+        if from == "INBOX" {
+            // RFC 3501 §6.3.5: INBOX's messages move, INBOX stays (empty).
+            inner.add_mailbox(to.clone());
+            let moved = inner
+                .mailboxes
+                .get_mut("INBOX")
+                .map(|m| {
+                    m.changed();
+                    (std::mem::take(&mut m.messages), m.keywords.clone())
+                })
+                .unwrap_or_default();
+            if let Some(dest) = inner.mailboxes.get_mut(&to) {
+                dest.uidnext = moved.0.last().map_or(1, |m| m.uid + 1);
+                dest.messages = moved.0;
+                dest.keywords = moved.1;
+            }
+            return Ok(());
+        }
+        let prefix = format!("{from}/");
+        let names: Vec<String> = inner
+            .mailboxes
+            .keys()
+            .filter(|n| **n == from || n.starts_with(&prefix))
+            .cloned()
+            .collect();
+        for old in names {
+            let new = format!("{to}{}", old.get(from.len()..).unwrap_or_default());
+            if let Some(m) = inner.mailboxes.remove(&old) {
+                inner.mailboxes.insert(new, m);
+            }
+        }
+        Ok(())
+    }
+
+    fn status(&mut self, name: &str) -> StoreResult<MailboxStatus> {
+        let mut inner = self.store.lock();
+        let m = inner.by_name(name)?;
+        let count =
+            |f: &dyn Fn(&Message) -> bool| m.messages.iter().filter(|x| f(x)).count() as u32;
+        Ok(MailboxStatus {
+            messages: m.messages.len() as u32,
+            recent: count(&|x| x.unclaimed),
+            uidnext: m.uidnext,
+            uidvalidity: m.uidvalidity,
+            unseen: count(&|x| !x.flags.has(FlagSet::SEEN)),
+        })
+    }
+
+    fn append(
+        &mut self,
+        mb: &MemoryMailbox,
+        head: &AppendHead,
+        message: &[u8],
+    ) -> StoreResult<u32> {
+        if message.len() > MAX_MESSAGE {
+            return Err(Failure::TooBig);
+        }
+        self.with(mb, Err(Failure::Nonexistent), |m| {
+            let flags = m.flag_set(&head.flags)?;
+            let date = head.date.unwrap_or(DEFAULT_INTERNAL_DATE);
+            Ok(m.add(flags, date, Arc::new(message.to_vec())))
+        })
+    }
+
+    fn store(
+        &mut self,
+        mb: &MemoryMailbox,
+        uids: &[u32],
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<Vec<(u32, FlagSet)>> {
+        self.with(mb, Err(Failure::Nonexistent), |m| {
+            let set = m.flag_set(flags)?;
+            let mut changed = Vec::new();
+            for msg in m.messages.iter_mut().filter(|x| uids.contains(&x.uid)) {
+                let new = match op {
+                    StoreOp::Replace => set,
+                    StoreOp::Add => FlagSet {
+                        system: msg.flags.system | set.system,
+                        keywords: msg.flags.keywords | set.keywords,
+                    },
+                    StoreOp::Remove => FlagSet {
+                        system: msg.flags.system & !set.system,
+                        keywords: msg.flags.keywords & !set.keywords,
+                    },
+                };
+                if new != msg.flags {
+                    msg.flags = new;
+                    changed.push((msg.uid, new));
+                }
+            }
+            if !changed.is_empty() {
+                m.changed();
+            }
+            Ok(changed)
+        })
+    }
+
+    fn copy(
+        &mut self,
+        from: &MemoryMailbox,
+        uids: &[u32],
+        to: &MemoryMailbox,
+        then_expunge: bool,
+    ) -> StoreResult<Vec<(u32, u32)>> {
+        let mut inner = self.store.lock();
+        let (msgs, src_keywords) = {
+            let src = inner.by_id(from.id).ok_or(Failure::Nonexistent)?;
+            let mut sorted = uids.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let msgs: Vec<Message> = sorted
+                .iter()
+                .filter_map(|&u| src.find(u).cloned())
+                .collect();
+            (msgs, src.keywords.clone())
+        };
+        let dest = inner.by_id(to.id).ok_or(Failure::Nonexistent)?;
+        let mut pairs = Vec::new();
+        for msg in &msgs {
+            // Keywords are indices into each mailbox's own list: map them by name.
+            let names: Vec<Flag> = msg
+                .flags
+                .to_flags(&src_keywords, false)
+                .into_iter()
+                .filter(|f| matches!(f, Flag::Keyword(_)))
+                .collect();
+            let kw = dest.flag_set(&names)?.keywords;
+            let flags = FlagSet {
+                system: msg.flags.system,
+                keywords: kw,
+            };
+            pairs.push((
+                msg.uid,
+                dest.add(flags, msg.internal_date, msg.data.clone()),
+            ));
+        }
+        if then_expunge && !pairs.is_empty() {
+            let src = inner.by_id(from.id).ok_or(Failure::Nonexistent)?;
+            src.messages.retain(|m| !pairs.iter().any(|p| p.0 == m.uid));
+            src.changed();
+        }
+        Ok(pairs)
+    }
+
+    fn expunge(&mut self, mb: &MemoryMailbox, uids: &[u32]) -> StoreResult<()> {
+        self.with(mb, Err(Failure::Nonexistent), |m| {
+            let before = m.messages.len();
+            m.messages.retain(|x| !uids.contains(&x.uid));
+            if m.messages.len() != before {
+                m.changed();
+            }
+            Ok(())
+        })
+    }
+
+    fn fetch(
+        &mut self,
+        mb: &MemoryMailbox,
+        uid: u32,
+        atts: &[FetchAtt],
+    ) -> StoreResult<Option<Vec<FetchItem>>> {
+        let msg = self.with(mb, None, |m| m.find(uid).cloned());
+        Ok(msg.map(|msg| {
+            atts.iter()
+                .filter_map(|a| content::fetch_item(&msg.data, msg.internal_date, a))
+                .collect()
+        }))
+    }
+
+    fn search(
+        &mut self,
+        mb: &MemoryMailbox,
+        key: &SearchKey,
+        ctx: &SearchContext<'_>,
+    ) -> StoreResult<Option<bool>> {
+        let msg = self.with(mb, None, |m| m.find(ctx.uid).cloned());
+        Ok(msg.map(|msg| content::matches(key, ctx, &msg.data, msg.internal_date)))
+    }
+}

@@ -1,0 +1,262 @@
+//! An in-memory [`Storage`] for the session tests and the fuzzer: one user's mailboxes shared
+//! by several sessions ([`MemoryStore::session`] hands out one handle per session), with the
+//! trait's promises kept — UIDVALIDITY and UIDNEXT, a version bumped on every change, at most
+//! 32 keywords per mailbox, each unclaimed message claimed as \Recent by exactly one session —
+//! and the hooks a test needs to act as another process: [`MemoryStore::deliver`] (as
+//! local-delivery does), [`MemoryStore::set_flags`] and [`MemoryStore::expunge`].
+
+mod content;
+mod handle;
+
+pub use handle::{MemoryMailbox, MemorySession};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::storage::{Failure, FlagSet, MessageState, Snapshot, StoreResult};
+use crate::types::Flag;
+
+/// The INTERNALDATE of messages stored without one (fixed, so tests are reproducible).
+const DEFAULT_INTERNAL_DATE: i64 = 1_700_000_000;
+/// The largest message accepted.
+const MAX_MESSAGE: usize = 1 << 20;
+/// Keywords a mailbox can hold ([`FlagSet::keywords`] is 32 bits).
+const MAX_KEYWORDS: usize = 32;
+
+#[derive(Debug, Clone)]
+struct Message {
+    uid: u32,
+    flags: FlagSet,
+    unclaimed: bool,
+    internal_date: i64,
+    data: Arc<Vec<u8>>,
+}
+
+#[derive(Debug)]
+struct Mailbox {
+    /// Survives RENAME, so a selected mailbox's handle follows it.
+    id: u64,
+    uidvalidity: u32,
+    uidnext: u32,
+    version: u64,
+    messages: Vec<Message>,
+    keywords: Arc<Vec<String>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    mailboxes: BTreeMap<String, Mailbox>,
+    subscriptions: BTreeSet<String>,
+    next_id: u64,
+}
+
+impl Inner {
+    fn add_mailbox(&mut self, name: String) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.mailboxes.insert(
+            name,
+            Mailbox {
+                id,
+                // Distinct per mailbox ever created, as a recreated name must not reuse UIDs.
+                uidvalidity: 1000 + id as u32,
+                uidnext: 1,
+                version: 1,
+                messages: Vec::new(),
+                keywords: Arc::new(Vec::new()),
+            },
+        );
+    }
+
+    fn by_id(&mut self, id: u64) -> Option<&mut Mailbox> {
+        self.mailboxes.values_mut().find(|m| m.id == id)
+    }
+
+    fn by_name(&mut self, name: &str) -> StoreResult<&mut Mailbox> {
+        self.mailboxes
+            .get_mut(&normalize(name)?)
+            .ok_or(Failure::Nonexistent)
+    }
+}
+
+impl Mailbox {
+    fn changed(&mut self) {
+        self.version += 1;
+    }
+
+    /// The keyword bit of `name`, added to the list if new.
+    fn keyword_bit(&mut self, name: &str) -> StoreResult<u32> {
+        if let Some(i) = self.keywords.iter().position(|k| k == name) {
+            return Ok(1 << i);
+        }
+        if self.keywords.len() >= MAX_KEYWORDS {
+            return Err(Failure::Limit("Too many keywords".into()));
+        }
+        let mut kw = (*self.keywords).clone();
+        kw.push(name.to_owned());
+        self.keywords = Arc::new(kw);
+        Ok(1 << (self.keywords.len() - 1))
+    }
+
+    fn flag_set(&mut self, flags: &[Flag]) -> StoreResult<FlagSet> {
+        let mut set = FlagSet::default();
+        for f in flags {
+            match f {
+                Flag::Answered => set.system |= FlagSet::ANSWERED,
+                Flag::Flagged => set.system |= FlagSet::FLAGGED,
+                Flag::Deleted => set.system |= FlagSet::DELETED,
+                Flag::Seen => set.system |= FlagSet::SEEN,
+                Flag::Draft => set.system |= FlagSet::DRAFT,
+                // \Recent is not the client's to set; unknown system flags are not kept.
+                Flag::Recent | Flag::Extension(_) => {}
+                Flag::Keyword(k) => set.keywords |= self.keyword_bit(k)?,
+            }
+        }
+        Ok(set)
+    }
+
+    fn add(&mut self, flags: FlagSet, internal_date: i64, data: Arc<Vec<u8>>) -> u32 {
+        let uid = self.uidnext;
+        self.uidnext += 1;
+        self.messages.push(Message {
+            uid,
+            flags,
+            unclaimed: true,
+            internal_date,
+            data,
+        });
+        self.changed();
+        uid
+    }
+
+    fn find(&self, uid: u32) -> Option<&Message> {
+        self.messages
+            .binary_search_by_key(&uid, |m| m.uid)
+            .ok()
+            .and_then(|i| self.messages.get(i))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            version: self.version,
+            uidvalidity: self.uidvalidity,
+            uidnext: self.uidnext,
+            messages: Arc::new(
+                self.messages
+                    .iter()
+                    .map(|m| MessageState {
+                        uid: m.uid,
+                        flags: m.flags,
+                        unclaimed: m.unclaimed,
+                    })
+                    .collect(),
+            ),
+            keywords: self.keywords.clone(),
+        }
+    }
+}
+
+/// A mailbox name as stored: `/`-separated, no empty level, INBOX in capitals.
+fn normalize(name: &str) -> StoreResult<String> {
+    if name.is_empty()
+        || name
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(Failure::InvalidName(name.to_owned()));
+    }
+    Ok(match name.split_once('/') {
+        Some((first, rest)) if first.eq_ignore_ascii_case("INBOX") => format!("INBOX/{rest}"),
+        None if name.eq_ignore_ascii_case("INBOX") => "INBOX".to_owned(),
+        _ => name.to_owned(),
+    })
+}
+
+/// One user's mail, shared by every session (and "other process") that clones it.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::new()
+    }
+}
+
+impl MemoryStore {
+    /// A store with an empty INBOX.
+    pub fn new() -> MemoryStore {
+        let mut inner = Inner::default();
+        inner.add_mailbox("INBOX".into());
+        MemoryStore {
+            inner: Arc::new(Mutex::new(inner)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panicking test thread leaves consistent data behind: every change is one step.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The handle one session works through.
+    pub fn session(&self) -> MemorySession {
+        MemorySession::new(self.clone())
+    }
+
+    /// A message arriving from outside (local-delivery): unclaimed, no flags. Its UID.
+    pub fn deliver(&self, mailbox: &str, message: &[u8]) -> StoreResult<u32> {
+        let mut inner = self.lock();
+        let mb = inner.by_name(mailbox)?;
+        Ok(mb.add(
+            FlagSet::default(),
+            DEFAULT_INTERNAL_DATE,
+            Arc::new(message.to_vec()),
+        ))
+    }
+
+    /// Another process replaces a message's flags. False if there is no such message.
+    pub fn set_flags(&self, mailbox: &str, uid: u32, flags: FlagSet) -> bool {
+        let mut inner = self.lock();
+        let Ok(mb) = inner.by_name(mailbox) else {
+            return false;
+        };
+        let Ok(i) = mb.messages.binary_search_by_key(&uid, |m| m.uid) else {
+            return false;
+        };
+        if let Some(m) = mb.messages.get_mut(i) {
+            m.flags = flags;
+        }
+        mb.changed();
+        true
+    }
+
+    /// Another process expunges a message. False if there is no such message.
+    pub fn expunge(&self, mailbox: &str, uid: u32) -> bool {
+        let mut inner = self.lock();
+        let Ok(mb) = inner.by_name(mailbox) else {
+            return false;
+        };
+        let before = mb.messages.len();
+        mb.messages.retain(|m| m.uid != uid);
+        if mb.messages.len() == before {
+            return false;
+        }
+        mb.changed();
+        true
+    }
+
+    /// The mailbox's messages now: (UID, flags, unclaimed).
+    pub fn messages(&self, mailbox: &str) -> Vec<(u32, FlagSet, bool)> {
+        let mut inner = self.lock();
+        inner.by_name(mailbox).map_or_else(
+            |_| Vec::new(),
+            |mb| {
+                mb.messages
+                    .iter()
+                    .map(|m| (m.uid, m.flags, m.unclaimed))
+                    .collect()
+            },
+        )
+    }
+}
