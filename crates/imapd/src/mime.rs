@@ -550,17 +550,31 @@ fn extension_data(out: &mut Vec<u8>, hs: &[MailHeader<'_>]) {
     );
 }
 
-/// Part `n` (1-based) below `p`, following RFC 3501's numbering: a message/rfc822 part's
-/// sub-parts are those of the encapsulated message's body, and a non-multipart body is its
-/// own part 1. The second value is true when the result cannot be descended into (the body
-/// of a non-multipart message has no parts of its own, as Dovecot answers).
-fn child(p: &Part, n: u32, message_level: bool) -> Option<(&Part, bool)> {
-    match &p.kind {
-        Kind::Message(inner) => child(inner, n, true),
+/// Part `n` (1-based) of the message `m` (the whole message, or the message a
+/// message/rfc822 part encapsulates), following RFC 3501's numbering: a multipart message's
+/// parts, or else part 1 alone, the message's own body. So the body of a message that is
+/// itself a message/rfc822 is part 1 and the message inside it is reached through 1.n.
+/// The second value is true when the result cannot be descended into (the body of a
+/// non-multipart message has no parts of its own, as Dovecot answers).
+fn message_part(m: &Part, n: u32) -> Option<(&Part, bool)> {
+    match &m.kind {
         Kind::Multipart(children) => children
             .get((n as usize).checked_sub(1)?)
             .map(|c| (c, false)),
-        Kind::Single => (n == 1).then_some((p, message_level)),
+        Kind::Message(_) => (n == 1).then_some((m, false)),
+        Kind::Single => (n == 1).then_some((m, true)),
+    }
+}
+
+/// Part `n` below the body part `p`: a message/rfc822 part's sub-parts are those of the
+/// encapsulated message, a multipart's its children, and a leaf part is its own part 1.
+fn sub_part(p: &Part, n: u32) -> Option<(&Part, bool)> {
+    match &p.kind {
+        Kind::Message(inner) => message_part(inner, n),
+        Kind::Multipart(children) => children
+            .get((n as usize).checked_sub(1)?)
+            .map(|c| (c, false)),
+        Kind::Single => (n == 1).then_some((p, false)),
     }
 }
 
@@ -572,7 +586,11 @@ pub fn section_bytes(msg: &[u8], root: &Part, section: &Section) -> Option<Vec<u
         if terminal {
             return None;
         }
-        let (p, t) = child(part, n, i == 0)?;
+        let (p, t) = if i == 0 {
+            message_part(part, n)?
+        } else {
+            sub_part(part, n)?
+        };
         part = p;
         terminal = t;
     }

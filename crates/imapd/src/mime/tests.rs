@@ -74,6 +74,116 @@ epilogue\n"
     );
 }
 
+/// The bytes of `BODY[parts.text]` of `msg` as a string.
+fn fetch_section(msg: &[u8], parts: &[u32], text: Option<SectionText>) -> Option<String> {
+    let root = parse(msg);
+    section_bytes(msg, &root, &section(parts, text)).map(|b| String::from_utf8(b).unwrap())
+}
+
+#[test]
+fn message_rfc822_body_is_part_one_of_its_message() {
+    let msg = to_crlf(
+        b"From: outer@example.org\n\
+Content-Type: message/rfc822\n\
+\n\
+From: mid@example.org\n\
+Content-Type: message/rfc822\n\
+\n\
+From: sub@example.org\n\
+Subject: submsg\n\
+\n\
+Hello world\n"
+            .to_vec(),
+    );
+    let get = |p: &[u32], t| fetch_section(&msg, p, t);
+    let mid = "From: mid@example.org\r\nContent-Type: message/rfc822\r\n\r\n";
+    let sub = "From: sub@example.org\r\nSubject: submsg\r\n\r\n";
+    let mid_whole = format!("{mid}{sub}Hello world\r\n");
+    let sub_whole = format!("{sub}Hello world\r\n");
+    assert_eq!(get(&[], Some(SectionText::Text)), Some(mid_whole.clone()));
+    assert_eq!(get(&[1], None), Some(mid_whole));
+    assert_eq!(get(&[1], Some(SectionText::Header)).as_deref(), Some(mid));
+    assert_eq!(get(&[1], Some(SectionText::Text)), Some(sub_whole.clone()));
+    assert_eq!(get(&[1, 1], None), Some(sub_whole));
+    assert_eq!(
+        get(&[1, 1], Some(SectionText::Header)).as_deref(),
+        Some(sub)
+    );
+    assert_eq!(
+        get(&[1, 1], Some(SectionText::Text)).as_deref(),
+        Some("Hello world\r\n")
+    );
+    assert_eq!(get(&[1, 1, 1], None).as_deref(), Some("Hello world\r\n"));
+    assert_eq!(get(&[1, 1, 1, 1], None), None);
+    assert_eq!(get(&[2], None), None);
+    assert_eq!(
+        get(
+            &[1],
+            Some(SectionText::HeaderFields {
+                not: true,
+                fields: vec!["content-type".into()]
+            })
+        )
+        .as_deref(),
+        Some("From: mid@example.org\r\n\r\n")
+    );
+}
+
+#[test]
+fn message_rfc822_holding_a_digest() {
+    let msg = to_crlf(
+        b"Content-Type: message/rfc822\n\
+\n\
+Subject: digest\n\
+Content-Type: multipart/digest; boundary=\"foo\"\n\
+\n\
+prologue\n\
+\n\
+--foo \n\
+\n\
+From: m1@example.com\n\
+\n\
+m1 body\n\
+\n\
+--foo\n\
+X-Mime: m2 header\n\
+\n\
+From: m2@example.com\n\
+\n\
+m2 body\n\
+\n\
+--foo--\n"
+            .to_vec(),
+    );
+    let get = |p: &[u32], t| fetch_section(&msg, p, t);
+    assert!(get(&[1], None).unwrap().starts_with("Subject: digest\r\n"));
+    assert!(get(&[1], Some(SectionText::Text))
+        .unwrap()
+        .starts_with("prologue\r\n"));
+    assert_eq!(
+        get(&[1, 1], None).as_deref(),
+        Some("From: m1@example.com\r\n\r\nm1 body\r\n")
+    );
+    assert_eq!(
+        get(&[1, 1], Some(SectionText::Mime)).as_deref(),
+        Some("\r\n")
+    );
+    assert_eq!(
+        get(&[1, 1], Some(SectionText::Header)).as_deref(),
+        Some("From: m1@example.com\r\n\r\n")
+    );
+    assert_eq!(
+        get(&[1, 2], Some(SectionText::Mime)).as_deref(),
+        Some("X-Mime: m2 header\r\n\r\n")
+    );
+    assert_eq!(
+        get(&[1, 2], Some(SectionText::Text)).as_deref(),
+        Some("m2 body\r\n")
+    );
+    assert_eq!(get(&[1, 2, 1], None).as_deref(), Some("m2 body\r\n"));
+    assert_eq!(get(&[1, 3], None), None);
+}
+
 #[test]
 fn folded_headers_are_filtered_whole() {
     let hdr = b"A: 1\r\nB: 2\r\n  continued\r\nC: 3\r\n\r\n";
