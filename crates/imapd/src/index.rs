@@ -6,8 +6,10 @@
 //! It is only a cache. UIDs and UIDVALIDITY live in each mailbox's `ferrymail-uidlist`
 //! ([`crate::uidlist`]), so deleting this database loses no state. Entries are keyed by
 //! (mailbox path, UIDVALIDITY, UID): a Maildir message file's content never changes and a
-//! UID is never reused within one UIDVALIDITY, so an entry can never go stale; expunged
-//! messages' entries are removed best-effort.
+//! UID is never reused within one UIDVALIDITY (and a mailbox created again at a path gets a
+//! UIDVALIDITY above its predecessor's, [`crate::uidlist::next_uidvalidity`]), so an entry
+//! can never go stale; expunged messages' entries, and a deleted or renamed mailbox's, are
+//! removed best-effort.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,11 +46,17 @@ pub struct Index {
     db: sled::Db,
 }
 
-fn key(mailbox: &Path, uidvalidity: u32, uid: u32) -> Vec<u8> {
+/// Every key of one mailbox starts with this.
+fn mailbox_prefix(mailbox: &Path) -> Vec<u8> {
     let p = mailbox.as_os_str().as_encoded_bytes();
     let mut k = Vec::with_capacity(p.len() + 9);
     k.extend_from_slice(p);
     k.push(0);
+    k
+}
+
+fn key(mailbox: &Path, uidvalidity: u32, uid: u32) -> Vec<u8> {
+    let mut k = mailbox_prefix(mailbox);
     k.extend_from_slice(&uidvalidity.to_be_bytes());
     k.extend_from_slice(&uid.to_be_bytes());
     k
@@ -133,6 +141,27 @@ impl Index {
         let _ = self.db.remove(key(mailbox, uidvalidity, uid));
     }
 
+    /// Drops every entry of the mailbox at `mailbox`, whatever its UIDVALIDITY.
+    pub fn remove_mailbox(&self, mailbox: &Path) {
+        self.remove_prefix(&mailbox_prefix(mailbox));
+    }
+
+    /// Drops every entry whose key starts with `prefix` (a mailbox path's first bytes: the
+    /// mailboxes below a Maildir++ folder `.A` are `.A.B`, ...).
+    pub fn remove_prefix(&self, prefix: &[u8]) {
+        let keys: Vec<sled::IVec> = self
+            .db
+            .scan_prefix(prefix)
+            .keys()
+            .filter_map(Result::ok)
+            .collect();
+        for k in keys {
+            if let Err(e) = self.db.remove(k) {
+                tracing::debug!(error = %e, "index remove failed");
+            }
+        }
+    }
+
     pub fn flush(&self) {
         if let Err(e) = self.db.flush() {
             tracing::warn!(error = %e, "index flush failed");
@@ -171,5 +200,16 @@ mod tests {
         assert!(idx.get(Path::new("/m/a2"), 7, 1).is_none());
         idx.remove(mb, 7, 1);
         assert!(idx.get(mb, 7, 1).is_none());
+
+        for (path, v) in [("/m/a", 7), ("/m/a", 8), ("/m/a2", 7), ("/m/a.b", 7)] {
+            idx.put(Path::new(path), v, 1, &c);
+        }
+        idx.remove_mailbox(mb);
+        assert!(idx.get(mb, 7, 1).is_none() && idx.get(mb, 8, 1).is_none());
+        assert!(idx.get(Path::new("/m/a2"), 7, 1).is_some());
+        assert!(idx.get(Path::new("/m/a.b"), 7, 1).is_some());
+        idx.remove_prefix(b"/m/a.");
+        assert!(idx.get(Path::new("/m/a.b"), 7, 1).is_none());
+        assert!(idx.get(Path::new("/m/a2"), 7, 1).is_some());
     }
 }

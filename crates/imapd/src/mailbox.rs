@@ -31,7 +31,7 @@ mod recent;
 pub use hub::{Hub, IdleWatch};
 
 use crate::index::Index;
-use crate::uidlist::{FileStamp, UidList, UidLock};
+use crate::uidlist::{store_root, FileStamp, UidList, UidLock};
 
 /// Dovecot's keyword-name file: index → name for the maildir letters a–z.
 const KEYWORDS_FILE: &str = "dovecot-keywords";
@@ -282,6 +282,8 @@ impl SharedMailbox {
         if list.uidvalidity != st.uidvalidity {
             // Someone rebuilt the list: its numbering is the one every process must share.
             tracing::warn!(path = %self.path.display(), "UID list rebuilt by another process; adopting its UIDVALIDITY");
+            // Cached facts are per UID, and the UIDs now name other messages.
+            lock(&self.cache).clear();
             st.uidvalidity = list.uidvalidity;
             st.uidnext = list.uidnext;
             st.msgs = Arc::new(
@@ -340,7 +342,8 @@ impl SharedMailbox {
                     st.msgs = Arc::new(msgs);
                 }
                 None => {
-                    st.uidvalidity = now_secs();
+                    st.uidvalidity =
+                        crate::uidlist::next_uidvalidity(store_root(&self.path), now_secs())?;
                     st.uidnext = 1;
                 }
             }

@@ -302,17 +302,19 @@ impl Storage for MaildirStorage {
 
     fn delete(&mut self, raw: &str) -> StoreResult<()> {
         let n = name(raw)?;
-        self.store.delete_folder(&n).map_err(|e| fail(e.into()))
+        self.store.delete_folder(&n).map_err(|e| fail(e.into()))?;
+        self.hub.forget_folder(&self.store, &n, false);
+        Ok(())
     }
 
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()> {
         let (from, to) = (name(from)?, name(to)?);
-        let r = if from.is_inbox() {
-            self.rename_inbox(&to)
-        } else {
-            self.rename_with_children(&from, &to)
-        };
-        r.map_err(fail)
+        if from.is_inbox() {
+            return self.rename_inbox(&to).map_err(fail);
+        }
+        self.rename_with_children(&from, &to).map_err(fail)?;
+        self.hub.forget_folder(&self.store, &from, true);
+        Ok(())
     }
 
     fn status(&mut self, raw: &str) -> StoreResult<MailboxStatus> {

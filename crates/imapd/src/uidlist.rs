@@ -13,6 +13,11 @@
 //! and one session child per login of a Unix account), so every read-modify-write of the list
 //! happens under [`UidLock`], an `flock` on `ferrymail-uidlist.lock` beside it, after
 //! re-reading the list if its [`FileStamp`] shows another process changed it.
+//!
+//! A new list's UIDVALIDITY comes from [`next_uidvalidity`]: the current second, but always
+//! above the last one issued in the user's store (kept in `ferrymail-uidvalidity` at the
+//! store's root), so a mailbox deleted and created again within one second, or after the
+//! clock went back, never shows clients (or imapd's cache) an old UIDVALIDITY.
 
 use std::fs;
 use std::io::{self, Write};
@@ -24,11 +29,16 @@ use nix::fcntl::{Flock, FlockArg};
 pub const FILE_NAME: &str = "ferrymail-uidlist";
 /// The lock file serialising UID assignment across processes.
 pub const LOCK_NAME: &str = "ferrymail-uidlist.lock";
+/// At a store's root: the last UIDVALIDITY issued to any of its mailboxes.
+pub const LAST_UIDVALIDITY_NAME: &str = "ferrymail-uidvalidity";
+/// The lock file serialising [`next_uidvalidity`] across processes.
+const LAST_UIDVALIDITY_LOCK: &str = "ferrymail-uidvalidity.lock";
 
 /// An exclusive `flock` on a lock file, released on drop: the one mechanism for every
 /// read-modify-write of a file that several processes serving one user share (the UID
 /// list, `dovecot-keywords`, `subscriptions`). Blocks until any other holder (in this or
-/// another process) is done. Never take two at once.
+/// another process) is done. Never take two at once, with one exception in a fixed order:
+/// [`next_uidvalidity`] takes the store's lock while a mailbox's [`UidLock`] is held.
 pub struct FileLock {
     _lock: Option<Flock<fs::File>>,
 }
@@ -198,6 +208,34 @@ impl UidList {
     }
 }
 
+/// The Maildir++ store root a mailbox directory belongs to: a folder is a `.Name` directory
+/// beside INBOX's `cur/`; anything else is INBOX, the root itself.
+pub fn store_root(mailbox: &Path) -> &Path {
+    let is_folder = mailbox
+        .file_name()
+        .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
+    match mailbox.parent() {
+        Some(parent) if is_folder && parent.join("cur").is_dir() => parent,
+        _ => mailbox,
+    }
+}
+
+/// A UIDVALIDITY for a new UID list in the store at `root`: the current second, or one
+/// more than the last issued there if that is not lower; recorded durably before it is
+/// returned, so it is never issued twice.
+pub fn next_uidvalidity(root: &Path, now: u32) -> io::Result<u32> {
+    let _lock = FileLock::acquire(&root.join(LAST_UIDVALIDITY_LOCK))?;
+    let path = root.join(LAST_UIDVALIDITY_NAME);
+    let last = match fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse::<u32>().unwrap_or(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    let next = now.max(last.saturating_add(1)).max(1);
+    ferrymail_fsutil::write_atomic(&path, format!("{next}\n").as_bytes(), 0o600)?;
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +264,38 @@ mod tests {
         let back = UidList::load(dir.path()).unwrap().unwrap();
         assert_eq!(back.uidnext, 10, "appended records move UIDNEXT past them");
         assert_eq!(back.entries.len(), 4);
+    }
+
+    #[test]
+    fn uidvalidity_only_grows_within_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert_eq!(next_uidvalidity(root, 1000).unwrap(), 1000);
+        assert_eq!(next_uidvalidity(root, 1000).unwrap(), 1001, "same second");
+        assert_eq!(
+            next_uidvalidity(root, 900).unwrap(),
+            1002,
+            "clock went back"
+        );
+        assert_eq!(next_uidvalidity(root, 5000).unwrap(), 5000);
+        let other = tempfile::tempdir().unwrap();
+        assert_eq!(next_uidvalidity(other.path(), 1000).unwrap(), 1000);
+    }
+
+    #[test]
+    fn store_root_of_inbox_and_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("Maildir");
+        fs::create_dir_all(root.join("cur")).unwrap();
+        fs::create_dir_all(root.join(".Sent").join("cur")).unwrap();
+        assert_eq!(store_root(&root), root);
+        assert_eq!(store_root(&root.join(".Sent")), root);
+        let dotted = dir.path().join(".user");
+        fs::create_dir_all(dotted.join("cur")).unwrap();
+        assert_eq!(
+            store_root(&dotted),
+            dotted,
+            "a root whose parent is no maildir"
+        );
     }
 }

@@ -2,11 +2,11 @@
 //! the process-wide inotify watcher that watches a mailbox while some session idles on it.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use ferrymail_maildir::Maildir;
+use ferrymail_maildir::{MailboxName, Maildir, Store};
 use notify::Watcher;
 
 use super::{lock, SharedMailbox, StoreError};
@@ -178,6 +178,28 @@ impl Hub {
         for dir in &dirs {
             if let Err(e) = w.watch(dir, notify::RecursiveMode::NonRecursive) {
                 tracing::debug!(dir = %dir.display(), error = %e, "cannot watch");
+            }
+        }
+    }
+
+    /// Forgets the mailbox `name` of `store` after DELETE or RENAME took it away (with
+    /// `descendants`, also the Maildir++ folders below it, which RENAME moves along): its
+    /// cached facts are dropped, and the next open of its path starts afresh instead of
+    /// from a handle some session still holds on the mailbox that was there.
+    pub fn forget_folder(&self, store: &Store, name: &MailboxName, descendants: bool) {
+        let Some(path) = name.disk_name().map(|d| store.root().join(d)) else {
+            return;
+        };
+        let mut below = path.as_os_str().as_encoded_bytes().to_vec();
+        below.push(b'.');
+        let gone = |p: &Path| {
+            p == path || (descendants && p.as_os_str().as_encoded_bytes().starts_with(&below))
+        };
+        lock(&self.open).retain(|p, _| !gone(p));
+        if let Some(index) = &self.index {
+            index.remove_mailbox(&path);
+            if descendants {
+                index.remove_prefix(&below);
             }
         }
     }
