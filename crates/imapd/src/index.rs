@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::mailbox::Cached;
 
 /// Bumped whenever the rendering of cached items changes, so old entries are ignored.
-const FORMAT: u8 = 2;
+const FORMAT: u8 = 3;
 /// sled's page cache; the in-memory per-mailbox cache sits in front of it.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 

@@ -4,8 +4,8 @@
 //! Layers, from the wire inwards:
 //! - [`parser`] (sans-IO): collects a command with its literals under the size limits
 //!   (`imapd.max_command_line`, `imapd.max_literal`) and parses it; [`response`], [`fetch`],
-//!   [`mime`] and [`search`] (sans-IO) encode responses, FETCH items, ENVELOPE/BODYSTRUCTURE
-//!   and evaluate SEARCH keys; [`utf7`] converts mailbox names.
+//!   [`mime`], [`address`] and [`search`] (sans-IO) encode responses, FETCH items,
+//!   ENVELOPE/BODYSTRUCTURE and evaluate SEARCH keys; [`utf7`] converts mailbox names.
 //! - [`session`]: the RFC 3501 state machine for one connection, over [`conn`] (buffers
 //!   allocated only while bytes are in flight). An APPEND literal over 256 KiB is not
 //!   collected: it is streamed into the target mailbox's `tmp/` and committed with its UID
@@ -37,6 +37,7 @@
 //! persists it across restarts (the main process only; session children have no index). sled
 //! is only a cache: deleting it costs re-parsing, never a UID.
 
+pub mod address;
 pub mod child;
 pub mod conn;
 pub mod fetch;

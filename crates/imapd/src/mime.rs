@@ -8,7 +8,9 @@
 
 use std::ops::Range;
 
-use mailparse::{MailAddr, MailHeader};
+use mailparse::MailHeader;
+
+use crate::address::{self, Item};
 
 use ferrymail_imap_proto::encode::{nstring, string};
 use ferrymail_imap_proto::{Section, SectionText};
@@ -333,19 +335,17 @@ pub fn envelope(out: &mut Vec<u8>, hdr: &[u8]) {
     nstring(out, get("Date").as_deref());
     out.push(b' ');
     nstring(out, get("Subject").as_deref());
-    let from = get("From");
-    for (name, fallback) in [
-        ("From", None),
-        ("Sender", from.as_deref()),
-        ("Reply-To", from.as_deref()),
-        ("To", None),
-        ("Cc", None),
-        ("Bcc", None),
-    ] {
+    let from = address_items(get("From"));
+    for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
         out.push(b' ');
-        let v = get(name);
-        let v = v.as_deref().or(fallback);
-        address_list(out, v);
+        let items = address_items(get(name));
+        // RFC 3501 §7.4.2: Sender and Reply-To default to From when absent (or empty).
+        let items = if items.is_empty() && matches!(name, "Sender" | "Reply-To") {
+            &from
+        } else {
+            &items
+        };
+        address_list(out, items);
     }
     out.push(b' ');
     nstring(out, get("In-Reply-To").as_deref());
@@ -354,52 +354,43 @@ pub fn envelope(out: &mut Vec<u8>, hdr: &[u8]) {
     out.push(b')');
 }
 
-fn address_list(out: &mut Vec<u8>, raw: Option<&[u8]>) {
-    let Some(raw) = raw else {
-        out.extend_from_slice(b"NIL");
-        return;
-    };
-    let text = String::from_utf8_lossy(raw);
-    let list = match mailparse::addrparse(&text) {
-        Ok(l) if !l.is_empty() => l,
-        _ => {
-            out.extend_from_slice(b"NIL");
-            return;
-        }
-    };
-    out.push(b'(');
-    for a in list.iter() {
-        match a {
-            MailAddr::Single(s) => address(out, s.display_name.as_deref(), &s.addr),
-            MailAddr::Group(g) => {
-                out.extend_from_slice(b"(NIL NIL ");
-                string(out, g.group_name.as_bytes());
-                out.extend_from_slice(b" NIL)");
-                for s in &g.addrs {
-                    address(out, s.display_name.as_deref(), &s.addr);
-                }
-                out.extend_from_slice(b"(NIL NIL NIL NIL)");
-            }
-        }
-    }
-    out.push(b')');
+fn address_items(raw: Option<Vec<u8>>) -> Vec<Item> {
+    raw.map(|r| address::parse_list(&r)).unwrap_or_default()
 }
 
-fn address(out: &mut Vec<u8>, name: Option<&str>, addr: &str) {
-    // mailparse leaves the separator of an address that follows a group in the address.
-    let addr = addr.trim_start_matches([',', ' ', '\t']);
+/// An ENVELOPE address list: NIL when empty; a group is its start `(NIL NIL "name" NIL)`,
+/// its members and its end `(NIL NIL NIL NIL)`.
+fn address_list(out: &mut Vec<u8>, items: &[Item]) {
+    if items.is_empty() {
+        out.extend_from_slice(b"NIL");
+        return;
+    }
     out.push(b'(');
-    nstring(out, name.filter(|n| !n.is_empty()).map(str::as_bytes));
-    out.extend_from_slice(b" NIL ");
-    match addr.rsplit_once('@') {
-        Some((local, host)) => {
-            string(out, local.as_bytes());
-            out.push(b' ');
-            string(out, host.as_bytes());
-        }
-        None => {
-            string(out, addr.as_bytes());
-            out.extend_from_slice(b" NIL");
+    for item in items {
+        match item {
+            Item::Mailbox(m) => {
+                out.push(b'(');
+                nstring(
+                    out,
+                    m.name
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .map(str::as_bytes),
+                );
+                out.push(b' ');
+                nstring(out, m.route.as_deref().map(str::as_bytes));
+                out.push(b' ');
+                string(out, m.local.as_bytes());
+                out.push(b' ');
+                nstring(out, m.domain.as_deref().map(str::as_bytes));
+                out.push(b')');
+            }
+            Item::GroupStart(name) => {
+                out.extend_from_slice(b"(NIL NIL ");
+                string(out, name.as_bytes());
+                out.extend_from_slice(b" NIL)");
+            }
+            Item::GroupEnd => out.extend_from_slice(b"(NIL NIL NIL NIL)"),
         }
     }
     out.push(b')');

@@ -99,11 +99,12 @@ fn body_matches(content: &[u8], needle: &str) -> bool {
     false
 }
 
-/// Header facts SEARCH uses, computed once per message for the cache: the decoded,
-/// lower-cased From/To/Cc/Bcc/Subject and the sent day.
+/// Header facts SEARCH uses, computed once per message for the cache: the lower-cased
+/// From/To/Cc/Bcc (written out plainly, [`crate::address::search_text`]) and decoded
+/// Subject, and the sent day.
 pub fn header_facts(hdr: &[u8]) -> ([Box<str>; 5], Option<i64>) {
     let headers = crate::mime::headers(hdr);
-    let field = |name: &str| -> Box<str> {
+    let field = |name: &str, text: fn(&mailparse::MailHeader<'_>) -> String| -> Box<str> {
         let mut v = String::new();
         for h in headers
             .iter()
@@ -112,10 +113,12 @@ pub fn header_facts(hdr: &[u8]) -> ([Box<str>; 5], Option<i64>) {
             if !v.is_empty() {
                 v.push('\n');
             }
-            v.push_str(&h.get_value().to_lowercase());
+            v.push_str(&text(h).to_lowercase());
         }
         v.into_boxed_str()
     };
+    let addresses = |h: &mailparse::MailHeader<'_>| crate::address::search_text(h.get_value_raw());
+    let decoded = |h: &mailparse::MailHeader<'_>| h.get_value();
     let sent_day = headers
         .iter()
         .find(|h| h.get_key_ref().eq_ignore_ascii_case("Date"))
@@ -127,11 +130,11 @@ pub fn header_facts(hdr: &[u8]) -> ([Box<str>; 5], Option<i64>) {
         });
     (
         [
-            field("From"),
-            field("To"),
-            field("Cc"),
-            field("Bcc"),
-            field("Subject"),
+            field("From", addresses),
+            field("To", addresses),
+            field("Cc", addresses),
+            field("Bcc", addresses),
+            field("Subject", decoded),
         ],
         sent_day,
     )

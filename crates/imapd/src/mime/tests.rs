@@ -281,3 +281,31 @@ fn mutated_messages_do_not_panic() {
         let _ = crate::search::header_facts(&msg);
     }
 }
+
+fn envelope_of(hdr: &[u8]) -> String {
+    let mut out = Vec::new();
+    envelope(&mut out, &to_crlf(hdr.to_vec()));
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn envelope_groups_routes_and_defaults() {
+    assert_eq!(
+        envelope_of(
+            b"From: user@domain (Real Name)\n\
+To: group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;\n\
+Cc: group:;, group2: (foo) ;\n\n"
+        ),
+        "(NIL NIL ((\"Real Name\" NIL \"user\" \"domain\")) \
+((\"Real Name\" NIL \"user\" \"domain\")) ((\"Real Name\" NIL \"user\" \"domain\")) \
+((NIL NIL \"group\" NIL)(NIL NIL \"g1\" \"d1.org\")(NIL NIL \"g2\" \"d2.org\")(NIL NIL NIL NIL)\
+(NIL NIL \"group2\" NIL)(NIL NIL \"g3\" \"d3.org\")(NIL NIL NIL NIL)) \
+((NIL NIL \"group\" NIL)(NIL NIL NIL NIL)(NIL NIL \"group2\" NIL)(NIL NIL NIL NIL)) \
+NIL NIL NIL)"
+    );
+    assert_eq!(
+        envelope_of(b"From: <@route:user@domain>\nSender: \nReply-To: \n\n"),
+        "(NIL NIL ((NIL \"@route\" \"user\" \"domain\")) ((NIL \"@route\" \"user\" \"domain\")) \
+((NIL \"@route\" \"user\" \"domain\")) NIL NIL NIL NIL NIL)"
+    );
+}
