@@ -28,7 +28,8 @@
 //! folders, `/` shown as the separator). UIDs live in a per-mailbox `ferrymail-uidlist` file
 //! ([`uidlist`]) next to the messages — UIDVALIDITY, UIDNEXT and uid → base name — so UIDs
 //! survive losing imapd's state directory, and UIDVALIDITY only changes if that file is
-//! lost or corrupt; several processes (session children) may assign UIDs in one mailbox, so
+//! lost or corrupt (a new list's UIDVALIDITY is above every one issued before in the user's
+//! store, [`uidlist::next_uidvalidity`]); several processes (session children) may assign UIDs in one mailbox, so
 //! that happens under an `flock` ([`uidlist::UidLock`]). Keyword names are kept in Dovecot's
 //! `dovecot-keywords` format and given letters under the same lock; subscriptions change
 //! under a lock of their own ([`listing::update_subscriptions`]). The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per

@@ -236,3 +236,6 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::And(ks) => ks.iter().all(|k| matches(k, c)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,15 @@ fn fill(hub: &Hub, store: &Store, name: &MailboxName, body: &str) -> (u32, u64) 
     (uidvalidity, mb.cached(uid).unwrap().size)
 }
 
+/// A store and a hub with an index database (the main process's setup), in a temporary
+/// directory that lives as long as the first value.
+fn setup() -> (tempfile::TempDir, Arc<Hub>, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = Index::open(&dir.path().join("state")).unwrap();
+    let store = Store::new(dir.path().join("Maildir"));
+    (dir, Hub::new(Some(index)), store)
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -34,10 +43,7 @@ fn now() -> u64 {
 
 #[test]
 fn delete_and_create_within_one_second() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = Index::open(&dir.path().join("state")).unwrap();
-    let hub = Hub::new(Some(index));
-    let store = Store::new(dir.path().join("Maildir"));
+    let (_dir, hub, store) = setup();
     let name = MailboxName::new("box").unwrap();
     let small = "Subject: a\r\n\r\n1\r\n";
     let large = "Subject: b\r\n\r\n4\r\n4\r\n4\r\n";
@@ -74,10 +80,7 @@ fn delete_and_create_within_one_second() {
 
 #[test]
 fn rename_away_and_create_within_one_second() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = Index::open(&dir.path().join("state")).unwrap();
-    let hub = Hub::new(Some(index));
-    let store = Store::new(dir.path().join("Maildir"));
+    let (_dir, hub, store) = setup();
     let (name, other) = (
         MailboxName::new("box").unwrap(),
         MailboxName::new("old").unwrap(),
