@@ -13,15 +13,18 @@ use crate::mime;
 pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
     let msg = mime::to_crlf(raw);
     let root = mime::parse(&msg);
-    let mut envelope = Vec::new();
-    mime::envelope(
-        &mut envelope,
-        msg.get(root.header.clone()).unwrap_or_default(),
-    );
-    let mut body = Vec::new();
-    mime::body_structure(&mut body, &msg, &root, false);
-    let mut bs = Vec::new();
-    mime::body_structure(&mut bs, &msg, &root, true);
+    let envelope = mime::envelope(msg.get(root.header.clone()).unwrap_or_default())
+        .encode()
+        .as_bytes()
+        .to_vec();
+    let body = mime::body_structure(&msg, &root, false)
+        .encode()
+        .as_bytes()
+        .to_vec();
+    let bs = mime::body_structure(&msg, &root, true)
+        .encode()
+        .as_bytes()
+        .to_vec();
     let hdr = msg.get(root.header.clone()).unwrap_or_default();
     let (search_headers, sent_day) = crate::search::header_facts(hdr);
     (

@@ -12,7 +12,7 @@ use mailparse::MailHeader;
 
 use crate::address::{self, Item};
 
-use ferrymail_imap_proto::encode::{nstring, string};
+use ferrymail_imap_proto::response::{Address, BodyStructure, Envelope, Extension, SingleKind};
 use ferrymail_imap_proto::{Section, SectionText};
 
 /// Nesting depth beyond which parts are treated as opaque (hostile messages nest deeply).
@@ -327,218 +327,150 @@ fn count_lines(b: &[u8]) -> usize {
     b.iter().filter(|&&c| c == b'\n').count()
 }
 
-/// Renders ENVELOPE for the header block `hdr`.
-pub fn envelope(out: &mut Vec<u8>, hdr: &[u8]) {
+/// The ENVELOPE of the header block `hdr`.
+pub fn envelope(hdr: &[u8]) -> Envelope {
     let hs = headers(hdr);
     let get = |name: &str| header_value(&hs, name).map(raw_value);
-    out.push(b'(');
-    nstring(out, get("Date").as_deref());
-    out.push(b' ');
-    nstring(out, get("Subject").as_deref());
     let from = address_items(get("From"));
-    for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
-        out.push(b' ');
+    // RFC 3501 §7.4.2: Sender and Reply-To default to From when absent (or empty).
+    let or_from = |name: &str| {
         let items = address_items(get(name));
-        // RFC 3501 §7.4.2: Sender and Reply-To default to From when absent (or empty).
-        let items = if items.is_empty() && matches!(name, "Sender" | "Reply-To") {
-            &from
+        if items.is_empty() {
+            from.clone()
         } else {
-            &items
-        };
-        address_list(out, items);
-    }
-    out.push(b' ');
-    nstring(out, get("In-Reply-To").as_deref());
-    out.push(b' ');
-    nstring(out, get("Message-ID").as_deref());
-    out.push(b')');
-}
-
-fn address_items(raw: Option<Vec<u8>>) -> Vec<Item> {
-    raw.map(|r| address::parse_list(&r)).unwrap_or_default()
-}
-
-/// An ENVELOPE address list: NIL when empty; a group is its start `(NIL NIL "name" NIL)`,
-/// its members and its end `(NIL NIL NIL NIL)`.
-fn address_list(out: &mut Vec<u8>, items: &[Item]) {
-    if items.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for item in items {
-        match item {
-            Item::Mailbox(m) => {
-                out.push(b'(');
-                nstring(
-                    out,
-                    m.name
-                        .as_deref()
-                        .filter(|n| !n.is_empty())
-                        .map(str::as_bytes),
-                );
-                out.push(b' ');
-                nstring(out, m.route.as_deref().map(str::as_bytes));
-                out.push(b' ');
-                string(out, m.local.as_bytes());
-                out.push(b' ');
-                nstring(out, m.domain.as_deref().map(str::as_bytes));
-                out.push(b')');
-            }
-            Item::GroupStart(name) => {
-                out.extend_from_slice(b"(NIL NIL ");
-                string(out, name.as_bytes());
-                out.extend_from_slice(b" NIL)");
-            }
-            Item::GroupEnd => out.extend_from_slice(b"(NIL NIL NIL NIL)"),
+            items
         }
+    };
+    Envelope {
+        date: get("Date"),
+        subject: get("Subject"),
+        sender: or_from("Sender"),
+        reply_to: or_from("Reply-To"),
+        to: address_items(get("To")),
+        cc: address_items(get("Cc")),
+        bcc: address_items(get("Bcc")),
+        in_reply_to: get("In-Reply-To"),
+        message_id: get("Message-ID"),
+        from,
     }
-    out.push(b')');
 }
 
-fn params_list(out: &mut Vec<u8>, params: &[(String, String)]) {
-    if params.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for (i, (k, v)) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b' ');
-        }
-        string(out, k.as_bytes());
-        out.push(b' ');
-        string(out, v.as_bytes());
-    }
-    out.push(b')');
+/// An ENVELOPE address list; a group is its start `(NIL NIL "name" NIL)`, its members and
+/// its end `(NIL NIL NIL NIL)`.
+fn address_items(raw: Option<Vec<u8>>) -> Vec<Address> {
+    let items = raw.map(|r| address::parse_list(&r)).unwrap_or_default();
+    items
+        .into_iter()
+        .map(|item| match item {
+            Item::Mailbox(m) => Address {
+                name: m.name.filter(|n| !n.is_empty()).map(String::into_bytes),
+                adl: m.route.map(String::into_bytes),
+                mailbox: Some(m.local.into_bytes()),
+                host: m.domain.map(String::into_bytes),
+            },
+            Item::GroupStart(name) => Address {
+                mailbox: Some(name.into_bytes()),
+                ..Address::default()
+            },
+            Item::GroupEnd => Address::default(),
+        })
+        .collect()
 }
 
-/// Renders BODY (`extended = false`) or BODYSTRUCTURE for a part.
-pub fn body_structure(out: &mut Vec<u8>, msg: &[u8], part: &Part, extended: bool) {
+/// BODY (`extended = false`) or BODYSTRUCTURE of a part.
+pub fn body_structure(msg: &[u8], part: &Part, extended: bool) -> BodyStructure {
     let hs = headers(msg.get(part.header.clone()).unwrap_or_default());
     let get = |name: &str| header_value(&hs, name).map(raw_value);
-    out.push(b'(');
     match &part.kind {
         Kind::Multipart(children) => {
-            if children.is_empty() {
+            let mut parts: Vec<BodyStructure> = children
+                .iter()
+                .map(|c| body_structure(msg, c, extended))
+                .collect();
+            if parts.is_empty() {
                 // RFC 3501 needs at least one part; show an empty text part like Dovecot.
-                out.extend_from_slice(
-                    b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0",
-                );
-                if extended {
-                    out.extend_from_slice(b" NIL NIL NIL NIL");
-                }
-                out.push(b')');
+                parts.push(BodyStructure::Single {
+                    media_type: "text".into(),
+                    subtype: "plain".into(),
+                    params: vec![("charset".into(), "us-ascii".into())],
+                    id: None,
+                    description: None,
+                    encoding: "7bit".into(),
+                    size: 0,
+                    kind: SingleKind::Text { lines: 0 },
+                    ext: extended.then(Extension::default),
+                });
             }
-            for c in children {
-                body_structure(out, msg, c, extended);
-            }
-            out.push(b' ');
-            string(out, part.subtype.as_bytes());
-            if extended {
-                out.push(b' ');
-                let params: Vec<(String, String)> = part.params.clone();
-                params_list(out, &params);
-                extension_data(out, &hs);
+            BodyStructure::Multi {
+                parts,
+                subtype: part.subtype.clone(),
+                ext: extended.then(|| (part.params.clone(), extension(&hs, None))),
             }
         }
         kind => {
-            string(out, part.mtype.as_bytes());
-            out.push(b' ');
-            string(out, part.subtype.as_bytes());
-            out.push(b' ');
-            params_list(out, &part.params);
-            out.push(b' ');
-            nstring(out, get("Content-ID").as_deref());
-            out.push(b' ');
-            nstring(out, get("Content-Description").as_deref());
-            out.push(b' ');
-            // Passed through as written (Dovecot does the same); clients compare it
-            // case-insensitively.
-            let enc = get("Content-Transfer-Encoding")
-                .filter(|e| !e.is_empty())
-                .map(|e| String::from_utf8_lossy(&e).into_owned())
-                .unwrap_or_else(|| "7bit".to_owned());
-            string(out, enc.as_bytes());
             let body = msg.get(part.body.clone()).unwrap_or_default();
-            out.extend_from_slice(format!(" {}", body.len()).as_bytes());
-            if let Kind::Message(inner) = kind {
-                out.push(b' ');
-                envelope(out, msg.get(inner.header.clone()).unwrap_or_default());
-                out.push(b' ');
-                body_structure(out, msg, inner, extended);
-                out.extend_from_slice(format!(" {}", count_lines(body)).as_bytes());
-            } else if part.mtype.eq_ignore_ascii_case("text") {
-                out.extend_from_slice(format!(" {}", count_lines(body)).as_bytes());
-            }
-            if extended {
-                out.push(b' ');
-                nstring(out, get("Content-MD5").as_deref());
-                extension_data(out, &hs);
+            let lines = count_lines(body) as u64;
+            let kind = match kind {
+                Kind::Message(inner) => SingleKind::Message {
+                    envelope: Box::new(envelope(msg.get(inner.header.clone()).unwrap_or_default())),
+                    body: Box::new(body_structure(msg, inner, extended)),
+                    lines,
+                },
+                _ if part.mtype.eq_ignore_ascii_case("text") => SingleKind::Text { lines },
+                _ => SingleKind::Basic,
+            };
+            BodyStructure::Single {
+                media_type: part.mtype.clone(),
+                subtype: part.subtype.clone(),
+                params: part.params.clone(),
+                id: get("Content-ID"),
+                description: get("Content-Description"),
+                // Passed through as written (Dovecot does the same); clients compare it
+                // case-insensitively.
+                encoding: get("Content-Transfer-Encoding")
+                    .filter(|e| !e.is_empty())
+                    .map(|e| String::from_utf8_lossy(&e).into_owned())
+                    .unwrap_or_else(|| "7bit".to_owned()),
+                size: body.len() as u64,
+                kind,
+                ext: extended.then(|| extension(&hs, get("Content-MD5"))),
             }
         }
     }
-    out.push(b')');
 }
 
-/// Disposition, language and location: the extension data every part has.
-fn extension_data(out: &mut Vec<u8>, hs: &[MailHeader<'_>]) {
-    out.push(b' ');
-    match header_value(hs, "Content-Disposition") {
-        Some(h) => {
-            let value = h.get_value();
-            let kind = value
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            if kind.is_empty() {
-                out.extend_from_slice(b"NIL");
-            } else {
-                let params = parse_params(value.split_once(';').map_or("", |(_, p)| p));
-                out.push(b'(');
-                string(out, kind.as_bytes());
-                out.push(b' ');
-                params_list(out, &params);
-                out.push(b')');
-            }
-        }
-        None => out.extend_from_slice(b"NIL"),
-    }
-    out.push(b' ');
-    match header_value(hs, "Content-Language") {
-        Some(h) => {
-            let v = h.get_value();
-            let langs: Vec<&str> = v
+/// Disposition, language and location: the extension data every part has (and MD5, which
+/// only single parts have).
+fn extension(hs: &[MailHeader<'_>], md5: Option<Vec<u8>>) -> Extension {
+    let disposition = header_value(hs, "Content-Disposition").and_then(|h| {
+        let value = h.get_value();
+        let kind = value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        (!kind.is_empty()).then(|| {
+            let params = parse_params(value.split_once(';').map_or("", |(_, p)| p));
+            (kind, params)
+        })
+    });
+    let language = header_value(hs, "Content-Language")
+        .map(|h| {
+            h.get_value()
                 .split(',')
                 .map(str::trim)
                 .filter(|l| !l.is_empty())
-                .collect();
-            match langs.as_slice() {
-                [] => out.extend_from_slice(b"NIL"),
-                [one] => string(out, one.as_bytes()),
-                many => {
-                    out.push(b'(');
-                    for (i, l) in many.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b' ');
-                        }
-                        string(out, l.as_bytes());
-                    }
-                    out.push(b')');
-                }
-            }
-        }
-        None => out.extend_from_slice(b"NIL"),
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Extension {
+        md5,
+        disposition,
+        language,
+        location: header_value(hs, "Content-Location").map(raw_value),
     }
-    out.push(b' ');
-    nstring(
-        out,
-        header_value(hs, "Content-Location")
-            .map(raw_value)
-            .as_deref(),
-    );
 }
 
 /// Part `n` (1-based) of the message `m` (the whole message, or the message a

@@ -223,8 +223,10 @@ fn hostile_nesting_is_bounded() {
     }
     msg.extend_from_slice(b"\r\nleaf\r\n");
     let root = parse(&msg);
-    let mut out = Vec::new();
-    body_structure(&mut out, &msg, &root, true);
+    let out = body_structure(&msg, &root, true)
+        .encode()
+        .as_bytes()
+        .to_vec();
     assert!(out.len() < 100_000);
     let depth = out.iter().take_while(|&&b| b == b'(').count();
     assert!(depth <= MAX_DEPTH + 2, "{depth}");
@@ -283,8 +285,10 @@ fn mutated_messages_do_not_panic() {
 }
 
 fn envelope_of(hdr: &[u8]) -> String {
-    let mut out = Vec::new();
-    envelope(&mut out, &to_crlf(hdr.to_vec()));
+    let out = envelope(&to_crlf(hdr.to_vec()))
+        .encode()
+        .as_bytes()
+        .to_vec();
     String::from_utf8(out).unwrap()
 }
 
