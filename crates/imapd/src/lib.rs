@@ -1,19 +1,22 @@
 //! `imapd`: the IMAP4rev1 server (143 with STARTTLS, 993 with implicit TLS) over users'
 //! Maildirs — where mail clients read what `local-delivery` wrote.
 //!
-//! Layers, from the wire inwards:
-//! - [`parser`] (sans-IO): collects a command with its literals under the size limits
-//!   (`imapd.max_command_line`, `imapd.max_literal`) and parses it; [`response`], [`fetch`],
-//!   [`mime`], [`address`] and [`search`] (sans-IO) encode responses, FETCH items,
-//!   ENVELOPE/BODYSTRUCTURE and evaluate SEARCH keys; [`utf7`] converts mailbox names.
-//! - [`session`]: the RFC 3501 state machine for one connection, over [`conn`] (buffers
-//!   allocated only while bytes are in flight). An APPEND literal over 256 KiB is not
-//!   collected: it is streamed into the target mailbox's `tmp/` and committed with its UID
-//!   at the end, so memory per APPEND is a few chunks whatever the message size.
-//! - [`listing`] (sans-IO): LIST/LSUB matching and the LIST-EXTENDED (RFC 5258) selection
-//!   and return options; LIST-STATUS (RFC 5819) reuses STATUS.
+//! The protocol itself — framing, grammar, the session state machine, responses and their
+//! encoding — is `ferrymail-imap-proto`; this crate is the daemon around it:
+//! - [`session`]: the tokio shell of one connection over [`conn`] (buffers allocated only
+//!   while bytes are in flight): reads commands, runs the state machine on the blocking pool
+//!   while streaming its output, and does the I/O it asks for (password checks, STARTTLS,
+//!   SASL, IDLE). An APPEND literal over 256 KiB is not collected: it is streamed into the
+//!   target mailbox's `tmp/` and committed with its UID at the end, so memory per APPEND is a
+//!   few chunks whatever the message size.
+//! - [`store`]: the state machine's `Storage` over a user's Maildir++ store, and the one
+//!   mapping of store errors to protocol failures.
+//! - [`fetch`], [`mime`], [`address`] and [`search`] (sans-IO): FETCH items from a message,
+//!   its MIME structure, ENVELOPE and BODYSTRUCTURE as typed values, address lists, SEARCH
+//!   keys evaluated over one message.
 //! - [`mailbox`]: open mailboxes shared by all sessions of the process (in-process change
-//!   notification; other writers seen by rescans and, during IDLE, inotify), over `ferrymail-maildir`.
+//!   notification; other writers seen by rescans and, during IDLE, inotify), \Recent
+//!   ownership, over `ferrymail-maildir`; [`subscriptions`] is the subscriptions file.
 //!
 //! Who serves a login: virtual users are served in the main process, as `imapd.user`. Unix
 //! accounts (`userdb.unix_accounts`, mail in `~/Maildir`) are served, when imapd was started
@@ -29,10 +32,10 @@
 //! ([`uidlist`]) next to the messages — UIDVALIDITY, UIDNEXT and uid → base name — so UIDs
 //! survive losing imapd's state directory, and UIDVALIDITY only changes if that file is
 //! lost or corrupt (a new list's UIDVALIDITY is above every one issued before in the user's
-//! store, [`uidlist::next_uidvalidity`]); several processes (session children) may assign UIDs in one mailbox, so
-//! that happens under an `flock` ([`uidlist::UidLock`]). Keyword names are kept in Dovecot's
+//! store, [`uidlist::next_uidvalidity`]); several processes (session children) may assign
+//! UIDs in one mailbox, so that happens under an `flock` ([`uidlist::UidLock`]). Keyword names are kept in Dovecot's
 //! `dovecot-keywords` format and given letters under the same lock; subscriptions change
-//! under a lock of their own ([`listing::update_subscriptions`]). The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per
+//! under a lock of their own ([`subscriptions::update_subscriptions`]). The cache of sizes, ENVELOPE and BODYSTRUCTURE is in memory per
 //! open mailbox (a message file is parsed at most once while any session has its mailbox
 //! open) in front of imapd's own sled database in `state_dir/imapd/` ([`index`]), which
 //! persists it across restarts (the main process only; session children have no index). sled
