@@ -12,7 +12,10 @@
 //!   \Recent ownership, over the [`session::Storage`] trait a mail store implements.
 //! - [`response`]: typed responses, written by the one encoder in [`encode`] and read back by
 //!   [`parse_response`] (tests and clients).
+//! - [`list`]: LIST/LSUB semantics over a store's mailbox names.
 //! - [`utf7`] (mailbox names on the wire) and [`date`] (IMAP date formats).
+//! - `fuzzing` (feature `fuzzing`, and in tests): the entry points of the cargo-fuzz targets
+//!   in `fuzz/`, whose corpora the unit tests run.
 
 pub mod command;
 pub mod date;
