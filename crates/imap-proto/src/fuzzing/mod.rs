@@ -7,10 +7,12 @@
 //! - [`response_roundtrip`]: whatever the response parser accepts re-encodes to bytes that
 //!   parse to the same value.
 
+mod mutate;
 mod script;
 #[cfg(test)]
 mod tests;
 
+pub use mutate::{corpus, Mutator};
 pub use script::session_script;
 
 use crate::parse_response::parse_response;

@@ -7,15 +7,11 @@ use super::*;
 use crate::parse_response::parse_all;
 
 fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(name);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+    super::corpus(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(name),
+    )
 }
 
 #[test]
@@ -39,58 +35,12 @@ fn response_corpus_parses_and_round_trips() {
     }
 }
 
-/// xorshift: the same mutations on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// Byte edits, plus (for scripts) whole lines swapped in from other seeds.
-fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], round: usize, specials: &[u8]) -> Vec<u8> {
-    let mut d = seeds[round % seeds.len()].clone();
-    for _ in 0..(1 + rng.below(6)) {
-        if d.is_empty() {
-            d.push(b'0');
-        }
-        let i = rng.below(d.len());
-        match rng.below(5) {
-            0 => d[i] = specials[rng.below(specials.len())],
-            1 => d.insert(i, specials[rng.below(specials.len())]),
-            2 => {
-                d.remove(i);
-            }
-            3 => d.truncate(i),
-            _ => {
-                let other = &seeds[rng.below(seeds.len())];
-                let lines: Vec<&[u8]> = other.split_inclusive(|&b| b == b'\n').collect();
-                let line = lines[rng.below(lines.len())];
-                let at = d[..i]
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |p| p + 1);
-                d.splice(at..at, line.iter().copied());
-            }
-        }
-    }
-    d
-}
-
 #[test]
 fn mutated_scripts_keep_the_invariants() {
     let seeds = corpus("session");
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = Mutator::new(0x2545_F491_4F6C_DD1D);
     for round in 0..4000 {
-        let d = mutate(&mut rng, &seeds, round, b"012 DXF*:,()[]{}+\\\n");
+        let d = rng.mutate(&seeds, round, b"012 DXF*:,()[]{}+\\\n");
         session_script(&d);
     }
 }
@@ -98,14 +48,9 @@ fn mutated_scripts_keep_the_invariants() {
 #[test]
 fn mutated_responses_round_trip() {
     let seeds = corpus("response_roundtrip");
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Mutator::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..20_000 {
-        let d = mutate(
-            &mut rng,
-            &seeds,
-            round,
-            b"{}()[]<>\"\\*+: .0123456789\r\nNILnil",
-        );
+        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*+: .0123456789\r\nNILnil");
         response_roundtrip(&d);
     }
 }

@@ -368,40 +368,11 @@ fn fuzz_corpus_does_not_panic() {
 /// without limits): no input may panic the collector or the parser.
 #[test]
 fn mutated_inputs_do_not_panic() {
-    let mut seeds: Vec<Vec<u8>> = Vec::new();
-    for dir in ["fuzz/corpus/parse_command"] {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.extension().and_then(|x| x.to_str()) != Some("dovecot") {
-                seeds.push(std::fs::read(p).unwrap());
-            }
-        }
-    }
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let specials = b"{}()[]<>\"\\*%:.,+- \r\n0123456789";
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_command");
+    let seeds = crate::fuzzing::corpus(&dir);
+    let mut rng = crate::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..3000 {
-        let mut d = seeds[round % seeds.len()].clone();
-        for _ in 0..(1 + next() % 8) {
-            if d.is_empty() {
-                d.push(b'a');
-            }
-            let i = (next() as usize) % d.len();
-            match next() % 4 {
-                0 => d[i] = specials[(next() as usize) % specials.len()],
-                1 => d.insert(i, specials[(next() as usize) % specials.len()]),
-                2 => {
-                    d.remove(i);
-                }
-                _ => d.truncate(i),
-            }
-        }
+        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:.,+- \r\n0123456789");
         let _ = parse_command(&d);
         let _ = append_before_literal(&d);
         let mut c = CommandCollector::new(256, 1024);

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::selected::Selected;
-use super::{failed, status_data, Failure, Output, Session, Storage};
+use super::{failed, recent_and_snapshot, status_data, Failure, Output, Session, Storage};
 use crate::command::AppendHead;
 use crate::list;
 use crate::response::{Code, Data, Kind, ListItem, Response, Status};
@@ -40,23 +40,8 @@ impl<S: Storage> Session<S> {
             Ok(mb) => mb,
             Err(f) => return Done::reply(failed(tag, &f)),
         };
-        // Read-write: the messages nobody has seen become this session's \Recent ones.
-        // Read-only: they are shown as \Recent, and stay unclaimed.
-        let claimed = if read_only {
-            Vec::new()
-        } else {
-            store.claim_recent(&mb).unwrap_or_default()
-        };
-        let snap = store.snapshot(&mb);
-        let recent: HashSet<u32> = if read_only {
-            snap.messages
-                .iter()
-                .filter(|m| m.unclaimed)
-                .map(|m| m.uid)
-                .collect()
-        } else {
-            claimed.into_iter().collect()
-        };
+        let (recent, snap) = recent_and_snapshot(store, &mb, read_only);
+        let recent: HashSet<u32> = recent.into_iter().collect();
         let sel = Selected::new(name.to_owned(), mb, read_only, &snap, recent);
         let mut flags = Vec::new();
         sel.flag_responses(&mut flags);

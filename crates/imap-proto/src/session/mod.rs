@@ -282,24 +282,37 @@ impl<S: Storage> Session<S> {
         if store.version(&sel.mb) == sel.version() && !pending {
             return;
         }
-        let claimed = if sel.read_only {
-            Vec::new()
-        } else {
-            store.claim_recent(&sel.mb).unwrap_or_default()
-        };
-        let snap = store.snapshot(&sel.mb);
-        let claimed = if sel.read_only {
-            snap.messages
-                .iter()
-                .filter(|m| m.unclaimed)
-                .map(|m| m.uid)
-                .collect()
-        } else {
-            claimed
-        };
+        let (claimed, snap) = recent_and_snapshot(store, &sel.mb, sel.read_only);
         let u = sel.update(&snap, &claimed, allow_expunge, silent);
         out.extend(u.responses);
     }
+}
+
+/// The messages that are \Recent for a session that looks at the mailbox now, and the
+/// snapshot they are in: read-write, those it just claimed; read-only, the unclaimed ones,
+/// shown without claiming them (they stay for the next read-write session).
+fn recent_and_snapshot<S: Storage>(
+    store: &mut S,
+    mb: &S::Mailbox,
+    read_only: bool,
+) -> (Vec<u32>, Snapshot) {
+    // Claimed before the snapshot is taken, so the snapshot holds every claimed message.
+    let claimed = if read_only {
+        Vec::new()
+    } else {
+        store.claim_recent(mb).unwrap_or_default()
+    };
+    let snap = store.snapshot(mb);
+    if read_only {
+        let unclaimed = snap
+            .messages
+            .iter()
+            .filter(|m| m.unclaimed)
+            .map(|m| m.uid)
+            .collect();
+        return (unclaimed, snap);
+    }
+    (claimed, snap)
 }
 
 /// A failed store operation as the tagged NO.

@@ -237,37 +237,15 @@ fn hostile_nesting_is_bounded() {
 #[test]
 fn mutated_messages_do_not_panic() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut seeds: Vec<Vec<u8>> = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().and_then(|x| x.to_str()) == Some("eml") {
-            seeds.push(std::fs::read(p).unwrap());
-        }
-    }
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let specials = b"{}()[]<>\"\\*%:;=.,+- \r\n-0123456789";
+    let seeds: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("eml"))
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let mut rng = ferrymail_imap_proto::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..2000 {
-        let mut d = seeds[round % seeds.len()].clone();
-        for _ in 0..(1 + next() % 8) {
-            if d.is_empty() {
-                d.push(b'a');
-            }
-            let i = (next() as usize) % d.len();
-            match next() % 4 {
-                0 => d[i] = specials[(next() as usize) % specials.len()],
-                1 => d.insert(i, specials[(next() as usize) % specials.len()]),
-                2 => {
-                    d.remove(i);
-                }
-                _ => d.truncate(i),
-            }
-        }
+        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:;=.,+- \r\n-0123456789");
         let (_, msg) = crate::fetch::compute_cached(d.clone(), 0);
         let root = parse(&msg);
         for parts in [vec![], vec![1], vec![2, 1], vec![1, 1, 1]] {
