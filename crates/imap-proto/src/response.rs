@@ -214,6 +214,24 @@ pub enum BodyStructure {
     },
 }
 
+impl BodyStructure {
+    /// A `text/plain; charset=us-ascii` 7bit part of `size` bytes and `lines` lines, with
+    /// empty extension data when `extended` (BODYSTRUCTURE).
+    pub fn text_plain(size: u64, lines: u64, extended: bool) -> BodyStructure {
+        BodyStructure::Single {
+            media_type: "text".into(),
+            subtype: "plain".into(),
+            params: vec![("charset".into(), "us-ascii".into())],
+            id: None,
+            description: None,
+            encoding: "7bit".into(),
+            size,
+            kind: SingleKind::Text { lines },
+            ext: extended.then(Extension::default),
+        }
+    }
+}
+
 /// What follows the basic fields of a non-multipart body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SingleKind {

@@ -389,17 +389,7 @@ pub fn body_structure(msg: &[u8], part: &Part, extended: bool) -> BodyStructure 
                 .collect();
             if parts.is_empty() {
                 // RFC 3501 needs at least one part; show an empty text part like Dovecot.
-                parts.push(BodyStructure::Single {
-                    media_type: "text".into(),
-                    subtype: "plain".into(),
-                    params: vec![("charset".into(), "us-ascii".into())],
-                    id: None,
-                    description: None,
-                    encoding: "7bit".into(),
-                    size: 0,
-                    kind: SingleKind::Text { lines: 0 },
-                    ext: extended.then(Extension::default),
-                });
+                parts.push(BodyStructure::text_plain(0, 0, extended));
             }
             BodyStructure::Multi {
                 parts,

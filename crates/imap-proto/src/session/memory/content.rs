@@ -3,7 +3,7 @@
 //! case-insensitive substring of the raw message).
 
 use crate::date::day_of;
-use crate::response::{BodyStructure, Envelope, Extension, FetchItem, SingleKind};
+use crate::response::{BodyStructure, Envelope, FetchItem};
 use crate::session::storage::{FlagSet, SearchContext};
 use crate::types::{FetchAtt, SearchKey, Section, SectionText};
 
@@ -60,17 +60,7 @@ fn lines(data: &[u8]) -> u64 {
 /// The message as one text/plain part; BODYSTRUCTURE adds the (empty) extension data.
 fn structure(data: &[u8], ext: bool) -> BodyStructure {
     let (_, text) = split(data);
-    BodyStructure::Single {
-        media_type: "text".into(),
-        subtype: "plain".into(),
-        params: vec![("charset".into(), "us-ascii".into())],
-        id: None,
-        description: None,
-        encoding: "7bit".into(),
-        size: text.len() as u64,
-        kind: SingleKind::Text { lines: lines(text) },
-        ext: ext.then(Extension::default),
-    }
+    BodyStructure::text_plain(text.len() as u64, lines(text), ext)
 }
 
 fn envelope(data: &[u8]) -> Envelope {
