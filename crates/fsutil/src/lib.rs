@@ -11,7 +11,7 @@ mod rename;
 mod replace;
 
 pub use rename::{rename_dir_noreplace, rename_noreplace};
-pub use replace::{write_atomic, write_atomic_unsynced};
+pub use replace::write_atomic;
 
 use std::fs::File;
 use std::io;

@@ -23,27 +23,6 @@ pub fn write_atomic(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<(
     write_with(path, contents, new_mode, &mut Disk)
 }
 
-/// Replaces `path` atomically (readers see the old or the new content) but without the two
-/// fsyncs: for state whose loss after a power cut is harmless and which changes often (which
-/// messages are \Recent), where a flush per change would cost more than it protects.
-pub fn write_atomic_unsynced(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<()> {
-    write_with(path, contents, new_mode, &mut NoSync)
-}
-
-struct NoSync;
-
-impl Steps for NoSync {
-    fn sync_file(&mut self, _: &File) -> io::Result<()> {
-        Ok(())
-    }
-    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
-        fs::rename(from, to)
-    }
-    fn sync_dir(&mut self, _: &Path) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The durability-relevant steps, apart so a test can watch their order and make each fail.
 trait Steps {
     fn sync_file(&mut self, file: &File) -> io::Result<()>;
@@ -228,20 +207,6 @@ mod tests {
             fail: Some("sync dir"),
         };
         assert!(write_with(&path, b"new", 0o600, &mut w).is_err());
-    }
-
-    #[test]
-    fn the_unsynced_form_replaces_atomically_too() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        write_atomic_unsynced(&path, b"one", 0o600).unwrap();
-        write_atomic_unsynced(&path, b"two", 0o644).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"two");
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(names(dir.path()), ["f"]);
     }
 
     #[test]

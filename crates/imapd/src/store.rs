@@ -433,28 +433,38 @@ impl Storage for MaildirStorage {
         &mut self,
         mb: &OpenMailbox,
         key: &SearchKey,
-        ctx: &SearchContext<'_>,
-    ) -> StoreResult<Option<bool>> {
-        let Some(meta) = mb.meta(ctx.uid) else {
-            return Ok(None);
-        };
+        msgs: &[SearchContext<'_>],
+    ) -> StoreResult<Vec<bool>> {
         let (cache, content) = (search::needs_cache(key), search::needs_content(key));
-        let Some(facts) = fetch::facts(&mb.mb, &meta, cache, content) else {
-            return Ok(None);
-        };
-        let cand = search::Candidate {
-            seq: ctx.seq,
-            uid: ctx.uid,
-            max_seq: ctx.max_seq,
-            max_uid: ctx.max_uid,
-            flags: meta.flags,
-            recent: ctx.recent,
-            size: facts.cached.as_ref().map_or(0, |c| c.size),
-            internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
-            cached: facts.cached.as_deref(),
-            keywords: ctx.keywords,
-            content: facts.content.as_deref(),
-        };
-        Ok(Some(search::matches(key, &cand)))
+        let (all, _, _) = mb.mb.snapshot();
+        Ok(msgs
+            .iter()
+            .map(|ctx| {
+                let Some(meta) = all
+                    .binary_search_by_key(&ctx.uid, |m| m.uid)
+                    .ok()
+                    .and_then(|i| all.get(i))
+                else {
+                    return false;
+                };
+                let Some(facts) = fetch::facts(&mb.mb, meta, cache, content) else {
+                    return false;
+                };
+                let cand = search::Candidate {
+                    seq: ctx.seq,
+                    uid: ctx.uid,
+                    max_seq: ctx.max_seq,
+                    max_uid: ctx.max_uid,
+                    flags: meta.flags,
+                    recent: ctx.recent,
+                    size: facts.cached.as_ref().map_or(0, |c| c.size),
+                    internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
+                    cached: facts.cached.as_deref(),
+                    keywords: ctx.keywords,
+                    content: facts.content.as_deref(),
+                };
+                search::matches(key, &cand)
+            })
+            .collect())
     }
 }

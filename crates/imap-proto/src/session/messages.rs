@@ -83,9 +83,9 @@ impl<S: Storage> Session<S> {
         };
         let max_seq = sel.exists();
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
-        let mut hits = Vec::new();
-        for (seq, u, flags) in sel.all() {
-            let ctx = SearchContext {
+        let msgs: Vec<SearchContext<'_>> = sel
+            .all()
+            .map(|(seq, u, flags)| SearchContext {
                 seq,
                 uid: u,
                 max_seq,
@@ -93,13 +93,18 @@ impl<S: Storage> Session<S> {
                 flags,
                 recent: sel.is_recent(u),
                 keywords: &sel.keywords,
-            };
-            match store.search(&sel.mb, key, &ctx) {
-                Ok(Some(true)) => hits.push(if uid { u } else { seq }),
-                Ok(_) => {}
-                Err(e) => return Done::reply(failed(tag, &e)),
-            }
-        }
+            })
+            .collect();
+        let matched = match store.search(&sel.mb, key, &msgs) {
+            Ok(m) => m,
+            Err(e) => return Done::reply(failed(tag, &e)),
+        };
+        let hits = msgs
+            .iter()
+            .zip(matched)
+            .filter(|(_, hit)| *hit)
+            .map(|(c, _)| if uid { c.uid } else { c.seq })
+            .collect();
         out.push(Response::Data(Data::Search(hits)));
         Done::reply(Response::ok(tag, "Search completed"))
     }

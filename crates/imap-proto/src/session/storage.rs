@@ -200,11 +200,12 @@ pub trait Storage: Send {
         uid: u32,
         atts: &[FetchAtt],
     ) -> StoreResult<Option<Vec<FetchItem>>>;
-    /// Whether one message matches a SEARCH key. None: expunged meanwhile.
+    /// Whether each of `msgs` matches a SEARCH key, in the order given; a message expunged
+    /// meanwhile does not match.
     fn search(
         &mut self,
         mb: &Self::Mailbox,
         key: &SearchKey,
-        ctx: &SearchContext<'_>,
-    ) -> StoreResult<Option<bool>>;
+        msgs: &[SearchContext<'_>],
+    ) -> StoreResult<Vec<bool>>;
 }

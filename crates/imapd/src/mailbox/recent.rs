@@ -2,7 +2,8 @@
 //! first to select its mailbox read-write after it arrived. As in Dovecot, the mailbox keeps
 //! the first UID no session has claimed yet; a claim moves it to UIDNEXT under the UID lock,
 //! so two sessions — even in two processes — never both get a message. The number lives in
-//! `ferrymail-recent` next to the UID list (with the UIDVALIDITY it belongs to); a message
+//! `ferrymail-recent` next to the UID list (with the UIDVALIDITY it belongs to; read and
+//! written under the UID lock, except by STATUS, which only reads); a message
 //! still in `new/` counts as unclaimed too, which covers a lost or stale file.
 
 use std::fs;
@@ -26,9 +27,19 @@ fn load(dir: &Path, uidvalidity: u32) -> Option<u32> {
 }
 
 fn save(dir: &Path, uidvalidity: u32, from: u32) -> io::Result<()> {
-    let text = format!("{uidvalidity} {from}\n");
-    // Losing a claim to a power cut only shows messages as \Recent once more.
-    ferrymail_fsutil::write_atomic_unsynced(&dir.join(RECENT_FILE), text.as_bytes(), 0o600)
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    // Rewritten in place at a fixed width, without a flush: this changes with every new
+    // message a session sees, and losing a claim to a power cut only shows messages as
+    // \Recent once more. No temporary file and rename, so the mailbox directory (whose
+    // UID list is flushed on every delivery) gets no metadata change from it.
+    let text = format!("{uidvalidity:010} {from:010}\n");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .open(dir.join(RECENT_FILE))?;
+    f.write_all_at(text.as_bytes(), 0)
 }
 
 impl SharedMailbox {
@@ -54,7 +65,7 @@ impl SharedMailbox {
     /// Claims every unclaimed message for the caller: returns their UIDs, and moves those
     /// still in `new/` to `cur/` (a mail reader has now seen them).
     pub fn claim_recent(&self) -> Result<Vec<u32>, StoreError> {
-        let claimed: Vec<u32> = {
+        let claimed: Vec<(u32, bool)> = {
             let mut st = lock(&self.state);
             let _flock = UidLock::acquire(&self.path)?;
             // Other processes may have assigned UIDs: take them in first.
@@ -62,11 +73,11 @@ impl SharedMailbox {
                 self.sync_locked(&mut st)?;
             }
             let from = load(&self.path, st.uidvalidity).unwrap_or(st.recent_from);
-            let claimed: Vec<u32> = st
+            let claimed: Vec<(u32, bool)> = st
                 .msgs
                 .iter()
                 .filter(|m| m.uid >= from || m.dir == Subdir::New)
-                .map(|m| m.uid)
+                .map(|m| (m.uid, m.dir == Subdir::New))
                 .collect();
             if from != st.uidnext {
                 save(&self.path, st.uidvalidity, st.uidnext)?;
@@ -74,11 +85,12 @@ impl SharedMailbox {
             st.recent_from = st.uidnext;
             claimed
         };
-        if !claimed.is_empty() {
+        let in_new: Vec<u32> = claimed.iter().filter(|c| c.1).map(|c| c.0).collect();
+        if !in_new.is_empty() {
             // Identity flags: only the move from new/ to cur/ happens.
-            self.modify_flags(&claimed, |f| f)?;
+            self.modify_flags(&in_new, |f| f)?;
         }
-        Ok(claimed)
+        Ok(claimed.into_iter().map(|c| c.0).collect())
     }
 
     /// The first unclaimed UID as this process last knew it (cheap; see

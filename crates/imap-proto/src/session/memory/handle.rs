@@ -318,9 +318,14 @@ impl Storage for MemorySession {
         &mut self,
         mb: &MemoryMailbox,
         key: &SearchKey,
-        ctx: &SearchContext<'_>,
-    ) -> StoreResult<Option<bool>> {
-        let msg = self.with(mb, None, |m| m.find(ctx.uid).cloned());
-        Ok(msg.map(|msg| content::matches(key, ctx, &msg.data, msg.internal_date)))
+        msgs: &[SearchContext<'_>],
+    ) -> StoreResult<Vec<bool>> {
+        Ok(msgs
+            .iter()
+            .map(|ctx| {
+                let msg = self.with(mb, None, |m| m.find(ctx.uid).cloned());
+                msg.is_some_and(|msg| content::matches(key, ctx, &msg.data, msg.internal_date))
+            })
+            .collect())
     }
 }
