@@ -37,6 +37,8 @@ fn save(dir: &Path, uidvalidity: u32, from: u32) -> io::Result<()> {
         .read(true)
         .write(true)
         .create(true)
+        // Every write covers the whole (fixed-width) content.
+        .truncate(false)
         .mode(0o600)
         .open(dir.join(RECENT_FILE))?;
     f.write_all_at(text.as_bytes(), 0)
