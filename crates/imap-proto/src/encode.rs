@@ -97,15 +97,21 @@ pub fn compact_set(out: &mut Vec<u8>, nums: &[u32]) {
 
 /// A flag as it is written.
 pub fn flag(out: &mut Vec<u8>, f: &Flag) {
-    out.extend_from_slice(match f {
+    let name: &[u8] = match f {
         Flag::Answered => b"\\Answered",
         Flag::Flagged => b"\\Flagged",
         Flag::Deleted => b"\\Deleted",
         Flag::Seen => b"\\Seen",
         Flag::Draft => b"\\Draft",
         Flag::Recent => b"\\Recent",
-        Flag::Keyword(k) | Flag::Extension(k) => k.as_bytes(),
-    });
+        Flag::Keyword(k) => k.as_bytes(),
+        Flag::Extension(name) => {
+            out.push(b'\\');
+            out.extend_from_slice(name.as_bytes());
+            return;
+        }
+    };
+    out.extend_from_slice(name);
 }
 
 fn flag_list(out: &mut Vec<u8>, flags: &[Flag]) {

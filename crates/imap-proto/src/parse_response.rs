@@ -251,7 +251,7 @@ impl<'a> Parser<'a> {
             "\\SEEN" => Flag::Seen,
             "\\DRAFT" => Flag::Draft,
             "\\RECENT" => Flag::Recent,
-            _ if a.starts_with('\\') => Flag::Extension(a),
+            _ if a.starts_with('\\') => Flag::Extension(a[1..].to_owned()),
             _ => Flag::Keyword(a),
         })
     }

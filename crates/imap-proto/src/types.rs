@@ -130,7 +130,8 @@ pub enum Flag {
     /// `\Recent` may not be set by clients; kept so STORE can ignore it.
     Recent,
     Keyword(String),
-    /// An unknown `\Something`.
+    /// Any other `\Name`: the name after the backslash (`*` in PERMANENTFLAGS: clients
+    /// may create keywords).
     Extension(String),
 }
 

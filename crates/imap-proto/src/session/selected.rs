@@ -197,7 +197,7 @@ impl<M> Selected<M> {
         let (code, text) = if self.read_only {
             (Code::PermanentFlags(Vec::new()), "Read-only mailbox")
         } else {
-            flags.push(Flag::Extension("\\*".into()));
+            flags.push(Flag::Extension("*".into()));
             (Code::PermanentFlags(flags), "Flags permitted")
         };
         out.push(Response::Status(Status::untagged(

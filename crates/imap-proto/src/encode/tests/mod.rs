@@ -110,7 +110,7 @@ fn every_response_code() {
                 Flag::Deleted,
                 Flag::Seen,
                 Flag::Keyword("$Junk".into()),
-                Flag::Extension("\\*".into()),
+                Flag::Extension("*".into()),
             ]),
             "PERMANENTFLAGS (\\Deleted \\Seen $Junk \\*)",
         ),

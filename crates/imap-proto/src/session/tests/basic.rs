@@ -210,7 +210,7 @@ fn select_and_examine_replies() {
     assert!(matches!(codes[1], Code::UidValidity(v) if v > 0));
     assert_eq!(codes[2], Code::UidNext(4));
     assert!(
-        matches!(&codes[3], Code::PermanentFlags(f) if f.contains(&Flag::Extension("\\*".into())))
+        matches!(&codes[3], Code::PermanentFlags(f) if f.contains(&Flag::Extension("*".into())))
     );
 
     let mut e = Client::logged_in(&store);
