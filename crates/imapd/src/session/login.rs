@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferrymail_imap_proto::response::{Code, Response};
-use ferrymail_imap_proto::session::Output;
+use ferrymail_imap_proto::session::{Action, Output};
 use ferrymail_maildir::{MailboxName, Store};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::signals::Shutdown;
@@ -185,10 +185,7 @@ impl Session {
         let action = self
             .with_proto(move |p, out| p.login_failed(&tag, code, text, out))
             .await?;
-        Ok(matches!(
-            action,
-            ferrymail_imap_proto::session::Action::Close
-        ))
+        Ok(matches!(action, Action::Close))
     }
 
     pub(super) async fn authenticate(

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrymail_config::Config;
-use ferrymail_imap_proto::response::{Code, Response};
+use ferrymail_imap_proto::response::{Code, Kind, Response, Status};
 use ferrymail_imap_proto::session::{Action, Output, Policy, Session as Proto};
 use ferrymail_net::limits::AuthThrottle;
 use ferrymail_net::server::{Admission, ConnInfo};
@@ -75,8 +75,8 @@ pub async fn run(tcp: tokio::net::TcpStream, info: ConnInfo, admission: Admissio
         Ok(g) => g,
         Err(r) => {
             let mut tcp = tcp;
-            let bye = Response::Status(ferrymail_imap_proto::response::Status::untagged(
-                ferrymail_imap_proto::response::Kind::Bye,
+            let bye = Response::Status(Status::untagged(
+                Kind::Bye,
                 Some(Code::Unavailable),
                 format!("Too many connections ({r:?})"),
             ));
@@ -153,16 +153,12 @@ impl Session {
         }
     }
 
+    /// The state machine. Absent only while `with_proto` runs it (which holds `&mut self`
+    /// throughout) or after a command panicked, when the connection is closing anyway.
     fn proto(&mut self) -> &mut ProtoSession {
-        if self.proto.is_none() {
-            // Only while `with_proto` runs, which holds `&mut self` throughout; or after
-            // a command panicked, when the connection is closing.
-            self.proto = Some(Box::new(Proto::new(self.policy())));
-        }
-        match self.proto.as_mut() {
-            Some(p) => p,
-            None => unreachable!("set just above"),
-        }
+        let policy = self.policy();
+        self.proto
+            .get_or_insert_with(|| Box::new(Proto::new(policy)))
     }
 
     fn push(&mut self, r: &Response) {
@@ -184,8 +180,8 @@ impl Session {
         f: impl FnOnce(&mut ProtoSession, &mut Output) -> R + Send + 'static,
     ) -> std::io::Result<R> {
         self.flush().await?;
-        self.proto();
         let Some(mut proto) = self.proto.take() else {
+            // A command panicked: nothing to continue with.
             return Err(std::io::Error::other("no session state"));
         };
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use ferrymail_imap_proto::response::{Code, Response, Status};
+use ferrymail_imap_proto::response::{Code, Kind, Response, Status};
 use ferrymail_imap_proto::session::{Failure, Output};
 use ferrymail_imap_proto::{
     append_before_literal, peek_tag, AppendHead, CollectError, Collected, CommandCollector,
@@ -60,7 +60,7 @@ impl StreamedAppend {
 fn bad(tag: Option<String>, text: &str) -> Incoming {
     Incoming::Refused(Response::Status(Status {
         tag,
-        kind: ferrymail_imap_proto::response::Kind::Bad,
+        kind: Kind::Bad,
         code: None,
         text: text.to_owned(),
     }))
@@ -116,11 +116,7 @@ impl Session {
                     let tag = peek_tag(&tag_source);
                     let refused = Incoming::Refused(Response::Status(Status {
                         tag,
-                        kind: if sync {
-                            ferrymail_imap_proto::response::Kind::No
-                        } else {
-                            ferrymail_imap_proto::response::Kind::Bad
-                        },
+                        kind: if sync { Kind::No } else { Kind::Bad },
                         code: Some(Code::TooBig),
                         text: "Literal too large".into(),
                     }));
