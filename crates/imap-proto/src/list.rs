@@ -16,6 +16,27 @@ pub const SPECIAL_USE: [(&str, &str); 5] = [
     ("Archive", "\\Archive"),
 ];
 
+/// The names other mail clients give the special-use folders (Apple Mail, Outlook), and the
+/// folder each one means: a store resolves them to that folder unless a folder of that very
+/// name exists, so clients of different makers share one Sent, Trash and Junk.
+pub const CLIENT_NAMES: [(&str, &str); 7] = [
+    ("Sent Messages", "Sent"),
+    ("Sent Items", "Sent"),
+    ("Deleted Messages", "Trash"),
+    ("Deleted Items", "Trash"),
+    ("Junk E-mail", "Junk"),
+    ("Junk Email", "Junk"),
+    ("Spam", "Junk"),
+];
+
+/// The special-use folder another client's name stands for ([`CLIENT_NAMES`]).
+pub fn special_use_folder_for(name: &str) -> Option<&'static str> {
+    CLIENT_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, folder)| *folder)
+}
+
 pub fn special_use(name: &str) -> Option<&'static str> {
     SPECIAL_USE
         .iter()

@@ -128,14 +128,30 @@ impl MaildirStorage {
         MaildirStorage { store, hub }
     }
 
-    pub fn open_shared(&self, raw: &str, refresh: bool) -> Result<Arc<SharedMailbox>, StoreError> {
-        let n = MailboxName::new(raw).map_err(ferrymail_maildir::Error::from)?;
-        self.hub.open(self.store.folder(&n)?, refresh)
+    /// The folder a client means by `raw`: that name, or — for another client's name of a
+    /// special-use folder ("Sent Messages", "Deleted Items", ...) when no folder of that very
+    /// name exists — the special-use folder. DELETE and RENAME take names as they are.
+    fn resolve(&self, raw: &str) -> StoreResult<MailboxName> {
+        let n = name(raw)?;
+        if let Some(folder) = ferrymail_imap_proto::list::special_use_folder_for(raw) {
+            if !self.store.folder_exists(&n).map_err(|e| fail(e.into()))? {
+                return name(folder);
+            }
+        }
+        Ok(n)
+    }
+
+    fn open_shared(
+        &self,
+        n: &MailboxName,
+        refresh: bool,
+    ) -> Result<Arc<SharedMailbox>, StoreError> {
+        self.hub.open(self.store.folder(n)?, refresh)
     }
 
     /// A streamed APPEND: the file it is written to before it gets a UID.
     pub fn begin_append(&self, raw: &str) -> StoreResult<(Arc<SharedMailbox>, PendingDelivery)> {
-        let mb = self.open_shared(raw, false).map_err(fail)?;
+        let mb = self.open_shared(&self.resolve(raw)?, false).map_err(fail)?;
         let pending = mb.begin_append().map_err(fail)?;
         Ok((mb, pending))
     }
@@ -210,8 +226,9 @@ impl Storage for MaildirStorage {
     type Mailbox = OpenMailbox;
 
     fn open(&mut self, raw: &str, refresh: bool) -> StoreResult<OpenMailbox> {
-        name(raw)?;
-        let mb = self.open_shared(raw, refresh).map_err(fail)?;
+        let mb = self
+            .open_shared(&self.resolve(raw)?, refresh)
+            .map_err(fail)?;
         Ok(OpenMailbox {
             mb,
             snapshot: std::sync::Mutex::new(None),
@@ -282,7 +299,7 @@ impl Storage for MaildirStorage {
     }
 
     fn set_subscribed(&mut self, raw: &str, subscribed: bool) -> StoreResult<()> {
-        let n = name(raw)?;
+        let n = self.resolve(raw)?;
         subscriptions::update_subscriptions(self.store.root(), |subs| {
             subs.retain(|s| s != n.as_str());
             if subscribed {
@@ -293,7 +310,8 @@ impl Storage for MaildirStorage {
     }
 
     fn create(&mut self, raw: &str) -> StoreResult<()> {
-        let n = name(raw)?;
+        // Another client's name of an existing special-use folder: it already exists.
+        let n = self.resolve(raw)?;
         self.store
             .create_folder(&n)
             .map(|_| ())
@@ -318,8 +336,7 @@ impl Storage for MaildirStorage {
     }
 
     fn status(&mut self, raw: &str) -> StoreResult<MailboxStatus> {
-        name(raw)?;
-        let mb = self.open_shared(raw, true).map_err(fail)?;
+        let mb = self.open_shared(&self.resolve(raw)?, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
         let from = mb.recent_from_now();
         drop(mb);
