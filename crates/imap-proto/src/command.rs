@@ -76,6 +76,11 @@ pub enum Command {
     Namespace,
     Enable(Vec<String>),
     Id(Vec<(String, Option<String>)>),
+    /// RFC 9208.
+    GetQuota(String),
+    GetQuotaRoot(String),
+    /// Refused: limits are set by the administrator, not over IMAP.
+    SetQuota(String),
 }
 
 /// An APPEND up to its message literal.

@@ -4,7 +4,7 @@
 
 use crate::date::format_internal_date;
 use crate::response::*;
-use crate::types::{Flag, Section, SectionText, StatusAtt};
+use crate::types::{Flag, Section, SectionText};
 use crate::utf7;
 
 /// Appends `bytes` as a quoted string when that is possible (7-bit text without CR, LF or
@@ -190,6 +190,7 @@ impl Code {
             Code::InUse => b"INUSE",
             Code::Limit => b"LIMIT",
             Code::Nonexistent => b"NONEXISTENT",
+            Code::NoPerm => b"NOPERM",
             Code::OverQuota => b"OVERQUOTA",
             Code::PrivacyRequired => b"PRIVACYREQUIRED",
             Code::ServerBug => b"SERVERBUG",
@@ -273,13 +274,8 @@ impl Data {
                 mailbox(out, name);
                 out.extend_from_slice(b" (");
                 spaced(out, items, |o, (att, n)| {
-                    o.extend_from_slice(match att {
-                        StatusAtt::Messages => b"MESSAGES ",
-                        StatusAtt::Recent => b"RECENT ",
-                        StatusAtt::UidNext => b"UIDNEXT ",
-                        StatusAtt::UidValidity => b"UIDVALIDITY ",
-                        StatusAtt::Unseen => b"UNSEEN ",
-                    });
+                    o.extend_from_slice(att.name().as_bytes());
+                    o.push(b' ');
                     push_num(o, n);
                 });
                 out.push(b')');
@@ -303,6 +299,26 @@ impl Data {
                 out.push(b' ');
                 quoted_char(out, *delimiter);
                 out.extend_from_slice(b")) NIL NIL");
+            }
+            Data::Quota { root, resources } => {
+                out.extend_from_slice(b"QUOTA ");
+                string(out, root.as_bytes());
+                out.extend_from_slice(b" (");
+                spaced(out, resources, |o, (name, usage, limit)| {
+                    o.extend_from_slice(format!("{name} {usage} {limit}").as_bytes());
+                });
+                out.push(b')');
+            }
+            Data::QuotaRoot {
+                mailbox: name,
+                roots,
+            } => {
+                out.extend_from_slice(b"QUOTAROOT ");
+                mailbox(out, name);
+                for r in roots {
+                    out.push(b' ');
+                    string(out, r.as_bytes());
+                }
             }
             Data::Enabled(caps) => {
                 out.extend_from_slice(b"ENABLED");

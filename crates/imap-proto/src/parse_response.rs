@@ -378,6 +378,7 @@ impl<'a> Parser<'a> {
             "INUSE" => Code::InUse,
             "LIMIT" => Code::Limit,
             "NONEXISTENT" => Code::Nonexistent,
+            "NOPERM" => Code::NoPerm,
             "OVERQUOTA" => Code::OverQuota,
             "PRIVACYREQUIRED" => Code::PrivacyRequired,
             "SERVERBUG" => Code::ServerBug,

@@ -67,6 +67,7 @@ pub enum Code {
     InUse,
     Limit,
     Nonexistent,
+    NoPerm,
     OverQuota,
     PrivacyRequired,
     ServerBug,
@@ -100,6 +101,17 @@ pub enum Data {
         delimiter: char,
     },
     Enabled(Vec<String>),
+    /// RFC 9208: a quota root's resources as (name, usage, limit); STORAGE in units of
+    /// 1024 octets, MESSAGE in messages.
+    Quota {
+        root: String,
+        resources: Vec<(String, u64, u64)>,
+    },
+    /// RFC 9208: the quota roots a mailbox is under (none: no quota applies).
+    QuotaRoot {
+        mailbox: String,
+        roots: Vec<String>,
+    },
     /// RFC 2971 server identification.
     Id(Vec<(String, String)>),
 }

@@ -149,6 +149,35 @@ pub enum StatusAtt {
     UidNext,
     UidValidity,
     Unseen,
+    /// RFC 8438 STATUS=SIZE: the mailbox's size in octets.
+    Size,
+}
+
+impl StatusAtt {
+    const NAMES: [(StatusAtt, &'static str); 6] = [
+        (StatusAtt::Messages, "MESSAGES"),
+        (StatusAtt::Recent, "RECENT"),
+        (StatusAtt::UidNext, "UIDNEXT"),
+        (StatusAtt::UidValidity, "UIDVALIDITY"),
+        (StatusAtt::Unseen, "UNSEEN"),
+        (StatusAtt::Size, "SIZE"),
+    ];
+
+    /// The item's name as written.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// By name, in any case.
+    pub fn from_name(name: &str) -> Option<StatusAtt> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(a, _)| *a)
+    }
 }
 
 /// RFC 5258 selection options (and RFC 6154's SPECIAL-USE): which mailboxes LIST returns.

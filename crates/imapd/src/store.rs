@@ -9,10 +9,12 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use ferrymail_imap_proto::response::FetchItem;
 use ferrymail_imap_proto::session::{
-    Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
+    Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage, SearchContext, Snapshot, Storage,
+    StoreResult,
 };
 use ferrymail_imap_proto::{AppendHead, FetchAtt, Flag, SearchKey, StoreOp};
-use ferrymail_maildir::{Flags, MailboxName, PendingDelivery, Store, Subdir};
+use ferrymail_maildir::{Flags, MailboxName, PendingDelivery, Store, Subdir, Usage};
+use ferrymail_users::Quota;
 
 use crate::fetch;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
@@ -23,6 +25,8 @@ use crate::subscriptions;
 pub struct MaildirStorage {
     store: Store,
     hub: Arc<Hub>,
+    /// The account's limits (local-delivery enforces the same on delivery).
+    quota: Quota,
 }
 
 /// A mailbox a session has open.
@@ -124,8 +128,41 @@ impl OpenMailbox {
 }
 
 impl MaildirStorage {
-    pub fn new(store: Store, hub: Arc<Hub>) -> MaildirStorage {
-        MaildirStorage { store, hub }
+    pub fn new(store: Store, hub: Arc<Hub>, quota: Quota) -> MaildirStorage {
+        MaildirStorage { store, hub, quota }
+    }
+
+    /// What the store holds now, when a quota applies (a full count of the store: only
+    /// accounts with limits pay it).
+    fn usage_under_quota(&self) -> StoreResult<Option<Usage>> {
+        if self.quota.is_unlimited() {
+            return Ok(None);
+        }
+        self.store.usage().map(Some).map_err(|e| fail(e.into()))
+    }
+
+    /// Whether `used` plus one more message of `bytes` octets stays within the quota.
+    fn fits(&self, used: &Usage, bytes: u64) -> StoreResult<()> {
+        let over_bytes = self
+            .quota
+            .storage_bytes
+            .is_some_and(|q| used.bytes.saturating_add(bytes) > q);
+        let over_messages = self
+            .quota
+            .messages
+            .is_some_and(|q| used.messages.saturating_add(1) > q);
+        if over_bytes || over_messages {
+            return Err(Failure::OverQuota);
+        }
+        Ok(())
+    }
+
+    /// Refuses one more message of `bytes` octets beyond the quota.
+    fn check_quota(&self, bytes: u64) -> StoreResult<()> {
+        match self.usage_under_quota()? {
+            Some(used) => self.fits(&used, bytes),
+            None => Ok(()),
+        }
     }
 
     /// The folder a client means by `raw`: that name, or — for another client's name of a
@@ -156,12 +193,15 @@ impl MaildirStorage {
         Ok((mb, pending))
     }
 
-    /// Commits a streamed APPEND; returns (UIDVALIDITY, UID).
+    /// Commits a streamed APPEND; returns (UIDVALIDITY, UID). Over quota, the message is
+    /// dropped (its file in `tmp/` removed with `pending`).
     pub fn finish_append(
+        &self,
         mb: &SharedMailbox,
         head: &AppendHead,
         pending: PendingDelivery,
     ) -> StoreResult<(u32, u32)> {
+        self.check_quota(pending.size())?;
         let f = to_maildir(mb, &head.flags, true).map_err(fail)?;
         let uid = mb
             .append_pending(pending, f, head.date.map(mtime))
@@ -335,8 +375,15 @@ impl Storage for MaildirStorage {
         Ok(())
     }
 
-    fn status(&mut self, raw: &str) -> StoreResult<MailboxStatus> {
-        let mb = self.open_shared(&self.resolve(raw)?, true).map_err(fail)?;
+    fn status(&mut self, raw: &str, with_size: bool) -> StoreResult<MailboxStatus> {
+        let n = self.resolve(raw)?;
+        let size = if with_size {
+            let md = self.store.folder(&n).map_err(|e| fail(e.into()))?;
+            md.usage().map_err(|e| fail(e.into()))?.bytes
+        } else {
+            0
+        };
+        let mb = self.open_shared(&n, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
         let from = mb.recent_from_now();
         drop(mb);
@@ -353,10 +400,23 @@ impl Storage for MaildirStorage {
                 .iter()
                 .filter(|m| !m.flags.contains(Flags::SEEN))
                 .count() as u32,
+            size,
+        })
+    }
+
+    fn quota(&mut self) -> StoreResult<QuotaUsage> {
+        if self.quota.is_unlimited() {
+            return Ok(QuotaUsage::default());
+        }
+        let used = self.store.usage().map_err(|e| fail(e.into()))?;
+        Ok(QuotaUsage {
+            storage: self.quota.storage_bytes.map(|q| (used.bytes, q)),
+            messages: self.quota.messages.map(|q| (used.messages, q)),
         })
     }
 
     fn append(&mut self, mb: &OpenMailbox, head: &AppendHead, message: &[u8]) -> StoreResult<u32> {
+        self.check_quota(message.len() as u64)?;
         let f = to_maildir(&mb.mb, &head.flags, true).map_err(fail)?;
         mb.mb
             .append(&[message], f, head.date.map(mtime))
@@ -391,6 +451,12 @@ impl Storage for MaildirStorage {
         then_expunge: bool,
     ) -> StoreResult<Vec<(u32, u32)>> {
         let src_keywords = from.mb.keywords();
+        // A MOVE within the store adds nothing to what it holds.
+        let mut used = if then_expunge {
+            None
+        } else {
+            self.usage_under_quota()?
+        };
         let mut pairs = Vec::new();
         for &uid in uids {
             let Some(m) = from.meta(uid) else { continue };
@@ -399,6 +465,13 @@ impl Storage for MaildirStorage {
                 Err(StoreError::Maildir(e)) if e.is_not_found() => continue,
                 Err(e) => return Err(fail(e)),
             };
+            if let Some(used) = used.as_mut() {
+                self.fits(used, raw.len() as u64)?;
+                *used += Usage {
+                    bytes: raw.len() as u64,
+                    messages: 1,
+                };
+            }
             // Keyword letters are per mailbox: translate through the names.
             let names: Vec<String> = m
                 .flags

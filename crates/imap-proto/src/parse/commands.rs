@@ -156,6 +156,15 @@ impl Parser<'_> {
                 }
                 Command::Id(fields)
             }
+            "GETQUOTA" => {
+                self.sp()?;
+                Command::GetQuota(String::from_utf8_lossy(&self.astring()?).into_owned())
+            }
+            "GETQUOTAROOT" => {
+                self.sp()?;
+                Command::GetQuotaRoot(self.mailbox()?)
+            }
+            "SETQUOTA" => self.setquota()?,
             other => return Err(format!("unknown command {other}")),
         })
     }
@@ -190,14 +199,10 @@ impl Parser<'_> {
         self.expect(b'(')?;
         let mut atts = Vec::new();
         loop {
-            atts.push(match self.atom_upper()?.as_str() {
-                "MESSAGES" => StatusAtt::Messages,
-                "RECENT" => StatusAtt::Recent,
-                "UIDNEXT" => StatusAtt::UidNext,
-                "UIDVALIDITY" => StatusAtt::UidValidity,
-                "UNSEEN" => StatusAtt::Unseen,
-                other => return Err(format!("unknown status item {other}")),
-            });
+            let name = self.atom_upper()?;
+            atts.push(
+                StatusAtt::from_name(&name).ok_or_else(|| format!("unknown status item {name}"))?,
+            );
             if self.eat(b')') {
                 return Ok(atts);
             }
@@ -249,5 +254,27 @@ impl Parser<'_> {
             silent,
             flags,
         })
+    }
+
+    /// `SETQUOTA root (resource limit ...)` (RFC 9208 §4.3); the limits are read, not kept.
+    pub(super) fn setquota(&mut self) -> PResult<Command> {
+        self.sp()?;
+        let root = String::from_utf8_lossy(&self.astring()?).into_owned();
+        self.sp()?;
+        self.expect(b'(')?;
+        if !self.eat(b')') {
+            loop {
+                self.atom()?;
+                self.sp()?;
+                if self.take_while(|b| b.is_ascii_digit()).is_empty() {
+                    return Err("expected a quota limit".to_owned());
+                }
+                if self.eat(b')') {
+                    break;
+                }
+                self.sp()?;
+            }
+        }
+        Ok(Command::SetQuota(root))
     }
 }

@@ -425,7 +425,7 @@ fn list_extended_forms() {
         "a1 LIST (REMOTE RECURSIVEMATCH) \"\" *",
         "a1 LIST (BOGUS) \"\" *",
         "a1 LIST \"\" * RETURN (BOGUS)",
-        "a1 LIST \"\" * RETURN (STATUS (SIZE))",
+        "a1 LIST \"\" * RETURN (STATUS (BOGUS))",
         "a1 LIST \"\" ()",
         "a1 LIST (SUBSCRIBED \"\" *",
         "a1 LSUB (SUBSCRIBED) \"\" *",
@@ -471,4 +471,26 @@ fn append_is_recognised_before_its_literal() {
             String::from_utf8_lossy(not_append)
         );
     }
+}
+
+#[test]
+fn quota_commands_and_status_size() {
+    assert_eq!(parse("a1 GETQUOTA \"\""), Command::GetQuota(String::new()));
+    assert_eq!(
+        parse("a1 getquotaroot INBOX"),
+        Command::GetQuotaRoot("INBOX".into())
+    );
+    assert_eq!(
+        parse("a1 SETQUOTA \"\" (STORAGE 512 MESSAGE 1000)"),
+        Command::SetQuota(String::new())
+    );
+    assert_eq!(
+        parse("a1 SETQUOTA \"\" ()"),
+        Command::SetQuota(String::new())
+    );
+    assert!(bad("a1 SETQUOTA \"\" (STORAGE)").tag.is_some());
+    assert_eq!(
+        parse("a1 STATUS INBOX (SIZE messages)"),
+        Command::Status("INBOX".into(), vec![StatusAtt::Size, StatusAtt::Messages])
+    );
 }

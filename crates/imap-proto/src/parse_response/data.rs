@@ -43,13 +43,9 @@ impl Parser<'_> {
                 let mailbox = self.mailbox()?;
                 self.sp()?;
                 let items = self.paren_list(|p| {
-                    let att = match p.keyword()?.as_str() {
-                        "MESSAGES" => StatusAtt::Messages,
-                        "RECENT" => StatusAtt::Recent,
-                        "UIDNEXT" => StatusAtt::UidNext,
-                        "UIDVALIDITY" => StatusAtt::UidValidity,
-                        "UNSEEN" => StatusAtt::Unseen,
-                        other => return invalid(format!("unknown STATUS item {other}")),
+                    let name = p.keyword()?;
+                    let Some(att) = StatusAtt::from_name(&name) else {
+                        return invalid(format!("unknown STATUS item {name}"));
                     };
                     p.sp()?;
                     Ok((att, p.number64()?))
@@ -73,6 +69,29 @@ impl Parser<'_> {
                 } else {
                     Data::Id(self.id_pairs()?)
                 }
+            }
+            "QUOTA" => {
+                self.sp()?;
+                let root = utf8(self.astring()?)?;
+                self.sp()?;
+                let resources = self.paren_list(|p| {
+                    let name = p.keyword()?;
+                    p.sp()?;
+                    let usage = p.number64()?;
+                    p.sp()?;
+                    Ok((name, usage, p.number64()?))
+                })?;
+                Data::Quota { root, resources }
+            }
+            "QUOTAROOT" => {
+                self.sp()?;
+                let mailbox = self.mailbox()?;
+                let mut roots = Vec::new();
+                while self.peek()? == b' ' {
+                    self.sp()?;
+                    roots.push(utf8(self.astring()?)?);
+                }
+                Data::QuotaRoot { mailbox, roots }
             }
             other => return invalid(format!("unknown untagged data {other}")),
         })

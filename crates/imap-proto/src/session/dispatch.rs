@@ -198,6 +198,13 @@ impl<S: Storage> Session<S> {
             C::Lsub { reference, pattern } => self.list(tag, &reference, &pattern, true, out),
             C::ListExtended(args) => self.list_extended(tag, &args, out),
             C::Status(name, atts) => self.status(tag, &name, &atts, out),
+            C::GetQuota(root) => self.get_quota(tag, &root, out),
+            C::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out),
+            C::SetQuota(_) => Done::reply(Response::no(
+                tag,
+                Some(crate::response::Code::NoPerm),
+                "Quotas are set by the administrator",
+            )),
             C::Append {
                 mailbox,
                 flags,

@@ -15,6 +15,7 @@ mod mailboxes;
 pub mod memory;
 mod messages;
 mod output;
+mod quota;
 mod selected;
 mod storage;
 #[cfg(test)]
@@ -24,7 +25,8 @@ use std::collections::HashSet;
 
 pub use output::Output;
 pub use storage::{
-    Failure, FlagSet, MailboxStatus, MessageState, SearchContext, Snapshot, Storage, StoreResult,
+    Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage, SearchContext, Snapshot, Storage,
+    StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -91,6 +93,10 @@ const CAPABILITIES: &[&str] = &[
     "SPECIAL-USE",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "STATUS=SIZE",
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
 ];
 
 pub struct Session<S: Storage> {
@@ -328,13 +334,14 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
             .iter()
             .map(|a| {
                 let n = match a {
-                    A::Messages => st.messages,
-                    A::Recent => st.recent,
-                    A::UidNext => st.uidnext,
-                    A::UidValidity => st.uidvalidity,
-                    A::Unseen => st.unseen,
+                    A::Messages => u64::from(st.messages),
+                    A::Recent => u64::from(st.recent),
+                    A::UidNext => u64::from(st.uidnext),
+                    A::UidValidity => u64::from(st.uidvalidity),
+                    A::Unseen => u64::from(st.unseen),
+                    A::Size => st.size,
                 };
-                (*a, u64::from(n))
+                (*a, n)
             })
             .collect(),
     }

@@ -82,6 +82,23 @@ pub struct MailboxStatus {
     pub uidnext: u32,
     pub uidvalidity: u32,
     pub unseen: u32,
+    /// Octets the mailbox's messages take (RFC 8438 STATUS=SIZE); filled in only when
+    /// asked for, as it may cost a look at every message.
+    pub size: u64,
+}
+
+/// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage
+/// is in octets here; the protocol shows units of 1024.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUsage {
+    pub storage: Option<(u64, u64)>,
+    pub messages: Option<(u64, u64)>,
+}
+
+impl QuotaUsage {
+    pub fn is_unlimited(&self) -> bool {
+        self.storage.is_none() && self.messages.is_none()
+    }
 }
 
 /// Why a store operation failed.
@@ -168,7 +185,11 @@ pub trait Storage: Send {
     /// Renames a mailbox with everything below it (RFC 3501 §6.3.5; renaming INBOX moves its
     /// messages to the new mailbox).
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()>;
-    fn status(&mut self, name: &str) -> StoreResult<MailboxStatus>;
+    /// STATUS counts; `size` only when `with_size` (otherwise 0).
+    fn status(&mut self, name: &str, with_size: bool) -> StoreResult<MailboxStatus>;
+    /// The user's quota: one root covering every mailbox. APPEND and COPY beyond it fail
+    /// with [`Failure::OverQuota`].
+    fn quota(&mut self) -> StoreResult<QuotaUsage>;
 
     /// Stores a message with flags and an optional INTERNALDATE; returns its UID.
     fn append(&mut self, mb: &Self::Mailbox, head: &AppendHead, message: &[u8])

@@ -124,7 +124,8 @@ pub async fn run_relayed(
     }
     tracing::info!(user = %login, uid = nix::unistd::Uid::current().as_raw(), "logged in; serving as the account");
     s.user = Some((login, None));
-    let storage = MaildirStorage::new(store, s.ctx.hub.clone());
+    // Unix accounts have no quota of ferrymail's (the filesystem's applies).
+    let storage = MaildirStorage::new(store, s.ctx.hub.clone(), Default::default());
     if s.with_proto(move |p, out| p.logged_in(&tag, storage, out))
         .await
         .is_err()
@@ -336,7 +337,7 @@ impl Session {
         }
         tracing::info!(user = %canonical, "logged in");
         self.user = Some((canonical, Some(slot)));
-        let storage = MaildirStorage::new(store, self.ctx.hub.clone());
+        let storage = MaildirStorage::new(store, self.ctx.hub.clone(), account.quota());
         self.with_proto(move |p, out: &mut Output| p.logged_in(&tag, storage, out))
             .await?;
         Ok(false)

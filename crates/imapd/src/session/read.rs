@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::{ProtoSession, Session};
 use crate::conn::LineResult;
 use crate::mailbox::{SharedMailbox, StoreError};
-use crate::store::{failure, MaildirStorage};
+use crate::store::failure;
 
 /// APPEND literals larger than this are streamed into the mailbox's `tmp/` as they arrive
 /// instead of being collected in memory; smaller ones are not worth a file round trip.
@@ -52,7 +52,10 @@ impl StreamedAppend {
         let r = self
             .message
             .map_err(|e| failure(&e))
-            .and_then(|pending| MaildirStorage::finish_append(&self.mb, &self.head, pending));
+            .and_then(|pending| match p.store() {
+                Some(s) => s.finish_append(&self.mb, &self.head, pending),
+                None => Err(Failure::ServerBug),
+            });
         p.finish_append(&self.tag, r, out);
     }
 }

@@ -5,7 +5,7 @@ mod structures;
 
 use super::*;
 use crate::parse_response::parse_response;
-use crate::types::{Section, SectionText};
+use crate::types::{Section, SectionText, StatusAtt};
 
 fn s(b: &[u8]) -> String {
     let mut out = Vec::new();
@@ -91,6 +91,7 @@ fn every_response_code() {
         (Code::InUse, "INUSE"),
         (Code::Limit, "LIMIT"),
         (Code::Nonexistent, "NONEXISTENT"),
+        (Code::NoPerm, "NOPERM"),
         (Code::OverQuota, "OVERQUOTA"),
         (Code::PrivacyRequired, "PRIVACYREQUIRED"),
         (Code::ServerBug, "SERVERBUG"),
@@ -189,6 +190,36 @@ fn untagged_data() {
         "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n",
     );
     data(Data::Enabled(vec![]), "* ENABLED\r\n");
+    // RFC 9208 §5.1 and §5.2's examples.
+    data(
+        Data::Quota {
+            root: String::new(),
+            resources: vec![("STORAGE".into(), 10, 512)],
+        },
+        "* QUOTA \"\" (STORAGE 10 512)\r\n",
+    );
+    data(
+        Data::QuotaRoot {
+            mailbox: "INBOX".into(),
+            roots: vec![String::new()],
+        },
+        "* QUOTAROOT \"INBOX\" \"\"\r\n",
+    );
+    data(
+        Data::QuotaRoot {
+            mailbox: "comp.mail.mime".into(),
+            roots: vec![],
+        },
+        "* QUOTAROOT \"comp.mail.mime\"\r\n",
+    );
+    // RFC 8438 §3.
+    data(
+        Data::Status {
+            mailbox: "INBOX".into(),
+            items: vec![(StatusAtt::Size, 44421)],
+        },
+        "* STATUS \"INBOX\" (SIZE 44421)\r\n",
+    );
     data(
         Data::Enabled(strs(&["CONDSTORE"])),
         "* ENABLED CONDSTORE\r\n",

@@ -8,7 +8,7 @@ use super::{
 use crate::command::AppendHead;
 use crate::response::FetchItem;
 use crate::session::storage::{
-    Failure, FlagSet, MailboxStatus, SearchContext, Snapshot, Storage, StoreResult,
+    Failure, FlagSet, MailboxStatus, QuotaUsage, SearchContext, Snapshot, Storage, StoreResult,
 };
 use crate::types::{FetchAtt, Flag, SearchKey, StoreOp};
 
@@ -178,7 +178,7 @@ impl Storage for MemorySession {
         Ok(())
     }
 
-    fn status(&mut self, name: &str) -> StoreResult<MailboxStatus> {
+    fn status(&mut self, name: &str, _with_size: bool) -> StoreResult<MailboxStatus> {
         let mut inner = self.store.lock();
         let m = inner.by_name(name)?;
         let count =
@@ -189,7 +189,13 @@ impl Storage for MemorySession {
             uidnext: m.uidnext,
             uidvalidity: m.uidvalidity,
             unseen: count(&|x| !x.flags.has(FlagSet::SEEN)),
+            size: m.messages.iter().map(|x| x.data.len() as u64).sum(),
         })
+    }
+
+    fn quota(&mut self) -> StoreResult<QuotaUsage> {
+        // The memory store has no limits.
+        Ok(QuotaUsage::default())
     }
 
     fn append(
