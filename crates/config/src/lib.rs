@@ -571,6 +571,10 @@ pub struct Imapd {
     pub max_command_line: usize,
     pub max_literal: u64,
     pub max_connections_per_user: usize,
+    /// METADATA (RFC 5464): the longest value a client may store, in octets.
+    pub metadata_max_value: usize,
+    /// METADATA: the most entries per mailbox (and for the server).
+    pub metadata_max_entries: usize,
     pub limits: ConnLimits,
 }
 
@@ -588,6 +592,8 @@ impl Default for Imapd {
             max_command_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,
             max_connections_per_user: 50,
+            metadata_max_value: 64 * 1024,
+            metadata_max_entries: 100,
             limits: ConnLimits::default(),
         }
     }

@@ -81,6 +81,13 @@ pub enum Command {
     GetQuotaRoot(String),
     /// Refused: limits are set by the administrator, not over IMAP.
     SetQuota(String),
+    /// RFC 5464; the mailbox `""` is the server.
+    GetMetadata(MetadataGet),
+    /// Entries to set, or with None to remove.
+    SetMetadata {
+        mailbox: String,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
 }
 
 /// An APPEND up to its message literal.

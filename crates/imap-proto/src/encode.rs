@@ -191,6 +191,15 @@ impl Code {
             Code::Limit => b"LIMIT",
             Code::Nonexistent => b"NONEXISTENT",
             Code::NoPerm => b"NOPERM",
+            Code::MetadataTooMany => b"METADATA TOOMANY",
+            Code::MetadataLongEntries(n) | Code::MetadataMaxSize(n) => {
+                out.extend_from_slice(match self {
+                    Code::MetadataLongEntries(_) => b"METADATA LONGENTRIES ",
+                    _ => b"METADATA MAXSIZE ",
+                });
+                push_num(out, n);
+                return;
+            }
             Code::OverQuota => b"OVERQUOTA",
             Code::PrivacyRequired => b"PRIVACYREQUIRED",
             Code::ServerBug => b"SERVERBUG",
@@ -299,6 +308,20 @@ impl Data {
                 out.push(b' ');
                 quoted_char(out, *delimiter);
                 out.extend_from_slice(b")) NIL NIL");
+            }
+            Data::Metadata {
+                mailbox: name,
+                entries,
+            } => {
+                out.extend_from_slice(b"METADATA ");
+                mailbox(out, name);
+                out.extend_from_slice(b" (");
+                spaced(out, entries, |o, (entry, value)| {
+                    astring(o, entry);
+                    o.push(b' ');
+                    nstring(o, value.as_deref());
+                });
+                out.push(b')');
             }
             Data::Quota { root, resources } => {
                 out.extend_from_slice(b"QUOTA ");

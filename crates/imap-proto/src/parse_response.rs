@@ -379,6 +379,21 @@ impl<'a> Parser<'a> {
             "LIMIT" => Code::Limit,
             "NONEXISTENT" => Code::Nonexistent,
             "NOPERM" => Code::NoPerm,
+            "METADATA" => {
+                self.sp()?;
+                match self.keyword()?.as_str() {
+                    "TOOMANY" => Code::MetadataTooMany,
+                    "LONGENTRIES" => {
+                        self.sp()?;
+                        Code::MetadataLongEntries(self.number64()?)
+                    }
+                    "MAXSIZE" => {
+                        self.sp()?;
+                        Code::MetadataMaxSize(self.number64()?)
+                    }
+                    other => return invalid(format!("unknown METADATA code {other}")),
+                }
+            }
             "OVERQUOTA" => Code::OverQuota,
             "PRIVACYREQUIRED" => Code::PrivacyRequired,
             "SERVERBUG" => Code::ServerBug,

@@ -68,6 +68,10 @@ pub enum Code {
     Limit,
     Nonexistent,
     NoPerm,
+    /// RFC 5464 §4.2.1, §4.3: `METADATA LONGENTRIES n`, `MAXSIZE n`, `TOOMANY`.
+    MetadataLongEntries(u64),
+    MetadataMaxSize(u64),
+    MetadataTooMany,
     OverQuota,
     PrivacyRequired,
     ServerBug,
@@ -101,6 +105,11 @@ pub enum Data {
         delimiter: char,
     },
     Enabled(Vec<String>),
+    /// RFC 5464: entries of a mailbox (`""`: the server) and their values.
+    Metadata {
+        mailbox: String,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
     /// RFC 9208: a quota root's resources as (name, usage, limit); STORAGE in units of
     /// 1024 octets, MESSAGE in messages.
     Quota {

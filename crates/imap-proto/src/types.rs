@@ -211,3 +211,23 @@ pub struct ListExtended {
 
 /// An APPEND date-time: the instant as Unix seconds.
 pub type Timestamp = i64;
+
+/// How far below each named entry GETMETADATA looks (RFC 5464 §4.2.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetadataDepth {
+    #[default]
+    Zero,
+    One,
+    Infinity,
+}
+
+/// A GETMETADATA request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataGet {
+    pub mailbox: String,
+    /// Entry names, lower case.
+    pub entries: Vec<String>,
+    /// Values longer than this are left out (reported with `[METADATA LONGENTRIES n]`).
+    pub maxsize: Option<u64>,
+    pub depth: MetadataDepth,
+}

@@ -47,6 +47,7 @@ pub mod conn;
 pub mod fetch;
 pub mod index;
 pub mod mailbox;
+pub mod metadata;
 pub mod mime;
 pub mod search;
 pub mod session;

@@ -18,6 +18,7 @@ use ferrymail_users::Quota;
 
 use crate::fetch;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
+use crate::metadata;
 use crate::search;
 use crate::subscriptions;
 
@@ -176,6 +177,20 @@ impl MaildirStorage {
             }
         }
         Ok(n)
+    }
+
+    /// Where a mailbox's METADATA is filed: its name (`""` for the server's); the mailbox
+    /// must exist.
+    fn metadata_key(&self, raw: &str) -> StoreResult<String> {
+        if raw.is_empty() {
+            return Ok(String::new());
+        }
+        let n = self.resolve(raw)?;
+        let exists = n.is_inbox() || self.store.folder_exists(&n).map_err(|e| fail(e.into()))?;
+        if !exists {
+            return Err(Failure::Nonexistent);
+        }
+        Ok(n.as_str().to_owned())
     }
 
     fn open_shared(
@@ -362,7 +377,7 @@ impl Storage for MaildirStorage {
         let n = name(raw)?;
         self.store.delete_folder(&n).map_err(|e| fail(e.into()))?;
         self.hub.forget_folder(&self.store, &n, false);
-        Ok(())
+        metadata::forget(self.store.root(), n.as_str()).map_err(|e| fail(e.into()))
     }
 
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()> {
@@ -372,7 +387,7 @@ impl Storage for MaildirStorage {
         }
         self.rename_with_children(&from, &to).map_err(fail)?;
         self.hub.forget_folder(&self.store, &from, true);
-        Ok(())
+        metadata::rename(self.store.root(), from.as_str(), to.as_str()).map_err(|e| fail(e.into()))
     }
 
     fn status(&mut self, raw: &str, with_size: bool) -> StoreResult<MailboxStatus> {
@@ -402,6 +417,21 @@ impl Storage for MaildirStorage {
                 .count() as u32,
             size,
         })
+    }
+
+    fn metadata(&mut self, mailbox: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let key = self.metadata_key(mailbox)?;
+        Ok(metadata::get(self.store.root(), &key))
+    }
+
+    fn set_metadata(
+        &mut self,
+        mailbox: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> StoreResult<bool> {
+        let key = self.metadata_key(mailbox)?;
+        metadata::set(self.store.root(), &key, changes, max_entries).map_err(|e| fail(e.into()))
     }
 
     fn quota(&mut self) -> StoreResult<QuotaUsage> {

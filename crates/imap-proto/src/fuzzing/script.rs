@@ -19,7 +19,9 @@ use crate::framing::{Collected, CommandCollector};
 use crate::parse::parse_command;
 use crate::parse_response::parse_all;
 use crate::response::{Code, Data, Kind, Response, Status};
-use crate::session::{Action, FlagSet, MemorySession, MemoryStore, Output, Policy, Session};
+use crate::session::{
+    Action, FlagSet, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session,
+};
 
 /// Bounds that keep one run fast.
 const MAX_STEPS: usize = 300;
@@ -43,6 +45,7 @@ fn policy(logged_in: bool) -> Policy {
         starttls: true,
         plaintext_auth: !logged_in,
         mechanisms: vec!["PLAIN".into()],
+        metadata: MetadataLimits::default(),
         max_auth_failures: 3,
     }
 }

@@ -165,6 +165,8 @@ impl Parser<'_> {
                 Command::GetQuotaRoot(self.mailbox()?)
             }
             "SETQUOTA" => self.setquota()?,
+            "GETMETADATA" => self.getmetadata()?,
+            "SETMETADATA" => self.setmetadata()?,
             other => return Err(format!("unknown command {other}")),
         })
     }

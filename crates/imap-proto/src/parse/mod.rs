@@ -13,6 +13,7 @@
 mod commands;
 mod fetch;
 mod list;
+mod metadata;
 mod search;
 #[cfg(test)]
 mod tests;

@@ -494,3 +494,55 @@ fn quota_commands_and_status_size() {
         Command::Status("INBOX".into(), vec![StatusAtt::Size, StatusAtt::Messages])
     );
 }
+
+#[test]
+fn metadata_commands_from_rfc_5464() {
+    use crate::types::{MetadataDepth, MetadataGet};
+    assert_eq!(
+        parse("a1 GETMETADATA \"\" /private/comment"),
+        Command::GetMetadata(MetadataGet {
+            mailbox: String::new(),
+            entries: vec!["/private/comment".into()],
+            maxsize: None,
+            depth: MetadataDepth::Zero,
+        })
+    );
+    assert_eq!(
+        parse(
+            "a1 GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/Private/Comment /shared/comment)"
+        ),
+        Command::GetMetadata(MetadataGet {
+            mailbox: "INBOX".into(),
+            entries: vec!["/private/comment".into(), "/shared/comment".into()],
+            maxsize: Some(1024),
+            depth: MetadataDepth::Infinity,
+        })
+    );
+    assert_eq!(
+        parse("a1 SETMETADATA INBOX (/private/comment {33}\r\nMy new comment across\r\ntwo lines. /shared/x NIL)"),
+        Command::SetMetadata {
+            mailbox: "INBOX".into(),
+            entries: vec![
+                (
+                    "/private/comment".into(),
+                    Some(b"My new comment across\r\ntwo lines.".to_vec())
+                ),
+                ("/shared/x".into(), None),
+            ],
+        }
+    );
+    for bad_entry in [
+        "/comment",
+        "/private/",
+        "/private//x",
+        "/private/a*",
+        "private/x",
+    ] {
+        assert!(
+            bad(&format!("a1 SETMETADATA INBOX ({bad_entry} \"v\")"))
+                .tag
+                .is_some(),
+            "{bad_entry}"
+        );
+    }
+}

@@ -83,6 +83,23 @@ impl Parser<'_> {
                 })?;
                 Data::Quota { root, resources }
             }
+            "METADATA" => {
+                self.sp()?;
+                let mailbox = self.mailbox()?;
+                self.sp()?;
+                self.expect(b'(')?;
+                let mut entries = Vec::new();
+                loop {
+                    let name = utf8(self.astring()?)?;
+                    self.sp()?;
+                    entries.push((name, self.nstring()?));
+                    if self.eat(b')')? {
+                        break;
+                    }
+                    self.sp()?;
+                }
+                Data::Metadata { mailbox, entries }
+            }
             "QUOTAROOT" => {
                 self.sp()?;
                 let mailbox = self.mailbox()?;

@@ -200,6 +200,8 @@ impl<S: Storage> Session<S> {
             C::Status(name, atts) => self.status(tag, &name, &atts, out),
             C::GetQuota(root) => self.get_quota(tag, &root, out),
             C::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out),
+            C::GetMetadata(get) => self.get_metadata(tag, &get, out),
+            C::SetMetadata { mailbox, entries } => self.set_metadata(tag, &mailbox, &entries),
             C::SetQuota(_) => Done::reply(Response::no(
                 tag,
                 Some(crate::response::Code::NoPerm),

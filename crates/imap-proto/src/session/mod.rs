@@ -14,6 +14,7 @@ mod mailboxes;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod memory;
 mod messages;
+mod metadata;
 mod output;
 mod quota;
 mod selected;
@@ -75,6 +76,25 @@ pub struct Policy {
     /// SASL mechanisms offered once credentials may be sent (`PLAIN`, `LOGIN`).
     pub mechanisms: Vec<String>,
     pub max_auth_failures: u32,
+    pub metadata: MetadataLimits,
+}
+
+/// How much METADATA a user may store (RFC 5464 `MAXSIZE`, `TOOMANY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataLimits {
+    /// Longest value, in octets.
+    pub max_value: usize,
+    /// Most entries per mailbox (and for the server).
+    pub max_entries: usize,
+}
+
+impl Default for MetadataLimits {
+    fn default() -> Self {
+        MetadataLimits {
+            max_value: 64 * 1024,
+            max_entries: 100,
+        }
+    }
 }
 
 /// The extensions every state announces.
@@ -97,6 +117,7 @@ const CAPABILITIES: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "METADATA",
 ];
 
 pub struct Session<S: Storage> {

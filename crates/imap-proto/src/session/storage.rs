@@ -187,6 +187,18 @@ pub trait Storage: Send {
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()>;
     /// STATUS counts; `size` only when `with_size` (otherwise 0).
     fn status(&mut self, name: &str, with_size: bool) -> StoreResult<MailboxStatus>;
+    /// The METADATA entries of a mailbox (`""`: the server's), names in lower case, in name
+    /// order. [`Failure::Nonexistent`] for a mailbox that does not exist.
+    fn metadata(&mut self, mailbox: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Sets (Some) or removes (None) entries, all at once; `Ok(false)`, with nothing
+    /// changed, if the mailbox would then hold more than `max_entries`. A mailbox's entries
+    /// go with it when it is deleted or renamed.
+    fn set_metadata(
+        &mut self,
+        mailbox: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> StoreResult<bool>;
     /// The user's quota: one root covering every mailbox. APPEND and COPY beyond it fail
     /// with [`Failure::OverQuota`].
     fn quota(&mut self) -> StoreResult<QuotaUsage>;

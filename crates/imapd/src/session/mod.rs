@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use ferrymail_config::Config;
 use ferrymail_imap_proto::response::{Code, Kind, Response, Status};
-use ferrymail_imap_proto::session::{Action, Output, Policy, Session as Proto};
+use ferrymail_imap_proto::session::{Action, MetadataLimits, Output, Policy, Session as Proto};
 use ferrymail_net::limits::AuthThrottle;
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
@@ -150,6 +150,10 @@ impl Session {
                 .map(|m| m.name().to_owned())
                 .collect(),
             max_auth_failures: limits.max_auth_failures,
+            metadata: MetadataLimits {
+                max_value: self.config().imapd.metadata_max_value,
+                max_entries: self.config().imapd.metadata_max_entries,
+            },
         }
     }
 

@@ -92,6 +92,9 @@ fn every_response_code() {
         (Code::Limit, "LIMIT"),
         (Code::Nonexistent, "NONEXISTENT"),
         (Code::NoPerm, "NOPERM"),
+        (Code::MetadataTooMany, "METADATA TOOMANY"),
+        (Code::MetadataLongEntries(2199), "METADATA LONGENTRIES 2199"),
+        (Code::MetadataMaxSize(1024), "METADATA MAXSIZE 1024"),
         (Code::OverQuota, "OVERQUOTA"),
         (Code::PrivacyRequired, "PRIVACYREQUIRED"),
         (Code::ServerBug, "SERVERBUG"),
@@ -190,6 +193,27 @@ fn untagged_data() {
         "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n",
     );
     data(Data::Enabled(vec![]), "* ENABLED\r\n");
+    // RFC 5464 §4.4.1's example, and a multi-line value and a missing entry.
+    data(
+        Data::Metadata {
+            mailbox: "INBOX".into(),
+            entries: vec![
+                ("/private/comment".into(), Some(b"My comment".to_vec())),
+                ("/shared/comment".into(), Some(b"Its sunny outside!".to_vec())),
+            ],
+        },
+        "* METADATA \"INBOX\" (/private/comment \"My comment\" /shared/comment \"Its sunny outside!\")\r\n",
+    );
+    data(
+        Data::Metadata {
+            mailbox: String::new(),
+            entries: vec![
+                ("/private/x".into(), Some(b"a\r\nb".to_vec())),
+                ("/shared/y".into(), None),
+            ],
+        },
+        "* METADATA \"\" (/private/x {4}\r\na\r\nb /shared/y NIL)\r\n",
+    );
     // RFC 9208 §5.1 and §5.2's examples.
     data(
         Data::Quota {

@@ -193,6 +193,42 @@ impl Storage for MemorySession {
         })
     }
 
+    fn metadata(&mut self, mailbox: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let mut inner = self.store.lock();
+        let map = if mailbox.is_empty() {
+            &inner.server_metadata
+        } else {
+            &inner.by_name(mailbox)?.metadata
+        };
+        Ok(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    fn set_metadata(
+        &mut self,
+        mailbox: &str,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> StoreResult<bool> {
+        let mut inner = self.store.lock();
+        let map = if mailbox.is_empty() {
+            &mut inner.server_metadata
+        } else {
+            &mut inner.by_name(mailbox)?.metadata
+        };
+        let mut next = map.clone();
+        for (name, value) in changes {
+            match value {
+                Some(v) => next.insert(name.clone(), v.clone()),
+                None => next.remove(name),
+            };
+        }
+        if next.len() > max_entries {
+            return Ok(false);
+        }
+        *map = next;
+        Ok(true)
+    }
+
     fn quota(&mut self) -> StoreResult<QuotaUsage> {
         // The memory store has no limits.
         Ok(QuotaUsage::default())

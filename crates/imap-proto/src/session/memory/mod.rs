@@ -41,12 +41,14 @@ struct Mailbox {
     version: u64,
     messages: Vec<Message>,
     keywords: Arc<Vec<String>>,
+    metadata: BTreeMap<String, Vec<u8>>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     mailboxes: BTreeMap<String, Mailbox>,
     subscriptions: BTreeSet<String>,
+    server_metadata: BTreeMap<String, Vec<u8>>,
     next_id: u64,
 }
 
@@ -64,6 +66,7 @@ impl Inner {
                 version: 1,
                 messages: Vec::new(),
                 keywords: Arc::new(Vec::new()),
+                metadata: BTreeMap::new(),
             },
         );
     }

@@ -5,9 +5,10 @@ mod basic;
 mod expunge;
 mod mailboxes;
 mod messages;
+mod metadata;
 mod recent;
 
-use super::{Action, MemorySession, MemoryStore, Output, Policy, Session};
+use super::{Action, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session};
 use crate::parse_response::parse_all;
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::Flag;
@@ -18,6 +19,7 @@ pub(super) fn policy(tls_active: bool, plaintext_auth: bool) -> Policy {
         starttls: true,
         plaintext_auth,
         mechanisms: vec!["PLAIN".into()],
+        metadata: MetadataLimits::default(),
         max_auth_failures: 2,
     }
 }
