@@ -453,6 +453,10 @@ impl FetchItem {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
                 out.extend_from_slice(&b.0);
             }
+            FetchItem::Preview(text) => {
+                out.extend_from_slice(b"PREVIEW ");
+                nstring(out, text.as_deref().map(str::as_bytes));
+            }
             FetchItem::Rfc822(d) => {
                 out.extend_from_slice(b"RFC822 ");
                 literal(out, d);

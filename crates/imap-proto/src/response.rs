@@ -150,6 +150,8 @@ pub enum FetchItem {
     /// BODY (no extension data).
     Body(Encoded),
     BodyStructure(Encoded),
+    /// RFC 8970: the start of the message's text, None when there is none to show.
+    Preview(Option<String>),
     /// RFC822, RFC822.HEADER, RFC822.TEXT.
     Rfc822(Vec<u8>),
     Rfc822Header(Vec<u8>),

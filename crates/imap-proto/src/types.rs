@@ -62,6 +62,8 @@ pub enum FetchAtt {
     Body,
     BodyStructure,
     Uid,
+    /// RFC 8970 PREVIEW (`PREVIEW (LAZY)` too: the preview is always computed).
+    Preview,
     BodySection {
         peek: bool,
         section: Section,

@@ -47,6 +47,7 @@ pub fn needs_content(atts: &[FetchAtt]) -> bool {
         matches!(
             a,
             FetchAtt::Rfc822
+                | FetchAtt::Preview
                 | FetchAtt::Rfc822Header
                 | FetchAtt::Rfc822Text
                 | FetchAtt::BodySection { .. }
@@ -135,6 +136,7 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
             FetchAtt::Envelope => FetchItem::Envelope(encoded(|c| &c.envelope)),
             FetchAtt::Body => FetchItem::Body(encoded(|c| &c.body)),
             FetchAtt::BodyStructure => FetchItem::BodyStructure(encoded(|c| &c.bodystructure)),
+            FetchAtt::Preview => FetchItem::Preview(crate::preview::preview(content)),
             FetchAtt::Rfc822 => FetchItem::Rfc822(content.to_vec()),
             FetchAtt::Rfc822Header | FetchAtt::Rfc822Text => {
                 let text = *att == FetchAtt::Rfc822Text;

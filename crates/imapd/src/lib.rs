@@ -49,6 +49,7 @@ pub mod index;
 pub mod mailbox;
 pub mod metadata;
 pub mod mime;
+pub mod preview;
 pub mod search;
 pub mod session;
 pub mod spawner;

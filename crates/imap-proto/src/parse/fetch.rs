@@ -59,6 +59,11 @@ impl Parser<'_> {
             b"RFC822.TEXT" => FetchAtt::Rfc822Text,
             b"BODYSTRUCTURE" => FetchAtt::BodyStructure,
             b"UID" => FetchAtt::Uid,
+            b"PREVIEW" => {
+                // RFC 8970's only modifier; a preview is cheap enough to always give.
+                self.eat_keyword(" (LAZY)");
+                FetchAtt::Preview
+            }
             b"BODY" | b"BODY.PEEK" => {
                 if self.peek() != Some(b'[') {
                     if name == b"BODY" {

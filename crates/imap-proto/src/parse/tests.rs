@@ -546,3 +546,16 @@ fn metadata_commands_from_rfc_5464() {
         );
     }
 }
+
+#[test]
+fn preview_with_and_without_lazy() {
+    for cmd in [
+        "a1 FETCH 1 (UID PREVIEW (LAZY))",
+        "a1 FETCH 1 (UID PREVIEW)",
+    ] {
+        let Command::Fetch { atts, .. } = parse(cmd) else {
+            panic!("{cmd}")
+        };
+        assert_eq!(atts, [FetchAtt::Uid, FetchAtt::Preview], "{cmd}");
+    }
+}

@@ -46,6 +46,10 @@ impl Parser<'_> {
             "ENVELOPE" => FetchItem::Envelope(self.balanced()?),
             "BODY" => FetchItem::Body(self.balanced()?),
             "BODYSTRUCTURE" => FetchItem::BodyStructure(self.balanced()?),
+            "PREVIEW" => FetchItem::Preview(match self.nstring()? {
+                Some(b) => Some(utf8(b)?),
+                None => None,
+            }),
             "RFC822" => FetchItem::Rfc822(self.nstring()?.unwrap_or_default()),
             "RFC822.HEADER" => FetchItem::Rfc822Header(self.nstring()?.unwrap_or_default()),
             "RFC822.TEXT" => FetchItem::Rfc822Text(self.nstring()?.unwrap_or_default()),

@@ -118,6 +118,7 @@ const CAPABILITIES: &[&str] = &[
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
     "METADATA",
+    "PREVIEW",
 ];
 
 pub struct Session<S: Storage> {

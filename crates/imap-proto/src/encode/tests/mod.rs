@@ -312,6 +312,14 @@ fn fetch_items() {
         "INTERNALDATE \" 8-Feb-1994 05:52:25 +0000\"",
     );
     fetch(FetchItem::Rfc822Size(44827), "RFC822.SIZE 44827");
+    // RFC 8970 §5's example, and a preview there is none of.
+    fetch(
+        FetchItem::Preview(Some(
+            "Hello Joe, this is the first part of the message.".into(),
+        )),
+        "PREVIEW \"Hello Joe, this is the first part of the message.\"",
+    );
+    fetch(FetchItem::Preview(None), "PREVIEW NIL");
     fetch(FetchItem::Rfc822(b"hi".to_vec()), "RFC822 {2}\r\nhi");
     fetch(
         FetchItem::Rfc822Header(b"A: b\r\n\r\n".to_vec()),

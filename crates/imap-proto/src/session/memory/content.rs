@@ -99,6 +99,16 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
         FetchAtt::Rfc822Header => FetchItem::Rfc822Header(header.to_vec()),
         FetchAtt::Rfc822Size => FetchItem::Rfc822Size(data.len() as u64),
         FetchAtt::Rfc822Text => FetchItem::Rfc822Text(text.to_vec()),
+        // The body's first words, as the one text part this store knows.
+        FetchAtt::Preview => FetchItem::Preview(
+            Some(
+                String::from_utf8_lossy(text)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .filter(|p| !p.is_empty()),
+        ),
         FetchAtt::Body => FetchItem::Body(structure(data, false).encode()),
         FetchAtt::BodyStructure => FetchItem::BodyStructure(structure(data, true).encode()),
         FetchAtt::BodySection {
