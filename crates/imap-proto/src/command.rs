@@ -76,6 +76,8 @@ pub enum Command {
     Namespace,
     Enable(Vec<String>),
     Id(Vec<(String, Option<String>)>),
+    /// RFC 4978: the mechanism named (only `DEFLATE` is known).
+    Compress(String),
 }
 
 /// An APPEND up to its message literal.

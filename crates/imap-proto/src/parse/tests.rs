@@ -472,3 +472,14 @@ fn append_is_recognised_before_its_literal() {
         );
     }
 }
+
+#[test]
+fn compress_names_its_mechanism() {
+    assert_eq!(
+        parse("a1 compress deflate"),
+        Command::Compress("DEFLATE".into())
+    );
+    assert_eq!(parse("a1 COMPRESS X-Z"), Command::Compress("X-Z".into()));
+    assert!(matches!(bad("a1 COMPRESS").kind, ErrorKind::Syntax));
+    assert!(matches!(bad("a1 COMPRESS DEFLATE extra").kind, ErrorKind::Syntax));
+}
