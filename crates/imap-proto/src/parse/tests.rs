@@ -481,5 +481,8 @@ fn compress_names_its_mechanism() {
     );
     assert_eq!(parse("a1 COMPRESS X-Z"), Command::Compress("X-Z".into()));
     assert!(matches!(bad("a1 COMPRESS").kind, ErrorKind::Syntax));
-    assert!(matches!(bad("a1 COMPRESS DEFLATE extra").kind, ErrorKind::Syntax));
+    assert!(matches!(
+        bad("a1 COMPRESS DEFLATE extra").kind,
+        ErrorKind::Syntax
+    ));
 }

@@ -17,7 +17,9 @@ fn capabilities(c: &mut Client) -> Vec<String> {
 fn compress_is_refused_before_login() {
     let store = MemoryStore::new();
     let mut c = Client::new(&store, policy(true, false));
-    assert!(!capabilities(&mut c).iter().any(|x| x.starts_with("COMPRESS")));
+    assert!(!capabilities(&mut c)
+        .iter()
+        .any(|x| x.starts_with("COMPRESS")));
     let r = c.run("z1 COMPRESS DEFLATE");
     assert_eq!(last(&r).kind, Kind::Bad);
     assert_eq!(c.action, Action::Continue);
@@ -34,7 +36,11 @@ fn compress_deflate_once_then_compressionactive() {
     assert_eq!(c.action, Action::Continue);
 
     let r = c.run("z2 COMPRESS DEFLATE");
-    assert_eq!(r.len(), 1, "nothing but the tagged OK before compression: {r:?}");
+    assert_eq!(
+        r.len(),
+        1,
+        "nothing but the tagged OK before compression: {r:?}"
+    );
     assert_eq!(last(&r).kind, Kind::Ok);
     assert_eq!(c.action, Action::Compress);
 
@@ -42,7 +48,9 @@ fn compress_deflate_once_then_compressionactive() {
     assert_eq!(last(&r).kind, Kind::No);
     assert_eq!(code(&r), Some(Code::CompressionActive));
     assert_eq!(c.action, Action::Continue);
-    assert!(!capabilities(&mut c).iter().any(|x| x.starts_with("COMPRESS")));
+    assert!(!capabilities(&mut c)
+        .iter()
+        .any(|x| x.starts_with("COMPRESS")));
 }
 
 #[test]
