@@ -1,95 +1,15 @@
 //! COMPRESS=DEFLATE (RFC 4978) against the real binary, driven like the clients that use it:
 //! raw DEFLATE both ways, the client ending its writes with partial flushes (Thunderbird,
 //! K-9) or sync flushes (iOS), in small pieces, with a command pipelined behind COMPRESS.
+//! The relayed session of a Unix account is covered in `unix_accounts.rs`.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
+use common::deflated::Deflated;
 use common::{login, message, PASS, USER};
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-
-/// The client's side of a compressed connection.
-struct Deflated {
-    sock: TcpStream,
-    out: Compress,
-    inp: Decompress,
-    /// Decompressed bytes not yet consumed.
-    plain: Vec<u8>,
-}
-
-impl Deflated {
-    fn new(sock: TcpStream) -> Deflated {
-        Deflated {
-            sock,
-            out: Compress::new(Compression::default(), false),
-            inp: Decompress::new(false),
-            plain: Vec::new(),
-        }
-    }
-
-    /// `bytes` compressed and ended with `flush`, without sending.
-    fn deflate(&mut self, bytes: &[u8], flush: FlushCompress) -> Vec<u8> {
-        let mut wire = Vec::with_capacity(bytes.len() + 1024);
-        let mut rest = bytes;
-        loop {
-            if wire.len() == wire.capacity() {
-                wire.reserve(16 * 1024);
-            }
-            let before = self.out.total_in();
-            self.out.compress_vec(rest, &mut wire, flush).unwrap();
-            rest = &rest[(self.out.total_in() - before) as usize..];
-            if rest.is_empty() && wire.len() < wire.capacity() {
-                return wire;
-            }
-        }
-    }
-
-    /// Sends `bytes` compressed, in pieces of `piece` bytes on the wire.
-    fn send(&mut self, bytes: &[u8], flush: FlushCompress, piece: usize) {
-        let wire = self.deflate(bytes, flush);
-        for p in wire.chunks(piece) {
-            self.sock.write_all(p).unwrap();
-            self.sock.flush().unwrap();
-        }
-    }
-
-    /// Decompressed server output through the line tagged `tag`.
-    fn until_tag(&mut self, tag: &str) -> String {
-        let end = format!("{tag} ");
-        loop {
-            let text = String::from_utf8_lossy(&self.plain).into_owned();
-            if let Some(at) = text
-                .match_indices("\r\n")
-                .map(|(i, _)| i + 2)
-                .find(|&i| text[i..].starts_with(&end) && text[i..].contains("\r\n"))
-                .or_else(|| text.starts_with(&end).then_some(0))
-            {
-                let line_end = at + text[at..].find("\r\n").unwrap() + 2;
-                if text[at..].contains("\r\n") {
-                    self.plain.drain(..line_end);
-                    return text[..line_end].to_owned();
-                }
-            }
-            let mut raw = [0u8; 4096];
-            let n = self
-                .sock
-                .read(&mut raw)
-                .unwrap_or_else(|e| panic!("waiting for {tag}: {e}; so far: {text}"));
-            assert!(n > 0, "connection closed; so far: {text}");
-            let mut rest = &raw[..n];
-            while !rest.is_empty() {
-                self.plain.reserve(64 * 1024);
-                let before = self.inp.total_in();
-                self.inp
-                    .decompress_vec(rest, &mut self.plain, FlushDecompress::None)
-                    .unwrap();
-                rest = &rest[(self.inp.total_in() - before) as usize..];
-            }
-        }
-    }
-}
+use flate2::FlushCompress;
 
 #[test]
 fn compress_deflate_with_partial_and_sync_flushes() {
