@@ -88,6 +88,8 @@ pub enum Command {
         mailbox: String,
         entries: Vec<(String, Option<Vec<u8>>)>,
     },
+    /// RFC 4978: the mechanism named (only `DEFLATE` is known).
+    Compress(String),
 }
 
 /// An APPEND up to its message literal.

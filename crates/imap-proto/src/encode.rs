@@ -205,6 +205,7 @@ impl Code {
             Code::ServerBug => b"SERVERBUG",
             Code::TooBig => b"TOOBIG",
             Code::Unavailable => b"UNAVAILABLE",
+            Code::CompressionActive => b"COMPRESSIONACTIVE",
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {

@@ -399,6 +399,7 @@ impl<'a> Parser<'a> {
             "SERVERBUG" => Code::ServerBug,
             "TOOBIG" => Code::TooBig,
             "UNAVAILABLE" => Code::Unavailable,
+            "COMPRESSIONACTIVE" => Code::CompressionActive,
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {

@@ -77,6 +77,8 @@ pub enum Code {
     ServerBug,
     TooBig,
     Unavailable,
+    /// RFC 4978: a second COMPRESS.
+    CompressionActive,
 }
 
 /// Untagged data responses.

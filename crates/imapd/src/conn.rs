@@ -6,12 +6,15 @@
 //! The bytes come from the client's own TCP/TLS connection ([`SessionStream::Net`]), or, in
 //! a per-login session child serving a Unix account, from the Unix socket over which imapd's
 //! main process relays that connection ([`SessionStream::Relayed`]); `SessionStream` is
-//! shared with pop3d.
+//! shared with pop3d. After COMPRESS both directions pass through [`Deflate`] here, so
+//! everything above reads and writes plain protocol bytes either way.
 
 use std::io;
 
 use ferrymail_spawn::session_stream::SessionStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::deflate::Deflate;
 
 const READ_CHUNK: usize = 4096;
 
@@ -26,6 +29,8 @@ pub struct Conn {
     pub stream: SessionStream,
     inbuf: Vec<u8>,
     start: usize,
+    /// Set by COMPRESS; boxed, since most connections never compress.
+    deflate: Option<Box<Deflate>>,
 }
 
 impl Conn {
@@ -34,7 +39,20 @@ impl Conn {
             stream,
             inbuf: Vec::new(),
             start: 0,
+            deflate: None,
         }
+    }
+
+    /// From now on compresses what is written and decompresses what is read; bytes received
+    /// but not consumed were already compressed by the client.
+    pub fn start_compression(&mut self) -> io::Result<()> {
+        let mut deflate = Box::new(Deflate::new());
+        let pending = self.inbuf.split_off(self.start.min(self.inbuf.len()));
+        self.inbuf = Vec::new();
+        self.start = 0;
+        deflate.decompress(&pending, &mut self.inbuf)?;
+        self.deflate = Some(deflate);
+        Ok(())
     }
 
     /// Bytes received but not consumed (must be none before a STARTTLS handshake).
@@ -67,8 +85,14 @@ impl Conn {
         if self.inbuf.capacity() == 0 {
             self.stream.readable().await?;
         }
-        self.inbuf.reserve(READ_CHUNK);
-        let n = self.stream.read_buf(&mut self.inbuf).await?;
+        let Some(deflate) = self.deflate.as_mut() else {
+            self.inbuf.reserve(READ_CHUNK);
+            let n = self.stream.read_buf(&mut self.inbuf).await?;
+            return Ok(n > 0);
+        };
+        let mut raw = Vec::with_capacity(READ_CHUNK);
+        let n = self.stream.read_buf(&mut raw).await?;
+        deflate.decompress(&raw, &mut self.inbuf)?;
         Ok(n > 0)
     }
 
@@ -127,6 +151,14 @@ impl Conn {
     /// is already buffered, else one read into a buffer of `max` bytes. Ok(None) at end of
     /// stream.
     pub async fn read_chunk(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
+        if self.deflate.is_some() {
+            // Decompressed input lands in the buffer: fill it, then take from it.
+            while self.buffered() == 0 {
+                if !self.fill().await? {
+                    return Ok(None);
+                }
+            }
+        }
         let pending = self.inbuf.get(self.start..).unwrap_or_default();
         if !pending.is_empty() {
             let take = pending.len().min(max);
@@ -158,7 +190,13 @@ impl Conn {
     }
 
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes).await?;
+        match self.deflate.as_mut() {
+            Some(deflate) => {
+                let wire = deflate.compress(bytes)?;
+                self.stream.write_all(&wire).await?;
+            }
+            None => self.stream.write_all(bytes).await?,
+        }
         self.stream.flush().await
     }
 }

@@ -44,6 +44,7 @@
 pub mod address;
 pub mod child;
 pub mod conn;
+pub mod deflate;
 pub mod fetch;
 pub mod index;
 pub mod mailbox;

@@ -9,6 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::deflated::Deflated;
 use common::{connect, message, stop, PASS, USER};
 use ferrymail_config::Config;
 use ferrymail_dev::unix_account::{
@@ -16,6 +17,7 @@ use ferrymail_dev::unix_account::{
 };
 use ferrymail_testkit::{skip_unless_root, Suite};
 use ferrymail_users::{UserDb, UserDbConfig};
+use flate2::FlushCompress;
 use imapd::spawner::{check_request, Refusal};
 
 const UID: u32 = 51234;
@@ -143,9 +145,24 @@ fn unix_account_is_served_by_a_child_running_as_the_account() {
         id_of("serving as the account")
     );
 
+    // COMPRESS runs in the child; the main process relays the compressed bytes as they
+    // are. A large APPEND streamed through tmp/ arrives whole through it.
+    let mut z = Deflated::start(&mut c);
+    let big = message("unix-deflate", &"fedcba9876543210\r\n".repeat(40_000));
+    let mut append = format!("z1 APPEND INBOX {{{}+}}\r\n", big.len()).into_bytes();
+    append.extend_from_slice(&big);
+    append.extend_from_slice(b"\r\n");
+    z.send(&append, FlushCompress::Partial, 1000);
+    let r = z.until_tag("z1");
+    assert!(r.contains("z1 OK [APPENDUID"), "{r}\n{}", s.log("imapd"));
+    z.send(b"z2 FETCH 3 RFC822.SIZE\r\n", FlushCompress::Sync, 7);
+    let r = z.until_tag("z2");
+    assert!(r.contains(&format!("RFC822.SIZE {}", big.len())), "{r}");
+
     // After LOGOUT the child exits (and is reaped: its /proc entry goes away).
-    let bye = c.cmd("LOGOUT");
-    assert!(bye.ok() && bye.has("BYE"), "{bye:?}");
+    z.send(b"z3 LOGOUT\r\n", FlushCompress::Sync, 64);
+    let bye = z.until_tag("z3");
+    assert!(bye.contains("z3 OK") && bye.contains("* BYE"), "{bye}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{child}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));

@@ -237,7 +237,8 @@ impl Runner {
             }
             Action::StartTls => session.tls_started(),
             Action::Close => c.closed = true,
-            Action::Idle { .. } | Action::Continue => {}
+            // Compression is the shell's: the commands after it are the same.
+            Action::Idle { .. } | Action::Compress | Action::Continue => {}
         }
         let r = parsed(&mut out);
         if let Action::Idle { tag } = action {

@@ -20,6 +20,10 @@ impl Parser<'_> {
             "EXPUNGE" => Command::Expunge,
             "IDLE" => Command::Idle,
             "NAMESPACE" => Command::Namespace,
+            "COMPRESS" => {
+                self.sp()?;
+                Command::Compress(self.atom_upper()?)
+            }
             "LOGIN" => {
                 self.sp()?;
                 let user = self.astring()?;

@@ -559,3 +559,17 @@ fn preview_with_and_without_lazy() {
         assert_eq!(atts, [FetchAtt::Uid, FetchAtt::Preview], "{cmd}");
     }
 }
+
+#[test]
+fn compress_names_its_mechanism() {
+    assert_eq!(
+        parse("a1 compress deflate"),
+        Command::Compress("DEFLATE".into())
+    );
+    assert_eq!(parse("a1 COMPRESS X-Z"), Command::Compress("X-Z".into()));
+    assert!(matches!(bad("a1 COMPRESS").kind, ErrorKind::Syntax));
+    assert!(matches!(
+        bad("a1 COMPRESS DEFLATE extra").kind,
+        ErrorKind::Syntax
+    ));
+}

@@ -235,6 +235,7 @@ impl<S: Storage> Session<S> {
             } => self.store_flags(tag, uid, &set, op, silent, &flags, out),
             C::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out),
             C::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out),
+            C::Compress(mechanism) => self.compress(tag, &mechanism),
         }
     }
 

@@ -9,6 +9,7 @@
 //! come before it, when RFC 3501 §7 allows them (see [`selected`]) — never in reply to
 //! LOGOUT, where the client is no longer listening for them.
 
+mod compress;
 mod dispatch;
 mod mailboxes;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -63,6 +64,10 @@ pub enum Action {
     /// `+ idling` is in the output: wait for DONE, calling [`Session::idle_updates`]
     /// whenever the selected mailbox may have changed, then [`Session::idle_done`].
     Idle { tag: String },
+    /// The tagged OK to COMPRESS is in the output: write it as it is, then compress
+    /// everything written and decompress everything read (raw DEFLATE, RFC 4978), the
+    /// bytes already received behind the command included.
+    Compress,
 }
 
 /// What the connection allows; fixed by the shell at start and by STARTTLS.
@@ -127,6 +132,8 @@ pub struct Session<S: Storage> {
     selected: Option<Selected<S::Mailbox>>,
     auth_failures: u32,
     logged_out: bool,
+    /// COMPRESS ran: a second one is refused.
+    compressed: bool,
 }
 
 impl<S: Storage> Session<S> {
@@ -137,6 +144,7 @@ impl<S: Storage> Session<S> {
             selected: None,
             auth_failures: 0,
             logged_out: false,
+            compressed: false,
         }
     }
 
@@ -180,6 +188,8 @@ impl<S: Storage> Session<S> {
             } else {
                 caps.push("LOGINDISABLED".into());
             }
+        } else if !self.compressed {
+            caps.push(format!("COMPRESS={}", compress::DEFLATE));
         }
         caps
     }

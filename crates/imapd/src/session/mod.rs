@@ -301,6 +301,12 @@ impl Session {
                 initial,
             } => self.authenticate(tag, mechanism, initial).await,
             Action::Idle { tag } => self.idle(tag).await,
+            Action::Compress => {
+                // The tagged OK goes out as it is; everything after it is compressed.
+                self.flush().await?;
+                self.conn.start_compression()?;
+                Ok(false)
+            }
         }
     }
 

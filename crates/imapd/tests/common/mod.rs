@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod deflated;
+
 use std::time::Duration;
 
 use ferrymail_config::Config;

@@ -100,6 +100,7 @@ fn every_response_code() {
         (Code::ServerBug, "SERVERBUG"),
         (Code::TooBig, "TOOBIG"),
         (Code::Unavailable, "UNAVAILABLE"),
+        (Code::CompressionActive, "COMPRESSIONACTIVE"),
         (Code::BadCharset(vec![]), "BADCHARSET"),
         (
             Code::BadCharset(strs(&["UTF-8", "US ASCII"])),
