@@ -10,6 +10,7 @@
 //! LOGOUT, where the client is no longer listening for them.
 
 mod dispatch;
+mod esearch;
 mod mailboxes;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod memory;

@@ -2,6 +2,7 @@
 //! lines and the replies are read back with the response parser and checked as values.
 
 mod basic;
+mod esearch;
 mod expunge;
 mod mailboxes;
 mod messages;
