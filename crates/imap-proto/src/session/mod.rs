@@ -92,6 +92,9 @@ const CAPABILITIES: &[&str] = &[
     "SPECIAL-USE",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
 ];
 
 pub struct Session<S: Storage> {
