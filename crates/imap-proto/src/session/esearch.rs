@@ -98,7 +98,7 @@ impl<S: Storage> Session<S> {
                 if ret.save {
                     sel.saved.clear();
                 }
-                return done;
+                return *done;
             }
         };
         if ret.save {

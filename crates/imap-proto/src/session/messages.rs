@@ -80,7 +80,7 @@ impl<S: Storage> Session<S> {
     ) -> Done {
         let hits = match self.search_hits(tag, key) {
             Ok(hits) => hits,
-            Err(done) => return done,
+            Err(done) => return *done,
         };
         let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
         out.push(Response::Data(Data::Search(hits)));
@@ -92,9 +92,12 @@ impl<S: Storage> Session<S> {
         &mut self,
         tag: &str,
         key: &SearchKey,
-    ) -> Result<Vec<(u32, u32)>, Done> {
+    ) -> Result<Vec<(u32, u32)>, Box<Done>> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
-            return Err(Done::reply(Response::bad(tag, "No mailbox selected")));
+            return Err(Box::new(Done::reply(Response::bad(
+                tag,
+                "No mailbox selected",
+            ))));
         };
         let max_seq = sel.exists();
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
@@ -112,7 +115,7 @@ impl<S: Storage> Session<S> {
             .collect();
         let matched = match store.search(&sel.mb, key, &msgs) {
             Ok(m) => m,
-            Err(e) => return Err(Done::reply(failed(tag, &e))),
+            Err(e) => return Err(Box::new(Done::reply(failed(tag, &e)))),
         };
         Ok(msgs
             .iter()
