@@ -3,6 +3,11 @@
 use super::{compact_set, push_num, string};
 use crate::response::{Esearch, EsearchItem};
 
+fn named_number(out: &mut Vec<u8>, name: &[u8], n: u32) {
+    out.extend_from_slice(name);
+    push_num(out, n);
+}
+
 impl Esearch {
     pub(super) fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"ESEARCH");
@@ -16,22 +21,13 @@ impl Esearch {
         }
         for item in &self.items {
             match item {
-                EsearchItem::Min(n) => {
-                    out.extend_from_slice(b" MIN ");
-                    push_num(out, n);
-                }
-                EsearchItem::Max(n) => {
-                    out.extend_from_slice(b" MAX ");
-                    push_num(out, n);
-                }
+                EsearchItem::Min(n) => named_number(out, b" MIN ", *n),
+                EsearchItem::Max(n) => named_number(out, b" MAX ", *n),
                 EsearchItem::All(nums) => {
                     out.extend_from_slice(b" ALL ");
                     compact_set(out, nums);
                 }
-                EsearchItem::Count(n) => {
-                    out.extend_from_slice(b" COUNT ");
-                    push_num(out, n);
-                }
+                EsearchItem::Count(n) => named_number(out, b" COUNT ", *n),
                 EsearchItem::Partial { range, hits } => {
                     out.extend_from_slice(b" PARTIAL (");
                     push_num(out, range.0);

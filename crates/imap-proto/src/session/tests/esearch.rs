@@ -4,15 +4,6 @@
 use super::*;
 use crate::response::{Esearch, EsearchItem};
 
-fn inbox_with(n: u32) -> (MemoryStore, Client) {
-    let store = MemoryStore::new();
-    for i in 1..=n {
-        store.deliver("INBOX", &message(i)).unwrap();
-    }
-    let c = Client::selected(&store, "INBOX");
-    (store, c)
-}
-
 /// The one ESEARCH response of a successful reply.
 fn esearch(r: &[Response]) -> Esearch {
     assert_eq!(last(r).kind, Kind::Ok, "{r:?}");
