@@ -49,6 +49,8 @@ pub enum Command {
     Search {
         uid: bool,
         key: SearchKey,
+        /// Some: an extended SEARCH, answered with ESEARCH.
+        ret: Option<SearchReturn>,
     },
     Fetch {
         uid: bool,

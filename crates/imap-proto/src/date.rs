@@ -113,6 +113,20 @@ pub fn parse_date_time(raw: &[u8]) -> Option<i64> {
     Some(days * 86_400 + i64::from(h * 3600 + mi * 60 + se) - offset)
 }
 
+/// The current time as Unix seconds (0 before the epoch, which no mail store has).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// RFC 5032 WITHIN: is INTERNALDATE `date` at most `secs` seconds before `now` (YOUNGER),
+/// or, with `younger` false, more than that (OLDER)?
+pub fn within(younger: bool, secs: u32, date: i64, now: i64) -> bool {
+    let recent = now.saturating_sub(date) <= i64::from(secs);
+    recent == younger
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +152,17 @@ mod tests {
         assert!(parse_date_time(b"32-Feb-1994 21:52:25 -0800").is_none());
         assert!(parse_date_time(b"7-Foo-1994 21:52:25 -0800").is_none());
         assert!(parse_date_time(b"7-Feb-1994 21:52:25").is_none());
+    }
+
+    #[test]
+    fn within_younger_and_older_split_at_the_limit() {
+        assert!(within(true, 60, 1000, 1060));
+        assert!(!within(false, 60, 1000, 1060));
+        assert!(!within(true, 60, 1000, 1061));
+        assert!(within(false, 60, 1000, 1061));
+        assert!(
+            within(true, 60, 2000, 1061),
+            "a date in the future is young"
+        );
     }
 }

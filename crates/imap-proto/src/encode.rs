@@ -297,6 +297,7 @@ impl Data {
                     push_num(out, h);
                 }
             }
+            Data::Esearch(e) => e.encode(out),
             Data::Fetch { seq, items } => {
                 push_num(out, seq);
                 out.extend_from_slice(b" FETCH (");
@@ -662,5 +663,6 @@ impl BodyStructure {
     }
 }
 
+mod esearch;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@
 //! input, so no input can exhaust the stack.
 
 mod data;
+mod esearch;
 mod fetch;
 #[cfg(test)]
 mod tests;

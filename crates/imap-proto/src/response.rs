@@ -97,6 +97,7 @@ pub enum Data {
         items: Vec<(StatusAtt, u64)>,
     },
     Search(Vec<u32>),
+    Esearch(Esearch),
     Fetch {
         seq: u32,
         items: Vec<FetchItem>,
@@ -125,6 +126,31 @@ pub enum Data {
     },
     /// RFC 2971 server identification.
     Id(Vec<(String, String)>),
+}
+
+/// An RFC 4731 ESEARCH response: the result of one extended SEARCH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Esearch {
+    /// The tag of the command it answers.
+    pub tag: Option<String>,
+    /// The numbers are UIDs (UID SEARCH).
+    pub uid: bool,
+    pub items: Vec<EsearchItem>,
+}
+
+/// One result item of an ESEARCH response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EsearchItem {
+    Min(u32),
+    Max(u32),
+    /// Ascending; written as a compact set.
+    All(Vec<u32>),
+    Count(u32),
+    /// RFC 5267: the range of positions asked for and the numbers found there.
+    Partial {
+        range: (u32, u32),
+        hits: Vec<u32>,
+    },
 }
 
 /// A LIST or LSUB line.

@@ -23,6 +23,18 @@ impl SeqNum {
 pub struct SeqSet(pub Vec<(SeqNum, SeqNum)>);
 
 impl SeqSet {
+    /// RFC 5182's `$`: the result saved by the last `SEARCH RETURN (SAVE)`, written as the
+    /// one set no client can otherwise send (a set has at least one range). The session
+    /// replaces it with the saved messages before running a command; left in place it
+    /// matches nothing, which is also what `$` means when nothing was saved.
+    pub fn saved() -> SeqSet {
+        SeqSet(Vec::new())
+    }
+
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// True if `n` is in the set, with `*` meaning `largest`.
     pub fn contains(&self, n: u32, largest: u32) -> bool {
         self.0.iter().any(|&(a, b)| {
@@ -119,6 +131,23 @@ pub enum SearchKey {
     Unseen,
     SeqSet(SeqSet),
     And(Vec<SearchKey>),
+    /// RFC 5032 WITHIN: INTERNALDATE at most this many seconds ago.
+    Younger(u32),
+    /// RFC 5032 WITHIN: INTERNALDATE more than this many seconds ago.
+    Older(u32),
+}
+
+/// The return options of an extended SEARCH (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 5267
+/// PARTIAL). `RETURN ()` is ALL alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchReturn {
+    pub min: bool,
+    pub max: bool,
+    pub all: bool,
+    pub count: bool,
+    pub save: bool,
+    /// Positions in the result, 1-based, the lower first.
+    pub partial: Option<(u32, u32)>,
 }
 
 /// A flag as sent by a client.

@@ -3,7 +3,7 @@
 
 use ferrymail_maildir::Flags;
 
-use ferrymail_imap_proto::date::day_of;
+use ferrymail_imap_proto::date::{day_of, unix_now, within};
 use ferrymail_imap_proto::SearchKey;
 
 /// Does evaluating `key` need the message content (headers or body)?
@@ -32,7 +32,9 @@ pub fn needs_cache(key: &SearchKey) -> bool {
         | SearchKey::Subject(_)
         | SearchKey::SentBefore(_)
         | SearchKey::SentOn(_)
-        | SearchKey::SentSince(_) => true,
+        | SearchKey::SentSince(_)
+        | SearchKey::Younger(_)
+        | SearchKey::Older(_) => true,
         SearchKey::Not(k) => needs_cache(k),
         SearchKey::Or(a, b) => needs_cache(a) || needs_cache(b),
         SearchKey::And(ks) => ks.iter().any(needs_cache),
@@ -234,6 +236,8 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Not(k) => !matches(k, c),
         K::Or(a, b) => matches(a, c) || matches(b, c),
         K::And(ks) => ks.iter().all(|k| matches(k, c)),
+        K::Younger(n) => within(true, *n, c.internal_date, unix_now()),
+        K::Older(n) => within(false, *n, c.internal_date, unix_now()),
     }
 }
 

@@ -11,6 +11,7 @@
 //! lines per family is easy to audit and fuzz.
 
 mod commands;
+mod esearch;
 mod fetch;
 mod list;
 mod metadata;
@@ -335,6 +336,9 @@ impl<'a> Parser<'a> {
     }
 
     fn seq_set(&mut self) -> PResult<SeqSet> {
+        if self.eat(b'$') {
+            return Ok(SeqSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let a = self.seq_number()?;

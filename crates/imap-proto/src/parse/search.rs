@@ -7,6 +7,13 @@ use crate::types::*;
 impl Parser<'_> {
     pub(super) fn search(&mut self, uid: bool) -> PResult<Command> {
         self.sp()?;
+        let ret = if self.eat_keyword("RETURN ") {
+            let ret = self.search_return()?;
+            self.sp()?;
+            Some(ret)
+        } else {
+            None
+        };
         if self.eat_keyword("CHARSET ") {
             let cs = self.astring()?;
             let cs = String::from_utf8_lossy(&cs).to_ascii_uppercase();
@@ -25,7 +32,7 @@ impl Parser<'_> {
         } else {
             SearchKey::And(keys)
         };
-        Ok(Command::Search { uid, key })
+        Ok(Command::Search { uid, key, ret })
     }
 
     fn date(&mut self) -> PResult<Date> {
@@ -67,7 +74,7 @@ impl Parser<'_> {
                 SearchKey::And(keys)
             });
         }
-        if matches!(self.peek(), Some(b'0'..=b'9') | Some(b'*')) {
+        if matches!(self.peek(), Some(b'0'..=b'9' | b'*' | b'$')) {
             return Ok(SearchKey::SeqSet(self.seq_set()?));
         }
         let name = self.atom_upper()?;
@@ -133,6 +140,14 @@ impl Parser<'_> {
             "UID" => {
                 self.sp()?;
                 SearchKey::Uid(self.seq_set()?)
+            }
+            "YOUNGER" => {
+                self.sp()?;
+                SearchKey::Younger(self.nz_number()?)
+            }
+            "OLDER" => {
+                self.sp()?;
+                SearchKey::Older(self.nz_number()?)
             }
             "NOT" => {
                 self.sp()?;

@@ -183,7 +183,7 @@ fn store_forms() {
 
 #[test]
 fn search_keys() {
-    let Command::Search { key, uid } = parse(
+    let Command::Search { key, uid, .. } = parse(
         "a1 UID SEARCH CHARSET UTF-8 OR FROM \"a b\" NOT (SEEN LARGER 100) SINCE 1-Feb-1994 HEADER X-Y z 2:4 UID 5:*",
     ) else {
         panic!()
@@ -217,7 +217,8 @@ fn search_keys() {
                 year: 1994,
                 month: 2,
                 day: 7
-            })
+            }),
+            ret: None,
         }
     );
     assert_eq!(

@@ -60,6 +60,7 @@ impl Parser<'_> {
                 }
                 Data::Search(hits)
             }
+            "ESEARCH" => Data::Esearch(self.esearch()?),
             "NAMESPACE" => self.namespace()?,
             "ID" => {
                 self.sp()?;

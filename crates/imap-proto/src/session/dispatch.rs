@@ -79,6 +79,7 @@ impl<S: Storage> Session<S> {
             return Action::Continue;
         }
         let allow_expunge = allows_expunge(&cmd);
+        let cmd = self.with_saved_result(cmd);
         if let Command::Logout = cmd {
             // Nothing else in reply to LOGOUT: the client is only waiting for BYE and OK.
             self.logged_out = true;
@@ -224,7 +225,16 @@ impl<S: Storage> Session<S> {
             C::Unselect => self.close(tag, false),
             C::Expunge => self.expunge(tag, None),
             C::UidExpunge(set) => self.expunge(tag, Some(set)),
-            C::Search { uid, key } => self.search(tag, uid, &key, out),
+            C::Search {
+                uid,
+                key,
+                ret: None,
+            } => self.search(tag, uid, &key, out),
+            C::Search {
+                uid,
+                key,
+                ret: Some(ret),
+            } => self.esearch(tag, uid, &key, ret, out),
             C::Fetch { uid, set, atts } => self.fetch(tag, uid, &set, atts, out),
             C::Store {
                 uid,

@@ -78,8 +78,26 @@ impl<S: Storage> Session<S> {
         key: &SearchKey,
         out: &mut Output,
     ) -> Done {
+        let hits = match self.search_hits(tag, key) {
+            Ok(hits) => hits,
+            Err(done) => return *done,
+        };
+        let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+        out.push(Response::Data(Data::Search(hits)));
+        Done::reply(Response::ok(tag, "Search completed"))
+    }
+
+    /// (sequence number, UID) of the messages in the client's view matching `key`, in order.
+    pub(super) fn search_hits(
+        &mut self,
+        tag: &str,
+        key: &SearchKey,
+    ) -> Result<Vec<(u32, u32)>, Box<Done>> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
+            return Err(Box::new(Done::reply(Response::bad(
+                tag,
+                "No mailbox selected",
+            ))));
         };
         let max_seq = sel.exists();
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
@@ -97,16 +115,14 @@ impl<S: Storage> Session<S> {
             .collect();
         let matched = match store.search(&sel.mb, key, &msgs) {
             Ok(m) => m,
-            Err(e) => return Done::reply(failed(tag, &e)),
+            Err(e) => return Err(Box::new(Done::reply(failed(tag, &e)))),
         };
-        let hits = msgs
+        Ok(msgs
             .iter()
             .zip(matched)
             .filter(|(_, hit)| *hit)
-            .map(|(c, _)| if uid { c.uid } else { c.seq })
-            .collect();
-        out.push(Response::Data(Data::Search(hits)));
-        Done::reply(Response::ok(tag, "Search completed"))
+            .map(|(c, _)| (c.seq, c.uid))
+            .collect())
     }
 
     pub(super) fn fetch(

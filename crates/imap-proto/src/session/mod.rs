@@ -11,6 +11,7 @@
 
 mod compress;
 mod dispatch;
+mod esearch;
 mod mailboxes;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod memory;
@@ -124,6 +125,9 @@ const CAPABILITIES: &[&str] = &[
     "QUOTA=RES-MESSAGE",
     "METADATA",
     "PREVIEW",
+    "ESEARCH",
+    "SEARCHRES",
+    "WITHIN",
 ];
 
 pub struct Session<S: Storage> {

@@ -37,6 +37,8 @@ pub(crate) struct Selected<M> {
     /// (read-only, which claims nothing).
     recent: HashSet<u32>,
     pub keywords: Arc<Vec<String>>,
+    /// RFC 5182: the UIDs of the last `SEARCH RETURN (SAVE)`, ascending; what `$` names.
+    pub saved: Vec<u32>,
 }
 
 /// What the client must be told after a command.
@@ -69,6 +71,7 @@ impl<M> Selected<M> {
             version: snap.version,
             recent,
             keywords: snap.keywords.clone(),
+            saved: Vec::new(),
         }
     }
 

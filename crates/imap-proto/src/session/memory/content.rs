@@ -189,5 +189,7 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
         K::Header(name, s) => header_has(name, s),
         K::Body(s) => contains(split(data).1, s),
         K::Text(s) => contains(data, s),
+        K::Younger(n) => crate::date::within(true, *n, date, crate::date::unix_now()),
+        K::Older(n) => crate::date::within(false, *n, date, crate::date::unix_now()),
     }
 }

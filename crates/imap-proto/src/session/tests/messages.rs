@@ -3,15 +3,6 @@
 use super::*;
 use crate::types::{Section, SectionText};
 
-fn inbox_with(n: u32) -> (MemoryStore, Client) {
-    let store = MemoryStore::new();
-    for i in 1..=n {
-        store.deliver("INBOX", &message(i)).unwrap();
-    }
-    let c = Client::selected(&store, "INBOX");
-    (store, c)
-}
-
 #[test]
 fn store_replies_with_flags_unless_silent() {
     let (store, mut a) = inbox_with(2);

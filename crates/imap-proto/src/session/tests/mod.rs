@@ -3,6 +3,7 @@
 
 mod basic;
 mod compress;
+mod esearch;
 mod expunge;
 mod mailboxes;
 mod messages;
@@ -28,6 +29,16 @@ pub(super) fn policy(tls_active: bool, plaintext_auth: bool) -> Policy {
 /// A test message with a subject naming `n`.
 pub(super) fn message(n: u32) -> Vec<u8> {
     format!("From: a@example.test\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
+}
+
+/// A store whose INBOX holds `n` test messages, and a client that selected it.
+pub(super) fn inbox_with(n: u32) -> (MemoryStore, Client) {
+    let store = MemoryStore::new();
+    for i in 1..=n {
+        store.deliver("INBOX", &message(i)).unwrap();
+    }
+    let c = Client::selected(&store, "INBOX");
+    (store, c)
 }
 
 /// One connection.

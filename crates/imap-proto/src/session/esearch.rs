@@ -1,0 +1,191 @@
+//! Extended SEARCH: RFC 4731's ESEARCH results (MIN, MAX, ALL, COUNT), RFC 5267's PARTIAL,
+//! and RFC 5182's saved result `$` (SAVE stores it, later commands name it).
+
+use super::dispatch::Done;
+use super::{Output, Session, Storage};
+use crate::command::Command;
+use crate::response::{Data, Esearch, EsearchItem, Response};
+use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
+
+/// Consecutive numbers as ranges: the smallest set naming exactly `nums` (ascending).
+fn exact_set(nums: &[u32]) -> SeqSet {
+    let mut ranges: Vec<(SeqNum, SeqNum)> = Vec::new();
+    for &n in nums {
+        match ranges.last_mut() {
+            Some((_, SeqNum::Value(end))) if end.checked_add(1) == Some(n) => *end = n,
+            _ => ranges.push((SeqNum::Value(n), SeqNum::Value(n))),
+        }
+    }
+    SeqSet(ranges)
+}
+
+/// `$` inside a SEARCH key, as the saved UIDs.
+fn key_with_saved(key: SearchKey, saved: &SeqSet) -> SearchKey {
+    use SearchKey as K;
+    match key {
+        K::SeqSet(s) | K::Uid(s) if s.is_saved() => K::Uid(saved.clone()),
+        K::Not(k) => K::Not(Box::new(key_with_saved(*k, saved))),
+        K::Or(a, b) => K::Or(
+            Box::new(key_with_saved(*a, saved)),
+            Box::new(key_with_saved(*b, saved)),
+        ),
+        K::And(ks) => K::And(ks.into_iter().map(|k| key_with_saved(k, saved)).collect()),
+        other => other,
+    }
+}
+
+/// The ESEARCH items asked for, from the hits (ascending numbers).
+fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
+    let mut items = Vec::new();
+    if ret.min {
+        items.extend(hits.first().copied().map(EsearchItem::Min));
+    }
+    if ret.max {
+        items.extend(hits.last().copied().map(EsearchItem::Max));
+    }
+    if ret.all && !hits.is_empty() {
+        items.push(EsearchItem::All(hits.to_vec()));
+    }
+    if ret.count {
+        items.push(EsearchItem::Count(hits.len() as u32));
+    }
+    if let Some((lo, hi)) = ret.partial {
+        let from = (lo as usize).saturating_sub(1);
+        let to = (hi as usize).min(hits.len());
+        items.push(EsearchItem::Partial {
+            range: (lo, hi),
+            hits: hits.get(from..to).unwrap_or_default().to_vec(),
+        });
+    }
+    items
+}
+
+/// What SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone when only they are asked for
+/// besides SAVE, otherwise the whole result.
+fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
+    if (ret.min || ret.max) && !ret.all && !ret.count && ret.partial.is_none() {
+        let mut kept = Vec::new();
+        if ret.min {
+            kept.extend(uids.first());
+        }
+        if ret.max {
+            kept.extend(uids.last());
+        }
+        kept.dedup();
+        kept
+    } else {
+        uids.to_vec()
+    }
+}
+
+impl<S: Storage> Session<S> {
+    pub(super) fn esearch(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        key: &SearchKey,
+        ret: SearchReturn,
+        out: &mut Output,
+    ) -> Done {
+        let found = self.search_hits(tag, key);
+        let Some(sel) = self.selected.as_mut() else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        let hits = match found {
+            Ok(hits) => hits,
+            Err(done) => {
+                // A failed SEARCH ... SAVE leaves `$` empty (RFC 5182 §2.1).
+                if ret.save {
+                    sel.saved.clear();
+                }
+                return *done;
+            }
+        };
+        if ret.save {
+            let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
+            sel.saved = to_save(&ret, &uids);
+        }
+        let only_save =
+            ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.partial.is_some());
+        if !only_save {
+            let nums: Vec<u32> = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+            out.push(Response::Data(Data::Esearch(Esearch {
+                tag: Some(tag.to_owned()),
+                uid,
+                items: items(&ret, &nums),
+            })));
+        }
+        Done::reply(Response::ok(tag, "Search completed"))
+    }
+
+    /// The command with `$` replaced by the saved result: UIDs in UID commands and in SEARCH
+    /// keys, the client's sequence numbers of those messages otherwise. Messages expunged
+    /// since are no longer named.
+    pub(super) fn with_saved_result(&self, cmd: Command) -> Command {
+        let Some(sel) = self.selected.as_ref() else {
+            return cmd;
+        };
+        let uids: Vec<u32> = sel
+            .saved
+            .iter()
+            .copied()
+            .filter(|&u| sel.seq_of(u).is_some())
+            .collect();
+        let by_uid = || exact_set(&uids);
+        let by_seq = || {
+            let seqs: Vec<u32> = uids.iter().filter_map(|&u| sel.seq_of(u)).collect();
+            exact_set(&seqs)
+        };
+        let set = |set: SeqSet, uid: bool| match (set.is_saved(), uid) {
+            (false, _) => set,
+            (true, true) => by_uid(),
+            (true, false) => by_seq(),
+        };
+        use Command as C;
+        match cmd {
+            C::Search { uid, key, ret } => C::Search {
+                uid,
+                key: key_with_saved(key, &by_uid()),
+                ret,
+            },
+            C::Fetch { uid, set: s, atts } => C::Fetch {
+                uid,
+                set: set(s, uid),
+                atts,
+            },
+            C::Store {
+                uid,
+                set: s,
+                op,
+                silent,
+                flags,
+            } => C::Store {
+                uid,
+                set: set(s, uid),
+                op,
+                silent,
+                flags,
+            },
+            C::Copy {
+                uid,
+                set: s,
+                mailbox,
+            } => C::Copy {
+                uid,
+                set: set(s, uid),
+                mailbox,
+            },
+            C::Move {
+                uid,
+                set: s,
+                mailbox,
+            } => C::Move {
+                uid,
+                set: set(s, uid),
+                mailbox,
+            },
+            C::UidExpunge(s) => C::UidExpunge(set(s, true)),
+            other => other,
+        }
+    }
+}
