@@ -7,6 +7,8 @@ use crate::response::*;
 use crate::types::{Flag, Section, SectionText, StatusAtt};
 use crate::utf7;
 
+mod thread;
+
 /// Appends `bytes` as a quoted string when that is possible (7-bit text without CR, LF or
 /// NUL), otherwise as a literal.
 pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -289,6 +291,22 @@ impl Data {
                 for h in hits {
                     out.push(b' ');
                     push_num(out, h);
+                }
+            }
+            Data::Sort(hits) => {
+                out.extend_from_slice(b"SORT");
+                for h in hits {
+                    out.push(b' ');
+                    push_num(out, h);
+                }
+            }
+            Data::Thread(threads) => {
+                out.extend_from_slice(b"THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                }
+                for t in threads {
+                    thread::thread(out, t);
                 }
             }
             Data::Fetch { seq, items } => {

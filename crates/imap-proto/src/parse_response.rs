@@ -10,6 +10,7 @@
 
 mod data;
 mod fetch;
+mod thread;
 #[cfg(test)]
 mod tests;
 

@@ -90,6 +90,10 @@ pub enum Data {
         items: Vec<(StatusAtt, u64)>,
     },
     Search(Vec<u32>),
+    /// RFC 5256 SORT: the numbers in order.
+    Sort(Vec<u32>),
+    /// RFC 5256 THREAD: the threads in order.
+    Thread(Vec<crate::sort::ThreadNode>),
     Fetch {
         seq: u32,
         items: Vec<FetchItem>,

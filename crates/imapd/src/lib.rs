@@ -50,6 +50,7 @@ pub mod mailbox;
 pub mod mime;
 pub mod search;
 pub mod session;
+pub mod sort;
 pub mod spawner;
 pub mod store;
 pub mod subscriptions;

@@ -14,6 +14,7 @@ mod commands;
 mod fetch;
 mod list;
 mod search;
+mod sort;
 #[cfg(test)]
 mod tests;
 

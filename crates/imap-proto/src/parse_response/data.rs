@@ -64,6 +64,24 @@ impl Parser<'_> {
                 }
                 Data::Search(hits)
             }
+            "SORT" => {
+                let mut hits = Vec::new();
+                while !self.at_crlf()? {
+                    self.sp()?;
+                    hits.push(self.number()?);
+                }
+                Data::Sort(hits)
+            }
+            "THREAD" => {
+                let mut threads = Vec::new();
+                if !self.at_crlf()? {
+                    self.sp()?;
+                    while !self.at_crlf()? {
+                        threads.push(self.thread(0)?);
+                    }
+                }
+                Data::Thread(threads)
+            }
             "NAMESPACE" => self.namespace()?,
             "ID" => {
                 self.sp()?;

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::mailboxes::append_refused;
-use super::{failed, FlagSet, Output, SearchContext, Session, Storage};
+use super::{failed, Failure, FlagSet, Output, SearchContext, Session, Storage};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
 
@@ -78,8 +78,20 @@ impl<S: Storage> Session<S> {
         key: &SearchKey,
         out: &mut Output,
     ) -> Done {
+        match self.matching(key) {
+            Ok(hits) => {
+                let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+                out.push(Response::Data(Data::Search(hits)));
+                Done::reply(Response::ok(tag, "Search completed"))
+            }
+            Err(e) => Done::reply(failed(tag, &e)),
+        }
+    }
+
+    /// The (sequence number, UID) of the selected mailbox's messages that match `key`.
+    pub(super) fn matching(&mut self, key: &SearchKey) -> Result<Vec<(u32, u32)>, Failure> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
+            return Ok(Vec::new());
         };
         let max_seq = sel.exists();
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
@@ -95,18 +107,13 @@ impl<S: Storage> Session<S> {
                 keywords: &sel.keywords,
             })
             .collect();
-        let matched = match store.search(&sel.mb, key, &msgs) {
-            Ok(m) => m,
-            Err(e) => return Done::reply(failed(tag, &e)),
-        };
-        let hits = msgs
+        let matched = store.search(&sel.mb, key, &msgs)?;
+        Ok(msgs
             .iter()
             .zip(matched)
             .filter(|(_, hit)| *hit)
-            .map(|(c, _)| if uid { c.uid } else { c.seq })
-            .collect();
-        out.push(Response::Data(Data::Search(hits)));
-        Done::reply(Response::ok(tag, "Search completed"))
+            .map(|(c, _)| (c.seq, c.uid))
+            .collect())
     }
 
     pub(super) fn fetch(

@@ -16,6 +16,7 @@ pub mod memory;
 mod messages;
 mod output;
 mod selected;
+mod sort;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -91,6 +92,10 @@ const CAPABILITIES: &[&str] = &[
     "SPECIAL-USE",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 ];
 
 pub struct Session<S: Storage> {
