@@ -10,9 +10,9 @@
 
 mod data;
 mod fetch;
-mod thread;
 #[cfg(test)]
 mod tests;
+mod thread;
 
 use crate::response::{Code, Kind, Response, Status};
 use crate::types::Flag;

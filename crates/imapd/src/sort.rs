@@ -81,6 +81,9 @@ mod tests {
         assert_eq!(f.cc, "user2");
         assert_eq!(f.subject, "Re: b");
         assert_eq!(f.sent, Some(1_203_714_000));
-        assert_eq!((f.message_id.as_str(), f.references.as_str()), ("<a@b>", "<x@y>"));
+        assert_eq!(
+            (f.message_id.as_str(), f.references.as_str()),
+            ("<a@b>", "<x@y>")
+        );
     }
 }

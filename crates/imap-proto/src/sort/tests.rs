@@ -40,18 +40,30 @@ fn base_subjects() {
         ("b (a)", "b (a)", false),
     ] {
         let b = base_subject(raw);
-        assert_eq!((b.text.as_str(), b.reply_or_forward), (base, reply), "{raw}");
+        assert_eq!(
+            (b.text.as_str(), b.reply_or_forward),
+            (base, reply),
+            "{raw}"
+        );
     }
 }
 
 #[test]
 fn sort_by_subject_then_reverse_size_then_sequence() {
-    let mut msgs = vec![msg(1, "b", 0), msg(2, "Re: A", 0), msg(3, "a", 0), msg(4, "_", 0)];
+    let mut msgs = vec![
+        msg(1, "b", 0),
+        msg(2, "Re: A", 0),
+        msg(3, "a", 0),
+        msg(4, "_", 0),
+    ];
     msgs[2].facts.size = 10;
     let by = |key, reverse| SortCriterion { reverse, key };
     assert_eq!(sort(&msgs, &[by(SortKey::Subject, false)]), [2, 3, 1, 4]);
     assert_eq!(
-        sort(&msgs, &[by(SortKey::Subject, false), by(SortKey::Size, true)]),
+        sort(
+            &msgs,
+            &[by(SortKey::Subject, false), by(SortKey::Size, true)]
+        ),
         [3, 2, 1, 4]
     );
     assert_eq!(sort(&msgs, &[by(SortKey::Arrival, true)]), [4, 3, 2, 1]);
@@ -126,9 +138,22 @@ fn references_gathers_by_subject_and_ignores_loops() {
 }
 
 #[test]
-fn message_ids_are_angle_bracketed_with_an_at() {
+fn own_references_win_and_a_loop_leaves_a_root() {
+    // 2 names 3 as its parent before 3 arrives; 3 names 2 as its parent: a loop, so 3
+    // leaves the parent 2's References gave it (1) and is a root.
+    let mut msgs = vec![
+        refs(1, "a", "", ""),
+        refs(2, "b", "<a@x> <c@x>", ""),
+        refs(3, "c", "<b@x>", ""),
+    ];
+    msgs[0].facts.sent = Some(30);
     assert_eq!(
-        message_ids(" <a@b> junk <noat> <c@d>"),
-        ["a@b", "c@d"]
+        threaded(&msgs, ThreadAlgorithm::References),
+        b"* THREAD (3 2)(1)\r\n"
     );
+}
+
+#[test]
+fn message_ids_are_angle_bracketed_with_an_at() {
+    assert_eq!(message_ids(" <a@b> junk <noat> <c@d>"), ["a@b", "c@d"]);
 }

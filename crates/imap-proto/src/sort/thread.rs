@@ -193,10 +193,11 @@ impl<'a> References<'a> {
                 }
                 prev = Some(c);
             }
+            // A parent found earlier from another message's References gives way to this
+            // message's own; when its own would make a loop, it stays a root (as Dovecot).
             match prev {
                 Some(p) if !self.is_ancestor(this, p) => self.link(p, this),
-                Some(_) => {}
-                None => self.unlink(this),
+                _ => self.unlink(this),
             }
         }
     }
@@ -267,7 +268,8 @@ impl<'a> References<'a> {
 
     /// Step 5: roots with the same base subject are gathered.
     fn merge_subjects(&mut self, roots: Vec<usize>) -> Vec<usize> {
-        let subjects: Vec<Option<(String, bool)>> = roots.iter().map(|&r| self.subject(r)).collect();
+        let subjects: Vec<Option<(String, bool)>> =
+            roots.iter().map(|&r| self.subject(r)).collect();
         let is_dummy = |s: &Self, c: usize| s.msg(c).is_none();
         let mut table: HashMap<String, usize> = HashMap::new();
         for (&r, subj) in roots.iter().zip(&subjects) {
