@@ -6,6 +6,7 @@ mod expunge;
 mod mailboxes;
 mod messages;
 mod recent;
+mod sort;
 
 use super::{Action, MemorySession, MemoryStore, Output, Policy, Session};
 use crate::parse_response::parse_all;
