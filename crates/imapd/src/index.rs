@@ -1,6 +1,6 @@
 //! imapd's sled database (`<paths.state_dir>/imapd/index`, opened by imapd alone): a
 //! persistent cache of what FETCH needs besides flags — size, INTERNALDATE, ENVELOPE,
-//! BODY, BODYSTRUCTURE — so a restarted server does not re-parse every message a client
+//! BODY, BODYSTRUCTURE, the header facts SEARCH, SORT and THREAD use — so a restarted server does not re-parse every message a client
 //! asks headers of.
 //!
 //! It is only a cache. UIDs and UIDVALIDITY live in each mailbox's `ferrymail-uidlist`
