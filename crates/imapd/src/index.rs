@@ -1,7 +1,7 @@
 //! imapd's sled database (`<paths.state_dir>/imapd/index`, opened by imapd alone): a
 //! persistent cache of what FETCH needs besides flags — size, INTERNALDATE, ENVELOPE,
-//! BODY, BODYSTRUCTURE, the header facts SEARCH, SORT and THREAD use — so a restarted server does not re-parse every message a client
-//! asks headers of.
+//! BODY, BODYSTRUCTURE — and the header facts SEARCH, SORT and THREAD use, so a restarted
+//! server does not re-parse every message a client asks headers of.
 //!
 //! It is only a cache. UIDs and UIDVALIDITY live in each mailbox's `ferrymail-uidlist`
 //! ([`crate::uidlist`]), so deleting this database loses no state. Entries are keyed by
