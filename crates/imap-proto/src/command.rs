@@ -1,5 +1,6 @@
 //! A parsed command, tag split off: what the session acts on.
 
+use crate::sort::{SortCriterion, ThreadAlgorithm};
 use crate::types::*;
 
 /// A parsed command, with the tag already split off.
@@ -51,6 +52,18 @@ pub enum Command {
         key: SearchKey,
         /// Some: an extended SEARCH, answered with ESEARCH.
         ret: Option<SearchReturn>,
+    },
+    /// RFC 5256 SORT (the charset was checked by the parser).
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        key: SearchKey,
+    },
+    /// RFC 5256 THREAD.
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        key: SearchKey,
     },
     Fetch {
         uid: bool,

@@ -7,6 +7,8 @@ use crate::response::*;
 use crate::types::{Flag, Section, SectionText};
 use crate::utf7;
 
+mod thread;
+
 /// Appends `bytes` as a quoted string when that is possible (7-bit text without CR, LF or
 /// NUL), otherwise as a literal.
 pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -298,6 +300,22 @@ impl Data {
                 }
             }
             Data::Esearch(e) => e.encode(out),
+            Data::Sort(hits) => {
+                out.extend_from_slice(b"SORT");
+                for h in hits {
+                    out.push(b' ');
+                    push_num(out, h);
+                }
+            }
+            Data::Thread(threads) => {
+                out.extend_from_slice(b"THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                }
+                for t in threads {
+                    thread::thread(out, t);
+                }
+            }
             Data::Fetch { seq, items } => {
                 push_num(out, seq);
                 out.extend_from_slice(b" FETCH (");

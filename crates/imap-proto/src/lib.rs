@@ -13,6 +13,7 @@
 //! - [`response`]: typed responses, written by the one encoder in [`encode`] and read back by
 //!   [`parse_response`] (tests and clients).
 //! - [`list`]: LIST/LSUB semantics over a store's mailbox names.
+//! - [`sort`]: SORT and THREAD orderings over the facts a store gives of each message.
 //! - [`utf7`] (mailbox names on the wire) and [`date`] (IMAP date formats).
 //! - `fuzzing` (feature `fuzzing`, and in tests): the entry points of the cargo-fuzz targets
 //!   in `fuzz/`, whose corpora the unit tests run.
@@ -28,6 +29,7 @@ pub mod parse;
 pub mod parse_response;
 pub mod response;
 pub mod session;
+pub mod sort;
 pub mod types;
 pub mod utf7;
 

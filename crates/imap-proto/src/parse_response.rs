@@ -13,6 +13,7 @@ mod esearch;
 mod fetch;
 #[cfg(test)]
 mod tests;
+mod thread;
 
 use crate::response::{Code, Kind, Response, Status};
 use crate::types::Flag;

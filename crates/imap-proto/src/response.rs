@@ -98,6 +98,10 @@ pub enum Data {
     },
     Search(Vec<u32>),
     Esearch(Esearch),
+    /// RFC 5256 SORT: the numbers in order.
+    Sort(Vec<u32>),
+    /// RFC 5256 THREAD: the threads in order.
+    Thread(Vec<crate::sort::ThreadNode>),
     Fetch {
         seq: u32,
         items: Vec<FetchItem>,

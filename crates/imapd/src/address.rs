@@ -267,7 +267,7 @@ pub fn parse_list(raw: &[u8]) -> Vec<Item> {
 }
 
 /// Decodes RFC 2047 encoded words in a display name.
-fn decode_words(s: &str) -> String {
+pub fn decode_words(s: &str) -> String {
     let line = format!("X: {s}");
     mailparse::parse_header(line.as_bytes()).map_or_else(|_| s.to_owned(), |(h, _)| h.get_value())
 }

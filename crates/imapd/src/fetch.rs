@@ -27,6 +27,7 @@ pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
         .to_vec();
     let hdr = msg.get(root.header.clone()).unwrap_or_default();
     let (search_headers, sent_day) = crate::search::header_facts(hdr);
+    let sort = crate::sort::facts(hdr, msg.len() as u64, mtime);
     (
         Arc::new(Cached {
             size: msg.len() as u64,
@@ -36,6 +37,7 @@ pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
             bodystructure: bs.into(),
             search_headers,
             sent_day,
+            sort,
         }),
         msg,
     )

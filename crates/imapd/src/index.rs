@@ -1,7 +1,7 @@
 //! imapd's sled database (`<paths.state_dir>/imapd/index`, opened by imapd alone): a
 //! persistent cache of what FETCH needs besides flags — size, INTERNALDATE, ENVELOPE,
-//! BODY, BODYSTRUCTURE — so a restarted server does not re-parse every message a client
-//! asks headers of.
+//! BODY, BODYSTRUCTURE — and the header facts SEARCH, SORT and THREAD use, so a restarted
+//! server does not re-parse every message a client asks headers of.
 //!
 //! It is only a cache. UIDs and UIDVALIDITY live in each mailbox's `ferrymail-uidlist`
 //! ([`crate::uidlist`]), so deleting this database loses no state. Entries are keyed by
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::mailbox::Cached;
 
 /// Bumped whenever the rendering of cached items changes, so old entries are ignored.
-const FORMAT: u8 = 3;
+const FORMAT: u8 = 4;
 /// sled's page cache; the in-memory per-mailbox cache sits in front of it.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -32,6 +32,9 @@ struct Record {
     bodystructure: Vec<u8>,
     search_headers: [String; 5],
     sent_day: Option<i64>,
+    sent: Option<i64>,
+    /// Subject, from, to, cc, display from, display to, Message-ID, In-Reply-To, References.
+    sort: [String; 9],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +108,23 @@ impl Index {
         }
         let (r, _): (Record, usize) =
             bincode::serde::decode_from_slice(payload, bincode::config::standard()).ok()?;
+        let [subject, from, to, cc, display_from, display_to, message_id, in_reply_to, references] =
+            r.sort;
         Some(Cached {
+            sort: ferrymail_imap_proto::sort::SortFacts {
+                arrival: r.internal_date,
+                sent: r.sent,
+                size: r.size,
+                subject,
+                from,
+                to,
+                cc,
+                display_from,
+                display_to,
+                message_id,
+                in_reply_to,
+                references,
+            },
             size: r.size,
             internal_date: r.internal_date,
             envelope: r.envelope.into(),
@@ -125,6 +144,18 @@ impl Index {
             bodystructure: c.bodystructure.to_vec(),
             search_headers: c.search_headers.clone().map(String::from),
             sent_day: c.sent_day,
+            sent: c.sort.sent,
+            sort: [
+                c.sort.subject.clone(),
+                c.sort.from.clone(),
+                c.sort.to.clone(),
+                c.sort.cc.clone(),
+                c.sort.display_from.clone(),
+                c.sort.display_to.clone(),
+                c.sort.message_id.clone(),
+                c.sort.in_reply_to.clone(),
+                c.sort.references.clone(),
+            ],
         };
         let Ok(payload) = bincode::serde::encode_to_vec(&r, bincode::config::standard()) else {
             return;
@@ -185,6 +216,13 @@ mod tests {
             bodystructure: b"(bs)".to_vec().into(),
             search_headers: Default::default(),
             sent_day: Some(3),
+            sort: ferrymail_imap_proto::sort::SortFacts {
+                arrival: 1_700_000_000,
+                size: 42,
+                subject: "s".into(),
+                references: "<r@x>".into(),
+                ..Default::default()
+            },
         };
         let mb = Path::new("/m/a");
         idx.put(mb, 7, 1, &c);
@@ -193,6 +231,7 @@ mod tests {
             (got.size, &*got.bodystructure, got.sent_day),
             (42, &b"(bs)"[..], Some(3))
         );
+        assert_eq!(got.sort, c.sort);
         assert!(
             idx.get(mb, 8, 1).is_none(),
             "another UIDVALIDITY is another message"

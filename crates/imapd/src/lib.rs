@@ -53,6 +53,7 @@ pub mod mime;
 pub mod preview;
 pub mod search;
 pub mod session;
+pub mod sort;
 pub mod spawner;
 pub mod store;
 pub mod subscriptions;

@@ -65,6 +65,8 @@ pub struct Cached {
     pub search_headers: [Box<str>; 5],
     /// The day (since the epoch, in the sender's zone) of the Date header.
     pub sent_day: Option<i64>,
+    /// What SORT and THREAD compare.
+    pub sort: ferrymail_imap_proto::sort::SortFacts,
 }
 
 #[derive(Debug, thiserror::Error)]

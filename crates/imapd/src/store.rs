@@ -587,4 +587,23 @@ impl Storage for MaildirStorage {
             })
             .collect())
     }
+
+    fn sort_facts(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+    ) -> StoreResult<Vec<Option<ferrymail_imap_proto::sort::SortFacts>>> {
+        let (all, _, _) = mb.mb.snapshot();
+        Ok(uids
+            .iter()
+            .map(|&uid| {
+                let meta = all
+                    .binary_search_by_key(&uid, |m| m.uid)
+                    .ok()
+                    .and_then(|i| all.get(i))?;
+                let facts = fetch::facts(&mb.mb, meta, true, false)?;
+                facts.cached.map(|c| c.sort.clone())
+            })
+            .collect())
+    }
 }

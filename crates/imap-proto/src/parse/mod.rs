@@ -16,6 +16,7 @@ mod fetch;
 mod list;
 mod metadata;
 mod search;
+mod sort;
 #[cfg(test)]
 mod tests;
 

@@ -17,22 +17,33 @@ impl Parser<'_> {
         if self.eat_keyword("CHARSET ") {
             let cs = self.astring()?;
             let cs = String::from_utf8_lossy(&cs).to_ascii_uppercase();
-            if cs != "UTF-8" && cs != "US-ASCII" {
-                self.kind = super::ErrorKind::BadCharset;
-                return Err(format!("unsupported charset {cs}"));
-            }
+            self.check_charset(&cs)?;
             self.sp()?;
         }
+        let key = self.search_keys()?;
+        Ok(Command::Search { uid, key, ret })
+    }
+
+    /// A search charset: the ones we know, or NO [BADCHARSET].
+    pub(super) fn check_charset(&mut self, cs: &str) -> PResult<()> {
+        if cs != "UTF-8" && cs != "US-ASCII" {
+            self.kind = super::ErrorKind::BadCharset;
+            return Err(format!("unsupported charset {cs}"));
+        }
+        Ok(())
+    }
+
+    /// One or more search keys, ANDed.
+    pub(super) fn search_keys(&mut self) -> PResult<SearchKey> {
         let mut keys = vec![self.search_key(0)?];
         while self.eat(b' ') {
             keys.push(self.search_key(0)?);
         }
-        let key = if keys.len() == 1 {
+        Ok(if keys.len() == 1 {
             keys.pop().unwrap_or(SearchKey::All)
         } else {
             SearchKey::And(keys)
-        };
-        Ok(Command::Search { uid, key, ret })
+        })
     }
 
     fn date(&mut self) -> PResult<Date> {

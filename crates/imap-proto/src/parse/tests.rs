@@ -574,3 +574,46 @@ fn compress_names_its_mechanism() {
         ErrorKind::Syntax
     ));
 }
+
+#[test]
+fn sort_and_thread() {
+    use crate::sort::{SortCriterion, SortKey, ThreadAlgorithm};
+    assert_eq!(
+        parse("a1 UID SORT (REVERSE DATE displayfrom) UTF-8 SEEN 1:*"),
+        Command::Sort {
+            uid: true,
+            criteria: vec![
+                SortCriterion {
+                    reverse: true,
+                    key: SortKey::Date
+                },
+                SortCriterion {
+                    reverse: false,
+                    key: SortKey::DisplayFrom
+                },
+            ],
+            key: SearchKey::And(vec![
+                SearchKey::Seen,
+                SearchKey::SeqSet(SeqSet(vec![(SeqNum::Value(1), SeqNum::Star)]))
+            ]),
+        }
+    );
+    assert_eq!(
+        parse("a1 THREAD REFERENCES US-ASCII ALL"),
+        Command::Thread {
+            uid: false,
+            algorithm: ThreadAlgorithm::References,
+            key: SearchKey::All,
+        }
+    );
+    assert_eq!(bad("a1 SORT (SIZE) KOI8-R ALL").kind, ErrorKind::BadCharset);
+    for s in [
+        "a1 SORT SIZE UTF-8 ALL",
+        "a1 SORT () UTF-8 ALL",
+        "a1 SORT (REVERSE) UTF-8 ALL",
+        "a1 SORT (SIZE) UTF-8",
+        "a1 THREAD REFS UTF-8 ALL",
+    ] {
+        assert_eq!(bad(s).kind, ErrorKind::Syntax, "{s}");
+    }
+}

@@ -21,6 +21,16 @@ impl Parser<'_> {
         }
     }
 
+    /// ` n n n` up to the end of the line (SEARCH, SORT).
+    fn spaced_numbers(&mut self) -> PResult<Vec<u32>> {
+        let mut out = Vec::new();
+        while !self.at_crlf()? {
+            self.sp()?;
+            out.push(self.number()?);
+        }
+        Ok(out)
+    }
+
     /// Untagged data named by a keyword.
     pub(super) fn data(&mut self, word: &str) -> PResult<Data> {
         Ok(match word {
@@ -52,13 +62,17 @@ impl Parser<'_> {
                 })?;
                 Data::Status { mailbox, items }
             }
-            "SEARCH" => {
-                let mut hits = Vec::new();
-                while !self.at_crlf()? {
+            "SEARCH" => Data::Search(self.spaced_numbers()?),
+            "SORT" => Data::Sort(self.spaced_numbers()?),
+            "THREAD" => {
+                let mut threads = Vec::new();
+                if !self.at_crlf()? {
                     self.sp()?;
-                    hits.push(self.number()?);
+                    while !self.at_crlf()? {
+                        threads.push(self.thread(0)?);
+                    }
                 }
-                Data::Search(hits)
+                Data::Thread(threads)
             }
             "ESEARCH" => Data::Esearch(self.esearch()?),
             "NAMESPACE" => self.namespace()?,

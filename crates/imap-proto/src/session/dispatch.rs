@@ -25,6 +25,8 @@ fn needs(cmd: &Command) -> Needs {
         | C::Expunge
         | C::UidExpunge(_)
         | C::Search { .. }
+        | C::Sort { .. }
+        | C::Thread { .. }
         | C::Fetch { .. }
         | C::Store { .. }
         | C::Copy { .. }
@@ -41,6 +43,8 @@ fn allows_expunge(cmd: &Command) -> bool {
         Command::Fetch { uid: false, .. }
             | Command::Store { uid: false, .. }
             | Command::Search { uid: false, .. }
+            | Command::Sort { uid: false, .. }
+            | Command::Thread { uid: false, .. }
             | Command::Copy { uid: false, .. }
     )
 }
@@ -235,6 +239,12 @@ impl<S: Storage> Session<S> {
                 key,
                 ret: Some(ret),
             } => self.esearch(tag, uid, &key, ret, out),
+            C::Sort { uid, criteria, key } => self.sort(tag, uid, &criteria, &key, out),
+            C::Thread {
+                uid,
+                algorithm,
+                key,
+            } => self.thread(tag, uid, algorithm, &key, out),
             C::Fetch { uid, set, atts } => self.fetch(tag, uid, &set, atts, out),
             C::Store {
                 uid,

@@ -2,7 +2,7 @@
 //! and RFC 5182's saved result `$` (SAVE stores it, later commands name it).
 
 use super::dispatch::Done;
-use super::{Output, Session, Storage};
+use super::{failed, Output, Session, Storage};
 use crate::command::Command;
 use crate::response::{Data, Esearch, EsearchItem, Response};
 use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
@@ -87,18 +87,18 @@ impl<S: Storage> Session<S> {
         ret: SearchReturn,
         out: &mut Output,
     ) -> Done {
-        let found = self.search_hits(tag, key);
+        let found = self.matching(key);
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         let hits = match found {
             Ok(hits) => hits,
-            Err(done) => {
+            Err(e) => {
                 // A failed SEARCH ... SAVE leaves `$` empty (RFC 5182 §2.1).
                 if ret.save {
                     sel.saved.clear();
                 }
-                return *done;
+                return Done::reply(failed(tag, &e));
             }
         };
         if ret.save {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::mailboxes::append_refused;
-use super::{failed, FlagSet, Output, SearchContext, Session, Storage};
+use super::{failed, Failure, FlagSet, Output, SearchContext, Session, Storage};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
 
@@ -78,26 +78,20 @@ impl<S: Storage> Session<S> {
         key: &SearchKey,
         out: &mut Output,
     ) -> Done {
-        let hits = match self.search_hits(tag, key) {
-            Ok(hits) => hits,
-            Err(done) => return *done,
-        };
-        let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
-        out.push(Response::Data(Data::Search(hits)));
-        Done::reply(Response::ok(tag, "Search completed"))
+        match self.matching(key) {
+            Ok(hits) => {
+                let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+                out.push(Response::Data(Data::Search(hits)));
+                Done::reply(Response::ok(tag, "Search completed"))
+            }
+            Err(e) => Done::reply(failed(tag, &e)),
+        }
     }
 
-    /// (sequence number, UID) of the messages in the client's view matching `key`, in order.
-    pub(super) fn search_hits(
-        &mut self,
-        tag: &str,
-        key: &SearchKey,
-    ) -> Result<Vec<(u32, u32)>, Box<Done>> {
+    /// The (sequence number, UID) of the selected mailbox's messages that match `key`.
+    pub(super) fn matching(&mut self, key: &SearchKey) -> Result<Vec<(u32, u32)>, Failure> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
-            return Err(Box::new(Done::reply(Response::bad(
-                tag,
-                "No mailbox selected",
-            ))));
+            return Ok(Vec::new());
         };
         let max_seq = sel.exists();
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
@@ -113,10 +107,7 @@ impl<S: Storage> Session<S> {
                 keywords: &sel.keywords,
             })
             .collect();
-        let matched = match store.search(&sel.mb, key, &msgs) {
-            Ok(m) => m,
-            Err(e) => return Err(Box::new(Done::reply(failed(tag, &e)))),
-        };
+        let matched = store.search(&sel.mb, key, &msgs)?;
         Ok(msgs
             .iter()
             .zip(matched)

@@ -20,6 +20,7 @@ mod metadata;
 mod output;
 mod quota;
 mod selected;
+mod sort;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -128,6 +129,10 @@ const CAPABILITIES: &[&str] = &[
     "ESEARCH",
     "SEARCHRES",
     "WITHIN",
+    "SORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
 ];
 
 pub struct Session<S: Storage> {

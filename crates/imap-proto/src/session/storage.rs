@@ -241,4 +241,11 @@ pub trait Storage: Send {
         key: &SearchKey,
         msgs: &[SearchContext<'_>],
     ) -> StoreResult<Vec<bool>>;
+    /// What SORT and THREAD need of each of `uids`, in the order given; None for a message
+    /// expunged meanwhile.
+    fn sort_facts(
+        &mut self,
+        mb: &Self::Mailbox,
+        uids: &[u32],
+    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>>;
 }

@@ -403,3 +403,33 @@ fn fetch_items() {
         b"* 2 FETCH (BODY[HEADER.FIELDS (FROM TO)] \"\" UID 9)\r\n"
     );
 }
+
+#[test]
+fn sort_and_thread_data() {
+    use crate::sort::ThreadNode;
+    let n = |id: Option<u32>, children: Vec<ThreadNode>| ThreadNode { id, children };
+    data(Data::Sort(vec![3, 1, 2]), "* SORT 3 1 2\r\n");
+    data(Data::Sort(vec![]), "* SORT\r\n");
+    data(Data::Thread(vec![]), "* THREAD\r\n");
+    // RFC 5256 §4's example.
+    data(
+        Data::Thread(vec![
+            n(Some(2), vec![]),
+            n(
+                Some(3),
+                vec![n(
+                    Some(6),
+                    vec![
+                        n(Some(4), vec![n(Some(23), vec![])]),
+                        n(Some(44), vec![n(Some(7), vec![n(Some(96), vec![])])]),
+                    ],
+                )],
+            ),
+        ]),
+        "* THREAD (2)(3 6 (4 23)(44 7 96))\r\n",
+    );
+    data(
+        Data::Thread(vec![n(None, vec![n(Some(3), vec![]), n(Some(5), vec![])])]),
+        "* THREAD ((3)(5))\r\n",
+    );
+}

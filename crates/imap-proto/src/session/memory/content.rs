@@ -1,6 +1,7 @@
 //! What the in-memory store reads from a message's bytes: FETCH items (the header/text split
 //! at the first blank line is all the MIME it knows) and SEARCH keys (content keys match a
-//! case-insensitive substring of the raw message).
+//! case-insensitive substring of the raw message), and SORT/THREAD facts (headers taken as
+//! written: no RFC 2047 decoding, no Date parsing, the first address found plainly).
 
 use crate::date::day_of;
 use crate::response::{BodyStructure, Envelope, FetchItem};
@@ -191,5 +192,48 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
         K::Text(s) => contains(data, s),
         K::Younger(n) => crate::date::within(true, *n, date, crate::date::unix_now()),
         K::Older(n) => crate::date::within(false, *n, date, crate::date::unix_now()),
+    }
+}
+
+/// The first address of an address header: (local part, display name or addr-spec).
+fn first_address(data: &[u8], name: &str) -> (String, String) {
+    let Some(v) = header_value(data, name) else {
+        return Default::default();
+    };
+    let v = String::from_utf8_lossy(&v);
+    let first = v.split(',').next().unwrap_or_default().trim();
+    let (display, spec) = match (first.find('<'), first.rfind('>')) {
+        (Some(a), Some(b)) if a < b => (
+            first.get(..a).unwrap_or_default().trim().trim_matches('"'),
+            first.get(a + 1..b).unwrap_or_default(),
+        ),
+        _ => ("", first),
+    };
+    let local = spec.split('@').next().unwrap_or_default().to_owned();
+    let shown = if display.is_empty() { spec } else { display };
+    (local, shown.to_owned())
+}
+
+pub fn sort_facts(data: &[u8], internal_date: i64) -> crate::sort::SortFacts {
+    let text = |name: &str| {
+        header_value(data, name)
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    };
+    let (from, display_from) = first_address(data, "From");
+    let (to, display_to) = first_address(data, "To");
+    crate::sort::SortFacts {
+        arrival: internal_date,
+        sent: None,
+        size: data.len() as u64,
+        subject: text("Subject"),
+        from,
+        to,
+        cc: first_address(data, "Cc").0,
+        display_from,
+        display_to,
+        message_id: text("Message-ID"),
+        in_reply_to: text("In-Reply-To"),
+        references: text("References"),
     }
 }

@@ -370,4 +370,18 @@ impl Storage for MemorySession {
             })
             .collect())
     }
+
+    fn sort_facts(
+        &mut self,
+        mb: &MemoryMailbox,
+        uids: &[u32],
+    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>> {
+        Ok(uids
+            .iter()
+            .map(|&uid| {
+                let msg = self.with(mb, None, |m| m.find(uid).cloned())?;
+                Some(content::sort_facts(&msg.data, msg.internal_date))
+            })
+            .collect())
+    }
 }

@@ -9,6 +9,7 @@ mod mailboxes;
 mod messages;
 mod metadata;
 mod recent;
+mod sort;
 
 use super::{Action, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session};
 use crate::parse_response::parse_all;
