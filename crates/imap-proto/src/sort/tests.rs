@@ -157,3 +157,36 @@ fn own_references_win_and_a_loop_leaves_a_root() {
 fn message_ids_are_angle_bracketed_with_an_at() {
     assert_eq!(message_ids(" <a@b> junk <noat> <c@d>"), ["a@b", "c@d"]);
 }
+
+/// A crafted chain of replies far deeper than any real thread is cut into threads of
+/// bounded depth instead of recursing without limit (in threading, encoding and dropping).
+#[test]
+fn a_hostile_reply_chain_is_cut_to_a_bounded_depth() {
+    let n = 20_000;
+    let msgs: Vec<SortInput> = (1..=n)
+        .map(|i| {
+            let parent = if i == 1 {
+                String::new()
+            } else {
+                format!("<m{}@x>", i - 1)
+            };
+            refs(i, &format!("m{i}"), &parent, &format!("s{i}"))
+        })
+        .collect();
+    let handle = std::thread::Builder::new()
+        // Smaller than the blocking pool's threads: the bound must hold with room to spare.
+        .stack_size(1 << 20)
+        .spawn(move || threaded(&msgs, ThreadAlgorithm::References))
+        .unwrap();
+    let out = handle
+        .join()
+        .expect("threading a deep chain must not overflow the stack");
+    let text = String::from_utf8(out).unwrap();
+    // Every message is listed once, in threads of at most 500 levels.
+    let listed = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|t| !t.is_empty())
+        .count();
+    assert_eq!(listed, n as usize);
+    assert!(text.matches('(').count() >= (n as usize) / 500);
+}

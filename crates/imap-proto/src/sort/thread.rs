@@ -73,6 +73,9 @@ fn ordered_subject(msgs: &[SortInput]) -> Vec<ThreadNode> {
     threads.into_iter().map(|t| t.2).collect()
 }
 
+/// The deepest a thread may go ([`References::cap_depth`]).
+const MAX_DEPTH: usize = 500;
+
 struct Container {
     msg: Option<usize>,
     parent: Option<usize>,
@@ -144,6 +147,26 @@ impl<'a> References<'a> {
         }
         if let Some(pc) = self.arena.get_mut(parent) {
             pc.children.push(child);
+        }
+    }
+
+    /// Bounds the depth of every thread: a container [`MAX_DEPTH`] levels down starts a
+    /// thread of its own. Real threads are nowhere near that deep; a crafted chain of
+    /// References must not make the later recursive steps (and the encoder) exhaust the
+    /// stack. Walks the trees with a stack of its own.
+    fn cap_depth(&mut self) {
+        let mut todo: Vec<(usize, usize)> = (0..self.arena.len())
+            .filter(|&c| self.parent(c).is_none())
+            .map(|c| (c, 0))
+            .collect();
+        while let Some((c, depth)) = todo.pop() {
+            let depth = if depth >= MAX_DEPTH {
+                self.unlink(c);
+                0
+            } else {
+                depth
+            };
+            todo.extend(self.children(c).iter().map(|&k| (k, depth + 1)));
         }
     }
 
@@ -340,6 +363,7 @@ impl<'a> References<'a> {
 
     fn run(mut self) -> Vec<ThreadNode> {
         self.link_all();
+        self.cap_depth();
         let roots: Vec<usize> = (0..self.arena.len())
             .filter(|&c| self.parent(c).is_none())
             .collect();
