@@ -10,6 +10,7 @@ use std::io;
 use std::path::Path;
 
 use base64::Engine;
+use ferrymail_imap_proto::session::apply_metadata;
 
 use crate::uidlist::FileLock;
 
@@ -70,17 +71,7 @@ pub fn set(
     let mut fits = true;
     update(root, |all| {
         let entries = all.entry(mailbox.to_owned()).or_default();
-        let mut next = entries.clone();
-        for (name, value) in changes {
-            match value {
-                Some(v) => next.insert(name.clone(), b64().encode(v)),
-                None => next.remove(name),
-            };
-        }
-        fits = next.len() <= max_entries;
-        if fits {
-            *entries = next;
-        }
+        fits = apply_metadata(entries, changes, max_entries, |v| b64().encode(v));
         fits
     })?;
     Ok(fits)

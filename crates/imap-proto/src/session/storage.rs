@@ -140,6 +140,29 @@ impl Failure {
 
 pub type StoreResult<T> = Result<T, Failure>;
 
+/// Applies SETMETADATA's changes to one mailbox's entries (`value` turns bytes into what the
+/// store keeps), all or nothing: false, with `entries` unchanged, if they would then number
+/// more than `max_entries`. For stores implementing [`Storage::set_metadata`].
+pub fn apply_metadata<V: Clone>(
+    entries: &mut std::collections::BTreeMap<String, V>,
+    changes: &[(String, Option<Vec<u8>>)],
+    max_entries: usize,
+    value: impl Fn(&[u8]) -> V,
+) -> bool {
+    let mut next = entries.clone();
+    for (name, v) in changes {
+        match v {
+            Some(v) => next.insert(name.clone(), value(v)),
+            None => next.remove(name),
+        };
+    }
+    if next.len() > max_entries {
+        return false;
+    }
+    *entries = next;
+    true
+}
+
 /// What a SEARCH key is evaluated against besides the message itself.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchContext<'a> {

@@ -8,7 +8,8 @@ use super::{
 use crate::command::AppendHead;
 use crate::response::FetchItem;
 use crate::session::storage::{
-    Failure, FlagSet, MailboxStatus, QuotaUsage, SearchContext, Snapshot, Storage, StoreResult,
+    apply_metadata, Failure, FlagSet, MailboxStatus, QuotaUsage, SearchContext, Snapshot, Storage,
+    StoreResult,
 };
 use crate::types::{FetchAtt, Flag, SearchKey, StoreOp};
 
@@ -215,18 +216,7 @@ impl Storage for MemorySession {
         } else {
             &mut inner.by_name(mailbox)?.metadata
         };
-        let mut next = map.clone();
-        for (name, value) in changes {
-            match value {
-                Some(v) => next.insert(name.clone(), v.clone()),
-                None => next.remove(name),
-            };
-        }
-        if next.len() > max_entries {
-            return Ok(false);
-        }
-        *map = next;
-        Ok(true)
+        Ok(apply_metadata(map, changes, max_entries, <[u8]>::to_vec))
     }
 
     fn quota(&mut self) -> StoreResult<QuotaUsage> {
