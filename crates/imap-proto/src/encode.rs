@@ -371,18 +371,9 @@ impl Data {
                 }
             }
             Data::Id(fields) => {
+                // The same form as body parameters: NIL or a list of string pairs.
                 out.extend_from_slice(b"ID ");
-                if fields.is_empty() {
-                    out.extend_from_slice(b"NIL");
-                    return;
-                }
-                out.push(b'(');
-                spaced(out, fields, |o, (k, v)| {
-                    string(o, k.as_bytes());
-                    o.push(b' ');
-                    string(o, v.as_bytes());
-                });
-                out.push(b')');
+                params(out, fields);
             }
         }
     }
