@@ -69,6 +69,14 @@ impl SharedMailbox {
     pub fn claim_recent(&self) -> Result<Vec<u32>, StoreError> {
         let claimed: Vec<(u32, bool)> = {
             let mut st = lock(&self.state);
+            // Nothing this process knows of is unclaimed (claims elsewhere only raise the
+            // mark): no lock or file to touch. Each session calls this after every change
+            // it sees, most of them flag changes. Messages another process added are seen
+            // at the next rescan, which changes the version and brings us back here.
+            let from = st.recent_from;
+            if st.msgs.iter().all(|m| m.uid < from && m.dir != Subdir::New) {
+                return Ok(Vec::new());
+            }
             let _flock = UidLock::acquire(&self.path)?;
             // Other processes may have assigned UIDs: take them in first.
             if FileStamp::of(&self.path) != st.synced {
