@@ -37,7 +37,7 @@ pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
             bodystructure: bs.into(),
             search_headers,
             sent_day,
-            sort,
+            sort: Arc::new(sort),
         }),
         msg,
     )

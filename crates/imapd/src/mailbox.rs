@@ -27,6 +27,7 @@ use tokio::sync::watch;
 
 mod hub;
 mod recent;
+mod scanstamp;
 
 pub use hub::{Hub, IdleWatch};
 
@@ -65,8 +66,9 @@ pub struct Cached {
     pub search_headers: [Box<str>; 5],
     /// The day (since the epoch, in the sender's zone) of the Date header.
     pub sent_day: Option<i64>,
-    /// What SORT and THREAD compare.
-    pub sort: ferrymail_imap_proto::sort::SortFacts,
+    /// What SORT and THREAD compare, shared with the SORTs that use it (which fold its
+    /// keys once, here).
+    pub sort: Arc<ferrymail_imap_proto::sort::SortFacts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,8 @@ pub struct State {
     synced: Option<FileStamp>,
     /// The keyword file as it was when `keywords` was last read or written.
     keywords_stamp: Option<FileStamp>,
+    /// The mailbox's files as they were before the last full scan.
+    scanned: Option<scanstamp::ScanStamp>,
 }
 
 pub struct SharedMailbox {
@@ -167,6 +171,7 @@ impl SharedMailbox {
                 keywords,
                 recent_from: 1,
                 synced: None,
+                scanned: None,
                 keywords_stamp,
             }),
             version,
@@ -218,6 +223,13 @@ impl SharedMailbox {
     /// anything changed (and then notifies the other sessions).
     pub fn rescan(&self) -> Result<bool, StoreError> {
         let mut st = lock(&self.state);
+        if st
+            .scanned
+            .as_ref()
+            .is_some_and(|s| s.still_current(&self.path))
+        {
+            return Ok(false);
+        }
         let flock = UidLock::acquire(&self.path)?;
         let (mut changed, gone) = self.sync_locked(&mut st)?;
         changed |= self.reload_keywords(&mut st);
@@ -317,6 +329,7 @@ impl SharedMailbox {
     /// The rescan proper, with the state and the [`UidLock`] held. Returns whether the
     /// message list changed and the UIDs that disappeared.
     fn sync_locked(&self, st: &mut State) -> Result<(bool, Vec<u32>), StoreError> {
+        let stamp = scanstamp::ScanStamp::take(&self.path);
         let listing = list_unsorted(&st.maildir)?;
         let mut first_load = false;
         let mut changed = false;
@@ -415,6 +428,7 @@ impl SharedMailbox {
                 .collect();
             st.msgs = Arc::new(next);
         }
+        st.scanned = Some(stamp);
         Ok((changed, gone))
     }
 
@@ -645,6 +659,21 @@ impl SharedMailbox {
         let c = Arc::new(index.get(&self.path, self.uidvalidity(), uid)?);
         lock(&self.cache).insert(uid, c.clone());
         Some(c)
+    }
+
+    /// [`Self::cached`] for many UIDs under one lock: what is not in memory comes from the
+    /// index, or is None (the caller parses those messages).
+    pub fn cached_many(&self, uids: &[u32]) -> Vec<Option<Arc<Cached>>> {
+        let mut out: Vec<Option<Arc<Cached>>> = {
+            let cache = lock(&self.cache);
+            uids.iter().map(|u| cache.get(u).cloned()).collect()
+        };
+        for (slot, &uid) in out.iter_mut().zip(uids) {
+            if slot.is_none() {
+                *slot = self.cached(uid);
+            }
+        }
+        out
     }
 
     pub fn put_cached(&self, uid: u32, c: Arc<Cached>) {

@@ -592,17 +592,25 @@ impl Storage for MaildirStorage {
         &mut self,
         mb: &OpenMailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<ferrymail_imap_proto::sort::SortFacts>>> {
+    ) -> StoreResult<Vec<Option<Arc<ferrymail_imap_proto::sort::SortFacts>>>> {
+        let cached = mb.mb.cached_many(uids);
         let (all, _, _) = mb.mb.snapshot();
         Ok(uids
             .iter()
-            .map(|&uid| {
-                let meta = all
-                    .binary_search_by_key(&uid, |m| m.uid)
-                    .ok()
-                    .and_then(|i| all.get(i))?;
-                let facts = fetch::facts(&mb.mb, meta, true, false)?;
-                facts.cached.map(|c| c.sort.clone())
+            .zip(cached)
+            .map(|(&uid, c)| {
+                let c = match c {
+                    Some(c) => c,
+                    // Not parsed yet: read the file once (and cache what it gives).
+                    None => {
+                        let meta = all
+                            .binary_search_by_key(&uid, |m| m.uid)
+                            .ok()
+                            .and_then(|i| all.get(i))?;
+                        fetch::facts(&mb.mb, meta, true, false)?.cached?
+                    }
+                };
+                Some(c.sort.clone())
             })
             .collect())
     }

@@ -110,6 +110,11 @@ impl FileStamp {
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         })
     }
+
+    /// When the file last changed (the later of mtime and ctime), in ns since the epoch.
+    pub fn changed_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

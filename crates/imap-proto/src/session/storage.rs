@@ -265,10 +265,11 @@ pub trait Storage: Send {
         msgs: &[SearchContext<'_>],
     ) -> StoreResult<Vec<bool>>;
     /// What SORT and THREAD need of each of `uids`, in the order given; None for a message
-    /// expunged meanwhile.
+    /// expunged meanwhile. Shared, so a store that caches the facts hands out its cached
+    /// copy (and the keys folded on it stay for the next SORT).
     fn sort_facts(
         &mut self,
         mb: &Self::Mailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>>;
+    ) -> StoreResult<Vec<Option<std::sync::Arc<crate::sort::SortFacts>>>>;
 }

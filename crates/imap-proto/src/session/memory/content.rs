@@ -235,5 +235,6 @@ pub fn sort_facts(data: &[u8], internal_date: i64) -> crate::sort::SortFacts {
         message_id: text("Message-ID"),
         in_reply_to: text("In-Reply-To"),
         references: text("References"),
+        keys: Default::default(),
     }
 }

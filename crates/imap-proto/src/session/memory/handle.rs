@@ -365,12 +365,15 @@ impl Storage for MemorySession {
         &mut self,
         mb: &MemoryMailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>> {
+    ) -> StoreResult<Vec<Option<std::sync::Arc<crate::sort::SortFacts>>>> {
         Ok(uids
             .iter()
             .map(|&uid| {
                 let msg = self.with(mb, None, |m| m.find(uid).cloned())?;
-                Some(content::sort_facts(&msg.data, msg.internal_date))
+                Some(std::sync::Arc::new(content::sort_facts(
+                    &msg.data,
+                    msg.internal_date,
+                )))
             })
             .collect())
     }
