@@ -20,7 +20,11 @@ pub enum Command {
     },
     Select(String),
     Examine(String),
-    Create(String),
+    /// `uses`: RFC 6154 special-use attributes asked for (CREATE-SPECIAL-USE), e.g. `\\Sent`.
+    Create {
+        name: String,
+        uses: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),

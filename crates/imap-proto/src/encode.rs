@@ -189,6 +189,7 @@ impl Code {
             Code::AuthenticationFailed => b"AUTHENTICATIONFAILED",
             Code::AuthorizationFailed => b"AUTHORIZATIONFAILED",
             Code::Cannot => b"CANNOT",
+            Code::UseAttr => b"USEATTR",
             Code::InUse => b"INUSE",
             Code::Limit => b"LIMIT",
             Code::Nonexistent => b"NONEXISTENT",

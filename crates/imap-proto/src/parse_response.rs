@@ -377,6 +377,7 @@ impl<'a> Parser<'a> {
             "AUTHENTICATIONFAILED" => Code::AuthenticationFailed,
             "AUTHORIZATIONFAILED" => Code::AuthorizationFailed,
             "CANNOT" => Code::Cannot,
+            "USEATTR" => Code::UseAttr,
             "INUSE" => Code::InUse,
             "LIMIT" => Code::Limit,
             "NONEXISTENT" => Code::Nonexistent,

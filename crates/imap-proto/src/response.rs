@@ -64,6 +64,8 @@ pub enum Code {
     AuthenticationFailed,
     AuthorizationFailed,
     Cannot,
+    /// RFC 6154: a special-use attribute that cannot be given.
+    UseAttr,
     InUse,
     Limit,
     Nonexistent,

@@ -434,6 +434,14 @@ impl Storage for MaildirStorage {
         metadata::set(self.store.root(), &key, changes, max_entries).map_err(|e| fail(e.into()))
     }
 
+    fn special_uses(&mut self) -> StoreResult<Vec<(String, String)>> {
+        let entry = ferrymail_imap_proto::list::SPECIAL_USE_ENTRY;
+        Ok(metadata::of_every_mailbox(self.store.root(), entry)
+            .into_iter()
+            .map(|(name, v)| (name, String::from_utf8_lossy(&v).into_owned()))
+            .collect())
+    }
+
     fn quota(&mut self) -> StoreResult<QuotaUsage> {
         if self.quota.is_unlimited() {
             return Ok(QuotaUsage::default());

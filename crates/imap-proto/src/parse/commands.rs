@@ -55,10 +55,7 @@ impl Parser<'_> {
                     Command::Examine(mb)
                 }
             }
-            "CREATE" => {
-                self.sp()?;
-                Command::Create(self.mailbox()?)
-            }
+            "CREATE" => self.create()?,
             "DELETE" => {
                 self.sp()?;
                 Command::Delete(self.mailbox()?)

@@ -194,7 +194,7 @@ impl<S: Storage> Session<S> {
             }
             C::Select(name) => self.select(tag, &name, false, out),
             C::Examine(name) => self.select(tag, &name, true, out),
-            C::Create(name) => self.create(tag, &name),
+            C::Create { name, uses } => self.create(tag, &name, &uses),
             C::Delete(name) => self.delete(tag, &name),
             C::Rename(from, to) => self.rename(tag, &from, &to),
             C::Subscribe(name) => self.subscribe(tag, &name, true),

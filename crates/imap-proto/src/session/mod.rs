@@ -21,6 +21,7 @@ mod output;
 mod quota;
 mod selected;
 mod sort;
+mod specialuse;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -118,6 +119,7 @@ const CAPABILITIES: &[&str] = &[
     "UNSELECT",
     "CHILDREN",
     "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
     "LIST-EXTENDED",
     "LIST-STATUS",
     "STATUS=SIZE",

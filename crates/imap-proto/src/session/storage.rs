@@ -225,6 +225,25 @@ pub trait Storage: Send {
     /// The user's quota: one root covering every mailbox. APPEND and COPY beyond it fail
     /// with [`Failure::OverQuota`].
     fn quota(&mut self) -> StoreResult<QuotaUsage>;
+    /// Every mailbox's special use as set by CREATE-SPECIAL-USE or METADATA (its
+    /// `/private/specialuse` value), by name. A store that keeps METADATA in one place
+    /// answers this with one read.
+    fn special_uses(&mut self) -> StoreResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for name in self.mailboxes()? {
+            // Deleted meanwhile: it has no use to show.
+            let Ok(entries) = self.metadata(&name) else {
+                continue;
+            };
+            if let Some((_, v)) = entries
+                .into_iter()
+                .find(|(k, _)| k == crate::list::SPECIAL_USE_ENTRY)
+            {
+                out.push((name, String::from_utf8_lossy(&v).into_owned()));
+            }
+        }
+        Ok(out)
+    }
 
     /// Stores a message with flags and an optional INTERNALDATE; returns its UID.
     fn append(&mut self, mb: &Self::Mailbox, head: &AppendHead, message: &[u8])
