@@ -589,6 +589,7 @@ impl Storage for MaildirStorage {
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
+                    modseq: ctx.modseq,
                     content: facts.content.as_deref(),
                 };
                 search::matches(key, &cand)

@@ -66,7 +66,20 @@ impl<S: Storage> Session<S> {
             .map(|m| m.uid)
             .collect();
         match store.expunge(&sel.mb, &gone) {
-            Ok(()) => Done::reply(Response::ok(tag, "Expunge completed")),
+            Ok(()) => {
+                // RFC 7162 §3.2.10 (and Dovecot with CONDSTORE alone): the HIGHESTMODSEQ
+                // the expunges reached.
+                let code = sel
+                    .modseq_mode
+                    .condstore
+                    .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                Done::reply(Response::Status(Status::tagged(
+                    tag,
+                    Kind::Ok,
+                    code,
+                    "Expunge completed",
+                )))
+            }
             Err(e) => Done::reply(failed(tag, &e)),
         }
     }
@@ -78,10 +91,17 @@ impl<S: Storage> Session<S> {
         key: &SearchKey,
         out: &mut Output,
     ) -> Done {
+        if super::condstore::uses_modseq(key) {
+            self.enable_condstore(out);
+        }
         match self.matching(key) {
             Ok(hits) => {
+                let highest = self.highest_of(key, &hits);
                 let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
-                out.push(Response::Data(Data::Search(hits)));
+                out.push(Response::Data(match highest {
+                    Some(modseq) => Data::SearchModSeq { hits, modseq },
+                    None => Data::Search(hits),
+                }));
                 Done::reply(Response::ok(tag, "Search completed"))
             }
             Err(e) => Done::reply(failed(tag, &e)),
@@ -105,6 +125,7 @@ impl<S: Storage> Session<S> {
                 flags,
                 recent: sel.is_recent(u),
                 keywords: &sel.keywords,
+                modseq: sel.modseq_of(u),
             })
             .collect();
         let matched = store.search(&sel.mb, key, &msgs)?;
@@ -121,15 +142,33 @@ impl<S: Storage> Session<S> {
         tag: &str,
         uid: bool,
         set: &SeqSet,
-        mut atts: Vec<FetchAtt>,
+        atts: Vec<FetchAtt>,
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         let msgs = match sel.resolve(set, uid) {
             Ok(m) => m,
             Err(e) => return Done::reply(Response::bad(tag, e)),
+        };
+        if atts.contains(&FetchAtt::ModSeq) {
+            self.enable_condstore(out);
+        }
+        self.fetch_resolved(tag, uid, msgs, atts, out)
+    }
+
+    /// FETCH of messages already resolved to (sequence number, UID, flags).
+    pub(super) fn fetch_resolved(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        msgs: Vec<(u32, u32, FlagSet)>,
+        mut atts: Vec<FetchAtt>,
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         let mut silent = HashSet::new();
         let mut seen = std::collections::HashMap::new();
@@ -152,11 +191,18 @@ impl<S: Storage> Session<S> {
         }
         let content: Vec<FetchAtt> = atts
             .iter()
-            .filter(|a| !matches!(a, FetchAtt::Uid | FetchAtt::Flags))
+            .filter(|a| !matches!(a, FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq))
             .cloned()
             .collect();
         if !seen.is_empty() {
             sel.keywords = store.keywords(&sel.mb);
+            if sel.modseq_mode.condstore {
+                // Setting \Seen gave new mod-sequences: show those, not the old ones.
+                let snap = store.snapshot(&sel.mb);
+                for m in snap.messages.iter().filter(|m| seen.contains_key(&m.uid)) {
+                    sel.set_modseq(m.uid, m.modseq);
+                }
+            }
         }
         for (seq, u, flags) in msgs {
             if out.is_closed() {
@@ -190,6 +236,7 @@ impl<S: Storage> Session<S> {
                     FetchAtt::Flags => items.push(FetchItem::Flags(
                         flags.to_flags(&sel.keywords, sel.is_recent(u)),
                     )),
+                    FetchAtt::ModSeq => items.push(FetchItem::ModSeq(sel.modseq_of(u))),
                     _ => items.extend(from_store.next()),
                 }
             }
@@ -211,7 +258,7 @@ impl<S: Storage> Session<S> {
         flags: &[Flag],
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -222,7 +269,25 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
         let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
-        let changed = match store.store(&sel.mb, &uids, op, flags) {
+        self.store_resolved(tag, uid, &uids, op, quiet, flags, out)
+    }
+
+    /// STORE on messages already resolved to UIDs.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_resolved(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        uids: &[u32],
+        op: StoreOp,
+        quiet: bool,
+        flags: &[Flag],
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        let changed = match store.store(&sel.mb, uids, op, flags) {
             Ok(c) => c,
             Err(e) => return Done::reply(failed(tag, &e)),
         };
@@ -234,11 +299,25 @@ impl<S: Storage> Session<S> {
             sel.flag_responses(&mut rs);
             out.extend(rs);
         }
+        if sel.modseq_mode.condstore && !changed.is_empty() {
+            let snap = store.snapshot(&sel.mb);
+            for m in snap
+                .messages
+                .iter()
+                .filter(|m| changed.iter().any(|c| c.0 == m.uid))
+            {
+                sel.set_modseq(m.uid, m.modseq);
+            }
+        }
         let mut silent = HashSet::new();
         for (u, f) in changed {
             sel.reported_flags(u, f);
             silent.insert(u);
             if quiet {
+                let seq = sel.seq_of(u);
+                out.extend(
+                    seq.and_then(|s| super::condstore::silent_store_response(sel, s, u, uid)),
+                );
                 continue;
             }
             if let Some(seq) = sel.seq_of(u) {

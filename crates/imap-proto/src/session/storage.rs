@@ -179,6 +179,8 @@ pub struct SearchContext<'a> {
     pub flags: FlagSet,
     pub recent: bool,
     pub keywords: &'a [String],
+    /// RFC 7162 MODSEQ, for the MODSEQ key.
+    pub modseq: u64,
 }
 
 /// One user's mail store, as the session sees it. Mailbox names are UTF-8 with `/` as the
