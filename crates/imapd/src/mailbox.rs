@@ -406,6 +406,8 @@ impl SharedMailbox {
             st.uidnext = st.uidnext.saturating_add(1);
             changed = true;
         }
+        // Messages read from the lists at the first load have no mod-sequence yet either.
+        let unassigned = next.iter().any(|m| m.modseq == 0);
         changed |= self.assign_modseqs(st, &mut next, &old_msgs, first_load)?;
         let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();
         if first_load && (changed || missing()) {
@@ -418,7 +420,7 @@ impl SharedMailbox {
         }
         st.synced = FileStamp::of(&self.path);
         let mut gone = Vec::new();
-        if changed {
+        if changed || unassigned {
             let keep: HashSet<u32> = next.iter().map(|m| m.uid).collect();
             gone = old_msgs
                 .iter()

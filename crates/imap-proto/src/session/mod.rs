@@ -134,6 +134,8 @@ const CAPABILITIES: &[&str] = &[
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "CONDSTORE",
+    "QRESYNC",
 ];
 
 pub struct Session<S: Storage> {
