@@ -29,6 +29,7 @@ fn read_only(tag: &str) -> Done {
 
 impl<S: Storage> Session<S> {
     pub(super) fn close(&mut self, tag: &str, expunge: bool) -> Done {
+        let mut code = None;
         if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
             if expunge && !sel.read_only {
                 let snap = store.snapshot(&sel.mb);
@@ -41,10 +42,19 @@ impl<S: Storage> Session<S> {
                 // CLOSE never reports a failure to expunge (RFC 3501 §6.4.2): the mailbox is
                 // closed either way, and the messages stay marked.
                 let _ = store.expunge(&sel.mb, &gone);
+                // RFC 7162: the HIGHESTMODSEQ the silent expunges reached.
+                if sel.modseq_mode.condstore {
+                    code = Some(Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                }
             }
         }
         self.close_selected();
-        Done::reply(Response::ok(tag, "Close completed"))
+        Done::reply(Response::Status(Status::tagged(
+            tag,
+            Kind::Ok,
+            code,
+            "Close completed",
+        )))
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<SeqSet>) -> Done {

@@ -278,6 +278,14 @@ fn qresync_turns_expunge_into_vanished() {
         ),
         format!("* VANISHED (EARLIER) 1:2\r\nf OK Fetch completed\r\n")
     );
+    // CLOSE expunges silently, and tells where that left HIGHESTMODSEQ.
+    c.run("s STORE 1 +FLAGS.SILENT (\\Deleted)");
+    let out = raw(&mut c, "c CLOSE");
+    assert_eq!(
+        out,
+        format!("c OK [HIGHESTMODSEQ {}] Close completed\r\n", highest(&store))
+    );
+    assert_eq!(store.messages("INBOX").len(), 1);
 }
 
 #[test]
