@@ -283,7 +283,10 @@ fn qresync_turns_expunge_into_vanished() {
     let out = raw(&mut c, "c CLOSE");
     assert_eq!(
         out,
-        format!("c OK [HIGHESTMODSEQ {}] Close completed\r\n", highest(&store))
+        format!(
+            "c OK [HIGHESTMODSEQ {}] Close completed\r\n",
+            highest(&store)
+        )
     );
     assert_eq!(store.messages("INBOX").len(), 1);
 }
