@@ -407,6 +407,10 @@ impl SharedMailbox {
             changed = true;
         }
         // Messages read from the lists at the first load have no mod-sequence yet either.
+        st.modseq.catch_up(&self.path)?;
+        for m in next.iter_mut().filter(|m| st.modseq.is_expunged(m.uid)) {
+            m.modseq = 0;
+        }
         let unassigned = next.iter().any(|m| m.modseq == 0);
         changed |= self.assign_modseqs(st, &mut next, &old_msgs, first_load)?;
         let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();

@@ -145,8 +145,14 @@ impl ModseqLog {
     }
 
     /// The message's mod-sequence if its flags are still those last recorded; None if it
-    /// needs a new one (never recorded at or above the `U` mark, or flags changed since).
+    /// needs a new one (never recorded at or above the `U` mark, flags changed since, or
+    /// recorded as expunged).
     pub fn current(&self, uid: u32, info: &str) -> Option<u64> {
+        if self.expunged.contains_key(&uid) {
+            // Recorded as expunged, yet here (the unlink failed or never happened): it must
+            // be reported again, so it needs a mod-sequence above the expunge's.
+            return None;
+        }
         match self.records.get(&uid) {
             Some((m, i)) if &**i == info_token(info) => Some(*m),
             Some(_) => None,

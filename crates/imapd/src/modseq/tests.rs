@@ -120,3 +120,18 @@ fn the_log_is_compacted_when_it_grows() {
     let again = ModseqLog::load(d.path()).expect("load");
     assert_eq!(again.current(1, "2,S"), Some(5000));
 }
+
+#[test]
+fn a_uid_recorded_as_expunged_but_present_needs_a_new_modseq() {
+    let d = dir();
+    let mut log = ModseqLog::load(d.path()).expect("load");
+    log.record(d.path(), 1, &[(4, "2,".into())], &[])
+        .expect("record");
+    log.record(d.path(), 1, &[], &[4]).expect("record");
+    assert_eq!(log.current(4, "2,"), None);
+    let m = log
+        .record(d.path(), 1, &[(4, "2,".into())], &[])
+        .expect("record");
+    assert_eq!(log.current(4, "2,"), Some(m));
+    assert!(!log.is_expunged(4));
+}
