@@ -120,14 +120,18 @@ pub enum Command {
         vanished: bool,
     },
     /// STORE with RFC 7162's `(UNCHANGEDSINCE m)`.
-    StoreUnchangedSince {
-        uid: bool,
-        set: SeqSet,
-        op: StoreOp,
-        silent: bool,
-        flags: Vec<Flag>,
-        unchanged_since: u64,
-    },
+    StoreUnchangedSince(ConditionalStore),
+}
+
+/// `STORE set (UNCHANGEDSINCE m) op flags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionalStore {
+    pub uid: bool,
+    pub set: SeqSet,
+    pub op: StoreOp,
+    pub silent: bool,
+    pub flags: Vec<Flag>,
+    pub unchanged_since: u64,
 }
 
 /// RFC 7162 SELECT/EXAMINE parameters.

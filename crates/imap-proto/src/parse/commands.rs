@@ -254,14 +254,14 @@ impl Parser<'_> {
             v
         };
         Ok(match unchanged_since {
-            Some(unchanged_since) => Command::StoreUnchangedSince {
+            Some(unchanged_since) => Command::StoreUnchangedSince(ConditionalStore {
                 uid,
                 set,
                 op,
                 silent,
                 flags,
                 unchanged_since,
-            },
+            }),
             None => Command::Store {
                 uid,
                 set,

@@ -11,24 +11,15 @@
 use super::dispatch::Done;
 use super::selected::Selected;
 use super::{failed, FlagSet, Output, Session, Storage};
-use crate::command::{QresyncParams, SelectParams};
+use crate::command::{ConditionalStore, QresyncParams, SelectParams};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
-use crate::types::{FetchAtt, Flag, SearchKey, SearchReturn, SeqSet, StoreOp};
+use crate::types::{FetchAtt, SearchKey, SearchReturn, SeqSet};
 
 /// What the client enabled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Enabled {
     pub condstore: bool,
     pub qresync: bool,
-}
-
-/// STORE's arguments besides the set, with its UNCHANGEDSINCE.
-pub(super) struct StoreArgs {
-    pub uid: bool,
-    pub op: StoreOp,
-    pub silent: bool,
-    pub flags: Vec<Flag>,
-    pub unchanged_since: u64,
 }
 
 /// Whether a SEARCH key uses MODSEQ (which makes the result carry the highest one).
@@ -219,8 +210,7 @@ impl<S: Storage> Session<S> {
     pub(super) fn store_unchanged_since(
         &mut self,
         tag: &str,
-        set: &SeqSet,
-        a: StoreArgs,
+        a: ConditionalStore,
         out: &mut Output,
     ) -> Done {
         self.enable_condstore(out);
@@ -234,7 +224,7 @@ impl<S: Storage> Session<S> {
                 "Mailbox is read-only",
             ));
         }
-        let msgs = match sel.resolve(set, a.uid) {
+        let msgs = match sel.resolve(&a.set, a.uid) {
             Ok(m) => m,
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };

@@ -32,7 +32,7 @@ fn needs(cmd: &Command) -> Needs {
         | C::Copy { .. }
         | C::Move { .. }
         | C::FetchChangedSince { .. }
-        | C::StoreUnchangedSince { .. } => Needs::Selected,
+        | C::StoreUnchangedSince(_) => Needs::Selected,
         _ => Needs::Authenticated,
     }
 }
@@ -45,7 +45,7 @@ fn allows_expunge(cmd: &Command) -> bool {
         Command::Fetch { uid: false, .. }
             | Command::Store { uid: false, .. }
             | Command::FetchChangedSince { uid: false, .. }
-            | Command::StoreUnchangedSince { uid: false, .. }
+            | Command::StoreUnchangedSince(crate::command::ConditionalStore { uid: false, .. })
             | Command::Search { uid: false, .. }
             | Command::Sort { uid: false, .. }
             | Command::Thread { uid: false, .. }
@@ -268,23 +268,7 @@ impl<S: Storage> Session<S> {
                 changed_since,
                 vanished,
             } => self.fetch_changed_since(tag, uid, &set, atts, changed_since, vanished, out),
-            C::StoreUnchangedSince {
-                uid,
-                set,
-                op,
-                silent,
-                flags,
-                unchanged_since,
-            } => {
-                let args = super::condstore::StoreArgs {
-                    uid,
-                    op,
-                    silent,
-                    flags,
-                    unchanged_since,
-                };
-                self.store_unchanged_since(tag, &set, args, out)
-            }
+            C::StoreUnchangedSince(store) => self.store_unchanged_since(tag, store, out),
         }
     }
 

@@ -81,12 +81,12 @@ fn the_grammar_of_select_fetch_store_and_search() {
         )
         .unwrap()
         .1,
-        Command::StoreUnchangedSince {
+        Command::StoreUnchangedSince(crate::command::ConditionalStore {
             uid: true,
             silent: true,
             unchanged_since: 12121230045,
             ..
-        }
+        })
     ));
     match parse_command(b"a SEARCH MODSEQ \"/flags/\\\\draft\" all 620162338")
         .unwrap()
