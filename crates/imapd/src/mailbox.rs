@@ -449,6 +449,7 @@ impl SharedMailbox {
         first_load: bool,
     ) -> Result<bool, StoreError> {
         st.modseq.catch_up(&self.path)?;
+        st.modseq.settle(&self.path)?;
         let live: HashSet<u32> = next.iter().map(|m| m.uid).collect();
         let mut gone: Vec<u32> = old.iter().map(|m| m.uid).collect();
         if first_load {

@@ -8,7 +8,9 @@
 //! - `<uid> <modseq> <info>`: the message's mod-sequence from then on, and its Maildir flags
 //!   (`info`, `-` for none) at that point;
 //! - `E <uid-set> <modseq>`: those UIDs were expunged at `<modseq>`;
-//! - `R <modseq>`: mod-sequences up to there may have been handed out (flushed).
+//! - `R <modseq>`: mod-sequences up to there may have been handed out (flushed);
+//! - `H <modseq>`: HIGHESTMODSEQ was shown at this value (a load that started above the
+//!   records), so every process allocates above it.
 //!
 //! Why records are not flushed one by one, and a crash still never hides a change:
 //! - a record is written before the change it describes (the flag rename, the unlink), so a
@@ -19,7 +21,9 @@
 //!   mod-sequence there and then;
 //! - what a lost tail cannot take back is HIGHESTMODSEQ: numbers are handed out only below an
 //!   `R` reservation that was flushed first (one flush per [`RESERVE`] mod-sequences), and a
-//!   load starts above the last reservation, so no number a client saw is ever reused.
+//!   load starts above the last reservation, so no number a client saw is ever reused. The
+//!   process that loads writes that start as an `H` record, so the other processes serving
+//!   the mailbox allocate above what it shows too.
 //!
 //! The log is rewritten (tmp + fsync + rename) when it grows to several times what it holds:
 //! one record per message, expunged UIDs merged into ranges at the newest of their
@@ -49,6 +53,8 @@ pub struct ModseqLog {
     /// Expunged UIDs and the mod-sequence of their expunge.
     expunged: BTreeMap<u32, u64>,
     pub highest: u64,
+    /// The highest mod-sequence the file itself names (records, expunges, `H`).
+    recorded: u64,
     /// Up to here numbers may have been handed out (a flushed `R`).
     reserved: u64,
     /// Bytes of complete records read.
@@ -104,6 +110,7 @@ impl ModseqLog {
         for line in text.get(..complete).unwrap_or("").lines() {
             self.apply(line);
         }
+        self.highest = self.highest.max(self.recorded);
         self.offset += complete as u64;
         self.present = true;
         self.stamp = stamp;
@@ -131,13 +138,18 @@ impl ModseqLog {
                         self.expunged.insert(uid, m);
                     }
                 }
-                self.highest = self.highest.max(m);
+                self.recorded = self.recorded.max(m);
+            }
+            (Some("H"), Some(n), None) => {
+                if let Ok(n) = n.parse::<u64>() {
+                    self.recorded = self.recorded.max(n);
+                }
             }
             (Some(uid), Some(m), Some(info)) => {
                 if let (Ok(uid), Ok(m)) = (uid.parse::<u32>(), m.parse::<u64>()) {
                     self.expunged.remove(&uid);
                     self.records.insert(uid, (m, info.into()));
-                    self.highest = self.highest.max(m);
+                    self.recorded = self.recorded.max(m);
                 }
             }
             _ => {}
@@ -179,6 +191,33 @@ impl ModseqLog {
             .collect()
     }
 
+    /// Writes down a HIGHESTMODSEQ this process shows but the file does not name (see the
+    /// module doc). Call with the [`UidLock`] held, after [`catch_up`](Self::catch_up).
+    ///
+    /// [`UidLock`]: crate::uidlist::UidLock
+    pub fn settle(&mut self, dir: &Path) -> io::Result<()> {
+        if !self.present || self.highest <= self.recorded {
+            return Ok(());
+        }
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))?;
+        f.write_all(format!("{}H {}\n", self.torn_prefix(dir), self.highest).as_bytes())?;
+        drop(f);
+        self.catch_up(dir)
+    }
+
+    /// A newline if the file ends in a torn record (a crash mid-append), so the next record
+    /// starts a line of its own.
+    fn torn_prefix(&self, dir: &Path) -> &'static str {
+        let len = fs::metadata(dir.join(FILE_NAME)).map_or(0, |m| m.len());
+        if self.present && len > self.offset {
+            "\n"
+        } else {
+            ""
+        }
+    }
+
     /// Records changes at one new mod-sequence, which it returns: `changed` (uid, flags
     /// info) for messages new or changed, `gone` for expunged ones. Starts the log if there
     /// is none (`uidnext` then becomes its `U` mark). Call with the [`UidLock`] held, after
@@ -193,12 +232,7 @@ impl ModseqLog {
         gone: &[u32],
     ) -> io::Result<u64> {
         let modseq = self.highest + 1;
-        let mut text = String::new();
-        let len = fs::metadata(dir.join(FILE_NAME)).map_or(0, |m| m.len());
-        if self.present && len > self.offset {
-            // A torn record from a crash: end it, so it stays one unreadable line.
-            text.push('\n');
-        }
+        let mut text = self.torn_prefix(dir).to_owned();
         if !self.present {
             text.push_str(&format!("U {uidnext}\n"));
         }
@@ -241,9 +275,10 @@ impl ModseqLog {
     /// One record per message, expunges as ranges; atomic (tmp + fsync + rename).
     pub fn compact(&mut self, dir: &Path) -> io::Result<()> {
         let mut text = format!(
-            "U {}\nR {}\n",
+            "U {}\nR {}\nH {}\n",
             self.start_uid,
-            self.reserved.max(self.highest)
+            self.reserved.max(self.highest),
+            self.highest
         );
         let mut live: Vec<_> = self.records.iter().collect();
         live.sort_by_key(|(u, _)| **u);

@@ -96,7 +96,7 @@ fn another_process_appends_and_compacts() {
     let before = a.highest;
     a.compact(d.path()).expect("compact");
     let text = fs::read_to_string(d.path().join(FILE_NAME)).expect("read");
-    assert_eq!(text, "U 4\nR 1001\n3 1 2,\nE 1:2 2\n");
+    assert_eq!(text, "U 4\nR 1001\nH 2\n3 1 2,\nE 1:2 2\n");
     assert!(a.highest >= before);
     // The other process sees the file replaced and reads it anew.
     b.catch_up(d.path()).expect("catch up");
@@ -134,4 +134,34 @@ fn a_uid_recorded_as_expunged_but_present_needs_a_new_modseq() {
         .expect("record");
     assert_eq!(log.current(4, "2,"), Some(m));
     assert!(!log.is_expunged(4));
+}
+
+#[test]
+fn a_load_above_the_records_is_written_down_for_the_other_processes() {
+    let d = dir();
+    let mut writer = ModseqLog::load(d.path()).expect("load");
+    writer
+        .record(d.path(), 2, &[(1, "2,".into())], &[])
+        .expect("record");
+    // A second process starts: it shows the reservation as its HIGHESTMODSEQ.
+    let mut reader = ModseqLog::load(d.path()).expect("load");
+    assert_eq!(reader.highest, 1 + RESERVE);
+    reader.settle(d.path()).expect("settle");
+    // The first process allocates above what the second one showed.
+    writer.catch_up(d.path()).expect("catch up");
+    let next = writer
+        .record(d.path(), 2, &[(1, "2,S".into())], &[])
+        .expect("record");
+    assert!(next > 1 + RESERVE, "{next}");
+    // Once written down, the next load has nothing to add.
+    let mut settled = ModseqLog::load(d.path()).expect("load");
+    settled.settle(d.path()).expect("settle");
+    let len = fs::metadata(d.path().join(FILE_NAME)).expect("stat").len();
+    let mut again = ModseqLog::load(d.path()).expect("load");
+    again.settle(d.path()).expect("settle");
+    assert_eq!(
+        fs::metadata(d.path().join(FILE_NAME)).expect("stat").len(),
+        len
+    );
+    assert_eq!(again.highest, settled.highest);
 }
