@@ -311,11 +311,8 @@ impl<S: Storage> Session<S> {
         }
         if sel.modseq_mode.condstore && !changed.is_empty() {
             let snap = store.snapshot(&sel.mb);
-            for m in snap
-                .messages
-                .iter()
-                .filter(|m| changed.iter().any(|c| c.0 == m.uid))
-            {
+            let uids: HashSet<u32> = changed.iter().map(|c| c.0).collect();
+            for m in snap.messages.iter().filter(|m| uids.contains(&m.uid)) {
                 sel.set_modseq(m.uid, m.modseq);
             }
         }

@@ -271,8 +271,10 @@ impl Storage for MemorySession {
             if !changed.is_empty() {
                 // One mod-sequence for the whole command, as a store writing one record.
                 let modseq = m.next_modseq();
+                let new: std::collections::HashMap<u32, FlagSet> =
+                    changed.iter().copied().collect();
                 for msg in m.messages.iter_mut() {
-                    if let Some(&(_, f)) = changed.iter().find(|c| c.0 == msg.uid) {
+                    if let Some(&f) = new.get(&msg.uid) {
                         msg.flags = f;
                         msg.modseq = modseq;
                     }
