@@ -407,12 +407,16 @@ impl SharedMailbox {
             changed = true;
         }
         // Messages read from the lists at the first load have no mod-sequence yet either.
+        let highest_before = st.modseq.highest;
         st.modseq.catch_up(&self.path)?;
         for m in next.iter_mut().filter(|m| st.modseq.is_expunged(m.uid)) {
             m.modseq = 0;
         }
         let unassigned = next.iter().any(|m| m.modseq == 0);
         changed |= self.assign_modseqs(st, &mut next, &old_msgs, first_load)?;
+        // Another process's HIGHESTMODSEQ (an `H` record) is news too: the sessions' snapshots
+        // must not keep showing a lower one.
+        changed |= st.modseq.highest != highest_before;
         let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();
         if first_load && (changed || missing()) {
             save_uidlist(st, &next, &self.path)?;
@@ -440,7 +444,7 @@ impl SharedMailbox {
     /// of them at the first load) its mod-sequence: the log's, if it recorded these very
     /// flags, else a new one; UIDs gone since `old` (or, at the first load, recorded but
     /// absent) without an expunge record get one. Returns true if it recorded anything.
-    /// Called with the [`UidLock`] held.
+    /// Called with the [`UidLock`] held, the log caught up.
     fn assign_modseqs(
         &self,
         st: &mut State,
@@ -448,7 +452,6 @@ impl SharedMailbox {
         old: &[Meta],
         first_load: bool,
     ) -> Result<bool, StoreError> {
-        st.modseq.catch_up(&self.path)?;
         st.modseq.settle(&self.path)?;
         let live: HashSet<u32> = next.iter().map(|m| m.uid).collect();
         let mut gone: Vec<u32> = old.iter().map(|m| m.uid).collect();

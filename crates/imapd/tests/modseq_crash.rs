@@ -135,3 +135,20 @@ fn an_existing_store_without_a_log_starts_at_one() {
     mb.modify_flags(&[3], |f| f | Flags::SEEN).unwrap();
     assert_eq!(modseq_of(&mb, 3), 2);
 }
+
+#[test]
+fn no_process_allocates_below_what_another_one_showed() {
+    let (_d, path) = setup(2);
+    let a = open(&path);
+    a.modify_flags(&[1], |f| f | Flags::SEEN).unwrap();
+    // A second process starts; what it shows as HIGHESTMODSEQ ...
+    let b = open(&path);
+    let shown = b.modseq_facts(None).0;
+    assert!(shown >= a.modseq_facts(None).0);
+    // ... is below every later change, wherever it is made ...
+    a.modify_flags(&[2], |f| f | Flags::FLAGGED).unwrap();
+    assert!(modseq_of(&a, 2) > shown, "{} <= {shown}", modseq_of(&a, 2));
+    // ... and the first process, looking again, never shows less.
+    a.rescan().unwrap();
+    assert!(a.modseq_facts(None).0 >= shown);
+}
