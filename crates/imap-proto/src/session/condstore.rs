@@ -269,7 +269,7 @@ impl<S: Storage> Session<S> {
         hits.iter().map(|&(_, u)| sel.modseq_of(u)).max()
     }
 
-    /// ESEARCH's MODSEQ (RFC 7162 §3.1.5): the highest among the messages reported — only
+    /// ESEARCH's MODSEQ (RFC 7162): the highest among the messages reported — only
     /// MIN's and MAX's when those alone are asked for, else all hits'.
     pub(super) fn esearch_modseq(
         &self,

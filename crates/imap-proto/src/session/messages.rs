@@ -77,7 +77,7 @@ impl<S: Storage> Session<S> {
             .collect();
         match store.expunge(&sel.mb, &gone) {
             Ok(()) => {
-                // RFC 7162 §3.2.10 (and Dovecot with CONDSTORE alone): the HIGHESTMODSEQ
+                // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
                 // the expunges reached.
                 let code = sel
                     .modseq_mode

@@ -194,7 +194,7 @@ impl<M> Selected<M> {
     }
 
     /// `* n FETCH (FLAGS (...))` for a message of the view; with UID when asked or once
-    /// QRESYNC is on, with MODSEQ once CONDSTORE is (RFC 7162 §3.1.4, §3.2.4).
+    /// QRESYNC is on, with MODSEQ once CONDSTORE is (RFC 7162).
     pub fn flags_response(&self, seq: u32, uid: u32, flags: FlagSet, with_uid: bool) -> Response {
         let mut items = Vec::new();
         if with_uid || self.modseq_mode.qresync {
