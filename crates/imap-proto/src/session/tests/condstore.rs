@@ -332,3 +332,28 @@ fn a_resync_after_100_changes_in_10000_messages_is_small() {
         resync.len()
     );
 }
+
+#[test]
+fn move_uid_expunge_and_idle_report_vanished_once_qresync_is_on() {
+    let (store, mut c) = inbox_with(5);
+    c.run("e ENABLE QRESYNC");
+    c.run("c CREATE Archive");
+    let out = raw(&mut c, "m UID MOVE 2 Archive");
+    assert!(out.contains("* OK [COPYUID "), "{out}");
+    assert!(
+        out.contains("* VANISHED 2\r\n") && !out.contains("EXPUNGE"),
+        "{out}"
+    );
+    c.run("s UID STORE 4:5 +FLAGS.SILENT (\\Deleted)");
+    let out = raw(&mut c, "x UID EXPUNGE 5");
+    assert!(
+        out.starts_with("* VANISHED 5\r\nx OK [HIGHESTMODSEQ "),
+        "{out}"
+    );
+    c.run("i IDLE");
+    assert_eq!(c.action, Action::Idle { tag: "i".into() });
+    assert!(store.expunge("INBOX", 1));
+    let mut out = Output::new();
+    c.session.idle_updates(&mut out);
+    assert_eq!(String::from_utf8_lossy(&out.take()), "* VANISHED 1\r\n");
+}
