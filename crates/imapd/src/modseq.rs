@@ -29,13 +29,16 @@
 //! one record per message, expunged UIDs merged into ranges at the newest of their
 //! mod-sequences (later expunges can then look newer than they are, never older).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::uidlist::FileStamp;
+use expunged::Expunged;
+
+mod expunged;
 
 pub const FILE_NAME: &str = "ferrymail-modseq";
 /// Mod-sequences reserved by one flushed `R` record.
@@ -51,7 +54,7 @@ pub struct ModseqLog {
     /// Per UID: (mod-sequence, flags info at that point).
     records: HashMap<u32, (u64, Box<str>)>,
     /// Expunged UIDs and the mod-sequence of their expunge.
-    expunged: BTreeMap<u32, u64>,
+    expunged: Expunged,
     pub highest: u64,
     /// The highest mod-sequence the file itself names (records, expunges, `H`).
     recorded: u64,
@@ -133,10 +136,14 @@ impl ModseqLog {
             (Some("E"), Some(set), Some(m)) => {
                 let Ok(m) = m.parse::<u64>() else { return };
                 for (lo, hi) in parse_set(set) {
-                    for uid in lo..=hi {
-                        self.records.remove(&uid);
-                        self.expunged.insert(uid, m);
+                    if u64::from(hi - lo) < self.records.len() as u64 {
+                        for uid in lo..=hi {
+                            self.records.remove(&uid);
+                        }
+                    } else {
+                        self.records.retain(|u, _| !(lo..=hi).contains(u));
                     }
+                    self.expunged.insert(lo, hi, m);
                 }
                 self.recorded = self.recorded.max(m);
             }
@@ -147,7 +154,7 @@ impl ModseqLog {
             }
             (Some(uid), Some(m), Some(info)) => {
                 if let (Ok(uid), Ok(m)) = (uid.parse::<u32>(), m.parse::<u64>()) {
-                    self.expunged.remove(&uid);
+                    self.expunged.remove(uid, uid);
                     self.records.insert(uid, (m, info.into()));
                     self.recorded = self.recorded.max(m);
                 }
@@ -160,7 +167,7 @@ impl ModseqLog {
     /// needs a new one (never recorded at or above the `U` mark, flags changed since, or
     /// recorded as expunged).
     pub fn current(&self, uid: u32, info: &str) -> Option<u64> {
-        if self.expunged.contains_key(&uid) {
+        if self.expunged.contains(uid) {
             // Recorded as expunged, yet here (the unlink failed or never happened): it must
             // be reported again, so it needs a mod-sequence above the expunge's.
             return None;
@@ -174,7 +181,7 @@ impl ModseqLog {
     }
 
     pub fn is_expunged(&self, uid: u32) -> bool {
-        self.expunged.contains_key(&uid)
+        self.expunged.contains(uid)
     }
 
     /// UIDs with a record (live as far as the log knows).
@@ -184,11 +191,7 @@ impl ModseqLog {
 
     /// UIDs expunged after `since`, ascending.
     pub fn expunged_since(&self, since: u64) -> Vec<u32> {
-        self.expunged
-            .iter()
-            .filter(|(_, m)| **m > since)
-            .map(|(u, _)| *u)
-            .collect()
+        self.expunged.since(since)
     }
 
     /// Writes down a HIGHESTMODSEQ this process shows but the file does not name (see the
@@ -285,25 +288,8 @@ impl ModseqLog {
         for (uid, (m, info)) in live {
             text.push_str(&format!("{uid} {m} {info}\n"));
         }
-        let gone: Vec<u32> = self.expunged.keys().copied().collect();
-        if let Some(newest) = self.expunged.values().max() {
-            // One range record per run of UIDs, at the newest expunge among them.
-            for (lo, hi) in ranges(&gone) {
-                let m = self
-                    .expunged
-                    .range(lo..=hi)
-                    .map(|(_, m)| *m)
-                    .max()
-                    .unwrap_or(*newest);
-                text.push_str(&format!(
-                    "E {} {m}\n",
-                    if lo == hi {
-                        lo.to_string()
-                    } else {
-                        format!("{lo}:{hi}")
-                    }
-                ));
-            }
+        for (lo, hi, m) in self.expunged.merged() {
+            text.push_str(&format!("E {} {m}\n", run_text(lo, hi)));
         }
         ferrymail_fsutil::write_atomic(&dir.join(FILE_NAME), text.as_bytes(), 0o600)?;
         let keep = self.highest;
@@ -341,15 +327,18 @@ fn render_set(uids: &[u32]) -> String {
     sorted.dedup();
     ranges(&sorted)
         .iter()
-        .map(|&(lo, hi)| {
-            if lo == hi {
-                lo.to_string()
-            } else {
-                format!("{lo}:{hi}")
-            }
-        })
+        .map(|&(lo, hi)| run_text(lo, hi))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// `lo:hi`, or `lo` alone.
+fn run_text(lo: u32, hi: u32) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}:{hi}")
+    }
 }
 
 fn parse_set(s: &str) -> Vec<(u32, u32)> {

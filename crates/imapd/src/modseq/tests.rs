@@ -165,3 +165,25 @@ fn a_load_above_the_records_is_written_down_for_the_other_processes() {
     );
     assert_eq!(again.highest, settled.highest);
 }
+
+#[test]
+fn expunged_runs_split_join_and_merge() {
+    let mut e = expunged::Expunged::default();
+    e.insert(1, 5, 10);
+    e.insert(6, 8, 10);
+    e.insert(9, 9, 12);
+    assert_eq!(e.merged(), vec![(1, 9, 12)]);
+    assert_eq!(e.since(10), vec![9]);
+    assert_eq!(e.since(9), (1..=9).collect::<Vec<_>>());
+    // UID 3 is recorded again: the run splits around it.
+    e.remove(3, 3);
+    assert!(!e.contains(3) && e.contains(2) && e.contains(4));
+    assert_eq!(e.merged(), vec![(1, 2, 10), (4, 9, 12)]);
+    // Expunged again, later: only that UID is newer.
+    e.insert(3, 3, 20);
+    assert_eq!(e.since(12), vec![3]);
+    assert_eq!(e.merged(), vec![(1, 9, 20)]);
+    e.insert(100, 100, 21);
+    assert_eq!(e.since(20), vec![100]);
+    assert!(!e.contains(50));
+}
