@@ -202,12 +202,16 @@ impl ModseqLog {
         if !self.present || self.highest <= self.recorded {
             return Ok(());
         }
-        let mut f = fs::OpenOptions::new()
+        let line = format!("{}H {}\n", self.torn_prefix(dir), self.highest);
+        match fs::OpenOptions::new()
             .append(true)
-            .open(dir.join(FILE_NAME))?;
-        f.write_all(format!("{}H {}\n", self.torn_prefix(dir), self.highest).as_bytes())?;
-        drop(f);
-        self.catch_up(dir)
+            .open(dir.join(FILE_NAME))
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+        {
+            Ok(()) => self.catch_up(dir),
+            Err(e) if unwritable(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A newline if the file ends in a torn record (a crash mid-append), so the next record
@@ -249,18 +253,27 @@ impl ModseqLog {
         if !gone.is_empty() {
             text.push_str(&format!("E {} {modseq}\n", render_set(gone)));
         }
-        let mut f = fs::OpenOptions::new()
+        let written = fs::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .open(dir.join(FILE_NAME))?;
-        f.write_all(text.as_bytes())?;
-        if reserve {
-            f.sync_data()?;
+            .open(dir.join(FILE_NAME))
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                if reserve {
+                    f.sync_data()?;
+                }
+                Ok(())
+            });
+        match written {
+            // Read back through the one parser, so what this process believes is what is
+            // written.
+            Ok(()) => self.catch_up(dir)?,
+            // A maildir served read-only (see `FileLock`): nothing in it can change, so
+            // mod-sequences this process alone knows are enough.
+            Err(e) if unwritable(&e) => text.lines().for_each(|l| self.apply(l)),
+            Err(e) => return Err(e),
         }
-        drop(f);
-        // Read back through the one parser, so what this process believes is what is written.
-        self.catch_up(dir)?;
         self.highest = self.highest.max(modseq);
         self.maybe_compact(dir)?;
         Ok(modseq)
@@ -298,6 +311,11 @@ impl ModseqLog {
         self.highest = self.highest.max(keep);
         Ok(())
     }
+}
+
+/// A read-only file system or a maildir we may not write to.
+fn unwritable(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS)
 }
 
 /// A flags info as one token of a record.

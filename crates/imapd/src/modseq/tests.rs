@@ -187,3 +187,28 @@ fn expunged_runs_split_join_and_merge() {
     assert_eq!(e.since(20), vec![100]);
     assert!(!e.contains(50));
 }
+
+#[test]
+fn a_maildir_we_cannot_write_to_gets_modseqs_in_memory() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = dir();
+    let ro = d.path().join("ro");
+    fs::create_dir(&ro).expect("mkdir");
+    fs::set_permissions(&ro, fs::Permissions::from_mode(0o500)).expect("chmod");
+    // Root ignores modes; sysfs refuses new files even to root.
+    let ro = if fs::write(ro.join("probe"), b"x").is_err() {
+        ro
+    } else if fs::write(Path::new("/sys").join(FILE_NAME), b"x").is_err() {
+        Path::new("/sys").to_owned()
+    } else {
+        println!("SKIP: no directory here refuses writes");
+        return;
+    };
+    let mut log = ModseqLog::load(&ro).expect("load");
+    let m = log
+        .record(&ro, 3, &[(1, "2,".into()), (2, "2,S".into())], &[])
+        .expect("record");
+    assert_eq!(log.current(2, "2,S"), Some(m));
+    log.settle(&ro).expect("settle");
+    assert!(!ro.join(FILE_NAME).exists());
+}
