@@ -209,6 +209,17 @@ impl Code {
             Code::TooBig => b"TOOBIG",
             Code::Unavailable => b"UNAVAILABLE",
             Code::CompressionActive => b"COMPRESSIONACTIVE",
+            Code::NoModSeq => b"NOMODSEQ",
+            Code::HighestModSeq(n) => {
+                out.extend_from_slice(b"HIGHESTMODSEQ ");
+                push_num(out, n);
+                return;
+            }
+            Code::Modified(set) => {
+                out.extend_from_slice(b"MODIFIED ");
+                compact_set(out, set);
+                return;
+            }
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {
@@ -301,6 +312,24 @@ impl Data {
                 }
             }
             Data::Esearch(e) => e.encode(out),
+            Data::SearchModSeq { hits, modseq } => {
+                out.extend_from_slice(b"SEARCH");
+                for h in hits {
+                    out.push(b' ');
+                    push_num(out, h);
+                }
+                out.extend_from_slice(b" (MODSEQ ");
+                push_num(out, modseq);
+                out.push(b')');
+            }
+            Data::Vanished { earlier, uids } => {
+                out.extend_from_slice(if *earlier {
+                    b"VANISHED (EARLIER) "
+                } else {
+                    b"VANISHED "
+                });
+                compact_set(out, uids);
+            }
             Data::Sort(hits) => {
                 out.extend_from_slice(b"SORT");
                 for h in hits {
@@ -464,6 +493,11 @@ impl FetchItem {
             FetchItem::BodyStructure(b) => {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
                 out.extend_from_slice(&b.0);
+            }
+            FetchItem::ModSeq(n) => {
+                out.extend_from_slice(b"MODSEQ (");
+                push_num(out, n);
+                out.push(b')');
             }
             FetchItem::Preview(text) => {
                 out.extend_from_slice(b"PREVIEW ");

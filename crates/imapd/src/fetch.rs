@@ -130,7 +130,7 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
     let mut out = Vec::with_capacity(atts.len());
     for att in atts {
         out.push(match att {
-            FetchAtt::Uid | FetchAtt::Flags => continue,
+            FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq => continue,
             FetchAtt::InternalDate => {
                 FetchItem::InternalDate(cached.map_or(0, |c| c.internal_date))
             }

@@ -309,6 +309,7 @@ impl Storage for MaildirStorage {
                 uid: m.uid,
                 flags: flag_set(m.flags),
                 unclaimed: m.uid >= recent_from || m.dir == Subdir::New,
+                modseq: m.modseq,
             })
             .collect();
         let snap = Snapshot {
@@ -317,6 +318,7 @@ impl Storage for MaildirStorage {
             uidnext,
             messages: Arc::new(messages),
             keywords: Arc::new(mb.mb.keywords()),
+            highest_modseq: mb.mb.modseq_facts(None).0,
         };
         *cache = Some(snap.clone());
         snap
@@ -401,6 +403,7 @@ impl Storage for MaildirStorage {
         let mb = self.open_shared(&n, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
         let from = mb.recent_from_now();
+        let highest_modseq = mb.modseq_facts(None).0;
         drop(mb);
         self.hub.release_unused();
         Ok(MailboxStatus {
@@ -416,6 +419,7 @@ impl Storage for MaildirStorage {
                 .filter(|m| !m.flags.contains(Flags::SEEN))
                 .count() as u32,
             size,
+            highest_modseq,
         })
     }
 
@@ -536,6 +540,10 @@ impl Storage for MaildirStorage {
         mb.mb.expunge(uids).map(|_| ()).map_err(fail)
     }
 
+    fn vanished(&mut self, mb: &OpenMailbox, since: u64) -> StoreResult<Vec<u32>> {
+        Ok(mb.mb.modseq_facts(Some(since)).1)
+    }
+
     fn fetch(
         &mut self,
         mb: &OpenMailbox,
@@ -589,6 +597,7 @@ impl Storage for MaildirStorage {
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
+                    modseq: ctx.modseq,
                     content: facts.content.as_deref(),
                 };
                 search::matches(key, &cand)

@@ -100,6 +100,11 @@ impl FileStamp {
         FileStamp::of_file(&dir.join(FILE_NAME))
     }
 
+    /// The file's inode: another one means the file was replaced, not appended to.
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
     /// The stamp of any file, None if there is none.
     pub fn of_file(path: &Path) -> Option<FileStamp> {
         let m = fs::metadata(path).ok()?;

@@ -28,6 +28,10 @@ impl Esearch {
                     compact_set(out, nums);
                 }
                 EsearchItem::Count(n) => named_number(out, b" COUNT ", *n),
+                EsearchItem::ModSeq(n) => {
+                    out.extend_from_slice(b" MODSEQ ");
+                    push_num(out, n);
+                }
                 EsearchItem::Partial { range, hits } => {
                     out.extend_from_slice(b" PARTIAL (");
                     push_num(out, range.0);

@@ -11,6 +11,7 @@
 //! lines per family is easy to audit and fuzz.
 
 mod commands;
+mod condstore;
 mod create;
 mod esearch;
 mod fetch;

@@ -87,7 +87,14 @@ impl<S: Storage> Session<S> {
         ret: SearchReturn,
         out: &mut Output,
     ) -> Done {
+        if super::condstore::uses_modseq(key) {
+            self.enable_condstore(out);
+        }
         let found = self.matching(key);
+        let modseq = found
+            .as_ref()
+            .ok()
+            .and_then(|hits| self.esearch_modseq(key, &ret, hits));
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
@@ -112,7 +119,10 @@ impl<S: Storage> Session<S> {
             out.push(Response::Data(Data::Esearch(Esearch {
                 tag: Some(tag.to_owned()),
                 uid,
-                items: items(&ret, &nums),
+                items: items(&ret, &nums)
+                    .into_iter()
+                    .chain(modseq.map(EsearchItem::ModSeq))
+                    .collect(),
             })));
         }
         Done::reply(Response::ok(tag, "Search completed"))

@@ -32,6 +32,7 @@ impl<S: Storage> Session<S> {
         out: &mut Output,
     ) -> Done {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+        self.announce_closed(out);
         self.close_selected();
         let Some(store) = self.store.as_mut() else {
             return Done::reply(Response::bad(tag, "Not logged in"));
@@ -57,7 +58,9 @@ impl<S: Storage> Session<S> {
         out.push(info(Code::UidValidity(snap.uidvalidity), "UIDs valid"));
         out.push(info(Code::UidNext(snap.uidnext), "Predicted next UID"));
         out.extend(flags);
+        out.push(info(Code::HighestModSeq(snap.highest_modseq), "Highest"));
         self.selected = Some(sel);
+        self.selected_with_modseq_mode();
         let (code, text) = if read_only {
             (Code::ReadOnly, "Examine completed")
         } else {

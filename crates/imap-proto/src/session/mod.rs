@@ -10,6 +10,7 @@
 //! LOGOUT, where the client is no longer listening for them.
 
 mod compress;
+mod condstore;
 mod dispatch;
 mod esearch;
 mod mailboxes;
@@ -135,6 +136,8 @@ const CAPABILITIES: &[&str] = &[
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "CONDSTORE",
+    "QRESYNC",
 ];
 
 pub struct Session<S: Storage> {
@@ -145,6 +148,8 @@ pub struct Session<S: Storage> {
     logged_out: bool,
     /// COMPRESS ran: a second one is refused.
     compressed: bool,
+    /// RFC 7162: CONDSTORE and QRESYNC as enabled.
+    modseq_mode: condstore::Enabled,
 }
 
 impl<S: Storage> Session<S> {
@@ -156,6 +161,7 @@ impl<S: Storage> Session<S> {
             auth_failures: 0,
             logged_out: false,
             compressed: false,
+            modseq_mode: Default::default(),
         }
     }
 
@@ -383,6 +389,7 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
                     A::UidValidity => u64::from(st.uidvalidity),
                     A::Unseen => u64::from(st.unseen),
                     A::Size => st.size,
+                    A::HighestModSeq => st.highest_modseq,
                 };
                 (*a, n)
             })

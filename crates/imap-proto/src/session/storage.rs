@@ -60,6 +60,8 @@ pub struct MessageState {
     pub flags: FlagSet,
     /// Delivered and not yet claimed as \Recent by any session (Maildir's `new/`).
     pub unclaimed: bool,
+    /// RFC 7162 MODSEQ: the mod-sequence of its last change (at least 1).
+    pub modseq: u64,
 }
 
 /// A mailbox's state at one instant. `version` changes whenever anything else does, so an
@@ -72,6 +74,8 @@ pub struct Snapshot {
     /// In UID order.
     pub messages: Arc<Vec<MessageState>>,
     pub keywords: Arc<Vec<String>>,
+    /// RFC 7162 HIGHESTMODSEQ: at least every message's, never lower than before.
+    pub highest_modseq: u64,
 }
 
 /// STATUS counts.
@@ -85,6 +89,8 @@ pub struct MailboxStatus {
     /// Octets the mailbox's messages take (RFC 8438 STATUS=SIZE); filled in only when
     /// asked for, as it may cost a look at every message.
     pub size: u64,
+    /// RFC 7162 HIGHESTMODSEQ.
+    pub highest_modseq: u64,
 }
 
 /// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage
@@ -173,6 +179,8 @@ pub struct SearchContext<'a> {
     pub flags: FlagSet,
     pub recent: bool,
     pub keywords: &'a [String],
+    /// RFC 7162 MODSEQ, for the MODSEQ key.
+    pub modseq: u64,
 }
 
 /// One user's mail store, as the session sees it. Mailbox names are UTF-8 with `/` as the
@@ -266,6 +274,10 @@ pub trait Storage: Send {
         then_expunge: bool,
     ) -> StoreResult<Vec<(u32, u32)>>;
     fn expunge(&mut self, mb: &Self::Mailbox, uids: &[u32]) -> StoreResult<()>;
+    /// RFC 7162 QRESYNC: the UIDs expunged at a mod-sequence above `since`, ascending. A store
+    /// may merge old expunges, so this may name more (never fewer) UIDs than were expunged
+    /// since, and UIDs that never existed.
+    fn vanished(&mut self, mb: &Self::Mailbox, since: u64) -> StoreResult<Vec<u32>>;
 
     /// The FETCH items of one message that come from its content or cached facts (all but
     /// UID and FLAGS, which the session adds), in the order asked. None: expunged meanwhile.

@@ -2,7 +2,8 @@
 //! `cur/` and `new/` (10,000 names take milliseconds), and clients poll with NOOP; every
 //! change another process or session makes touches one of the stamped files: a delivery
 //! or expunge changes `new/` or `cur/`, a flag change renames within `cur/`, a UID or
-//! keyword assignment rewrites the UID list or `dovecot-keywords`.
+//! keyword assignment rewrites the UID list or `dovecot-keywords`, a mod-sequence is
+//! recorded in `ferrymail-modseq`.
 //!
 //! A stamp only proves "unchanged" once it is older than the scan by more than the
 //! file-system clock's granularity: a change in the same tick as the scan could leave the
@@ -19,16 +20,17 @@ const SETTLE_NS: i128 = 1_000_000_000;
 /// The stamps of a mailbox's change-bearing files, taken just before a full scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanStamp {
-    files: [Option<FileStamp>; 4],
+    files: [Option<FileStamp>; 5],
     taken_ns: i128,
 }
 
-fn files(dir: &Path) -> [Option<FileStamp>; 4] {
+fn files(dir: &Path) -> [Option<FileStamp>; 5] {
     [
         FileStamp::of_file(&dir.join("new")),
         FileStamp::of_file(&dir.join("cur")),
         FileStamp::of_file(&dir.join(uidlist::FILE_NAME)),
         FileStamp::of_file(&dir.join(super::KEYWORDS_FILE)),
+        FileStamp::of_file(&dir.join(crate::modseq::FILE_NAME)),
     ]
 }
 

@@ -3,6 +3,7 @@
 
 mod basic;
 mod compress;
+mod condstore;
 mod esearch;
 mod expunge;
 mod mailboxes;
