@@ -7,6 +7,7 @@ use crate::response::*;
 use crate::types::{Flag, Section, SectionText};
 use crate::utf7;
 
+mod binary;
 mod thread;
 
 /// Appends `bytes` as a quoted string when that is possible (7-bit text without CR, LF or
@@ -208,6 +209,7 @@ impl Code {
             Code::TooBig => b"TOOBIG",
             Code::Unavailable => b"UNAVAILABLE",
             Code::CompressionActive => b"COMPRESSIONACTIVE",
+            Code::UnknownCte => b"UNKNOWN-CTE",
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {
@@ -496,6 +498,12 @@ impl FetchItem {
                     None => out.extend_from_slice(b"\"\""),
                 }
             }
+            FetchItem::Binary {
+                parts,
+                origin,
+                data,
+            } => binary::item(out, parts, *origin, data.as_deref()),
+            FetchItem::BinarySize { parts, size } => binary::size(out, parts, *size),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! as [`Encoded`] bytes, as the session passes them through. Nothing here recurses on the
 //! input, so no input can exhaust the stack.
 
+mod binary;
 mod data;
 mod esearch;
 mod fetch;
@@ -402,6 +403,7 @@ impl<'a> Parser<'a> {
             "TOOBIG" => Code::TooBig,
             "UNAVAILABLE" => Code::Unavailable,
             "COMPRESSIONACTIVE" => Code::CompressionActive,
+            "UNKNOWN-CTE" => Code::UnknownCte,
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {

@@ -79,6 +79,8 @@ pub enum Code {
     Unavailable,
     /// RFC 4978: a second COMPRESS.
     CompressionActive,
+    /// RFC 3516: a BINARY fetch of a part whose content-transfer-encoding is not known.
+    UnknownCte,
 }
 
 /// Untagged data responses.
@@ -194,6 +196,18 @@ pub enum FetchItem {
         section: Section,
         origin: Option<u32>,
         data: Option<Vec<u8>>,
+    },
+    /// RFC 3516 `BINARY[part]<origin>`: sent as a literal8 when the data holds a NUL; None
+    /// is a part that does not exist, sent as NIL.
+    Binary {
+        parts: Vec<u32>,
+        origin: Option<u32>,
+        data: Option<Vec<u8>>,
+    },
+    /// RFC 3516 `BINARY.SIZE[part]`.
+    BinarySize {
+        parts: Vec<u32>,
+        size: u64,
     },
 }
 

@@ -546,7 +546,7 @@ impl Storage for MaildirStorage {
             // Expunged by someone else meanwhile: nothing to show.
             return Ok(None);
         };
-        Ok(Some(fetch::items(&facts, atts)))
+        fetch::items(&facts, atts).map(Some)
     }
 
     fn search(

@@ -10,6 +10,7 @@
 //! the size limits and the continuation requests are decided), and a grammar of a few hundred
 //! lines per family is easy to audit and fuzz.
 
+mod binary;
 mod commands;
 mod esearch;
 mod fetch;

@@ -9,6 +9,9 @@ use crate::types::{Section, SectionText};
 impl Parser<'_> {
     pub(super) fn fetch_item(&mut self) -> PResult<FetchItem> {
         let name = self.keyword()?;
+        if name.starts_with("BINARY") {
+            return self.binary_item(&name);
+        }
         if name == "BODY" && self.peek()? == b'[' {
             let section = self.section()?;
             let origin = if self.eat(b'<')? {
@@ -59,7 +62,7 @@ impl Parser<'_> {
 
     /// `[1.2.HEADER.FIELDS (FROM TO)]`. Header field names are upper-cased, as the encoder
     /// writes them.
-    fn section(&mut self) -> PResult<Section> {
+    pub(super) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut section = Section::default();
         if self.eat(b']')? {

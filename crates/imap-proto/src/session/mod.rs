@@ -29,8 +29,8 @@ use std::collections::HashSet;
 
 pub use output::Output;
 pub use storage::{
-    apply_metadata, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage, SearchContext,
-    Snapshot, Storage, StoreResult,
+    apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,
+    SearchContext, Snapshot, Storage, StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]

@@ -1,6 +1,7 @@
 //! The encoder's exact bytes for every response form (RFC 3501 examples where there is one,
 //! hand-checked otherwise), each read back by the response parser to the same value.
 
+mod binary;
 mod structures;
 
 use super::*;

@@ -5,7 +5,7 @@
 
 use crate::date::day_of;
 use crate::response::{BodyStructure, Envelope, FetchItem};
-use crate::session::storage::{FlagSet, SearchContext};
+use crate::session::storage::{self, FlagSet, SearchContext};
 use crate::types::{FetchAtt, SearchKey, Section, SectionText};
 
 /// (header with its blank line, text).
@@ -118,9 +118,7 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
             let mut bytes = section_data(data, section);
             let origin = partial.map(|(start, len)| {
                 if let Some(b) = bytes.as_mut() {
-                    let s = (start as usize).min(b.len());
-                    let e = s.saturating_add(len as usize).min(b.len());
-                    *b = b.get(s..e).unwrap_or_default().to_vec();
+                    *b = storage::partial(b, start, len).to_vec();
                 }
                 start
             });
@@ -128,6 +126,35 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
                 section: section.clone(),
                 origin,
                 data: bytes,
+            }
+        }
+        // This store keeps no content-transfer-encodings: a part's binary form is its bytes.
+        FetchAtt::Binary { parts, partial, .. } => {
+            let section = Section {
+                parts: parts.clone(),
+                text: None,
+            };
+            let mut data = section_data(data, &section);
+            let origin = partial.map(|(start, len)| {
+                if let Some(b) = data.as_mut() {
+                    *b = storage::partial(b, start, len).to_vec();
+                }
+                start
+            });
+            FetchItem::Binary {
+                parts: parts.clone(),
+                origin,
+                data,
+            }
+        }
+        FetchAtt::BinarySize(parts) => {
+            let section = Section {
+                parts: parts.clone(),
+                text: None,
+            };
+            FetchItem::BinarySize {
+                parts: parts.clone(),
+                size: section_data(data, &section).map_or(0, |b| b.len() as u64),
             }
         }
     })
