@@ -210,6 +210,15 @@ impl Code {
             Code::Unavailable => b"UNAVAILABLE",
             Code::CompressionActive => b"COMPRESSIONACTIVE",
             Code::UnknownCte => b"UNKNOWN-CTE",
+            Code::BadUrl(url) => {
+                out.extend_from_slice(b"BADURL ");
+                // url-resp-text: anything but `]` and line breaks.
+                out.extend(
+                    url.bytes()
+                        .filter(|&b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
+                return;
+            }
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {
@@ -238,8 +247,9 @@ impl Code {
                 push_num(out, n);
                 return;
             }
-            Code::AppendUid { uidvalidity, uid } => {
-                out.extend_from_slice(format!("APPENDUID {uidvalidity} {uid}").as_bytes());
+            Code::AppendUid { uidvalidity, uids } => {
+                out.extend_from_slice(format!("APPENDUID {uidvalidity} ").as_bytes());
+                compact_set(out, uids);
                 return;
             }
             Code::CopyUid {

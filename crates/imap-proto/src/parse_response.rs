@@ -404,6 +404,11 @@ impl<'a> Parser<'a> {
             "UNAVAILABLE" => Code::Unavailable,
             "COMPRESSIONACTIVE" => Code::CompressionActive,
             "UNKNOWN-CTE" => Code::UnknownCte,
+            "BADURL" => {
+                self.sp()?;
+                let url = self.take_while(|b| b != b']' && b != b'\r' && b != b'\n')?;
+                Code::BadUrl(utf8(url.to_vec())?)
+            }
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {
@@ -430,8 +435,8 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 let uidvalidity = self.number()?;
                 self.sp()?;
-                let uid = self.number()?;
-                Code::AppendUid { uidvalidity, uid }
+                let uids = self.uid_set()?;
+                Code::AppendUid { uidvalidity, uids }
             }
             "COPYUID" => {
                 self.sp()?;

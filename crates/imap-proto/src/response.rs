@@ -49,9 +49,10 @@ pub enum Code {
     UidNext(u32),
     UidValidity(u32),
     Unseen(u32),
+    /// The UIDs of the messages stored, in order (several with MULTIAPPEND).
     AppendUid {
         uidvalidity: u32,
-        uid: u32,
+        uids: Vec<u32>,
     },
     /// Source and destination UIDs in matching order.
     CopyUid {
@@ -81,6 +82,8 @@ pub enum Code {
     CompressionActive,
     /// RFC 3516: a BINARY fetch of a part whose content-transfer-encoding is not known.
     UnknownCte,
+    /// RFC 4469: a CATENATE URL that names nothing this user may read.
+    BadUrl(String),
 }
 
 /// Untagged data responses.

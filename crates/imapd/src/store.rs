@@ -446,6 +446,11 @@ impl Storage for MaildirStorage {
     }
 
     fn append(&mut self, mb: &OpenMailbox, head: &AppendHead, message: &[u8]) -> StoreResult<u32> {
+        let converted = head
+            .binary
+            .then(|| crate::binary::encode_binary_parts(message))
+            .flatten();
+        let message = converted.as_deref().unwrap_or(message);
         self.check_quota(message.len() as u64)?;
         let f = to_maildir(&mb.mb, &head.flags, true).map_err(fail)?;
         mb.mb

@@ -101,7 +101,7 @@ impl Parser<'_> {
         Ok(Some((origin, len)))
     }
 
-    fn section(&mut self) -> PResult<Section> {
+    pub(super) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut section = Section::default();
         if self.eat(b']') {

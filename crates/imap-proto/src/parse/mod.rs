@@ -10,6 +10,7 @@
 //! the size limits and the continuation requests are decided), and a grammar of a few hundred
 //! lines per family is easy to audit and fuzz.
 
+mod append;
 mod binary;
 mod commands;
 mod esearch;
@@ -20,6 +21,7 @@ mod search;
 mod sort;
 #[cfg(test)]
 mod tests;
+pub mod url;
 
 use crate::command::{AppendHead, Command};
 use crate::framing::literal_marker;

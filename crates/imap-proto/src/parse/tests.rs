@@ -1,4 +1,5 @@
 use super::*;
+use crate::command::{AppendData, AppendMessage};
 use crate::framing::*;
 
 fn parse(s: &str) -> Command {
@@ -244,14 +245,18 @@ fn append_status_id_enable_authenticate() {
         parse("a1 APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\nhello"),
         Command::Append {
             mailbox: "Sent".into(),
-            flags: vec![Flag::Seen],
-            date: Some(760_686_745),
-            message: b"hello".to_vec()
+            messages: vec![AppendMessage {
+                flags: vec![Flag::Seen],
+                date: Some(760_686_745),
+                binary: false,
+                data: AppendData::Literal(b"hello".to_vec())
+            }]
         }
     );
     assert!(matches!(
         parse("a1 APPEND INBOX {0+}\r\n"),
-        Command::Append { ref message, .. } if message.is_empty()
+        Command::Append { ref messages, .. }
+            if messages[0].data == AppendData::Literal(Vec::new())
     ));
     assert!(bad("a1 APPEND INBOX \"bad date\" {1}\r\nx")
         .message
@@ -451,12 +456,15 @@ fn append_is_recognised_before_its_literal() {
     let (_, head) = append_before_literal(b"a9 APPEND {3}\r\nBox {5}\r\n").unwrap();
     assert_eq!(head.mailbox, "Box");
     // What the collector holds at the same point for the in-memory form parses alike.
-    let Command::Append { flags, date, .. } =
+    let Command::Append { messages, .. } =
         parse("a1 APPEND \"Sent\" (\\Seen kw) \"14-Jul-2020 10:00:00 +0000\" {2}\r\nhi")
     else {
         panic!()
     };
-    assert_eq!((flags.len(), date), (2, Some(1_594_720_800)));
+    assert_eq!(
+        (messages[0].flags.len(), messages[0].date),
+        (2, Some(1_594_720_800))
+    );
     for not_append in [
         &b"a1 LOGIN {5}\r\n"[..],
         b"a1 APPEND {5}\r\n",

@@ -9,6 +9,7 @@
 //! come before it, when RFC 3501 §7 allows them (see [`selected`]) — never in reply to
 //! LOGOUT, where the client is no longer listening for them.
 
+mod append;
 mod compress;
 mod dispatch;
 mod esearch;

@@ -50,3 +50,39 @@ fn single_part_message_body_is_part_one() {
     let msg = b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n";
     assert_eq!(binary(msg, &[1]), Ok(Some(b"hi".to_vec())));
 }
+
+#[test]
+fn binary_parts_are_stored_as_base64_and_decode_back() {
+    let msg: &[u8] = b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
+\x20(folded)\r\n\r\n\0-\xe4\n\r\n\n\r\n\
+--b--\r\n";
+    let stored = encode_binary_parts(msg).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&stored),
+        "Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nplain text\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+AC3kCg0KCg==\r\n\r\n\
+--b--\r\n"
+    );
+    assert_eq!(binary(&stored, &[2]), Ok(Some(b"\0-\xe4\n\r\n\n".to_vec())));
+    assert_eq!(binary(&stored, &[1]), Ok(Some(b"plain text".to_vec())));
+    // Nothing to change: None, and the message is stored as sent.
+    assert_eq!(
+        encode_binary_parts(b"Subject: x\r\n\r\n8bit \xe4\r\n"),
+        None
+    );
+}
+
+#[test]
+fn a_single_part_binary_message_is_encoded_whole() {
+    let msg = b"Subject: x\r\n\r\n\0\0";
+    let stored = encode_binary_parts(msg).unwrap();
+    assert_eq!(
+        stored,
+        b"Subject: x\r\nContent-Transfer-Encoding: base64\r\n\r\nAAA=\r\n"
+    );
+    assert_eq!(binary(&stored, &[1]), Ok(Some(b"\0\0".to_vec())));
+}

@@ -53,7 +53,9 @@ impl StreamedAppend {
             .message
             .map_err(|e| failure(&e))
             .and_then(|pending| match p.store() {
-                Some(s) => s.finish_append(&self.mb, &self.head, pending),
+                Some(s) => s
+                    .finish_append(&self.mb, &self.head, pending)
+                    .map(|(v, uid)| (v, vec![uid])),
                 None => Err(Failure::ServerBug),
             });
         p.finish_append(&self.tag, r, out);
