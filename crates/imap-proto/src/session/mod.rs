@@ -28,6 +28,7 @@ mod tests;
 
 use std::collections::HashSet;
 
+pub use append::append_all;
 pub use output::Output;
 pub use storage::{
     apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,

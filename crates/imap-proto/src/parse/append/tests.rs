@@ -103,3 +103,33 @@ fn catenate_with_multiappend_and_literal8_text() {
         assert!(messages(bad).is_err(), "{}", String::from_utf8_lossy(bad));
     }
 }
+
+#[test]
+fn an_append_in_progress_at_each_literal() {
+    use crate::parse::{append_in_progress, next_append_message};
+    let p = append_in_progress(b"a1 APPEND Box (\\Seen) {3}\r\none ~{300000}\r\n").unwrap();
+    assert_eq!(p.tag, "a1");
+    assert_eq!(p.done.len(), 1);
+    assert_eq!(p.done[0].0.flags, vec![Flag::Seen]);
+    assert_eq!(p.done[0].1, b"one");
+    assert_eq!((p.next.mailbox.as_str(), p.next.binary), ("Box", true));
+    assert!(p.next.flags.is_empty());
+    let p = append_in_progress(b"a1 APPEND Box {3}\r\none (\\Draft) {5+}\r\n").unwrap();
+    assert_eq!(p.next.flags, vec![Flag::Draft]);
+    for not_streamable in [
+        &b"a1 APPEND Box CATENATE (TEXT {3}\r\n"[..],
+        b"a1 APPEND Box CATENATE (TEXT {1}\r\nx) {3}\r\n",
+        b"a1 APPEND Box {3}\r\none{3}\r\n",
+        b"a1 APPEND Box {3}\r\na\0b ~{3}\r\n",
+    ] {
+        assert_eq!(append_in_progress(not_streamable), None);
+    }
+    let (head, size, sync) = next_append_message(b" (\\Seen) ~{10+}\r\n", "Box").unwrap();
+    assert_eq!(
+        (head.mailbox.as_str(), head.flags, head.binary, size, sync),
+        ("Box", vec![Flag::Seen], true, 10, false)
+    );
+    assert_eq!(next_append_message(b" CATENATE (TEXT {1}", "Box"), None);
+    assert_eq!(next_append_message(b"", "Box"), None);
+    assert_eq!(next_append_message(b"{1}", "Box"), None);
+}
