@@ -86,11 +86,13 @@ fn url_data<S: Storage>(
     data
 }
 
-/// The message a CATENATE list makes.
+/// The message a CATENATE list makes, refused as [`Failure::TooBig`] as soon as it
+/// grows past `max` octets.
 fn catenate<S: Storage>(
     store: &mut S,
     selected: Option<&S::Mailbox>,
     parts: &[CatenatePart],
+    max: u64,
 ) -> Result<Vec<u8>, CatenateError> {
     let mut out = Vec::new();
     for part in parts {
@@ -101,6 +103,9 @@ fn catenate<S: Storage>(
                 Ok(None) => return Err(CatenateError::BadUrl(url.clone())),
                 Err(e) => return Err(CatenateError::Store(e)),
             },
+        }
+        if out.len() as u64 > max {
+            return Err(CatenateError::Store(Failure::TooBig));
         }
     }
     Ok(out)
@@ -121,12 +126,13 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(append_refused(tag, &e)),
         };
         // Every message is put together before any is stored: a bad URL stores nothing.
+        let max = self.policy.max_message;
         let selected = self.selected.as_ref().map(|s| &s.mb);
         let mut built = Vec::with_capacity(messages.len());
         for m in messages {
             let data = match m.data {
                 AppendData::Literal(d) => d,
-                AppendData::Catenate(parts) => match catenate(store, selected, &parts) {
+                AppendData::Catenate(parts) => match catenate(store, selected, &parts, max) {
                     Ok(d) => d,
                     Err(e) => {
                         store.close(mb);

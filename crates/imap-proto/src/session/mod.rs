@@ -86,6 +86,9 @@ pub struct Policy {
     pub mechanisms: Vec<String>,
     pub max_auth_failures: u32,
     pub metadata: MetadataLimits,
+    /// The largest message an APPEND may store, a CATENATE's result included (`[TOOBIG]`
+    /// beyond it).
+    pub max_message: u64,
 }
 
 /// How much METADATA a user may store (RFC 5464 `MAXSIZE`, `TOOMANY`).
