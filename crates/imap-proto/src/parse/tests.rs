@@ -1,6 +1,7 @@
 use super::*;
 use crate::command::{AppendData, AppendMessage};
 use crate::framing::*;
+use crate::parse::{append_in_progress, next_append_message, url};
 
 fn parse(s: &str) -> Command {
     match parse_command(s.as_bytes()) {
@@ -361,6 +362,9 @@ fn fuzz_corpus_does_not_panic() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         let _ = parse_command(&data);
         let _ = append_before_literal(&data);
+        let _ = append_in_progress(&data);
+        let _ = next_append_message(&data, "INBOX");
+        let _ = url::message_url(&String::from_utf8_lossy(&data));
         let mut c = CommandCollector::new(200, 100);
         for line in data.split(|&b| b == b'\n') {
             let _ = c.push_line(line);
@@ -378,9 +382,12 @@ fn mutated_inputs_do_not_panic() {
     let seeds = crate::fuzzing::corpus(&dir);
     let mut rng = crate::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..3000 {
-        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:.,+- \r\n0123456789");
+        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:.,+-~/; \r\n0123456789");
         let _ = parse_command(&d);
         let _ = append_before_literal(&d);
+        let _ = append_in_progress(&d);
+        let _ = next_append_message(&d, "INBOX");
+        let _ = url::message_url(&String::from_utf8_lossy(&d));
         let mut c = CommandCollector::new(256, 1024);
         for line in d.split(|&b| b == b'\n') {
             let _ = c.push_line(line);

@@ -138,6 +138,9 @@ const CAPABILITIES: &[&str] = &[
     "SORT=DISPLAY",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "BINARY",
+    "MULTIAPPEND",
+    "CATENATE",
 ];
 
 pub struct Session<S: Storage> {

@@ -133,3 +133,42 @@ fn an_append_in_progress_at_each_literal() {
     assert_eq!(next_append_message(b"", "Box"), None);
     assert_eq!(next_append_message(b"{1}", "Box"), None);
 }
+
+#[test]
+fn literal8_framing() {
+    use crate::framing::{literal_marker, Collected, CommandCollector};
+    assert_eq!(literal_marker(b"a APPEND INBOX ~{12}"), Some((12, true)));
+    assert_eq!(literal_marker(b"a APPEND INBOX ~{12+}"), Some((12, false)));
+    assert_eq!(literal_marker(b"a APPEND INBOX ~{}"), None);
+    assert_eq!(literal_marker(b"a APPEND INBOX ~{+}"), None);
+    let mut c = CommandCollector::new(200, 100);
+    assert_eq!(
+        c.push_line(b"a1 APPEND INBOX ~{3}\r\n"),
+        Ok(Collected::Literal {
+            size: 3,
+            sync: true
+        })
+    );
+    c.push_literal(b"\0\r\n");
+    assert_eq!(
+        c.push_line(b" ~{2+}\r\n"),
+        Ok(Collected::Literal {
+            size: 2,
+            sync: false
+        })
+    );
+    c.push_literal(b"\0\0");
+    assert_eq!(c.push_line(b"\r\n"), Ok(Collected::Complete));
+    let Ok((_, Command::Append { messages, .. })) = parse_command(&c.take()) else {
+        panic!()
+    };
+    assert_eq!(
+        messages,
+        vec![
+            literal(vec![], true, b"\0\r\n"),
+            literal(vec![], true, b"\0\0")
+        ]
+    );
+    // A literal8 larger than allowed is refused like a literal.
+    assert!(c.push_line(b"a2 APPEND INBOX ~{101}\r\n").is_err());
+}
