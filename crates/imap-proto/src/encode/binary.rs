@@ -26,7 +26,7 @@ pub(super) fn item(out: &mut Vec<u8>, parts: &[u32], origin: Option<u32>, data: 
     parts_section(out, parts);
     if let Some(o) = origin {
         out.push(b'<');
-        push_num(out, &o);
+        push_num(out, o);
         out.push(b'>');
     }
     out.push(b' ');
@@ -40,5 +40,5 @@ pub(super) fn size(out: &mut Vec<u8>, parts: &[u32], size: u64) {
     out.extend_from_slice(b"BINARY.SIZE");
     parts_section(out, parts);
     out.push(b' ');
-    push_num(out, &size);
+    push_num(out, size);
 }
