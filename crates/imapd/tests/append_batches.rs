@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::{login, prepare, PASS, USER};
-use ferrymail_testkit::ImapClient;
+use ferrymail_testkit::{ImapClient, Response};
 use ferrymail_users::{PasswdFile, Quota};
 
 /// A CRLF message of `size` bytes or a little more.
@@ -21,6 +21,17 @@ fn message(size: usize, subject: &str) -> Vec<u8> {
         n += 1;
     }
     out
+}
+
+/// `tag APPEND INBOX` of `msgs`, all LITERAL+; the reply.
+fn multiappend(c: &mut ImapClient, tag: &str, msgs: &[&[u8]]) -> Response {
+    c.send(format!("{tag} APPEND INBOX").as_bytes());
+    for m in msgs {
+        c.send(format!(" {{{}+}}\r\n", m.len()).as_bytes());
+        c.send(m);
+    }
+    c.send(b"\r\n");
+    c.read_until_tag(tag)
 }
 
 fn files_in(dir: &Path) -> usize {
@@ -99,41 +110,18 @@ fn the_quota_is_checked_for_the_whole_batch() {
     let mut c = login(&srv, USER, PASS);
     // Each fits alone; together they do not.
     let m = message(400 * 1024, "q");
-    c.send(format!("q1 APPEND INBOX {{{0}+}}\r\n", m.len()).as_bytes());
-    for i in 0..3 {
-        c.send(&m);
-        c.send(
-            if i < 2 {
-                format!(" {{{}+}}\r\n", m.len()).into_bytes()
-            } else {
-                b"\r\n".to_vec()
-            }
-            .as_slice(),
-        );
-    }
-    let r = c.read_until_tag("q1");
+    let r = multiappend(&mut c, "q1", &[&m, &m, &m]);
     assert!(r.tagged.starts_with("q1 NO [OVERQUOTA]"), "{}", r.all());
     assert_eq!(messages(&mut c), "* STATUS \"INBOX\" (MESSAGES 0)");
     assert_eq!(files_in(&srv.maildir(USER).join("tmp")), 0);
     assert!(c.append("INBOX", "", &m).ok());
 }
 
-/// The data of a `BINARY[...]` item in a tagged FETCH of one message, exactly.
+/// The data of a `BINARY[...]` item of message 1, exactly; sent as a literal8.
 fn fetch_binary(c: &mut ImapClient, item: &str) -> Vec<u8> {
-    c.send(format!("f1 FETCH 1 ({item})\r\n").as_bytes());
-    let head = c.conn().read_line().expect("FETCH line");
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let size: usize = head
-        .trim_end()
-        .strip_suffix('}')
-        .and_then(|h| h.rsplit_once('{'))
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or_else(|| panic!("no literal in {head}"));
-    assert!(head.contains("~{") || !head.contains("BINARY["), "{head}");
-    let body = c.conn().read_exact_bytes(size).expect("literal");
-    let r = c.read_until_tag("f1");
-    assert!(r.ok(), "{}", r.all());
-    body
+    let (head, data) = common::fetch_literal(c, "f1", &format!("FETCH 1 ({item})"));
+    assert!(head.contains("~{"), "{head}");
+    data
 }
 
 #[test]
@@ -184,19 +172,7 @@ fn peak_memory_of_a_60_mib_multiappend() {
     let m = message(20 * 1024 * 1024, "big");
     let reset = std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok();
     let before = hwm();
-    c.send(format!("m1 APPEND INBOX {{{}+}}\r\n", m.len()).as_bytes());
-    for i in 0..3 {
-        c.send(&m);
-        c.send(
-            if i < 2 {
-                format!(" {{{}+}}\r\n", m.len()).into_bytes()
-            } else {
-                b"\r\n".to_vec()
-            }
-            .as_slice(),
-        );
-    }
-    let r = c.read_until_tag("m1");
+    let r = multiappend(&mut c, "m1", &[&m, &m, &m]);
     assert!(r.ok(), "{}", r.all());
     println!(
         "imapd VmHWM: {before} before, {} after a 3 x {} byte MULTIAPPEND (peak reset: {reset})",

@@ -53,19 +53,7 @@ fn eventually(what: &str, cond: impl FnMut() -> bool) {
 
 /// `UID FETCH uid BODY.PEEK[]`, returning the literal's bytes exactly.
 fn fetch_body(c: &mut ImapClient, uid: u32) -> Vec<u8> {
-    c.send(format!("f1 UID FETCH {uid} BODY.PEEK[]\r\n").as_bytes());
-    let head = c.conn().read_line().unwrap();
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let size: usize = head
-        .trim_end()
-        .strip_suffix('}')
-        .and_then(|h| h.rsplit_once('{'))
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or_else(|| panic!("no literal in {head}"));
-    let body = c.conn().read_exact_bytes(size).unwrap();
-    let r = c.read_until_tag("f1");
-    assert!(r.ok(), "{}", r.all());
-    body
+    common::fetch_literal(c, "f1", &format!("UID FETCH {uid} BODY.PEEK[]")).1
 }
 
 fn appenduid(tagged: &str) -> (u32, u32) {

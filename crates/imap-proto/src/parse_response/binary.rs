@@ -14,13 +14,7 @@ impl Parser<'_> {
         let parts = section.parts;
         match name {
             "BINARY" => {
-                let origin = if self.eat(b'<')? {
-                    let o = self.number()?;
-                    self.expect(b'>')?;
-                    Some(o)
-                } else {
-                    None
-                };
+                let origin = self.origin()?;
                 self.sp()?;
                 // literal8: `~` then a literal's framing.
                 let data = if self.eat(b'~')? {

@@ -14,13 +14,7 @@ impl Parser<'_> {
         }
         if name == "BODY" && self.peek()? == b'[' {
             let section = self.section()?;
-            let origin = if self.eat(b'<')? {
-                let o = self.number()?;
-                self.expect(b'>')?;
-                Some(o)
-            } else {
-                None
-            };
+            let origin = self.origin()?;
             self.sp()?;
             // The encoder writes a missing part as "" and any data as a literal.
             let data = if self.peek()? == b'"' {
@@ -58,6 +52,16 @@ impl Parser<'_> {
             "RFC822.TEXT" => FetchItem::Rfc822Text(self.nstring()?.unwrap_or_default()),
             other => return invalid(format!("unknown FETCH item {other}")),
         })
+    }
+
+    /// `<origin>` after a section, if there is one.
+    pub(super) fn origin(&mut self) -> PResult<Option<u32>> {
+        if !self.eat(b'<')? {
+            return Ok(None);
+        }
+        let o = self.number()?;
+        self.expect(b'>')?;
+        Ok(Some(o))
     }
 
     /// `[1.2.HEADER.FIELDS (FROM TO)]`. Header field names are upper-cased, as the encoder

@@ -2,48 +2,41 @@
 
 use super::*;
 
+fn binary(parts: &[u32], origin: Option<u32>, data: Option<&[u8]>) -> FetchItem {
+    FetchItem::Binary {
+        parts: parts.to_vec(),
+        origin,
+        data: data.map(<[u8]>::to_vec),
+    }
+}
+
 #[test]
 fn binary_items() {
-    fetch(
-        FetchItem::Binary {
-            parts: vec![1, 2],
-            origin: None,
-            data: b("hello"),
-        },
-        "BINARY[1.2] {5}\r\nhello",
-    );
-    fetch(
-        FetchItem::Binary {
-            parts: vec![],
-            origin: Some(7),
-            data: Some(b"a\0b".to_vec()),
-        },
-        "BINARY[]<7> ~{3}\r\na\0b",
-    );
-    // Bare CR and LF fit a plain literal.
-    fetch(
-        FetchItem::Binary {
-            parts: vec![3],
-            origin: None,
-            data: Some(b"a\rb\n".to_vec()),
-        },
-        "BINARY[3] {4}\r\na\rb\n",
-    );
-    fetch(
-        FetchItem::Binary {
-            parts: vec![4],
-            origin: None,
-            data: None,
-        },
-        "BINARY[4] NIL",
-    );
-    fetch(
-        FetchItem::BinarySize {
-            parts: vec![2, 1],
-            size: 4096,
-        },
-        "BINARY.SIZE[2.1] 4096",
-    );
+    for (item, wire) in [
+        (
+            binary(&[1, 2], None, Some(b"hello")),
+            "BINARY[1.2] {5}\r\nhello",
+        ),
+        (
+            binary(&[], Some(7), Some(b"a\0b")),
+            "BINARY[]<7> ~{3}\r\na\0b",
+        ),
+        // Bare CR and LF fit a plain literal.
+        (
+            binary(&[3], None, Some(b"a\rb\n")),
+            "BINARY[3] {4}\r\na\rb\n",
+        ),
+        (binary(&[4], None, None), "BINARY[4] NIL"),
+        (
+            FetchItem::BinarySize {
+                parts: vec![2, 1],
+                size: 4096,
+            },
+            "BINARY.SIZE[2.1] 4096",
+        ),
+    ] {
+        fetch(item, wire);
+    }
 }
 
 #[test]

@@ -142,22 +142,13 @@ fn literal8_framing() {
     assert_eq!(literal_marker(b"a APPEND INBOX ~{}"), None);
     assert_eq!(literal_marker(b"a APPEND INBOX ~{+}"), None);
     let mut c = CommandCollector::new(200, 100);
-    assert_eq!(
-        c.push_line(b"a1 APPEND INBOX ~{3}\r\n"),
-        Ok(Collected::Literal {
-            size: 3,
-            sync: true
-        })
-    );
-    c.push_literal(b"\0\r\n");
-    assert_eq!(
-        c.push_line(b" ~{2+}\r\n"),
-        Ok(Collected::Literal {
-            size: 2,
-            sync: false
-        })
-    );
-    c.push_literal(b"\0\0");
+    for (line, size, sync, data) in [
+        (&b"a1 APPEND INBOX ~{3}\r\n"[..], 3, true, &b"\0\r\n"[..]),
+        (b" ~{2+}\r\n", 2, false, b"\0\0"),
+    ] {
+        assert_eq!(c.push_line(line), Ok(Collected::Literal { size, sync }));
+        c.push_literal(data);
+    }
     assert_eq!(c.push_line(b"\r\n"), Ok(Collected::Complete));
     let Ok((_, Command::Append { messages, .. })) = parse_command(&c.take()) else {
         panic!()

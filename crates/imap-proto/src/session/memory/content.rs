@@ -89,6 +89,16 @@ fn section_data(data: &[u8], section: &Section) -> Option<Vec<u8>> {
     }
 }
 
+/// The origin and bytes of a section under an optional `<origin.length>`.
+fn cut(bytes: Option<Vec<u8>>, partial: Option<(u32, u32)>) -> (Option<u32>, Option<Vec<u8>>) {
+    match (partial, bytes) {
+        (Some((start, len)), Some(b)) => {
+            (Some(start), Some(storage::partial(&b, start, len).to_vec()))
+        }
+        (p, b) => (p.map(|(start, _)| start), b),
+    }
+}
+
 /// One FETCH item from the message (UID and FLAGS are the session's).
 pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Option<FetchItem> {
     let (header, text) = split(data);
@@ -115,17 +125,11 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
         FetchAtt::BodySection {
             section, partial, ..
         } => {
-            let mut bytes = section_data(data, section);
-            let origin = partial.map(|(start, len)| {
-                if let Some(b) = bytes.as_mut() {
-                    *b = storage::partial(b, start, len).to_vec();
-                }
-                start
-            });
+            let (origin, data) = cut(section_data(data, section), *partial);
             FetchItem::BodySection {
                 section: section.clone(),
                 origin,
-                data: bytes,
+                data,
             }
         }
         // This store keeps no content-transfer-encodings: a part's binary form is its bytes.
@@ -134,13 +138,7 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
                 parts: parts.clone(),
                 text: None,
             };
-            let mut data = section_data(data, &section);
-            let origin = partial.map(|(start, len)| {
-                if let Some(b) = data.as_mut() {
-                    *b = storage::partial(b, start, len).to_vec();
-                }
-                start
-            });
+            let (origin, data) = cut(section_data(data, &section), *partial);
             FetchItem::Binary {
                 parts: parts.clone(),
                 origin,
