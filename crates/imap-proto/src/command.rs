@@ -112,8 +112,8 @@ pub struct AppendHead {
     pub mailbox: String,
     pub flags: Vec<Flag>,
     pub date: Option<Timestamp>,
-    /// The message comes as a literal8 (`~{N}`, RFC 3516): it may hold NUL, and its parts
-    /// in the binary content-transfer-encoding are re-encoded when stored.
+    /// The message comes as a literal8 (`~{N}`, RFC 3516): it may hold NUL, and if it
+    /// does, a store that knows MIME re-encodes the parts that cannot go in a literal.
     pub binary: bool,
 }
 

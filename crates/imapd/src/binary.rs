@@ -66,7 +66,8 @@ fn binary_leaves<'a>(msg: &[u8], part: &'a Part, out: &mut Vec<&'a Part>) {
 
 /// The message with each part that holds a NUL (or says it is `binary`) re-encoded as
 /// base64, its Content-Transfer-Encoding changed to match; None when no part needs it.
-/// Its BINARY form, decoded, is the content as it was sent.
+/// Its BINARY form, decoded, is the content as it was sent. Applied to literal8 messages
+/// that hold a NUL (a literal could not carry them back).
 pub fn encode_binary_parts(msg: &[u8]) -> Option<Vec<u8>> {
     let root = mime::parse(msg);
     let mut leaves = Vec::new();

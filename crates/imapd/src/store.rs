@@ -440,8 +440,8 @@ impl Storage for MaildirStorage {
     }
 
     fn append(&mut self, mb: &OpenMailbox, head: &AppendHead, message: &[u8]) -> StoreResult<u32> {
-        let converted = head
-            .binary
+        // The same rule as for a streamed literal8: re-encoded when it holds a NUL.
+        let converted = (head.binary && memchr::memchr(0, message).is_some())
             .then(|| crate::binary::encode_binary_parts(message))
             .flatten();
         let message = converted.as_deref().unwrap_or(message);
