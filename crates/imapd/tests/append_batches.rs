@@ -92,6 +92,13 @@ fn a_streamed_multiappend_is_stored_whole_or_not_at_all() {
     assert!(l.starts_with("a3 NO [TOOBIG]"), "{l}");
     assert_eq!(messages(&mut c), "* STATUS \"INBOX\" (MESSAGES 3)");
     assert_eq!(files_in(&tmp), 0);
+    // Small messages, collected until together they grow past what is held: the rest
+    // streams, and the batch is one.
+    let small = message(100 * 1024, "small");
+    let r = multiappend(&mut c, "a4", &[&small, &small, &small, &m2]);
+    assert!(r.ok() && r.tagged.contains(" 4:7]"), "{}", r.all());
+    assert_eq!(messages(&mut c), "* STATUS \"INBOX\" (MESSAGES 7)");
+    assert_eq!(files_in(&tmp), 0);
 }
 
 #[test]

@@ -73,6 +73,10 @@ impl Session {
         let max_line = self.config().imapd.max_command_line;
         let max_literal = self.config().imapd.max_literal;
         let mut coll = CommandCollector::new(max_line, max_literal);
+        // Whether the command may still turn out to be a streamable APPEND. Once it is not
+        // (another command, a CATENATE), it never will be, and is not parsed again at every
+        // later literal.
+        let mut streamable = true;
         loop {
             let line = match self.conn.read_line(max_line).await? {
                 LineResult::Line(l) => l,
@@ -97,20 +101,23 @@ impl Session {
                     let total = coll.bytes().len() as u64 + size;
                     // An APPEND streams from its first large literal on, or once the
                     // messages collected would grow past what one may hold.
-                    if size > STREAM_APPEND_ABOVE || total > STREAM_APPEND_ABOVE {
-                        if let Some(progress) = append_in_progress(coll.bytes()) {
-                            let done =
-                                progress
-                                    .done
-                                    .into_iter()
-                                    .map(|(head, data)| StreamedMessage {
-                                        head,
-                                        source: Ok(AppendSource::Memory(data)),
-                                    });
-                            let done = done.collect();
-                            return self
-                                .stream_append(progress.tag, done, progress.next, size, sync)
-                                .await;
+                    if streamable && (size > STREAM_APPEND_ABOVE || total > STREAM_APPEND_ABOVE) {
+                        match append_in_progress(coll.bytes()) {
+                            Some(progress) => {
+                                let done =
+                                    progress
+                                        .done
+                                        .into_iter()
+                                        .map(|(head, data)| StreamedMessage {
+                                            head,
+                                            source: Ok(AppendSource::Memory(data)),
+                                        });
+                                let done = done.collect();
+                                return self
+                                    .stream_append(progress.tag, done, progress.next, size, sync)
+                                    .await;
+                            }
+                            None => streamable = false,
                         }
                     }
                     if total > max_literal + max_line as u64 {
