@@ -240,15 +240,11 @@ impl Session {
                 }))
             } else {
                 let m = mb.clone();
-                match tokio::task::spawn_blocking(move || m.begin_append()).await {
-                    Ok(Ok(p)) => Ok(p),
-                    Ok(Err(e)) => Err(Response::no(
-                        &tag,
-                        Some(failure(&e).code()),
-                        failure(&e).to_string(),
-                    )),
-                    Err(e) => Err(Response::no(&tag, Some(Code::ServerBug), e.to_string())),
-                }
+                let began = match tokio::task::spawn_blocking(move || m.begin_append()).await {
+                    Ok(r) => r.map_err(|e| failure(&e)),
+                    Err(_) => Err(Failure::ServerBug),
+                };
+                began.map_err(|f| Response::no(&tag, Some(f.code()), f.to_string()))
             };
             match began {
                 Ok(p) => pending = p,
