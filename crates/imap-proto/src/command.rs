@@ -40,11 +40,10 @@ pub enum Command {
         pattern: String,
     },
     Status(String, Vec<StatusAtt>),
+    /// One message, or several with MULTIAPPEND (RFC 3502), stored all or none.
     Append {
         mailbox: String,
-        flags: Vec<Flag>,
-        date: Option<Timestamp>,
-        message: Vec<u8>,
+        messages: Vec<AppendMessage>,
     },
     Check,
     Close,
@@ -156,9 +155,38 @@ pub struct QresyncParams {
 }
 
 /// An APPEND up to its message literal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AppendHead {
     pub mailbox: String,
     pub flags: Vec<Flag>,
     pub date: Option<Timestamp>,
+    /// The message comes as a literal8 (`~{N}`, RFC 3516): it may hold NUL, and if it
+    /// does, a store that knows MIME re-encodes the parts that cannot go in a literal.
+    pub binary: bool,
+}
+
+/// One message of an APPEND: its flags and date, and its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    pub flags: Vec<Flag>,
+    pub date: Option<Timestamp>,
+    /// A literal8 (`~{N}`); with CATENATE, any of its TEXT parts was one.
+    pub binary: bool,
+    pub data: AppendData,
+}
+
+/// The content of an APPEND message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    Literal(Vec<u8>),
+    /// RFC 4469 CATENATE: the message is these parts, in order.
+    Catenate(Vec<CatenatePart>),
+}
+
+/// One part of a CATENATE list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    Text(Vec<u8>),
+    /// An IMAP URL (RFC 5092) naming a message or a part of one.
+    Url(String),
 }

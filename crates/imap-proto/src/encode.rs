@@ -7,6 +7,7 @@ use crate::response::*;
 use crate::types::{Flag, Section, SectionText};
 use crate::utf7;
 
+mod binary;
 mod thread;
 
 /// Appends `bytes` as a quoted string when that is possible (7-bit text without CR, LF or
@@ -220,6 +221,16 @@ impl Code {
                 compact_set(out, set);
                 return;
             }
+            Code::UnknownCte => b"UNKNOWN-CTE",
+            Code::BadUrl(url) => {
+                out.extend_from_slice(b"BADURL ");
+                // url-resp-text: anything but `]` and line breaks.
+                out.extend(
+                    url.bytes()
+                        .filter(|&b| !matches!(b, b']' | b'\r' | b'\n' | 0)),
+                );
+                return;
+            }
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {
@@ -248,8 +259,9 @@ impl Code {
                 push_num(out, n);
                 return;
             }
-            Code::AppendUid { uidvalidity, uid } => {
-                out.extend_from_slice(format!("APPENDUID {uidvalidity} {uid}").as_bytes());
+            Code::AppendUid { uidvalidity, uids } => {
+                out.extend_from_slice(format!("APPENDUID {uidvalidity} ").as_bytes());
+                compact_set(out, uids);
                 return;
             }
             Code::CopyUid {
@@ -531,6 +543,12 @@ impl FetchItem {
                     None => out.extend_from_slice(b"\"\""),
                 }
             }
+            FetchItem::Binary {
+                parts,
+                origin,
+                data,
+            } => binary::item(out, parts, *origin, data.as_deref()),
+            FetchItem::BinarySize { parts, size } => binary::size(out, parts, *size),
         }
     }
 }

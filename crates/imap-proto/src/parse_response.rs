@@ -8,6 +8,7 @@
 //! as [`Encoded`] bytes, as the session passes them through. Nothing here recurses on the
 //! input, so no input can exhaust the stack.
 
+mod binary;
 mod data;
 mod esearch;
 mod fetch;
@@ -412,6 +413,12 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 Code::Modified(self.uid_set()?)
             }
+            "UNKNOWN-CTE" => Code::UnknownCte,
+            "BADURL" => {
+                self.sp()?;
+                let url = self.take_while(|b| b != b']' && b != b'\r' && b != b'\n')?;
+                Code::BadUrl(utf8(url.to_vec())?)
+            }
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {
@@ -438,8 +445,8 @@ impl<'a> Parser<'a> {
                 self.sp()?;
                 let uidvalidity = self.number()?;
                 self.sp()?;
-                let uid = self.number()?;
-                Code::AppendUid { uidvalidity, uid }
+                let uids = self.uid_set()?;
+                Code::AppendUid { uidvalidity, uids }
             }
             "COPYUID" => {
                 self.sp()?;

@@ -49,9 +49,10 @@ pub enum Code {
     UidNext(u32),
     UidValidity(u32),
     Unseen(u32),
+    /// The UIDs of the messages stored, in order (several with MULTIAPPEND).
     AppendUid {
         uidvalidity: u32,
-        uid: u32,
+        uids: Vec<u32>,
     },
     /// Source and destination UIDs in matching order.
     CopyUid {
@@ -86,6 +87,10 @@ pub enum Code {
     HighestModSeq(u64),
     NoModSeq,
     Modified(Vec<u32>),
+    /// RFC 3516: a BINARY fetch of a part whose content-transfer-encoding is not known.
+    UnknownCte,
+    /// RFC 4469: a CATENATE URL that names nothing this user may read.
+    BadUrl(String),
 }
 
 /// Untagged data responses.
@@ -215,6 +220,18 @@ pub enum FetchItem {
         section: Section,
         origin: Option<u32>,
         data: Option<Vec<u8>>,
+    },
+    /// RFC 3516 `BINARY[part]<origin>`: sent as a literal8 when the data holds a NUL; None
+    /// is a part that does not exist, sent as NIL.
+    Binary {
+        parts: Vec<u32>,
+        origin: Option<u32>,
+        data: Option<Vec<u8>>,
+    },
+    /// RFC 3516 `BINARY.SIZE[part]`.
+    BinarySize {
+        parts: Vec<u32>,
+        size: u64,
     },
 }
 

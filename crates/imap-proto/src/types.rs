@@ -83,6 +83,14 @@ pub enum FetchAtt {
         section: Section,
         partial: Option<(u32, u32)>,
     },
+    /// RFC 3516 `BINARY[part]<partial>`: the part with its content-transfer-encoding undone.
+    Binary {
+        peek: bool,
+        parts: Vec<u32>,
+        partial: Option<(u32, u32)>,
+    },
+    /// RFC 3516 `BINARY.SIZE[part]`: the size of what `BINARY[part]` returns.
+    BinarySize(Vec<u32>),
 }
 
 /// A calendar date as SEARCH uses it.

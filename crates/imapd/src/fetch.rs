@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use ferrymail_imap_proto::response::{Encoded, FetchItem};
+use ferrymail_imap_proto::session::{partial as partial_of, Failure};
 use ferrymail_imap_proto::FetchAtt;
 
 use crate::mailbox::{Cached, Meta, SharedMailbox};
@@ -53,6 +54,8 @@ pub fn needs_content(atts: &[FetchAtt]) -> bool {
                 | FetchAtt::Rfc822Header
                 | FetchAtt::Rfc822Text
                 | FetchAtt::BodySection { .. }
+                | FetchAtt::Binary { .. }
+                | FetchAtt::BinarySize(_)
         )
     })
 }
@@ -107,8 +110,8 @@ pub fn facts(
 }
 
 /// The FETCH items of `atts` that come from the message (UID and FLAGS are the session's),
-/// in order.
-pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
+/// in order. Fails only for a BINARY item whose part cannot be decoded.
+pub fn items(m: &Facts, atts: &[FetchAtt]) -> Result<Vec<FetchItem>, Failure> {
     let content = m.content.as_deref().unwrap_or_default();
     // The part tree is only needed to cut sections; BODY[] and RFC822 are the whole file.
     let needs_tree = atts.iter().any(|a| match a {
@@ -116,6 +119,7 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
         FetchAtt::BodySection { section, .. } => {
             !section.parts.is_empty() || section.text.is_some()
         }
+        FetchAtt::Binary { parts, .. } | FetchAtt::BinarySize(parts) => !parts.is_empty(),
         _ => false,
     });
     let root = if needs_tree {
@@ -126,6 +130,10 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
     let cached = m.cached.as_deref();
     let encoded = |f: fn(&Cached) -> &[u8]| {
         Encoded::from_cache(cached.map_or(b"NIL".to_vec(), |c| f(c).to_vec()))
+    };
+    let binary_of = |parts: &[u32]| match &root {
+        Some(r) => crate::binary::decoded(content, r, parts),
+        None => Ok(Some(content.to_vec())),
     };
     let mut out = Vec::with_capacity(atts.len());
     for att in atts {
@@ -169,16 +177,11 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
                         .and_then(|r| mime::section_bytes(content, r, section))
                 };
                 match partial {
-                    Some((origin, len)) => {
-                        let b = bytes.unwrap_or_default();
-                        let start = (*origin as usize).min(b.len());
-                        let end = start.saturating_add(*len as usize).min(b.len());
-                        FetchItem::BodySection {
-                            section: section.clone(),
-                            origin: Some(*origin),
-                            data: Some(b.get(start..end).unwrap_or_default().to_vec()),
-                        }
-                    }
+                    Some((origin, len)) => FetchItem::BodySection {
+                        section: section.clone(),
+                        origin: Some(*origin),
+                        data: Some(partial_of(&bytes.unwrap_or_default(), *origin, *len).to_vec()),
+                    },
                     // A part that does not exist is empty, as Dovecot answers.
                     None => FetchItem::BodySection {
                         section: section.clone(),
@@ -187,7 +190,22 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
                     },
                 }
             }
+            FetchAtt::Binary { parts, partial, .. } => {
+                let data = binary_of(parts)?;
+                FetchItem::Binary {
+                    parts: parts.clone(),
+                    origin: partial.map(|(o, _)| o),
+                    data: match (data, partial) {
+                        (Some(d), Some((o, l))) => Some(partial_of(&d, *o, *l).to_vec()),
+                        (d, _) => d,
+                    },
+                }
+            }
+            FetchAtt::BinarySize(parts) => FetchItem::BinarySize {
+                parts: parts.clone(),
+                size: binary_of(parts)?.map_or(0, |d| d.len() as u64),
+            },
         });
     }
-    out
+    Ok(out)
 }

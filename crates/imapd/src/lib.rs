@@ -42,6 +42,7 @@
 //! is only a cache: deleting it costs re-parsing, never a UID.
 
 pub mod address;
+pub mod binary;
 pub mod child;
 pub mod conn;
 pub mod deflate;

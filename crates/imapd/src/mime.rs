@@ -82,7 +82,7 @@ pub fn headers(bytes: &[u8]) -> Vec<MailHeader<'_>> {
         .unwrap_or_default()
 }
 
-fn header_value<'a>(hs: &'a [MailHeader<'a>], name: &str) -> Option<&'a MailHeader<'a>> {
+pub(crate) fn header_value<'a>(hs: &'a [MailHeader<'a>], name: &str) -> Option<&'a MailHeader<'a>> {
     hs.iter()
         .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
 }
@@ -491,11 +491,12 @@ fn sub_part(p: &Part, n: u32) -> Option<(&Part, bool)> {
     }
 }
 
-/// The bytes a `BODY[section]` names, or None if the section does not exist.
-pub fn section_bytes(msg: &[u8], root: &Part, section: &Section) -> Option<Vec<u8>> {
+/// The part that part numbers (`1.2`) name, or None if it does not exist; the root for
+/// none.
+pub fn numbered_part<'a>(root: &'a Part, parts: &[u32]) -> Option<&'a Part> {
     let mut part = root;
     let mut terminal = false;
-    for (i, &n) in section.parts.iter().enumerate() {
+    for (i, &n) in parts.iter().enumerate() {
         if terminal {
             return None;
         }
@@ -507,6 +508,12 @@ pub fn section_bytes(msg: &[u8], root: &Part, section: &Section) -> Option<Vec<u
         part = p;
         terminal = t;
     }
+    Some(part)
+}
+
+/// The bytes a `BODY[section]` names, or None if the section does not exist.
+pub fn section_bytes(msg: &[u8], root: &Part, section: &Section) -> Option<Vec<u8>> {
+    let part = numbered_part(root, &section.parts)?;
     let get = |r: Range<usize>| msg.get(r).map(<[u8]>::to_vec);
     // HEADER/TEXT of a numbered part refer to its encapsulated message.
     let message_level = if section.parts.is_empty() {

@@ -16,6 +16,10 @@ use ferrymail_imap_proto::{AppendHead, FetchAtt, Flag, SearchKey, StoreOp};
 use ferrymail_maildir::{Flags, MailboxName, PendingDelivery, Store, Subdir, Usage};
 use ferrymail_users::Quota;
 
+mod append;
+
+pub use append::{AppendSource, StreamedMessage};
+
 use crate::fetch;
 use crate::mailbox::{Hub, Meta, SharedMailbox, StoreError};
 use crate::metadata;
@@ -144,6 +148,12 @@ impl MaildirStorage {
 
     /// Whether `used` plus one more message of `bytes` octets stays within the quota.
     fn fits(&self, used: &Usage, bytes: u64) -> StoreResult<()> {
+        self.fits_all(used, bytes, 1)
+    }
+
+    /// Whether `used` plus `count` more messages of `bytes` octets in all stays within
+    /// the quota.
+    fn fits_all(&self, used: &Usage, bytes: u64, count: u64) -> StoreResult<()> {
         let over_bytes = self
             .quota
             .storage_bytes
@@ -151,7 +161,7 @@ impl MaildirStorage {
         let over_messages = self
             .quota
             .messages
-            .is_some_and(|q| used.messages.saturating_add(1) > q);
+            .is_some_and(|q| used.messages.saturating_add(count) > q);
         if over_bytes || over_messages {
             return Err(Failure::OverQuota);
         }
@@ -206,22 +216,6 @@ impl MaildirStorage {
         let mb = self.open_shared(&self.resolve(raw)?, false).map_err(fail)?;
         let pending = mb.begin_append().map_err(fail)?;
         Ok((mb, pending))
-    }
-
-    /// Commits a streamed APPEND; returns (UIDVALIDITY, UID). Over quota, the message is
-    /// dropped (its file in `tmp/` removed with `pending`).
-    pub fn finish_append(
-        &self,
-        mb: &SharedMailbox,
-        head: &AppendHead,
-        pending: PendingDelivery,
-    ) -> StoreResult<(u32, u32)> {
-        self.check_quota(pending.size())?;
-        let f = to_maildir(mb, &head.flags, true).map_err(fail)?;
-        let uid = mb
-            .append_pending(pending, f, head.date.map(mtime))
-            .map_err(fail)?;
-        Ok((mb.snapshot().1, uid))
     }
 
     fn rename_inbox(&self, to: &MailboxName) -> Result<(), StoreError> {
@@ -458,6 +452,11 @@ impl Storage for MaildirStorage {
     }
 
     fn append(&mut self, mb: &OpenMailbox, head: &AppendHead, message: &[u8]) -> StoreResult<u32> {
+        // The same rule as for a streamed literal8: re-encoded when it holds a NUL.
+        let converted = (head.binary && memchr::memchr(0, message).is_some())
+            .then(|| crate::binary::encode_binary_parts(message))
+            .flatten();
+        let message = converted.as_deref().unwrap_or(message);
         self.check_quota(message.len() as u64)?;
         let f = to_maildir(&mb.mb, &head.flags, true).map_err(fail)?;
         mb.mb
@@ -562,7 +561,7 @@ impl Storage for MaildirStorage {
             // Expunged by someone else meanwhile: nothing to show.
             return Ok(None);
         };
-        Ok(Some(fetch::items(&facts, atts)))
+        fetch::items(&facts, atts).map(Some)
     }
 
     fn search(

@@ -47,6 +47,7 @@ fn policy(logged_in: bool) -> Policy {
         mechanisms: vec!["PLAIN".into()],
         metadata: MetadataLimits::default(),
         max_auth_failures: 3,
+        max_message: 1 << 20,
     }
 }
 

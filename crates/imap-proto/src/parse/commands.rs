@@ -87,20 +87,7 @@ impl Parser<'_> {
                 self.sp()?;
                 Command::Status(mb, self.status_atts()?)
             }
-            "APPEND" => {
-                let AppendHead {
-                    mailbox,
-                    flags,
-                    date,
-                } = self.append_head()?;
-                let message = self.literal()?;
-                Command::Append {
-                    mailbox,
-                    flags,
-                    date,
-                    message,
-                }
-            }
+            "APPEND" => self.append()?,
             "SEARCH" => self.search(false)?,
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
@@ -168,31 +155,6 @@ impl Parser<'_> {
             "GETMETADATA" => self.getmetadata()?,
             "SETMETADATA" => self.setmetadata()?,
             other => return Err(format!("unknown command {other}")),
-        })
-    }
-
-    /// What comes between `APPEND` and the message literal.
-    pub(super) fn append_head(&mut self) -> PResult<AppendHead> {
-        self.sp()?;
-        let mailbox = self.mailbox()?;
-        self.sp()?;
-        let mut flags = Vec::new();
-        if self.peek() == Some(b'(') {
-            flags = self.flag_list()?;
-            self.sp()?;
-        }
-        let mut date = None;
-        if self.peek() == Some(b'"') {
-            let raw = self.quoted()?;
-            date = Some(
-                crate::date::parse_date_time(&raw).ok_or_else(|| "invalid date-time".to_owned())?,
-            );
-            self.sp()?;
-        }
-        Ok(AppendHead {
-            mailbox,
-            flags,
-            date,
         })
     }
 

@@ -65,6 +65,7 @@ impl Parser<'_> {
                 self.eat_keyword(" (LAZY)");
                 FetchAtt::Preview
             }
+            b"BINARY" | b"BINARY.PEEK" | b"BINARY.SIZE" => self.binary_att(&name)?,
             b"BODY" | b"BODY.PEEK" => {
                 if self.peek() != Some(b'[') {
                     if name == b"BODY" {
@@ -73,15 +74,7 @@ impl Parser<'_> {
                     return Err("BODY.PEEK needs a section".to_owned());
                 }
                 let section = self.section()?;
-                let partial = if self.eat(b'<') {
-                    let origin = self.number()?;
-                    self.expect(b'.')?;
-                    let len = self.nz_number()?;
-                    self.expect(b'>')?;
-                    Some((origin, len))
-                } else {
-                    None
-                };
+                let partial = self.partial()?;
                 FetchAtt::BodySection {
                     peek: name == b"BODY.PEEK",
                     section,
@@ -97,7 +90,19 @@ impl Parser<'_> {
         })
     }
 
-    fn section(&mut self) -> PResult<Section> {
+    /// `<origin.length>` after a section, if there is one.
+    pub(super) fn partial(&mut self) -> PResult<Option<(u32, u32)>> {
+        if !self.eat(b'<') {
+            return Ok(None);
+        }
+        let origin = self.number()?;
+        self.expect(b'.')?;
+        let len = self.nz_number()?;
+        self.expect(b'>')?;
+        Ok(Some((origin, len)))
+    }
+
+    pub(super) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut section = Section::default();
         if self.eat(b']') {

@@ -10,6 +10,8 @@
 //! the size limits and the continuation requests are decided), and a grammar of a few hundred
 //! lines per family is easy to audit and fuzz.
 
+mod append;
+mod binary;
 mod commands;
 mod condstore;
 mod create;
@@ -21,9 +23,11 @@ mod search;
 mod sort;
 #[cfg(test)]
 mod tests;
+pub mod url;
+
+pub use append::{append_in_progress, next_append_message, AppendProgress};
 
 use crate::command::{AppendHead, Command};
-use crate::framing::literal_marker;
 use crate::types::*;
 use crate::utf7;
 
@@ -85,24 +89,12 @@ pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
         })
 }
 
-/// Recognises a command collected up to a literal marker as an APPEND whose next literal
-/// is the message (`tag APPEND mailbox [flags] [date] {N}` plus the CRLF the collector
-/// adds), so the connection can stream that literal to disk instead of collecting it.
-/// None for anything else, which is then collected and parsed as usual.
+/// [`append_in_progress`] at the first message's literal (`tag APPEND mailbox [flags]
+/// [date] {N}`): the tag and that message's head.
 pub fn append_before_literal(collected: &[u8]) -> Option<(String, AppendHead)> {
-    let mut p = Parser::new(collected);
-    let tag = p.tag().ok()?;
-    p.sp().ok()?;
-    if p.atom_upper().ok()? != "APPEND" {
-        return None;
-    }
-    let head = p.append_head().ok()?;
-    let rest = p.rest().strip_suffix(b"\r\n")?;
-    if rest.first() != Some(&b'{') || rest.iter().skip(1).any(|&b| b == b'{') {
-        return None;
-    }
-    literal_marker(rest)?;
-    Some((tag, head))
+    append_in_progress(collected)
+        .filter(|p| p.done.is_empty())
+        .map(|p| (p.tag, p.next))
 }
 
 /// Reads the tag of a line that may not parse, for `BAD` replies.

@@ -1,5 +1,7 @@
 use super::*;
+use crate::command::{AppendData, AppendMessage};
 use crate::framing::*;
+use crate::parse::{append_in_progress, next_append_message, url};
 
 fn parse(s: &str) -> Command {
     match parse_command(s.as_bytes()) {
@@ -271,14 +273,18 @@ fn append_status_id_enable_authenticate() {
         parse("a1 APPEND Sent (\\Seen) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\nhello"),
         Command::Append {
             mailbox: "Sent".into(),
-            flags: vec![Flag::Seen],
-            date: Some(760_686_745),
-            message: b"hello".to_vec()
+            messages: vec![AppendMessage {
+                flags: vec![Flag::Seen],
+                date: Some(760_686_745),
+                binary: false,
+                data: AppendData::Literal(b"hello".to_vec())
+            }]
         }
     );
     assert!(matches!(
         parse("a1 APPEND INBOX {0+}\r\n"),
-        Command::Append { ref message, .. } if message.is_empty()
+        Command::Append { ref messages, .. }
+            if messages[0].data == AppendData::Literal(Vec::new())
     ));
     assert!(bad("a1 APPEND INBOX \"bad date\" {1}\r\nx")
         .message
@@ -383,6 +389,9 @@ fn fuzz_corpus_does_not_panic() {
         let data = std::fs::read(entry.unwrap().path()).unwrap();
         let _ = parse_command(&data);
         let _ = append_before_literal(&data);
+        let _ = append_in_progress(&data);
+        let _ = next_append_message(&data, "INBOX");
+        let _ = url::message_url(&String::from_utf8_lossy(&data));
         let mut c = CommandCollector::new(200, 100);
         for line in data.split(|&b| b == b'\n') {
             let _ = c.push_line(line);
@@ -400,9 +409,12 @@ fn mutated_inputs_do_not_panic() {
     let seeds = crate::fuzzing::corpus(&dir);
     let mut rng = crate::fuzzing::Mutator::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..3000 {
-        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:.,+- \r\n0123456789");
+        let d = rng.mutate(&seeds, round, b"{}()[]<>\"\\*%:.,+-~/; \r\n0123456789");
         let _ = parse_command(&d);
         let _ = append_before_literal(&d);
+        let _ = append_in_progress(&d);
+        let _ = next_append_message(&d, "INBOX");
+        let _ = url::message_url(&String::from_utf8_lossy(&d));
         let mut c = CommandCollector::new(256, 1024);
         for line in d.split(|&b| b == b'\n') {
             let _ = c.push_line(line);
@@ -478,12 +490,15 @@ fn append_is_recognised_before_its_literal() {
     let (_, head) = append_before_literal(b"a9 APPEND {3}\r\nBox {5}\r\n").unwrap();
     assert_eq!(head.mailbox, "Box");
     // What the collector holds at the same point for the in-memory form parses alike.
-    let Command::Append { flags, date, .. } =
+    let Command::Append { messages, .. } =
         parse("a1 APPEND \"Sent\" (\\Seen kw) \"14-Jul-2020 10:00:00 +0000\" {2}\r\nhi")
     else {
         panic!()
     };
-    assert_eq!((flags.len(), date), (2, Some(1_594_720_800)));
+    assert_eq!(
+        (messages[0].flags.len(), messages[0].date),
+        (2, Some(1_594_720_800))
+    );
     for not_append in [
         &b"a1 LOGIN {5}\r\n"[..],
         b"a1 APPEND {5}\r\n",

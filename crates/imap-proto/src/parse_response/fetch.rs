@@ -9,15 +9,12 @@ use crate::types::{Section, SectionText};
 impl Parser<'_> {
     pub(super) fn fetch_item(&mut self) -> PResult<FetchItem> {
         let name = self.keyword()?;
+        if name.starts_with("BINARY") {
+            return self.binary_item(&name);
+        }
         if name == "BODY" && self.peek()? == b'[' {
             let section = self.section()?;
-            let origin = if self.eat(b'<')? {
-                let o = self.number()?;
-                self.expect(b'>')?;
-                Some(o)
-            } else {
-                None
-            };
+            let origin = self.origin()?;
             self.sp()?;
             // The encoder writes a missing part as "" and any data as a literal.
             let data = if self.peek()? == b'"' {
@@ -63,9 +60,19 @@ impl Parser<'_> {
         })
     }
 
+    /// `<origin>` after a section, if there is one.
+    pub(super) fn origin(&mut self) -> PResult<Option<u32>> {
+        if !self.eat(b'<')? {
+            return Ok(None);
+        }
+        let o = self.number()?;
+        self.expect(b'>')?;
+        Ok(Some(o))
+    }
+
     /// `[1.2.HEADER.FIELDS (FROM TO)]`. Header field names are upper-cased, as the encoder
     /// writes them.
-    fn section(&mut self) -> PResult<Section> {
+    pub(super) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut section = Section::default();
         if self.eat(b']')? {

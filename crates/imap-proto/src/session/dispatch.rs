@@ -212,19 +212,7 @@ impl<S: Storage> Session<S> {
                 Some(crate::response::Code::NoPerm),
                 "Quotas are set by the administrator",
             )),
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => {
-                let head = crate::command::AppendHead {
-                    mailbox,
-                    flags,
-                    date,
-                };
-                self.append(tag, &head, &message)
-            }
+            C::Append { mailbox, messages } => self.append(tag, &mailbox, messages),
             C::Close => self.close(tag, true),
             C::Unselect => self.close(tag, false),
             C::Expunge => self.expunge(tag, None),

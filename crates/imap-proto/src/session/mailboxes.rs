@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use super::dispatch::Done;
 use super::selected::Selected;
 use super::{failed, recent_and_snapshot, status_data, Failure, Output, Session, Storage};
-use crate::command::AppendHead;
 use crate::list;
 use crate::response::{Code, Data, Kind, ListItem, Response, Status};
 use crate::types::{ListExtended, StatusAtt};
@@ -239,42 +238,6 @@ impl<S: Storage> Session<S> {
             }
             Err(e) => Done::reply(failed(tag, &e)),
         }
-    }
-
-    pub(super) fn append(&mut self, tag: &str, head: &AppendHead, message: &[u8]) -> Done {
-        let Some(store) = self.store.as_mut() else {
-            return Done::reply(Response::bad(tag, "Not logged in"));
-        };
-        let mb = match store.open(&head.mailbox, false) {
-            Ok(mb) => mb,
-            Err(e) => return Done::reply(append_refused(tag, &e)),
-        };
-        let r = store
-            .append(&mb, head, message)
-            .map(|uid| (store.uidvalidity(&mb), uid));
-        store.close(mb);
-        Done::reply(self.appended(tag, r))
-    }
-
-    /// The tagged reply to an APPEND (also one the shell streamed to the store itself).
-    pub fn appended(&self, tag: &str, r: Result<(u32, u32), Failure>) -> Response {
-        match r {
-            Ok((uidvalidity, uid)) => Response::Status(Status::tagged(
-                tag,
-                Kind::Ok,
-                Some(Code::AppendUid { uidvalidity, uid }),
-                "Append completed",
-            )),
-            Err(e) => append_refused(tag, &e),
-        }
-    }
-
-    /// Answers an APPEND the shell stored itself (streamed to disk as it arrived): the
-    /// updates owed, then the tagged reply.
-    pub fn finish_append(&mut self, tag: &str, r: Result<(u32, u32), Failure>, out: &mut Output) {
-        let reply = self.appended(tag, r);
-        self.updates(true, &HashSet::new(), out);
-        out.push(reply);
     }
 }
 

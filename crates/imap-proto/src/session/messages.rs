@@ -14,7 +14,10 @@ fn sets_seen(atts: &[FetchAtt]) -> bool {
     atts.iter().any(|a| {
         matches!(
             a,
-            FetchAtt::Rfc822 | FetchAtt::Rfc822Text | FetchAtt::BodySection { peek: false, .. }
+            FetchAtt::Rfc822
+                | FetchAtt::Rfc822Text
+                | FetchAtt::BodySection { peek: false, .. }
+                | FetchAtt::Binary { peek: false, .. }
         )
     })
 }

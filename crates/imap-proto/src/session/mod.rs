@@ -9,6 +9,7 @@
 //! come before it, when RFC 3501 §7 allows them (see [`selected`]) — never in reply to
 //! LOGOUT, where the client is no longer listening for them.
 
+mod append;
 mod compress;
 mod condstore;
 mod dispatch;
@@ -29,10 +30,11 @@ mod tests;
 
 use std::collections::HashSet;
 
+pub use append::append_all;
 pub use output::Output;
 pub use storage::{
-    apply_metadata, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage, SearchContext,
-    Snapshot, Storage, StoreResult,
+    apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,
+    SearchContext, Snapshot, Storage, StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -86,6 +88,9 @@ pub struct Policy {
     pub mechanisms: Vec<String>,
     pub max_auth_failures: u32,
     pub metadata: MetadataLimits,
+    /// The largest message an APPEND may store, a CATENATE's result included (`[TOOBIG]`
+    /// beyond it).
+    pub max_message: u64,
 }
 
 /// How much METADATA a user may store (RFC 5464 `MAXSIZE`, `TOOMANY`).
@@ -138,6 +143,9 @@ const CAPABILITIES: &[&str] = &[
     "THREAD=REFERENCES",
     "CONDSTORE",
     "QRESYNC",
+    "BINARY",
+    "MULTIAPPEND",
+    "CATENATE",
 ];
 
 pub struct Session<S: Storage> {

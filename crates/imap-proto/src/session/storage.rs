@@ -127,6 +127,9 @@ pub enum Failure {
     /// The details went to the server log.
     #[error("Internal error, see the server log")]
     ServerBug,
+    /// RFC 3516: a part's content-transfer-encoding cannot be undone.
+    #[error("Unknown Content-Transfer-Encoding")]
+    UnknownCte,
 }
 
 impl Failure {
@@ -140,6 +143,7 @@ impl Failure {
             Failure::Limit(_) => Code::Limit,
             Failure::OverQuota => Code::OverQuota,
             Failure::ServerBug => Code::ServerBug,
+            Failure::UnknownCte => Code::UnknownCte,
         }
     }
 }
@@ -167,6 +171,14 @@ pub fn apply_metadata<V: Clone>(
     }
     *entries = next;
     true
+}
+
+/// The bytes `<origin.len>` of a partial FETCH (`BODY[]<o.l>`, `BINARY[]<o.l>`) selects:
+/// empty past the end, cut short at the end.
+pub fn partial(bytes: &[u8], origin: u32, len: u32) -> &[u8] {
+    let start = (origin as usize).min(bytes.len());
+    let end = start.saturating_add(len as usize).min(bytes.len());
+    bytes.get(start..end).unwrap_or_default()
 }
 
 /// What a SEARCH key is evaluated against besides the message itself.

@@ -81,3 +81,21 @@ pub fn message(subject: &str, body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// Sends `tag command` whose one FETCH response carries a literal (or literal8) and
+/// returns that response's first line and the literal's bytes, exactly.
+pub fn fetch_literal(c: &mut ImapClient, tag: &str, command: &str) -> (String, Vec<u8>) {
+    c.send(format!("{tag} {command}\r\n").as_bytes());
+    let head = c.conn().read_line().expect("FETCH line");
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let size: usize = head
+        .trim_end()
+        .strip_suffix('}')
+        .and_then(|h| h.rsplit_once('{'))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no literal in {head}"));
+    let body = c.conn().read_exact_bytes(size).expect("literal");
+    let r = c.read_until_tag(tag);
+    assert!(r.ok(), "{}", r.all());
+    (head, body)
+}

@@ -1,6 +1,7 @@
 //! The encoder's exact bytes for every response form (RFC 3501 examples where there is one,
 //! hand-checked otherwise), each read back by the response parser to the same value.
 
+mod binary;
 mod structures;
 
 use super::*;
@@ -125,9 +126,22 @@ fn every_response_code() {
         (
             Code::AppendUid {
                 uidvalidity: 38505,
-                uid: 3955,
+                uids: vec![3955],
             },
             "APPENDUID 38505 3955",
+        ),
+        // RFC 3502's example.
+        (
+            Code::AppendUid {
+                uidvalidity: 38505,
+                uids: vec![3955, 3956, 3957, 3960],
+            },
+            "APPENDUID 38505 3955:3957,3960",
+        ),
+        (Code::UnknownCte, "UNKNOWN-CTE"),
+        (
+            Code::BadUrl("/INBOX;UIDVALIDITY=785799047/;UID=113330/;SECTION=1.5.9".into()),
+            "BADURL /INBOX;UIDVALIDITY=785799047/;UID=113330/;SECTION=1.5.9",
         ),
         // RFC 4315's example.
         (

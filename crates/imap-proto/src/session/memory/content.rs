@@ -5,7 +5,7 @@
 
 use crate::date::day_of;
 use crate::response::{BodyStructure, Envelope, FetchItem};
-use crate::session::storage::{FlagSet, SearchContext};
+use crate::session::storage::{self, FlagSet, SearchContext};
 use crate::types::{FetchAtt, SearchKey, Section, SectionText};
 
 /// (header with its blank line, text).
@@ -89,6 +89,16 @@ fn section_data(data: &[u8], section: &Section) -> Option<Vec<u8>> {
     }
 }
 
+/// The origin and bytes of a section under an optional `<origin.length>`.
+fn cut(bytes: Option<Vec<u8>>, partial: Option<(u32, u32)>) -> (Option<u32>, Option<Vec<u8>>) {
+    match (partial, bytes) {
+        (Some((start, len)), Some(b)) => {
+            (Some(start), Some(storage::partial(&b, start, len).to_vec()))
+        }
+        (p, b) => (p.map(|(start, _)| start), b),
+    }
+}
+
 /// One FETCH item from the message (UID, FLAGS and MODSEQ are the session's).
 pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Option<FetchItem> {
     let (header, text) = split(data);
@@ -115,19 +125,34 @@ pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Opt
         FetchAtt::BodySection {
             section, partial, ..
         } => {
-            let mut bytes = section_data(data, section);
-            let origin = partial.map(|(start, len)| {
-                if let Some(b) = bytes.as_mut() {
-                    let s = (start as usize).min(b.len());
-                    let e = s.saturating_add(len as usize).min(b.len());
-                    *b = b.get(s..e).unwrap_or_default().to_vec();
-                }
-                start
-            });
+            let (origin, data) = cut(section_data(data, section), *partial);
             FetchItem::BodySection {
                 section: section.clone(),
                 origin,
-                data: bytes,
+                data,
+            }
+        }
+        // This store keeps no content-transfer-encodings: a part's binary form is its bytes.
+        FetchAtt::Binary { parts, partial, .. } => {
+            let section = Section {
+                parts: parts.clone(),
+                text: None,
+            };
+            let (origin, data) = cut(section_data(data, &section), *partial);
+            FetchItem::Binary {
+                parts: parts.clone(),
+                origin,
+                data,
+            }
+        }
+        FetchAtt::BinarySize(parts) => {
+            let section = Section {
+                parts: parts.clone(),
+                text: None,
+            };
+            FetchItem::BinarySize {
+                parts: parts.clone(),
+                size: section_data(data, &section).map_or(0, |b| b.len() as u64),
             }
         }
     })

@@ -198,7 +198,7 @@ fn copy_move_and_append_report_uids() {
     );
     let r = a.run("a6 APPEND Archive (\\Draft) \" 7-Feb-1994 21:52:25 -0800\" {2}\r\nhi");
     assert!(
-        matches!(code(&r), Some(Code::AppendUid { uidvalidity: v, uid: 5 }) if v == uidvalidity)
+        matches!(code(&r), Some(Code::AppendUid { uidvalidity: v, uids }) if v == uidvalidity && uids == [5])
     );
     b.run("b4 NOOP");
     let r = b.run("b5 FETCH 5 (INTERNALDATE FLAGS)");

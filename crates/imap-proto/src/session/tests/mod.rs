@@ -1,6 +1,7 @@
 //! Session tests over the in-memory store, scripted like imaptest: each client sends command
 //! lines and the replies are read back with the response parser and checked as values.
 
+mod append;
 mod basic;
 mod compress;
 mod condstore;
@@ -25,6 +26,7 @@ pub(super) fn policy(tls_active: bool, plaintext_auth: bool) -> Policy {
         mechanisms: vec!["PLAIN".into()],
         metadata: MetadataLimits::default(),
         max_auth_failures: 2,
+        max_message: 64 * 1024,
     }
 }
 

@@ -89,7 +89,7 @@ fn appended_copied_and_delivered_messages_show_up_on_noop() {
     let mut b = Client::logged_in(&store);
     assert_eq!(last(&b.run("b1 CREATE Work")).kind, Kind::Ok);
     let r = b.run("b2 APPEND INBOX (\\Seen) {5}\r\nhello");
-    assert!(matches!(code(&r), Some(Code::AppendUid { uid: 1, .. })));
+    assert!(matches!(code(&r), Some(Code::AppendUid { uids, .. }) if uids == [1]));
     assert_eq!(
         exists_recent(&a.run("a1 NOOP")),
         vec![Data::Exists(1), Data::Recent(1)]
