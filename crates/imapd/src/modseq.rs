@@ -72,8 +72,10 @@ impl ModseqLog {
     pub fn load(dir: &Path) -> io::Result<ModseqLog> {
         let mut log = ModseqLog::default();
         log.catch_up(dir)?;
-        // Whatever a lost tail held lies below the last reservation.
-        log.highest = log.highest.max(log.reserved);
+        // Whatever a lost tail held lies below the last reservation. Never 0: RFC 7162's
+        // mod-sequence-value is positive, and an empty mailbox's HIGHESTMODSEQ is 1 (clients
+        // such as interimap take 0 for "no mod-sequences" and never settle).
+        log.highest = log.highest.max(log.reserved).max(1);
         Ok(log)
     }
 

@@ -12,28 +12,29 @@ fn records_survive_a_reload_and_highest_never_goes_down() {
     let m1 = log
         .record(d.path(), 3, &[(1, "2,S".into()), (2, "2,".into())], &[])
         .expect("record");
-    assert_eq!(m1, 1);
+    // An empty mailbox is at 1 (RFC 7162 has no HIGHESTMODSEQ 0): changes start above.
+    assert_eq!(m1, 2);
     let m2 = log
         .record(d.path(), 3, &[(2, "2,F".into())], &[])
         .expect("record");
-    assert_eq!(m2, 2);
+    assert_eq!(m2, 3);
     let m3 = log.record(d.path(), 3, &[], &[1]).expect("record");
-    assert_eq!(m3, 3);
+    assert_eq!(m3, 4);
     let text = fs::read_to_string(d.path().join(FILE_NAME)).expect("read");
-    assert_eq!(text, "U 3\nR 1001\n1 1 2,S\n2 1 2,\n2 2 2,F\nE 1 3\n");
+    assert_eq!(text, "U 3\nR 1002\n1 2 2,S\n2 2 2,\n2 3 2,F\nE 1 4\n");
 
     let again = ModseqLog::load(d.path()).expect("reload");
-    assert_eq!(again.current(2, "2,F"), Some(2));
+    assert_eq!(again.current(2, "2,F"), Some(3));
     assert_eq!(
         again.current(2, "2,"),
         None,
         "other flags need a new modseq"
     );
     assert!(again.is_expunged(1));
-    assert_eq!(again.expunged_since(2), vec![1]);
-    assert!(again.expunged_since(3).is_empty());
+    assert_eq!(again.expunged_since(3), vec![1]);
+    assert!(again.expunged_since(4).is_empty());
     // A new process starts above anything that may have been handed out.
-    assert_eq!(again.highest, 1001);
+    assert_eq!(again.highest, 1002);
 }
 
 #[test]
@@ -87,21 +88,21 @@ fn another_process_appends_and_compacts() {
     )
     .expect("record");
     b.catch_up(d.path()).expect("catch up");
-    assert_eq!(b.current(3, "2,"), Some(1));
+    assert_eq!(b.current(3, "2,"), Some(2));
     let m = b.record(d.path(), 4, &[], &[1, 2]).expect("record");
-    assert_eq!(m, 2);
+    assert_eq!(m, 3);
     a.catch_up(d.path()).expect("catch up");
     assert_eq!(a.expunged_since(1), vec![1, 2]);
 
     let before = a.highest;
     a.compact(d.path()).expect("compact");
     let text = fs::read_to_string(d.path().join(FILE_NAME)).expect("read");
-    assert_eq!(text, "U 4\nR 1001\nH 2\n3 1 2,\nE 1:2 2\n");
+    assert_eq!(text, "U 4\nR 1002\nH 3\n3 2 2,\nE 1:2 3\n");
     assert!(a.highest >= before);
     // The other process sees the file replaced and reads it anew.
     b.catch_up(d.path()).expect("catch up");
     assert_eq!(b.expunged_since(0), vec![1, 2]);
-    assert_eq!(b.current(3, "2,"), Some(1));
+    assert_eq!(b.current(3, "2,"), Some(2));
 }
 
 #[test]
@@ -118,7 +119,7 @@ fn the_log_is_compacted_when_it_grows() {
         "log of {len} bytes was never compacted"
     );
     let again = ModseqLog::load(d.path()).expect("load");
-    assert_eq!(again.current(1, "2,S"), Some(5000));
+    assert_eq!(again.current(1, "2,S"), Some(5001));
 }
 
 #[test]
@@ -145,14 +146,14 @@ fn a_load_above_the_records_is_written_down_for_the_other_processes() {
         .expect("record");
     // A second process starts: it shows the reservation as its HIGHESTMODSEQ.
     let mut reader = ModseqLog::load(d.path()).expect("load");
-    assert_eq!(reader.highest, 1 + RESERVE);
+    assert_eq!(reader.highest, 2 + RESERVE);
     reader.settle(d.path()).expect("settle");
     // The first process allocates above what the second one showed.
     writer.catch_up(d.path()).expect("catch up");
     let next = writer
         .record(d.path(), 2, &[(1, "2,S".into())], &[])
         .expect("record");
-    assert!(next > 1 + RESERVE, "{next}");
+    assert!(next > 2 + RESERVE, "{next}");
     // Once written down, the next load has nothing to add.
     let mut settled = ModseqLog::load(d.path()).expect("load");
     settled.settle(d.path()).expect("settle");
