@@ -236,6 +236,11 @@ impl Code {
                 push_num(out, n);
                 return;
             }
+            Code::NoUpdate(tag) => {
+                out.extend_from_slice(b"NOUPDATE ");
+                string(out, tag.as_bytes());
+                return;
+            }
             Code::AppendUid { uidvalidity, uid } => {
                 out.extend_from_slice(format!("APPENDUID {uidvalidity} {uid}").as_bytes());
                 return;

@@ -2,7 +2,7 @@
 //! is one of these, written by the one encoder in [`crate::encode`]; the response parser in
 //! [`crate::parse_response`] reads them back for tests and clients.
 
-use crate::types::{Flag, Section, StatusAtt};
+use crate::types::{Flag, PartialRange, Section, StatusAtt};
 
 /// One response line (with its literals).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +77,8 @@ pub enum Code {
     ServerBug,
     TooBig,
     Unavailable,
+    /// RFC 5267 §4.3.1: no UPDATE for the searching command of this tag.
+    NoUpdate(String),
     /// RFC 4978: a second COMPRESS.
     CompressionActive,
 }
@@ -152,9 +154,14 @@ pub enum EsearchItem {
     Count(u32),
     /// RFC 5267: the range of positions asked for and the numbers found there.
     Partial {
-        range: (u32, u32),
+        range: PartialRange,
         hits: Vec<u32>,
     },
+    /// RFC 5267 §4.3.3: (context position, numbers in the requested order) pairs to insert;
+    /// position 0 for SEARCH (mailbox order).
+    AddTo(Vec<(u32, Vec<u32>)>),
+    /// RFC 5267 §4.3.4: (context position, numbers) pairs to remove.
+    RemoveFrom(Vec<(u32, Vec<u32>)>),
 }
 
 /// A LIST or LSUB line.

@@ -46,6 +46,7 @@ fn policy(logged_in: bool) -> Policy {
         plaintext_auth: !logged_in,
         mechanisms: vec!["PLAIN".into()],
         metadata: MetadataLimits::default(),
+        max_search_updates: 10,
         max_auth_failures: 3,
     }
 }

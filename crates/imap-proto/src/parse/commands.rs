@@ -110,6 +110,7 @@ impl Parser<'_> {
                 }
             }
             "SEARCH" => self.search(false)?,
+            "CANCELUPDATE" => self.cancel_update()?,
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,

@@ -11,6 +11,7 @@
 //! lines per family is easy to audit and fuzz.
 
 mod commands;
+mod context;
 mod esearch;
 mod fetch;
 mod list;

@@ -1,5 +1,6 @@
-//! Extended SEARCH: RFC 4731's ESEARCH results (MIN, MAX, ALL, COUNT), RFC 5267's PARTIAL,
-//! and RFC 5182's saved result `$` (SAVE stores it, later commands name it).
+//! Extended SEARCH: RFC 4731's ESEARCH results (MIN, MAX, ALL, COUNT), RFC 5267's PARTIAL
+//! (with RFC 9394's ranges from the end) and UPDATE (kept live by [`super::context`]), and
+//! RFC 5182's saved result `$` (SAVE stores it, later commands name it).
 
 use super::dispatch::Done;
 use super::{failed, Output, Session, Storage};
@@ -8,7 +9,7 @@ use crate::response::{Data, Esearch, EsearchItem, Response};
 use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
 
 /// Consecutive numbers as ranges: the smallest set naming exactly `nums` (ascending).
-fn exact_set(nums: &[u32]) -> SeqSet {
+pub(super) fn exact_set(nums: &[u32]) -> SeqSet {
     let mut ranges: Vec<(SeqNum, SeqNum)> = Vec::new();
     for &n in nums {
         match ranges.last_mut() {
@@ -34,8 +35,9 @@ fn key_with_saved(key: SearchKey, saved: &SeqSet) -> SearchKey {
     }
 }
 
-/// The ESEARCH items asked for, from the hits (ascending numbers).
-fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
+/// The ESEARCH items asked for, from the hits in the requested order (ascending for SEARCH,
+/// the sort order for SORT: RFC 5267 §3.1's MIN and MAX are the first and the last).
+pub(super) fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
     let mut items = Vec::new();
     if ret.min {
         items.extend(hits.first().copied().map(EsearchItem::Min));
@@ -49,20 +51,18 @@ fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
     if ret.count {
         items.push(EsearchItem::Count(hits.len() as u32));
     }
-    if let Some((lo, hi)) = ret.partial {
-        let from = (lo as usize).saturating_sub(1);
-        let to = (hi as usize).min(hits.len());
+    if let Some(range) = ret.partial {
         items.push(EsearchItem::Partial {
-            range: (lo, hi),
-            hits: hits.get(from..to).unwrap_or_default().to_vec(),
+            range,
+            hits: range.slice(hits).to_vec(),
         });
     }
     items
 }
 
 /// What SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone when only they are asked for
-/// besides SAVE, otherwise the whole result.
-fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
+/// besides SAVE, otherwise the whole result; ascending.
+pub(super) fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
     if (ret.min || ret.max) && !ret.all && !ret.count && ret.partial.is_none() {
         let mut kept = Vec::new();
         if ret.min {
@@ -71,11 +71,19 @@ fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
         if ret.max {
             kept.extend(uids.last());
         }
+        kept.sort_unstable();
         kept.dedup();
         kept
     } else {
-        uids.to_vec()
+        let mut all = uids.to_vec();
+        all.sort_unstable();
+        all
     }
+}
+
+/// Nothing but SAVE asked for: no ESEARCH response (RFC 5182 §2.1).
+pub(super) fn only_save(ret: &SearchReturn) -> bool {
+    ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.update || ret.partial.is_some())
 }
 
 impl<S: Storage> Session<S> {
@@ -87,6 +95,11 @@ impl<S: Storage> Session<S> {
         ret: SearchReturn,
         out: &mut Output,
     ) -> Done {
+        if ret.update {
+            if let Some(refused) = self.update_tag_in_use(tag) {
+                return refused;
+            }
+        }
         let found = self.matching(key);
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
@@ -105,15 +118,17 @@ impl<S: Storage> Session<S> {
             let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
             sel.saved = to_save(&ret, &uids);
         }
-        let only_save =
-            ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.partial.is_some());
-        if !only_save {
+        if !only_save(&ret) {
             let nums: Vec<u32> = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
             out.push(Response::Data(Data::Esearch(Esearch {
                 tag: Some(tag.to_owned()),
                 uid,
                 items: items(&ret, &nums),
             })));
+        }
+        if ret.update {
+            let uids = hits.iter().map(|&(_, u)| u).collect();
+            self.keep_context(tag, uid, key, None, uids, out);
         }
         Done::reply(Response::ok(tag, "Search completed"))
     }

@@ -10,6 +10,7 @@
 //! LOGOUT, where the client is no longer listening for them.
 
 mod compress;
+mod context;
 mod dispatch;
 mod esearch;
 mod mailboxes;
@@ -84,6 +85,8 @@ pub struct Policy {
     pub mechanisms: Vec<String>,
     pub max_auth_failures: u32,
     pub metadata: MetadataLimits,
+    /// RFC 5267: how many searches with RETURN (UPDATE) a session keeps live at once.
+    pub max_search_updates: usize,
 }
 
 /// How much METADATA a user may store (RFC 5464 `MAXSIZE`, `TOOMANY`).
@@ -131,6 +134,9 @@ const CAPABILITIES: &[&str] = &[
     "WITHIN",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
 ];
@@ -330,8 +336,11 @@ impl<S: Storage> Session<S> {
             return;
         }
         let (claimed, snap) = recent_and_snapshot(store, &sel.mb, sel.read_only);
+        // Live searches lose expunged messages before the EXPUNGE renumbers them.
+        context::drop_expunged(sel, &snap, out);
         let u = sel.update(&snap, &claimed, allow_expunge, silent);
         out.extend(u.responses);
+        self.context_updates(&snap, out);
     }
 }
 

@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use super::context::Contexts;
 use super::storage::{FlagSet, Snapshot};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{Flag, SeqNum, SeqSet};
@@ -39,6 +40,8 @@ pub(crate) struct Selected<M> {
     pub keywords: Arc<Vec<String>>,
     /// RFC 5182: the UIDs of the last `SEARCH RETURN (SAVE)`, ascending; what `$` names.
     pub saved: Vec<u32>,
+    /// RFC 5267: the searches kept up to date while this mailbox is selected.
+    pub contexts: Contexts,
 }
 
 /// What the client must be told after a command.
@@ -72,6 +75,7 @@ impl<M> Selected<M> {
             recent,
             keywords: snap.keywords.clone(),
             saved: Vec::new(),
+            contexts: Contexts::default(),
         }
     }
 

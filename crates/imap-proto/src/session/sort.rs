@@ -1,15 +1,20 @@
 //! SORT and THREAD (RFC 5256): the matching messages, their facts from the store, and the
-//! ordering from [`crate::sort`].
+//! ordering from [`crate::sort`]; RFC 5267's extended SORT (ESORT, PARTIAL, UPDATE) answers
+//! with ESEARCH.
 
 use super::dispatch::Done;
-use super::{failed, Failure, Output, Session, Storage};
-use crate::response::{Data, Response};
+use super::{esearch, failed, Failure, Output, Session, Storage};
+use crate::response::{Data, Esearch, Response};
 use crate::sort::{SortCriterion, SortInput, ThreadAlgorithm};
-use crate::types::SearchKey;
+use crate::types::{SearchKey, SearchReturn};
 
 impl<S: Storage> Session<S> {
     /// The messages matching `key`, with their facts; `uid` picks the number reported.
-    fn sort_inputs(&mut self, key: &SearchKey, uid: bool) -> Result<Vec<SortInput>, Failure> {
+    pub(super) fn sort_inputs(
+        &mut self,
+        key: &SearchKey,
+        uid: bool,
+    ) -> Result<Vec<SortInput>, Failure> {
         let hits = self.matching(key)?;
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
             return Ok(Vec::new());
@@ -36,16 +41,70 @@ impl<S: Storage> Session<S> {
         uid: bool,
         criteria: &[SortCriterion],
         key: &SearchKey,
+        ret: Option<SearchReturn>,
         out: &mut Output,
     ) -> Done {
-        match self.sort_inputs(key, uid) {
-            Ok(msgs) => {
-                let ids = crate::sort::sort(&msgs, criteria);
-                out.push(Response::Data(Data::Sort(ids)));
-                Done::reply(Response::ok(tag, "Sort completed"))
+        let Some(ret) = ret else {
+            return match self.sort_inputs(key, uid) {
+                Ok(msgs) => {
+                    let ids = crate::sort::sort(&msgs, criteria);
+                    out.push(Response::Data(Data::Sort(ids)));
+                    Done::reply(Response::ok(tag, "Sort completed"))
+                }
+                Err(e) => Done::reply(failed(tag, &e)),
+            };
+        };
+        self.esort(tag, uid, criteria, key, ret, out)
+    }
+
+    /// RFC 5267's extended SORT: the ESEARCH items over the result in sort order.
+    fn esort(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        criteria: &[SortCriterion],
+        key: &SearchKey,
+        ret: SearchReturn,
+        out: &mut Output,
+    ) -> Done {
+        if ret.update {
+            if let Some(refused) = self.update_tag_in_use(tag) {
+                return refused;
             }
-            Err(e) => Done::reply(failed(tag, &e)),
         }
+        let uids = match self.sort_inputs(key, true) {
+            Ok(msgs) => crate::sort::sort(&msgs, criteria),
+            Err(e) => {
+                if ret.save {
+                    if let Some(sel) = self.selected.as_mut() {
+                        sel.saved.clear();
+                    }
+                }
+                return Done::reply(failed(tag, &e));
+            }
+        };
+        let Some(sel) = self.selected.as_mut() else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        if ret.save {
+            sel.saved = esearch::to_save(&ret, &uids);
+        }
+        if !esearch::only_save(&ret) {
+            let nums: Vec<u32> = if uid {
+                uids.clone()
+            } else {
+                uids.iter().filter_map(|&u| sel.seq_of(u)).collect()
+            };
+            out.push(Response::Data(Data::Esearch(Esearch {
+                tag: Some(tag.to_owned()),
+                uid,
+                items: esearch::items(&ret, &nums),
+            })));
+        }
+        if ret.update {
+            self.keep_context(tag, uid, key, Some(criteria), uids, out);
+        }
+        Done::reply(Response::ok(tag, "Sort completed"))
     }
 
     pub(super) fn thread(

@@ -154,6 +154,7 @@ impl Session {
                 max_value: self.config().imapd.metadata_max_value,
                 max_entries: self.config().imapd.metadata_max_entries,
             },
+            max_search_updates: self.config().imapd.max_search_updates,
         }
     }
 
