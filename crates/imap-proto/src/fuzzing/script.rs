@@ -18,7 +18,7 @@ use crate::command::Command;
 use crate::framing::{Collected, CommandCollector};
 use crate::parse::parse_command;
 use crate::parse_response::parse_all;
-use crate::response::{Code, Data, Kind, Response, Status};
+use crate::response::{Code, Data, EsearchItem, Kind, Response, Status};
 use crate::session::{
     Action, FlagSet, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session,
 };
@@ -71,6 +71,19 @@ impl Client {
                 Data::Fetch { seq, .. } => {
                     let told = self.exists.unwrap_or(0);
                     assert!(*seq >= 1 && *seq <= told, "FETCH {seq} with EXISTS {told}");
+                }
+                // Live search updates in sequence numbers name messages the client knows of.
+                Data::Esearch(e) if !e.uid => {
+                    let told = self.exists.unwrap_or(0);
+                    for item in &e.items {
+                        let (EsearchItem::AddTo(runs) | EsearchItem::RemoveFrom(runs)) = item
+                        else {
+                            continue;
+                        };
+                        for n in runs.iter().flat_map(|(_, nums)| nums) {
+                            assert!(*n >= 1 && *n <= told, "{item:?} with EXISTS {told}");
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -163,6 +163,26 @@ impl<S: Storage> Session<S> {
                 key: key_with_saved(key, &by_uid()),
                 ret,
             },
+            C::Sort {
+                uid,
+                criteria,
+                key,
+                ret,
+            } => C::Sort {
+                uid,
+                criteria,
+                key: key_with_saved(key, &by_uid()),
+                ret,
+            },
+            C::Thread {
+                uid,
+                algorithm,
+                key,
+            } => C::Thread {
+                uid,
+                algorithm,
+                key: key_with_saved(key, &by_uid()),
+            },
             C::Fetch { uid, set: s, atts } => C::Fetch {
                 uid,
                 set: set(s, uid),

@@ -275,3 +275,19 @@ fn esort_results_in_sort_order() {
         "* ESEARCH (TAG \"E04\") PARTIAL (2:3 2:3)\r\nE04 OK Sort completed\r\n"
     );
 }
+
+#[test]
+fn sort_saves_and_names_the_saved_result() {
+    let (_, mut c) = inbox_with(5);
+    // SAVE with MIN in sort order keeps the first sorted message.
+    let r = c.run("s1 SORT RETURN (SAVE MIN) (REVERSE SUBJECT) UTF-8 2:4");
+    assert_eq!(esearch(&r).items, vec![EsearchItem::Min(4)]);
+    assert_eq!(
+        raw(&mut c, "s2 SORT (SUBJECT) UTF-8 OR $ 1"),
+        "* SORT 1 4\r\ns2 OK Sort completed\r\n"
+    );
+    assert_eq!(
+        raw(&mut c, "s3 UID THREAD ORDEREDSUBJECT UTF-8 $"),
+        "* THREAD (4)\r\ns3 OK Thread completed\r\n"
+    );
+}
