@@ -11,12 +11,12 @@
 //! the changes, so new messages come after their EXISTS. Each re-evaluation runs the one
 //! `matching()` of SEARCH, SORT and THREAD.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::dispatch::Done;
 use super::esearch::exact_set;
 use super::selected::Selected;
-use super::{Output, Session, Snapshot, Storage};
+use super::{FlagSet, Output, Session, Snapshot, Storage};
 use crate::response::{Code, Data, Esearch, EsearchItem, Kind, Response, Status};
 use crate::sort::SortCriterion;
 use crate::types::{SearchKey, SeqSet};
@@ -36,6 +36,10 @@ struct Live {
 #[derive(Default)]
 pub(crate) struct Contexts {
     live: Vec<Live>,
+    /// (flags, \Recent) of each message when the results were last brought up to date:
+    /// only messages that differ from it, or are new, are searched again (RFC 5267
+    /// appendix B), so a content search is not run over the whole mailbox after every change.
+    evaluated: HashMap<u32, (FlagSet, bool)>,
 }
 
 impl Contexts {
@@ -192,6 +196,14 @@ fn in_store(snap: &Snapshot, uid: u32) -> bool {
     snap.messages.binary_search_by_key(&uid, |m| m.uid).is_ok()
 }
 
+/// What a search can see change in the view's messages (the store still has them).
+fn view_state<M>(sel: &Selected<M>, snap: Option<&Snapshot>) -> HashMap<u32, (FlagSet, bool)> {
+    sel.all()
+        .filter(|&(_, u, _)| snap.is_none_or(|s| in_store(s, u)))
+        .map(|(_, u, f)| (u, (f, sel.is_recent(u))))
+        .collect()
+}
+
 impl<S: Storage> Session<S> {
     /// BAD for a second UPDATE under a tag already live (RFC 5267 §4.3).
     pub(super) fn update_tag_in_use(&self, tag: &str) -> Option<Done> {
@@ -225,6 +237,10 @@ impl<S: Storage> Session<S> {
             return;
         }
         let key = key_by_uid(key, sel);
+        if sel.contexts.live.is_empty() {
+            // Live results are always up to date with the view at the end of a command.
+            sel.contexts.evaluated = view_state(sel, None);
+        }
         sel.contexts.live.push(Live {
             tag: tag.to_owned(),
             uid,
@@ -249,8 +265,9 @@ impl<S: Storage> Session<S> {
         Done::reply(Response::ok(tag, "Updates cancelled"))
     }
 
-    /// After the view has taken in `snap`: each live result evaluated again, and what changed
-    /// reported. A context whose evaluation fails is left as it was, for the next time.
+    /// After the view has taken in `snap`: each live result brought up to date over the
+    /// messages that changed or are new, and what changed reported. When an evaluation
+    /// fails, those messages are looked at again the next time.
     pub(super) fn context_updates(&mut self, snap: &Snapshot, out: &mut Output) {
         let Some(sel) = self.selected.as_mut() else {
             return;
@@ -258,18 +275,36 @@ impl<S: Storage> Session<S> {
         if sel.contexts.live.is_empty() {
             return;
         }
+        let state = view_state(sel, Some(snap));
+        let changed: HashSet<u32> = state
+            .iter()
+            .filter(|&(u, s)| sel.contexts.evaluated.get(u) != Some(s))
+            .map(|(&u, _)| u)
+            .collect();
         let mut live = std::mem::take(&mut sel.contexts.live);
+        let mut complete = true;
         for c in &mut live {
-            let now = match &c.sort {
-                None => self
-                    .matching(&c.key)
-                    .map(|hits| hits.into_iter().map(|(_, u)| u).collect()),
-                Some(criteria) => self
-                    .sort_inputs(&c.key, true)
-                    .map(|msgs| crate::sort::sort(&msgs, criteria)),
+            let now = if changed.is_empty() {
+                Ok(None)
+            } else {
+                self.evaluate(c, &changed, &state)
             };
-            let Ok(now) = now else { continue };
-            let now: Vec<u32> = now.into_iter().filter(|&u| in_store(snap, u)).collect();
+            let now = match now {
+                Ok(Some(now)) => now,
+                Ok(None) => {
+                    // Nothing to search again; only what the store lost (a message still
+                    // in the view until its EXPUNGE) leaves the result.
+                    c.result
+                        .iter()
+                        .copied()
+                        .filter(|u| state.contains_key(u))
+                        .collect()
+                }
+                Err(_) => {
+                    complete = false;
+                    continue;
+                }
+            };
             if now == c.result {
                 continue;
             }
@@ -281,7 +316,58 @@ impl<S: Storage> Session<S> {
         }
         if let Some(sel) = self.selected.as_mut() {
             sel.contexts.live = live;
+            if complete {
+                sel.contexts.evaluated = state;
+            }
         }
+    }
+
+    /// The context's result with the `changed` messages searched again: UIDs in the
+    /// requested order.
+    fn evaluate(
+        &mut self,
+        c: &Live,
+        changed: &HashSet<u32>,
+        state: &HashMap<u32, (FlagSet, bool)>,
+    ) -> Result<Option<Vec<u32>>, super::Failure> {
+        let matched: HashSet<u32> = self
+            .matching_among(&c.key, Some(changed))?
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
+        let old: HashSet<u32> = c.result.iter().copied().collect();
+        let kept = c
+            .result
+            .iter()
+            .copied()
+            .filter(|u| state.contains_key(u) && (!changed.contains(u) || matched.contains(u)));
+        let mut added: Vec<u32> = matched
+            .iter()
+            .copied()
+            .filter(|u| !old.contains(u))
+            .collect();
+        let Some(criteria) = &c.sort else {
+            let mut now: Vec<u32> = kept.chain(added).collect();
+            now.sort_unstable();
+            return Ok(Some(now));
+        };
+        if added.is_empty() {
+            return Ok(Some(kept.collect()));
+        }
+        // New members: the whole result sorted again (the kept ones keep their order, sort
+        // keys never change), from the facts the store keeps.
+        let mut all: Vec<u32> = kept.collect();
+        all.append(&mut added);
+        let Some(sel) = self.selected.as_ref() else {
+            return Ok(None);
+        };
+        let mut hits: Vec<(u32, u32)> = all
+            .iter()
+            .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
+            .collect();
+        hits.sort_unstable();
+        let msgs = self.inputs_of(hits, true)?;
+        Ok(Some(crate::sort::sort(&msgs, criteria)))
     }
 }
 

@@ -10,12 +10,17 @@ use crate::types::{SearchKey, SearchReturn};
 
 impl<S: Storage> Session<S> {
     /// The messages matching `key`, with their facts; `uid` picks the number reported.
-    pub(super) fn sort_inputs(
+    fn sort_inputs(&mut self, key: &SearchKey, uid: bool) -> Result<Vec<SortInput>, Failure> {
+        let hits = self.matching(key)?;
+        self.inputs_of(hits, uid)
+    }
+
+    /// The facts of these (sequence number, UID) messages; `uid` picks the number reported.
+    pub(super) fn inputs_of(
         &mut self,
-        key: &SearchKey,
+        hits: Vec<(u32, u32)>,
         uid: bool,
     ) -> Result<Vec<SortInput>, Failure> {
-        let hits = self.matching(key)?;
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
             return Ok(Vec::new());
         };
