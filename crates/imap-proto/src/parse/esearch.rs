@@ -5,8 +5,18 @@ use super::{PResult, Parser};
 use crate::types::{PartialRange, SearchReturn};
 
 impl Parser<'_> {
+    /// `RETURN (...) ` before the criteria of SEARCH or SORT, when there.
+    pub(super) fn return_options(&mut self) -> PResult<Option<SearchReturn>> {
+        if !self.eat_keyword("RETURN ") {
+            return Ok(None);
+        }
+        let ret = self.search_return()?;
+        self.sp()?;
+        Ok(Some(ret))
+    }
+
     /// `(opt opt ...)` after `RETURN `; `()` means ALL.
-    pub(super) fn search_return(&mut self) -> PResult<SearchReturn> {
+    fn search_return(&mut self) -> PResult<SearchReturn> {
         self.expect(b'(')?;
         let mut ret = SearchReturn::default();
         // Whether anything but the CONTEXT hint was named (RETURN (CONTEXT) is ALL, as `()`).

@@ -18,13 +18,7 @@ impl Parser<'_> {
     pub(super) fn sort(&mut self, uid: bool) -> PResult<Command> {
         self.sp()?;
         // RFC 5267 §3: the return options of an extended SORT.
-        let ret = if self.eat_keyword("RETURN ") {
-            let ret = self.search_return()?;
-            self.sp()?;
-            Some(ret)
-        } else {
-            None
-        };
+        let ret = self.return_options()?;
         self.expect(b'(')?;
         let mut criteria = Vec::new();
         loop {

@@ -78,35 +78,35 @@ fn diff(old: &[u32], new: &[u32], positioned: bool) -> (Runs, Runs) {
     }
     // A removal at position p takes the run starting there (RFC 5267 §4.3.4); earlier
     // removals have already shifted it forward.
-    let mut removals: Runs = Vec::new();
-    let mut removed = 0u32;
-    let mut last_removed: Option<usize> = None;
-    for (i, &u) in old.iter().enumerate() {
-        if new_set.contains(&u) {
-            continue;
-        }
-        match removals.last_mut() {
-            Some((_, run)) if last_removed.is_some_and(|l| l + 1 == i) => run.push(u),
-            _ => removals.push((i as u32 - removed + 1, vec![u])),
-        }
-        last_removed = Some(i);
-        removed += 1;
-    }
+    let removals = runs(
+        old,
+        |u| !new_set.contains(&u),
+        |i, removed| i as u32 - removed + 1,
+    );
     // An addition at position p puts the run's first there (§4.3.3); processed in order,
     // everything before it is in place.
-    let mut additions: Runs = Vec::new();
-    let mut last_added: Option<usize> = None;
-    for (j, &u) in new.iter().enumerate() {
-        if old_set.contains(&u) {
+    let additions = runs(new, |u| !old_set.contains(&u), |j, _| j as u32 + 1);
+    (removals, additions)
+}
+
+/// The runs of consecutive entries of `list` that `pick` selects, each at the position
+/// `at(index, entries picked before)`.
+fn runs(list: &[u32], pick: impl Fn(u32) -> bool, at: impl Fn(usize, u32) -> u32) -> Runs {
+    let mut runs: Runs = Vec::new();
+    let mut picked = 0u32;
+    let mut last: Option<usize> = None;
+    for (i, &u) in list.iter().enumerate() {
+        if !pick(u) {
             continue;
         }
-        match additions.last_mut() {
-            Some((_, run)) if last_added.is_some_and(|l| l + 1 == j) => run.push(u),
-            _ => additions.push((j as u32 + 1, vec![u])),
+        match runs.last_mut() {
+            Some((_, run)) if last.is_some_and(|l| l + 1 == i) => run.push(u),
+            _ => runs.push((at(i, picked), vec![u])),
         }
-        last_added = Some(j);
+        last = Some(i);
+        picked += 1;
     }
-    (removals, additions)
+    runs
 }
 
 /// The ESEARCH line for a context's changes, numbers as the client asked for them; None

@@ -239,7 +239,7 @@ impl<S: Storage> Session<S> {
                 uid,
                 key,
                 ret: Some(ret),
-            } => self.esearch(tag, uid, &key, ret, out),
+            } => self.extended_search(tag, uid, &key, None, ret, out),
             C::Sort {
                 uid,
                 criteria,

@@ -6,6 +6,7 @@ use super::dispatch::Done;
 use super::{failed, Output, Session, Storage};
 use crate::command::Command;
 use crate::response::{Data, Esearch, EsearchItem, Response};
+use crate::sort::SortCriterion;
 use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
 
 /// Consecutive numbers as ranges: the smallest set naming exactly `nums` (ascending).
@@ -37,7 +38,7 @@ fn key_with_saved(key: SearchKey, saved: &SeqSet) -> SearchKey {
 
 /// The ESEARCH items asked for, from the hits in the requested order (ascending for SEARCH,
 /// the sort order for SORT: RFC 5267 §3.1's MIN and MAX are the first and the last).
-pub(super) fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
+fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
     let mut items = Vec::new();
     if ret.min {
         items.extend(hits.first().copied().map(EsearchItem::Min));
@@ -62,7 +63,7 @@ pub(super) fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
 
 /// What SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone when only they are asked for
 /// besides SAVE, otherwise the whole result; ascending.
-pub(super) fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
+fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
     if (ret.min || ret.max) && !ret.all && !ret.count && ret.partial.is_none() {
         let mut kept = Vec::new();
         if ret.min {
@@ -82,16 +83,19 @@ pub(super) fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
 }
 
 /// Nothing but SAVE asked for: no ESEARCH response (RFC 5182 §2.1).
-pub(super) fn only_save(ret: &SearchReturn) -> bool {
+fn only_save(ret: &SearchReturn) -> bool {
     ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.update || ret.partial.is_some())
 }
 
 impl<S: Storage> Session<S> {
-    pub(super) fn esearch(
+    /// An extended SEARCH, or with `sort` an extended SORT (RFC 5267 §3): the ESEARCH items
+    /// over the result in the requested order, SAVE, and UPDATE's live context.
+    pub(super) fn extended_search(
         &mut self,
         tag: &str,
         uid: bool,
         key: &SearchKey,
+        sort: Option<&[SortCriterion]>,
         ret: SearchReturn,
         out: &mut Output,
     ) -> Done {
@@ -100,12 +104,19 @@ impl<S: Storage> Session<S> {
                 return refused;
             }
         }
-        let found = self.matching(key);
+        let found = match sort {
+            None => self
+                .matching(key)
+                .map(|hits| hits.into_iter().map(|(_, u)| u).collect()),
+            Some(criteria) => self
+                .sort_inputs(key, true)
+                .map(|msgs| crate::sort::sort(&msgs, criteria)),
+        };
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
-        let hits = match found {
-            Ok(hits) => hits,
+        let uids: Vec<u32> = match found {
+            Ok(uids) => uids,
             Err(e) => {
                 // A failed SEARCH ... SAVE leaves `$` empty (RFC 5182 §2.1).
                 if ret.save {
@@ -115,11 +126,14 @@ impl<S: Storage> Session<S> {
             }
         };
         if ret.save {
-            let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
             sel.saved = to_save(&ret, &uids);
         }
         if !only_save(&ret) {
-            let nums: Vec<u32> = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+            let nums: Vec<u32> = if uid {
+                uids.clone()
+            } else {
+                uids.iter().filter_map(|&u| sel.seq_of(u)).collect()
+            };
             out.push(Response::Data(Data::Esearch(Esearch {
                 tag: Some(tag.to_owned()),
                 uid,
@@ -127,10 +141,16 @@ impl<S: Storage> Session<S> {
             })));
         }
         if ret.update {
-            let uids = hits.iter().map(|&(_, u)| u).collect();
-            self.keep_context(tag, uid, key, None, uids, out);
+            self.keep_context(tag, uid, key, sort, uids, out);
         }
-        Done::reply(Response::ok(tag, "Search completed"))
+        Done::reply(Response::ok(
+            tag,
+            if sort.is_some() {
+                "Sort completed"
+            } else {
+                "Search completed"
+            },
+        ))
     }
 
     /// The command with `$` replaced by the saved result: UIDs in UID commands and in SEARCH
@@ -157,32 +177,13 @@ impl<S: Storage> Session<S> {
             (true, false) => by_seq(),
         };
         use Command as C;
+        let mut cmd = cmd;
+        if let C::Search { key, .. } | C::Sort { key, .. } | C::Thread { key, .. } = &mut cmd {
+            let named = std::mem::replace(key, SearchKey::All);
+            *key = key_with_saved(named, &by_uid());
+            return cmd;
+        }
         match cmd {
-            C::Search { uid, key, ret } => C::Search {
-                uid,
-                key: key_with_saved(key, &by_uid()),
-                ret,
-            },
-            C::Sort {
-                uid,
-                criteria,
-                key,
-                ret,
-            } => C::Sort {
-                uid,
-                criteria,
-                key: key_with_saved(key, &by_uid()),
-                ret,
-            },
-            C::Thread {
-                uid,
-                algorithm,
-                key,
-            } => C::Thread {
-                uid,
-                algorithm,
-                key: key_with_saved(key, &by_uid()),
-            },
             C::Fetch { uid, set: s, atts } => C::Fetch {
                 uid,
                 set: set(s, uid),

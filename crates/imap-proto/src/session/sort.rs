@@ -3,14 +3,18 @@
 //! with ESEARCH.
 
 use super::dispatch::Done;
-use super::{esearch, failed, Failure, Output, Session, Storage};
-use crate::response::{Data, Esearch, Response};
+use super::{failed, Failure, Output, Session, Storage};
+use crate::response::{Data, Response};
 use crate::sort::{SortCriterion, SortInput, ThreadAlgorithm};
 use crate::types::{SearchKey, SearchReturn};
 
 impl<S: Storage> Session<S> {
     /// The messages matching `key`, with their facts; `uid` picks the number reported.
-    fn sort_inputs(&mut self, key: &SearchKey, uid: bool) -> Result<Vec<SortInput>, Failure> {
+    pub(super) fn sort_inputs(
+        &mut self,
+        key: &SearchKey,
+        uid: bool,
+    ) -> Result<Vec<SortInput>, Failure> {
         let hits = self.matching(key)?;
         self.inputs_of(hits, uid)
     }
@@ -59,57 +63,7 @@ impl<S: Storage> Session<S> {
                 Err(e) => Done::reply(failed(tag, &e)),
             };
         };
-        self.esort(tag, uid, criteria, key, ret, out)
-    }
-
-    /// RFC 5267's extended SORT: the ESEARCH items over the result in sort order.
-    fn esort(
-        &mut self,
-        tag: &str,
-        uid: bool,
-        criteria: &[SortCriterion],
-        key: &SearchKey,
-        ret: SearchReturn,
-        out: &mut Output,
-    ) -> Done {
-        if ret.update {
-            if let Some(refused) = self.update_tag_in_use(tag) {
-                return refused;
-            }
-        }
-        let uids = match self.sort_inputs(key, true) {
-            Ok(msgs) => crate::sort::sort(&msgs, criteria),
-            Err(e) => {
-                if ret.save {
-                    if let Some(sel) = self.selected.as_mut() {
-                        sel.saved.clear();
-                    }
-                }
-                return Done::reply(failed(tag, &e));
-            }
-        };
-        let Some(sel) = self.selected.as_mut() else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
-        };
-        if ret.save {
-            sel.saved = esearch::to_save(&ret, &uids);
-        }
-        if !esearch::only_save(&ret) {
-            let nums: Vec<u32> = if uid {
-                uids.clone()
-            } else {
-                uids.iter().filter_map(|&u| sel.seq_of(u)).collect()
-            };
-            out.push(Response::Data(Data::Esearch(Esearch {
-                tag: Some(tag.to_owned()),
-                uid,
-                items: esearch::items(&ret, &nums),
-            })));
-        }
-        if ret.update {
-            self.keep_context(tag, uid, key, Some(criteria), uids, out);
-        }
-        Done::reply(Response::ok(tag, "Sort completed"))
+        self.extended_search(tag, uid, key, Some(criteria), ret, out)
     }
 
     pub(super) fn thread(

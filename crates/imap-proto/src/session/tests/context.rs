@@ -16,6 +16,17 @@ const SEEN: FlagSet = FlagSet {
     keywords: 0,
 };
 
+/// The (tag, items) of each ESEARCH in a reply.
+fn live_updates(r: &[Response]) -> Vec<(Option<String>, Vec<EsearchItem>)> {
+    data(r)
+        .into_iter()
+        .filter_map(|d| match d {
+            Data::Esearch(e) => Some((e.tag, e.items)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn rfc5267_update_transcript() {
     let (store, mut c) = inbox_with(5);
@@ -52,11 +63,7 @@ fn rfc5267_update_transcript() {
         "B04 OK Updates cancelled\r\n"
     );
     assert!(store.set_flags("INBOX", 1, FLAGGED));
-    let r = c.run("n3 NOOP");
-    assert!(
-        !data(&r).iter().any(|d| matches!(d, Data::Esearch(_))),
-        "{r:?}"
-    );
+    assert_eq!(live_updates(&c.run("n3 NOOP")), vec![]);
     let r = c.run("B05 CANCELUPDATE \"B01\"");
     assert_eq!(last(&r).kind, Kind::No, "{r:?}");
 }
@@ -74,16 +81,12 @@ fn sequence_numbered_updates_keep_numbers_valid() {
     // After FETCH the EXPUNGE waits (RFC 3501 §7.4.1), but the REMOVEFROM goes now, under
     // the number the client still knows.
     let r = c.run("f FETCH 1 FLAGS");
-    let updates: Vec<Vec<EsearchItem>> = data(&r)
-        .into_iter()
-        .filter_map(|d| match d {
-            Data::Esearch(e) => Some(e.items),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        updates,
-        vec![vec![EsearchItem::RemoveFrom(vec![(0, vec![2])])]]
+        live_updates(&r),
+        vec![(
+            Some("t".into()),
+            vec![EsearchItem::RemoveFrom(vec![(0, vec![2])])]
+        )]
     );
     assert!(expunges(&r).is_empty(), "{r:?}");
     // The EXPUNGE, and no second REMOVEFROM.
@@ -123,11 +126,7 @@ fn sequence_numbers_in_the_program_are_evaluated_once() {
     c.run("a EXPUNGE");
     // Message 2 is now UID 3 (in the set), message 3 is UID 4 (not in it).
     assert!(store.set_flags("INBOX", 4, FLAGGED));
-    let r = c.run("n NOOP");
-    assert!(
-        !data(&r).iter().any(|d| matches!(d, Data::Esearch(_))),
-        "{r:?}"
-    );
+    assert_eq!(live_updates(&c.run("n NOOP")), vec![]);
     assert!(store.set_flags("INBOX", 3, FLAGGED));
     let r = c.run("n NOOP");
     assert!(
@@ -178,15 +177,8 @@ fn sort_context_positions_follow_the_sort_order() {
     c.run("S2 SORT RETURN (UPDATE) (REVERSE SUBJECT) UTF-8 UNSEEN");
     assert!(store.expunge("INBOX", 4));
     let r = c.run("n NOOP");
-    let removals: Vec<(Option<String>, Vec<EsearchItem>)> = data(&r)
-        .into_iter()
-        .filter_map(|d| match d {
-            Data::Esearch(e) => Some((e.tag, e.items)),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        removals,
+        live_updates(&r),
         vec![
             (
                 Some("S1".into()),
@@ -219,14 +211,11 @@ fn limit_refuses_updates_but_answers() {
     let r = c.run("t5 SEARCH RETURN (UPDATE) FLAGGED");
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(store.set_flags("INBOX", 1, FLAGGED));
-    let tags: Vec<String> = data(&c.run("n NOOP"))
+    let tags: Vec<Option<String>> = live_updates(&c.run("n NOOP"))
         .into_iter()
-        .filter_map(|d| match d {
-            Data::Esearch(e) => e.tag,
-            _ => None,
-        })
+        .map(|(tag, _)| tag)
         .collect();
-    assert_eq!(tags, ["t3", "t5"]);
+    assert_eq!(tags, [Some("t3".into()), Some("t5".into())]);
 }
 
 #[test]
@@ -235,11 +224,7 @@ fn contexts_end_with_the_selection() {
     c.run("t SEARCH RETURN (UPDATE) FLAGGED");
     c.run("s SELECT INBOX");
     assert!(store.set_flags("INBOX", 1, FLAGGED));
-    let r = c.run("n NOOP");
-    assert!(
-        !data(&r).iter().any(|d| matches!(d, Data::Esearch(_))),
-        "{r:?}"
-    );
+    assert_eq!(live_updates(&c.run("n NOOP")), vec![]);
     let r = c.run("c CANCELUPDATE \"t\"");
     assert_eq!(last(&r).kind, Kind::No, "{r:?}");
     c.run("u UNSELECT");
