@@ -276,3 +276,34 @@ fn sort_saves_and_names_the_saved_result() {
         "* THREAD (4)\r\ns3 OK Thread completed\r\n"
     );
 }
+
+#[test]
+fn rfc5267_context_hint_and_partial_transcript() {
+    let (_, mut c) = inbox_with(5);
+    c.run("a STORE 2 +FLAGS.SILENT ($Junk)");
+    // §4.2: CONTEXT is a hint; the results are as without it.
+    assert_eq!(
+        raw(
+            &mut c,
+            "A01 SEARCH RETURN (CONTEXT COUNT) UNDELETED UNKEYWORD $Junk"
+        ),
+        "* ESEARCH (TAG \"A01\") COUNT 4\r\nA01 OK Search completed\r\n"
+    );
+    // §4.4: a range spanning the end, one within, one beyond.
+    for (line, answer) in [
+        (
+            "A02 UID SEARCH RETURN (PARTIAL 3:10) UNDELETED UNKEYWORD $Junk",
+            "* ESEARCH (TAG \"A02\") UID PARTIAL (3:10 4:5)\r\nA02 OK Search completed\r\n",
+        ),
+        (
+            "A03 UID SEARCH RETURN (PARTIAL 1:2) UNDELETED UNKEYWORD $Junk",
+            "* ESEARCH (TAG \"A03\") UID PARTIAL (1:2 1,3)\r\nA03 OK Search completed\r\n",
+        ),
+        (
+            "A04 UID SEARCH RETURN (PARTIAL 24000:24500) UNDELETED UNKEYWORD $Junk",
+            "* ESEARCH (TAG \"A04\") UID PARTIAL (24000:24500 NIL)\r\nA04 OK Search completed\r\n",
+        ),
+    ] {
+        assert_eq!(raw(&mut c, line), answer);
+    }
+}
