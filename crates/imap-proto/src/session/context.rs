@@ -19,7 +19,7 @@ use super::selected::Selected;
 use super::{FlagSet, Output, Session, Snapshot, Storage};
 use crate::response::{Code, Data, Esearch, EsearchItem, Kind, Response, Status};
 use crate::sort::SortCriterion;
-use crate::types::{SearchKey, SeqSet};
+use crate::types::{SearchKey, SeqNum, SeqSet};
 
 /// One searching command kept up to date.
 struct Live {
@@ -148,18 +148,16 @@ fn key_by_uid<M>(key: &SearchKey, sel: &Selected<M>) -> SearchKey {
     use SearchKey as K;
     match key {
         K::SeqSet(s) => {
+            // As SEARCH reads a set: numbers beyond the last message name nothing.
+            let exists = sel.exists();
             let uids: Vec<u32> = sel
-                .resolve(s, false)
-                .unwrap_or_default()
-                .into_iter()
+                .all()
+                .filter(|&(seq, _, _)| s.contains(seq, exists))
                 .map(|(_, u, _)| u)
                 .collect();
             K::Uid(if uids.is_empty() {
                 // No message: a UID that is never given out.
-                SeqSet(vec![(
-                    crate::types::SeqNum::Value(0),
-                    crate::types::SeqNum::Value(0),
-                )])
+                SeqSet(vec![(SeqNum::Value(0), SeqNum::Value(0))])
             } else {
                 exact_set(&uids)
             })
