@@ -11,7 +11,7 @@
 //! the changes, so new messages come after their EXISTS. Each re-evaluation runs the one
 //! `matching()` of SEARCH, SORT and THREAD.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::esearch::exact_set;
@@ -39,8 +39,11 @@ pub(crate) struct Contexts {
     /// (flags, \Recent) of each message when the results were last brought up to date:
     /// only messages that differ from it, or are new, are searched again (RFC 5267
     /// appendix B), so a content search is not run over the whole mailbox after every change.
-    evaluated: HashMap<u32, (FlagSet, bool)>,
+    evaluated: Vec<Seen>,
 }
+
+/// A message as a search saw it: UID, flags, \Recent. Lists of them are in UID order.
+type Seen = (u32, FlagSet, bool);
 
 impl Contexts {
     fn has(&self, tag: &str) -> bool {
@@ -48,45 +51,41 @@ impl Contexts {
     }
 }
 
-/// (position, UIDs) runs taking `old` to `new`, both in the requested order and with the
-/// kept UIDs in the same relative order: the removals, then the additions. `positioned`
-/// false (SEARCH): one run each at position 0, ascending.
+/// (position, UIDs) pairs of ADDTO or REMOVEFROM.
 type Runs = Vec<(u32, Vec<u32>)>;
 
-fn diff(old: &[u32], new: &[u32], positioned: bool) -> (Runs, Runs) {
-    let old_set: HashSet<u32> = old.iter().copied().collect();
-    let new_set: HashSet<u32> = new.iter().copied().collect();
-    if !positioned {
-        let gone: Vec<u32> = old
-            .iter()
-            .copied()
-            .filter(|u| !new_set.contains(u))
-            .collect();
-        let came: Vec<u32> = new
-            .iter()
-            .copied()
-            .filter(|u| !old_set.contains(u))
-            .collect();
-        let run = |v: Vec<u32>| {
-            if v.is_empty() {
-                Vec::new()
-            } else {
-                vec![(0, v)]
-            }
-        };
-        return (run(gone), run(came));
+/// REMOVEFROM runs taking `picked` (ascending UIDs) out of `result` (in the requested order):
+/// positioned (SORT) or one run at 0 in mailbox order (SEARCH).
+fn removal_runs(result: &[u32], picked: &[u32], positioned: bool) -> Runs {
+    let is_picked = |u: u32| picked.binary_search(&u).is_ok();
+    if positioned {
+        // A removal at position p takes the run starting there (RFC 5267 §4.3.4); earlier
+        // removals have already shifted it forward.
+        return runs(result, is_picked, |i, removed| i as u32 - removed + 1);
     }
-    // A removal at position p takes the run starting there (RFC 5267 §4.3.4); earlier
-    // removals have already shifted it forward.
-    let removals = runs(
-        old,
-        |u| !new_set.contains(&u),
-        |i, removed| i as u32 - removed + 1,
-    );
-    // An addition at position p puts the run's first there (§4.3.3); processed in order,
-    // everything before it is in place.
-    let additions = runs(new, |u| !old_set.contains(&u), |j, _| j as u32 + 1);
-    (removals, additions)
+    one_run(result.iter().copied().filter(|&u| is_picked(u)).collect())
+}
+
+/// ADDTO runs for `picked` (ascending UIDs) as they sit in the new `result`.
+fn addition_runs(result: &[u32], picked: &[u32], positioned: bool) -> Runs {
+    if positioned {
+        // An addition at position p puts the run's first there (§4.3.3); processed in
+        // order, everything before it is in place.
+        return runs(
+            result,
+            |u| picked.binary_search(&u).is_ok(),
+            |j, _| j as u32 + 1,
+        );
+    }
+    one_run(picked.to_vec())
+}
+
+fn one_run(uids: Vec<u32>) -> Runs {
+    if uids.is_empty() {
+        Vec::new()
+    } else {
+        vec![(0, uids)]
+    }
 }
 
 /// The runs of consecutive entries of `list` that `pick` selects, each at the position
@@ -172,33 +171,58 @@ fn key_by_uid<M>(key: &SearchKey, sel: &Selected<M>) -> SearchKey {
 /// Before the view takes in a snapshot: REMOVEFROM for the results the store no longer has,
 /// numbered as the client still numbers them (the EXPUNGE comes after).
 pub(crate) fn drop_expunged<M>(sel: &mut Selected<M>, snap: &Snapshot, out: &mut Output) {
+    if sel.contexts.live.is_empty() {
+        return;
+    }
+    // Both lists are in UID order: one walk finds what the store lost.
+    let mut gone = Vec::new();
+    let mut store = snap.messages.iter().map(|m| m.uid).peekable();
+    for (_, u, _) in sel.all() {
+        while store.next_if(|&s| s < u).is_some() {}
+        if store.next_if_eq(&u).is_none() {
+            gone.push(u);
+        }
+    }
+    if gone.is_empty() {
+        return;
+    }
     let mut live = std::mem::take(&mut sel.contexts.live);
     for c in &mut live {
-        let kept: Vec<u32> = c
-            .result
-            .iter()
-            .copied()
-            .filter(|&u| in_store(snap, u))
-            .collect();
-        if kept.len() == c.result.len() {
+        let removals = removal_runs(&c.result, &gone, c.sort.is_some());
+        if removals.is_empty() {
             continue;
         }
-        let (removals, _) = diff(&c.result, &kept, c.sort.is_some());
         out.extend(notice(c, sel, removals, Vec::new()));
-        c.result = kept;
+        c.result.retain(|u| gone.binary_search(u).is_err());
     }
     sel.contexts.live = live;
 }
 
-fn in_store(snap: &Snapshot, uid: u32) -> bool {
-    snap.messages.binary_search_by_key(&uid, |m| m.uid).is_ok()
+/// The view's messages as a search sees them, those the store no longer has left out.
+fn view_state<M>(sel: &Selected<M>, snap: Option<&Snapshot>) -> Vec<Seen> {
+    let mut store = snap.map(|s| s.messages.iter().map(|m| m.uid).peekable());
+    sel.all()
+        .filter(|&(_, u, _)| {
+            store.as_mut().is_none_or(|st| {
+                while st.next_if(|&s| s < u).is_some() {}
+                st.next_if_eq(&u).is_some()
+            })
+        })
+        .map(|(_, u, f)| (u, f, sel.is_recent(u)))
+        .collect()
 }
 
-/// What a search can see change in the view's messages (the store still has them).
-fn view_state<M>(sel: &Selected<M>, snap: Option<&Snapshot>) -> HashMap<u32, (FlagSet, bool)> {
-    sel.all()
-        .filter(|&(_, u, _)| snap.is_none_or(|s| in_store(s, u)))
-        .map(|(_, u, f)| (u, (f, sel.is_recent(u))))
+/// The UIDs whose state differs from (or is missing in) what was evaluated; both in UID
+/// order.
+fn changed_since(state: &[Seen], evaluated: &[Seen]) -> Vec<u32> {
+    let mut before = evaluated.iter().peekable();
+    state
+        .iter()
+        .filter(|now| {
+            while before.next_if(|b| b.0 < now.0).is_some() {}
+            before.next_if(|b| b.0 == now.0).is_none_or(|b| b != *now)
+        })
+        .map(|s| s.0)
         .collect()
 }
 
@@ -274,43 +298,24 @@ impl<S: Storage> Session<S> {
             return;
         }
         let state = view_state(sel, Some(snap));
-        let changed: HashSet<u32> = state
-            .iter()
-            .filter(|&(u, s)| sel.contexts.evaluated.get(u) != Some(s))
-            .map(|(&u, _)| u)
-            .collect();
+        let changed = changed_since(&state, &sel.contexts.evaluated);
+        if changed.is_empty() {
+            sel.contexts.evaluated = state;
+            return;
+        }
+        let among: HashSet<u32> = changed.iter().copied().collect();
         let mut live = std::mem::take(&mut sel.contexts.live);
         let mut complete = true;
         for c in &mut live {
-            let now = if changed.is_empty() {
-                Ok(None)
-            } else {
-                self.evaluate(c, &changed, &state)
-            };
-            let now = match now {
-                Ok(Some(now)) => now,
-                Ok(None) => {
-                    // Nothing to search again; only what the store lost (a message still
-                    // in the view until its EXPUNGE) leaves the result.
-                    c.result
-                        .iter()
-                        .copied()
-                        .filter(|u| state.contains_key(u))
-                        .collect()
+            match self.evaluate(c, &changed, &among) {
+                Ok(Some((removals, additions))) => {
+                    if let Some(sel) = self.selected.as_ref() {
+                        out.extend(notice(c, sel, removals, additions));
+                    }
                 }
-                Err(_) => {
-                    complete = false;
-                    continue;
-                }
-            };
-            if now == c.result {
-                continue;
+                Ok(None) => {}
+                Err(_) => complete = false,
             }
-            let (removals, additions) = diff(&c.result, &now, c.sort.is_some());
-            if let Some(sel) = self.selected.as_ref() {
-                out.extend(notice(c, sel, removals, additions));
-            }
-            c.result = now;
         }
         if let Some(sel) = self.selected.as_mut() {
             sel.contexts.live = live;
@@ -320,84 +325,121 @@ impl<S: Storage> Session<S> {
         }
     }
 
-    /// The context's result with the `changed` messages searched again: UIDs in the
-    /// requested order.
+    /// Searches the `changed` messages (ascending UIDs; `among` the same as a set) again
+    /// for the context, updates its result and returns the REMOVEFROM and ADDTO runs;
+    /// None when the result stays as it was.
     fn evaluate(
         &mut self,
-        c: &Live,
-        changed: &HashSet<u32>,
-        state: &HashMap<u32, (FlagSet, bool)>,
-    ) -> Result<Option<Vec<u32>>, super::Failure> {
-        let matched: HashSet<u32> = self
-            .matching_among(&c.key, Some(changed))?
+        c: &mut Live,
+        changed: &[u32],
+        among: &HashSet<u32>,
+    ) -> Result<Option<(Runs, Runs)>, super::Failure> {
+        // Ascending, as the view is.
+        let matched: Vec<u32> = self
+            .matching_among(&c.key, Some(among))?
             .into_iter()
             .map(|(_, u)| u)
             .collect();
-        let old: HashSet<u32> = c.result.iter().copied().collect();
-        let kept = c
+        let members = match &c.sort {
+            None => std::borrow::Cow::Borrowed(&c.result),
+            Some(_) => {
+                let mut m = c.result.clone();
+                m.sort_unstable();
+                std::borrow::Cow::Owned(m)
+            }
+        };
+        let is_member = |u: &u32| members.binary_search(u).is_ok();
+        let removed: Vec<u32> = changed
+            .iter()
+            .copied()
+            .filter(|u| is_member(u) && matched.binary_search(u).is_err())
+            .collect();
+        let added: Vec<u32> = matched.iter().copied().filter(|u| !is_member(u)).collect();
+        if removed.is_empty() && added.is_empty() {
+            return Ok(None);
+        }
+        let positioned = c.sort.is_some();
+        let removals = removal_runs(&c.result, &removed, positioned);
+        let mut now: Vec<u32> = c
             .result
             .iter()
             .copied()
-            .filter(|u| state.contains_key(u) && (!changed.contains(u) || matched.contains(u)));
-        let mut added: Vec<u32> = matched
-            .iter()
-            .copied()
-            .filter(|u| !old.contains(u))
+            .filter(|u| removed.binary_search(u).is_err())
             .collect();
-        let Some(criteria) = &c.sort else {
-            let mut now: Vec<u32> = kept.chain(added).collect();
-            now.sort_unstable();
-            return Ok(Some(now));
-        };
-        if added.is_empty() {
-            return Ok(Some(kept.collect()));
+        if !added.is_empty() {
+            now.extend_from_slice(&added);
+            match &c.sort {
+                None => now.sort_unstable(),
+                Some(criteria) => {
+                    // The whole result sorted again (the kept ones keep their order: sort
+                    // keys never change), from the facts the store keeps.
+                    let Some(sel) = self.selected.as_ref() else {
+                        return Ok(None);
+                    };
+                    let mut hits: Vec<(u32, u32)> = now
+                        .iter()
+                        .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
+                        .collect();
+                    hits.sort_unstable();
+                    let msgs = self.inputs_of(hits, true)?;
+                    now = crate::sort::sort(&msgs, criteria);
+                }
+            }
         }
-        // New members: the whole result sorted again (the kept ones keep their order, sort
-        // keys never change), from the facts the store keeps.
-        let mut all: Vec<u32> = kept.collect();
-        all.append(&mut added);
-        let Some(sel) = self.selected.as_ref() else {
-            return Ok(None);
-        };
-        let mut hits: Vec<(u32, u32)> = all
-            .iter()
-            .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
-            .collect();
-        hits.sort_unstable();
-        let msgs = self.inputs_of(hits, true)?;
-        Ok(Some(crate::sort::sort(&msgs, criteria)))
+        let additions = addition_runs(&now, &added, positioned);
+        c.result = now;
+        Ok(Some((removals, additions)))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::diff;
+    use super::{addition_runs, changed_since, removal_runs, FlagSet};
 
     #[test]
-    fn search_diff_is_unpositioned_and_ascending() {
+    fn search_runs_are_unpositioned_and_ascending() {
         assert_eq!(
-            diff(&[1, 2, 4], &[2, 3, 4, 9], false),
-            (vec![(0, vec![1])], vec![(0, vec![3, 9])])
+            removal_runs(&[1, 2, 4, 7], &[2, 3, 7], false),
+            [(0, vec![2, 7])]
         );
-        assert_eq!(diff(&[1, 2], &[1, 2], false), (vec![], vec![]));
+        assert_eq!(addition_runs(&[1, 3, 9], &[3, 9], false), [(0, vec![3, 9])]);
+        assert_eq!(removal_runs(&[1, 2], &[5], false), []);
     }
 
     #[test]
-    fn sort_diff_positions_follow_rfc_5267() {
+    fn sort_runs_follow_rfc_5267() {
         // §4.3.3: 2734:2735 becoming 2731:2735 is one run at position 1.
         assert_eq!(
-            diff(&[2734, 2735], &[2731, 2732, 2733, 2734, 2735], true),
-            (vec![], vec![(1, vec![2731, 2732, 2733])])
+            addition_runs(&[2731, 2732, 2733, 2734, 2735], &[2731, 2732, 2733], true),
+            [(1, vec![2731, 2732, 2733])]
         );
-        // Removals: each run at its position after the earlier runs are gone.
+        // Removals: each run at its position once the earlier runs are gone.
         assert_eq!(
-            diff(&[5, 9, 7, 3, 8, 1], &[5, 3, 1], true),
-            (vec![(2, vec![9, 7]), (3, vec![8])], vec![])
+            removal_runs(&[5, 9, 7, 3, 8, 1], &[7, 8, 9], true),
+            [(2, vec![9, 7]), (3, vec![8])]
         );
-        // Both: the kept ones stay in order, new ones go where the sort puts them.
+        // Additions where the sort put them, runs kept in sort order.
         assert_eq!(
-            diff(&[10, 20, 30], &[15, 10, 30, 40, 45], true),
-            (vec![(2, vec![20])], vec![(1, vec![15]), (4, vec![40, 45])])
+            addition_runs(&[15, 10, 30, 45, 40], &[15, 40, 45], true),
+            [(1, vec![15]), (4, vec![45, 40])]
         );
+    }
+
+    #[test]
+    fn changed_messages_are_found_by_one_walk() {
+        let f = |system| FlagSet {
+            system,
+            keywords: 0,
+        };
+        let before = [(1, f(0), true), (2, f(1), false), (4, f(0), false)];
+        let now = [
+            (1, f(0), false),
+            (2, f(1), false),
+            (3, f(0), false),
+            (4, f(0), false),
+            (6, f(2), true),
+        ];
+        assert_eq!(changed_since(&now, &before), [1, 3, 6]);
+        assert_eq!(changed_since(&now, &now), Vec::<u32>::new());
     }
 }
