@@ -20,7 +20,11 @@ pub enum Command {
     },
     Select(String),
     Examine(String),
-    Create(String),
+    /// `uses`: RFC 6154 special-use attributes asked for (CREATE-SPECIAL-USE), e.g. `\\Sent`.
+    Create {
+        name: String,
+        uses: Vec<String>,
+    },
     Delete(String),
     Rename(String, String),
     Subscribe(String),
@@ -109,6 +113,50 @@ pub enum Command {
     },
     /// RFC 4978: the mechanism named (only `DEFLATE` is known).
     Compress(String),
+    /// SELECT or EXAMINE with RFC 7162 parameters.
+    SelectWith {
+        mailbox: String,
+        read_only: bool,
+        params: SelectParams,
+    },
+    /// FETCH with RFC 7162's `(CHANGEDSINCE m [VANISHED])`.
+    FetchChangedSince {
+        uid: bool,
+        set: SeqSet,
+        atts: Vec<FetchAtt>,
+        changed_since: u64,
+        vanished: bool,
+    },
+    /// STORE with RFC 7162's `(UNCHANGEDSINCE m)`.
+    StoreUnchangedSince(ConditionalStore),
+}
+
+/// `STORE set (UNCHANGEDSINCE m) op flags`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionalStore {
+    pub uid: bool,
+    pub set: SeqSet,
+    pub op: StoreOp,
+    pub silent: bool,
+    pub flags: Vec<Flag>,
+    pub unchanged_since: u64,
+}
+
+/// RFC 7162 SELECT/EXAMINE parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SelectParams {
+    pub condstore: bool,
+    pub qresync: Option<QresyncParams>,
+}
+
+/// `QRESYNC (uidvalidity modseq [known-uids [(known-seqs known-seq-uids)]])`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    pub uidvalidity: u32,
+    pub modseq: u64,
+    pub known_uids: Option<SeqSet>,
+    /// Sequence numbers and the UIDs the client believes they name.
+    pub seq_match: Option<(SeqSet, SeqSet)>,
 }
 
 /// An APPEND up to its message literal.

@@ -189,6 +189,7 @@ impl Code {
             Code::AuthenticationFailed => b"AUTHENTICATIONFAILED",
             Code::AuthorizationFailed => b"AUTHORIZATIONFAILED",
             Code::Cannot => b"CANNOT",
+            Code::UseAttr => b"USEATTR",
             Code::InUse => b"INUSE",
             Code::Limit => b"LIMIT",
             Code::Nonexistent => b"NONEXISTENT",
@@ -208,6 +209,17 @@ impl Code {
             Code::TooBig => b"TOOBIG",
             Code::Unavailable => b"UNAVAILABLE",
             Code::CompressionActive => b"COMPRESSIONACTIVE",
+            Code::NoModSeq => b"NOMODSEQ",
+            Code::HighestModSeq(n) => {
+                out.extend_from_slice(b"HIGHESTMODSEQ ");
+                push_num(out, n);
+                return;
+            }
+            Code::Modified(set) => {
+                out.extend_from_slice(b"MODIFIED ");
+                compact_set(out, set);
+                return;
+            }
             Code::BadCharset(sets) => {
                 out.extend_from_slice(b"BADCHARSET");
                 if !sets.is_empty() {
@@ -305,6 +317,24 @@ impl Data {
                 }
             }
             Data::Esearch(e) => e.encode(out),
+            Data::SearchModSeq { hits, modseq } => {
+                out.extend_from_slice(b"SEARCH");
+                for h in hits {
+                    out.push(b' ');
+                    push_num(out, h);
+                }
+                out.extend_from_slice(b" (MODSEQ ");
+                push_num(out, modseq);
+                out.push(b')');
+            }
+            Data::Vanished { earlier, uids } => {
+                out.extend_from_slice(if *earlier {
+                    b"VANISHED (EARLIER) "
+                } else {
+                    b"VANISHED "
+                });
+                compact_set(out, uids);
+            }
             Data::Sort(hits) => {
                 out.extend_from_slice(b"SORT");
                 for h in hits {
@@ -468,6 +498,11 @@ impl FetchItem {
             FetchItem::BodyStructure(b) => {
                 out.extend_from_slice(b"BODYSTRUCTURE ");
                 out.extend_from_slice(&b.0);
+            }
+            FetchItem::ModSeq(n) => {
+                out.extend_from_slice(b"MODSEQ (");
+                push_num(out, n);
+                out.push(b')');
             }
             FetchItem::Preview(text) => {
                 out.extend_from_slice(b"PREVIEW ");

@@ -44,6 +44,81 @@ pub fn special_use(name: &str) -> Option<&'static str> {
         .map(|(_, a)| *a)
 }
 
+/// The special-use attributes defined (RFC 6154, and RFC 8457's `\\Important`).
+pub const USE_ATTRIBUTES: [&str; 8] = [
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+    "\\Important",
+];
+
+/// The special uses a mailbox here can be given (CREATE-SPECIAL-USE, or METADATA's
+/// `/private/specialuse`): the others name views the server would have to make (all mail,
+/// flagged mail, important mail), which a Maildir store does not.
+pub const SETTABLE_USES: [&str; 5] = ["\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash"];
+
+/// The METADATA entry holding a mailbox's special use (RFC 6154 §4).
+pub const SPECIAL_USE_ENTRY: &str = "/private/specialuse";
+
+/// Why a special use cannot be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UseError {
+    /// Not a special-use attribute at all.
+    Unknown(String),
+    /// Defined, but not one a mailbox here can carry.
+    Unsupported(&'static str),
+}
+
+/// The attributes of a space-separated special-use list in their canonical spelling, each
+/// once; an empty list is valid (no special use).
+pub fn parse_uses<'a>(
+    attrs: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<&'static str>, UseError> {
+    let mut out = Vec::new();
+    for a in attrs {
+        let Some(known) = USE_ATTRIBUTES.iter().find(|k| k.eq_ignore_ascii_case(a)) else {
+            return Err(UseError::Unknown(a.to_owned()));
+        };
+        if !SETTABLE_USES.contains(known) {
+            return Err(UseError::Unsupported(known));
+        }
+        if !out.contains(known) {
+            out.push(*known);
+        }
+    }
+    Ok(out)
+}
+
+/// The special-use attributes of the user's mailboxes: those set on a mailbox, and for the
+/// rest the default folders' own ([`SPECIAL_USE`]).
+#[derive(Debug, Clone, Default)]
+pub struct SpecialUses(Vec<(String, Vec<&'static str>)>);
+
+impl SpecialUses {
+    /// From the stored `/private/specialuse` values, by mailbox; unparsable values are
+    /// ignored (they were checked when set).
+    pub fn new(set: impl IntoIterator<Item = (String, String)>) -> SpecialUses {
+        SpecialUses(
+            set.into_iter()
+                .filter_map(|(name, value)| {
+                    Some((name, parse_uses(value.split_whitespace()).ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn of(&self, name: &str) -> Vec<&'static str> {
+        match self.0.iter().find(|(n, _)| n == name) {
+            Some((_, attrs)) => attrs.clone(),
+            None => special_use(name).into_iter().collect(),
+        }
+    }
+}
+
 /// Matches a LIST pattern against a name. INBOX compares case-insensitively.
 pub fn matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
@@ -147,6 +222,7 @@ impl ListEntry {
 pub fn extended(
     names: &[String],
     subs: &[String],
+    uses: &SpecialUses,
     args: &crate::types::ListExtended,
 ) -> Vec<ListEntry> {
     use std::collections::BTreeMap;
@@ -185,7 +261,7 @@ pub fn extended(
             return true;
         }
         (!select.subscribed || subscribed.contains(name))
-            && (!select.special_use || (exists && special_use(name).is_some()))
+            && (!select.special_use || (exists && !uses.of(name).is_empty()))
     };
     let mut criteria = Vec::new();
     if select.subscribed {
@@ -224,9 +300,7 @@ pub fn extended(
             "\\HasNoChildren"
         });
         if exists {
-            if let Some(su) = special_use(name) {
-                attrs.push(su);
-            }
+            attrs.extend(uses.of(name));
         }
         if ret.subscribed && subscribed.contains(name.as_str()) {
             attrs.push("\\Subscribed");
@@ -246,7 +320,12 @@ pub fn extended(
 /// shows subscribed names whether they exist or not, and — when a subscribed name does not
 /// match but one of its unsubscribed ancestors does (a `%` pattern) — that ancestor with
 /// `\Noselect` (RFC 3501 §6.3.9).
-pub fn plain(names: &[String], subs: Option<&[String]>, pattern: &str) -> Vec<Response> {
+pub fn plain(
+    names: &[String],
+    subs: Option<&[String]>,
+    uses: &SpecialUses,
+    pattern: &str,
+) -> Vec<Response> {
     let all = with_ancestors(names);
     let Some(subs) = subs else {
         return all
@@ -266,7 +345,7 @@ pub fn plain(names: &[String], subs: Option<&[String]>, pattern: &str) -> Vec<Re
                     .to_owned(),
                 );
                 if *exists {
-                    attrs.extend(special_use(name).map(str::to_owned));
+                    attrs.extend(uses.of(name).into_iter().map(str::to_owned));
                 }
                 Response::Data(Data::List(ListItem {
                     attrs,
@@ -365,7 +444,7 @@ mod tests {
         let Ok((_, Command::ListExtended(args))) = parse_command(cmd.as_bytes()) else {
             panic!("{cmd}")
         };
-        extended(names, subs, &args)
+        extended(names, subs, &SpecialUses::default(), &args)
             .iter()
             .map(|e| {
                 let out = e.to_response().to_bytes();
@@ -525,7 +604,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(
-            lines(plain(&names, Some(&subs), "t/%")),
+            lines(plain(&names, Some(&subs), &SpecialUses::default(), "t/%")),
             [
                 "* LSUB () \"/\" \"t/a\"",
                 "* LSUB (\\Noselect) \"/\" \"t/b\"",
@@ -533,7 +612,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            lines(plain(&names, Some(&subs), "*")),
+            lines(plain(&names, Some(&subs), &SpecialUses::default(), "*")),
             [
                 "* LSUB () \"/\" \"gone/z\"",
                 "* LSUB () \"/\" \"t/a\"",
@@ -542,7 +621,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            lines(plain(&names, None, "t/%")),
+            lines(plain(&names, None, &SpecialUses::default(), "t/%")),
             [
                 "* LIST (\\HasNoChildren) \"/\" \"t/a\"",
                 "* LIST (\\HasChildren) \"/\" \"t/b\"",

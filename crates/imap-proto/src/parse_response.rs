@@ -377,6 +377,7 @@ impl<'a> Parser<'a> {
             "AUTHENTICATIONFAILED" => Code::AuthenticationFailed,
             "AUTHORIZATIONFAILED" => Code::AuthorizationFailed,
             "CANNOT" => Code::Cannot,
+            "USEATTR" => Code::UseAttr,
             "INUSE" => Code::InUse,
             "LIMIT" => Code::Limit,
             "NONEXISTENT" => Code::Nonexistent,
@@ -402,6 +403,15 @@ impl<'a> Parser<'a> {
             "TOOBIG" => Code::TooBig,
             "UNAVAILABLE" => Code::Unavailable,
             "COMPRESSIONACTIVE" => Code::CompressionActive,
+            "NOMODSEQ" => Code::NoModSeq,
+            "HIGHESTMODSEQ" => {
+                self.sp()?;
+                Code::HighestModSeq(self.number64()?)
+            }
+            "MODIFIED" => {
+                self.sp()?;
+                Code::Modified(self.uid_set()?)
+            }
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {

@@ -64,6 +64,8 @@ pub enum Code {
     AuthenticationFailed,
     AuthorizationFailed,
     Cannot,
+    /// RFC 6154: a special-use attribute that cannot be given.
+    UseAttr,
     InUse,
     Limit,
     Nonexistent,
@@ -81,6 +83,11 @@ pub enum Code {
     NoUpdate(String),
     /// RFC 4978: a second COMPRESS.
     CompressionActive,
+    /// RFC 7162: the mailbox's HIGHESTMODSEQ, or that it keeps none; the UIDs (or sequence
+    /// numbers) a conditional STORE left alone.
+    HighestModSeq(u64),
+    NoModSeq,
+    Modified(Vec<u32>),
 }
 
 /// Untagged data responses.
@@ -132,6 +139,16 @@ pub enum Data {
     },
     /// RFC 2971 server identification.
     Id(Vec<(String, String)>),
+    /// RFC 7162: SEARCH hits with the highest MODSEQ among them (`(MODSEQ n)`).
+    SearchModSeq {
+        hits: Vec<u32>,
+        modseq: u64,
+    },
+    /// RFC 7162 QRESYNC: expunged UIDs, ascending; `earlier`: from before this session.
+    Vanished {
+        earlier: bool,
+        uids: Vec<u32>,
+    },
 }
 
 /// An RFC 4731 ESEARCH response: the result of one extended SEARCH.
@@ -157,6 +174,8 @@ pub enum EsearchItem {
         range: PartialRange,
         hits: Vec<u32>,
     },
+    /// RFC 7162: the highest MODSEQ among the hits.
+    ModSeq(u64),
     /// RFC 5267 §4.3.3: (context position, numbers in the requested order) pairs to insert;
     /// position 0 for SEARCH (mailbox order).
     AddTo(Vec<(u32, Vec<u32>)>),
@@ -191,6 +210,8 @@ pub enum FetchItem {
     BodyStructure(Encoded),
     /// RFC 8970: the start of the message's text, None when there is none to show.
     Preview(Option<String>),
+    /// RFC 7162 `MODSEQ (n)`.
+    ModSeq(u64),
     /// RFC822, RFC822.HEADER, RFC822.TEXT.
     Rfc822(Vec<u8>),
     Rfc822Header(Vec<u8>),

@@ -76,6 +76,8 @@ pub enum FetchAtt {
     Uid,
     /// RFC 8970 PREVIEW (`PREVIEW (LAZY)` too: the preview is always computed).
     Preview,
+    /// RFC 7162 MODSEQ.
+    ModSeq,
     BodySection {
         peek: bool,
         section: Section,
@@ -133,6 +135,9 @@ pub enum SearchKey {
     And(Vec<SearchKey>),
     /// RFC 5032 WITHIN: INTERNALDATE at most this many seconds ago.
     Younger(u32),
+    /// RFC 7162: messages at or above this MODSEQ (the entry name and type are ignored, as
+    /// per-flag mod-sequences are not kept).
+    ModSeq(u64),
     /// RFC 5032 WITHIN: INTERNALDATE more than this many seconds ago.
     Older(u32),
 }
@@ -210,16 +215,19 @@ pub enum StatusAtt {
     Unseen,
     /// RFC 8438 STATUS=SIZE: the mailbox's size in octets.
     Size,
+    /// RFC 7162.
+    HighestModSeq,
 }
 
 impl StatusAtt {
-    const NAMES: [(StatusAtt, &'static str); 6] = [
+    const NAMES: [(StatusAtt, &'static str); 7] = [
         (StatusAtt::Messages, "MESSAGES"),
         (StatusAtt::Recent, "RECENT"),
         (StatusAtt::UidNext, "UIDNEXT"),
         (StatusAtt::UidValidity, "UIDVALIDITY"),
         (StatusAtt::Unseen, "UNSEEN"),
         (StatusAtt::Size, "SIZE"),
+        (StatusAtt::HighestModSeq, "HIGHESTMODSEQ"),
     ];
 
     /// The item's name as written.

@@ -37,7 +37,7 @@ pub fn compute_cached(raw: Vec<u8>, mtime: i64) -> (Arc<Cached>, Vec<u8>) {
             bodystructure: bs.into(),
             search_headers,
             sent_day,
-            sort,
+            sort: Arc::new(sort),
         }),
         msg,
     )
@@ -130,7 +130,7 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Vec<FetchItem> {
     let mut out = Vec::with_capacity(atts.len());
     for att in atts {
         out.push(match att {
-            FetchAtt::Uid | FetchAtt::Flags => continue,
+            FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq => continue,
             FetchAtt::InternalDate => {
                 FetchItem::InternalDate(cached.map_or(0, |c| c.internal_date))
             }

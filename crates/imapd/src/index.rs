@@ -111,7 +111,7 @@ impl Index {
         let [subject, from, to, cc, display_from, display_to, message_id, in_reply_to, references] =
             r.sort;
         Some(Cached {
-            sort: ferrymail_imap_proto::sort::SortFacts {
+            sort: std::sync::Arc::new(ferrymail_imap_proto::sort::SortFacts {
                 arrival: r.internal_date,
                 sent: r.sent,
                 size: r.size,
@@ -124,7 +124,8 @@ impl Index {
                 message_id,
                 in_reply_to,
                 references,
-            },
+                keys: Default::default(),
+            }),
             size: r.size,
             internal_date: r.internal_date,
             envelope: r.envelope.into(),
@@ -216,13 +217,13 @@ mod tests {
             bodystructure: b"(bs)".to_vec().into(),
             search_headers: Default::default(),
             sent_day: Some(3),
-            sort: ferrymail_imap_proto::sort::SortFacts {
+            sort: std::sync::Arc::new(ferrymail_imap_proto::sort::SortFacts {
                 arrival: 1_700_000_000,
                 size: 42,
                 subject: "s".into(),
                 references: "<r@x>".into(),
                 ..Default::default()
-            },
+            }),
         };
         let mb = Path::new("/m/a");
         idx.put(mb, 7, 1, &c);

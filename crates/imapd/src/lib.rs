@@ -50,6 +50,7 @@ pub mod index;
 pub mod mailbox;
 pub mod metadata;
 pub mod mime;
+pub mod modseq;
 pub mod preview;
 pub mod search;
 pub mod session;

@@ -27,10 +27,12 @@ use tokio::sync::watch;
 
 mod hub;
 mod recent;
+mod scanstamp;
 
 pub use hub::{Hub, IdleWatch};
 
 use crate::index::Index;
+use crate::modseq::ModseqLog;
 use crate::uidlist::{store_root, FileStamp, UidList, UidLock};
 
 /// Dovecot's keyword-name file: index → name for the maildir letters a–z.
@@ -44,6 +46,8 @@ pub struct Meta {
     pub dir: Subdir,
     /// Shared so the copy-on-write message list clones cheaply.
     pub file_name: Arc<str>,
+    /// CONDSTORE mod-sequence ([`crate::modseq`]); 0 until the rescan that found it ends.
+    pub modseq: u64,
 }
 
 impl Meta {
@@ -65,8 +69,9 @@ pub struct Cached {
     pub search_headers: [Box<str>; 5],
     /// The day (since the epoch, in the sender's zone) of the Date header.
     pub sent_day: Option<i64>,
-    /// What SORT and THREAD compare.
-    pub sort: ferrymail_imap_proto::sort::SortFacts,
+    /// What SORT and THREAD compare, shared with the SORTs that use it (which fold its
+    /// keys once, here).
+    pub sort: Arc<ferrymail_imap_proto::sort::SortFacts>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +96,10 @@ pub struct State {
     synced: Option<FileStamp>,
     /// The keyword file as it was when `keywords` was last read or written.
     keywords_stamp: Option<FileStamp>,
+    /// The mailbox's files as they were before the last full scan.
+    scanned: Option<scanstamp::ScanStamp>,
+    /// The mod-sequence log as last read or written.
+    pub modseq: ModseqLog,
 }
 
 pub struct SharedMailbox {
@@ -154,6 +163,7 @@ fn save_keywords(dir: &Path, kws: &[String]) -> io::Result<()> {
 impl SharedMailbox {
     fn open(maildir: Maildir, index: Option<Arc<Index>>) -> Result<SharedMailbox, StoreError> {
         let path = maildir.path().to_owned();
+        let modseq = ModseqLog::load(&path)?;
         let keywords_stamp = FileStamp::of_file(&path.join(KEYWORDS_FILE));
         let keywords = load_keywords(&path);
         let (version, _) = watch::channel(0);
@@ -167,7 +177,9 @@ impl SharedMailbox {
                 keywords,
                 recent_from: 1,
                 synced: None,
+                scanned: None,
                 keywords_stamp,
+                modseq,
             }),
             version,
             cache: Mutex::new(HashMap::new()),
@@ -218,6 +230,13 @@ impl SharedMailbox {
     /// anything changed (and then notifies the other sessions).
     pub fn rescan(&self) -> Result<bool, StoreError> {
         let mut st = lock(&self.state);
+        if st
+            .scanned
+            .as_ref()
+            .is_some_and(|s| s.still_current(&self.path))
+        {
+            return Ok(false);
+        }
         let flock = UidLock::acquire(&self.path)?;
         let (mut changed, gone) = self.sync_locked(&mut st)?;
         changed |= self.reload_keywords(&mut st);
@@ -279,6 +298,7 @@ impl SharedMailbox {
                 flags: e.flags(),
                 dir: e.dir(),
                 file_name: e.file_name().into(),
+                modseq: 0,
             })
         };
         if list.uidvalidity != st.uidvalidity {
@@ -317,6 +337,7 @@ impl SharedMailbox {
     /// The rescan proper, with the state and the [`UidLock`] held. Returns whether the
     /// message list changed and the UIDs that disappeared.
     fn sync_locked(&self, st: &mut State) -> Result<(bool, Vec<u32>), StoreError> {
+        let stamp = scanstamp::ScanStamp::take(&self.path);
         let listing = list_unsorted(&st.maildir)?;
         let mut first_load = false;
         let mut changed = false;
@@ -338,6 +359,7 @@ impl SharedMailbox {
                                 flags: e.flags(),
                                 dir: e.dir(),
                                 file_name: e.file_name().into(),
+                                modseq: 0,
                             })
                         })
                         .collect();
@@ -367,6 +389,7 @@ impl SharedMailbox {
                             flags: e.flags(),
                             dir: e.dir(),
                             file_name: e.file_name().into(),
+                            modseq: 0,
                         });
                     } else {
                         next.push(m.clone());
@@ -391,10 +414,22 @@ impl SharedMailbox {
                 flags: e.flags(),
                 dir: e.dir(),
                 file_name: e.file_name().into(),
+                modseq: 0,
             });
             st.uidnext = st.uidnext.saturating_add(1);
             changed = true;
         }
+        // Messages read from the lists at the first load have no mod-sequence yet either.
+        let highest_before = st.modseq.highest;
+        st.modseq.catch_up(&self.path)?;
+        for m in next.iter_mut().filter(|m| st.modseq.is_expunged(m.uid)) {
+            m.modseq = 0;
+        }
+        let unassigned = next.iter().any(|m| m.modseq == 0);
+        changed |= self.assign_modseqs(st, &mut next, &old_msgs, first_load)?;
+        // Another process's HIGHESTMODSEQ (an `H` record) is news too: the sessions' snapshots
+        // must not keep showing a lower one.
+        changed |= st.modseq.highest != highest_before;
         let missing = || !self.path.join(crate::uidlist::FILE_NAME).exists();
         if first_load && (changed || missing()) {
             save_uidlist(st, &next, &self.path)?;
@@ -406,7 +441,7 @@ impl SharedMailbox {
         }
         st.synced = FileStamp::of(&self.path);
         let mut gone = Vec::new();
-        if changed {
+        if changed || unassigned {
             let keep: HashSet<u32> = next.iter().map(|m| m.uid).collect();
             gone = old_msgs
                 .iter()
@@ -415,7 +450,56 @@ impl SharedMailbox {
                 .collect();
             st.msgs = Arc::new(next);
         }
+        st.scanned = Some(stamp);
         Ok((changed, gone))
+    }
+
+    /// Gives every message of `next` without one (new, renamed by another program, or all
+    /// of them at the first load) its mod-sequence: the log's, if it recorded these very
+    /// flags, else a new one; UIDs gone since `old` (or, at the first load, recorded but
+    /// absent) without an expunge record get one. Returns true if it recorded anything.
+    /// Called with the [`UidLock`] held, the log caught up.
+    fn assign_modseqs(
+        &self,
+        st: &mut State,
+        next: &mut [Meta],
+        old: &[Meta],
+        first_load: bool,
+    ) -> Result<bool, StoreError> {
+        st.modseq.settle(&self.path)?;
+        let live: HashSet<u32> = next.iter().map(|m| m.uid).collect();
+        let mut gone: Vec<u32> = old.iter().map(|m| m.uid).collect();
+        if first_load {
+            gone.extend(st.modseq.recorded());
+        }
+        gone.retain(|u| !live.contains(u) && !st.modseq.is_expunged(*u));
+        gone.sort_unstable();
+        gone.dedup();
+        let mut need = Vec::new();
+        for m in next.iter_mut().filter(|m| m.modseq == 0) {
+            let info = m.flags.info();
+            match st.modseq.current(m.uid, &info) {
+                Some(x) => m.modseq = x,
+                None => need.push((m.uid, info)),
+            }
+        }
+        if need.is_empty() && gone.is_empty() {
+            return Ok(false);
+        }
+        let modseq = st.modseq.record(&self.path, st.uidnext, &need, &gone)?;
+        for m in next.iter_mut().filter(|m| m.modseq == 0) {
+            m.modseq = modseq;
+        }
+        Ok(true)
+    }
+
+    /// The highest mod-sequence and the UIDs expunged after `since` (QRESYNC).
+    pub fn modseq_facts(&self, since: Option<u64>) -> (u64, Vec<u32>) {
+        let st = lock(&self.state);
+        let vanished = since
+            .map(|s| st.modseq.expunged_since(s))
+            .unwrap_or_default();
+        (st.modseq.highest, vanished)
     }
 
     /// Maildir letters for IMAP keyword names, adding names not seen before.
@@ -483,11 +567,33 @@ impl SharedMailbox {
         let want: HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         let mut changed = false;
+        // The new mod-sequence is recorded before any rename, so a crash in between can only
+        // make a message look changed when it is not (see [`crate::modseq`]).
+        let flips: Vec<(u32, String)> = msgs
+            .iter()
+            .filter(|m| want.contains(&m.uid) && f(m.flags) != m.flags)
+            .map(|m| (m.uid, f(m.flags).info()))
+            .collect();
+        let flock = if flips.is_empty() {
+            None
+        } else {
+            Some(UidLock::acquire(&self.path)?)
+        };
+        let modseq = if flips.is_empty() {
+            0
+        } else {
+            st.modseq.catch_up(&self.path)?;
+            let uidnext = st.uidnext;
+            st.modseq.record(&self.path, uidnext, &flips, &[])?
+        };
         for m in msgs.iter_mut().filter(|m| want.contains(&m.uid)) {
             let new_flags = f(m.flags);
             if new_flags == m.flags && m.dir == Subdir::Cur {
                 out.push((m.uid, m.flags));
                 continue;
+            }
+            if new_flags != m.flags {
+                m.modseq = modseq;
             }
             let entry = st.maildir.entry(m.dir, &m.file_name)?;
             if self.is_watched() {
@@ -507,6 +613,7 @@ impl SharedMailbox {
         }
         if changed {
             st.msgs = Arc::new(msgs);
+            drop(flock);
             drop(st);
             self.bump();
         }
@@ -524,6 +631,19 @@ impl SharedMailbox {
             (false, Vec::new())
         };
         let want: HashSet<u32> = uids.iter().copied().collect();
+        let doomed: Vec<u32> = st
+            .msgs
+            .iter()
+            .filter(|m| want.contains(&m.uid))
+            .map(|m| m.uid)
+            .collect();
+        if !doomed.is_empty() {
+            // Recorded before the unlinks: a crash between shows an expunge that did not
+            // happen yet, which the next load undoes with a newer mod-sequence.
+            st.modseq.catch_up(&self.path)?;
+            let uidnext = st.uidnext;
+            st.modseq.record(&self.path, uidnext, &[], &doomed)?;
+        }
         let mut removed = Vec::new();
         for m in st.msgs.iter().filter(|m| want.contains(&m.uid)) {
             let entry = st.maildir.entry(m.dir, &m.file_name)?;
@@ -600,11 +720,17 @@ impl SharedMailbox {
         let entry = deliver(&st.maildir)?;
         let uid = st.uidnext;
         st.uidnext = st.uidnext.saturating_add(1);
+        st.modseq.catch_up(&self.path)?;
+        let uidnext = st.uidnext;
+        let modseq = st
+            .modseq
+            .record(&self.path, uidnext, &[(uid, entry.flags().info())], &[])?;
         let meta = Meta {
             uid,
             flags: entry.flags(),
             dir: entry.dir(),
             file_name: entry.file_name().into(),
+            modseq,
         };
         let record = [(uid, meta.base().to_owned())];
         Arc::make_mut(&mut st.msgs).push(meta);
@@ -645,6 +771,21 @@ impl SharedMailbox {
         let c = Arc::new(index.get(&self.path, self.uidvalidity(), uid)?);
         lock(&self.cache).insert(uid, c.clone());
         Some(c)
+    }
+
+    /// [`Self::cached`] for many UIDs under one lock: what is not in memory comes from the
+    /// index, or is None (the caller parses those messages).
+    pub fn cached_many(&self, uids: &[u32]) -> Vec<Option<Arc<Cached>>> {
+        let mut out: Vec<Option<Arc<Cached>>> = {
+            let cache = lock(&self.cache);
+            uids.iter().map(|u| cache.get(u).cloned()).collect()
+        };
+        for (slot, &uid) in out.iter_mut().zip(uids) {
+            if slot.is_none() {
+                *slot = self.cached(uid);
+            }
+        }
+        out
     }
 
     pub fn put_cached(&self, uid: u32, c: Arc<Cached>) {

@@ -60,6 +60,18 @@ pub fn get(root: &Path, mailbox: &str) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
+/// Every mailbox's value of `entry`, by mailbox name (the server's own left out).
+pub fn of_every_mailbox(root: &Path, entry: &str) -> Vec<(String, Vec<u8>)> {
+    load(root)
+        .into_iter()
+        .filter(|(mailbox, _)| !mailbox.is_empty())
+        .filter_map(|(mailbox, mut entries)| {
+            let v = b64().decode(entries.remove(entry)?).ok()?;
+            Some((mailbox, v))
+        })
+        .collect()
+}
+
 /// Sets (Some) and removes (None) entries of `mailbox` at once; false, with nothing changed,
 /// if it would then hold more than `max_entries`.
 pub fn set(

@@ -54,6 +54,8 @@ pub struct Candidate<'a> {
     /// The message's cached facts, when [`needs_cache`].
     pub cached: Option<&'a crate::mailbox::Cached>,
     pub keywords: &'a [String],
+    /// RFC 7162 MODSEQ.
+    pub modseq: u64,
     /// CRLF message, when [`needs_content`].
     pub content: Option<&'a [u8]>,
 }
@@ -237,6 +239,7 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Or(a, b) => matches(a, c) || matches(b, c),
         K::And(ks) => ks.iter().all(|k| matches(k, c)),
         K::Younger(n) => within(true, *n, c.internal_date, unix_now()),
+        K::ModSeq(m) => c.modseq >= *m,
         K::Older(n) => within(false, *n, c.internal_date, unix_now()),
     }
 }

@@ -60,6 +60,7 @@ pub fn facts(hdr: &[u8], size: u64, arrival: i64) -> SortFacts {
         message_id: text("Message-ID"),
         in_reply_to: text("In-Reply-To"),
         references: text("References"),
+        keys: Default::default(),
     }
 }
 

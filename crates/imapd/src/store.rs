@@ -309,6 +309,7 @@ impl Storage for MaildirStorage {
                 uid: m.uid,
                 flags: flag_set(m.flags),
                 unclaimed: m.uid >= recent_from || m.dir == Subdir::New,
+                modseq: m.modseq,
             })
             .collect();
         let snap = Snapshot {
@@ -317,6 +318,7 @@ impl Storage for MaildirStorage {
             uidnext,
             messages: Arc::new(messages),
             keywords: Arc::new(mb.mb.keywords()),
+            highest_modseq: mb.mb.modseq_facts(None).0,
         };
         *cache = Some(snap.clone());
         snap
@@ -401,6 +403,7 @@ impl Storage for MaildirStorage {
         let mb = self.open_shared(&n, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
         let from = mb.recent_from_now();
+        let highest_modseq = mb.modseq_facts(None).0;
         drop(mb);
         self.hub.release_unused();
         Ok(MailboxStatus {
@@ -416,6 +419,7 @@ impl Storage for MaildirStorage {
                 .filter(|m| !m.flags.contains(Flags::SEEN))
                 .count() as u32,
             size,
+            highest_modseq,
         })
     }
 
@@ -432,6 +436,14 @@ impl Storage for MaildirStorage {
     ) -> StoreResult<bool> {
         let key = self.metadata_key(mailbox)?;
         metadata::set(self.store.root(), &key, changes, max_entries).map_err(|e| fail(e.into()))
+    }
+
+    fn special_uses(&mut self) -> StoreResult<Vec<(String, String)>> {
+        let entry = ferrymail_imap_proto::list::SPECIAL_USE_ENTRY;
+        Ok(metadata::of_every_mailbox(self.store.root(), entry)
+            .into_iter()
+            .map(|(name, v)| (name, String::from_utf8_lossy(&v).into_owned()))
+            .collect())
     }
 
     fn quota(&mut self) -> StoreResult<QuotaUsage> {
@@ -528,6 +540,10 @@ impl Storage for MaildirStorage {
         mb.mb.expunge(uids).map(|_| ()).map_err(fail)
     }
 
+    fn vanished(&mut self, mb: &OpenMailbox, since: u64) -> StoreResult<Vec<u32>> {
+        Ok(mb.mb.modseq_facts(Some(since)).1)
+    }
+
     fn fetch(
         &mut self,
         mb: &OpenMailbox,
@@ -581,6 +597,7 @@ impl Storage for MaildirStorage {
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
+                    modseq: ctx.modseq,
                     content: facts.content.as_deref(),
                 };
                 search::matches(key, &cand)
@@ -592,17 +609,25 @@ impl Storage for MaildirStorage {
         &mut self,
         mb: &OpenMailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<ferrymail_imap_proto::sort::SortFacts>>> {
+    ) -> StoreResult<Vec<Option<Arc<ferrymail_imap_proto::sort::SortFacts>>>> {
+        let cached = mb.mb.cached_many(uids);
         let (all, _, _) = mb.mb.snapshot();
         Ok(uids
             .iter()
-            .map(|&uid| {
-                let meta = all
-                    .binary_search_by_key(&uid, |m| m.uid)
-                    .ok()
-                    .and_then(|i| all.get(i))?;
-                let facts = fetch::facts(&mb.mb, meta, true, false)?;
-                facts.cached.map(|c| c.sort.clone())
+            .zip(cached)
+            .map(|(&uid, c)| {
+                let c = match c {
+                    Some(c) => c,
+                    // Not parsed yet: read the file once (and cache what it gives).
+                    None => {
+                        let meta = all
+                            .binary_search_by_key(&uid, |m| m.uid)
+                            .ok()
+                            .and_then(|i| all.get(i))?;
+                        fetch::facts(&mb.mb, meta, true, false)?.cached?
+                    }
+                };
+                Some(c.sort.clone())
             })
             .collect())
     }

@@ -100,6 +100,11 @@ impl FileStamp {
         FileStamp::of_file(&dir.join(FILE_NAME))
     }
 
+    /// The file's inode: another one means the file was replaced, not appended to.
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
     /// The stamp of any file, None if there is none.
     pub fn of_file(path: &Path) -> Option<FileStamp> {
         let m = fs::metadata(path).ok()?;
@@ -109,6 +114,11 @@ impl FileStamp {
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
             ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
         })
+    }
+
+    /// When the file last changed (the later of mtime and ctime), in ns since the epoch.
+    pub fn changed_ns(&self) -> i128 {
+        self.mtime_ns.max(self.ctime_ns)
     }
 }
 

@@ -294,3 +294,29 @@ fn python_imaplib_list_status() {
         ]
     );
 }
+
+/// CREATE-SPECIAL-USE (RFC 6154 §3): the use is kept in the store's METADATA, so it is
+/// listed in later sessions and goes with the mailbox on RENAME.
+#[test]
+fn create_special_use_is_kept_and_renamed() {
+    let srv = common::start(true);
+    let mut c = login(&srv, USER, PASS);
+    let caps = c.cmd("CAPABILITY");
+    assert!(caps.has("CREATE-SPECIAL-USE"), "{}", caps.all());
+    assert!(c.cmd("CREATE Bin (USE (\\Trash))").ok());
+    let r = c.cmd("CREATE Everything (USE (\\All))");
+    assert!(r.tagged.contains("NO [USEATTR]"), "{}", r.all());
+    drop(c);
+    let mut c = login(&srv, USER, PASS);
+    let r = c.cmd("LIST (SPECIAL-USE) \"\" *");
+    assert!(
+        r.has("* LIST (\\HasNoChildren \\Trash) \"/\" \"Bin\""),
+        "{}",
+        r.all()
+    );
+    assert!(r.has("\\Trash) \"/\" \"Trash\""), "{}", r.all());
+    assert!(!r.has("Everything"), "{}", r.all());
+    assert!(c.cmd("RENAME Bin Recycling").ok());
+    let r = c.cmd("LIST \"\" Recycling");
+    assert!(r.has("\\Trash) \"/\" \"Recycling\""), "{}", r.all());
+}

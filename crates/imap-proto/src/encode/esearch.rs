@@ -29,6 +29,10 @@ impl Esearch {
                     compact_set(out, nums);
                 }
                 EsearchItem::Count(n) => named_number(out, b" COUNT ", *n),
+                EsearchItem::ModSeq(n) => {
+                    out.extend_from_slice(b" MODSEQ ");
+                    push_num(out, n);
+                }
                 EsearchItem::Partial { range, hits } => {
                     out.extend_from_slice(b" PARTIAL (");
                     let sign: &[u8] = if range.from_end { b"-" } else { b"" };

@@ -68,6 +68,17 @@ impl Client {
                     assert!(*n >= 1 && *n <= told, "EXPUNGE {n} with EXISTS {told}");
                     self.exists = Some(told - 1);
                 }
+                // RFC 7162: VANISHED removes that many of the messages the client was told
+                // of; VANISHED (EARLIER) is about messages it never had in this session.
+                Data::Vanished {
+                    earlier: false,
+                    uids,
+                } => {
+                    let told = self.exists.unwrap_or(0);
+                    let gone = u32::try_from(uids.len()).unwrap_or(u32::MAX);
+                    assert!(gone <= told, "VANISHED {gone} UIDs with EXISTS {told}");
+                    self.exists = Some(told - gone);
+                }
                 Data::Fetch { seq, .. } => {
                     let told = self.exists.unwrap_or(0);
                     assert!(*seq >= 1 && *seq <= told, "FETCH {seq} with EXISTS {told}");
@@ -225,8 +236,15 @@ impl Runner {
             Err(e) => e.tag.clone(),
         };
         let is = |f: fn(&Command) -> bool| parsed_cmd.as_ref().is_ok_and(|(_, c)| f(c));
-        if is(|c| matches!(c, Command::Select(_) | Command::Examine(_))) {
-            // Whatever the outcome, the old mailbox is no longer selected.
+        let told_before = c.exists;
+        if is(|c| {
+            matches!(
+                c,
+                Command::Select(_) | Command::Examine(_) | Command::SelectWith { .. }
+            )
+        }) {
+            // Whatever the outcome, the old mailbox is no longer selected — unless the
+            // command was refused as BAD before it ran (QRESYNC parameters not enabled).
             c.exists = None;
         }
         let action = session.handle(cmd, &mut out);
@@ -270,6 +288,9 @@ impl Runner {
             assert!(r.first().is_some_and(is_bye), "LOGOUT: {r:?}");
         }
         let selected = session.selected_mailbox().is_some();
+        if tagged(&r).first().is_some_and(|s| s.kind == Kind::Bad) && selected {
+            c.exists = c.exists.or(told_before);
+        }
         c.observe(&r);
         if is(|c| matches!(c, Command::Close | Command::Unselect)) || !selected {
             c.exists = None;

@@ -48,17 +48,9 @@ impl Parser<'_> {
             "SELECT" | "EXAMINE" => {
                 self.sp()?;
                 let mb = self.mailbox()?;
-                // RFC 4466 select parameters (e.g. CONDSTORE) are not supported.
-                if name == "SELECT" {
-                    Command::Select(mb)
-                } else {
-                    Command::Examine(mb)
-                }
+                self.select_params(mb, name == "EXAMINE")?
             }
-            "CREATE" => {
-                self.sp()?;
-                Command::Create(self.mailbox()?)
-            }
+            "CREATE" => self.create()?,
             "DELETE" => {
                 self.sp()?;
                 Command::Delete(self.mailbox()?)
@@ -237,6 +229,7 @@ impl Parser<'_> {
         self.sp()?;
         let set = self.seq_set()?;
         self.sp()?;
+        let unchanged_since = self.store_modifier()?;
         let op = if self.eat(b'+') {
             StoreOp::Add
         } else if self.eat(b'-') {
@@ -258,12 +251,22 @@ impl Parser<'_> {
             }
             v
         };
-        Ok(Command::Store {
-            uid,
-            set,
-            op,
-            silent,
-            flags,
+        Ok(match unchanged_since {
+            Some(unchanged_since) => Command::StoreUnchangedSince(ConditionalStore {
+                uid,
+                set,
+                op,
+                silent,
+                flags,
+                unchanged_since,
+            }),
+            None => Command::Store {
+                uid,
+                set,
+                op,
+                silent,
+                flags,
+            },
         })
     }
 

@@ -42,7 +42,7 @@ impl Parser<'_> {
         } else {
             atts.push(self.fetch_att()?);
         }
-        Ok(Command::Fetch { uid, set, atts })
+        self.fetch_modifiers(uid, set, atts)
     }
 
     fn fetch_att(&mut self) -> PResult<FetchAtt> {
@@ -59,6 +59,7 @@ impl Parser<'_> {
             b"RFC822.TEXT" => FetchAtt::Rfc822Text,
             b"BODYSTRUCTURE" => FetchAtt::BodyStructure,
             b"UID" => FetchAtt::Uid,
+            b"MODSEQ" => FetchAtt::ModSeq,
             b"PREVIEW" => {
                 // RFC 8970's only modifier; a preview is cheap enough to always give.
                 self.eat_keyword(" (LAZY)");

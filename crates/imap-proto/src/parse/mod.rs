@@ -11,7 +11,9 @@
 //! lines per family is easy to audit and fuzz.
 
 mod commands;
+mod condstore;
 mod context;
+mod create;
 mod esearch;
 mod fetch;
 mod list;

@@ -146,6 +146,7 @@ impl Parser<'_> {
                 self.sp()?;
                 SearchKey::Uid(self.seq_set()?)
             }
+            "MODSEQ" => self.search_modseq()?,
             "YOUNGER" => {
                 self.sp()?;
                 SearchKey::Younger(self.nz_number()?)

@@ -59,7 +59,34 @@ fn mailbox_names_are_decoded_from_modified_utf7() {
         parse("a1 SELECT \"Entw&APw-rfe\""),
         Command::Select("Entwürfe".into())
     );
-    assert_eq!(parse("a1 CREATE a&-b"), Command::Create("a&b".into()));
+    assert_eq!(
+        parse("a1 CREATE a&-b"),
+        Command::Create {
+            name: "a&b".into(),
+            uses: vec![]
+        }
+    );
+    assert_eq!(
+        parse("a1 CREATE MySpecialTrash (USE (\\Trash \\Archive))"),
+        Command::Create {
+            name: "MySpecialTrash".into(),
+            uses: vec!["\\Trash".into(), "\\Archive".into()]
+        }
+    );
+    assert_eq!(
+        parse("a1 CREATE x (USE ())"),
+        Command::Create {
+            name: "x".into(),
+            uses: vec![]
+        }
+    );
+    for bad in [
+        "a1 CREATE x (FOO (\\Sent))",
+        "a1 CREATE x (USE (Sent))",
+        "a1 CREATE x (USE (\\Sent)",
+    ] {
+        assert!(parse_command(bad.as_bytes()).is_err(), "{bad}");
+    }
     assert!(bad("a1 SELECT \"caf\u{e9}\"").message.contains("UTF-7"));
     assert_eq!(
         parse("a1 LIST \"\" %/*"),

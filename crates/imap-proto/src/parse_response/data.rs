@@ -62,7 +62,39 @@ impl Parser<'_> {
                 })?;
                 Data::Status { mailbox, items }
             }
-            "SEARCH" => Data::Search(self.spaced_numbers()?),
+            "SEARCH" => {
+                let mut hits = Vec::new();
+                while !self.at_crlf()? {
+                    self.sp()?;
+                    if self.eat(b'(')? {
+                        // RFC 7162: `(MODSEQ n)` ends the list.
+                        if self.keyword()? != "MODSEQ" {
+                            return invalid("expected MODSEQ");
+                        }
+                        self.sp()?;
+                        let modseq = self.number64()?;
+                        self.expect(b')')?;
+                        return Ok(Data::SearchModSeq { hits, modseq });
+                    }
+                    hits.push(self.number()?);
+                }
+                Data::Search(hits)
+            }
+            "VANISHED" => {
+                self.sp()?;
+                let earlier = self.eat(b'(')?;
+                if earlier {
+                    if self.keyword()? != "EARLIER" {
+                        return invalid("expected EARLIER");
+                    }
+                    self.expect(b')')?;
+                    self.sp()?;
+                }
+                Data::Vanished {
+                    earlier,
+                    uids: self.uid_set()?,
+                }
+            }
             "SORT" => Data::Sort(self.spaced_numbers()?),
             "THREAD" => {
                 let mut threads = Vec::new();

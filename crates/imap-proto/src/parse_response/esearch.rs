@@ -39,6 +39,7 @@ impl Parser<'_> {
                     "MIN" => EsearchItem::Min(self.number()?),
                     "MAX" => EsearchItem::Max(self.number()?),
                     "COUNT" => EsearchItem::Count(self.number()?),
+                    "MODSEQ" => EsearchItem::ModSeq(self.number64()?),
                     "ALL" => EsearchItem::All(self.uid_set()?),
                     "PARTIAL" => {
                         self.expect(b'(')?;

@@ -43,6 +43,12 @@ impl Parser<'_> {
                 }
             }
             "RFC822.SIZE" => FetchItem::Rfc822Size(self.number64()?),
+            "MODSEQ" => {
+                self.expect(b'(')?;
+                let n = self.number64()?;
+                self.expect(b')')?;
+                FetchItem::ModSeq(n)
+            }
             "ENVELOPE" => FetchItem::Envelope(self.balanced()?),
             "BODY" => FetchItem::Body(self.balanced()?),
             "BODYSTRUCTURE" => FetchItem::BodyStructure(self.balanced()?),

@@ -43,8 +43,12 @@ fn status_responses_from_other_servers() {
     // Without text, and with an unknown code (kept as text).
     assert_eq!(one(b"a2 OK\r\n"), Response::ok("a2", ""));
     assert_eq!(
+        one(b"a3 NO [X-UNKNOWN 5] x\r\n"),
+        Response::no("a3", None, "[X-UNKNOWN 5] x")
+    );
+    assert_eq!(
         one(b"a3 NO [HIGHESTMODSEQ 5] x\r\n"),
-        Response::no("a3", None, "[HIGHESTMODSEQ 5] x")
+        Response::no("a3", Some(Code::HighestModSeq(5)), "x")
     );
     assert_eq!(
         one(b"* OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n"),

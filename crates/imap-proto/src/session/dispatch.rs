@@ -31,7 +31,9 @@ fn needs(cmd: &Command) -> Needs {
         | C::Fetch { .. }
         | C::Store { .. }
         | C::Copy { .. }
-        | C::Move { .. } => Needs::Selected,
+        | C::Move { .. }
+        | C::FetchChangedSince { .. }
+        | C::StoreUnchangedSince(_) => Needs::Selected,
         _ => Needs::Authenticated,
     }
 }
@@ -43,6 +45,8 @@ fn allows_expunge(cmd: &Command) -> bool {
         cmd,
         Command::Fetch { uid: false, .. }
             | Command::Store { uid: false, .. }
+            | Command::FetchChangedSince { uid: false, .. }
+            | Command::StoreUnchangedSince(crate::command::ConditionalStore { uid: false, .. })
             | Command::Search { uid: false, .. }
             | Command::Sort { uid: false, .. }
             | Command::Thread { uid: false, .. }
@@ -178,11 +182,7 @@ impl<S: Storage> Session<S> {
                 }));
                 ok("Namespace completed")
             }
-            C::Enable(_) => {
-                // None of the capabilities offered needs enabling.
-                out.push(Response::Data(Data::Enabled(Vec::new())));
-                ok("Enabled")
-            }
+            C::Enable(caps) => self.enable(tag, &caps, out),
             C::Idle => {
                 out.push(Response::Continue("idling".into()));
                 Done {
@@ -195,7 +195,7 @@ impl<S: Storage> Session<S> {
             }
             C::Select(name) => self.select(tag, &name, false, out),
             C::Examine(name) => self.select(tag, &name, true, out),
-            C::Create(name) => self.create(tag, &name),
+            C::Create { name, uses } => self.create(tag, &name, &uses),
             C::Delete(name) => self.delete(tag, &name),
             C::Rename(from, to) => self.rename(tag, &from, &to),
             C::Subscribe(name) => self.subscribe(tag, &name, true),
@@ -263,6 +263,19 @@ impl<S: Storage> Session<S> {
             C::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out),
             C::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out),
             C::Compress(mechanism) => self.compress(tag, &mechanism),
+            C::SelectWith {
+                mailbox,
+                read_only,
+                params,
+            } => self.select_with(tag, &mailbox, read_only, &params, out),
+            C::FetchChangedSince {
+                uid,
+                set,
+                atts,
+                changed_since,
+                vanished,
+            } => self.fetch_changed_since(tag, uid, &set, atts, changed_since, vanished, out),
+            C::StoreUnchangedSince(store) => self.store_unchanged_since(tag, store, out),
         }
     }
 

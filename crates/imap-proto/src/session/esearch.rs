@@ -104,7 +104,10 @@ impl<S: Storage> Session<S> {
                 return refused;
             }
         }
-        let found = match sort {
+        if super::condstore::uses_modseq(key) {
+            self.enable_condstore(out);
+        }
+        let found: Result<Vec<u32>, _> = match sort {
             None => self
                 .matching(key)
                 .map(|hits| hits.into_iter().map(|(_, u)| u).collect()),
@@ -112,6 +115,14 @@ impl<S: Storage> Session<S> {
                 .sort_inputs(key, true)
                 .map(|msgs| crate::sort::sort(&msgs, criteria)),
         };
+        let modseq = found.as_ref().ok().and_then(|uids| {
+            let sel = self.selected.as_ref()?;
+            let hits: Vec<(u32, u32)> = uids
+                .iter()
+                .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
+                .collect();
+            self.esearch_modseq(key, &ret, &hits)
+        });
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
@@ -137,7 +148,10 @@ impl<S: Storage> Session<S> {
             out.push(Response::Data(Data::Esearch(Esearch {
                 tag: Some(tag.to_owned()),
                 uid,
-                items: items(&ret, &nums),
+                items: items(&ret, &nums)
+                    .into_iter()
+                    .chain(modseq.map(EsearchItem::ModSeq))
+                    .collect(),
             })));
         }
         if ret.update {

@@ -32,6 +32,7 @@ impl<S: Storage> Session<S> {
         out: &mut Output,
     ) -> Done {
         // A failed SELECT leaves no mailbox selected (RFC 3501 §6.3.1).
+        self.announce_closed(out);
         self.close_selected();
         let Some(store) = self.store.as_mut() else {
             return Done::reply(Response::bad(tag, "Not logged in"));
@@ -57,7 +58,9 @@ impl<S: Storage> Session<S> {
         out.push(info(Code::UidValidity(snap.uidvalidity), "UIDs valid"));
         out.push(info(Code::UidNext(snap.uidnext), "Predicted next UID"));
         out.extend(flags);
+        out.push(info(Code::HighestModSeq(snap.highest_modseq), "Highest"));
         self.selected = Some(sel);
+        self.selected_with_modseq_mode();
         let (code, text) = if read_only {
             (Code::ReadOnly, "Examine completed")
         } else {
@@ -85,7 +88,7 @@ impl<S: Storage> Session<S> {
         }
     }
 
-    pub(super) fn create(&mut self, tag: &str, name: &str) -> Done {
+    pub(super) fn create(&mut self, tag: &str, name: &str, uses: &[String]) -> Done {
         // A trailing separator only says the client means to create children below it.
         let name = name.strip_suffix('/').unwrap_or(name);
         if is_inbox(name) {
@@ -94,6 +97,9 @@ impl<S: Storage> Session<S> {
                 Some(Code::AlreadyExists),
                 "INBOX always exists",
             ));
+        }
+        if !uses.is_empty() {
+            return self.create_special_use(tag, name, uses);
         }
         self.with_store(tag, |s| s.create(name).map(|()| "Create completed"))
     }
@@ -172,8 +178,12 @@ impl<S: Storage> Session<S> {
         } else {
             None
         };
+        let uses = match store.special_uses() {
+            Ok(u) => list::SpecialUses::new(u),
+            Err(e) => return Done::reply(failed(tag, &e)),
+        };
         let full = format!("{reference}{pattern}");
-        out.extend(list::plain(&names, subs.as_deref(), &full));
+        out.extend(list::plain(&names, subs.as_deref(), &uses, &full));
         Done::reply(Response::ok(tag, completed))
     }
 
@@ -192,14 +202,15 @@ impl<S: Storage> Session<S> {
         let Some(store) = self.store.as_mut() else {
             return Done::reply(Response::bad(tag, "Not logged in"));
         };
-        let (names, subs) = match store
+        let (names, subs, uses) = match store
             .mailboxes()
-            .and_then(|n| Ok((n, store.subscriptions()?)))
+            .and_then(|n| Ok((n, store.subscriptions()?, store.special_uses()?)))
         {
             Ok(v) => v,
             Err(e) => return Done::reply(failed(tag, &e)),
         };
-        for entry in list::extended(&names, &subs, args) {
+        let uses = list::SpecialUses::new(uses);
+        for entry in list::extended(&names, &subs, &uses, args) {
             out.push(entry.to_response());
             let (true, Some(atts)) = (entry.status, &args.ret.status) else {
                 continue;

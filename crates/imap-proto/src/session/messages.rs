@@ -29,6 +29,7 @@ fn read_only(tag: &str) -> Done {
 
 impl<S: Storage> Session<S> {
     pub(super) fn close(&mut self, tag: &str, expunge: bool) -> Done {
+        let mut code = None;
         if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
             if expunge && !sel.read_only {
                 let snap = store.snapshot(&sel.mb);
@@ -41,10 +42,19 @@ impl<S: Storage> Session<S> {
                 // CLOSE never reports a failure to expunge (RFC 3501 §6.4.2): the mailbox is
                 // closed either way, and the messages stay marked.
                 let _ = store.expunge(&sel.mb, &gone);
+                // RFC 7162: the HIGHESTMODSEQ the silent expunges reached.
+                if sel.modseq_mode.condstore {
+                    code = Some(Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                }
             }
         }
         self.close_selected();
-        Done::reply(Response::ok(tag, "Close completed"))
+        Done::reply(Response::Status(Status::tagged(
+            tag,
+            Kind::Ok,
+            code,
+            "Close completed",
+        )))
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<SeqSet>) -> Done {
@@ -66,7 +76,20 @@ impl<S: Storage> Session<S> {
             .map(|m| m.uid)
             .collect();
         match store.expunge(&sel.mb, &gone) {
-            Ok(()) => Done::reply(Response::ok(tag, "Expunge completed")),
+            Ok(()) => {
+                // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
+                // the expunges reached.
+                let code = sel
+                    .modseq_mode
+                    .condstore
+                    .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                Done::reply(Response::Status(Status::tagged(
+                    tag,
+                    Kind::Ok,
+                    code,
+                    "Expunge completed",
+                )))
+            }
             Err(e) => Done::reply(failed(tag, &e)),
         }
     }
@@ -78,10 +101,17 @@ impl<S: Storage> Session<S> {
         key: &SearchKey,
         out: &mut Output,
     ) -> Done {
+        if super::condstore::uses_modseq(key) {
+            self.enable_condstore(out);
+        }
         match self.matching(key) {
             Ok(hits) => {
+                let highest = self.highest_of(key, &hits);
                 let hits = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
-                out.push(Response::Data(Data::Search(hits)));
+                out.push(Response::Data(match highest {
+                    Some(modseq) => Data::SearchModSeq { hits, modseq },
+                    None => Data::Search(hits),
+                }));
                 Done::reply(Response::ok(tag, "Search completed"))
             }
             Err(e) => Done::reply(failed(tag, &e)),
@@ -115,6 +145,7 @@ impl<S: Storage> Session<S> {
                 flags,
                 recent: sel.is_recent(u),
                 keywords: &sel.keywords,
+                modseq: sel.modseq_of(u),
             })
             .collect();
         let matched = store.search(&sel.mb, key, &msgs)?;
@@ -131,15 +162,33 @@ impl<S: Storage> Session<S> {
         tag: &str,
         uid: bool,
         set: &SeqSet,
-        mut atts: Vec<FetchAtt>,
+        atts: Vec<FetchAtt>,
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         let msgs = match sel.resolve(set, uid) {
             Ok(m) => m,
             Err(e) => return Done::reply(Response::bad(tag, e)),
+        };
+        if atts.contains(&FetchAtt::ModSeq) {
+            self.enable_condstore(out);
+        }
+        self.fetch_resolved(tag, uid, msgs, atts, out)
+    }
+
+    /// FETCH of messages already resolved to (sequence number, UID, flags).
+    pub(super) fn fetch_resolved(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        msgs: Vec<(u32, u32, FlagSet)>,
+        mut atts: Vec<FetchAtt>,
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         let mut silent = HashSet::new();
         let mut seen = std::collections::HashMap::new();
@@ -162,11 +211,18 @@ impl<S: Storage> Session<S> {
         }
         let content: Vec<FetchAtt> = atts
             .iter()
-            .filter(|a| !matches!(a, FetchAtt::Uid | FetchAtt::Flags))
+            .filter(|a| !matches!(a, FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq))
             .cloned()
             .collect();
         if !seen.is_empty() {
             sel.keywords = store.keywords(&sel.mb);
+            if sel.modseq_mode.condstore {
+                // Setting \Seen gave new mod-sequences: show those, not the old ones.
+                let snap = store.snapshot(&sel.mb);
+                for m in snap.messages.iter().filter(|m| seen.contains_key(&m.uid)) {
+                    sel.set_modseq(m.uid, m.modseq);
+                }
+            }
         }
         for (seq, u, flags) in msgs {
             if out.is_closed() {
@@ -200,6 +256,7 @@ impl<S: Storage> Session<S> {
                     FetchAtt::Flags => items.push(FetchItem::Flags(
                         flags.to_flags(&sel.keywords, sel.is_recent(u)),
                     )),
+                    FetchAtt::ModSeq => items.push(FetchItem::ModSeq(sel.modseq_of(u))),
                     _ => items.extend(from_store.next()),
                 }
             }
@@ -221,7 +278,7 @@ impl<S: Storage> Session<S> {
         flags: &[Flag],
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -232,7 +289,25 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
         let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
-        let changed = match store.store(&sel.mb, &uids, op, flags) {
+        self.store_resolved(tag, uid, &uids, op, quiet, flags, out)
+    }
+
+    /// STORE on messages already resolved to UIDs.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_resolved(
+        &mut self,
+        tag: &str,
+        uid: bool,
+        uids: &[u32],
+        op: StoreOp,
+        quiet: bool,
+        flags: &[Flag],
+        out: &mut Output,
+    ) -> Done {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
+            return Done::reply(Response::bad(tag, "No mailbox selected"));
+        };
+        let changed = match store.store(&sel.mb, uids, op, flags) {
             Ok(c) => c,
             Err(e) => return Done::reply(failed(tag, &e)),
         };
@@ -244,11 +319,22 @@ impl<S: Storage> Session<S> {
             sel.flag_responses(&mut rs);
             out.extend(rs);
         }
+        if sel.modseq_mode.condstore && !changed.is_empty() {
+            let snap = store.snapshot(&sel.mb);
+            let uids: HashSet<u32> = changed.iter().map(|c| c.0).collect();
+            for m in snap.messages.iter().filter(|m| uids.contains(&m.uid)) {
+                sel.set_modseq(m.uid, m.modseq);
+            }
+        }
         let mut silent = HashSet::new();
         for (u, f) in changed {
             sel.reported_flags(u, f);
             silent.insert(u);
             if quiet {
+                let seq = sel.seq_of(u);
+                out.extend(
+                    seq.and_then(|s| super::condstore::silent_store_response(sel, s, u, uid)),
+                );
                 continue;
             }
             if let Some(seq) = sel.seq_of(u) {

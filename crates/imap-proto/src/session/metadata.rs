@@ -85,6 +85,9 @@ impl<S: Storage> Session<S> {
                 "Value too long",
             ));
         }
+        if let Some(no) = super::specialuse::check_metadata(tag, mailbox, changes) {
+            return Done::reply(no);
+        }
         match store.set_metadata(mailbox, changes, limits.max_entries) {
             Ok(true) => Done::reply(Response::ok(tag, "Setmetadata completed")),
             Ok(false) => Done::reply(Response::no(

@@ -10,6 +10,7 @@
 //! LOGOUT, where the client is no longer listening for them.
 
 mod compress;
+mod condstore;
 mod context;
 mod dispatch;
 mod esearch;
@@ -22,6 +23,7 @@ mod output;
 mod quota;
 mod selected;
 mod sort;
+mod specialuse;
 mod storage;
 #[cfg(test)]
 mod tests;
@@ -121,6 +123,7 @@ const CAPABILITIES: &[&str] = &[
     "UNSELECT",
     "CHILDREN",
     "SPECIAL-USE",
+    "CREATE-SPECIAL-USE",
     "LIST-EXTENDED",
     "LIST-STATUS",
     "STATUS=SIZE",
@@ -139,6 +142,8 @@ const CAPABILITIES: &[&str] = &[
     "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "CONDSTORE",
+    "QRESYNC",
 ];
 
 pub struct Session<S: Storage> {
@@ -149,6 +154,8 @@ pub struct Session<S: Storage> {
     logged_out: bool,
     /// COMPRESS ran: a second one is refused.
     compressed: bool,
+    /// RFC 7162: CONDSTORE and QRESYNC as enabled.
+    modseq_mode: condstore::Enabled,
 }
 
 impl<S: Storage> Session<S> {
@@ -160,6 +167,7 @@ impl<S: Storage> Session<S> {
             auth_failures: 0,
             logged_out: false,
             compressed: false,
+            modseq_mode: Default::default(),
         }
     }
 
@@ -390,6 +398,7 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
                     A::UidValidity => u64::from(st.uidvalidity),
                     A::Unseen => u64::from(st.unseen),
                     A::Size => st.size,
+                    A::HighestModSeq => st.highest_modseq,
                 };
                 (*a, n)
             })

@@ -24,6 +24,8 @@ struct Entry {
     flags: FlagSet,
     /// Gone from the store, EXPUNGE not sent yet.
     expunged: bool,
+    /// RFC 7162 MODSEQ as last seen.
+    modseq: u64,
 }
 
 pub(crate) struct Selected<M> {
@@ -40,6 +42,8 @@ pub(crate) struct Selected<M> {
     pub keywords: Arc<Vec<String>>,
     /// RFC 5182: the UIDs of the last `SEARCH RETURN (SAVE)`, ascending; what `$` names.
     pub saved: Vec<u32>,
+    /// RFC 7162: what the client enabled (MODSEQ in FETCH responses, VANISHED).
+    pub modseq_mode: super::condstore::Enabled,
     /// RFC 5267: the searches kept up to date while this mailbox is selected.
     pub contexts: Contexts,
 }
@@ -69,12 +73,14 @@ impl<M> Selected<M> {
                     uid: m.uid,
                     flags: m.flags,
                     expunged: false,
+                    modseq: m.modseq,
                 })
                 .collect(),
             version: snap.version,
             recent,
             keywords: snap.keywords.clone(),
             saved: Vec::new(),
+            modseq_mode: Default::default(),
             contexts: Contexts::default(),
         }
     }
@@ -173,15 +179,37 @@ impl<M> Selected<M> {
         }
     }
 
-    /// `* n FETCH (FLAGS (...))` for a message of the view.
+    /// The MODSEQ of a message of the view as last seen (0: not in the view).
+    pub fn modseq_of(&self, uid: u32) -> u64 {
+        self.view
+            .binary_search_by_key(&uid, |e| e.uid)
+            .ok()
+            .and_then(|i| self.view.get(i))
+            .map_or(0, |e| e.modseq)
+    }
+
+    /// Records a message's MODSEQ after this session's own change.
+    pub fn set_modseq(&mut self, uid: u32, modseq: u64) {
+        if let Ok(i) = self.view.binary_search_by_key(&uid, |e| e.uid) {
+            if let Some(e) = self.view.get_mut(i) {
+                e.modseq = modseq;
+            }
+        }
+    }
+
+    /// `* n FETCH (FLAGS (...))` for a message of the view; with UID when asked or once
+    /// QRESYNC is on, with MODSEQ once CONDSTORE is (RFC 7162).
     pub fn flags_response(&self, seq: u32, uid: u32, flags: FlagSet, with_uid: bool) -> Response {
         let mut items = Vec::new();
-        if with_uid {
+        if with_uid || self.modseq_mode.qresync {
             items.push(FetchItem::Uid(uid));
         }
         items.push(FetchItem::Flags(
             flags.to_flags(&self.keywords, self.is_recent(uid)),
         ));
+        if self.modseq_mode.condstore {
+            items.push(FetchItem::ModSeq(self.modseq_of(uid)));
+        }
         Response::Data(Data::Fetch { seq, items })
     }
 
@@ -241,6 +269,7 @@ impl<M> Selected<M> {
             }
             match cur.get(j) {
                 Some(c) if c.uid == e.uid => {
+                    e.modseq = c.modseq;
                     if c.flags != e.flags {
                         e.flags = c.flags;
                         if !silent.contains(&e.uid) {
@@ -255,9 +284,15 @@ impl<M> Selected<M> {
         if allow_expunge {
             let mut seq = 1u32;
             let recent = &mut self.recent;
+            let mut vanished = Vec::new();
+            let qresync = self.modseq_mode.qresync;
             self.view.retain(|e| {
                 if e.expunged {
-                    responses.push(Response::Data(Data::Expunge(seq)));
+                    if qresync {
+                        vanished.push(e.uid);
+                    } else {
+                        responses.push(Response::Data(Data::Expunge(seq)));
+                    }
                     recent.remove(&e.uid);
                     false
                 } else {
@@ -265,6 +300,13 @@ impl<M> Selected<M> {
                     true
                 }
             });
+            if !vanished.is_empty() {
+                // RFC 7162 §3.2.10: once QRESYNC is on, VANISHED replaces EXPUNGE.
+                responses.push(Response::Data(Data::Vanished {
+                    earlier: false,
+                    uids: vanished,
+                }));
+            }
         }
         let old_len = self.view.len();
         let old_recent = self.recent.len();
@@ -274,6 +316,7 @@ impl<M> Selected<M> {
                 uid: c.uid,
                 flags: c.flags,
                 expunged: false,
+                modseq: c.modseq,
             });
         }
         for &uid in claimed {

@@ -60,6 +60,8 @@ pub struct MessageState {
     pub flags: FlagSet,
     /// Delivered and not yet claimed as \Recent by any session (Maildir's `new/`).
     pub unclaimed: bool,
+    /// RFC 7162 MODSEQ: the mod-sequence of its last change (at least 1).
+    pub modseq: u64,
 }
 
 /// A mailbox's state at one instant. `version` changes whenever anything else does, so an
@@ -72,6 +74,8 @@ pub struct Snapshot {
     /// In UID order.
     pub messages: Arc<Vec<MessageState>>,
     pub keywords: Arc<Vec<String>>,
+    /// RFC 7162 HIGHESTMODSEQ: at least every message's, never lower than before.
+    pub highest_modseq: u64,
 }
 
 /// STATUS counts.
@@ -85,6 +89,8 @@ pub struct MailboxStatus {
     /// Octets the mailbox's messages take (RFC 8438 STATUS=SIZE); filled in only when
     /// asked for, as it may cost a look at every message.
     pub size: u64,
+    /// RFC 7162 HIGHESTMODSEQ.
+    pub highest_modseq: u64,
 }
 
 /// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage
@@ -173,6 +179,8 @@ pub struct SearchContext<'a> {
     pub flags: FlagSet,
     pub recent: bool,
     pub keywords: &'a [String],
+    /// RFC 7162 MODSEQ, for the MODSEQ key.
+    pub modseq: u64,
 }
 
 /// One user's mail store, as the session sees it. Mailbox names are UTF-8 with `/` as the
@@ -225,6 +233,25 @@ pub trait Storage: Send {
     /// The user's quota: one root covering every mailbox. APPEND and COPY beyond it fail
     /// with [`Failure::OverQuota`].
     fn quota(&mut self) -> StoreResult<QuotaUsage>;
+    /// Every mailbox's special use as set by CREATE-SPECIAL-USE or METADATA (its
+    /// `/private/specialuse` value), by name. A store that keeps METADATA in one place
+    /// answers this with one read.
+    fn special_uses(&mut self) -> StoreResult<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for name in self.mailboxes()? {
+            // Deleted meanwhile: it has no use to show.
+            let Ok(entries) = self.metadata(&name) else {
+                continue;
+            };
+            if let Some((_, v)) = entries
+                .into_iter()
+                .find(|(k, _)| k == crate::list::SPECIAL_USE_ENTRY)
+            {
+                out.push((name, String::from_utf8_lossy(&v).into_owned()));
+            }
+        }
+        Ok(out)
+    }
 
     /// Stores a message with flags and an optional INTERNALDATE; returns its UID.
     fn append(&mut self, mb: &Self::Mailbox, head: &AppendHead, message: &[u8])
@@ -247,6 +274,10 @@ pub trait Storage: Send {
         then_expunge: bool,
     ) -> StoreResult<Vec<(u32, u32)>>;
     fn expunge(&mut self, mb: &Self::Mailbox, uids: &[u32]) -> StoreResult<()>;
+    /// RFC 7162 QRESYNC: the UIDs expunged at a mod-sequence above `since`, ascending. A store
+    /// may merge old expunges, so this may name more (never fewer) UIDs than were expunged
+    /// since, and UIDs that never existed.
+    fn vanished(&mut self, mb: &Self::Mailbox, since: u64) -> StoreResult<Vec<u32>>;
 
     /// The FETCH items of one message that come from its content or cached facts (all but
     /// UID and FLAGS, which the session adds), in the order asked. None: expunged meanwhile.
@@ -265,10 +296,11 @@ pub trait Storage: Send {
         msgs: &[SearchContext<'_>],
     ) -> StoreResult<Vec<bool>>;
     /// What SORT and THREAD need of each of `uids`, in the order given; None for a message
-    /// expunged meanwhile.
+    /// expunged meanwhile. Shared, so a store that caches the facts hands out its cached
+    /// copy (and the keys folded on it stay for the next SORT).
     fn sort_facts(
         &mut self,
         mb: &Self::Mailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>>;
+    ) -> StoreResult<Vec<Option<std::sync::Arc<crate::sort::SortFacts>>>>;
 }

@@ -8,6 +8,7 @@ mod subject;
 mod thread;
 
 use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
 
 pub use subject::{base_subject, BaseSubject};
 pub use thread::{message_ids, thread, ThreadNode};
@@ -62,12 +63,48 @@ pub struct SortFacts {
     pub message_id: String,
     pub in_reply_to: String,
     pub references: String,
+    /// The compared forms of the string keys, computed at first use and kept with the facts
+    /// (a store that caches facts caches these too): a mailbox sorted again costs no
+    /// base-subject extraction or case folding.
+    pub keys: FoldedKeys,
 }
+
+/// The folded string keys of one message, each computed once ([`SortFacts::keys`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldedKeys([OnceLock<Box<str>>; 6]);
 
 impl SortFacts {
     /// RFC 5256 §2.2: the Date header, or INTERNALDATE when it has none.
     pub fn sent_date(&self) -> i64 {
         self.sent.unwrap_or(self.arrival)
+    }
+
+    /// The compared form of a string key: upper-cased, the subject reduced to its base.
+    fn folded(&self, key: SortKey) -> &str {
+        let (slot, raw) = match key {
+            SortKey::Subject => (0, self.subject.as_str()),
+            SortKey::From => (1, self.from.as_str()),
+            SortKey::To => (2, self.to.as_str()),
+            SortKey::Cc => (3, self.cc.as_str()),
+            SortKey::DisplayFrom => (4, self.display_from.as_str()),
+            SortKey::DisplayTo => (5, self.display_to.as_str()),
+            SortKey::Arrival | SortKey::Date | SortKey::Size => return "",
+        };
+        let Some(cell) = self.keys.0.get(slot) else {
+            return "";
+        };
+        cell.get_or_init(|| {
+            if slot == 0 {
+                fold(&base_subject(raw).text).into()
+            } else {
+                fold(raw).into()
+            }
+        })
+    }
+
+    /// RFC 5256's base subject, upper-cased: what SORT SUBJECT and THREAD compare.
+    pub fn subject_key(&self) -> &str {
+        self.folded(SortKey::Subject)
     }
 }
 
@@ -77,7 +114,7 @@ impl SortFacts {
 pub struct SortInput {
     pub seq: u32,
     pub id: u32,
-    pub facts: SortFacts,
+    pub facts: Arc<SortFacts>,
 }
 
 /// Upper-cased for comparison.
@@ -85,52 +122,23 @@ fn fold(s: &str) -> String {
     s.chars().flat_map(char::to_uppercase).collect()
 }
 
-/// A message's precomputed keys: comparing them should not re-fold strings per comparison.
-struct Keys<'a> {
-    input: &'a SortInput,
-    strings: Vec<String>,
-}
-
-fn compare(key: SortKey, a: &Keys<'_>, b: &Keys<'_>, i: usize) -> Ordering {
-    let (fa, fb) = (&a.input.facts, &b.input.facts);
+fn compare(key: SortKey, a: &SortFacts, b: &SortFacts) -> Ordering {
     match key {
-        SortKey::Arrival => fa.arrival.cmp(&fb.arrival),
-        SortKey::Date => fa.sent_date().cmp(&fb.sent_date()),
-        SortKey::Size => fa.size.cmp(&fb.size),
-        _ => a.strings.get(i).cmp(&b.strings.get(i)),
-    }
-}
-
-fn string_key(key: SortKey, f: &SortFacts) -> String {
-    match key {
-        SortKey::Subject => fold(&base_subject(&f.subject).text),
-        SortKey::From => fold(&f.from),
-        SortKey::To => fold(&f.to),
-        SortKey::Cc => fold(&f.cc),
-        SortKey::DisplayFrom => fold(&f.display_from),
-        SortKey::DisplayTo => fold(&f.display_to),
-        SortKey::Arrival | SortKey::Date | SortKey::Size => String::new(),
+        SortKey::Arrival => a.arrival.cmp(&b.arrival),
+        SortKey::Date => a.sent_date().cmp(&b.sent_date()),
+        SortKey::Size => a.size.cmp(&b.size),
+        _ => a.folded(key).cmp(b.folded(key)),
     }
 }
 
 /// The ids of `msgs` in SORT order.
 pub fn sort(msgs: &[SortInput], criteria: &[SortCriterion]) -> Vec<u32> {
-    let mut keyed: Vec<Keys<'_>> = msgs
-        .iter()
-        .map(|m| Keys {
-            input: m,
-            strings: criteria
-                .iter()
-                .map(|c| string_key(c.key, &m.facts))
-                .collect(),
-        })
-        .collect();
-    keyed.sort_by(|a, b| {
+    let mut order: Vec<&SortInput> = msgs.iter().collect();
+    order.sort_by(|a, b| {
         criteria
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let o = compare(c.key, a, b, i);
+            .map(|c| {
+                let o = compare(c.key, &a.facts, &b.facts);
                 if c.reverse {
                     o.reverse()
                 } else {
@@ -139,9 +147,9 @@ pub fn sort(msgs: &[SortInput], criteria: &[SortCriterion]) -> Vec<u32> {
             })
             .find(|o| o.is_ne())
             .unwrap_or(Ordering::Equal)
-            .then(a.input.seq.cmp(&b.input.seq))
+            .then(a.seq.cmp(&b.seq))
     });
-    keyed.iter().map(|k| k.input.id).collect()
+    order.iter().map(|m| m.id).collect()
 }
 
 #[cfg(test)]

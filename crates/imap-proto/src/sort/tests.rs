@@ -6,12 +6,12 @@ fn msg(seq: u32, subject: &str, sent: i64) -> SortInput {
     SortInput {
         seq,
         id: seq,
-        facts: SortFacts {
+        facts: Arc::new(SortFacts {
             arrival: i64::from(seq),
             sent: Some(sent),
             subject: subject.to_owned(),
             ..Default::default()
-        },
+        }),
     }
 }
 
@@ -56,7 +56,7 @@ fn sort_by_subject_then_reverse_size_then_sequence() {
         msg(3, "a", 0),
         msg(4, "_", 0),
     ];
-    msgs[2].facts.size = 10;
+    Arc::make_mut(&mut msgs[2].facts).size = 10;
     let by = |key, reverse| SortCriterion { reverse, key };
     assert_eq!(sort(&msgs, &[by(SortKey::Subject, false)]), [2, 3, 1, 4]);
     assert_eq!(
@@ -72,8 +72,8 @@ fn sort_by_subject_then_reverse_size_then_sequence() {
 #[test]
 fn date_falls_back_to_arrival() {
     let mut msgs = vec![msg(1, "", 50), msg(2, "", 0), msg(3, "", 0)];
-    msgs[1].facts.sent = None;
-    msgs[1].facts.arrival = 100;
+    Arc::make_mut(&mut msgs[1].facts).sent = None;
+    Arc::make_mut(&mut msgs[1].facts).arrival = 100;
     let c = [SortCriterion {
         reverse: false,
         key: SortKey::Date,
@@ -99,8 +99,8 @@ fn ordered_subject() {
 
 fn refs(seq: u32, id: &str, references: &str, subject: &str) -> SortInput {
     let mut m = msg(seq, subject, i64::from(seq));
-    m.facts.message_id = format!("<{id}@x>");
-    m.facts.references = references.to_owned();
+    Arc::make_mut(&mut m.facts).message_id = format!("<{id}@x>");
+    Arc::make_mut(&mut m.facts).references = references.to_owned();
     m
 }
 
@@ -146,7 +146,7 @@ fn own_references_win_and_a_loop_leaves_a_root() {
         refs(2, "b", "<a@x> <c@x>", ""),
         refs(3, "c", "<b@x>", ""),
     ];
-    msgs[0].facts.sent = Some(30);
+    Arc::make_mut(&mut msgs[0].facts).sent = Some(30);
     assert_eq!(
         threaded(&msgs, ThreadAlgorithm::References),
         b"* THREAD (3 2)(1)\r\n"

@@ -52,19 +52,16 @@ fn leaf(m: &SortInput) -> ThreadNode {
 /// Messages grouped by base subject; in each group the first by sent date is the parent of
 /// the others; groups ordered by their first message's sent date.
 fn ordered_subject(msgs: &[SortInput]) -> Vec<ThreadNode> {
-    let mut keyed: Vec<(String, i64, u32, &SortInput)> = msgs
+    let mut keyed: Vec<(&str, i64, u32, &SortInput)> = msgs
         .iter()
-        .map(|m| {
-            let s = fold(&base_subject(&m.facts.subject).text);
-            (s, m.facts.sent_date(), m.seq, m)
-        })
+        .map(|m| (m.facts.subject_key(), m.facts.sent_date(), m.seq, m))
         .collect();
-    keyed.sort_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
+    keyed.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     let mut threads: Vec<(i64, u32, ThreadNode)> = Vec::new();
     let mut current: Option<&str> = None;
     for (subject, date, seq, m) in &keyed {
         match threads.last_mut() {
-            Some((_, _, root)) if current == Some(subject.as_str()) => root.children.push(leaf(m)),
+            Some((_, _, root)) if current == Some(*subject) => root.children.push(leaf(m)),
             _ => threads.push((*date, *seq, leaf(m))),
         }
         current = Some(subject);

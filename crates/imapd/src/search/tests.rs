@@ -16,6 +16,7 @@ fn hit(key: &K, raw: &[u8], flags: Flags, recent: bool) -> bool {
         internal_date: cached.internal_date,
         cached: Some(&cached),
         keywords: &[],
+        modseq: 7,
         content: Some(&crlf),
     };
     matches(key, &c)
@@ -30,6 +31,14 @@ fn size_is_rfc822_size_with_crlf() {
     assert!(hit(&K::Smaller(24), raw, Flags::empty(), false));
     assert!(!hit(&K::Larger(23), raw, Flags::empty(), false));
     assert!(!hit(&K::Smaller(23), raw, Flags::empty(), false));
+}
+
+#[test]
+fn modseq_matches_at_or_above() {
+    let raw = b"Subject: s\n\nx\n";
+    assert!(hit(&K::ModSeq(7), raw, Flags::empty(), false));
+    assert!(hit(&K::ModSeq(1), raw, Flags::empty(), false));
+    assert!(!hit(&K::ModSeq(8), raw, Flags::empty(), false));
 }
 
 #[test]

@@ -89,11 +89,11 @@ fn section_data(data: &[u8], section: &Section) -> Option<Vec<u8>> {
     }
 }
 
-/// One FETCH item from the message (UID and FLAGS are the session's).
+/// One FETCH item from the message (UID, FLAGS and MODSEQ are the session's).
 pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Option<FetchItem> {
     let (header, text) = split(data);
     Some(match att {
-        FetchAtt::Uid | FetchAtt::Flags => return None,
+        FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq => return None,
         FetchAtt::Envelope => FetchItem::Envelope(envelope(data).encode()),
         FetchAtt::InternalDate => FetchItem::InternalDate(internal_date),
         FetchAtt::Rfc822 => FetchItem::Rfc822(data.to_vec()),
@@ -191,6 +191,7 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
         K::Body(s) => contains(split(data).1, s),
         K::Text(s) => contains(data, s),
         K::Younger(n) => crate::date::within(true, *n, date, crate::date::unix_now()),
+        K::ModSeq(m) => ctx.modseq >= *m,
         K::Older(n) => crate::date::within(false, *n, date, crate::date::unix_now()),
     }
 }
@@ -235,5 +236,6 @@ pub fn sort_facts(data: &[u8], internal_date: i64) -> crate::sort::SortFacts {
         message_id: text("Message-ID"),
         in_reply_to: text("In-Reply-To"),
         references: text("References"),
+        keys: Default::default(),
     }
 }

@@ -45,6 +45,7 @@ impl MemorySession {
             uidnext: 1,
             messages: Arc::new(Vec::new()),
             keywords: Arc::new(Vec::new()),
+            highest_modseq: 0,
         }
     }
 }
@@ -191,6 +192,7 @@ impl Storage for MemorySession {
             uidvalidity: m.uidvalidity,
             unseen: count(&|x| !x.flags.has(FlagSet::SEEN)),
             size: m.messages.iter().map(|x| x.data.len() as u64).sum(),
+            highest_modseq: m.highest_modseq,
         })
     }
 
@@ -263,11 +265,20 @@ impl Storage for MemorySession {
                     },
                 };
                 if new != msg.flags {
-                    msg.flags = new;
                     changed.push((msg.uid, new));
                 }
             }
             if !changed.is_empty() {
+                // One mod-sequence for the whole command, as a store writing one record.
+                let modseq = m.next_modseq();
+                let new: std::collections::HashMap<u32, FlagSet> =
+                    changed.iter().copied().collect();
+                for msg in m.messages.iter_mut() {
+                    if let Some(&f) = new.get(&msg.uid) {
+                        msg.flags = f;
+                        msg.modseq = modseq;
+                    }
+                }
                 m.changed();
             }
             Ok(changed)
@@ -315,20 +326,29 @@ impl Storage for MemorySession {
         }
         if then_expunge && !pairs.is_empty() {
             let src = inner.by_id(from.id).ok_or(Failure::Nonexistent)?;
-            src.messages.retain(|m| !pairs.iter().any(|p| p.0 == m.uid));
-            src.changed();
+            let moved: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            src.remove(&moved);
         }
         Ok(pairs)
     }
 
     fn expunge(&mut self, mb: &MemoryMailbox, uids: &[u32]) -> StoreResult<()> {
         self.with(mb, Err(Failure::Nonexistent), |m| {
-            let before = m.messages.len();
-            m.messages.retain(|x| !uids.contains(&x.uid));
-            if m.messages.len() != before {
-                m.changed();
-            }
+            m.remove(uids);
             Ok(())
+        })
+    }
+
+    fn vanished(&mut self, mb: &MemoryMailbox, since: u64) -> StoreResult<Vec<u32>> {
+        self.with(mb, Err(Failure::Nonexistent), |m| {
+            let mut uids: Vec<u32> = m
+                .expunged
+                .iter()
+                .filter(|e| e.1 > since)
+                .map(|e| e.0)
+                .collect();
+            uids.sort_unstable();
+            Ok(uids)
         })
     }
 
@@ -365,12 +385,15 @@ impl Storage for MemorySession {
         &mut self,
         mb: &MemoryMailbox,
         uids: &[u32],
-    ) -> StoreResult<Vec<Option<crate::sort::SortFacts>>> {
+    ) -> StoreResult<Vec<Option<std::sync::Arc<crate::sort::SortFacts>>>> {
         Ok(uids
             .iter()
             .map(|&uid| {
                 let msg = self.with(mb, None, |m| m.find(uid).cloned())?;
-                Some(content::sort_facts(&msg.data, msg.internal_date))
+                Some(std::sync::Arc::new(content::sort_facts(
+                    &msg.data,
+                    msg.internal_date,
+                )))
             })
             .collect())
     }

@@ -28,6 +28,7 @@ struct Message {
     uid: u32,
     flags: FlagSet,
     unclaimed: bool,
+    modseq: u64,
     internal_date: i64,
     data: Arc<Vec<u8>>,
 }
@@ -42,6 +43,9 @@ struct Mailbox {
     messages: Vec<Message>,
     keywords: Arc<Vec<String>>,
     metadata: BTreeMap<String, Vec<u8>>,
+    highest_modseq: u64,
+    /// (UID, mod-sequence of its expunge), for QRESYNC.
+    expunged: Vec<(u32, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +71,8 @@ impl Inner {
                 messages: Vec::new(),
                 keywords: Arc::new(Vec::new()),
                 metadata: BTreeMap::new(),
+                highest_modseq: 1,
+                expunged: Vec::new(),
             },
         );
     }
@@ -85,6 +91,43 @@ impl Inner {
 impl Mailbox {
     fn changed(&mut self) {
         self.version += 1;
+    }
+
+    /// The mod-sequence of a change being made now.
+    fn next_modseq(&mut self) -> u64 {
+        self.highest_modseq += 1;
+        self.highest_modseq
+    }
+
+    /// Expunges the messages with these UIDs at one new mod-sequence; false if none was there.
+    fn remove(&mut self, uids: &[u32]) -> bool {
+        let gone: Vec<u32> = self
+            .messages
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+            .map(|m| m.uid)
+            .collect();
+        if gone.is_empty() {
+            return false;
+        }
+        let modseq = self.next_modseq();
+        self.messages.retain(|m| !gone.contains(&m.uid));
+        self.expunged.extend(gone.iter().map(|&u| (u, modseq)));
+        self.changed();
+        true
+    }
+
+    /// Gives a message new flags at a new mod-sequence.
+    fn set_message_flags(&mut self, uid: u32, flags: FlagSet) -> bool {
+        let modseq = self.highest_modseq + 1;
+        let Some(m) = self.messages.iter_mut().find(|m| m.uid == uid) else {
+            return false;
+        };
+        m.flags = flags;
+        m.modseq = modseq;
+        self.highest_modseq = modseq;
+        self.changed();
+        true
     }
 
     /// The keyword bit of `name`, added to the list if new.
@@ -121,10 +164,12 @@ impl Mailbox {
     fn add(&mut self, flags: FlagSet, internal_date: i64, data: Arc<Vec<u8>>) -> u32 {
         let uid = self.uidnext;
         self.uidnext += 1;
+        let modseq = self.next_modseq();
         self.messages.push(Message {
             uid,
             flags,
             unclaimed: true,
+            modseq,
             internal_date,
             data,
         });
@@ -151,10 +196,12 @@ impl Mailbox {
                         uid: m.uid,
                         flags: m.flags,
                         unclaimed: m.unclaimed,
+                        modseq: m.modseq,
                     })
                     .collect(),
             ),
             keywords: self.keywords.clone(),
+            highest_modseq: self.highest_modseq,
         }
     }
 }
@@ -224,14 +271,7 @@ impl MemoryStore {
         let Ok(mb) = inner.by_name(mailbox) else {
             return false;
         };
-        let Ok(i) = mb.messages.binary_search_by_key(&uid, |m| m.uid) else {
-            return false;
-        };
-        if let Some(m) = mb.messages.get_mut(i) {
-            m.flags = flags;
-        }
-        mb.changed();
-        true
+        mb.set_message_flags(uid, flags)
     }
 
     /// Another process expunges a message. False if there is no such message.
@@ -240,13 +280,7 @@ impl MemoryStore {
         let Ok(mb) = inner.by_name(mailbox) else {
             return false;
         };
-        let before = mb.messages.len();
-        mb.messages.retain(|m| m.uid != uid);
-        if mb.messages.len() == before {
-            return false;
-        }
-        mb.changed();
-        true
+        mb.remove(&[uid])
     }
 
     /// The mailbox's messages now: (UID, flags, unclaimed).

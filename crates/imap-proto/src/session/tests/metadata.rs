@@ -65,3 +65,54 @@ fn set_get_depth_and_limits() {
     let r = c.run("b3 GETMETADATA INBOX /private/n0");
     assert_eq!(metadata(&r), [entry("/private/n0", None)]);
 }
+
+/// CREATE-SPECIAL-USE (RFC 6154 §5.3's example): the use is kept as the mailbox's
+/// `/private/specialuse` entry and shown by LIST; uses a mailbox cannot have are refused
+/// with nothing created.
+#[test]
+fn create_special_use() {
+    let store = MemoryStore::new();
+    let mut c = Client::logged_in(&store);
+    let r = c.run("t1 CREATE MySpecialTrash (USE (\\Trash))");
+    assert_eq!(last(&r).kind, Kind::Ok, "{r:?}");
+    let r = c.run("t2 LIST (SPECIAL-USE) \"\" *");
+    let listed: Vec<(String, Vec<String>)> = data(&r)
+        .into_iter()
+        .filter_map(|d| match d {
+            Data::List(l) => Some((l.mailbox, l.attrs)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(
+            "MySpecialTrash".to_owned(),
+            vec!["\\HasNoChildren".to_owned(), "\\Trash".to_owned()]
+        )]
+    );
+    let r = c.run("t3 GETMETADATA MySpecialTrash /private/specialuse");
+    assert_eq!(
+        metadata(&r),
+        vec![entry("/private/specialuse", Some("\\Trash"))]
+    );
+    // RFC 6154 §5.3: an attribute the server cannot give; nothing is created.
+    let r = c.run("t4 CREATE Everything (USE (\\All))");
+    assert_eq!(code(&r), Some(Code::UseAttr), "{r:?}");
+    let r = c.run("t5 CREATE Odd (USE (\\Nonsense))");
+    assert_eq!(code(&r), Some(Code::UseAttr), "{r:?}");
+    let r = c.run("t6 LIST \"\" *");
+    assert!(
+        !format!("{r:?}").contains("Everything") && !format!("{r:?}").contains("Odd"),
+        "{r:?}"
+    );
+    // SETMETADATA is checked the same way, and can change the use.
+    let r = c.run("t7 SETMETADATA MySpecialTrash (/private/specialuse \"\\\\Flagged\")");
+    assert_eq!(code(&r), Some(Code::UseAttr), "{r:?}");
+    let r = c.run("t8 SETMETADATA MySpecialTrash (/private/specialuse \"\\\\Archive\")");
+    assert_eq!(last(&r).kind, Kind::Ok, "{r:?}");
+    let r = c.run("t9 LIST \"\" MySpecialTrash");
+    assert!(
+        matches!(&data(&r)[..], [Data::List(l)] if l.attrs.contains(&"\\Archive".to_owned())),
+        "{r:?}"
+    );
+}

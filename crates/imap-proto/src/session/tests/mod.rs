@@ -3,6 +3,7 @@
 
 mod basic;
 mod compress;
+mod condstore;
 mod context;
 mod esearch;
 mod expunge;
