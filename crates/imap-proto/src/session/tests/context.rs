@@ -315,3 +315,21 @@ fn rfc5267_context_hint_and_partial_transcript() {
         assert_eq!(raw(&mut c, line), answer);
     }
 }
+
+#[test]
+fn extended_sort_reports_modseq_as_extended_search() {
+    let (_, mut c) = inbox_with(3);
+    c.run("a STORE 1 +FLAGS.SILENT (\\Flagged)");
+    let sorted = esearch(&c.run("s UID SORT RETURN (MAX ALL) (REVERSE SUBJECT) UTF-8 MODSEQ 1"));
+    let searched = esearch(&c.run("s UID SEARCH RETURN (ALL) MODSEQ 1"));
+    let modseq = |items: &[EsearchItem]| {
+        items.iter().find_map(|i| match i {
+            EsearchItem::ModSeq(m) => Some(*m),
+            _ => None,
+        })
+    };
+    // MAX is the last in sort order; the highest MODSEQ is the same either way.
+    assert_eq!(sorted.items.first(), Some(&EsearchItem::Max(1)));
+    assert!(modseq(&sorted.items).is_some(), "{sorted:?}");
+    assert_eq!(modseq(&sorted.items), modseq(&searched.items));
+}
