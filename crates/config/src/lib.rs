@@ -575,6 +575,9 @@ pub struct Imapd {
     pub metadata_max_value: usize,
     /// METADATA: the most entries per mailbox (and for the server).
     pub metadata_max_entries: usize,
+    /// CONTEXT=SEARCH/SORT (RFC 5267): the most searches a session keeps updating at once;
+    /// one more is answered without updates (`NO [NOUPDATE]`).
+    pub max_search_updates: usize,
     pub limits: ConnLimits,
 }
 
@@ -594,6 +597,7 @@ impl Default for Imapd {
             max_connections_per_user: 50,
             metadata_max_value: 64 * 1024,
             metadata_max_entries: 100,
+            max_search_updates: 10,
             limits: ConnLimits::default(),
         }
     }

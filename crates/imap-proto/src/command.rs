@@ -61,7 +61,11 @@ pub enum Command {
         uid: bool,
         criteria: Vec<SortCriterion>,
         key: SearchKey,
+        /// Some: RFC 5267's extended SORT, answered with ESEARCH.
+        ret: Option<SearchReturn>,
     },
+    /// RFC 5267 §4.3.5: stop the updates of these searching commands' tags.
+    CancelUpdate(Vec<String>),
     /// RFC 5256 THREAD.
     Thread {
         uid: bool,

@@ -259,6 +259,11 @@ impl Code {
                 push_num(out, n);
                 return;
             }
+            Code::NoUpdate(tag) => {
+                out.extend_from_slice(b"NOUPDATE ");
+                string(out, tag.as_bytes());
+                return;
+            }
             Code::AppendUid { uidvalidity, uids } => {
                 out.extend_from_slice(format!("APPENDUID {uidvalidity} ").as_bytes());
                 compact_set(out, uids);

@@ -441,6 +441,10 @@ impl<'a> Parser<'a> {
                     _ => Code::Unseen(n),
                 }
             }
+            "NOUPDATE" => {
+                self.sp()?;
+                Code::NoUpdate(utf8(self.string()?)?)
+            }
             "APPENDUID" => {
                 self.sp()?;
                 let uidvalidity = self.number()?;

@@ -2,7 +2,7 @@
 //! is one of these, written by the one encoder in [`crate::encode`]; the response parser in
 //! [`crate::parse_response`] reads them back for tests and clients.
 
-use crate::types::{Flag, Section, StatusAtt};
+use crate::types::{Flag, PartialRange, Section, StatusAtt};
 
 /// One response line (with its literals).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +80,8 @@ pub enum Code {
     ServerBug,
     TooBig,
     Unavailable,
+    /// RFC 5267 §4.3.1: no UPDATE for the searching command of this tag.
+    NoUpdate(String),
     /// RFC 4978: a second COMPRESS.
     CompressionActive,
     /// RFC 7162: the mailbox's HIGHESTMODSEQ, or that it keeps none; the UIDs (or sequence
@@ -174,11 +176,16 @@ pub enum EsearchItem {
     Count(u32),
     /// RFC 5267: the range of positions asked for and the numbers found there.
     Partial {
-        range: (u32, u32),
+        range: PartialRange,
         hits: Vec<u32>,
     },
     /// RFC 7162: the highest MODSEQ among the hits.
     ModSeq(u64),
+    /// RFC 5267 §4.3.3: (context position, numbers in the requested order) pairs to insert;
+    /// position 0 for SEARCH (mailbox order).
+    AddTo(Vec<(u32, Vec<u32>)>),
+    /// RFC 5267 §4.3.4: (context position, numbers) pairs to remove.
+    RemoveFrom(Vec<(u32, Vec<u32>)>),
 }
 
 /// A LIST or LSUB line.

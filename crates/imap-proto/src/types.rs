@@ -150,8 +150,8 @@ pub enum SearchKey {
     Older(u32),
 }
 
-/// The return options of an extended SEARCH (RFC 4731 ESEARCH, RFC 5182 SAVE, RFC 5267
-/// PARTIAL). `RETURN ()` is ALL alone.
+/// The return options of an extended SEARCH or SORT (RFC 4731 ESEARCH, RFC 5182 SAVE,
+/// RFC 5267 ESORT, PARTIAL and UPDATE). `RETURN ()` is ALL alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SearchReturn {
     pub min: bool,
@@ -159,8 +159,36 @@ pub struct SearchReturn {
     pub all: bool,
     pub count: bool,
     pub save: bool,
-    /// Positions in the result, 1-based, the lower first.
-    pub partial: Option<(u32, u32)>,
+    pub partial: Option<PartialRange>,
+    /// RFC 5267 UPDATE: keep the result up to date with ADDTO/REMOVEFROM.
+    pub update: bool,
+}
+
+/// A PARTIAL range of result positions, 1-based: counted from the first result, or with
+/// RFC 9394 from the last (`-1:-100`, the last hundred). `first <= last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    pub from_end: bool,
+    pub first: u32,
+    pub last: u32,
+}
+
+impl PartialRange {
+    /// The part of `hits` (in the result's order) the range names.
+    pub fn slice<'a, T>(&self, hits: &'a [T]) -> &'a [T] {
+        let len = hits.len();
+        let (first, last) = (self.first as usize, self.last as usize);
+        let (from, to) = if self.from_end {
+            // -1 is the last result: -last..=-first from the end.
+            (
+                len.saturating_sub(last),
+                len.saturating_sub(first.saturating_sub(1)),
+            )
+        } else {
+            (first.saturating_sub(1).min(len), last.min(len))
+        };
+        hits.get(from..to).unwrap_or_default()
+    }
 }
 
 /// A flag as sent by a client.

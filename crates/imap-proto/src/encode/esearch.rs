@@ -1,4 +1,5 @@
-//! The ESEARCH response (RFC 4731, RFC 5267's PARTIAL): `ESEARCH (TAG "t") UID MIN 1 ...`.
+//! The ESEARCH response (RFC 4731; RFC 5267's PARTIAL, ADDTO, REMOVEFROM; RFC 9394's ranges
+//! from the end): `ESEARCH (TAG "t") UID MIN 1 ...`.
 
 use super::{compact_set, push_num, string};
 use crate::response::{Esearch, EsearchItem};
@@ -34,9 +35,12 @@ impl Esearch {
                 }
                 EsearchItem::Partial { range, hits } => {
                     out.extend_from_slice(b" PARTIAL (");
-                    push_num(out, range.0);
+                    let sign: &[u8] = if range.from_end { b"-" } else { b"" };
+                    out.extend_from_slice(sign);
+                    push_num(out, range.first);
                     out.push(b':');
-                    push_num(out, range.1);
+                    out.extend_from_slice(sign);
+                    push_num(out, range.last);
                     out.push(b' ');
                     if hits.is_empty() {
                         out.extend_from_slice(b"NIL");
@@ -45,14 +49,31 @@ impl Esearch {
                     }
                     out.push(b')');
                 }
+                EsearchItem::AddTo(pairs) => context_updates(out, b" ADDTO (", pairs),
+                EsearchItem::RemoveFrom(pairs) => context_updates(out, b" REMOVEFROM (", pairs),
             }
         }
     }
 }
 
+/// `ADDTO (pos set pos set)`: each set in the order given, consecutive runs compacted.
+fn context_updates(out: &mut Vec<u8>, name: &[u8], pairs: &[(u32, Vec<u32>)]) {
+    out.extend_from_slice(name);
+    for (i, (pos, nums)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        push_num(out, *pos);
+        out.push(b' ');
+        compact_set(out, nums);
+    }
+    out.push(b')');
+}
+
 #[cfg(test)]
 mod tests {
     use crate::response::{Data, Esearch, EsearchItem, Response};
+    use crate::types::PartialRange;
 
     fn bytes(e: Esearch) -> Vec<u8> {
         let r = Response::Data(Data::Esearch(e));
@@ -93,16 +114,53 @@ mod tests {
                 uid: false,
                 items: vec![
                     EsearchItem::Partial {
-                        range: (1, 3),
+                        range: PartialRange {
+                            from_end: false,
+                            first: 1,
+                            last: 3,
+                        },
                         hits: vec![1, 2, 4],
                     },
                     EsearchItem::Partial {
-                        range: (6, 6),
+                        range: PartialRange {
+                            from_end: true,
+                            first: 1,
+                            last: 100,
+                        },
                         hits: vec![],
                     },
                 ],
             }),
-            b"* ESEARCH PARTIAL (1:3 1:2,4) PARTIAL (6:6 NIL)\r\n"
+            b"* ESEARCH PARTIAL (1:3 1:2,4) PARTIAL (-1:-100 NIL)\r\n"
+        );
+        // RFC 5267 §4.3.3's examples, and a sort order kept as it is.
+        assert_eq!(
+            bytes(Esearch {
+                tag: Some("C01".into()),
+                uid: true,
+                items: vec![EsearchItem::AddTo(vec![(1, vec![2731, 2732, 2733])])],
+            }),
+            b"* ESEARCH (TAG \"C01\") UID ADDTO (1 2731:2733)\r\n"
+        );
+        assert_eq!(
+            bytes(Esearch {
+                tag: Some("t".into()),
+                uid: false,
+                items: vec![
+                    EsearchItem::RemoveFrom(vec![(0, vec![1, 3, 4, 5])]),
+                    EsearchItem::AddTo(vec![(2, vec![5, 3, 4]), (7, vec![9])]),
+                ],
+            }),
+            b"* ESEARCH (TAG \"t\") REMOVEFROM (0 1,3:5) ADDTO (2 5,3:4 7 9)\r\n"
+        );
+        assert_eq!(
+            crate::response::Response::Status(crate::response::Status::untagged(
+                crate::response::Kind::No,
+                Some(crate::response::Code::NoUpdate("B02".into())),
+                "Too many contexts",
+            ))
+            .to_bytes(),
+            b"* NO [NOUPDATE \"B02\"] Too many contexts\r\n"
         );
     }
 }

@@ -18,7 +18,7 @@ use crate::command::Command;
 use crate::framing::{Collected, CommandCollector};
 use crate::parse::parse_command;
 use crate::parse_response::parse_all;
-use crate::response::{Code, Data, Kind, Response, Status};
+use crate::response::{Code, Data, EsearchItem, Kind, Response, Status};
 use crate::session::{
     Action, FlagSet, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session,
 };
@@ -46,6 +46,7 @@ fn policy(logged_in: bool) -> Policy {
         plaintext_auth: !logged_in,
         mechanisms: vec!["PLAIN".into()],
         metadata: MetadataLimits::default(),
+        max_search_updates: 10,
         max_auth_failures: 3,
         max_message: 1 << 20,
     }
@@ -82,6 +83,19 @@ impl Client {
                 Data::Fetch { seq, .. } => {
                     let told = self.exists.unwrap_or(0);
                     assert!(*seq >= 1 && *seq <= told, "FETCH {seq} with EXISTS {told}");
+                }
+                // Live search updates in sequence numbers name messages the client knows of.
+                Data::Esearch(e) if !e.uid => {
+                    let told = self.exists.unwrap_or(0);
+                    for item in &e.items {
+                        let (EsearchItem::AddTo(runs) | EsearchItem::RemoveFrom(runs)) = item
+                        else {
+                            continue;
+                        };
+                        for n in runs.iter().flat_map(|(_, nums)| nums) {
+                            assert!(*n >= 1 && *n <= told, "{item:?} with EXISTS {told}");
+                        }
+                    }
                 }
                 _ => {}
             }

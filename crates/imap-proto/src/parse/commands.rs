@@ -89,6 +89,7 @@ impl Parser<'_> {
             }
             "APPEND" => self.append()?,
             "SEARCH" => self.search(false)?,
+            "CANCELUPDATE" => self.cancel_update()?,
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,

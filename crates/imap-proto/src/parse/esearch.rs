@@ -1,30 +1,49 @@
-//! The return options of an extended SEARCH: RFC 4731 (MIN MAX ALL COUNT), RFC 5182 (SAVE)
-//! and RFC 5267's PARTIAL.
+//! The return options of an extended SEARCH or SORT: RFC 4731 (MIN MAX ALL COUNT), RFC 5182
+//! (SAVE), RFC 5267 (CONTEXT, UPDATE, PARTIAL) and RFC 9394's PARTIAL ranges from the end.
 
 use super::{PResult, Parser};
-use crate::types::SearchReturn;
+use crate::types::{PartialRange, SearchReturn};
 
 impl Parser<'_> {
+    /// `RETURN (...) ` before the criteria of SEARCH or SORT, when there.
+    pub(super) fn return_options(&mut self) -> PResult<Option<SearchReturn>> {
+        if !self.eat_keyword("RETURN ") {
+            return Ok(None);
+        }
+        let ret = self.search_return()?;
+        self.sp()?;
+        Ok(Some(ret))
+    }
+
     /// `(opt opt ...)` after `RETURN `; `()` means ALL.
-    pub(super) fn search_return(&mut self) -> PResult<SearchReturn> {
+    fn search_return(&mut self) -> PResult<SearchReturn> {
         self.expect(b'(')?;
         let mut ret = SearchReturn::default();
+        // Whether anything but the CONTEXT hint was named (RETURN (CONTEXT) is ALL, as `()`).
         let mut any = false;
         if !self.eat(b')') {
             loop {
-                match self.atom_upper()?.as_str() {
+                let name = self.atom_upper()?;
+                match name.as_str() {
                     "MIN" => ret.min = true,
                     "MAX" => ret.max = true,
                     "ALL" => ret.all = true,
                     "COUNT" => ret.count = true,
                     "SAVE" => ret.save = true,
+                    // RFC 5267 §4.2: a hint that may be ignored.
+                    "CONTEXT" => {}
+                    "UPDATE" if ret.update => return Err("UPDATE given twice".to_owned()),
+                    "UPDATE" => ret.update = true,
+                    "PARTIAL" if ret.partial.is_some() => {
+                        return Err("PARTIAL given twice".to_owned());
+                    }
                     "PARTIAL" => {
                         self.sp()?;
                         ret.partial = Some(self.partial_range()?);
                     }
                     other => return Err(format!("unknown SEARCH return option {other}")),
                 }
-                any = true;
+                any |= name != "CONTEXT";
                 if self.eat(b')') {
                     break;
                 }
@@ -41,12 +60,21 @@ impl Parser<'_> {
         Ok(ret)
     }
 
-    /// `a:b`, two non-zero numbers in either order (RFC 5267 §4.4).
-    fn partial_range(&mut self) -> PResult<(u32, u32)> {
+    /// `a:b`, two non-zero numbers in either order (RFC 5267 §4.4), or RFC 9394's `-a:-b`
+    /// counted from the last result; the signs may not be mixed.
+    fn partial_range(&mut self) -> PResult<PartialRange> {
+        let from_end = self.eat(b'-');
         let a = self.nz_number()?;
         self.expect(b':')?;
+        if from_end != self.eat(b'-') {
+            return Err("PARTIAL range mixes positions from the start and the end".to_owned());
+        }
         let b = self.nz_number()?;
-        Ok((a.min(b), a.max(b)))
+        Ok(PartialRange {
+            from_end,
+            first: a.min(b),
+            last: a.max(b),
+        })
     }
 }
 
@@ -54,7 +82,7 @@ impl Parser<'_> {
 mod tests {
     use crate::command::Command;
     use crate::parse::parse_command;
-    use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
+    use crate::types::{PartialRange, SearchKey, SearchReturn, SeqNum, SeqSet};
 
     fn search(s: &str) -> (bool, SearchKey, Option<SearchReturn>) {
         match parse_command(s.as_bytes()) {
@@ -92,10 +120,32 @@ mod tests {
         assert_eq!(
             search("a SEARCH RETURN (PARTIAL 4:2) ALL").2,
             Some(SearchReturn {
-                partial: Some((2, 4)),
+                partial: Some(PartialRange {
+                    from_end: false,
+                    first: 2,
+                    last: 4
+                }),
                 ..SearchReturn::default()
             })
         );
+        assert_eq!(
+            search("a SEARCH RETURN (PARTIAL -1:-100 update) ALL").2,
+            Some(SearchReturn {
+                partial: Some(PartialRange {
+                    from_end: true,
+                    first: 1,
+                    last: 100
+                }),
+                update: true,
+                ..SearchReturn::default()
+            })
+        );
+        let update = SearchReturn {
+            update: true,
+            ..SearchReturn::default()
+        };
+        assert_eq!(search("a SEARCH RETURN (UPDATE) SEEN").2, Some(update));
+        assert_eq!(search("a SEARCH RETURN (CONTEXT) SEEN").2, Some(all));
     }
 
     #[test]
@@ -106,6 +156,11 @@ mod tests {
         assert!(is_bad("a SEARCH RETURN (PARTIAL 0:3) ALL"));
         assert!(is_bad("a SEARCH RETURN (ALL PARTIAL 1:3) ALL"));
         assert!(is_bad("a SEARCH RETURN (FOO) ALL"));
+        assert!(is_bad("a SEARCH RETURN (PARTIAL -1:5) ALL"));
+        assert!(is_bad("a SEARCH RETURN (PARTIAL 1:-5) ALL"));
+        assert!(is_bad("a SEARCH RETURN (PARTIAL -0:-5) ALL"));
+        assert!(is_bad("a SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL"));
+        assert!(is_bad("a SEARCH RETURN (UPDATE UPDATE) ALL"));
         assert!(is_bad("a SEARCH RETURN (MIN ) ALL"));
         assert!(is_bad("a SEARCH RETURN MIN ALL"));
     }

@@ -14,6 +14,7 @@ mod append;
 mod binary;
 mod commands;
 mod condstore;
+mod context;
 mod create;
 mod esearch;
 mod fetch;

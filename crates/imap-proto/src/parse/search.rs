@@ -7,13 +7,7 @@ use crate::types::*;
 impl Parser<'_> {
     pub(super) fn search(&mut self, uid: bool) -> PResult<Command> {
         self.sp()?;
-        let ret = if self.eat_keyword("RETURN ") {
-            let ret = self.search_return()?;
-            self.sp()?;
-            Some(ret)
-        } else {
-            None
-        };
+        let ret = self.return_options()?;
         if self.eat_keyword("CHARSET ") {
             let cs = self.astring()?;
             let cs = String::from_utf8_lossy(&cs).to_ascii_uppercase();

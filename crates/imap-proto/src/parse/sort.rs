@@ -1,5 +1,5 @@
-//! SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO): criteria or algorithm, the
-//! charset (mandatory here), then search keys.
+//! SORT and THREAD (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO): RFC 5267's return options
+//! for SORT, criteria or algorithm, the charset (mandatory here), then search keys.
 
 use super::{PResult, Parser};
 use crate::command::Command;
@@ -17,6 +17,8 @@ impl Parser<'_> {
 
     pub(super) fn sort(&mut self, uid: bool) -> PResult<Command> {
         self.sp()?;
+        // RFC 5267 §3: the return options of an extended SORT.
+        let ret = self.return_options()?;
         self.expect(b'(')?;
         let mut criteria = Vec::new();
         loop {
@@ -45,7 +47,12 @@ impl Parser<'_> {
             self.sp()?;
         }
         let key = self.charset_and_keys()?;
-        Ok(Command::Sort { uid, criteria, key })
+        Ok(Command::Sort {
+            uid,
+            criteria,
+            key,
+            ret,
+        })
     }
 
     pub(super) fn thread(&mut self, uid: bool) -> PResult<Command> {

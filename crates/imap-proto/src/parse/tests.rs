@@ -638,6 +638,7 @@ fn sort_and_thread() {
                 SearchKey::Seen,
                 SearchKey::SeqSet(SeqSet(vec![(SeqNum::Value(1), SeqNum::Star)]))
             ]),
+            ret: None
         }
     );
     assert_eq!(

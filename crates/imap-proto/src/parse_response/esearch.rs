@@ -1,7 +1,9 @@
-//! The ESEARCH response read back (RFC 4731, RFC 5267's PARTIAL).
+//! The ESEARCH response read back (RFC 4731; RFC 5267's PARTIAL, ADDTO and REMOVEFROM;
+//! RFC 9394's ranges from the end).
 
 use super::{invalid, utf8, PResult, Parser};
 use crate::response::{Esearch, EsearchItem};
+use crate::types::PartialRange;
 
 impl Parser<'_> {
     /// What follows the word `ESEARCH`.
@@ -41,9 +43,7 @@ impl Parser<'_> {
                     "ALL" => EsearchItem::All(self.uid_set()?),
                     "PARTIAL" => {
                         self.expect(b'(')?;
-                        let lo = self.number()?;
-                        self.expect(b':')?;
-                        let hi = self.number()?;
+                        let range = self.partial_range()?;
                         self.sp()?;
                         let hits = if self.is_nil() {
                             self.pos += 3;
@@ -52,16 +52,48 @@ impl Parser<'_> {
                             self.uid_set()?
                         };
                         self.expect(b')')?;
-                        EsearchItem::Partial {
-                            range: (lo, hi),
-                            hits,
-                        }
+                        EsearchItem::Partial { range, hits }
                     }
+                    "ADDTO" => EsearchItem::AddTo(self.context_updates()?),
+                    "REMOVEFROM" => EsearchItem::RemoveFrom(self.context_updates()?),
                     other => return invalid(format!("unknown ESEARCH item {other}")),
                 });
             }
             if self.at_crlf()? {
                 return Ok(e);
+            }
+            self.sp()?;
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// `a:b` or `-a:-b`, as the encoder writes it.
+    fn partial_range(&mut self) -> PResult<PartialRange> {
+        let from_end = self.eat(b'-')?;
+        let first = self.number()?;
+        self.expect(b':')?;
+        if from_end {
+            self.expect(b'-')?;
+        }
+        let last = self.number()?;
+        Ok(PartialRange {
+            from_end,
+            first,
+            last,
+        })
+    }
+
+    /// `(position set position set ...)` of ADDTO and REMOVEFROM.
+    fn context_updates(&mut self) -> PResult<Vec<(u32, Vec<u32>)>> {
+        self.expect(b'(')?;
+        let mut pairs = Vec::new();
+        loop {
+            let pos = self.number()?;
+            self.sp()?;
+            pairs.push((pos, self.uid_set()?));
+            if self.eat(b')')? {
+                return Ok(pairs);
             }
             self.sp()?;
         }

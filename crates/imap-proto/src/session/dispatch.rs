@@ -26,6 +26,7 @@ fn needs(cmd: &Command) -> Needs {
         | C::UidExpunge(_)
         | C::Search { .. }
         | C::Sort { .. }
+        | C::CancelUpdate(_)
         | C::Thread { .. }
         | C::Fetch { .. }
         | C::Store { .. }
@@ -226,8 +227,14 @@ impl<S: Storage> Session<S> {
                 uid,
                 key,
                 ret: Some(ret),
-            } => self.esearch(tag, uid, &key, ret, out),
-            C::Sort { uid, criteria, key } => self.sort(tag, uid, &criteria, &key, out),
+            } => self.extended_search(tag, uid, &key, None, ret, out),
+            C::Sort {
+                uid,
+                criteria,
+                key,
+                ret,
+            } => self.sort(tag, uid, &criteria, &key, ret, out),
+            C::CancelUpdate(tags) => self.cancel_update(tag, &tags),
             C::Thread {
                 uid,
                 algorithm,

@@ -1,14 +1,16 @@
-//! Extended SEARCH: RFC 4731's ESEARCH results (MIN, MAX, ALL, COUNT), RFC 5267's PARTIAL,
-//! and RFC 5182's saved result `$` (SAVE stores it, later commands name it).
+//! Extended SEARCH: RFC 4731's ESEARCH results (MIN, MAX, ALL, COUNT), RFC 5267's PARTIAL
+//! (with RFC 9394's ranges from the end) and UPDATE (kept live by [`super::context`]), and
+//! RFC 5182's saved result `$` (SAVE stores it, later commands name it).
 
 use super::dispatch::Done;
 use super::{failed, Output, Session, Storage};
 use crate::command::Command;
 use crate::response::{Data, Esearch, EsearchItem, Response};
+use crate::sort::SortCriterion;
 use crate::types::{SearchKey, SearchReturn, SeqNum, SeqSet};
 
 /// Consecutive numbers as ranges: the smallest set naming exactly `nums` (ascending).
-fn exact_set(nums: &[u32]) -> SeqSet {
+pub(super) fn exact_set(nums: &[u32]) -> SeqSet {
     let mut ranges: Vec<(SeqNum, SeqNum)> = Vec::new();
     for &n in nums {
         match ranges.last_mut() {
@@ -34,7 +36,8 @@ fn key_with_saved(key: SearchKey, saved: &SeqSet) -> SearchKey {
     }
 }
 
-/// The ESEARCH items asked for, from the hits (ascending numbers).
+/// The ESEARCH items asked for, from the hits in the requested order (ascending for SEARCH,
+/// the sort order for SORT: RFC 5267 §3.1's MIN and MAX are the first and the last).
 fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
     let mut items = Vec::new();
     if ret.min {
@@ -49,19 +52,17 @@ fn items(ret: &SearchReturn, hits: &[u32]) -> Vec<EsearchItem> {
     if ret.count {
         items.push(EsearchItem::Count(hits.len() as u32));
     }
-    if let Some((lo, hi)) = ret.partial {
-        let from = (lo as usize).saturating_sub(1);
-        let to = (hi as usize).min(hits.len());
+    if let Some(range) = ret.partial {
         items.push(EsearchItem::Partial {
-            range: (lo, hi),
-            hits: hits.get(from..to).unwrap_or_default().to_vec(),
+            range,
+            hits: range.slice(hits).to_vec(),
         });
     }
     items
 }
 
 /// What SAVE keeps (RFC 5182 §2.1): MIN and/or MAX alone when only they are asked for
-/// besides SAVE, otherwise the whole result.
+/// besides SAVE, otherwise the whole result; ascending.
 fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
     if (ret.min || ret.max) && !ret.all && !ret.count && ret.partial.is_none() {
         let mut kept = Vec::new();
@@ -71,35 +72,62 @@ fn to_save(ret: &SearchReturn, uids: &[u32]) -> Vec<u32> {
         if ret.max {
             kept.extend(uids.last());
         }
+        kept.sort_unstable();
         kept.dedup();
         kept
     } else {
-        uids.to_vec()
+        let mut all = uids.to_vec();
+        all.sort_unstable();
+        all
     }
 }
 
+/// Nothing but SAVE asked for: no ESEARCH response (RFC 5182 §2.1).
+fn only_save(ret: &SearchReturn) -> bool {
+    ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.update || ret.partial.is_some())
+}
+
 impl<S: Storage> Session<S> {
-    pub(super) fn esearch(
+    /// An extended SEARCH, or with `sort` an extended SORT (RFC 5267 §3): the ESEARCH items
+    /// over the result in the requested order, SAVE, and UPDATE's live context.
+    pub(super) fn extended_search(
         &mut self,
         tag: &str,
         uid: bool,
         key: &SearchKey,
+        sort: Option<&[SortCriterion]>,
         ret: SearchReturn,
         out: &mut Output,
     ) -> Done {
+        if ret.update {
+            if let Some(refused) = self.update_tag_in_use(tag) {
+                return refused;
+            }
+        }
         if super::condstore::uses_modseq(key) {
             self.enable_condstore(out);
         }
-        let found = self.matching(key);
-        let modseq = found
-            .as_ref()
-            .ok()
-            .and_then(|hits| self.esearch_modseq(key, &ret, hits));
+        let found: Result<Vec<u32>, _> = match sort {
+            None => self
+                .matching(key)
+                .map(|hits| hits.into_iter().map(|(_, u)| u).collect()),
+            Some(criteria) => self
+                .sort_inputs(key, true)
+                .map(|msgs| crate::sort::sort(&msgs, criteria)),
+        };
+        let modseq = found.as_ref().ok().and_then(|uids| {
+            let sel = self.selected.as_ref()?;
+            let hits: Vec<(u32, u32)> = uids
+                .iter()
+                .filter_map(|&u| sel.seq_of(u).map(|s| (s, u)))
+                .collect();
+            self.esearch_modseq(key, &ret, &hits)
+        });
         let Some(sel) = self.selected.as_mut() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
-        let hits = match found {
-            Ok(hits) => hits,
+        let uids: Vec<u32> = match found {
+            Ok(uids) => uids,
             Err(e) => {
                 // A failed SEARCH ... SAVE leaves `$` empty (RFC 5182 §2.1).
                 if ret.save {
@@ -109,13 +137,14 @@ impl<S: Storage> Session<S> {
             }
         };
         if ret.save {
-            let uids: Vec<u32> = hits.iter().map(|&(_, u)| u).collect();
             sel.saved = to_save(&ret, &uids);
         }
-        let only_save =
-            ret.save && !(ret.min || ret.max || ret.all || ret.count || ret.partial.is_some());
-        if !only_save {
-            let nums: Vec<u32> = hits.iter().map(|&(s, u)| if uid { u } else { s }).collect();
+        if !only_save(&ret) {
+            let nums: Vec<u32> = if uid {
+                uids.clone()
+            } else {
+                uids.iter().filter_map(|&u| sel.seq_of(u)).collect()
+            };
             out.push(Response::Data(Data::Esearch(Esearch {
                 tag: Some(tag.to_owned()),
                 uid,
@@ -125,7 +154,17 @@ impl<S: Storage> Session<S> {
                     .collect(),
             })));
         }
-        Done::reply(Response::ok(tag, "Search completed"))
+        if ret.update {
+            self.keep_context(tag, uid, key, sort, uids, out);
+        }
+        Done::reply(Response::ok(
+            tag,
+            if sort.is_some() {
+                "Sort completed"
+            } else {
+                "Search completed"
+            },
+        ))
     }
 
     /// The command with `$` replaced by the saved result: UIDs in UID commands and in SEARCH
@@ -152,12 +191,13 @@ impl<S: Storage> Session<S> {
             (true, false) => by_seq(),
         };
         use Command as C;
+        let mut cmd = cmd;
+        if let C::Search { key, .. } | C::Sort { key, .. } | C::Thread { key, .. } = &mut cmd {
+            let named = std::mem::replace(key, SearchKey::All);
+            *key = key_with_saved(named, &by_uid());
+            return cmd;
+        }
         match cmd {
-            C::Search { uid, key, ret } => C::Search {
-                uid,
-                key: key_with_saved(key, &by_uid()),
-                ret,
-            },
             C::Fetch { uid, set: s, atts } => C::Fetch {
                 uid,
                 set: set(s, uid),

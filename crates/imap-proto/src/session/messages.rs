@@ -123,6 +123,15 @@ impl<S: Storage> Session<S> {
 
     /// The (sequence number, UID) of the selected mailbox's messages that match `key`.
     pub(super) fn matching(&mut self, key: &SearchKey) -> Result<Vec<(u32, u32)>, Failure> {
+        self.matching_among(key, None)
+    }
+
+    /// As [`Self::matching`], looking only at the messages `among` names (UIDs), when given.
+    pub(super) fn matching_among(
+        &mut self,
+        key: &SearchKey,
+        among: Option<&HashSet<u32>>,
+    ) -> Result<Vec<(u32, u32)>, Failure> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
             return Ok(Vec::new());
         };
@@ -130,6 +139,7 @@ impl<S: Storage> Session<S> {
         let max_uid = sel.all().last().map_or(0, |(_, u, _)| u);
         let msgs: Vec<SearchContext<'_>> = sel
             .all()
+            .filter(|&(_, u, _)| among.is_none_or(|a| a.contains(&u)))
             .map(|(seq, u, flags)| SearchContext {
                 seq,
                 uid: u,

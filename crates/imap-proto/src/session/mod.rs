@@ -12,6 +12,7 @@
 mod append;
 mod compress;
 mod condstore;
+mod context;
 mod dispatch;
 mod esearch;
 mod mailboxes;
@@ -91,6 +92,8 @@ pub struct Policy {
     /// The largest message an APPEND may store, a CATENATE's result included (`[TOOBIG]`
     /// beyond it).
     pub max_message: u64,
+    /// RFC 5267: how many searches with RETURN (UPDATE) a session keeps live at once.
+    pub max_search_updates: usize,
 }
 
 /// How much METADATA a user may store (RFC 5464 `MAXSIZE`, `TOOMANY`).
@@ -139,6 +142,9 @@ const CAPABILITIES: &[&str] = &[
     "WITHIN",
     "SORT",
     "SORT=DISPLAY",
+    "ESORT",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
     "CONDSTORE",
@@ -346,8 +352,11 @@ impl<S: Storage> Session<S> {
             return;
         }
         let (claimed, snap) = recent_and_snapshot(store, &sel.mb, sel.read_only);
+        // Live searches lose expunged messages before the EXPUNGE renumbers them.
+        context::drop_expunged(sel, &snap, out);
         let u = sel.update(&snap, &claimed, allow_expunge, silent);
         out.extend(u.responses);
+        self.context_updates(&snap, out);
     }
 }
 

@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use super::context::Contexts;
 use super::storage::{FlagSet, Snapshot};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{Flag, SeqNum, SeqSet};
@@ -43,6 +44,8 @@ pub(crate) struct Selected<M> {
     pub saved: Vec<u32>,
     /// RFC 7162: what the client enabled (MODSEQ in FETCH responses, VANISHED).
     pub modseq_mode: super::condstore::Enabled,
+    /// RFC 5267: the searches kept up to date while this mailbox is selected.
+    pub contexts: Contexts,
 }
 
 /// What the client must be told after a command.
@@ -78,6 +81,7 @@ impl<M> Selected<M> {
             keywords: snap.keywords.clone(),
             saved: Vec::new(),
             modseq_mode: Default::default(),
+            contexts: Contexts::default(),
         }
     }
 

@@ -1,16 +1,30 @@
 //! SORT and THREAD (RFC 5256): the matching messages, their facts from the store, and the
-//! ordering from [`crate::sort`].
+//! ordering from [`crate::sort`]; RFC 5267's extended SORT (ESORT, PARTIAL, UPDATE) answers
+//! with ESEARCH.
 
 use super::dispatch::Done;
 use super::{failed, Failure, Output, Session, Storage};
 use crate::response::{Data, Response};
 use crate::sort::{SortCriterion, SortInput, ThreadAlgorithm};
-use crate::types::SearchKey;
+use crate::types::{SearchKey, SearchReturn};
 
 impl<S: Storage> Session<S> {
     /// The messages matching `key`, with their facts; `uid` picks the number reported.
-    fn sort_inputs(&mut self, key: &SearchKey, uid: bool) -> Result<Vec<SortInput>, Failure> {
+    pub(super) fn sort_inputs(
+        &mut self,
+        key: &SearchKey,
+        uid: bool,
+    ) -> Result<Vec<SortInput>, Failure> {
         let hits = self.matching(key)?;
+        self.inputs_of(hits, uid)
+    }
+
+    /// The facts of these (sequence number, UID) messages; `uid` picks the number reported.
+    pub(super) fn inputs_of(
+        &mut self,
+        hits: Vec<(u32, u32)>,
+        uid: bool,
+    ) -> Result<Vec<SortInput>, Failure> {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
             return Ok(Vec::new());
         };
@@ -36,16 +50,20 @@ impl<S: Storage> Session<S> {
         uid: bool,
         criteria: &[SortCriterion],
         key: &SearchKey,
+        ret: Option<SearchReturn>,
         out: &mut Output,
     ) -> Done {
-        match self.sort_inputs(key, uid) {
-            Ok(msgs) => {
-                let ids = crate::sort::sort(&msgs, criteria);
-                out.push(Response::Data(Data::Sort(ids)));
-                Done::reply(Response::ok(tag, "Sort completed"))
-            }
-            Err(e) => Done::reply(failed(tag, &e)),
-        }
+        let Some(ret) = ret else {
+            return match self.sort_inputs(key, uid) {
+                Ok(msgs) => {
+                    let ids = crate::sort::sort(&msgs, criteria);
+                    out.push(Response::Data(Data::Sort(ids)));
+                    Done::reply(Response::ok(tag, "Sort completed"))
+                }
+                Err(e) => Done::reply(failed(tag, &e)),
+            };
+        };
+        self.extended_search(tag, uid, key, Some(criteria), ret, out)
     }
 
     pub(super) fn thread(

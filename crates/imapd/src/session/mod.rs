@@ -155,6 +155,7 @@ impl Session {
                 max_entries: self.config().imapd.metadata_max_entries,
             },
             max_message: self.config().imapd.max_literal,
+            max_search_updates: self.config().imapd.max_search_updates,
         }
     }
 

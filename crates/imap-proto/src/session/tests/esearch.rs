@@ -5,7 +5,7 @@ use super::*;
 use crate::response::{Esearch, EsearchItem};
 
 /// The one ESEARCH response of a successful reply.
-fn esearch(r: &[Response]) -> Esearch {
+pub(super) fn esearch(r: &[Response]) -> Esearch {
     assert_eq!(last(r).kind, Kind::Ok, "{r:?}");
     let mut found = data(r).into_iter().filter_map(|d| match d {
         Data::Esearch(e) => Some(e),
@@ -14,13 +14,6 @@ fn esearch(r: &[Response]) -> Esearch {
     let e = found.next().unwrap_or_else(|| panic!("no ESEARCH: {r:?}"));
     assert!(found.next().is_none(), "{r:?}");
     e
-}
-
-/// The raw bytes a command line produces.
-fn raw(c: &mut Client, line: &str) -> String {
-    let mut out = Output::new();
-    c.session.handle(line.as_bytes(), &mut out);
-    String::from_utf8_lossy(&out.take()).into_owned()
 }
 
 #[test]
@@ -69,20 +62,35 @@ fn results_in_uids_or_sequence_numbers() {
 fn partial_results() {
     let (_, mut c) = inbox_with(5);
     let partial = |c: &mut Client, line: &str| match esearch(&c.run(line)).items.as_slice() {
-        [EsearchItem::Partial { range, hits }] => (*range, hits.clone()),
+        [EsearchItem::Partial { range, hits }] => {
+            ((range.from_end, range.first, range.last), hits.clone())
+        }
         other => panic!("{other:?}"),
     };
     assert_eq!(
         partial(&mut c, "p SEARCH RETURN (PARTIAL 4:2) ALL"),
-        ((2, 4), vec![2, 3, 4])
+        ((false, 2, 4), vec![2, 3, 4])
     );
     assert_eq!(
         partial(&mut c, "p SEARCH RETURN (PARTIAL 2:10) 1:2,4:5"),
-        ((2, 10), vec![2, 4, 5])
+        ((false, 2, 10), vec![2, 4, 5])
     );
     assert_eq!(
         partial(&mut c, "p SEARCH RETURN (PARTIAL 6:6) ALL"),
-        ((6, 6), vec![])
+        ((false, 6, 6), vec![])
+    );
+    // RFC 9394: from the end, -1 the last; the hits stay in mailbox order.
+    assert_eq!(
+        partial(&mut c, "p SEARCH RETURN (PARTIAL -1:-2) ALL"),
+        ((true, 1, 2), vec![4, 5])
+    );
+    assert_eq!(
+        partial(&mut c, "p UID SEARCH RETURN (PARTIAL -4:-2) 1:2,4:5"),
+        ((true, 2, 4), vec![1, 2, 4])
+    );
+    assert_eq!(
+        partial(&mut c, "p SEARCH RETURN (PARTIAL -100:-6) ALL"),
+        ((true, 6, 100), vec![])
     );
     let r = c.run("p SEARCH RETURN (PARTIAL 1:*) ALL");
     assert_eq!(last(&r).kind, Kind::Bad);

@@ -5,6 +5,7 @@ mod append;
 mod basic;
 mod compress;
 mod condstore;
+mod context;
 mod esearch;
 mod expunge;
 mod mailboxes;
@@ -25,6 +26,7 @@ pub(super) fn policy(tls_active: bool, plaintext_auth: bool) -> Policy {
         plaintext_auth,
         mechanisms: vec!["PLAIN".into()],
         metadata: MetadataLimits::default(),
+        max_search_updates: 3,
         max_auth_failures: 2,
         max_message: 64 * 1024,
     }
@@ -94,6 +96,13 @@ impl Client {
         }
         responses(&mut out)
     }
+}
+
+/// The raw bytes a command line produces, for transcripts.
+pub(super) fn raw(c: &mut Client, line: &str) -> String {
+    let mut out = Output::new();
+    c.session.handle(line.as_bytes(), &mut out);
+    String::from_utf8_lossy(&out.take()).into_owned()
 }
 
 /// What the session wrote, as values.
