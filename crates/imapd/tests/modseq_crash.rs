@@ -124,16 +124,17 @@ fn other_programs_changes_get_modseqs_when_first_seen() {
 }
 
 #[test]
-fn an_existing_store_without_a_log_starts_at_one() {
+fn an_existing_store_without_a_log_starts_consistent() {
     let (_d, path) = setup(4);
     fs::remove_file(path.join(FILE_NAME)).unwrap();
     let mb = open(&path);
+    // One mod-sequence for all of them, the first above an empty mailbox's 1.
     for uid in 1..=4 {
-        assert_eq!(modseq_of(&mb, uid), 1);
+        assert_eq!(modseq_of(&mb, uid), 2);
     }
-    assert_eq!(mb.modseq_facts(None).0, 1);
+    assert_eq!(mb.modseq_facts(None).0, 2);
     mb.modify_flags(&[3], |f| f | Flags::SEEN).unwrap();
-    assert_eq!(modseq_of(&mb, 3), 2);
+    assert_eq!(modseq_of(&mb, 3), 3);
 }
 
 #[test]
