@@ -80,3 +80,35 @@ fn limits_are_reported_and_enforced() {
     assert_eq!(b.cmd("GETQUOTA \"\"").status(), "NO");
     assert_eq!(b.cmd("GETQUOTAROOT Nowhere").status(), "NO");
 }
+
+/// RFC 9208 §4.3's GETQUOTAROOT example: 10 of 512 units of STORAGE used, and the two
+/// resources this server does not limit left out.
+#[test]
+fn rfc9208_getquotaroot_example() {
+    let mut srv = prepare(true);
+    let mut passwd = None;
+    srv.edit_config(|c| passwd = Some(c.userdb.passwd_file.clone()));
+    let mut pf = PasswdFile::load(passwd.unwrap()).unwrap();
+    let quota = Quota {
+        storage_bytes: Some(512 * 1024),
+        messages: None,
+    };
+    pf.set_quota(USER, quota).unwrap();
+    pf.save().unwrap();
+    srv.start("imapd");
+    let mut c = login(&srv, USER, PASS);
+    // Ten KiB of mail: nine full units and a partly used tenth.
+    let body = "x".repeat(9 * 1024 + 100);
+    assert!(c.append("INBOX", "", &message("big", &body)).ok());
+    let r = c.cmd("GETQUOTAROOT INBOX");
+    assert_eq!(
+        r.all(),
+        format!(
+            "* QUOTAROOT \"INBOX\" \"\"\n* QUOTA \"\" (STORAGE 10 512)\n{}",
+            r.tagged
+        ),
+        "{}",
+        r.all()
+    );
+    assert!(r.ok());
+}
