@@ -103,7 +103,15 @@ class Target:
                 sys.exit(f"{self.name}: SORT ({key}) returned {got} of {exists} messages")
         c.logout()
 
-    def qresync_round(self, r, out):
+    def qresync_round(self, out):
+        # The messages that will change, spread over the mailbox, start unflagged.
+        b = self.connect()
+        exists = b.select(MBOX)
+        step = max(1, exists // CHANGES)
+        seqs = ",".join(str(1 + k * step) for k in range(min(CHANGES, exists)))
+        b.cmd(f"STORE {seqs} -FLAGS.SILENT (\\Flagged)", keep=False)
+        b.logout()
+
         # The state a synchronised client keeps: UIDVALIDITY and HIGHESTMODSEQ.
         a = self.connect()
         a.cmd("ENABLE QRESYNC")
@@ -121,13 +129,10 @@ class Target:
         out["full_flags_bytes"] = full.rx - rx0
         full.logout()
 
-        # Another client changes the flags of CHANGES messages spread over the mailbox.
+        # Another client flags them.
         b = self.connect()
-        exists = b.select(MBOX)
-        step = max(1, exists // CHANGES)
-        seqs = ",".join(str(1 + k * step) for k in range(min(CHANGES, exists)))
-        op = "+" if r % 2 else "-"
-        b.cmd(f"STORE {seqs} {op}FLAGS.SILENT (\\Flagged)", keep=False)
+        b.select(MBOX)
+        b.cmd(f"STORE {seqs} +FLAGS.SILENT (\\Flagged)", keep=False)
         b.logout()
 
         # The reconnect: only what changed may come back.
@@ -156,7 +161,7 @@ def main():
             out = {}
             t.sort_round(out)
             if t.qresync:
-                t.qresync_round(r, out)
+                t.qresync_round(out)
             t.rounds.append(out)
             print(f"round {r} {t.name}: " + " ".join(f"{k}={v:.1f}" for k, v in out.items()),
                   flush=True)

@@ -24,7 +24,7 @@ fn setup(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// The mailbox as a freshly started process sees it.
 fn open(path: &Path) -> Arc<SharedMailbox> {
-    Hub::new(None)
+    Hub::new(None, 0)
         .open(Maildir::open(path).unwrap(), true)
         .unwrap()
 }
