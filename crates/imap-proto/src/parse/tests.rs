@@ -649,13 +649,21 @@ fn sort_and_thread() {
             key: SearchKey::All,
         }
     );
+    assert_eq!(
+        parse("a1 UID THREAD refs UTF-8 ALL"),
+        Command::Thread {
+            uid: true,
+            algorithm: ThreadAlgorithm::Refs,
+            key: SearchKey::All,
+        }
+    );
     assert_eq!(bad("a1 SORT (SIZE) KOI8-R ALL").kind, ErrorKind::BadCharset);
     for s in [
         "a1 SORT SIZE UTF-8 ALL",
         "a1 SORT () UTF-8 ALL",
         "a1 SORT (REVERSE) UTF-8 ALL",
         "a1 SORT (SIZE) UTF-8",
-        "a1 THREAD REFS UTF-8 ALL",
+        "a1 THREAD X-REFERENCES2 UTF-8 ALL",
     ] {
         assert_eq!(bad(s).kind, ErrorKind::Syntax, "{s}");
     }

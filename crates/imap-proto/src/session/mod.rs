@@ -147,6 +147,7 @@ const CAPABILITIES: &[&str] = &[
     "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "THREAD=REFS",
     "CONDSTORE",
     "QRESYNC",
     "BINARY",
