@@ -165,6 +165,8 @@ pub struct Session<S: Storage> {
     compressed: bool,
     /// RFC 7162: CONDSTORE and QRESYNC as enabled.
     modseq_mode: condstore::Enabled,
+    /// The user the store belongs to, as the shell names it ([`Session::set_login`]).
+    login: Option<String>,
 }
 
 impl<S: Storage> Session<S> {
@@ -177,6 +179,7 @@ impl<S: Storage> Session<S> {
             logged_out: false,
             compressed: false,
             modseq_mode: Default::default(),
+            login: None,
         }
     }
 
@@ -185,6 +188,12 @@ impl<S: Storage> Session<S> {
         let mut s = Session::new(policy);
         s.store = Some(store);
         s
+    }
+
+    /// Names the logged-in user, whose own mailboxes an `imap://user@host/` URL may name
+    /// (CATENATE); without a name, no such URL names anything.
+    pub fn set_login(&mut self, user: &str) {
+        self.login = Some(user.to_owned());
     }
 
     pub fn is_authenticated(&self) -> bool {
