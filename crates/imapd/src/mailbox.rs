@@ -48,6 +48,8 @@ pub struct Meta {
     pub file_name: Arc<str>,
     /// CONDSTORE mod-sequence ([`crate::modseq`]); 0 until the rescan that found it ends.
     pub modseq: u64,
+    /// RFC 8514 SAVEDATE, Unix seconds, as the UID list records it; 0 if unknown.
+    pub saved: i64,
 }
 
 impl Meta {
@@ -292,13 +294,14 @@ impl SharedMailbox {
             return Ok(false);
         };
         let by_base: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
-        let to_meta = |uid: u32, base: &str| {
+        let to_meta = |uid: u32, saved: i64, base: &str| {
             by_base.get(base).map(|e| Meta {
                 uid,
                 flags: e.flags(),
                 dir: e.dir(),
                 file_name: e.file_name().into(),
                 modseq: 0,
+                saved,
             })
         };
         if list.uidvalidity != st.uidvalidity {
@@ -311,7 +314,7 @@ impl SharedMailbox {
             st.msgs = Arc::new(
                 list.entries
                     .iter()
-                    .filter_map(|(uid, base)| to_meta(*uid, base))
+                    .filter_map(|(uid, saved, base)| to_meta(*uid, *saved, base))
                     .collect(),
             );
             return Ok(true);
@@ -322,8 +325,10 @@ impl SharedMailbox {
         let adopted: Vec<Meta> = list
             .entries
             .iter()
-            .filter(|(uid, base)| !known_uids.contains(uid) && !known_bases.contains(base.as_str()))
-            .filter_map(|(uid, base)| to_meta(*uid, base))
+            .filter(|(uid, _, base)| {
+                !known_uids.contains(uid) && !known_bases.contains(base.as_str())
+            })
+            .filter_map(|(uid, saved, base)| to_meta(*uid, *saved, base))
             .collect();
         if adopted.is_empty() {
             return Ok(false);
@@ -340,6 +345,9 @@ impl SharedMailbox {
         let stamp = scanstamp::ScanStamp::take(&self.path);
         let listing = list_unsorted(&st.maildir)?;
         let mut first_load = false;
+        // Messages found in a maildir that had no UID list were not saved now: their save
+        // date is left unknown. Later ones are new arrivals, saved when first seen.
+        let mut saved_now = i64::from(now_secs());
         let mut changed = false;
         let old_msgs = st.msgs.clone();
         if st.uidvalidity == 0 {
@@ -353,13 +361,14 @@ impl SharedMailbox {
                     let msgs: Vec<Meta> = list
                         .entries
                         .iter()
-                        .filter_map(|(uid, base)| {
+                        .filter_map(|(uid, saved, base)| {
                             by_base.get(base.as_str()).map(|e| Meta {
                                 uid: *uid,
                                 flags: e.flags(),
                                 dir: e.dir(),
                                 file_name: e.file_name().into(),
                                 modseq: 0,
+                                saved: *saved,
                             })
                         })
                         .collect();
@@ -369,6 +378,7 @@ impl SharedMailbox {
                     st.uidvalidity =
                         crate::uidlist::next_uidvalidity(store_root(&self.path), now_secs())?;
                     st.uidnext = 1;
+                    saved_now = 0;
                 }
             }
         } else if FileStamp::of(&self.path) != st.synced {
@@ -390,6 +400,7 @@ impl SharedMailbox {
                             dir: e.dir(),
                             file_name: e.file_name().into(),
                             modseq: 0,
+                            saved: m.saved,
                         });
                     } else {
                         next.push(m.clone());
@@ -415,6 +426,7 @@ impl SharedMailbox {
                 dir: e.dir(),
                 file_name: e.file_name().into(),
                 modseq: 0,
+                saved: saved_now,
             });
             st.uidnext = st.uidnext.saturating_add(1);
             changed = true;
@@ -435,8 +447,10 @@ impl SharedMailbox {
             save_uidlist(st, &next, &self.path)?;
         } else if let Some(new) = next.get(first_new..).filter(|n| !n.is_empty()) {
             // UIDs must be durable before any client sees them.
-            let records: Vec<(u32, String)> =
-                new.iter().map(|m| (m.uid, m.base().to_owned())).collect();
+            let records: Vec<(u32, i64, String)> = new
+                .iter()
+                .map(|m| (m.uid, m.saved, m.base().to_owned()))
+                .collect();
             persist_new(st, &next, &self.path, &records)?;
         }
         st.synced = FileStamp::of(&self.path);
@@ -731,8 +745,9 @@ impl SharedMailbox {
             dir: entry.dir(),
             file_name: entry.file_name().into(),
             modseq,
+            saved: i64::from(now_secs()),
         };
-        let record = [(uid, meta.base().to_owned())];
+        let record = [(uid, meta.saved, meta.base().to_owned())];
         Arc::make_mut(&mut st.msgs).push(meta);
         persist_new(&st, &st.msgs, &self.path, &record)?;
         st.synced = FileStamp::of(&self.path);
@@ -882,9 +897,12 @@ fn persist_new(
     st: &State,
     all: &[Meta],
     dir: &Path,
-    records: &[(u32, String)],
+    records: &[(u32, i64, String)],
 ) -> Result<(), StoreError> {
-    let refs: Vec<(u32, &str)> = records.iter().map(|(u, b)| (*u, b.as_str())).collect();
+    let refs: Vec<(u32, i64, &str)> = records
+        .iter()
+        .map(|(u, s, b)| (*u, *s, b.as_str()))
+        .collect();
     match UidList::append(dir, &refs) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => save_uidlist(st, all, dir),
@@ -896,7 +914,10 @@ fn save_uidlist(st: &State, msgs: &[Meta], dir: &Path) -> Result<(), StoreError>
     let list = UidList {
         uidvalidity: st.uidvalidity,
         uidnext: st.uidnext,
-        entries: msgs.iter().map(|m| (m.uid, m.base().to_owned())).collect(),
+        entries: msgs
+            .iter()
+            .map(|m| (m.uid, m.saved, m.base().to_owned()))
+            .collect(),
     };
     list.save(dir)?;
     Ok(())

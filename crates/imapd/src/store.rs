@@ -594,6 +594,7 @@ impl Storage for MaildirStorage {
                     recent: ctx.recent,
                     size: facts.cached.as_ref().map_or(0, |c| c.size),
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
+                    saved: facts.saved.unwrap_or(0),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
                     modseq: ctx.modseq,

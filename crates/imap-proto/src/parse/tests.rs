@@ -250,6 +250,31 @@ fn search_keys() {
             ret: None,
         }
     );
+    // RFC 8514's keys.
+    let d = Date {
+        year: 2018,
+        month: 3,
+        day: 9,
+    };
+    let Command::Search { key, .. } = parse(
+        "a1 SEARCH SAVEDBEFORE 9-Mar-2018 savedon \"9-Mar-2018\" SAVEDSINCE 9-Mar-2018 SAVEDATESUPPORTED",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::SavedBefore(d),
+            SearchKey::SavedOn(d),
+            SearchKey::SavedSince(d),
+            SearchKey::SaveDateSupported,
+        ])
+    );
+    assert!(bad("a1 SEARCH SAVEDON").tag.is_some());
+    let Command::Fetch { atts, .. } = parse("a1 FETCH 1 (UID SAVEDATE)") else {
+        panic!()
+    };
+    assert_eq!(atts, vec![FetchAtt::Uid, FetchAtt::SaveDate]);
     assert_eq!(
         bad("a1 SEARCH CHARSET KOI8-R ALL").kind,
         ErrorKind::BadCharset

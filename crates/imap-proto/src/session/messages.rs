@@ -395,7 +395,18 @@ impl<S: Storage> Session<S> {
                     "Moved",
                 )));
             }
-            Done::reply(Response::ok(tag, "Move completed"))
+            // RFC 6851 §4.4: MOVE expunges, so with CONDSTORE on its OK carries the
+            // HIGHESTMODSEQ the expunges reached, as EXPUNGE's does.
+            let code = sel
+                .modseq_mode
+                .condstore
+                .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+            Done::reply(Response::Status(Status::tagged(
+                tag,
+                Kind::Ok,
+                code,
+                "Move completed",
+            )))
         } else {
             Done::reply(Response::Status(Status::tagged(
                 tag,

@@ -153,6 +153,7 @@ const CAPABILITIES: &[&str] = &[
     "BINARY",
     "MULTIAPPEND",
     "CATENATE",
+    "SAVEDATE",
 ];
 
 pub struct Session<S: Storage> {

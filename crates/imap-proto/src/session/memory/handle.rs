@@ -361,7 +361,7 @@ impl Storage for MemorySession {
         let msg = self.with(mb, None, |m| m.find(uid).cloned());
         Ok(msg.map(|msg| {
             atts.iter()
-                .filter_map(|a| content::fetch_item(&msg.data, msg.internal_date, a))
+                .filter_map(|a| content::fetch_item(&msg.data, msg.internal_date, msg.saved, a))
                 .collect()
         }))
     }
@@ -376,7 +376,9 @@ impl Storage for MemorySession {
             .iter()
             .map(|ctx| {
                 let msg = self.with(mb, None, |m| m.find(ctx.uid).cloned());
-                msg.is_some_and(|msg| content::matches(key, ctx, &msg.data, msg.internal_date))
+                msg.is_some_and(|msg| {
+                    content::matches(key, ctx, &msg.data, msg.internal_date, msg.saved)
+                })
             })
             .collect())
     }

@@ -357,3 +357,21 @@ fn move_uid_expunge_and_idle_report_vanished_once_qresync_is_on() {
     c.session.idle_updates(&mut out);
     assert_eq!(String::from_utf8_lossy(&out.take()), "* VANISHED 1\r\n");
 }
+
+/// RFC 6851 §4.4: with CONDSTORE on, MOVE's tagged OK carries the HIGHESTMODSEQ its
+/// expunges reached (as EXPUNGE's does); without it, none.
+#[test]
+fn move_reports_highestmodseq_once_condstore_is_on() {
+    let (store, mut c) = inbox_with(3);
+    c.run("c CREATE Archive");
+    let out = raw(&mut c, "m MOVE 1 Archive");
+    assert!(out.ends_with("m OK Move completed\r\n"), "{out}");
+    c.run("e ENABLE CONDSTORE");
+    let out = raw(&mut c, "n UID MOVE 3 Archive");
+    let h = highest(&store);
+    assert!(
+        out.ends_with(&format!("n OK [HIGHESTMODSEQ {h}] Move completed\r\n")),
+        "{h}: {out}"
+    );
+    assert!(out.contains("* 2 EXPUNGE\r\n"), "{out}");
+}
