@@ -38,6 +38,10 @@ use crate::uidlist::{store_root, FileStamp, UidList, UidLock};
 /// Dovecot's keyword-name file: index → name for the maildir letters a–z.
 const KEYWORDS_FILE: &str = "dovecot-keywords";
 
+/// A conditional flag change's outcome: (UID, new flags) of the messages that still exist
+/// and were changed or left as they were, and the UIDs the test left alone.
+pub type FlagsChanged = (Vec<(u32, Flags)>, Vec<u32>);
+
 /// One message as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -576,9 +580,46 @@ impl SharedMailbox {
         uids: &[u32],
         f: impl Fn(Flags) -> Flags,
     ) -> Result<Vec<(u32, Flags)>, StoreError> {
+        Ok(self.modify_flags_if(uids, None, f)?.0)
+    }
+
+    /// RFC 7162 STORE (UNCHANGEDSINCE `since`): as [`Self::modify_flags`], but messages whose
+    /// mod-sequence is above `since` are left alone and returned second. The mailbox is
+    /// rescanned and the test made under the [`UidLock`] that the change is made under, so
+    /// a change by another process (or program) just before is never overwritten.
+    pub fn modify_flags_unchanged_since(
+        &self,
+        uids: &[u32],
+        since: u64,
+        f: impl Fn(Flags) -> Flags,
+    ) -> Result<FlagsChanged, StoreError> {
+        self.modify_flags_if(uids, Some(since), f)
+    }
+
+    fn modify_flags_if(
+        &self,
+        uids: &[u32],
+        unchanged_since: Option<u64>,
+        f: impl Fn(Flags) -> Flags,
+    ) -> Result<FlagsChanged, StoreError> {
         let mut st = lock(&self.state);
+        let mut want: HashSet<u32> = uids.iter().copied().collect();
+        let mut failed = Vec::new();
+        let (mut rescanned, mut gone, mut early_lock) = (false, Vec::new(), None);
+        if let Some(since) = unchanged_since {
+            early_lock = Some(UidLock::acquire(&self.path)?);
+            (rescanned, gone) = self.sync_locked(&mut st)?;
+            failed = st
+                .msgs
+                .iter()
+                .filter(|m| want.contains(&m.uid) && m.modseq > since)
+                .map(|m| m.uid)
+                .collect();
+            for u in &failed {
+                want.remove(u);
+            }
+        }
         let mut msgs: Vec<Meta> = (*st.msgs).clone();
-        let want: HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         let mut changed = false;
         // The new mod-sequence is recorded before any rename, so a crash in between can only
@@ -588,10 +629,10 @@ impl SharedMailbox {
             .filter(|m| want.contains(&m.uid) && f(m.flags) != m.flags)
             .map(|m| (m.uid, f(m.flags).info()))
             .collect();
-        let flock = if flips.is_empty() {
-            None
-        } else {
-            Some(UidLock::acquire(&self.path)?)
+        let flock = match early_lock {
+            Some(l) => Some(l),
+            None if flips.is_empty() => None,
+            None => Some(UidLock::acquire(&self.path)?),
         };
         let modseq = if flips.is_empty() {
             0
@@ -627,11 +668,11 @@ impl SharedMailbox {
         }
         if changed {
             st.msgs = Arc::new(msgs);
-            drop(flock);
-            drop(st);
-            self.bump();
         }
-        Ok(out)
+        drop(flock);
+        drop(st);
+        self.after_change(changed || rescanned, &gone);
+        Ok((out, failed))
     }
 
     /// Deletes the messages with these UIDs; returns the UIDs removed.

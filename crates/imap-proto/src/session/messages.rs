@@ -292,10 +292,12 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
         let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
-        self.store_resolved(tag, uid, &uids, op, quiet, flags, out)
+        self.store_resolved(tag, uid, &uids, op, quiet, flags, None, out)
+            .0
     }
 
-    /// STORE on messages already resolved to UIDs.
+    /// STORE on messages already resolved to UIDs; with `unchanged_since` (RFC 7162), the
+    /// store leaves messages changed after it alone, and they are returned.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn store_resolved(
         &mut self,
@@ -305,14 +307,24 @@ impl<S: Storage> Session<S> {
         op: StoreOp,
         quiet: bool,
         flags: &[Flag],
+        unchanged_since: Option<u64>,
         out: &mut Output,
-    ) -> Done {
+    ) -> (Done, Vec<u32>) {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
+            return (
+                Done::reply(Response::bad(tag, "No mailbox selected")),
+                Vec::new(),
+            );
         };
-        let changed = match store.store(&sel.mb, uids, op, flags) {
+        let r = match unchanged_since {
+            Some(since) => store.store_unchanged_since(&sel.mb, uids, since, op, flags),
+            None => store
+                .store(&sel.mb, uids, op, flags)
+                .map(|c| (c, Vec::new())),
+        };
+        let (changed, not_stored) = match r {
             Ok(c) => c,
-            Err(e) => return Done::reply(failed(tag, &e)),
+            Err(e) => return (Done::reply(failed(tag, &e)), Vec::new()),
         };
         // New keywords change the FLAGS list: announce it before the FETCHes.
         let keywords = store.keywords(&sel.mb);
@@ -346,7 +358,7 @@ impl<S: Storage> Session<S> {
         }
         let mut done = Done::reply(Response::ok(tag, "Store completed"));
         done.silent = silent;
-        done
+        (done, not_stored)
     }
 
     pub(super) fn copy(

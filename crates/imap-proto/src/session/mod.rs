@@ -34,8 +34,8 @@ use std::collections::HashSet;
 pub use append::append_all;
 pub use output::Output;
 pub use storage::{
-    apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,
-    SearchContext, Snapshot, Storage, StoreResult,
+    apply_metadata, partial, ConditionalStored, Failure, FlagSet, MailboxStatus, MessageState,
+    QuotaUsage, SearchContext, Snapshot, Storage, StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
