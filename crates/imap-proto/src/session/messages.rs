@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::mailboxes::append_refused;
+use super::selected::Selected;
 use super::{failed, Failure, FlagSet, Output, SearchContext, Session, Storage};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
@@ -79,20 +80,7 @@ impl<S: Storage> Session<S> {
             .map(|m| m.uid)
             .collect();
         match store.expunge(&sel.mb, &gone) {
-            Ok(()) => {
-                // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
-                // the expunges reached.
-                let code = sel
-                    .modseq_mode
-                    .condstore
-                    .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
-                Done::reply(Response::Status(Status::tagged(
-                    tag,
-                    Kind::Ok,
-                    code,
-                    "Expunge completed",
-                )))
-            }
+            Ok(()) => Done::reply(expunged_ok(store, sel, tag, "Expunge completed")),
             Err(e) => Done::reply(failed(tag, &e)),
         }
     }
@@ -407,18 +395,8 @@ impl<S: Storage> Session<S> {
                     "Moved",
                 )));
             }
-            // RFC 6851 §4.4: MOVE expunges, so with CONDSTORE on its OK carries the
-            // HIGHESTMODSEQ the expunges reached, as EXPUNGE's does.
-            let code = sel
-                .modseq_mode
-                .condstore
-                .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
-            Done::reply(Response::Status(Status::tagged(
-                tag,
-                Kind::Ok,
-                code,
-                "Move completed",
-            )))
+            // RFC 6851 §4.4: MOVE expunges too.
+            Done::reply(expunged_ok(store, sel, tag, "Move completed"))
         } else {
             Done::reply(Response::Status(Status::tagged(
                 tag,
@@ -428,4 +406,19 @@ impl<S: Storage> Session<S> {
             )))
         }
     }
+}
+
+/// The tagged OK of a command that expunged (EXPUNGE, MOVE): with CONDSTORE on (RFC 7162;
+/// Dovecot does it without QRESYNC too), the HIGHESTMODSEQ the expunges reached.
+fn expunged_ok<S: Storage>(
+    store: &mut S,
+    sel: &Selected<S::Mailbox>,
+    tag: &str,
+    text: &str,
+) -> Response {
+    let code = sel
+        .modseq_mode
+        .condstore
+        .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+    Response::Status(Status::tagged(tag, Kind::Ok, code, text))
 }

@@ -377,7 +377,8 @@ impl<'a> References<'a> {
         }
     }
 
-    fn run(mut self) -> Vec<ThreadNode> {
+    /// Steps 1 to 4: the trees by References, pruned, siblings sorted; their roots.
+    fn trees(&mut self) -> Vec<usize> {
         self.link_all();
         self.cap_depth();
         let roots: Vec<usize> = (0..self.arena.len())
@@ -385,6 +386,11 @@ impl<'a> References<'a> {
             .collect();
         let mut roots = self.prune(roots, true);
         self.sort_siblings(&mut roots);
+        roots
+    }
+
+    fn run(mut self) -> Vec<ThreadNode> {
+        let roots = self.trees();
         let mut roots = self.merge_subjects(roots);
         self.sort_siblings(&mut roots);
         roots.iter().map(|&r| self.node(r)).collect()
@@ -393,13 +399,7 @@ impl<'a> References<'a> {
     /// REFS: steps 1 to 4 of REFERENCES, then the roots by their thread's newest sent date
     /// and the root's sequence number (a dummy's counting as 0, as Dovecot).
     fn run_refs(mut self) -> Vec<ThreadNode> {
-        self.link_all();
-        self.cap_depth();
-        let roots: Vec<usize> = (0..self.arena.len())
-            .filter(|&c| self.parent(c).is_none())
-            .collect();
-        let mut roots = self.prune(roots, true);
-        self.sort_siblings(&mut roots);
+        let mut roots = self.trees();
         roots.sort_by_cached_key(|&r| (self.newest(r), self.msg(r).map_or(0, |m| m.seq)));
         roots.iter().map(|&r| self.node(r)).collect()
     }
