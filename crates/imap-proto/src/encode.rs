@@ -496,6 +496,12 @@ impl FetchItem {
                 out.extend_from_slice(format_internal_date(*ts).as_bytes());
                 out.push(b'"');
             }
+            FetchItem::SaveDate(Some(ts)) => {
+                out.extend_from_slice(b"SAVEDATE \"");
+                out.extend_from_slice(format_internal_date(*ts).as_bytes());
+                out.push(b'"');
+            }
+            FetchItem::SaveDate(None) => out.extend_from_slice(b"SAVEDATE NIL"),
             FetchItem::Rfc822Size(n) => {
                 out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes())
             }

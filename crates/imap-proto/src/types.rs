@@ -91,6 +91,8 @@ pub enum FetchAtt {
     },
     /// RFC 3516 `BINARY.SIZE[part]`: the size of what `BINARY[part]` returns.
     BinarySize(Vec<u32>),
+    /// RFC 8514 SAVEDATE: when the message was saved into this mailbox.
+    SaveDate,
 }
 
 /// A calendar date as SEARCH uses it.
@@ -148,6 +150,12 @@ pub enum SearchKey {
     ModSeq(u64),
     /// RFC 5032 WITHIN: INTERNALDATE more than this many seconds ago.
     Older(u32),
+    /// RFC 8514: the save date's day (in UTC) before, on, or on or after this date.
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    /// RFC 8514: every message if the mailbox keeps save dates, else none.
+    SaveDateSupported,
 }
 
 /// The return options of an extended SEARCH or SORT (RFC 4731 ESEARCH, RFC 5182 SAVE,

@@ -38,6 +38,10 @@ use crate::uidlist::{store_root, FileStamp, UidList, UidLock};
 /// Dovecot's keyword-name file: index → name for the maildir letters a–z.
 const KEYWORDS_FILE: &str = "dovecot-keywords";
 
+/// A conditional flag change's outcome: (UID, new flags) of the messages that still exist
+/// and were changed or left as they were, and the UIDs the test left alone.
+pub type FlagsChanged = (Vec<(u32, Flags)>, Vec<u32>);
+
 /// One message as the index knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -48,6 +52,8 @@ pub struct Meta {
     pub file_name: Arc<str>,
     /// CONDSTORE mod-sequence ([`crate::modseq`]); 0 until the rescan that found it ends.
     pub modseq: u64,
+    /// RFC 8514 SAVEDATE, Unix seconds, as the UID list records it; 0 if unknown.
+    pub saved: i64,
 }
 
 impl Meta {
@@ -292,13 +298,14 @@ impl SharedMailbox {
             return Ok(false);
         };
         let by_base: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
-        let to_meta = |uid: u32, base: &str| {
+        let to_meta = |uid: u32, saved: i64, base: &str| {
             by_base.get(base).map(|e| Meta {
                 uid,
                 flags: e.flags(),
                 dir: e.dir(),
                 file_name: e.file_name().into(),
                 modseq: 0,
+                saved,
             })
         };
         if list.uidvalidity != st.uidvalidity {
@@ -311,7 +318,7 @@ impl SharedMailbox {
             st.msgs = Arc::new(
                 list.entries
                     .iter()
-                    .filter_map(|(uid, base)| to_meta(*uid, base))
+                    .filter_map(|(uid, saved, base)| to_meta(*uid, *saved, base))
                     .collect(),
             );
             return Ok(true);
@@ -322,8 +329,10 @@ impl SharedMailbox {
         let adopted: Vec<Meta> = list
             .entries
             .iter()
-            .filter(|(uid, base)| !known_uids.contains(uid) && !known_bases.contains(base.as_str()))
-            .filter_map(|(uid, base)| to_meta(*uid, base))
+            .filter(|(uid, _, base)| {
+                !known_uids.contains(uid) && !known_bases.contains(base.as_str())
+            })
+            .filter_map(|(uid, saved, base)| to_meta(*uid, *saved, base))
             .collect();
         if adopted.is_empty() {
             return Ok(false);
@@ -340,6 +349,9 @@ impl SharedMailbox {
         let stamp = scanstamp::ScanStamp::take(&self.path);
         let listing = list_unsorted(&st.maildir)?;
         let mut first_load = false;
+        // Messages found in a maildir that had no UID list were not saved now: their save
+        // date is left unknown. Later ones are new arrivals, saved when first seen.
+        let mut saved_now = i64::from(now_secs());
         let mut changed = false;
         let old_msgs = st.msgs.clone();
         if st.uidvalidity == 0 {
@@ -353,13 +365,14 @@ impl SharedMailbox {
                     let msgs: Vec<Meta> = list
                         .entries
                         .iter()
-                        .filter_map(|(uid, base)| {
+                        .filter_map(|(uid, saved, base)| {
                             by_base.get(base.as_str()).map(|e| Meta {
                                 uid: *uid,
                                 flags: e.flags(),
                                 dir: e.dir(),
                                 file_name: e.file_name().into(),
                                 modseq: 0,
+                                saved: *saved,
                             })
                         })
                         .collect();
@@ -369,6 +382,7 @@ impl SharedMailbox {
                     st.uidvalidity =
                         crate::uidlist::next_uidvalidity(store_root(&self.path), now_secs())?;
                     st.uidnext = 1;
+                    saved_now = 0;
                 }
             }
         } else if FileStamp::of(&self.path) != st.synced {
@@ -390,6 +404,7 @@ impl SharedMailbox {
                             dir: e.dir(),
                             file_name: e.file_name().into(),
                             modseq: 0,
+                            saved: m.saved,
                         });
                     } else {
                         next.push(m.clone());
@@ -415,6 +430,7 @@ impl SharedMailbox {
                 dir: e.dir(),
                 file_name: e.file_name().into(),
                 modseq: 0,
+                saved: saved_now,
             });
             st.uidnext = st.uidnext.saturating_add(1);
             changed = true;
@@ -435,8 +451,10 @@ impl SharedMailbox {
             save_uidlist(st, &next, &self.path)?;
         } else if let Some(new) = next.get(first_new..).filter(|n| !n.is_empty()) {
             // UIDs must be durable before any client sees them.
-            let records: Vec<(u32, String)> =
-                new.iter().map(|m| (m.uid, m.base().to_owned())).collect();
+            let records: Vec<(u32, i64, String)> = new
+                .iter()
+                .map(|m| (m.uid, m.saved, m.base().to_owned()))
+                .collect();
             persist_new(st, &next, &self.path, &records)?;
         }
         st.synced = FileStamp::of(&self.path);
@@ -562,9 +580,46 @@ impl SharedMailbox {
         uids: &[u32],
         f: impl Fn(Flags) -> Flags,
     ) -> Result<Vec<(u32, Flags)>, StoreError> {
+        Ok(self.modify_flags_if(uids, None, f)?.0)
+    }
+
+    /// RFC 7162 STORE (UNCHANGEDSINCE `since`): as [`Self::modify_flags`], but messages whose
+    /// mod-sequence is above `since` are left alone and returned second. The mailbox is
+    /// rescanned and the test made under the [`UidLock`] that the change is made under, so
+    /// a change by another process (or program) just before is never overwritten.
+    pub fn modify_flags_unchanged_since(
+        &self,
+        uids: &[u32],
+        since: u64,
+        f: impl Fn(Flags) -> Flags,
+    ) -> Result<FlagsChanged, StoreError> {
+        self.modify_flags_if(uids, Some(since), f)
+    }
+
+    fn modify_flags_if(
+        &self,
+        uids: &[u32],
+        unchanged_since: Option<u64>,
+        f: impl Fn(Flags) -> Flags,
+    ) -> Result<FlagsChanged, StoreError> {
         let mut st = lock(&self.state);
+        let mut want: HashSet<u32> = uids.iter().copied().collect();
+        let mut failed = Vec::new();
+        let (mut rescanned, mut gone, mut early_lock) = (false, Vec::new(), None);
+        if let Some(since) = unchanged_since {
+            early_lock = Some(UidLock::acquire(&self.path)?);
+            (rescanned, gone) = self.sync_locked(&mut st)?;
+            failed = st
+                .msgs
+                .iter()
+                .filter(|m| want.contains(&m.uid) && m.modseq > since)
+                .map(|m| m.uid)
+                .collect();
+            for u in &failed {
+                want.remove(u);
+            }
+        }
         let mut msgs: Vec<Meta> = (*st.msgs).clone();
-        let want: HashSet<u32> = uids.iter().copied().collect();
         let mut out = Vec::new();
         let mut changed = false;
         // The new mod-sequence is recorded before any rename, so a crash in between can only
@@ -574,10 +629,10 @@ impl SharedMailbox {
             .filter(|m| want.contains(&m.uid) && f(m.flags) != m.flags)
             .map(|m| (m.uid, f(m.flags).info()))
             .collect();
-        let flock = if flips.is_empty() {
-            None
-        } else {
-            Some(UidLock::acquire(&self.path)?)
+        let flock = match early_lock {
+            Some(l) => Some(l),
+            None if flips.is_empty() => None,
+            None => Some(UidLock::acquire(&self.path)?),
         };
         let modseq = if flips.is_empty() {
             0
@@ -613,11 +668,11 @@ impl SharedMailbox {
         }
         if changed {
             st.msgs = Arc::new(msgs);
-            drop(flock);
-            drop(st);
-            self.bump();
         }
-        Ok(out)
+        drop(flock);
+        drop(st);
+        self.after_change(changed || rescanned, &gone);
+        Ok((out, failed))
     }
 
     /// Deletes the messages with these UIDs; returns the UIDs removed.
@@ -731,8 +786,9 @@ impl SharedMailbox {
             dir: entry.dir(),
             file_name: entry.file_name().into(),
             modseq,
+            saved: i64::from(now_secs()),
         };
-        let record = [(uid, meta.base().to_owned())];
+        let record = [(uid, meta.saved, meta.base().to_owned())];
         Arc::make_mut(&mut st.msgs).push(meta);
         persist_new(&st, &st.msgs, &self.path, &record)?;
         st.synced = FileStamp::of(&self.path);
@@ -882,9 +938,12 @@ fn persist_new(
     st: &State,
     all: &[Meta],
     dir: &Path,
-    records: &[(u32, String)],
+    records: &[(u32, i64, String)],
 ) -> Result<(), StoreError> {
-    let refs: Vec<(u32, &str)> = records.iter().map(|(u, b)| (*u, b.as_str())).collect();
+    let refs: Vec<(u32, i64, &str)> = records
+        .iter()
+        .map(|(u, s, b)| (*u, *s, b.as_str()))
+        .collect();
     match UidList::append(dir, &refs) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => save_uidlist(st, all, dir),
@@ -896,7 +955,10 @@ fn save_uidlist(st: &State, msgs: &[Meta], dir: &Path) -> Result<(), StoreError>
     let list = UidList {
         uidvalidity: st.uidvalidity,
         uidnext: st.uidnext,
-        entries: msgs.iter().map(|m| (m.uid, m.base().to_owned())).collect(),
+        entries: msgs
+            .iter()
+            .map(|m| (m.uid, m.saved, m.base().to_owned()))
+            .collect(),
     };
     list.save(dir)?;
     Ok(())

@@ -137,6 +137,32 @@ impl MaildirStorage {
         MaildirStorage { store, hub, quota }
     }
 
+    /// STORE, with RFC 7162's UNCHANGEDSINCE test when `since` is given: the changes, and
+    /// the UIDs the test left alone.
+    fn store_unchanged_since_opt(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+        since: Option<u64>,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ferrymail_imap_proto::session::ConditionalStored> {
+        let f = to_maildir(&mb.mb, flags, op != StoreOp::Remove).map_err(fail)?;
+        let change = move |old| match op {
+            StoreOp::Add => old | f,
+            StoreOp::Remove => old - f,
+            // \Passed has no IMAP name; a replace must not drop it.
+            StoreOp::Replace => f | (old & Flags::PASSED),
+        };
+        let (changed, failed) = match since {
+            Some(since) => mb.mb.modify_flags_unchanged_since(uids, since, change),
+            None => mb.mb.modify_flags(uids, change).map(|c| (c, Vec::new())),
+        }
+        .map_err(fail)?;
+        let changed = changed.into_iter().map(|(u, f)| (u, flag_set(f))).collect();
+        Ok((changed, failed))
+    }
+
     /// What the store holds now, when a quota applies (a full count of the store: only
     /// accounts with limits pay it).
     fn usage_under_quota(&self) -> StoreResult<Option<Usage>> {
@@ -471,17 +497,18 @@ impl Storage for MaildirStorage {
         op: StoreOp,
         flags: &[Flag],
     ) -> StoreResult<Vec<(u32, FlagSet)>> {
-        let f = to_maildir(&mb.mb, flags, op != StoreOp::Remove).map_err(fail)?;
-        let changed = mb
-            .mb
-            .modify_flags(uids, move |old| match op {
-                StoreOp::Add => old | f,
-                StoreOp::Remove => old - f,
-                // \Passed has no IMAP name; a replace must not drop it.
-                StoreOp::Replace => f | (old & Flags::PASSED),
-            })
-            .map_err(fail)?;
-        Ok(changed.into_iter().map(|(u, f)| (u, flag_set(f))).collect())
+        Ok(self.store_unchanged_since_opt(mb, uids, None, op, flags)?.0)
+    }
+
+    fn store_unchanged_since(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+        since: u64,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ferrymail_imap_proto::session::ConditionalStored> {
+        self.store_unchanged_since_opt(mb, uids, Some(since), op, flags)
     }
 
     fn copy(
@@ -594,6 +621,7 @@ impl Storage for MaildirStorage {
                     recent: ctx.recent,
                     size: facts.cached.as_ref().map_or(0, |c| c.size),
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
+                    saved: facts.saved.unwrap_or(0),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
                     modseq: ctx.modseq,

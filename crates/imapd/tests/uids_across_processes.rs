@@ -81,7 +81,11 @@ fn two_hubs_never_assign_a_uid_twice() {
 
     let list = UidList::load(&path).unwrap().expect("a valid UID list");
     assert_eq!(list.entries.len(), 3 * PER_WRITER);
-    let on_disk: HashMap<u32, String> = list.entries.into_iter().collect();
+    let on_disk: HashMap<u32, String> = list
+        .entries
+        .into_iter()
+        .map(|(uid, _, base)| (uid, base))
+        .collect();
     assert_eq!(on_disk, map_a);
     for uid in appended {
         assert!(

@@ -214,7 +214,7 @@ impl<S: Storage> Session<S> {
         out: &mut Output,
     ) -> Done {
         self.enable_condstore(out);
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -228,26 +228,25 @@ impl<S: Storage> Session<S> {
             Ok(m) => m,
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
-        // The store's mod-sequences, not the view's: a change another session made since
-        // this client last heard must fail the test.
-        let snap = store.snapshot(&sel.mb);
-        let current = |u: u32| {
-            snap.messages
-                .binary_search_by_key(&u, |m| m.uid)
-                .ok()
-                .and_then(|i| snap.messages.get(i))
-                .map(|m| m.modseq)
-        };
-        let mut pass = Vec::new();
-        let mut modified = Vec::new();
-        for (seq, u, _) in msgs {
-            match current(u) {
-                Some(m) if m > a.unchanged_since => modified.push(if a.uid { u } else { seq }),
-                Some(_) => pass.push(u),
-                None => {}
-            }
-        }
-        let mut done = self.store_resolved(tag, a.uid, &pass, a.op, a.silent, &a.flags, out);
+        // The store makes the test under the lock it changes flags under: a change another
+        // session or process made since this client last heard (even one just now) fails.
+        let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
+        let (mut done, not_stored) = self.store_resolved(
+            tag,
+            a.uid,
+            &uids,
+            a.op,
+            a.silent,
+            &a.flags,
+            Some(a.unchanged_since),
+            out,
+        );
+        let not_stored: std::collections::HashSet<u32> = not_stored.into_iter().collect();
+        let mut modified: Vec<u32> = msgs
+            .iter()
+            .filter(|(_, u, _)| not_stored.contains(u))
+            .map(|&(seq, u, _)| if a.uid { u } else { seq })
+            .collect();
         if !modified.is_empty() {
             if let Some(Response::Status(st)) = done.reply.as_mut() {
                 if st.kind == Kind::Ok {

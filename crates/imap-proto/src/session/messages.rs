@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::mailboxes::append_refused;
+use super::selected::Selected;
 use super::{failed, Failure, FlagSet, Output, SearchContext, Session, Storage};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
@@ -79,20 +80,7 @@ impl<S: Storage> Session<S> {
             .map(|m| m.uid)
             .collect();
         match store.expunge(&sel.mb, &gone) {
-            Ok(()) => {
-                // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
-                // the expunges reached.
-                let code = sel
-                    .modseq_mode
-                    .condstore
-                    .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
-                Done::reply(Response::Status(Status::tagged(
-                    tag,
-                    Kind::Ok,
-                    code,
-                    "Expunge completed",
-                )))
-            }
+            Ok(()) => Done::reply(expunged_ok(store, sel, tag, "Expunge completed")),
             Err(e) => Done::reply(failed(tag, &e)),
         }
     }
@@ -292,10 +280,12 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
         let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
-        self.store_resolved(tag, uid, &uids, op, quiet, flags, out)
+        self.store_resolved(tag, uid, &uids, op, quiet, flags, None, out)
+            .0
     }
 
-    /// STORE on messages already resolved to UIDs.
+    /// STORE on messages already resolved to UIDs; with `unchanged_since` (RFC 7162), the
+    /// store leaves messages changed after it alone, and they are returned.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn store_resolved(
         &mut self,
@@ -305,14 +295,24 @@ impl<S: Storage> Session<S> {
         op: StoreOp,
         quiet: bool,
         flags: &[Flag],
+        unchanged_since: Option<u64>,
         out: &mut Output,
-    ) -> Done {
+    ) -> (Done, Vec<u32>) {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
+            return (
+                Done::reply(Response::bad(tag, "No mailbox selected")),
+                Vec::new(),
+            );
         };
-        let changed = match store.store(&sel.mb, uids, op, flags) {
+        let r = match unchanged_since {
+            Some(since) => store.store_unchanged_since(&sel.mb, uids, since, op, flags),
+            None => store
+                .store(&sel.mb, uids, op, flags)
+                .map(|c| (c, Vec::new())),
+        };
+        let (changed, not_stored) = match r {
             Ok(c) => c,
-            Err(e) => return Done::reply(failed(tag, &e)),
+            Err(e) => return (Done::reply(failed(tag, &e)), Vec::new()),
         };
         // New keywords change the FLAGS list: announce it before the FETCHes.
         let keywords = store.keywords(&sel.mb);
@@ -346,7 +346,7 @@ impl<S: Storage> Session<S> {
         }
         let mut done = Done::reply(Response::ok(tag, "Store completed"));
         done.silent = silent;
-        done
+        (done, not_stored)
     }
 
     pub(super) fn copy(
@@ -395,7 +395,8 @@ impl<S: Storage> Session<S> {
                     "Moved",
                 )));
             }
-            Done::reply(Response::ok(tag, "Move completed"))
+            // RFC 6851 §4.4: MOVE expunges too.
+            Done::reply(expunged_ok(store, sel, tag, "Move completed"))
         } else {
             Done::reply(Response::Status(Status::tagged(
                 tag,
@@ -405,4 +406,19 @@ impl<S: Storage> Session<S> {
             )))
         }
     }
+}
+
+/// The tagged OK of a command that expunged (EXPUNGE, MOVE): with CONDSTORE on (RFC 7162;
+/// Dovecot does it without QRESYNC too), the HIGHESTMODSEQ the expunges reached.
+fn expunged_ok<S: Storage>(
+    store: &mut S,
+    sel: &Selected<S::Mailbox>,
+    tag: &str,
+    text: &str,
+) -> Response {
+    let code = sel
+        .modseq_mode
+        .condstore
+        .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+    Response::Status(Status::tagged(tag, Kind::Ok, code, text))
 }

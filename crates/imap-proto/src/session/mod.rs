@@ -34,8 +34,8 @@ use std::collections::HashSet;
 pub use append::append_all;
 pub use output::Output;
 pub use storage::{
-    apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,
-    SearchContext, Snapshot, Storage, StoreResult,
+    apply_metadata, partial, ConditionalStored, Failure, FlagSet, MailboxStatus, MessageState,
+    QuotaUsage, SearchContext, Snapshot, Storage, StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
@@ -147,11 +147,13 @@ const CAPABILITIES: &[&str] = &[
     "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "THREAD=REFS",
     "CONDSTORE",
     "QRESYNC",
     "BINARY",
     "MULTIAPPEND",
     "CATENATE",
+    "SAVEDATE",
 ];
 
 pub struct Session<S: Storage> {
@@ -164,6 +166,8 @@ pub struct Session<S: Storage> {
     compressed: bool,
     /// RFC 7162: CONDSTORE and QRESYNC as enabled.
     modseq_mode: condstore::Enabled,
+    /// The user the store belongs to, as the shell names it ([`Session::set_login`]).
+    login: Option<String>,
 }
 
 impl<S: Storage> Session<S> {
@@ -176,6 +180,7 @@ impl<S: Storage> Session<S> {
             logged_out: false,
             compressed: false,
             modseq_mode: Default::default(),
+            login: None,
         }
     }
 
@@ -184,6 +189,12 @@ impl<S: Storage> Session<S> {
         let mut s = Session::new(policy);
         s.store = Some(store);
         s
+    }
+
+    /// Names the logged-in user, whose own mailboxes an `imap://user@host/` URL may name
+    /// (CATENATE); without a name, no such URL names anything.
+    pub fn set_login(&mut self, user: &str) {
+        self.login = Some(user.to_owned());
     }
 
     pub fn is_authenticated(&self) -> bool {

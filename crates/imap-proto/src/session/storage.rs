@@ -181,6 +181,10 @@ pub fn partial(bytes: &[u8], origin: u32, len: u32) -> &[u8] {
     bytes.get(start..end).unwrap_or_default()
 }
 
+/// What STORE (UNCHANGEDSINCE) did: (UID, new flags) of each message it changed, and the
+/// UIDs it left alone because they changed after the given mod-sequence.
+pub type ConditionalStored = (Vec<(u32, FlagSet)>, Vec<u32>);
+
 /// What a SEARCH key is evaluated against besides the message itself.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchContext<'a> {
@@ -276,6 +280,18 @@ pub trait Storage: Send {
         op: StoreOp,
         flags: &[Flag],
     ) -> StoreResult<Vec<(u32, FlagSet)>>;
+    /// RFC 7162 STORE (UNCHANGEDSINCE `since`): as [`Storage::store`], but a message whose
+    /// mod-sequence is above `since` is left alone. The test is made under the lock the
+    /// change is made under, so another session's or process's change just before is never
+    /// overwritten. Returns the changes and the UIDs left alone.
+    fn store_unchanged_since(
+        &mut self,
+        mb: &Self::Mailbox,
+        uids: &[u32],
+        since: u64,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ConditionalStored>;
     /// Copies messages (keeping flags and INTERNALDATE); returns (source, new) UID pairs of
     /// those that still existed. `then_expunge`: MOVE.
     fn copy(

@@ -1,5 +1,5 @@
 //! SORT (RFC 5256, with RFC 5957's DISPLAYFROM/DISPLAYTO) and THREAD (RFC 5256
-//! ORDEREDSUBJECT and REFERENCES) as pure code over per-message facts the store provides.
+//! ORDEREDSUBJECT and REFERENCES, and Dovecot's REFS) as pure code over per-message facts the store provides.
 //!
 //! Strings are compared as Dovecot's i;unicode-casemap does in effect: case-folded to upper
 //! case, so `[` and `_` sort after letters. Every ordering ends on the sequence number.
@@ -39,6 +39,8 @@ pub struct SortCriterion {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+    /// Dovecot's REFS: REFERENCES without subject gathering, threads by newest message.
+    Refs,
 }
 
 /// What SORT and THREAD need of one message. Addresses are of the first address of the

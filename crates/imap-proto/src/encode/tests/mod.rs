@@ -327,6 +327,12 @@ fn fetch_items() {
         "INTERNALDATE \" 8-Feb-1994 05:52:25 +0000\"",
     );
     fetch(FetchItem::Rfc822Size(44827), "RFC822.SIZE 44827");
+    // RFC 8514: a date-time like INTERNALDATE's, or NIL where none is kept.
+    fetch(
+        FetchItem::SaveDate(Some(837_596_665)),
+        "SAVEDATE \"17-Jul-1996 09:44:25 +0000\"",
+    );
+    fetch(FetchItem::SaveDate(None), "SAVEDATE NIL");
     // RFC 8970 §5's example, and a preview there is none of.
     fetch(
         FetchItem::Preview(Some(
