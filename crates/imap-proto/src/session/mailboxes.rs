@@ -42,13 +42,16 @@ impl<S: Storage> Session<S> {
         };
         let (recent, snap) = recent_and_snapshot(store, &mb, read_only);
         let recent: HashSet<u32> = recent.into_iter().collect();
-        let sel = Selected::new(name.to_owned(), mb, read_only, &snap, recent);
+        let mut sel = Selected::new(name.to_owned(), mb, read_only, &snap, recent);
+        sel.mode = self.mode;
         let mut flags = Vec::new();
         sel.flag_responses(&mut flags);
         let mut flags = flags.into_iter();
         out.extend(flags.next());
         out.push(Response::Data(Data::Exists(sel.exists())));
-        out.push(Response::Data(Data::Recent(sel.recent_count())));
+        if sel.mode.shows_recent() {
+            out.push(Response::Data(Data::Recent(sel.recent_count())));
+        }
         let info =
             |code, text: &str| Response::Status(Status::untagged(Kind::Ok, Some(code), text));
         if let Some(n) = sel.first_unseen() {

@@ -22,6 +22,7 @@ mod messages;
 mod metadata;
 mod output;
 mod quota;
+mod rev2;
 mod selected;
 mod sort;
 mod specialuse;
@@ -41,7 +42,7 @@ pub use storage::{
 #[cfg(any(test, feature = "fuzzing"))]
 pub use memory::{MemoryMailbox, MemorySession, MemoryStore};
 
-use crate::parse::{parse_command, ErrorKind, ParseError};
+use crate::parse::{parse_command_with, ErrorKind, ParseError};
 use crate::response::{Code, Data, Kind, Response, Status};
 use selected::Selected;
 
@@ -117,6 +118,7 @@ impl Default for MetadataLimits {
 /// The extensions every state announces.
 const CAPABILITIES: &[&str] = &[
     "IMAP4rev1",
+    rev2::IMAP4REV2,
     "SASL-IR",
     "LITERAL+",
     "ID",
@@ -164,6 +166,8 @@ pub struct Session<S: Storage> {
     compressed: bool,
     /// RFC 7162: CONDSTORE and QRESYNC as enabled.
     modseq_mode: condstore::Enabled,
+    /// RFC 9051: IMAP4rev2 as enabled.
+    mode: rev2::Mode,
 }
 
 impl<S: Storage> Session<S> {
@@ -176,6 +180,7 @@ impl<S: Storage> Session<S> {
             logged_out: false,
             compressed: false,
             modseq_mode: Default::default(),
+            mode: Default::default(),
         }
     }
 
@@ -235,7 +240,8 @@ impl<S: Storage> Session<S> {
 
     /// Runs one complete command (its final CRLF removed, literals inline).
     pub fn handle(&mut self, input: &[u8], out: &mut Output) -> Action {
-        let (tag, cmd) = match parse_command(input) {
+        out.set_names(self.mode.names());
+        let (tag, cmd) = match parse_command_with(input, self.mode.names()) {
             Ok(c) => c,
             Err(e) => return self.syntax_error(e, out),
         };
