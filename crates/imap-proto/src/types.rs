@@ -225,10 +225,12 @@ pub enum StatusAtt {
     Size,
     /// RFC 7162.
     HighestModSeq,
+    /// RFC 9051: how many messages have \Deleted.
+    Deleted,
 }
 
 impl StatusAtt {
-    const NAMES: [(StatusAtt, &'static str); 7] = [
+    const NAMES: [(StatusAtt, &'static str); 8] = [
         (StatusAtt::Messages, "MESSAGES"),
         (StatusAtt::Recent, "RECENT"),
         (StatusAtt::UidNext, "UIDNEXT"),
@@ -236,6 +238,7 @@ impl StatusAtt {
         (StatusAtt::Unseen, "UNSEEN"),
         (StatusAtt::Size, "SIZE"),
         (StatusAtt::HighestModSeq, "HIGHESTMODSEQ"),
+        (StatusAtt::Deleted, "DELETED"),
     ];
 
     /// The item's name as written.

@@ -414,6 +414,10 @@ impl Storage for MaildirStorage {
                 .count() as u32,
             size,
             highest_modseq,
+            deleted: msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::TRASHED))
+                .count() as u32,
         })
     }
 

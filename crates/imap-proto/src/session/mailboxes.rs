@@ -54,11 +54,13 @@ impl<S: Storage> Session<S> {
         }
         let info =
             |code, text: &str| Response::Status(Status::untagged(Kind::Ok, Some(code), text));
-        if let Some(n) = sel.first_unseen() {
+        if let Some(n) = sel.first_unseen().filter(|_| sel.mode.shows_first_unseen()) {
             out.push(info(Code::Unseen(n), "First unseen"));
         }
         out.push(info(Code::UidValidity(snap.uidvalidity), "UIDs valid"));
         out.push(info(Code::UidNext(snap.uidnext), "Predicted next UID"));
+        let canonical = if is_inbox(name) { "INBOX" } else { name };
+        out.extend(sel.mode.select_list(canonical));
         out.extend(flags);
         out.push(info(Code::HighestModSeq(snap.highest_modseq), "Highest"));
         self.selected = Some(sel);

@@ -413,6 +413,7 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
                     A::Unseen => u64::from(st.unseen),
                     A::Size => st.size,
                     A::HighestModSeq => st.highest_modseq,
+                    A::Deleted => u64::from(st.deleted),
                 };
                 (*a, n)
             })

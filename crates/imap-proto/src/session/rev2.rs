@@ -8,11 +8,13 @@
 //! - SEARCH without RETURN answers `* ESEARCH (TAG ...) [UID] ALL ...`, never `* SEARCH`
 //!   (§6.4.4, §7.3.4);
 //! - a SELECT or EXAMINE that replaces a selected mailbox first sends `* OK [CLOSED]`
-//!   (§7.1), as QRESYNC asks of rev1 sessions.
+//!   (§7.1), as QRESYNC asks of rev1 sessions; a SELECT or EXAMINE names the mailbox in a
+//!   LIST response and no longer sends `[UNSEEN n]` (§6.3.2).
 
 use super::dispatch::Done;
 use super::{Output, Session, Storage};
 use crate::names::NameEncoding;
+use crate::response::{Data, ListItem, Response};
 use crate::types::SearchReturn;
 
 /// The capability a client enables.
@@ -51,6 +53,23 @@ impl Mode {
     /// Whether replacing the selected mailbox is announced with `[CLOSED]`.
     pub fn announces_closed(self) -> bool {
         self.rev2
+    }
+
+    /// Whether SELECT reports the first unseen message (`[UNSEEN n]`, rev1 only).
+    pub fn shows_first_unseen(self) -> bool {
+        !self.rev2
+    }
+
+    /// The LIST response a rev2 SELECT or EXAMINE gives of the mailbox it opened.
+    pub fn select_list(self, name: &str) -> Option<Response> {
+        self.rev2.then(|| {
+            Response::Data(Data::List(ListItem {
+                attrs: Vec::new(),
+                delimiter: Some('/'),
+                mailbox: name.to_owned(),
+                childinfo: Vec::new(),
+            }))
+        })
     }
 }
 

@@ -91,6 +91,8 @@ pub struct MailboxStatus {
     pub size: u64,
     /// RFC 7162 HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    /// RFC 9051 STATUS DELETED: messages with \Deleted.
+    pub deleted: u32,
 }
 
 /// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage

@@ -12,6 +12,7 @@ mod mailboxes;
 mod messages;
 mod metadata;
 mod recent;
+mod rev2;
 mod sort;
 
 use super::{Action, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session};
