@@ -3,9 +3,9 @@
 //! buffer that the connection layer writes out.
 
 use crate::date::format_internal_date;
+use crate::names::NameEncoding;
 use crate::response::*;
 use crate::types::{Flag, Section, SectionText};
-use crate::names::NameEncoding;
 
 mod binary;
 mod thread;

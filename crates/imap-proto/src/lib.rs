@@ -37,8 +37,8 @@ pub mod utf7;
 pub use command::{AppendHead, Command};
 pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
 pub use parse::{
-    append_before_literal, append_in_progress, is_atom_char, next_append_message, parse_command,
-    parse_command_with, peek_tag, ErrorKind, ParseError,
+    append_before_literal, append_in_progress, append_in_progress_with, is_atom_char,
+    next_append_message, parse_command, parse_command_with, peek_tag, ErrorKind, ParseError,
 };
 pub use parse_response::{parse_all, parse_response, ResponseError};
 pub use response::Response;

@@ -26,11 +26,13 @@ mod sort;
 mod tests;
 pub mod url;
 
-pub use append::{append_in_progress, next_append_message, AppendProgress};
+pub use append::{
+    append_in_progress, append_in_progress_with, next_append_message, AppendProgress,
+};
 
 use crate::command::{AppendHead, Command};
-use crate::types::*;
 use crate::names::NameEncoding;
+use crate::types::*;
 
 /// Longest tag accepted.
 const MAX_TAG: usize = 64;
@@ -331,7 +333,10 @@ impl<'a> Parser<'a> {
             }
         };
         // A pattern that is not valid modified UTF-7 matches no name; it is not an error.
-        Ok(self.names.decode(&raw).unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
+        Ok(self
+            .names
+            .decode(&raw)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
     }
 
     fn seq_number(&mut self) -> PResult<SeqNum> {

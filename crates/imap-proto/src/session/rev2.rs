@@ -74,6 +74,11 @@ impl Mode {
 }
 
 impl<S: Storage> Session<S> {
+    /// How mailbox names travel now, for the shell's own parsing (a streamed APPEND).
+    pub fn name_encoding(&self) -> NameEncoding {
+        self.mode.names()
+    }
+
     /// ENABLE IMAP4rev2: true when this turned it on (it was off).
     pub(super) fn enable_rev2(&mut self) -> bool {
         if self.mode.rev2 {

@@ -18,7 +18,10 @@ fn advertised_beside_rev1_and_enabled_once() {
     let store = MemoryStore::new();
     let mut c = Client::logged_in(&store);
     let caps = raw(&mut c, "t2 CAPABILITY");
-    assert!(caps.starts_with("* CAPABILITY IMAP4rev1 IMAP4rev2 "), "{caps}");
+    assert!(
+        caps.starts_with("* CAPABILITY IMAP4rev1 IMAP4rev2 "),
+        "{caps}"
+    );
     assert_eq!(
         raw(&mut c, "t3 ENABLE imap4REV2 CONDSTORE"),
         "* ENABLED IMAP4rev2 CONDSTORE\r\nt3 OK Enabled\r\n"
@@ -65,7 +68,10 @@ fn select_without_recent_or_unseen_and_with_list() {
         "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS ())\r\nf1 OK Fetch completed\r\n"
     );
     store.deliver("INBOX", &message(3)).unwrap();
-    assert_eq!(raw(&mut c, "n1 NOOP"), "* 3 EXISTS\r\nn1 OK NOOP completed\r\n");
+    assert_eq!(
+        raw(&mut c, "n1 NOOP"),
+        "* 3 EXISTS\r\nn1 OK NOOP completed\r\n"
+    );
     // The RECENT key still parses; the messages it names are simply not shown as \Recent.
     assert_eq!(
         raw(&mut c, "s1 SEARCH RECENT"),
@@ -150,10 +156,7 @@ fn mailbox_names_in_utf8_both_ways() {
         "a OK Create completed\r\n"
     );
     // `&` is an ordinary character once names are UTF-8.
-    assert_eq!(
-        raw(&mut c, "b CREATE \"R&D\""),
-        "b OK Create completed\r\n"
-    );
+    assert_eq!(raw(&mut c, "b CREATE \"R&D\""), "b OK Create completed\r\n");
     assert_eq!(
         raw(&mut c, "c LIST \"\" \"台*\""),
         "* LIST (\\HasNoChildren) \"/\" \"台北\"\r\nc OK List completed\r\n"
@@ -185,5 +188,8 @@ fn reselect_announces_closed() {
     let r = raw(&mut c, "b SELECT INBOX");
     assert!(!r.contains("[CLOSED]"), "{r}");
     let r = raw(&mut c, "c EXAMINE other");
-    assert!(r.starts_with("* OK [CLOSED] Previous mailbox closed\r\n"), "{r}");
+    assert!(
+        r.starts_with("* OK [CLOSED] Previous mailbox closed\r\n"),
+        "{r}"
+    );
 }
