@@ -50,6 +50,46 @@ mod tests {
     }
 
     #[test]
+    fn commands_read_names_in_the_sessions_encoding() {
+        use crate::command::Command;
+        use crate::parse::parse_command_with;
+        let select = |e, line: &str| match parse_command_with(line.as_bytes(), e) {
+            Ok((_, Command::Select(name))) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(select(Utf8, "a SELECT \"R&-D\""), "R&-D");
+        assert_eq!(select(ModifiedUtf7, "a SELECT \"R&-D\""), "R&D");
+        assert_eq!(select(Utf8, "a SELECT {6}\r\n台北"), "台北");
+        match parse_command_with("a LIST \"\" \"台*\"".as_bytes(), Utf8) {
+            Ok((_, Command::List { pattern, .. })) => assert_eq!(pattern, "台*"),
+            other => panic!("{other:?}"),
+        }
+        let err = parse_command_with(b"a DELETE \"caf\xe9\"", Utf8).unwrap_err();
+        assert_eq!(err.kind, crate::parse::ErrorKind::InvalidMailboxName);
+    }
+
+    #[test]
+    fn responses_write_names_in_the_sessions_encoding() {
+        use crate::response::{Data, ListItem, Response};
+        let list = Response::Data(Data::List(ListItem {
+            attrs: vec!["\\HasNoChildren".into()],
+            delimiter: Some('/'),
+            mailbox: "台北&".into(),
+            childinfo: Vec::new(),
+        }));
+        let mut out = Vec::new();
+        list.encode_with(&mut out, Utf8);
+        assert_eq!(
+            out,
+            "* LIST (\\HasNoChildren) \"/\" \"台北&\"\r\n".as_bytes()
+        );
+        assert_eq!(
+            list.to_bytes(),
+            b"* LIST (\\HasNoChildren) \"/\" \"&U,BTFw-&-\"\r\n"
+        );
+    }
+
+    #[test]
     fn utf8_names_are_taken_as_they_are() {
         assert_eq!(Utf8.decode("台北&-".as_bytes()).unwrap(), "台北&-");
         assert_eq!(ModifiedUtf7.decode(b"&-").unwrap(), "&");

@@ -193,3 +193,26 @@ fn reselect_announces_closed() {
         "{r}"
     );
 }
+
+#[test]
+fn status_deleted_grammar_and_encoding() {
+    use crate::command::Command;
+    use crate::types::StatusAtt;
+    match crate::parse::parse_command(b"a STATUS x (deleted MESSAGES)") {
+        Ok((_, Command::Status(name, atts))) => {
+            assert_eq!(name, "x");
+            assert_eq!(atts, vec![StatusAtt::Deleted, StatusAtt::Messages]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let status = Response::Data(Data::Status {
+        mailbox: "x".into(),
+        items: vec![(StatusAtt::Deleted, 2)],
+    });
+    let bytes = status.to_bytes();
+    assert_eq!(bytes, b"* STATUS \"x\" (DELETED 2)\r\n");
+    assert_eq!(
+        crate::parse_response::parse_all(&bytes).ok(),
+        Some(vec![status])
+    );
+}
