@@ -96,7 +96,8 @@ fn rev1_session_is_unchanged() {
         raw(&mut c, "c FETCH 1 FLAGS"),
         "* 1 FETCH (FLAGS (\\Recent))\r\nc OK Fetch completed\r\n"
     );
-    assert_eq!(raw(&mut c, "d SELECT INBOX").contains("[CLOSED]"), false);
+    let r = raw(&mut c, "d SELECT INBOX");
+    assert!(!r.contains("[CLOSED]"), "{r}");
     c.run("e CREATE \"&U,BTFw-\"");
     assert_eq!(
         raw(&mut c, "f LIST \"\" \"&U,BTFw-\""),
