@@ -2,7 +2,7 @@
 //! enables IMAP4rev2 (RFC 9051 §5.1) or UTF8=ACCEPT (RFC 6855 §3), UTF-8 from then on, both
 //! ways. The parser and the encoder take the session's choice; names inside are always UTF-8.
 
-use crate::utf7::{self, Utf7Error};
+use crate::utf7;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NameEncoding {
@@ -11,13 +11,22 @@ pub enum NameEncoding {
     Utf8,
 }
 
+/// Why a wire name is not a name in the session's encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("mailbox name is not valid modified UTF-7")]
+    ModifiedUtf7,
+    #[error("mailbox name is not UTF-8")]
+    Utf8,
+}
+
 impl NameEncoding {
     /// A name as the client sent it, to UTF-8. In UTF-8 mode `&` is just a character, so a
     /// name is taken as it is; it must be UTF-8 all the same.
-    pub fn decode(self, wire: &[u8]) -> Result<String, Utf7Error> {
+    pub fn decode(self, wire: &[u8]) -> Result<String, NameError> {
         match self {
-            NameEncoding::ModifiedUtf7 => utf7::decode(wire),
-            NameEncoding::Utf8 => String::from_utf8(wire.to_vec()).map_err(|_| Utf7Error),
+            NameEncoding::ModifiedUtf7 => utf7::decode(wire).map_err(|_| NameError::ModifiedUtf7),
+            NameEncoding::Utf8 => String::from_utf8(wire.to_vec()).map_err(|_| NameError::Utf8),
         }
     }
 

@@ -166,6 +166,17 @@ fn mailbox_names_in_utf8_both_ways() {
         raw(&mut c, "d STATUS {6}\r\n台北 (MESSAGES)"),
         "* STATUS \"台北\" (MESSAGES 0)\r\nd OK Status completed\r\n"
     );
+    // The response parser reads what a rev2 session writes.
+    let r = c.run("c2 LIST \"\" \"台*\"");
+    assert_eq!(
+        data(&r),
+        vec![Data::List(crate::response::ListItem {
+            attrs: vec!["\\HasNoChildren".into()],
+            delimiter: Some('/'),
+            mailbox: "台北".into(),
+            childinfo: Vec::new(),
+        })]
+    );
     // A rev1 client sees the same mailboxes in modified UTF-7.
     let mut old = Client::logged_in(&store);
     assert_eq!(
@@ -215,5 +226,18 @@ fn status_deleted_grammar_and_encoding() {
     assert_eq!(
         crate::parse_response::parse_all(&bytes).ok(),
         Some(vec![status])
+    );
+}
+
+#[test]
+fn response_parser_reads_names_of_either_encoding() {
+    let name = |line: &[u8]| match crate::parse_response::parse_response(line) {
+        Ok((Response::Data(Data::List(item)), _)) => item.mailbox,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(name(b"* LIST () \"/\" \"caf&AOk-\"\r\n"), "caf\u{e9}");
+    assert_eq!(
+        name("* LIST () \"/\" \"caf\u{e9}\"\r\n".as_bytes()),
+        "caf\u{e9}"
     );
 }
