@@ -227,10 +227,18 @@ pub enum StatusAtt {
     HighestModSeq,
     /// RFC 9051: how many messages have \Deleted.
     Deleted,
+    /// RFC 9208: the storage an EXPUNGE would free, in units of 1024 octets.
+    DeletedStorage,
 }
 
 impl StatusAtt {
-    const NAMES: [(StatusAtt, &'static str); 8] = [
+    /// Whether the item needs the size of every message (which STATUS computes only then).
+    pub fn needs_sizes(atts: &[StatusAtt]) -> bool {
+        atts.iter()
+            .any(|a| matches!(a, StatusAtt::Size | StatusAtt::DeletedStorage))
+    }
+
+    const NAMES: [(StatusAtt, &'static str); 9] = [
         (StatusAtt::Messages, "MESSAGES"),
         (StatusAtt::Recent, "RECENT"),
         (StatusAtt::UidNext, "UIDNEXT"),
@@ -239,6 +247,7 @@ impl StatusAtt {
         (StatusAtt::Size, "SIZE"),
         (StatusAtt::HighestModSeq, "HIGHESTMODSEQ"),
         (StatusAtt::Deleted, "DELETED"),
+        (StatusAtt::DeletedStorage, "DELETED-STORAGE"),
     ];
 
     /// The item's name as written.

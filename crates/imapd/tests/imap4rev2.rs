@@ -1,9 +1,10 @@
 //! IMAP4rev2 (RFC 9051) against the real daemon and Maildir store: `ENABLE IMAP4rev2`, UTF-8
 //! mailbox names (a streamed APPEND included, which the shell parses itself), ESEARCH for
-//! SEARCH, no \Recent, STATUS DELETED; a rev1 client on the same store is unchanged.
+//! SEARCH, no \Recent, STATUS DELETED and DELETED-STORAGE; a rev1 client on the same store
+//! is unchanged.
 //!
-//! No client packaged for Debian speaks IMAP4rev2 (Python's imaplib, mutt, isync and
-//! OfflineIMAP all stay on IMAP4rev1), so the protocol is spoken by hand here.
+//! None of the clients installed here speaks IMAP4rev2 (Python's imaplib, isync 1.4,
+//! fetchmail, curl and interimap know only IMAP4rev1), so the protocol is spoken by hand.
 
 mod common;
 
@@ -35,10 +36,20 @@ fn rev2_session_over_maildir() {
     assert!(r.ok(), "{}", r.all());
     let r = c.append("\"台北\"", "", &message("small", "z"));
     assert!(r.ok(), "{}", r.all());
-    let r = c.cmd("STATUS \"R&-D\" (MESSAGES DELETED)");
+    let r = c.cmd("STATUS \"R&-D\" (MESSAGES DELETED DELETED-STORAGE)");
+    let kib = (big.len() as u64).div_ceil(1024);
     assert_eq!(
         r.untagged,
-        vec!["* STATUS \"R&-D\" (MESSAGES 1 DELETED 1)"],
+        vec![format!(
+            "* STATUS \"R&-D\" (MESSAGES 1 DELETED 1 DELETED-STORAGE {kib})"
+        )],
+        "{}",
+        r.all()
+    );
+    let r = c.cmd("STATUS \"台北\" (DELETED DELETED-STORAGE)");
+    assert_eq!(
+        r.untagged,
+        vec!["* STATUS \"台北\" (DELETED 0 DELETED-STORAGE 0)"],
         "{}",
         r.all()
     );

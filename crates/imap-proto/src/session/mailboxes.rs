@@ -219,7 +219,7 @@ impl<S: Storage> Session<S> {
             let (true, Some(atts)) = (entry.status, &args.ret.status) else {
                 continue;
             };
-            if let Ok(st) = store.status(&entry.name, atts.contains(&StatusAtt::Size)) {
+            if let Ok(st) = store.status(&entry.name, StatusAtt::needs_sizes(atts)) {
                 out.push(Response::Data(status_data(&entry.name, st, atts)));
             }
         }
@@ -236,7 +236,7 @@ impl<S: Storage> Session<S> {
         let Some(store) = self.store.as_mut() else {
             return Done::reply(Response::bad(tag, "Not logged in"));
         };
-        match store.status(name, atts.contains(&StatusAtt::Size)) {
+        match store.status(name, StatusAtt::needs_sizes(atts)) {
             Ok(st) => {
                 out.push(Response::Data(status_data(name, st, atts)));
                 Done::reply(Response::ok(tag, "Status completed"))

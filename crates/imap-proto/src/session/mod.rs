@@ -414,6 +414,7 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
                     A::Size => st.size,
                     A::HighestModSeq => st.highest_modseq,
                     A::Deleted => u64::from(st.deleted),
+                    A::DeletedStorage => st.deleted_size.div_ceil(1024),
                 };
                 (*a, n)
             })

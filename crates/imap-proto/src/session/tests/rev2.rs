@@ -149,6 +149,23 @@ fn status_deleted() {
 }
 
 #[test]
+fn status_deleted_storage() {
+    let store = MemoryStore::new();
+    let big = vec![b'x'; 3000];
+    for m in [&big[..], &big[..], b"small\r\n"] {
+        store.deliver("INBOX", m).unwrap();
+    }
+    let mut other = Client::selected(&store, "INBOX");
+    other.run("a STORE 1,3 +FLAGS.SILENT (\\Deleted)");
+    let mut c = Client::logged_in(&store);
+    // RFC 9208: in units of 1024 octets, as the STORAGE resource; 3007 octets are 3 units.
+    assert_eq!(
+        raw(&mut c, "b STATUS INBOX (DELETED-STORAGE DELETED SIZE)"),
+        "* STATUS \"INBOX\" (DELETED-STORAGE 3 DELETED 2 SIZE 6007)\r\nb OK Status completed\r\n"
+    );
+}
+
+#[test]
 fn mailbox_names_in_utf8_both_ways() {
     let store = MemoryStore::new();
     let mut c = rev2(&store);
