@@ -258,3 +258,19 @@ fn response_parser_reads_names_of_either_encoding() {
         "caf\u{e9}"
     );
 }
+
+#[test]
+fn list_status_reports_deleted() {
+    let (store, mut other) = inbox_with(3);
+    other.run("a STORE 2 +FLAGS.SILENT (\\Deleted)");
+    let mut c = rev2(&store);
+    assert_eq!(
+        raw(
+            &mut c,
+            "b LIST \"\" \"INBOX\" RETURN (STATUS (MESSAGES DELETED))"
+        ),
+        "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n\
+         * STATUS \"INBOX\" (MESSAGES 3 DELETED 1)\r\n\
+         b OK List completed\r\n"
+    );
+}
