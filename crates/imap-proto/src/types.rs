@@ -233,10 +233,20 @@ pub enum StatusAtt {
     Size,
     /// RFC 7162.
     HighestModSeq,
+    /// RFC 9051: how many messages have \Deleted.
+    Deleted,
+    /// RFC 9208: the storage an EXPUNGE would free, in units of 1024 octets.
+    DeletedStorage,
 }
 
 impl StatusAtt {
-    const NAMES: [(StatusAtt, &'static str); 7] = [
+    /// Whether the item needs the size of every message (which STATUS computes only then).
+    pub fn needs_sizes(atts: &[StatusAtt]) -> bool {
+        atts.iter()
+            .any(|a| matches!(a, StatusAtt::Size | StatusAtt::DeletedStorage))
+    }
+
+    const NAMES: [(StatusAtt, &'static str); 9] = [
         (StatusAtt::Messages, "MESSAGES"),
         (StatusAtt::Recent, "RECENT"),
         (StatusAtt::UidNext, "UIDNEXT"),
@@ -244,6 +254,8 @@ impl StatusAtt {
         (StatusAtt::Unseen, "UNSEEN"),
         (StatusAtt::Size, "SIZE"),
         (StatusAtt::HighestModSeq, "HIGHESTMODSEQ"),
+        (StatusAtt::Deleted, "DELETED"),
+        (StatusAtt::DeletedStorage, "DELETED-STORAGE"),
     ];
 
     /// The item's name as written.

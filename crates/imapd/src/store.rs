@@ -414,11 +414,13 @@ impl Storage for MaildirStorage {
 
     fn status(&mut self, raw: &str, with_size: bool) -> StoreResult<MailboxStatus> {
         let n = self.resolve(raw)?;
-        let size = if with_size {
+        let (size, deleted_size) = if with_size {
             let md = self.store.folder(&n).map_err(|e| fail(e.into()))?;
-            md.usage().map_err(|e| fail(e.into()))?.bytes
+            let all = md.usage().map_err(|e| fail(e.into()))?.bytes;
+            let deleted = md.usage_of(|f| f.contains(Flags::TRASHED));
+            (all, deleted.map_err(|e| fail(e.into()))?.bytes)
         } else {
-            0
+            (0, 0)
         };
         let mb = self.open_shared(&n, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
@@ -440,6 +442,11 @@ impl Storage for MaildirStorage {
                 .count() as u32,
             size,
             highest_modseq,
+            deleted: msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::TRASHED))
+                .count() as u32,
+            deleted_size,
         })
     }
 

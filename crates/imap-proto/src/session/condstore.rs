@@ -50,6 +50,9 @@ impl<S: Storage> Session<S> {
                     self.selected_with_modseq_mode();
                     enabled.push("QRESYNC".to_owned());
                 }
+                "IMAP4REV2" if self.enable_rev2() => {
+                    enabled.push(super::rev2::IMAP4REV2.to_owned());
+                }
                 _ => {}
             }
         }
@@ -85,7 +88,7 @@ impl<S: Storage> Session<S> {
     /// With QRESYNC on, a SELECT that replaces a selected mailbox first says it closed
     /// (RFC 7162 §3.2.11), so the client can tell the old mailbox's updates from the new.
     pub(super) fn announce_closed(&mut self, out: &mut Output) {
-        if self.modseq_mode.qresync && self.selected.is_some() {
+        if (self.modseq_mode.qresync || self.mode.announces_closed()) && self.selected.is_some() {
             out.push(Response::Status(Status::untagged(
                 Kind::Ok,
                 Some(Code::Closed),

@@ -245,7 +245,7 @@ impl<S: Storage> Session<S> {
                 match a {
                     FetchAtt::Uid => items.push(FetchItem::Uid(u)),
                     FetchAtt::Flags => items.push(FetchItem::Flags(
-                        flags.to_flags(&sel.keywords, sel.is_recent(u)),
+                        flags.to_flags(&sel.keywords, sel.recent_flag(u)),
                     )),
                     FetchAtt::ModSeq => items.push(FetchItem::ModSeq(sel.modseq_of(u))),
                     _ => items.extend(from_store.next()),

@@ -46,6 +46,8 @@ pub(crate) struct Selected<M> {
     pub modseq_mode: super::condstore::Enabled,
     /// RFC 5267: the searches kept up to date while this mailbox is selected.
     pub contexts: Contexts,
+    /// RFC 9051: whether the client speaks IMAP4rev2 (no \Recent).
+    pub mode: super::rev2::Mode,
 }
 
 /// What the client must be told after a command.
@@ -82,6 +84,7 @@ impl<M> Selected<M> {
             saved: Vec::new(),
             modseq_mode: Default::default(),
             contexts: Contexts::default(),
+            mode: Default::default(),
         }
     }
 
@@ -95,6 +98,11 @@ impl<M> Selected<M> {
 
     pub fn is_recent(&self, uid: u32) -> bool {
         self.recent.contains(&uid)
+    }
+
+    /// Whether FETCH FLAGS shows \Recent for this message.
+    pub fn recent_flag(&self, uid: u32) -> bool {
+        self.mode.shows_recent() && self.is_recent(uid)
     }
 
     pub fn version(&self) -> u64 {
@@ -205,7 +213,7 @@ impl<M> Selected<M> {
             items.push(FetchItem::Uid(uid));
         }
         items.push(FetchItem::Flags(
-            flags.to_flags(&self.keywords, self.is_recent(uid)),
+            flags.to_flags(&self.keywords, self.recent_flag(uid)),
         ));
         if self.modseq_mode.condstore {
             items.push(FetchItem::ModSeq(self.modseq_of(uid)));
@@ -324,9 +332,12 @@ impl<M> Selected<M> {
                 self.recent.insert(uid);
             }
         }
-        if self.view.len() != old_len || self.recent.len() != old_recent {
+        let recent_changed = self.recent.len() != old_recent && self.mode.shows_recent();
+        if self.view.len() != old_len || recent_changed {
             responses.push(Response::Data(Data::Exists(self.exists())));
-            responses.push(Response::Data(Data::Recent(self.recent_count())));
+            if self.mode.shows_recent() {
+                responses.push(Response::Data(Data::Recent(self.recent_count())));
+            }
         }
         for uid in changed {
             if let Some(seq) = self.seq_of(uid) {

@@ -91,6 +91,11 @@ pub struct MailboxStatus {
     pub size: u64,
     /// RFC 7162 HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    /// RFC 9051 STATUS DELETED: messages with \Deleted.
+    pub deleted: u32,
+    /// Octets the messages with \Deleted take (RFC 9208 DELETED-STORAGE); filled in with
+    /// `size`.
+    pub deleted_size: u64,
 }
 
 /// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage
@@ -232,7 +237,7 @@ pub trait Storage: Send {
     /// Renames a mailbox with everything below it (RFC 3501 §6.3.5; renaming INBOX moves its
     /// messages to the new mailbox).
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()>;
-    /// STATUS counts; `size` only when `with_size` (otherwise 0).
+    /// STATUS counts; `size` and `deleted_size` only when `with_size` (otherwise 0).
     fn status(&mut self, name: &str, with_size: bool) -> StoreResult<MailboxStatus>;
     /// The METADATA entries of a mailbox (`""`: the server's), names in lower case, in name
     /// order. [`Failure::Nonexistent`] for a mailbox that does not exist.

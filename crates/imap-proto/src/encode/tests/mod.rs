@@ -53,7 +53,7 @@ fn strings() {
     assert_eq!(s(b""), "\"\"");
     let mut out = Vec::new();
     nstring(&mut out, None);
-    mailbox(&mut out, " Entw\u{fc}rfe");
+    NameEncoding::ModifiedUtf7.encode(&mut out, " Entw\u{fc}rfe");
     assert_eq!(out, b"NIL\" Entw&APw-rfe\"");
 }
 

@@ -193,6 +193,13 @@ impl Storage for MemorySession {
             unseen: count(&|x| !x.flags.has(FlagSet::SEEN)),
             size: m.messages.iter().map(|x| x.data.len() as u64).sum(),
             highest_modseq: m.highest_modseq,
+            deleted: count(&|x| x.flags.has(FlagSet::DELETED)),
+            deleted_size: m
+                .messages
+                .iter()
+                .filter(|x| x.flags.has(FlagSet::DELETED))
+                .map(|x| x.data.len() as u64)
+                .sum(),
         })
     }
 

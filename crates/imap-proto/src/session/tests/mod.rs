@@ -13,6 +13,7 @@ mod messages;
 mod metadata;
 mod recent;
 mod savedate;
+mod rev2;
 mod sort;
 
 use super::{Action, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session};
