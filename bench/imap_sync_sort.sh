@@ -15,13 +15,8 @@ export NMSGS=${NMSGS:-10000} CHANGES=${CHANGES:-100} RUNS=${RUNS:-3}
 PORT=${IMAP_PORT:-12144}; SPORT=${IMAPS_PORT:-12994}
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferrymail-sync-sort.XXXXXX")
 
-cargo build --release --quiet -p imapd --bin imapd --example imap_bench_env --manifest-path "$ROOT/Cargo.toml"
-eval "$("$ROOT/target/release/examples/imap_bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' 3 benchpass 50)"
-"$ROOT/target/release/imapd" -c "$CONFIG" 2>"$STATE/imapd.log" &
-PID=$!
-cleanup() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$STATE"; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+. "$ROOT/bench/imapd_env.sh"
+start_bench_imapd "$STATE" "$PORT" "$SPORT" 3
 
 TARGETS="ferrymail=127.0.0.1:$PORT:bench3@bench.test:benchpass"
 if [ -n "${REF_IMAP_PORT:-}" ]; then
