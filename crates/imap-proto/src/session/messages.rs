@@ -33,7 +33,7 @@ fn read_only(tag: &str) -> Done {
 impl<S: Storage> Session<S> {
     pub(super) fn close(&mut self, tag: &str, expunge: bool) -> Done {
         let mut code = None;
-        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
+        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) {
             if expunge && !sel.read_only {
                 let snap = store.snapshot(&sel.mb);
                 let gone: Vec<u32> = snap
@@ -47,7 +47,8 @@ impl<S: Storage> Session<S> {
                 let _ = store.expunge(&sel.mb, &gone);
                 // RFC 7162: the HIGHESTMODSEQ the silent expunges reached.
                 if sel.modseq_mode.condstore {
-                    code = Some(Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                    let now = store.snapshot(&sel.mb).highest_modseq;
+                    code = Some(Code::HighestModSeq(sel.highest_modseq(now)));
                 }
             }
         }
@@ -61,7 +62,7 @@ impl<S: Storage> Session<S> {
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<SeqSet>) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -82,10 +83,10 @@ impl<S: Storage> Session<S> {
             Ok(()) => {
                 // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
                 // the expunges reached.
-                let code = sel
-                    .modseq_mode
-                    .condstore
-                    .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                let code = sel.modseq_mode.condstore.then(|| {
+                    let now = store.snapshot(&sel.mb).highest_modseq;
+                    Code::HighestModSeq(sel.highest_modseq(now))
+                });
                 Done::reply(Response::Status(Status::tagged(
                     tag,
                     Kind::Ok,
