@@ -108,6 +108,50 @@ fn violations_are_caught() {
     assert!(caught(|| check_view(
         b"* 1 EXISTS\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n"
     )));
+    // UIDs: a sequence number keeps its UID, UIDs ascend, VANISHED names known messages.
+    assert!(caught(|| check_view(
+        b"* 1 EXISTS\r\n* 1 FETCH (UID 5)\r\n* 1 FETCH (UID 6)\r\n"
+    )));
+    assert!(caught(|| check_view(
+        b"* 2 EXISTS\r\n* 1 FETCH (UID 5)\r\n* 2 FETCH (UID 4)\r\n"
+    )));
+    assert!(!caught(|| {
+        check_view(
+        b"* 3 EXISTS\r\n* 1 FETCH (UID 5)\r\n* 3 FETCH (UID 9)\r\n* VANISHED 7,9\r\n* 1 FETCH (UID 5)\r\n"
+    )
+    }));
+    assert!(caught(|| check_view(
+        b"* 2 EXISTS\r\n* 1 FETCH (UID 5)\r\n* 2 FETCH (UID 9)\r\n* VANISHED 7\r\n"
+    )));
+    assert!(caught(|| check_view(
+        b"* 2 EXISTS\r\n* VANISHED 7\r\n* VANISHED 7\r\n"
+    )));
+    assert!(!caught(|| check_view(
+        b"* 1 EXISTS\r\n* VANISHED (EARLIER) 1:100\r\n"
+    )));
+    // MODSEQ and HIGHESTMODSEQ never go down.
+    assert!(caught(|| check_view(
+        b"* 1 EXISTS\r\n* 1 FETCH (UID 5 MODSEQ (9))\r\n* 1 FETCH (MODSEQ (3))\r\n"
+    )));
+    assert!(caught(|| check_view(
+        b"* 1 EXISTS\r\n* OK [HIGHESTMODSEQ 9] x\r\n* OK [HIGHESTMODSEQ 3] x\r\n"
+    )));
+    // After ENABLE QRESYNC, VANISHED instead of EXPUNGE.
+    assert!(!caught(|| check_view(
+        b"* ENABLED CONDSTORE\r\n* 1 EXISTS\r\n* 1 EXPUNGE\r\n"
+    )));
+    assert!(caught(|| check_view(
+        b"* ENABLED QRESYNC\r\n* 1 EXISTS\r\n* 1 EXPUNGE\r\n"
+    )));
+    // Live updates name known messages only.
+    assert!(caught(|| check_view(
+        b"* 1 EXISTS\r\n* ESEARCH (TAG \"a\") ADDTO (0 2)\r\n"
+    )));
+    assert!(caught(|| {
+        check_view(
+        b"* 1 EXISTS\r\n* 1 FETCH (UID 4)\r\n* 1 EXPUNGE\r\n* ESEARCH (TAG \"a\") UID ADDTO (0 4)\r\n"
+    )
+    }));
     assert!(!caught(|| check_answered(b"* 1 EXISTS\r\na OK x\r\n", "a")));
     assert!(caught(|| check_answered(b"a OK x\r\na OK y\r\n", "a")));
     assert!(caught(|| check_answered(b"b OK x\r\n", "a")));

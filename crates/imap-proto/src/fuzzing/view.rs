@@ -185,6 +185,17 @@ impl Knowledge {
                         }
                     }
                 }
+                // A UID update never adds a message the client was told is gone.
+                Data::Esearch(e) => {
+                    for item in &e.items {
+                        let EsearchItem::AddTo(runs) = item else {
+                            continue;
+                        };
+                        for uid in runs.iter().flat_map(|(_, nums)| nums) {
+                            assert!(!v.gone.contains(uid), "{item:?}: UID {uid} is gone");
+                        }
+                    }
+                }
                 _ => {}
             }
         }
