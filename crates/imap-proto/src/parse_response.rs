@@ -416,7 +416,8 @@ impl<'a> Parser<'a> {
             "UNKNOWN-CTE" => Code::UnknownCte,
             "BADURL" => {
                 self.sp()?;
-                let url = self.take_while(|b| b != b']' && b != b'\r' && b != b'\n')?;
+                // RFC 4469 url-resp-text: no NUL, `]` or line break (what the encoder drops).
+                let url = self.take_while(|b| !matches!(b, b']' | b'\r' | b'\n' | 0))?;
                 Code::BadUrl(utf8(url.to_vec())?)
             }
             "BADCHARSET" => {
