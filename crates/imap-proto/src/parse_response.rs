@@ -122,6 +122,17 @@ impl<'a> Parser<'a> {
         Ok(a)
     }
 
+    /// A string argument of a response code: an atom or a quoted string, never a literal.
+    /// A code lives on its status line, and text that merely starts with `[` must not be
+    /// taken for a code waiting on literal bytes that will never come.
+    fn code_string(&mut self) -> PResult<Vec<u8>> {
+        if self.peek()? == b'"' {
+            self.quoted()
+        } else {
+            Ok(self.atom()?.to_vec())
+        }
+    }
+
     fn atom_string(&mut self) -> PResult<String> {
         utf8(self.atom()?.to_vec())
     }
@@ -424,7 +435,7 @@ impl<'a> Parser<'a> {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {
                     self.sp()?;
-                    sets = self.paren_list(|p| utf8(p.astring()?))?;
+                    sets = self.paren_list(|p| utf8(p.code_string()?))?;
                 }
                 Code::BadCharset(sets)
             }
@@ -444,7 +455,7 @@ impl<'a> Parser<'a> {
             }
             "NOUPDATE" => {
                 self.sp()?;
-                Code::NoUpdate(utf8(self.string()?)?)
+                Code::NoUpdate(utf8(self.code_string()?)?)
             }
             "APPENDUID" => {
                 self.sp()?;

@@ -260,3 +260,29 @@ fn badurl_holds_no_nul() {
     ));
     crate::fuzzing::response_roundtrip(b"a2 NO [BADURL /INB\0\0(BINARY[1] ~{3}\r\n");
 }
+
+/// Found by the `response_roundtrip` fuzzer: text starting with `[BADCHARSET (` and ending
+/// in `{2}` was read as a code waiting for a literal once re-encoded without the bytes that
+/// had followed it. Codes take no literals: such a line is text.
+#[test]
+fn response_codes_take_no_literals() {
+    assert_eq!(
+        one(b"a5 NO [BADCHARSET (UTF-8 \"X y\")] no\r\n"),
+        Response::Status(Status::tagged(
+            "a5",
+            Kind::No,
+            Some(Code::BadCharset(vec!["UTF-8".into(), "X y".into()])),
+            "no",
+        ))
+    );
+    for line in [
+        &b"a5 NO [BADCHARSET (UTF-9 {2}\r\n"[..],
+        b"a5 NO [NOUPDATE {2}\r\n",
+    ] {
+        assert!(matches!(
+            parse_response(line),
+            Ok((Response::Status(Status { code: None, .. }), _))
+        ));
+        crate::fuzzing::response_roundtrip(line);
+    }
+}
