@@ -124,13 +124,17 @@ impl<'a> Parser<'a> {
 
     /// A string argument of a response code: an atom or a quoted string, never a literal.
     /// A code lives on its status line, and text that merely starts with `[` must not be
-    /// taken for a code waiting on literal bytes that will never come.
+    /// taken for a code waiting on literal bytes that will never come. The quoted string is
+    /// one the encoder would quote (7-bit, under 1024 bytes), since it writes no literal here.
     fn code_string(&mut self) -> PResult<Vec<u8>> {
-        if self.peek()? == b'"' {
-            self.quoted()
-        } else {
-            Ok(self.atom()?.to_vec())
+        if self.peek()? != b'"' {
+            return Ok(self.atom()?.to_vec());
         }
+        let s = self.quoted()?;
+        if s.len() >= 1024 || !s.is_ascii() {
+            return invalid("response code string that needs a literal");
+        }
+        Ok(s)
     }
 
     fn atom_string(&mut self) -> PResult<String> {

@@ -278,6 +278,7 @@ fn response_codes_take_no_literals() {
     for line in [
         &b"a5 NO [BADCHARSET (UTF-9 {2}\r\n"[..],
         b"a5 NO [NOUPDATE {2}\r\n",
+        "a5 NO [BADCHARSET (UTF-8 \"\u{1bb}\")] x\r\n".as_bytes(),
     ] {
         assert!(matches!(
             parse_response(line),
