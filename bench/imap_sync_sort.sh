@@ -4,7 +4,7 @@
 # APPEND; SORT ARRIVAL/DATE/SUBJECT/FROM/REVERSE DATE; the bytes of a QRESYNC reconnect after
 # 100 messages changed flags, against a full FETCH 1:* (FLAGS)).
 #
-#   NMSGS=10000 CHANGES=100 RUNS=3   passed to imap_sync_sort.py
+#   NMSGS=10000 CHANGES=100 RUNS=3 WARMUP=1   passed to imap_sync_sort.py
 #   IMAP_PORT=12144 (IMAPS_PORT=12994)
 #   REF_IMAP_PORT=10143               also bench the refstack Dovecot (user3@bench.test / pass)
 #   KEEP=1                            keep the state dir

@@ -578,6 +578,10 @@ pub struct Imapd {
     /// CONTEXT=SEARCH/SORT (RFC 5267): the most searches a session keeps updating at once;
     /// one more is answered without updates (`NO [NOUPDATE]`).
     pub max_search_updates: usize,
+    /// Mailboxes kept open (their message facts in memory) after the last session on them
+    /// closed, most recently used first: webmail opens a connection per page view, and
+    /// reopening a large mailbox would reload every cached fact. 0 keeps none.
+    pub keep_closed_mailboxes: usize,
     pub limits: ConnLimits,
 }
 
@@ -598,6 +602,7 @@ impl Default for Imapd {
             metadata_max_value: 64 * 1024,
             metadata_max_entries: 100,
             max_search_updates: 10,
+            keep_closed_mailboxes: 16,
             limits: ConnLimits::default(),
         }
     }

@@ -3,9 +3,9 @@
 //! buffer that the connection layer writes out.
 
 use crate::date::format_internal_date;
+use crate::names::NameEncoding;
 use crate::response::*;
 use crate::types::{Flag, Section, SectionText};
-use crate::utf7;
 
 mod binary;
 mod thread;
@@ -18,17 +18,21 @@ pub fn string(out: &mut Vec<u8>, bytes: &[u8]) {
             .iter()
             .all(|&b| b != 0 && b != b'\r' && b != b'\n' && b < 0x80);
     if quotable {
-        out.push(b'"');
-        for &b in bytes {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        quoted(out, bytes);
     } else {
         literal(out, bytes);
     }
+}
+
+fn quoted(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
 }
 
 /// Appends a literal `{n}\r\n<bytes>`.
@@ -45,9 +49,15 @@ pub fn nstring(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
     }
 }
 
-/// A mailbox name, modified-UTF-7 encoded and quoted.
-pub fn mailbox(out: &mut Vec<u8>, name: &str) {
-    string(out, utf7::encode(name).as_bytes());
+/// Appends UTF-8 text as a quoted string when that is possible (no CR, LF or NUL; RFC 9051
+/// allows UTF-8 in quoted strings), otherwise as a literal.
+pub fn utf8_string(out: &mut Vec<u8>, text: &str) {
+    let quotable = text.len() < 1024 && !text.contains(['\0', '\r', '\n']);
+    if quotable {
+        quoted(out, text.as_bytes());
+    } else {
+        literal(out, text.as_bytes());
+    }
 }
 
 /// An atom when the text is one (and not `NIL`), otherwise a string: header field names in
@@ -128,13 +138,18 @@ fn atom_list(out: &mut Vec<u8>, items: &[String]) {
 }
 
 impl Response {
-    /// The response with its CRLF.
+    /// The response with its CRLF, mailbox names in modified UTF-7.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, NameEncoding::ModifiedUtf7);
+    }
+
+    /// The response with its CRLF, mailbox names as `names` says.
+    pub fn encode_with(&self, out: &mut Vec<u8>, names: NameEncoding) {
         match self {
             Response::Status(s) => s.encode(out),
             Response::Data(d) => {
                 out.extend_from_slice(b"* ");
-                d.encode(out);
+                d.encode(out, names);
             }
             Response::Continue(text) => {
                 out.extend_from_slice(b"+ ");
@@ -286,7 +301,7 @@ impl Code {
 }
 
 impl Data {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>, names: NameEncoding) {
         match self {
             Data::Capability(caps) => {
                 out.extend_from_slice(b"CAPABILITY ");
@@ -301,18 +316,18 @@ impl Data {
             Data::Expunge(n) => out.extend_from_slice(format!("{n} EXPUNGE").as_bytes()),
             Data::List(item) => {
                 out.extend_from_slice(b"LIST ");
-                item.encode(out);
+                item.encode(out, names);
             }
             Data::Lsub(item) => {
                 out.extend_from_slice(b"LSUB ");
-                item.encode(out);
+                item.encode(out, names);
             }
             Data::Status {
                 mailbox: name,
                 items,
             } => {
                 out.extend_from_slice(b"STATUS ");
-                mailbox(out, name);
+                names.encode(out, name);
                 out.extend_from_slice(b" (");
                 spaced(out, items, |o, (att, n)| {
                     o.extend_from_slice(att.name().as_bytes());
@@ -381,7 +396,7 @@ impl Data {
                 entries,
             } => {
                 out.extend_from_slice(b"METADATA ");
-                mailbox(out, name);
+                names.encode(out, name);
                 out.extend_from_slice(b" (");
                 spaced(out, entries, |o, (entry, value)| {
                     astring(o, entry);
@@ -404,7 +419,7 @@ impl Data {
                 roots,
             } => {
                 out.extend_from_slice(b"QUOTAROOT ");
-                mailbox(out, name);
+                names.encode(out, name);
                 for r in roots {
                     out.push(b' ');
                     string(out, r.as_bytes());
@@ -432,7 +447,7 @@ fn quoted_char(out: &mut Vec<u8>, c: char) {
 }
 
 impl ListItem {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, out: &mut Vec<u8>, names: NameEncoding) {
         out.push(b'(');
         atom_list(out, &self.attrs);
         out.extend_from_slice(b") ");
@@ -441,7 +456,7 @@ impl ListItem {
             None => out.extend_from_slice(b"NIL"),
         }
         out.push(b' ');
-        mailbox(out, &self.mailbox);
+        names.encode(out, &self.mailbox);
         if !self.childinfo.is_empty() {
             out.extend_from_slice(b" (\"CHILDINFO\" (");
             spaced(out, &self.childinfo, |o, c| string(o, c.as_bytes()));
@@ -496,6 +511,12 @@ impl FetchItem {
                 out.extend_from_slice(format_internal_date(*ts).as_bytes());
                 out.push(b'"');
             }
+            FetchItem::SaveDate(Some(ts)) => {
+                out.extend_from_slice(b"SAVEDATE \"");
+                out.extend_from_slice(format_internal_date(*ts).as_bytes());
+                out.push(b'"');
+            }
+            FetchItem::SaveDate(None) => out.extend_from_slice(b"SAVEDATE NIL"),
             FetchItem::Rfc822Size(n) => {
                 out.extend_from_slice(format!("RFC822.SIZE {n}").as_bytes())
             }

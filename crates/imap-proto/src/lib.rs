@@ -14,7 +14,7 @@
 //!   [`parse_response`] (tests and clients).
 //! - [`list`]: LIST/LSUB semantics over a store's mailbox names.
 //! - [`sort`]: SORT and THREAD orderings over the facts a store gives of each message.
-//! - [`utf7`] (mailbox names on the wire) and [`date`] (IMAP date formats).
+//! - [`names`] and [`utf7`] (mailbox names on the wire) and [`date`] (IMAP date formats).
 //! - `fuzzing` (feature `fuzzing`, and in tests): the entry points of the cargo-fuzz targets
 //!   in `fuzz/`, whose corpora the unit tests run.
 
@@ -25,6 +25,7 @@ pub mod framing;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod list;
+pub mod names;
 pub mod parse;
 pub mod parse_response;
 pub mod response;
@@ -36,8 +37,8 @@ pub mod utf7;
 pub use command::{AppendHead, Command};
 pub use framing::{literal_marker, CollectError, Collected, CommandCollector};
 pub use parse::{
-    append_before_literal, append_in_progress, is_atom_char, next_append_message, parse_command,
-    peek_tag, ErrorKind, ParseError,
+    append_before_literal, append_in_progress, append_in_progress_with, is_atom_char,
+    next_append_message, parse_command, parse_command_with, peek_tag, ErrorKind, ParseError,
 };
 pub use parse_response::{parse_all, parse_response, ResponseError};
 pub use response::Response;

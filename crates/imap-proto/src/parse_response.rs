@@ -16,6 +16,7 @@ mod fetch;
 mod tests;
 mod thread;
 
+use crate::names::NameEncoding;
 use crate::response::{Code, Kind, Response, Status};
 use crate::types::Flag;
 use crate::utf7;
@@ -243,10 +244,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A mailbox name, decoded from modified UTF-7.
+    /// A mailbox name, decoded from modified UTF-7; one that is not modified UTF-7 but is
+    /// UTF-8 is taken as it is, as a session that enabled IMAP4rev2 writes it.
     fn mailbox(&mut self) -> PResult<String> {
         let raw = self.astring()?;
-        utf7::decode(&raw).or_else(|e| invalid(e.to_string()))
+        utf7::decode(&raw).or_else(|_| {
+            NameEncoding::Utf8
+                .decode(&raw)
+                .or_else(|e| invalid(e.to_string()))
+        })
     }
 
     /// A flag or a LIST attribute: `\Name` or an atom.

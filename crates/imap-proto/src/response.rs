@@ -208,6 +208,8 @@ pub enum FetchItem {
     Flags(Vec<Flag>),
     /// Unix seconds, shown in UTC.
     InternalDate(i64),
+    /// RFC 8514: Unix seconds, shown in UTC; None (NIL) where the mailbox keeps none.
+    SaveDate(Option<i64>),
     Rfc822Size(u64),
     Envelope(Encoded),
     /// BODY (no extension data).

@@ -91,6 +91,8 @@ pub enum FetchAtt {
     },
     /// RFC 3516 `BINARY.SIZE[part]`: the size of what `BINARY[part]` returns.
     BinarySize(Vec<u32>),
+    /// RFC 8514 SAVEDATE: when the message was saved into this mailbox.
+    SaveDate,
 }
 
 /// A calendar date as SEARCH uses it.
@@ -148,6 +150,12 @@ pub enum SearchKey {
     ModSeq(u64),
     /// RFC 5032 WITHIN: INTERNALDATE more than this many seconds ago.
     Older(u32),
+    /// RFC 8514: the save date's day (in UTC) before, on, or on or after this date.
+    SavedBefore(Date),
+    SavedOn(Date),
+    SavedSince(Date),
+    /// RFC 8514: every message if the mailbox keeps save dates, else none.
+    SaveDateSupported,
 }
 
 /// The return options of an extended SEARCH or SORT (RFC 4731 ESEARCH, RFC 5182 SAVE,
@@ -225,10 +233,20 @@ pub enum StatusAtt {
     Size,
     /// RFC 7162.
     HighestModSeq,
+    /// RFC 9051: how many messages have \Deleted.
+    Deleted,
+    /// RFC 9208: the storage an EXPUNGE would free, in units of 1024 octets.
+    DeletedStorage,
 }
 
 impl StatusAtt {
-    const NAMES: [(StatusAtt, &'static str); 7] = [
+    /// Whether the item needs the size of every message (which STATUS computes only then).
+    pub fn needs_sizes(atts: &[StatusAtt]) -> bool {
+        atts.iter()
+            .any(|a| matches!(a, StatusAtt::Size | StatusAtt::DeletedStorage))
+    }
+
+    const NAMES: [(StatusAtt, &'static str); 9] = [
         (StatusAtt::Messages, "MESSAGES"),
         (StatusAtt::Recent, "RECENT"),
         (StatusAtt::UidNext, "UIDNEXT"),
@@ -236,6 +254,8 @@ impl StatusAtt {
         (StatusAtt::Unseen, "UNSEEN"),
         (StatusAtt::Size, "SIZE"),
         (StatusAtt::HighestModSeq, "HIGHESTMODSEQ"),
+        (StatusAtt::Deleted, "DELETED"),
+        (StatusAtt::DeletedStorage, "DELETED-STORAGE"),
     ];
 
     /// The item's name as written.

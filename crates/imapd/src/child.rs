@@ -48,7 +48,8 @@ pub fn child_main(config: Config) -> i32 {
             config: Arc::new(config),
             users: None,
             spawner: None,
-            hub: Hub::new(None),
+            // One session per process: nothing to keep for a later one.
+            hub: Hub::new(None, 0),
             tls: None,
             throttle: AuthThrottle::new(&limits),
             user_conns: Mutex::new(Default::default()),

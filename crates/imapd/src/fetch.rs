@@ -70,6 +70,8 @@ pub fn needs_cache(atts: &[FetchAtt]) -> bool {
                 | FetchAtt::BodyStructure
                 | FetchAtt::InternalDate
                 | FetchAtt::Rfc822Size
+                // For a save date the UID list lacks ([`save_date`]).
+                | FetchAtt::SaveDate
         )
     })
 }
@@ -79,6 +81,19 @@ pub fn needs_cache(atts: &[FetchAtt]) -> bool {
 pub struct Facts {
     pub cached: Option<Arc<Cached>>,
     pub content: Option<Vec<u8>>,
+    /// RFC 8514 SAVEDATE ([`save_date`]); None without the cache.
+    pub saved: Option<i64>,
+}
+
+/// RFC 8514 SAVEDATE: as the UID list records it ([`crate::uidlist`]), else (a message
+/// listed by an imapd that kept none) INTERNALDATE, when it was delivered unless a client
+/// chose it.
+pub fn save_date(meta: &Meta, cached: Option<&Cached>) -> Option<i64> {
+    if meta.saved > 0 {
+        Some(meta.saved)
+    } else {
+        cached.map(|c| c.internal_date)
+    }
 }
 
 /// Reads what is needed of a message: the cached facts (parsing the file once if they are
@@ -106,7 +121,12 @@ pub fn facts(
             content = Some(mime::to_crlf(raw));
         }
     }
-    Some(Facts { cached, content })
+    let saved = save_date(meta, cached.as_deref());
+    Some(Facts {
+        cached,
+        content,
+        saved,
+    })
 }
 
 /// The FETCH items of `atts` that come from the message (UID and FLAGS are the session's),
@@ -142,6 +162,7 @@ pub fn items(m: &Facts, atts: &[FetchAtt]) -> Result<Vec<FetchItem>, Failure> {
             FetchAtt::InternalDate => {
                 FetchItem::InternalDate(cached.map_or(0, |c| c.internal_date))
             }
+            FetchAtt::SaveDate => FetchItem::SaveDate(m.saved),
             FetchAtt::Rfc822Size => FetchItem::Rfc822Size(cached.map_or(0, |c| c.size)),
             FetchAtt::Envelope => FetchItem::Envelope(encoded(|c| &c.envelope)),
             FetchAtt::Body => FetchItem::Body(encoded(|c| &c.body)),

@@ -65,9 +65,10 @@ impl Service for Imapd {
     async fn serve(self, run: Running) -> Result<(), StartError> {
         let config = Arc::new(run.config);
         let limits = config.imapd.limits.clone();
-        let hub = Hub::new(imapd::index::Index::open_in_state_dir(
-            &config.paths.state_dir,
-        ));
+        let hub = Hub::new(
+            imapd::index::Index::open_in_state_dir(&config.paths.state_dir),
+            config.imapd.keep_closed_mailboxes,
+        );
         let ctx = Arc::new(Ctx {
             config: config.clone(),
             users: Some(run.users),

@@ -34,7 +34,10 @@ pub fn needs_cache(key: &SearchKey) -> bool {
         | SearchKey::SentOn(_)
         | SearchKey::SentSince(_)
         | SearchKey::Younger(_)
-        | SearchKey::Older(_) => true,
+        | SearchKey::Older(_)
+        | SearchKey::SavedBefore(_)
+        | SearchKey::SavedOn(_)
+        | SearchKey::SavedSince(_) => true,
         SearchKey::Not(k) => needs_cache(k),
         SearchKey::Or(a, b) => needs_cache(a) || needs_cache(b),
         SearchKey::And(ks) => ks.iter().any(needs_cache),
@@ -51,6 +54,8 @@ pub struct Candidate<'a> {
     pub recent: bool,
     pub size: u64,
     pub internal_date: i64,
+    /// RFC 8514 SAVEDATE ([`crate::fetch::save_date`]), when [`needs_cache`].
+    pub saved: i64,
     /// The message's cached facts, when [`needs_cache`].
     pub cached: Option<&'a crate::mailbox::Cached>,
     pub keywords: &'a [String],
@@ -241,6 +246,11 @@ pub fn matches(key: &SearchKey, c: &Candidate<'_>) -> bool {
         K::Younger(n) => within(true, *n, c.internal_date, unix_now()),
         K::ModSeq(m) => c.modseq >= *m,
         K::Older(n) => within(false, *n, c.internal_date, unix_now()),
+        K::SavedBefore(d) => day_of(c.saved) < d.days(),
+        K::SavedOn(d) => day_of(c.saved) == d.days(),
+        K::SavedSince(d) => day_of(c.saved) >= d.days(),
+        // Every Maildir mailbox keeps save dates.
+        K::SaveDateSupported => true,
     }
 }
 

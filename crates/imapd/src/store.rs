@@ -137,6 +137,32 @@ impl MaildirStorage {
         MaildirStorage { store, hub, quota }
     }
 
+    /// STORE, with RFC 7162's UNCHANGEDSINCE test when `since` is given: the changes, and
+    /// the UIDs the test left alone.
+    fn store_unchanged_since_opt(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+        since: Option<u64>,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ferrymail_imap_proto::session::ConditionalStored> {
+        let f = to_maildir(&mb.mb, flags, op != StoreOp::Remove).map_err(fail)?;
+        let change = move |old| match op {
+            StoreOp::Add => old | f,
+            StoreOp::Remove => old - f,
+            // \Passed has no IMAP name; a replace must not drop it.
+            StoreOp::Replace => f | (old & Flags::PASSED),
+        };
+        let (changed, failed) = match since {
+            Some(since) => mb.mb.modify_flags_unchanged_since(uids, since, change),
+            None => mb.mb.modify_flags(uids, change).map(|c| (c, Vec::new())),
+        }
+        .map_err(fail)?;
+        let changed = changed.into_iter().map(|(u, f)| (u, flag_set(f))).collect();
+        Ok((changed, failed))
+    }
+
     /// What the store holds now, when a quota applies (a full count of the store: only
     /// accounts with limits pay it).
     fn usage_under_quota(&self) -> StoreResult<Option<Usage>> {
@@ -388,11 +414,13 @@ impl Storage for MaildirStorage {
 
     fn status(&mut self, raw: &str, with_size: bool) -> StoreResult<MailboxStatus> {
         let n = self.resolve(raw)?;
-        let size = if with_size {
+        let (size, deleted_size) = if with_size {
             let md = self.store.folder(&n).map_err(|e| fail(e.into()))?;
-            md.usage().map_err(|e| fail(e.into()))?.bytes
+            let all = md.usage().map_err(|e| fail(e.into()))?.bytes;
+            let deleted = md.usage_of(|f| f.contains(Flags::TRASHED));
+            (all, deleted.map_err(|e| fail(e.into()))?.bytes)
         } else {
-            0
+            (0, 0)
         };
         let mb = self.open_shared(&n, true).map_err(fail)?;
         let (msgs, uidvalidity, uidnext) = mb.snapshot();
@@ -414,6 +442,11 @@ impl Storage for MaildirStorage {
                 .count() as u32,
             size,
             highest_modseq,
+            deleted: msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::TRASHED))
+                .count() as u32,
+            deleted_size,
         })
     }
 
@@ -471,17 +504,18 @@ impl Storage for MaildirStorage {
         op: StoreOp,
         flags: &[Flag],
     ) -> StoreResult<Vec<(u32, FlagSet)>> {
-        let f = to_maildir(&mb.mb, flags, op != StoreOp::Remove).map_err(fail)?;
-        let changed = mb
-            .mb
-            .modify_flags(uids, move |old| match op {
-                StoreOp::Add => old | f,
-                StoreOp::Remove => old - f,
-                // \Passed has no IMAP name; a replace must not drop it.
-                StoreOp::Replace => f | (old & Flags::PASSED),
-            })
-            .map_err(fail)?;
-        Ok(changed.into_iter().map(|(u, f)| (u, flag_set(f))).collect())
+        Ok(self.store_unchanged_since_opt(mb, uids, None, op, flags)?.0)
+    }
+
+    fn store_unchanged_since(
+        &mut self,
+        mb: &OpenMailbox,
+        uids: &[u32],
+        since: u64,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ferrymail_imap_proto::session::ConditionalStored> {
+        self.store_unchanged_since_opt(mb, uids, Some(since), op, flags)
     }
 
     fn copy(
@@ -594,6 +628,7 @@ impl Storage for MaildirStorage {
                     recent: ctx.recent,
                     size: facts.cached.as_ref().map_or(0, |c| c.size),
                     internal_date: facts.cached.as_ref().map_or(0, |c| c.internal_date),
+                    saved: facts.saved.unwrap_or(0),
                     cached: facts.cached.as_deref(),
                     keywords: ctx.keywords,
                     modseq: ctx.modseq,

@@ -5,9 +5,18 @@
 //!
 //! Format (text, one record a line, written atomically with tmp + fsync + rename):
 //! ```text
-//! 3 V<uidvalidity> N<uidnext>
-//! <uid> :<base>
+//! 4 V<uidvalidity> N<uidnext>
+//! <uid> T<saved> :<base>
 //! ```
+//!
+//! `<saved>` (Unix seconds) is when the message came into this mailbox: RFC 8514's SAVEDATE.
+//! It is written with the UID because the UID is assigned at exactly that moment (APPEND,
+//! COPY and MOVE in, or a delivery first seen) and made durable before any client sees
+//! it; the message file cannot say it (its ctime changes with every flag rename, its mtime
+//! is INTERNALDATE), and imapd's cache is rebuildable, so it would lose it. Version 3 lists
+//! (and records appended by an older imapd) have no `T`: such a message's save date is
+//! unknown (0) and shown as its INTERNALDATE, which is when it was delivered unless a
+//! client chose it.
 //!
 //! Several processes may assign UIDs in one mailbox (imapd's main process for virtual users
 //! and one session child per login of a Unix account), so every read-modify-write of the list
@@ -126,8 +135,8 @@ impl FileStamp {
 pub struct UidList {
     pub uidvalidity: u32,
     pub uidnext: u32,
-    /// (uid, base name), ascending by uid.
-    pub entries: Vec<(u32, String)>,
+    /// (uid, save date in Unix seconds or 0 if unknown, base name), ascending by uid.
+    pub entries: Vec<(u32, i64, String)>,
 }
 
 impl UidList {
@@ -136,7 +145,8 @@ impl UidList {
     pub fn parse(text: &str) -> Option<UidList> {
         let mut lines = text.lines();
         let mut head = lines.next()?.split(' ');
-        if head.next()? != "3" {
+        // Version 3 is version 4 without save dates.
+        if !matches!(head.next()?, "3" | "4") {
             return None;
         }
         let mut uidvalidity = None;
@@ -156,7 +166,11 @@ impl UidList {
             if line.is_empty() {
                 continue;
             }
-            let (uid, base) = line.split_once(" :")?;
+            let (head, base) = line.split_once(" :")?;
+            let (uid, saved) = match head.split_once(" T") {
+                Some((uid, saved)) => (uid, saved.parse::<i64>().ok()?.max(0)),
+                None => (head, 0),
+            };
             let uid: u32 = uid.parse().ok()?;
             // UIDs must be strictly ascending, or the file is corrupt. Lines appended after
             // the header was written may be at or above its UIDNEXT.
@@ -164,7 +178,7 @@ impl UidList {
                 return None;
             }
             last = uid;
-            entries.push((uid, base.to_owned()));
+            entries.push((uid, saved, base.to_owned()));
         }
         Some(UidList {
             uidvalidity,
@@ -174,9 +188,9 @@ impl UidList {
     }
 
     pub fn render(&self) -> String {
-        let mut s = format!("3 V{} N{}\n", self.uidvalidity, self.uidnext);
-        for (uid, base) in &self.entries {
-            s.push_str(&format!("{uid} :{base}\n"));
+        let mut s = format!("4 V{} N{}\n", self.uidvalidity, self.uidnext);
+        for (uid, saved, base) in &self.entries {
+            s.push_str(&record(*uid, *saved, base));
         }
         s
     }
@@ -199,10 +213,10 @@ impl UidList {
 
     /// Appends records for new messages (UIDs above every UID in the file) and syncs them:
     /// a delivery costs one short write instead of rewriting the whole list.
-    pub fn append(dir: &Path, records: &[(u32, &str)]) -> io::Result<()> {
+    pub fn append(dir: &Path, records: &[(u32, i64, &str)]) -> io::Result<()> {
         let mut text = String::new();
-        for (uid, base) in records {
-            text.push_str(&format!("{uid} :{base}\n"));
+        for (uid, saved, base) in records {
+            text.push_str(&record(*uid, *saved, base));
         }
         let mut f = fs::OpenOptions::new()
             .append(true)
@@ -215,6 +229,15 @@ impl UidList {
     /// a client has seen must never be given to another message.
     pub fn save(&self, dir: &Path) -> io::Result<()> {
         ferrymail_fsutil::write_atomic(&dir.join(FILE_NAME), self.render().as_bytes(), 0o600)
+    }
+}
+
+/// One message's line; an unknown save date (0) is left out.
+fn record(uid: u32, saved: i64, base: &str) -> String {
+    if saved > 0 {
+        format!("{uid} T{saved} :{base}\n")
+    } else {
+        format!("{uid} :{base}\n")
     }
 }
 
@@ -255,8 +278,12 @@ mod tests {
         let l = UidList {
             uidvalidity: 1_700_000_000,
             uidnext: 7,
-            entries: vec![(1, "a.M1".into()), (5, "b.M2,S=3".into())],
+            entries: vec![(1, 0, "a.M1".into()), (5, 1_700_000_100, "b.M2,S=3".into())],
         };
+        assert_eq!(
+            l.render(),
+            "4 V1700000000 N7\n1 :a.M1\n5 T1700000100 :b.M2,S=3\n"
+        );
         assert_eq!(UidList::parse(&l.render()), Some(l.clone()));
         assert_eq!(UidList::parse("3 V1 N3\n2 :a\n1 :b\n"), None);
         assert_eq!(
@@ -270,10 +297,30 @@ mod tests {
         assert_eq!(UidList::load(dir.path()).unwrap(), None);
         l.save(dir.path()).unwrap();
         assert_eq!(UidList::load(dir.path()).unwrap(), Some(l.clone()));
-        UidList::append(dir.path(), &[(7, "c.M3"), (9, "d.M4")]).unwrap();
+        UidList::append(dir.path(), &[(7, 1_700_000_200, "c.M3"), (9, 0, "d.M4")]).unwrap();
         let back = UidList::load(dir.path()).unwrap().unwrap();
         assert_eq!(back.uidnext, 10, "appended records move UIDNEXT past them");
         assert_eq!(back.entries.len(), 4);
+        assert_eq!(back.entries[2], (7, 1_700_000_200, "c.M3".to_owned()));
+        assert_eq!(
+            UidList::parse("3 V1 N3\n1 T: :a\n"),
+            None,
+            "a broken save date"
+        );
+    }
+
+    /// A list an older imapd wrote (version 3, no save dates) is read, its messages' save
+    /// dates unknown; records it appends to a version 4 list are read too.
+    #[test]
+    fn version_3_lists_are_read_without_save_dates() {
+        let old = UidList::parse("3 V9 N4\n1 :a.M1\n3 :b.M2:2,S\n").unwrap();
+        assert_eq!(
+            old.entries,
+            vec![(1, 0, "a.M1".to_owned()), (3, 0, "b.M2:2,S".to_owned())]
+        );
+        let mixed = UidList::parse("4 V9 N4\n1 T5 :a.M1\n3 :b.M2\n").unwrap();
+        assert_eq!(mixed.entries[0].1, 5);
+        assert_eq!(mixed.entries[1].1, 0);
     }
 
     #[test]

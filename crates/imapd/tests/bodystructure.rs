@@ -127,6 +127,7 @@ fn body_sections_match_dovecot() {
         let facts = imapd::fetch::Facts {
             cached: Some(c),
             content: Some(msg),
+            saved: None,
         };
         // No BINARY items are asked for, so nothing can fail to decode.
         let items = imapd::fetch::items(&facts, &atts).unwrap();

@@ -31,7 +31,7 @@ fn setup() -> (tempfile::TempDir, Arc<Hub>, Store) {
     let dir = tempfile::tempdir().unwrap();
     let index = Index::open(&dir.path().join("state")).unwrap();
     let store = Store::new(dir.path().join("Maildir"));
-    (dir, Hub::new(Some(index)), store)
+    (dir, Hub::new(Some(index), 0), store)
 }
 
 fn now() -> u64 {

@@ -35,7 +35,7 @@ fn two_hubs_never_give_one_keyword_letter_two_names() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("Maildir");
     Maildir::create(&path).unwrap();
-    let (hub_a, hub_b) = (Hub::new(None), Hub::new(None));
+    let (hub_a, hub_b) = (Hub::new(None, 0), Hub::new(None, 0));
     let a = hub_a.open(Maildir::open(&path).unwrap(), false).unwrap();
     let b = hub_b.open(Maildir::open(&path).unwrap(), false).unwrap();
     let barrier = Arc::new(Barrier::new(2));

@@ -24,7 +24,7 @@ fn setup(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
 
 /// The mailbox as a freshly started process sees it.
 fn open(path: &Path) -> Arc<SharedMailbox> {
-    Hub::new(None)
+    Hub::new(None, 0)
         .open(Maildir::open(path).unwrap(), true)
         .unwrap()
 }
@@ -152,4 +152,36 @@ fn no_process_allocates_below_what_another_one_showed() {
     // ... and the first process, looking again, never shows less.
     a.rescan().unwrap();
     assert!(a.modseq_facts(None).0 >= shown);
+}
+
+/// STORE (UNCHANGEDSINCE): the test is made under the lock the change is made under, after
+/// looking again, so a change another process made after this one last looked fails it
+/// instead of being overwritten.
+#[test]
+fn unchangedsince_sees_another_processs_change_made_just_before() {
+    let (_d, path) = setup(3);
+    let a = open(&path);
+    let since = a.modseq_facts(None).0;
+    let b = open(&path);
+    b.modify_flags(&[1], |f| f | Flags::FLAGGED).unwrap();
+    // `a` has not looked since: its own view still shows message 1 unchanged.
+    assert!(modseq_of(&a, 1) <= since);
+    let (changed, failed) = a
+        .modify_flags_unchanged_since(&[1, 2], since, |f| f | Flags::TRASHED)
+        .unwrap();
+    assert_eq!(failed, vec![1]);
+    assert_eq!(
+        changed.iter().map(|c| c.0).collect::<Vec<_>>(),
+        vec![2],
+        "{changed:?}"
+    );
+    let (msgs, _, _) = a.snapshot();
+    let flags = |uid| msgs.iter().find(|m| m.uid == uid).map(|m| m.flags);
+    assert_eq!(
+        flags(1),
+        Some(Flags::FLAGGED),
+        "b's change kept, a's not made"
+    );
+    assert_eq!(flags(2), Some(Flags::TRASHED));
+    assert!(modseq_of(&a, 2) > modseq_of(&a, 1));
 }

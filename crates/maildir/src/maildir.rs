@@ -607,8 +607,13 @@ impl Maildir {
     /// Bytes and messages in `new/` and `cur/`: sizes from `S=`, a stat where a name has
     /// none. Messages that vanish while we count are left out.
     pub fn usage(&self) -> Result<Usage> {
+        self.usage_of(|_| true)
+    }
+
+    /// As [`Maildir::usage`], counting only the messages whose flags `counted` accepts.
+    pub fn usage_of(&self, counted: impl Fn(Flags) -> bool) -> Result<Usage> {
         let mut usage = Usage::default();
-        for entry in self.list()? {
+        for entry in self.list()?.into_iter().filter(|e| counted(e.flags())) {
             let bytes = match entry.size {
                 Some(size) => size,
                 None => match fs::symlink_metadata(entry.path()) {

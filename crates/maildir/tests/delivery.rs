@@ -299,6 +299,27 @@ fn usage_sums_names_and_stats_the_rest() {
 }
 
 #[test]
+fn usage_of_counts_only_the_flags_asked_for() {
+    let (_d, md) = fresh();
+    md.deliver(&[&[b'a'; 100]], DeliverOptions::default())
+        .unwrap();
+    md.deliver(
+        &[&[b'b'; 250]],
+        DeliverOptions::default().with_flags(Flags::TRASHED | Flags::SEEN),
+    )
+    .unwrap();
+    fs::write(md.path().join("cur/123.foreign.host:2,T"), [b'c'; 7]).unwrap();
+    assert_eq!(
+        md.usage_of(|f| f.contains(Flags::TRASHED)).unwrap(),
+        Usage {
+            bytes: 250 + 7,
+            messages: 2
+        }
+    );
+    assert_eq!(md.usage_of(|_| true).unwrap(), md.usage().unwrap());
+}
+
+#[test]
 fn clean_tmp_removes_only_stale_files() {
     let (_d, md) = fresh();
     let tmp = md.path().join("tmp");

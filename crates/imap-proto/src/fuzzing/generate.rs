@@ -138,6 +138,15 @@ const COMMANDS: &[&str] = &[
     // COMPRESS (RFC 4978).
     "COMPRESS DEFLATE",
     "COMPRESS BOGUS",
+    // IMAP4rev2 (RFC 9051), SAVEDATE (RFC 8514), THREAD=REFS.
+    "ENABLE IMAP4rev2",
+    "STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)",
+    "FETCH {set} (UID SAVEDATE)",
+    "SEARCH SAVEDBEFORE 1-Jan-2100 SAVEDATESUPPORTED",
+    "UID SEARCH SAVEDSINCE 1-Feb-1994 SAVEDON 32-Feb-1994",
+    "THREAD REFS UTF-8 ALL",
+    "CREATE Ärger",
+    "SELECT Ärger",
     // Logins for session 2 and the end of a session.
     "LOGIN u p",
     "LOGIN u bad",

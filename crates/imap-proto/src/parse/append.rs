@@ -4,6 +4,7 @@
 use super::{PResult, Parser};
 use crate::command::{AppendData, AppendHead, AppendMessage, CatenatePart, Command};
 use crate::framing::literal_marker;
+use crate::names::NameEncoding;
 use crate::types::{Flag, Timestamp};
 
 /// An APPEND collected up to the literal of one of its messages.
@@ -21,7 +22,13 @@ pub struct AppendProgress {
 /// disk instead of collecting it. None for anything else (a CATENATE included), which is
 /// then collected and parsed as usual.
 pub fn append_in_progress(collected: &[u8]) -> Option<AppendProgress> {
+    append_in_progress_with(collected, NameEncoding::ModifiedUtf7)
+}
+
+/// [`append_in_progress`] with the mailbox name in the encoding the session uses.
+pub fn append_in_progress_with(collected: &[u8], names: NameEncoding) -> Option<AppendProgress> {
     let mut p = Parser::new(collected);
+    p.names = names;
     let tag = p.tag().ok()?;
     p.sp().ok()?;
     if p.atom_upper().ok()? != "APPEND" {

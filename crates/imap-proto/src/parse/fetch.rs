@@ -60,6 +60,7 @@ impl Parser<'_> {
             b"BODYSTRUCTURE" => FetchAtt::BodyStructure,
             b"UID" => FetchAtt::Uid,
             b"MODSEQ" => FetchAtt::ModSeq,
+            b"SAVEDATE" => FetchAtt::SaveDate,
             b"PREVIEW" => {
                 // RFC 8970's only modifier; a preview is cheap enough to always give.
                 self.eat_keyword(" (LAZY)");

@@ -26,11 +26,13 @@ mod sort;
 mod tests;
 pub mod url;
 
-pub use append::{append_in_progress, next_append_message, AppendProgress};
+pub use append::{
+    append_in_progress, append_in_progress_with, next_append_message, AppendProgress,
+};
 
 use crate::command::{AppendHead, Command};
+use crate::names::NameEncoding;
 use crate::types::*;
-use crate::utf7;
 
 /// Longest tag accepted.
 const MAX_TAG: usize = 64;
@@ -62,7 +64,16 @@ pub struct ParseError {
 
 /// Parses one complete command (without its final CRLF; literals inline).
 pub fn parse_command(input: &[u8]) -> Result<(String, Command), ParseError> {
+    parse_command_with(input, NameEncoding::ModifiedUtf7)
+}
+
+/// [`parse_command`] with mailbox names in the encoding the session uses.
+pub fn parse_command_with(
+    input: &[u8],
+    names: NameEncoding,
+) -> Result<(String, Command), ParseError> {
     let mut p = Parser::new(input);
+    p.names = names;
     let tag = match p.tag() {
         Ok(t) => t,
         Err(message) => {
@@ -110,6 +121,7 @@ struct Parser<'a> {
     pos: usize,
     /// What kind of error an `Err` on the way out is (set where it is not a syntax error).
     kind: ErrorKind,
+    names: NameEncoding,
 }
 
 impl<'a> Parser<'a> {
@@ -118,6 +130,7 @@ impl<'a> Parser<'a> {
             input,
             pos: 0,
             kind: ErrorKind::Syntax,
+            names: NameEncoding::ModifiedUtf7,
         }
     }
 }
@@ -299,10 +312,10 @@ impl<'a> Parser<'a> {
         Ok(Some(String::from_utf8_lossy(&s).into_owned()))
     }
 
-    /// A mailbox name, decoded from modified UTF-7 to UTF-8.
+    /// A mailbox name, decoded to UTF-8 from the session's wire encoding.
     fn mailbox(&mut self) -> PResult<String> {
         let raw = self.astring()?;
-        utf7::decode(&raw).map_err(|e| {
+        self.names.decode(&raw).map_err(|e| {
             self.kind = ErrorKind::InvalidMailboxName;
             e.to_string()
         })
@@ -320,7 +333,10 @@ impl<'a> Parser<'a> {
             }
         };
         // A pattern that is not valid modified UTF-7 matches no name; it is not an error.
-        Ok(utf7::decode(&raw).unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
+        Ok(self
+            .names
+            .decode(&raw)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned()))
     }
 
     fn seq_number(&mut self) -> PResult<SeqNum> {

@@ -122,7 +122,9 @@ impl Parser<'_> {
                 let value = s(self)?;
                 SearchKey::Header(field, value)
             }
-            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" => {
+            "SAVEDATESUPPORTED" => SearchKey::SaveDateSupported,
+            "BEFORE" | "ON" | "SINCE" | "SENTBEFORE" | "SENTON" | "SENTSINCE" | "SAVEDBEFORE"
+            | "SAVEDON" | "SAVEDSINCE" => {
                 self.sp()?;
                 let d = self.date()?;
                 match name.as_str() {
@@ -131,6 +133,9 @@ impl Parser<'_> {
                     "SINCE" => SearchKey::Since(d),
                     "SENTBEFORE" => SearchKey::SentBefore(d),
                     "SENTON" => SearchKey::SentOn(d),
+                    "SAVEDBEFORE" => SearchKey::SavedBefore(d),
+                    "SAVEDON" => SearchKey::SavedOn(d),
+                    "SAVEDSINCE" => SearchKey::SavedSince(d),
                     _ => SearchKey::SentSince(d),
                 }
             }

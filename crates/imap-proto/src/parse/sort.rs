@@ -60,6 +60,7 @@ impl Parser<'_> {
         let algorithm = match self.atom_upper()?.as_str() {
             "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
             "REFERENCES" => ThreadAlgorithm::References,
+            "REFS" => ThreadAlgorithm::Refs,
             other => return Err(format!("unknown thread algorithm {other}")),
         };
         let key = self.charset_and_keys()?;

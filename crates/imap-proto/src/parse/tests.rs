@@ -250,6 +250,31 @@ fn search_keys() {
             ret: None,
         }
     );
+    // RFC 8514's keys.
+    let d = Date {
+        year: 2018,
+        month: 3,
+        day: 9,
+    };
+    let Command::Search { key, .. } = parse(
+        "a1 SEARCH SAVEDBEFORE 9-Mar-2018 savedon \"9-Mar-2018\" SAVEDSINCE 9-Mar-2018 SAVEDATESUPPORTED",
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        key,
+        SearchKey::And(vec![
+            SearchKey::SavedBefore(d),
+            SearchKey::SavedOn(d),
+            SearchKey::SavedSince(d),
+            SearchKey::SaveDateSupported,
+        ])
+    );
+    assert!(bad("a1 SEARCH SAVEDON").tag.is_some());
+    let Command::Fetch { atts, .. } = parse("a1 FETCH 1 (UID SAVEDATE)") else {
+        panic!()
+    };
+    assert_eq!(atts, vec![FetchAtt::Uid, FetchAtt::SaveDate]);
     assert_eq!(
         bad("a1 SEARCH CHARSET KOI8-R ALL").kind,
         ErrorKind::BadCharset
@@ -649,13 +674,21 @@ fn sort_and_thread() {
             key: SearchKey::All,
         }
     );
+    assert_eq!(
+        parse("a1 UID THREAD refs UTF-8 ALL"),
+        Command::Thread {
+            uid: true,
+            algorithm: ThreadAlgorithm::Refs,
+            key: SearchKey::All,
+        }
+    );
     assert_eq!(bad("a1 SORT (SIZE) KOI8-R ALL").kind, ErrorKind::BadCharset);
     for s in [
         "a1 SORT SIZE UTF-8 ALL",
         "a1 SORT () UTF-8 ALL",
         "a1 SORT (REVERSE) UTF-8 ALL",
         "a1 SORT (SIZE) UTF-8",
-        "a1 THREAD REFS UTF-8 ALL",
+        "a1 THREAD X-REFERENCES2 UTF-8 ALL",
     ] {
         assert_eq!(bad(s).kind, ErrorKind::Syntax, "{s}");
     }

@@ -39,6 +39,13 @@ impl Parser<'_> {
                     None => return invalid("invalid INTERNALDATE"),
                 }
             }
+            "SAVEDATE" => match self.nstring()? {
+                None => FetchItem::SaveDate(None),
+                Some(raw) => match parse_date_time(&raw) {
+                    Some(ts) => FetchItem::SaveDate(Some(ts)),
+                    None => return invalid("invalid SAVEDATE"),
+                },
+            },
             "RFC822.SIZE" => FetchItem::Rfc822Size(self.number64()?),
             "MODSEQ" => {
                 self.expect(b'(')?;

@@ -214,7 +214,8 @@ fn invalid_responses() {
         b"* 1 FETCH (ENVELOPE (\"a\r\n\"))\r\n",
         b"* 1 FETCH (INTERNALDATE \"yesterday\")\r\n",
         b"* LIST () \"ab\" x\r\n",
-        b"* LIST () \"/\" \"caf\xc3\xa9\"\r\n",
+        // Neither modified UTF-7 nor UTF-8.
+        b"* LIST () \"/\" \"caf\xe9\"\r\n",
         b"* STATUS x (BOGUS 3)\r\n",
         b"* OK [COPYUID 1 1:4294967295 1] x\r\n",
         b"* 1 FETCH (RFC822 {99999999999999999999}\r\n",

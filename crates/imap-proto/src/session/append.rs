@@ -45,15 +45,20 @@ enum CatenateError {
 
 /// The bytes a CATENATE URL names: a message, or a section (and partial range) of one,
 /// in the user's own store; relative URLs name the selected mailbox. None: it names
-/// nothing.
+/// nothing, or another user's mailbox (the store is only `login`'s; the same name there
+/// would be a different mailbox).
 fn url_data<S: Storage>(
     store: &mut S,
     selected: Option<&S::Mailbox>,
+    login: Option<&str>,
     url: &str,
 ) -> StoreResult<Option<Vec<u8>>> {
     let Some(u) = message_url(url) else {
         return Ok(None);
     };
+    if u.user.is_some() && u.user.as_deref() != login {
+        return Ok(None);
+    }
     let opened = match &u.mailbox {
         Some(name) => match store.open(name, false) {
             Ok(mb) => Some(mb),
@@ -91,6 +96,7 @@ fn url_data<S: Storage>(
 fn catenate<S: Storage>(
     store: &mut S,
     selected: Option<&S::Mailbox>,
+    login: Option<&str>,
     parts: &[CatenatePart],
     max: u64,
 ) -> Result<Vec<u8>, CatenateError> {
@@ -98,7 +104,7 @@ fn catenate<S: Storage>(
     for part in parts {
         match part {
             CatenatePart::Text(t) => out.extend_from_slice(t),
-            CatenatePart::Url(url) => match url_data(store, selected, url) {
+            CatenatePart::Url(url) => match url_data(store, selected, login, url) {
                 Ok(Some(d)) => out.extend_from_slice(&d),
                 Ok(None) => return Err(CatenateError::BadUrl(url.clone())),
                 Err(e) => return Err(CatenateError::Store(e)),
@@ -132,20 +138,22 @@ impl<S: Storage> Session<S> {
         for m in messages {
             let data = match m.data {
                 AppendData::Literal(d) => d,
-                AppendData::Catenate(parts) => match catenate(store, selected, &parts, max) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        store.close(mb);
-                        return Done::reply(match e {
-                            CatenateError::BadUrl(url) => Response::no(
-                                tag,
-                                Some(Code::BadUrl(url)),
-                                "CATENATE URL names no message",
-                            ),
-                            CatenateError::Store(e) => append_refused(tag, &e),
-                        });
+                AppendData::Catenate(parts) => {
+                    match catenate(store, selected, self.login.as_deref(), &parts, max) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            store.close(mb);
+                            return Done::reply(match e {
+                                CatenateError::BadUrl(url) => Response::no(
+                                    tag,
+                                    Some(Code::BadUrl(url)),
+                                    "CATENATE URL names no message",
+                                ),
+                                CatenateError::Store(e) => append_refused(tag, &e),
+                            });
+                        }
                     }
-                },
+                }
             };
             let head = AppendHead {
                 mailbox: mailbox.to_owned(),

@@ -50,6 +50,9 @@ impl<S: Storage> Session<S> {
                     self.selected_with_modseq_mode();
                     enabled.push("QRESYNC".to_owned());
                 }
+                "IMAP4REV2" if self.enable_rev2() => {
+                    enabled.push(super::rev2::IMAP4REV2.to_owned());
+                }
                 _ => {}
             }
         }
@@ -86,7 +89,7 @@ impl<S: Storage> Session<S> {
     /// With QRESYNC on, a SELECT that replaces a selected mailbox first says it closed
     /// (RFC 7162 §3.2.11), so the client can tell the old mailbox's updates from the new.
     pub(super) fn announce_closed(&mut self, out: &mut Output) {
-        if self.modseq_mode.qresync && self.selected.is_some() {
+        if (self.modseq_mode.qresync || self.mode.announces_closed()) && self.selected.is_some() {
             out.push(Response::Status(Status::untagged(
                 Kind::Ok,
                 Some(Code::Closed),
@@ -215,7 +218,7 @@ impl<S: Storage> Session<S> {
         out: &mut Output,
     ) -> Done {
         self.enable_condstore(out);
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let Some(sel) = self.selected.as_ref() else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -229,26 +232,25 @@ impl<S: Storage> Session<S> {
             Ok(m) => m,
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
-        // The store's mod-sequences, not the view's: a change another session made since
-        // this client last heard must fail the test.
-        let snap = store.snapshot(&sel.mb);
-        let current = |u: u32| {
-            snap.messages
-                .binary_search_by_key(&u, |m| m.uid)
-                .ok()
-                .and_then(|i| snap.messages.get(i))
-                .map(|m| m.modseq)
-        };
-        let mut pass = Vec::new();
-        let mut modified = Vec::new();
-        for (seq, u, _) in msgs {
-            match current(u) {
-                Some(m) if m > a.unchanged_since => modified.push(if a.uid { u } else { seq }),
-                Some(_) => pass.push(u),
-                None => {}
-            }
-        }
-        let mut done = self.store_resolved(tag, a.uid, &pass, a.op, a.silent, &a.flags, out);
+        // The store makes the test under the lock it changes flags under: a change another
+        // session or process made since this client last heard (even one just now) fails.
+        let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
+        let (mut done, not_stored) = self.store_resolved(
+            tag,
+            a.uid,
+            &uids,
+            a.op,
+            a.silent,
+            &a.flags,
+            Some(a.unchanged_since),
+            out,
+        );
+        let not_stored: std::collections::HashSet<u32> = not_stored.into_iter().collect();
+        let mut modified: Vec<u32> = msgs
+            .iter()
+            .filter(|(_, u, _)| not_stored.contains(u))
+            .map(|&(seq, u, _)| if a.uid { u } else { seq })
+            .collect();
         if !modified.is_empty() {
             if let Some(Response::Status(st)) = done.reply.as_mut() {
                 if st.kind == Kind::Ok {

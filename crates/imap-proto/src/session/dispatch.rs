@@ -222,7 +222,7 @@ impl<S: Storage> Session<S> {
                 uid,
                 key,
                 ret: None,
-            } => self.search(tag, uid, &key, out),
+            } => self.plain_search(tag, uid, &key, out),
             C::Search {
                 uid,
                 key,

@@ -42,20 +42,25 @@ impl<S: Storage> Session<S> {
         };
         let (recent, snap) = recent_and_snapshot(store, &mb, read_only);
         let recent: HashSet<u32> = recent.into_iter().collect();
-        let sel = Selected::new(name.to_owned(), mb, read_only, &snap, recent);
+        let mut sel = Selected::new(name.to_owned(), mb, read_only, &snap, recent);
+        sel.mode = self.mode;
         let mut flags = Vec::new();
         sel.flag_responses(&mut flags);
         let mut flags = flags.into_iter();
         out.extend(flags.next());
         out.push(Response::Data(Data::Exists(sel.exists())));
-        out.push(Response::Data(Data::Recent(sel.recent_count())));
+        if sel.mode.shows_recent() {
+            out.push(Response::Data(Data::Recent(sel.recent_count())));
+        }
         let info =
             |code, text: &str| Response::Status(Status::untagged(Kind::Ok, Some(code), text));
-        if let Some(n) = sel.first_unseen() {
+        if let Some(n) = sel.first_unseen().filter(|_| sel.mode.shows_first_unseen()) {
             out.push(info(Code::Unseen(n), "First unseen"));
         }
         out.push(info(Code::UidValidity(snap.uidvalidity), "UIDs valid"));
         out.push(info(Code::UidNext(snap.uidnext), "Predicted next UID"));
+        let canonical = if is_inbox(name) { "INBOX" } else { name };
+        out.extend(sel.mode.select_list(canonical));
         out.extend(flags);
         out.push(info(Code::HighestModSeq(snap.highest_modseq), "Highest"));
         self.selected = Some(sel);
@@ -214,7 +219,7 @@ impl<S: Storage> Session<S> {
             let (true, Some(atts)) = (entry.status, &args.ret.status) else {
                 continue;
             };
-            if let Ok(st) = store.status(&entry.name, atts.contains(&StatusAtt::Size)) {
+            if let Ok(st) = store.status(&entry.name, StatusAtt::needs_sizes(atts)) {
                 out.push(Response::Data(status_data(&entry.name, st, atts)));
             }
         }
@@ -231,7 +236,7 @@ impl<S: Storage> Session<S> {
         let Some(store) = self.store.as_mut() else {
             return Done::reply(Response::bad(tag, "Not logged in"));
         };
-        match store.status(name, atts.contains(&StatusAtt::Size)) {
+        match store.status(name, StatusAtt::needs_sizes(atts)) {
             Ok(st) => {
                 out.push(Response::Data(status_data(name, st, atts)));
                 Done::reply(Response::ok(tag, "Status completed"))

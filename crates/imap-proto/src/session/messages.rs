@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use super::dispatch::Done;
 use super::mailboxes::append_refused;
+use super::selected::Selected;
 use super::{failed, Failure, FlagSet, Output, SearchContext, Session, Storage};
 use crate::response::{Code, Data, FetchItem, Kind, Response, Status};
 use crate::types::{FetchAtt, Flag, SearchKey, SeqSet, StoreOp};
@@ -80,20 +81,7 @@ impl<S: Storage> Session<S> {
             .map(|m| m.uid)
             .collect();
         match store.expunge(&sel.mb, &gone) {
-            Ok(()) => {
-                // RFC 7162 (Dovecot does it with CONDSTORE alone): the HIGHESTMODSEQ
-                // the expunges reached.
-                let code = sel.modseq_mode.condstore.then(|| {
-                    let now = store.snapshot(&sel.mb).highest_modseq;
-                    Code::HighestModSeq(sel.highest_modseq(now))
-                });
-                Done::reply(Response::Status(Status::tagged(
-                    tag,
-                    Kind::Ok,
-                    code,
-                    "Expunge completed",
-                )))
-            }
+            Ok(()) => Done::reply(expunged_ok(store, sel, tag, "Expunge completed")),
             Err(e) => Done::reply(failed(tag, &e)),
         }
     }
@@ -258,7 +246,7 @@ impl<S: Storage> Session<S> {
                 match a {
                     FetchAtt::Uid => items.push(FetchItem::Uid(u)),
                     FetchAtt::Flags => items.push(FetchItem::Flags(
-                        flags.to_flags(&sel.keywords, sel.is_recent(u)),
+                        flags.to_flags(&sel.keywords, sel.recent_flag(u)),
                     )),
                     FetchAtt::ModSeq => items.push(FetchItem::ModSeq(sel.modseq_of(u))),
                     _ => items.extend(from_store.next()),
@@ -293,10 +281,12 @@ impl<S: Storage> Session<S> {
             Err(e) => return Done::reply(Response::bad(tag, e)),
         };
         let uids: Vec<u32> = msgs.iter().map(|&(_, u, _)| u).collect();
-        self.store_resolved(tag, uid, &uids, op, quiet, flags, out)
+        self.store_resolved(tag, uid, &uids, op, quiet, flags, None, out)
+            .0
     }
 
-    /// STORE on messages already resolved to UIDs.
+    /// STORE on messages already resolved to UIDs; with `unchanged_since` (RFC 7162), the
+    /// store leaves messages changed after it alone, and they are returned.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn store_resolved(
         &mut self,
@@ -306,14 +296,24 @@ impl<S: Storage> Session<S> {
         op: StoreOp,
         quiet: bool,
         flags: &[Flag],
+        unchanged_since: Option<u64>,
         out: &mut Output,
-    ) -> Done {
+    ) -> (Done, Vec<u32>) {
         let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
-            return Done::reply(Response::bad(tag, "No mailbox selected"));
+            return (
+                Done::reply(Response::bad(tag, "No mailbox selected")),
+                Vec::new(),
+            );
         };
-        let changed = match store.store(&sel.mb, uids, op, flags) {
+        let r = match unchanged_since {
+            Some(since) => store.store_unchanged_since(&sel.mb, uids, since, op, flags),
+            None => store
+                .store(&sel.mb, uids, op, flags)
+                .map(|c| (c, Vec::new())),
+        };
+        let (changed, not_stored) = match r {
             Ok(c) => c,
-            Err(e) => return Done::reply(failed(tag, &e)),
+            Err(e) => return (Done::reply(failed(tag, &e)), Vec::new()),
         };
         // New keywords change the FLAGS list: announce it before the FETCHes.
         let keywords = store.keywords(&sel.mb);
@@ -347,7 +347,7 @@ impl<S: Storage> Session<S> {
         }
         let mut done = Done::reply(Response::ok(tag, "Store completed"));
         done.silent = silent;
-        done
+        (done, not_stored)
     }
 
     pub(super) fn copy(
@@ -359,7 +359,7 @@ impl<S: Storage> Session<S> {
         is_move: bool,
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if is_move && sel.read_only {
@@ -396,7 +396,8 @@ impl<S: Storage> Session<S> {
                     "Moved",
                 )));
             }
-            Done::reply(Response::ok(tag, "Move completed"))
+            // RFC 6851 §4.4: MOVE expunges too.
+            Done::reply(expunged_ok(store, sel, tag, "Move completed"))
         } else {
             Done::reply(Response::Status(Status::tagged(
                 tag,
@@ -406,4 +407,19 @@ impl<S: Storage> Session<S> {
             )))
         }
     }
+}
+
+/// The tagged OK of a command that expunged (EXPUNGE, MOVE): with CONDSTORE on (RFC 7162;
+/// Dovecot does it without QRESYNC too), the HIGHESTMODSEQ the expunges reached.
+fn expunged_ok<S: Storage>(
+    store: &mut S,
+    sel: &mut Selected<S::Mailbox>,
+    tag: &str,
+    text: &str,
+) -> Response {
+    let code = sel.modseq_mode.condstore.then(|| {
+        let now = store.snapshot(&sel.mb).highest_modseq;
+        Code::HighestModSeq(sel.highest_modseq(now))
+    });
+    Response::Status(Status::tagged(tag, Kind::Ok, code, text))
 }

@@ -22,6 +22,7 @@ mod messages;
 mod metadata;
 mod output;
 mod quota;
+mod rev2;
 mod selected;
 mod sort;
 mod specialuse;
@@ -34,14 +35,14 @@ use std::collections::HashSet;
 pub use append::append_all;
 pub use output::Output;
 pub use storage::{
-    apply_metadata, partial, Failure, FlagSet, MailboxStatus, MessageState, QuotaUsage,
-    SearchContext, Snapshot, Storage, StoreResult,
+    apply_metadata, partial, ConditionalStored, Failure, FlagSet, MailboxStatus, MessageState,
+    QuotaUsage, SearchContext, Snapshot, Storage, StoreResult,
 };
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub use memory::{MemoryMailbox, MemorySession, MemoryStore};
 
-use crate::parse::{parse_command, ErrorKind, ParseError};
+use crate::parse::{parse_command_with, ErrorKind, ParseError};
 use crate::response::{Code, Data, Kind, Response, Status};
 use selected::Selected;
 
@@ -117,6 +118,7 @@ impl Default for MetadataLimits {
 /// The extensions every state announces.
 const CAPABILITIES: &[&str] = &[
     "IMAP4rev1",
+    rev2::IMAP4REV2,
     "SASL-IR",
     "LITERAL+",
     "ID",
@@ -147,11 +149,13 @@ const CAPABILITIES: &[&str] = &[
     "CONTEXT=SORT",
     "THREAD=ORDEREDSUBJECT",
     "THREAD=REFERENCES",
+    "THREAD=REFS",
     "CONDSTORE",
     "QRESYNC",
     "BINARY",
     "MULTIAPPEND",
     "CATENATE",
+    "SAVEDATE",
 ];
 
 pub struct Session<S: Storage> {
@@ -164,6 +168,10 @@ pub struct Session<S: Storage> {
     compressed: bool,
     /// RFC 7162: CONDSTORE and QRESYNC as enabled.
     modseq_mode: condstore::Enabled,
+    /// The user the store belongs to, as the shell names it ([`Session::set_login`]).
+    login: Option<String>,
+    /// RFC 9051: IMAP4rev2 as enabled.
+    mode: rev2::Mode,
 }
 
 impl<S: Storage> Session<S> {
@@ -176,6 +184,8 @@ impl<S: Storage> Session<S> {
             logged_out: false,
             compressed: false,
             modseq_mode: Default::default(),
+            login: None,
+            mode: Default::default(),
         }
     }
 
@@ -184,6 +194,12 @@ impl<S: Storage> Session<S> {
         let mut s = Session::new(policy);
         s.store = Some(store);
         s
+    }
+
+    /// Names the logged-in user, whose own mailboxes an `imap://user@host/` URL may name
+    /// (CATENATE); without a name, no such URL names anything.
+    pub fn set_login(&mut self, user: &str) {
+        self.login = Some(user.to_owned());
     }
 
     pub fn is_authenticated(&self) -> bool {
@@ -235,7 +251,8 @@ impl<S: Storage> Session<S> {
 
     /// Runs one complete command (its final CRLF removed, literals inline).
     pub fn handle(&mut self, input: &[u8], out: &mut Output) -> Action {
-        let (tag, cmd) = match parse_command(input) {
+        out.set_names(self.mode.names());
+        let (tag, cmd) = match parse_command_with(input, self.mode.names()) {
             Ok(c) => c,
             Err(e) => return self.syntax_error(e, out),
         };
@@ -407,6 +424,8 @@ fn status_data(name: &str, st: MailboxStatus, atts: &[crate::types::StatusAtt]) 
                     A::Unseen => u64::from(st.unseen),
                     A::Size => st.size,
                     A::HighestModSeq => st.highest_modseq,
+                    A::Deleted => u64::from(st.deleted),
+                    A::DeletedStorage => st.deleted_size.div_ceil(1024),
                 };
                 (*a, n)
             })

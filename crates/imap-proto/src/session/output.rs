@@ -2,6 +2,7 @@
 //! sink, is handed over in chunks as it fills, so a FETCH of many large messages is streamed
 //! with bounded memory.
 
+use crate::names::NameEncoding;
 use crate::response::Response;
 
 type Sink = Box<dyn FnMut(Vec<u8>) -> bool + Send>;
@@ -11,6 +12,8 @@ pub struct Output {
     sink: Option<Sink>,
     chunk: usize,
     closed: bool,
+    /// How mailbox names are written; the session sets it for each command.
+    names: NameEncoding,
 }
 
 impl Default for Output {
@@ -27,6 +30,7 @@ impl Output {
             sink: None,
             chunk: usize::MAX,
             closed: false,
+            names: NameEncoding::ModifiedUtf7,
         }
     }
 
@@ -38,7 +42,12 @@ impl Output {
             sink: Some(Box::new(sink)),
             chunk,
             closed: false,
+            names: NameEncoding::ModifiedUtf7,
         }
+    }
+
+    pub fn set_names(&mut self, names: NameEncoding) {
+        self.names = names;
     }
 
     pub fn push(&mut self, r: Response) {
@@ -49,7 +58,7 @@ impl Output {
         if self.closed {
             return;
         }
-        r.encode(&mut self.buf);
+        r.encode_with(&mut self.buf, self.names);
         if self.buf.len() >= self.chunk {
             if let Some(sink) = self.sink.as_mut() {
                 if !sink(std::mem::take(&mut self.buf)) {

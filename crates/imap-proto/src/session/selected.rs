@@ -48,6 +48,8 @@ pub(crate) struct Selected<M> {
     pub contexts: Contexts,
     /// RFC 7162: the highest HIGHESTMODSEQ the client was told (see [`Self::highest_modseq`]).
     highest_modseq: u64,
+    /// RFC 9051: whether the client speaks IMAP4rev2 (no \Recent).
+    pub mode: super::rev2::Mode,
 }
 
 /// What the client must be told after a command.
@@ -85,6 +87,7 @@ impl<M> Selected<M> {
             modseq_mode: Default::default(),
             contexts: Contexts::default(),
             highest_modseq: snap.highest_modseq,
+            mode: Default::default(),
         }
     }
 
@@ -106,6 +109,11 @@ impl<M> Selected<M> {
 
     pub fn is_recent(&self, uid: u32) -> bool {
         self.recent.contains(&uid)
+    }
+
+    /// Whether FETCH FLAGS shows \Recent for this message.
+    pub fn recent_flag(&self, uid: u32) -> bool {
+        self.mode.shows_recent() && self.is_recent(uid)
     }
 
     pub fn version(&self) -> u64 {
@@ -216,7 +224,7 @@ impl<M> Selected<M> {
             items.push(FetchItem::Uid(uid));
         }
         items.push(FetchItem::Flags(
-            flags.to_flags(&self.keywords, self.is_recent(uid)),
+            flags.to_flags(&self.keywords, self.recent_flag(uid)),
         ));
         if self.modseq_mode.condstore {
             items.push(FetchItem::ModSeq(self.modseq_of(uid)));
@@ -335,9 +343,12 @@ impl<M> Selected<M> {
                 self.recent.insert(uid);
             }
         }
-        if self.view.len() != old_len || self.recent.len() != old_recent {
+        let recent_changed = self.recent.len() != old_recent && self.mode.shows_recent();
+        if self.view.len() != old_len || recent_changed {
             responses.push(Response::Data(Data::Exists(self.exists())));
-            responses.push(Response::Data(Data::Recent(self.recent_count())));
+            if self.mode.shows_recent() {
+                responses.push(Response::Data(Data::Recent(self.recent_count())));
+            }
         }
         for uid in changed {
             if let Some(seq) = self.seq_of(uid) {

@@ -91,6 +91,11 @@ pub struct MailboxStatus {
     pub size: u64,
     /// RFC 7162 HIGHESTMODSEQ.
     pub highest_modseq: u64,
+    /// RFC 9051 STATUS DELETED: messages with \Deleted.
+    pub deleted: u32,
+    /// Octets the messages with \Deleted take (RFC 9208 DELETED-STORAGE); filled in with
+    /// `size`.
+    pub deleted_size: u64,
 }
 
 /// A user's quota (RFC 9208): each resource's (usage, limit), None where unlimited. Storage
@@ -181,6 +186,10 @@ pub fn partial(bytes: &[u8], origin: u32, len: u32) -> &[u8] {
     bytes.get(start..end).unwrap_or_default()
 }
 
+/// What STORE (UNCHANGEDSINCE) did: (UID, new flags) of each message it changed, and the
+/// UIDs it left alone because they changed after the given mod-sequence.
+pub type ConditionalStored = (Vec<(u32, FlagSet)>, Vec<u32>);
+
 /// What a SEARCH key is evaluated against besides the message itself.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchContext<'a> {
@@ -228,7 +237,7 @@ pub trait Storage: Send {
     /// Renames a mailbox with everything below it (RFC 3501 §6.3.5; renaming INBOX moves its
     /// messages to the new mailbox).
     fn rename(&mut self, from: &str, to: &str) -> StoreResult<()>;
-    /// STATUS counts; `size` only when `with_size` (otherwise 0).
+    /// STATUS counts; `size` and `deleted_size` only when `with_size` (otherwise 0).
     fn status(&mut self, name: &str, with_size: bool) -> StoreResult<MailboxStatus>;
     /// The METADATA entries of a mailbox (`""`: the server's), names in lower case, in name
     /// order. [`Failure::Nonexistent`] for a mailbox that does not exist.
@@ -276,6 +285,18 @@ pub trait Storage: Send {
         op: StoreOp,
         flags: &[Flag],
     ) -> StoreResult<Vec<(u32, FlagSet)>>;
+    /// RFC 7162 STORE (UNCHANGEDSINCE `since`): as [`Storage::store`], but a message whose
+    /// mod-sequence is above `since` is left alone. The test is made under the lock the
+    /// change is made under, so another session's or process's change just before is never
+    /// overwritten. Returns the changes and the UIDs left alone.
+    fn store_unchanged_since(
+        &mut self,
+        mb: &Self::Mailbox,
+        uids: &[u32],
+        since: u64,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<ConditionalStored>;
     /// Copies messages (keeping flags and INTERNALDATE); returns (source, new) UID pairs of
     /// those that still existed. `then_expunge`: MOVE.
     fn copy(

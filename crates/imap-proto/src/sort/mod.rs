@@ -1,5 +1,5 @@
 //! SORT (RFC 5256, with RFC 5957's DISPLAYFROM/DISPLAYTO) and THREAD (RFC 5256
-//! ORDEREDSUBJECT and REFERENCES) as pure code over per-message facts the store provides.
+//! ORDEREDSUBJECT and REFERENCES, and Dovecot's REFS) as pure code over per-message facts the store provides.
 //!
 //! Strings are compared as Dovecot's i;unicode-casemap does in effect: case-folded to upper
 //! case, so `[` and `_` sort after letters. Every ordering ends on the sequence number.
@@ -39,6 +39,8 @@ pub struct SortCriterion {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+    /// Dovecot's REFS: REFERENCES without subject gathering, threads by newest message.
+    Refs,
 }
 
 /// What SORT and THREAD need of one message. Addresses are of the first address of the
@@ -131,8 +133,42 @@ fn compare(key: SortKey, a: &SortFacts, b: &SortFacts) -> Ordering {
     }
 }
 
+/// One criterion (what clients send nearly always): each message's key is looked up once
+/// and the sort compares plain values, not facts.
+fn sort_by_one(msgs: &[SortInput], c: SortCriterion) -> Vec<u32> {
+    fn finish<K: Ord>(mut keyed: Vec<(K, u32, u32)>, reverse: bool) -> Vec<u32> {
+        keyed.sort_unstable_by(|a, b| {
+            let o = a.0.cmp(&b.0);
+            if reverse { o.reverse() } else { o }.then(a.1.cmp(&b.1))
+        });
+        keyed.into_iter().map(|(_, _, id)| id).collect()
+    }
+    let numbers = |value: fn(&SortFacts) -> i64| {
+        let keyed = msgs
+            .iter()
+            .map(|m| (value(&m.facts), m.seq, m.id))
+            .collect();
+        finish(keyed, c.reverse)
+    };
+    match c.key {
+        SortKey::Arrival => numbers(|f| f.arrival),
+        SortKey::Date => numbers(SortFacts::sent_date),
+        SortKey::Size => numbers(|f| i64::try_from(f.size).unwrap_or(i64::MAX)),
+        _ => {
+            let keyed = msgs
+                .iter()
+                .map(|m| (m.facts.folded(c.key), m.seq, m.id))
+                .collect();
+            finish(keyed, c.reverse)
+        }
+    }
+}
+
 /// The ids of `msgs` in SORT order.
 pub fn sort(msgs: &[SortInput], criteria: &[SortCriterion]) -> Vec<u32> {
+    if let [one] = criteria {
+        return sort_by_one(msgs, *one);
+    }
     let mut order: Vec<&SortInput> = msgs.iter().collect();
     order.sort_by(|a, b| {
         criteria

@@ -190,3 +190,29 @@ fn a_hostile_reply_chain_is_cut_to_a_bounded_depth() {
     assert_eq!(listed, n as usize);
     assert!(text.matches('(').count() >= (n as usize) / 500);
 }
+
+/// REFS: the trees of REFERENCES, no gathering by subject ("Re: two" stays apart from
+/// "two"), threads ordered by their newest message: the thread of 1 has a reply sent at 4,
+/// so it follows 3's; a dummy's thread counts its children's dates.
+#[test]
+fn refs_orders_threads_by_newest_message_without_subject_gathering() {
+    let mut msgs = vec![
+        refs(1, "a", "", "one"),
+        refs(2, "b", "<a@x>", "Re: one"),
+        refs(3, "c", "", "two"),
+        refs(4, "d", "<a@x>", "Re: one"),
+        refs(5, "e", "", "Re: two"),
+        refs(6, "f", "<gone@x>", "three"),
+        refs(7, "g", "<gone@x>", "Re: three"),
+    ];
+    Arc::make_mut(&mut msgs[5].facts).sent = Some(0);
+    Arc::make_mut(&mut msgs[6].facts).sent = Some(2);
+    assert_eq!(
+        threaded(&msgs, ThreadAlgorithm::Refs),
+        b"* THREAD ((6)(7))(3)(1 (2)(4))(5)\r\n"
+    );
+    assert_eq!(
+        threaded(&msgs, ThreadAlgorithm::References),
+        b"* THREAD ((6)(7))(1 (2)(4))(3 5)\r\n"
+    );
+}

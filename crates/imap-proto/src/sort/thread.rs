@@ -1,6 +1,10 @@
-//! THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256 §3): the trees, from the messages'
+//! THREAD=ORDEREDSUBJECT, THREAD=REFERENCES (RFC 5256 §3) and THREAD=REFS: the trees, from the messages'
 //! facts. REFERENCES follows the RFC's steps over an arena of containers, a container being
 //! a message or a dummy standing for a Message-ID only referred to.
+//!
+//! THREAD=REFS (draft-ietf-morg-inthread's REFS, as Dovecot does it) builds the same trees
+//! but gathers no threads by subject, and orders the threads by their newest message's sent
+//! date, so a thread with a fresh reply comes last, where a client looks for new mail.
 
 use std::collections::HashMap;
 
@@ -39,6 +43,7 @@ pub fn thread(msgs: &[SortInput], algorithm: ThreadAlgorithm) -> Vec<ThreadNode>
     match algorithm {
         ThreadAlgorithm::OrderedSubject => ordered_subject(msgs),
         ThreadAlgorithm::References => References::new(msgs).run(),
+        ThreadAlgorithm::Refs => References::new(msgs).run_refs(),
     }
 }
 
@@ -351,6 +356,20 @@ impl<'a> References<'a> {
         out
     }
 
+    /// The newest sent date in the tree under `c` (a dummy has none of its own), walked
+    /// with a stack of its own like [`References::cap_depth`].
+    fn newest(&self, c: usize) -> i64 {
+        let mut newest = i64::MIN;
+        let mut todo = vec![c];
+        while let Some(c) = todo.pop() {
+            if let Some(m) = self.msg(c) {
+                newest = newest.max(m.facts.sent_date());
+            }
+            todo.extend_from_slice(self.children(c));
+        }
+        newest
+    }
+
     fn node(&self, c: usize) -> ThreadNode {
         ThreadNode {
             id: self.msg(c).map(|m| m.id),
@@ -358,7 +377,8 @@ impl<'a> References<'a> {
         }
     }
 
-    fn run(mut self) -> Vec<ThreadNode> {
+    /// Steps 1 to 4: the trees by References, pruned, siblings sorted; their roots.
+    fn trees(&mut self) -> Vec<usize> {
         self.link_all();
         self.cap_depth();
         let roots: Vec<usize> = (0..self.arena.len())
@@ -366,8 +386,21 @@ impl<'a> References<'a> {
             .collect();
         let mut roots = self.prune(roots, true);
         self.sort_siblings(&mut roots);
+        roots
+    }
+
+    fn run(mut self) -> Vec<ThreadNode> {
+        let roots = self.trees();
         let mut roots = self.merge_subjects(roots);
         self.sort_siblings(&mut roots);
+        roots.iter().map(|&r| self.node(r)).collect()
+    }
+
+    /// REFS: steps 1 to 4 of REFERENCES, then the roots by their thread's newest sent date
+    /// and the root's sequence number (a dummy's counting as 0, as Dovecot).
+    fn run_refs(mut self) -> Vec<ThreadNode> {
+        let mut roots = self.trees();
+        roots.sort_by_cached_key(|&r| (self.newest(r), self.msg(r).map_or(0, |m| m.seq)));
         roots.iter().map(|&r| self.node(r)).collect()
     }
 }

@@ -1,7 +1,7 @@
 //! The registry of open mailboxes ([`Hub`]): one [`SharedMailbox`] per maildir in use, and
 //! the process-wide inotify watcher that watches a mailbox while some session idles on it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -21,6 +21,11 @@ pub struct Hub {
     watched: Arc<Mutex<HashMap<PathBuf, Weak<SharedMailbox>>>>,
     /// Serialises a mailbox's first IDLE (watch) against its last one ending (unwatch).
     transitions: Mutex<()>,
+    /// The mailboxes opened last, most recent at the back, held open after their sessions
+    /// end (`imapd.keep_closed_mailboxes`): a client that reconnects per request (webmail)
+    /// then finds the facts in memory instead of reloading the index.
+    kept: Mutex<VecDeque<Arc<SharedMailbox>>>,
+    keep: usize,
 }
 
 /// A session's IDLE on a mailbox; the last one dropped removes the inotify watch.
@@ -40,7 +45,8 @@ impl Drop for IdleWatch {
 }
 
 impl Hub {
-    pub fn new(index: Option<Arc<Index>>) -> Arc<Hub> {
+    /// `keep`: how many mailboxes stay open after their last session ([`Hub::kept`]).
+    pub fn new(index: Option<Arc<Index>>, keep: usize) -> Arc<Hub> {
         let watched: Arc<Mutex<HashMap<PathBuf, Weak<SharedMailbox>>>> =
             Arc::new(Mutex::new(HashMap::new()));
         let (tx, rx) = std::sync::mpsc::channel::<Arc<SharedMailbox>>();
@@ -103,6 +109,8 @@ impl Hub {
             watcher: Mutex::new(watcher),
             watched,
             transitions: Mutex::new(()),
+            kept: Mutex::new(VecDeque::new()),
+            keep,
         })
     }
 
@@ -117,6 +125,7 @@ impl Hub {
                 if refresh {
                     mb.rescan()?;
                 }
+                self.keep_open(&mb);
                 return Ok(mb);
             }
         }
@@ -129,7 +138,21 @@ impl Hub {
         map.retain(|_, w| w.strong_count() > 0);
         map.insert(path.clone(), Arc::downgrade(&mb));
         drop(map);
+        self.keep_open(&mb);
         Ok(mb)
+    }
+
+    /// Makes `mb` the most recently used of the mailboxes kept open.
+    fn keep_open(&self, mb: &Arc<SharedMailbox>) {
+        if self.keep == 0 {
+            return;
+        }
+        let mut kept = lock(&self.kept);
+        kept.retain(|m| !Arc::ptr_eq(m, mb));
+        kept.push_back(mb.clone());
+        while kept.len() > self.keep {
+            kept.pop_front();
+        }
     }
 
     /// Watches `mb` with inotify for as long as the returned guard lives (a session in
@@ -196,6 +219,7 @@ impl Hub {
             p == path || (descendants && p.as_os_str().as_encoded_bytes().starts_with(&below))
         };
         lock(&self.open).retain(|p, _| !gone(p));
+        lock(&self.kept).retain(|m| !gone(&m.path));
         if let Some(index) = &self.index {
             index.remove_mailbox(&path);
             if descendants {
@@ -236,5 +260,29 @@ impl Hub {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_mailboxes_are_kept_up_to_the_limit() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let md = |n: &str| Maildir::create(tmp.path().join(n)).expect("maildir");
+        let hub = Hub::new(None, 1);
+        let a = Arc::downgrade(&hub.open(md("a"), true).expect("open"));
+        // No session holds it, yet it lives on, and a reopen gets the same handle (and cache).
+        let again = hub.open(md("a"), true).expect("open");
+        assert!(a.upgrade().is_some_and(|a| Arc::ptr_eq(&a, &again)));
+        drop(again);
+        // Opening another pushes it out.
+        drop(hub.open(md("b"), true).expect("open"));
+        let weak = Arc::downgrade(&hub.open(md("a"), true).expect("open"));
+        let none = Hub::new(None, 0);
+        let c = Arc::downgrade(&none.open(md("c"), true).expect("open"));
+        assert!(c.upgrade().is_none(), "kept with keep_closed_mailboxes = 0");
+        assert!(weak.upgrade().is_some(), "the most recent one is kept");
     }
 }

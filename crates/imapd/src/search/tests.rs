@@ -14,6 +14,7 @@ fn hit(key: &K, raw: &[u8], flags: Flags, recent: bool) -> bool {
         recent,
         size: cached.size,
         internal_date: cached.internal_date,
+        saved: cached.internal_date + 86_400,
         cached: Some(&cached),
         keywords: &[],
         modseq: 7,
@@ -64,4 +65,27 @@ Cc: user-cc@domain.org (RealCc)\n\n";
     yes(K::To("U2@D.ORG".into()));
     yes(K::Cc("realcc".into()));
     assert!(!hit(&K::From("comment".into()), raw, Flags::empty(), false));
+}
+
+/// The save date is compared, not INTERNALDATE: `hit` saves the message a day after its
+/// INTERNALDATE (the epoch, 1-Jan-1970).
+#[test]
+fn saved_keys_compare_the_save_date() {
+    use ferrymail_imap_proto::Date;
+    let raw = b"Subject: s\n\nx\n";
+    let day = |day| Date {
+        year: 1970,
+        month: 1,
+        day,
+    };
+    let yes = |k: K| assert!(hit(&k, raw, Flags::empty(), false), "{k:?}");
+    let no = |k: K| assert!(!hit(&k, raw, Flags::empty(), false), "{k:?}");
+    yes(K::SavedOn(day(2)));
+    no(K::On(day(2)));
+    no(K::SavedOn(day(1)));
+    yes(K::SavedSince(day(2)));
+    no(K::SavedSince(day(3)));
+    yes(K::SavedBefore(day(3)));
+    no(K::SavedBefore(day(2)));
+    yes(K::SaveDateSupported);
 }

@@ -123,12 +123,15 @@ pub async fn run_relayed(
         return;
     }
     tracing::info!(user = %login, uid = nix::unistd::Uid::current().as_raw(), "logged in; serving as the account");
-    s.user = Some((login, None));
+    s.user = Some((login.clone(), None));
     // Unix accounts have no quota of ferrymail's (the filesystem's applies).
     let storage = MaildirStorage::new(store, s.ctx.hub.clone(), Default::default());
-    if s.with_proto(move |p, out| p.logged_in(&tag, storage, out))
-        .await
-        .is_err()
+    if s.with_proto(move |p, out| {
+        p.set_login(&login);
+        p.logged_in(&tag, storage, out)
+    })
+    .await
+    .is_err()
         || s.flush().await.is_err()
     {
         return;
@@ -336,10 +339,13 @@ impl Session {
             return Ok(false);
         }
         tracing::info!(user = %canonical, "logged in");
-        self.user = Some((canonical, Some(slot)));
+        self.user = Some((canonical.clone(), Some(slot)));
         let storage = MaildirStorage::new(store, self.ctx.hub.clone(), account.quota());
-        self.with_proto(move |p, out: &mut Output| p.logged_in(&tag, storage, out))
-            .await?;
+        self.with_proto(move |p, out: &mut Output| {
+            p.set_login(&canonical);
+            p.logged_in(&tag, storage, out)
+        })
+        .await?;
         Ok(false)
     }
 

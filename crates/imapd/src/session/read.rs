@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ferrymail_imap_proto::response::{Code, Kind, Response, Status};
 use ferrymail_imap_proto::session::{Failure, Output};
 use ferrymail_imap_proto::{
-    append_in_progress, next_append_message, peek_tag, AppendHead, CollectError, Collected,
+    append_in_progress_with, next_append_message, peek_tag, AppendHead, CollectError, Collected,
     CommandCollector,
 };
 use ferrymail_maildir::PendingDelivery;
@@ -77,6 +77,7 @@ impl Session {
         // (another command, a CATENATE), it never will be, and is not parsed again at every
         // later literal.
         let mut streamable = true;
+        let names = self.proto().name_encoding();
         loop {
             let line = match self.conn.read_line(max_line).await? {
                 LineResult::Line(l) => l,
@@ -102,7 +103,7 @@ impl Session {
                     // An APPEND streams from its first large literal on, or once the
                     // messages collected would grow past what one may hold.
                     if streamable && (size > STREAM_APPEND_ABOVE || total > STREAM_APPEND_ABOVE) {
-                        match append_in_progress(coll.bytes()) {
+                        match append_in_progress_with(coll.bytes(), names) {
                             Some(progress) => {
                                 let done =
                                     progress

@@ -53,7 +53,7 @@ fn strings() {
     assert_eq!(s(b""), "\"\"");
     let mut out = Vec::new();
     nstring(&mut out, None);
-    mailbox(&mut out, " Entw\u{fc}rfe");
+    NameEncoding::ModifiedUtf7.encode(&mut out, " Entw\u{fc}rfe");
     assert_eq!(out, b"NIL\" Entw&APw-rfe\"");
 }
 
@@ -327,6 +327,12 @@ fn fetch_items() {
         "INTERNALDATE \" 8-Feb-1994 05:52:25 +0000\"",
     );
     fetch(FetchItem::Rfc822Size(44827), "RFC822.SIZE 44827");
+    // RFC 8514: a date-time like INTERNALDATE's, or NIL where none is kept.
+    fetch(
+        FetchItem::SaveDate(Some(837_596_665)),
+        "SAVEDATE \"17-Jul-1996 09:44:25 +0000\"",
+    );
+    fetch(FetchItem::SaveDate(None), "SAVEDATE NIL");
     // RFC 8970 §5's example, and a preview there is none of.
     fetch(
         FetchItem::Preview(Some(

@@ -100,12 +100,18 @@ fn cut(bytes: Option<Vec<u8>>, partial: Option<(u32, u32)>) -> (Option<u32>, Opt
 }
 
 /// One FETCH item from the message (UID, FLAGS and MODSEQ are the session's).
-pub(super) fn fetch_item(data: &[u8], internal_date: i64, att: &FetchAtt) -> Option<FetchItem> {
+pub(super) fn fetch_item(
+    data: &[u8],
+    internal_date: i64,
+    saved: i64,
+    att: &FetchAtt,
+) -> Option<FetchItem> {
     let (header, text) = split(data);
     Some(match att {
         FetchAtt::Uid | FetchAtt::Flags | FetchAtt::ModSeq => return None,
         FetchAtt::Envelope => FetchItem::Envelope(envelope(data).encode()),
         FetchAtt::InternalDate => FetchItem::InternalDate(internal_date),
+        FetchAtt::SaveDate => FetchItem::SaveDate(Some(saved)),
         FetchAtt::Rfc822 => FetchItem::Rfc822(data.to_vec()),
         FetchAtt::Rfc822Header => FetchItem::Rfc822Header(header.to_vec()),
         FetchAtt::Rfc822Size => FetchItem::Rfc822Size(data.len() as u64),
@@ -166,8 +172,15 @@ fn contains(hay: &[u8], needle: &str) -> bool {
             .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// Whether the message matches `key`.
-pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], date: i64) -> bool {
+/// Whether the message (INTERNALDATE `date`, saved into this mailbox at `saved`) matches
+/// `key`.
+pub(super) fn matches(
+    key: &SearchKey,
+    ctx: &SearchContext<'_>,
+    data: &[u8],
+    date: i64,
+    saved: i64,
+) -> bool {
     use SearchKey as K;
     let has = |bit| ctx.flags.has(bit);
     let keyword = |k: &str| {
@@ -200,9 +213,9 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
         K::Smaller(n) => (data.len() as u64) < u64::from(*n),
         K::Uid(set) => set.contains(ctx.uid, ctx.max_uid),
         K::SeqSet(set) => set.contains(ctx.seq, ctx.max_seq),
-        K::Not(k) => !matches(k, ctx, data, date),
-        K::Or(a, b) => matches(a, ctx, data, date) || matches(b, ctx, data, date),
-        K::And(keys) => keys.iter().all(|k| matches(k, ctx, data, date)),
+        K::Not(k) => !matches(k, ctx, data, date, saved),
+        K::Or(a, b) => matches(a, ctx, data, date, saved) || matches(b, ctx, data, date, saved),
+        K::And(keys) => keys.iter().all(|k| matches(k, ctx, data, date, saved)),
         // The memory store keeps no Date: header dates; INTERNALDATE stands in for them.
         K::Before(d) | K::SentBefore(d) => day < d.days(),
         K::On(d) | K::SentOn(d) => day == d.days(),
@@ -218,6 +231,10 @@ pub(super) fn matches(key: &SearchKey, ctx: &SearchContext<'_>, data: &[u8], dat
         K::Younger(n) => crate::date::within(true, *n, date, crate::date::unix_now()),
         K::ModSeq(m) => ctx.modseq >= *m,
         K::Older(n) => crate::date::within(false, *n, date, crate::date::unix_now()),
+        K::SavedBefore(d) => day_of(saved) < d.days(),
+        K::SavedOn(d) => day_of(saved) == d.days(),
+        K::SavedSince(d) => day_of(saved) >= d.days(),
+        K::SaveDateSupported => true,
     }
 }
 

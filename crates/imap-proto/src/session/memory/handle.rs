@@ -193,6 +193,13 @@ impl Storage for MemorySession {
             unseen: count(&|x| !x.flags.has(FlagSet::SEEN)),
             size: m.messages.iter().map(|x| x.data.len() as u64).sum(),
             highest_modseq: m.highest_modseq,
+            deleted: count(&|x| x.flags.has(FlagSet::DELETED)),
+            deleted_size: m
+                .messages
+                .iter()
+                .filter(|x| x.flags.has(FlagSet::DELETED))
+                .map(|x| x.data.len() as u64)
+                .sum(),
         })
     }
 
@@ -249,39 +256,24 @@ impl Storage for MemorySession {
         op: StoreOp,
         flags: &[Flag],
     ) -> StoreResult<Vec<(u32, FlagSet)>> {
+        self.with(mb, Err(Failure::Nonexistent), |m| m.store(uids, op, flags))
+    }
+
+    fn store_unchanged_since(
+        &mut self,
+        mb: &MemoryMailbox,
+        uids: &[u32],
+        since: u64,
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<crate::session::storage::ConditionalStored> {
+        // Tested and changed under the one store lock `with` holds.
         self.with(mb, Err(Failure::Nonexistent), |m| {
-            let set = m.flag_set(flags)?;
-            let mut changed = Vec::new();
-            for msg in m.messages.iter_mut().filter(|x| uids.contains(&x.uid)) {
-                let new = match op {
-                    StoreOp::Replace => set,
-                    StoreOp::Add => FlagSet {
-                        system: msg.flags.system | set.system,
-                        keywords: msg.flags.keywords | set.keywords,
-                    },
-                    StoreOp::Remove => FlagSet {
-                        system: msg.flags.system & !set.system,
-                        keywords: msg.flags.keywords & !set.keywords,
-                    },
-                };
-                if new != msg.flags {
-                    changed.push((msg.uid, new));
-                }
-            }
-            if !changed.is_empty() {
-                // One mod-sequence for the whole command, as a store writing one record.
-                let modseq = m.next_modseq();
-                let new: std::collections::HashMap<u32, FlagSet> =
-                    changed.iter().copied().collect();
-                for msg in m.messages.iter_mut() {
-                    if let Some(&f) = new.get(&msg.uid) {
-                        msg.flags = f;
-                        msg.modseq = modseq;
-                    }
-                }
-                m.changed();
-            }
-            Ok(changed)
+            let (pass, failed): (Vec<u32>, Vec<u32>) = uids
+                .iter()
+                .filter(|&&u| m.find(u).is_some())
+                .partition(|&&u| m.find(u).is_some_and(|x| x.modseq <= since));
+            Ok((m.store(&pass, op, flags)?, failed))
         })
     }
 
@@ -361,7 +353,7 @@ impl Storage for MemorySession {
         let msg = self.with(mb, None, |m| m.find(uid).cloned());
         Ok(msg.map(|msg| {
             atts.iter()
-                .filter_map(|a| content::fetch_item(&msg.data, msg.internal_date, a))
+                .filter_map(|a| content::fetch_item(&msg.data, msg.internal_date, msg.saved, a))
                 .collect()
         }))
     }
@@ -376,7 +368,9 @@ impl Storage for MemorySession {
             .iter()
             .map(|ctx| {
                 let msg = self.with(mb, None, |m| m.find(ctx.uid).cloned());
-                msg.is_some_and(|msg| content::matches(key, ctx, &msg.data, msg.internal_date))
+                msg.is_some_and(|msg| {
+                    content::matches(key, ctx, &msg.data, msg.internal_date, msg.saved)
+                })
             })
             .collect())
     }
@@ -396,5 +390,48 @@ impl Storage for MemorySession {
                 )))
             })
             .collect())
+    }
+}
+
+impl Mailbox {
+    /// STORE's change to the messages with these UIDs; the new flags of those it changed.
+    fn store(
+        &mut self,
+        uids: &[u32],
+        op: StoreOp,
+        flags: &[Flag],
+    ) -> StoreResult<Vec<(u32, FlagSet)>> {
+        let m = self;
+        let set = m.flag_set(flags)?;
+        let mut changed = Vec::new();
+        for msg in m.messages.iter_mut().filter(|x| uids.contains(&x.uid)) {
+            let new = match op {
+                StoreOp::Replace => set,
+                StoreOp::Add => FlagSet {
+                    system: msg.flags.system | set.system,
+                    keywords: msg.flags.keywords | set.keywords,
+                },
+                StoreOp::Remove => FlagSet {
+                    system: msg.flags.system & !set.system,
+                    keywords: msg.flags.keywords & !set.keywords,
+                },
+            };
+            if new != msg.flags {
+                changed.push((msg.uid, new));
+            }
+        }
+        if !changed.is_empty() {
+            // One mod-sequence for the whole command, as a store writing one record.
+            let modseq = m.next_modseq();
+            let new: std::collections::HashMap<u32, FlagSet> = changed.iter().copied().collect();
+            for msg in m.messages.iter_mut() {
+                if let Some(&f) = new.get(&msg.uid) {
+                    msg.flags = f;
+                    msg.modseq = modseq;
+                }
+            }
+            m.changed();
+        }
+        Ok(changed)
     }
 }

@@ -30,6 +30,8 @@ struct Message {
     unclaimed: bool,
     modseq: u64,
     internal_date: i64,
+    /// RFC 8514 SAVEDATE: when it came into this mailbox (a copy has its own).
+    saved: i64,
     data: Arc<Vec<u8>>,
 }
 
@@ -171,6 +173,7 @@ impl Mailbox {
             unclaimed: true,
             modseq,
             internal_date,
+            saved: crate::date::unix_now(),
             data,
         });
         self.changed();

@@ -186,6 +186,8 @@ fn catenate_with_a_bad_url_keeps_nothing() {
         // Relative, with nothing selected.
         ";UID=1",
         "imap://host",
+        // Without a login name no user's URL can be checked.
+        "imap://me@host/INBOX/;UID=1",
     ] {
         // The first message is fine; the second's URL spoils the whole APPEND.
         let r = c.run(&format!(
@@ -206,4 +208,34 @@ fn catenate_with_a_bad_url_keeps_nothing() {
     ));
     assert_eq!(code(&r), Some(Code::TooBig));
     assert_eq!(store.messages("INBOX").len(), 1);
+}
+
+/// An `imap://` URL names its user's mailbox: the logged-in user's own (however the name
+/// is escaped) is read; another user's is `[BADURL]`, never the same-named mailbox of the
+/// logged-in user.
+#[test]
+fn catenate_urls_of_another_user_are_bad() {
+    let store = MemoryStore::new();
+    store
+        .deliver("INBOX", b"Subject: x\r\n\r\nbody\r\n")
+        .unwrap();
+    let mut c = Client::logged_in(&store);
+    c.session.set_login("me@example.test");
+    for url in [
+        "imap://other@host/INBOX/;UID=1",
+        "imap://ME%40example.test@host/INBOX/;UID=1",
+        "imap://me@host/INBOX/;UID=1",
+    ] {
+        let r = c.run(&format!("a APPEND INBOX CATENATE (URL \"{url}\")"));
+        assert_eq!(code(&r), Some(Code::BadUrl(url.into())), "{url}: {r:?}");
+    }
+    assert_eq!(store.messages("INBOX").len(), 1);
+    for url in [
+        "imap://me%40example.test@host/INBOX/;UID=1",
+        "imap://me@example.test;AUTH=*@host/INBOX/;UID=1",
+    ] {
+        let r = c.run(&format!("a APPEND INBOX CATENATE (URL \"{url}\")"));
+        assert_eq!(last(&r).kind, Kind::Ok, "{url}: {r:?}");
+    }
+    assert_eq!(store.messages("INBOX").len(), 3);
 }

@@ -5,7 +5,8 @@ use super::*;
 use crate::command::{Command, QresyncParams, SelectParams};
 use crate::parse::parse_command;
 use crate::session::FlagSet;
-use crate::types::{SearchKey, SeqNum, SeqSet};
+use crate::session::Storage;
+use crate::types::{Flag, SearchKey, SeqNum, SeqSet, StoreOp};
 
 /// The raw bytes a command line produces.
 fn raw(c: &mut Client, line: &str) -> String {
@@ -376,4 +377,52 @@ fn highestmodseq_never_goes_down_when_the_selected_mailbox_is_deleted() {
     assert!(r.contains("* OK [HIGHESTMODSEQ 2] "), "{r}");
     let r = raw(&mut a, "e EXPUNGE");
     assert!(!r.contains("HIGHESTMODSEQ 0"), "{r}");
+}
+
+/// RFC 6851 §4.4: with CONDSTORE on, MOVE's tagged OK carries the HIGHESTMODSEQ its
+/// expunges reached (as EXPUNGE's does); without it, none.
+#[test]
+fn move_reports_highestmodseq_once_condstore_is_on() {
+    let (store, mut c) = inbox_with(3);
+    c.run("c CREATE Archive");
+    let out = raw(&mut c, "m MOVE 1 Archive");
+    assert!(out.ends_with("m OK Move completed\r\n"), "{out}");
+    c.run("e ENABLE CONDSTORE");
+    let out = raw(&mut c, "n UID MOVE 3 Archive");
+    let h = highest(&store);
+    assert!(
+        out.ends_with(&format!("n OK [HIGHESTMODSEQ {h}] Move completed\r\n")),
+        "{h}: {out}"
+    );
+    assert!(out.contains("* 2 EXPUNGE\r\n"), "{out}");
+}
+
+/// The store itself makes the UNCHANGEDSINCE test, with the change, under its lock: what
+/// another session changed is reported, not overwritten.
+#[test]
+fn the_store_tests_unchangedsince_with_the_change() {
+    let (store, _c) = inbox_with(3);
+    let since = highest(&store);
+    let mut s = store.session();
+    let mb = s.open("INBOX", true).unwrap();
+    assert!(store.set_flags(
+        "INBOX",
+        2,
+        FlagSet {
+            system: FlagSet::FLAGGED,
+            keywords: 0
+        }
+    ));
+    let (changed, failed) = s
+        .store_unchanged_since(&mb, &[1, 2, 9], since, StoreOp::Add, &[Flag::Seen])
+        .unwrap();
+    assert_eq!(failed, vec![2]);
+    assert_eq!(changed.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1]);
+    let seen: Vec<u32> = store
+        .messages("INBOX")
+        .iter()
+        .filter(|m| m.1.has(FlagSet::SEEN))
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(seen, vec![1]);
 }

@@ -171,4 +171,9 @@ fn rfc5256_thread_example_tree() {
         raw(&mut c, "A1 THREAD REFERENCES UTF-8 SUBJECT tree"),
         "* THREAD (2)(3 6 (4 23)(44 7 96))\r\nA1 OK Thread completed\r\n"
     );
+    // REFS: the same trees; 3's thread holds the newest message, so it stays last.
+    assert_eq!(
+        raw(&mut c, "A2 UID THREAD REFS UTF-8 SUBJECT tree"),
+        "* THREAD (2)(3 6 (4 23)(44 7 96))\r\nA2 OK Thread completed\r\n"
+    );
 }
