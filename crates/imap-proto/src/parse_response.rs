@@ -123,6 +123,21 @@ impl<'a> Parser<'a> {
         Ok(a)
     }
 
+    /// A string argument of a response code: an atom or a quoted string, never a literal.
+    /// A code lives on its status line, and text that merely starts with `[` must not be
+    /// taken for a code waiting on literal bytes that will never come. The quoted string is
+    /// one the encoder would quote (7-bit, under 1024 bytes), since it writes no literal here.
+    fn code_string(&mut self) -> PResult<Vec<u8>> {
+        if self.peek()? != b'"' {
+            return Ok(self.atom()?.to_vec());
+        }
+        let s = self.quoted()?;
+        if s.len() >= 1024 || !s.is_ascii() {
+            return invalid("response code string that needs a literal");
+        }
+        Ok(s)
+    }
+
     fn atom_string(&mut self) -> PResult<String> {
         utf8(self.atom()?.to_vec())
     }
@@ -422,14 +437,15 @@ impl<'a> Parser<'a> {
             "UNKNOWN-CTE" => Code::UnknownCte,
             "BADURL" => {
                 self.sp()?;
-                let url = self.take_while(|b| b != b']' && b != b'\r' && b != b'\n')?;
+                // RFC 4469 url-resp-text: no NUL, `]` or line break (what the encoder drops).
+                let url = self.take_while(|b| !matches!(b, b']' | b'\r' | b'\n' | 0))?;
                 Code::BadUrl(utf8(url.to_vec())?)
             }
             "BADCHARSET" => {
                 let mut sets = Vec::new();
                 if self.peek()? == b' ' {
                     self.sp()?;
-                    sets = self.paren_list(|p| utf8(p.astring()?))?;
+                    sets = self.paren_list(|p| utf8(p.code_string()?))?;
                 }
                 Code::BadCharset(sets)
             }
@@ -449,7 +465,7 @@ impl<'a> Parser<'a> {
             }
             "NOUPDATE" => {
                 self.sp()?;
-                Code::NoUpdate(utf8(self.string()?)?)
+                Code::NoUpdate(utf8(self.code_string()?)?)
             }
             "APPENDUID" => {
                 self.sp()?;

@@ -82,14 +82,23 @@ impl Conn {
     /// appended after a read completed.
     async fn fill(&mut self) -> io::Result<bool> {
         self.compact();
-        if self.inbuf.capacity() == 0 {
-            self.stream.readable().await?;
-        }
         let Some(deflate) = self.deflate.as_mut() else {
+            if self.inbuf.capacity() == 0 {
+                self.stream.readable().await?;
+            }
             self.inbuf.reserve(READ_CHUNK);
             let n = self.stream.read_buf(&mut self.inbuf).await?;
             return Ok(n > 0);
         };
+        // Each fill inflates at most INFLATE_LIMIT bytes, so a line or literal over its
+        // limit is skipped piece by piece, never held whole.
+        if deflate.has_output() {
+            deflate.decompress(&[], &mut self.inbuf)?;
+            return Ok(true);
+        }
+        if self.inbuf.capacity() == 0 {
+            self.stream.readable().await?;
+        }
         let mut raw = Vec::with_capacity(READ_CHUNK);
         let n = self.stream.read_buf(&mut raw).await?;
         deflate.decompress(&raw, &mut self.inbuf)?;
@@ -198,5 +207,66 @@ impl Conn {
             None => self.stream.write_all(bytes).await?,
         }
         self.stream.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deflate::INFLATE_LIMIT;
+
+    /// A connection whose client sends `plain` compressed (one sync flush), after COMPRESS.
+    fn compressed_conn(plain: Vec<u8>) -> Conn {
+        let (server, mut client) = tokio::net::UnixStream::pair().expect("socket pair");
+        tokio::spawn(async move {
+            let wire = Deflate::new().compress(&plain).expect("compress");
+            // The server may stop reading once it has seen enough.
+            let _ = client.write_all(&wire).await;
+            let _ = client.shutdown().await;
+        });
+        let mut conn = Conn::new(SessionStream::Relayed {
+            sock: server,
+            tls: false,
+        });
+        conn.start_compression().expect("nothing pending");
+        conn
+    }
+
+    /// 16 MiB in a single line, sent as about 16 KB of DEFLATE: no read may hold more than
+    /// the inflation limit on top of what was already buffered.
+    #[tokio::test]
+    async fn a_decompression_bomb_fills_the_buffer_in_bounded_steps() {
+        let bomb = 16 << 20;
+        let mut conn = compressed_conn(vec![b'x'; bomb]);
+        let mut seen = 0;
+        while conn.fill().await.expect("read") {
+            let got = conn.buffered();
+            assert!(got <= INFLATE_LIMIT, "{got} bytes from one read");
+            seen += got;
+            // Consumed, as a line being skipped is.
+            conn.start = conn.inbuf.len();
+            assert!(conn.inbuf.capacity() <= 2 * INFLATE_LIMIT + READ_CHUNK);
+        }
+        assert_eq!(seen, bomb);
+    }
+
+    #[tokio::test]
+    async fn an_over_long_compressed_line_is_skipped_and_the_next_read() {
+        let mut plain = b"a1 ".to_vec();
+        plain.extend(std::iter::repeat_n(b'x', 16 << 20));
+        plain.extend_from_slice(b"\r\na2 NOOP\r\n");
+        let mut conn = compressed_conn(plain);
+        match conn.read_line(8192).await.expect("read") {
+            LineResult::TooLong(prefix) => assert!(prefix.starts_with(b"a1 x")),
+            _ => panic!("the long line was not refused"),
+        }
+        match conn.read_line(8192).await.expect("read") {
+            LineResult::Line(l) => assert_eq!(l, b"a2 NOOP"),
+            _ => panic!("the next line was lost"),
+        }
+        assert!(matches!(
+            conn.read_line(8192).await.expect("read"),
+            LineResult::Eof
+        ));
     }
 }

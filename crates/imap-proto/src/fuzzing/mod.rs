@@ -7,11 +7,14 @@
 //! - [`response_roundtrip`]: whatever the response parser accepts re-encodes to bytes that
 //!   parse to the same value.
 
+mod generate;
 mod mutate;
 mod script;
 #[cfg(test)]
 mod tests;
+mod view;
 
+pub use generate::script as generated_script;
 pub use mutate::{corpus, Mutator};
 pub use script::session_script;
 

@@ -14,11 +14,12 @@
 //!
 //! Anything else is ignored. After each step every idling session gets its IDLE updates.
 
+use super::view::Knowledge;
 use crate::command::Command;
 use crate::framing::{Collected, CommandCollector};
 use crate::parse::parse_command;
-use crate::parse_response::parse_all;
-use crate::response::{Code, Data, EsearchItem, Kind, Response, Status};
+use crate::parse_response::{parse_all, parse_response};
+use crate::response::{Code, Kind, Response, Status};
 use crate::session::{
     Action, FlagSet, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session,
 };
@@ -33,8 +34,8 @@ const MAX_LITERAL: u64 = 8192;
 #[derive(Default)]
 struct Client {
     session: Option<Session<MemorySession>>,
-    /// The EXISTS count as reported; None outside the selected state.
-    exists: Option<u32>,
+    /// What the client has been told.
+    known: Knowledge,
     idle_tag: Option<String>,
     closed: bool,
 }
@@ -49,57 +50,6 @@ fn policy(logged_in: bool) -> Policy {
         max_search_updates: 10,
         max_auth_failures: 3,
         max_message: 1 << 20,
-    }
-}
-
-impl Client {
-    /// Applies untagged data to the tracked view, asserting the invariants.
-    fn observe(&mut self, responses: &[Response]) {
-        for r in responses {
-            let Response::Data(d) = r else { continue };
-            match d {
-                Data::Exists(n) => {
-                    if let Some(old) = self.exists {
-                        assert!(*n >= old, "EXISTS shrank from {old} to {n} without EXPUNGE");
-                    }
-                    self.exists = Some(*n);
-                }
-                Data::Expunge(n) => {
-                    let told = self.exists.unwrap_or(0);
-                    assert!(*n >= 1 && *n <= told, "EXPUNGE {n} with EXISTS {told}");
-                    self.exists = Some(told - 1);
-                }
-                // RFC 7162: VANISHED removes that many of the messages the client was told
-                // of; VANISHED (EARLIER) is about messages it never had in this session.
-                Data::Vanished {
-                    earlier: false,
-                    uids,
-                } => {
-                    let told = self.exists.unwrap_or(0);
-                    let gone = u32::try_from(uids.len()).unwrap_or(u32::MAX);
-                    assert!(gone <= told, "VANISHED {gone} UIDs with EXISTS {told}");
-                    self.exists = Some(told - gone);
-                }
-                Data::Fetch { seq, .. } => {
-                    let told = self.exists.unwrap_or(0);
-                    assert!(*seq >= 1 && *seq <= told, "FETCH {seq} with EXISTS {told}");
-                }
-                // Live search updates in sequence numbers name messages the client knows of.
-                Data::Esearch(e) if !e.uid => {
-                    let told = self.exists.unwrap_or(0);
-                    for item in &e.items {
-                        let (EsearchItem::AddTo(runs) | EsearchItem::RemoveFrom(runs)) = item
-                        else {
-                            continue;
-                        };
-                        for n in runs.iter().flat_map(|(_, nums)| nums) {
-                            assert!(*n >= 1 && *n <= told, "{item:?} with EXISTS {told}");
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
     }
 }
 
@@ -139,11 +89,25 @@ fn assert_answered(r: &[Response], tag: &str) {
     );
 }
 
+/// The session's output parsed; every response must also survive encode → parse unchanged.
 fn parsed(out: &mut Output) -> Vec<Response> {
-    match parse_all(&out.take()) {
+    let raw = out.take();
+    trace("S: ", &raw);
+    let r = match parse_all(&raw) {
         Ok(r) => r,
         Err(e) => panic!("the session wrote an unparsable response: {e}"),
+    };
+    for x in &r {
+        let bytes = x.to_bytes();
+        match parse_response(&bytes) {
+            Ok((again, _)) => assert_eq!(&again, x, "{}", String::from_utf8_lossy(&bytes)),
+            Err(e) => panic!(
+                "{e}: {x:?} re-encoded as {}",
+                String::from_utf8_lossy(&bytes)
+            ),
+        }
     }
+    r
 }
 
 struct Runner {
@@ -178,7 +142,7 @@ impl Runner {
                 s.idle_updates(&mut out);
                 let r = parsed(&mut out);
                 assert!(tagged(&r).is_empty(), "tagged reply during IDLE: {r:?}");
-                c.observe(&r);
+                c.known.observe(&r);
             }
         }
     }
@@ -228,7 +192,7 @@ impl Runner {
             session.idle_done(&tag, cmd.eq_ignore_ascii_case(b"DONE"), &mut out);
             let r = parsed(&mut out);
             assert_answered(&r, &tag);
-            c.observe(&r);
+            c.known.observe(&r);
             return;
         }
         let parsed_cmd = parse_command(cmd);
@@ -237,7 +201,7 @@ impl Runner {
             Err(e) => e.tag.clone(),
         };
         let is = |f: fn(&Command) -> bool| parsed_cmd.as_ref().is_ok_and(|(_, c)| f(c));
-        let told_before = c.exists;
+        let told_before = c.known.view.clone();
         if is(|c| {
             matches!(
                 c,
@@ -246,7 +210,7 @@ impl Runner {
         }) {
             // Whatever the outcome, the old mailbox is no longer selected — unless the
             // command was refused as BAD before it ran (QRESYNC parameters not enabled).
-            c.exists = None;
+            c.known.view = None;
         }
         let action = session.handle(cmd, &mut out);
         match &action {
@@ -290,11 +254,11 @@ impl Runner {
         }
         let selected = session.selected_mailbox().is_some();
         if tagged(&r).first().is_some_and(|s| s.kind == Kind::Bad) && selected {
-            c.exists = c.exists.or(told_before);
+            c.known.view = c.known.view.take().or(told_before);
         }
-        c.observe(&r);
+        c.known.observe(&r);
         if is(|c| matches!(c, Command::Close | Command::Unselect)) || !selected {
-            c.exists = None;
+            c.known.view = None;
         }
         if c.closed {
             c.session = None;
@@ -315,6 +279,7 @@ pub fn session_script(data: &[u8]) {
             continue;
         };
         let Some(i) = (first as char).to_digit(10).filter(|&i| i < 3) else {
+            trace("E: ", line);
             runner.event(line);
             runner.idle_updates();
             continue;
@@ -338,9 +303,17 @@ pub fn session_script(data: &[u8]) {
         };
         if complete {
             let cmd = collector.take();
+            trace(&format!("C{i}: "), &cmd);
             runner.command(i as usize, &cmd);
         }
         runner.idle_updates();
+    }
+}
+
+/// With `IMAP_FUZZ_TRACE` set, the script's traffic goes to stderr (for triage).
+fn trace(who: &str, bytes: &[u8]) {
+    if std::env::var_os("IMAP_FUZZ_TRACE").is_some() {
+        eprintln!("{who}{}", String::from_utf8_lossy(bytes).trim_end());
     }
 }
 
@@ -364,7 +337,7 @@ pub(super) mod tests_support {
     /// Runs the view checks of one client over `reply`.
     pub fn check_view(reply: &[u8]) {
         let r = parse_all(reply).unwrap_or_default();
-        Client::default().observe(&r);
+        Knowledge::default().observe(&r);
     }
 
     pub fn check_answered(reply: &[u8], tag: &str) {

@@ -240,3 +240,51 @@ fn invalid_responses() {
     assert!(is_invalid(b"a1 FETCH 1\r\n"));
     assert!(is_invalid(b"* 1 FOO\r\n"));
 }
+
+/// Found by the `response_roundtrip` fuzzer: a NUL in a BADURL was read into the URL, and the
+/// encoder (rightly) never writes one, so the response did not survive a round trip.
+#[test]
+fn badurl_holds_no_nul() {
+    assert_eq!(
+        one(b"a2 NO [BADURL /INBOX/;UID=2] no\r\n"),
+        Response::Status(Status::tagged(
+            "a2",
+            Kind::No,
+            Some(Code::BadUrl("/INBOX/;UID=2".into())),
+            "no",
+        ))
+    );
+    // Not a BADURL code then, but text that starts with '['.
+    assert!(matches!(
+        parse_response(b"a2 NO [BADURL /INB\0OX] no\r\n"),
+        Ok((Response::Status(Status { code: None, .. }), _))
+    ));
+    crate::fuzzing::response_roundtrip(b"a2 NO [BADURL /INB\0\0(BINARY[1] ~{3}\r\n");
+}
+
+/// Found by the `response_roundtrip` fuzzer: text starting with `[BADCHARSET (` and ending
+/// in `{2}` was read as a code waiting for a literal once re-encoded without the bytes that
+/// had followed it. Codes take no literals: such a line is text.
+#[test]
+fn response_codes_take_no_literals() {
+    assert_eq!(
+        one(b"a5 NO [BADCHARSET (UTF-8 \"X y\")] no\r\n"),
+        Response::Status(Status::tagged(
+            "a5",
+            Kind::No,
+            Some(Code::BadCharset(vec!["UTF-8".into(), "X y".into()])),
+            "no",
+        ))
+    );
+    for line in [
+        &b"a5 NO [BADCHARSET (UTF-9 {2}\r\n"[..],
+        b"a5 NO [NOUPDATE {2}\r\n",
+        "a5 NO [BADCHARSET (UTF-8 \"\u{1bb}\")] x\r\n".as_bytes(),
+    ] {
+        assert!(matches!(
+            parse_response(line),
+            Ok((Response::Status(Status { code: None, .. }), _))
+        ));
+        crate::fuzzing::response_roundtrip(line);
+    }
+}

@@ -68,8 +68,9 @@ impl<S: Storage> Session<S> {
         }
         self.modseq_mode.condstore = true;
         self.selected_with_modseq_mode();
-        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
-            let highest = store.snapshot(&sel.mb).highest_modseq;
+        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) {
+            let now = store.snapshot(&sel.mb).highest_modseq;
+            let highest = sel.highest_modseq(now);
             out.push(Response::Status(Status::untagged(
                 Kind::Ok,
                 Some(Code::HighestModSeq(highest)),

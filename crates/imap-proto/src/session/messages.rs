@@ -34,7 +34,7 @@ fn read_only(tag: &str) -> Done {
 impl<S: Storage> Session<S> {
     pub(super) fn close(&mut self, tag: &str, expunge: bool) -> Done {
         let mut code = None;
-        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) {
+        if let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) {
             if expunge && !sel.read_only {
                 let snap = store.snapshot(&sel.mb);
                 let gone: Vec<u32> = snap
@@ -48,7 +48,8 @@ impl<S: Storage> Session<S> {
                 let _ = store.expunge(&sel.mb, &gone);
                 // RFC 7162: the HIGHESTMODSEQ the silent expunges reached.
                 if sel.modseq_mode.condstore {
-                    code = Some(Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+                    let now = store.snapshot(&sel.mb).highest_modseq;
+                    code = Some(Code::HighestModSeq(sel.highest_modseq(now)));
                 }
             }
         }
@@ -62,7 +63,7 @@ impl<S: Storage> Session<S> {
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<SeqSet>) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if sel.read_only {
@@ -358,7 +359,7 @@ impl<S: Storage> Session<S> {
         is_move: bool,
         out: &mut Output,
     ) -> Done {
-        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_ref()) else {
+        let (Some(store), Some(sel)) = (self.store.as_mut(), self.selected.as_mut()) else {
             return Done::reply(Response::bad(tag, "No mailbox selected"));
         };
         if is_move && sel.read_only {
@@ -412,13 +413,13 @@ impl<S: Storage> Session<S> {
 /// Dovecot does it without QRESYNC too), the HIGHESTMODSEQ the expunges reached.
 fn expunged_ok<S: Storage>(
     store: &mut S,
-    sel: &Selected<S::Mailbox>,
+    sel: &mut Selected<S::Mailbox>,
     tag: &str,
     text: &str,
 ) -> Response {
-    let code = sel
-        .modseq_mode
-        .condstore
-        .then(|| Code::HighestModSeq(store.snapshot(&sel.mb).highest_modseq));
+    let code = sel.modseq_mode.condstore.then(|| {
+        let now = store.snapshot(&sel.mb).highest_modseq;
+        Code::HighestModSeq(sel.highest_modseq(now))
+    });
     Response::Status(Status::tagged(tag, Kind::Ok, code, text))
 }

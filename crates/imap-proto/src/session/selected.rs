@@ -46,6 +46,8 @@ pub(crate) struct Selected<M> {
     pub modseq_mode: super::condstore::Enabled,
     /// RFC 5267: the searches kept up to date while this mailbox is selected.
     pub contexts: Contexts,
+    /// RFC 7162: the highest HIGHESTMODSEQ the client was told (see [`Self::highest_modseq`]).
+    highest_modseq: u64,
     /// RFC 9051: whether the client speaks IMAP4rev2 (no \Recent).
     pub mode: super::rev2::Mode,
 }
@@ -84,8 +86,17 @@ impl<M> Selected<M> {
             saved: Vec::new(),
             modseq_mode: Default::default(),
             contexts: Contexts::default(),
+            highest_modseq: snap.highest_modseq,
             mode: Default::default(),
         }
+    }
+
+    /// The HIGHESTMODSEQ to report given the store's `now`: never below one already told,
+    /// even when the store no longer knows the mailbox (deleted by another session while
+    /// selected), since a client takes it as "everything up to here is known".
+    pub fn highest_modseq(&mut self, now: u64) -> u64 {
+        self.highest_modseq = self.highest_modseq.max(now);
+        self.highest_modseq
     }
 
     pub fn exists(&self) -> u32 {

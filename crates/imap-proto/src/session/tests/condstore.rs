@@ -359,6 +359,26 @@ fn move_uid_expunge_and_idle_report_vanished_once_qresync_is_on() {
     assert_eq!(String::from_utf8_lossy(&out.take()), "* VANISHED 1\r\n");
 }
 
+/// A mailbox deleted by another session while selected: the store no longer knows its
+/// HIGHESTMODSEQ, and the session must not report one below what it already told.
+#[test]
+fn highestmodseq_never_goes_down_when_the_selected_mailbox_is_deleted() {
+    let store = MemoryStore::new();
+    let mut a = Client::logged_in(&store);
+    let mut b = Client::logged_in(&store);
+    a.run("c CREATE Archive");
+    store
+        .deliver("Archive", b"Subject: x\r\n\r\nx\r\n")
+        .unwrap();
+    let r = raw(&mut a, "s SELECT Archive");
+    assert!(r.contains("* OK [HIGHESTMODSEQ 2] "), "{r}");
+    b.run("d DELETE Archive");
+    let r = raw(&mut a, "m SEARCH MODSEQ 1");
+    assert!(r.contains("* OK [HIGHESTMODSEQ 2] "), "{r}");
+    let r = raw(&mut a, "e EXPUNGE");
+    assert!(!r.contains("HIGHESTMODSEQ 0"), "{r}");
+}
+
 /// RFC 6851 §4.4: with CONDSTORE on, MOVE's tagged OK carries the HIGHESTMODSEQ its
 /// expunges reached (as EXPUNGE's does); without it, none.
 #[test]

@@ -12,8 +12,8 @@ mod mailboxes;
 mod messages;
 mod metadata;
 mod recent;
-mod savedate;
 mod rev2;
+mod savedate;
 mod sort;
 
 use super::{Action, MemorySession, MemoryStore, MetadataLimits, Output, Policy, Session};
