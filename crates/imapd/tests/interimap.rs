@@ -35,15 +35,7 @@ fn interimap(srv: &Suite, dir: &Path) -> String {
         ),
     )
     .unwrap();
-    let bin = Command::new("sh")
-        .args(["-c", "command -v interimap"])
-        .output()
-        .expect("sh");
-    let bin = String::from_utf8_lossy(&bin.stdout).trim().to_owned();
-    assert!(
-        !bin.is_empty(),
-        "`interimap` is not installed: it is a test dependency (see .ci/packages)"
-    );
+    let bin = ferrymail_testkit::process::required_tool("interimap", "interimap");
     // Bounded: a sync that loops must fail the test, not hang it.
     let log = dir.join("interimap.log");
     let out = Command::new("timeout")

@@ -255,16 +255,7 @@ fn python_imaplib_list_status() {
     let srv = common::start(true);
     let mut c = login(&srv, USER, PASS);
     fruit_store(&mut c);
-    let python = Command::new("sh")
-        .arg("-c")
-        .arg("command -v python3")
-        .output()
-        .expect("sh");
-    let python = String::from_utf8_lossy(&python.stdout).trim().to_owned();
-    assert!(
-        !python.is_empty(),
-        "`python3` is not installed: it is a test dependency (see .ci/packages)"
-    );
+    let python = ferrymail_testkit::process::required_tool("python3", "python3");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients/imaplib_list_status.py");
     let out = Command::new(python)

@@ -6,28 +6,15 @@ mod common;
 use std::process::Command;
 
 use common::{login, message, PASS, USER};
+use ferrymail_testkit::process::required_tool;
 use ferrymail_testkit::Suite;
-
-fn tool(name: &str) -> std::path::PathBuf {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .expect("sh");
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    assert!(
-        !path.is_empty(),
-        "`{name}` is not installed: it is a test dependency (see .ci/packages)"
-    );
-    path.into()
-}
 
 #[test]
 fn python_imaplib_scripted_session() {
     let srv = common::start(false);
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imaplib_session.py");
-    let out = Command::new(tool("python3"))
+    let out = Command::new(required_tool("python3", "python3"))
         .arg(&script)
         .env("HOST", "127.0.0.1")
         .env("PORT", srv.env.ports.imap.to_string())
@@ -87,7 +74,7 @@ Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\
         ),
     )
     .unwrap();
-    let out = Command::new(tool("mbsync"))
+    let out = Command::new(required_tool("mbsync", "isync"))
         .arg("-c")
         .arg(&cfg)
         .arg("-a")

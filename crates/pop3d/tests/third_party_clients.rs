@@ -7,19 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::{deliver, start, store, PASS, USER};
-
-fn require(tool: &str, package: &str) {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{tool}` is not installed: install the Debian package `{package}` (listed in .ci/packages)"
-    );
-}
+use ferrymail_testkit::process::required_tool;
 
 const POPLIB_SCRIPT: &str = r#"
 import json, poplib, ssl, sys
@@ -53,7 +41,7 @@ print(json.dumps(out))
 
 #[test]
 fn python_poplib_fetches_mail() {
-    require("python3", "python3");
+    required_tool("python3", "python3");
     let s = start(false);
     let e1 = deliver(&s, USER, b"Subject: first\n\n.dotted line\nbody one\n");
     let e2 = deliver(&s, USER, b"Subject: second\nX-Test: yes\n\nbody two\n");
@@ -107,7 +95,7 @@ fn python_poplib_fetches_mail() {
 
 #[test]
 fn fetchmail_downloads_and_deletes() {
-    require("fetchmail", "fetchmail");
+    required_tool("fetchmail", "fetchmail");
     let s = start(false);
     let bodies = ["first", ".starts with a dot", "third"];
     for b in bodies {

@@ -2,7 +2,24 @@
 //! command-line programs fed on stdin.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+
+/// The path of the third-party program `name`; fails the test, naming the Debian `package`
+/// that provides it, when it is not installed (every such package is in `.ci/packages`).
+pub fn required_tool(name: &str, package: &str) -> PathBuf {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert!(
+        !found.is_empty(),
+        "`{name}` is not installed: install the Debian package `{package}` (listed in .ci/packages)"
+    );
+    PathBuf::from(found)
+}
 
 /// `python3 -c script args…`; fails the test (with Python's stderr) unless it succeeds, and
 /// returns its stdout.

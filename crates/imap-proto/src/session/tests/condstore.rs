@@ -8,13 +8,6 @@ use crate::session::FlagSet;
 use crate::session::Storage;
 use crate::types::{Flag, SearchKey, SeqNum, SeqSet, StoreOp};
 
-/// The raw bytes a command line produces.
-fn raw(c: &mut Client, line: &str) -> String {
-    let mut out = Output::new();
-    c.session.handle(line.as_bytes(), &mut out);
-    String::from_utf8_lossy(&out.take()).into_owned()
-}
-
 /// The HIGHESTMODSEQ of the store's INBOX now.
 fn highest(store: &MemoryStore) -> u64 {
     let mut c = Client::logged_in(store);

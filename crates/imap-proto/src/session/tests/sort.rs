@@ -73,13 +73,6 @@ fn sort_and_thread_over_the_selected_mailbox() {
     );
 }
 
-/// The raw bytes a command line produces.
-fn raw(c: &mut Client, line: &str) -> String {
-    let mut out = Output::new();
-    c.session.handle(line.as_bytes(), &mut out);
-    String::from_utf8_lossy(&out.take()).into_owned()
-}
-
 fn dated(subject: &str, day: u32, extra: &str) -> Vec<u8> {
     format!(
         "From: a@x\r\nSubject: {subject}\r\nDate: {day} Jan 2000 12:00:00 +0000\r\n{extra}\r\nbody\r\n"
