@@ -2,14 +2,20 @@
 //! rests on, written once: a rename that never replaces ([`rename_noreplace`],
 //! [`rename_dir_noreplace`]), making a directory's entries durable ([`fsync_dir`]), and
 //! replacing a small file atomically and durably ([`write_atomic`]), and clearing the way for a
-//! Unix socket a previous run left behind ([`remove_stale_socket`]).
+//! Unix socket a previous run left behind ([`remove_stale_socket`]). Every flush goes through
+//! here ([`sync_file`], [`sync_data`], [`fsync_dir`]) so it is counted ([`counters`]), and
+//! directory flushes are shared between concurrent callers ([`fsync_dir`]).
 //!
 //! The spool, the Maildir store, the user-database editors and imapd's state files all use
 //! these; none of them has a copy of its own.
 
+pub mod counters;
+mod dirsync;
 mod rename;
 mod replace;
 
+pub use counters::{sync_data, sync_file};
+pub use dirsync::fsync_dir;
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::write_atomic;
 
@@ -30,9 +36,4 @@ pub fn remove_stale_socket(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// Makes a directory's entries (a create, rename or unlink inside it) durable.
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
