@@ -425,6 +425,8 @@ pub struct Queue {
     pub delay_warning: Duration,
     pub max_parallel: usize,
     pub max_per_domain: usize,
+    /// LMTP connections to local-delivery kept open between messages (0: one per message).
+    pub lmtp_idle_connections: usize,
     /// Remote SMTP port (25; tests point it elsewhere).
     pub smtp_port: u16,
     pub tls_policy: TlsPolicy,
@@ -461,6 +463,7 @@ impl Default for Queue {
             delay_warning: Duration::from_secs(4 * 3600),
             max_parallel: 100,
             max_per_domain: 20,
+            lmtp_idle_connections: 32,
             smtp_port: 25,
             tls_policy: TlsPolicy::Opportunistic,
             require_tls_domains: Vec::new(),

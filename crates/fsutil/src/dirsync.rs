@@ -137,7 +137,10 @@ mod tests {
             .collect();
         for h in handles {
             let (before, after) = h.join().unwrap();
-            assert!(after > before, "returned before a flush covering it: {before} -> {after}");
+            assert!(
+                after > before,
+                "returned before a flush covering it: {before} -> {after}"
+            );
         }
         let n = flushes.load(Ordering::SeqCst);
         assert!(n < threads, "16 concurrent callers needed {n} flushes");

@@ -21,7 +21,13 @@ fn count_fsync() {
 
 pub(crate) fn fsync_file(file: &File, path: &Path) -> Result<()> {
     count_fsync();
-    file.sync_all().map_err(|e| Error::io("fsync", path, e))
+    ferrymail_fsutil::sync_file(file).map_err(|e| Error::io("fsync", path, e))
+}
+
+/// Like [`fsync_file`] without the times: enough for a new message whose mtime means nothing.
+pub(crate) fn fdatasync_file(file: &File, path: &Path) -> Result<()> {
+    count_fsync();
+    ferrymail_fsutil::sync_data(file).map_err(|e| Error::io("fdatasync", path, e))
 }
 
 /// Makes a directory's entries (a rename or unlink inside it) durable.

@@ -17,7 +17,7 @@ use crate::filename::{
     SizeCounter,
 };
 use crate::flags::Flags;
-use crate::fsops::{fsync_dir, fsync_file, mkdir_0700, rename_noreplace};
+use crate::fsops::{fdatasync_file, fsync_dir, fsync_file, mkdir_0700, rename_noreplace};
 
 /// How often a fresh unique name is tried when the previous one was taken.
 const NAME_ATTEMPTS: usize = 16;
@@ -219,11 +219,14 @@ impl PendingDelivery {
             }
         }
         if let Some(mtime) = opts.mtime {
+            // The mtime is the message's internal date: it must survive a crash too.
             self.file
                 .set_times(FileTimes::new().set_modified(mtime))
                 .map_err(|e| Error::io("set mtime", &self.tmp_path, e))?;
+            fsync_file(&self.file, &self.tmp_path)?;
+        } else {
+            fdatasync_file(&self.file, &self.tmp_path)?;
         }
-        fsync_file(&self.file, &self.tmp_path)?;
 
         let dir = if opts.flags.is_some() {
             Subdir::Cur

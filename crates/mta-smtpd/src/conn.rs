@@ -4,7 +4,7 @@
 //! password checks on a blocking thread, spool writes).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ pub struct Shared {
     pub spool: Spool,
     pub tls: Option<TlsStore>,
     pub throttle: AuthThrottle,
-    pub wake_socket: PathBuf,
+    pub wake_socket: Arc<Path>,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
     pub plaintext_auth_on_loopback: bool,
@@ -560,10 +560,9 @@ impl Conn {
         };
         let sender = env.sender.clone().unwrap_or_default();
         let nrcpt = env.recipients.len();
-        match sink.commit(env).await {
+        match sink.commit(env, self.shared.wake_socket.clone()).await {
             Ok(qid) => {
                 tracing::info!(qid = %qid, from = %sender, nrcpt, "queued");
-                ferrymail_spool::notify_wake(&self.shared.wake_socket, &qid);
                 self.session.committed(Ok(qid))
             }
             Err(e) => {

@@ -63,7 +63,7 @@ pub async fn run(
         spool,
         tls,
         throttle: AuthThrottle::new(limits),
-        wake_socket: config.wake_socket(),
+        wake_socket: config.wake_socket().into(),
         command_timeout: config.smtpd.command_timeout,
         data_timeout: config.smtpd.data_timeout,
         plaintext_auth_on_loopback: limits.plaintext_auth_on_loopback,

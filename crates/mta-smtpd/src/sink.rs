@@ -7,6 +7,8 @@
 //! failed writer has already removed its temporary file.
 
 use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
 
 use ferrymail_spool::{Envelope, QueueId, Spool, SpoolError, SpoolWriter};
 
@@ -109,15 +111,22 @@ impl Sink {
         }
     }
 
-    /// Writes what is left, makes it durable and queues it.
-    pub async fn commit(mut self, envelope: Envelope) -> Result<QueueId, SinkError> {
+    /// Writes what is left, makes it durable and queues it, then wakes queue-runner through
+    /// `wake_socket` (on the same blocking thread: the wake-up may wait for room).
+    pub async fn commit(
+        mut self,
+        envelope: Envelope,
+        wake_socket: Arc<Path>,
+    ) -> Result<QueueId, SinkError> {
         let Some(mut w) = self.writer.take().filter(|_| !self.failed) else {
             return Err(SinkError::Failed);
         };
         let buf = std::mem::take(&mut self.buf);
         tokio::task::spawn_blocking(move || {
             w.write_all(&buf)?;
-            Ok::<_, SinkError>(w.commit(envelope)?)
+            let id = w.commit(envelope)?;
+            ferrymail_spool::notify_wake(&wake_socket, &id);
+            Ok::<_, SinkError>(id)
         })
         .await
         .map_err(|e| SinkError::Task(e.to_string()))?

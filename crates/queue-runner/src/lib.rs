@@ -17,6 +17,7 @@ pub mod dsn;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod index;
+pub mod lmtp;
 pub mod outcome;
 pub mod remote;
 pub mod runner;

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ferrymail_config::Config;
-use ferrymail_net::stream::MaybeTls;
 use ferrymail_queue_control::{QueueEntry, RecipientInfo, Request, Response};
 use ferrymail_spool::{
     unix_now, ClientInfo, Envelope, PickupLimits, QueueDir, QueueId, Recipient, RecipientStatus,
@@ -21,9 +20,10 @@ use tracing::Instrument;
 use crate::dns::Resolver;
 use crate::dsn;
 use crate::index::Index;
+use crate::lmtp::LmtpPool;
 use crate::outcome::{one_line, RcptOutcome, Verdict};
-use crate::session::{self, Dialect, SessionParams, SessionResult, Timeouts, TlsUse};
-use crate::wire::{SmtpClientConn, TlsClients};
+use crate::session::{Dialect, SessionParams, Timeouts, TlsUse};
+use crate::wire::TlsClients;
 
 /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires servers to take at least 100).
 const MAX_RCPTS_PER_TRANSACTION: usize = 100;
@@ -63,6 +63,7 @@ pub struct Runner {
     /// attempt ends, instead of after the back-off that attempt would set.
     retry_now: Mutex<HashSet<QueueId>>,
     dead: Mutex<HashMap<String, DeadDest>>,
+    lmtp: LmtpPool,
     kick: Notify,
     /// DKIM signer for mail our own users send out (None when `dkim.enabled` is off).
     signer: Option<Arc<ferrymail_mailauth::Signer>>,
@@ -89,7 +90,9 @@ impl Runner {
     ) -> Runner {
         let hostname = config.hostname();
         let global = Arc::new(Semaphore::new(config.queue.max_parallel));
+        let lmtp = LmtpPool::new(config.queue.lmtp_idle_connections);
         Runner {
+            lmtp,
             config,
             spool,
             users,
@@ -421,34 +424,6 @@ impl Runner {
         rcpts: &[&Recipient],
         data_path: &std::path::Path,
     ) -> Vec<RcptOutcome> {
-        let path = self.config.lmtp_socket();
-        let all = |o: RcptOutcome| vec![o; rcpts.len()];
-        let conn = tokio::time::timeout(
-            self.config.queue.connect_timeout,
-            tokio::net::UnixStream::connect(&path),
-        )
-        .await;
-        let stream = match conn {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return all(RcptOutcome::deferred(
-                    "local",
-                    "4.4.1",
-                    &format!(
-                        "cannot connect to local-delivery at {}: {e}",
-                        path.display()
-                    ),
-                ))
-            }
-            Err(_) => {
-                return all(RcptOutcome::deferred(
-                    "local",
-                    "4.4.1",
-                    "connecting to local-delivery timed out",
-                ))
-            }
-        };
-        let mut wire = SmtpClientConn::new(MaybeTls::Unix(stream));
         let params = SessionParams {
             dialect: Dialect::Lmtp,
             helo: &self.hostname,
@@ -459,12 +434,16 @@ impl Runner {
             auth: None,
             auth_plaintext_ok: true,
         };
-        match session::run(&mut wire, &params, env, rcpts, data_path).await {
-            SessionResult::Done(o) => o,
-            SessionResult::NextHost { reason, .. } => {
-                all(RcptOutcome::deferred("local", "4.4.2", &reason))
-            }
-        }
+        self.lmtp
+            .deliver(
+                &self.config.lmtp_socket(),
+                self.config.queue.connect_timeout,
+                &params,
+                env,
+                rcpts,
+                data_path,
+            )
+            .await
     }
 
     async fn deliver_remote(

@@ -219,6 +219,14 @@ fn wire_outcome(e: &WireError, relay: &str) -> RcptOutcome {
 }
 
 /// Runs one session on a connected stream for `rcpts` of `env`, sending `data_path`.
+/// One transaction's outcomes (one per recipient, in order), and whether the connection ended
+/// it cleanly and can carry another.
+pub struct Sent {
+    pub outcomes: Vec<RcptOutcome>,
+    pub reusable: bool,
+}
+
+/// A whole session: [`open`], one transaction ([`send`]), QUIT.
 pub async fn run(
     wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,
@@ -226,6 +234,23 @@ pub async fn run(
     rcpts: &[&Recipient],
     data_path: &Path,
 ) -> SessionResult {
+    let ext = match open(wire, p).await {
+        Ok(ext) => ext,
+        Err(next) => return next,
+    };
+    let sent = send(wire, p, &ext, env, rcpts, data_path).await;
+    if sent.reusable {
+        quit(wire, p.timeouts).await;
+    }
+    SessionResult::Done(sent.outcomes)
+}
+
+/// Greeting, EHLO/LHLO, STARTTLS and AUTH as `p` asks: the connection is then ready for
+/// transactions with the returned extensions. `Err` is the [`SessionResult::NextHost`] to report.
+pub async fn open(
+    wire: &mut SmtpClientConn,
+    p: &SessionParams<'_>,
+) -> Result<Extensions, SessionResult> {
     let t = p.timeouts;
     let next = |reason: String| SessionResult::NextHost {
         reason,
@@ -234,12 +259,12 @@ pub async fn run(
     // Greeting.
     match wire.reply("reading greeting", t.command).await {
         Ok(r) if r.code == 220 => {}
-        Ok(r) => return next(format!("{} greeted us with {r}", p.relay)),
-        Err(e) => return next(format!("{e} with {}", p.relay)),
+        Ok(r) => return Err(next(format!("{} greeted us with {r}", p.relay))),
+        Err(e) => return Err(next(format!("{e} with {}", p.relay))),
     }
     let mut ext = match hello(wire, p).await {
         Ok(e) => e,
-        Err(reason) => return next(reason),
+        Err(reason) => return Err(next(reason)),
     };
     // STARTTLS.
     if let TlsUse::Starttls {
@@ -259,44 +284,64 @@ pub async fn run(
                 Ok(r) if r.code == 220 => {
                     let name = server_name(p.server_name);
                     if let Err(e) = wire.upgrade(connector, name, t.command).await {
-                        return SessionResult::NextHost {
+                        return Err(SessionResult::NextHost {
                             reason: format!("{e} with {}", p.relay),
                             tls_failed: !required,
-                        };
+                        });
                     }
                     ext = match hello(wire, p).await {
                         Ok(e) => e,
-                        Err(reason) => return next(reason),
+                        Err(reason) => return Err(next(reason)),
                     };
                 }
-                Ok(r) if *required => return next(format!("STARTTLS refused by {}: {r}", p.relay)),
+                Ok(r) if *required => {
+                    return Err(next(format!("STARTTLS refused by {}: {r}", p.relay)))
+                }
                 Ok(_) => {
                     // Opportunistic: the server refused STARTTLS; carry on in plaintext.
                 }
-                Err(e) => return next(format!("{e} with {}", p.relay)),
+                Err(e) => return Err(next(format!("{e} with {}", p.relay))),
             }
         } else if *required && !wire.is_tls() {
-            return next(format!(
+            return Err(next(format!(
                 "TLS is required but {} does not offer STARTTLS",
                 p.relay
-            ));
+            )));
         }
     }
     // AUTH to a smarthost.
     if let Some((user, pass)) = p.auth {
         if !wire.is_tls() && !p.auth_plaintext_ok {
-            return next(format!(
+            return Err(next(format!(
                 "not sending credentials to {} without TLS",
                 p.relay
-            ));
+            )));
         }
         if let Err(reason) = authenticate(wire, p, &ext, user, pass).await {
-            return next(reason);
+            return Err(next(reason));
         }
     }
 
+    Ok(ext)
+}
+
+/// One transaction on an [`open`]ed connection: the message to `rcpts`, pipelined when the
+/// server allows. Refusals that make sending pointless (size, SMTPUTF8, 8BITMIME) end the
+/// session; otherwise the connection is left ready for the next transaction (`reusable`).
+pub async fn send(
+    wire: &mut SmtpClientConn,
+    p: &SessionParams<'_>,
+    ext: &Extensions,
+    env: &Envelope,
+    rcpts: &[&Recipient],
+    data_path: &Path,
+) -> Sent {
+    let t = p.timeouts;
     // Things the server must support, or the message cannot go there at all.
-    let all = |o: RcptOutcome| SessionResult::Done(vec![o; rcpts.len()]);
+    let all = |o: RcptOutcome| Sent {
+        outcomes: vec![o; rcpts.len()],
+        reusable: false,
+    };
     if env.smtputf8 && !ext.smtputf8 && p.dialect == Dialect::Smtp {
         quit(wire, t).await;
         return all(RcptOutcome::bounced(
@@ -347,7 +392,7 @@ pub async fn run(
         }
     }
 
-    SessionResult::Done(transaction(wire, p, &ext, env, rcpts, data_path, send_8bit).await)
+    transaction(wire, p, ext, env, rcpts, data_path, send_8bit).await
 }
 
 async fn hello(wire: &mut SmtpClientConn, p: &SessionParams<'_>) -> Result<Extensions, String> {
@@ -444,7 +489,7 @@ async fn transaction(
     rcpts: &[&Recipient],
     data_path: &Path,
     send_8bit: bool,
-) -> Vec<RcptOutcome> {
+) -> Sent {
     let t = p.timeouts;
     let relay = p.relay;
     let mut out: Vec<Option<RcptOutcome>> = vec![None; rcpts.len()];
@@ -453,10 +498,12 @@ async fn transaction(
             *slot = Some(o.clone());
         }
     };
-    let finish = |out: Vec<Option<RcptOutcome>>| -> Vec<RcptOutcome> {
-        out.into_iter()
+    let finish = |out: Vec<Option<RcptOutcome>>| Sent {
+        outcomes: out
+            .into_iter()
             .map(|o| o.unwrap_or_else(|| RcptOutcome::deferred(relay, "4.4.2", "no reply")))
-            .collect()
+            .collect(),
+        reusable: false,
     };
     let pipelining = ext.pipelining || p.dialect == Dialect::Lmtp;
     let mail = mail_command(env, ext, send_8bit);
@@ -602,8 +649,10 @@ async fn transaction(
             }
         }
     }
-    quit(wire, t).await;
-    finish(out)
+    Sent {
+        reusable: true,
+        ..finish(out)
+    }
 }
 
 /// After a pipelined DATA that the server answered 354 although nothing can be sent (MAIL

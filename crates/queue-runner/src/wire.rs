@@ -54,6 +54,22 @@ impl SmtpClientConn {
         self.io.get_ref().is_tls()
     }
 
+    /// Whether an idle connection is still open with nothing unread: the server has not
+    /// closed it (EOF) nor sent anything unasked (e.g. a 421 before closing). Only plain
+    /// sockets can be checked without reading; a TLS connection counts as not quiet.
+    pub fn is_quiet(&self) -> bool {
+        if !self.io.buffer().is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        let r = match self.io.get_ref() {
+            MaybeTls::Unix(s) => s.try_read(&mut probe),
+            MaybeTls::Plain(s) => s.try_read(&mut probe),
+            _ => return false,
+        };
+        matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// Reads one complete (possibly multi-line) reply within `limit`.
     pub async fn reply(
         &mut self,

@@ -327,33 +327,48 @@ impl Spool {
 
     /// Atomically replace the stored envelope `envelope.id` (in `queue/` or `hold/`, wherever
     /// it is) with `envelope`.
+    ///
+    /// Only the rename is done under the queue lock; the record is written and flushed before
+    /// and the directory flushed after it, shared with concurrent updates, so a slow disk does
+    /// not serialise every delivery's bookkeeping behind one lock.
     pub fn update_envelope(&self, envelope: &Envelope) -> Result<()> {
         let id = envelope.id;
         let bytes = encode_envelope(envelope)?;
-        let _lock = self.lock()?;
-        let dir = self.locate(&id)?.ok_or(SpoolError::NotFound(id))?;
-        let target = self.file(dir.dir_name(), &id);
-        let tmp = self.dir(TMP).join(format!("{id}.upd"));
-        let written = write_synced(&tmp, &bytes, false)
-            .and_then(|()| fs::rename(&tmp, &target).map_err(SpoolError::io("rename", &target)));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
+        let tmp = self.dir(TMP).join(format!("{id}.{}.upd", unique_suffix()));
+        let placed = write_synced(&tmp, &bytes, true).and_then(|()| {
+            let _lock = self.lock()?;
+            let dir = self.locate(&id)?.ok_or(SpoolError::NotFound(id))?;
+            let target = self.file(dir.dir_name(), &id);
+            fs::rename(&tmp, &target).map_err(SpoolError::io("rename", &target))?;
+            Ok(dir)
+        });
+        match placed {
+            Ok(dir) => fsync_dir(&self.dir(dir.dir_name())),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(e)
+            }
         }
-        fsync_dir(&self.dir(dir.dir_name()))
     }
 
     /// Delete a message: its envelope (from `queue/` or `hold/`) first, so a crash in between
     /// leaves only an orphan data file for cleanup, never an envelope without its message.
+    ///
+    /// The envelope's removal is flushed (shared with concurrent removals) before the data file
+    /// goes, outside the queue lock; the data file's removal is not flushed: if a crash undoes
+    /// it, the file is an orphan that [`Spool::cleanup`] removes.
     pub fn remove(&self, id: &QueueId) -> Result<()> {
-        let _lock = self.lock()?;
-        let dir = self.locate(id)?.ok_or(SpoolError::NotFound(*id))?;
-        let env_path = self.file(dir.dir_name(), id);
-        fs::remove_file(&env_path).map_err(SpoolError::io("unlink", &env_path))?;
+        let dir = {
+            let _lock = self.lock()?;
+            let dir = self.locate(id)?.ok_or(SpoolError::NotFound(*id))?;
+            let env_path = self.file(dir.dir_name(), id);
+            fs::remove_file(&env_path).map_err(SpoolError::io("unlink", &env_path))?;
+            dir
+        };
         fsync_dir(&self.dir(dir.dir_name()))?;
         let data = self.file(DATA, id);
         match fs::remove_file(&data) {
-            Ok(()) => fsync_dir(&self.dir(DATA)),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(SpoolError::io("unlink", data)(e)),
         }
@@ -525,7 +540,7 @@ impl Spool {
             unix_now()
         );
         f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
+            .and_then(|()| ferrymail_fsutil::sync_file(&f))
             .map_err(SpoolError::io("write", &reason_path))?;
 
         // Data before envelope: a crash in between leaves the envelope to be quarantined
@@ -671,8 +686,20 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8], new: bool) -> Result<()> {
     }
     let mut f = opts.open(path).map_err(SpoolError::io("create", path))?;
     f.write_all(bytes)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| ferrymail_fsutil::sync_data(&f))
         .map_err(SpoolError::io("write", path))
+}
+
+/// A suffix no other writer in this or another process uses at the same time (pid and a
+/// counter), for temporary names that several updaters of one message could otherwise share.
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// How far a writer got, which decides what dropping it must undo.
@@ -768,8 +795,7 @@ impl SpoolWriter {
         let file = file
             .into_inner()
             .map_err(|e| SpoolError::io("write", &self.tmp_data)(e.into_error()))?;
-        file.sync_all()
-            .map_err(SpoolError::io("fsync", &self.tmp_data))?;
+        ferrymail_fsutil::sync_data(&file).map_err(SpoolError::io("fsync", &self.tmp_data))?;
         drop(file);
         step!(DataSynced);
 
@@ -810,7 +836,7 @@ impl SpoolWriter {
         f.write_all(record.get(half..).unwrap_or_default())
             .map_err(SpoolError::io("write", &tmp_env))?;
         step!(EnvelopeWritten);
-        f.sync_all().map_err(SpoolError::io("fsync", &tmp_env))?;
+        ferrymail_fsutil::sync_data(&f).map_err(SpoolError::io("fsync", &tmp_env))?;
         drop(f);
         step!(EnvelopeSynced);
 

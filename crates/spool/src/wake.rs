@@ -11,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::{AsRawFd, RawFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::id::QueueId;
 
@@ -144,15 +145,20 @@ impl AsRawFd for WakeReceiver {
     }
 }
 
+/// How long a wake-up may wait for room in queue-runner's receive queue. The queue holds only
+/// `net.unix.max_dgram_qlen` datagrams (10 by default): under a burst of commits a sender that
+/// gave up at once would leave its message to the next periodic scan, a minute later.
+const SEND_TIMEOUT: Duration = Duration::from_millis(250);
+
 fn send(path: &Path, wake: Wake) -> bool {
     let result = UnixDatagram::unbound().and_then(|s| {
-        s.set_nonblocking(true)?;
+        s.set_write_timeout(Some(SEND_TIMEOUT))?;
         s.send_to(&wake.encode(), path)
     });
     match result {
         Ok(_) => true,
         Err(e) => {
-            // Expected whenever queue-runner is down or busy; its periodic scan covers it.
+            // Expected whenever queue-runner is down; its periodic scan covers it.
             tracing::debug!(socket = %path.display(), error = %e, "wake-up not delivered");
             false
         }
@@ -160,7 +166,8 @@ fn send(path: &Path, wake: Wake) -> bool {
 }
 
 /// Tell queue-runner that `id` was queued. Best effort: returns whether the datagram was
-/// sent, never blocks, never errors.
+/// sent, never errors; waits at most a quarter second for room in a full receive queue, so
+/// call it from a blocking context.
 pub fn notify_wake(path: impl AsRef<Path>, id: &QueueId) -> bool {
     send(path.as_ref(), Wake::Queued(*id))
 }
