@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc;
 
-use ferrymail_users::{AuthCacheConfig, UserDbConfig};
+use ferrymail_users::UserDbConfig;
 
 use super::*;
 
@@ -20,23 +20,23 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A user database of `{PLAIN}` users (`joe`, `ann`, `bob` @a.test, password "right").
-fn users(dir: &std::path::Path) -> UserDb {
+/// A user database of `{PLAIN}` users (`joe`, `ann`, `bob` @a.test, password "right"), and the
+/// directory holding it.
+fn users() -> (tempfile::TempDir, UserDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
     std::fs::write(
-        dir.join("passwd"),
+        &passwd,
         "joe@a.test:{PLAIN}right\nann@a.test:{PLAIN}right\nbob@a.test:{PLAIN}right\n",
     )
     .unwrap();
-    UserDb::open(UserDbConfig {
-        passwd_file: dir.join("passwd"),
-        aliases_file: None,
-        domains_file: None,
+    let db = UserDb::open(UserDbConfig {
+        passwd_file: passwd,
         local_domains: vec!["a.test".into()],
-        unix_accounts: None,
-        recipient_delimiter: None,
-        auth_cache: AuthCacheConfig::default(),
+        ..UserDbConfig::default()
     })
-    .unwrap()
+    .unwrap();
+    (dir, db)
 }
 
 /// Starts a check from `from` that holds its slot (and turn, if any) until the returned sender
@@ -61,22 +61,42 @@ async fn login(t: &AuthThrottle, db: &UserDb, from: IpAddr, user: &str, pw: &str
         .await
 }
 
-async fn accepted_within(ms: u64, f: impl std::future::Future<Output = LoginCheck>) -> bool {
+/// Whether `user` logs in from `from` with the right password within two seconds.
+async fn accepted(t: &AuthThrottle, db: &UserDb, from: &str, user: &str) -> bool {
+    let attempt = login(t, db, ip(from), user, "right");
     matches!(
-        tokio::time::timeout(Duration::from_millis(ms), f).await,
+        tokio::time::timeout(Duration::from_secs(2), attempt).await,
         Ok(LoginCheck::Accepted(_))
     )
 }
 
+/// Starts `user`'s login from `from`, checks it is still waiting a while later, and returns a
+/// task telling whether it is accepted once it may go on.
+async fn waiting_login(
+    t: &AuthThrottle,
+    db: &UserDb,
+    from: &str,
+    user: &str,
+) -> tokio::task::JoinHandle<bool> {
+    let (t, db, from, user) = (t.clone(), db.clone(), from.to_owned(), user.to_owned());
+    let task = tokio::spawn(async move {
+        matches!(
+            login(&t, &db, ip(&from), &user, "right").await,
+            LoginCheck::Accepted(_)
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "the login did not wait");
+    task
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_login_from_a_clean_address_does_not_wait_for_its_other_checks() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = users(dir.path());
+    let (_dir, db) = users();
     let t = throttle(2, Duration::from_millis(1));
-    let office = ip("192.0.2.10");
-    let busy = hold_a_check(&t, office).await;
+    let busy = hold_a_check(&t, ip("192.0.2.10")).await;
     assert!(
-        accepted_within(2000, login(&t, &db, office, "joe@a.test", "right")).await,
+        accepted(&t, &db, "192.0.2.10", "joe@a.test").await,
         "a clean address's login waited for its other check"
     );
     drop(busy);
@@ -84,86 +104,46 @@ async fn a_login_from_a_clean_address_does_not_wait_for_its_other_checks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_address_with_failures_checks_one_at_a_time_but_remembered_logins_skip_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = users(dir.path());
+    let (_dir, db) = users();
     let t = throttle(4, Duration::from_millis(1));
-    let office = ip("192.0.2.11");
-    assert!(matches!(
-        login(&t, &db, office, "joe@a.test", "right").await,
-        LoginCheck::Accepted(_)
-    ));
-    t.failed(office, "eve@a.test");
-    let busy = hold_a_check(&t, office).await;
+    let office = "192.0.2.11";
+    assert!(accepted(&t, &db, office, "joe@a.test").await);
+    t.failed(ip(office), "eve@a.test");
+    let busy = hold_a_check(&t, ip(office)).await;
     // A check not remembered waits for the address's turn, although slots are free...
-    let (t2, db2) = (t.clone(), db.clone());
-    let ann = tokio::spawn(async move { login(&t2, &db2, office, "ann@a.test", "right").await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !ann.is_finished(),
-        "a failing address ran two checks at once"
-    );
+    let ann = waiting_login(&t, &db, office, "ann@a.test").await;
     // ...while one remembered from before goes straight through, and another address is free.
-    assert!(accepted_within(2000, login(&t, &db, office, "joe@a.test", "right")).await);
-    assert!(
-        accepted_within(
-            2000,
-            login(&t, &db, ip("192.0.2.12"), "bob@a.test", "right")
-        )
-        .await
-    );
+    assert!(accepted(&t, &db, office, "joe@a.test").await);
+    assert!(accepted(&t, &db, "192.0.2.12", "bob@a.test").await);
     drop(busy);
-    let ann = tokio::time::timeout(Duration::from_secs(5), ann).await;
-    assert!(matches!(ann, Ok(Ok(LoginCheck::Accepted(_)))));
+    assert!(ann.await.unwrap());
     assert!(t.turns.lock().unwrap().is_empty(), "turns left behind");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_remembered_login_needs_no_slot_and_no_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = users(dir.path());
+    let (_dir, db) = users();
     let t = throttle(1, Duration::from_millis(1));
-    assert!(matches!(
-        login(&t, &db, ip("192.0.2.20"), "joe@a.test", "right").await,
-        LoginCheck::Accepted(_)
-    ));
+    assert!(accepted(&t, &db, "192.0.2.20", "joe@a.test").await);
     let hashes = db.hashes_computed();
     let busy = hold_a_check(&t, ip("192.0.2.21")).await;
-    assert!(
-        accepted_within(
-            2000,
-            login(&t, &db, ip("192.0.2.22"), "joe@a.test", "right")
-        )
-        .await
-    );
+    assert!(accepted(&t, &db, "192.0.2.22", "joe@a.test").await);
     assert_eq!(db.hashes_computed(), hashes);
     // Not remembered: it needs the only slot, held above.
-    let (t2, db2) = (t.clone(), db.clone());
-    let ann =
-        tokio::spawn(
-            async move { login(&t2, &db2, ip("192.0.2.22"), "ann@a.test", "right").await },
-        );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!ann.is_finished(), "a check ran without a slot");
+    let ann = waiting_login(&t, &db, "192.0.2.22", "ann@a.test").await;
     drop(busy);
-    assert!(matches!(
-        tokio::time::timeout(Duration::from_secs(5), ann).await,
-        Ok(Ok(LoginCheck::Accepted(_)))
-    ));
+    assert!(ann.await.unwrap());
 }
 
 #[tokio::test]
 async fn wrong_passwords_are_refused_with_a_growing_delay_and_never_remembered() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = users(dir.path());
+    let (_dir, db) = users();
     let t = throttle(2, Duration::from_millis(5));
     // An IPv4 client seen as an IPv4-mapped IPv6 address is the same client.
-    let from = ip("::ffff:198.51.100.1");
-    assert!(matches!(
-        login(&t, &db, from, "joe@a.test", "right").await,
-        LoginCheck::Accepted(_)
-    ));
+    let from = "::ffff:198.51.100.1";
+    assert!(accepted(&t, &db, from, "joe@a.test").await);
     for expected in [5, 10, 20] {
-        match login(&t, &db, from, "joe@a.test", "wrong").await {
+        match login(&t, &db, ip(from), "joe@a.test", "wrong").await {
             LoginCheck::Refused { reason, delay } => {
                 assert_eq!(reason, AuthError::WrongPassword);
                 assert_eq!(delay, Duration::from_millis(expected));
@@ -173,10 +153,7 @@ async fn wrong_passwords_are_refused_with_a_growing_delay_and_never_remembered()
     }
     assert_eq!(t.owed(ip("198.51.100.1")), Some(Duration::from_millis(10)));
     // The right password still works (remembered), and forgives joe's failures.
-    assert!(matches!(
-        login(&t, &db, from, "joe@a.test", "right").await,
-        LoginCheck::Accepted(_)
-    ));
+    assert!(accepted(&t, &db, from, "joe@a.test").await);
     assert_eq!(t.owed(ip("198.51.100.1")), None);
 }
 

@@ -20,7 +20,7 @@ use crate::unix_accounts::{today, UnixAccount, UnixAccountsConfig, UnixCredentia
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which files make up the user database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDbConfig {
     /// Dovecot-format passwd-file of virtual users.
     pub passwd_file: PathBuf,

@@ -1,35 +1,44 @@
 //! The memory of successful logins, seen through `UserDb`: what skips the hash, and what never does.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferrymail_users::{
     hash_password, AuthCacheConfig, AuthError, PasswdFile, StoredPassword, UserDb, UserDbConfig,
 };
 
-fn open(dir: &Path, ttl: Duration) -> UserDb {
-    UserDb::open(UserDbConfig {
-        passwd_file: dir.join("passwd"),
-        aliases_file: None,
-        domains_file: None,
+/// A database whose only user is joe@a.test with the password field `field`, remembering
+/// successes for `ttl`; the directory and the passwd file's path come with it.
+fn joe(field: &str, ttl: Duration) -> (tempfile::TempDir, PathBuf, UserDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    fs::write(&passwd, format!("joe@a.test:{field}\n")).unwrap();
+    let auth_cache = AuthCacheConfig {
+        ttl,
+        max_entries: 100,
+    };
+    let db = UserDb::open(UserDbConfig {
+        passwd_file: passwd.clone(),
         local_domains: vec!["a.test".into()],
-        unix_accounts: None,
-        recipient_delimiter: None,
-        auth_cache: AuthCacheConfig {
-            ttl,
-            max_entries: 100,
-        },
+        auth_cache,
+        ..UserDbConfig::default()
     })
-    .unwrap()
+    .unwrap();
+    (dir, passwd, db)
+}
+
+/// What `mailctl user passwd` does: load, change, atomic save.
+fn set_joes_password(passwd: &Path, field: &str) {
+    let mut f = PasswdFile::load(passwd).unwrap();
+    f.set_password("joe@a.test", Some(StoredPassword::parse(field).unwrap()))
+        .unwrap();
+    f.save().unwrap();
 }
 
 #[test]
 fn a_remembered_success_computes_no_hash() {
-    let dir = tempfile::tempdir().unwrap();
-    let argon = hash_password("right").unwrap();
-    fs::write(dir.path().join("passwd"), format!("joe@a.test:{argon}\n")).unwrap();
-    let db = open(dir.path(), Duration::from_secs(60));
+    let (_dir, _, db) = joe(&hash_password("right").unwrap(), Duration::from_secs(60));
 
     assert_eq!(db.verify_cached("joe@a.test", "right"), None, "nothing yet");
     assert!(db.verify("joe@a.test", "right").is_ok());
@@ -46,9 +55,7 @@ fn a_remembered_success_computes_no_hash() {
 
 #[test]
 fn a_wrong_password_never_hits_and_failures_are_not_remembered() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("passwd"), "joe@a.test:{PLAIN}right\n").unwrap();
-    let db = open(dir.path(), Duration::from_secs(60));
+    let (_dir, _, db) = joe("{PLAIN}right", Duration::from_secs(60));
     assert!(db.verify("joe@a.test", "right").is_ok());
     for _ in 0..3 {
         assert_eq!(db.verify_cached("joe@a.test", "wrong"), None);
@@ -68,9 +75,7 @@ fn a_wrong_password_never_hits_and_failures_are_not_remembered() {
 
 #[test]
 fn entries_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("passwd"), "joe@a.test:{PLAIN}right\n").unwrap();
-    let db = open(dir.path(), Duration::from_millis(200));
+    let (_dir, _, db) = joe("{PLAIN}right", Duration::from_millis(200));
     assert!(db.verify("joe@a.test", "right").is_ok());
     assert!(db.verify_cached("joe@a.test", "right").is_some());
     std::thread::sleep(Duration::from_millis(300));
@@ -81,21 +86,12 @@ fn entries_expire() {
 
 #[test]
 fn a_changed_password_takes_effect_without_a_flush() {
-    let dir = tempfile::tempdir().unwrap();
-    let passwd = dir.path().join("passwd");
-    fs::write(&passwd, "joe@a.test:{PLAIN}old\n").unwrap();
-    let db = open(dir.path(), Duration::from_secs(600));
+    let (_dir, passwd, db) = joe("{PLAIN}old", Duration::from_secs(600));
     assert!(db.verify("joe@a.test", "old").is_ok());
     assert!(db.verify_cached("joe@a.test", "old").is_some());
 
-    // mailctl-style edit, and no signal: the database notices on its own (once a second).
-    let mut f = PasswdFile::load(&passwd).unwrap();
-    f.set_password(
-        "joe@a.test",
-        Some(StoredPassword::parse("{PLAIN}new").unwrap()),
-    )
-    .unwrap();
-    f.save().unwrap();
+    // No signal: the database notices the edit on its own (once a second).
+    set_joes_password(&passwd, "{PLAIN}new");
     let deadline = Instant::now() + Duration::from_secs(10);
     while db.verify_cached("joe@a.test", "old").is_some() {
         assert!(
@@ -113,13 +109,7 @@ fn a_changed_password_takes_effect_without_a_flush() {
     // The same password stored again under a new hash is checked again too.
     let before = db.hashes_computed();
     assert!(db.verify_cached("joe@a.test", "new").is_some());
-    let mut f = PasswdFile::load(&passwd).unwrap();
-    f.set_password(
-        "joe@a.test",
-        Some(StoredPassword::parse("{CLEARTEXT}new").unwrap()),
-    )
-    .unwrap();
-    f.save().unwrap();
+    set_joes_password(&passwd, "{CLEARTEXT}new");
     assert!(db.reload_if_changed());
     assert_eq!(db.verify_cached("joe@a.test", "new"), None);
     assert!(db.verify("joe@a.test", "new").is_ok());
@@ -128,10 +118,7 @@ fn a_changed_password_takes_effect_without_a_flush() {
 
 #[test]
 fn a_disabled_login_is_refused_even_when_remembered() {
-    let dir = tempfile::tempdir().unwrap();
-    let passwd = dir.path().join("passwd");
-    fs::write(&passwd, "joe@a.test:{PLAIN}pw\n").unwrap();
-    let db = open(dir.path(), Duration::from_secs(600));
+    let (_dir, passwd, db) = joe("{PLAIN}pw", Duration::from_secs(600));
     assert!(db.verify("joe@a.test", "pw").is_ok());
     fs::write(&passwd, "joe@a.test:\n").unwrap();
     assert!(db.reload_if_changed());
@@ -141,9 +128,7 @@ fn a_disabled_login_is_refused_even_when_remembered() {
 
 #[test]
 fn a_zero_ttl_turns_the_cache_off() {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("passwd"), "joe@a.test:{PLAIN}pw\n").unwrap();
-    let db = open(dir.path(), Duration::ZERO);
+    let (_dir, _, db) = joe("{PLAIN}pw", Duration::ZERO);
     assert!(db.verify("joe@a.test", "pw").is_ok());
     assert!(db.verify("joe@a.test", "pw").is_ok());
     assert_eq!(db.verify_cached("joe@a.test", "pw"), None);
