@@ -158,6 +158,13 @@ pub struct UserDb {
     pub unix_mailbox: UnixMailbox,
     /// `joe+tag@domain` is delivered to `joe@domain` when set (empty = off).
     pub recipient_delimiter: String,
+    /// How long a successful password check is remembered, so the next logins of that user with
+    /// that password skip the slow hash (0 = no cache). Counted from the check itself, never
+    /// extended by a hit; a changed stored password is never matched by an older entry.
+    #[serde(with = "humantime_serde")]
+    pub auth_cache_ttl: Duration,
+    /// Successful checks remembered at most (0 = no cache); the oldest go first when full.
+    pub auth_cache_size: usize,
 }
 
 impl Default for UserDb {
@@ -172,6 +179,8 @@ impl Default for UserDb {
             unix_min_uid: 1000,
             unix_mailbox: UnixMailbox::Maildir,
             recipient_delimiter: "+".into(),
+            auth_cache_ttl: Duration::from_secs(300),
+            auth_cache_size: 10_000,
         }
     }
 }
@@ -283,7 +292,8 @@ pub struct ConnLimits {
     pub max_connections_per_ip: usize,
     /// Failed logins tolerated per connection before it is closed.
     pub max_auth_failures: u32,
-    /// Delay added after each failed login (doubles per failure from the same address, capped).
+    /// Delay added after each failed login (doubles per failure from the same address, capped
+    /// at a minute); an address with failures also waits it before its next check.
     #[serde(with = "humantime_serde")]
     pub auth_failure_delay: Duration,
     /// Clients in `general.trusted_networks` are exempt from the per-address limits.
@@ -291,8 +301,9 @@ pub struct ConnLimits {
     /// Allow passwords before TLS from loopback clients (for local tools and tests).
     pub plaintext_auth_on_loopback: bool,
     /// Password checks (deliberately slow hashes) running at once; 0 = one per CPU core.
-    /// Each client address also gets one check at a time (unless exempt as trusted), so a
-    /// flood of bad logins queues behind itself instead of starving everyone's logins.
+    /// A client address with recent failed logins also gets one check at a time (unless exempt
+    /// as trusted), so a flood of bad logins queues behind itself instead of starving everyone's
+    /// logins; logins remembered by `userdb.auth_cache_ttl` need no check at all.
     pub max_concurrent_password_checks: usize,
 }
 
@@ -807,6 +818,9 @@ impl Config {
                     self.log.level
                 ),
             );
+        }
+        if self.userdb.auth_cache_ttl > Duration::from_secs(24 * 3600) {
+            bad("userdb.auth_cache_ttl", "must be at most 1 day".into());
         }
         if self.userdb.recipient_delimiter.chars().count() > 1 {
             bad(

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use ferrymail_config::Config;
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_spawn::child::{ConnHeader, Session};
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_config::Role;
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::{AuthThrottle, LoginCheck};
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
@@ -295,36 +295,31 @@ impl Conn {
         self.flush().await?;
         let ip = self.info.peer_ip();
         let exempt = self.info.trusted && self.shared.exempt_trusted;
-        if !exempt {
-            let delay = self.shared.throttle.pending_delay(ip);
-            if !delay.is_zero() {
-                self.sleep_or_stop(delay).await?;
-            }
-        }
-        let db = self.shared.userdb.clone();
-        let login = creds.authcid.clone();
-        let r = self
-            .shared
-            .throttle
-            .check_password(ip, exempt, move || {
-                db.verify(&creds.authcid, &creds.password)
-            })
-            .await;
-        let result = match r {
-            Some(Ok(account)) => {
-                self.shared.throttle.succeeded(ip);
+        let (throttle, db) = (self.shared.throttle.clone(), self.shared.userdb.clone());
+        let login = creds.authcid;
+        let mut hard_stop = self.hard_stop.clone();
+        // The check may first wait out the address's back-off: a shutdown does not wait for it.
+        let checked = tokio::select! {
+            _ = hard_stop.wait() => None,
+            r = throttle.verify(&db, ip, exempt, &login, creds.password) => Some(r),
+        };
+        let Some(checked) = checked else {
+            self.queue(&replies::shutting_down(&self.session.config().hostname));
+            return Err(End::Closed);
+        };
+        let result = match checked {
+            LoginCheck::Accepted(account) => {
                 tracing::info!(user = %account.login(), "authenticated");
                 Ok(account.login().to_owned())
             }
-            Some(Err(e)) => {
-                tracing::info!(user = %login, reason = %e, "authentication failed");
-                let delay = self.shared.throttle.failed(ip);
+            LoginCheck::Refused { reason, delay } => {
+                tracing::info!(user = %login, %reason, "authentication failed");
                 if !exempt {
                     self.sleep_or_stop(delay).await?;
                 }
                 Err(())
             }
-            None => {
+            LoginCheck::Broken => {
                 tracing::warn!("password check task failed");
                 Err(())
             }

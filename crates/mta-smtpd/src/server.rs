@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use ferrymail_config::{BareLinePolicy, Config, Role};
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_net::notify;
 use ferrymail_net::server::{serve, ServeOptions};
 use ferrymail_net::signals::{shutdown_pair, Shutdown};

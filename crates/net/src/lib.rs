@@ -6,11 +6,13 @@
 //! [`journal`]), its listening sockets from systemd or bound ([`listeners`]), TLS ([`tls`]), the
 //! privilege drop ([`privdrop`]), the SIGTERM/SIGHUP behaviour ([`signals`], [`notify`]) and the
 //! exit status of every kind of failure ([`exit`]). [`server`] is the accept loop that applies
-//! the connection limits ([`limits`]). [`stream`] is the plain-or-TLS stream that makes STARTTLS
-//! an in-place upgrade ([`forward`] writes the I/O delegation of such stream enums once),
-//! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
-//! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
+//! the connection limits ([`limits`]); [`auth_throttle`] runs the password checks of every
+//! protocol and the back-off after failed ones. [`stream`] is the plain-or-TLS stream that
+//! makes STARTTLS an in-place upgrade ([`forward`] writes the I/O delegation of such stream
+//! enums once), [`lines`] reads protocol lines with an enforced length limit, and [`sasl`]
+//! decodes the PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
+pub mod auth_throttle;
 pub mod cli;
 pub mod dns;
 pub mod exit;

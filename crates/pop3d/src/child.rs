@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use ferrymail_config::Config;
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_spawn::child::Session;
 
 use crate::connection::{self, Context, RelayHeader};

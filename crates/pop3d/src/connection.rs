@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_config::Config;
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::{AuthThrottle, LoginCheck};
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
@@ -26,7 +26,7 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::maildrop::{self, LockTable, Maildrop, MaildropError, SizeCache};
 use crate::mboxdrop::MboxDrop;
-use crate::session::{Action, LoginResult, MessageInfo, Session, SessionConfig};
+use crate::session::{Action, LoginResult, Session, SessionConfig};
 use crate::transfer::Encoder;
 
 /// Output is sent once this much is pending even while the client is still pipelining.
@@ -355,13 +355,6 @@ enum LoginOutcome {
     HandOff(UnixStream),
 }
 
-/// What the password check found, decided on the blocking pool.
-enum Checked {
-    Opened(Result<(Maildrop, Vec<MessageInfo>), MaildropError>),
-    /// A Unix account to be served as itself; its canonical login.
-    ForChild(String),
-}
-
 /// Verifies, waits out any back-off, then locks and lists the maildrop — or, for a Unix
 /// account when there is a spawner, gets a session child that will.
 async fn login_action(
@@ -373,49 +366,33 @@ async fn login_action(
     let Some(userdb) = ctx.userdb.clone() else {
         return Ok(LoginOutcome::Here(LoginResult::Unavailable, None));
     };
-    let ip = info.peer_ip();
-    let owed = ctx.throttle.pending_delay(ip);
-    if !owed.is_zero() {
-        tokio::time::sleep(owed).await;
-    }
-    let config = ctx.config.clone();
-    let locks = ctx.locks.clone();
-    let sizes = ctx.sizes.clone();
-    let login_owned = login.to_owned();
-    let exempt = info.trusted && ctx.config.pop3d.limits.exempt_trusted;
-    let children = ctx.spawner.is_some();
-    let euid = nix::unistd::geteuid().as_raw();
-    let outcome = ctx
-        .throttle
-        .check_password(ip, exempt, move || {
-            let account = userdb.verify(&login_owned, &password)?;
-            if let Account::Unix(unix) = &account {
-                // An account with our own uid can be served right here.
-                if children && unix.uid != euid {
-                    return Ok(Checked::ForChild(account.login().to_owned()));
-                }
-            }
-            Ok::<_, ferrymail_users::AuthError>(Checked::Opened(maildrop::open_account(
-                &locks, &sizes, &config, &account,
-            )))
-        })
-        .await
-        .ok_or(ConnError::Internal("the password check failed"))?;
     let here = |r| Ok(LoginOutcome::Here(r, None));
-    let opened = match outcome {
-        Err(auth) => {
-            let delay = ctx.throttle.failed(ip);
-            tracing::warn!(user = login, reason = %auth, ?delay, "login failed");
+    let exempt = info.trusted && ctx.config.pop3d.limits.exempt_trusted;
+    let account = match ctx
+        .throttle
+        .verify(&userdb, info.peer_ip(), exempt, login, password)
+        .await
+    {
+        LoginCheck::Accepted(account) => account,
+        LoginCheck::Refused { reason, delay } => {
+            tracing::warn!(user = login, %reason, ?delay, "login failed");
             tokio::time::sleep(delay).await;
             return here(LoginResult::BadCredentials);
         }
-        Ok(Checked::ForChild(canonical)) => {
-            ctx.throttle.succeeded(ip);
-            return Ok(hand_off(ctx, &canonical).await);
-        }
-        Ok(Checked::Opened(o)) => o,
+        LoginCheck::Broken => return Err(ConnError::Internal("the password check failed")),
     };
-    ctx.throttle.succeeded(ip);
+    if let Account::Unix(unix) = &account {
+        // An account with our own uid can be served right here.
+        if ctx.spawner.is_some() && unix.uid != nix::unistd::geteuid().as_raw() {
+            return Ok(hand_off(ctx, account.login()).await);
+        }
+    }
+    let (config, locks, sizes) = (ctx.config.clone(), ctx.locks.clone(), ctx.sizes.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        maildrop::open_account(&locks, &sizes, &config, &account)
+    })
+    .await
+    .map_err(|_| ConnError::Internal("opening the maildrop failed"))?;
     match opened {
         Err(MaildropError::InUse) => {
             tracing::info!(user = login, "maildrop in use");

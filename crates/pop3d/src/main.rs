@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 use ferrymail_config::{Config, Role};
+use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_net::cli::DaemonArgs;
 use ferrymail_net::exit::StartError;
-use ferrymail_net::limits::AuthThrottle;
 use ferrymail_net::server::{serve, ServeOptions};
 use ferrymail_net::startup::{self, PreInit, Running, Service, TlsUse};
 use ferrymail_spawn::{SessionFlags, Spawner};

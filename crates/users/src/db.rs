@@ -1,9 +1,11 @@
 //! [`UserDb`]: the shared, self-reloading handle the daemons query.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::auth_cache::{AuthCache, AuthCacheConfig};
 use crate::domains::normalize_domain;
 use crate::error::{AuthError, LoadIssue, ResolveError, UserDbError};
 use crate::files::FileStamp;
@@ -18,7 +20,7 @@ use crate::unix_accounts::{today, UnixAccount, UnixAccountsConfig, UnixCredentia
 const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which files make up the user database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDbConfig {
     /// Dovecot-format passwd-file of virtual users.
     pub passwd_file: PathBuf,
@@ -32,6 +34,8 @@ pub struct UserDbConfig {
     pub unix_accounts: Option<UnixAccountsConfig>,
     /// Separator of address extensions, e.g. `+` for `joe+tag@a.test`.
     pub recipient_delimiter: Option<char>,
+    /// How long and how many successful password checks are remembered.
+    pub auth_cache: AuthCacheConfig,
 }
 
 /// A virtual (passwd-file) user, without its password.
@@ -136,6 +140,9 @@ struct Inner {
     /// Stamps of the files when a reload last failed: the same broken state
     /// is not re-read and re-logged every second.
     failed_at: Mutex<Option<Vec<Option<FileStamp>>>>,
+    auth_cache: AuthCache,
+    /// Password hashes computed so far (real and dummy): what the cache saves shows here.
+    hashes_computed: AtomicU64,
 }
 
 /// The user database. Cheap to clone (shared state), `Send + Sync`.
@@ -205,6 +212,7 @@ impl UserDb {
             unix_accounts = snap.unix.as_ref().map(|u| u.len()),
             "user database loaded"
         );
+        let auth_cache = AuthCache::new(config.auth_cache);
         Ok(UserDb {
             inner: Arc::new(Inner {
                 config,
@@ -212,6 +220,8 @@ impl UserDb {
                 last_check: Mutex::new(Instant::now()),
                 reloading: Mutex::new(()),
                 failed_at: Mutex::new(None),
+                auth_cache,
+                hashes_computed: AtomicU64::new(0),
             }),
         })
     }
@@ -363,7 +373,9 @@ impl UserDb {
     /// wrong passwords cost the same Argon2 work (for accounts with default
     /// hashes), so timing does not reveal which logins exist; callers must
     /// answer all failures identically. CPU-bound for tens of milliseconds:
-    /// run it on a blocking thread.
+    /// run it on a blocking thread. A success is remembered (see
+    /// [`verify_cached`](UserDb::verify_cached)), and a remembered one is
+    /// answered without computing the hash.
     pub fn verify(&self, login: &str, password: impl AsRef<[u8]>) -> Result<Account, AuthError> {
         let password = password.as_ref();
         if password.len() > MAX_PASSWORD_LEN {
@@ -372,26 +384,66 @@ impl UserDb {
         let snap = self.snapshot();
         let found = find_account(&snap, login);
         if password.is_empty() {
-            dummy_verify(password);
+            self.dummy_verify(password);
             return Err(AuthError::EmptyPassword);
         }
         match found {
             None => {
-                dummy_verify(password);
+                self.dummy_verify(password);
                 Err(AuthError::UnknownUser)
             }
             Some((_, None)) => {
-                dummy_verify(password);
+                self.dummy_verify(password);
                 Err(AuthError::LoginDisabled)
             }
             Some((account, Some(hash))) => {
+                let key = self.inner.auth_cache.key(account.login(), password);
+                if key
+                    .as_ref()
+                    .is_some_and(|k| self.inner.auth_cache.hit(k, &hash))
+                {
+                    return Ok(account);
+                }
+                self.inner.hashes_computed.fetch_add(1, Ordering::Relaxed);
                 if hash.verify(password) {
+                    if let Some(k) = key {
+                        self.inner.auth_cache.insert(k, &hash);
+                    }
                     Ok(account)
                 } else {
                     Err(AuthError::WrongPassword)
                 }
             }
         }
+    }
+
+    /// Answers only from the memory of recent successes: the account when
+    /// `login` logged in with this very `password` within
+    /// `userdb.auth_cache_ttl` and its stored hash has not changed since;
+    /// `None` otherwise (then [`verify`](UserDb::verify) decides). Computes no
+    /// password hash, so it may run before any throttling; it still checks
+    /// the files for changes like every query.
+    pub fn verify_cached(&self, login: &str, password: impl AsRef<[u8]>) -> Option<Account> {
+        let password = password.as_ref();
+        if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
+            return None;
+        }
+        let snap = self.snapshot();
+        let (account, hash) = find_account(&snap, login)?;
+        let hash = hash?;
+        let key = self.inner.auth_cache.key(account.login(), password)?;
+        self.inner.auth_cache.hit(&key, &hash).then_some(account)
+    }
+
+    /// How many password hashes this database has computed, including the
+    /// dummy ones that hide unknown users.
+    pub fn hashes_computed(&self) -> u64 {
+        self.inner.hashes_computed.load(Ordering::Relaxed)
+    }
+
+    fn dummy_verify(&self, password: &[u8]) {
+        self.inner.hashes_computed.fetch_add(1, Ordering::Relaxed);
+        dummy_verify(password);
     }
 
     /// Every virtual user, in passwd-file order.

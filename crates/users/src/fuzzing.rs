@@ -161,6 +161,7 @@ pub fn aliases(data: &[u8], dir: &Path) -> usize {
         local_domains: vec!["a.test".into()],
         unix_accounts: None,
         recipient_delimiter: Some('+'),
+        auth_cache: crate::AuthCacheConfig::default(),
     };
     let reader = confined_reader(dir);
     let snap = snapshot::load_with(&config, None, &reader);

@@ -3,8 +3,9 @@
 //! Role in the flow: mta-smtpd asks [`UserDb::resolve`] at `RCPT TO` whether
 //! an address is local and accepts or rejects it; queue-runner and
 //! local-delivery resolve again at delivery time to learn where the message
-//! goes (mailbox, file, pipe or relay); pop3d and imapd call
-//! [`UserDb::verify`] to log users in; mailctl edits the files through
+//! goes (mailbox, file, pipe or relay); mta-smtpd, pop3d and imapd call
+//! [`UserDb::verify`] to log users in (successes are remembered for a while,
+//! [`AuthCacheConfig`]); mailctl edits the files through
 //! [`PasswdFile`], [`AliasesFile`] and [`DomainsFile`], whose atomic saves the
 //! daemons pick up within a second without a restart.
 //!
@@ -30,6 +31,8 @@
 
 pub mod aliases;
 #[cfg(feature = "userdb")]
+mod auth_cache;
+#[cfg(feature = "userdb")]
 mod db;
 mod document;
 pub mod domains;
@@ -53,6 +56,8 @@ pub mod unix_accounts;
 mod yescrypt_params;
 
 pub use aliases::{AliasEntry, AliasTarget, AliasesFile};
+#[cfg(feature = "userdb")]
+pub use auth_cache::AuthCacheConfig;
 #[cfg(feature = "userdb")]
 pub use db::{Account, UserDb, UserDbConfig, VirtualUser};
 pub use domains::{normalize_domain, DomainsFile};

@@ -22,6 +22,10 @@ impl UserDbConfig {
                 ..UnixAccountsConfig::default()
             }),
             recipient_delimiter: c.userdb.recipient_delimiter.chars().next(),
+            auth_cache: crate::AuthCacheConfig {
+                ttl: c.userdb.auth_cache_ttl,
+                max_entries: c.userdb.auth_cache_size,
+            },
         }
     }
 }

@@ -4,7 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use ferrymail_users::{
-    Destination, ResolveError, UnixAccountsConfig, UserDb, UserDbConfig, MAX_ALIAS_DEPTH,
+    AuthCacheConfig, Destination, ResolveError, UnixAccountsConfig, UserDb, UserDbConfig,
+    MAX_ALIAS_DEPTH,
 };
 
 struct Setup {
@@ -34,6 +35,7 @@ impl Setup {
             local_domains: vec!["A.test".into()],
             unix_accounts: None,
             recipient_delimiter: Some('+'),
+            auth_cache: AuthCacheConfig::default(),
         }
     }
 

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferrymail_users::{
-    hash_password, Account, AuthError, PasswdEntry, PasswdFile, StoredPassword, UnixAccountsConfig,
-    UserDb, UserDbConfig, UserDbError,
+    hash_password, Account, AuthCacheConfig, AuthError, PasswdEntry, PasswdFile, StoredPassword,
+    UnixAccountsConfig, UserDb, UserDbConfig, UserDbError,
 };
 
 /// doveadm-generated SHA512-CRYPT of "s3cret!" (see tests/data/vectors.txt).
@@ -28,6 +28,7 @@ fn config(dir: &Path) -> UserDbConfig {
         local_domains: vec!["a.test".into()],
         unix_accounts: None,
         recipient_delimiter: None,
+        auth_cache: AuthCacheConfig::default(),
     }
 }
 

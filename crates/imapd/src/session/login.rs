@@ -1,4 +1,4 @@
-//! Logging in: the password check (throttled per address), the per-user connection limit,
+//! Logging in: the password check (the shared `AuthThrottle`), the per-user connection limit,
 //! SASL exchanges, opening the user's store — and for Unix accounts served by a per-login
 //! child process, handing the connection over ([`relay`]) and the child's side of it
 //! ([`run_relayed`]).
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ferrymail_imap_proto::response::{Code, Response};
 use ferrymail_imap_proto::session::{Action, Output};
 use ferrymail_maildir::{MailboxName, Store};
+use ferrymail_net::auth_throttle::LoginCheck;
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::signals::Shutdown;
 use ferrymail_spawn::child::ConnHeader;
@@ -260,31 +261,32 @@ impl Session {
         password: Vec<u8>,
     ) -> std::io::Result<bool> {
         let ip: IpAddr = self.info.peer_ip();
-        let pending = self.ctx.throttle.pending_delay(ip);
-        if !pending.is_zero() {
-            tokio::time::sleep(pending).await;
-        }
         let Some(users) = self.ctx.users.clone() else {
             self.push(&Response::bad(&tag, "Already logged in"));
             return Ok(false);
         };
-        let l2 = login.clone();
         let exempt = self.info.trusted && self.config().imapd.limits.exempt_trusted;
-        let verified = self
+        let account = match self
             .ctx
             .throttle
-            .check_password(ip, exempt, move || users.verify(&l2, password))
+            .verify(&users, ip, exempt, &login, password)
             .await
-            .and_then(Result::ok);
-        let Some(account) = verified else {
-            let delay = self.ctx.throttle.failed(ip);
-            tracing::info!(user = %login, "authentication failed");
-            tokio::time::sleep(delay).await;
-            return self
-                .refuse_login(tag, Code::AuthenticationFailed, "Authentication failed.")
-                .await;
+        {
+            LoginCheck::Accepted(account) => account,
+            LoginCheck::Refused { reason, delay } => {
+                tracing::info!(user = %login, %reason, "authentication failed");
+                tokio::time::sleep(delay).await;
+                return self
+                    .refuse_login(tag, Code::AuthenticationFailed, "Authentication failed.")
+                    .await;
+            }
+            LoginCheck::Broken => {
+                tracing::warn!(user = %login, "password check task failed");
+                return self
+                    .refuse_login(tag, Code::AuthenticationFailed, "Authentication failed.")
+                    .await;
+            }
         };
-        self.ctx.throttle.succeeded(ip);
         let root = match account.mailbox(self.config()) {
             MailboxLocation::Maildir(p) => p,
             MailboxLocation::Mbox(_) => {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use ferrymail_config::Config;
 use ferrymail_imap_proto::response::{Code, Kind, Response, Status};
 use ferrymail_imap_proto::session::{Action, MetadataLimits, Output, Policy, Session as Proto};
-use ferrymail_net::limits::AuthThrottle;
+use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
