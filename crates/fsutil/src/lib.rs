@@ -1,19 +1,21 @@
 //! ferrymail-fsutil: the few filesystem primitives every crash-safety argument in ferrymail
 //! rests on, written once: a rename that never replaces ([`rename_noreplace`],
-//! [`rename_dir_noreplace`]), making a directory's entries durable ([`fsync_dir`]), and
-//! replacing a small file atomically and durably ([`write_atomic`]), and clearing the way for a
-//! Unix socket a previous run left behind ([`remove_stale_socket`]).
+//! [`rename_dir_noreplace`]), making a file or a directory's entries durable ([`sync_file`],
+//! [`sync_data`], [`fsync_dir`]: the only fsync calls, each one counted), and replacing a small
+//! file atomically and durably ([`write_atomic`]), and clearing the way for a Unix socket a
+//! previous run left behind ([`remove_stale_socket`]).
 //!
 //! The spool, the Maildir store, the user-database editors and imapd's state files all use
 //! these; none of them has a copy of its own.
 
 mod rename;
 mod replace;
+mod sync;
 
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::write_atomic;
+pub use sync::{fsync_dir, sync_data, sync_file};
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
@@ -30,9 +32,4 @@ pub fn remove_stale_socket(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// Makes a directory's entries (a create, rename or unlink inside it) durable.
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }

@@ -34,7 +34,7 @@ struct Disk;
 
 impl Steps for Disk {
     fn sync_file(&mut self, file: &File) -> io::Result<()> {
-        file.sync_all()
+        crate::sync_file(file)
     }
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         fs::rename(from, to)

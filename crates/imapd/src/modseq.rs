@@ -263,7 +263,7 @@ impl ModseqLog {
             .and_then(|mut f| {
                 f.write_all(text.as_bytes())?;
                 if reserve {
-                    f.sync_data()?;
+                    ferrymail_fsutil::sync_data(&f)?;
                 }
                 Ok(())
             });

@@ -222,7 +222,7 @@ impl UidList {
             .append(true)
             .open(dir.join(FILE_NAME))?;
         f.write_all(text.as_bytes())?;
-        f.sync_data()
+        ferrymail_fsutil::sync_data(&f)
     }
 
     /// Writes the list atomically. Durable before UIDs are handed to clients, because a UID

@@ -148,7 +148,7 @@ fn write_key(config: &Config, path: &Path, pem: &[u8]) -> Result<(), Failure> {
         .open(&tmp)
         .map_err(|e| fail(e, "creating"))?;
     f.write_all(pem)
-        .and_then(|_| f.sync_all())
+        .and_then(|_| ferrymail_fsutil::sync_file(&f))
         .map_err(|e| fail(e, "writing"))?;
     if nix::unistd::geteuid().is_root() {
         if let Ok(Some(user)) = nix::unistd::User::from_name(&config.queue.user) {

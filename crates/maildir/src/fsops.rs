@@ -21,7 +21,7 @@ fn count_fsync() {
 
 pub(crate) fn fsync_file(file: &File, path: &Path) -> Result<()> {
     count_fsync();
-    file.sync_all().map_err(|e| Error::io("fsync", path, e))
+    ferrymail_fsutil::sync_file(file).map_err(|e| Error::io("fsync", path, e))
 }
 
 /// Makes a directory's entries (a rename or unlink inside it) durable.

@@ -341,9 +341,9 @@ pub fn append(
     encode_body(parts, &mut buf);
     buf.push(b'\n');
 
-    let written = file.write_all(&buf).and_then(|()| file.sync_data());
+    let written = file.write_all(&buf).and_then(|()| ferrymail_fsutil::sync_data(&file));
     if let Err(e) = written {
-        if let Err(t) = lock.file.set_len(old).and_then(|()| lock.file.sync_data()) {
+        if let Err(t) = lock.file.set_len(old).and_then(|()| ferrymail_fsutil::sync_data(&lock.file)) {
             tracing::error!(mbox = %path.display(), error = %t, "could not truncate after a failed write");
         }
         return Err(MboxError::io("write", path)(e));
@@ -490,9 +490,9 @@ pub fn remove_ranges(lock: &MboxLock, drop: &[(u64, u64)]) -> Result<u64, MboxEr
         }
     }
     // Data first, then the new length: a crash between leaves the old tail, not a hole.
-    file.sync_data()
+    ferrymail_fsutil::sync_data(&file)
         .and_then(|()| file.set_len(write))
-        .and_then(|()| file.sync_all())
+        .and_then(|()| ferrymail_fsutil::sync_file(&file))
         .map_err(MboxError::io("truncate", path))?;
     Ok(write)
 }

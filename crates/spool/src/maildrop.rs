@@ -158,7 +158,7 @@ impl Maildrop {
             let written = f
                 .set_permissions(fs::Permissions::from_mode(DROP_FILE_MODE))
                 .and_then(|()| f.write_all(&bytes))
-                .and_then(|()| f.sync_all());
+                .and_then(|()| ferrymail_fsutil::sync_file(&f));
             drop(f);
             if let Err(e) = written {
                 let _ = fs::remove_file(&tmp);

@@ -525,7 +525,7 @@ impl Spool {
             unix_now()
         );
         f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
+            .and_then(|()| ferrymail_fsutil::sync_file(&f))
             .map_err(SpoolError::io("write", &reason_path))?;
 
         // Data before envelope: a crash in between leaves the envelope to be quarantined
@@ -671,7 +671,7 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8], new: bool) -> Result<()> {
     }
     let mut f = opts.open(path).map_err(SpoolError::io("create", path))?;
     f.write_all(bytes)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| ferrymail_fsutil::sync_file(&f))
         .map_err(SpoolError::io("write", path))
 }
 
@@ -768,7 +768,7 @@ impl SpoolWriter {
         let file = file
             .into_inner()
             .map_err(|e| SpoolError::io("write", &self.tmp_data)(e.into_error()))?;
-        file.sync_all()
+        ferrymail_fsutil::sync_file(&file)
             .map_err(SpoolError::io("fsync", &self.tmp_data))?;
         drop(file);
         step!(DataSynced);
@@ -810,7 +810,7 @@ impl SpoolWriter {
         f.write_all(record.get(half..).unwrap_or_default())
             .map_err(SpoolError::io("write", &tmp_env))?;
         step!(EnvelopeWritten);
-        f.sync_all().map_err(SpoolError::io("fsync", &tmp_env))?;
+        ferrymail_fsutil::sync_file(&f).map_err(SpoolError::io("fsync", &tmp_env))?;
         drop(f);
         step!(EnvelopeSynced);
 
