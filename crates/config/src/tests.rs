@@ -234,7 +234,10 @@ fn metrics_listeners_are_off_by_default_and_must_not_share_an_address() {
          [queue]\nmetrics_listen = \"127.0.0.1:9102\"\n",
     )
     .unwrap();
-    assert_eq!(c.smtpd.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
+    assert_eq!(
+        c.smtpd.metrics_listen,
+        Some("127.0.0.1:9101".parse().unwrap())
+    );
     assert!(c.validate().is_empty(), "{:?}", c.validate());
     // Kept through a round trip (mailctl writes configs back).
     assert_eq!(parse(&c.to_toml().unwrap()).unwrap(), c);
@@ -249,7 +252,16 @@ fn metrics_listeners_are_off_by_default_and_must_not_share_an_address() {
         panic!("accepted: {err:?}");
     };
     let keys: Vec<String> = problems.into_iter().map(|p| p.key).collect();
-    assert!(keys.contains(&"smtpd.metrics_listen".to_string()), "{keys:?}");
-    assert!(keys.contains(&"imapd.metrics_listen".to_string()), "{keys:?}");
-    assert!(keys.contains(&"metrics.max_connections".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"smtpd.metrics_listen".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"imapd.metrics_listen".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"metrics.max_connections".to_string()),
+        "{keys:?}"
+    );
 }

@@ -341,9 +341,15 @@ pub fn append(
     encode_body(parts, &mut buf);
     buf.push(b'\n');
 
-    let written = file.write_all(&buf).and_then(|()| ferrymail_fsutil::sync_data(&file));
+    let written = file
+        .write_all(&buf)
+        .and_then(|()| ferrymail_fsutil::sync_data(&file));
     if let Err(e) = written {
-        if let Err(t) = lock.file.set_len(old).and_then(|()| ferrymail_fsutil::sync_data(&lock.file)) {
+        if let Err(t) = lock
+            .file
+            .set_len(old)
+            .and_then(|()| ferrymail_fsutil::sync_data(&lock.file))
+        {
             tracing::error!(mbox = %path.display(), error = %t, "could not truncate after a failed write");
         }
         return Err(MboxError::io("write", path)(e));

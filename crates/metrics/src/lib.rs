@@ -16,13 +16,14 @@ pub mod disk;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::{Family, MetricConstructor};
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::family::MetricConstructor;
 use prometheus_client::registry::{Metric, Registry};
 
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+/// The metric types, so a daemon needs no direct dependency on the client library.
+pub use prometheus_client::metrics::{
+    counter::Counter, family::Family, gauge::Gauge, histogram::Histogram,
+};
 
 /// Every metric name starts with this (and an underscore).
 pub const PREFIX: &str = "ferrymail";

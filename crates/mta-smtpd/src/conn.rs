@@ -22,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::complete::HeaderCompletion;
+use crate::metrics::{self, Outcome};
 use crate::policy::Policy;
 use crate::replies;
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
@@ -249,6 +250,7 @@ impl Conn {
                     todo.extend(r);
                 }
                 Output::AbortMessage => {
+                    metrics::message(self.info.role, Outcome::Rejected);
                     if let Some(s) = self.sink.take() {
                         s.abort().await;
                     }
@@ -319,6 +321,7 @@ impl Conn {
             Some(Err(e)) => {
                 tracing::info!(user = %login, reason = %e, "authentication failed");
                 let delay = self.shared.throttle.failed(ip);
+                ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Smtp);
                 if !exempt {
                     self.sleep_or_stop(delay).await?;
                 }
@@ -556,6 +559,7 @@ impl Conn {
 
     async fn commit(&mut self, env: Envelope) -> Vec<Output> {
         let Some(sink) = self.sink.take() else {
+            metrics::message(self.info.role, Outcome::Failed);
             return self.session.committed(Err(()));
         };
         let sender = env.sender.clone().unwrap_or_default();
@@ -564,10 +568,12 @@ impl Conn {
             Ok(qid) => {
                 tracing::info!(qid = %qid, from = %sender, nrcpt, "queued");
                 ferrymail_spool::notify_wake(&self.shared.wake_socket, &qid);
+                metrics::message(self.info.role, Outcome::Accepted);
                 self.session.committed(Ok(qid))
             }
             Err(e) => {
                 tracing::error!(error = %e, "spool commit failed");
+                metrics::message(self.info.role, Outcome::Failed);
                 self.session.committed(Err(()))
             }
         }

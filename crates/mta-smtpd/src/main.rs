@@ -2,7 +2,7 @@
 //! mail into the spool and wakes queue-runner. This file only names what the shared start-up
 //! (`ferrymail_net::startup`) binds and opens for it; see the library for the rest.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -35,6 +35,10 @@ impl Service for MtaSmtpd {
         TlsUse::Required
     }
 
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.smtpd.metrics_listen
+    }
+
     fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {
         let config = start.config;
         if config.smtpd.listeners.is_empty() {
@@ -51,6 +55,7 @@ impl Service for MtaSmtpd {
             users,
             shutdown,
         } = run;
+        mta_smtpd::metrics::register();
         let spool = Spool::open(&config.paths.spool_dir)
             .map_err(|e| StartError::cant_create("spool", e))?;
         let verifier = match config.mailauth.verify {

@@ -8,6 +8,7 @@
 //! exit status of every kind of failure ([`exit`]). [`server`] is the accept loop that applies
 //! the connection limits ([`limits`]). [`stream`] is the plain-or-TLS stream that makes STARTTLS
 //! an in-place upgrade ([`forward`] writes the I/O delegation of such stream enums once),
+//! [`metrics`] serves Prometheus' `/metrics` where the config asks for it,
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
@@ -21,6 +22,7 @@ pub mod limits;
 pub mod lines;
 pub mod listeners;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod privdrop;
 pub mod sasl;

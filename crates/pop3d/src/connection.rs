@@ -405,6 +405,7 @@ async fn login_action(
     let opened = match outcome {
         Err(auth) => {
             let delay = ctx.throttle.failed(ip);
+            ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Pop3);
             tracing::warn!(user = login, reason = %auth, ?delay, "login failed");
             tokio::time::sleep(delay).await;
             return here(LoginResult::BadCredentials);

@@ -768,8 +768,7 @@ impl SpoolWriter {
         let file = file
             .into_inner()
             .map_err(|e| SpoolError::io("write", &self.tmp_data)(e.into_error()))?;
-        ferrymail_fsutil::sync_file(&file)
-            .map_err(SpoolError::io("fsync", &self.tmp_data))?;
+        ferrymail_fsutil::sync_file(&file).map_err(SpoolError::io("fsync", &self.tmp_data))?;
         drop(file);
         step!(DataSynced);
 

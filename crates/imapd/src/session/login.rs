@@ -278,6 +278,7 @@ impl Session {
             .and_then(Result::ok);
         let Some(account) = verified else {
             let delay = self.ctx.throttle.failed(ip);
+            ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Imap);
             tracing::info!(user = %login, "authentication failed");
             tokio::time::sleep(delay).await;
             return self
