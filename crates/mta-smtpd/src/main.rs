@@ -39,6 +39,10 @@ impl Service for MtaSmtpd {
         config.smtpd.metrics_listen
     }
 
+    fn register_metrics() {
+        mta_smtpd::metrics::register();
+    }
+
     fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {
         let config = start.config;
         if config.smtpd.listeners.is_empty() {
@@ -55,7 +59,6 @@ impl Service for MtaSmtpd {
             users,
             shutdown,
         } = run;
-        mta_smtpd::metrics::register();
         let spool = Spool::open(&config.paths.spool_dir)
             .map_err(|e| StartError::cant_create("spool", e))?;
         let verifier = match config.mailauth.verify {

@@ -77,6 +77,10 @@ pub trait Service: Sized {
         None
     }
 
+    /// Registers the daemon's own metrics when it serves them, before the listener answers, so
+    /// that the first scrape shows every series (at zero).
+    fn register_metrics() {}
+
     /// Adjusts the multi-threaded runtime before it is built.
     fn tune_runtime(_builder: &mut tokio::runtime::Builder) {}
 
@@ -175,6 +179,9 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
         inherited: &mut inherited,
     })?;
     let metrics = bind_metrics(S::metrics_listen(&config), &mut inherited)?;
+    if metrics.is_some() {
+        S::register_metrics();
+    }
     for name in inherited.unclaimed() {
         tracing::warn!(name, "systemd passed a socket this daemon does not use");
     }

@@ -69,13 +69,19 @@ impl Scrape {
             .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
     }
 
-    /// The value of the counter or gauge `name` whose labels include `labels`; panics when
-    /// there is none (every series a test asks for must be exposed).
-    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    /// The value of the counter or gauge `name` whose labels include `labels`, if exposed.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         match self.find(name, labels).map(|s| &s.value) {
-            Some(Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v)) => *v,
-            other => panic!("{name}{labels:?}: {other:?}\n{}", self.text),
+            Some(Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v)) => Some(*v),
+            _ => None,
         }
+    }
+
+    /// Like [`Scrape::get`], panicking when the series is not exposed (every series a test
+    /// asks for must be).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels)
+            .unwrap_or_else(|| panic!("{name}{labels:?} not exposed\n{}", self.text))
     }
 
     /// Observations in the histogram `name` whose labels include `labels` (its `+Inf`
