@@ -14,7 +14,7 @@ mod sync;
 
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::write_atomic;
-pub use sync::{fsync_dir, sync_data, sync_file};
+pub use sync::{flush_batch, fsync_dir, sync_data, sync_file};
 
 use std::io;
 use std::path::Path;

@@ -8,6 +8,10 @@ use std::path::Path;
 
 use ferrymail_metrics::disk::{flushed, FlushKind};
 
+/// Records that one flush made this many messages durable together (a group commit calls it
+/// once per batch), for the `ferrymail_disk_flush_batch_size` histogram.
+pub use ferrymail_metrics::disk::flush_batch;
+
 /// Makes a file's contents and metadata durable (fsync).
 pub fn sync_file(file: &File) -> io::Result<()> {
     flushed(FlushKind::File);
