@@ -1,21 +1,25 @@
 //! ferrymail-fsutil: the few filesystem primitives every crash-safety argument in ferrymail
 //! rests on, written once: a rename that never replaces ([`rename_noreplace`],
-//! [`rename_dir_noreplace`]), making a file or a directory's entries durable ([`sync_file`],
-//! [`sync_data`], [`fsync_dir`]: the only fsync calls, each one counted), and replacing a small
-//! file atomically and durably ([`write_atomic`]), and clearing the way for a Unix socket a
-//! previous run left behind ([`remove_stale_socket`]).
+//! [`rename_dir_noreplace`]), making a directory's entries durable ([`fsync_dir`]), and
+//! replacing a small file atomically and durably ([`write_atomic`]), and clearing the way for a
+//! Unix socket a previous run left behind ([`remove_stale_socket`]). Every flush goes through
+//! here ([`sync_file`], [`sync_data`], [`fsync_dir`]) so it is counted ([`counters`]), and
+//! directory flushes are shared between concurrent callers ([`fsync_dir`]).
 //!
 //! The spool, the Maildir store, the user-database editors and imapd's state files all use
 //! these; none of them has a copy of its own.
 
+pub mod counters;
+mod dirsync;
 mod rename;
 mod replace;
-mod sync;
 
+pub use counters::{sync_data, sync_file};
+pub use dirsync::fsync_dir;
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::write_atomic;
-pub use sync::{flush_batch, fsync_dir, sync_data, sync_file};
 
+use std::fs::File;
 use std::io;
 use std::path::Path;
 

@@ -1,80 +1,55 @@
-//! Disk flushes: every fsync and fdatasync the process makes, counted by `ferrymail-fsutil`'s
-//! wrappers (the only callers of `sync_all`/`sync_data`), and how many messages one flush
-//! made durable. Flushes per accepted message is the figure that bounds throughput on a disk
-//! with a slow cache flush.
+//! Disk flushes: every fsync and fdatasync the process made, as `ferrymail-fsutil` counts them
+//! (its `sync_file`, `sync_data` and `fsync_dir` are the only callers), and how many callers
+//! each directory flush served (concurrent commits share one). Flushes per accepted message is
+//! the figure that bounds throughput on a disk with a slow cache flush.
+//!
+//! fsutil keeps plain atomics (counting must cost nothing next to a flush, and sendmail links
+//! fsutil without any of this); they are read and encoded at each scrape.
 
-use std::sync::LazyLock;
+use std::sync::Once;
 
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
+use ferrymail_fsutil::counters::{snapshot, BATCH_BUCKETS};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 
-use crate::Buckets;
+#[derive(Debug)]
+struct Flushes;
 
-/// What a flush made durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlushKind {
-    /// A file's contents (fsync or fdatasync on the file).
-    File,
-    /// A directory's entries: a create, rename or unlink inside it.
-    Dir,
-}
-
-impl FlushKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlushKind::File => "file",
-            FlushKind::Dir => "dir",
+impl Collector for Flushes {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let c = snapshot();
+        let mut flushes = encoder.encode_descriptor(
+            "disk_flushes",
+            "fsync and fdatasync calls, by what they made durable (file contents or directory entries).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, n) in [("file", c.file), ("dir", c.dir)] {
+            flushes
+                .encode_family(&[("kind", kind)])?
+                .encode_counter::<NoLabelSet, u64, f64>(&n, None)?;
         }
+        let buckets: Vec<(f64, u64)> = BATCH_BUCKETS
+            .iter()
+            .map(|&b| b as f64)
+            .chain([f64::INFINITY])
+            .zip(c.batches)
+            .collect();
+        encoder
+            .encode_descriptor(
+                "disk_flush_batch_size",
+                "Callers one directory flush made durable together (concurrent commits share a flush).",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(c.dir_covered as f64, c.dir, &buckets, None)
     }
 }
 
-/// Messages per flush: powers of two up to far beyond any useful batch.
-const BATCH_SIZES: Buckets = Buckets(&[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0]);
+static REGISTER: Once = Once::new();
 
-struct Disk {
-    file: Counter,
-    dir: Counter,
-    batch: Histogram,
-}
-
-static DISK: LazyLock<Disk> = LazyLock::new(|| {
-    let flushes = crate::counter_family::<1>(
-        "disk_flushes",
-        "fsync and fdatasync calls, by what they made durable (file contents or directory entries)",
-    );
-    Disk {
-        file: flushes.get_or_create_owned(&[("kind", FlushKind::File.as_str())]),
-        dir: flushes.get_or_create_owned(&[("kind", FlushKind::Dir.as_str())]),
-        batch: crate::histogram(
-            "disk_flush_batch_size",
-            "Messages made durable by one flush of a batch",
-            BATCH_SIZES,
-        ),
-    }
-});
-
-/// Counts one flush of `kind`.
-pub fn flushed(kind: FlushKind) {
-    match kind {
-        FlushKind::File => DISK.file.inc(),
-        FlushKind::Dir => DISK.dir.inc(),
-    };
-}
-
-/// Records that one flush made `messages` messages durable together.
-pub fn flush_batch(messages: usize) {
-    DISK.batch.observe(messages as f64);
-}
-
-/// Flushes of `kind` so far in this process.
-pub fn flushes(kind: FlushKind) -> u64 {
-    match kind {
-        FlushKind::File => DISK.file.get(),
-        FlushKind::Dir => DISK.dir.get(),
-    }
-}
-
-/// Registers the disk metrics now, so they are exposed at zero before the first flush.
+/// Exposes the disk metrics (once per process, whoever asks first).
 pub fn register() {
-    LazyLock::force(&DISK);
+    REGISTER.call_once(|| crate::register_collector(Box::new(Flushes)));
 }

@@ -4,9 +4,9 @@
 //! Every metric is named `ferrymail_<name>`; counters get `_total` when encoded. A daemon
 //! registers its own metrics through [`counter_family`], [`gauge_family`], [`histogram`] and
 //! [`histogram_family`], normally from a `LazyLock` it forces at start so that every series
-//! exists (at zero) before the first event. [`disk`] counts fsync calls (incremented by
-//! `ferrymail-fsutil`, the one place that makes files durable) and [`conn`] counts connections
-//! and failed logins. [`encode`] runs the hooks registered with [`on_scrape`] (gauges that are
+//! exists (at zero) before the first event. [`disk`] exposes the fsync calls that
+//! `ferrymail-fsutil`, the one place that makes files durable, counts, and [`conn`] counts
+//! connections and failed logins. [`encode`] runs the hooks registered with [`on_scrape`] (gauges that are
 //! cheaper to read on demand than to keep current) and renders everything; the HTTP listener
 //! that serves it is `ferrymail-net`'s.
 
@@ -51,6 +51,10 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn register<M: Metric + Clone>(name: &str, help: &str, metric: M) -> M {
     locked(&REGISTRY).register(name, help, metric.clone());
     metric
+}
+
+fn register_collector(collector: Box<dyn prometheus_client::collector::Collector>) {
+    locked(&REGISTRY).register_collector(collector);
 }
 
 /// Bucket upper bounds for a histogram family (`+Inf` is added by the encoder).
@@ -151,5 +155,38 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("# EOF"), "0.0.4 has no EOF marker: {text}");
+    }
+
+    #[test]
+    fn disk_flushes_are_fsutils_counts() {
+        disk::register();
+        disk::register();
+        let dir = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(dir.path().join("f")).unwrap();
+        ferrymail_fsutil::sync_file(&f).unwrap();
+        ferrymail_fsutil::fsync_dir(dir.path()).unwrap();
+        // The only test here that flushes: the counts cannot move under it.
+        let c = ferrymail_fsutil::counters::snapshot();
+        let text = encode();
+        for line in [
+            format!("ferrymail_disk_flushes_total{{kind=\"file\"}} {}\n", c.file),
+            format!("ferrymail_disk_flushes_total{{kind=\"dir\"}} {}\n", c.dir),
+            format!(
+                "ferrymail_disk_flush_batch_size_bucket{{le=\"+Inf\"}} {}\n",
+                c.dir
+            ),
+            format!("ferrymail_disk_flush_batch_size_count {}\n", c.dir),
+        ] {
+            assert!(text.contains(&line), "{line}in\n{text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE ferrymail_disk_flushes_total counter")
+                .count(),
+            1
+        );
+        assert!(
+            text.contains("ferrymail_disk_flush_batch_size_bucket{le=\"1\"} "),
+            "{text}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Writes a ferrymail environment for the acceptance benchmark (`bench/smtp_accept.sh`):
-//! `smtpd_bench_env STATE_DIR SMTP_PORT` prepares domain `bench.test` with `user1@bench.test`
-//! (like the reference stack), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path.
+//! `smtpd_bench_env STATE_DIR SMTP_PORT` prepares domain `bench.test` with `user1@bench.test` ..
+//! `user10@bench.test`, password `pass` (like the reference stack, so each benchmark can use its
+//! own mailbox on both systems), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path.
 
 use ferrymail_dev::{prepare, DevOptions, Ports};
 
@@ -16,7 +17,9 @@ fn main() {
     };
     let mut opts = DevOptions::new(dir);
     opts.domain = "bench.test".into();
-    opts.users = vec![("user1@bench.test".into(), "pass".into())];
+    opts.users = (1..=10)
+        .map(|n| (format!("user{n}@bench.test"), "pass".to_string()))
+        .collect();
     let free = Ports::free();
     opts.ports = Ports { smtp: port, ..free };
     let mut env = match prepare(&opts) {
