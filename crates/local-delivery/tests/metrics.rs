@@ -28,10 +28,11 @@ fn copies_durations_connections_and_flushes_are_counted() {
         .unwrap();
     t.start();
 
-    let copies = |m: &Scrape, mailbox, result| {
-        m.value(
+    let copies = |m: &Scrape, mailbox, result, n| {
+        m.expect(
             "ferrymail_local_delivery_copies_total",
             &[("mailbox", mailbox), ("result", result)],
+            n,
         )
     };
     let took = |m: &Scrape, result| {
@@ -41,13 +42,8 @@ fn copies_durations_connections_and_flushes_are_counted() {
         )
     };
     let before = Scrape::fetch(addr);
-    assert_eq!(
-        copies(&before, "maildir", "delivered"),
-        0.0,
-        "{}",
-        before.text
-    );
-    assert_eq!(copies(&before, "mbox", "delivered"), 0.0);
+    copies(&before, "maildir", "delivered", 0.0);
+    copies(&before, "mbox", "delivered", 0.0);
     assert_eq!(took(&before, "delivered"), 0.0);
 
     let mut c = t.connect();
@@ -62,14 +58,9 @@ fn copies_durations_connections_and_flushes_are_counted() {
     assert_eq!(codes, [250, 250, 452], "{dr:?}");
 
     let after = Scrape::fetch(addr);
-    assert_eq!(
-        copies(&after, "maildir", "delivered"),
-        2.0,
-        "{}",
-        after.text
-    );
-    assert_eq!(copies(&after, "maildir", "deferred"), 1.0);
-    assert_eq!(copies(&after, "forward", "delivered"), 0.0);
+    copies(&after, "maildir", "delivered", 2.0);
+    copies(&after, "maildir", "deferred", 1.0);
+    copies(&after, "forward", "delivered", 0.0);
     assert_eq!(took(&after, "delivered"), 2.0);
     assert_eq!(took(&after, "deferred"), 1.0);
     let lmtp = [("protocol", "lmtp")];
@@ -78,14 +69,7 @@ fn copies_durations_connections_and_flushes_are_counted() {
     assert_eq!(opened(&after), opened(&before) + 1.0);
     assert!(after.value("ferrymail_connections_active", &lmtp) >= 1.0);
     // Each Maildir copy: the file in tmp/ made durable, then its new name in new/.
-    let flushes = |m: &Scrape, kind| m.value("ferrymail_disk_flushes_total", &[("kind", kind)]);
-    for kind in ["file", "dir"] {
-        assert!(
-            flushes(&after, kind) >= flushes(&before, kind) + 2.0,
-            "{kind}: {} -> {}",
-            flushes(&before, kind),
-            flushes(&after, kind)
-        );
-    }
+    after.expect_flushes_since(&before, "file", 2.0);
+    after.expect_flushes_since(&before, "dir", 2.0);
     drop(c);
 }

@@ -18,12 +18,7 @@ fn connections_and_failed_logins_are_counted_and_reading_flushes_nothing() {
     let pop3 = [("protocol", "pop3")];
 
     let before = Scrape::fetch(addr);
-    assert_eq!(
-        before.value("ferrymail_auth_failures_total", &pop3),
-        0.0,
-        "{}",
-        before.text
-    );
+    before.expect("ferrymail_auth_failures_total", &pop3, 0.0);
 
     let mut bad = plain(&s);
     assert!(bad.login(USER, "wrong").starts_with("-ERR"));
@@ -34,7 +29,7 @@ fn connections_and_failed_logins_are_counted_and_reading_flushes_nothing() {
     assert!(String::from_utf8_lossy(&body).contains("Subject: one"));
 
     let after = Scrape::fetch(addr);
-    assert_eq!(after.value("ferrymail_auth_failures_total", &pop3), 1.0);
+    after.expect("ferrymail_auth_failures_total", &pop3, 1.0);
     let opened = |m: &Scrape| m.value("ferrymail_connections_total", &pop3);
     assert!(opened(&after) >= opened(&before) + 2.0);
     assert!(after.value("ferrymail_connections_active", &pop3) >= 1.0);

@@ -84,6 +84,18 @@ impl Scrape {
             .unwrap_or_else(|| panic!("{name}{labels:?} not exposed\n{}", self.text))
     }
 
+    /// Asserts that series `name` with `labels` is exposed with value `expected`; the
+    /// failure shows the whole scrape.
+    #[track_caller]
+    pub fn expect(&self, name: &str, labels: &[(&str, &str)], expected: f64) {
+        let got = self.value(name, labels);
+        assert!(
+            got == expected,
+            "{name}{labels:?} is {got}, not {expected}\n{}",
+            self.text
+        );
+    }
+
     /// Observations in the histogram `name` whose labels include `labels` (its `+Inf`
     /// bucket); panics when there is no such histogram.
     pub fn histogram_count(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -97,11 +109,24 @@ impl Scrape {
         }
     }
 
+    /// Disk flushes of `kind` (`file` or `dir`) so far.
+    pub fn flushes_of(&self, kind: &str) -> f64 {
+        self.value("ferrymail_disk_flushes_total", &[("kind", kind)])
+    }
+
+    /// Asserts that at least `at_least` flushes of `kind` happened between `earlier` and this
+    /// scrape.
+    #[track_caller]
+    pub fn expect_flushes_since(&self, earlier: &Scrape, kind: &str, at_least: f64) {
+        let (from, to) = (earlier.flushes_of(kind), self.flushes_of(kind));
+        assert!(
+            to >= from + at_least,
+            "{kind} flushes went from {from} to {to}, expected at least {at_least} more"
+        );
+    }
+
     /// Disk flushes of both kinds so far.
     pub fn flushes(&self) -> f64 {
-        ["file", "dir"]
-            .iter()
-            .map(|k| self.value("ferrymail_disk_flushes_total", &[("kind", k)]))
-            .sum()
+        self.flushes_of("file") + self.flushes_of("dir")
     }
 }
