@@ -19,7 +19,6 @@ pub use dirsync::fsync_dir;
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::write_atomic;
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
