@@ -10,8 +10,7 @@
 //! `/metrics` listener where [`Service::metrics_listen`] names one; drop to
 //! [`Service::user`] unless [`Service::keeps_root`]; raise the open-files limit; start the
 //! runtime, the signal handlers and the `/metrics` listener; [`Service::serve`] as the
-//! run-as user until SIGTERM, with
-//! STOPPING=1 sent when it arrives.
+//! run-as user until SIGTERM, with STOPPING=1 sent when it arrives.
 //!
 //! SIGHUP, in every daemon (RELOADING=1 … READY=1): the TLS certificate and key where the daemon
 //! serves TLS, the user database if its files changed, and the log level (`log.level` of the
