@@ -14,6 +14,10 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod metrics;
+
+pub use metrics::Metrics;
+
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
 
@@ -67,6 +71,7 @@ pub struct Config {
     pub imapd: Imapd,
     pub dkim: Dkim,
     pub mailauth: MailAuth,
+    pub metrics: Metrics,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -360,6 +365,10 @@ pub struct Smtpd {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub limits: ConnLimits,
+    /// Serve Prometheus metrics at `http://<this address>/metrics` (bound with the other
+    /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Smtpd {
@@ -383,6 +392,7 @@ impl Default for Smtpd {
             data_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
             limits: ConnLimits::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -458,6 +468,9 @@ pub struct Queue {
     /// Time allowed for the reply to the final "." (RFC 5321 §4.5.3.2.6: 10 minutes).
     #[serde(with = "humantime_serde")]
     pub data_done_timeout: Duration,
+    /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Queue {
@@ -484,6 +497,7 @@ impl Default for Queue {
             command_timeout: Duration::from_secs(300),
             data_block_timeout: Duration::from_secs(180),
             data_done_timeout: Duration::from_secs(600),
+            metrics_listen: None,
         }
     }
 }
@@ -521,6 +535,9 @@ pub struct Delivery {
     /// after dying before it recorded the 250 is acknowledged without a second copy.
     /// About 100 bytes each; 0 turns the check off.
     pub remembered_deliveries: usize,
+    /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Delivery {
@@ -536,6 +553,7 @@ impl Default for Delivery {
             sieve_script: ".sieve".into(),
             allow_forward_commands: false,
             remembered_deliveries: 100_000,
+            metrics_listen: None,
         }
     }
 }
@@ -550,6 +568,9 @@ pub struct Pop3d {
     pub idle_timeout: Duration,
     pub max_line: usize,
     pub limits: ConnLimits,
+    /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Pop3d {
@@ -563,6 +584,7 @@ impl Default for Pop3d {
             idle_timeout: Duration::from_secs(600),
             max_line: 1024,
             limits: ConnLimits::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -597,6 +619,9 @@ pub struct Imapd {
     /// reopening a large mailbox would reload every cached fact. 0 keeps none.
     pub keep_closed_mailboxes: usize,
     pub limits: ConnLimits,
+    /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Imapd {
@@ -618,6 +643,7 @@ impl Default for Imapd {
             max_search_updates: 10,
             keep_closed_mailboxes: 16,
             limits: ConnLimits::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -952,6 +978,7 @@ impl Config {
             bad("imapd.max_command_line", "must be at least 1000".into());
         }
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
+        metrics::check(&mut bad, self);
         let m = &self.mailauth;
         if !m.authserv_id.is_empty() && !is_domain(&m.authserv_id) {
             bad(

@@ -223,3 +223,45 @@ fn dkim_and_mailauth_are_validated_and_keys_resolved() {
         .to_string()
         .contains("dkim.domains"));
 }
+
+#[test]
+fn metrics_listeners_are_off_by_default_and_must_not_share_an_address() {
+    let c = parse("").unwrap();
+    assert_eq!(c.smtpd.metrics_listen, None);
+    assert_eq!(c.imapd.metrics_listen, None);
+    let c = parse(
+        "[smtpd]\nmetrics_listen = \"127.0.0.1:9101\"\n\
+         [queue]\nmetrics_listen = \"127.0.0.1:9102\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.smtpd.metrics_listen,
+        Some("127.0.0.1:9101".parse().unwrap())
+    );
+    assert!(c.validate().is_empty(), "{:?}", c.validate());
+    // Kept through a round trip (mailctl writes configs back).
+    assert_eq!(parse(&c.to_toml().unwrap()).unwrap(), c);
+
+    let err = parse(
+        "[smtpd]\nmetrics_listen = \"127.0.0.1:9101\"\n\
+         [pop3d]\nmetrics_listen = \"127.0.0.1:9101\"\n\
+         [imapd]\nmetrics_listen = \"[::]:143\"\n\
+         [metrics]\nmax_connections = 0\n",
+    );
+    let Err(ConfigError::Invalid { problems, .. }) = err else {
+        panic!("accepted: {err:?}");
+    };
+    let keys: Vec<String> = problems.into_iter().map(|p| p.key).collect();
+    assert!(
+        keys.contains(&"smtpd.metrics_listen".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"imapd.metrics_listen".to_string()),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&"metrics.max_connections".to_string()),
+        "{keys:?}"
+    );
+}

@@ -5,7 +5,7 @@
 //! (`--session-child`, [`imapd::child`]).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +41,14 @@ impl Service for Imapd {
 
     fn user(config: &Config) -> &str {
         &config.imapd.user
+    }
+
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.imapd.metrics_listen
+    }
+
+    fn register_metrics() {
+        ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::Imap);
     }
 
     fn tls(config: &Config) -> TlsUse {

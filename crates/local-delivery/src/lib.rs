@@ -9,7 +9,7 @@
 //!
 //! The protocol ([`session`]), the Sieve language ([`sieve`]), message inspection
 //! ([`message`]) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
-//! is the thin tokio layer.
+//! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows.
 
 pub mod deliver;
 pub mod error;
@@ -18,6 +18,7 @@ pub mod fuzzing;
 pub mod helper;
 pub mod mbox;
 pub mod message;
+pub mod metrics;
 pub mod recent;
 pub mod requeue;
 pub mod router;

@@ -2,6 +2,7 @@
 //! mailboxes, with aliases, .forward and Sieve. This file only names what the shared start-up
 //! (`ferrymail_net::startup`) binds and opens for it; see the library crate for the flow.
 
+use std::net::SocketAddr;
 use std::os::unix::net::UnixListener;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,6 +39,15 @@ impl Service for LocalDelivery {
 
     fn user(config: &Config) -> &str {
         &config.delivery.user
+    }
+
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.delivery.metrics_listen
+    }
+
+    fn register_metrics() {
+        local_delivery::metrics::register();
+        ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::Lmtp);
     }
 
     fn keeps_root(config: &Config) -> Option<&'static str> {

@@ -4,6 +4,7 @@
 //! queue together, and the outcomes are folded into the recipient's one LMTP reply.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use ferrymail_config::Config;
 use ferrymail_smtp::Reply;
@@ -13,6 +14,7 @@ use crate::deliver::{Job, Settings, Target};
 use crate::error::DeliveryError;
 use crate::helper::{self, JobError};
 use crate::message;
+use crate::metrics;
 use crate::requeue::Requeue;
 
 /// How long an mbox delivery waits for other lockers.
@@ -139,13 +141,16 @@ impl Router {
         msg: &[u8],
         headers: &[(String, String)],
     ) -> Outcome {
-        match self.deliver_inner(sender, rcpt, msg, headers) {
+        let started = Instant::now();
+        let outcome = match self.deliver_inner(sender, rcpt, msg, headers) {
             Ok(o) => o,
             Err(e) => Outcome {
                 reply: e.reply(),
                 detail: e.to_string(),
             },
-        }
+        };
+        metrics::recipient(&outcome.reply, started.elapsed());
+        outcome
     }
 
     fn deliver_inner(
@@ -203,6 +208,7 @@ impl Router {
                     s
                 }
             });
+            metrics::copy(Some(&job.target), &r);
             results.push((what, r));
         }
         if !remote.is_empty() {
@@ -211,6 +217,7 @@ impl Router {
                 .submit(sender, &remote, rcpt, msg)
                 .map(|id| format!("relayed as maildrop {id}"))
                 .map_err(JobError::from);
+            metrics::copy(None, &r);
             results.push((remote.join(","), r));
         }
         Ok(combine(rcpt, results))

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrymail_metrics::conn::{self as conn_metrics, Protocol};
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::ConnId;
@@ -67,11 +68,14 @@ pub async fn serve(
         let permit = slots.clone().try_acquire_owned();
         let router = router.clone();
         let cfg = cfg.clone();
+        let open = conn_metrics::opened(Protocol::Lmtp);
         tasks.spawn(
             async move {
+                let _open = open;
                 match permit {
                     Ok(_permit) => session(stream, router, cfg).await,
                     Err(_) => {
+                        conn_metrics::refused(Protocol::Lmtp);
                         tracing::warn!("too many LMTP sessions, refusing");
                         let mut s = stream;
                         let busy = Reply::new(421, "4.3.2", "too many sessions, try again later");

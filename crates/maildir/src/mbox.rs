@@ -343,7 +343,7 @@ pub fn append(
 
     let written = file
         .write_all(&buf)
-        .and_then(|()| ferrymail_fsutil::sync_data(&file));
+        .and_then(|()| ferrymail_fsutil::sync_data(file));
     if let Err(e) = written {
         if let Err(t) = lock
             .file
@@ -496,9 +496,9 @@ pub fn remove_ranges(lock: &MboxLock, drop: &[(u64, u64)]) -> Result<u64, MboxEr
         }
     }
     // Data first, then the new length: a crash between leaves the old tail, not a hole.
-    ferrymail_fsutil::sync_data(&file)
+    ferrymail_fsutil::sync_data(file)
         .and_then(|()| file.set_len(write))
-        .and_then(|()| ferrymail_fsutil::sync_file(&file))
+        .and_then(|()| ferrymail_fsutil::sync_file(file))
         .map_err(MboxError::io("truncate", path))?;
     Ok(write)
 }

@@ -22,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use crate::complete::HeaderCompletion;
+use crate::metrics::{self, Outcome};
 use crate::policy::Policy;
 use crate::replies;
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
@@ -249,6 +250,7 @@ impl Conn {
                     todo.extend(r);
                 }
                 Output::AbortMessage => {
+                    metrics::message(self.info.role, Outcome::Rejected);
                     if let Some(s) = self.sink.take() {
                         s.abort().await;
                     }
@@ -314,6 +316,7 @@ impl Conn {
             }
             LoginCheck::Refused { reason, delay } => {
                 tracing::info!(user = %login, %reason, "authentication failed");
+                ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Smtp);
                 if !exempt {
                     self.sleep_or_stop(delay).await?;
                 }
@@ -551,6 +554,7 @@ impl Conn {
 
     async fn commit(&mut self, env: Envelope) -> Vec<Output> {
         let Some(sink) = self.sink.take() else {
+            metrics::message(self.info.role, Outcome::Failed);
             return self.session.committed(Err(()));
         };
         let sender = env.sender.clone().unwrap_or_default();
@@ -558,10 +562,12 @@ impl Conn {
         match sink.commit(env, self.shared.wake_socket.clone()).await {
             Ok(qid) => {
                 tracing::info!(qid = %qid, from = %sender, nrcpt, "queued");
+                metrics::message(self.info.role, Outcome::Accepted);
                 self.session.committed(Ok(qid))
             }
             Err(e) => {
                 tracing::error!(error = %e, "spool commit failed");
+                metrics::message(self.info.role, Outcome::Failed);
                 self.session.committed(Err(()))
             }
         }

@@ -7,13 +7,15 @@
 //! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
 //! recipient and sender decisions, [`received`] for the trace header and [`replies`] for every
 //! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
-//! blocking spool writes; [`server`] wires it all to the listeners; `fuzzing` (feature
+//! blocking spool writes; [`server`] wires it all to the listeners; [`metrics`] counts what
+//! became of each message; `fuzzing` (feature
 //! `fuzzing`) drives the session from arbitrary bytes for the fuzz target and its corpus tests.
 
 pub mod complete;
 pub mod conn;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod metrics;
 pub mod policy;
 pub mod received;
 pub mod replies;

@@ -2,7 +2,7 @@
 //! mail into the spool and wakes queue-runner. This file only names what the shared start-up
 //! (`ferrymail_net::startup`) binds and opens for it; see the library for the rest.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -33,6 +33,15 @@ impl Service for MtaSmtpd {
 
     fn tls(_config: &Config) -> TlsUse {
         TlsUse::Required
+    }
+
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.smtpd.metrics_listen
+    }
+
+    fn register_metrics() {
+        mta_smtpd::metrics::register();
+        ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::Smtp);
     }
 
     fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {

@@ -9,8 +9,9 @@
 //! the connection limits ([`limits`]); [`auth_throttle`] runs the password checks of every
 //! protocol and the back-off after failed ones. [`stream`] is the plain-or-TLS stream that
 //! makes STARTTLS an in-place upgrade ([`forward`] writes the I/O delegation of such stream
-//! enums once), [`lines`] reads protocol lines with an enforced length limit, and [`sasl`]
-//! decodes the PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
+//! enums once), [`metrics`] serves Prometheus' `/metrics` where the config asks for it,
+//! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
+//! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
 
 pub mod auth_throttle;
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod lines;
 pub mod listeners;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod privdrop;
 pub mod sasl;

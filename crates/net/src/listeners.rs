@@ -95,14 +95,23 @@ impl Inherited {
 
 /// The TCP socket for `l`: systemd's if one is named `l.fd_name()`, else a fresh bind.
 pub fn tcp(inherited: &mut Inherited, l: &Listener) -> io::Result<TcpListener> {
-    if let Some(fd) = inherited.take(l.fd_name()) {
+    tcp_named(inherited, l.fd_name(), l.listen)
+}
+
+/// A TCP socket: systemd's if one is named `name`, else bound at `addr`.
+pub fn tcp_named(
+    inherited: &mut Inherited,
+    name: &str,
+    addr: SocketAddr,
+) -> io::Result<TcpListener> {
+    if let Some(fd) = inherited.take(name) {
         // SAFETY: systemd passed this fd to us and nothing else owns it.
         let sock = unsafe { TcpListener::from_raw_fd(fd) };
         sock.set_nonblocking(true)?;
-        tracing::info!(role = %l.role, fd, "using socket from systemd");
+        tracing::info!(name, fd, "using socket from systemd");
         return Ok(sock);
     }
-    bind_tcp(l.listen)
+    bind_tcp(addr)
 }
 
 /// Binds with SO_REUSEADDR (a restart must not wait out TIME_WAIT) and, for `[::]`, dual-stack.

@@ -1,5 +1,6 @@
 //! The accept loop every TCP daemon runs: admission control, one tracing span per connection,
-//! and graceful shutdown (stop accepting, let sessions finish for a grace period).
+//! the connection metrics, and graceful shutdown (stop accepting, let sessions finish for a
+//! grace period).
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_config::{Config, ConnLimits, Role};
+use ferrymail_metrics::conn::{self as conn_metrics, Protocol};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -14,6 +16,15 @@ use tracing::Instrument;
 use crate::limits::{ConnGuard, ConnLimiter, Refusal};
 use crate::signals::Shutdown;
 use crate::ConnId;
+
+/// The protocol spoken on a listener of `role` (the metrics' label).
+pub fn protocol(role: Role) -> Protocol {
+    match role {
+        Role::Mx | Role::Submission | Role::Submissions => Protocol::Smtp,
+        Role::Imap | Role::Imaps => Protocol::Imap,
+        Role::Pop3 | Role::Pop3s => Protocol::Pop3,
+    }
+}
 
 /// What a session knows about its connection.
 #[derive(Debug, Clone)]
@@ -82,6 +93,7 @@ where
     let tracker = TaskTracker::new();
     let mut loops = Vec::new();
     for (role, std_listener) in listeners {
+        conn_metrics::register(protocol(role));
         std_listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std_listener)?;
         let handler = handler.clone();
@@ -157,10 +169,19 @@ async fn accept_loop<H, Fut>(
             trusted,
         };
         let span = tracing::info_span!("conn", id = %info.id, peer = %peer, role = %role);
+        let open = conn_metrics::opened(protocol(role));
         if let Err(r) = &admission {
+            conn_metrics::refused(protocol(role));
             tracing::warn!(parent: &span, refusal = ?r, "connection refused by limits");
         }
-        tracker.spawn(handler(stream, info, admission).instrument(span));
+        let session = handler(stream, info, admission);
+        tracker.spawn(
+            async move {
+                session.await;
+                drop(open);
+            }
+            .instrument(span),
+        );
     }
 }
 
@@ -222,6 +243,20 @@ mod tests {
         let mut second = TcpStream::connect(addr).await.unwrap();
         let n = second.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"busy\n");
+        // No other test in this crate serves POP3: the figures are this test's alone.
+        let text = ferrymail_metrics::encode();
+        assert!(
+            text.contains("ferrymail_connections_total{protocol=\"pop3\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ferrymail_connections_refused_total{protocol=\"pop3\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ferrymail_connections_active{protocol=\"pop3\"} "),
+            "{text}"
+        );
         drop(first);
         trigger.trigger();
         tokio::time::timeout(Duration::from_secs(10), server)

@@ -6,17 +6,18 @@
 //! The sequence: hold SIGTERM/SIGINT/SIGHUP until their handlers exist; load the config (exit
 //! 78 if it does not); start logging; take the sockets systemd passed; load the TLS certificate
 //! (as [`Service::tls`] says); open the user database; [`Service::pre_init`], still as the
-//! starting user (root: bind ports, start privileged helpers, take locks); drop to
+//! starting user (root: bind ports, start privileged helpers, take locks); bind the
+//! `/metrics` listener where [`Service::metrics_listen`] names one; drop to
 //! [`Service::user`] unless [`Service::keeps_root`]; raise the open-files limit; start the
-//! runtime and the signal handlers; [`Service::serve`] as the run-as user until SIGTERM, with
-//! STOPPING=1 sent when it arrives.
+//! runtime, the signal handlers and the `/metrics` listener; [`Service::serve`] as the
+//! run-as user until SIGTERM, with STOPPING=1 sent when it arrives.
 //!
 //! SIGHUP, in every daemon (RELOADING=1 … READY=1): the TLS certificate and key where the daemon
 //! serves TLS, the user database if its files changed, and the log level (`log.level` of the
 //! config, re-read for that alone). Anything else in the config takes a restart.
 
 use std::future::Future;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ use crate::logging::{self, LevelChange};
 use crate::privdrop::{self, Outcome};
 use crate::signals::{self, Shutdown};
 use crate::tls::TlsStore;
-use crate::{notify, server};
+use crate::{metrics, notify, server};
 
 /// How long sessions the service left running get when the runtime shuts down.
 const RUNTIME_GRACE: Duration = Duration::from_secs(5);
@@ -69,6 +70,15 @@ pub trait Service: Sized {
     fn keeps_root(_config: &Config) -> Option<&'static str> {
         None
     }
+
+    /// Where this daemon serves Prometheus metrics (its section's `metrics_listen`); None: off.
+    fn metrics_listen(_config: &Config) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Registers the daemon's own metrics when it serves them, before the listener answers, so
+    /// that the first scrape shows every series (at zero).
+    fn register_metrics() {}
 
     /// Adjusts the multi-threaded runtime before it is built.
     fn tune_runtime(_builder: &mut tokio::runtime::Builder) {}
@@ -167,6 +177,10 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
         config_path,
         inherited: &mut inherited,
     })?;
+    let metrics = bind_metrics(S::metrics_listen(&config), &mut inherited)?;
+    if metrics.is_some() {
+        S::register_metrics();
+    }
     for name in inherited.unclaimed() {
         tracing::warn!(name, "systemd passed a socket this daemon does not use");
     }
@@ -187,6 +201,13 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
         let (shutdown, requests) =
             signals::install().map_err(|e| StartError::system("installing signal handlers", e))?;
         tokio::spawn(reload.serve(requests));
+        if let Some(listener) = metrics {
+            tokio::spawn(serve_metrics(
+                listener,
+                config.metrics.clone(),
+                shutdown.clone(),
+            ));
+        }
         let stopping = Arc::new(Once::new());
         tokio::spawn(report_stopping(shutdown.clone(), Arc::clone(&stopping)));
         let running = Running {
@@ -202,6 +223,33 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
     });
     runtime.shutdown_timeout(RUNTIME_GRACE);
     result
+}
+
+/// The `/metrics` socket (systemd's named `metrics`, else bound), when the daemon has one.
+fn bind_metrics(
+    listen: Option<SocketAddr>,
+    inherited: &mut Inherited,
+) -> Result<Option<TcpListener>, StartError> {
+    let Some(addr) = listen else {
+        return Ok(None);
+    };
+    let sock = listeners::tcp_named(inherited, "metrics", addr)
+        .map_err(|e| StartError::cant_create(format!("metrics listener on {addr}"), e))?;
+    // Shown at zero from the first scrape: every daemon flushes something sooner or later.
+    ferrymail_metrics::disk::register();
+    Ok(Some(sock))
+}
+
+async fn serve_metrics(
+    listener: TcpListener,
+    limits: ferrymail_config::Metrics,
+    shutdown: Shutdown,
+) {
+    let addr = listener.local_addr().ok();
+    tracing::info!(listen = ?addr, "serving {}", metrics::PATH);
+    if let Err(e) = metrics::serve(listener, limits, shutdown).await {
+        tracing::error!(error = %e, "metrics listener failed");
+    }
 }
 
 fn load_tls(usage: TlsUse, config: &Config) -> Result<Option<TlsStore>, StartError> {

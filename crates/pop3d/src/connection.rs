@@ -376,6 +376,7 @@ async fn login_action(
         LoginCheck::Accepted(account) => account,
         LoginCheck::Refused { reason, delay } => {
             tracing::warn!(user = login, %reason, ?delay, "login failed");
+            ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Pop3);
             tokio::time::sleep(delay).await;
             return here(LoginResult::BadCredentials);
         }

@@ -6,7 +6,7 @@
 //! spawner (`--session-spawner`, `ferrymail_spawn`) and as a per-login session child
 //! (`--session-child`, [`pop3d::child`]).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -40,6 +40,14 @@ impl Service for Pop3d {
 
     fn user(config: &Config) -> &str {
         &config.pop3d.user
+    }
+
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.pop3d.metrics_listen
+    }
+
+    fn register_metrics() {
+        ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::Pop3);
     }
 
     fn tls(_config: &Config) -> TlsUse {

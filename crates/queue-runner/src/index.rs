@@ -330,6 +330,12 @@ impl Index {
         self.msgs.len()
     }
 
+    /// The oldest indexed message: ids sort by the time they were made.
+    pub fn oldest(&self) -> Option<QueueId> {
+        let (k, _) = self.msgs.first().ok()??;
+        QueueId::parse(std::str::from_utf8(&k).ok()?).ok()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()
     }

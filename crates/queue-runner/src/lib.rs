@@ -9,7 +9,8 @@
 //! ([`index`]) only says what is due when and is rebuilt from the spool if lost.
 //!
 //! The control-socket protocol `mailctl queue` speaks is the `ferrymail-queue-control` crate;
-//! [`daemon`] serves it and [`runner`] answers its requests.
+//! [`daemon`] serves it and [`runner`] answers its requests. [`metrics`] is what it exposes
+//! on its `/metrics` listener.
 
 pub mod daemon;
 pub mod dns;
@@ -18,6 +19,7 @@ pub mod dsn;
 pub mod fuzzing;
 pub mod index;
 pub mod lmtp;
+pub mod metrics;
 pub mod outcome;
 pub mod remote;
 pub mod runner;

@@ -3,6 +3,7 @@
 //! only names what the shared start-up (`ferrymail_net::startup`) binds and opens for it.
 
 use std::fs::File;
+use std::net::SocketAddr;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,6 +36,14 @@ impl Service for QueueRunner {
 
     fn user(config: &Config) -> &str {
         &config.queue.user
+    }
+
+    fn metrics_listen(config: &Config) -> Option<SocketAddr> {
+        config.queue.metrics_listen
+    }
+
+    fn register_metrics() {
+        queue_runner::metrics::register();
     }
 
     fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {
@@ -82,15 +91,11 @@ impl Service for QueueRunner {
         // SIGHUP belongs to the start-up, which reloads the user database the runner shares;
         // the loop's own reload channel stays open and silent.
         let (_silent, reload) = tokio::sync::mpsc::channel(1);
-        daemon::run(
-            Arc::new(runner.with_signer(signer)),
-            self.wake,
-            self.control,
-            run.shutdown,
-            reload,
-        )
-        .await
-        .map_err(|e| StartError::service("queue-runner", e))
+        let runner = Arc::new(runner.with_signer(signer));
+        queue_runner::metrics::watch_queue(&runner);
+        daemon::run(runner, self.wake, self.control, run.shutdown, reload)
+            .await
+            .map_err(|e| StartError::service("queue-runner", e))
     }
 }
 

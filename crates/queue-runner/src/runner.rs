@@ -556,6 +556,7 @@ impl Runner {
                 verdict.as_str(),
                 reply
             );
+            crate::metrics::recipient(&o.relay, verdict, env.arrival, &env.id);
             if verdict == Verdict::Bounced {
                 newly_bounced.push((i, Some(o.relay.clone())));
             }

@@ -274,6 +274,7 @@ impl Session {
         {
             LoginCheck::Accepted(account) => account,
             LoginCheck::Refused { reason, delay } => {
+                ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Imap);
                 tracing::info!(user = %login, %reason, "authentication failed");
                 tokio::time::sleep(delay).await;
                 return self
