@@ -148,3 +148,54 @@ fn crash_while_streaming_leaves_only_tmp_garbage() {
     assert_eq!(spool.cleanup(Duration::ZERO).unwrap().tmp_removed, 1);
     assert!(entries(&root.path().join("tmp")).is_empty());
 }
+
+/// A batch cut in the middle: many commits share their directory flushes, and some of them
+/// die at every step while the rest complete. After the restart, exactly the completed ones
+/// (and those that died after their commit point) are queued, whole; nothing is quarantined.
+#[test]
+fn concurrent_commits_sharing_flushes_with_crashes_in_the_middle() {
+    let root = tempfile::tempdir().unwrap();
+    let spool = Spool::create_layout(root.path()).unwrap();
+    let msg = std::sync::Arc::new(message());
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CommitStep::ALL.len() * 2));
+    let mut handles = Vec::new();
+    for step in CommitStep::ALL.into_iter().map(Some).chain([None; 8]) {
+        let (mut spool, msg, barrier) = (spool.clone(), msg.clone(), barrier.clone());
+        handles.push(std::thread::spawn(move || {
+            spool.set_crash_after(step);
+            let mut w = spool.writer().unwrap();
+            w.write_all(&msg).unwrap();
+            barrier.wait();
+            (step, w.commit(envelope()))
+        }));
+    }
+    let mut clean = Vec::new();
+    for h in handles {
+        let (step, r) = h.join().unwrap();
+        match step {
+            None => clean.push(r.unwrap()),
+            Some(step) => assert!(matches!(r, Err(SpoolError::InjectedCrash(s)) if s == step)),
+        }
+    }
+
+    let spool = Spool::open(root.path()).unwrap();
+    let report = spool.scan().unwrap();
+    assert!(report.quarantined.is_empty(), "{:?}", report.quarantined);
+    let mut queued: Vec<QueueId> = report.ok.iter().map(|e| e.id).collect();
+    queued.sort();
+    // The 8 clean commits and the two writers that died past their commit point.
+    assert_eq!(queued.len(), 8 + 2);
+    assert!(clean.iter().all(|id| queued.contains(id)));
+    spool.cleanup(Duration::ZERO).unwrap();
+    assert!(entries(&root.path().join("tmp")).is_empty());
+    for env in &report.ok {
+        let mut back = Vec::new();
+        spool
+            .open_message(&env.id)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, *msg);
+    }
+    assert_eq!(entries(&root.path().join("data")).len(), queued.len());
+}

@@ -249,12 +249,12 @@ fn fake_server(
                 continue;
             };
             let n = ses.fetch_add(1, Ordering::SeqCst);
-            let (rec, script, tls) = (rec.clone(), script.clone(), tls.clone());
+            let (rec, script, tls, st) = (rec.clone(), script.clone(), tls.clone(), st.clone());
             let now = active.fetch_add(1, Ordering::SeqCst) + 1;
             maxc.fetch_max(now, Ordering::SeqCst);
             let active = active.clone();
             std::thread::spawn(move || {
-                serve(s, n, lmtp, ext, tls, &*script, &rec);
+                serve(s, n, lmtp, ext, tls, &*script, &rec, &st);
                 active.fetch_sub(1, Ordering::SeqCst);
             });
         }
@@ -275,6 +275,7 @@ fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     script: &Script,
     rec: &Mutex<Vec<Received>>,
+    stop: &AtomicBool,
 ) {
     let mut r = BufReader::new(stream);
     let say = |r: &mut BufReader<Box<dyn Stream>>, default: &str, verb: &str, arg: &str| -> bool {
@@ -299,7 +300,9 @@ fn serve(
     let mut line = String::new();
     loop {
         line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
+        // A stopped server closes its open connections too, as a real one's exit does
+        // (clients keep idle connections to reuse).
+        if r.read_line(&mut line).unwrap_or(0) == 0 || stop.load(Ordering::Relaxed) {
             return;
         }
         let l = line.trim_end().to_string();
