@@ -7,13 +7,14 @@
 #   accept   SMTP acceptance, 2,000 x 4 KB, 20 sessions, a new session per message, while the
 #            suite delivers (../shared/bench/smtp_accept.sh with Postfix's smtp-source)
 # Prints every round's RESULT lines and, per figure, the medians and one RATIO line (> 1 means
-# ferrymail is better). With PROFILE_FLUSHES=1 it also prints ferrymail's disk flushes per message
-# from the daemons' /metrics (needs the metrics listeners, see docs/operations.md).
+# ferrymail is better), and ferrymail's disk flushes per message on each daemon (file and
+# directory flushes, from the daemons' /metrics, counted over each e2e run).
 #
 #   bench/throughput.sh                         (from the project root, as root)
 # Env: ROUNDS (3)  N (2000)  THREADS (8)  SESSIONS (20)  MSG_SIZE (4096)  LAT_N (200)
 #      ONLY="e2e accept latency" (a subset)  SYSTEMS="ferry ref" (SYSTEMS=ferry: ferrymail alone)
-#      FERRY_PORT (12525)  KEEP=1 keeps the state dir
+#      FERRY_PORT (12525)  METRICS_PORT (12535: mta-smtpd, +1 queue-runner, +2 local-delivery)
+#      KEEP=1 keeps the state dir
 # Needs the reference stack (../shared/refstack/up.sh is run if it is not up) and Postfix's
 # smtp-source. Both systems fsync before answering 250.
 set -euo pipefail
@@ -21,7 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SHARED:-$ROOT/../shared}
 ROUNDS=${ROUNDS:-3}; N=${N:-2000}; THREADS=${THREADS:-8}; SESSIONS=${SESSIONS:-20}
 MSG_SIZE=${MSG_SIZE:-4096}; LAT_N=${LAT_N:-200}; ONLY=${ONLY:-"e2e accept latency"}
-FERRY_PORT=${FERRY_PORT:-12525}
+FERRY_PORT=${FERRY_PORT:-12525}; METRICS_PORT=${METRICS_PORT:-12535}
 [ "$ROUNDS" -le 10 ] && [ "$N" -le 50000 ] || { echo "throughput: ROUNDS<=10 N<=50000" >&2; exit 1; }
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferry-throughput.XXXXXX")
 PIDS=()
@@ -42,7 +43,7 @@ REF_MAIL=$REFSTACK_DIR/mail/bench.test
 # --- ferrymail: mta-smtpd, queue-runner and local-delivery in a throw-away environment
 cd "$ROOT"
 cargo build --release -q -p mta-smtpd -p queue-runner -p local-delivery --bins --example smtpd_bench_env
-CONF=$(target/release/examples/smtpd_bench_env "$STATE/env" "$FERRY_PORT")
+CONF=$(target/release/examples/smtpd_bench_env "$STATE/env" "$FERRY_PORT" "$METRICS_PORT")
 FERRY_MAIL=$STATE/env/mail/bench.test
 for u in 1 2 3 4 5 6 7 8 9 10; do mkdir -p "$FERRY_MAIL/user$u/Maildir/"{new,cur,tmp}; done
 target/release/local-delivery -c "$CONF" 2>"$STATE/local-delivery.log" & PIDS+=($!)
@@ -51,6 +52,23 @@ target/release/mta-smtpd -c "$CONF" 2>"$STATE/mta-smtpd.log" & PIDS+=($!)
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$FERRY_PORT") 2>/dev/null && break; sleep 0.1; done
 FERRY_DRAIN="end=\$((\$(date +%s) + 300)); while [ -n \"\$(ls -A '$STATE/env/spool/queue')\" ]; do [ \$(date +%s) -ge \$end ] && exit 1; sleep 0.1; done"
 REF_DRAIN="$SHARED/refstack/queue_drain.sh"
+
+# flushes: "daemon kind count" lines of every daemon's flush counters.
+flushes() {
+  local i=0
+  for d in mta-smtpd queue-runner local-delivery; do
+    python3 - "$d" "$((METRICS_PORT + i))" <<'PY'
+import sys, urllib.request
+d, port = sys.argv[1], sys.argv[2]
+text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+for line in text.splitlines():
+    if line.startswith("ferrymail_disk_flushes_total{"):
+        kind = line.split('kind="')[1].split('"')[0]
+        print(d, kind, line.rsplit(" ", 1)[1])
+PY
+    i=$((i + 1))
+  done
+}
 
 # run SYSTEM LABEL CMD...: runs CMD with the system's SMTP port, keeps its RESULT lines per round.
 run() {
@@ -63,8 +81,15 @@ e2e() {
   local sys=$1 user=$2 n=$3 threads=$4 each=$5 label=$6 mail=$FERRY_MAIL drain=$FERRY_DRAIN
   [ "$sys" = ref ] && { mail=$REF_MAIL; drain=$REF_DRAIN; }
   bash -c "$drain"
+  [ "$sys" = ferry ] && [ "$label" = e2e ] && flushes > "$STATE/flushes.before"
   run "$sys" "$label" env BENCH_USER="$user@bench.test" MAILDIR="$mail/$user/Maildir" N="$n" \
     THREADS="$threads" WAIT_EACH="$each" MSG_SIZE="$MSG_SIZE" RUNS=1 python3 "$SHARED/bench/e2e_delivery.py"
+  if [ "$sys" = ferry ] && [ "$label" = e2e ]; then
+    bash -c "$drain"
+    flushes > "$STATE/flushes.after"
+    paste "$STATE/flushes.before" "$STATE/flushes.after" | awk -v n="$n" \
+      '{ printf "FLUSHES %s %s per message %.3f\n", $1, $2, ($6 - $3) / n }' | tee -a "$STATE/flushes.log" >&2
+  fi
 }
 accept() {
   local sys=$1 drain=$FERRY_DRAIN
@@ -112,3 +137,4 @@ for label, key in wanted:
           f"(rounds ferrymail {v['ferry']} reference {v['ref']})")
     print(f"RATIO {label}.{key} ferrymail vs reference = {better:.2f}")
 PY
+[ -f "$STATE/flushes.log" ] && sort "$STATE/flushes.log" | uniq

@@ -1,19 +1,29 @@
 //! Writes a ferrymail environment for the acceptance benchmark (`bench/smtp_accept.sh`):
 //! `smtpd_bench_env STATE_DIR SMTP_PORT` prepares domain `bench.test` with `user1@bench.test` ..
 //! `user10@bench.test`, password `pass` (like the reference stack, so each benchmark can use its
-//! own mailbox on both systems), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path.
+//! own mailbox on both systems), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path. With a
+//! third argument METRICS_PORT, mta-smtpd, queue-runner and local-delivery serve `/metrics` on
+//! 127.0.0.1 at METRICS_PORT, +1 and +2 (so a benchmark can count flushes per message).
 
 use ferrymail_dev::{prepare, DevOptions, Ports};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(dir), Some(port)) = (args.next(), args.next()) else {
-        eprintln!("usage: smtpd_bench_env STATE_DIR SMTP_PORT");
+        eprintln!("usage: smtpd_bench_env STATE_DIR SMTP_PORT [METRICS_PORT]");
         std::process::exit(2);
     };
     let Ok(port) = port.parse::<u16>() else {
         eprintln!("smtpd_bench_env: bad port {port}");
         std::process::exit(2);
+    };
+    let metrics = match args.next().map(|p| p.parse::<u16>()) {
+        None => None,
+        Some(Ok(p)) if p < u16::MAX - 2 => Some(p),
+        Some(_) => {
+            eprintln!("smtpd_bench_env: bad metrics port");
+            std::process::exit(2);
+        }
     };
     let mut opts = DevOptions::new(dir);
     opts.domain = "bench.test".into();
@@ -32,6 +42,12 @@ fn main() {
     // The load generator opens 20 sessions from one address; loopback is trusted and exempt
     // from the per-address limit, as `mynetworks` is for the reference Postfix.
     env.config.log.level = "warn".into();
+    if let Some(p) = metrics {
+        let at = |p: u16| Some(std::net::SocketAddr::from(([127, 0, 0, 1], p)));
+        env.config.smtpd.metrics_listen = at(p);
+        env.config.queue.metrics_listen = at(p + 1);
+        env.config.delivery.metrics_listen = at(p + 2);
+    }
     if let Err(e) = env.save_config() {
         eprintln!("smtpd_bench_env: {e}");
         std::process::exit(1);
