@@ -49,7 +49,9 @@ for u in 1 2 3 4 5 6 7 8 9 10; do mkdir -p "$FERRY_MAIL/user$u/Maildir/"{new,cur
 target/release/local-delivery -c "$CONF" 2>"$STATE/local-delivery.log" & PIDS+=($!)
 target/release/queue-runner -c "$CONF" 2>"$STATE/queue-runner.log" & PIDS+=($!)
 target/release/mta-smtpd -c "$CONF" 2>"$STATE/mta-smtpd.log" & PIDS+=($!)
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$FERRY_PORT") 2>/dev/null && break; sleep 0.1; done
+for p in "$FERRY_PORT" "$METRICS_PORT" $((METRICS_PORT + 1)) $((METRICS_PORT + 2)); do
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null && break; sleep 0.1; done
+done
 FERRY_DRAIN="end=\$((\$(date +%s) + 300)); while [ -n \"\$(ls -A '$STATE/env/spool/queue')\" ]; do [ \$(date +%s) -ge \$end ] && exit 1; sleep 0.1; done"
 REF_DRAIN="$SHARED/refstack/queue_drain.sh"
 
