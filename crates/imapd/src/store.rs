@@ -595,7 +595,7 @@ impl Storage for MaildirStorage {
             // Expunged by someone else meanwhile: nothing to show.
             return Ok(None);
         };
-        fetch::items(&facts, atts).map(Some)
+        fetch::items(facts, atts).map(Some)
     }
 
     fn search(
