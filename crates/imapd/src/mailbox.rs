@@ -179,7 +179,7 @@ impl SharedMailbox {
         let keywords = load_keywords(&path);
         let (version, _) = watch::channel(0);
         let mb = SharedMailbox {
-            dirs: dirs::Dirs::open(&path),
+            dirs: dirs::Dirs::default(),
             path,
             state: Mutex::new(State {
                 maildir,
@@ -239,7 +239,10 @@ impl SharedMailbox {
 
     /// Reads a message (following renames by other processes) and its file time.
     pub fn read(&self, meta: &Meta) -> Result<(Vec<u8>, i64), StoreError> {
-        let file = match self.dirs.open_message(meta.dir, &meta.file_name) {
+        let file = match self
+            .dirs
+            .open_message(&self.path, meta.dir, &meta.file_name)
+        {
             Some(f) => f,
             None => {
                 let maildir = self.maildir();

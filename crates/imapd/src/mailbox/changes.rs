@@ -145,7 +145,10 @@ impl SharedMailbox {
             if self.is_watched() {
                 self.expect(&[&m.file_name, &new_name]);
             }
-            if self.dirs.rename_to_cur(m.dir, &m.file_name, &new_name) {
+            if self
+                .dirs
+                .rename_to_cur(&self.path, m.dir, &m.file_name, &new_name)
+            {
                 m.flags = new_flags;
                 m.dir = Subdir::Cur;
                 m.file_name = new_name.into();
