@@ -26,12 +26,13 @@ if [ "$HARD" != unlimited ] && [ $(( K + 1000 )) -gt "$HARD" ]; then
 fi
 PER_USER=$(( (K + USERS - 1) / USERS + 10 ))
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/ferrymail-imap-idle.XXXXXX")
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 cargo build --release --quiet -p imapd --bin imapd --example imap_bench_env --manifest-path "$ROOT/Cargo.toml"
-eval "$("$ROOT/target/release/examples/imap_bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' "$USERS" benchpass "$PER_USER")"
+eval "$("$TARGET/release/examples/imap_bench_env" "$STATE" "$PORT" "$SPORT" 'bench{n}@bench.test' "$USERS" benchpass "$PER_USER")"
 PID=
 start_imapd() {
-  "$ROOT/target/release/imapd" -c "$CONFIG" 2>>"$STATE/imapd.log" &
+  "$TARGET/release/imapd" -c "$CONFIG" 2>>"$STATE/imapd.log" &
   PID=$!
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 }

@@ -4,9 +4,10 @@
 #   start_bench_imapd STATE PORT IMAPS_PORT USERS
 start_bench_imapd() {
   local state=$1 port=$2 sport=$3 users=$4
+  local target=${CARGO_TARGET_DIR:-$ROOT/target}
   cargo build --release --quiet -p imapd --bin imapd --example imap_bench_env --manifest-path "$ROOT/Cargo.toml"
-  eval "$("$ROOT/target/release/examples/imap_bench_env" "$state" "$port" "$sport" 'bench{n}@bench.test' "$users" benchpass 50)"
-  "$ROOT/target/release/imapd" -c "$CONFIG" 2>"$state/imapd.log" &
+  eval "$("$target/release/examples/imap_bench_env" "$state" "$port" "$sport" 'bench{n}@bench.test' "$users" benchpass 50)"
+  "$target/release/imapd" -c "$CONFIG" 2>"$state/imapd.log" &
   BENCH_IMAPD_PID=$!
   BENCH_STATE=$state
   trap 'kill "$BENCH_IMAPD_PID" 2>/dev/null || true; wait "$BENCH_IMAPD_PID" 2>/dev/null || true; [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_STATE"' EXIT

@@ -131,7 +131,22 @@ pub fn facts(
 
 /// The FETCH items of `atts` that come from the message (UID and FLAGS are the session's),
 /// in order. Fails only for a BINARY item whose part cannot be decoded.
-pub fn items(m: &Facts, atts: &[FetchAtt]) -> Result<Vec<FetchItem>, Failure> {
+pub fn items(m: Facts, atts: &[FetchAtt]) -> Result<Vec<FetchItem>, Failure> {
+    // BODY[] alone, a whole-mailbox download's item, hands over the bytes read as they are.
+    if let [FetchAtt::BodySection {
+        section,
+        partial: None,
+        ..
+    }] = atts
+    {
+        if section.parts.is_empty() && section.text.is_none() {
+            return Ok(vec![FetchItem::BodySection {
+                section: section.clone(),
+                origin: None,
+                data: m.content,
+            }]);
+        }
+    }
     let content = m.content.as_deref().unwrap_or_default();
     // The part tree is only needed to cut sections; BODY[] and RFC822 are the whole file.
     let needs_tree = atts.iter().any(|a| match a {

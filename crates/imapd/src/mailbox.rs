@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,6 +26,7 @@ use ferrymail_maildir::{Flags, Maildir, MessageEntry, Subdir};
 use tokio::sync::watch;
 
 mod changes;
+mod dirs;
 mod hub;
 mod recent;
 mod scanstamp;
@@ -113,6 +114,8 @@ pub struct State {
 pub struct SharedMailbox {
     pub path: PathBuf,
     state: Mutex<State>,
+    /// `cur/` and `new/`, for reads and renames without a path walk.
+    dirs: dirs::Dirs,
     version: watch::Sender<u64>,
     cache: Mutex<HashMap<u32, Arc<Cached>>>,
     index: Option<Arc<Index>>,
@@ -176,6 +179,7 @@ impl SharedMailbox {
         let keywords = load_keywords(&path);
         let (version, _) = watch::channel(0);
         let mb = SharedMailbox {
+            dirs: dirs::Dirs::default(),
             path,
             state: Mutex::new(State {
                 maildir,
@@ -233,20 +237,26 @@ impl SharedMailbox {
         lock(&self.state).maildir.clone()
     }
 
-    /// Reads a message (following renames by other processes).
+    /// Reads a message (following renames by other processes) and its file time.
     pub fn read(&self, meta: &Meta) -> Result<(Vec<u8>, i64), StoreError> {
-        let maildir = self.maildir();
-        let entry = maildir.entry(meta.dir, &meta.file_name)?;
-        let (mut file, _) = maildir.open_message(&entry)?;
-        let mtime = file
-            .metadata()
+        let file = match self
+            .dirs
+            .open_message(&self.path, meta.dir, &meta.file_name)
+        {
+            Some(f) => f,
+            None => {
+                let maildir = self.maildir();
+                let entry = maildir.entry(meta.dir, &meta.file_name)?;
+                maildir.open_message(&entry)?.0
+            }
+        };
+        let stat = file.metadata()?;
+        let mtime = stat
+            .modified()
             .ok()
-            .and_then(|m| m.modified().ok())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_secs() as i64);
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)?;
-        Ok((buf, mtime))
+        Ok((dirs::read_all(&file, stat.len())?, mtime))
     }
 
     fn uidvalidity(&self) -> u32 {

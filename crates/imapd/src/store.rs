@@ -127,9 +127,24 @@ fn mtime(secs: i64) -> std::time::SystemTime {
 impl OpenMailbox {
     fn meta(&self, uid: u32) -> Option<Meta> {
         let (msgs, _, _) = self.mb.snapshot();
-        let i = msgs.binary_search_by_key(&uid, |m| m.uid).ok()?;
-        msgs.get(i).cloned()
+        find(&msgs, uid).cloned()
     }
+
+    /// Caches a message just appended, while its file is still in the page cache, so the
+    /// first FETCH of headers or SEARCH of a mailbox filled by APPEND parses no file.
+    fn cache_appended(&self, uid: u32) -> u32 {
+        let (msgs, _, _) = self.mb.snapshot();
+        if let Some(meta) = find(&msgs, uid) {
+            fetch::facts(&self.mb, meta, true, false);
+        }
+        uid
+    }
+}
+
+/// The message with this UID in a (UID-ordered) message list.
+fn find(msgs: &[Meta], uid: u32) -> Option<&Meta> {
+    let i = msgs.binary_search_by_key(&uid, |m| m.uid).ok()?;
+    msgs.get(i)
 }
 
 impl MaildirStorage {
@@ -494,6 +509,7 @@ impl Storage for MaildirStorage {
         let f = to_maildir(&mb.mb, &head.flags, true).map_err(fail)?;
         mb.mb
             .append(&[message], f, head.date.map(mtime))
+            .map(|uid| mb.cache_appended(uid))
             .map_err(fail)
     }
 
@@ -583,19 +599,21 @@ impl Storage for MaildirStorage {
         uid: u32,
         atts: &[FetchAtt],
     ) -> StoreResult<Option<Vec<FetchItem>>> {
-        let Some(meta) = mb.meta(uid) else {
+        // Borrowed from the snapshot: a clone would touch every message's file name.
+        let (all, _, _) = mb.mb.snapshot();
+        let Some(meta) = find(&all, uid) else {
             return Ok(None);
         };
         let Some(facts) = fetch::facts(
             &mb.mb,
-            &meta,
+            meta,
             fetch::needs_cache(atts),
             fetch::needs_content(atts),
         ) else {
             // Expunged by someone else meanwhile: nothing to show.
             return Ok(None);
         };
-        fetch::items(&facts, atts).map(Some)
+        fetch::items(facts, atts).map(Some)
     }
 
     fn search(
@@ -609,11 +627,7 @@ impl Storage for MaildirStorage {
         Ok(msgs
             .iter()
             .map(|ctx| {
-                let Some(meta) = all
-                    .binary_search_by_key(&ctx.uid, |m| m.uid)
-                    .ok()
-                    .and_then(|i| all.get(i))
-                else {
+                let Some(meta) = find(&all, ctx.uid) else {
                     return false;
                 };
                 let Some(facts) = fetch::facts(&mb.mb, meta, cache, content) else {
@@ -654,10 +668,7 @@ impl Storage for MaildirStorage {
                     Some(c) => c,
                     // Not parsed yet: read the file once (and cache what it gives).
                     None => {
-                        let meta = all
-                            .binary_search_by_key(&uid, |m| m.uid)
-                            .ok()
-                            .and_then(|i| all.get(i))?;
+                        let meta = find(&all, uid)?;
                         fetch::facts(&mb.mb, meta, true, false)?.cached?
                     }
                 };

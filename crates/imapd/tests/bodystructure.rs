@@ -130,7 +130,7 @@ fn body_sections_match_dovecot() {
             saved: None,
         };
         // No BINARY items are asked for, so nothing can fail to decode.
-        let items = imapd::fetch::items(&facts, &atts).unwrap();
+        let items = imapd::fetch::items(facts, &atts).unwrap();
         let fetch =
             ferrymail_imap_proto::Response::Data(ferrymail_imap_proto::response::Data::Fetch {
                 seq: 1,

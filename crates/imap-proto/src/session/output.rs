@@ -61,7 +61,11 @@ impl Output {
         r.encode_with(&mut self.buf, self.names);
         if self.buf.len() >= self.chunk {
             if let Some(sink) = self.sink.as_mut() {
-                if !sink(std::mem::take(&mut self.buf)) {
+                // Output this large is likely to go on: the next chunk gets its room (and
+                // some for the response that crosses the mark) at once instead of growing,
+                // and copying, its way up to it.
+                let next = Vec::with_capacity(self.chunk.saturating_add(self.chunk / 8));
+                if !sink(std::mem::replace(&mut self.buf, next)) {
                     self.closed = true;
                 }
             }

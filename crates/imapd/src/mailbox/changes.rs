@@ -141,10 +141,24 @@ impl SharedMailbox {
             if new_flags != m.flags {
                 m.modseq = modseq;
             }
-            let entry = st.maildir.entry(m.dir, &m.file_name)?;
+            let new_name = format!("{}:{}", m.base(), new_flags.info());
             if self.is_watched() {
-                self.expect(&[&m.file_name, &format!("{}:{}", m.base(), new_flags.info())]);
+                self.expect(&[&m.file_name, &new_name]);
             }
+            if self
+                .dirs
+                .rename_to_cur(&self.path, m.dir, &m.file_name, &new_name)
+            {
+                m.flags = new_flags;
+                m.dir = Subdir::Cur;
+                m.file_name = new_name.into();
+                out.push((m.uid, m.flags));
+                changed = true;
+                continue;
+            }
+            // Renamed by someone else meanwhile: the Maildir follows it and applies `f` to
+            // the flags it has now.
+            let entry = st.maildir.entry(m.dir, &m.file_name)?;
             match st.maildir.modify_flags(&entry, &f) {
                 Ok(e) => {
                     m.flags = e.flags();

@@ -171,14 +171,16 @@ impl SharedMailbox {
         } else if FileStamp::of(&self.path) != st.synced {
             changed |= self.merge_uidlist(st, &listing)?;
         }
-        let known: HashMap<&str, &MessageEntry> = listing.iter().map(|e| (e.base(), e)).collect();
+        // Each file by its base name, and whether a known message is that file (then it is
+        // not new).
+        let mut known: HashMap<&str, (&MessageEntry, bool)> =
+            listing.iter().map(|e| (e.base(), (e, false))).collect();
         let mut next: Vec<Meta> = Vec::with_capacity(listing.len());
-        let mut seen: HashSet<&str> = HashSet::with_capacity(st.msgs.len());
         for m in st.msgs.iter() {
             let base = m.base();
-            match known.get(base) {
-                Some(e) => {
-                    seen.insert(e.base());
+            match known.get_mut(base) {
+                Some((e, seen)) => {
+                    *seen = true;
                     if e.file_name() != &*m.file_name {
                         changed = true;
                         next.push(Meta {
@@ -199,7 +201,7 @@ impl SharedMailbox {
         let first_new = next.len();
         let mut fresh: Vec<&MessageEntry> = listing
             .iter()
-            .filter(|e| !seen.contains(e.base()))
+            .filter(|e| !known.get(e.base()).is_some_and(|(_, seen)| *seen))
             .collect();
         // New messages get UIDs in delivery order.
         fresh.sort_by_cached_key(|e| {

@@ -34,8 +34,9 @@ use read::Incoming;
 
 pub use login::run_relayed;
 
-/// Size of the chunks a command's output (a large FETCH) is streamed in.
-const OUTPUT_CHUNK: usize = 64 * 1024;
+/// Size of the chunks a command's output (a large FETCH) is streamed in: each is one hand-over
+/// between the thread producing it and the connection's task, so not too small either.
+const OUTPUT_CHUNK: usize = 256 * 1024;
 
 /// What every session shares.
 pub struct Ctx {

@@ -97,6 +97,7 @@ impl MaildirStorage {
                     s.check_quota(pending.size())?;
                     let f = to_maildir(mb, &head.flags, true).map_err(fail)?;
                     mb.append_pending(pending, f, head.date.map(mtime))
+                        .map(|uid| open.cache_appended(uid))
                         .map_err(fail)
                 }
             }
