@@ -69,11 +69,12 @@ pub async fn serve(
         let router = router.clone();
         let cfg = cfg.clone();
         let open = conn_metrics::opened(Protocol::Lmtp);
+        let stop = shutdown.clone();
         tasks.spawn(
             async move {
                 let _open = open;
                 match permit {
-                    Ok(_permit) => session(stream, router, cfg).await,
+                    Ok(_permit) => session(stream, router, cfg, stop).await,
                     Err(_) => {
                         conn_metrics::refused(Protocol::Lmtp);
                         tracing::warn!("too many LMTP sessions, refusing");
@@ -99,7 +100,15 @@ pub async fn serve(
     Ok(())
 }
 
-async fn session(stream: UnixStream, router: Arc<Router>, cfg: Arc<ServerConfig>) {
+/// One LMTP session. Clients keep sessions open between messages, so at shutdown a session
+/// waiting for its next command ends at once with a 421 (a transaction it interrupts is
+/// retried by the client); one reading or delivering a message finishes it first.
+async fn session(
+    stream: UnixStream,
+    router: Arc<Router>,
+    cfg: Arc<ServerConfig>,
+    mut shutdown: Shutdown,
+) {
     let (r, mut w) = stream.into_split();
     let mut reader = BufReader::new(r);
     let mut s = Session::new(cfg.session.clone());
@@ -113,11 +122,17 @@ async fn session(stream: UnixStream, router: Arc<Router>, cfg: Arc<ServerConfig>
             }
             out.clear();
         }
-        let got = tokio::time::timeout(
-            cfg.command_timeout,
-            read_line(&mut reader, &mut line, MAX_COMMAND_LINE),
-        )
-        .await;
+        let got = tokio::select! {
+            got = tokio::time::timeout(
+                cfg.command_timeout,
+                read_line(&mut reader, &mut line, MAX_COMMAND_LINE),
+            ) => got,
+            _ = shutdown.wait(), if reader.buffer().is_empty() => {
+                out.extend(Reply::new(421, "4.3.2", "shutting down").to_bytes());
+                let _ = w.write_all(&out).await;
+                return;
+            }
+        };
         let step = match got {
             Err(_) => {
                 out.extend(Reply::new(421, "4.4.2", "timeout, closing").to_bytes());
