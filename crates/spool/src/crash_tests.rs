@@ -29,6 +29,16 @@ fn envelope() -> Envelope {
     )
 }
 
+fn read_message(spool: &Spool, id: &QueueId) -> Vec<u8> {
+    let mut back = Vec::new();
+    spool
+        .open_message(id)
+        .unwrap()
+        .read_to_end(&mut back)
+        .unwrap();
+    back
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
         .unwrap()
@@ -77,12 +87,7 @@ fn crash_after_every_commit_step_then_restart() {
             let env = &report.ok[0];
             assert_eq!(data, vec![env.id.to_string()]);
             assert_eq!(cleaned.orphans_removed, 0);
-            let mut back = Vec::new();
-            spool
-                .open_message(&env.id)
-                .unwrap()
-                .read_to_end(&mut back)
-                .unwrap();
+            let back = read_message(&spool, &env.id);
             assert_eq!(back, msg, "{step:?}");
             assert_eq!(env.size, msg.len() as u64);
         } else {
@@ -115,12 +120,7 @@ fn successful_commit_survives_restart() {
     let report = spool.scan().unwrap();
     assert_eq!(report.ok.len(), 1);
     assert_eq!(report.ok[0].id, id);
-    let mut back = Vec::new();
-    spool
-        .open_message(&id)
-        .unwrap()
-        .read_to_end(&mut back)
-        .unwrap();
+    let back = read_message(&spool, &id);
     assert_eq!(back, msg);
     assert!(entries(&root.path().join("tmp")).is_empty());
 }
@@ -189,12 +189,7 @@ fn concurrent_commits_sharing_flushes_with_crashes_in_the_middle() {
     spool.cleanup(Duration::ZERO).unwrap();
     assert!(entries(&root.path().join("tmp")).is_empty());
     for env in &report.ok {
-        let mut back = Vec::new();
-        spool
-            .open_message(&env.id)
-            .unwrap()
-            .read_to_end(&mut back)
-            .unwrap();
+        let back = read_message(&spool, &env.id);
         assert_eq!(back, *msg);
     }
     assert_eq!(entries(&root.path().join("data")).len(), queued.len());

@@ -25,7 +25,8 @@ use rand::{Rng, SeedableRng};
 
 /// The load and chaos of one run. The default is scaled down from the full 10,000 messages /
 /// 20 sessions / 50 users so the normal test command stays short on a 2-core machine;
-/// `CRASH_SCALE=full` runs the full figures (about 10 minutes on 2 cores).
+/// `CRASH_SCALE=full` runs the full figures (a little over a minute on 2 cores: the pacing of
+/// the SMTP sessions, not the machine, sets the length).
 struct Scale {
     messages: usize,
     smtp_sessions: usize,
