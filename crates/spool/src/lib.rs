@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! <root>/            0755  (must be searchable by local users, for maildrop/)
-//!   tmp/             0700  writes in progress: <qid>.data, <qid>.env, <qid>.upd
+//!   tmp/             0700  writes in progress: <qid>.data, <qid>.env, <qid>.<pid>-<n>.upd
 //!   data/<qid>       0700  message bytes, exactly as received; immutable once written
 //!   queue/<qid>      0700  envelope records of active messages; a message exists from the
 //!                          moment this file appears (the commit point)
@@ -33,10 +33,12 @@
 //! fsync `queue/`. A crash before the envelope rename leaves only unreferenced files in
 //! `tmp/` and `data/`, which [`Spool::cleanup`] removes; after it, the message is complete
 //! and gets delivered. So no half-written envelope is ever visible in `queue/`, and nothing
-//! that was acknowledged is lost. Updates write a new record in `tmp/` and rename it over
-//! the old one. Removal deletes the envelope before the data. Moves between `queue/` and
-//! `hold/`, updates, removals, quarantines and orphan cleanup take an `flock` on `queue/` so
-//! they cannot interleave.
+//! that was acknowledged is lost. Updates write (and flush) a new record in `tmp/` and rename
+//! it over the old one. Removal deletes the envelope before the data; only the envelope's
+//! removal is flushed. Moves between `queue/` and `hold/`, the renames of updates, removals,
+//! quarantines and orphan cleanup take an `flock` on `queue/` so they cannot interleave;
+//! directory flushes happen outside it and are shared between concurrent callers
+//! (`ferrymail_fsutil::fsync_dir`). New files are flushed with fdatasync.
 //!
 //! Anything unreadable found by [`Spool::scan`] is moved to `corrupt/`, with its data file
 //! where there is one, rather than deleted.
