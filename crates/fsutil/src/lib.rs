@@ -17,7 +17,7 @@ mod replace;
 pub use counters::{sync_data, sync_file};
 pub use dirsync::fsync_dir;
 pub use rename::{rename_dir_noreplace, rename_noreplace};
-pub use replace::write_atomic;
+pub use replace::{create_temp, write_atomic};
 
 use std::io;
 use std::path::Path;

@@ -91,7 +91,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// `.<name>.tmp.<pid>.<n>` beside `path`, created exclusively: unique among concurrent writers
 /// of this process (the counter) and of others (the pid); a leftover of a crashed process
 /// that had the same pid is stepped over.
-fn create_temp(path: &Path, mode: u32) -> io::Result<(File, PathBuf)> {
+pub fn create_temp(path: &Path, mode: u32) -> io::Result<(File, PathBuf)> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;

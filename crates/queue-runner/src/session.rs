@@ -218,7 +218,6 @@ fn wire_outcome(e: &WireError, relay: &str) -> RcptOutcome {
     RcptOutcome::deferred(relay, dsn, &format!("{e} with {relay}"))
 }
 
-/// Runs one session on a connected stream for `rcpts` of `env`, sending `data_path`.
 /// One transaction's outcomes (one per recipient, in order), and whether the connection ended
 /// it cleanly and can carry another.
 pub struct Sent {
@@ -226,7 +225,8 @@ pub struct Sent {
     pub reusable: bool,
 }
 
-/// A whole session: [`open`], one transaction ([`send`]), QUIT.
+/// Runs one whole session on a connected stream for `rcpts` of `env`, sending `data_path`:
+/// [`open`], one transaction ([`send`]), QUIT.
 pub async fn run(
     wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,

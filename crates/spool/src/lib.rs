@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! <root>/            0755  (must be searchable by local users, for maildrop/)
-//!   tmp/             0700  writes in progress: <qid>.data, <qid>.env, <qid>.<pid>-<n>.upd
+//!   tmp/             0700  writes in progress: <qid>.data, <qid>.env, .<qid>.upd.tmp.<pid>.<n>
 //!   data/<qid>       0700  message bytes, exactly as received; immutable once written
 //!   queue/<qid>      0700  envelope records of active messages; a message exists from the
 //!                          moment this file appears (the commit point)

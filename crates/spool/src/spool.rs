@@ -334,8 +334,16 @@ impl Spool {
     pub fn update_envelope(&self, envelope: &Envelope) -> Result<()> {
         let id = envelope.id;
         let bytes = encode_envelope(envelope)?;
-        let tmp = self.dir(TMP).join(format!("{id}.{}.upd", unique_suffix()));
-        let placed = write_synced(&tmp, &bytes, true).and_then(|()| {
+        // Unique per writer: a control request may update the message while a delivery does.
+        let (mut f, tmp) =
+            ferrymail_fsutil::create_temp(&self.dir(TMP).join(format!("{id}.upd")), FILE_MODE)
+                .map_err(SpoolError::io("create", self.dir(TMP)))?;
+        let written = f
+            .write_all(&bytes)
+            .and_then(|()| ferrymail_fsutil::sync_data(&f))
+            .map_err(SpoolError::io("write", &tmp));
+        drop(f);
+        let placed = written.and_then(|()| {
             let _lock = self.lock()?;
             let dir = self.locate(&id)?.ok_or(SpoolError::NotFound(id))?;
             let target = self.file(dir.dir_name(), &id);
@@ -673,33 +681,6 @@ pub(crate) fn read_record(path: &Path) -> std::result::Result<Vec<u8>, ReadError
         .read_to_end(&mut buf)
         .map_err(|e| ReadError::Io(SpoolError::io("read", path)(e)))?;
     Ok(buf)
-}
-
-/// Write `bytes` to `path` and fsync it. `new` insists the file did not exist.
-pub(crate) fn write_synced(path: &Path, bytes: &[u8], new: bool) -> Result<()> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).mode(FILE_MODE);
-    if new {
-        opts.create_new(true);
-    } else {
-        opts.create(true).truncate(true);
-    }
-    let mut f = opts.open(path).map_err(SpoolError::io("create", path))?;
-    f.write_all(bytes)
-        .and_then(|()| ferrymail_fsutil::sync_data(&f))
-        .map_err(SpoolError::io("write", path))
-}
-
-/// A suffix no other writer in this or another process uses at the same time (pid and a
-/// counter), for temporary names that several updaters of one message could otherwise share.
-fn unique_suffix() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 /// How far a writer got, which decides what dropping it must undo.
