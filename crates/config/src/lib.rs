@@ -15,8 +15,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod metrics;
+mod milter;
 
 pub use metrics::Metrics;
+pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -369,6 +371,9 @@ pub struct Smtpd {
     /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Mail filters (milters) asked in order, as Postfix's `smtpd_milters`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milters: Vec<Milter>,
 }
 
 impl Default for Smtpd {
@@ -393,6 +398,7 @@ impl Default for Smtpd {
             shutdown_grace: Duration::from_secs(30),
             limits: ConnLimits::default(),
             metrics_listen: None,
+            milters: Vec::new(),
         }
     }
 }
@@ -979,6 +985,7 @@ impl Config {
         }
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
         metrics::check(&mut bad, self);
+        milter::check(&mut bad, &self.smtpd.milters);
         let m = &self.mailauth;
         if !m.authserv_id.is_empty() && !is_domain(&m.authserv_id) {
             bad(
