@@ -238,6 +238,7 @@ impl Spool {
                         file: Some(BufWriter::with_capacity(64 * 1024, f)),
                         written: 0,
                         stage: Stage::Writing,
+                        env_dir: QUEUE,
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -710,6 +711,8 @@ pub struct SpoolWriter {
     file: Option<BufWriter<File>>,
     written: u64,
     stage: Stage,
+    /// Where the envelope goes at commit: `queue/`, or `hold/` for a held message.
+    env_dir: &'static str,
 }
 
 impl SpoolWriter {
@@ -757,6 +760,58 @@ impl SpoolWriter {
     pub fn commit(mut self, envelope: Envelope) -> Result<QueueId> {
         self.commit_inner(envelope)
         // On error, Drop undoes whatever stage was reached.
+    }
+
+    /// Like [`commit`](SpoolWriter::commit), but the envelope goes straight to `hold/`: the
+    /// message is safe but not delivered until released (`mailctl queue release`).
+    pub fn commit_held(mut self, envelope: Envelope) -> Result<QueueId> {
+        self.env_dir = HOLD;
+        self.commit_inner(envelope)
+    }
+
+    /// The message written so far, opened for reading from its start.
+    pub fn read_back(&mut self) -> Result<File> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush().map_err(SpoolError::io("write", &self.tmp_data))?;
+        }
+        File::open(&self.tmp_data).map_err(SpoolError::io("open", &self.tmp_data))
+    }
+
+    /// Replaces the message written so far with what `write` produces (it may read the old
+    /// content from a [`read_back`](SpoolWriter::read_back) file opened before). The queue id
+    /// stays; on error the old content is kept.
+    pub fn replace_content(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush().map_err(SpoolError::io("write", &self.tmp_data))?;
+        }
+        let (file, tmp_edit) = ferrymail_fsutil::create_temp(
+            &self.spool.dir(TMP).join(format!("{}.edit", self.id)),
+            FILE_MODE,
+        )
+        .map_err(SpoolError::io("create", self.spool.dir(TMP)))?;
+        let mut w = BufWriter::with_capacity(64 * 1024, file);
+        let written = write(&mut w)
+            .and_then(|()| w.flush())
+            .map_err(SpoolError::io("write", &tmp_edit))
+            .and_then(|()| {
+                fs::rename(&tmp_edit, &self.tmp_data).map_err(SpoolError::io("rename", &tmp_edit))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp_edit);
+            return Err(e);
+        }
+        let file = w
+            .into_inner()
+            .map_err(|e| SpoolError::io("write", &self.tmp_data)(e.into_error()))?;
+        self.written = file
+            .metadata()
+            .map_err(SpoolError::io("stat", &self.tmp_data))?
+            .len();
+        self.file = Some(BufWriter::with_capacity(64 * 1024, file));
+        Ok(())
     }
 
     fn commit_inner(&mut self, mut envelope: Envelope) -> Result<QueueId> {
@@ -821,11 +876,11 @@ impl SpoolWriter {
         drop(f);
         step!(EnvelopeSynced);
 
-        let target = spool.file(QUEUE, &self.id);
+        let target = spool.file(self.env_dir, &self.id);
         rename_noreplace(&tmp_env, &target).map_err(SpoolError::io("rename", &target))?;
         self.stage = Stage::EnvelopePlaced;
         step!(EnvelopeRenamed);
-        fsync_dir(&spool.dir(QUEUE))?;
+        fsync_dir(&spool.dir(self.env_dir))?;
         step!(QueueDirSynced);
         self.stage = Stage::Done;
         Ok(self.id)
@@ -873,8 +928,8 @@ impl Drop for SpoolWriter {
             Stage::EnvelopePlaced => {
                 // The caller will get an error and not acknowledge, so take the message back
                 // out rather than deliver something the client will send again.
-                let _ = fs::remove_file(self.spool.file(QUEUE, &self.id));
-                let _ = fsync_dir(&self.spool.dir(QUEUE));
+                let _ = fs::remove_file(self.spool.file(self.env_dir, &self.id));
+                let _ = fsync_dir(&self.spool.dir(self.env_dir));
                 let _ = fs::remove_file(self.spool.file(DATA, &self.id));
             }
             Stage::Done => {}

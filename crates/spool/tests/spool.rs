@@ -419,3 +419,42 @@ fn concurrent_writers_get_distinct_ids() {
         assert_eq!(read_message(&spool, &id), body);
     }
 }
+
+#[test]
+fn held_commit_and_content_replacement_keep_the_queue_id() {
+    let (_root, spool) = spool();
+    let mut w = spool.writer().unwrap();
+    let id = *w.id();
+    w.write_all(b"Subject: old\r\n\r\nbody\r\n").unwrap();
+    let mut old = w.read_back().unwrap();
+    w.replace_content(|out| {
+        out.write_all(b"Subject: new\r\n")?;
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut old, &mut rest)?;
+        out.write_all(&rest[14..])
+    })
+    .unwrap();
+    w.write_all(b"more\r\n").unwrap();
+    let held = w.commit_held(envelope()).unwrap();
+    assert_eq!(held, id);
+    assert_eq!(spool.list(QueueDir::Hold).unwrap(), vec![id]);
+    assert!(spool.list(QueueDir::Active).unwrap().is_empty());
+    assert_eq!(
+        read_message(&spool, &id),
+        b"Subject: new\r\n\r\nbody\r\nmore\r\n"
+    );
+    assert_eq!(spool.read_envelope(&id).unwrap().size, 28);
+    assert!(entries(&spool.root().join("tmp")).is_empty());
+    // A failed replacement keeps what was there.
+    let mut w = spool.writer().unwrap();
+    w.write_all(b"kept").unwrap();
+    assert!(w
+        .replace_content(|out| {
+            out.write_all(b"lost")?;
+            Err(std::io::Error::other("boom"))
+        })
+        .is_err());
+    let id = w.commit(envelope()).unwrap();
+    assert_eq!(read_message(&spool, &id), b"kept");
+    assert!(entries(&spool.root().join("tmp")).is_empty());
+}
