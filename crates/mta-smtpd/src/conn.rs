@@ -23,12 +23,16 @@ use tokio::net::TcpStream;
 
 use crate::complete::HeaderCompletion;
 use crate::metrics::{self, Outcome};
+use crate::milter::Chain;
 use crate::policy::Policy;
 use crate::replies;
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
 use crate::sink::Sink;
 
 const READ_BUFFER: usize = 16 * 1024;
+
+#[path = "conn_milter.rs"]
+mod milter_hooks;
 
 /// What every connection shares.
 pub struct Shared {
@@ -52,6 +56,8 @@ pub struct Shared {
     pub hard_stop: Shutdown,
     /// Inbound SPF/DKIM/DMARC/ARC checks (`mailauth.verify`); None when off.
     pub verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    /// `smtpd.milters`, in order.
+    pub milters: Vec<Arc<ferrymail_config::Milter>>,
 }
 
 /// Why a connection ended early.
@@ -111,6 +117,8 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         completion: None,
         shutdown: shared.shutdown.clone(),
         hard_stop: shared.hard_stop.clone(),
+        milters: None,
+        milter_line: Vec::new(),
     };
     conn.run().await;
 }
@@ -130,11 +138,16 @@ struct Conn {
     completion: Option<HeaderCompletion>,
     shutdown: Shutdown,
     hard_stop: Shutdown,
+    /// This connection's milters, if its role has any.
+    milters: Option<Chain>,
+    /// The command line the milters are asked about (their MAIL and RCPT arguments).
+    milter_line: Vec<u8>,
 }
 
 impl Conn {
     async fn run(&mut self) {
         tracing::debug!("session start");
+        self.milter_connect().await;
         let greeting = self.session.greeting();
         self.queue(&greeting);
         let _ = self.serve().await;
@@ -143,6 +156,7 @@ impl Conn {
         if let Some(sink) = self.sink.take() {
             sink.abort().await;
         }
+        self.milter_quit().await;
         tracing::debug!("session end");
     }
 
@@ -212,9 +226,15 @@ impl Conn {
                     return Err(End::Closed);
                 }
                 Some(Ok(Ok(Line::TooLong))) => self.session.on_line_too_long(),
-                Some(Ok(Ok(Line::Complete))) => self.session.on_line(&line),
+                Some(Ok(Ok(Line::Complete))) => {
+                    if self.milters.is_some() {
+                        self.milter_line.clone_from(&line);
+                    }
+                    self.session.on_line(&line)
+                }
             };
             self.process(outputs).await?;
+            self.milter_sync().await;
         }
     }
 
@@ -231,6 +251,19 @@ impl Conn {
                 Output::Close => {
                     self.flush().await?;
                     return Err(End::Closed);
+                }
+                Output::Milter { stage, accepted } => {
+                    let line = std::mem::take(&mut self.milter_line);
+                    let refused = self.milter_check(stage, &line).await;
+                    self.milter_line = line;
+                    match refused {
+                        None => self.queue(&accepted),
+                        Some(r) => {
+                            self.session.milter_refused(stage);
+                            self.queue(&r);
+                            todo.clear();
+                        }
+                    }
                 }
                 Output::StartTls => self.start_tls().await?,
                 Output::Authenticate(creds) => {
@@ -552,14 +585,35 @@ impl Conn {
         Ok(self.session.chunk_received(stored))
     }
 
-    async fn commit(&mut self, env: Envelope) -> Vec<Output> {
-        let Some(sink) = self.sink.take() else {
+    async fn commit(&mut self, mut env: Envelope) -> Vec<Output> {
+        let mut hold = None;
+        if self.milters.is_some() {
+            match self.milter_end(&mut env).await {
+                milter_hooks::MilterEnd::Queue { hold: h } => hold = h,
+                milter_hooks::MilterEnd::Refuse(r) => return self.session.data_refused(r),
+                milter_hooks::MilterEnd::Discard => {
+                    let id = self.sink.take().and_then(|s| {
+                        let id = s.id();
+                        drop(s);
+                        id
+                    });
+                    tracing::info!("discarded by milter");
+                    return self.session.committed(id.ok_or(()));
+                }
+                milter_hooks::MilterEnd::Failed => {}
+            }
+        }
+        let Some(sink) = self.sink.take().filter(Sink::is_ok) else {
             metrics::message(self.info.role, Outcome::Failed);
             return self.session.committed(Err(()));
         };
         let sender = env.sender.clone().unwrap_or_default();
         let nrcpt = env.recipients.len();
-        match sink.commit(env, self.shared.wake_socket.clone()).await {
+        let committed = match hold {
+            None => sink.commit(env, self.shared.wake_socket.clone()).await,
+            Some(_) => sink.commit_held(env).await,
+        };
+        match committed {
             Ok(qid) => {
                 tracing::info!(qid = %qid, from = %sender, nrcpt, "queued");
                 metrics::message(self.info.role, Outcome::Accepted);

@@ -103,6 +103,8 @@ pub fn run(input: &[u8]) -> Transcript {
                     // Exactly one CRLF per reply line: nothing can forge extra lines.
                     assert_eq!(wire.iter().filter(|&&b| b == b'\n').count(), r.lines.len());
                 }
+                // Milter checks are never enabled here: the milters' word is a reply too.
+                Output::Milter { accepted, .. } => todo.push_front(Output::Reply(accepted)),
                 Output::Close => return t,
                 Output::StartTls => s.tls_started("TLSv1.3".into()),
                 Output::Authenticate(c) => {

@@ -7,7 +7,8 @@
 //! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
 //! recipient and sender decisions, [`received`] for the trace header and [`replies`] for every
 //! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
-//! blocking spool writes; [`server`] wires it all to the listeners; [`metrics`] counts what
+//! blocking spool writes and [`milter`] for the mail filters; [`server`] wires it all to the
+//! listeners; [`metrics`] counts what
 //! became of each message; `fuzzing` (feature
 //! `fuzzing`) drives the session from arbitrary bytes for the fuzz target and its corpus tests.
 
@@ -16,6 +17,7 @@ pub mod conn;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod metrics;
+pub mod milter;
 pub mod policy;
 pub mod received;
 pub mod replies;

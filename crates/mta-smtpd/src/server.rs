@@ -71,6 +71,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         hard_stop,
         verifier,
+        milters: config.smtpd.milters.iter().cloned().map(Arc::new).collect(),
     });
     let opts = ServeOptions::new(
         Arc::new(config.clone()),

@@ -74,6 +74,26 @@ pub enum Output {
     AbortMessage,
     /// Close the connection (after flushing).
     Close,
+    /// Ask the milters about the command just accepted (only once
+    /// [`Session::enable_milter_checks`] was called): send `accepted` if they agree, else
+    /// call [`Session::milter_refused`], send their reply instead and drop the rest of this
+    /// batch of outputs.
+    Milter {
+        stage: MilterStage,
+        accepted: Reply,
+    },
+}
+
+/// The commands milters are asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MilterStage {
+    Helo,
+    Mail,
+    /// `added`: the recipient was new to the transaction (a repeated one is stored once).
+    Rcpt {
+        added: bool,
+    },
+    Data,
 }
 
 #[derive(Debug)]
@@ -119,6 +139,7 @@ pub struct Session {
     tx: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
+    milter_checks: bool,
 }
 
 impl Session {
@@ -141,7 +162,50 @@ impl Session {
             tx: None,
             errors: 0,
             auth_failures: 0,
+            milter_checks: false,
         }
+    }
+
+    /// Accepted HELO, MAIL, RCPT and DATA commands are handed to the milters first
+    /// ([`Output::Milter`]).
+    pub fn enable_milter_checks(&mut self) {
+        self.milter_checks = true;
+    }
+
+    /// A command's answer, by way of the milters when they are on.
+    fn checked(&self, stage: MilterStage, accepted: Reply) -> Vec<Output> {
+        if self.milter_checks {
+            vec![Output::Milter { stage, accepted }]
+        } else {
+            vec![Output::Reply(accepted)]
+        }
+    }
+
+    /// The milters refused the command `stage` was asked about: undo what it did.
+    pub fn milter_refused(&mut self, stage: MilterStage) {
+        match stage {
+            MilterStage::Helo => self.helo = None,
+            MilterStage::Mail => self.tx = None,
+            MilterStage::Rcpt { added } => {
+                if let Some(tx) = self.tx.as_mut().filter(|_| added) {
+                    tx.recipients.pop();
+                }
+            }
+            MilterStage::Data => self.mode = Mode::Command,
+        }
+    }
+
+    pub fn helo_name(&self) -> Option<&str> {
+        self.helo.as_deref()
+    }
+
+    /// The TLS description, once TLS is on.
+    pub fn tls(&self) -> Option<&str> {
+        self.tls.as_deref()
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
     }
 
     pub fn greeting(&self) -> Reply {
@@ -279,7 +343,7 @@ impl Session {
         let greet = replies::helo(&self.cfg.hostname, &host);
         self.helo = Some(host);
         if !esmtp {
-            return Self::reply(greet);
+            return self.checked(MilterStage::Helo, greet);
         }
         let mut lines = vec![
             greet.text(),
@@ -298,7 +362,7 @@ impl Session {
         if self.auth_allowed() && self.auth_user.is_none() {
             lines.push("AUTH PLAIN LOGIN".into());
         }
-        Self::reply(Reply::multiline(250, None, lines))
+        self.checked(MilterStage::Helo, Reply::multiline(250, None, lines))
     }
 
     fn mail(&mut self, from: Path, params: MailParams) -> Vec<Output> {
@@ -340,7 +404,7 @@ impl Session {
             params,
             ..Transaction::default()
         });
-        Self::reply(replies::sender_ok())
+        self.checked(MilterStage::Mail, replies::sender_ok())
     }
 
     fn rcpt(&mut self, to: String, params: ferrymail_smtp::RcptParams) -> Vec<Output> {
@@ -366,11 +430,11 @@ impl Session {
             return self.error(replies::need_mail());
         };
         // A repeated recipient is acknowledged but stored once (one delivery).
-        if !tx
+        let added = !tx
             .recipients
             .iter()
-            .any(|r| r.address.eq_ignore_ascii_case(&address))
-        {
+            .any(|r| r.address.eq_ignore_ascii_case(&address));
+        if added {
             let notify = params.notify.map(|n| Notify {
                 success: n.success,
                 failure: n.failure,
@@ -383,7 +447,7 @@ impl Session {
                 ..Recipient::new(address)
             });
         }
-        Self::reply(replies::recipient_ok())
+        self.checked(MilterStage::Rcpt { added }, replies::recipient_ok())
     }
 
     /// Checks before DATA or the first BDAT; `None` = go ahead.
@@ -410,7 +474,9 @@ impl Session {
             return self.error(replies::binarymime_needs_bdat());
         }
         self.mode = Mode::DataPending;
-        vec![Output::Reply(replies::start_data()), Output::ReceiveData]
+        let mut out = self.checked(MilterStage::Data, replies::start_data());
+        out.push(Output::ReceiveData);
+        out
     }
 
     /// Whether the given message content is acceptable; `None` = yes.

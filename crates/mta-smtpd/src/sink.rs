@@ -25,6 +25,8 @@ pub enum SinkError {
     Failed,
     #[error("blocking task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Rewrite(#[from] crate::milter::apply::RewriteError),
 }
 
 pub struct Sink {
@@ -130,6 +132,57 @@ impl Sink {
         })
         .await
         .map_err(|e| SinkError::Task(e.to_string()))?
+    }
+
+    /// Like [`Sink::commit`] but into the spool's `hold/`, without waking queue-runner.
+    pub async fn commit_held(mut self, envelope: Envelope) -> Result<QueueId, SinkError> {
+        let Some(mut w) = self.writer.take().filter(|_| !self.failed) else {
+            return Err(SinkError::Failed);
+        };
+        let buf = std::mem::take(&mut self.buf);
+        tokio::task::spawn_blocking(move || {
+            w.write_all(&buf)?;
+            Ok::<_, SinkError>(w.commit_held(envelope)?)
+        })
+        .await
+        .map_err(|e| SinkError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` on the spool writer on a blocking thread, once what is buffered is written.
+    /// An error fails the sink.
+    pub async fn with_writer<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut SpoolWriter) -> Result<T, SinkError> + Send + 'static,
+    ) -> Result<T, SinkError> {
+        let Some(mut w) = self.writer.take().filter(|_| !self.failed) else {
+            self.failed = true;
+            return Err(SinkError::Failed);
+        };
+        let buf = std::mem::take(&mut self.buf);
+        let r = tokio::task::spawn_blocking(move || {
+            let r = w
+                .write_all(&buf)
+                .map_err(SinkError::from)
+                .and_then(|()| f(&mut w));
+            (w, r)
+        })
+        .await;
+        match r {
+            Ok((w, Ok(t))) => {
+                self.writer = Some(w);
+                Ok(t)
+            }
+            Ok((w, Err(e))) => {
+                // Dropping the writer removes its tmp file (one unlink).
+                self.failed = true;
+                drop(w);
+                Err(e)
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(SinkError::Task(e.to_string()))
+            }
+        }
     }
 
     /// Discards the message. The tmp file is removed (on a blocking thread) before this

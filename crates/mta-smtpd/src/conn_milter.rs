@@ -1,0 +1,177 @@
+//! The connection shell's side of the milters ([`crate::milter`]): opening them when a client
+//! connects, asking them about each accepted command, ABORT when a transaction ends early,
+//! the end of message before the spool commit, and QUIT at the end.
+
+use ferrymail_milter::{ClientAddr, Command, Event, Verdict};
+use ferrymail_smtp::Reply;
+use ferrymail_spool::Envelope;
+
+use super::Conn;
+use crate::milter::content::Decision;
+use crate::milter::macros::{bare_address, command_args, Facts};
+use crate::milter::{apply, Chain};
+use crate::session::MilterStage;
+
+/// What the milters made of a message about to be committed.
+pub(super) enum MilterEnd {
+    /// Queue it (into `hold/` with a quarantine reason).
+    Queue {
+        hold: Option<String>,
+    },
+    /// Answer 250 but queue nothing.
+    Discard,
+    Refuse(Reply),
+    /// Reading or rewriting the spool file failed.
+    Failed,
+}
+
+impl Conn {
+    /// Connects the role's milters and tells them about the client. A refusal here is
+    /// remembered by the milter and answers every later command, as Postfix does.
+    pub(super) async fn milter_connect(&mut self) {
+        if self.shared.milters.is_empty() {
+            return;
+        }
+        let Some(mut chain) = Chain::open(&self.shared.milters, self.info.role).await else {
+            return;
+        };
+        self.session.enable_milter_checks();
+        let facts = self.milter_facts();
+        let ip = self.info.peer_ip();
+        let addr = ClientAddr::Inet {
+            ip,
+            port: self.info.peer.port(),
+        };
+        // No reverse lookup is made: the unresolved form of the name.
+        let hostname = format!("[{ip}]");
+        let cmd = Command::Connect {
+            hostname: &hostname,
+            addr: &addr,
+        };
+        chain.event(Event::Connect, &cmd, &facts).await;
+        self.milters = Some(chain);
+    }
+
+    fn milter_facts(&self) -> Facts {
+        Facts {
+            hostname: self.session.config().hostname.clone(),
+            local: Some(self.info.local),
+            peer: Some(self.info.peer),
+            helo: self.session.helo_name().map(String::from),
+            tls: self.session.tls().map(String::from),
+            // Only once the client has authenticated.
+            auth_user: self.session.auth_user().map(String::from),
+            queue_id: self
+                .sink
+                .as_ref()
+                .and_then(|s| s.id())
+                .map(|id| id.as_str().to_string()),
+            mail_addr: None,
+            rcpt_addr: None,
+        }
+    }
+
+    /// Asks the milters about an accepted command; `Some(reply)` if they refuse it.
+    pub(super) async fn milter_check(&mut self, stage: MilterStage, line: &[u8]) -> Option<Reply> {
+        self.milter_sync().await;
+        if stage == MilterStage::Data {
+            // The queue id exists from here on (the `i` macro).
+            self.start_message().await;
+        }
+        let mut facts = self.milter_facts();
+        let chain = self.milters.as_mut()?;
+        let args = command_args(line);
+        let verdict = match stage {
+            MilterStage::Helo => {
+                let helo = facts.helo.clone().unwrap_or_default();
+                chain
+                    .event(Event::Helo, &Command::Helo(&helo), &facts)
+                    .await
+            }
+            MilterStage::Mail => {
+                facts.mail_addr = args.first().map(|a| bare_address(a));
+                chain
+                    .event(Event::Mail, &Command::Mail(&args), &facts)
+                    .await
+            }
+            MilterStage::Rcpt { .. } => {
+                facts.rcpt_addr = args.first().map(|a| bare_address(a));
+                chain
+                    .event(Event::Rcpt, &Command::Rcpt(&args), &facts)
+                    .await
+            }
+            MilterStage::Data => chain.event(Event::Data, &Command::Data, &facts).await,
+        };
+        match verdict {
+            Verdict::Refuse(r) => {
+                if stage == MilterStage::Data {
+                    if let Some(s) = self.sink.take() {
+                        s.abort().await;
+                    }
+                }
+                Some(r)
+            }
+            Verdict::Continue | Verdict::Discard => None,
+        }
+    }
+
+    /// The session's transaction is over but the milters' is not: ABORT.
+    pub(super) async fn milter_sync(&mut self) {
+        let in_tx = self.session.in_transaction();
+        if let Some(chain) = self
+            .milters
+            .as_mut()
+            .filter(|c| c.in_transaction() && !in_tx)
+        {
+            chain.abort().await;
+        }
+    }
+
+    /// The end of message, before the commit: content to the milters, then their changes
+    /// to `env` and the spool file.
+    pub(super) async fn milter_end(&mut self, env: &mut Envelope) -> MilterEnd {
+        let facts = self.milter_facts();
+        let (Some(chain), Some(sink)) = (self.milters.as_mut(), self.sink.as_mut()) else {
+            return MilterEnd::Queue { hold: None };
+        };
+        let file = match sink.with_writer(|w| Ok(w.read_back()?)).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the message back for the milters");
+                return MilterEnd::Failed;
+            }
+        };
+        let tmp_dir = self.shared.spool.root().join("tmp");
+        let changes = match chain.message(&file, &facts, &tmp_dir).await {
+            Decision::Refuse(r) => return MilterEnd::Refuse(r),
+            Decision::Discard => return MilterEnd::Discard,
+            Decision::Queue(changes) => changes,
+        };
+        apply::envelope(env, &changes.envelope);
+        if env.recipients.is_empty() {
+            tracing::info!("milters removed every recipient");
+            return MilterEnd::Discard;
+        }
+        if changes.rewrites_content() {
+            let (headers, body) = (changes.headers, changes.body);
+            let r = sink
+                .with_writer(move |w| Ok(apply::rewrite(w, &headers, body)?))
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "applying the milters' changes failed");
+                return MilterEnd::Failed;
+            }
+        }
+        let hold = changes.quarantine.map(|(milter, reason)| {
+            tracing::info!(%milter, %reason, "milter quarantined the message");
+            reason
+        });
+        MilterEnd::Queue { hold }
+    }
+
+    pub(super) async fn milter_quit(&mut self) {
+        if let Some(chain) = self.milters.take() {
+            chain.quit().await;
+        }
+    }
+}
