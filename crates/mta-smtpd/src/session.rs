@@ -184,7 +184,8 @@ impl Session {
     /// The milters refused the command `stage` was asked about: undo what it did.
     pub fn milter_refused(&mut self, stage: MilterStage) {
         match stage {
-            MilterStage::Helo => self.helo = None,
+            // As in Postfix, the name stands: the milters are asked again at MAIL.
+            MilterStage::Helo => {}
             MilterStage::Mail => self.tx = None,
             MilterStage::Rcpt { added } => {
                 if let Some(tx) = self.tx.as_mut().filter(|_| added) {
