@@ -1,7 +1,7 @@
 //! Applying the milters' header edits to a message's header section, with Postfix's index
-//! rules: our own trace header (the first field) is hidden from the milters, so CHGHEADER
-//! indexes count the fields they saw, while INSHEADER positions count every field, ours
-//! included (the message as delivered).
+//! rules: our own trace header is hidden from the milters, so CHGHEADER indexes count the
+//! fields they saw (and can never touch ours), while INSHEADER positions count every field,
+//! ours included (the message as delivered).
 
 use crate::client::Edit;
 use crate::content::Field;
@@ -23,9 +23,13 @@ pub fn format_field(name: &str, value: &str, leading_space: bool) -> Field {
     }
 }
 
-/// Applies the header edits in order. `hidden`: how many leading fields the milters did not
-/// see (1 for our Received header, 0 if there is none).
-pub fn apply(fields: &mut Vec<Field>, edits: &[HeaderEdit], hidden: usize) {
+/// Applies the header edits in order. `hidden`: the position of the field the milters did not
+/// see (our Received header), if any; returns where it is afterwards.
+pub fn apply(
+    fields: &mut Vec<Field>,
+    edits: &[HeaderEdit],
+    mut hidden: Option<usize>,
+) -> Option<usize> {
     for HeaderEdit {
         edit,
         leading_space,
@@ -38,19 +42,20 @@ pub fn apply(fields: &mut Vec<Field>, edits: &[HeaderEdit], hidden: usize) {
             Edit::InsHeader { index, name, value } => {
                 let at = (*index as usize).min(fields.len());
                 fields.insert(at, format_field(name, value, *leading_space));
+                hidden = hidden.map(|h| if at <= h { h + 1 } else { h });
             }
             Edit::ChgHeader { index, name, value } => {
                 let nth = (*index).max(1) as usize;
                 let found = fields
                     .iter()
                     .enumerate()
-                    .skip(hidden)
-                    .filter(|(_, f)| f.name().eq_ignore_ascii_case(name))
+                    .filter(|(i, f)| Some(*i) != hidden && f.name().eq_ignore_ascii_case(name))
                     .nth(nth - 1)
                     .map(|(i, _)| i);
                 match (found, value.is_empty()) {
                     (Some(i), true) => {
                         fields.remove(i);
+                        hidden = hidden.map(|h| if i < h { h - 1 } else { h });
                     }
                     (Some(i), false) => {
                         if let Some(f) = fields.get_mut(i) {
@@ -65,6 +70,7 @@ pub fn apply(fields: &mut Vec<Field>, edits: &[HeaderEdit], hidden: usize) {
             Edit::AddRcpt { .. } | Edit::DelRcpt(_) | Edit::ChgFrom { .. } => {}
         }
     }
+    hidden
 }
 
 #[cfg(test)]
@@ -94,12 +100,13 @@ mod tests {
     #[test]
     fn change_counts_visible_fields_and_insert_counts_all() {
         let mut fields = vec![
+            f("X-Before: 0\r\n"),
             f("Received: ours\r\n"),
             f("Received: theirs\r\n"),
             f("Subject: a\r\n"),
             f("received: second\r\n"),
         ];
-        apply(
+        let hidden = apply(
             &mut fields,
             &[
                 e(Edit::ChgHeader {
@@ -126,9 +133,16 @@ mod tests {
                     name: "X-New".into(),
                     value: "3".into(),
                 }),
+                e(Edit::ChgHeader {
+                    index: 1,
+                    name: "x-before".into(),
+                    value: String::new(),
+                }),
             ],
-            1,
+            Some(1),
         );
+        // Ours moved down by the insert and back up by the deletion.
+        assert_eq!(hidden, Some(1));
         assert_eq!(
             text(&fields),
             "X-Top: 1\r\n\tfolded\r\nReceived: ours\r\nReceived: changed\r\nSubject: a\r\nX-End: 2\r\nX-New: 3\r\n"
@@ -145,7 +159,7 @@ mod tests {
             },
             leading_space: true,
         };
-        apply(&mut fields, &[edit], 0);
+        apply(&mut fields, &[edit], None);
         assert_eq!(text(&fields), "X: v\r\n");
     }
 }

@@ -2,6 +2,8 @@
 //! connects, asking them about each accepted command, ABORT when a transaction ends early,
 //! the end of message before the spool commit, and QUIT at the end.
 
+use std::path::Path;
+
 use ferrymail_milter::{ClientAddr, Command, Event, Verdict};
 use ferrymail_smtp::Reply;
 use ferrymail_spool::Envelope;
@@ -11,6 +13,7 @@ use crate::milter::content::Decision;
 use crate::milter::macros::{bare_address, command_args, Facts};
 use crate::milter::{apply, Chain};
 use crate::session::MilterStage;
+use crate::sink::Sink;
 
 /// What the milters made of a message about to be committed.
 pub(super) enum MilterEnd {
@@ -127,46 +130,17 @@ impl Conn {
         }
     }
 
-    /// The end of message, before the commit: content to the milters, then their changes
-    /// to `env` and the spool file.
+    /// The end of message, before the commit: the content to each milter in turn, each
+    /// one's changes made to `env` and the spool file before the next reads it.
     pub(super) async fn milter_end(&mut self, env: &mut Envelope) -> MilterEnd {
         let facts = self.milter_facts();
+        let tmp_dir = self.shared.spool.root().join("tmp");
         let (Some(chain), Some(sink)) = (self.milters.as_mut(), self.sink.as_mut()) else {
             return MilterEnd::Queue { hold: None };
         };
-        let file = match sink.with_writer(|w| Ok(w.read_back()?)).await {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the message back for the milters");
-                return MilterEnd::Failed;
-            }
-        };
-        let tmp_dir = self.shared.spool.root().join("tmp");
-        let changes = match chain.message(&file, &facts, &tmp_dir).await {
-            Decision::Refuse(r) => return MilterEnd::Refuse(r),
-            Decision::Discard => return MilterEnd::Discard,
-            Decision::Queue(changes) => changes,
-        };
-        apply::envelope(env, &changes.envelope);
-        if env.recipients.is_empty() {
-            tracing::info!("milters removed every recipient");
-            return MilterEnd::Discard;
-        }
-        if changes.rewrites_content() {
-            let (headers, body) = (changes.headers, changes.body);
-            let r = sink
-                .with_writer(move |w| Ok(apply::rewrite(w, &headers, body)?))
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "applying the milters' changes failed");
-                return MilterEnd::Failed;
-            }
-        }
-        let hold = changes.quarantine.map(|(milter, reason)| {
-            tracing::info!(%milter, %reason, "milter quarantined the message");
-            reason
-        });
-        MilterEnd::Queue { hold }
+        let end = run_content(chain, sink, env, &facts, &tmp_dir).await;
+        chain.content_end();
+        end
     }
 
     pub(super) async fn milter_quit(&mut self) {
@@ -174,4 +148,59 @@ impl Conn {
             chain.quit().await;
         }
     }
+}
+
+async fn run_content(
+    chain: &mut Chain,
+    sink: &mut Sink,
+    env: &mut Envelope,
+    facts: &Facts,
+    tmp_dir: &Path,
+) -> MilterEnd {
+    if let Some(d) = chain.content_begin(facts).await {
+        return match d {
+            Decision::Refuse(r) => MilterEnd::Refuse(r),
+            Decision::Discard | Decision::Queue(_) => MilterEnd::Discard,
+        };
+    }
+    // Our Received header is the first field until a milter inserts one above it.
+    let mut hidden = Some(0);
+    let mut hold = None;
+    for i in 0..chain.milter_count() {
+        let file = match sink.with_writer(|w| Ok(w.read_back()?)).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the message back for the milters");
+                return MilterEnd::Failed;
+            }
+        };
+        let changes = match chain.content(i, &file, hidden, facts, tmp_dir).await {
+            Decision::Refuse(r) => return MilterEnd::Refuse(r),
+            Decision::Discard => return MilterEnd::Discard,
+            Decision::Queue(changes) => changes,
+        };
+        apply::envelope(env, &changes.envelope);
+        if changes.rewrites_content() {
+            let (headers, body) = (changes.headers, changes.body);
+            let r = sink
+                .with_writer(move |w| Ok(apply::rewrite(w, &headers, body, hidden)?))
+                .await;
+            match r {
+                Ok(h) => hidden = h,
+                Err(e) => {
+                    tracing::error!(error = %e, "applying the milters' changes failed");
+                    return MilterEnd::Failed;
+                }
+            }
+        }
+        if let Some((milter, reason)) = changes.quarantine {
+            tracing::info!(%milter, %reason, "milter quarantined the message");
+            hold.get_or_insert(reason);
+        }
+    }
+    if env.recipients.is_empty() {
+        tracing::info!("milters removed every recipient");
+        return MilterEnd::Discard;
+    }
+    MilterEnd::Queue { hold }
 }

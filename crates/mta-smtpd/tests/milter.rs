@@ -410,9 +410,17 @@ fn a_milter_that_hangs_times_out_into_its_default_action() {
 }
 
 #[test]
-fn chained_milters_each_see_the_original_and_all_changes_apply() {
+fn chained_milters_each_see_the_changes_of_those_before() {
     let a = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => Some(vec![packet(b'h', b"X-A\0first\0"), packet(b'c', b"")]),
+        b'E' => {
+            let mut ins = 0u32.to_be_bytes().to_vec();
+            ins.extend_from_slice(b"X-Top\0a\0");
+            Some(vec![
+                packet(b'i', &ins),
+                packet(b'h', b"X-A\0first\0"),
+                packet(b'c', b""),
+            ])
+        }
         _ => cont(),
     });
     // The second wants no header replies and no connect event, and keeps its own spacing.
@@ -439,12 +447,16 @@ fn chained_milters_each_see_the_original_and_all_changes_apply() {
     );
     let q = s.queued();
     let text = String::from_utf8_lossy(&q[0].1);
+    assert!(text.starts_with("X-Top: a\r\nReceived: "), "{text}");
     assert!(
         text.contains("X-Old: one\r\nX-A: first\r\nX-B: second\r\n\r\nbody line"),
         "{text}"
     );
     assert!(b.of(b'C').is_empty());
-    // b saw the message as received: no X-A, values with their leading space.
+    // b saw a's changes, still not our Received header, values with their leading space.
     let seen: Vec<u8> = b.of(b'L').concat();
-    assert_eq!(seen, b"Subject\0 hello\0X-Old\0 one\0");
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        "X-Top\0 a\0Subject\0 hello\0X-Old\0 one\0X-A\0 first\0"
+    );
 }

@@ -54,16 +54,17 @@ pub fn envelope(env: &mut Envelope, edits: &[Edit]) {
 }
 
 /// Writes the message again with the header edits applied and, if given, the replacement
-/// body. Blocking: run it on a blocking thread.
+/// body. `hidden`: where our Received header is among the fields; returns where it is
+/// afterwards. Blocking: run it on a blocking thread.
 pub fn rewrite(
     writer: &mut SpoolWriter,
     headers: &[HeaderEdit],
     body: Option<std::fs::File>,
-) -> Result<(), RewriteError> {
+    hidden: Option<usize>,
+) -> Result<Option<usize>, RewriteError> {
     let mut old = writer.read_back()?;
     let (mut fields, body_offset) = read_header(&mut old)?;
-    // Our Received header is the first field and hidden from the milters.
-    edit::apply(&mut fields, headers, 1);
+    let hidden = edit::apply(&mut fields, headers, hidden);
     writer.replace_content(|out| {
         for f in &fields {
             out.write_all(&f.raw)?;
@@ -81,7 +82,7 @@ pub fn rewrite(
         }
         Ok(())
     })?;
-    Ok(())
+    Ok(hidden)
 }
 
 #[derive(Debug, thiserror::Error)]

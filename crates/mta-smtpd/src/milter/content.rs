@@ -1,8 +1,8 @@
-//! The end of a message: every milter still taking part reads the stored message from the
-//! spool file (never from memory): header fields (our own Received header hidden, as Postfix
-//! hides it), end of header, the body in chunks of at most 65535 octets, then end of message,
-//! whose replies carry the changes it wants. Each milter sees the message as received; the
-//! changes of all of them are gathered and applied together afterwards.
+//! The end of a message: each milter still taking part in turn reads the stored message from
+//! the spool file (never from memory): header fields (our own Received header hidden, as
+//! Postfix hides it), end of header, the body in chunks of at most 65535 octets, then end of
+//! message, whose replies carry the changes it wants. As in Postfix's cleanup server, one
+//! milter's changes are made to the spool file before the next milter reads it.
 
 use std::io::SeekFrom;
 
@@ -28,14 +28,14 @@ pub enum Decision {
     Refuse(Reply),
 }
 
-/// The changes asked for, in milter order.
+/// The changes one milter asked for.
 #[derive(Debug, Default)]
 pub struct Changes {
     pub headers: Vec<HeaderEdit>,
     pub envelope: Vec<Edit>,
-    /// The replacement body (the last milter's that sent one), in an unnamed temporary file.
+    /// The replacement body, in an unnamed temporary file.
     pub body: Option<std::fs::File>,
-    /// `(milter, reason)` of the first milter that asked for quarantine.
+    /// `(milter, reason)` when the milter asked for quarantine.
     pub quarantine: Option<(String, String)>,
 }
 
@@ -46,15 +46,69 @@ impl Changes {
 }
 
 impl Chain {
-    /// Runs the end of message for the stored message `file`. `tmp_dir` holds replacement
-    /// bodies while they arrive (as unnamed files).
-    pub async fn message(
+    /// Before the content: BDAT transactions send their one DATA here. `Some` when the
+    /// message is decided without its content (refused, or discarded during the envelope).
+    pub async fn content_begin(&mut self, facts: &Facts) -> Option<Decision> {
+        if !self.data_sent {
+            if let Verdict::Refuse(r) = self.event(Event::Data, &Command::Data, facts).await {
+                return Some(Decision::Refuse(r));
+            }
+        }
+        self.discard.then_some(Decision::Discard)
+    }
+
+    pub fn milter_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Shows the stored message `file` to milter `i` (`hidden`: the position of our Received
+    /// header among the fields) and returns its decision with its changes. `tmp_dir` holds a
+    /// replacement body while it arrives (as an unnamed file).
+    pub async fn content(
         &mut self,
+        i: usize,
         file: &std::fs::File,
+        hidden: Option<usize>,
         facts: &Facts,
         tmp_dir: &std::path::Path,
     ) -> Decision {
-        let decision = self.message_inner(file, facts, tmp_dir).await;
+        let Some(slot) = self.slots.get_mut(i) else {
+            return Decision::Queue(Changes::default());
+        };
+        let link = match slot {
+            Slot::Down {
+                verdict: Verdict::Refuse(r),
+                ..
+            } => return Decision::Refuse(r.clone()),
+            Slot::Down { .. } => return Decision::Queue(Changes::default()),
+            Slot::Up(link) => link,
+        };
+        let mut changes = Changes::default();
+        match one_milter(link, file, hidden, facts, tmp_dir, &mut changes).await {
+            Ok(Verdict::Continue) => Decision::Queue(changes),
+            Ok(Verdict::Discard) => {
+                tracing::info!(milter = %link.cfg.name, "milter discarded the message");
+                Decision::Discard
+            }
+            Ok(Verdict::Refuse(r)) => {
+                tracing::info!(milter = %link.cfg.name, reply = %r, "milter refused the message");
+                Decision::Refuse(r)
+            }
+            Err(e) => {
+                *slot = down(&link.cfg, &e);
+                match slot {
+                    Slot::Down {
+                        verdict: Verdict::Refuse(r),
+                        ..
+                    } => Decision::Refuse(r.clone()),
+                    _ => Decision::Queue(Changes::default()),
+                }
+            }
+        }
+    }
+
+    /// The message is decided: the next transaction starts afresh for every milter.
+    pub fn content_end(&mut self) {
         self.in_transaction = false;
         self.data_sent = false;
         self.discard = false;
@@ -63,57 +117,6 @@ impl Chain {
                 link.client.message_done();
             }
         }
-        decision
-    }
-
-    async fn message_inner(
-        &mut self,
-        file: &std::fs::File,
-        facts: &Facts,
-        tmp_dir: &std::path::Path,
-    ) -> Decision {
-        if !self.data_sent {
-            // BDAT: the milters get one DATA, before the content.
-            if let Verdict::Refuse(r) = self.event(Event::Data, &Command::Data, facts).await {
-                return Decision::Refuse(r);
-            }
-        }
-        if self.discard {
-            return Decision::Discard;
-        }
-        let mut changes = Changes::default();
-        for slot in &mut self.slots {
-            let link = match slot {
-                Slot::Down {
-                    verdict: Verdict::Refuse(r),
-                    ..
-                } => return Decision::Refuse(r.clone()),
-                Slot::Down { .. } => continue,
-                Slot::Up(link) => link,
-            };
-            match one_milter(link, file, facts, tmp_dir, &mut changes).await {
-                Ok(Verdict::Continue) => {}
-                Ok(Verdict::Discard) => {
-                    tracing::info!(milter = %link.cfg.name, "milter discarded the message");
-                    return Decision::Discard;
-                }
-                Ok(Verdict::Refuse(r)) => {
-                    tracing::info!(milter = %link.cfg.name, reply = %r, "milter refused the message");
-                    return Decision::Refuse(r);
-                }
-                Err(e) => {
-                    *slot = down(&link.cfg, &e);
-                    if let Slot::Down {
-                        verdict: Verdict::Refuse(r),
-                        ..
-                    } = slot
-                    {
-                        return Decision::Refuse(r.clone());
-                    }
-                }
-            }
-        }
-        Decision::Queue(changes)
     }
 }
 
@@ -121,6 +124,7 @@ impl Chain {
 async fn one_milter(
     link: &mut Link,
     file: &std::fs::File,
+    hidden: Option<usize>,
     facts: &Facts,
     tmp_dir: &std::path::Path,
     changes: &mut Changes,
@@ -134,7 +138,7 @@ async fn one_milter(
     let mut parts = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut chunk: Vec<u8> = Vec::with_capacity(BODY_CHUNK);
-    let mut hidden = true;
+    let mut field_no = 0usize;
     let leading_space = link.client.leading_space();
     loop {
         let n = f.read(&mut buf).await?;
@@ -145,9 +149,11 @@ async fn one_milter(
         }
         for part in parts.drain(..) {
             let v = match part {
-                // Our own Received header, always the first.
-                Part::Header(_) if std::mem::take(&mut hidden) => continue,
                 Part::Header(field) => {
+                    field_no += 1;
+                    if Some(field_no - 1) == hidden {
+                        continue;
+                    }
                     let (name, value) = (field.name(), field.value());
                     let value = match value.strip_prefix(' ') {
                         Some(v) if !leading_space => v,
@@ -156,10 +162,7 @@ async fn one_milter(
                     let cmd = Command::Header { name: &name, value };
                     exchange(link, Event::Header, &cmd, facts).await?
                 }
-                Part::Eoh => {
-                    hidden = false;
-                    exchange(link, Event::Eoh, &Command::Eoh, facts).await?
-                }
+                Part::Eoh => exchange(link, Event::Eoh, &Command::Eoh, facts).await?,
                 Part::Body(data) => {
                     let mut v = Verdict::Continue;
                     let mut rest = data.as_slice();
