@@ -262,6 +262,11 @@ impl Conn {
                             self.session.milter_refused(stage);
                             self.queue(&r);
                             todo.clear();
+                            // A milter's 421 (SHUTDOWN) ends the connection, as 421 must.
+                            if r.code == 421 {
+                                self.flush().await?;
+                                return Err(End::Closed);
+                            }
                         }
                     }
                 }

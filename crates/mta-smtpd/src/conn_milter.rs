@@ -45,10 +45,9 @@ impl Conn {
             ip,
             port: self.info.peer.port(),
         };
-        // No reverse lookup is made: the unresolved form of the name.
-        let hostname = format!("[{ip}]");
+        // No reverse lookup is made: Postfix's name for an unresolved client.
         let cmd = Command::Connect {
-            hostname: &hostname,
+            hostname: "unknown",
             addr: &addr,
         };
         chain.event(Event::Connect, &cmd, &facts).await;

@@ -183,7 +183,10 @@ fn rcpt_refused_with_the_milters_reply_and_the_transaction_goes_on() {
         String::from_utf8_lossy(&macros)
     );
     let connect = &m.of(b'C')[0];
-    assert!(connect.starts_with(b"[127.0.0.1]\x004"), "{connect:?}");
+    // Postfix's name for an unresolved client, family, port, address.
+    assert_eq!(connect.len(), 21, "{connect:?}");
+    assert!(connect.starts_with(b"unknown\x004"), "{connect:?}");
+    assert!(connect.ends_with(b"127.0.0.1\x00"), "{connect:?}");
     // The content: our Received header hidden, the space after the colon eaten.
     let headers = m.of(b'L');
     assert_eq!(
@@ -459,4 +462,25 @@ fn chained_milters_each_see_the_changes_of_those_before() {
         String::from_utf8_lossy(&seen),
         "X-Top\0 a\0Subject\0 hello\0X-Old\0 one\0X-A\0 first\0"
     );
+}
+
+#[test]
+fn bdat_sends_one_data_and_a_milter_shutdown_closes_the_connection() {
+    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, data| match code {
+        b'M' if data.starts_with(b"<bye@") => Some(vec![packet(b'4', b"")]),
+        _ => cont(),
+    });
+    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
+    assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "250 2.1.0");
+    assert_eq!(c.cmd(&format!("RCPT TO:<{USER}>")).status(), "250 2.1.5");
+    c.send(format!("BDAT {} LAST\r\n", MSG.len()).as_bytes());
+    c.send(MSG);
+    assert_eq!(c.reply().status(), "250 2.0.0");
+    assert_eq!(m.of(b'T').len(), 1);
+    assert_eq!(m.of(b'B'), [b"body line\r\n".to_vec()]);
+    assert_eq!(s.queued().len(), 1);
+    assert_eq!(c.cmd("MAIL FROM:<bye@far.test>").code, 421);
+    assert!(c.closed());
 }
