@@ -6,6 +6,7 @@ use ferrymail_smtp::Reply;
 
 use crate::macros::Stage;
 use crate::negotiate::Negotiated;
+pub use crate::response::Edit;
 use crate::response::{ProtocolError, Response};
 use crate::wire::{action, proto, Command};
 
@@ -52,34 +53,6 @@ pub enum Verdict {
     Discard,
     /// The command (or message) is refused with this reply.
     Refuse(Reply),
-}
-
-/// A change asked for at end of message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edit {
-    AddHeader {
-        name: String,
-        value: String,
-    },
-    ChgHeader {
-        index: u32,
-        name: String,
-        value: String,
-    },
-    InsHeader {
-        index: u32,
-        name: String,
-        value: String,
-    },
-    AddRcpt {
-        rcpt: String,
-        args: Option<String>,
-    },
-    DelRcpt(String),
-    ChgFrom {
-        from: String,
-        args: Option<String>,
-    },
 }
 
 /// What to do after a reply packet.
@@ -270,33 +243,19 @@ impl Client {
                 self.allowed(event, action::CHGBODY, 'b')?;
                 return Ok(Step::Body(data));
             }
-            Response::AddHeader { name, value } => {
-                self.allowed(event, action::ADDHDRS, 'h')?;
-                return self.edit(Edit::AddHeader { name, value });
-            }
-            Response::InsHeader { index, name, value } => {
-                self.allowed(event, action::ADDHDRS, 'i')?;
-                return self.edit(Edit::InsHeader { index, name, value });
-            }
-            Response::ChgHeader { index, name, value } => {
-                self.allowed(event, action::CHGHDRS, 'm')?;
-                return self.edit(Edit::ChgHeader { index, name, value });
-            }
-            Response::AddRcpt(rcpt) => {
-                self.allowed(event, action::ADDRCPT, '+')?;
-                return self.edit(Edit::AddRcpt { rcpt, args: None });
-            }
-            Response::AddRcptPar { rcpt, args } => {
-                self.allowed(event, action::ADDRCPT_PAR, '2')?;
-                return self.edit(Edit::AddRcpt { rcpt, args });
-            }
-            Response::DelRcpt(rcpt) => {
-                self.allowed(event, action::DELRCPT, '-')?;
-                return self.edit(Edit::DelRcpt(rcpt));
-            }
-            Response::ChgFrom { from, args } => {
-                self.allowed(event, action::CHGFROM, 'e')?;
-                return self.edit(Edit::ChgFrom { from, args });
+            Response::Edit(edit) => {
+                let (flag, code) = match &edit {
+                    Edit::AddHeader { .. } => (action::ADDHDRS, 'h'),
+                    Edit::InsHeader { .. } => (action::ADDHDRS, 'i'),
+                    Edit::ChgHeader { .. } => (action::CHGHDRS, 'm'),
+                    Edit::AddRcpt(_) => (action::ADDRCPT, '+'),
+                    Edit::AddRcptPar { .. } => (action::ADDRCPT_PAR, '2'),
+                    Edit::DelRcpt(_) => (action::DELRCPT, '-'),
+                    Edit::ChgFrom { .. } => (action::CHGFROM, 'e'),
+                };
+                self.allowed(event, flag, code)?;
+                self.edits.push(edit);
+                return Ok(Step::More);
             }
         };
         Ok(Step::Done(verdict))
@@ -318,11 +277,6 @@ impl Client {
             return Err(ProtocolError::NotAllowed(code));
         }
         Ok(())
-    }
-
-    fn edit(&mut self, e: Edit) -> Result<Step, ProtocolError> {
-        self.edits.push(e);
-        Ok(Step::More)
     }
 
     /// The modifications of the message just answered, in the order they came.

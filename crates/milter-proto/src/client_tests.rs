@@ -92,9 +92,11 @@ fn accept_ends_the_connection_or_the_message() {
 #[test]
 fn modifications_need_end_of_message_and_the_negotiated_action() {
     let mut c = Client::new(neg(action::ADDHDRS | action::QUARANTINE, 0));
-    let add = || Response::AddHeader {
-        name: "X".into(),
-        value: "1".into(),
+    let add = || {
+        Response::Edit(Edit::AddHeader {
+            name: "X".into(),
+            value: "1".into(),
+        })
     };
     assert_eq!(
         c.on_response(Event::Rcpt, add()),
@@ -106,7 +108,7 @@ fn modifications_need_end_of_message_and_the_negotiated_action() {
         Ok(Step::More)
     );
     assert_eq!(
-        c.on_response(Event::Eom, Response::DelRcpt("<a@b>".into())),
+        c.on_response(Event::Eom, Response::Edit(Edit::DelRcpt("<a@b>".into()))),
         Err(ProtocolError::NotAllowed('-'))
     );
     assert_eq!(

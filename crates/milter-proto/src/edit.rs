@@ -3,8 +3,8 @@
 //! fields they saw (and can never touch ours), while INSHEADER positions count every field,
 //! ours included (the message as delivered).
 
-use crate::client::Edit;
 use crate::content::Field;
+use crate::response::Edit;
 
 /// A header edit and how the milter that asked for it wants values written.
 #[derive(Debug, Clone)]
@@ -67,7 +67,10 @@ pub fn apply(
                     (None, true) => {}
                 }
             }
-            Edit::AddRcpt { .. } | Edit::DelRcpt(_) | Edit::ChgFrom { .. } => {}
+            Edit::AddRcpt(_)
+            | Edit::AddRcptPar { .. }
+            | Edit::DelRcpt(_)
+            | Edit::ChgFrom { .. } => {}
         }
     }
     hidden

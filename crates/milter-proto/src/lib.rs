@@ -18,7 +18,7 @@ pub mod negotiate;
 pub mod response;
 pub mod wire;
 
-pub use client::{Client, Edit, Event, Step, Verdict};
+pub use client::{Client, Event, Step, Verdict};
 pub use negotiate::Negotiated;
-pub use response::{Decoder, ProtocolError, Response};
+pub use response::{Decoder, Edit, ProtocolError, Response};
 pub use wire::{ClientAddr, Command};

@@ -29,6 +29,14 @@ pub enum Response {
     Shutdown,
     ConnFail,
     Quarantine(String),
+    /// A change to the message or its envelope (end of message only).
+    Edit(Edit),
+    ReplBody(Vec<u8>),
+}
+
+/// A change a milter asks for at end of message, one per packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
     AddHeader {
         name: String,
         value: String,
@@ -55,7 +63,6 @@ pub enum Response {
         from: String,
         args: Option<String>,
     },
-    ReplBody(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,22 +123,22 @@ impl Response {
             }
             rsp::REPLYCODE => Response::ReplyCode(smtp_reply(&f.string().ok_or_else(bad)?)?),
             rsp::QUARANTINE => Response::Quarantine(f.string().ok_or_else(bad)?),
-            rsp::ADDHEADER => Response::AddHeader {
+            rsp::ADDHEADER => Response::Edit(Edit::AddHeader {
                 name: f.string().ok_or_else(bad)?,
                 value: f.string().ok_or_else(bad)?,
-            },
+            }),
             rsp::CHGHEADER | rsp::INSHEADER => {
                 let index = f.word().ok_or_else(bad)?;
                 let name = f.string().ok_or_else(bad)?;
                 let value = f.string().ok_or_else(bad)?;
-                if code == rsp::CHGHEADER {
-                    Response::ChgHeader { index, name, value }
+                Response::Edit(if code == rsp::CHGHEADER {
+                    Edit::ChgHeader { index, name, value }
                 } else {
-                    Response::InsHeader { index, name, value }
-                }
+                    Edit::InsHeader { index, name, value }
+                })
             }
-            rsp::ADDRCPT => Response::AddRcpt(f.string().ok_or_else(bad)?),
-            rsp::DELRCPT => Response::DelRcpt(f.string().ok_or_else(bad)?),
+            rsp::ADDRCPT => Response::Edit(Edit::AddRcpt(f.string().ok_or_else(bad)?)),
+            rsp::DELRCPT => Response::Edit(Edit::DelRcpt(f.string().ok_or_else(bad)?)),
             rsp::ADDRCPT_PAR | rsp::CHGFROM => {
                 let addr = f.string().ok_or_else(bad)?;
                 let args = if f.0.is_empty() {
@@ -139,11 +146,11 @@ impl Response {
                 } else {
                     Some(f.string().ok_or_else(bad)?).filter(|a| !a.is_empty())
                 };
-                if code == rsp::CHGFROM {
-                    Response::ChgFrom { from: addr, args }
+                Response::Edit(if code == rsp::CHGFROM {
+                    Edit::ChgFrom { from: addr, args }
                 } else {
-                    Response::AddRcptPar { rcpt: addr, args }
-                }
+                    Edit::AddRcptPar { rcpt: addr, args }
+                })
             }
             other => return Err(ProtocolError::Unknown(other)),
         };

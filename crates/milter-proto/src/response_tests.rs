@@ -63,44 +63,50 @@ fn modifications_decode_their_fields() {
     chg.extend_from_slice(b"Subject\0\0");
     assert_eq!(
         one(b'm', &chg),
-        Ok(Response::ChgHeader {
+        Ok(Response::Edit(Edit::ChgHeader {
             index: 2,
             name: "Subject".into(),
             value: String::new()
-        })
+        }))
     );
     let mut ins = 0u32.to_be_bytes().to_vec();
     ins.extend_from_slice(b"X-A\0v\0");
     assert_eq!(
         one(b'i', &ins),
-        Ok(Response::InsHeader {
+        Ok(Response::Edit(Edit::InsHeader {
             index: 0,
             name: "X-A".into(),
             value: "v".into()
-        })
+        }))
     );
     assert_eq!(
         one(b'h', b"X-Spam\0yes\0"),
-        Ok(Response::AddHeader {
+        Ok(Response::Edit(Edit::AddHeader {
             name: "X-Spam".into(),
             value: "yes".into()
-        })
+        }))
     );
-    assert_eq!(one(b'+', b"<a@b>\0"), Ok(Response::AddRcpt("<a@b>".into())));
-    assert_eq!(one(b'-', b"<a@b>\0"), Ok(Response::DelRcpt("<a@b>".into())));
+    assert_eq!(
+        one(b'+', b"<a@b>\0"),
+        Ok(Response::Edit(Edit::AddRcpt("<a@b>".into())))
+    );
+    assert_eq!(
+        one(b'-', b"<a@b>\0"),
+        Ok(Response::Edit(Edit::DelRcpt("<a@b>".into())))
+    );
     assert_eq!(
         one(b'2', b"<a@b>\0NOTIFY=NEVER\0"),
-        Ok(Response::AddRcptPar {
+        Ok(Response::Edit(Edit::AddRcptPar {
             rcpt: "<a@b>".into(),
             args: Some("NOTIFY=NEVER".into())
-        })
+        }))
     );
     assert_eq!(
         one(b'e', b"<s@b>\0"),
-        Ok(Response::ChgFrom {
+        Ok(Response::Edit(Edit::ChgFrom {
             from: "<s@b>".into(),
             args: None
-        })
+        }))
     );
     assert_eq!(
         one(b'q', b"spam\0"),
@@ -127,7 +133,10 @@ fn decoder_waits_for_whole_packets_and_bounds_them() {
     assert_eq!(d.packet(), Ok(None));
     assert_eq!(d.wanted(), Ok(1));
     d.feed(&p[p.len() - 1..]);
-    assert!(matches!(d.packet(), Ok(Some(Response::AddHeader { .. }))));
+    assert!(matches!(
+        d.packet(),
+        Ok(Some(Response::Edit(Edit::AddHeader { .. })))
+    ));
     // An announced 4 GiB packet is refused from its length alone.
     let mut d = Decoder::new(16);
     d.feed(&[0xff, 0xff, 0xff, 0xff, b'b']);

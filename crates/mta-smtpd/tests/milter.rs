@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::{tmp_files, USER};
 use ferrymail_config::{Milter, MilterDefault, Role};
 use ferrymail_spool::QueueDir;
+use ferrymail_testkit::{wait_until, SmtpClient, Suite};
 
 /// A packet as the fake milter received it: command byte and data.
 type Packet = (u8, Vec<u8>);
@@ -130,7 +131,20 @@ fn milter(name: &str, address: &str) -> Milter {
 const ALL_ACTIONS: u32 = 0x1ff;
 const MSG: &[u8] = b"Subject: hello\r\nX-Old: one\r\n\r\nbody line\r\n";
 
-fn held(s: &ferrymail_testkit::Suite) -> Vec<ferrymail_spool::QueueId> {
+/// mta-smtpd with the milter `m`, and a client that said EHLO on the MX port.
+fn start_with(m: &FakeMilter) -> (Suite, SmtpClient) {
+    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
+    (s, c)
+}
+
+/// One message from a@far.test to USER; the status of the reply to its data.
+fn send(c: &mut SmtpClient) -> String {
+    c.send_message("a@far.test", &[USER], MSG).status()
+}
+
+fn held(s: &Suite) -> Vec<ferrymail_spool::QueueId> {
     s.spool().list(QueueDir::Hold).unwrap()
 }
 
@@ -144,9 +158,7 @@ fn rcpt_refused_with_the_milters_reply_and_the_transaction_goes_on() {
         b'R' if data.starts_with(b"<postmaster") => Some(vec![packet(b't', b"")]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
+    let (s, mut c) = start_with(&m);
     assert_eq!(
         c.cmd("MAIL FROM:<a@far.test> SIZE=100").status(),
         "250 2.1.0"
@@ -203,29 +215,18 @@ fn tempfail_at_end_of_message_queues_nothing() {
         b'E' => Some(vec![packet(b't', b"")]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    let r = c.send_message("a@far.test", &[USER], MSG);
-    assert_eq!(r.status(), "451 4.7.1");
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "451 4.7.1");
     assert!(s.queued().is_empty());
     assert!(tmp_files(&s).is_empty(), "{:?}", tmp_files(&s));
     // The session goes on; RSET aborts the milter's transaction.
     assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "250 2.1.0");
     assert_eq!(c.cmd("RSET").status(), "250 2.0.0");
     assert_eq!(c.cmd("QUIT").status(), "221 2.0.0");
-    wait_until(|| !m.of(b'Q').is_empty());
+    assert!(wait_until(Duration::from_secs(5), || !m
+        .of(b'Q')
+        .is_empty()));
     assert!(!m.of(b'A').is_empty());
-}
-
-fn wait_until(done: impl Fn() -> bool) {
-    for _ in 0..100 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("condition not reached");
 }
 
 #[test]
@@ -234,13 +235,8 @@ fn discard_answers_250_and_queues_nothing() {
         b'E' => Some(vec![packet(b'd', b"")]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "250 2.0.0"
-    );
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "250 2.0.0");
     assert!(s.queued().is_empty());
     assert!(held(&s).is_empty());
     assert!(tmp_files(&s).is_empty());
@@ -253,13 +249,8 @@ fn quarantine_puts_the_message_on_hold() {
         b'E' => Some(vec![packet(b'q', b"looks like spam\0"), packet(b'a', b"")]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "250 2.0.0"
-    );
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "250 2.0.0");
     assert!(s.queued().is_empty());
     let h = held(&s);
     assert_eq!(h.len(), 1);
@@ -290,11 +281,8 @@ fn header_and_body_changes_reach_the_spool_under_the_same_queue_id() {
         }
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    let r = c.send_message("a@far.test", &[USER], MSG);
-    assert_eq!(r.status(), "250 2.0.0");
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "250 2.0.0");
     let q = s.queued();
     let (env, bytes) = &q[0];
     let text = String::from_utf8_lossy(bytes);
@@ -320,13 +308,8 @@ fn recipients_and_sender_changes_reach_the_envelope() {
         ]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "250 2.0.0"
-    );
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "250 2.0.0");
     let q = s.queued();
     let rcpts: Vec<_> = q[0]
         .0
@@ -348,13 +331,8 @@ fn a_modification_not_negotiated_is_a_protocol_error() {
         ]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "451 4.7.1"
-    );
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "451 4.7.1");
     assert!(s.queued().is_empty());
     // Gone for the rest of the connection with its default action.
     assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "451 4.7.1");
@@ -385,10 +363,7 @@ fn unreachable_milter_tempfails_or_is_skipped_by_its_default_action() {
     });
     let mut c = s.smtp(s.env.ports.smtp);
     c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "250 2.0.0"
-    );
+    assert_eq!(send(&mut c), "250 2.0.0");
     assert_eq!(s.queued().len(), 1);
 }
 
@@ -444,10 +419,7 @@ fn chained_milters_each_see_the_changes_of_those_before() {
     });
     let mut c = s.smtp(s.env.ports.smtp);
     c.hello();
-    assert_eq!(
-        c.send_message("a@far.test", &[USER], MSG).status(),
-        "250 2.0.0"
-    );
+    assert_eq!(send(&mut c), "250 2.0.0");
     let q = s.queued();
     let text = String::from_utf8_lossy(&q[0].1);
     assert!(text.starts_with("X-Top: a\r\nReceived: "), "{text}");
@@ -470,9 +442,7 @@ fn bdat_sends_one_data_and_a_milter_shutdown_closes_the_connection() {
         b'M' if data.starts_with(b"<bye@") => Some(vec![packet(b'4', b"")]),
         _ => cont(),
     });
-    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
-    let mut c = s.smtp(s.env.ports.smtp);
-    c.hello();
+    let (s, mut c) = start_with(&m);
     assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "250 2.1.0");
     assert_eq!(c.cmd(&format!("RCPT TO:<{USER}>")).status(), "250 2.1.5");
     c.send(format!("BDAT {} LAST\r\n", MSG.len()).as_bytes());

@@ -29,7 +29,7 @@ pub fn envelope(env: &mut Envelope, edits: &[Edit]) {
                     tracing::info!("milter's sender parameters ignored");
                 }
             }
-            Edit::AddRcpt { rcpt, .. } => {
+            Edit::AddRcpt(rcpt) | Edit::AddRcptPar { rcpt, .. } => {
                 let a = bare_address(rcpt);
                 if ferrymail_spool::validate_address(&a, env.smtputf8).is_err() {
                     tracing::warn!(address = %a, "milter added an invalid recipient; ignored");
