@@ -15,8 +15,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod metrics;
+mod rate;
 
 pub use metrics::Metrics;
+pub use rate::{RateLimits, UserRate};
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -365,6 +367,9 @@ pub struct Smtpd {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub limits: ConnLimits,
+    /// Submission rate limits per authenticated user and client address.
+    #[serde(default)]
+    pub rate: RateLimits,
     /// Serve Prometheus metrics at `http://<this address>/metrics` (bound with the other
     /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -392,6 +397,7 @@ impl Default for Smtpd {
             data_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
             limits: ConnLimits::default(),
+            rate: RateLimits::default(),
             metrics_listen: None,
         }
     }
@@ -895,6 +901,7 @@ impl Config {
             );
         }
         check_limits(&mut bad, "smtpd.limits", &s.limits);
+        rate::check(&mut bad, &s.rate);
 
         let q = &self.queue;
         if q.retry_initial.is_zero() || q.retry_max < q.retry_initial {

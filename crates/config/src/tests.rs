@@ -265,3 +265,35 @@ fn metrics_listeners_are_off_by_default_and_must_not_share_an_address() {
         "{keys:?}"
     );
 }
+
+#[test]
+fn rate_limits_default_generous_and_take_per_login_overrides() {
+    let c = parse("").unwrap();
+    assert_eq!(c.smtpd.rate.user_messages_per_hour, 1000);
+    assert_eq!(c.smtpd.rate.address_recipients_per_hour, 6000);
+    let c = parse(
+        "[smtpd.rate]\nuser_messages_per_hour = 5\n\
+         [smtpd.rate.user_overrides]\n\"Bulk@example.org\" = { recipients_per_hour = 0 }\n",
+    )
+    .unwrap();
+    assert_eq!(c.smtpd.rate.user_messages_per_hour, 5);
+    let o = c.smtpd.rate.user_overrides["Bulk@example.org"];
+    assert_eq!(
+        (o.messages_per_hour, o.recipients_per_hour),
+        (None, Some(0))
+    );
+    assert!(c.validate().is_empty());
+    let err = parse("[smtpd.rate.user_overrides]\n\"a@b\" = { messages = 1 }\n").unwrap_err();
+    assert!(err.to_string().contains("messages"), "{err}");
+    let err =
+        parse("[smtpd.rate]\nmax_tracked_keys = 0\n[smtpd.rate.user_overrides]\n\"a b\" = {}\n")
+            .unwrap_err();
+    let ConfigError::Invalid { problems, .. } = err else {
+        panic!("{err}");
+    };
+    let keys: Vec<_> = problems.into_iter().map(|p| p.key).collect();
+    assert_eq!(
+        keys,
+        ["smtpd.rate.max_tracked_keys", "smtpd.rate.user_overrides"]
+    );
+}
