@@ -305,6 +305,7 @@ impl RateLimiter {
             (!exempt && !self.address.none()).then(|| (address_key(who.addr), self.address));
         let mut r = Reservation {
             limiter: self.clone(),
+            client: canonical_ip(who.addr),
             user,
             address,
             messages: 0,
@@ -326,6 +327,8 @@ impl RateLimiter {
 /// The budget an open transaction holds.
 pub struct Reservation {
     limiter: Arc<RateLimiter>,
+    /// For the log: the address itself, not the key it counts under.
+    client: IpAddr,
     user: Option<(String, Limits)>,
     address: Option<(IpAddr, Limits)>,
     messages: u64,
@@ -385,10 +388,9 @@ impl Reservation {
     /// Logged (a warning: a login over its budget may be a stolen password) and counted.
     fn refused(&self, e: &Exceeded) {
         let user = self.user.as_ref().map_or("", |(l, _)| l.as_str());
-        let addr = self.address.as_ref().map(|(a, _)| a.to_string());
         tracing::warn!(
             user,
-            addr = addr.as_deref().unwrap_or("exempt"),
+            client = %self.client,
             scope = e.scope.as_str(),
             budget = e.budget.as_str(),
             limit = e.limit,
