@@ -297,3 +297,37 @@ fn rate_limits_default_generous_and_take_per_login_overrides() {
         ["smtpd.rate.max_tracked_keys", "smtpd.rate.user_overrides"]
     );
 }
+
+#[test]
+fn spam_verdict_keys_default_to_junk_and_are_checked() {
+    let c = parse("").unwrap();
+    assert_eq!(c.delivery.spam_folder, "Junk");
+    assert_eq!(c.delivery.spam_headers, ["X-Spam: Yes", "X-Spam-Flag: YES"]);
+    assert!(parse("[delivery]\nspam_folder = \"\"\nspam_headers = []\n").is_ok());
+    assert_eq!(
+        parse_spam_header("  X-Spam-Flag :  YES "),
+        Some(("X-Spam-Flag", "YES"))
+    );
+    let err = parse(
+        "[delivery]\nspam_folder = \"../Junk\"\nspam_headers = [\"X-Spam\", \"X-Spam:\", \"Bad Name: x\"]\n",
+    )
+    .unwrap_err();
+    let ConfigError::Invalid { problems, .. } = err else {
+        panic!("{err}");
+    };
+    let keys: Vec<_> = problems.into_iter().map(|p| p.key).collect();
+    assert_eq!(
+        keys,
+        [
+            "delivery.spam_folder",
+            "delivery.spam_headers[0]",
+            "delivery.spam_headers[1]",
+            "delivery.spam_headers[2]"
+        ]
+    );
+    for folder in ["INBOX", "inbox", "/abs", "Junk/../x"] {
+        let text = format!("[delivery]\nspam_folder = \"{folder}\"\n");
+        assert!(parse(&text).is_err(), "{folder}");
+    }
+    assert!(parse("[delivery]\nspam_folder = \"Spam/Caught\"\n").is_ok());
+}
