@@ -6,6 +6,8 @@ mod common;
 
 use common::*;
 
+const PILLS: &str = "X-Spam: Yes\r\nSubject: pills\r\n\r\nbuy\r\n";
+
 fn deliver(c: &mut ferrymail_testkit::SmtpClient, user: &str, msg: &str) {
     let rcpt = format!("{user}@{DOMAIN}");
     let (rr, dr) = c.lmtp_deliver("someone@remote.test", &[&rcpt], msg.as_bytes());
@@ -35,11 +37,7 @@ fn marked_mail_goes_to_junk_clean_mail_to_inbox_and_sieve_overrides() {
     .unwrap();
     t.start();
     let mut c = t.connect();
-    deliver(
-        &mut c,
-        "alice",
-        "X-Spam: Yes\r\nSubject: pills\r\n\r\nbuy\r\n",
-    );
+    deliver(&mut c, "alice", PILLS);
     deliver(&mut c, "alice", "Subject: lunch\r\n\r\nat noon\r\n");
     // SpamAssassin's field, any case.
     deliver(
@@ -54,11 +52,7 @@ fn marked_mail_goes_to_junk_clean_mail_to_inbox_and_sieve_overrides() {
         "bob",
         "X-Spam: Yes\r\nSubject: work plan\r\n\r\nsee\r\n",
     );
-    deliver(
-        &mut c,
-        "bob",
-        "X-Spam: Yes\r\nSubject: pills\r\n\r\nbuy\r\n",
-    );
+    deliver(&mut c, "bob", PILLS);
 
     let junk = new_in(&t, "alice", "Junk");
     assert_eq!(junk.len(), 2, "{junk:?}");
@@ -87,11 +81,7 @@ fn an_empty_spam_folder_turns_the_verdict_off() {
     t.env.config.delivery.spam_folder = String::new();
     t.start();
     let mut c = t.connect();
-    deliver(
-        &mut c,
-        "alice",
-        "X-Spam: Yes\r\nSubject: pills\r\n\r\nbuy\r\n",
-    );
+    deliver(&mut c, "alice", PILLS);
     assert_eq!(new_in(&t, "alice", "INBOX").len(), 1);
     assert!(!t.maildir("alice").join(".Junk").exists());
 }

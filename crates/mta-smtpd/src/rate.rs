@@ -348,30 +348,23 @@ impl Reservation {
     fn take(&mut self, budget: Budget) -> Result<(), Exceeded> {
         let minute = self.limiter.minute();
         let mut t = self.limiter.lock();
-        let mut over = None;
-        if let Some((login, limits)) = &self.user {
-            let limit = limits.of(budget);
-            if limit != 0 && t.users.window(login, minute).used(budget) >= u64::from(limit) {
-                over = Some(Exceeded {
-                    scope: Scope::User,
-                    budget,
-                    limit,
-                    who: login.clone(),
-                });
-            }
-        }
-        if let (None, Some((addr, limits))) = (&over, &self.address) {
-            let limit = limits.of(budget);
-            if limit != 0 && t.addresses.window(addr, minute).used(budget) >= u64::from(limit) {
-                over = Some(Exceeded {
-                    scope: Scope::Address,
-                    budget,
-                    limit,
-                    who: addr.to_string(),
-                });
-            }
-        }
-        if let Some(e) = over {
+        let over = match self.user.as_ref().and_then(|(login, limits)| {
+            let limit = spent(&mut t.users, login, *limits, budget, minute)?;
+            Some((Scope::User, limit, login.clone()))
+        }) {
+            Some(o) => Some(o),
+            None => self.address.as_ref().and_then(|(addr, limits)| {
+                let limit = spent(&mut t.addresses, addr, *limits, budget, minute)?;
+                Some((Scope::Address, limit, addr.to_string()))
+            }),
+        };
+        if let Some((scope, limit, who)) = over {
+            let e = Exceeded {
+                scope,
+                budget,
+                limit,
+                who,
+            };
             drop(t);
             self.refused(&e);
             return Err(e);
@@ -446,6 +439,18 @@ impl std::fmt::Debug for Reservation {
             .field("recipients", &self.recipients)
             .finish()
     }
+}
+
+/// The limit of `budget` when the key has used all of it in the hour.
+fn spent<K: Hash + Eq + Clone>(
+    table: &mut Table<K>,
+    key: &K,
+    limits: Limits,
+    budget: Budget,
+    minute: u32,
+) -> Option<u32> {
+    let limit = limits.of(budget);
+    (limit != 0 && table.window(key, minute).used(budget) >= u64::from(limit)).then_some(limit)
 }
 
 /// An IPv4 client is its address; an IPv6 client its /64, the block one host usually has.

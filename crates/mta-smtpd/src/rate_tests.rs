@@ -48,6 +48,13 @@ fn who(login: &str) -> Submitter<'_> {
     }
 }
 
+fn who_at<'a>(login: &'a str, addr: &str) -> Submitter<'a> {
+    Submitter {
+        addr: addr.parse().unwrap(),
+        ..who(login)
+    }
+}
+
 /// A queued message with `rcpts` recipients.
 fn send(l: &Arc<RateLimiter>, w: Submitter<'_>, rcpts: u32) -> Result<(), Exceeded> {
     let mut r = l.begin_message(w)?;
@@ -127,11 +134,7 @@ fn the_address_budget_is_shared_by_every_login_from_it() {
     send(&l, who("ann@a.test"), 1).unwrap();
     let e = l.begin_message(who("bob@a.test")).unwrap_err();
     assert_eq!((e.scope, e.who.as_str()), (Scope::Address, ADDR));
-    let elsewhere = Submitter {
-        addr: "198.51.100.1".parse().unwrap(),
-        ..who("bob@a.test")
-    };
-    send(&l, elsewhere, 1).unwrap();
+    send(&l, who_at("bob@a.test", "198.51.100.1"), 1).unwrap();
     // A trusted client (exempt_trusted) has no address limit; its user limit still holds.
     let trusted = Submitter {
         trusted: true,
@@ -148,20 +151,13 @@ fn a_refusal_by_the_address_holds_nothing_of_the_user() {
         l.begin_message(who("ann@a.test")).unwrap_err().scope,
         Scope::Address
     );
-    let elsewhere = Submitter {
-        addr: "198.51.100.1".parse().unwrap(),
-        ..who("ann@a.test")
-    };
-    send(&l, elsewhere, 0).unwrap();
+    send(&l, who_at("ann@a.test", "198.51.100.1"), 0).unwrap();
 }
 
 #[test]
 fn ipv6_clients_share_their_64_and_mapped_ipv4_is_ipv4() {
     let (l, _) = limiter(&limits((0, 0), (1, 0)));
-    let at = |a: &'static str| Submitter {
-        addr: a.parse().unwrap(),
-        ..who("joe@a.test")
-    };
+    let at = |a: &str| who_at("joe@a.test", a);
     send(&l, at("2001:db8:1:2::10"), 0).unwrap();
     assert!(l.begin_message(at("2001:db8:1:2:ffff::1")).is_err());
     send(&l, at("2001:db8:1:3::10"), 0).unwrap();
