@@ -355,7 +355,12 @@ impl Reservation {
             Some(o) => Some(o),
             None => self.address.as_ref().and_then(|(addr, limits)| {
                 let limit = spent(&mut t.addresses, addr, *limits, budget, minute)?;
-                Some((Scope::Address, limit, addr.to_string()))
+                // An IPv6 key is a /64: say so, the client's own address is not the whole key.
+                let who = match addr {
+                    IpAddr::V6(net) => format!("{net}/64"),
+                    v4 => v4.to_string(),
+                };
+                Some((Scope::Address, limit, who))
             }),
         };
         if let Some((scope, limit, who)) = over {

@@ -159,7 +159,8 @@ fn ipv6_clients_share_their_64_and_mapped_ipv4_is_ipv4() {
     let (l, _) = limiter(&limits((0, 0), (1, 0)));
     let at = |a: &str| who_at("joe@a.test", a);
     send(&l, at("2001:db8:1:2::10"), 0).unwrap();
-    assert!(l.begin_message(at("2001:db8:1:2:ffff::1")).is_err());
+    let e = l.begin_message(at("2001:db8:1:2:ffff::1")).unwrap_err();
+    assert_eq!(e.who, "2001:db8:1:2::/64");
     send(&l, at("2001:db8:1:3::10"), 0).unwrap();
     send(&l, at("192.0.2.9"), 0).unwrap();
     assert!(l.begin_message(at("::ffff:192.0.2.9")).is_err());
