@@ -25,6 +25,7 @@ use crate::complete::HeaderCompletion;
 use crate::metrics::{self, Outcome};
 use crate::milter::Chain;
 use crate::policy::Policy;
+use crate::rate::RateLimiter;
 use crate::replies;
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
 use crate::sink::Sink;
@@ -39,6 +40,8 @@ pub struct Shared {
     /// Session settings per role (the role is filled in per listener).
     pub session: SessionConfig,
     pub policy: Arc<Policy>,
+    /// Submission rate limits, one budget per login and address for the whole process.
+    pub rate: Arc<RateLimiter>,
     pub userdb: UserDb,
     pub spool: Spool,
     pub tls: Option<TlsStore>,
@@ -105,7 +108,8 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         trusted: info.trusted,
         plaintext_auth_ok: shared.plaintext_auth_on_loopback && info.is_loopback(),
     };
-    let session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc);
+    let session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc)
+        .with_rate_limiter(shared.rate.clone());
     let mut conn = Conn {
         reader: BufReader::with_capacity(READ_BUFFER, stream),
         out: Vec::with_capacity(1024),

@@ -5,7 +5,7 @@
 //! Nothing is delivered from here.
 //!
 //! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
-//! recipient and sender decisions, [`received`] for the trace header and [`replies`] for every
+//! recipient and sender decisions, [`rate`] for the submission rate limits, [`received`] for the trace header and [`replies`] for every
 //! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
 //! blocking spool writes and [`milter`] for the mail filters; [`server`] wires it all to the
 //! listeners; [`metrics`] counts what
@@ -19,6 +19,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod milter;
 pub mod policy;
+pub mod rate;
 pub mod received;
 pub mod replies;
 pub mod server;

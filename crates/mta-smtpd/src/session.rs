@@ -3,8 +3,8 @@
 //! The connection shell ([`crate::conn`]) feeds it command lines and the results of the work it
 //! asked for (TLS handshake, password check, message data read, spool commit); the session
 //! answers with [`Output`]s: replies to send and work to do. It never touches a socket, a clock
-//! or a file, so every rule here (command order, role requirements, limits, reply codes) is
-//! tested directly and fuzzed.
+//! or a file (the rate limiter it asks brings its own clock), so every rule here (command
+//! order, role requirements, limits, reply codes) is tested directly and fuzzed.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use ferrymail_spool::{
 };
 
 use crate::policy::{ClientStanding, Policy};
+use crate::rate::{RateLimiter, Reservation, Submitter};
 use crate::received::{received_header, TraceInfo};
 use crate::replies;
 
@@ -119,6 +120,8 @@ struct Transaction {
     recipients: Vec<Recipient>,
     /// BDAT in use: total octets so far and the error that spoiled the transaction, if any.
     bdat: Option<Bdat>,
+    /// The rate budget the transaction holds (authenticated sessions).
+    rate: Option<Reservation>,
 }
 
 #[derive(Debug, Default)]
@@ -139,6 +142,9 @@ pub struct Session {
     tx: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
+    rate: Option<Arc<RateLimiter>>,
+    /// The budget of the message being committed, counted once the commit succeeds.
+    committing: Option<Reservation>,
     milter_checks: bool,
 }
 
@@ -162,8 +168,16 @@ impl Session {
             tx: None,
             errors: 0,
             auth_failures: 0,
+            rate: None,
+            committing: None,
             milter_checks: false,
         }
+    }
+
+    /// Authenticated transactions take their messages and recipients from `limiter`.
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Session {
+        self.rate = Some(limiter);
+        self
     }
 
     /// Accepted HELO, MAIL, RCPT and DATA commands are handed to the milters first
@@ -400,9 +414,14 @@ impl Session {
         if let Err(r) = self.policy.check_sender(self.standing(), sender.as_deref()) {
             return self.error(r);
         }
+        let rate = match self.begin_rate() {
+            Ok(r) => r,
+            Err(r) => return Self::reply(r),
+        };
         self.tx = Some(Transaction {
             sender,
             params,
+            rate,
             ..Transaction::default()
         });
         self.checked(MilterStage::Mail, replies::sender_ok())
@@ -436,6 +455,9 @@ impl Session {
             .iter()
             .any(|r| r.address.eq_ignore_ascii_case(&address));
         if added {
+            if let Some(Err(e)) = tx.rate.as_mut().map(Reservation::add_recipient) {
+                return Self::reply(replies::rate_limited(&e));
+            }
             let notify = params.notify.map(|n| Notify {
                 success: n.success,
                 failure: n.failure,
@@ -449,6 +471,22 @@ impl Session {
             });
         }
         self.checked(MilterStage::Rcpt { added }, replies::recipient_ok())
+    }
+
+    /// The rate budget for a new transaction's message; none unless authenticated.
+    fn begin_rate(&self) -> Result<Option<Reservation>, Reply> {
+        let (Some(limiter), Some(login)) = (&self.rate, &self.auth_user) else {
+            return Ok(None);
+        };
+        let who = Submitter {
+            login,
+            addr: self.client.addr,
+            trusted: self.client.trusted,
+        };
+        match limiter.begin_message(who) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => Err(replies::rate_limited(&e)),
+        }
     }
 
     /// Checks before DATA or the first BDAT; `None` = go ahead.
@@ -520,11 +558,13 @@ impl Session {
         matches!(self.mode, Mode::ChunkPending { last: true, .. })
     }
 
-    /// The data was read completely but policy (a DMARC `p=reject` failure) refuses it: the
-    /// transaction ends, the session continues.
+    /// The data was read completely but policy (a DMARC `p=reject` failure, or the milters at
+    /// end of message) refuses it: the transaction ends, the session continues.
     pub fn data_refused(&mut self, reply: Reply) -> Vec<Output> {
         self.mode = Mode::Command;
         self.tx = None;
+        // Refused at commit time (the milters): the message costs no rate budget.
+        self.committing = None;
         vec![Output::AbortMessage, Output::Reply(reply)]
     }
 
@@ -552,8 +592,9 @@ impl Session {
 
     fn commit(&mut self) -> Vec<Output> {
         match self.tx.take() {
-            Some(tx) => {
+            Some(mut tx) => {
                 self.mode = Mode::CommitPending;
+                self.committing = tx.rate.take();
                 vec![Output::Commit(Box::new(self.envelope(tx)))]
             }
             None => self.close_with(replies::too_many_errors(&self.cfg.hostname)),
@@ -630,8 +671,14 @@ impl Session {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         }
         self.mode = Mode::Command;
+        let rate = self.committing.take();
         match result {
-            Ok(id) => Self::reply(replies::queued(id.as_str())),
+            Ok(id) => {
+                if let Some(r) = rate {
+                    r.commit();
+                }
+                Self::reply(replies::queued(id.as_str()))
+            }
             Err(()) => Self::reply(replies::storage_failure()),
         }
     }

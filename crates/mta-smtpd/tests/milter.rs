@@ -223,10 +223,10 @@ fn tempfail_at_end_of_message_queues_nothing() {
     assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "250 2.1.0");
     assert_eq!(c.cmd("RSET").status(), "250 2.0.0");
     assert_eq!(c.cmd("QUIT").status(), "221 2.0.0");
+    // (The start-up's readiness probe is a connection too: its QUIT proves nothing here.)
     assert!(wait_until(Duration::from_secs(5), || !m
-        .of(b'Q')
+        .of(b'A')
         .is_empty()));
-    assert!(!m.of(b'A').is_empty());
 }
 
 #[test]
