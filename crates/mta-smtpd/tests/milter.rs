@@ -5,7 +5,8 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,16 +47,30 @@ impl FakeMilter {
     ) -> FakeMilter {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("inet:{}", listener.local_addr().unwrap());
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let recorded = seen.clone();
-        std::thread::spawn(move || {
-            for s in listener.incoming() {
-                let Ok(s) = s else { return };
-                let (seen, script) = (recorded.clone(), script.clone());
-                std::thread::spawn(move || serve(s, actions, protocol, &seen, &*script));
-            }
-        });
+        let seen = accept_loop(
+            move || listener.accept().map(|(s, _)| s),
+            actions,
+            protocol,
+            script,
+        );
+        FakeMilter { addr, seen }
+    }
+
+    /// The same on a Unix socket at `path`.
+    fn start_unix(
+        path: &std::path::Path,
+        actions: u32,
+        protocol: u32,
+        script: impl Fn(u8, &[u8]) -> Option<Vec<Vec<u8>>> + Send + Sync + 'static,
+    ) -> FakeMilter {
+        let listener = UnixListener::bind(path).unwrap();
+        let addr = format!("unix:{}", path.display());
+        let seen = accept_loop(
+            move || listener.accept().map(|(s, _)| s),
+            actions,
+            protocol,
+            script,
+        );
         FakeMilter { addr, seen }
     }
 
@@ -73,8 +88,27 @@ impl FakeMilter {
     }
 }
 
+/// Serves every connection `accept` yields on its own thread; returns the packet record.
+fn accept_loop<S: Read + Write + Send + 'static>(
+    accept: impl Fn() -> std::io::Result<S> + Send + 'static,
+    actions: u32,
+    protocol: u32,
+    script: impl Fn(u8, &[u8]) -> Option<Vec<Vec<u8>>> + Send + Sync + 'static,
+) -> Arc<Mutex<Vec<Packet>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let script: Arc<Script> = Arc::new(script);
+    let recorded = seen.clone();
+    std::thread::spawn(move || {
+        while let Ok(s) = accept() {
+            let (seen, script) = (recorded.clone(), script.clone());
+            std::thread::spawn(move || serve(s, actions, protocol, &seen, &*script));
+        }
+    });
+    seen
+}
+
 fn serve(
-    mut s: TcpStream,
+    mut s: impl Read + Write,
     actions: u32,
     protocol: u32,
     seen: &Mutex<Vec<Packet>>,
@@ -453,4 +487,26 @@ fn bdat_sends_one_data_and_a_milter_shutdown_closes_the_connection() {
     assert_eq!(s.queued().len(), 1);
     assert_eq!(c.cmd("MAIL FROM:<bye@far.test>").code, 421);
     assert!(c.closed());
+}
+
+#[test]
+fn a_milter_on_a_unix_socket_refuses_a_sender() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = FakeMilter::start_unix(
+        &dir.path().join("milter.sock"),
+        ALL_ACTIONS,
+        0,
+        |code, _| match code {
+            b'M' => Some(vec![packet(b'r', b"")]),
+            _ => cont(),
+        },
+    );
+    let (s, mut c) = start_with(&m);
+    assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "550 5.7.1");
+    // The refused MAIL left no transaction behind.
+    assert_eq!(c.cmd(&format!("RCPT TO:<{USER}>")).status(), "503 5.5.1");
+    assert!(s.queued().is_empty());
+    assert!(wait_until(Duration::from_secs(5), || !m
+        .of(b'A')
+        .is_empty()));
 }
