@@ -607,6 +607,7 @@ impl Conn {
                         id
                     });
                     tracing::info!("discarded by milter");
+                    metrics::message(self.info.role, Outcome::Discarded);
                     return self.session.committed(id.ok_or(()));
                 }
                 milter_hooks::MilterEnd::Failed => {}

@@ -14,9 +14,11 @@ use crate::rate::{Budget, Scope};
 pub enum Outcome {
     /// Committed to the spool and answered 250.
     Accepted,
-    /// Refused at the end of the data: too large, bare line ends, DMARC `p=reject`, or a
-    /// spool write that had already failed.
+    /// Refused at the end of the data: too large, bare line ends, DMARC `p=reject`, a milter,
+    /// or a spool write that had already failed.
     Rejected,
+    /// Answered 250 but not queued: a milter discarded it.
+    Discarded,
     /// The spool commit itself failed (answered 451).
     Failed,
 }
@@ -26,18 +28,24 @@ impl Outcome {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Rejected => "rejected",
+            Outcome::Discarded => "discarded",
             Outcome::Failed => "failed",
         }
     }
 }
 
 const ROLES: [Role; 3] = [Role::Mx, Role::Submission, Role::Submissions];
-const OUTCOMES: [Outcome; 3] = [Outcome::Accepted, Outcome::Rejected, Outcome::Failed];
+const OUTCOMES: [Outcome; 4] = [
+    Outcome::Accepted,
+    Outcome::Rejected,
+    Outcome::Discarded,
+    Outcome::Failed,
+];
 
 static MESSAGES: LazyLock<Family<Labels<2>, Counter>> = LazyLock::new(|| {
     ferrymail_metrics::counter_family(
         "smtpd_messages",
-        "Messages at the end of their data, by listener role and result (accepted: queued; rejected: refused for their content or a failed spool write; failed: the spool commit failed)",
+        "Messages at the end of their data, by listener role and result (accepted: queued; rejected: refused for their content, by a milter or for a failed spool write; discarded: answered 250 but dropped by a milter; failed: the spool commit failed)",
     )
 });
 

@@ -264,17 +264,31 @@ fn tempfail_at_end_of_message_queues_nothing() {
 }
 
 #[test]
-fn discard_answers_250_and_queues_nothing() {
+fn discard_answers_250_queues_nothing_and_is_counted() {
     let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
         b'E' => Some(vec![packet(b'd', b"")]),
         _ => cont(),
     });
-    let (s, mut c) = start_with(&m);
+    let mut metrics = None;
+    let s = common::start(|c| {
+        metrics = Some(ferrymail_testkit::metrics::enable(c, "mta-smtpd"));
+        c.smtpd.milters.push(milter("fake", &m.addr));
+    });
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
     assert_eq!(send(&mut c), "250 2.0.0");
     assert!(s.queued().is_empty());
     assert!(held(&s).is_empty());
     assert!(tmp_files(&s).is_empty());
     assert_eq!(common::data_files(&s), 0);
+    let scrape = ferrymail_testkit::metrics::Scrape::fetch(metrics.unwrap());
+    let count = |result| {
+        scrape.value(
+            "ferrymail_smtpd_messages_total",
+            &[("role", "mx"), ("result", result)],
+        )
+    };
+    assert_eq!((count("discarded"), count("accepted")), (1.0, 0.0));
 }
 
 #[test]
