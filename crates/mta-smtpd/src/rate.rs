@@ -344,6 +344,22 @@ impl Reservation {
         Ok(())
     }
 
+    /// A recipient held at RCPT and then refused after all (by the milters): it gives its
+    /// budget back.
+    pub fn drop_recipient(&mut self) {
+        if self.recipients == 0 {
+            return;
+        }
+        self.recipients -= 1;
+        let mut t = self.limiter.lock();
+        if let Some((login, _)) = &self.user {
+            t.users.release(login, 0, 1);
+        }
+        if let Some((addr, _)) = &self.address {
+            t.addresses.release(addr, 0, 1);
+        }
+    }
+
     /// Holds one of `budget` for both keys, or neither when either has none left.
     fn take(&mut self, budget: Budget) -> Result<(), Exceeded> {
         let minute = self.limiter.minute();

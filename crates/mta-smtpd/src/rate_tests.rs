@@ -111,6 +111,21 @@ fn recipients_are_refused_one_by_one_and_the_accepted_ones_still_go() {
 }
 
 #[test]
+fn a_recipient_refused_after_rcpt_gives_its_budget_back() {
+    let (l, _) = limiter(&limits((0, 2), (0, 0)));
+    let mut r = l.begin_message(who("joe@a.test")).unwrap();
+    r.add_recipient().unwrap();
+    r.add_recipient().unwrap();
+    assert!(r.add_recipient().is_err());
+    r.drop_recipient();
+    r.add_recipient().unwrap();
+    r.commit();
+    // Two counted, not three.
+    let mut r = l.begin_message(who("joe@a.test")).unwrap();
+    assert!(r.add_recipient().is_err());
+}
+
+#[test]
 fn an_abandoned_transaction_gives_its_budget_back() {
     let (l, _) = limiter(&limits((1, 2), (0, 0)));
     {

@@ -204,6 +204,9 @@ impl Session {
             MilterStage::Rcpt { added } => {
                 if let Some(tx) = self.tx.as_mut().filter(|_| added) {
                     tx.recipients.pop();
+                    if let Some(r) = tx.rate.as_mut() {
+                        r.drop_recipient();
+                    }
                 }
             }
             MilterStage::Data => self.mode = Mode::Command,

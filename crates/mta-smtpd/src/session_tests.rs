@@ -495,3 +495,50 @@ fn fuzz_harness_queues_a_full_session() {
     assert!(body.ends_with("\r\nHi\r\n.dot\r\n"), "{body}");
     assert!(String::from_utf8_lossy(&t.replies).ends_with("221 2.0.0 Bye\r\n"));
 }
+
+/// The milter check an accepted command asks for.
+fn milter_check(out: &[Output]) -> (MilterStage, u16) {
+    match out.first() {
+        Some(Output::Milter { stage, accepted }) => (*stage, accepted.code),
+        other => panic!("expected a milter check, got {other:?}"),
+    }
+}
+
+#[test]
+fn milter_refusals_undo_the_command_they_refused() {
+    let mut s = mx();
+    s.enable_milter_checks();
+    assert_eq!(
+        milter_check(&s.on_line(b"EHLO c.test\r\n")),
+        (MilterStage::Helo, 250)
+    );
+    // A refused HELO leaves the name, as Postfix does.
+    s.milter_refused(MilterStage::Helo);
+    assert_eq!(
+        milter_check(&s.on_line(b"MAIL FROM:<a@far.test>\r\n")),
+        (MilterStage::Mail, 250)
+    );
+    s.milter_refused(MilterStage::Mail);
+    assert!(!s.in_transaction());
+    s.on_line(b"MAIL FROM:<a@far.test>\r\n");
+    let out = s.on_line(b"RCPT TO:<joe@a.test>\r\n");
+    assert_eq!(milter_check(&out), (MilterStage::Rcpt { added: true }, 250));
+    s.milter_refused(MilterStage::Rcpt { added: true });
+    assert_eq!(code(&mut s, "DATA"), "554 5.5.1");
+    // Taken back out, the recipient is new again; refusing a repetition keeps the first.
+    let out = s.on_line(b"RCPT TO:<joe@a.test>\r\n");
+    assert_eq!(milter_check(&out), (MilterStage::Rcpt { added: true }, 250));
+    let out = s.on_line(b"RCPT TO:<JOE@a.test>\r\n");
+    assert_eq!(
+        milter_check(&out),
+        (MilterStage::Rcpt { added: false }, 250)
+    );
+    s.milter_refused(MilterStage::Rcpt { added: false });
+    let out = s.on_line(b"DATA\r\n");
+    assert_eq!(milter_check(&out), (MilterStage::Data, 354));
+    assert!(matches!(out.last(), Some(Output::ReceiveData)));
+    // A refused DATA leaves the transaction and takes commands again.
+    s.milter_refused(MilterStage::Data);
+    assert!(s.in_transaction());
+    assert_eq!(code(&mut s, "RSET"), "250 2.0.0");
+}
