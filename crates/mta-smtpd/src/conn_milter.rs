@@ -12,6 +12,7 @@ use super::Conn;
 use crate::milter::content::Decision;
 use crate::milter::macros::{bare_address, command_args, Facts};
 use crate::milter::{apply, Chain};
+use crate::replies;
 use crate::session::MilterStage;
 use crate::sink::Sink;
 
@@ -35,7 +36,13 @@ impl Conn {
         if self.shared.milters.is_empty() {
             return;
         }
-        let Some(mut chain) = Chain::open(&self.shared.milters, self.info.role).await else {
+        let mut hard_stop = self.hard_stop.clone();
+        let open = Chain::open(&self.shared.milters, self.info.role);
+        let opened = tokio::select! {
+            c = open => c,
+            _ = hard_stop.wait() => None,
+        };
+        let Some(mut chain) = opened else {
             return;
         };
         self.session.enable_milter_checks();
@@ -81,28 +88,39 @@ impl Conn {
             self.start_message().await;
         }
         let mut facts = self.milter_facts();
+        let mut hard_stop = self.hard_stop.clone();
         let chain = self.milters.as_mut()?;
         let args = command_args(line);
-        let verdict = match stage {
-            MilterStage::Helo => {
-                let helo = facts.helo.clone().unwrap_or_default();
-                chain
-                    .event(Event::Helo, &Command::Helo(&helo), &facts)
-                    .await
+        let ask = async {
+            match stage {
+                MilterStage::Helo => {
+                    let helo = facts.helo.clone().unwrap_or_default();
+                    chain
+                        .event(Event::Helo, &Command::Helo(&helo), &facts)
+                        .await
+                }
+                MilterStage::Mail => {
+                    facts.mail_addr = args.first().map(|a| bare_address(a));
+                    chain
+                        .event(Event::Mail, &Command::Mail(&args), &facts)
+                        .await
+                }
+                MilterStage::Rcpt { .. } => {
+                    facts.rcpt_addr = args.first().map(|a| bare_address(a));
+                    chain
+                        .event(Event::Rcpt, &Command::Rcpt(&args), &facts)
+                        .await
+                }
+                MilterStage::Data => chain.event(Event::Data, &Command::Data, &facts).await,
             }
-            MilterStage::Mail => {
-                facts.mail_addr = args.first().map(|a| bare_address(a));
-                chain
-                    .event(Event::Mail, &Command::Mail(&args), &facts)
-                    .await
+        };
+        let verdict = tokio::select! {
+            v = ask => v,
+            _ = hard_stop.wait() => {
+                // Cut off mid-conversation: the milters get no QUIT, the client a 421.
+                self.milters = None;
+                return Some(replies::shutting_down(&self.session.config().hostname));
             }
-            MilterStage::Rcpt { .. } => {
-                facts.rcpt_addr = args.first().map(|a| bare_address(a));
-                chain
-                    .event(Event::Rcpt, &Command::Rcpt(&args), &facts)
-                    .await
-            }
-            MilterStage::Data => chain.event(Event::Data, &Command::Data, &facts).await,
         };
         match verdict {
             Verdict::Refuse(r) => {
@@ -134,12 +152,20 @@ impl Conn {
     pub(super) async fn milter_end(&mut self, env: &mut Envelope) -> MilterEnd {
         let facts = self.milter_facts();
         let tmp_dir = self.shared.spool.root().join("tmp");
+        let mut hard_stop = self.hard_stop.clone();
         let (Some(chain), Some(sink)) = (self.milters.as_mut(), self.sink.as_mut()) else {
             return MilterEnd::Queue { hold: None };
         };
-        let end = run_content(chain, sink, env, &facts, &tmp_dir).await;
-        chain.content_end();
-        end
+        tokio::select! {
+            end = run_content(chain, sink, env, &facts, &tmp_dir) => {
+                chain.content_end();
+                end
+            }
+            _ = hard_stop.wait() => {
+                self.milters = None;
+                MilterEnd::Refuse(replies::shutting_down(&self.session.config().hostname))
+            }
+        }
     }
 
     pub(super) async fn milter_quit(&mut self) {

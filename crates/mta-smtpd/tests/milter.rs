@@ -524,3 +524,35 @@ fn a_milter_on_a_unix_socket_refuses_a_sender() {
         .of(b'A')
         .is_empty()));
 }
+
+#[test]
+fn a_hard_stop_does_not_wait_for_a_hanging_milter() {
+    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
+        b'R' => None,
+        _ => cont(),
+    });
+    let mut s = common::start(|c| {
+        c.smtpd.shutdown_grace = Duration::from_secs(1);
+        let mut f = milter("slow", &m.addr);
+        f.command_timeout = Duration::from_secs(60);
+        c.smtpd.milters.push(f);
+    });
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
+    assert_eq!(c.cmd("MAIL FROM:<a@far.test>").status(), "250 2.1.0");
+    c.send(format!("RCPT TO:<{USER}>\r\n").as_bytes());
+    assert!(wait_until(Duration::from_secs(5), || !m
+        .of(b'R')
+        .is_empty()));
+    let started = std::time::Instant::now();
+    s.daemon("mta-smtpd")
+        .signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(c.reply().status(), "421 4.3.2");
+    assert!(c.closed());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let status = s
+        .daemon_mut("mta-smtpd")
+        .wait_timeout(Duration::from_secs(20))
+        .expect("exits");
+    assert!(status.success(), "{status:?}");
+}
