@@ -70,6 +70,7 @@ impl Conn {
             tls: self.session.tls().map(String::from),
             // Only once the client has authenticated.
             auth_user: self.session.auth_user().map(String::from),
+            auth_type: self.session.auth_type().map(String::from),
             queue_id: self
                 .sink
                 .as_ref()

@@ -146,6 +146,8 @@ pub struct Session {
     /// The budget of the message being committed, counted once the commit succeeds.
     committing: Option<Reservation>,
     milter_checks: bool,
+    /// The SASL mechanism of the last AUTH (the milters' `{auth_type}`).
+    auth_mechanism: Option<Mechanism>,
 }
 
 impl Session {
@@ -171,6 +173,7 @@ impl Session {
             rate: None,
             committing: None,
             milter_checks: false,
+            auth_mechanism: None,
         }
     }
 
@@ -215,6 +218,13 @@ impl Session {
 
     pub fn helo_name(&self) -> Option<&str> {
         self.helo.as_deref()
+    }
+
+    /// The SASL mechanism the client authenticated with.
+    pub fn auth_type(&self) -> Option<&'static str> {
+        self.auth_mechanism
+            .filter(|_| self.auth_user.is_some())
+            .map(Mechanism::name)
     }
 
     /// The TLS description, once TLS is on.
@@ -776,6 +786,7 @@ impl Session {
         let Some(mechanism) = Mechanism::from_name(mechanism) else {
             return self.error(replies::auth_unknown_mechanism());
         };
+        self.auth_mechanism = Some(mechanism);
         let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
         let step = exchange.begin(initial.as_deref());
         self.sasl_step(exchange, step)

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{tmp_files, USER};
+use common::{tmp_files, PASS, USER};
 use ferrymail_config::{Milter, MilterDefault, Role};
 use ferrymail_spool::QueueDir;
 use ferrymail_testkit::{wait_until, SmtpClient, Suite};
@@ -228,6 +228,8 @@ fn rcpt_refused_with_the_milters_reply_and_the_transaction_goes_on() {
         "{}",
         String::from_utf8_lossy(&macros)
     );
+    // No authentication, no auth macros.
+    assert!(!String::from_utf8_lossy(&macros).contains("{auth_"));
     let connect = &m.of(b'C')[0];
     // Postfix's name for an unresolved client, family, port, address.
     assert_eq!(connect.len(), 21, "{connect:?}");
@@ -555,4 +557,26 @@ fn a_hard_stop_does_not_wait_for_a_hanging_milter() {
         .wait_timeout(Duration::from_secs(20))
         .expect("exits");
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn after_auth_the_milters_learn_who_submits() {
+    let m = FakeMilter::start(ALL_ACTIONS, 0, |_, _| cont());
+    let s = common::start(|c| c.smtpd.milters.push(milter("fake", &m.addr)));
+    let mut c = s.smtp(s.env.ports.submission);
+    c.hello();
+    c.starttls();
+    c.cmd("EHLO client.test");
+    assert_eq!(c.auth_plain(USER, PASS).status(), "235 2.7.0");
+    assert_eq!(
+        c.send_message(USER, &["friend@far.test"], MSG).status(),
+        "250 2.0.0"
+    );
+    let macros = String::from_utf8_lossy(&m.of(b'D').concat()).into_owned();
+    assert!(macros.contains("{auth_type}\0PLAIN\0"), "{macros}");
+    assert!(
+        macros.contains(&format!("{{auth_authen}}\0{USER}\0")),
+        "{macros}"
+    );
+    assert!(macros.contains("{tls_version}\0TLSv1."), "{macros}");
 }

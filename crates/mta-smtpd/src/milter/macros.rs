@@ -12,6 +12,8 @@ pub struct Facts {
     /// The connection's TLS description (`TLSv1.3 with cipher …`).
     pub tls: Option<String>,
     pub auth_user: Option<String>,
+    /// The SASL mechanism of that login.
+    pub auth_type: Option<String>,
     pub queue_id: Option<String>,
     pub mail_addr: Option<String>,
     pub rcpt_addr: Option<String>,
@@ -41,6 +43,7 @@ impl Facts {
             }
             "{cipher}" => tls.flatten().map(|(_, c)| c.to_string()),
             "{auth_authen}" => self.auth_user.clone(),
+            "{auth_type}" => self.auth_type.clone(),
             "i" => self.queue_id.clone(),
             "{mail_addr}" => self.mail_addr.clone(),
             "{rcpt_addr}" => self.rcpt_addr.clone(),
