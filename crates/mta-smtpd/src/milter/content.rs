@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::link::{Link, LinkError};
 use super::macros::Facts;
-use super::{down, exchange, Chain, Slot};
+use super::{exchange, Chain, Slot};
 
 /// Postfix's `header_size_limit`: a longer header field is cut.
 const MAX_FIELD: usize = 100 * 1024;
@@ -94,16 +94,10 @@ impl Chain {
                 tracing::info!(milter = %link.cfg.name, reply = %r, "milter refused the message");
                 Decision::Refuse(r)
             }
-            Err(e) => {
-                *slot = down(&link.cfg, &e);
-                match slot {
-                    Slot::Down {
-                        verdict: Verdict::Refuse(r),
-                        ..
-                    } => Decision::Refuse(r.clone()),
-                    _ => Decision::Queue(Changes::default()),
-                }
-            }
+            Err(e) => match slot.fail(&e) {
+                Verdict::Refuse(r) => Decision::Refuse(r),
+                Verdict::Continue | Verdict::Discard => Decision::Queue(Changes::default()),
+            },
         }
     }
 

@@ -109,7 +109,7 @@ impl Chain {
                     Command::Abort.encode(&mut link.out);
                     let timeout = link.cfg.command_timeout;
                     if let Err(e) = link.flush(timeout).await {
-                        *slot = down(&link.cfg, &e);
+                        slot.fail(&e);
                     }
                 }
             }
@@ -125,6 +125,20 @@ impl Chain {
                 }
                 link.close().await;
             }
+        }
+    }
+}
+
+impl Slot {
+    /// The milter drops out; returns the verdict its default action gives from now on.
+    fn fail(&mut self, e: &LinkError) -> Verdict {
+        if let Slot::Up(link) = self {
+            let dropped = down(&link.cfg, e);
+            *self = dropped;
+        }
+        match self {
+            Slot::Down { verdict, .. } => verdict.clone(),
+            Slot::Up(_) => Verdict::Continue,
         }
     }
 }
@@ -165,14 +179,7 @@ async fn ask(slot: &mut Slot, event: Event, command: &Command<'_>, facts: &Facts
     };
     match exchange(link, event, command, facts).await {
         Ok(v) => v,
-        Err(e) => {
-            let s = down(&link.cfg, &e);
-            *slot = s;
-            match slot {
-                Slot::Down { verdict, .. } => verdict.clone(),
-                Slot::Up(_) => Verdict::Continue,
-            }
-        }
+        Err(e) => slot.fail(&e),
     }
 }
 
