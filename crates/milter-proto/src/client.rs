@@ -158,6 +158,12 @@ impl Client {
             self.skip_body = false;
         }
         let (skip, no_reply, stage) = event.flags();
+        // Left-out content gets nothing at all (Postfix registers no callback for it); a
+        // left-out envelope event still gets its macros.
+        let content = matches!(event, Event::Header | Event::Eoh | Event::Body);
+        if content && self.neg.has(skip) {
+            return false;
+        }
         if let Some(stage) = stage {
             let pairs = self.neg.macros.pairs(stage, value);
             if !pairs.is_empty() {

@@ -29,6 +29,14 @@ fn left_out_events_still_get_their_macros_and_no_reply_is_awaited() {
     assert_eq!(out, Command::Mail(&args).to_bytes());
     out.clear();
     assert!(c.send(Event::Rcpt, &Command::Rcpt(&args), &none, &mut out));
+    // Content left out sends not even macros.
+    let mut c = Client::new(neg(0, proto::NOBODY));
+    let mut out = Vec::new();
+    let i = |n: &str| (n == "i").then(|| "Q1".to_string());
+    assert!(!c.send(Event::Body, &Command::Body(b"x"), &i, &mut out));
+    assert!(out.is_empty());
+    assert!(c.send(Event::Eom, &Command::BodyEob, &i, &mut out));
+    assert_eq!(&out[4..6], &[cmd::MACRO, cmd::BODYEOB]);
 }
 
 #[test]
