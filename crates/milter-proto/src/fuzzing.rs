@@ -18,7 +18,16 @@ const EVENTS: [Event; 9] = [
     Event::Eom,
 ];
 
-pub fn replies(data: &[u8]) {
+/// What a run got through: verdicts reached and modifications recorded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Run {
+    pub verdicts: usize,
+    pub edits: usize,
+    pub body_chunks: usize,
+}
+
+pub fn replies(data: &[u8]) -> Run {
+    let mut run = Run::default();
     let max = 4096;
     let mut d = Decoder::new(max);
     // Fed in pieces, as a socket delivers them.
@@ -30,7 +39,7 @@ pub fn replies(data: &[u8]) {
     loop {
         let r = match d.packet() {
             Ok(Some(r)) => r,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => return run,
         };
         let Some(c) = client.as_mut() else {
             match Negotiated::from_response(r) {
@@ -38,7 +47,7 @@ pub fn replies(data: &[u8]) {
                     assert!(n.actions & !crate::negotiate::OFFERED_ACTIONS == 0);
                     client = Some(Client::new(n));
                 }
-                Err(_) => return,
+                Err(_) => return run,
             }
             continue;
         };
@@ -47,24 +56,28 @@ pub fn replies(data: &[u8]) {
             .copied()
             .unwrap_or(Event::Eom);
         match c.on_response(ev, r) {
-            Ok(Step::More) | Ok(Step::Body(_)) => {}
+            Ok(Step::More) => {}
+            Ok(Step::Body(_)) => run.body_chunks += 1,
             Ok(Step::Done(v)) => {
+                run.verdicts += 1;
                 if let crate::client::Verdict::Refuse(reply) = v {
                     assert!((400..600).contains(&reply.code));
                 }
                 event += 1;
                 if ev == Event::Eom {
-                    let _ = c.take_edits();
+                    run.edits += c.take_edits().len();
                     c.message_done();
                 }
             }
-            Err(_) => return,
+            Err(_) => return run,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{replies, Run};
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -76,13 +89,34 @@ mod tests {
                 seed ^= seed << 17;
                 data.push(seed as u8);
             }
-            super::replies(&data);
+            replies(&data);
         }
-        // A valid negotiation followed by garbage.
-        let mut data = vec![0, 0, 0, 13, b'O', 0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0, 0, 0];
-        data.extend_from_slice(&[
-            0, 0, 0, 1, b'c', 0, 0, 0, 2, b'y', 0, 0xff, 0xff, 0xff, 0xff,
-        ]);
-        super::replies(&data);
+    }
+
+    #[test]
+    fn fuzz_corpus_replays() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/replies");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let run = replies(&std::fs::read(&path).unwrap());
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            match name.as_str() {
+                // Eight events continued, then seven edits, a body chunk, quarantine, accept.
+                "all_edits" => assert_eq!(
+                    run,
+                    Run {
+                        verdicts: 9,
+                        edits: 7,
+                        body_chunks: 1
+                    }
+                ),
+                "replycode_multiline" => assert_eq!(run.verdicts, 3),
+                "oversized" | "bad_version" => assert_eq!(run, Run::default()),
+                _ => {}
+            }
+            n += 1;
+        }
+        assert!(n >= 5, "corpus at {} has only {n} inputs", dir.display());
     }
 }
