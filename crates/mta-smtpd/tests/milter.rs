@@ -580,3 +580,22 @@ fn after_auth_the_milters_learn_who_submits() {
     );
     assert!(macros.contains("{tls_version}\0TLSv1."), "{macros}");
 }
+
+#[test]
+fn a_large_body_goes_in_chunks_of_at_most_65535_octets() {
+    let m = FakeMilter::start(ALL_ACTIONS, 0, |_, _| cont());
+    let (s, mut c) = start_with(&m);
+    let line = format!("{}\r\n", "x".repeat(98));
+    let mut msg = b"Subject: big\r\n\r\n".to_vec();
+    for _ in 0..2000 {
+        msg.extend_from_slice(line.as_bytes());
+    }
+    assert_eq!(
+        c.send_message("a@far.test", &[USER], &msg).status(),
+        "250 2.0.0"
+    );
+    let sizes: Vec<usize> = m.of(b'B').iter().map(Vec::len).collect();
+    assert_eq!(sizes, [65535, 65535, 65535, 200_000 - 3 * 65535]);
+    assert_eq!(m.of(b'B').concat(), msg[16..]);
+    assert_eq!(s.queued().len(), 1);
+}
