@@ -28,6 +28,11 @@ fn packet(code: u8, data: &[u8]) -> Vec<u8> {
     p
 }
 
+/// The data of CHGHEADER and INSHEADER: an index, then the name and value.
+fn indexed(index: u32, name_value: &[u8]) -> Vec<u8> {
+    [&index.to_be_bytes()[..], name_value].concat()
+}
+
 fn cont() -> Option<Vec<Vec<u8>>> {
     Some(vec![packet(b'c', b"")])
 }
@@ -72,6 +77,15 @@ impl FakeMilter {
             script,
         );
         FakeMilter { addr, seen }
+    }
+
+    /// Negotiates every action, continues at every step and answers the end of message with
+    /// `replies`.
+    fn ending_with(replies: Vec<Vec<u8>>) -> FakeMilter {
+        FakeMilter::start(ALL_ACTIONS, 0, move |code, _| match code {
+            b'E' => Some(replies.clone()),
+            _ => cont(),
+        })
     }
 
     fn seen(&self) -> Vec<Packet> {
@@ -247,10 +261,7 @@ fn rcpt_refused_with_the_milters_reply_and_the_transaction_goes_on() {
 
 #[test]
 fn tempfail_at_end_of_message_queues_nothing() {
-    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => Some(vec![packet(b't', b"")]),
-        _ => cont(),
-    });
+    let m = FakeMilter::ending_with(vec![packet(b't', b"")]);
     let (s, mut c) = start_with(&m);
     assert_eq!(send(&mut c), "451 4.7.1");
     assert!(s.queued().is_empty());
@@ -267,10 +278,7 @@ fn tempfail_at_end_of_message_queues_nothing() {
 
 #[test]
 fn discard_answers_250_queues_nothing_and_is_counted() {
-    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => Some(vec![packet(b'd', b"")]),
-        _ => cont(),
-    });
+    let m = FakeMilter::ending_with(vec![packet(b'd', b"")]);
     let mut metrics = None;
     let s = common::start(|c| {
         metrics = Some(ferrymail_testkit::metrics::enable(c, "mta-smtpd"));
@@ -295,10 +303,7 @@ fn discard_answers_250_queues_nothing_and_is_counted() {
 
 #[test]
 fn quarantine_puts_the_message_on_hold() {
-    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => Some(vec![packet(b'q', b"looks like spam\0"), packet(b'a', b"")]),
-        _ => cont(),
-    });
+    let m = FakeMilter::ending_with(vec![packet(b'q', b"looks like spam\0"), packet(b'a', b"")]);
     let (s, mut c) = start_with(&m);
     assert_eq!(send(&mut c), "250 2.0.0");
     assert!(s.queued().is_empty());
@@ -311,26 +316,15 @@ fn quarantine_puts_the_message_on_hold() {
 
 #[test]
 fn header_and_body_changes_reach_the_spool_under_the_same_queue_id() {
-    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => {
-            let mut chg = 1u32.to_be_bytes().to_vec();
-            chg.extend_from_slice(b"X-Old\0two\0");
-            let mut del = 1u32.to_be_bytes().to_vec();
-            del.extend_from_slice(b"Subject\0\0");
-            let mut ins = 0u32.to_be_bytes().to_vec();
-            ins.extend_from_slice(b"X-First\0top\0");
-            Some(vec![
-                packet(b'h', b"X-Spam\0yes\n\tfolded\0"),
-                packet(b'm', &chg),
-                packet(b'm', &del),
-                packet(b'i', &ins),
-                packet(b'b', b"new "),
-                packet(b'b', b"body\r\n"),
-                packet(b'c', b""),
-            ])
-        }
-        _ => cont(),
-    });
+    let m = FakeMilter::ending_with(vec![
+        packet(b'h', b"X-Spam\0yes\n\tfolded\0"),
+        packet(b'm', &indexed(1, b"X-Old\0two\0")),
+        packet(b'm', &indexed(1, b"Subject\0\0")),
+        packet(b'i', &indexed(0, b"X-First\0top\0")),
+        packet(b'b', b"new "),
+        packet(b'b', b"body\r\n"),
+        packet(b'c', b""),
+    ]);
     let (s, mut c) = start_with(&m);
     assert_eq!(send(&mut c), "250 2.0.0");
     let q = s.queued();
@@ -349,15 +343,12 @@ fn header_and_body_changes_reach_the_spool_under_the_same_queue_id() {
 
 #[test]
 fn recipients_and_sender_changes_reach_the_envelope() {
-    let m = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => Some(vec![
-            packet(b'+', b"<other@example.test>\0"),
-            packet(b'-', format!("<{USER}>\0").as_bytes()),
-            packet(b'e', b"<bounces@far.test>\0"),
-            packet(b'a', b""),
-        ]),
-        _ => cont(),
-    });
+    let m = FakeMilter::ending_with(vec![
+        packet(b'+', b"<other@example.test>\0"),
+        packet(b'-', format!("<{USER}>\0").as_bytes()),
+        packet(b'e', b"<bounces@far.test>\0"),
+        packet(b'a', b""),
+    ]);
     let (s, mut c) = start_with(&m);
     assert_eq!(send(&mut c), "250 2.0.0");
     let q = s.queued();
@@ -439,18 +430,11 @@ fn a_milter_that_hangs_times_out_into_its_default_action() {
 
 #[test]
 fn chained_milters_each_see_the_changes_of_those_before() {
-    let a = FakeMilter::start(ALL_ACTIONS, 0, |code, _| match code {
-        b'E' => {
-            let mut ins = 0u32.to_be_bytes().to_vec();
-            ins.extend_from_slice(b"X-Top\0a\0");
-            Some(vec![
-                packet(b'i', &ins),
-                packet(b'h', b"X-A\0first\0"),
-                packet(b'c', b""),
-            ])
-        }
-        _ => cont(),
-    });
+    let a = FakeMilter::ending_with(vec![
+        packet(b'i', &indexed(0, b"X-Top\0a\0")),
+        packet(b'h', b"X-A\0first\0"),
+        packet(b'c', b""),
+    ]);
     // The second wants no header replies and no connect event, and keeps its own spacing.
     let nr_hdr_noconnect_leadspc = 0x80 | 0x1 | 0x10_0000;
     let b = FakeMilter::start(
