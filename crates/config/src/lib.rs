@@ -15,8 +15,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod metrics;
+mod screen;
 
 pub use metrics::Metrics;
+pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -369,6 +371,8 @@ pub struct Smtpd {
     /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Defenses of the `mx` role: DNS lists, greeting delay, greylisting (all off by default).
+    pub screen: Screen,
 }
 
 impl Default for Smtpd {
@@ -393,6 +397,7 @@ impl Default for Smtpd {
             shutdown_grace: Duration::from_secs(30),
             limits: ConnLimits::default(),
             metrics_listen: None,
+            screen: Screen::default(),
         }
     }
 }
@@ -786,6 +791,9 @@ impl Config {
         for d in &mut self.queue.require_tls_domains {
             *d = d.trim_end_matches('.').to_ascii_lowercase();
         }
+        for d in &mut self.smtpd.screen.greylist.allowlist_domains {
+            *d = d.trim_end_matches('.').to_ascii_lowercase();
+        }
         for r in &mut self.queue.routes {
             r.domain = r.domain.trim_end_matches('.').to_ascii_lowercase();
         }
@@ -895,6 +903,7 @@ impl Config {
             );
         }
         check_limits(&mut bad, "smtpd.limits", &s.limits);
+        screen::check(&mut bad, &s.screen);
 
         let q = &self.queue;
         if q.retry_initial.is_zero() || q.retry_max < q.retry_initial {
