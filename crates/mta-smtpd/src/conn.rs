@@ -25,10 +25,14 @@ use crate::complete::HeaderCompletion;
 use crate::metrics::{self, Outcome};
 use crate::policy::Policy;
 use crate::replies;
+use crate::screen::{ClientScreen, Screener};
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
 use crate::sink::Sink;
 
 const READ_BUFFER: usize = 16 * 1024;
+
+#[path = "screen/shell.rs"]
+mod screen_shell;
 
 /// What every connection shares.
 pub struct Shared {
@@ -52,6 +56,8 @@ pub struct Shared {
     pub hard_stop: Shutdown,
     /// Inbound SPF/DKIM/DMARC/ARC checks (`mailauth.verify`); None when off.
     pub verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    /// The `mx` role's defenses (`[smtpd.screen]`); None when all are off.
+    pub screener: Option<Arc<Screener>>,
 }
 
 /// Why a connection ended early.
@@ -99,7 +105,12 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         trusted: info.trusted,
         plaintext_auth_ok: shared.plaintext_auth_on_loopback && info.is_loopback(),
     };
-    let session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc);
+    let screen = match &shared.screener {
+        Some(s) if info.role == Role::Mx && !info.trusted => Some(s.start(info.peer_ip())),
+        _ => None,
+    };
+    let mut session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc);
+    session.screen_recipients(screen.is_some());
     let mut conn = Conn {
         reader: BufReader::with_capacity(READ_BUFFER, stream),
         out: Vec::with_capacity(1024),
@@ -111,6 +122,7 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         completion: None,
         shutdown: shared.shutdown.clone(),
         hard_stop: shared.hard_stop.clone(),
+        screen,
     };
     conn.run().await;
 }
@@ -130,14 +142,17 @@ struct Conn {
     completion: Option<HeaderCompletion>,
     shutdown: Shutdown,
     hard_stop: Shutdown,
+    screen: Option<ClientScreen>,
 }
 
 impl Conn {
     async fn run(&mut self) {
         tracing::debug!("session start");
-        let greeting = self.session.greeting();
-        self.queue(&greeting);
-        let _ = self.serve().await;
+        if self.delay_greeting().await.is_ok() {
+            let greeting = self.session.greeting();
+            self.queue(&greeting);
+            let _ = self.serve().await;
+        }
         let _ = self.flush().await;
         let _ = self.reader.get_mut().shutdown().await;
         if let Some(sink) = self.sink.take() {
@@ -247,6 +262,10 @@ impl Conn {
                 }
                 Output::Commit(env) => {
                     let r = self.commit(*env).await;
+                    todo.extend(r);
+                }
+                Output::ScreenRecipient { sender, recipient } => {
+                    let r = self.screen_recipient(sender.as_deref(), &recipient).await?;
                     todo.extend(r);
                 }
                 Output::AbortMessage => {

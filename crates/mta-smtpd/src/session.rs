@@ -68,6 +68,13 @@ pub enum Output {
         size: u64,
         keep: bool,
     },
+    /// Screen this recipient (DNS lists, pregreet, greylisting), then call
+    /// [`Session::recipient_screened`]. Only asked for where [`Session::screen_recipients`]
+    /// turned screening on, for clients neither trusted nor authenticated.
+    ScreenRecipient {
+        sender: Option<String>,
+        recipient: String,
+    },
     /// Commit the message with this envelope, then call [`Session::committed`].
     Commit(Box<Envelope>),
     /// Discard the message being written.
@@ -82,6 +89,8 @@ enum Mode {
     /// A SASL exchange awaits the client's next response.
     Auth(Exchange),
     AuthPending,
+    /// A recipient the policy accepted awaits its screening verdict.
+    RcptPending(Recipient),
     DataPending,
     ChunkPending {
         size: u64,
@@ -119,6 +128,7 @@ pub struct Session {
     tx: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
+    screen: bool,
 }
 
 impl Session {
@@ -141,7 +151,14 @@ impl Session {
             tx: None,
             errors: 0,
             auth_failures: 0,
+            screen: false,
         }
+    }
+
+    /// Recipients of clients neither trusted nor authenticated go through
+    /// [`Output::ScreenRecipient`] first (the shell's defenses of the `mx` role).
+    pub fn screen_recipients(&mut self, on: bool) {
+        self.screen = on;
     }
 
     pub fn greeting(&self) -> Reply {
@@ -362,6 +379,41 @@ impl Session {
             Ok(a) => a,
             Err(r) => return self.error(r),
         };
+        let notify = params.notify.map(|n| Notify {
+            success: n.success,
+            failure: n.failure,
+            delay: n.delay,
+            never: n.never,
+        });
+        let recipient = Recipient {
+            orcpt: params.orcpt,
+            notify: notify.unwrap_or_default(),
+            ..Recipient::new(address)
+        };
+        if self.screen && !self.client.trusted && self.auth_user.is_none() {
+            let sender = self.tx.as_ref().and_then(|tx| tx.sender.clone());
+            let address = recipient.address.clone();
+            self.mode = Mode::RcptPending(recipient);
+            return vec![Output::ScreenRecipient {
+                sender,
+                recipient: address,
+            }];
+        }
+        self.add_recipient(recipient)
+    }
+
+    /// The screening of the pending recipient finished: `Some(reply)` refuses it.
+    pub fn recipient_screened(&mut self, refusal: Option<Reply>) -> Vec<Output> {
+        let Mode::RcptPending(recipient) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        };
+        match refusal {
+            Some(r) => Self::reply(r),
+            None => self.add_recipient(recipient),
+        }
+    }
+
+    fn add_recipient(&mut self, recipient: Recipient) -> Vec<Output> {
         let Some(tx) = &mut self.tx else {
             return self.error(replies::need_mail());
         };
@@ -369,19 +421,9 @@ impl Session {
         if !tx
             .recipients
             .iter()
-            .any(|r| r.address.eq_ignore_ascii_case(&address))
+            .any(|r| r.address.eq_ignore_ascii_case(&recipient.address))
         {
-            let notify = params.notify.map(|n| Notify {
-                success: n.success,
-                failure: n.failure,
-                delay: n.delay,
-                never: n.never,
-            });
-            tx.recipients.push(Recipient {
-                orcpt: params.orcpt,
-                notify: notify.unwrap_or_default(),
-                ..Recipient::new(address)
-            });
+            tx.recipients.push(recipient);
         }
         Self::reply(replies::recipient_ok())
     }
