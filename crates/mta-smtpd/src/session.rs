@@ -783,3 +783,7 @@ fn check_address(addr: &str, smtputf8: bool, bad: fn(&str) -> Reply) -> Result<(
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_screen_tests.rs"]
+mod screen_tests;
