@@ -395,6 +395,29 @@ mod tests {
     }
 
     #[test]
+    fn nonsense_values_are_reported_by_key() {
+        let mut c = crate::Config::default();
+        let s = &mut c.smtpd.screen;
+        s.dnsbl_threshold = 0;
+        s.dnsbl_allowlist_threshold = 2;
+        s.greet_wait = Duration::from_secs(120);
+        s.greylist.retry_window = s.greylist.delay;
+        s.greylist.allowlist_domains = vec!["not a domain".into()];
+        let keys: Vec<String> = c.validate().into_iter().map(|p| p.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "smtpd.screen.dnsbl_threshold",
+                "smtpd.screen.dnsbl_allowlist_threshold",
+                "smtpd.screen.greet_wait",
+                "smtpd.screen.greylist.retry_window",
+                "smtpd.screen.greylist.allowlist_domains[0]",
+            ]
+        );
+        assert!(crate::Config::default().validate().is_empty());
+    }
+
+    #[test]
     fn zones_are_listed_once() {
         let s = Screen {
             dnsbl_sites: vec![
