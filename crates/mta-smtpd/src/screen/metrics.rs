@@ -25,7 +25,7 @@ impl Check {
 static SCREEN: LazyLock<Family<Labels<2>, Counter>> = LazyLock::new(|| {
     ferrymail_metrics::counter_family(
         "smtpd_screen",
-        "Decisions of the mx role's defenses, by check and result (dnsbl: blocked clients by action; pregreet: clients that talked early, by action; greylist: recipients greylisted, passed, or skipped by allowlist, auto_allowlist or dnswl)",
+        "Decisions of the mx role's defenses, by check and result (dnsbl: recipients of clients at or above the DNS list threshold, by action; pregreet: connections that talked before the greeting, by action; greylist: recipients greylisted, passed, or skipped by allowlist, auto_allowlist or a DNS allowlist score)",
     )
 });
 

@@ -145,10 +145,13 @@ impl ClientScreen {
     /// The DNS list score, waiting for the lookups (each bounded by `dnsbl_timeout`).
     async fn score(&mut self) -> &Score {
         if self.score.is_none() {
-            let s = match self.lookups.take() {
+            // Awaited in place: the greeting delay may give up on this future, and the
+            // lookups must still be there for the next caller.
+            let s = match self.lookups.as_mut() {
                 Some(task) => task.await.unwrap_or_default(),
                 None => Score::default(),
             };
+            self.lookups = None;
             if !s.hits.is_empty() {
                 let hits: Vec<String> = s.hits.iter().map(|(z, w)| format!("{z}*{w}")).collect();
                 tracing::info!(client = %self.ip, score = s.total, lists = %hits.join(" "), "DNS list score");
@@ -225,7 +228,9 @@ impl ClientScreen {
             }
         }
         if self.allowlisted(&score) {
-            count(Check::Greylist, "dnswl");
+            if self.screener.greylist.is_some() {
+                count(Check::Greylist, "dnswl");
+            }
             return None;
         }
         self.greylist(sender, recipient).await
@@ -267,6 +272,15 @@ impl ClientScreen {
             }
         }
         None
+    }
+}
+
+impl Drop for ClientScreen {
+    /// A client gone before its verdict leaves no lookups running for nobody.
+    fn drop(&mut self) {
+        if let Some(task) = self.lookups.take() {
+            task.abort();
+        }
     }
 }
 
