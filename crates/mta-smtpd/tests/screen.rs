@@ -138,6 +138,47 @@ fn a_silent_list_costs_at_most_the_timeout() {
     );
 }
 
+/// A UDP relay to `upstream` that holds every answer back for `delay`: a slow list.
+fn slow_dns(upstream: std::net::SocketAddr, delay: Duration) -> std::net::SocketAddr {
+    let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = front.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, client)) = front.recv_from(&mut buf) {
+            let query = buf[..n].to_vec();
+            let front = front.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+                back.send_to(&query, upstream).unwrap();
+                let mut answer = [0u8; 1500];
+                if let Ok(n) = back.recv(&mut answer) {
+                    std::thread::sleep(delay);
+                    let _ = front.send_to(&answer[..n], client);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn lists_slower_than_the_greeting_delay_still_count() {
+    let mut z = Zone::new();
+    z.a(&format!("{CLIENT}.bl.test"), "127.0.0.2".parse().unwrap());
+    let dns = DnsServer::start(z).unwrap();
+    let slow = slow_dns(dns.addr, Duration::from_millis(1500));
+    let s = common::start(move |c| {
+        untrusted(c);
+        c.queue.dns_servers = vec![slow];
+        c.smtpd.screen.dnsbl_sites = vec!["bl.test".parse().unwrap()];
+        c.smtpd.screen.greet_wait = Duration::from_millis(500);
+    });
+    let mut c = first_line(&s);
+    assert!(c.reply().starts_with("220 "));
+    let r = rcpt(&mut c, "a@sender.test");
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+}
+
 fn greylisting(dns: Option<&DnsServer>) -> impl FnOnce(&mut Config) {
     let dns = dns.map(|d| d.addr);
     move |c| {
