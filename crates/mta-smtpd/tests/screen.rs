@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::USER;
 use ferrymail_config::{Config, DnsblAction, GreetAction};
 use ferrymail_dev::dns::{DnsServer, Zone};
+use ferrymail_testkit::metrics::{self, Scrape};
 use ferrymail_testkit::smtp::SmtpClient;
 use ferrymail_testkit::Suite;
 
@@ -196,7 +197,19 @@ fn greylisting(dns: Option<&DnsServer>) -> impl FnOnce(&mut Config) {
 
 #[test]
 fn greylisting_refuses_until_the_delay_and_survives_a_restart() {
-    let mut s = common::start(greylisting(None));
+    let mut metrics_at = None;
+    let mut s = common::start(|c| {
+        greylisting(None)(c);
+        metrics_at = Some(metrics::enable(c, "mta-smtpd"));
+    });
+    let counted = |result: &str, n: f64| {
+        Scrape::fetch(metrics_at.unwrap()).expect(
+            "ferrymail_smtpd_screen_total",
+            &[("check", "greylist"), ("result", result)],
+            n,
+        )
+    };
+    counted("greylisted", 0.0);
     let mut c = greeted(&s);
     let r = rcpt(&mut c, "a@sender.test");
     assert!(r.starts_with("451 4.7.1 Greylisted, try again in"), "{r}");
@@ -210,6 +223,8 @@ fn greylisting_refuses_until_the_delay_and_survives_a_restart() {
     let b_first = Instant::now();
     assert!(rcpt(&mut c, "b@sender.test").starts_with("451 4.7.1"));
     drop(c);
+    counted("greylisted", 3.0);
+    counted("pass", 1.0);
 
     s.stop("mta-smtpd");
     s.start("mta-smtpd");
