@@ -37,6 +37,12 @@ pub struct Screen {
     #[serde(with = "humantime_serde")]
     pub greet_wait: Duration,
     pub greet_action: GreetAction,
+    /// A client that waited for the whole greeting is greeted at once on its connections in
+    /// the next this long (postscreen's `postscreen_greet_ttl`). 0 = test every connection.
+    #[serde(with = "humantime_serde")]
+    pub greet_ttl: Duration,
+    /// Client addresses remembered for `greet_ttl`.
+    pub greet_cache_size: usize,
     pub greylist: Greylist,
 }
 
@@ -51,6 +57,8 @@ impl Default for Screen {
             dns_cache_size: 4096,
             greet_wait: Duration::ZERO,
             greet_action: GreetAction::Reject,
+            greet_ttl: Duration::from_secs(24 * 3600),
+            greet_cache_size: 100_000,
             greylist: Greylist::default(),
         }
     }

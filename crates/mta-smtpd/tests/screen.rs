@@ -286,7 +286,7 @@ fn first_line(s: &Suite) -> SmtpClient {
 
 #[test]
 fn a_patient_client_gets_the_greeting_after_the_wait_and_is_served() {
-    let s = common::start(greet_wait(Duration::from_secs(1), GreetAction::Reject));
+    let mut s = common::start(greet_wait(Duration::from_secs(1), GreetAction::Reject));
     let start = Instant::now();
     let mut c = first_line(&s);
     let rest = c.reply();
@@ -298,6 +298,26 @@ fn a_patient_client_gets_the_greeting_after_the_wait_and_is_served() {
     assert!(rest.starts_with("220 "), "{rest}");
     assert!(rcpt(&mut c, "a@sender.test").starts_with("250"));
     assert!(!s.log("mta-smtpd").contains("pregreet"));
+    drop(c);
+
+    // Having passed, it is greeted at once next time (for greet_ttl)...
+    let start = Instant::now();
+    let bye = greeted(&s).cmd("QUIT");
+    assert!(bye.starts_with("221"), "{bye}");
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // ...unless passes are not remembered.
+    s.edit_config(|c| c.smtpd.screen.greet_ttl = Duration::ZERO);
+    s.stop("mta-smtpd");
+    s.start("mta-smtpd");
+    for _ in 0..2 {
+        let rest = first_line(&s).reply();
+        assert!(rest.starts_with("220 "), "{rest}");
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 pub mod greylist;
 pub mod metrics;
+pub mod passed;
 pub mod triplet;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 use crate::replies;
 use greylist::{GreylistDb, Verdict};
 use metrics::{count, Check};
+use passed::PassedClients;
 use triplet::Decision;
 
 /// What every connection on the `mx` role shares.
@@ -35,6 +37,7 @@ pub struct Screener {
     cfg: Screen,
     resolver: Option<TokioResolver>,
     greylist: Option<Arc<GreylistDb>>,
+    passed: PassedClients,
     /// Lists already reported for refusing our queries (reported once each).
     refusing: Mutex<HashSet<String>>,
 }
@@ -71,6 +74,7 @@ impl Screener {
             cfg: cfg.clone(),
             resolver,
             greylist,
+            passed: PassedClients::new(cfg.greet_ttl, cfg.greet_cache_size),
             refusing: Mutex::new(HashSet::new()),
         })))
     }
@@ -133,8 +137,23 @@ pub struct ClientScreen {
 }
 
 impl ClientScreen {
+    /// The greeting delay for this client: none when it passed the test within `greet_ttl`.
     pub fn greet_wait(&self) -> Duration {
-        self.screener.cfg.greet_wait
+        match self
+            .screener
+            .passed
+            .contains(self.ip, std::time::Instant::now())
+        {
+            true => Duration::ZERO,
+            false => self.screener.cfg.greet_wait,
+        }
+    }
+
+    /// The client waited for the whole greeting: it is not delayed again for `greet_ttl`.
+    pub fn passed_greeting(&self) {
+        self.screener
+            .passed
+            .insert(self.ip, std::time::Instant::now());
     }
 
     /// Whether a verdict may have to wait for DNS lists still being asked.
@@ -166,9 +185,10 @@ impl ClientScreen {
         t < 0 && s.total <= t
     }
 
-    /// Resolves when the greeting delay that started at `since` is over: after `greet_wait`,
-    /// or as soon as the DNS lists allowlist the client.
-    pub async fn greet_wait_over(&mut self, since: Instant) {
+    /// Resolves when the greeting delay that started at `since` is over: after `greet_wait`
+    /// (true: the client passed the test), or as soon as the DNS lists allowlist the client
+    /// (false).
+    pub async fn greet_wait_over(&mut self, since: Instant) -> bool {
         let deadline = since + self.screener.cfg.greet_wait;
         if self.lookups.is_some() || self.score.is_some() {
             let allowlisted = tokio::select! {
@@ -180,10 +200,11 @@ impl ClientScreen {
             };
             if allowlisted {
                 tracing::debug!(client = %self.ip, "allowlisted by DNS lists: greeting delay cut short");
-                return;
+                return false;
             }
         }
         tokio::time::sleep_until(deadline).await;
+        true
     }
 
     /// The client sent something before the greeting was complete. The reply to send before

@@ -12,7 +12,8 @@ use crate::session::Output;
 
 /// How the greeting delay ended.
 enum Wait {
-    Over,
+    /// true: the client waited for the whole delay.
+    Over(bool),
     Talked,
     Left,
     Stopped,
@@ -47,10 +48,15 @@ impl Conn {
                 Ok(b) if !b.is_empty() => Wait::Talked,
                 _ => Wait::Left,
             },
-            _ = screen.greet_wait_over(since) => Wait::Over,
+            tested = screen.greet_wait_over(since) => Wait::Over(tested),
         };
         match how {
-            Wait::Over => Ok(()),
+            Wait::Over(tested) => {
+                if tested {
+                    screen.passed_greeting();
+                }
+                Ok(())
+            }
             Wait::Talked => match screen.pregreeted() {
                 Some(drop) => {
                     self.queue(&drop);
