@@ -402,13 +402,15 @@ impl Session {
         self.add_recipient(recipient)
     }
 
-    /// The screening of the pending recipient finished: `Some(reply)` refuses it.
+    /// The screening of the pending recipient finished: `Some(reply)` refuses it. Refusals
+    /// count as errors, like the policy's: a client refused over and over is cut off at
+    /// `max_errors` instead of filling the greylist with one triplet per attempt.
     pub fn recipient_screened(&mut self, refusal: Option<Reply>) -> Vec<Output> {
         let Mode::RcptPending(recipient) = std::mem::replace(&mut self.mode, Mode::Command) else {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         };
         match refusal {
-            Some(r) => Self::reply(r),
+            Some(r) => self.error(r),
             None => self.add_recipient(recipient),
         }
     }

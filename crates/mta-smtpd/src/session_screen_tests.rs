@@ -80,6 +80,18 @@ fn refused_recipients_are_not_screened_and_trusted_clients_never() {
 }
 
 #[test]
+fn repeated_refusals_end_the_session_at_max_errors() {
+    let mut s = session(false);
+    start(&mut s);
+    for i in 1..=10 {
+        s.on_line(b"RCPT TO:<joe@a.test>\r\n");
+        let out = s.recipient_screened(Some(replies::greylisted(300)));
+        let closed = matches!(out.last(), Some(Output::Close));
+        assert_eq!(closed, i == 10, "refusal {i}: {out:?}");
+    }
+}
+
+#[test]
 fn a_verdict_nobody_asked_for_closes_the_session() {
     let mut s = session(false);
     start(&mut s);
