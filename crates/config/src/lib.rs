@@ -15,10 +15,14 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 mod metrics;
+mod rate;
 mod screen;
+mod spam;
 
 pub use metrics::Metrics;
+pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
+pub use spam::parse_spam_header;
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -367,6 +371,9 @@ pub struct Smtpd {
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     pub limits: ConnLimits,
+    /// Submission rate limits per authenticated user and client address.
+    #[serde(default)]
+    pub rate: RateLimits,
     /// Serve Prometheus metrics at `http://<this address>/metrics` (bound with the other
     /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,6 +403,7 @@ impl Default for Smtpd {
             data_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(30),
             limits: ConnLimits::default(),
+            rate: RateLimits::default(),
             metrics_listen: None,
             screen: Screen::default(),
         }
@@ -540,6 +548,12 @@ pub struct Delivery {
     /// after dying before it recorded the 250 is acknowledged without a second copy.
     /// About 100 bytes each; 0 turns the check off.
     pub remembered_deliveries: usize,
+    /// Where a message with a spam verdict goes instead of INBOX when the user's Sieve script
+    /// does not say (its implicit keep); empty = off. Created when missing.
+    pub spam_folder: String,
+    /// Header fields that are a spam verdict, `Field-Name: value` (name and value compared
+    /// without case, the value trimmed; only the message's top-level header).
+    pub spam_headers: Vec<String>,
     /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
@@ -558,6 +572,8 @@ impl Default for Delivery {
             sieve_script: ".sieve".into(),
             allow_forward_commands: false,
             remembered_deliveries: 100_000,
+            spam_folder: "Junk".into(),
+            spam_headers: vec!["X-Spam: Yes".into(), "X-Spam-Flag: YES".into()],
             metrics_listen: None,
         }
     }
@@ -903,6 +919,7 @@ impl Config {
             );
         }
         check_limits(&mut bad, "smtpd.limits", &s.limits);
+        rate::check(&mut bad, &s.rate);
         screen::check(&mut bad, &s.screen);
 
         let q = &self.queue;
@@ -951,6 +968,7 @@ impl Config {
                 );
             }
         }
+        spam::check(&mut bad, &self.delivery);
         if self.delivery.max_delivered_to == 0 {
             bad("delivery.max_delivered_to", "must be at least 1".into());
         }

@@ -4,6 +4,14 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, Path::new("/etc/ferrymail/test.toml"))
 }
 
+/// The keys of the problems validation finds in `text`, in order.
+fn problem_keys(text: &str) -> Vec<String> {
+    match parse(text) {
+        Err(ConfigError::Invalid { problems, .. }) => problems.into_iter().map(|p| p.key).collect(),
+        other => panic!("not refused as invalid: {other:?}"),
+    }
+}
+
 #[test]
 fn empty_file_gives_documented_defaults() {
     let c = parse("").unwrap();
@@ -264,4 +272,61 @@ fn metrics_listeners_are_off_by_default_and_must_not_share_an_address() {
         keys.contains(&"metrics.max_connections".to_string()),
         "{keys:?}"
     );
+}
+
+#[test]
+fn rate_limits_default_generous_and_take_per_login_overrides() {
+    let c = parse("").unwrap();
+    assert_eq!(c.smtpd.rate.user_messages_per_hour, 1000);
+    assert_eq!(c.smtpd.rate.address_recipients_per_hour, 6000);
+    let c = parse(
+        "[smtpd.rate]\nuser_messages_per_hour = 5\n\
+         [smtpd.rate.user_overrides]\n\"Bulk@example.org\" = { recipients_per_hour = 0 }\n",
+    )
+    .unwrap();
+    assert_eq!(c.smtpd.rate.user_messages_per_hour, 5);
+    let o = c.smtpd.rate.user_overrides["Bulk@example.org"];
+    assert_eq!(
+        (o.messages_per_hour, o.recipients_per_hour),
+        (None, Some(0))
+    );
+    assert!(c.validate().is_empty());
+    let err = parse("[smtpd.rate.user_overrides]\n\"a@b\" = { messages = 1 }\n").unwrap_err();
+    assert!(err.to_string().contains("messages"), "{err}");
+    let keys = problem_keys(
+        "[smtpd.rate]\nmax_tracked_keys = 0\n[smtpd.rate.user_overrides]\n\"a b\" = {}\n",
+    );
+    assert_eq!(
+        keys,
+        ["smtpd.rate.max_tracked_keys", "smtpd.rate.user_overrides"]
+    );
+}
+
+#[test]
+fn spam_verdict_keys_default_to_junk_and_are_checked() {
+    let c = parse("").unwrap();
+    assert_eq!(c.delivery.spam_folder, "Junk");
+    assert_eq!(c.delivery.spam_headers, ["X-Spam: Yes", "X-Spam-Flag: YES"]);
+    assert!(parse("[delivery]\nspam_folder = \"\"\nspam_headers = []\n").is_ok());
+    assert_eq!(
+        parse_spam_header("  X-Spam-Flag :  YES "),
+        Some(("X-Spam-Flag", "YES"))
+    );
+    let keys = problem_keys(
+        "[delivery]\nspam_folder = \"../Junk\"\nspam_headers = [\"X-Spam\", \"X-Spam:\", \"Bad Name: x\"]\n",
+    );
+    assert_eq!(
+        keys,
+        [
+            "delivery.spam_folder",
+            "delivery.spam_headers[0]",
+            "delivery.spam_headers[1]",
+            "delivery.spam_headers[2]"
+        ]
+    );
+    for folder in ["INBOX", "inbox", "/abs", "Junk/../x"] {
+        let text = format!("[delivery]\nspam_folder = \"{folder}\"\n");
+        assert_eq!(problem_keys(&text), ["delivery.spam_folder"], "{folder}");
+    }
+    assert!(parse("[delivery]\nspam_folder = \"Spam/Caught\"\n").is_ok());
 }

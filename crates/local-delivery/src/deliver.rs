@@ -16,6 +16,7 @@ use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
 use crate::sieve::{self, Action, Script};
+use crate::spam;
 
 /// Largest Sieve script or `.forward` file read.
 pub const MAX_USER_FILE: u64 = 256 * 1024;
@@ -44,6 +45,9 @@ pub struct Settings {
     pub spool_dir: PathBuf,
     pub wake_socket: PathBuf,
     pub lock_timeout_ms: u64,
+    /// Where the implicit keep of a message with a spam verdict goes (`None`: INBOX).
+    pub spam_folder: Option<String>,
+    pub spam_rules: Vec<spam::Rule>,
 }
 
 /// One delivery to one account (or alias file/pipe target).
@@ -209,13 +213,19 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
     }
 
     let mut actions = vec![Action::Keep];
+    let mut implicit_keep = true;
     if keep_local {
         if let Some(path) = &job.sieve {
-            actions = sieve_actions(path, job, msg);
+            (actions, implicit_keep) = sieve_actions(path, job, msg);
         }
     } else {
         actions.clear();
     }
+    // A spam verdict moves only the keep nobody asked for: the script's own keep or fileinto
+    // stands.
+    let keep_folder = job.settings.spam_folder.as_ref().filter(|_| {
+        implicit_keep && spam::is_spam(&message::headers(msg), &job.settings.spam_rules)
+    });
     for a in &actions {
         if let Action::Redirect(to) = a {
             forwards.push(to.clone());
@@ -224,7 +234,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
     let stores: Vec<Option<String>> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Keep => Some(None),
+            Action::Keep => Some(keep_folder.cloned()),
             Action::FileInto(f) => Some(Some(f.clone())),
             Action::Redirect(_) => None,
         })
@@ -236,8 +246,13 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
     for folder in &stores {
         match &job.target {
             Target::Maildir(root) => {
+                let is_spam_folder = folder.is_some() && folder.as_ref() == keep_folder;
                 // A folder that falls back to INBOX must not store a second INBOX copy.
-                let (md, name) = open_folder(root, folder.as_deref(), job)?;
+                let (md, name) = if is_spam_folder {
+                    open_spam_folder(root, folder.as_deref(), job)?
+                } else {
+                    open_folder(root, folder.as_deref(), job, job.settings.create_maildirs)?
+                };
                 if name == "INBOX" {
                     if stored_inbox {
                         continue;
@@ -248,7 +263,9 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
                 done.stored.push(name);
             }
             Target::Mbox(path) => {
-                if folder.is_some() {
+                if folder.is_some() && folder.as_ref() == keep_folder {
+                    tracing::info!(owner = %job.owner, "spam verdict on an mbox account: kept in the mbox");
+                } else if folder.is_some() {
                     tracing::info!(owner = %job.owner, "fileinto on an mbox account: kept in the mbox");
                 }
                 if stored_inbox {
@@ -271,13 +288,15 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
     Ok(done)
 }
 
-fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> Vec<Action> {
+/// The script's actions, and whether their keep is the implicit one (as it is when there is
+/// no script or it fails: RFC 5228 §2.10.6).
+fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> (Vec<Action>, bool) {
     let text = match read_user_file(path) {
         Ok(Some(t)) => t,
-        Ok(None) => return vec![Action::Keep],
+        Ok(None) => return (vec![Action::Keep], true),
         Err(e) => {
             tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "cannot read Sieve script; keeping the message");
-            return vec![Action::Keep];
+            return (vec![Action::Keep], true);
         }
     };
     let headers = message::headers(msg);
@@ -287,11 +306,11 @@ fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> Vec<Action> {
         to: &job.recipient,
         size: msg.len() as u64,
     };
-    match Script::parse(&text).and_then(|s| s.run(&view)) {
-        Ok(actions) => actions,
+    match Script::parse(&text).and_then(|s| s.evaluate(&view)) {
+        Ok(o) => (o.actions, o.implicit_keep),
         Err(e) => {
             tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
-            vec![Action::Keep]
+            (vec![Action::Keep], true)
         }
     }
 }
@@ -328,12 +347,30 @@ fn check_quota(job: &Job, size: u64) -> Result<(), DeliveryError> {
     Ok(())
 }
 
+/// The spam folder, created if missing whatever `create_maildirs` says (imapd gives every
+/// store one). One that cannot be opened — a symlink or file in its place — means INBOX: a
+/// verdict never defers or loses mail, and a store's real trouble shows in that write.
+fn open_spam_folder(
+    root: &Path,
+    folder: Option<&str>,
+    job: &Job,
+) -> Result<(Maildir, String), DeliveryError> {
+    match open_folder(root, folder, job, true) {
+        Ok(opened) => Ok(opened),
+        Err(e) => {
+            tracing::warn!(owner = %job.owner, folder, error = %e, "cannot use the spam folder; kept in INBOX");
+            open_folder(root, None, job, false)
+        }
+    }
+}
+
 /// INBOX or a folder, and the name used. A folder that cannot be used (bad name, missing and
-/// not to be created) means INBOX instead.
+/// not `create`d) means INBOX instead.
 fn open_folder(
     root: &Path,
     folder: Option<&str>,
     job: &Job,
+    create: bool,
 ) -> Result<(Maildir, String), DeliveryError> {
     let store = Store::new(root);
     let inbox = || -> Result<Maildir, DeliveryError> {
@@ -349,7 +386,7 @@ fn open_folder(
             Ok(n) if n.is_inbox() => (inbox()?, "INBOX".to_string()),
             Ok(n) => match store.folder(&n) {
                 Ok(md) => (md, n.to_string()),
-                Err(e) if e.is_not_found() && job.settings.create_maildirs => {
+                Err(e) if e.is_not_found() && create => {
                     inbox()?;
                     match store.create_folder(&n) {
                         Ok(md) => (md, n.to_string()),
@@ -428,6 +465,8 @@ mod tests {
                 spool_dir: root.join("spool"),
                 wake_socket: root.join("wake.sock"),
                 lock_timeout_ms: 1000,
+                spam_folder: Some("Junk".into()),
+                spam_rules: spam::rules(&["X-Spam: Yes".into()]),
             },
         }
     }
@@ -447,6 +486,77 @@ mod tests {
         assert_eq!(store.inbox().unwrap().list().unwrap().len(), 1);
         let sub = store.folder(&MailboxName::new("Sub").unwrap()).unwrap();
         assert_eq!(sub.list().unwrap().len(), 1);
+    }
+
+    const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";
+
+    /// Messages in INBOX and in a folder of the store under `dir`.
+    fn counts(dir: &Path, folder: &str) -> (usize, usize) {
+        let store = Store::new(dir.join("Maildir"));
+        let inbox = store.inbox().map_or(0, |m| m.list().unwrap().len());
+        let other = store
+            .folder(&MailboxName::new(folder).unwrap())
+            .map_or(0, |m| m.list().unwrap().len());
+        (inbox, other)
+    }
+
+    #[test]
+    fn a_spam_verdict_sends_the_implicit_keep_to_junk_created_if_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = job(dir.path(), None);
+        // The spam folder is made even where fileinto folders are not.
+        j.settings.create_maildirs = false;
+        Store::new(dir.path().join("Maildir"))
+            .ensure_inbox()
+            .unwrap();
+        let d = run(&j, SPAM).unwrap();
+        assert_eq!(d.stored, ["Junk"]);
+        assert_eq!(counts(dir.path(), "Junk"), (0, 1));
+        run(&j, b"Subject: clean\r\n\r\nb\r\n").unwrap();
+        assert_eq!(counts(dir.path(), "Junk"), (1, 1));
+        // Off: spam stays in INBOX.
+        j.settings.spam_folder = None;
+        run(&j, SPAM).unwrap();
+        assert_eq!(counts(dir.path(), "Junk"), (2, 1));
+    }
+
+    #[test]
+    fn a_sieve_keep_or_fileinto_overrides_the_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        let mut j = job(dir.path(), Some(script.clone()));
+        std::fs::write(&script, "require \"fileinto\"; fileinto \"Work\";").unwrap();
+        assert_eq!(run(&j, SPAM).unwrap().stored, ["Work"]);
+        std::fs::write(&script, "if header :is \"x-spam\" \"yes\" { keep; }").unwrap();
+        assert_eq!(run(&j, SPAM).unwrap().stored, ["INBOX"]);
+        // A script that fails keeps the message implicitly: the verdict applies.
+        std::fs::write(&script, "this is not sieve").unwrap();
+        assert_eq!(run(&j, SPAM).unwrap().stored, ["Junk"]);
+        std::fs::write(&script, "if false { keep; }").unwrap();
+        assert_eq!(run(&j, SPAM).unwrap().stored, ["Junk"]);
+        assert_eq!(counts(dir.path(), "Work"), (1, 1));
+        assert_eq!(counts(dir.path(), "Junk"), (1, 2));
+        // An mbox account keeps it in the mbox.
+        j.target = Target::Mbox(dir.path().join("mbox"));
+        j.sieve = None;
+        let d = run(&j, SPAM).unwrap();
+        assert_eq!(d.stored, [dir.path().join("mbox").display().to_string()]);
+    }
+
+    #[test]
+    fn a_spam_folder_that_leads_out_of_the_store_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(outside.join("new")).unwrap();
+        std::fs::create_dir_all(outside.join("cur")).unwrap();
+        std::fs::create_dir_all(outside.join("tmp")).unwrap();
+        let store = Store::new(dir.path().join("Maildir"));
+        store.ensure_inbox().unwrap();
+        std::os::unix::fs::symlink(&outside, dir.path().join("Maildir/.Junk")).unwrap();
+        let d = run(&job(dir.path(), None), SPAM).unwrap();
+        assert_eq!(d.stored, ["INBOX"]);
+        assert_eq!(std::fs::read_dir(outside.join("new")).unwrap().count(), 0);
+        assert_eq!(store.inbox().unwrap().list().unwrap().len(), 1);
     }
 
     #[test]

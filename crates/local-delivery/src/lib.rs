@@ -8,7 +8,7 @@
 //! never as root.
 //!
 //! The protocol ([`session`]), the Sieve language ([`sieve`]), message inspection
-//! ([`message`]) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
+//! ([`message`]; [`spam`] for a milter's verdict) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
 //! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows.
 
 pub mod deliver;
@@ -25,3 +25,4 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod sieve;
+pub mod spam;

@@ -62,6 +62,8 @@ impl Router {
             spool_dir: self.config.paths.spool_dir.clone(),
             wake_socket: self.config.wake_socket(),
             lock_timeout_ms: MBOX_LOCK_TIMEOUT_MS,
+            spam_folder: Some(self.config.delivery.spam_folder.clone()).filter(|f| !f.is_empty()),
+            spam_rules: crate::spam::rules(&self.config.delivery.spam_headers),
         }
     }
 

@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use crate::complete::HeaderCompletion;
 use crate::metrics::{self, Outcome};
 use crate::policy::Policy;
+use crate::rate::RateLimiter;
 use crate::replies;
 use crate::screen::{ClientScreen, Screener};
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
@@ -39,6 +40,8 @@ pub struct Shared {
     /// Session settings per role (the role is filled in per listener).
     pub session: SessionConfig,
     pub policy: Arc<Policy>,
+    /// Submission rate limits, one budget per login and address for the whole process.
+    pub rate: Arc<RateLimiter>,
     pub userdb: UserDb,
     pub spool: Spool,
     pub tls: Option<TlsStore>,
@@ -109,7 +112,8 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         Some(s) if info.role == Role::Mx && !info.trusted => Some(s.start(info.peer_ip())),
         _ => None,
     };
-    let mut session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc);
+    let mut session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc)
+        .with_rate_limiter(shared.rate.clone());
     session.screen_recipients(screen.is_some());
     let mut conn = Conn {
         reader: BufReader::with_capacity(READ_BUFFER, stream),

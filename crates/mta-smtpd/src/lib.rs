@@ -5,7 +5,7 @@
 //! Nothing is delivered from here.
 //!
 //! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
-//! recipient and sender decisions, [`received`] for the trace header and [`replies`] for every
+//! recipient and sender decisions, [`rate`] for the submission rate limits, [`received`] for the trace header and [`replies`] for every
 //! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
 //! blocking spool writes; [`screen`] holds the `mx` role's defenses (DNS lists, greeting
 //! test, greylisting); [`server`] wires it all to the listeners; [`metrics`] counts what
@@ -18,6 +18,7 @@ pub mod conn;
 pub mod fuzzing;
 pub mod metrics;
 pub mod policy;
+pub mod rate;
 pub mod received;
 pub mod replies;
 pub mod screen;

@@ -1,11 +1,13 @@
 //! mta-smtpd's own metrics: what became of each message at the end of its data, by the role of
-//! the listener it came in on. Connections and failed logins are counted by the shared parts
+//! the listener it came in on, and what the submission rate limits refused. Connections and failed logins are counted by the shared parts
 //! (`ferrymail-net`), spool flushes by `ferrymail-fsutil`.
 
 use std::sync::LazyLock;
 
 use ferrymail_config::Role;
 use ferrymail_metrics::{Counter, Family, Labels};
+
+use crate::rate::{Budget, Scope};
 
 /// The end of one message's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +48,31 @@ pub fn message(role: Role, outcome: Outcome) {
         .inc();
 }
 
+static RATE_LIMITED: LazyLock<Family<Labels<2>, Counter>> = LazyLock::new(|| {
+    ferrymail_metrics::counter_family(
+        "smtpd_rate_limited",
+        "Submissions refused by the hourly rate limits ([smtpd.rate]): a message at MAIL or a recipient at RCPT, by whose budget ran out (user, address) and which (messages, recipients)",
+    )
+});
+
+/// Counts one MAIL or RCPT refused because `scope`'s `budget` ran out.
+pub fn rate_limited(scope: Scope, budget: Budget) {
+    RATE_LIMITED
+        .get_or_create(&[("scope", scope.as_str()), ("budget", budget.as_str())])
+        .inc();
+}
+
 /// Registers every series at zero, so rates and ratios exist before the first message.
 pub fn register() {
     for role in ROLES {
         for outcome in OUTCOMES {
             MESSAGES.get_or_create_owned(&[("role", role.as_str()), ("result", outcome.as_str())]);
+        }
+    }
+    for scope in [Scope::User, Scope::Address] {
+        for budget in [Budget::Messages, Budget::Recipients] {
+            RATE_LIMITED
+                .get_or_create_owned(&[("scope", scope.as_str()), ("budget", budget.as_str())]);
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use ferrymail_smtp::Reply;
 
+use crate::rate::{Budget, Exceeded, Scope};
+
 pub fn greeting(host: &str) -> Reply {
     Reply::plain(220, format!("{host} ESMTP ferrymail"))
 }
@@ -328,5 +330,27 @@ pub fn sender_not_owned(addr: &str) -> Reply {
         553,
         "5.7.1",
         format!("<{addr}>: Sender address rejected: not owned by the authenticated user"),
+    )
+}
+
+/// A submission rate limit (`[smtpd.rate]`) has run out: 450 4.7.1, as Postfix's anvil answers.
+/// RFC 5321 describes 450 as a mailbox "temporarily blocked for policy reasons" and lists it
+/// for RCPT; at MAIL every client takes a 4yz as "try again later", which is the point.
+pub fn rate_limited(e: &Exceeded) -> Reply {
+    let what = match e.budget {
+        Budget::Messages => "messages",
+        Budget::Recipients => "recipients",
+    };
+    let from = match e.scope {
+        Scope::User => format!("user {}", e.who),
+        Scope::Address => format!("address {}", e.who),
+    };
+    Reply::new(
+        450,
+        "4.7.1",
+        format!(
+            "Error: too many {what} from {from} (limit {} per hour)",
+            e.limit
+        ),
     )
 }

@@ -17,6 +17,7 @@ use ferrymail_users::UserDb;
 
 use crate::conn::{self, Shared};
 use crate::policy::Policy;
+use crate::rate::{MonotonicClock, RateLimiter};
 use crate::session::SessionConfig;
 
 /// Extra time the accept loop's grace gets beyond ours, so sessions can send their 421.
@@ -61,6 +62,11 @@ pub async fn run(
     let shared = Arc::new(Shared {
         session: session_config(&config),
         policy,
+        rate: Arc::new(RateLimiter::new(
+            &config.smtpd.rate,
+            limits.exempt_trusted,
+            Box::new(MonotonicClock::new()),
+        )),
         userdb,
         spool,
         tls,

@@ -3,8 +3,8 @@
 //! The connection shell ([`crate::conn`]) feeds it command lines and the results of the work it
 //! asked for (TLS handshake, password check, message data read, spool commit); the session
 //! answers with [`Output`]s: replies to send and work to do. It never touches a socket, a clock
-//! or a file, so every rule here (command order, role requirements, limits, reply codes) is
-//! tested directly and fuzzed.
+//! or a file (the rate limiter it asks brings its own clock), so every rule here (command
+//! order, role requirements, limits, reply codes) is tested directly and fuzzed.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use ferrymail_spool::{
 };
 
 use crate::policy::{ClientStanding, Policy};
+use crate::rate::{RateLimiter, Reservation, Submitter};
 use crate::received::{received_header, TraceInfo};
 use crate::replies;
 
@@ -108,6 +109,8 @@ struct Transaction {
     recipients: Vec<Recipient>,
     /// BDAT in use: total octets so far and the error that spoiled the transaction, if any.
     bdat: Option<Bdat>,
+    /// The rate budget the transaction holds (authenticated sessions).
+    rate: Option<Reservation>,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +131,9 @@ pub struct Session {
     tx: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
+    rate: Option<Arc<RateLimiter>>,
+    /// The budget of the message being committed, counted once the commit succeeds.
+    committing: Option<Reservation>,
     screen: bool,
 }
 
@@ -151,8 +157,16 @@ impl Session {
             tx: None,
             errors: 0,
             auth_failures: 0,
+            rate: None,
+            committing: None,
             screen: false,
         }
+    }
+
+    /// Authenticated transactions take their messages and recipients from `limiter`.
+    pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Session {
+        self.rate = Some(limiter);
+        self
     }
 
     /// Recipients of clients neither trusted nor authenticated go through
@@ -352,9 +366,14 @@ impl Session {
         if let Err(r) = self.policy.check_sender(self.standing(), sender.as_deref()) {
             return self.error(r);
         }
+        let rate = match self.begin_rate() {
+            Ok(r) => r,
+            Err(r) => return Self::reply(r),
+        };
         self.tx = Some(Transaction {
             sender,
             params,
+            rate,
             ..Transaction::default()
         });
         Self::reply(replies::sender_ok())
@@ -425,9 +444,28 @@ impl Session {
             .iter()
             .any(|r| r.address.eq_ignore_ascii_case(&recipient.address))
         {
+            if let Some(Err(e)) = tx.rate.as_mut().map(Reservation::add_recipient) {
+                return Self::reply(replies::rate_limited(&e));
+            }
             tx.recipients.push(recipient);
         }
         Self::reply(replies::recipient_ok())
+    }
+
+    /// The rate budget for a new transaction's message; none unless authenticated.
+    fn begin_rate(&self) -> Result<Option<Reservation>, Reply> {
+        let (Some(limiter), Some(login)) = (&self.rate, &self.auth_user) else {
+            return Ok(None);
+        };
+        let who = Submitter {
+            login,
+            addr: self.client.addr,
+            trusted: self.client.trusted,
+        };
+        match limiter.begin_message(who) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) => Err(replies::rate_limited(&e)),
+        }
     }
 
     /// Checks before DATA or the first BDAT; `None` = go ahead.
@@ -529,8 +567,9 @@ impl Session {
 
     fn commit(&mut self) -> Vec<Output> {
         match self.tx.take() {
-            Some(tx) => {
+            Some(mut tx) => {
                 self.mode = Mode::CommitPending;
+                self.committing = tx.rate.take();
                 vec![Output::Commit(Box::new(self.envelope(tx)))]
             }
             None => self.close_with(replies::too_many_errors(&self.cfg.hostname)),
@@ -607,8 +646,14 @@ impl Session {
             return self.close_with(replies::too_many_errors(&self.cfg.hostname));
         }
         self.mode = Mode::Command;
+        let rate = self.committing.take();
         match result {
-            Ok(id) => Self::reply(replies::queued(id.as_str())),
+            Ok(id) => {
+                if let Some(r) = rate {
+                    r.commit();
+                }
+                Self::reply(replies::queued(id.as_str()))
+            }
             Err(()) => Self::reply(replies::storage_failure()),
         }
     }

@@ -1,6 +1,9 @@
 use super::*;
 use crate::policy::tests::policy;
 
+#[path = "session_rate_tests.rs"]
+mod rate;
+
 fn cfg(role: Role) -> SessionConfig {
     SessionConfig {
         hostname: "mx.a.test".into(),

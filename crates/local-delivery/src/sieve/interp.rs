@@ -69,8 +69,9 @@ enum Flow {
     Stop,
 }
 
-/// Runs the script. The result is deduplicated; an empty list means discard.
-pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<Vec<Action>, SieveError> {
+/// Runs the script. The result is deduplicated; an empty list means discard. With `true`, its
+/// `Keep` is the implicit keep (RFC 5228 §2.10.2: no action cancelled it), not the script's.
+pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<(Vec<Action>, bool), SieveError> {
     let mut r = Run {
         msg,
         actions: Vec::new(),
@@ -81,7 +82,7 @@ pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<Vec<Action>, S
     if !r.cancelled_keep {
         r.push(Action::Keep)?;
     }
-    Ok(r.actions)
+    Ok((r.actions, !r.cancelled_keep))
 }
 
 impl<M: MessageView> Run<'_, M> {

@@ -37,8 +37,26 @@ impl Script {
 
     /// The actions for this message; empty means the message is discarded.
     pub fn run<M: MessageView>(&self, msg: &M) -> Result<Vec<Action>, SieveError> {
-        interp::run(&self.commands, msg)
+        self.evaluate(msg).map(|o| o.actions)
     }
+
+    /// The actions, and whether the keep among them is only the implicit one.
+    pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
+        let (actions, implicit_keep) = interp::run(&self.commands, msg)?;
+        Ok(Outcome {
+            actions,
+            implicit_keep,
+        })
+    }
+}
+
+/// What a script decided for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub actions: Vec<Action>,
+    /// No action cancelled the implicit keep (RFC 5228 §2.10.2), so the `Keep` in `actions`
+    /// is not the script's own: delivery may send it elsewhere (a spam verdict).
+    pub implicit_keep: bool,
 }
 
 #[cfg(test)]
@@ -200,5 +218,32 @@ mod tests {
             "*a".repeat(200)
         );
         assert_eq!(run(&src).unwrap(), vec![Action::Keep]);
+    }
+
+    #[test]
+    fn the_keep_is_implicit_only_when_no_action_cancelled_it() {
+        let facts_headers: Vec<(String, String)> = Vec::new();
+        let facts = Facts {
+            headers: &facts_headers,
+            from: "a@b.test",
+            to: "c@d.test",
+            size: 10,
+        };
+        for (src, actions, implicit) in [
+            ("", vec![Action::Keep], true),
+            ("if false { keep; }", vec![Action::Keep], true),
+            // RFC 5228 §4.2: redirect cancels the implicit keep too.
+            (
+                "redirect \"x@y.test\";",
+                vec![Action::Redirect("x@y.test".into())],
+                false,
+            ),
+            ("keep;", vec![Action::Keep], false),
+            ("require \"fileinto\"; fileinto \"W\";", file("W"), false),
+            ("discard;", vec![], false),
+        ] {
+            let o = Script::parse(src).unwrap().evaluate(&facts).unwrap();
+            assert_eq!((o.actions, o.implicit_keep), (actions, implicit), "{src}");
+        }
     }
 }
