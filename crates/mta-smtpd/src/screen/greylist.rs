@@ -50,13 +50,8 @@ pub struct GreylistDb {
 impl GreylistDb {
     /// The database in `<state_dir>/mta-smtpd/greylist` (the directory created 0700).
     pub fn open_in_state_dir(state_dir: &Path, cfg: &Greylist) -> Result<Arc<GreylistDb>, String> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = state_dir.join("mta-smtpd");
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = ferrymail_fsutil::private_state_dir(state_dir, "mta-smtpd")
+            .map_err(|e| format!("{}: {e}", state_dir.join("mta-smtpd").display()))?;
         GreylistDb::open(&dir.join("greylist"), cfg).map_err(|e| e.to_string())
     }
 
