@@ -17,11 +17,13 @@ use serde::{Deserialize, Serialize};
 mod metrics;
 mod milter;
 mod rate;
+mod screen;
 mod spam;
 
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 pub use rate::{RateLimits, UserRate};
+pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
 
 /// Where packaged installs keep the config.
@@ -378,6 +380,8 @@ pub struct Smtpd {
     /// listeners, before the privilege drop; systemd may pass it as `metrics`). Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Defenses of the `mx` role: DNS lists, greeting delay, greylisting (all off by default).
+    pub screen: Screen,
     /// Mail filters (milters) asked in order, as Postfix's `smtpd_milters`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milters: Vec<Milter>,
@@ -406,6 +410,7 @@ impl Default for Smtpd {
             limits: ConnLimits::default(),
             rate: RateLimits::default(),
             metrics_listen: None,
+            screen: Screen::default(),
             milters: Vec::new(),
         }
     }
@@ -808,6 +813,9 @@ impl Config {
         for d in &mut self.queue.require_tls_domains {
             *d = d.trim_end_matches('.').to_ascii_lowercase();
         }
+        for d in &mut self.smtpd.screen.greylist.allowlist_domains {
+            *d = d.trim_end_matches('.').to_ascii_lowercase();
+        }
         for r in &mut self.queue.routes {
             r.domain = r.domain.trim_end_matches('.').to_ascii_lowercase();
         }
@@ -918,6 +926,7 @@ impl Config {
         }
         check_limits(&mut bad, "smtpd.limits", &s.limits);
         rate::check(&mut bad, &s.rate);
+        screen::check(&mut bad, &s.screen);
 
         let q = &self.queue;
         if q.retry_initial.is_zero() || q.retry_max < q.retry_initial {

@@ -69,14 +69,9 @@ impl Index {
     /// The daemon's cache in `<state_dir>/imapd` (created 0700, as the user imapd runs as),
     /// or none, with a warning: without it imapd still works, only slower after a restart.
     pub fn open_in_state_dir(state_dir: &Path) -> Option<Arc<Index>> {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = state_dir.join("imapd");
-        let opened = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
+        let opened = ferrymail_fsutil::private_state_dir(state_dir, "imapd")
             .map_err(|e| e.to_string())
-            .and_then(|()| Index::open(&dir).map_err(|e| e.to_string()));
+            .and_then(|dir| Index::open(&dir).map_err(|e| e.to_string()));
         match opened {
             Ok(i) => Some(i),
             Err(e) => {

@@ -86,17 +86,13 @@ impl RecentDeliveries {
     /// 0700, as the user the daemon runs as); kept in memory only, with a warning, if the
     /// directory cannot be made.
     pub fn open_in_state_dir(state_dir: &Path, capacity: usize) -> RecentDeliveries {
-        use std::os::unix::fs::DirBuilderExt;
-        let dir = state_dir.join("local-delivery");
-        let made = std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir);
-        if let Err(e) = made {
-            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the state directory; the delivery record is kept in memory only");
-            return RecentDeliveries::open(None, capacity);
+        match ferrymail_fsutil::private_state_dir(state_dir, "local-delivery") {
+            Ok(dir) => RecentDeliveries::open(Some(&dir.join("delivered")), capacity),
+            Err(e) => {
+                tracing::warn!(dir = %state_dir.join("local-delivery").display(), error = %e, "cannot create the state directory; the delivery record is kept in memory only");
+                RecentDeliveries::open(None, capacity)
+            }
         }
-        RecentDeliveries::open(Some(&dir.join("delivered")), capacity)
     }
 
     /// Remembers up to `capacity` deliveries, persisted in `path` when given. A file that

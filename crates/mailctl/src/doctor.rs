@@ -1,10 +1,11 @@
 //! `mailctl check DOMAIN`: the mail doctor.
 //!
 //! Checks what usually goes wrong when someone runs their own mail — DNS (MX, A, PTR, SPF,
-//! DMARC), the TLS certificate, the listening ports, and that the server is not an open relay —
-//! and prints one line per finding: what is wrong, why it matters, and the exact record or
-//! setting that fixes it. The checks are plain functions over lookup results ([`lookup`]) so
-//! they can be tested against a loopback DNS server with good, broken and hostile zones.
+//! DMARC), our addresses on the configured DNS blocklists, the TLS certificate, the listening
+//! ports, and that the server is not an open relay — and prints one line per finding: what is
+//! wrong, why it matters, and the exact record or setting that fixes it. The checks are plain
+//! functions over lookup results ([`lookup`]) so they can be tested against a loopback DNS
+//! server with good, broken and hostile zones.
 //!
 //! Everything it reads comes from servers it does not control (DNS answers, the MX hosts'
 //! SMTP replies): nothing is cut at byte offsets, every read is bounded in size and time, and
@@ -12,6 +13,7 @@
 //! or a hang.
 
 mod auth;
+mod blocklist;
 mod host;
 mod lookup;
 mod probe;
@@ -238,6 +240,10 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
     let dmarc = dns.txt(&format!("_dmarc.{domain}")).await;
     out.push(auth::check_dmarc(&domain, &dmarc));
     out.push(auth::check_dkim(config, &dns, &domain).await);
+    if config.smtpd.screen.dnsbl_enabled() {
+        let timeout = config.smtpd.screen.dnsbl_timeout;
+        out.extend(blocklist::check_blocklists(config, dns.resolver(), &host_ips, timeout).await);
+    }
     out.extend(tls::check_certificate(config, &host, &mx));
     if !args.no_probe {
         out.extend(probe::check_ports(config).await);

@@ -27,6 +27,7 @@ use crate::milter::Chain;
 use crate::policy::Policy;
 use crate::rate::RateLimiter;
 use crate::replies;
+use crate::screen::{ClientScreen, Screener};
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
 use crate::sink::Sink;
 
@@ -34,6 +35,8 @@ const READ_BUFFER: usize = 16 * 1024;
 
 #[path = "conn_milter.rs"]
 mod milter_hooks;
+#[path = "screen/shell.rs"]
+mod screen_shell;
 
 /// What every connection shares.
 pub struct Shared {
@@ -59,6 +62,8 @@ pub struct Shared {
     pub hard_stop: Shutdown,
     /// Inbound SPF/DKIM/DMARC/ARC checks (`mailauth.verify`); None when off.
     pub verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    /// The `mx` role's defenses (`[smtpd.screen]`); None when all are off.
+    pub screener: Option<Arc<Screener>>,
     /// `smtpd.milters`, in order.
     pub milters: Vec<Arc<ferrymail_config::Milter>>,
 }
@@ -108,8 +113,13 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         trusted: info.trusted,
         plaintext_auth_ok: shared.plaintext_auth_on_loopback && info.is_loopback(),
     };
-    let session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc)
+    let screen = match &shared.screener {
+        Some(s) if info.role == Role::Mx && !info.trusted => Some(s.start(info.peer_ip())),
+        _ => None,
+    };
+    let mut session = Session::new(Arc::new(cfg), shared.policy.clone(), facts, tls_desc)
         .with_rate_limiter(shared.rate.clone());
+    session.screen_recipients(screen.is_some());
     let mut conn = Conn {
         reader: BufReader::with_capacity(READ_BUFFER, stream),
         out: Vec::with_capacity(1024),
@@ -121,6 +131,7 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         completion: None,
         shutdown: shared.shutdown.clone(),
         hard_stop: shared.hard_stop.clone(),
+        screen,
         milters: None,
         milter_line: Vec::new(),
     };
@@ -142,6 +153,7 @@ struct Conn {
     completion: Option<HeaderCompletion>,
     shutdown: Shutdown,
     hard_stop: Shutdown,
+    screen: Option<ClientScreen>,
     /// This connection's milters, if its role has any.
     milters: Option<Chain>,
     /// The command line the milters are asked about (their MAIL and RCPT arguments).
@@ -151,10 +163,14 @@ struct Conn {
 impl Conn {
     async fn run(&mut self) {
         tracing::debug!("session start");
-        self.milter_connect().await;
-        let greeting = self.session.greeting();
-        self.queue(&greeting);
-        let _ = self.serve().await;
+        // The greeting test comes first: a client it turns away never reaches the milters,
+        // as Postfix's postscreen keeps it from smtpd.
+        if self.delay_greeting().await.is_ok() {
+            self.milter_connect().await;
+            let greeting = self.session.greeting();
+            self.queue(&greeting);
+            let _ = self.serve().await;
+        }
         let _ = self.flush().await;
         let _ = self.reader.get_mut().shutdown().await;
         if let Some(sink) = self.sink.take() {
@@ -289,6 +305,10 @@ impl Conn {
                 }
                 Output::Commit(env) => {
                     let r = self.commit(*env).await;
+                    todo.extend(r);
+                }
+                Output::ScreenRecipient { sender, recipient } => {
+                    let r = self.screen_recipient(sender.as_deref(), &recipient).await?;
                     todo.extend(r);
                 }
                 Output::AbortMessage => {

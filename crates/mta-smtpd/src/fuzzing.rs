@@ -71,7 +71,9 @@ pub fn run(input: &[u8]) -> Transcript {
     };
     let policy = Arc::new(Policy::new(Arc::new(FuzzDir), true, "joe@a.test".into()));
     let implicit = (role == Role::Submissions).then(|| "TLSv1.3".to_string());
+    let trusted = facts.trusted;
     let mut s = Session::new(Arc::new(cfg), policy, facts, implicit);
+    s.screen_recipients(flags & 64 != 0);
     let mut t = Transcript::default();
     s.greeting().write_to(&mut t.replies);
     let mut message: Vec<u8> = Vec::new();
@@ -148,6 +150,14 @@ pub fn run(input: &[u8]) -> Transcript {
                     }
                     t.queued.push((*env, std::mem::take(&mut message)));
                     todo.extend(s.committed(Ok(QueueId::generate())));
+                }
+                Output::ScreenRecipient { recipient, .. } => {
+                    assert!(flags & 64 != 0 && !trusted && s.auth_user().is_none());
+                    // Screening refuses some recipients, as greylisting would.
+                    let refusal = recipient
+                        .starts_with('g')
+                        .then(|| crate::replies::greylisted(300));
+                    todo.extend(s.recipient_screened(refusal));
                 }
                 Output::AbortMessage => message.clear(),
             }

@@ -7,7 +7,8 @@
 //! Layers: [`session`] is the sans-IO protocol state machine (with [`policy`] for relay,
 //! recipient and sender decisions, [`rate`] for the submission rate limits, [`received`] for the trace header and [`replies`] for every
 //! reply code); [`conn`] is the thin tokio shell around one session, with [`sink`] for the
-//! blocking spool writes and [`milter`] for the mail filters; [`server`] wires it all to the
+//! blocking spool writes, [`screen`] for the `mx` role's defenses (DNS lists, greeting test,
+//! greylisting) and [`milter`] for the mail filters; [`server`] wires it all to the
 //! listeners; [`metrics`] counts what
 //! became of each message; `fuzzing` (feature
 //! `fuzzing`) drives the session from arbitrary bytes for the fuzz target and its corpus tests.
@@ -22,6 +23,7 @@ pub mod policy;
 pub mod rate;
 pub mod received;
 pub mod replies;
+pub mod screen;
 pub mod server;
 pub mod session;
 pub mod sink;

@@ -41,6 +41,7 @@ impl Service for MtaSmtpd {
 
     fn register_metrics() {
         mta_smtpd::metrics::register();
+        mta_smtpd::screen::metrics::register();
         ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::Smtp);
     }
 

@@ -9,6 +9,46 @@ pub fn greeting(host: &str) -> Reply {
     Reply::plain(220, format!("{host} ESMTP ferrymail"))
 }
 
+/// The first line of a delayed greeting (postscreen's `220-`), sent before the wait; the
+/// client must not talk until [`greeting`] completes it.
+pub fn greeting_start(host: &str) -> Vec<u8> {
+    format!("220-{host} ESMTP ferrymail\r\n").into_bytes()
+}
+
+/// A client that talked before the greeting, with `greet_action = "drop"`; then close.
+pub fn pregreet_drop() -> Reply {
+    Reply::new(521, "5.5.1", "Protocol error")
+}
+
+/// Every recipient of a client that talked before the greeting (`greet_action = "reject"`).
+pub fn pregreet_refused() -> Reply {
+    Reply::new(550, "5.5.1", "Protocol error")
+}
+
+/// Every recipient of a client whose DNS list score reached the threshold; `temporary` for
+/// `dnsbl_action = "tempfail"`.
+pub fn dnsbl_blocked(client: std::net::IpAddr, zone: &str, temporary: bool) -> Reply {
+    let (code, enhanced) = if temporary {
+        (450, "4.7.1")
+    } else {
+        (550, "5.7.1")
+    };
+    Reply::new(
+        code,
+        enhanced,
+        format!("Service unavailable; client [{client}] blocked using {zone}"),
+    )
+}
+
+/// A recipient whose (client network, sender, recipient) triplet is new or too recent.
+pub fn greylisted(retry_in: u64) -> Reply {
+    Reply::new(
+        451,
+        "4.7.1",
+        format!("Greylisted, try again in {retry_in} seconds"),
+    )
+}
+
 pub fn busy(host: &str) -> Reply {
     Reply::new(421, "4.7.0", format!("{host} Error: too many connections"))
 }

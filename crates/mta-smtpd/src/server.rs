@@ -57,6 +57,8 @@ pub async fn run(
         config.postmaster(),
     ));
     let limits = &config.smtpd.limits;
+    let screener = crate::screen::Screener::from_config(&config)
+        .map_err(|e| std::io::Error::other(format!("[smtpd.screen]: {e}")))?;
     let shared = Arc::new(Shared {
         session: session_config(&config),
         policy,
@@ -77,6 +79,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         hard_stop,
         verifier,
+        screener: screener.clone(),
         milters: config.smtpd.milters.iter().cloned().map(Arc::new).collect(),
     });
     let opts = ServeOptions::new(
@@ -98,8 +101,12 @@ pub async fn run(
         .collect();
     tracing::info!(listeners = %roles.join(" "), "mta-smtpd ready");
     notify::ready();
-    serve(listeners, opts, move |tcp, info, adm| {
+    let served = serve(listeners, opts, move |tcp, info, adm| {
         conn::handle(tcp, info, adm, shared.clone())
     })
-    .await
+    .await;
+    if let Some(s) = screener {
+        s.close();
+    }
+    served
 }

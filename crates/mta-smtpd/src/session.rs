@@ -69,6 +69,13 @@ pub enum Output {
         size: u64,
         keep: bool,
     },
+    /// Screen this recipient (DNS lists, pregreet, greylisting), then call
+    /// [`Session::recipient_screened`]. Only asked for where [`Session::screen_recipients`]
+    /// turned screening on, for clients neither trusted nor authenticated.
+    ScreenRecipient {
+        sender: Option<String>,
+        recipient: String,
+    },
     /// Commit the message with this envelope, then call [`Session::committed`].
     Commit(Box<Envelope>),
     /// Discard the message being written.
@@ -103,6 +110,8 @@ enum Mode {
     /// A SASL exchange awaits the client's next response.
     Auth(Exchange),
     AuthPending,
+    /// A recipient the policy accepted awaits its screening verdict.
+    RcptPending(Recipient),
     DataPending,
     ChunkPending {
         size: u64,
@@ -145,6 +154,7 @@ pub struct Session {
     rate: Option<Arc<RateLimiter>>,
     /// The budget of the message being committed, counted once the commit succeeds.
     committing: Option<Reservation>,
+    screen: bool,
     milter_checks: bool,
     /// The SASL mechanism of the last AUTH (the milters' `{auth_type}`).
     auth_mechanism: Option<Mechanism>,
@@ -172,6 +182,7 @@ impl Session {
             auth_failures: 0,
             rate: None,
             committing: None,
+            screen: false,
             milter_checks: false,
             auth_mechanism: None,
         }
@@ -181,6 +192,12 @@ impl Session {
     pub fn with_rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Session {
         self.rate = Some(limiter);
         self
+    }
+
+    /// Recipients of clients neither trusted nor authenticated go through
+    /// [`Output::ScreenRecipient`] first (the shell's defenses of the `mx` role).
+    pub fn screen_recipients(&mut self, on: bool) {
+        self.screen = on;
     }
 
     /// Accepted HELO, MAIL, RCPT and DATA commands are handed to the milters first
@@ -459,6 +476,43 @@ impl Session {
             Ok(a) => a,
             Err(r) => return self.error(r),
         };
+        let notify = params.notify.map(|n| Notify {
+            success: n.success,
+            failure: n.failure,
+            delay: n.delay,
+            never: n.never,
+        });
+        let recipient = Recipient {
+            orcpt: params.orcpt,
+            notify: notify.unwrap_or_default(),
+            ..Recipient::new(address)
+        };
+        if self.screen && !self.client.trusted && self.auth_user.is_none() {
+            let sender = self.tx.as_ref().and_then(|tx| tx.sender.clone());
+            let address = recipient.address.clone();
+            self.mode = Mode::RcptPending(recipient);
+            return vec![Output::ScreenRecipient {
+                sender,
+                recipient: address,
+            }];
+        }
+        self.add_recipient(recipient)
+    }
+
+    /// The screening of the pending recipient finished: `Some(reply)` refuses it. Refusals
+    /// count as errors, like the policy's: a client refused over and over is cut off at
+    /// `max_errors` instead of filling the greylist with one triplet per attempt.
+    pub fn recipient_screened(&mut self, refusal: Option<Reply>) -> Vec<Output> {
+        let Mode::RcptPending(recipient) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        };
+        match refusal {
+            Some(r) => self.error(r),
+            None => self.add_recipient(recipient),
+        }
+    }
+
+    fn add_recipient(&mut self, recipient: Recipient) -> Vec<Output> {
         let Some(tx) = &mut self.tx else {
             return self.error(replies::need_mail());
         };
@@ -466,22 +520,12 @@ impl Session {
         let added = !tx
             .recipients
             .iter()
-            .any(|r| r.address.eq_ignore_ascii_case(&address));
+            .any(|r| r.address.eq_ignore_ascii_case(&recipient.address));
         if added {
             if let Some(Err(e)) = tx.rate.as_mut().map(Reservation::add_recipient) {
                 return Self::reply(replies::rate_limited(&e));
             }
-            let notify = params.notify.map(|n| Notify {
-                success: n.success,
-                failure: n.failure,
-                delay: n.delay,
-                never: n.never,
-            });
-            tx.recipients.push(Recipient {
-                orcpt: params.orcpt,
-                notify: notify.unwrap_or_default(),
-                ..Recipient::new(address)
-            });
+            tx.recipients.push(recipient);
         }
         self.checked(MilterStage::Rcpt { added }, replies::recipient_ok())
     }
@@ -869,3 +913,7 @@ fn check_address(addr: &str, smtputf8: bool, bad: fn(&str) -> Reply) -> Result<(
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_screen_tests.rs"]
+mod screen_tests;

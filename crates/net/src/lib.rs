@@ -11,11 +11,13 @@
 //! makes STARTTLS an in-place upgrade ([`forward`] writes the I/O delegation of such stream
 //! enums once), [`metrics`] serves Prometheus' `/metrics` where the config asks for it,
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
-//! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share.
+//! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share; [`dns`]
+//! builds every resolver and [`dnsbl`] asks DNS block- and allowlists about an address.
 
 pub mod auth_throttle;
 pub mod cli;
 pub mod dns;
+pub mod dnsbl;
 pub mod exit;
 pub mod forward;
 pub mod ids;

@@ -34,6 +34,11 @@ impl Dns {
         Ok(Dns { r })
     }
 
+    /// The resolver itself, for questions asked elsewhere (DNS lists).
+    pub fn resolver(&self) -> &TokioResolver {
+        &self.r
+    }
+
     /// (preference, exchange) pairs; the exchange is lowercase without the final dot, so the
     /// root (a null MX) is the empty string.
     pub async fn mx(&self, name: &str) -> Answer<(u16, String)> {
