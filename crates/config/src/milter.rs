@@ -49,6 +49,10 @@ pub enum MilterDefault {
     Accept,
     /// 550 5.7.1 for the command at hand and every later one of the connection.
     Reject,
+    /// Like `accept`, but the connection's messages go to the spool's `hold/`.
+    Quarantine,
+    /// 421 and the connection is closed (Postfix 3.11's default).
+    Shutdown,
 }
 
 /// Where a milter listens.

@@ -85,6 +85,11 @@ pub fn default_tempfail() -> Reply {
     Reply::new(451, "4.7.1", "Service unavailable - try again later")
 }
 
+/// SHUTDOWN's reply: the SMTP connection is closed after it.
+pub fn default_shutdown() -> Reply {
+    Reply::new(421, "4.7.0", "Server closing connection")
+}
+
 #[derive(Debug)]
 pub struct Client {
     neg: Negotiated,
@@ -229,7 +234,7 @@ impl Client {
             Response::Tempfail => self.refuse(event, default_tempfail()),
             Response::ReplyCode(reply) => self.refuse(event, reply),
             Response::Shutdown => {
-                let v = Verdict::Refuse(Reply::new(421, "4.7.0", "Server closing connection"));
+                let v = Verdict::Refuse(default_shutdown());
                 self.finish(v.clone());
                 v
             }

@@ -619,7 +619,15 @@ impl Conn {
         if self.milters.is_some() {
             match self.milter_end(&mut env).await {
                 milter_hooks::MilterEnd::Queue { hold: h } => hold = h,
-                milter_hooks::MilterEnd::Refuse(r) => return self.session.data_refused(r),
+                milter_hooks::MilterEnd::Refuse(r) => {
+                    // A 421 (a milter's SHUTDOWN) ends the connection, as 421 must.
+                    let close = r.code == 421;
+                    let mut out = self.session.data_refused(r);
+                    if close {
+                        out.push(Output::Close);
+                    }
+                    return out;
+                }
                 milter_hooks::MilterEnd::Discard => {
                     let id = self.sink.take().and_then(|s| {
                         let id = s.id();

@@ -583,3 +583,40 @@ fn a_large_body_goes_in_chunks_of_at_most_65535_octets() {
     assert_eq!(m.of(b'B').concat(), msg[16..]);
     assert_eq!(s.queued().len(), 1);
 }
+
+#[test]
+fn unreachable_milter_quarantines_or_shuts_down_by_its_default_action() {
+    let down = unreachable_address();
+    let s = common::start(|c| {
+        let mut m = milter("down", &down);
+        m.default_action = MilterDefault::Quarantine;
+        c.smtpd.milters.push(m);
+    });
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
+    assert_eq!(send(&mut c), "250 2.0.0");
+    assert!(s.queued().is_empty());
+    assert_eq!(held(&s).len(), 1);
+    drop(c);
+    drop(s);
+
+    let s = common::start(|c| {
+        let mut m = milter("down", &down);
+        m.default_action = MilterDefault::Shutdown;
+        c.smtpd.milters.push(m);
+    });
+    let mut c = s.smtp(s.env.ports.smtp);
+    assert!(c.reply().starts_with("220 "));
+    assert_eq!(c.cmd("EHLO client.test").status(), "421 4.7.0");
+    assert!(c.closed());
+}
+
+#[test]
+fn shutdown_at_end_of_message_refuses_it_and_closes() {
+    let m = FakeMilter::ending_with(vec![packet(b'4', b"")]);
+    let (s, mut c) = start_with(&m);
+    assert_eq!(send(&mut c), "421 4.7.0");
+    assert!(c.closed());
+    assert!(s.queued().is_empty());
+    assert!(tmp_files(&s).is_empty());
+}

@@ -40,6 +40,15 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// No changes, but hold the message: the milter failed and its default action is
+    /// `quarantine`.
+    fn held(milter: &str) -> Changes {
+        Changes {
+            quarantine: Some((milter.to_string(), "milter unavailable".to_string())),
+            ..Changes::default()
+        }
+    }
+
     pub fn rewrites_content(&self) -> bool {
         !self.headers.is_empty() || self.body.is_some()
     }
@@ -80,6 +89,11 @@ impl Chain {
                 verdict: Verdict::Refuse(r),
                 ..
             } => return Decision::Refuse(r.clone()),
+            Slot::Down {
+                name,
+                quarantine: true,
+                ..
+            } => return Decision::Queue(Changes::held(name)),
             Slot::Down { .. } => return Decision::Queue(Changes::default()),
             Slot::Up(link) => link,
         };
@@ -94,9 +108,17 @@ impl Chain {
                 tracing::info!(milter = %link.cfg.name, reply = %r, "milter refused the message");
                 Decision::Refuse(r)
             }
-            Err(e) => match slot.fail(&e) {
-                Verdict::Refuse(r) => Decision::Refuse(r),
-                Verdict::Continue | Verdict::Discard => Decision::Queue(Changes::default()),
+            Err(e) => match (slot.fail(&e), &*slot) {
+                (Verdict::Refuse(r), _) => Decision::Refuse(r),
+                (
+                    _,
+                    Slot::Down {
+                        name,
+                        quarantine: true,
+                        ..
+                    },
+                ) => Decision::Queue(Changes::held(name)),
+                _ => Decision::Queue(Changes::default()),
             },
         }
     }

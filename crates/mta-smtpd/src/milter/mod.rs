@@ -16,7 +16,7 @@ pub mod macros;
 use std::sync::Arc;
 
 use ferrymail_config::{Milter, MilterDefault, Role};
-use ferrymail_milter::client::{default_reject, default_tempfail};
+use ferrymail_milter::client::{default_reject, default_shutdown, default_tempfail};
 use ferrymail_milter::{Command, Event, Step, Verdict};
 
 use link::{Link, LinkError};
@@ -27,10 +27,12 @@ const WRITE_AT: usize = 64 * 1024;
 
 enum Slot {
     Up(Box<Link>),
-    /// Dropped out; answers every event with its default action's verdict.
+    /// Dropped out; answers every event with its default action's verdict, and sends the
+    /// connection's messages to `hold/` when that action is `quarantine`.
     Down {
         name: Arc<str>,
         verdict: Verdict,
+        quarantine: bool,
     },
 }
 
@@ -155,12 +157,14 @@ fn down(m: &Milter, e: &LinkError) -> Slot {
     let verdict = match m.default_action {
         MilterDefault::Tempfail => Verdict::Refuse(default_tempfail()),
         MilterDefault::Reject => Verdict::Refuse(default_reject()),
-        MilterDefault::Accept => Verdict::Continue,
+        MilterDefault::Shutdown => Verdict::Refuse(default_shutdown()),
+        MilterDefault::Accept | MilterDefault::Quarantine => Verdict::Continue,
     };
     tracing::warn!(milter = %m.name, error = %e, default_action = ?m.default_action, "milter failed");
     Slot::Down {
         name: m.name.as_str().into(),
         verdict,
+        quarantine: m.default_action == MilterDefault::Quarantine,
     }
 }
 
