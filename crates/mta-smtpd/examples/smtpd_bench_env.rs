@@ -3,7 +3,10 @@
 //! `user10@bench.test`, password `pass` (like the reference stack, so each benchmark can use its
 //! own mailbox on both systems), SMTP on 127.0.0.1:SMTP_PORT, and prints the config path. With a
 //! third argument METRICS_PORT, mta-smtpd, queue-runner and local-delivery serve `/metrics` on
-//! 127.0.0.1 at METRICS_PORT, +1 and +2 (so a benchmark can count flushes per message).
+//! 127.0.0.1 at METRICS_PORT, +1 and +2 (so a benchmark can count flushes per message). With
+//! `BENCH_MILTER` set to a milter address (`inet:127.0.0.1:11332`), the MX role asks that milter
+//! about every message, refusing mail when it cannot be reached (as the reference Postfix is
+//! set up by bench/milter.sh).
 
 use ferrymail_dev::{prepare, DevOptions, Ports};
 
@@ -47,6 +50,18 @@ fn main() {
         env.config.smtpd.metrics_listen = at(p);
         env.config.queue.metrics_listen = at(p + 1);
         env.config.delivery.metrics_listen = at(p + 2);
+    }
+    if let Ok(address) = std::env::var("BENCH_MILTER") {
+        env.config.smtpd.milters.push(ferrymail_config::Milter {
+            name: "bench".into(),
+            address,
+            roles: vec![ferrymail_config::Role::Mx],
+            connect_timeout: std::time::Duration::from_secs(30),
+            command_timeout: std::time::Duration::from_secs(30),
+            content_timeout: std::time::Duration::from_secs(300),
+            default_action: ferrymail_config::MilterDefault::Tempfail,
+            max_reply_size: 1 << 20,
+        });
     }
     if let Err(e) = env.save_config() {
         eprintln!("smtpd_bench_env: {e}");
