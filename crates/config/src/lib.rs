@@ -385,6 +385,11 @@ pub struct Smtpd {
     /// Mail filters (milters) asked in order, as Postfix's `smtpd_milters`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub milters: Vec<Milter>,
+    /// Time for the reverse and forward-confirming lookups of a client's name, made at connect
+    /// on roles with milters (their `{client_name}`, `{client_ptr}`); zero: no lookup, the name
+    /// is `unknown`.
+    #[serde(with = "humantime_serde")]
+    pub client_name_timeout: Duration,
 }
 
 impl Default for Smtpd {
@@ -412,6 +417,7 @@ impl Default for Smtpd {
             metrics_listen: None,
             screen: Screen::default(),
             milters: Vec::new(),
+            client_name_timeout: Duration::from_secs(5),
         }
     }
 }

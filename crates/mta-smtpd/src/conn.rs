@@ -30,6 +30,7 @@ use crate::replies;
 use crate::screen::{ClientScreen, Screener};
 use crate::session::{ClientFacts, Output, Session, SessionConfig};
 use crate::sink::Sink;
+use ferrymail_net::rdns::ClientName;
 
 const READ_BUFFER: usize = 16 * 1024;
 
@@ -66,6 +67,9 @@ pub struct Shared {
     pub screener: Option<Arc<Screener>>,
     /// `smtpd.milters`, in order.
     pub milters: Vec<Arc<ferrymail_config::Milter>>,
+    /// Where the milters' client names are looked up, and for how long at most
+    /// (`smtpd.client_name_timeout`); None when there are no milters or the lookup is off.
+    pub client_names: Option<(ferrymail_net::dns::TokioResolver, Duration)>,
 }
 
 /// Why a connection ended early.
@@ -134,6 +138,7 @@ pub async fn handle(tcp: TcpStream, info: ConnInfo, admission: Admission, shared
         screen,
         milters: None,
         milter_line: Vec::new(),
+        client_name: ClientName::default(),
     };
     conn.run().await;
 }
@@ -158,6 +163,8 @@ struct Conn {
     milters: Option<Chain>,
     /// The command line the milters are asked about (their MAIL and RCPT arguments).
     milter_line: Vec<u8>,
+    /// The client's name as the milters are told it (looked up only for them).
+    client_name: ClientName,
 }
 
 impl Conn {

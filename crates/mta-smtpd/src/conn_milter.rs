@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ferrymail_milter::{ClientAddr, Command, Event, Verdict};
+use ferrymail_net::rdns::ClientName;
 use ferrymail_smtp::Reply;
 use ferrymail_spool::Envelope;
 
@@ -46,15 +47,22 @@ impl Conn {
             return;
         };
         self.session.enable_milter_checks();
-        let facts = self.milter_facts();
         let ip = self.info.peer_ip();
+        if let Some((resolver, timeout)) = &self.shared.client_names {
+            let lookup = ferrymail_net::rdns::client_name(resolver, ip, *timeout);
+            self.client_name = tokio::select! {
+                n = lookup => n,
+                _ = hard_stop.wait() => ClientName::default(),
+            };
+        }
+        let facts = self.milter_facts();
         let addr = ClientAddr::Inet {
             ip,
             port: self.info.peer.port(),
         };
-        // No reverse lookup is made: Postfix's name for an unresolved client.
+        // A name that does not lead back to the address is "unknown", as in Postfix.
         let cmd = Command::Connect {
-            hostname: "unknown",
+            hostname: self.client_name.name(),
             addr: &addr,
         };
         chain.event(Event::Connect, &cmd, &facts).await;
@@ -66,6 +74,7 @@ impl Conn {
             hostname: self.session.config().hostname.clone(),
             local: Some(self.info.local),
             peer: Some(self.info.peer),
+            client: self.client_name.clone(),
             helo: self.session.helo_name().map(String::from),
             tls: self.session.tls().map(String::from),
             // Only once the client has authenticated.

@@ -81,6 +81,7 @@ pub async fn run(
         verifier,
         screener: screener.clone(),
         milters: config.smtpd.milters.iter().cloned().map(Arc::new).collect(),
+        client_names: client_name_resolver(&config)?,
     });
     let opts = ServeOptions::new(
         Arc::new(config.clone()),
@@ -109,4 +110,21 @@ pub async fn run(
         s.close();
     }
     served
+}
+
+/// The resolver for the milters' client names, when some role has milters and the lookup is on.
+fn client_name_resolver(
+    config: &Config,
+) -> std::io::Result<Option<(ferrymail_net::dns::TokioResolver, std::time::Duration)>> {
+    let timeout = config.smtpd.client_name_timeout;
+    if config.smtpd.milters.is_empty() || timeout.is_zero() {
+        return Ok(None);
+    }
+    let options = ferrymail_net::dns::Options {
+        timeout,
+        ..ferrymail_net::dns::Options::default()
+    };
+    ferrymail_net::dns::resolver(&config.queue.dns_servers, &options)
+        .map(|r| Some((r, timeout)))
+        .map_err(|e| std::io::Error::other(format!("DNS resolver for client names: {e}")))
 }

@@ -610,3 +610,25 @@ fn shutdown_at_end_of_message_refuses_it_and_closes() {
     assert!(s.queued().is_empty());
     assert!(tmp_files(&s).is_empty());
 }
+
+#[test]
+fn the_milters_are_told_the_clients_confirmed_name() {
+    // The resolver names loopback itself (RFC 6761), as the reference Postfix's resolver
+    // does; forward confirmation against a zone is tested with ferrymail_net::rdns.
+    use ferrymail_dev::dns::{DnsServer, Zone};
+    let dns = DnsServer::start(Zone::new()).unwrap();
+    let m = FakeMilter::start(ALL_ACTIONS, 0, |_, _| cont());
+    let s = common::start(|c| {
+        c.smtpd.milters.push(milter("fake", &m.addr));
+        c.queue.dns_servers = vec![dns.addr];
+        c.smtpd.client_name_timeout = Duration::from_secs(5);
+    });
+    let mut c = s.smtp(s.env.ports.smtp);
+    c.hello();
+    assert_eq!(send(&mut c), "250 2.0.0");
+    let connect = &m.of(b'C')[0];
+    assert!(connect.starts_with(b"localhost\x004"), "{connect:?}");
+    let macros = String::from_utf8_lossy(&m.of(b'D').concat()).into_owned();
+    // Postfix's default connect macros name the client only in `_`.
+    assert!(macros.contains("_\0localhost [127.0.0.1]\0"), "{macros}");
+}

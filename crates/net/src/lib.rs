@@ -29,6 +29,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod privdrop;
+pub mod rdns;
 pub mod sasl;
 pub mod server;
 pub mod signals;

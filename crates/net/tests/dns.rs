@@ -2,7 +2,8 @@
 //! way callers rely on, and explicit servers never answered from `/etc/hosts`; and DNS list
 //! lookups (`ferrymail_net::dnsbl`): both address families reach the zone, listings, refusal
 //! codes and unlisted addresses come back as such in the order of the zones asked, and a
-//! server that never answers costs the timeout, not more.
+//! server that never answers costs the timeout, not more; and a client's forward-confirmed name
+//! (`ferrymail_net::rdns`).
 
 use std::net::{IpAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use ferrymail_dev::dns::{DnsServer, Zone};
 use ferrymail_net::dns::{self, Options};
 use ferrymail_net::dnsbl::{self, ZoneAnswer};
+use ferrymail_net::rdns;
 
 fn options() -> Options {
     Options {
@@ -179,5 +181,31 @@ fn a_silent_dnsbl_server_costs_the_timeout() {
         for (_, a) in got {
             assert!(matches!(a, ZoneAnswer::Failed(_)), "{a:?}");
         }
+    });
+}
+
+#[test]
+fn a_client_name_counts_only_when_its_forward_lookup_leads_back() {
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let mut zone = Zone::new();
+    zone.ptr(ip("192.0.2.25"), "Mail.A.test")
+        .a("mail.a.test", ip("192.0.2.25"))
+        .ptr(ip("192.0.2.26"), "claims.b.test")
+        .a("claims.b.test", ip("198.51.100.1"))
+        .ptr(ip("2001:db8::25"), "six.a.test")
+        .a("six.a.test", ip("2001:db8::25"));
+    let server = DnsServer::start(zone).unwrap();
+    let r = dns::resolver(&[server.addr], &options()).unwrap();
+    let t = Duration::from_secs(5);
+    runtime().block_on(async {
+        let n = rdns::client_name(&r, ip("192.0.2.25"), t).await;
+        assert_eq!((n.name(), n.ptr()), ("mail.a.test", "mail.a.test"));
+        let n = rdns::client_name(&r, ip("2001:db8::25"), t).await;
+        assert_eq!(n.name(), "six.a.test");
+        // A PTR name whose address is another: the name is not the client's.
+        let n = rdns::client_name(&r, ip("192.0.2.26"), t).await;
+        assert_eq!((n.name(), n.ptr()), ("unknown", "claims.b.test"));
+        let n = rdns::client_name(&r, ip("192.0.2.27"), t).await;
+        assert_eq!((n.name(), n.ptr()), ("unknown", "unknown"));
     });
 }

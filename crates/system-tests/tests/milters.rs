@@ -102,8 +102,9 @@ fn project_root() -> PathBuf {
         .unwrap_or_else(|e| panic!("project root: {e}"))
 }
 
-/// rspamd with `tests/rspamd/`, its state in `dir`, the milter on `port`.
-fn start_rspamd(dir: &Path, port: u16) -> Helper {
+/// rspamd with `tests/rspamd/`, its state in `dir`, the milter on `port`, asking the DNS
+/// server on loopback port `dns`.
+fn start_rspamd(dir: &Path, port: u16, dns: u16) -> Helper {
     let conf = project_root().join("tests/rspamd");
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
     chown(dir, "_rspamd:_rspamd");
@@ -122,8 +123,8 @@ fn start_rspamd(dir: &Path, port: u16) -> Helper {
         .arg(var("LOGDIR", dir))
         .arg("--var")
         .arg(format!("MILTER_PORT={port}"))
-        // Nothing listens on port 1: rspamd's DNS lookups fail at once, never reach out.
-        .args(["--var", "DNS_PORT=1"])
+        .arg("--var")
+        .arg(format!("DNS_PORT={dns}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -253,7 +254,10 @@ fn rspamd_and_opendkim_as_chained_milters() {
         ferrymail_testkit::free_port(lo),
         ferrymail_testkit::free_port(lo),
     );
-    let mut rspamd = start_rspamd(&s.dir().join("rspamd"), rspamd_port);
+    // rspamd's lookups (the sender's SPF, DKIM and DMARC records, …) get quick NXDOMAINs.
+    let dns = ferrymail_dev::dns::DnsServer::start(ferrymail_dev::dns::Zone::new())
+        .unwrap_or_else(|e| panic!("DNS server: {e}"));
+    let mut rspamd = start_rspamd(&s.dir().join("rspamd"), rspamd_port, dns.addr.port());
     let dkim = start_opendkim(&s.dir().join("opendkim"), dkim_port);
     s.edit_config(|c| {
         c.smtpd.milters = vec![

@@ -3,11 +3,15 @@
 
 use std::net::SocketAddr;
 
+use ferrymail_net::rdns::ClientName;
+
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub hostname: String,
     pub local: Option<SocketAddr>,
     pub peer: Option<SocketAddr>,
+    /// The client's forward-confirmed and PTR names (`unknown` when not found).
+    pub client: ClientName,
     pub helo: Option<String>,
     /// The connection's TLS description (`TLSv1.3 with cipher …`).
     pub tls: Option<String>,
@@ -34,9 +38,11 @@ impl Facts {
             "{daemon_port}" => self.local.map(|a| a.port().to_string()),
             "{client_addr}" => self.peer.map(|a| a.ip().to_string()),
             "{client_port}" => self.peer.map(|a| a.port().to_string()),
-            // No reverse lookup is made: the name is "unknown", as Postfix says then.
-            "{client_name}" | "{client_ptr}" => self.peer.map(|_| "unknown".to_string()),
-            "_" => self.peer.map(|a| format!("unknown [{}]", a.ip())),
+            "{client_name}" => self.peer.map(|_| self.client.name().to_string()),
+            "{client_ptr}" => self.peer.map(|_| self.client.ptr().to_string()),
+            "_" => self
+                .peer
+                .map(|a| format!("{} [{}]", self.client.name(), a.ip())),
             "s" => self.helo.clone(),
             "{tls_version}" => {
                 tls.map(|t| t.map_or(self.tls.clone().unwrap_or_default(), |(v, _)| v.to_string()))

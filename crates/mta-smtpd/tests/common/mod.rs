@@ -11,6 +11,8 @@ pub const PASS: &str = "demo";
 /// Prepares an environment, lets `tweak` change the config, starts mta-smtpd.
 pub fn start(tweak: impl FnOnce(&mut Config)) -> Suite {
     let mut s = Suite::new(&[(USER, PASS), ("other@example.test", "other-pass")]);
+    // Never the machine's resolver: a test that wants client names gives its own DNS server.
+    s.edit_config(|c| c.smtpd.client_name_timeout = std::time::Duration::ZERO);
     s.edit_config(tweak);
     s.start("mta-smtpd");
     s
