@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod index;
 pub mod lmtp;
 pub mod metrics;
+pub mod mta_sts;
 pub mod outcome;
 pub mod remote;
 pub mod runner;

@@ -1,0 +1,13 @@
+//! MTA-STS (RFC 8461): a receiving domain's declaration that its MX hosts all offer
+//! STARTTLS with a certificate valid for their names, so a sender may refuse to deliver in
+//! clear or to an unlisted host.
+//!
+//! This module is sans-IO: [`record`] parses the `_mta-sts.<domain>` TXT record (§3.1) and
+//! [`policy`] the policy file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt`
+//! (§3.2), and decides whether an MX host is allowed by a policy (§4.1).
+
+pub mod policy;
+pub mod record;
+
+pub use policy::{Mode, Policy, PolicyError, MAX_MAX_AGE, MAX_POLICY_BYTES};
+pub use record::{parse_records, RecordError, StsRecord};
