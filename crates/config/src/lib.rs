@@ -16,12 +16,14 @@ use serde::{Deserialize, Serialize};
 
 mod metrics;
 mod milter;
+mod mta_sts;
 mod rate;
 mod screen;
 mod spam;
 
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
+pub use mta_sts::MtaSts;
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
@@ -478,6 +480,8 @@ pub struct Queue {
     pub tls_policy: TlsPolicy,
     /// Domains that must be reached over TLS.
     pub require_tls_domains: Vec<String>,
+    /// MTA-STS policies of receiving domains (RFC 8461).
+    pub mta_sts: MtaSts,
     pub routes: Vec<Route>,
     /// DNS servers to use instead of `/etc/resolv.conf` (`ip:port`).
     pub dns_servers: Vec<SocketAddr>,
@@ -516,6 +520,7 @@ impl Default for Queue {
             smtp_port: 25,
             tls_policy: TlsPolicy::Opportunistic,
             require_tls_domains: Vec::new(),
+            mta_sts: MtaSts::default(),
             routes: Vec::new(),
             dns_servers: Vec::new(),
             connect_timeout: Duration::from_secs(30),

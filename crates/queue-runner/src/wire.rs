@@ -11,7 +11,8 @@ use std::time::Duration;
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_smtp::{Reply, ReplyParser};
-use rustls_pki_types::ServerName;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio_rustls::TlsConnector;
 
@@ -161,8 +162,8 @@ impl SmtpClientConn {
     }
 }
 
-/// TLS client configurations: one that verifies certificates against the system roots and
-/// one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
+/// TLS client configurations: one that verifies certificates against the system roots (plus
+/// any extra CA files configured) and one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
 /// authentication still beats plaintext).
 #[derive(Clone)]
 pub struct TlsClients {
@@ -171,7 +172,7 @@ pub struct TlsClients {
 }
 
 impl TlsClients {
-    pub fn new() -> Result<TlsClients, rustls::Error> {
+    pub fn new(extra_ca_files: &[std::path::PathBuf]) -> Result<TlsClients, TlsSetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -180,6 +181,17 @@ impl TlsClients {
         }
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
         tracing::debug!(added, "system CA certificates loaded");
+        for path in extra_ca_files {
+            let bad = |error: String| TlsSetupError::CaFile {
+                path: path.clone(),
+                error,
+            };
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+                roots
+                    .add(cert.map_err(|e| bad(e.to_string()))?)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+        }
         let verify = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -194,6 +206,17 @@ impl TlsClients {
             any: TlsConnector::from(Arc::new(any)),
         })
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    #[error("{0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("CA file {}: {error}", path.display())]
+    CaFile {
+        path: std::path::PathBuf,
+        error: String,
+    },
 }
 
 /// Accepts any certificate but still checks the handshake signatures, so the session is at

@@ -2,10 +2,12 @@
 //! STARTTLS with a certificate valid for their names, so a sender may refuse to deliver in
 //! clear or to an unlisted host.
 //!
-//! This module is sans-IO: [`record`] parses the `_mta-sts.<domain>` TXT record (§3.1) and
-//! [`policy`] the policy file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt`
-//! (§3.2), and decides whether an MX host is allowed by a policy (§4.1).
+//! [`record`] parses the `_mta-sts.<domain>` TXT record (§3.1) and [`policy`] the policy
+//! file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.2) and decides
+//! whether an MX host is allowed by a policy (§4.1); both are sans-IO. [`fetch`] gets the
+//! policy file over HTTPS.
 
+pub mod fetch;
 pub mod policy;
 pub mod record;
 

@@ -1,0 +1,36 @@
+//! The `[queue.mta_sts]` section: whether queue-runner honours receiving domains' MTA-STS
+//! policies (RFC 8461) and the limits on fetching them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtaSts {
+    /// Look up, cache and apply MTA-STS policies of the domains mail is sent to.
+    pub enabled: bool,
+    /// Time allowed for fetching one policy over HTTPS (connection, TLS and whole response).
+    #[serde(with = "humantime_serde")]
+    pub fetch_timeout: Duration,
+    /// Largest policy body accepted, in bytes (RFC 8461 §3.3 suggests 64 KiB).
+    pub max_policy_size: usize,
+    /// PEM files of certificate authorities trusted in addition to the system's, both for
+    /// the policy host and for MX certificates checked under a policy (a private CA).
+    pub extra_ca_files: Vec<PathBuf>,
+    /// HTTPS port of the policy host (443; tests point it elsewhere).
+    pub https_port: u16,
+}
+
+impl Default for MtaSts {
+    fn default() -> Self {
+        MtaSts {
+            enabled: true,
+            fetch_timeout: Duration::from_secs(30),
+            max_policy_size: 64 * 1024,
+            extra_ca_files: Vec::new(),
+            https_port: 443,
+        }
+    }
+}
