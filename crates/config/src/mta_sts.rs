@@ -14,7 +14,8 @@ pub struct MtaSts {
     /// Time allowed for fetching one policy over HTTPS (connection, TLS and whole response).
     #[serde(with = "humantime_serde")]
     pub fetch_timeout: Duration,
-    /// Largest policy body accepted, in bytes (RFC 8461 §3.3 suggests 64 KiB).
+    /// Largest policy body accepted, in bytes (RFC 8461 §3.3 suggests 64 KiB; the policy
+    /// parser refuses anything larger whatever is set here).
     pub max_policy_size: usize,
     /// PEM files of certificate authorities trusted in addition to the system's, both for
     /// the policy host and for MX certificates checked under a policy (a private CA).

@@ -87,6 +87,20 @@ impl Resolver {
             Err(e) => AddrAnswer::TempFail(e.to_string()),
         }
     }
+
+    /// The TXT records of `name`, each the concatenation of its strings (lossy UTF-8); an
+    /// absent name or no TXT records is an empty list, other failures an error.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match self.inner.txt_lookup(fqdn.as_str()).await {
+            Ok(l) => Ok(ferrymail_net::dns::txt_records(&l)
+                .iter()
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+                .collect()),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
 }
 
 /// Sorts MX records by preference, shuffling hosts of equal preference, and recognises a

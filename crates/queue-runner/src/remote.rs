@@ -10,6 +10,7 @@ use ferrymail_spool::{Envelope, Recipient};
 use tokio::net::TcpStream;
 
 use crate::dns::{AddrAnswer, MxAnswer};
+use crate::mta_sts::{self, enforce::FailureKind, Mode};
 use crate::outcome::RcptOutcome;
 use crate::runner::Runner;
 use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
@@ -181,6 +182,17 @@ pub async fn deliver(
     } else {
         vec![target.host.clone()]
     };
+    // MTA-STS covers a domain's own MX hosts, not a relay chosen by a static route.
+    let sts = match (&runner.mta_sts, route) {
+        (Some(m), None) => m.policy_for(&runner.resolver, domain).await,
+        _ => None,
+    };
+    let enforce = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Enforce);
+    let hosts = match &sts {
+        Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts),
+        None => hosts,
+    };
+    let require_tls = require_tls || enforce;
 
     let mut last_error = String::from("no usable mail exchanger");
     let mut any_address = false;
@@ -225,6 +237,9 @@ pub async fn deliver(
                         }
                     }
                     Err((reason, tls_failed)) => {
+                        if let Some(p) = sts.as_ref().filter(|_| enforce && tls_failed) {
+                            mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
+                        }
                         last_error = reason;
                         if tls_failed && !require_tls && matches!(tls, TlsUse::Starttls { .. }) {
                             tracing::info!(%relay, "TLS handshake failed; retrying without TLS");
@@ -250,6 +265,12 @@ pub async fn deliver(
                 &format!("Host or domain name not found: {last_error}"),
             ),
             false,
+        );
+    }
+    if let Some(p) = sts.as_ref().filter(|_| enforce) {
+        last_error = format!(
+            "MTA-STS policy {} of {domain} (enforce): {last_error}",
+            p.id
         );
     }
     all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)

@@ -55,6 +55,8 @@ pub struct Runner {
     pub index: Index,
     pub resolver: Resolver,
     pub tls: TlsClients,
+    /// Receiving domains' MTA-STS policies (None when `queue.mta_sts.enabled` is off).
+    pub mta_sts: Option<crate::mta_sts::service::MtaSts>,
     pub hostname: String,
     global: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -91,7 +93,9 @@ impl Runner {
         let hostname = config.hostname();
         let global = Arc::new(Semaphore::new(config.queue.max_parallel));
         let lmtp = LmtpPool::new(config.queue.lmtp_idle_connections);
+        let mta_sts = crate::mta_sts::service::MtaSts::from_config(&config, &tls);
         Runner {
+            mta_sts,
             lmtp,
             config,
             spool,

@@ -62,8 +62,9 @@ pub struct SessionParams<'a> {
 pub enum SessionResult {
     /// The transaction ran: one outcome per recipient, in order.
     Done(Vec<RcptOutcome>),
-    /// This server could not take the message; try the next one. `tls_failed` asks the
-    /// caller to retry this server without TLS.
+    /// This server could not take the message; try the next one. `tls_failed`: it was the
+    /// TLS step that failed (no STARTTLS when required, refused, or a failed handshake); when
+    /// TLS was not required, the caller may retry this server without it.
     NextHost { reason: String, tls_failed: bool },
 }
 
@@ -286,7 +287,7 @@ pub async fn open(
                     if let Err(e) = wire.upgrade(connector, name, t.command).await {
                         return Err(SessionResult::NextHost {
                             reason: format!("{e} with {}", p.relay),
-                            tls_failed: !required,
+                            tls_failed: true,
                         });
                     }
                     ext = match hello(wire, p).await {
@@ -295,7 +296,10 @@ pub async fn open(
                     };
                 }
                 Ok(r) if *required => {
-                    return Err(next(format!("STARTTLS refused by {}: {r}", p.relay)))
+                    return Err(SessionResult::NextHost {
+                        reason: format!("STARTTLS refused by {}: {r}", p.relay),
+                        tls_failed: true,
+                    })
                 }
                 Ok(_) => {
                     // Opportunistic: the server refused STARTTLS; carry on in plaintext.
@@ -303,10 +307,10 @@ pub async fn open(
                 Err(e) => return Err(next(format!("{e} with {}", p.relay))),
             }
         } else if *required && !wire.is_tls() {
-            return Err(next(format!(
-                "TLS is required but {} does not offer STARTTLS",
-                p.relay
-            )));
+            return Err(SessionResult::NextHost {
+                reason: format!("TLS is required but {} does not offer STARTTLS", p.relay),
+                tls_failed: true,
+            });
         }
     }
     // AUTH to a smarthost.

@@ -7,9 +7,12 @@
 //! whether an MX host is allowed by a policy (§4.1); both are sans-IO. [`fetch`] gets the
 //! policy file over HTTPS.
 
+pub mod cache;
+pub mod enforce;
 pub mod fetch;
 pub mod policy;
 pub mod record;
+pub mod service;
 
 pub use policy::{Mode, Policy, PolicyError, MAX_MAX_AGE, MAX_POLICY_BYTES};
 pub use record::{parse_records, RecordError, StsRecord};

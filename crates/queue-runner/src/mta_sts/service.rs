@@ -1,0 +1,113 @@
+//! Policy discovery for delivery: TXT lookup, cache, HTTPS fetch, put together as
+//! [`cache::plan`] decides. One [`MtaSts`] per queue-runner, shared by all deliveries.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrymail_config::MtaSts as Config;
+use tokio_rustls::TlsConnector;
+
+use super::cache::{self, Cache, Cached, Plan};
+use super::fetch;
+use super::policy::{Mode, Policy};
+use super::record::{parse_records, RecordError};
+use crate::dns::Resolver;
+use crate::wire::TlsClients;
+
+pub struct MtaSts {
+    cache: Cache,
+    config: Config,
+    /// Verifies the policy host's certificate (system roots plus the configured CA files).
+    connector: TlsConnector,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl MtaSts {
+    pub fn new(cache: Cache, config: Config, connector: TlsConnector) -> MtaSts {
+        MtaSts {
+            cache,
+            config,
+            connector,
+        }
+    }
+
+    /// As `config` says: off, or with its cache in `<state_dir>/mta-sts/` and the verifying
+    /// TLS client of `tls`.
+    pub fn from_config(config: &ferrymail_config::Config, tls: &TlsClients) -> Option<MtaSts> {
+        let c = &config.queue.mta_sts;
+        if !c.enabled {
+            return None;
+        }
+        super::enforce::register();
+        let dir = config.paths.state_dir.join("mta-sts");
+        let cache = Cache::open(&dir).unwrap_or_else(|e| {
+            tracing::error!(dir = %dir.display(), error = %e, "MTA-STS policy cache unreadable; starting empty");
+            Cache::empty(&dir)
+        });
+        Some(MtaSts::new(cache, c.clone(), tls.verify.clone()))
+    }
+
+    /// The policy that applies to mail for `domain`, if any (mode `none` included: the
+    /// caller treats it as no policy, but it is cached so a withdrawal is remembered).
+    pub async fn policy_for(&self, resolver: &Resolver, domain: &str) -> Option<Cached> {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let cached = self.cache.get(&domain);
+        let txts = resolver.txt(&format!("_mta-sts.{domain}")).await;
+        let record = match &txts {
+            Ok(t) => parse_records(t).map_err(Some),
+            Err(e) => {
+                tracing::info!(%domain, error = %e, "MTA-STS TXT lookup failed");
+                Err(None)
+            }
+        };
+        if let Err(Some(e @ (RecordError::Several(_) | RecordError::Malformed(_)))) = &record {
+            tracing::info!(%domain, error = %e, "ignoring MTA-STS TXT record");
+        }
+        let txt = match &record {
+            Ok(r) => Ok(r.id.as_str()),
+            Err(e) => Err(e.as_ref()),
+        };
+        let now = now();
+        match cache::plan(cached.as_ref(), txt, now) {
+            Plan::UseCached => cached,
+            Plan::NoPolicy => None,
+            Plan::Fetch(id) => match self.fetch(resolver, &domain).await {
+                Ok(policy) => {
+                    tracing::info!(%domain, %id, mode = policy.mode.as_str(), max_age = policy.max_age, "MTA-STS policy fetched");
+                    let c = Cached {
+                        id,
+                        fetched_at: now,
+                        policy,
+                    };
+                    self.cache.put(&domain, c.clone());
+                    Some(c)
+                }
+                Err(e) => {
+                    let kept = cache::on_fetch_failure(cached.as_ref(), now).cloned();
+                    tracing::warn!(%domain, error = %e, using_cached = kept.is_some(), "MTA-STS policy fetch failed");
+                    kept
+                }
+            },
+        }
+        .filter(|c| c.policy.mode != Mode::None)
+    }
+
+    async fn fetch(&self, resolver: &Resolver, domain: &str) -> Result<Policy, String> {
+        let body = fetch::fetch(
+            resolver,
+            &self.connector,
+            domain,
+            self.config.https_port,
+            self.config.fetch_timeout,
+            self.config.max_policy_size,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Policy::parse(&body).map_err(|e| e.to_string())
+    }
+}
