@@ -1,0 +1,307 @@
+//! MTA-STS (RFC 8461) end to end: queue-runner against a loopback HTTPS policy server and
+//! scripted MX hosts, names from a loopback DNS server, certificates from a test CA that the
+//! configuration trusts through `queue.mta_sts.extra_ca_files`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use ferrymail_dev::dns::Zone;
+use ferrymail_testkit::{free_port, wait_until};
+
+/// The trusted MX (certificate valid for its names).
+const GOOD_MX: [u8; 4] = [127, 0, 0, 3];
+/// The policy host of every test domain.
+const POLICY: [u8; 4] = [127, 0, 0, 4];
+/// An MX whose certificate no configured authority signed.
+const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
+
+fn ip(o: [u8; 4]) -> IpAddr {
+    IpAddr::from(o)
+}
+
+const DOMAINS: [&str; 4] = ["good.test", "wrong.test", "badcert.test", "testing.test"];
+
+/// good.test: enforce, its MX listed and trusted. wrong.test: enforce, but its MX is not
+/// listed. badcert.test: enforce, MX listed but its certificate untrusted. testing.test:
+/// testing, its MX not listed.
+fn zone() -> Zone {
+    let mut z = Zone::new();
+    z.mx("good.test", 10, "mx.good.test")
+        .a("mx.good.test", ip(GOOD_MX))
+        .mx("wrong.test", 10, "mx.evil.test")
+        .a("mx.evil.test", ip(GOOD_MX))
+        .mx("badcert.test", 10, "mx.badcert.test")
+        .a("mx.badcert.test", ip(BAD_CERT_MX))
+        .mx("testing.test", 10, "mx.elsewhere.test")
+        .a("mx.elsewhere.test", ip(GOOD_MX));
+    for d in DOMAINS {
+        z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
+            .a(&format!("mta-sts.{d}"), ip(POLICY));
+    }
+    z
+}
+
+fn policy_for(host: &str) -> Option<&'static str> {
+    Some(match host {
+        "mta-sts.good.test" => {
+            "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
+        }
+        "mta-sts.wrong.test" => "version: STSv1\nmode: enforce\nmx: *.wrong.test\nmax_age: 86400\n",
+        "mta-sts.badcert.test" => {
+            "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"
+        }
+        "mta-sts.testing.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
+        }
+        _ => return None,
+    })
+}
+
+/// Writes a certificate and key for `names` under `dir` and returns the server config and
+/// the certificate's path.
+fn cert(dir: &Path, stem: &str, names: &[&str]) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let (c, k) = ferrymail_net::tls::self_signed(&names).unwrap();
+    let cp = dir.join(format!("{stem}.crt"));
+    let kp = dir.join(format!("{stem}.key"));
+    std::fs::write(&cp, c).unwrap();
+    std::fs::write(&kp, k).unwrap();
+    (
+        ferrymail_net::tls::load_server_config(&cp, &kp).unwrap(),
+        cp,
+    )
+}
+
+/// A one-request-per-connection HTTPS server answering `GET /.well-known/mta-sts.txt` with
+/// the policy of the requested host; stops when dropped.
+struct PolicyServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for PolicyServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn policy_server(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> PolicyServer {
+    let listener = TcpListener::bind(addr).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let Ok((tcp, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = tcp.set_nonblocking(false);
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(tls.clone()) else {
+                continue;
+            };
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let req = String::from_utf8_lossy(&req).into_owned();
+            let host = req
+                .lines()
+                .find_map(|l| l.strip_prefix("Host: "))
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let resp = match (
+                req.starts_with("GET /.well-known/mta-sts.txt "),
+                policy_for(&host),
+            ) {
+                (true, Some(p)) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{p}",
+                    p.len()
+                ),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+            };
+            let _ = stream.write_all(resp.as_bytes());
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    });
+    PolicyServer {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+struct Setup {
+    t: TestEnv,
+    good: FakeServer,
+    bad: FakeServer,
+    policy: Option<PolicyServer>,
+}
+
+fn setup() -> Setup {
+    let port = free_port(ip(GOOD_MX));
+    let https = free_port(ip(POLICY));
+    let mut t = test_env(zone(), port);
+    let dir = t.env.state_dir.join("test-ca");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mta-sts.{d}")).collect();
+    names.extend(["mx.good.test", "mx.evil.test", "mx.elsewhere.test"].map(String::from));
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (trusted, ca) = cert(&dir, "trusted", &names);
+    // Valid for its name, but signed by no configured authority.
+    let (untrusted, _) = cert(&dir, "untrusted", &["mx.badcert.test"]);
+    t.env.config.queue.mta_sts.extra_ca_files = vec![ca];
+    t.env.config.queue.mta_sts.https_port = https;
+    t.env.config.queue.mta_sts.fetch_timeout = Duration::from_secs(3);
+    t.env.save_config().unwrap();
+    let ext: &[&str] = &["PIPELINING"];
+    let good = smtp_server_tls(
+        SocketAddr::new(ip(GOOD_MX), port),
+        ext,
+        Some(trusted.clone()),
+        Arc::new(always),
+    );
+    let bad = smtp_server_tls(
+        SocketAddr::new(ip(BAD_CERT_MX), port),
+        ext,
+        Some(untrusted),
+        Arc::new(always),
+    );
+    let policy = Some(policy_server(SocketAddr::new(ip(POLICY), https), trusted));
+    Setup {
+        t,
+        good,
+        bad,
+        policy,
+    }
+}
+
+fn deferred(t: &TestEnv, id: &ferrymail_spool::QueueId) -> bool {
+    t.queued().iter().any(|e| e.id == *id && e.attempts >= 1)
+}
+
+fn delivered_to(server: &FakeServer, rcpt: &str) -> bool {
+    server
+        .messages()
+        .iter()
+        .any(|m| m.rcpts.iter().any(|r| r.contains(rcpt)))
+}
+
+#[test]
+fn enforce_delivers_to_listed_mx_over_verified_tls_and_defers_otherwise() {
+    let s = setup();
+    let t = &s.t;
+    let _qr = t.start();
+    let good = t.enqueue(Some("alice@example.test"), &["x@good.test"], "fine");
+    let wrong = t.enqueue(Some("alice@example.test"), &["x@wrong.test"], "not to evil");
+    let badcert = t.enqueue(
+        Some("alice@example.test"),
+        &["x@badcert.test"],
+        "not in clear",
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || t
+            .queued()
+            .iter()
+            .all(|e| e.id != good)
+            && deferred(t, &wrong)
+            && deferred(t, &badcert)),
+        "log:\n{}",
+        t.log()
+    );
+    let msgs = s.good.messages();
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].tls && msgs[0].rcpts.iter().any(|r| r.contains("x@good.test")));
+    assert!(!delivered_to(&s.good, "wrong.test"));
+    assert!(s.bad.messages().is_empty(), "nothing to the untrusted MX");
+    let log = t.log();
+    assert!(
+        log.contains("MTA-STS policy one of wrong.test (enforce)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("MTA-STS policy one of badcert.test (enforce)"),
+        "{log}"
+    );
+    assert!(log.contains("MTA-STS policy failure"), "{log}");
+}
+
+#[test]
+fn testing_mode_reports_and_delivers() {
+    let s = setup();
+    let t = &s.t;
+    let _qr = t.start();
+    let id = t.enqueue(
+        Some("alice@example.test"),
+        &["x@testing.test"],
+        "delivered anyway",
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || t
+            .queued()
+            .iter()
+            .all(|e| e.id != id)),
+        "log:\n{}",
+        t.log()
+    );
+    assert!(delivered_to(&s.good, "x@testing.test"));
+    let log = t.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("MTA-STS policy failure") && l.contains("mx.elsewhere.test")),
+        "{log}"
+    );
+}
+
+#[test]
+fn cached_policy_survives_a_restart_without_the_policy_server() {
+    let mut s = setup();
+    let qr = s.t.start();
+    let first =
+        s.t.enqueue(Some("alice@example.test"), &["x@wrong.test"], "first");
+    assert!(
+        wait_until(Duration::from_secs(30), || deferred(&s.t, &first)),
+        "log:\n{}",
+        s.t.log()
+    );
+    drop(qr);
+    // The policy host is gone and the TXT id changed: the refresh fails, and the cached,
+    // unexpired policy still applies.
+    s.policy = None;
+    s.t.dns.update(|z| {
+        z.remove("_mta-sts.wrong.test");
+        z.txt("_mta-sts.wrong.test", "v=STSv1; id=two;");
+    });
+    let _qr = s.t.start();
+    let second =
+        s.t.enqueue(Some("alice@example.test"), &["y@wrong.test"], "second");
+    assert!(
+        wait_until(Duration::from_secs(30), || deferred(&s.t, &second)),
+        "log:\n{}",
+        s.t.log()
+    );
+    assert!(
+        !delivered_to(&s.good, "wrong.test"),
+        "{:?}",
+        s.good.messages()
+    );
+    let log = s.t.log();
+    assert!(log.contains("using_cached=true"), "{log}");
+}
