@@ -188,6 +188,7 @@ pub async fn deliver(
         _ => None,
     };
     let enforce = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Enforce);
+    let testing = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Testing);
     let hosts = match &sts {
         Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts),
         None => hosts,
@@ -213,9 +214,20 @@ pub async fn deliver(
         any_address = true;
         for ip in addrs.into_iter().take(MAX_ADDRS_PER_HOST) {
             let relay = format!("{host}[{ip}]:{port}");
-            let mut tls = tls_use(runner, require_tls);
-            // At most twice: a failed opportunistic handshake is retried in plaintext.
-            for _ in 0..2 {
+            // Under a `testing` policy the first attempt checks the certificate only to
+            // report a failure; the mail then goes as it would without a policy.
+            let mut probing = testing;
+            let mut tls = if probing {
+                TlsUse::Starttls {
+                    connector: runner.tls.verify.clone(),
+                    required: false,
+                }
+            } else {
+                tls_use(runner, require_tls)
+            };
+            // A failed opportunistic handshake is retried in plaintext (after the unverified
+            // handshake, when probing).
+            for _ in 0..3 {
                 match try_host(
                     runner,
                     host,
@@ -237,10 +249,16 @@ pub async fn deliver(
                         }
                     }
                     Err((reason, tls_failed)) => {
-                        if let Some(p) = sts.as_ref().filter(|_| enforce && tls_failed) {
+                        if let Some(p) = sts.as_ref().filter(|_| tls_failed && (enforce || probing))
+                        {
                             mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
                         }
                         last_error = reason;
+                        if tls_failed && probing {
+                            probing = false;
+                            tls = tls_use(runner, require_tls);
+                            continue;
+                        }
                         if tls_failed && !require_tls && matches!(tls, TlsUse::Starttls { .. }) {
                             tracing::info!(%relay, "TLS handshake failed; retrying without TLS");
                             tls = TlsUse::Off;

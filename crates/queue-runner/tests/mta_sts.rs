@@ -26,11 +26,18 @@ fn ip(o: [u8; 4]) -> IpAddr {
     IpAddr::from(o)
 }
 
-const DOMAINS: [&str; 4] = ["good.test", "wrong.test", "badcert.test", "testing.test"];
+const DOMAINS: [&str; 5] = [
+    "good.test",
+    "wrong.test",
+    "badcert.test",
+    "testing.test",
+    "testcert.test",
+];
 
 /// good.test: enforce, its MX listed and trusted. wrong.test: enforce, but its MX is not
 /// listed. badcert.test: enforce, MX listed but its certificate untrusted. testing.test:
-/// testing, its MX not listed.
+/// testing, its MX not listed. testcert.test: testing, MX listed but its certificate
+/// untrusted.
 fn zone() -> Zone {
     let mut z = Zone::new();
     z.mx("good.test", 10, "mx.good.test")
@@ -40,7 +47,8 @@ fn zone() -> Zone {
         .mx("badcert.test", 10, "mx.badcert.test")
         .a("mx.badcert.test", ip(BAD_CERT_MX))
         .mx("testing.test", 10, "mx.elsewhere.test")
-        .a("mx.elsewhere.test", ip(GOOD_MX));
+        .a("mx.elsewhere.test", ip(GOOD_MX))
+        .mx("testcert.test", 10, "mx.badcert.test");
     for d in DOMAINS {
         z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
             .a(&format!("mta-sts.{d}"), ip(POLICY));
@@ -59,6 +67,9 @@ fn policy_for(host: &str) -> Option<&'static str> {
         }
         "mta-sts.testing.test" => {
             "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
+        }
+        "mta-sts.testcert.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
         }
         _ => return None,
     })
@@ -248,26 +259,41 @@ fn testing_mode_reports_and_delivers() {
     let s = setup();
     let t = &s.t;
     let _qr = t.start();
-    let id = t.enqueue(
+    let mx = t.enqueue(
         Some("alice@example.test"),
         &["x@testing.test"],
         "delivered anyway",
+    );
+    let cert = t.enqueue(
+        Some("alice@example.test"),
+        &["x@testcert.test"],
+        "over TLS anyway",
     );
     assert!(
         wait_until(Duration::from_secs(30), || t
             .queued()
             .iter()
-            .all(|e| e.id != id)),
+            .all(|e| e.id != mx && e.id != cert)),
         "log:\n{}",
         t.log()
     );
     assert!(delivered_to(&s.good, "x@testing.test"));
-    let log = t.log();
+    // The unverifiable certificate is reported, then the mail goes over unverified TLS.
+    let to_bad = s.bad.messages();
     assert!(
-        log.lines()
-            .any(|l| l.contains("MTA-STS policy failure") && l.contains("mx.elsewhere.test")),
-        "{log}"
+        to_bad
+            .iter()
+            .any(|m| m.tls && m.rcpts.iter().any(|r| r.contains("x@testcert.test"))),
+        "{to_bad:?}"
     );
+    let log = t.log();
+    let failure = |domain: &str, needle: &str| {
+        log.lines().any(|l| {
+            l.contains("MTA-STS policy failure") && l.contains(domain) && l.contains(needle)
+        })
+    };
+    assert!(failure("testing.test", "mx.elsewhere.test"), "{log}");
+    assert!(failure("testcert.test", "certificate-or-starttls"), "{log}");
 }
 
 #[test]
