@@ -11,6 +11,8 @@
 //! Lines end in CRLF or LF; unknown keys are ignored (future extensions); `mx` may repeat.
 //! For the other keys the first occurrence counts.
 
+use super::record::{is_wsp, valid_field_name};
+
 /// Largest policy body accepted (§3.3: senders may limit it; 64 KiB is the common bound).
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 /// Largest `max_age` (§3.2: about one year, in seconds).
@@ -89,7 +91,7 @@ impl Policy {
             let (key, value) = line.split_once(':').ok_or(PolicyError::BadLine(n + 1))?;
             let key = key.trim_matches(is_wsp);
             let value = value.trim_matches(is_wsp);
-            if !valid_key(key) {
+            if !valid_field_name(key) {
                 return Err(PolicyError::BadLine(n + 1));
             }
             match key {
@@ -146,21 +148,6 @@ impl Policy {
             None => *p == host,
         })
     }
-}
-
-fn is_wsp(c: char) -> bool {
-    c == ' ' || c == '\t'
-}
-
-/// `sts-policy-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`
-fn valid_key(k: &str) -> bool {
-    let b = k.as_bytes();
-    !b.is_empty()
-        && b.len() <= 32
-        && b[0].is_ascii_alphanumeric()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
 /// An `mx` value: a domain name, optionally `*.` then a domain name; stored lower-case

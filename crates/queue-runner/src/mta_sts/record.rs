@@ -86,7 +86,7 @@ pub fn parse(txt: &str) -> Result<StsRecord, RecordError> {
             }
             "v" => return Err(RecordError::Malformed("v given twice")),
             _ => {
-                if !valid_ext_name(name) || !valid_ext_value(value) {
+                if !valid_field_name(name) || !valid_ext_value(value) {
                     return Err(RecordError::Malformed("bad extension field"));
                 }
             }
@@ -99,12 +99,13 @@ pub fn parse(txt: &str) -> Result<StsRecord, RecordError> {
         .ok_or(RecordError::Malformed("no id"))
 }
 
-fn is_wsp(c: char) -> bool {
+pub(super) fn is_wsp(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-/// `sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`
-fn valid_ext_name(n: &str) -> bool {
+/// `sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`, the grammar of
+/// the policy file's keys too (`sts-policy-ext-name`).
+pub(super) fn valid_field_name(n: &str) -> bool {
     let b = n.as_bytes();
     !b.is_empty()
         && b.len() <= 32
