@@ -22,6 +22,9 @@ pub struct MtaSts {
     pub extra_ca_files: Vec<PathBuf>,
     /// HTTPS port of the policy host (443; tests point it elsewhere).
     pub https_port: u16,
+    /// Domains whose policies are not applied: mail goes to them as without MTA-STS (the
+    /// way out while a domain publishes a policy its own MX hosts do not meet).
+    pub ignore_domains: Vec<String>,
 }
 
 impl Default for MtaSts {
@@ -32,6 +35,7 @@ impl Default for MtaSts {
             max_policy_size: 64 * 1024,
             extra_ca_files: Vec::new(),
             https_port: 443,
+            ignore_domains: Vec::new(),
         }
     }
 }

@@ -167,6 +167,10 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(|_| {})
+}
+
+fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
     let port = free_port(ip(GOOD_MX));
     let https = free_port(ip(POLICY));
     let mut t = test_env(zone(), port);
@@ -181,6 +185,7 @@ fn setup() -> Setup {
     t.env.config.queue.mta_sts.extra_ca_files = vec![ca];
     t.env.config.queue.mta_sts.https_port = https;
     t.env.config.queue.mta_sts.fetch_timeout = Duration::from_secs(3);
+    edit(&mut t.env.config.queue.mta_sts);
     t.env.save_config().unwrap();
     let ext: &[&str] = &["PIPELINING"];
     let good = smtp_server_tls(
@@ -330,4 +335,26 @@ fn cached_policy_survives_a_restart_without_the_policy_server() {
     );
     let log = s.t.log();
     assert!(log.contains("using_cached=true"), "{log}");
+}
+
+#[test]
+fn an_ignored_domain_gets_mail_as_without_a_policy() {
+    let s = setup_with(|m| m.ignore_domains = vec!["Wrong.Test".into()]);
+    let t = &s.t;
+    let _qr = t.start();
+    let id = t.enqueue(
+        Some("alice@example.test"),
+        &["x@wrong.test"],
+        "policy ignored",
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || t
+            .queued()
+            .iter()
+            .all(|e| e.id != id)),
+        "log:\n{}",
+        t.log()
+    );
+    assert!(delivered_to(&s.good, "x@wrong.test"));
+    assert!(!t.log().contains("MTA-STS policy failure"), "{}", t.log());
 }

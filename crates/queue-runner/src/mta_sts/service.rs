@@ -56,6 +56,14 @@ impl MtaSts {
     /// caller treats it as no policy, but it is cached so a withdrawal is remembered).
     pub async fn policy_for(&self, resolver: &Resolver, domain: &str) -> Option<Cached> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        if self
+            .config
+            .ignore_domains
+            .iter()
+            .any(|d| d.trim_end_matches('.').eq_ignore_ascii_case(&domain))
+        {
+            return None;
+        }
         let cached = self.cache.get(&domain);
         let txts = resolver.txt(&format!("_mta-sts.{domain}")).await;
         let record = match &txts {
