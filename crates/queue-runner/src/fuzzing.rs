@@ -1,10 +1,12 @@
 //! Everything queue-runner parses from outside (remote replies, EHLO keywords, relay strings,
-//! control requests, stored replies) in one entry point, for the cargo-fuzz target in `fuzz/`
+//! control requests, stored replies, MTA-STS records, policies and HTTP answers) in one entry point, for the cargo-fuzz target in `fuzz/`
 //! and for the unit test below, which runs the same code over hand-picked hostile inputs.
 
 use ferrymail_queue_control::parse_request;
 use ferrymail_smtp::ReplyParser;
 
+use crate::mta_sts::fetch::parse_response;
+use crate::mta_sts::{parse_records, Policy};
 use crate::outcome::{dsn_of, one_line, RcptOutcome};
 use crate::remote::parse_relay;
 use crate::session::Extensions;
@@ -16,6 +18,11 @@ pub fn exercise(data: &[u8]) {
     let _ = parse_relay(&text);
     let _ = dsn_of(&text, "4.0.0");
     let _ = one_line(&text);
+    let _ = parse_records(&[&*text]);
+    if let Ok(p) = Policy::parse(data) {
+        let _ = p.allows_mx(&text);
+    }
+    let _ = parse_response(data, crate::mta_sts::MAX_POLICY_BYTES);
     let mut parser = ReplyParser::new(crate::wire::MAX_REPLY_LINES);
     for line in data.split_inclusive(|&b| b == b'\n') {
         match parser.feed_line(line) {
@@ -54,6 +61,12 @@ mod tests {
             b"{\"cmd\":",
             b"4\xcc\x88\xcc\x88 5.",
             long.as_bytes(),
+            b"v=STSv1; id=",
+            b"v=STSv1;;;",
+            b"version: STSv1\nmode: enforce\nmx: *.\nmax_age: 1",
+            b"version: STSv1\nmode: testing\nmx: *\nmax_age: 99999999999999999999999",
+            b"HTTP/1.1 200\r\nContent-Length: 18446744073709551616\r\n\r\n",
+            b"HTTP/1.1 200 OK\n\n",
         ];
         for i in inputs {
             exercise(i);
