@@ -478,6 +478,9 @@ pub struct Queue {
     pub tls_policy: TlsPolicy,
     /// Domains that must be reached over TLS.
     pub require_tls_domains: Vec<String>,
+    /// PEM files of CA certificates trusted, besides the system's, wherever a next hop's
+    /// certificate must validate (`tls_policy = "verify"`, required TLS, REQUIRETLS).
+    pub tls_trust_anchors: Vec<PathBuf>,
     pub routes: Vec<Route>,
     /// DNS servers to use instead of `/etc/resolv.conf` (`ip:port`).
     pub dns_servers: Vec<SocketAddr>,
@@ -516,6 +519,7 @@ impl Default for Queue {
             smtp_port: 25,
             tls_policy: TlsPolicy::Opportunistic,
             require_tls_domains: Vec::new(),
+            tls_trust_anchors: Vec::new(),
             routes: Vec::new(),
             dns_servers: Vec::new(),
             connect_timeout: Duration::from_secs(30),

@@ -22,6 +22,7 @@ pub mod lmtp;
 pub mod metrics;
 pub mod outcome;
 pub mod remote;
+pub mod requiretls;
 pub mod runner;
 pub mod session;
 pub mod wire;

@@ -80,7 +80,8 @@ impl Service for QueueRunner {
         if index.fresh {
             tracing::info!(dir = %dir.display(), "new scheduling database; filling it from the spool");
         }
-        let tls = TlsClients::new().map_err(|e| StartError::system("TLS client", e))?;
+        let tls = TlsClients::new(&config.queue.tls_trust_anchors)
+            .map_err(|e| StartError::system("TLS client", e))?;
         // A configured but unreadable DKIM key is a config error: better to refuse to start
         // than to send unsigned mail that receivers then reject under the domain's DMARC policy.
         let signer = ferrymail_mailauth::Signer::from_config(&config)

@@ -5,11 +5,13 @@
 //! Also the TLS client configurations.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::stream::MaybeTls;
+use ferrymail_net::tls::TlsError;
 use ferrymail_smtp::{Reply, ReplyParser};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -161,8 +163,8 @@ impl SmtpClientConn {
     }
 }
 
-/// TLS client configurations: one that verifies certificates against the system roots and
-/// one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
+/// TLS client configurations: one that verifies certificates against the system roots (and
+/// `queue.tls_trust_anchors`) and one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
 /// authentication still beats plaintext).
 #[derive(Clone)]
 pub struct TlsClients {
@@ -171,7 +173,8 @@ pub struct TlsClients {
 }
 
 impl TlsClients {
-    pub fn new() -> Result<TlsClients, rustls::Error> {
+    /// `extra_anchors`: PEM files of CA certificates trusted besides the system's.
+    pub fn new(extra_anchors: &[PathBuf]) -> Result<TlsClients, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -180,6 +183,14 @@ impl TlsClients {
         }
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
         tracing::debug!(added, "system CA certificates loaded");
+        for path in extra_anchors {
+            for cert in ferrymail_net::tls::load_certs(path)? {
+                roots.add(cert).map_err(|e| TlsError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
         let verify = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
