@@ -83,57 +83,53 @@ fn bounce_of(t: &TestEnv, id: QueueId) -> String {
     t.message_text(&b.id)
 }
 
+/// Runs a REQUIRETLS message against an MX offering `ext` (and STARTTLS with `tls`), which
+/// must refuse it: a 5.7.10 bounce and MAIL FROM never sent. Returns the bounce text and the
+/// verbs the MX saw.
+fn refused_before_mail(
+    t: &TestEnv,
+    port: u16,
+    ext: &'static [&'static str],
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (String, Vec<String>) {
+    let (script, verbs) = recording();
+    let server = smtp_server_tls(SocketAddr::new(mx_ip(), port), ext, tls, script);
+    let _qr = t.start();
+    let id = enqueue_requiretls(t);
+    let text = bounce_of(t, id);
+    assert!(text.contains("Status: 5.7.10"), "{text}");
+    let verbs = verbs.lock().unwrap().clone();
+    assert!(verbs.contains(&"EHLO".to_string()), "{verbs:?}");
+    assert!(!verbs.contains(&"MAIL".to_string()), "{verbs:?}");
+    assert!(server.messages().is_empty());
+    (text, verbs)
+}
+
 #[test]
 fn requiretls_to_a_host_without_starttls_bounces_before_mail_from() {
     let port = free_port(mx_ip());
     let t = test_env(zone(), port);
-    let (script, verbs) = recording();
     // Even a server claiming REQUIRETLS does not qualify without TLS.
-    let server = smtp_server(
-        SocketAddr::new(mx_ip(), port),
-        &["PIPELINING", "REQUIRETLS"],
-        script,
-    );
-    let _qr = t.start();
-    let id = enqueue_requiretls(&t);
-    let text = bounce_of(&t, id);
-    assert!(text.contains("Status: 5.7.10"), "{text}");
+    let (text, _) = refused_before_mail(&t, port, &["PIPELINING", "REQUIRETLS"], None);
     assert!(
         text.contains("REQUIRETLS: TLS is required but")
             && text.contains("does not offer STARTTLS"),
         "{text}"
     );
-    let verbs = verbs.lock().unwrap().clone();
-    assert!(verbs.contains(&"EHLO".to_string()), "{verbs:?}");
-    assert!(!verbs.contains(&"MAIL".to_string()), "{verbs:?}");
-    assert!(server.messages().is_empty());
 }
 
 #[test]
 fn requiretls_to_a_verified_host_not_offering_requiretls_bounces() {
     let port = free_port(mx_ip());
     let (t, tls) = env_trusting_the_mx(port);
-    let (script, verbs) = recording();
-    let server = smtp_server_tls(
-        SocketAddr::new(mx_ip(), port),
-        &["PIPELINING"],
-        Some(tls),
-        script,
-    );
-    let _qr = t.start();
-    let id = enqueue_requiretls(&t);
-    let text = bounce_of(&t, id);
-    assert!(text.contains("Status: 5.7.10"), "{text}");
+    let (text, verbs) = refused_before_mail(&t, port, &["PIPELINING"], Some(tls));
     assert!(text.contains("does not offer REQUIRETLS"), "{text}");
-    let verbs = verbs.lock().unwrap().clone();
     // TLS was set up (the second EHLO came through it), then the host was refused.
     assert_eq!(
         verbs.iter().filter(|v| *v == "EHLO").count(),
         2,
         "{verbs:?}"
     );
-    assert!(!verbs.contains(&"MAIL".to_string()), "{verbs:?}");
-    assert!(server.messages().is_empty());
 }
 
 #[test]
@@ -143,20 +139,8 @@ fn requiretls_to_an_untrusted_certificate_bounces() {
     // The environment's own certificate: not issued for mx.secure.test, not trusted.
     let tls = ferrymail_net::tls::load_server_config(&t.env.config.tls.cert, &t.env.config.tls.key)
         .unwrap();
-    let (script, verbs) = recording();
-    let server = smtp_server_tls(
-        SocketAddr::new(mx_ip(), port),
-        &["PIPELINING", "REQUIRETLS"],
-        Some(tls),
-        script,
-    );
-    let _qr = t.start();
-    let id = enqueue_requiretls(&t);
-    let text = bounce_of(&t, id);
-    assert!(text.contains("Status: 5.7.10"), "{text}");
+    let (text, _) = refused_before_mail(&t, port, &["PIPELINING", "REQUIRETLS"], Some(tls));
     assert!(text.contains("REQUIRETLS: TLS handshake failed"), "{text}");
-    assert!(!verbs.lock().unwrap().contains(&"MAIL".to_string()));
-    assert!(server.messages().is_empty());
 }
 
 #[test]
