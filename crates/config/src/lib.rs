@@ -482,6 +482,10 @@ pub struct Queue {
     pub require_tls_domains: Vec<String>,
     /// MTA-STS policies of receiving domains (RFC 8461).
     pub mta_sts: MtaSts,
+    /// PEM files of CA certificates trusted, besides the system's, wherever a next hop's
+    /// certificate must validate (`tls_policy = "verify"`, required TLS, REQUIRETLS, MTA-STS
+    /// policy hosts and MX hosts under an MTA-STS policy).
+    pub tls_trust_anchors: Vec<PathBuf>,
     pub routes: Vec<Route>,
     /// DNS servers to use instead of `/etc/resolv.conf` (`ip:port`).
     pub dns_servers: Vec<SocketAddr>,
@@ -521,6 +525,7 @@ impl Default for Queue {
             tls_policy: TlsPolicy::Opportunistic,
             require_tls_domains: Vec::new(),
             mta_sts: MtaSts::default(),
+            tls_trust_anchors: Vec::new(),
             routes: Vec::new(),
             dns_servers: Vec::new(),
             connect_timeout: Duration::from_secs(30),

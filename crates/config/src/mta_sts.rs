@@ -1,7 +1,7 @@
 //! The `[queue.mta_sts]` section: whether queue-runner honours receiving domains' MTA-STS
-//! policies (RFC 8461) and the limits on fetching them.
+//! policies (RFC 8461) and the limits on fetching them. Policy hosts' and MX hosts'
+//! certificates are checked against the system roots plus `queue.tls_trust_anchors`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -17,9 +17,6 @@ pub struct MtaSts {
     /// Largest policy body accepted, in bytes (RFC 8461 §3.3 suggests 64 KiB; the policy
     /// parser refuses anything larger whatever is set here).
     pub max_policy_size: usize,
-    /// PEM files of certificate authorities trusted in addition to the system's, both for
-    /// the policy host and for MX certificates checked under a policy (a private CA).
-    pub extra_ca_files: Vec<PathBuf>,
     /// HTTPS port of the policy host (443; tests point it elsewhere).
     pub https_port: u16,
     /// Domains whose policies are not applied: mail goes to them as without MTA-STS (the
@@ -33,7 +30,6 @@ impl Default for MtaSts {
             enabled: true,
             fetch_timeout: Duration::from_secs(30),
             max_policy_size: 64 * 1024,
-            extra_ca_files: Vec::new(),
             https_port: 443,
             ignore_domains: Vec::new(),
         }

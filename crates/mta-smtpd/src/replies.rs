@@ -209,6 +209,15 @@ pub fn tls_unavailable() -> Reply {
     Reply::new(454, "4.7.0", "TLS not available")
 }
 
+/// RFC 8689: REQUIRETLS is only offered, and only honoured, under TLS.
+pub fn requiretls_needs_tls() -> Reply {
+    Reply::new(
+        530,
+        "5.7.10",
+        "REQUIRETLS needs a TLS session: issue STARTTLS first",
+    )
+}
+
 pub fn starttls_first() -> Reply {
     Reply::new(530, "5.7.0", "Must issue a STARTTLS command first")
 }

@@ -404,6 +404,10 @@ impl Session {
         if self.cfg.tls_available && self.tls.is_none() {
             lines.push("STARTTLS".into());
         }
+        // RFC 8689 §4.1: offered only once the session itself is under TLS.
+        if self.tls.is_some() {
+            lines.push("REQUIRETLS".into());
+        }
         if self.auth_allowed() && self.auth_user.is_none() {
             lines.push("AUTH PLAIN LOGIN".into());
         }
@@ -428,6 +432,9 @@ impl Session {
         }
         if params.queue_id.is_some() {
             return self.error(replies::param_not_offered("XQUEUEID"));
+        }
+        if params.require_tls && self.tls.is_none() {
+            return self.error(replies::requiretls_needs_tls());
         }
         if params.size.is_some_and(|s| s > self.cfg.max_message_size) {
             return self.error(replies::size_exceeded());
@@ -770,6 +777,7 @@ impl Session {
             Some(Body::BinaryMime) => BodyType::BinaryMime,
         };
         env.smtputf8 = tx.params.smtputf8;
+        env.require_tls = tx.params.require_tls;
         env
     }
 

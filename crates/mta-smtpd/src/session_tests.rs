@@ -4,6 +4,9 @@ use crate::policy::tests::policy;
 #[path = "session_rate_tests.rs"]
 mod rate;
 
+#[path = "session_requiretls_tests.rs"]
+mod requiretls;
+
 fn cfg(role: Role) -> SessionConfig {
     SessionConfig {
         hostname: "mx.a.test".into(),

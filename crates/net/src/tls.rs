@@ -22,16 +22,7 @@ pub enum TlsError {
 
 /// Builds a server config with safe protocol versions (TLS 1.2 and 1.3) and the ring provider.
 pub fn load_server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| file_err(cert, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(cert, e))?;
-    if certs.is_empty() {
-        return Err(TlsError::File {
-            path: cert.to_owned(),
-            reason: "no certificate found".into(),
-        });
-    }
+    let certs = load_certs(cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e))?;
     server_config(certs, key)
 }
@@ -48,6 +39,21 @@ pub fn server_config(
     // Mail clients reconnect often; resumption saves them a full handshake.
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
     Ok(Arc::new(config))
+}
+
+/// Every certificate of a PEM file; a file without any is an error.
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_err(path, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(path, e))?;
+    if certs.is_empty() {
+        return Err(TlsError::File {
+            path: path.to_owned(),
+            reason: "no certificate found".into(),
+        });
+    }
+    Ok(certs)
 }
 
 fn file_err(path: &Path, e: impl std::fmt::Display) -> TlsError {

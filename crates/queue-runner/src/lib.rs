@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod mta_sts;
 pub mod outcome;
 pub mod remote;
+pub mod requiretls;
 pub mod runner;
 pub mod session;
 pub mod wire;

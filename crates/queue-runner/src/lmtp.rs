@@ -131,7 +131,7 @@ impl LmtpPool {
             };
         let ext = match session::open(&mut conn, params).await {
             Ok(ext) => ext,
-            Err(SessionResult::NextHost { reason, .. }) => {
+            Err(SessionResult::NextHost { reason, .. } | SessionResult::TlsRefused(reason)) => {
                 return all(RcptOutcome::deferred("local", "4.4.2", &reason))
             }
             Err(SessionResult::Done(outcomes)) => return outcomes,

@@ -15,8 +15,7 @@ use ferrymail_net::exit::{Failure, StartError};
 use ferrymail_net::startup::{self, PreInit, Running, Service};
 use ferrymail_spool::{Spool, WakeReceiver};
 use queue_runner::index::{self, Index};
-use queue_runner::wire::{TlsClients, TlsSetupError};
-use queue_runner::{daemon, dns::Resolver, runner::Runner};
+use queue_runner::{daemon, dns::Resolver, runner::Runner, wire::TlsClients};
 
 #[derive(Parser)]
 #[command(name = "queue-runner", version)]
@@ -81,11 +80,8 @@ impl Service for QueueRunner {
         if index.fresh {
             tracing::info!(dir = %dir.display(), "new scheduling database; filling it from the spool");
         }
-        let tls = TlsClients::new(&config.queue.mta_sts.extra_ca_files).map_err(|e| match e {
-            // An unusable configured CA file is the configuration's fault (exit 78).
-            e @ TlsSetupError::CaFile { .. } => StartError::config("MTA-STS CA file", e),
-            e => StartError::system("TLS client", e),
-        })?;
+        let tls = TlsClients::new(&config.queue.tls_trust_anchors)
+            .map_err(|e| StartError::system("TLS client", e))?;
         // A configured but unreadable DKIM key is a config error: better to refuse to start
         // than to send unsigned mail that receivers then reject under the domain's DMARC policy.
         let signer = ferrymail_mailauth::Signer::from_config(&config)

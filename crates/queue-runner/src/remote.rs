@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use crate::dns::{AddrAnswer, MxAnswer};
 use crate::mta_sts::{self, enforce::FailureKind, Mode};
 use crate::outcome::RcptOutcome;
+use crate::requiretls;
 use crate::runner::Runner;
 use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
 use crate::wire::SmtpClientConn;
@@ -140,10 +141,22 @@ pub async fn deliver(
         },
         None => None,
     };
-    let require_tls = route.is_some_and(|r| r.require_tls)
+    let tls_required_no = !env.require_tls
+        && requiretls::has_tls_required_no(data_path)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(id = %env.id, error = %e, "reading header for TLS-Required");
+                false
+            });
+    let policy_applies = requiretls::tls_policy_applies(env, tls_required_no);
+    let policy_requires_tls = route.is_some_and(|r| r.require_tls)
         || q.require_tls_domains
             .iter()
             .any(|d| d.eq_ignore_ascii_case(domain));
+    if !policy_applies {
+        tracing::info!(id = %env.id, domain, "TLS-Required: No: TLS policies waived for this message");
+    }
+    let require_tls = env.require_tls || (policy_applies && policy_requires_tls);
 
     let hosts: Vec<String> = if target.mx {
         match runner.resolver.mx(&target.host).await {
@@ -182,9 +195,10 @@ pub async fn deliver(
     } else {
         vec![target.host.clone()]
     };
-    // MTA-STS covers a domain's own MX hosts, not a relay chosen by a static route.
+    // MTA-STS covers a domain's own MX hosts, not a relay chosen by a static route; like
+    // every TLS policy it is waived by `TLS-Required: No` (RFC 8689 §5).
     let sts = match (&runner.mta_sts, route) {
-        (Some(m), None) => m.policy_for(&runner.resolver, domain).await,
+        (Some(m), None) if policy_applies => m.policy_for(&runner.resolver, domain).await,
         _ => None,
     };
     let enforce = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Enforce);
@@ -196,6 +210,10 @@ pub async fn deliver(
     let require_tls = require_tls || enforce;
 
     let mut last_error = String::from("no usable mail exchanger");
+    // REQUIRETLS bounces only when every host tried refused for want of TLS, not when some
+    // could not be reached and might still qualify.
+    let mut tls_refusal: Option<String> = None;
+    let mut other_failure = false;
     let mut any_address = false;
     let mut permanent_no_address = true;
     for host in hosts.iter().take(MAX_HOSTS) {
@@ -207,6 +225,7 @@ pub async fn deliver(
             }
             AddrAnswer::TempFail(e) => {
                 permanent_no_address = false;
+                other_failure = true;
                 last_error = format!("address lookup for {host} failed: {e}");
                 continue;
             }
@@ -223,7 +242,7 @@ pub async fn deliver(
                     required: false,
                 }
             } else {
-                tls_use(runner, require_tls)
+                tls_use(runner, require_tls, policy_applies)
             };
             // A failed opportunistic handshake is retried in plaintext (after the unverified
             // handshake, when probing).
@@ -236,6 +255,7 @@ pub async fn deliver(
                     &relay,
                     tls.clone(),
                     auth.as_ref(),
+                    env.require_tls,
                     env,
                     rcpts,
                     data_path,
@@ -248,23 +268,45 @@ pub async fn deliver(
                             unreachable: false,
                         }
                     }
-                    Err((reason, tls_failed)) => {
-                        if let Some(p) = sts.as_ref().filter(|_| tls_failed && (enforce || probing))
-                        {
+                    Err(SessionResult::TlsRefused(reason)) => {
+                        tracing::info!(%relay, %reason, "TLS requirement not met");
+                        if let Some(p) = sts.as_ref().filter(|_| enforce) {
                             mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
                         }
-                        last_error = reason;
+                        last_error = reason.clone();
+                        tls_refusal = Some(reason);
+                        break;
+                    }
+                    Err(SessionResult::NextHost { reason, tls_failed }) => {
                         if tls_failed && probing {
+                            if let Some(p) = &sts {
+                                mta_sts::enforce::report(
+                                    domain,
+                                    p,
+                                    host,
+                                    FailureKind::Tls,
+                                    &reason,
+                                );
+                            }
+                            last_error = reason;
                             probing = false;
-                            tls = tls_use(runner, require_tls);
+                            tls = tls_use(runner, require_tls, policy_applies);
                             continue;
                         }
+                        last_error = reason;
                         if tls_failed && !require_tls && matches!(tls, TlsUse::Starttls { .. }) {
                             tracing::info!(%relay, "TLS handshake failed; retrying without TLS");
                             tls = TlsUse::Off;
                             continue;
                         }
+                        other_failure = true;
                         break;
+                    }
+                    Err(SessionResult::Done(outcomes)) => {
+                        return DomainResult {
+                            outcomes,
+                            unreachable: false,
+                        }
                     }
                 }
             }
@@ -285,6 +327,9 @@ pub async fn deliver(
             false,
         );
     }
+    if let (true, false, Some(why)) = (env.require_tls, other_failure, &tls_refusal) {
+        return all(requiretls::refused(why), false);
+    }
     if let Some(p) = sts.as_ref().filter(|_| enforce) {
         last_error = format!(
             "MTA-STS policy {} of {domain} (enforce): {last_error}",
@@ -294,8 +339,9 @@ pub async fn deliver(
     all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)
 }
 
-fn tls_use(runner: &Runner, require_tls: bool) -> TlsUse {
-    let verify = require_tls || runner.config.queue.tls_policy == TlsPolicy::Verify;
+fn tls_use(runner: &Runner, require_tls: bool, policy_applies: bool) -> TlsUse {
+    let verify =
+        require_tls || (policy_applies && runner.config.queue.tls_policy == TlsPolicy::Verify);
     TlsUse::Starttls {
         connector: if verify {
             runner.tls.verify.clone()
@@ -315,16 +361,21 @@ async fn try_host(
     relay: &str,
     tls: TlsUse,
     auth: Option<&(String, String)>,
+    requiretls: bool,
     env: &Envelope,
     rcpts: &[&Recipient],
     data_path: &Path,
-) -> Result<Vec<RcptOutcome>, (String, bool)> {
+) -> Result<Vec<RcptOutcome>, SessionResult> {
     let q = &runner.config.queue;
     let addr = SocketAddr::new(ip, port);
+    let unreachable = |reason: String| SessionResult::NextHost {
+        reason,
+        tls_failed: false,
+    };
     let tcp = match tokio::time::timeout(q.connect_timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err((format!("connect to {relay}: {e}"), false)),
-        Err(_) => return Err((format!("connect to {relay}: timed out"), false)),
+        Ok(Err(e)) => return Err(unreachable(format!("connect to {relay}: {e}"))),
+        Err(_) => return Err(unreachable(format!("connect to {relay}: timed out"))),
     };
     let mut wire = SmtpClientConn::new(MaybeTls::Plain(tcp));
     let params = SessionParams {
@@ -336,6 +387,7 @@ async fn try_host(
         tls,
         auth,
         auth_plaintext_ok: ip.is_loopback(),
+        requiretls,
     };
     match session::run(&mut wire, &params, env, rcpts, data_path).await {
         SessionResult::Done(o) => {
@@ -344,7 +396,7 @@ async fn try_host(
             }
             Ok(o)
         }
-        SessionResult::NextHost { reason, tls_failed } => Err((reason, tls_failed)),
+        failed => Err(failed),
     }
 }
 

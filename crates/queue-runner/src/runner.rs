@@ -437,6 +437,8 @@ impl Runner {
             tls: TlsUse::Off,
             auth: None,
             auth_plaintext_ok: true,
+            // Local delivery is final delivery: REQUIRETLS asks nothing of it (RFC 8689).
+            requiretls: false,
         };
         self.lmtp
             .deliver(

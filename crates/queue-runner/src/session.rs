@@ -55,6 +55,9 @@ pub struct SessionParams<'a> {
     pub auth: Option<&'a (String, String)>,
     /// Whether credentials may be sent without TLS (loopback relays).
     pub auth_plaintext_ok: bool,
+    /// The message carries REQUIRETLS (RFC 8689): after validated TLS the server must also
+    /// offer REQUIRETLS, or it is refused as [`SessionResult::TlsRefused`].
+    pub requiretls: bool,
 }
 
 /// What a session achieved.
@@ -62,10 +65,12 @@ pub struct SessionParams<'a> {
 pub enum SessionResult {
     /// The transaction ran: one outcome per recipient, in order.
     Done(Vec<RcptOutcome>),
-    /// This server could not take the message; try the next one. `tls_failed`: it was the
-    /// TLS step that failed (no STARTTLS when required, refused, or a failed handshake); when
-    /// TLS was not required, the caller may retry this server without it.
+    /// This server could not take the message; try the next one. `tls_failed` asks the
+    /// caller to retry this server without TLS.
     NextHost { reason: String, tls_failed: bool },
+    /// This server does not meet the TLS the delivery requires (no STARTTLS, a certificate
+    /// that does not validate, no REQUIRETLS); nothing was sent.
+    TlsRefused(String),
 }
 
 /// ESMTP extensions we act on.
@@ -82,6 +87,8 @@ pub struct Extensions {
     /// local-delivery's `XQUEUEID`: it remembers which queue ids it delivered to whom, so
     /// a message sent again after we died before recording its 250 is not delivered twice.
     pub queue_id: bool,
+    /// RFC 8689.
+    pub requiretls: bool,
 }
 
 impl Extensions {
@@ -98,6 +105,7 @@ impl Extensions {
                 "SMTPUTF8" => e.smtputf8 = true,
                 "DSN" => e.dsn = true,
                 "XQUEUEID" => e.queue_id = true,
+                "REQUIRETLS" => e.requiretls = true,
                 "SIZE" => {
                     e.size = words
                         .next()
@@ -160,6 +168,9 @@ fn mail_command(env: &Envelope, ext: &Extensions, send_8bit: bool) -> String {
     }
     if env.smtputf8 && ext.smtputf8 {
         cmd.push_str(" SMTPUTF8");
+    }
+    if env.require_tls && ext.requiretls {
+        cmd.push_str(" REQUIRETLS");
     }
     if ext.queue_id {
         cmd.push_str(&format!(" XQUEUEID={}", env.id));
@@ -285,9 +296,12 @@ pub async fn open(
                 Ok(r) if r.code == 220 => {
                     let name = server_name(p.server_name);
                     if let Err(e) = wire.upgrade(connector, name, t.command).await {
+                        if *required {
+                            return Err(SessionResult::TlsRefused(format!("{e} with {}", p.relay)));
+                        }
                         return Err(SessionResult::NextHost {
                             reason: format!("{e} with {}", p.relay),
-                            tls_failed: true,
+                            tls_failed: !required,
                         });
                     }
                     ext = match hello(wire, p).await {
@@ -296,10 +310,10 @@ pub async fn open(
                     };
                 }
                 Ok(r) if *required => {
-                    return Err(SessionResult::NextHost {
-                        reason: format!("STARTTLS refused by {}: {r}", p.relay),
-                        tls_failed: true,
-                    })
+                    return Err(SessionResult::TlsRefused(format!(
+                        "STARTTLS refused by {}: {r}",
+                        p.relay
+                    )))
                 }
                 Ok(_) => {
                     // Opportunistic: the server refused STARTTLS; carry on in plaintext.
@@ -307,11 +321,17 @@ pub async fn open(
                 Err(e) => return Err(next(format!("{e} with {}", p.relay))),
             }
         } else if *required && !wire.is_tls() {
-            return Err(SessionResult::NextHost {
-                reason: format!("TLS is required but {} does not offer STARTTLS", p.relay),
-                tls_failed: true,
-            });
+            return Err(SessionResult::TlsRefused(format!(
+                "TLS is required but {} does not offer STARTTLS",
+                p.relay
+            )));
         }
+    }
+    if p.requiretls && !ext.requiretls {
+        return Err(SessionResult::TlsRefused(format!(
+            "{} does not offer REQUIRETLS",
+            p.relay
+        )));
     }
     // AUTH to a smarthost.
     if let Some((user, pass)) = p.auth {
@@ -721,6 +741,7 @@ mod tests {
                 "DSN".into(),
                 "SMTPUTF8".into(),
                 "XQUEUEID".into(),
+                "REQUIRETLS".into(),
             ],
         );
         let e = Extensions::parse(&r);
@@ -736,6 +757,7 @@ mod tests {
                 auth_plain: true,
                 auth_login: true,
                 queue_id: true,
+                requiretls: true,
             }
         );
         let only_greeting = Reply::plain(250, "PIPELINING");
@@ -773,6 +795,21 @@ mod tests {
             mail_command(&env, &full, true),
             "MAIL FROM:<s@x.test> SIZE=42 BODY=8BITMIME RET=HDRS ENVID=id+201\r\n"
         );
+        env.require_tls = true;
+        assert_eq!(
+            mail_command(&env, &plain, false),
+            "MAIL FROM:<s@x.test>\r\n",
+            "REQUIRETLS only to a server that offers it"
+        );
+        let requiretls = Extensions {
+            requiretls: true,
+            ..Extensions::default()
+        };
+        assert_eq!(
+            mail_command(&env, &requiretls, false),
+            "MAIL FROM:<s@x.test> REQUIRETLS\r\n"
+        );
+        env.require_tls = false;
         assert_eq!(
             rcpt_command(&r, &full),
             "RCPT TO:<a@b.test> NOTIFY=FAILURE,DELAY ORCPT=rfc822;a@b.test\r\n"

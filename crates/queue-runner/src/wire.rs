@@ -5,14 +5,15 @@
 //! Also the TLS client configurations.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::stream::MaybeTls;
+use ferrymail_net::tls::TlsError;
 use ferrymail_smtp::{Reply, ReplyParser};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::ServerName;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio_rustls::TlsConnector;
 
@@ -162,8 +163,8 @@ impl SmtpClientConn {
     }
 }
 
-/// TLS client configurations: one that verifies certificates against the system roots (plus
-/// any extra CA files configured) and one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
+/// TLS client configurations: one that verifies certificates against the system roots (and
+/// `queue.tls_trust_anchors`) and one that accepts any certificate (RFC 7435 opportunistic TLS: encryption without
 /// authentication still beats plaintext).
 #[derive(Clone)]
 pub struct TlsClients {
@@ -172,7 +173,8 @@ pub struct TlsClients {
 }
 
 impl TlsClients {
-    pub fn new(extra_ca_files: &[std::path::PathBuf]) -> Result<TlsClients, TlsSetupError> {
+    /// `extra_anchors`: PEM files of CA certificates trusted besides the system's.
+    pub fn new(extra_anchors: &[PathBuf]) -> Result<TlsClients, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -181,15 +183,12 @@ impl TlsClients {
         }
         let (added, _ignored) = roots.add_parsable_certificates(native.certs);
         tracing::debug!(added, "system CA certificates loaded");
-        for path in extra_ca_files {
-            let bad = |error: String| TlsSetupError::CaFile {
-                path: path.clone(),
-                error,
-            };
-            for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
-                roots
-                    .add(cert.map_err(|e| bad(e.to_string()))?)
-                    .map_err(|e| bad(e.to_string()))?;
+        for path in extra_anchors {
+            for cert in ferrymail_net::tls::load_certs(path)? {
+                roots.add(cert).map_err(|e| TlsError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
             }
         }
         let verify = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -206,17 +205,6 @@ impl TlsClients {
             any: TlsConnector::from(Arc::new(any)),
         })
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TlsSetupError {
-    #[error("{0}")]
-    Rustls(#[from] rustls::Error),
-    #[error("CA file {}: {error}", path.display())]
-    CaFile {
-        path: std::path::PathBuf,
-        error: String,
-    },
 }
 
 /// Accepts any certificate but still checks the handshake signatures, so the session is at

@@ -1,6 +1,6 @@
 //! MTA-STS (RFC 8461) end to end: queue-runner against a loopback HTTPS policy server and
 //! scripted MX hosts, names from a loopback DNS server, certificates from a test CA that the
-//! configuration trusts through `queue.mta_sts.extra_ca_files`.
+//! configuration trusts through `queue.tls_trust_anchors`.
 
 mod common;
 
@@ -182,7 +182,7 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
     let (trusted, ca) = cert(&dir, "trusted", &names);
     // Valid for its name, but signed by no configured authority.
     let (untrusted, _) = cert(&dir, "untrusted", &["mx.badcert.test"]);
-    t.env.config.queue.mta_sts.extra_ca_files = vec![ca];
+    t.env.config.queue.tls_trust_anchors = vec![ca];
     t.env.config.queue.mta_sts.https_port = https;
     t.env.config.queue.mta_sts.fetch_timeout = Duration::from_secs(3);
     edit(&mut t.env.config.queue.mta_sts);

@@ -1,6 +1,6 @@
 //! SMTP/LMTP command lines (RFC 5321 §4.1, LMTP's LHLO from RFC 2033) and their ESMTP
 //! parameters: SIZE (RFC 1870), BODY (RFC 6152/3030), SMTPUTF8 (RFC 6531), DSN's RET/ENVID/
-//! NOTIFY/ORCPT (RFC 3461), AUTH= (RFC 4954).
+//! NOTIFY/ORCPT (RFC 3461), AUTH= (RFC 4954), REQUIRETLS (RFC 8689).
 //!
 //! Parsing is syntax only; whether a command is allowed now, or an address is acceptable, is
 //! the session's business. Every error maps to one reply code (see [`ParseError::reply`]).
@@ -96,6 +96,8 @@ pub struct MailParams {
     /// runner died before recording the 250 and sends the message again. Only a server that
     /// advertised `XQUEUEID` may be sent it; mta-smtpd refuses it.
     pub queue_id: Option<String>,
+    /// `REQUIRETLS` (RFC 8689 §3): every hop must use validated TLS, or the message bounces.
+    pub require_tls: bool,
 }
 
 /// RFC 3461 NOTIFY: `NEVER` alone, or any of the three.
@@ -371,6 +373,7 @@ fn parse_mail(rest: &str) -> Result<Command, ParseError> {
                 })
             }
             ("SMTPUTF8", None) => p.smtputf8 = true,
+            ("REQUIRETLS", None) if !p.require_tls => p.require_tls = true,
             ("RET", Some(v)) if p.ret.is_none() => {
                 p.ret = Some(match v.to_ascii_uppercase().as_str() {
                     "FULL" => Ret::Full,
@@ -494,6 +497,18 @@ mod tests {
             panic!()
         };
         assert_eq!(params.queue_id.as_deref(), Some("0ABC123XYZ"));
+        assert!(!params.require_tls);
+        let Command::Mail { params, .. } = ok("MAIL FROM:<a@b.test> requiretls") else {
+            panic!()
+        };
+        assert!(params.require_tls);
+        for bad in ["REQUIRETLS=1", "REQUIRETLS REQUIRETLS"] {
+            assert_eq!(
+                err(&format!("MAIL FROM:<> {bad}")),
+                ParseError::Parameter("REQUIRETLS".into()),
+                "{bad}"
+            );
+        }
         for bad in [
             "XQUEUEID=",
             "XQUEUEID=a+b",

@@ -1,10 +1,11 @@
 //! The envelope record: everything about a queued message except its bytes.
 //!
-//! These types are serialised with bincode (serde, standard config) as format version 1 of the
+//! These types are serialised with bincode (serde, standard config) as format version 2 of the
 //! `queue/<qid>` record (see [`crate::record`]). Changing, adding, removing or reordering any
 //! field or variant changes the wire format: when that is needed, copy the current types into a
-//! `v1` module, add a `V2` record version and convert old records on read. The
-//! `envelope_v1_golden_bytes` test fails on any accidental change.
+//! `v2` module (as [`crate::envelope_v1`] keeps version 1), add a `V3` record version and
+//! convert old records on read. The `envelope_v2_golden_bytes` test fails on any accidental
+//! change.
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -51,6 +52,9 @@ pub struct Envelope {
     pub next_attempt: u64,
     /// Human-readable reason of the last temporary failure.
     pub last_error: Option<String>,
+    /// The sender asked with the REQUIRETLS MAIL parameter (RFC 8689) that every hop use
+    /// validated TLS: relaying it anywhere else must fail the recipients, never downgrade.
+    pub require_tls: bool,
 }
 
 impl Envelope {
@@ -75,6 +79,7 @@ impl Envelope {
             attempts: 0,
             next_attempt: 0,
             last_error: None,
+            require_tls: false,
         }
     }
 

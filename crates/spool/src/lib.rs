@@ -51,6 +51,7 @@
 
 mod address;
 mod envelope;
+mod envelope_v1;
 mod error;
 mod fsutil;
 mod id;

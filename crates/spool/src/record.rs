@@ -3,7 +3,8 @@
 //! ```text
 //! offset  size  field
 //! 0       6     magic  b"FMQENV"
-//! 6       2     format version, big-endian u16 (1 = bincode-2 serde standard config of Envelope)
+//! 6       2     format version, big-endian u16 (bincode-2 serde standard config of Envelope:
+//!               2 = current, 1 = without `require_tls`, still read)
 //! 8       4     payload length N, big-endian u32 (at most MAX_PAYLOAD)
 //! 12      N     payload
 //! 12+N    4     crc32 (IEEE, crc32fast) of the payload, big-endian
@@ -14,12 +15,13 @@
 //! the scanner writes beside a quarantined file.
 
 use crate::envelope::Envelope;
+use crate::envelope_v1::EnvelopeV1;
 use crate::id::QueueId;
 
 /// First bytes of every envelope record.
 pub const MAGIC: &[u8; 6] = b"FMQENV";
 /// The version written by this build.
-pub const CURRENT_VERSION: u16 = 1;
+pub const CURRENT_VERSION: u16 = 2;
 /// Upper bound on a payload; far above any real envelope (thousands of recipients with long
 /// replies) yet small enough that a forged length cannot make a reader allocate much.
 pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
@@ -116,13 +118,15 @@ pub enum CorruptReason {
 /// The versions this build can read. A later format adds a variant here and a conversion in
 /// [`Versioned::into_current`], so old queue files stay readable across upgrades.
 enum Versioned {
-    V1(Envelope),
+    V1(EnvelopeV1),
+    V2(Envelope),
 }
 
 impl Versioned {
     fn into_current(self) -> Envelope {
         match self {
-            Versioned::V1(e) => e,
+            Versioned::V1(e) => e.into(),
+            Versioned::V2(e) => e,
         }
     }
 }
@@ -188,7 +192,7 @@ pub fn decode_envelope(data: &[u8]) -> Result<Envelope, CorruptReason> {
         (Some(v), Some(l)) => (v, l),
         _ => return Err(truncated(HEADER_LEN + TRAILER_LEN)),
     };
-    if version != CURRENT_VERSION {
+    if version == 0 || version > CURRENT_VERSION {
         return Err(CorruptReason::UnknownVersion(version));
     }
     let len = usize::try_from(len).map_err(|_| CorruptReason::BadLength(u64::from(len)))?;
@@ -218,6 +222,7 @@ pub fn decode_envelope(data: &[u8]) -> Result<Envelope, CorruptReason> {
     }
     let versioned = match version {
         1 => Versioned::V1(decode_payload(payload)?),
+        2 => Versioned::V2(decode_payload(payload)?),
         other => return Err(CorruptReason::UnknownVersion(other)),
     };
     Ok(versioned.into_current())
@@ -295,14 +300,25 @@ mod tests {
         assert_eq!(decode_envelope(&bytes), Ok(e));
     }
 
-    /// Pins format version 1: if this fails, the Envelope types changed shape and old queue
-    /// files would no longer decode. Add a new record version instead of editing this.
+    /// A queue file written by a version-1 build (before REQUIRETLS) still decodes, as a
+    /// message that did not ask for REQUIRETLS. Never edit these bytes.
     #[test]
-    fn envelope_v1_golden_bytes() {
-        let bytes = encode_envelope(&sample()).unwrap();
+    fn envelope_v1_golden_bytes_still_decode() {
+        let decoded = decode_envelope(&hex_decode(GOLDEN_V1)).unwrap();
+        assert_eq!(decoded, sample());
+        assert!(!decoded.require_tls);
+    }
+
+    /// Pins format version 2: if this fails, the Envelope types changed shape and queue files
+    /// would no longer decode. Add a new record version instead of editing this.
+    #[test]
+    fn envelope_v2_golden_bytes() {
+        let mut e = sample();
+        e.require_tls = true;
+        let bytes = encode_envelope(&e).unwrap();
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, GOLDEN_V1);
-        assert_eq!(decode_envelope(&hex_decode(GOLDEN_V1)), Ok(sample()));
+        assert_eq!(hex, GOLDEN_V2);
+        assert_eq!(decode_envelope(&hex_decode(GOLDEN_V2)), Ok(e));
     }
 
     fn hex_decode(s: &str) -> Vec<u8> {
@@ -321,6 +337,17 @@ mod tests {
         "5376312e333a544c535f4145535f3235365f47434d5f5348413338340745534d54505341000a7375",
         "626d697373696f6e01010105656e762d310101fbd20402fc90f253650112636f6e6e656374696f6e",
         "207265667573656472a18c99",
+    );
+
+    const GOLDEN_V2: &str = concat!(
+        "464d51454e56000200000115103053515a31563857344d324b374142430111616c69636540657861",
+        "6d706c652e6f7267020f626f62406578616d706c652e6e657400000000000012c48961726c6f4065",
+        "6b7a656d706c6f2e656f01177266633832323b6361726c6f406578616d706c652e656f0101000003",
+        "fc64f153651334353120342e372e3120747279206c61746572fc00f1536501010000000000000000",
+        "00000000000000010112636c69656e742e6578616d706c652e6f7267000105616c696365011e544c",
+        "5376312e333a544c535f4145535f3235365f47434d5f5348413338340745534d54505341000a7375",
+        "626d697373696f6e01010105656e762d310101fbd20402fc90f253650112636f6e6e656374696f6e",
+        "2072656675736564012ca45577",
     );
 
     #[test]
@@ -395,9 +422,12 @@ mod tests {
     #[test]
     fn unknown_version_and_lengths() {
         let bytes = encode_envelope(&sample()).unwrap();
-        let mut v2 = bytes.clone();
-        v2[6..8].copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(decode_envelope(&v2), Err(CorruptReason::UnknownVersion(2)));
+        let mut v3 = bytes.clone();
+        v3[6..8].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(decode_envelope(&v3), Err(CorruptReason::UnknownVersion(3)));
+        let mut v0 = bytes.clone();
+        v0[6..8].copy_from_slice(&0u16.to_be_bytes());
+        assert_eq!(decode_envelope(&v0), Err(CorruptReason::UnknownVersion(0)));
 
         let mut huge = bytes.clone();
         huge[8..12].copy_from_slice(&u32::MAX.to_be_bytes());
