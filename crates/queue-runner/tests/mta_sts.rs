@@ -358,3 +358,35 @@ fn an_ignored_domain_gets_mail_as_without_a_policy() {
     assert!(delivered_to(&s.good, "x@wrong.test"));
     assert!(!t.log().contains("MTA-STS policy failure"), "{}", t.log());
 }
+
+#[test]
+fn tls_required_no_waives_an_enforce_policy() {
+    let s = setup();
+    let t = &s.t;
+    let _qr = t.start();
+    let env = ferrymail_spool::Envelope::new(
+        Some("alice@example.test".into()),
+        vec![ferrymail_spool::Recipient::new("x@wrong.test")],
+        ferrymail_spool::ClientInfo::default(),
+        ferrymail_spool::Source::Local,
+    );
+    let msg = "TLS-Required: No\r\nSubject: t\r\n\r\nwaived\r\n";
+    let waived = t.spool().enqueue(env, msg.as_bytes()).unwrap();
+    ferrymail_spool::notify_wake(t.env.config.wake_socket(), &waived);
+    let strict = t.enqueue(
+        Some("alice@example.test"),
+        &["y@wrong.test"],
+        "still enforced",
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || t
+            .queued()
+            .iter()
+            .all(|e| e.id != waived)
+            && deferred(t, &strict)),
+        "log:\n{}",
+        t.log()
+    );
+    assert!(delivered_to(&s.good, "x@wrong.test"));
+    assert!(!delivered_to(&s.good, "y@wrong.test"));
+}
