@@ -14,6 +14,11 @@ pub struct MtaSts {
     /// Time allowed for fetching one policy over HTTPS (connection, TLS and whole response).
     #[serde(with = "humantime_serde")]
     pub fetch_timeout: Duration,
+    /// After a failed fetch, how long deliveries to that domain use what the cache holds
+    /// (or no policy) before fetching again, so a dead policy host does not cost every
+    /// delivery attempt a `fetch_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub fetch_retry: Duration,
     /// Largest policy body accepted, in bytes (RFC 8461 §3.3 suggests 64 KiB; the policy
     /// parser refuses anything larger whatever is set here).
     pub max_policy_size: usize,
@@ -29,6 +34,7 @@ impl Default for MtaSts {
         MtaSts {
             enabled: true,
             fetch_timeout: Duration::from_secs(30),
+            fetch_retry: Duration::from_secs(300),
             max_policy_size: 64 * 1024,
             https_port: 443,
             ignore_domains: Vec::new(),

@@ -56,6 +56,15 @@ pub fn plan(cached: Option<&Cached>, txt: Result<&str, Option<&RecordError>>, no
     }
 }
 
+/// Whether a fetch planned under `id` may run now, given the last failed fetch of the
+/// domain (`(id, when)`): not within `retry` seconds of a failure under the same id.
+pub fn may_fetch(last_failure: Option<&(String, u64)>, id: &str, now: u64, retry: u64) -> bool {
+    match last_failure {
+        Some((failed_id, at)) if failed_id == id => now >= at.saturating_add(retry),
+        _ => true,
+    }
+}
+
 /// After a failed fetch: the cached policy if still fresh.
 pub fn on_fetch_failure(cached: Option<&Cached>, now: u64) -> Option<&Cached> {
     cached.filter(|c| c.is_fresh(now))
@@ -187,6 +196,16 @@ mod tests {
         assert_eq!(plan(None, Ok("7"), 0), Plan::Fetch("7".into()));
         assert!(on_fetch_failure(Some(&c), 1099).is_some());
         assert!(on_fetch_failure(Some(&c), 1100).is_none());
+    }
+
+    #[test]
+    fn a_failed_fetch_waits_before_the_next_unless_the_id_changes() {
+        let failed = ("1".to_string(), 1000);
+        assert!(may_fetch(None, "1", 0, 300));
+        assert!(!may_fetch(Some(&failed), "1", 1000, 300));
+        assert!(!may_fetch(Some(&failed), "1", 1299, 300));
+        assert!(may_fetch(Some(&failed), "1", 1300, 300));
+        assert!(may_fetch(Some(&failed), "2", 1001, 300));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Policy discovery for delivery: TXT lookup, cache, HTTPS fetch, put together as
 //! [`cache::plan`] decides. One [`MtaSts`] per queue-runner, shared by all deliveries.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrymail_config::MtaSts as Config;
@@ -16,8 +18,10 @@ use crate::wire::TlsClients;
 pub struct MtaSts {
     cache: Cache,
     config: Config,
-    /// Verifies the policy host's certificate (system roots plus the configured CA files).
+    /// Verifies the policy host's certificate (system roots plus `queue.tls_trust_anchors`).
     connector: TlsConnector,
+    /// Per domain, the TXT id and time of the last failed fetch (see [`cache::may_fetch`]).
+    failures: Mutex<HashMap<String, (String, u64)>>,
 }
 
 fn now() -> u64 {
@@ -33,6 +37,7 @@ impl MtaSts {
             cache,
             config,
             connector,
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -84,6 +89,9 @@ impl MtaSts {
         match cache::plan(cached.as_ref(), txt, now) {
             Plan::UseCached => cached,
             Plan::NoPolicy => None,
+            Plan::Fetch(id) if !self.may_fetch(&domain, &id, now) => {
+                cache::on_fetch_failure(cached.as_ref(), now).cloned()
+            }
             Plan::Fetch(id) => match self.fetch(resolver, &domain).await {
                 Ok(policy) => {
                     tracing::info!(%domain, %id, mode = policy.mode.as_str(), max_age = policy.max_age, "MTA-STS policy fetched");
@@ -93,9 +101,18 @@ impl MtaSts {
                         policy,
                     };
                     self.cache.put(&domain, c.clone());
+                    self.failed().remove(&domain);
                     Some(c)
                 }
                 Err(e) => {
+                    {
+                        // Entries past their wait are dropped, so the map holds only the
+                        // domains failing right now.
+                        let retry = self.config.fetch_retry.as_secs();
+                        let mut failed = self.failed();
+                        failed.retain(|_, (_, at)| now < at.saturating_add(retry));
+                        failed.insert(domain.clone(), (id, now));
+                    }
                     let kept = cache::on_fetch_failure(cached.as_ref(), now).cloned();
                     tracing::warn!(%domain, error = %e, using_cached = kept.is_some(), "MTA-STS policy fetch failed");
                     kept
@@ -103,6 +120,15 @@ impl MtaSts {
             },
         }
         .filter(|c| c.policy.mode != Mode::None)
+    }
+
+    fn may_fetch(&self, domain: &str, id: &str, now: u64) -> bool {
+        let retry = self.config.fetch_retry.as_secs();
+        cache::may_fetch(self.failed().get(domain), id, now, retry)
+    }
+
+    fn failed(&self) -> MutexGuard<'_, HashMap<String, (String, u64)>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn fetch(&self, resolver: &Resolver, domain: &str) -> Result<Policy, String> {
