@@ -177,24 +177,35 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
             );
         }
     }
-    // The private databases live where each daemon opens them.
-    let state = |svc: &str| {
+    // The private databases and caches live where each daemon opens them.
+    let state = |svc: &str| -> Vec<std::path::PathBuf> {
         service(&all, svc)
             .unit
             .value("Service", "StateDirectory")
-            .map(str::to_owned)
+            .map(|v| {
+                v.split_whitespace()
+                    .map(|d| Path::new("/var/lib").join(d))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let under_state = |dirs: &[&str]| -> Vec<std::path::PathBuf> {
+        dirs.iter()
+            .map(|d| config.paths.state_dir.join(d))
+            .collect()
     };
     assert_eq!(
-        state("ferrymail-queue.service").map(|d| Path::new("/var/lib").join(d)),
-        Some(config.paths.state_dir.join("queue-runner"))
+        state("ferrymail-queue.service"),
+        under_state(&["queue-runner", "mta-sts"])
     );
     assert_eq!(
-        state("ferrymail-imapd.service").map(|d| Path::new("/var/lib").join(d)),
-        Some(config.paths.state_dir.join("imapd"))
+        state("ferrymail-smtpd.service"),
+        under_state(&["mta-smtpd"])
     );
+    assert_eq!(state("ferrymail-imapd.service"), under_state(&["imapd"]));
     assert_eq!(
-        state("ferrymail-delivery.service").map(|d| Path::new("/var/lib").join(d)),
-        Some(config.paths.state_dir.join("local-delivery"))
+        state("ferrymail-delivery.service"),
+        under_state(&["local-delivery"])
     );
 }
 
