@@ -20,6 +20,7 @@ mod mta_sts;
 mod rate;
 mod screen;
 mod spam;
+mod tls_rpt;
 
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
@@ -27,6 +28,7 @@ pub use mta_sts::MtaSts;
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
+pub use tls_rpt::TlsRpt;
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -482,6 +484,8 @@ pub struct Queue {
     pub require_tls_domains: Vec<String>,
     /// MTA-STS policies of receiving domains (RFC 8461).
     pub mta_sts: MtaSts,
+    /// SMTP TLS Reporting (RFC 8460) to receiving domains.
+    pub tls_rpt: TlsRpt,
     /// PEM files of CA certificates trusted, besides the system's, wherever a next hop's
     /// certificate must validate (`tls_policy = "verify"`, required TLS, REQUIRETLS, MTA-STS
     /// policy hosts and MX hosts under an MTA-STS policy).
@@ -525,6 +529,7 @@ impl Default for Queue {
             tls_policy: TlsPolicy::Opportunistic,
             require_tls_domains: Vec::new(),
             mta_sts: MtaSts::default(),
+            tls_rpt: TlsRpt::default(),
             tls_trust_anchors: Vec::new(),
             routes: Vec::new(),
             dns_servers: Vec::new(),

@@ -26,4 +26,5 @@ pub mod remote;
 pub mod requiretls;
 pub mod runner;
 pub mod session;
+pub mod tls_rpt;
 pub mod wire;

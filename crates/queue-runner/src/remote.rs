@@ -15,6 +15,7 @@ use crate::outcome::RcptOutcome;
 use crate::requiretls;
 use crate::runner::Runner;
 use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
+use crate::tls_rpt::hook;
 use crate::wire::SmtpClientConn;
 
 /// Most MX hosts and addresses tried in one attempt, so a domain with a hundred MX records
@@ -203,8 +204,16 @@ pub async fn deliver(
     };
     let enforce = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Enforce);
     let testing = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Testing);
+    // TLS-RPT, like MTA-STS, concerns the domain's own MX hosts.
+    let rpt = route
+        .is_none()
+        .then(|| hook::for_message(runner, env))
+        .flatten();
     let hosts = match &sts {
-        Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts),
+        Some(p) => {
+            hook::mx_mismatches(rpt, domain, p, &hosts);
+            mta_sts::enforce::screen_hosts(domain, p, hosts)
+        }
         None => hosts,
     };
     let require_tls = require_tls || enforce;
@@ -262,16 +271,21 @@ pub async fn deliver(
                 )
                 .await
                 {
-                    Ok(outcomes) => {
+                    Ok((outcomes, over_tls)) => {
+                        // Not after a failed `testing` probe: that session was reported.
+                        if over_tls && (probing || !testing) {
+                            hook::success(rpt, domain, sts.as_ref());
+                        }
                         return DomainResult {
                             outcomes,
                             unreachable: false,
-                        }
+                        };
                     }
                     Err(SessionResult::TlsRefused(reason)) => {
                         tracing::info!(%relay, %reason, "TLS requirement not met");
                         if let Some(p) = sts.as_ref().filter(|_| enforce) {
                             mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
+                            hook::tls_failure(rpt, domain, Some(p), host, ip, &reason);
                         }
                         last_error = reason.clone();
                         tls_refusal = Some(reason);
@@ -287,6 +301,7 @@ pub async fn deliver(
                                     FailureKind::Tls,
                                     &reason,
                                 );
+                                hook::tls_failure(rpt, domain, Some(p), host, ip, &reason);
                             }
                             last_error = reason;
                             probing = false;
@@ -365,7 +380,7 @@ async fn try_host(
     env: &Envelope,
     rcpts: &[&Recipient],
     data_path: &Path,
-) -> Result<Vec<RcptOutcome>, SessionResult> {
+) -> Result<(Vec<RcptOutcome>, bool), SessionResult> {
     let q = &runner.config.queue;
     let addr = SocketAddr::new(ip, port);
     let unreachable = |reason: String| SessionResult::NextHost {
@@ -391,10 +406,11 @@ async fn try_host(
     };
     match session::run(&mut wire, &params, env, rcpts, data_path).await {
         SessionResult::Done(o) => {
-            if let Some(t) = wire.tls_description() {
+            let tls = wire.tls_description();
+            if let Some(t) = &tls {
                 tracing::debug!(%relay, tls = %t, "delivered over TLS");
             }
-            Ok(o)
+            Ok((o, tls.is_some()))
         }
         failed => Err(failed),
     }
