@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::policy::{cert, policy_server, PolicyServer};
 use common::*;
 use ferrymail_dev::dns::Zone;
 use ferrymail_testkit::{free_port, wait_until};
@@ -75,90 +73,6 @@ fn policy_for(host: &str) -> Option<&'static str> {
     })
 }
 
-/// Writes a certificate and key for `names` under `dir` and returns the server config and
-/// the certificate's path.
-fn cert(dir: &Path, stem: &str, names: &[&str]) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let (c, k) = ferrymail_net::tls::self_signed(&names).unwrap();
-    let cp = dir.join(format!("{stem}.crt"));
-    let kp = dir.join(format!("{stem}.key"));
-    std::fs::write(&cp, c).unwrap();
-    std::fs::write(&kp, k).unwrap();
-    (
-        ferrymail_net::tls::load_server_config(&cp, &kp).unwrap(),
-        cp,
-    )
-}
-
-/// A one-request-per-connection HTTPS server answering `GET /.well-known/mta-sts.txt` with
-/// the policy of the requested host; stops when dropped.
-struct PolicyServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for PolicyServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn policy_server(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> PolicyServer {
-    let listener = TcpListener::bind(addr).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let thread = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            let Ok((tcp, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let _ = tcp.set_nonblocking(false);
-            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(conn) = rustls::ServerConnection::new(tls.clone()) else {
-                continue;
-            };
-            let mut stream = rustls::StreamOwned::new(conn, tcp);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let req = String::from_utf8_lossy(&req).into_owned();
-            let host = req
-                .lines()
-                .find_map(|l| l.strip_prefix("Host: "))
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            let resp = match (
-                req.starts_with("GET /.well-known/mta-sts.txt "),
-                policy_for(&host),
-            ) {
-                (true, Some(p)) => format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{p}",
-                    p.len()
-                ),
-                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
-            };
-            let _ = stream.write_all(resp.as_bytes());
-            stream.conn.send_close_notify();
-            let _ = stream.flush();
-        }
-    });
-    PolicyServer {
-        stop,
-        thread: Some(thread),
-    }
-}
-
 struct Setup {
     t: TestEnv,
     good: FakeServer,
@@ -200,7 +114,11 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
         Some(untrusted),
         Arc::new(always),
     );
-    let policy = Some(policy_server(SocketAddr::new(ip(POLICY), https), trusted));
+    let policy = Some(policy_server(
+        SocketAddr::new(ip(POLICY), https),
+        trusted,
+        policy_for,
+    ));
     Setup {
         t,
         good,

@@ -62,13 +62,25 @@ pub fn tls_failure(
     if let Some(r) = rpt {
         let detail = FailureDetail {
             result_type: ResultType::of_tls_failure(reason),
-            sending_ip: None,
+            sending_ip: source_address(ip),
             receiving_mx: Some(host.to_owned()),
             receiving_ip: Some(ip),
             reason: Some(reason.to_owned()),
         };
         r.record(domain, &policy(sts), Outcome::Failure(detail), unix_now());
     }
+}
+
+/// The local address the system routes from towards `ip` (`sending-mta-ip`): a connected
+/// UDP socket sends nothing but is given the address a TCP connection would use.
+fn source_address(ip: IpAddr) -> Option<IpAddr> {
+    let any: IpAddr = match ip {
+        IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let s = std::net::UdpSocket::bind((any, 0)).ok()?;
+    s.connect((ip, 25)).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
 }
 
 /// Each of `hosts` that `sts` does not list: a validation failure (RFC 8460 §4.3.2.1).
