@@ -868,6 +868,9 @@ impl Config {
                 );
             }
         }
+        for (key, reason) in self.queue.tls_rpt.problems() {
+            bad(&format!("queue.tls_rpt.{key}"), reason);
+        }
         if !self.general.postmaster.is_empty() && !self.general.postmaster.contains('@') {
             bad(
                 "general.postmaster",

@@ -57,6 +57,24 @@ impl TlsRpt {
     }
 }
 
+impl TlsRpt {
+    /// What is wrong with the values, as (key under `queue.tls_rpt`, reason).
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let s = &self.sender;
+        let ok = s.is_empty()
+            || s.rsplit_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && super::is_domain(domain)
+                    && !local.contains(|c: char| c.is_whitespace() || "<>\"".contains(c))
+            });
+        if ok {
+            Vec::new()
+        } else {
+            vec![("sender", format!("`{s}` is not a mail address"))]
+        }
+    }
+}
+
 fn or_default(v: &str, default: impl FnOnce() -> String) -> String {
     if v.is_empty() {
         default()
