@@ -25,6 +25,9 @@ pub struct TlsRpt {
     pub send_delay_max: Duration,
     /// Results kept in detail per UTC day; past this only the counts grow.
     pub max_results_per_day: usize,
+    /// Time allowed for POSTing a report to an `https:` address.
+    #[serde(with = "humantime_serde")]
+    pub post_timeout: Duration,
     /// Days of results kept when they could not be reported (no record, DNS failure).
     pub keep_days: u32,
 }
@@ -38,6 +41,7 @@ impl Default for TlsRpt {
             sender: String::new(),
             send_delay_max: Duration::from_secs(3600),
             max_results_per_day: 100_000,
+            post_timeout: Duration::from_secs(30),
             keep_days: 3,
         }
     }

@@ -1,7 +1,7 @@
 //! TLS-RPT (RFC 8460) end to end: queue-runner delivers to one domain over verified TLS and
 //! fails another's MTA-STS policy (untrusted certificate), is asked through the control
-//! socket for the day's reports, and the reports it mails to the `rua` address of each
-//! domain are checked by an independent validator, Python's `jsonschema` (Debian
+//! socket for the day's reports, and the reports it mails and POSTs to the `rua` addresses of
+//! each domain are checked by an independent validator, Python's `jsonschema` (Debian
 //! `python3-jsonschema`, in `.ci/packages`), against `tests/tls-rpt/schema.json`.
 
 mod common;
@@ -31,7 +31,7 @@ fn ip(o: [u8; 4]) -> IpAddr {
     IpAddr::from(o)
 }
 
-fn zone() -> Zone {
+fn zone(https: u16) -> Zone {
     let mut z = Zone::new();
     z.mx("good.test", 10, "mx.good.test")
         .a("mx.good.test", ip(GOOD_MX))
@@ -44,7 +44,7 @@ fn zone() -> Zone {
             .a(&format!("mta-sts.{d}"), ip(POLICY))
             .txt(
                 &format!("_smtp._tls.{d}"),
-                &format!("v=TLSRPTv1; rua=mailto:{RUA},https://reports.test/tlsrpt"),
+                &format!("v=TLSRPTv1; rua=mailto:{RUA},https://mta-sts.{d}:{https}/tlsrpt"),
             );
     }
     z
@@ -137,7 +137,7 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
     }
     let port = free_port(ip(GOOD_MX));
     let https = free_port(ip(POLICY));
-    let mut t = test_env(zone(), port);
+    let mut t = test_env(zone(https), port);
     let dir = t.env.state_dir.join("test-ca");
     std::fs::create_dir_all(&dir).unwrap();
     let (trusted, ca) = cert(
@@ -170,7 +170,7 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
         Arc::new(always),
     );
     let reports = smtp_server(SocketAddr::new(ip(REPORTS_MX), port), ext, Arc::new(always));
-    let _policy = policy_server(SocketAddr::new(ip(POLICY), https), trusted, policy_for);
+    let policy = policy_server(SocketAddr::new(ip(POLICY), https), trusted, policy_for);
     let _qr = t.start();
 
     let delivered: Vec<_> = (0..3)
@@ -205,7 +205,10 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
     assert_eq!(good.messages().len(), 3);
 
     let r = control(&t, &Request::TlsReports { day: None });
-    assert!(r.message.starts_with("2 TLS reports queued"), "{r:?}");
+    assert!(
+        r.message.starts_with("2 TLS reports queued and 2 posted"),
+        "{r:?}"
+    );
     assert!(
         wait_until(Duration::from_secs(30), || reports.messages().len() == 2),
         "log:\n{}",
@@ -221,6 +224,20 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
         assert!(msg.rcpts.iter().any(|r| r.contains(RUA)), "{msg:?}");
         assert!(msg.mail_from.contains("noreply-tlsrpt@"), "{msg:?}");
         let json = report_json(&msg.data, domain);
+        // The same report, POSTed to the https: address.
+        let posts = policy.posts.lock().unwrap().clone();
+        let posted = posts
+            .iter()
+            .map(|(path, gz)| {
+                assert_eq!(path, "/tlsrpt");
+                let mut j = String::new();
+                flate2::read::GzDecoder::new(&gz[..])
+                    .read_to_string(&mut j)
+                    .unwrap();
+                j
+            })
+            .find(|j| j.contains(&format!("\"policy-domain\":\"{domain}\"")));
+        assert_eq!(posted.as_deref(), Some(json.as_str()));
         let errors = validate(tmp.path(), &json);
         assert!(errors.trim().is_empty(), "{errors}\n{json}");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -251,8 +268,10 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
     // The reports' own delivery is not reported, and a domain gets one report a day.
     let again = control(&t, &Request::TlsReports { day: None });
     assert!(
-        again.message.starts_with("0 TLS reports queued"),
+        again
+            .message
+            .starts_with("0 TLS reports queued and 0 posted"),
         "{again:?}"
     );
-    assert!(t.log().contains("TLS report by HTTPS is not supported"));
+    assert_eq!(policy.posts.lock().unwrap().len(), 2);
 }

@@ -5,12 +5,14 @@
 //! [`Recorder`] the delivery code feeds, one append-only file per UTC day under
 //! `<state_dir>/tls-rpt/`; [`record`] parses the `_smtp._tls` TXT record and [`report`]
 //! builds the JSON report and the message carrying it, both sans-IO; [`send`] is the daily
-//! task that looks up where each domain wants its report and queues it; [`hook`] holds the
+//! task that looks up where each domain wants its report and queues it ([`post`] for
+//! `https:` addresses); [`hook`] holds the
 //! calls made from delivery.
 
 pub mod day;
 pub mod hook;
 pub mod model;
+pub mod post;
 pub mod record;
 pub mod report;
 pub mod send;

@@ -111,16 +111,12 @@ impl ResultType {
 
     /// The result type of a failed policy fetch.
     pub fn of_fetch_error(e: &crate::mta_sts::fetch::FetchError) -> ResultType {
+        use crate::https::HttpsError;
         use crate::mta_sts::fetch::FetchError as F;
         match e {
-            F::Tls(..) => ResultType::StsWebpkiInvalid,
+            F::Https(HttpsError::Tls(..)) => ResultType::StsWebpkiInvalid,
             F::ContentType | F::TooLarge(_) => ResultType::StsPolicyInvalid,
-            F::NoAddress(_)
-            | F::Dns(..)
-            | F::Io(..)
-            | F::Timeout
-            | F::Malformed(_)
-            | F::Status(_) => ResultType::StsPolicyFetchError,
+            F::Https(_) | F::Malformed(_) | F::Status(_) => ResultType::StsPolicyFetchError,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! `queue.tls_rpt.send_delay_max`, so senders do not all report at once, RFC 8460 §4.1),
 //! every finished day's results are reported to each domain that publishes a
 //! `_smtp._tls` record. Mail reports go through the spool like any message, from the
-//! configured sender; `https:` addresses are not supported yet and are logged and skipped.
+//! configured sender; `https:` addresses get it POSTed ([`super::post`]), once: a failed
+//! POST is logged, not retried.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ use crate::runner::Runner;
 pub struct Pass {
     /// Report messages queued.
     pub queued: usize,
+    /// Reports POSTed.
+    pub posted: usize,
     /// Domains left for a later pass (DNS or spool failure).
     pub pending: usize,
 }
@@ -124,9 +127,15 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
                         }
                     }
                 }
-                Rua::Https(uri) => {
-                    tracing::info!(%domain, %uri, "TLS report by HTTPS is not supported; skipped");
-                }
+                Rua::Https(uri) => match post_report(runner, &json, uri).await {
+                    Ok(()) => {
+                        tracing::info!(%domain, %day, %uri, "TLS report posted");
+                        pass.posted += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%domain, %day, %uri, error = %e, "TLS report POST failed")
+                    }
+                },
             }
         }
         if failed {
@@ -139,6 +148,12 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
         rec.remove(day);
     }
     pass
+}
+
+async fn post_report(runner: &Runner, json: &serde_json::Value, uri: &str) -> Result<(), String> {
+    let gz = super::report::gzip(json).map_err(|e| e.to_string())?;
+    let limit = runner.config.queue.tls_rpt.post_timeout;
+    super::post::post(&runner.resolver, &runner.tls.verify, uri, &gz, limit).await
 }
 
 async fn enqueue(
@@ -182,7 +197,7 @@ pub async fn control(runner: &Arc<Runner>, day: Option<&str>) -> Result<String, 
     };
     let p = send_day(runner, &rec, day).await;
     Ok(format!(
-        "{} TLS reports queued for {day}, {} domains pending",
-        p.queued, p.pending
+        "{} TLS reports queued and {} posted for {day}, {} domains pending",
+        p.queued, p.posted, p.pending
     ))
 }

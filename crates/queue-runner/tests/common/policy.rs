@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Writes a certificate and key for `names` under `dir` and returns the server config and
@@ -26,9 +26,14 @@ pub fn cert(
     )
 }
 
+/// The POSTs a [`PolicyServer`] took: path and body.
+pub type Posts = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A one-request-per-connection HTTPS server answering `GET /.well-known/mta-sts.txt` with
-/// `policy_for` the requested host; stops when dropped.
+/// `policy_for` the requested host, and taking any POST (recorded in `posts` as path and
+/// body, answered 200); stops when dropped.
 pub struct PolicyServer {
+    pub posts: Posts,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -50,7 +55,8 @@ pub fn policy_server(
     let listener = TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
+    let posts = Arc::new(Mutex::new(Vec::new()));
+    let (s, recorded) = (stop.clone(), posts.clone());
     let thread = std::thread::spawn(move || {
         while !s.load(Ordering::Relaxed) {
             let Ok((tcp, _)) = listener.accept() else {
@@ -71,7 +77,31 @@ pub fn policy_server(
                     Ok(n) => req.extend_from_slice(&buf[..n]),
                 }
             }
+            let head_len = req
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(req.len(), |i| i + 4);
+            let mut body = req.split_off(head_len);
             let req = String::from_utf8_lossy(&req).into_owned();
+            if let Some(path) = req.strip_prefix("POST ") {
+                let path = path.split(' ').next().unwrap_or("").to_owned();
+                let len: usize = req
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while body.len() < len {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.extend_from_slice(&buf[..n]),
+                    }
+                }
+                recorded.lock().unwrap().push((path, body));
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+                continue;
+            }
             let host = req
                 .lines()
                 .find_map(|l| l.strip_prefix("Host: "))
@@ -94,6 +124,7 @@ pub fn policy_server(
         }
     });
     PolicyServer {
+        posts,
         stop,
         thread: Some(thread),
     }
