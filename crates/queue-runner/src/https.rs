@@ -40,64 +40,49 @@ pub async fn exchange(
     max_response: usize,
     limit: Duration,
 ) -> Result<Vec<u8>, HttpsError> {
-    match tokio::time::timeout(
-        limit,
-        exchange_inner(resolver, connector, host, port, request, max_response),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(HttpsError::Timeout),
-    }
-}
-
-async fn exchange_inner(
-    resolver: &Resolver,
-    connector: &TlsConnector,
-    host: &str,
-    port: u16,
-    request: &[u8],
-    max_response: usize,
-) -> Result<Vec<u8>, HttpsError> {
-    let host = host.to_owned();
-    let addrs = match resolver.addrs(&host).await {
-        AddrAnswer::Addrs(a) => a,
-        AddrAnswer::NoAddress => return Err(HttpsError::NoAddress(host)),
-        AddrAnswer::TempFail(e) => return Err(HttpsError::Dns(host, e)),
-    };
-    let io = |e: std::io::Error| HttpsError::Io(host.clone(), e.to_string());
-    let mut last = HttpsError::NoAddress(host.clone());
-    for ip in addrs {
-        let tcp = match TcpStream::connect(SocketAddr::new(ip, port)).await {
-            Ok(t) => t,
-            Err(e) => {
-                last = io(e);
-                continue;
-            }
+    tokio::time::timeout(limit, async {
+        let host = host.to_owned();
+        let addrs = match resolver.addrs(&host).await {
+            AddrAnswer::Addrs(a) => a,
+            AddrAnswer::NoAddress => return Err(HttpsError::NoAddress(host)),
+            AddrAnswer::TempFail(e) => return Err(HttpsError::Dns(host, e)),
         };
-        let name = ServerName::try_from(host.clone())
-            .map_err(|e| HttpsError::Tls(host.clone(), e.to_string()))?;
-        let mut tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| HttpsError::Tls(host.clone(), e.to_string()))?;
-        tls.write_all(request).await.map_err(io)?;
-        tls.flush().await.map_err(io)?;
-        let mut resp = Vec::new();
-        let read = (&mut tls)
-            .take(max_response as u64)
-            .read_to_end(&mut resp)
-            .await;
-        // A server that closes without TLS close_notify has still sent its whole answer
-        // when the body is complete; callers check Content-Length when given.
-        if let Err(e) = read {
-            if e.kind() != std::io::ErrorKind::UnexpectedEof {
-                return Err(io(e));
+        let io = |e: std::io::Error| HttpsError::Io(host.clone(), e.to_string());
+        let mut last = HttpsError::NoAddress(host.clone());
+        for ip in addrs {
+            let tcp = match TcpStream::connect(SocketAddr::new(ip, port)).await {
+                Ok(t) => t,
+                Err(e) => {
+                    last = io(e);
+                    continue;
+                }
+            };
+            let name = ServerName::try_from(host.clone())
+                .map_err(|e| HttpsError::Tls(host.clone(), e.to_string()))?;
+            let mut tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| HttpsError::Tls(host.clone(), e.to_string()))?;
+            tls.write_all(request).await.map_err(io)?;
+            tls.flush().await.map_err(io)?;
+            let mut resp = Vec::new();
+            let read = (&mut tls)
+                .take(max_response as u64)
+                .read_to_end(&mut resp)
+                .await;
+            // A server that closes without TLS close_notify has still sent its whole answer
+            // when the body is complete; callers check Content-Length when given.
+            if let Err(e) = read {
+                if e.kind() != std::io::ErrorKind::UnexpectedEof {
+                    return Err(io(e));
+                }
             }
+            return Ok(resp);
         }
-        return Ok(resp);
-    }
-    Err(last)
+        Err(last)
+    })
+    .await
+    .unwrap_or(Err(HttpsError::Timeout))
 }
 
 /// The status code of an HTTP/1.x answer.

@@ -13,15 +13,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::policy::{cert, policy_server};
+use common::policy::{sts_world, BAD_CERT_MX, GOOD_MX, POLICY};
 use common::*;
 use ferrymail_dev::dns::Zone;
 use ferrymail_queue_control::{request, Request, Response};
 use ferrymail_testkit::{free_port, wait_until};
 
-const GOOD_MX: [u8; 4] = [127, 0, 0, 3];
-const POLICY: [u8; 4] = [127, 0, 0, 4];
-const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
 /// The MX of the domain reports are mailed to.
 const REPORTS_MX: [u8; 4] = [127, 0, 0, 6];
 
@@ -138,39 +135,26 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
     let port = free_port(ip(GOOD_MX));
     let https = free_port(ip(POLICY));
     let mut t = test_env(zone(https), port);
-    let dir = t.env.state_dir.join("test-ca");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (trusted, ca) = cert(
-        &dir,
-        "trusted",
+    let w = sts_world(
+        &mut t,
+        port,
+        https,
         &["mta-sts.good.test", "mta-sts.badcert.test", "mx.good.test"],
+        policy_for,
     );
-    let (untrusted, _) = cert(&dir, "untrusted", &["mx.badcert.test"]);
     let c = &mut t.env.config;
-    c.queue.tls_trust_anchors = vec![ca];
-    c.queue.mta_sts.https_port = https;
-    c.queue.mta_sts.fetch_timeout = Duration::from_secs(3);
     // One attempt per message: the failures to count are exactly the messages sent.
     c.queue.retry_initial = Duration::from_secs(3600);
     c.queue.retry_max = Duration::from_secs(3600);
     c.queue.tls_rpt.enabled = true;
     c.queue.tls_rpt.organization = "Ferrymail Test".into();
     t.env.save_config().unwrap();
-    let ext: &[&str] = &["PIPELINING"];
-    let good = smtp_server_tls(
-        SocketAddr::new(ip(GOOD_MX), port),
-        ext,
-        Some(trusted.clone()),
+    let reports = smtp_server(
+        SocketAddr::new(ip(REPORTS_MX), port),
+        &["PIPELINING"],
         Arc::new(always),
     );
-    let _bad = smtp_server_tls(
-        SocketAddr::new(ip(BAD_CERT_MX), port),
-        ext,
-        Some(untrusted),
-        Arc::new(always),
-    );
-    let reports = smtp_server(SocketAddr::new(ip(REPORTS_MX), port), ext, Arc::new(always));
-    let policy = policy_server(SocketAddr::new(ip(POLICY), https), trusted, policy_for);
+    let (good, policy) = (w.good, w.policy);
     let _qr = t.start();
 
     let delivered: Vec<_> = (0..3)

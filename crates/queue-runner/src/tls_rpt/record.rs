@@ -67,7 +67,7 @@ fn parse_rua(value: &str) -> Vec<Rua> {
             let u = strip_size(u.trim());
             let (scheme, rest) = u.split_once(':')?;
             if scheme.eq_ignore_ascii_case("mailto") {
-                let addr = percent_decode(rest.split('?').next().unwrap_or(""))?;
+                let addr = ferrymail_smtp::percent::decode(rest.split('?').next().unwrap_or(""))?;
                 let (local, domain) = addr.rsplit_once('@')?;
                 (!local.is_empty() && !domain.is_empty() && !addr.contains(['<', '>', ' ']))
                     .then_some(Rua::Mailto(addr))
@@ -94,23 +94,6 @@ fn strip_size(u: &str) -> &str {
         }
         _ => u,
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

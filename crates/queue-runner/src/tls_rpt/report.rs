@@ -169,12 +169,7 @@ pub fn build_message(
     m.push_str(&format!("TLS-Report-Domain: {domain}\r\n"));
     m.push_str(&format!("TLS-Report-Submitter: {}\r\n", s.host));
     m.push_str("Auto-Submitted: auto-generated\r\n");
-    m.push_str("MIME-Version: 1.0\r\n");
-    m.push_str(&format!(
-        "Content-Type: multipart/report; report-type=\"tlsrpt\";\r\n\tboundary=\"{boundary}\"\r\n"
-    ));
-    m.push_str("\r\nThis is a MIME-encapsulated message.\r\n\r\n");
-    m.push_str(&format!("--{boundary}\r\n"));
+    m.push_str(&crate::dsn::multipart_report_head("\"tlsrpt\"", &boundary));
     m.push_str("Content-Type: text/plain; charset=us-ascii\r\n\r\n");
     m.push_str(&format!(
         "This is an aggregate TLS report (RFC 8460) from {} for {domain},\r\n\

@@ -1,11 +1,14 @@
-//! MTA-STS test fixtures: certificates for loopback hosts and an HTTPS policy server.
+//! MTA-STS test fixtures: certificates for loopback hosts, an HTTPS policy server, and the
+//! two MX hosts (trusted and untrusted certificate) the MTA-STS and TLS-RPT tests deliver to.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use super::{always, smtp_server_tls, FakeServer, TestEnv};
 
 /// Writes a certificate and key for `names` under `dir` and returns the server config and
 /// the certificate's path.
@@ -127,5 +130,58 @@ pub fn policy_server(
         posts,
         stop,
         thread: Some(thread),
+    }
+}
+
+/// The MX whose certificate the configuration trusts.
+pub const GOOD_MX: [u8; 4] = [127, 0, 0, 3];
+/// The policy host of every test domain.
+pub const POLICY: [u8; 4] = [127, 0, 0, 4];
+/// An MX (`mx.badcert.test`) whose certificate no configured authority signed.
+pub const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
+
+/// The servers of an MTA-STS test.
+pub struct StsWorld {
+    pub good: FakeServer,
+    pub bad: FakeServer,
+    pub policy: PolicyServer,
+}
+
+/// Starts the MX at [`GOOD_MX`] and the policy host at [`POLICY`] (serving `policy_for`)
+/// with one certificate for `names`, which `t`'s configuration trusts, and the MX at
+/// [`BAD_CERT_MX`] with a certificate valid for its name but signed by no configured
+/// authority; MX hosts listen on `smtp_port`, the policy host on `https`. `t`'s
+/// configuration is changed to match but not saved: the caller edits it further.
+pub fn sts_world(
+    t: &mut TestEnv,
+    smtp_port: u16,
+    https: u16,
+    names: &[&str],
+    policy_for: fn(&str) -> Option<&'static str>,
+) -> StsWorld {
+    let dir = t.env.state_dir.join("test-ca");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (trusted, ca) = cert(&dir, "trusted", names);
+    let (untrusted, _) = cert(&dir, "untrusted", &["mx.badcert.test"]);
+    let q = &mut t.env.config.queue;
+    q.tls_trust_anchors = vec![ca];
+    q.mta_sts.https_port = https;
+    q.mta_sts.fetch_timeout = Duration::from_secs(3);
+    let at = |ip: [u8; 4], port| SocketAddr::new(IpAddr::from(ip), port);
+    let ext: &[&str] = &["PIPELINING"];
+    StsWorld {
+        good: smtp_server_tls(
+            at(GOOD_MX, smtp_port),
+            ext,
+            Some(trusted.clone()),
+            Arc::new(always),
+        ),
+        bad: smtp_server_tls(
+            at(BAD_CERT_MX, smtp_port),
+            ext,
+            Some(untrusted),
+            Arc::new(always),
+        ),
+        policy: policy_server(at(POLICY, https), trusted, policy_for),
     }
 }
