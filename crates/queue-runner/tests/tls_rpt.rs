@@ -35,7 +35,11 @@ fn zone(https: u16) -> Zone {
         .mx("badcert.test", 10, "mx.badcert.test")
         .a("mx.badcert.test", ip(BAD_CERT_MX))
         .mx("reports.test", 10, "mx.reports.test")
-        .a("mx.reports.test", ip(REPORTS_MX));
+        .a("mx.reports.test", ip(REPORTS_MX))
+        .txt(
+            "_smtp._tls.reports.test",
+            &format!("v=TLSRPTv1; rua=mailto:{RUA}"),
+        );
     for d in ["good.test", "badcert.test"] {
         z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
             .a(&format!("mta-sts.{d}"), ip(POLICY))
@@ -139,7 +143,12 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
         &mut t,
         port,
         https,
-        &["mta-sts.good.test", "mta-sts.badcert.test", "mx.good.test"],
+        &[
+            "mta-sts.good.test",
+            "mta-sts.badcert.test",
+            "mx.good.test",
+            "mx.reports.test",
+        ],
         policy_for,
     );
     let c = &mut t.env.config;
@@ -149,13 +158,15 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
     c.queue.tls_rpt.enabled = true;
     c.queue.tls_rpt.organization = "Ferrymail Test".into();
     t.env.save_config().unwrap();
-    let reports = smtp_server(
+    // Over TLS: were the reports' own sessions recorded, reports.test would get one.
+    let reports = smtp_server_tls(
         SocketAddr::new(ip(REPORTS_MX), port),
         &["PIPELINING"],
+        Some(w.trusted.clone()),
         Arc::new(always),
     );
     let (good, policy) = (w.good, w.policy);
-    let _qr = t.start();
+    let qr = t.start();
 
     let delivered: Vec<_> = (0..3)
         .map(|i| {
@@ -249,7 +260,23 @@ fn daily_reports_validate_against_the_rfc_schema_and_count_what_happened() {
             assert_eq!(p["failure-details"].as_array().unwrap().len(), 1);
         }
     }
-    // The reports' own delivery is not reported, and a domain gets one report a day.
+    // The reports' own delivery is not recorded, and a domain gets one report a day, also
+    // across a restart.
+    assert!(
+        wait_until(Duration::from_secs(30), || t
+            .queued()
+            .iter()
+            .all(|e| refused.contains(&e.id))),
+        "log:\n{}",
+        t.log()
+    );
+    assert!(
+        reports.messages().iter().all(|m| m.tls),
+        "{:?}",
+        reports.messages()
+    );
+    drop(qr);
+    let _qr = t.start();
     let again = control(&t, &Request::TlsReports { day: None });
     assert!(
         again

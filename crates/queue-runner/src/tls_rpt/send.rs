@@ -5,7 +5,7 @@
 //! configured sender; `https:` addresses get it POSTed ([`super::post`]), once: a failed
 //! POST is logged, not retried.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use rand::Rng;
 use super::day::Day;
 use super::record::{parse_records, RecordError, Rua};
 use super::report::{build_json, build_message, reportable, Submitter};
-use super::store::Recorder;
+use super::store::{Entry, Recorder};
 use crate::runner::Runner;
 
 /// What one pass over a day did.
@@ -76,11 +76,10 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
         }
     };
     let sent = rec.sent(day);
-    let domains: BTreeSet<&str> = entries
-        .iter()
-        .map(|e| e.domain.as_str())
-        .filter(|d| !sent.contains(*d))
-        .collect();
+    let mut by_domain: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for e in entries.into_iter().filter(|e| !sent.contains(&e.domain)) {
+        by_domain.entry(e.domain.clone()).or_default().push(e);
+    }
     let c = &runner.config.queue.tls_rpt;
     let host = runner.hostname.clone();
     let submitter = Submitter {
@@ -89,7 +88,8 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
         sender: c.sender(&host),
         host,
     };
-    for domain in domains {
+    for (domain, entries) in &by_domain {
+        let domain = domain.as_str();
         if !reportable(domain) {
             continue;
         }
@@ -108,7 +108,7 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
                 continue;
             }
         };
-        let Some(json) = build_json(domain, day, &entries, &submitter) else {
+        let Some(json) = build_json(domain, day, entries, &submitter) else {
             continue;
         };
         let mut failed = false;

@@ -142,6 +142,8 @@ pub const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
 
 /// The servers of an MTA-STS test.
 pub struct StsWorld {
+    /// The trusted certificate, for further servers.
+    pub trusted: Arc<rustls::ServerConfig>,
     pub good: FakeServer,
     pub bad: FakeServer,
     pub policy: PolicyServer,
@@ -170,6 +172,7 @@ pub fn sts_world(
     let at = |ip: [u8; 4], port| SocketAddr::new(IpAddr::from(ip), port);
     let ext: &[&str] = &["PIPELINING"];
     StsWorld {
+        trusted: trusted.clone(),
         good: smtp_server_tls(
             at(GOOD_MX, smtp_port),
             ext,
