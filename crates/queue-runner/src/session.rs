@@ -36,9 +36,11 @@ pub enum TlsUse {
     /// Plaintext only (LMTP, or a retry after a failed opportunistic handshake).
     Off,
     /// STARTTLS when offered with this connector; `required` makes its absence a deferral.
+    /// `verified`: the connector authenticates the server (PKIX or DANE), for the log.
     Starttls {
         connector: TlsConnector,
         required: bool,
+        verified: bool,
     },
 }
 
@@ -282,6 +284,7 @@ pub async fn open(
     if let TlsUse::Starttls {
         connector,
         required,
+        ..
     } = &p.tls
     {
         if ext.starttls && !wire.is_tls() {
