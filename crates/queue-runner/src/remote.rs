@@ -15,7 +15,9 @@ use crate::mta_sts::{self, enforce::FailureKind, Mode};
 use crate::outcome::RcptOutcome;
 use crate::requiretls;
 use crate::runner::Runner;
-use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
+use crate::session::{
+    self, Dialect, RefusalKind, SessionParams, SessionResult, TlsRefusal, TlsUse,
+};
 use crate::tls_plan::{self, DomainTls, HostTls};
 use crate::wire::SmtpClientConn;
 
@@ -331,13 +333,14 @@ pub async fn deliver(
                             unreachable: false,
                         }
                     }
-                    Err(SessionResult::TlsRefused(reason)) => {
-                        let reason = match &tls.dane {
-                            Some(_) => {
+                    Err(SessionResult::TlsRefused(TlsRefusal { kind, reason })) => {
+                        let reason = match (&tls.dane, kind) {
+                            (Some(d), RefusalKind::Handshake) if d.rejected() => {
                                 crate::dane::count("mismatch");
-                                format!("DANE: no TLS with a certificate matching the TLSA records of {host}: {reason}")
+                                format!("DANE: the certificate of {host} matches none of its TLSA records: {reason}")
                             }
-                            None => reason,
+                            (Some(_), _) => format!("DANE: {reason}"),
+                            (None, _) => reason,
                         };
                         tracing::info!(%relay, %reason, "TLS requirement not met");
                         if let Some(p) = sts.as_ref().filter(|_| enforce && tls.dane.is_none()) {
@@ -359,7 +362,7 @@ pub async fn deliver(
                                 );
                             }
                             last_error = reason;
-                            tls = tls_plan::fallback(runner, &plan);
+                            tls = tls_plan::fallback(&runner.tls, &plan);
                             continue;
                         }
                         last_error = reason;

@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 use crate::dane::{DaneVerifier, TlsaAnswer};
 use crate::runner::Runner;
 use crate::session::TlsUse;
+use crate::wire::TlsClients;
 
 /// The destination-wide part of the decision.
 #[derive(Debug, Clone)]
@@ -43,9 +44,9 @@ pub struct DomainTls {
 pub fn policy_for(config: &Config, domain: &str) -> TlsPolicy {
     let q = &config.queue;
     q.tls_policies
-        .get(&domain.to_ascii_lowercase())
-        .copied()
-        .unwrap_or(q.tls_policy)
+        .iter()
+        .find(|(d, _)| d.eq_ignore_ascii_case(domain))
+        .map_or(q.tls_policy, |(_, p)| *p)
 }
 
 /// How one host is to be tried.
@@ -110,7 +111,9 @@ pub async fn for_host(
     host: &str,
     port: u16,
 ) -> Result<HostTls, Skip> {
-    let tlsa = match (&runner.dane, d.dane) {
+    // An address literal (a route's `[192.0.2.1]`) has no name to hold TLSA records.
+    let named = host.parse::<std::net::IpAddr>().is_err();
+    let tlsa = match (&runner.dane, d.dane && named) {
         (Some(dane), true) => dane.tlsa(host, port).await,
         _ => TlsaAnswer::None,
     };
@@ -181,11 +184,11 @@ pub async fn for_host(
             probing: true,
         });
     }
-    Ok(fallback(runner, d))
+    Ok(fallback(&runner.tls, d))
 }
 
 /// The plan without DANE: what the requirements and the policy level say.
-pub fn fallback(runner: &Runner, d: &DomainTls) -> HostTls {
+pub fn fallback(clients: &TlsClients, d: &DomainTls) -> HostTls {
     let plain = |label| HostTls {
         tls: TlsUse::Off,
         label,
@@ -199,18 +202,18 @@ pub fn fallback(runner: &Runner, d: &DomainTls) -> HostTls {
         probing: false,
     };
     if let Some(by) = d.require_verified {
-        return tls(runner.tls.verify.clone(), true, true, by);
+        return tls(clients.verify.clone(), true, true, by);
     }
     if !d.policy_applies {
-        return tls(runner.tls.any.clone(), false, false, "waived");
+        return tls(clients.any.clone(), false, false, "waived");
     }
     match d.policy {
         TlsPolicy::None => plain("none"),
         TlsPolicy::May | TlsPolicy::Dane | TlsPolicy::DaneOnly => {
-            tls(runner.tls.any.clone(), false, false, d.policy.as_str())
+            tls(clients.any.clone(), false, false, d.policy.as_str())
         }
-        TlsPolicy::Encrypt => tls(runner.tls.any.clone(), true, false, "encrypt"),
-        TlsPolicy::Verify => tls(runner.tls.verify.clone(), true, true, "verify"),
+        TlsPolicy::Encrypt => tls(clients.any.clone(), true, false, "encrypt"),
+        TlsPolicy::Verify => tls(clients.verify.clone(), true, true, "verify"),
     }
 }
 
@@ -219,5 +222,81 @@ fn starttls(connector: TlsConnector, required: bool, verified: bool) -> TlsUse {
         connector,
         required,
         verified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn domain(policy: TlsPolicy) -> DomainTls {
+        DomainTls {
+            policy,
+            policy_applies: true,
+            require_verified: None,
+            dane: false,
+            sts_testing: false,
+        }
+    }
+
+    /// (required, verified, label) of the plan, `None` for plaintext.
+    fn shape(h: &HostTls) -> Option<(bool, bool, &'static str)> {
+        match &h.tls {
+            TlsUse::Off => None,
+            TlsUse::Starttls {
+                required, verified, ..
+            } => Some((*required, *verified, h.label)),
+        }
+    }
+
+    #[test]
+    fn levels_without_dane_records() {
+        let c = TlsClients::new(&[]).unwrap();
+        let plan = |d: DomainTls| shape(&fallback(&c, &d));
+        assert_eq!(plan(domain(TlsPolicy::None)), None);
+        assert_eq!(plan(domain(TlsPolicy::May)), Some((false, false, "may")));
+        assert_eq!(plan(domain(TlsPolicy::Dane)), Some((false, false, "dane")));
+        assert_eq!(
+            plan(domain(TlsPolicy::Encrypt)),
+            Some((true, false, "encrypt"))
+        );
+        assert_eq!(
+            plan(domain(TlsPolicy::Verify)),
+            Some((true, true, "verify"))
+        );
+        // A requirement wins over any level, even `none`.
+        let mut d = domain(TlsPolicy::None);
+        d.require_verified = Some("requiretls");
+        assert_eq!(plan(d), Some((true, true, "requiretls")));
+        // `TLS-Required: No` waives the level but still tries STARTTLS.
+        let mut d = domain(TlsPolicy::Verify);
+        d.policy_applies = false;
+        assert_eq!(plan(d), Some((false, false, "waived")));
+    }
+
+    #[test]
+    fn per_destination_policy_overrides_the_default() {
+        let mut config = Config::default();
+        config.queue.tls_policy = TlsPolicy::May;
+        config
+            .queue
+            .tls_policies
+            .insert("bank.test".into(), TlsPolicy::DaneOnly);
+        assert_eq!(policy_for(&config, "Bank.TEST"), TlsPolicy::DaneOnly);
+        assert_eq!(policy_for(&config, "sub.bank.test"), TlsPolicy::May);
+        assert_eq!(policy_for(&config, "other.test"), TlsPolicy::May);
+    }
+
+    #[test]
+    fn the_log_names_policy_verification_and_session() {
+        let c = TlsClients::new(&[]).unwrap();
+        let verify = fallback(&c, &domain(TlsPolicy::Verify));
+        assert_eq!(
+            verify.describe(Some("TLSv1.3 with cipher X")),
+            "verify verified certificate, TLSv1.3 with cipher X"
+        );
+        let may = fallback(&c, &domain(TlsPolicy::May));
+        assert_eq!(may.describe(Some("TLSv1.2")), "may unverified, TLSv1.2");
+        assert_eq!(may.plaintext().describe(None), "may plaintext");
     }
 }

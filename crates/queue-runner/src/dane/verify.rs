@@ -25,6 +25,8 @@ pub struct DaneVerifier {
     names: Vec<String>,
     provider: Arc<CryptoProvider>,
     matched: Mutex<Option<String>>,
+    /// Whether a certificate was checked and matched no record.
+    rejected: std::sync::atomic::AtomicBool,
 }
 
 impl DaneVerifier {
@@ -34,6 +36,7 @@ impl DaneVerifier {
             names,
             provider,
             matched: Mutex::new(None),
+            rejected: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -43,6 +46,12 @@ impl DaneVerifier {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Whether the server's certificate was refused (rather than the handshake failing
+    /// for another reason).
+    pub fn rejected(&self) -> bool {
+        self.rejected.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn note(&self, t: &Tlsa, what: &str) {
@@ -103,6 +112,8 @@ impl ServerCertVerifier for DaneVerifier {
                 }
             }
         }
+        self.rejected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Err(rustls::Error::InvalidCertificate(
             CertificateError::ApplicationVerificationFailure,
         ))
@@ -140,5 +151,117 @@ impl ServerCertVerifier for DaneVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrymail_net::tlsa::{association, CERT, SHA2_256, SPKI};
+
+    struct Chain {
+        leaf: CertificateDer<'static>,
+        ca: CertificateDer<'static>,
+    }
+
+    /// A CA and a leaf for `name` it signed.
+    fn chain(name: &str) -> Chain {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![name.to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &issuer)
+            .unwrap();
+        Chain {
+            leaf: leaf.der().clone(),
+            ca: ca.der().clone(),
+        }
+    }
+
+    fn record(usage: u8, selector: u8, cert: &CertificateDer<'_>) -> Tlsa {
+        Tlsa {
+            usage,
+            selector,
+            matching: SHA2_256,
+            data: association(cert, selector, SHA2_256).unwrap(),
+        }
+    }
+
+    fn verifier(records: Vec<Tlsa>, names: &[&str]) -> DaneVerifier {
+        DaneVerifier::new(
+            records,
+            names.iter().map(|n| n.to_string()).collect(),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+    }
+
+    fn check(v: &DaneVerifier, c: &Chain, intermediates: &[CertificateDer<'_>]) -> bool {
+        let name = ServerName::try_from("ignored.test").unwrap();
+        v.verify_server_cert(&c.leaf, intermediates, &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn dane_ee_matches_the_leaf_whatever_its_name() {
+        let c = chain("somewhere.else");
+        let v = verifier(vec![record(DANE_EE, SPKI, &c.leaf)], &["mx.a.test"]);
+        assert!(check(&v, &c, &[]));
+        assert_eq!(v.matched().as_deref(), Some("3 1 1 leaf"));
+        assert!(!v.rejected());
+        let v = verifier(vec![record(DANE_EE, CERT, &c.leaf)], &["mx.a.test"]);
+        assert!(check(&v, &c, std::slice::from_ref(&c.ca)));
+    }
+
+    #[test]
+    fn another_key_is_refused() {
+        let (c, other) = (chain("mx.a.test"), chain("mx.a.test"));
+        let v = verifier(
+            vec![
+                record(DANE_EE, SPKI, &other.leaf),
+                record(DANE_TA, SPKI, &other.ca),
+            ],
+            &["mx.a.test"],
+        );
+        assert!(!check(&v, &c, std::slice::from_ref(&c.ca)));
+        assert!(v.rejected());
+        assert_eq!(v.matched(), None);
+    }
+
+    #[test]
+    fn dane_ta_needs_the_anchor_in_the_chain_and_a_reference_name() {
+        let c = chain("mx.a.test");
+        let ta = || vec![record(DANE_TA, SPKI, &c.ca)];
+        let v = verifier(ta(), &["mx.a.test", "a.test"]);
+        assert!(check(&v, &c, std::slice::from_ref(&c.ca)));
+        assert_eq!(v.matched().as_deref(), Some("2 1 1 trust anchor"));
+        // The next-hop domain is a reference name too.
+        let c2 = chain("a.test");
+        let v = verifier(
+            vec![record(DANE_TA, CERT, &c2.ca)],
+            &["mx.a.test", "a.test"],
+        );
+        assert!(check(&v, &c2, std::slice::from_ref(&c2.ca)));
+        // The anchor must be presented.
+        let v = verifier(ta(), &["mx.a.test"]);
+        assert!(!check(&v, &c, &[]));
+        // The leaf must name the MX host (or the domain).
+        let v = verifier(ta(), &["mx.b.test", "b.test"]);
+        assert!(!check(&v, &c, std::slice::from_ref(&c.ca)));
+        // A leaf the anchor did not sign fails even with the anchor presented.
+        let stranger = chain("mx.a.test");
+        let v = verifier(ta(), &["mx.a.test"]);
+        assert!(!check(&v, &stranger, std::slice::from_ref(&c.ca)));
+    }
+
+    #[test]
+    fn a_ta_record_does_not_match_the_leaf_as_anchor() {
+        let c = chain("mx.a.test");
+        // `2 x x` for the leaf's own key: the leaf is not a trust anchor.
+        let v = verifier(vec![record(DANE_TA, SPKI, &c.leaf)], &["mx.a.test"]);
+        assert!(!check(&v, &c, std::slice::from_ref(&c.ca)));
     }
 }
