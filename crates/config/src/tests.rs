@@ -350,3 +350,20 @@ fn tls_rpt_is_off_by_default_and_its_sender_is_checked() {
         assert_eq!(problem_keys(&text), ["queue.tls_rpt.sender"], "{bad}");
     }
 }
+
+#[test]
+fn tls_policies_parse_with_postfix_names() {
+    let c = parse(
+        "[queue]\ntls_policy = \"opportunistic\"\n[queue.tls_policies]\n\"bank.test\" = \"dane-only\"\n\"old.test\" = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.queue.tls_policy, TlsPolicy::May);
+    assert_eq!(c.queue.tls_policies["bank.test"], TlsPolicy::DaneOnly);
+    assert_eq!(c.queue.tls_policies["old.test"], TlsPolicy::None);
+    assert_eq!(Config::default().queue.tls_policy, TlsPolicy::Dane);
+    for level in ["may", "encrypt", "dane", "verify"] {
+        let c = parse(&format!("[queue]\ntls_policy = \"{level}\"\n")).unwrap();
+        assert_eq!(c.queue.tls_policy.as_str(), level);
+    }
+    assert!(parse("[queue]\ntls_policy = \"secure\"\n").is_err());
+}

@@ -20,12 +20,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::system_conf::parse_resolv_conf;
 
@@ -66,6 +68,14 @@ impl Default for Options {
 /// A resolver asking `servers`, or the system's configuration when `servers` is empty,
 /// under this module's policy.
 pub fn resolver(servers: &[SocketAddr], options: &Options) -> Result<TokioResolver, ResolveError> {
+    build(servers, options, None)
+}
+
+pub(crate) fn build(
+    servers: &[SocketAddr],
+    options: &Options,
+    anchors: Option<Arc<TrustAnchors>>,
+) -> Result<TokioResolver, ResolveError> {
     let system = if servers.is_empty() {
         Some(std::fs::read(RESOLV_CONF))
     } else {
@@ -81,6 +91,9 @@ pub fn resolver(servers: &[SocketAddr], options: &Options) -> Result<TokioResolv
     let mut builder =
         TokioResolver::builder_with_config(plan.config, TokioRuntimeProvider::default());
     *builder.options_mut() = plan.opts;
+    if let Some(anchors) = anchors {
+        builder = builder.with_trust_anchor(anchors);
+    }
     builder.build()
 }
 

@@ -12,12 +12,14 @@
 //! enums once), [`metrics`] serves Prometheus' `/metrics` where the config asks for it,
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share; [`dns`]
-//! builds every resolver and [`dnsbl`] asks DNS block- and allowlists about an address.
+//! builds every resolver ([`dnssec`] the validating one), [`dnsbl`] asks DNS block- and allowlists about an address and
+//! [`tlsa`] matches certificates against DANE TLSA records.
 
 pub mod auth_throttle;
 pub mod cli;
 pub mod dns;
 pub mod dnsbl;
+pub mod dnssec;
 pub mod exit;
 pub mod forward;
 pub mod ids;
@@ -36,5 +38,6 @@ pub mod signals;
 pub mod startup;
 pub mod stream;
 pub mod tls;
+pub mod tlsa;
 
 pub use ids::ConnId;

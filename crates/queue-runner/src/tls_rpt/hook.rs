@@ -1,6 +1,6 @@
 //! What delivery calls: one line at each point where a session's TLS outcome is known
-//! (delivered over TLS, TLS refused under a policy, MX not in the policy), translated here
-//! into recorded results.
+//! (delivered over TLS, TLS refused under DANE or an MTA-STS policy, MX not in the policy),
+//! translated here into recorded results.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,8 +9,10 @@ use ferrymail_spool::{unix_now, Envelope};
 
 use super::model::{FailureDetail, Outcome, PolicyDesc, ResultType};
 use super::store::Recorder;
+use crate::dane::verify::DaneVerifier;
 use crate::mta_sts::cache::Cached;
 use crate::runner::Runner;
+use crate::session::RefusalKind;
 
 /// The recorder as configured: none when `queue.tls_rpt.enabled` is off or its directory
 /// cannot be made (logged; delivery goes on without reporting).
@@ -39,36 +41,71 @@ pub fn for_message<'a>(runner: &'a Runner, env: &Envelope) -> Option<&'a Recorde
     }
 }
 
-fn policy(sts: Option<&Cached>) -> PolicyDesc {
-    sts.map_or_else(PolicyDesc::none, |c| PolicyDesc::sts(&c.policy))
+/// The policy a session was held to: DANE where the host has usable TLSA records (it takes
+/// precedence over MTA-STS, RFC 8461 §2), else the domain's MTA-STS policy, else none.
+fn policy(sts: Option<&Cached>, dane: Option<&DaneVerifier>) -> PolicyDesc {
+    match (dane, sts) {
+        (Some(d), _) => PolicyDesc::tlsa(d.records().iter().map(|t| t.to_string()).collect()),
+        (None, Some(c)) => PolicyDesc::sts(&c.policy),
+        (None, None) => PolicyDesc::none(),
+    }
 }
 
 /// A session that delivered over TLS.
-pub fn success(rpt: Option<&Recorder>, domain: &str, sts: Option<&Cached>) {
-    if let Some(r) = rpt {
-        r.record(domain, &policy(sts), Outcome::Success, unix_now());
-    }
-}
-
-/// A session to `host` at `ip` that failed TLS under `sts` (`reason` as the session put it).
-pub fn tls_failure(
+pub fn success(
     rpt: Option<&Recorder>,
     domain: &str,
     sts: Option<&Cached>,
-    host: &str,
-    ip: IpAddr,
-    reason: &str,
+    dane: Option<&DaneVerifier>,
 ) {
     if let Some(r) = rpt {
-        let detail = FailureDetail {
-            result_type: ResultType::of_tls_failure(reason),
-            sending_ip: source_address(ip),
-            receiving_mx: Some(host.to_owned()),
-            receiving_ip: Some(ip),
-            reason: Some(reason.to_owned()),
-        };
-        r.record(domain, &policy(sts), Outcome::Failure(detail), unix_now());
+        r.record(domain, &policy(sts, dane), Outcome::Success, unix_now());
     }
+}
+
+/// A session refused for its TLS, as the session put it.
+pub struct Failure<'a> {
+    pub host: &'a str,
+    pub ip: IpAddr,
+    pub kind: RefusalKind,
+    pub reason: &'a str,
+}
+
+/// A session that did not meet the host's DANE records or the domain's MTA-STS policy
+/// (`sts`, when it was to be met); refusals under neither (REQUIRETLS, `require_tls`) and
+/// a missing REQUIRETLS are no TLS-RPT failures.
+pub fn refusal(
+    rpt: Option<&Recorder>,
+    domain: &str,
+    sts: Option<&Cached>,
+    dane: Option<&DaneVerifier>,
+    f: Failure<'_>,
+) {
+    let Some(r) = rpt else {
+        return;
+    };
+    if dane.is_none() && sts.is_none() {
+        return;
+    }
+    let result_type = match f.kind {
+        RefusalKind::NoRequireTls => return,
+        RefusalKind::NoStarttls => ResultType::StarttlsNotSupported,
+        RefusalKind::Handshake if dane.is_some_and(|d| d.rejected()) => ResultType::TlsaInvalid,
+        RefusalKind::Handshake => ResultType::of_tls_failure(f.reason),
+    };
+    let detail = FailureDetail {
+        result_type,
+        sending_ip: source_address(f.ip),
+        receiving_mx: Some(f.host.to_owned()),
+        receiving_ip: Some(f.ip),
+        reason: Some(f.reason.to_owned()),
+    };
+    r.record(
+        domain,
+        &policy(sts, dane),
+        Outcome::Failure(detail),
+        unix_now(),
+    );
 }
 
 /// The local address the system routes from towards `ip` (`sending-mta-ip`): a connected
@@ -98,7 +135,7 @@ pub fn mx_mismatches(rpt: Option<&Recorder>, domain: &str, sts: &Cached, hosts: 
         };
         r.record(
             domain,
-            &policy(Some(sts)),
+            &policy(Some(sts), None),
             Outcome::Failure(detail),
             unix_now(),
         );
