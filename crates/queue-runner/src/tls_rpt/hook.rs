@@ -160,3 +160,103 @@ pub fn fetch_failure(rpt: Option<&Recorder>, domain: &str, result_type: ResultTy
         r.record(domain, &policy, Outcome::Failure(detail), unix_now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mta_sts::{Mode, Policy};
+    use crate::tls_rpt::day::Day;
+    use crate::tls_rpt::PolicyKind;
+    use ferrymail_net::tlsa::Tlsa;
+
+    fn sts() -> Cached {
+        Cached {
+            id: "1".into(),
+            fetched_at: 0,
+            policy: Policy {
+                mode: Mode::Enforce,
+                mx: vec!["mx.a.test".into()],
+                max_age: 60,
+            },
+        }
+    }
+
+    fn dane() -> DaneVerifier {
+        let record = Tlsa::parse("3 1 1 0123456789abcdef").unwrap();
+        DaneVerifier::new(
+            vec![record],
+            vec!["mx.a.test".into()],
+            std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+        )
+    }
+
+    fn failure(kind: RefusalKind, reason: &str) -> Failure<'_> {
+        Failure {
+            host: "mx.a.test",
+            ip: "127.0.0.1".parse().unwrap(),
+            kind,
+            reason,
+        }
+    }
+
+    #[test]
+    fn refusals_are_recorded_under_the_policy_that_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = Recorder::open(dir.path(), 100, 3).unwrap();
+        let (sts, dane) = (sts(), dane());
+        let untrusted = "TLS handshake failed: invalid peer certificate: UnknownIssuer";
+        refusal(
+            Some(&r),
+            "a.test",
+            Some(&sts),
+            None,
+            failure(RefusalKind::Handshake, untrusted),
+        );
+        refusal(
+            Some(&r),
+            "a.test",
+            Some(&sts),
+            Some(&dane),
+            failure(RefusalKind::NoStarttls, "no"),
+        );
+        // Neither DANE nor MTA-STS, or a missing REQUIRETLS: nothing for TLS-RPT.
+        refusal(
+            Some(&r),
+            "a.test",
+            None,
+            None,
+            failure(RefusalKind::NoStarttls, "no"),
+        );
+        refusal(
+            Some(&r),
+            "a.test",
+            Some(&sts),
+            None,
+            failure(RefusalKind::NoRequireTls, "no"),
+        );
+        success(Some(&r), "a.test", None, Some(&dane));
+        success(Some(&r), "a.test", None, None);
+        let got = r.read(Day::of(unix_now())).unwrap();
+        let kinds: Vec<_> = got
+            .iter()
+            .map(|e| {
+                let rt = e.detail.as_ref().map(|d| d.result_type);
+                (e.policy.kind, rt)
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (PolicyKind::Sts, Some(ResultType::CertificateNotTrusted)),
+                (PolicyKind::Tlsa, Some(ResultType::StarttlsNotSupported)),
+                (PolicyKind::Tlsa, None),
+                (PolicyKind::NoPolicyFound, None),
+            ]
+        );
+        assert_eq!(got[1].policy.strings, ["3 1 1 0123456789abcdef"]);
+        let d = got[0].detail.as_ref().unwrap();
+        assert_eq!(d.receiving_mx.as_deref(), Some("mx.a.test"));
+        // The loopback route's source address.
+        assert_eq!(d.sending_ip, Some("127.0.0.1".parse().unwrap()));
+    }
+}
