@@ -262,10 +262,9 @@ pub async fn deliver(
         .then(|| hook::for_message(runner, env))
         .flatten();
     let hosts = match &sts {
-        Some(p) => {
-            hook::mx_mismatches(rpt, domain, p, &hosts);
-            mta_sts::enforce::screen_hosts(domain, p, hosts)
-        }
+        Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts, |h| {
+            hook::mx_mismatch(rpt, domain, p, h)
+        }),
         None => hosts,
     };
     let plan = DomainTls {

@@ -120,25 +120,18 @@ fn source_address(ip: IpAddr) -> Option<IpAddr> {
     s.local_addr().ok().map(|a| a.ip())
 }
 
-/// Each of `hosts` that `sts` does not list: a validation failure (RFC 8460 §4.3.2.1).
-pub fn mx_mismatches(rpt: Option<&Recorder>, domain: &str, sts: &Cached, hosts: &[String]) {
-    let Some(r) = rpt else {
-        return;
-    };
-    for h in hosts.iter().filter(|h| !sts.policy.allows_mx(h)) {
+/// An MX host `sts` does not list: a validation failure (RFC 8460 §4.3.2.1).
+pub fn mx_mismatch(rpt: Option<&Recorder>, domain: &str, sts: &Cached, host: &str) {
+    if let Some(r) = rpt {
         let detail = FailureDetail {
             result_type: ResultType::ValidationFailure,
             sending_ip: None,
-            receiving_mx: Some(h.clone()),
+            receiving_mx: Some(host.to_owned()),
             receiving_ip: None,
             reason: Some("MX host not listed in the MTA-STS policy".into()),
         };
-        r.record(
-            domain,
-            &policy(Some(sts), None),
-            Outcome::Failure(detail),
-            unix_now(),
-        );
+        let policy = policy(Some(sts), None);
+        r.record(domain, &policy, Outcome::Failure(detail), unix_now());
     }
 }
 
