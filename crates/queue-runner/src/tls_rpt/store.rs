@@ -95,8 +95,8 @@ impl Recorder {
         };
         if t.lines >= self.max_per_day {
             let c = t.overflow.entry((entry.domain, entry.policy)).or_default();
-            c.0 += entry.ok;
-            c.1 += entry.failed;
+            c.0 = c.0.saturating_add(entry.ok);
+            c.1 = c.1.saturating_add(entry.failed);
             return Ok(());
         }
         write_line(&mut t.file, &entry)?;
