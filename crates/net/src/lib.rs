@@ -13,7 +13,8 @@
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share; [`dns`]
 //! builds every resolver, [`dnsbl`] asks DNS block- and allowlists about an address and
-//! [`tlsa`] matches certificates against DANE TLSA records.
+//! [`tlsa`] matches certificates against DANE TLSA records. [`tls_client`] is the client
+//! config that verifies certificates against the system roots and configured trust anchors.
 
 pub mod auth_throttle;
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod signals;
 pub mod startup;
 pub mod stream;
 pub mod tls;
+pub mod tls_client;
 pub mod tlsa;
 
 pub use ids::ConnId;
