@@ -31,6 +31,7 @@ use hickory_resolver::system_conf::parse_resolv_conf;
 
 pub use hickory_resolver::lookup::Lookup;
 pub use hickory_resolver::net::NetError as ResolveError;
+pub use hickory_resolver::proto::rr::RecordType;
 pub use hickory_resolver::TokioResolver;
 
 /// The system resolver configuration read when the config names no servers.
@@ -187,6 +188,23 @@ pub fn ptr_names(lookup: &Lookup) -> Vec<String> {
         .iter()
         .filter_map(|r| match &r.data {
             RData::PTR(p) => Some(p.0.to_ascii().trim_end_matches('.').to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The TLSA records of a lookup (RFC 6698), numbers kept raw so unknown values stay visible.
+pub fn tlsa_records(lookup: &Lookup) -> Vec<crate::tlsa::Tlsa> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TLSA(t) => Some(crate::tlsa::Tlsa {
+                usage: t.cert_usage.into(),
+                selector: t.selector.into(),
+                matching: t.matching.into(),
+                data: t.cert_data.clone(),
+            }),
             _ => None,
         })
         .collect()

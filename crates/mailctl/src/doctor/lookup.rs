@@ -5,7 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ferrymail_net::dns::{ResolveError, TokioResolver};
+use ferrymail_net::dns::{RecordType, ResolveError, TokioResolver};
+use ferrymail_net::tlsa::Tlsa;
 
 /// Outcome of one DNS question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +60,14 @@ impl Dns {
     pub async fn txt(&self, name: &str) -> Answer<Vec<u8>> {
         match self.r.txt_lookup(fqdn(name)).await {
             Ok(l) => Answer::Records(ferrymail_net::dns::txt_records(&l)),
+            Err(e) => classify(e),
+        }
+    }
+
+    /// TLSA records (RFC 6698), e.g. of `_25._tcp.<mx>`.
+    pub async fn tlsa(&self, name: &str) -> Answer<Tlsa> {
+        match self.r.lookup(fqdn(name), RecordType::TLSA).await {
+            Ok(l) => Answer::Records(ferrymail_net::dns::tlsa_records(&l)),
             Err(e) => classify(e),
         }
     }

@@ -1,0 +1,134 @@
+//! DANE for SMTP (RFC 7672): the TLSA records at `_25._tcp.<mx>`. For the MX hosts that are
+//! this host, a usable record must match the certificate the daemons serve (`tls.cert`);
+//! when none is published, the records to publish are computed from that certificate with
+//! `ferrymail_net::tlsa`, the same code queue-runner matches other hosts' records with.
+//!
+//! TLSA only counts in a DNSSEC-signed zone, and whether an answer was DNSSEC-secure is not
+//! something this check's resolver can tell: the findings say so rather than imply it.
+
+use ferrymail_net::tlsa::{association, Tlsa, DANE_EE, DANE_TA, SHA2_256, SPKI};
+use rustls_pki_types::CertificateDer;
+
+use super::lookup::{Answer, Dns};
+use super::transport::Transport;
+use super::{ok, problem, Finding, Level};
+
+/// Most TLSA records of one name acted on.
+const MAX_TLSA: usize = 32;
+
+/// What goes with published TLSA records, for operators who add them.
+pub(super) const NOTES: [&str; 2] = [
+    "TLSA records count only in a DNSSEC-signed zone (not verified by mailctl check)",
+    "key rollover: publish the next key's record next to the current one before switching \
+     certificates; with Let's Encrypt keep the key on renewal (certbot --reuse-key)",
+];
+
+/// `_25._tcp.<mx>. IN TLSA 3 1 1 <leaf key digest>` and, when the chain holds an issuer,
+/// `2 1 1 <issuer key digest>`.
+pub(super) fn records_to_publish(mx: &str, chain: &[CertificateDer<'static>]) -> Vec<String> {
+    let pairs = [(DANE_EE, chain.first()), (DANE_TA, chain.get(1))];
+    pairs
+        .into_iter()
+        .filter_map(|(usage, cert)| {
+            let data = association(cert?, SPKI, SHA2_256).ok()?;
+            let tlsa = Tlsa {
+                usage,
+                selector: SPKI,
+                matching: SHA2_256,
+                data,
+            };
+            Some(format!("_25._tcp.{mx}. IN TLSA {tlsa}"))
+        })
+        .collect()
+}
+
+/// Whether `r` authenticates `chain` as RFC 7672 senders match it: DANE-EE against the leaf,
+/// DANE-TA against a certificate the server sends above it.
+fn matches_chain(r: &Tlsa, chain: &[CertificateDer<'static>]) -> bool {
+    match r.usage {
+        DANE_EE => chain.first().is_some_and(|c| r.matches(c)),
+        DANE_TA => chain.iter().skip(1).any(|c| r.matches(c)),
+        _ => false,
+    }
+}
+
+pub(super) async fn check(dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for mx in t.mx {
+        let name = format!("_25._tcp.{mx}");
+        let ours = t.ours.contains(mx);
+        let publish = records_to_publish(mx, t.chain);
+        let fix = if publish.is_empty() {
+            "install a readable certificate at tls.cert first (see the tls findings)".to_owned()
+        } else {
+            format!("publish {}", publish.join(" and "))
+        };
+        match dns.tlsa(&name).await {
+            Answer::Failed(e) => out.push(problem(
+                Level::Warning,
+                "dane",
+                format!("looking up {name} TLSA failed: {e}"),
+                "senders that use DANE defer mail when the TLSA lookup fails (RFC 7672 §2.2)",
+                "check that the zone's name servers answer TLSA questions",
+            )),
+            Answer::None if ours => out.push(problem(
+                Level::Notice,
+                "dane",
+                format!("{mx} publishes no TLSA records ({name})"),
+                format!(
+                    "with DANE, senders can authenticate your server without trusting any CA; \
+                     {}",
+                    NOTES[0]
+                ),
+                format!("{fix}; {}", NOTES[1]),
+            )),
+            Answer::None => {}
+            Answer::Records(mut records) => {
+                let total = records.len();
+                records.truncate(MAX_TLSA);
+                if !ours {
+                    out.push(ok(
+                        "dane",
+                        format!("{name}: {total} TLSA record(s) (not this host: not matched)"),
+                    ));
+                    continue;
+                }
+                if t.chain.is_empty() {
+                    continue;
+                }
+                let usable: Vec<&Tlsa> = records.iter().filter(|r| r.usable_for_smtp()).collect();
+                if usable.is_empty() {
+                    out.push(problem(
+                        Level::Warning,
+                        "dane",
+                        format!(
+                            "{name} has {total} TLSA record(s), none usable for SMTP (usages \
+                             0/1 are PKIX, or values unknown)"
+                        ),
+                        "RFC 7672 senders use only DANE-TA(2) and DANE-EE(3) records, so DANE \
+                         does not protect this MX",
+                        fix,
+                    ));
+                } else if let Some(r) = usable.iter().find(|r| matches_chain(r, t.chain)) {
+                    out.push(ok(
+                        "dane",
+                        format!(
+                            "{name}: TLSA {r} matches the certificate at tls.cert ({})",
+                            NOTES[0]
+                        ),
+                    ));
+                } else {
+                    out.push(problem(
+                        Level::Error,
+                        "dane",
+                        format!("{name}: none of its {total} TLSA record(s) matches tls.cert"),
+                        "senders that use DANE will defer all mail to you: the published TLSA \
+                         does not match the certificate at tls.cert",
+                        format!("{fix} (and remove the stale records once no certificate uses them)"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
