@@ -334,3 +334,4 @@ fn hostile_transport_records_yield_findings() {
     let p = only_problem(&f, "mta-sts", "error");
     assert!(text(p, "what").contains("larger than"), "{p:#?}");
 }
+

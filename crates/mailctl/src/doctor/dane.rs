@@ -132,3 +132,35 @@ pub(super) async fn check(dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::pem::PemObject;
+
+    fn cert(name: &str) -> CertificateDer<'static> {
+        let (pem, _) = ferrymail_net::tls::self_signed(&[name.to_owned()]).unwrap();
+        CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn leaf_and_issuer_records_match_as_senders_match() {
+        let chain = vec![cert("mx.a.test"), cert("ca.a.test")];
+        let records = records_to_publish("mx.a.test", &chain);
+        assert_eq!(records.len(), 2, "{records:?}");
+        let parsed: Vec<Tlsa> = records
+            .iter()
+            .map(|r| Tlsa::parse(r.split_once(" IN TLSA ").unwrap().1).unwrap())
+            .collect();
+        assert_eq!((parsed[0].usage, parsed[1].usage), (DANE_EE, DANE_TA));
+        assert!(parsed.iter().all(|r| matches_chain(r, &chain)));
+        // DANE-EE is the leaf's, DANE-TA an issuer's: swapped usages match nothing.
+        let swapped = [
+            Tlsa { usage: DANE_TA, ..parsed[0].clone() },
+            Tlsa { usage: DANE_EE, ..parsed[1].clone() },
+        ];
+        assert!(swapped.iter().all(|r| !matches_chain(r, &chain)));
+        assert_eq!(records_to_publish("mx.a.test", &chain[..1]).len(), 1);
+        assert!(records_to_publish("mx.a.test", &[]).is_empty());
+    }
+}
