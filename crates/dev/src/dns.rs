@@ -93,7 +93,14 @@ impl Zone {
     }
 
     /// A TLSA record in presentation form fields: `tlsa("_25._tcp.mx.a.test", 3, 1, 1, &digest)`.
-    pub fn tlsa(&mut self, name: &str, usage: u8, selector: u8, matching: u8, data: &[u8]) -> &mut Zone {
+    pub fn tlsa(
+        &mut self,
+        name: &str,
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: &[u8],
+    ) -> &mut Zone {
         self.add(name, Rdata::Tlsa(usage, selector, matching, data.to_vec()))
     }
 

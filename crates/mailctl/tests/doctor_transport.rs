@@ -56,7 +56,10 @@ fn transport_zone(digest: &[u8]) -> Zone {
 /// path of the certificate it serves.
 fn serve(dir: &Path, stem: &str, body: Arc<Mutex<Option<String>>>) -> (PolicyServer, String) {
     let (c, k) = ferrymail_net::tls::self_signed(&["mta-sts.a.test".to_owned()]).unwrap();
-    let (cp, kp) = (dir.join(format!("{stem}.crt")), dir.join(format!("{stem}.key")));
+    let (cp, kp) = (
+        dir.join(format!("{stem}.crt")),
+        dir.join(format!("{stem}.key")),
+    );
     std::fs::write(&cp, c).unwrap();
     std::fs::write(&kp, k).unwrap();
     let tls = ferrymail_net::tls::load_server_config(&cp, &kp).unwrap();
@@ -140,11 +143,7 @@ fn text(f: &serde_json::Value, key: &str) -> String {
 }
 
 /// The one non-ok finding of `check`, which must have `level`.
-fn only_problem<'a>(
-    f: &'a [serde_json::Value],
-    check: &str,
-    level: &str,
-) -> &'a serde_json::Value {
+fn only_problem<'a>(f: &'a [serde_json::Value], check: &str, level: &str) -> &'a serde_json::Value {
     let p = problems(f, check);
     assert_eq!(p.len(), 1, "{check}: {f:#?}");
     assert_eq!(p[0]["level"], level, "{:#?}", p[0]);
@@ -172,7 +171,10 @@ fn complete_transport_security_passes() {
         assert!(f.iter().any(|x| x["check"] == c), "no {c} finding: {f:#?}");
     }
     let sts = text(finding(&f, "mta-sts"), "what");
-    assert!(sts.contains("mode enforce") && sts.contains("mx mail.a.test"), "{sts}");
+    assert!(
+        sts.contains("mode enforce") && sts.contains("mx mail.a.test"),
+        "{sts}"
+    );
     assert!(text(finding(&f, "dane"), "what").contains(&hex(&fx.digest)));
     assert!(!f.iter().any(|x| x["check"] == "publish"));
 }
@@ -246,10 +248,7 @@ fn broken_mta_sts_is_reported() {
 #[test]
 fn broken_tlsa_and_tls_rpt_are_reported() {
     let Some(fx) = fixture() else { return };
-    let wanted = format!(
-        "_25._tcp.mail.a.test. IN TLSA 3 1 1 {}",
-        hex(&fx.digest)
-    );
+    let wanted = format!("_25._tcp.mail.a.test. IN TLSA 3 1 1 {}", hex(&fx.digest));
 
     fx.zone(|z| {
         z.remove("_25._tcp.mail.a.test")
@@ -314,10 +313,19 @@ fn hostile_transport_records_yield_findings() {
         let huge: Vec<Vec<u8>> = (0..200).map(|i| vec![b'v' + (i % 3) as u8; 255]).collect();
         z.txt_raw("_mta-sts.a.test", huge.clone())
             .txt("_mta-sts.a.test", "v=STSv1; id=\u{1b}[2J")
-            .txt_raw("_smtp._tls.a.test", vec![b"v=TLSRPTv1;\xff\x00rua=".to_vec()]);
+            .txt_raw(
+                "_smtp._tls.a.test",
+                vec![b"v=TLSRPTv1;\xff\x00rua=".to_vec()],
+            );
         for i in 0..300u32 {
             let data: Vec<u8> = i.to_be_bytes().repeat(8 + (i % 5) as usize);
-            z.tlsa("_25._tcp.mail.a.test", (i % 7) as u8, (i % 3) as u8, (i % 4) as u8, &data);
+            z.tlsa(
+                "_25._tcp.mail.a.test",
+                (i % 7) as u8,
+                (i % 3) as u8,
+                (i % 4) as u8,
+                &data,
+            );
         }
         z.add("_25._tcp.mail.a.test", Rdata::Tlsa(3, 1, 1, Vec::new()));
     });
@@ -334,4 +342,3 @@ fn hostile_transport_records_yield_findings() {
     let p = only_problem(&f, "mta-sts", "error");
     assert!(text(p, "what").contains("larger than"), "{p:#?}");
 }
-

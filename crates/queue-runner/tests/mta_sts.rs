@@ -56,23 +56,27 @@ fn zone() -> Zone {
 }
 
 fn policy_for(host: &str) -> Option<String> {
-    Some(match host {
-        "mta-sts.good.test" => {
-            "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
+    Some(
+        match host {
+            "mta-sts.good.test" => {
+                "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
+            }
+            "mta-sts.wrong.test" => {
+                "version: STSv1\nmode: enforce\nmx: *.wrong.test\nmax_age: 86400\n"
+            }
+            "mta-sts.badcert.test" => {
+                "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"
+            }
+            "mta-sts.testing.test" => {
+                "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
+            }
+            "mta-sts.testcert.test" => {
+                "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
+            }
+            _ => return None,
         }
-        "mta-sts.wrong.test" => "version: STSv1\nmode: enforce\nmx: *.wrong.test\nmax_age: 86400\n",
-        "mta-sts.badcert.test" => {
-            "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"
-        }
-        "mta-sts.testing.test" => {
-            "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
-        }
-        "mta-sts.testcert.test" => {
-            "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
-        }
-        _ => return None,
-    }
-    .to_owned())
+        .to_owned(),
+    )
 }
 
 /// Writes a certificate and key for `names` under `dir` and returns the server config and
@@ -131,7 +135,11 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
         Some(untrusted),
         Arc::new(always),
     );
-    let policy = Some(policy_server(SocketAddr::new(ip(POLICY), https), trusted, policy_for));
+    let policy = Some(policy_server(
+        SocketAddr::new(ip(POLICY), https),
+        trusted,
+        policy_for,
+    ));
     Setup {
         t,
         good,

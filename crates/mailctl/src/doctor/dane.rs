@@ -124,7 +124,9 @@ pub(super) async fn check(dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
                         format!("{name}: none of its {total} TLSA record(s) matches tls.cert"),
                         "senders that use DANE will defer all mail to you: the published TLSA \
                          does not match the certificate at tls.cert",
-                        format!("{fix} (and remove the stale records once no certificate uses them)"),
+                        format!(
+                            "{fix} (and remove the stale records once no certificate uses them)"
+                        ),
                     ));
                 }
             }
@@ -156,8 +158,14 @@ mod tests {
         assert!(parsed.iter().all(|r| matches_chain(r, &chain)));
         // DANE-EE is the leaf's, DANE-TA an issuer's: swapped usages match nothing.
         let swapped = [
-            Tlsa { usage: DANE_TA, ..parsed[0].clone() },
-            Tlsa { usage: DANE_EE, ..parsed[1].clone() },
+            Tlsa {
+                usage: DANE_TA,
+                ..parsed[0].clone()
+            },
+            Tlsa {
+                usage: DANE_EE,
+                ..parsed[1].clone()
+            },
         ];
         assert!(swapped.iter().all(|r| !matches_chain(r, &chain)));
         assert_eq!(records_to_publish("mx.a.test", &chain[..1]).len(), 1);

@@ -117,10 +117,16 @@ mod tests {
     #[test]
     fn accepts_mailto_and_https_reporting() {
         assert_eq!(
-            p(&["v=TLSRPTv1; rua=mailto:r@a.test, https://r.a.test/x", "other"]),
+            p(&[
+                "v=TLSRPTv1; rua=mailto:r@a.test, https://r.a.test/x",
+                "other"
+            ]),
             Ok(vec!["mailto:r@a.test".into(), "https://r.a.test/x".into()])
         );
-        assert_eq!(p(&["v=TLSRPTv1;rua=mailto:r@a.test;"]).map(|u| u.len()), Ok(1));
+        assert_eq!(
+            p(&["v=TLSRPTv1;rua=mailto:r@a.test;"]).map(|u| u.len()),
+            Ok(1)
+        );
     }
 
     #[test]

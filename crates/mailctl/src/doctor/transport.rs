@@ -126,14 +126,21 @@ mod tests {
             chain: &[],
         };
         let f = publish(&t, 0);
-        assert_eq!(f.records[0], "_mta-sts.a.test. IN TXT \"v=STSv1; id=19700101000000\"");
+        assert_eq!(
+            f.records[0],
+            "_mta-sts.a.test. IN TXT \"v=STSv1; id=19700101000000\""
+        );
         for line in [
             "    mx: mx1.a.test",
             "    mx: mx2.a.test",
             "    max_age: 1209600",
             "_smtp._tls.a.test. IN TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@a.test\"",
         ] {
-            assert!(f.records.iter().any(|r| r == line), "{line}: {:#?}", f.records);
+            assert!(
+                f.records.iter().any(|r| r == line),
+                "{line}: {:#?}",
+                f.records
+            );
         }
     }
 }
