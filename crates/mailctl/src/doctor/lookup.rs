@@ -72,6 +72,19 @@ impl Dns {
         }
     }
 
+    /// The TXT records of `name` as text (lossy UTF-8), for records with a textual grammar;
+    /// no such name or no TXT records is an empty list, a failed lookup its error.
+    pub async fn txt_text(&self, name: &str) -> Result<Vec<String>, String> {
+        match self.txt(name).await {
+            Answer::Records(v) => Ok(v
+                .iter()
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+                .collect()),
+            Answer::None => Ok(Vec::new()),
+            Answer::Failed(e) => Err(e),
+        }
+    }
+
     pub async fn ptr(&self, ip: IpAddr) -> Answer<String> {
         match self.r.reverse_lookup(ip).await {
             Ok(l) => Answer::Records(ferrymail_net::dns::ptr_names(&l)),

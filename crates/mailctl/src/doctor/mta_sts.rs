@@ -12,7 +12,7 @@ use ferrymail_mta_sts::fetch::{fetch, policy_host};
 use ferrymail_mta_sts::{parse_records, Mode, Policy, RecordError};
 use tokio_rustls::TlsConnector;
 
-use super::lookup::{Answer, Dns};
+use super::lookup::Dns;
 use super::tls::{covers, dns_names_of};
 use super::transport::Transport;
 use super::{ok, problem, Finding, Level};
@@ -33,13 +33,9 @@ pub(super) async fn check(
     let d = t.domain;
     let name = format!("_mta-sts.{d}");
     let url = format!("https://{}/.well-known/mta-sts.txt", policy_host(d));
-    let txts: Vec<String> = match dns.txt(&name).await {
-        Answer::Records(v) => v
-            .iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect(),
-        Answer::None => Vec::new(),
-        Answer::Failed(e) => {
+    let txts = match dns.txt_text(&name).await {
+        Ok(t) => t,
+        Err(e) => {
             return vec![problem(
                 Level::Warning,
                 CHECK,

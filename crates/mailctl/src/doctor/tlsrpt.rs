@@ -5,7 +5,7 @@
 //! The parser is deliberately small: exactly one record starting `v=TLSRPTv1`, with a `rua`
 //! field of `mailto:` or `https:` URIs.
 
-use super::lookup::{Answer, Dns};
+use super::lookup::Dns;
 use super::{ok, problem, Finding, Level};
 
 const VERSION: &str = "v=TLSRPTv1";
@@ -67,13 +67,9 @@ pub(super) fn record_to_publish(domain: &str) -> String {
 pub(super) async fn check(dns: &Dns, domain: &str) -> Vec<Finding> {
     let name = format!("_smtp._tls.{domain}");
     let fix = record_to_publish(domain);
-    let txts: Vec<String> = match dns.txt(&name).await {
-        Answer::Records(v) => v
-            .iter()
-            .map(|t| String::from_utf8_lossy(t).into_owned())
-            .collect(),
-        Answer::None => Vec::new(),
-        Answer::Failed(e) => {
+    let txts = match dns.txt_text(&name).await {
+        Ok(t) => t,
+        Err(e) => {
             return vec![problem(
                 Level::Warning,
                 "tlsrpt",

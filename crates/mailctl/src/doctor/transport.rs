@@ -94,14 +94,10 @@ fn publish(t: &Transport<'_>, now: u64) -> Finding {
 /// An MTA-STS policy id from a time: `YYYYMMDDhhmmss` (UTC), alphanumeric as §3.1 requires
 /// and increasing, so each republished policy gets a new one.
 fn policy_id(now: u64) -> String {
-    let secs = i64::try_from(now).unwrap_or(0);
-    let (y, m, d) = ferrymail_smtp::dates::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
+    let c = ferrymail_smtp::dates::Civil::of(i64::try_from(now).unwrap_or(0));
     format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
     )
 }
 
