@@ -6,6 +6,7 @@
 //! checked by [`Config::validate`] so a daemon refuses to start on a bad config instead of guessing.
 //! Errors name the file, the key and the reason; `mailctl config check` prints exactly these.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ mod mta_sts;
 mod rate;
 mod screen;
 mod spam;
+mod tls_policy;
 
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
@@ -27,6 +29,7 @@ pub use mta_sts::MtaSts;
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
+pub use tls_policy::TlsPolicy;
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -439,15 +442,6 @@ pub struct Route {
     pub require_tls: bool,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum TlsPolicy {
-    /// Use STARTTLS when offered, accept any certificate (RFC 7435 opportunistic security).
-    Opportunistic,
-    /// Use STARTTLS when offered and require a valid certificate for the MX name when used.
-    Verify,
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Queue {
@@ -477,7 +471,14 @@ pub struct Queue {
     pub lmtp_idle_connections: usize,
     /// Remote SMTP port (25; tests point it elsewhere).
     pub smtp_port: u16,
+    /// How mail to other domains uses TLS unless `tls_policies` names the domain.
     pub tls_policy: TlsPolicy,
+    /// Per-destination TLS policy: domain (lower case) → policy, overriding `tls_policy`.
+    pub tls_policies: BTreeMap<String, TlsPolicy>,
+    /// DNSKEY records trusted for DNSSEC validation (DANE), in zone-file syntax like unbound's
+    /// `root.key`. Absent: the IANA root keys built in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec_trust_anchors: Option<PathBuf>,
     /// Domains that must be reached over TLS.
     pub require_tls_domains: Vec<String>,
     /// MTA-STS policies of receiving domains (RFC 8461).
@@ -522,7 +523,9 @@ impl Default for Queue {
             max_per_domain: 20,
             lmtp_idle_connections: 32,
             smtp_port: 25,
-            tls_policy: TlsPolicy::Opportunistic,
+            tls_policy: TlsPolicy::Dane,
+            tls_policies: BTreeMap::new(),
+            dnssec_trust_anchors: None,
             require_tls_domains: Vec::new(),
             mta_sts: MtaSts::default(),
             tls_trust_anchors: Vec::new(),

@@ -330,3 +330,20 @@ fn spam_verdict_keys_default_to_junk_and_are_checked() {
     }
     assert!(parse("[delivery]\nspam_folder = \"Spam/Caught\"\n").is_ok());
 }
+
+#[test]
+fn tls_policies_parse_with_postfix_names() {
+    let c = parse(
+        "[queue]\ntls_policy = \"opportunistic\"\n[queue.tls_policies]\n\"bank.test\" = \"dane-only\"\n\"old.test\" = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.queue.tls_policy, TlsPolicy::May);
+    assert_eq!(c.queue.tls_policies["bank.test"], TlsPolicy::DaneOnly);
+    assert_eq!(c.queue.tls_policies["old.test"], TlsPolicy::None);
+    assert_eq!(Config::default().queue.tls_policy, TlsPolicy::Dane);
+    for level in ["may", "encrypt", "dane", "verify"] {
+        let c = parse(&format!("[queue]\ntls_policy = \"{level}\"\n")).unwrap();
+        assert_eq!(c.queue.tls_policy.as_str(), level);
+    }
+    assert!(parse("[queue]\ntls_policy = \"secure\"\n").is_err());
+}

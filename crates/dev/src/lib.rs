@@ -5,7 +5,8 @@
 //! with [`Ports::free`] and start the real daemon binaries with [`Daemon`] (waiting until each
 //! answers on its [`DevEnv::endpoints`]), so every test runs against what a user would run,
 //! with no second hand-written config to drift.
-//! [`unix_account`] adds temporary Unix accounts for the tests of serving them as themselves.
+//! [`unix_account`] adds temporary Unix accounts for the tests of serving them as themselves;
+//! [`dns`] is a loopback DNS server for test zones, [`signed_zone`] a DNSSEC-signed one (Knot).
 
 use std::ffi::OsStr;
 use std::io;
@@ -582,6 +583,7 @@ pub fn wait_for_unix(path: &Path, timeout: Duration) -> bool {
 }
 
 pub mod dns;
+pub mod signed_zone;
 pub mod unix_account;
 
 #[cfg(test)]

@@ -286,6 +286,7 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         let chain = ferrymail_net::tls::load_certs(&config.tls.cert).unwrap_or_default();
         let t = transport::Transport {
             domain: &domain,
+            servers: &servers,
             host: &host,
             mx: &mx_names,
             ours: &ours,

@@ -20,18 +20,19 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::system_conf::parse_resolv_conf;
 
 pub use hickory_resolver::lookup::Lookup;
 pub use hickory_resolver::net::NetError as ResolveError;
-pub use hickory_resolver::proto::rr::RecordType;
 pub use hickory_resolver::TokioResolver;
 
 /// The system resolver configuration read when the config names no servers.
@@ -67,6 +68,14 @@ impl Default for Options {
 /// A resolver asking `servers`, or the system's configuration when `servers` is empty,
 /// under this module's policy.
 pub fn resolver(servers: &[SocketAddr], options: &Options) -> Result<TokioResolver, ResolveError> {
+    build(servers, options, None)
+}
+
+pub(crate) fn build(
+    servers: &[SocketAddr],
+    options: &Options,
+    anchors: Option<Arc<TrustAnchors>>,
+) -> Result<TokioResolver, ResolveError> {
     let system = if servers.is_empty() {
         Some(std::fs::read(RESOLV_CONF))
     } else {
@@ -82,6 +91,9 @@ pub fn resolver(servers: &[SocketAddr], options: &Options) -> Result<TokioResolv
     let mut builder =
         TokioResolver::builder_with_config(plan.config, TokioRuntimeProvider::default());
     *builder.options_mut() = plan.opts;
+    if let Some(anchors) = anchors {
+        builder = builder.with_trust_anchor(anchors);
+    }
     builder.build()
 }
 
@@ -188,23 +200,6 @@ pub fn ptr_names(lookup: &Lookup) -> Vec<String> {
         .iter()
         .filter_map(|r| match &r.data {
             RData::PTR(p) => Some(p.0.to_ascii().trim_end_matches('.').to_ascii_lowercase()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The TLSA records of a lookup (RFC 6698), numbers kept raw so unknown values stay visible.
-pub fn tlsa_records(lookup: &Lookup) -> Vec<crate::tlsa::Tlsa> {
-    lookup
-        .answers()
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TLSA(t) => Some(crate::tlsa::Tlsa {
-                usage: t.cert_usage.into(),
-                selector: t.selector.into(),
-                matching: t.matching.into(),
-                data: t.cert_data.clone(),
-            }),
             _ => None,
         })
         .collect()

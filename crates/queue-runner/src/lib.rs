@@ -13,6 +13,7 @@
 //! on its `/metrics` listener.
 
 pub mod daemon;
+pub mod dane;
 pub mod dns;
 pub mod dsn;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -26,4 +27,5 @@ pub mod remote;
 pub mod requiretls;
 pub mod runner;
 pub mod session;
+pub mod tls_plan;
 pub mod wire;

@@ -18,7 +18,7 @@ use ferrymail_net::stream::MaybeTls;
 use ferrymail_spool::{Envelope, Recipient};
 
 use crate::outcome::{RcptOutcome, Verdict};
-use crate::session::{self, Extensions, SessionParams, SessionResult};
+use crate::session::{self, Extensions, SessionParams, SessionResult, TlsRefusal};
 use crate::wire::SmtpClientConn;
 
 /// An idle connection is dropped after this long: well inside local-delivery's own command
@@ -131,9 +131,10 @@ impl LmtpPool {
             };
         let ext = match session::open(&mut conn, params).await {
             Ok(ext) => ext,
-            Err(SessionResult::NextHost { reason, .. } | SessionResult::TlsRefused(reason)) => {
-                return all(RcptOutcome::deferred("local", "4.4.2", &reason))
-            }
+            Err(
+                SessionResult::NextHost { reason, .. }
+                | SessionResult::TlsRefused(TlsRefusal { reason, .. }),
+            ) => return all(RcptOutcome::deferred("local", "4.4.2", &reason)),
             Err(SessionResult::Done(outcomes)) => return outcomes,
         };
         let sent = session::send(&mut conn, params, &ext, env, rcpts, data_path).await;

@@ -88,7 +88,10 @@ impl Service for QueueRunner {
             .map_err(|e| StartError::config("DKIM", e))?;
         let resolver = Resolver::new(&config.queue.dns_servers)
             .map_err(|e| StartError::config("DNS resolver", e))?;
-        let runner = Runner::new(config, self.spool, run.users, index, resolver, tls);
+        let dane = queue_runner::dane::Dane::from_config(&config)
+            .map_err(|e| StartError::config("DNSSEC trust anchors", e))?;
+        let runner =
+            Runner::new(config, self.spool, run.users, index, resolver, tls).with_dane(dane);
         // SIGHUP belongs to the start-up, which reloads the user database the runner shares;
         // the loop's own reload channel stays open and silent.
         let (_silent, reload) = tokio::sync::mpsc::channel(1);

@@ -115,6 +115,7 @@ fn refresh(runner: &Runner) {
 
 /// Registers every series at zero.
 pub fn register() {
+    crate::dane::register();
     let m = &*METRICS;
     for transport in ["local", "remote"] {
         for verdict in [Verdict::Delivered, Verdict::Deferred, Verdict::Bounced] {

@@ -32,6 +32,9 @@ pub struct RcptOutcome {
     /// The next hop took over DSN duties (it advertised DSN and got our NOTIFY/ORCPT), so a
     /// NOTIFY=SUCCESS notice is its job, not ours.
     pub dsn_passed_on: bool,
+    /// Over SMTP: the TLS policy that applied and what it verified, for the log line
+    /// (`dane verified by TLSA 3 1 1 leaf, TLSv1.3 with cipher …`).
+    pub tls: Option<String>,
 }
 
 impl RcptOutcome {
@@ -54,6 +57,7 @@ impl RcptOutcome {
             reply: one_line(&reply.to_string()),
             dsn,
             dsn_passed_on: false,
+            tls: None,
         }
     }
 
@@ -65,6 +69,7 @@ impl RcptOutcome {
             reply: format!("451 {dsn} {}", one_line(text)),
             dsn: dsn.to_owned(),
             dsn_passed_on: false,
+            tls: None,
         }
     }
 
@@ -76,6 +81,7 @@ impl RcptOutcome {
             reply: format!("554 {dsn} {}", one_line(text)),
             dsn: dsn.to_owned(),
             dsn_passed_on: false,
+            tls: None,
         }
     }
 }

@@ -9,12 +9,16 @@ use ferrymail_net::stream::MaybeTls;
 use ferrymail_spool::{Envelope, Recipient};
 use tokio::net::TcpStream;
 
+use crate::dane::lookup::MxSecurity;
 use crate::dns::{AddrAnswer, MxAnswer};
 use crate::mta_sts::{self, enforce::FailureKind, Mode};
 use crate::outcome::RcptOutcome;
 use crate::requiretls;
 use crate::runner::Runner;
-use crate::session::{self, Dialect, SessionParams, SessionResult, TlsUse};
+use crate::session::{
+    self, Dialect, RefusalKind, SessionParams, SessionResult, TlsRefusal, TlsUse,
+};
+use crate::tls_plan::{self, DomainTls, HostTls};
 use crate::wire::SmtpClientConn;
 
 /// Most MX hosts and addresses tried in one attempt, so a domain with a hundred MX records
@@ -156,7 +160,21 @@ pub async fn deliver(
     if !policy_applies {
         tracing::info!(id = %env.id, domain, "TLS-Required: No: TLS policies waived for this message");
     }
-    let require_tls = env.require_tls || (policy_applies && policy_requires_tls);
+    let policy = tls_plan::policy_for(&runner.config, domain);
+    let dane = match &runner.dane {
+        Some(d) if policy_applies && policy.uses_dane() => d.available().await,
+        _ => false,
+    };
+    if policy == TlsPolicy::DaneOnly && policy_applies && !dane {
+        return all(
+            RcptOutcome::deferred(
+                "none",
+                "4.7.5",
+                &format!("DNSSEC validation is not working: no delivery to {domain} (tls_policy dane-only)"),
+            ),
+            true,
+        );
+    }
 
     let hosts: Vec<String> = if target.mx {
         match runner.resolver.mx(&target.host).await {
@@ -195,6 +213,40 @@ pub async fn deliver(
     } else {
         vec![target.host.clone()]
     };
+    if let (true, Some(d), true) = (dane, &runner.dane, target.mx) {
+        // RFC 7672 §2.2.1: MX records that fail validation may lead anywhere; wait.
+        match d.mx_security(&target.host).await {
+            MxSecurity::Failed(e) => {
+                crate::dane::count("lookup-failed");
+                return all(
+                    RcptOutcome::deferred(
+                        "none",
+                        "4.7.5",
+                        &format!(
+                            "MX records of {} do not validate (DNSSEC): {e}",
+                            target.host
+                        ),
+                    ),
+                    false,
+                );
+            }
+            MxSecurity::Insecure if policy == TlsPolicy::DaneOnly => {
+                crate::dane::count("required-missing");
+                return all(
+                    RcptOutcome::deferred(
+                        "none",
+                        "4.7.5",
+                        &format!(
+                            "MX records of {} are not DNSSEC-signed (tls_policy dane-only)",
+                            target.host
+                        ),
+                    ),
+                    false,
+                );
+            }
+            MxSecurity::Secure | MxSecurity::Insecure => {}
+        }
+    }
     // MTA-STS covers a domain's own MX hosts, not a relay chosen by a static route; like
     // every TLS policy it is waived by `TLS-Required: No` (RFC 8689 §5).
     let sts = match (&runner.mta_sts, route) {
@@ -207,7 +259,21 @@ pub async fn deliver(
         Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts),
         None => hosts,
     };
-    let require_tls = require_tls || enforce;
+    let plan = DomainTls {
+        policy,
+        policy_applies,
+        require_verified: if env.require_tls {
+            Some("requiretls")
+        } else if policy_applies && policy_requires_tls {
+            Some("require_tls")
+        } else if enforce {
+            Some("mta-sts")
+        } else {
+            None
+        },
+        dane,
+        sts_testing: testing,
+    };
 
     let mut last_error = String::from("no usable mail exchanger");
     // REQUIRETLS bounces only when every host tried refused for want of TLS, not when some
@@ -231,21 +297,20 @@ pub async fn deliver(
             }
         };
         any_address = true;
+        let host_tls = match tls_plan::for_host(runner, &plan, domain, host, port).await {
+            Ok(t) => t,
+            Err(skip) => {
+                tracing::info!(id = %env.id, %host, reason = %skip.reason, "mail exchanger not used");
+                last_error = skip.reason;
+                other_failure = true;
+                continue;
+            }
+        };
         for ip in addrs.into_iter().take(MAX_ADDRS_PER_HOST) {
             let relay = format!("{host}[{ip}]:{port}");
-            // Under a `testing` policy the first attempt checks the certificate only to
-            // report a failure; the mail then goes as it would without a policy.
-            let mut probing = testing;
-            let mut tls = if probing {
-                TlsUse::Starttls {
-                    connector: runner.tls.verify.clone(),
-                    required: false,
-                }
-            } else {
-                tls_use(runner, require_tls, policy_applies)
-            };
+            let mut tls = host_tls.clone();
             // A failed opportunistic handshake is retried in plaintext (after the unverified
-            // handshake, when probing).
+            // handshake, when probing an MTA-STS testing policy).
             for _ in 0..3 {
                 match try_host(
                     runner,
@@ -253,7 +318,7 @@ pub async fn deliver(
                     ip,
                     port,
                     &relay,
-                    tls.clone(),
+                    &tls,
                     auth.as_ref(),
                     env.require_tls,
                     env,
@@ -268,9 +333,17 @@ pub async fn deliver(
                             unreachable: false,
                         }
                     }
-                    Err(SessionResult::TlsRefused(reason)) => {
+                    Err(SessionResult::TlsRefused(TlsRefusal { kind, reason })) => {
+                        let reason = match (&tls.dane, kind) {
+                            (Some(d), RefusalKind::Handshake) if d.rejected() => {
+                                crate::dane::count("mismatch");
+                                format!("DANE: the certificate of {host} matches none of its TLSA records: {reason}")
+                            }
+                            (Some(_), _) => format!("DANE: {reason}"),
+                            (None, _) => reason,
+                        };
                         tracing::info!(%relay, %reason, "TLS requirement not met");
-                        if let Some(p) = sts.as_ref().filter(|_| enforce) {
+                        if let Some(p) = sts.as_ref().filter(|_| enforce && tls.dane.is_none()) {
                             mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
                         }
                         last_error = reason.clone();
@@ -278,7 +351,7 @@ pub async fn deliver(
                         break;
                     }
                     Err(SessionResult::NextHost { reason, tls_failed }) => {
-                        if tls_failed && probing {
+                        if tls_failed && tls.probing {
                             if let Some(p) = &sts {
                                 mta_sts::enforce::report(
                                     domain,
@@ -289,14 +362,16 @@ pub async fn deliver(
                                 );
                             }
                             last_error = reason;
-                            probing = false;
-                            tls = tls_use(runner, require_tls, policy_applies);
+                            tls = tls_plan::fallback(&runner.tls, &plan);
                             continue;
                         }
                         last_error = reason;
-                        if tls_failed && !require_tls && matches!(tls, TlsUse::Starttls { .. }) {
+                        if tls_failed
+                            && !tls.required()
+                            && matches!(tls.tls, TlsUse::Starttls { .. })
+                        {
                             tracing::info!(%relay, "TLS handshake failed; retrying without TLS");
-                            tls = TlsUse::Off;
+                            tls = tls.plaintext();
                             continue;
                         }
                         other_failure = true;
@@ -339,19 +414,6 @@ pub async fn deliver(
     all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)
 }
 
-fn tls_use(runner: &Runner, require_tls: bool, policy_applies: bool) -> TlsUse {
-    let verify =
-        require_tls || (policy_applies && runner.config.queue.tls_policy == TlsPolicy::Verify);
-    TlsUse::Starttls {
-        connector: if verify {
-            runner.tls.verify.clone()
-        } else {
-            runner.tls.any.clone()
-        },
-        required: require_tls,
-    }
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn try_host(
     runner: &Runner,
@@ -359,7 +421,7 @@ async fn try_host(
     ip: IpAddr,
     port: u16,
     relay: &str,
-    tls: TlsUse,
+    tls: &HostTls,
     auth: Option<&(String, String)>,
     requiretls: bool,
     env: &Envelope,
@@ -384,19 +446,27 @@ async fn try_host(
         server_name: host,
         relay,
         timeouts: runner.timeouts(),
-        tls,
+        tls: tls.tls.clone(),
         auth,
         auth_plaintext_ok: ip.is_loopback(),
         requiretls,
     };
-    match session::run(&mut wire, &params, env, rcpts, data_path).await {
-        SessionResult::Done(o) => {
-            if let Some(t) = wire.tls_description() {
-                tracing::debug!(%relay, tls = %t, "delivered over TLS");
-            }
-            Ok(o)
+    let result = session::run(&mut wire, &params, env, rcpts, data_path).await;
+    let described = tls.describe(wire.tls_description().as_deref());
+    let with_tls = |mut outcomes: Vec<RcptOutcome>| {
+        for o in &mut outcomes {
+            o.tls = Some(described.clone());
         }
-        failed => Err(failed),
+        outcomes
+    };
+    match result {
+        SessionResult::Done(o) => {
+            if tls.dane.is_some() {
+                crate::dane::count("verified");
+            }
+            Ok(with_tls(o))
+        }
+        SessionResult::NextHost { .. } | SessionResult::TlsRefused(_) => Err(result),
     }
 }
 

@@ -57,6 +57,8 @@ pub struct Runner {
     pub tls: TlsClients,
     /// Receiving domains' MTA-STS policies (None when `queue.mta_sts.enabled` is off).
     pub mta_sts: Option<crate::mta_sts::service::MtaSts>,
+    /// DNSSEC-validated TLSA lookups (None when no TLS policy uses DANE).
+    pub dane: Option<crate::dane::Dane>,
     pub hostname: String,
     global: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -111,7 +113,13 @@ impl Runner {
             dead: Mutex::new(HashMap::new()),
             kick: Notify::new(),
             signer: None,
+            dane: None,
         }
+    }
+
+    pub fn with_dane(mut self, dane: Option<crate::dane::Dane>) -> Runner {
+        self.dane = dane;
+        self
     }
 
     pub fn with_signer(mut self, signer: Option<ferrymail_mailauth::Signer>) -> Runner {
@@ -552,11 +560,17 @@ impl Runner {
             } else {
                 o.dsn.clone()
             };
+            let tls = o
+                .tls
+                .as_deref()
+                .map(|t| format!(", tls=({t})"))
+                .unwrap_or_default();
             tracing::info!(
-                "{}: to=<{}>, relay={}, delay={}, dsn={}, status={} ({})",
+                "{}: to=<{}>, relay={}{}, delay={}, dsn={}, status={} ({})",
                 env.id,
                 r.address,
                 o.relay,
+                tls,
                 delay,
                 dsn,
                 verdict.as_str(),

@@ -36,9 +36,11 @@ pub enum TlsUse {
     /// Plaintext only (LMTP, or a retry after a failed opportunistic handshake).
     Off,
     /// STARTTLS when offered with this connector; `required` makes its absence a deferral.
+    /// `verified`: the connector authenticates the server (PKIX or DANE), for the log.
     Starttls {
         connector: TlsConnector,
         required: bool,
+        verified: bool,
     },
 }
 
@@ -70,7 +72,28 @@ pub enum SessionResult {
     NextHost { reason: String, tls_failed: bool },
     /// This server does not meet the TLS the delivery requires (no STARTTLS, a certificate
     /// that does not validate, no REQUIRETLS); nothing was sent.
-    TlsRefused(String),
+    TlsRefused(TlsRefusal),
+}
+
+/// Why a server did not meet the TLS a delivery requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// STARTTLS not offered, or refused.
+    NoStarttls,
+    /// The handshake failed: above all, a certificate that did not validate.
+    Handshake,
+    /// TLS worked, but the server does not offer REQUIRETLS.
+    NoRequireTls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsRefusal {
+    pub kind: RefusalKind,
+    pub reason: String,
+}
+
+fn refused(kind: RefusalKind, reason: String) -> SessionResult {
+    SessionResult::TlsRefused(TlsRefusal { kind, reason })
 }
 
 /// ESMTP extensions we act on.
@@ -282,6 +305,7 @@ pub async fn open(
     if let TlsUse::Starttls {
         connector,
         required,
+        ..
     } = &p.tls
     {
         if ext.starttls && !wire.is_tls() {
@@ -297,7 +321,10 @@ pub async fn open(
                     let name = server_name(p.server_name);
                     if let Err(e) = wire.upgrade(connector, name, t.command).await {
                         if *required {
-                            return Err(SessionResult::TlsRefused(format!("{e} with {}", p.relay)));
+                            return Err(refused(
+                                RefusalKind::Handshake,
+                                format!("{e} with {}", p.relay),
+                            ));
                         }
                         return Err(SessionResult::NextHost {
                             reason: format!("{e} with {}", p.relay),
@@ -310,10 +337,10 @@ pub async fn open(
                     };
                 }
                 Ok(r) if *required => {
-                    return Err(SessionResult::TlsRefused(format!(
-                        "STARTTLS refused by {}: {r}",
-                        p.relay
-                    )))
+                    return Err(refused(
+                        RefusalKind::NoStarttls,
+                        format!("STARTTLS refused by {}: {r}", p.relay),
+                    ))
                 }
                 Ok(_) => {
                     // Opportunistic: the server refused STARTTLS; carry on in plaintext.
@@ -321,17 +348,17 @@ pub async fn open(
                 Err(e) => return Err(next(format!("{e} with {}", p.relay))),
             }
         } else if *required && !wire.is_tls() {
-            return Err(SessionResult::TlsRefused(format!(
-                "TLS is required but {} does not offer STARTTLS",
-                p.relay
-            )));
+            return Err(refused(
+                RefusalKind::NoStarttls,
+                format!("TLS is required but {} does not offer STARTTLS", p.relay),
+            ));
         }
     }
     if p.requiretls && !ext.requiretls {
-        return Err(SessionResult::TlsRefused(format!(
-            "{} does not offer REQUIRETLS",
-            p.relay
-        )));
+        return Err(refused(
+            RefusalKind::NoRequireTls,
+            format!("{} does not offer REQUIRETLS", p.relay),
+        ));
     }
     // AUTH to a smarthost.
     if let Some((user, pass)) = p.auth {

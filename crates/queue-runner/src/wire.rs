@@ -170,6 +170,8 @@ impl SmtpClientConn {
 pub struct TlsClients {
     pub verify: TlsConnector,
     pub any: TlsConnector,
+    /// The crypto of both, for connectors made per connection (DANE).
+    pub provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl TlsClients {
@@ -180,12 +182,26 @@ impl TlsClients {
         let any = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider.clone())))
             .with_no_client_auth();
         Ok(TlsClients {
             verify: TlsConnector::from(Arc::new(verify)),
             any: TlsConnector::from(Arc::new(any)),
+            provider,
         })
+    }
+
+    /// A connector whose certificate check is `verifier` (DANE: per host's TLSA records).
+    pub fn with_verifier(
+        &self,
+        verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    ) -> Result<TlsConnector, rustls::Error> {
+        let config = rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(TlsConnector::from(Arc::new(config)))
     }
 }
 

@@ -3,22 +3,30 @@
 //! when none is published, the records to publish are computed from that certificate with
 //! `ferrymail_net::tlsa`, the same code queue-runner matches other hosts' records with.
 //!
-//! TLSA only counts in a DNSSEC-signed zone, and whether an answer was DNSSEC-secure is not
-//! something this check's resolver can tell: the findings say so rather than imply it.
+//! TLSA only counts in a DNSSEC-signed zone. The answers are validated as queue-runner
+//! validates them (`ferrymail_net::dnssec`, anchors from `queue.dnssec_trust_anchors`) when the
+//! resolver allows it — the root's SOA must validate, as queue-runner checks before using
+//! DANE; otherwise they are read unvalidated and the findings say that DNSSEC was not
+//! verified rather than imply it.
 
+use std::net::SocketAddr;
+
+use ferrymail_config::Config;
+use ferrymail_net::dns::{Options, TokioResolver};
+use ferrymail_net::dnssec::{self, Proven, RecordType, Validated};
 use ferrymail_net::tlsa::{association, Tlsa, DANE_EE, DANE_TA, SHA2_256, SPKI};
 use rustls_pki_types::CertificateDer;
 
 use super::lookup::{Answer, Dns};
 use super::transport::Transport;
-use super::{ok, problem, Finding, Level};
+use super::{ok, problem, Finding, Level, DNS_TIMEOUT};
 
 /// Most TLSA records of one name acted on.
 const MAX_TLSA: usize = 32;
 
 /// What goes with published TLSA records, for operators who add them.
 pub(super) const NOTES: [&str; 2] = [
-    "TLSA records count only in a DNSSEC-signed zone (not verified by mailctl check)",
+    "TLSA records count only in a DNSSEC-signed zone",
     "key rollover: publish the next key's record next to the current one before switching \
      certificates; with Let's Encrypt keep the key on renewal (certbot --reuse-key)",
 ];
@@ -52,8 +60,59 @@ fn matches_chain(r: &Tlsa, chain: &[CertificateDer<'static>]) -> bool {
     }
 }
 
-pub(super) async fn check(dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
+/// The TLSA answer for one name, with what DNSSEC proved when validation was possible.
+enum TlsaSet {
+    Records(Vec<Tlsa>, Option<Proven>),
+    None(Option<Proven>),
+    Bogus(String),
+    Failed(String),
+}
+
+/// The validating resolver, if DNSSEC validation works with these servers and anchors.
+async fn validator(config: &Config, servers: &[SocketAddr]) -> Result<TokioResolver, String> {
+    let anchors = dnssec::trust_anchors(config.queue.dnssec_trust_anchors.as_deref())?;
+    let options = Options {
+        timeout: DNS_TIMEOUT,
+        ..Default::default()
+    };
+    let r = dnssec::validating_resolver(servers, &options, anchors).map_err(|e| e.to_string())?;
+    match dnssec::lookup(&r, ".", RecordType::SOA).await {
+        Validated::Records(_, Proven::Secure) => Ok(r),
+        _ => Err("the root's SOA does not validate with this resolver".into()),
+    }
+}
+
+async fn lookup(dns: &Dns, validator: Option<&TokioResolver>, name: &str) -> TlsaSet {
+    let Some(r) = validator else {
+        return match dns.tlsa(name, MAX_TLSA).await {
+            Answer::Records(v) => TlsaSet::Records(v, None),
+            Answer::None => TlsaSet::None(None),
+            Answer::Failed(e) => TlsaSet::Failed(e),
+        };
+    };
+    match dnssec::lookup(r, &format!("{name}."), RecordType::TLSA).await {
+        Validated::Records(l, p) => TlsaSet::Records(dnssec::tlsa_records(&l, MAX_TLSA), Some(p)),
+        Validated::NoRecords(p) => TlsaSet::None(Some(p)),
+        Validated::Bogus(e) => TlsaSet::Bogus(e),
+        Validated::Failed(e) => TlsaSet::Failed(e),
+    }
+}
+
+/// What the findings say about DNSSEC.
+fn dnssec_note(proven: Option<Proven>, unverified: &str) -> String {
+    match proven {
+        Some(Proven::Secure) => "DNSSEC-secure".into(),
+        Some(Proven::Insecure) => "in a zone that is not DNSSEC-signed".into(),
+        None => format!("DNSSEC not verified: {unverified}"),
+    }
+}
+
+pub(super) async fn check(config: &Config, dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let (validator, unverified) = match validator(config, t.servers).await {
+        Ok(r) => (Some(r), String::new()),
+        Err(e) => (None, e),
+    };
     for mx in t.mx {
         let name = format!("_25._tcp.{mx}");
         let ours = t.ours.contains(mx);
@@ -63,76 +122,121 @@ pub(super) async fn check(dns: &Dns, t: &Transport<'_>) -> Vec<Finding> {
         } else {
             format!("publish {}", publish.join(" and "))
         };
-        match dns.tlsa(&name).await {
-            Answer::Failed(e) => out.push(problem(
+        match lookup(dns, validator.as_ref(), &name).await {
+            TlsaSet::Bogus(e) => out.push(problem(
+                Level::Error,
+                "dane",
+                format!("{name}: DNSSEC validation fails ({e})"),
+                "senders that validate DNSSEC defer all mail to this MX host (RFC 7672 §2.2)",
+                "fix the zone's signatures, or the DS record at the parent zone",
+            )),
+            TlsaSet::Failed(e) => out.push(problem(
                 Level::Warning,
                 "dane",
                 format!("looking up {name} TLSA failed: {e}"),
                 "senders that use DANE defer mail when the TLSA lookup fails (RFC 7672 §2.2)",
                 "check that the zone's name servers answer TLSA questions",
             )),
-            Answer::None if ours => out.push(problem(
-                Level::Notice,
+            TlsaSet::None(proven) if ours => {
+                let why = match proven {
+                    Some(Proven::Insecure) => format!(
+                        "with DANE, senders can authenticate your server without trusting any \
+                         CA; {}, so sign it first (DNSSEC) and publish its DS record",
+                        dnssec_note(proven, &unverified)
+                    ),
+                    _ => format!(
+                        "with DANE, senders can authenticate your server without trusting any \
+                         CA; {} ({})",
+                        NOTES[0],
+                        dnssec_note(proven, &unverified)
+                    ),
+                };
+                out.push(problem(
+                    Level::Notice,
+                    "dane",
+                    format!("{mx} publishes no TLSA records ({name})"),
+                    why,
+                    format!("{fix}; {}", NOTES[1]),
+                ))
+            }
+            TlsaSet::None(_) => {}
+            TlsaSet::Records(records, _) if !ours => out.push(ok(
                 "dane",
-                format!("{mx} publishes no TLSA records ({name})"),
                 format!(
-                    "with DANE, senders can authenticate your server without trusting any CA; \
-                     {}",
-                    NOTES[0]
+                    "{name}: {} TLSA record(s) (not this host: not matched)",
+                    records.len()
                 ),
-                format!("{fix}; {}", NOTES[1]),
             )),
-            Answer::None => {}
-            Answer::Records(mut records) => {
-                let total = records.len();
-                records.truncate(MAX_TLSA);
-                if !ours {
-                    out.push(ok(
-                        "dane",
-                        format!("{name}: {total} TLSA record(s) (not this host: not matched)"),
-                    ));
-                    continue;
-                }
-                if t.chain.is_empty() {
-                    continue;
-                }
-                let usable: Vec<&Tlsa> = records.iter().filter(|r| r.usable_for_smtp()).collect();
-                if usable.is_empty() {
+            TlsaSet::Records(_, _) if t.chain.is_empty() => {}
+            TlsaSet::Records(records, proven) => {
+                out.push(check_ours(
+                    &name,
+                    &records,
+                    t.chain,
+                    &fix,
+                    proven,
+                    &unverified,
+                ));
+                if proven == Some(Proven::Insecure) {
                     out.push(problem(
                         Level::Warning,
                         "dane",
-                        format!(
-                            "{name} has {total} TLSA record(s), none usable for SMTP (usages \
-                             0/1 are PKIX, or values unknown)"
-                        ),
-                        "RFC 7672 senders use only DANE-TA(2) and DANE-EE(3) records, so DANE \
-                         does not protect this MX",
-                        fix,
-                    ));
-                } else if let Some(r) = usable.iter().find(|r| matches_chain(r, t.chain)) {
-                    out.push(ok(
-                        "dane",
-                        format!(
-                            "{name}: TLSA {r} matches the certificate at tls.cert ({})",
-                            NOTES[0]
-                        ),
-                    ));
-                } else {
-                    out.push(problem(
-                        Level::Error,
-                        "dane",
-                        format!("{name}: none of its {total} TLSA record(s) matches tls.cert"),
-                        "senders that use DANE will defer all mail to you: the published TLSA \
-                         does not match the certificate at tls.cert",
-                        format!(
-                            "{fix} (and remove the stale records once no certificate uses them)"
-                        ),
+                        format!("{name}: the TLSA records are in a zone that is not DNSSEC-signed"),
+                        "senders ignore TLSA records without DNSSEC, so DANE does not protect \
+                         this MX",
+                        "sign the zone (DNSSEC) and publish its DS record at the parent zone",
                     ));
                 }
             }
         }
     }
     out
+}
+
+/// Our MX host's TLSA records against the certificate chain at `tls.cert`.
+fn check_ours(
+    name: &str,
+    records: &[Tlsa],
+    chain: &[CertificateDer<'static>],
+    fix: &str,
+    proven: Option<Proven>,
+    unverified: &str,
+) -> Finding {
+    let usable: Vec<&Tlsa> = records.iter().filter(|r| r.usable_for_smtp()).collect();
+    if usable.is_empty() {
+        problem(
+            Level::Warning,
+            "dane",
+            format!(
+                "{name} has {} TLSA record(s), none usable for SMTP (usages 0/1 are PKIX, or \
+                 values unknown)",
+                records.len()
+            ),
+            "RFC 7672 senders use only DANE-TA(2) and DANE-EE(3) records, so DANE does not \
+             protect this MX",
+            fix,
+        )
+    } else if let Some(r) = usable.iter().find(|r| matches_chain(r, chain)) {
+        ok(
+            "dane",
+            format!(
+                "{name}: TLSA {r} matches the certificate at tls.cert ({})",
+                dnssec_note(proven, unverified)
+            ),
+        )
+    } else {
+        problem(
+            Level::Error,
+            "dane",
+            format!(
+                "{name}: none of its {} TLSA record(s) matches tls.cert",
+                records.len()
+            ),
+            "senders that use DANE will defer all mail to you: the published TLSA does not \
+             match the certificate at tls.cert",
+            format!("{fix} (and remove the stale records once no certificate uses them)"),
+        )
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use ferrymail_net::dns::{RecordType, ResolveError, TokioResolver};
+use ferrymail_net::dns::{ResolveError, TokioResolver};
+use ferrymail_net::dnssec::RecordType;
 use ferrymail_net::tlsa::Tlsa;
 
 /// Outcome of one DNS question.
@@ -64,10 +65,10 @@ impl Dns {
         }
     }
 
-    /// TLSA records (RFC 6698), e.g. of `_25._tcp.<mx>`.
-    pub async fn tlsa(&self, name: &str) -> Answer<Tlsa> {
+    /// At most `max` TLSA records (RFC 6698), e.g. of `_25._tcp.<mx>`, unvalidated.
+    pub async fn tlsa(&self, name: &str, max: usize) -> Answer<Tlsa> {
         match self.r.lookup(fqdn(name), RecordType::TLSA).await {
-            Ok(l) => Answer::Records(ferrymail_net::dns::tlsa_records(&l)),
+            Ok(l) => Answer::Records(ferrymail_net::dnssec::tlsa_records(&l, max)),
             Err(e) => classify(e),
         }
     }

@@ -16,6 +16,8 @@ pub(super) const RECOMMENDED_MAX_AGE: u64 = 14 * 86_400;
 /// What the transport checks know about the domain and this host.
 pub(super) struct Transport<'a> {
     pub domain: &'a str,
+    /// The DNS servers asked (empty: the system's), for the DNSSEC-validating resolver.
+    pub servers: &'a [std::net::SocketAddr],
     /// This host's name (the MX to publish when the domain has none).
     pub host: &'a str,
     /// The domain's MX hosts in preference order, bounded, without a null MX.
@@ -34,7 +36,7 @@ pub(super) async fn check(
     https_port: u16,
 ) -> Vec<Finding> {
     let mut out = mta_sts::check(config, dns, t, https_port).await;
-    out.extend(dane::check(dns, t).await);
+    out.extend(dane::check(config, dns, t).await);
     out.extend(tlsrpt::check(dns, t.domain).await);
     if out.iter().any(|f| f.level != Level::Ok) {
         out.push(publish(t, now()));
@@ -116,6 +118,7 @@ mod tests {
         let mx = vec!["mx1.a.test".to_owned(), "mx2.a.test".to_owned()];
         let t = Transport {
             domain: "a.test",
+            servers: &[],
             host: "mx1.a.test",
             mx: &mx,
             ours: &[],
