@@ -1,7 +1,9 @@
 //! `mailctl check` on transport security towards us: a zone with an MTA-STS record whose
 //! policy a loopback HTTPS server serves (its certificate trusted through
 //! `queue.tls_trust_anchors`), a TLSA record for the test certificate and a TLS-RPT record,
-//! then each broken variant, and a hostile zone.
+//! then each broken variant, and a hostile zone. TLSA answers from a DNSSEC-signed root
+//! served by Knot DNS (trusted through `queue.dnssec_trust_anchors`) are validated: secure,
+//! unsigned and bogus zones are told apart.
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use ferrymail_dev::dns::{DnsServer, Rdata, Zone};
+use ferrymail_dev::signed_zone::{self, ChildZone, SignedDns};
 use ferrymail_dev::DevEnv;
 use ferrymail_testkit::free_port;
 use ferrymail_testkit::https::{policy_server, PolicyServer};
@@ -344,4 +347,81 @@ fn hostile_transport_records_yield_findings() {
     let (_, f) = fx.check();
     let p = only_problem(&f, "mta-sts", "error");
     assert!(text(p, "what").contains("larger than"), "{p:#?}");
+}
+
+/// MX hosts at this host's address in zones of each kind: `s.test` signed with a matching
+/// record, `w.test` signed with a wrong one, `n.test` signed without TLSA, `u.test` unsigned
+/// with a matching record, `bogus.test` signed under a DS record that matches no key.
+#[test]
+fn tlsa_answers_are_validated_with_dnssec() {
+    if let Some(why) = signed_zone::unavailable() {
+        eprintln!("SKIP: {why}");
+        return;
+    }
+    let (dir, mut env) = setup();
+    let Some(digest) = spki_sha256(&env.config.tls.cert) else {
+        println!("SKIP: openssl cannot compute the certificate's key digest");
+        return;
+    };
+    let good = format!("3 1 1 {}", hex(&digest));
+    let domain = |d: &str, tlsa: Option<&str>| {
+        let mut z = format!("{d}. 300 MX 10 mx.{d}.\nmx.{d}. 300 A {HOST_IP}\n");
+        if let Some(t) = tlsa {
+            z.push_str(&format!("_25._tcp.mx.{d}. 300 TLSA {t}\n"));
+        }
+        z
+    };
+    let root = format!(
+        "mail.a.test. 300 A {HOST_IP}\n{}{}{}bogus.test. 300 DS 4242 13 2 {}\n",
+        domain("s.test", Some(&good)),
+        domain("w.test", Some(&format!("3 1 1 {}", "ab".repeat(32)))),
+        domain("n.test", None),
+        "ab".repeat(32)
+    );
+    let (unsigned, bogus) = (
+        domain("u.test", Some(&good)),
+        domain("bogus.test", Some(&good)),
+    );
+    let children = [
+        ChildZone {
+            name: "u.test",
+            lines: &unsigned,
+            signed: false,
+        },
+        ChildZone {
+            name: "bogus.test",
+            lines: &bogus,
+            signed: true,
+        },
+    ];
+    let dns = SignedDns::start(&dir.path().join("knot"), &root, &children).unwrap();
+    env.config.queue.dnssec_trust_anchors = Some(dns.trust_anchor.clone());
+    env.save_config().unwrap();
+    let dane = |d: &str| -> Vec<serde_json::Value> {
+        let run = run_check_at(&env, dns.addr, d, &["--no-probe"]);
+        let f = findings(&run);
+        f.into_iter().filter(|x| x["check"] == "dane").collect()
+    };
+
+    let f = dane("s.test");
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["level"], "ok", "{f:#?}");
+    assert!(text(&f[0], "what").contains("DNSSEC-secure"), "{f:#?}");
+
+    let f = dane("w.test");
+    assert_eq!(only_problem(&f, "dane", "error")["level"], "error");
+
+    let f = dane("n.test");
+    assert_eq!(only_problem(&f, "dane", "notice")["level"], "notice");
+
+    let f = dane("u.test");
+    let p = only_problem(&f, "dane", "warning");
+    assert!(text(p, "what").contains("not DNSSEC-signed"), "{p:#?}");
+
+    let f = dane("bogus.test");
+    let p = only_problem(&f, "dane", "error");
+    assert!(
+        text(p, "what").contains("DNSSEC validation fails"),
+        "{p:#?}"
+    );
 }
