@@ -9,7 +9,6 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use common::*;
@@ -26,19 +25,9 @@ const TLSRPT: &str = "v=TLSRPTv1; rua=mailto:tlsrpt@a.test";
 /// The SHA-256 of the certificate's SubjectPublicKeyInfo, computed by openssl rather than by
 /// the code under test; `None` without openssl.
 fn spki_sha256(cert: &Path) -> Option<Vec<u8>> {
-    let script = format!(
-        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | \
-         openssl dgst -sha256 -hex",
-        cert.display()
-    );
-    let out = Command::new("sh").args(["-c", &script]).output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
-    let hex = text.rsplit(' ').next()?.trim();
-    if !out.status.success() || hex.len() != 64 {
-        return None;
-    }
+    let hex = ferrymail_testkit::tls::openssl_spki_sha256(cert)?;
     (0..32)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
 }
 
