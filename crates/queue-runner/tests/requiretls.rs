@@ -67,6 +67,7 @@ fn enqueue_requiretls(t: &TestEnv) -> QueueId {
 }
 
 /// Waits for `id` to leave the queue with a bounce to its sender, and returns the bounce text.
+/// The bounce itself must carry REQUIRETLS and only the original's header section.
 fn bounce_of(t: &TestEnv, id: QueueId) -> String {
     let bounce = || t.queued().into_iter().find(|e| e.source == Source::Bounce);
     assert!(
@@ -80,7 +81,11 @@ fn bounce_of(t: &TestEnv, id: QueueId) -> String {
     );
     let b = bounce().unwrap();
     assert_eq!(b.recipients[0].address, "alice@example.test");
-    t.message_text(&b.id)
+    // The report goes out under REQUIRETLS too, and without the body (RFC 8689 §5).
+    assert!(b.require_tls, "{b:?}");
+    let text = t.message_text(&b.id);
+    assert!(!text.contains("for your eyes only"), "{text}");
+    text
 }
 
 /// Runs a REQUIRETLS message against an MX offering `ext` (and STARTTLS with `tls`), which
