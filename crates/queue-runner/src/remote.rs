@@ -341,11 +341,21 @@ pub async fn deliver(
                 )
                 .await
                 {
-                    Ok(outcomes) => {
+                    Ok((outcomes, encrypted)) => {
+                        if let (true, false, Some(p)) = (tls.probing, encrypted, &sts) {
+                            // A `testing` policy learns of a missing STARTTLS only here.
+                            mta_sts::enforce::report(
+                                domain,
+                                p,
+                                host,
+                                FailureKind::Tls,
+                                &format!("{relay} does not offer STARTTLS"),
+                            );
+                        }
                         return DomainResult {
                             outcomes,
                             unreachable: false,
-                        }
+                        };
                     }
                     Err(SessionResult::TlsRefused(TlsRefusal { kind, reason })) => {
                         let reason = match (&tls.dane, kind) {
@@ -428,6 +438,8 @@ pub async fn deliver(
     all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)
 }
 
+/// One session with one address of `host`: the outcomes and whether the session was
+/// encrypted, or why it did not run.
 #[allow(clippy::too_many_arguments)]
 async fn try_host(
     runner: &Runner,
@@ -441,7 +453,7 @@ async fn try_host(
     env: &Envelope,
     rcpts: &[&Recipient],
     data_path: &Path,
-) -> Result<Vec<RcptOutcome>, SessionResult> {
+) -> Result<(Vec<RcptOutcome>, bool), SessionResult> {
     let q = &runner.config.queue;
     let addr = SocketAddr::new(ip, port);
     let unreachable = |reason: String| SessionResult::NextHost {
@@ -478,7 +490,7 @@ async fn try_host(
             if tls.dane.is_some() {
                 crate::dane::count("verified");
             }
-            Ok(with_tls(o))
+            Ok((with_tls(o), wire.is_tls()))
         }
         SessionResult::NextHost { .. } | SessionResult::TlsRefused(_) => Err(result),
     }
