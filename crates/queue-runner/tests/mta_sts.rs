@@ -20,23 +20,26 @@ const GOOD_MX: [u8; 4] = [127, 0, 0, 3];
 const POLICY: [u8; 4] = [127, 0, 0, 4];
 /// An MX whose certificate no configured authority signed.
 const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
+/// An MX without STARTTLS.
+const PLAIN_MX: [u8; 4] = [127, 0, 0, 6];
 
 fn ip(o: [u8; 4]) -> IpAddr {
     IpAddr::from(o)
 }
 
-const DOMAINS: [&str; 5] = [
+const DOMAINS: [&str; 6] = [
     "good.test",
     "wrong.test",
     "badcert.test",
     "testing.test",
     "testcert.test",
+    "testplain.test",
 ];
 
 /// good.test: enforce, its MX listed and trusted. wrong.test: enforce, but its MX is not
 /// listed. badcert.test: enforce, MX listed but its certificate untrusted. testing.test:
 /// testing, its MX not listed. testcert.test: testing, MX listed but its certificate
-/// untrusted.
+/// untrusted. testplain.test: testing, MX listed but without STARTTLS.
 fn zone() -> Zone {
     let mut z = Zone::new();
     z.mx("good.test", 10, "mx.good.test")
@@ -47,7 +50,9 @@ fn zone() -> Zone {
         .a("mx.badcert.test", ip(BAD_CERT_MX))
         .mx("testing.test", 10, "mx.elsewhere.test")
         .a("mx.elsewhere.test", ip(GOOD_MX))
-        .mx("testcert.test", 10, "mx.badcert.test");
+        .mx("testcert.test", 10, "mx.badcert.test")
+        .mx("testplain.test", 10, "mx.testplain.test")
+        .a("mx.testplain.test", ip(PLAIN_MX));
     for d in DOMAINS {
         z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
             .a(&format!("mta-sts.{d}"), ip(POLICY));
@@ -55,28 +60,26 @@ fn zone() -> Zone {
     z
 }
 
-fn policy_for(host: &str) -> Option<String> {
-    Some(
-        match host {
-            "mta-sts.good.test" => {
-                "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
-            }
-            "mta-sts.wrong.test" => {
-                "version: STSv1\nmode: enforce\nmx: *.wrong.test\nmax_age: 86400\n"
-            }
-            "mta-sts.badcert.test" => {
-                "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"
-            }
-            "mta-sts.testing.test" => {
-                "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
-            }
-            "mta-sts.testcert.test" => {
-                "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
-            }
-            _ => return None,
+fn policy_for(host: &str) -> Option<&'static str> {
+    Some(match host {
+        "mta-sts.good.test" => {
+            "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
         }
-        .to_owned(),
-    )
+        "mta-sts.wrong.test" => "version: STSv1\nmode: enforce\nmx: *.wrong.test\nmax_age: 86400\n",
+        "mta-sts.badcert.test" => {
+            "version: STSv1\nmode: enforce\nmx: mx.badcert.test\nmax_age: 86400\n"
+        }
+        "mta-sts.testing.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.testing.test\nmax_age: 86400\n"
+        }
+        "mta-sts.testcert.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
+        }
+        "mta-sts.testplain.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.testplain.test\nmax_age: 86400\n"
+        }
+        _ => return None,
+    })
 }
 
 /// Writes a certificate and key for `names` under `dir` and returns the server config and
@@ -98,6 +101,7 @@ struct Setup {
     t: TestEnv,
     good: FakeServer,
     bad: FakeServer,
+    plain: FakeServer,
     policy: Option<PolicyServer>,
 }
 
@@ -135,15 +139,17 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
         Some(untrusted),
         Arc::new(always),
     );
+    let plain = smtp_server(SocketAddr::new(ip(PLAIN_MX), port), ext, Arc::new(always));
     let policy = Some(policy_server(
         SocketAddr::new(ip(POLICY), https),
         trusted,
-        policy_for,
+        |host| policy_for(host).map(str::to_owned),
     ));
     Setup {
         t,
         good,
         bad,
+        plain,
         policy,
     }
 }
@@ -215,8 +221,15 @@ fn testing_mode_reports_and_delivers() {
         &["x@testcert.test"],
         "over TLS anyway",
     );
+    let plain = t.enqueue(
+        Some("alice@example.test"),
+        &["x@testplain.test"],
+        "in clear anyway",
+    );
     assert!(
-        wait_until(Duration::from_secs(30), || gone(t, &mx) && gone(t, &cert)),
+        wait_until(Duration::from_secs(30), || gone(t, &mx)
+            && gone(t, &cert)
+            && gone(t, &plain)),
         "log:\n{}",
         t.log()
     );
@@ -237,6 +250,11 @@ fn testing_mode_reports_and_delivers() {
     };
     assert!(failure("testing.test", "mx.elsewhere.test"), "{log}");
     assert!(failure("testcert.test", "certificate-or-starttls"), "{log}");
+    assert!(delivered_to(&s.plain, "x@testplain.test"));
+    assert!(
+        failure("testplain.test", "does not offer STARTTLS"),
+        "{log}"
+    );
 }
 
 #[test]
