@@ -4,15 +4,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use ferrymail_dev::dns::Zone;
+use ferrymail_testkit::https::{policy_server, PolicyServer};
 use ferrymail_testkit::{free_port, wait_until};
 
 /// The trusted MX (certificate valid for its names).
@@ -98,75 +97,6 @@ fn cert(dir: &Path, stem: &str, names: &[&str]) -> (Arc<rustls::ServerConfig>, s
     )
 }
 
-/// A one-request-per-connection HTTPS server answering `GET /.well-known/mta-sts.txt` with
-/// the policy of the requested host; stops when dropped.
-struct PolicyServer {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for PolicyServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn policy_server(addr: SocketAddr, tls: Arc<rustls::ServerConfig>) -> PolicyServer {
-    let listener = TcpListener::bind(addr).unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    let thread = std::thread::spawn(move || {
-        while !s.load(Ordering::Relaxed) {
-            let Ok((tcp, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            };
-            let _ = tcp.set_nonblocking(false);
-            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(conn) = rustls::ServerConnection::new(tls.clone()) else {
-                continue;
-            };
-            let mut stream = rustls::StreamOwned::new(conn, tcp);
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let req = String::from_utf8_lossy(&req).into_owned();
-            let host = req
-                .lines()
-                .find_map(|l| l.strip_prefix("Host: "))
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            let resp = match (
-                req.starts_with("GET /.well-known/mta-sts.txt "),
-                policy_for(&host),
-            ) {
-                (true, Some(p)) => format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{p}",
-                    p.len()
-                ),
-                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
-            };
-            let _ = stream.write_all(resp.as_bytes());
-            stream.conn.send_close_notify();
-            let _ = stream.flush();
-        }
-    });
-    PolicyServer {
-        stop,
-        thread: Some(thread),
-    }
-}
-
 struct Setup {
     t: TestEnv,
     good: FakeServer,
@@ -210,7 +140,11 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
         Arc::new(always),
     );
     let plain = smtp_server(SocketAddr::new(ip(PLAIN_MX), port), ext, Arc::new(always));
-    let policy = Some(policy_server(SocketAddr::new(ip(POLICY), https), trusted));
+    let policy = Some(policy_server(
+        SocketAddr::new(ip(POLICY), https),
+        trusted,
+        |host| policy_for(host).map(str::to_owned),
+    ));
     Setup {
         t,
         good,

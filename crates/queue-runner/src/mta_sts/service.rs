@@ -133,7 +133,7 @@ impl MtaSts {
 
     async fn fetch(&self, resolver: &Resolver, domain: &str) -> Result<Policy, String> {
         let body = fetch::fetch(
-            resolver,
+            resolver.hickory(),
             &self.connector,
             domain,
             self.config.https_port,

@@ -6,7 +6,7 @@
 //! hyper and its client stack for that would add more code than it replaces. The response
 //! is parsed by [`parse_response`], which is sans-IO; [`fetch`] only moves bytes.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rustls_pki_types::ServerName;
@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::dns::{AddrAnswer, Resolver};
+use ferrymail_net::dns::TokioResolver;
 
 /// Longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -119,7 +119,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Fetches the policy body of `domain` within `limit`, the certificate checked by
 /// `connector` for the policy host name.
 pub async fn fetch(
-    resolver: &Resolver,
+    resolver: &TokioResolver,
     connector: &TlsConnector,
     domain: &str,
     port: u16,
@@ -138,17 +138,17 @@ pub async fn fetch(
 }
 
 async fn fetch_inner(
-    resolver: &Resolver,
+    resolver: &TokioResolver,
     connector: &TlsConnector,
     domain: &str,
     port: u16,
     max_body: usize,
 ) -> Result<Vec<u8>, FetchError> {
     let host = policy_host(domain);
-    let addrs = match resolver.addrs(&host).await {
-        AddrAnswer::Addrs(a) => a,
-        AddrAnswer::NoAddress => return Err(FetchError::NoAddress(host)),
-        AddrAnswer::TempFail(e) => return Err(FetchError::Dns(host, e)),
+    let addrs: Vec<IpAddr> = match resolver.lookup_ip(format!("{host}.")).await {
+        Ok(l) => l.iter().collect(),
+        Err(e) if e.is_nx_domain() || e.is_no_records_found() => Vec::new(),
+        Err(e) => return Err(FetchError::Dns(host, e.to_string())),
     };
     let io = |e: std::io::Error| FetchError::Io(host.clone(), e.to_string());
     let mut last = FetchError::NoAddress(host.clone());

@@ -1,0 +1,87 @@
+//! A loopback HTTPS server for MTA-STS policy files: one request per connection, answering
+//! `GET /.well-known/mta-sts.txt` with whatever the test's function gives for the requested
+//! host, 404 otherwise.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running policy server; stops when dropped.
+pub struct PolicyServer {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for PolicyServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves on `addr` with `tls`; `policy_for(host)` is the body for the `Host:` header's host
+/// (`None`: 404).
+pub fn policy_server(
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    policy_for: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> PolicyServer {
+    let listener = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| panic!("{addr}: {e}"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let Ok((tcp, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let _ = tcp.set_nonblocking(false);
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(conn) = rustls::ServerConnection::new(tls.clone()) else {
+                continue;
+            };
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let req = String::from_utf8_lossy(&req).into_owned();
+            let host = req
+                .lines()
+                .find_map(|l| l.strip_prefix("Host: "))
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let resp = match (
+                req.starts_with("GET /.well-known/mta-sts.txt "),
+                policy_for(&host),
+            ) {
+                (true, Some(p)) => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{p}",
+                    p.len()
+                ),
+                _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
+            };
+            let _ = stream.write_all(resp.as_bytes());
+            stream.conn.send_close_notify();
+            let _ = stream.flush();
+        }
+    });
+    PolicyServer {
+        addr,
+        stop,
+        thread: Some(thread),
+    }
+}
