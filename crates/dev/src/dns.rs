@@ -29,6 +29,8 @@ pub enum Rdata {
     /// An alias: every question for the name is answered with it, and with the target's
     /// records when the target is in the zone (chains followed up to 8 links, loops cut).
     Cname(String),
+    /// A TLSA record (RFC 6698): usage, selector, matching type, association data.
+    Tlsa(u8, u8, u8, Vec<u8>),
 }
 
 impl Rdata {
@@ -40,6 +42,7 @@ impl Rdata {
             Rdata::Txt(_) | Rdata::TxtRaw(_) => 16,
             Rdata::Ptr(_) => 12,
             Rdata::Aaaa(_) => 28,
+            Rdata::Tlsa(..) => 52,
         }
     }
 }
@@ -87,6 +90,18 @@ impl Zone {
     /// A TXT record made of these character-strings, byte for byte.
     pub fn txt_raw(&mut self, name: &str, strings: Vec<Vec<u8>>) -> &mut Zone {
         self.add(name, Rdata::TxtRaw(strings))
+    }
+
+    /// A TLSA record in presentation form fields: `tlsa("_25._tcp.mx.a.test", 3, 1, 1, &digest)`.
+    pub fn tlsa(
+        &mut self,
+        name: &str,
+        usage: u8,
+        selector: u8,
+        matching: u8,
+        data: &[u8],
+    ) -> &mut Zone {
+        self.add(name, Rdata::Tlsa(usage, selector, matching, data.to_vec()))
     }
 
     /// `name` is an alias of `target`.

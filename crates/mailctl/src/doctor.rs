@@ -1,9 +1,10 @@
 //! `mailctl check DOMAIN`: the mail doctor.
 //!
 //! Checks what usually goes wrong when someone runs their own mail — DNS (MX, A, PTR, SPF,
-//! DMARC), our addresses on the configured DNS blocklists, the TLS certificate, the listening
-//! ports, and that the server is not an open relay — and prints one line per finding: what is
-//! wrong, why it matters, and the exact record or setting that fixes it. The checks are plain
+//! DMARC), our addresses on the configured DNS blocklists, the TLS certificate, transport
+//! security towards us (MTA-STS, DANE TLSA, TLS-RPT: [`transport`]), the listening ports, and
+//! that the server is not an open relay — and prints one line per finding: what is wrong, why
+//! it matters, and the exact record or setting that fixes it. The checks are plain
 //! functions over lookup results ([`lookup`]) so they can be tested against a loopback DNS
 //! server with good, broken and hostile zones.
 //!
@@ -14,10 +15,14 @@
 
 mod auth;
 mod blocklist;
+mod dane;
 mod host;
 mod lookup;
+mod mta_sts;
 mod probe;
 mod tls;
+mod tlsrpt;
+mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -52,7 +57,11 @@ pub struct CheckArgs {
     /// Source address for the open-relay probe (an address the server does not trust).
     #[arg(long)]
     pub source_addr: Option<IpAddr>,
-    /// Skip the network probes (ports, open relay); DNS and certificate checks only.
+    /// Port of the MTA-STS policy host's HTTPS server (the policy is always fetched).
+    #[arg(long, default_value_t = 443)]
+    pub mta_sts_port: u16,
+    /// Skip the network probes (ports, open relay); DNS, certificate and MTA-STS policy
+    /// checks only.
     #[arg(long)]
     pub no_probe: bool,
     #[arg(long)]
@@ -62,6 +71,8 @@ pub struct CheckArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     Ok,
+    /// Not wrong, but worth doing (a protection not set up, a policy still in testing).
+    Notice,
     Warning,
     Error,
 }
@@ -73,6 +84,8 @@ pub struct Finding {
     pub what: String,
     pub why: String,
     pub fix: String,
+    /// Zone-file lines to publish, when the fix is more than one record.
+    pub records: Vec<String>,
 }
 
 fn ok(check: &'static str, what: impl Into<String>) -> Finding {
@@ -82,6 +95,7 @@ fn ok(check: &'static str, what: impl Into<String>) -> Finding {
         what: what.into(),
         why: String::new(),
         fix: String::new(),
+        records: Vec::new(),
     }
 }
 
@@ -98,6 +112,7 @@ fn problem(
         what: what.into(),
         why: why.into(),
         fix: fix.into(),
+        records: Vec::new(),
     }
 }
 
@@ -130,13 +145,17 @@ pub fn run(config_path: &std::path::Path, args: CheckArgs) -> std::process::Exit
         let v: Vec<_> = findings
             .iter()
             .map(|f| {
-                json!({
+                let mut v = json!({
                     "level": format!("{:?}", f.level).to_lowercase(),
                     "check": f.check,
                     "what": f.what,
                     "why": f.why,
                     "fix": f.fix,
-                })
+                });
+                if !f.records.is_empty() {
+                    v["records"] = json!(f.records);
+                }
+                v
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
@@ -160,22 +179,28 @@ pub fn run(config_path: &std::path::Path, args: CheckArgs) -> std::process::Exit
     }
 }
 
-/// One finding as a terminal line. Findings quote DNS records and servers' replies, so
-/// control characters are shown escaped: a record must not be able to drive the terminal.
+/// One finding as terminal lines (the first, then any records to publish, indented).
+/// Findings quote DNS records and servers' replies, so control characters are shown escaped:
+/// a record must not be able to drive the terminal.
 fn render(f: &Finding) -> String {
     let (what, why, fix) = (printable(&f.what), printable(&f.why), printable(&f.fix));
-    match f.level {
+    let mut out = match f.level {
         Level::Ok => format!("ok      {:<6} {what}", f.check),
         l => format!(
             "{:<7} {:<6} {what} — {why} — fix: {fix}",
-            if l == Level::Error {
-                "ERROR"
-            } else {
-                "WARNING"
+            match l {
+                Level::Error => "ERROR",
+                Level::Warning => "WARNING",
+                _ => "NOTICE",
             },
             f.check,
         ),
+    };
+    for r in &f.records {
+        out.push_str("\n        ");
+        out.push_str(&printable(r));
     }
+    out
 }
 
 fn printable(s: &str) -> String {
@@ -220,15 +245,25 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         Answer::Records(list) => list.iter().take(MAX_MX_HOSTS).cloned().collect(),
         _ => Vec::new(),
     };
-    for (_, exchange) in mx_hosts.iter().filter(|(_, e)| !e.is_empty() && *e != host) {
-        if let Answer::None = dns.ips(exchange).await {
-            out.push(problem(
+    // The MX hosts that are this host: by name, or by one of its addresses.
+    let mut ours: Vec<String> = Vec::new();
+    for (_, exchange) in mx_hosts.iter().filter(|(_, e)| !e.is_empty()) {
+        if *exchange == host {
+            ours.push(exchange.clone());
+            continue;
+        }
+        match dns.ips(exchange).await {
+            Answer::None => out.push(problem(
                 Level::Error,
                 "mx",
                 format!("MX host {exchange} has no address record"),
                 "senders cannot connect to an MX host without an A or AAAA record",
                 format!("{exchange}. 3600 IN A <its IP address>"),
-            ));
+            )),
+            Answer::Records(ips) if ips.iter().any(|ip| host_ips.contains(ip)) => {
+                ours.push(exchange.clone())
+            }
+            _ => {}
         }
     }
     for ip in &host_ips {
@@ -245,6 +280,20 @@ pub async fn check(config: &Config, args: &CheckArgs) -> Result<Vec<Finding>, St
         out.extend(blocklist::check_blocklists(config, dns.resolver(), &host_ips, timeout).await);
     }
     out.extend(tls::check_certificate(config, &host, &mx));
+    // A null MX declares that the domain takes no mail: nothing to secure.
+    if !mx_hosts.iter().any(|(_, e)| e.is_empty()) {
+        let mx_names: Vec<String> = mx_hosts.iter().map(|(_, e)| e.clone()).collect();
+        let chain = ferrymail_net::tls::load_certs(&config.tls.cert).unwrap_or_default();
+        let t = transport::Transport {
+            domain: &domain,
+            servers: &servers,
+            host: &host,
+            mx: &mx_names,
+            ours: &ours,
+            chain: &chain,
+        };
+        out.extend(transport::check(config, &dns, &t, args.mta_sts_port).await);
+    }
     if !args.no_probe {
         out.extend(probe::check_ports(config).await);
         out.extend(probe::check_open_relay(config, &dns, &mx_hosts, args).await);
@@ -270,5 +319,11 @@ mod tests {
         assert!(line.contains(r"\u{1b}[2J\r\n-all"), "{line}");
         assert!(line.ends_with(r"fix\u{7}"), "{line}");
         assert_eq!(render(&ok("mx", "fine é")), "ok      mx     fine é");
+        let mut block = problem(Level::Notice, "publish", "records", "why", "below");
+        block.records = vec!["a. IN TXT \"x\"".into(), "b\u{1b}".into()];
+        assert_eq!(
+            render(&block),
+            "NOTICE  publish records — why — fix: below\n        a. IN TXT \"x\"\n        b\\u{1b}"
+        );
     }
 }

@@ -14,7 +14,11 @@ fn good_zone_has_no_problems() {
     let (_d, env) = setup();
     let dns = DnsServer::start(good_zone()).unwrap();
     let (code, findings) = check(&env, &dns);
-    let bad: Vec<_> = findings.iter().filter(|f| f["level"] != "ok").collect();
+    // Notices (MTA-STS, DANE, TLS-RPT not set up in this zone) are advice, not problems.
+    let bad: Vec<_> = findings
+        .iter()
+        .filter(|f| f["level"] == "warning" || f["level"] == "error")
+        .collect();
     assert!(bad.is_empty(), "{bad:#?}");
     assert_eq!(code, 0);
     for c in ["mx", "a", "ptr", "spf", "dmarc", "tls"] {

@@ -12,8 +12,10 @@
 //! enums once), [`metrics`] serves Prometheus' `/metrics` where the config asks for it,
 //! [`lines`] reads protocol lines with an enforced length limit, and [`sasl`] decodes the
 //! PLAIN and LOGIN exchanges that SMTP AUTH, POP3 AUTH and IMAP AUTHENTICATE share; [`dns`]
-//! builds every resolver ([`dnssec`] the validating one), [`dnsbl`] asks DNS block- and allowlists about an address and
-//! [`tlsa`] matches certificates against DANE TLSA records.
+//! builds every resolver ([`dnssec`] the validating one), [`dnsbl`] asks DNS block- and
+//! allowlists about an address and [`tlsa`] matches certificates against DANE TLSA records.
+//! [`tls_client`] is the client config that verifies certificates against the system roots
+//! and configured trust anchors, [`https`] the one-request HTTPS client over it.
 
 pub mod auth_throttle;
 pub mod cli;
@@ -22,6 +24,7 @@ pub mod dnsbl;
 pub mod dnssec;
 pub mod exit;
 pub mod forward;
+pub mod https;
 pub mod ids;
 pub mod journal;
 pub mod limits;
@@ -38,6 +41,7 @@ pub mod signals;
 pub mod startup;
 pub mod stream;
 pub mod tls;
+pub mod tls_client;
 pub mod tlsa;
 
 pub use ids::ConnId;

@@ -52,6 +52,11 @@ impl Resolver {
         })
     }
 
+    /// The underlying resolver, for lookups made by shared code (the MTA-STS policy fetch).
+    pub fn hickory(&self) -> &TokioResolver {
+        &self.inner
+    }
+
     /// The MX hosts of `domain`, ordered.
     pub async fn mx(&self, domain: &str) -> MxAnswer {
         let fqdn = format!("{}.", domain.trim_end_matches('.'));

@@ -45,9 +45,13 @@ pub fn rfc5322_date(unix: u64) -> String {
 
 /// The part of the original to return.
 fn returned_part(env: &Envelope, kind: Kind, original: &mut dyn Read) -> (String, Vec<u8>) {
-    // A delay warning carries only the headers: the sender still has the message coming.
-    let want_full =
-        kind == Kind::Failed && env.dsn.ret != Some(Ret::Hdrs) && env.size <= MAX_RETURNED;
+    // A delay warning carries only the headers: the sender still has the message coming. A
+    // REQUIRETLS message's body is not returned either (RFC 8689 §5): the report may travel
+    // where the message could not.
+    let want_full = kind == Kind::Failed
+        && env.dsn.ret != Some(Ret::Hdrs)
+        && !env.require_tls
+        && env.size <= MAX_RETURNED;
     let mut bytes = Vec::new();
     let limit = if want_full { MAX_RETURNED } else { 256 * 1024 };
     if original.take(limit).read_to_end(&mut bytes).is_err() {
@@ -258,6 +262,33 @@ mod tests {
         let boundary = format!("--{}/mail.example.test", e.id);
         assert_eq!(text.matches(&boundary).count(), 4);
         assert!(text.ends_with(&format!("{boundary}--\r\n")));
+    }
+
+    #[test]
+    fn a_requiretls_message_bounces_with_its_headers_only() {
+        let mut e = env();
+        e.require_tls = true;
+        let msg = b"Subject: hi\n\nsecret body\n";
+        let fails = [Failure {
+            recipient: &e.recipients[0],
+            reply: "554 5.7.10 REQUIRETLS: no MX offers it",
+            remote_mta: None,
+            at: 0,
+        }];
+        let text = String::from_utf8(build(
+            &e,
+            Kind::Failed,
+            &fails,
+            "h.test",
+            "pm@h.test",
+            0,
+            &mut &msg[..],
+        ))
+        .unwrap();
+        assert!(text.contains("text/rfc822-headers"));
+        assert!(text.contains("Subject: hi"));
+        assert!(!text.contains("secret body"));
+        assert!(text.contains("Status: 5.7.10\r\n"));
     }
 
     #[test]

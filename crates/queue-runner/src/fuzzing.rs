@@ -27,7 +27,7 @@ pub fn exercise(data: &[u8]) {
     let _ = crate::tls_rpt::record::parse_records(&[text.to_string()]);
     let _ = crate::tls_rpt::post::parse_uri(&text);
     let _ = crate::tls_rpt::day::Day::parse(&text);
-    let _ = crate::https::status(data);
+    let _ = ferrymail_net::https::status(data);
     let _ = serde_json::from_slice::<crate::tls_rpt::store::Entry>(data);
     let mut parser = ReplyParser::new(crate::wire::MAX_REPLY_LINES);
     for line in data.split_inclusive(|&b| b == b'\n') {

@@ -18,7 +18,6 @@ pub mod dns;
 pub mod dsn;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-pub mod https;
 pub mod index;
 pub mod lmtp;
 pub mod metrics;

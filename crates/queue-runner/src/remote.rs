@@ -162,10 +162,14 @@ pub async fn deliver(
         tracing::info!(id = %env.id, domain, "TLS-Required: No: TLS policies waived for this message");
     }
     let policy = tls_plan::policy_for(&runner.config, domain);
-    let dane = match &runner.dane {
-        Some(d) if policy_applies && policy.uses_dane() => d.available().await,
+    let wants_dane = policy_applies && policy.uses_dane();
+    // DNSSEC matters for DANE, and for REQUIRETLS, whose MX lookup must be validated
+    // (RFC 8689 §4.2.1).
+    let dnssec = match &runner.dane {
+        Some(d) if wants_dane || env.require_tls => d.available().await,
         _ => false,
     };
+    let dane = dnssec && wants_dane;
     if policy == TlsPolicy::DaneOnly && policy_applies && !dane {
         return all(
             RcptOutcome::deferred(
@@ -214,9 +218,9 @@ pub async fn deliver(
     } else {
         vec![target.host.clone()]
     };
-    if let (true, Some(d), true) = (dane, &runner.dane, target.mx) {
-        // RFC 7672 §2.2.1: MX records that fail validation may lead anywhere; wait.
-        match d.mx_security(&target.host).await {
+    let mx_secure = match (&runner.dane, dnssec && target.mx) {
+        (Some(d), true) => match d.mx_security(&target.host).await {
+            // RFC 7672 §2.2.1: MX records that fail validation may lead anywhere; wait.
             MxSecurity::Failed(e) => {
                 crate::dane::count("lookup-failed");
                 return all(
@@ -231,22 +235,24 @@ pub async fn deliver(
                     false,
                 );
             }
-            MxSecurity::Insecure if policy == TlsPolicy::DaneOnly => {
-                crate::dane::count("required-missing");
-                return all(
-                    RcptOutcome::deferred(
-                        "none",
-                        "4.7.5",
-                        &format!(
-                            "MX records of {} are not DNSSEC-signed (tls_policy dane-only)",
-                            target.host
-                        ),
-                    ),
-                    false,
-                );
-            }
-            MxSecurity::Secure | MxSecurity::Insecure => {}
-        }
+            MxSecurity::Secure => true,
+            MxSecurity::Insecure => false,
+        },
+        _ => false,
+    };
+    if dane && !mx_secure && target.mx && policy == TlsPolicy::DaneOnly {
+        crate::dane::count("required-missing");
+        return all(
+            RcptOutcome::deferred(
+                "none",
+                "4.7.5",
+                &format!(
+                    "MX records of {} are not DNSSEC-signed (tls_policy dane-only)",
+                    target.host
+                ),
+            ),
+            false,
+        );
     }
     // MTA-STS covers a domain's own MX hosts, not a relay chosen by a static route; like
     // every TLS policy it is waived by `TLS-Required: No` (RFC 8689 §5).
@@ -266,6 +272,14 @@ pub async fn deliver(
             hook::mx_mismatch(rpt, domain, p, h)
         }),
         None => hosts,
+    };
+    let hosts = if env.require_tls && target.mx && !mx_secure {
+        match requiretls::validated_hosts(sts.as_ref(), hosts) {
+            Ok(h) => h,
+            Err(why) => return all(requiretls::refused(&why(&target.host)), false),
+        }
+    } else {
+        hosts
     };
     let plan = DomainTls {
         policy,
@@ -335,9 +349,22 @@ pub async fn deliver(
                 )
                 .await
                 {
-                    Ok((outcomes, over_tls)) => {
+                    Ok((outcomes, encrypted)) => {
+                        if let (true, false, Some(p)) = (tls.probing, encrypted, &sts) {
+                            // A `testing` policy learns of a missing STARTTLS only here.
+                            let reason = format!("{relay} does not offer STARTTLS");
+                            mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
+                            let kind = RefusalKind::NoStarttls;
+                            let failure = hook::Failure {
+                                host,
+                                ip,
+                                kind,
+                                reason: &reason,
+                            };
+                            hook::refusal(rpt, domain, Some(p), None, failure);
+                        }
                         // Not after a failed `testing` probe: that session was reported.
-                        if over_tls && (tls.probing || !testing) {
+                        if encrypted && (tls.probing || !testing) {
                             hook::success(rpt, domain, sts.as_ref(), tls.dane.as_deref());
                         }
                         return DomainResult {
@@ -441,6 +468,8 @@ pub async fn deliver(
     all(RcptOutcome::deferred("none", "4.4.1", &last_error), true)
 }
 
+/// One session with one address of `host`: the outcomes and whether the session was
+/// encrypted, or why it did not run.
 #[allow(clippy::too_many_arguments)]
 async fn try_host(
     runner: &Runner,

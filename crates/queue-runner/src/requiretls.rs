@@ -8,6 +8,7 @@ use std::path::Path;
 use ferrymail_spool::Envelope;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::mta_sts::cache::Cached;
 use crate::outcome::RcptOutcome;
 
 /// The enhanced status code of every REQUIRETLS failure (RFC 8689 §5).
@@ -24,6 +25,29 @@ pub fn tls_policy_applies(env: &Envelope, tls_required_no: bool) -> bool {
 /// `why` is the last host's refusal.
 pub fn refused(why: &str) -> RcptOutcome {
     RcptOutcome::bounced("none", STATUS, &format!("REQUIRETLS: {why}"))
+}
+
+/// The MX hosts a REQUIRETLS message may go to when the MX records were not validated with
+/// DNSSEC: only those an MTA-STS policy of the domain lists, whatever its mode (RFC 8689
+/// §4.2.1). Without a policy, or when it lists none of them, the message cannot go: the error
+/// names why, for the domain given.
+pub fn validated_hosts(
+    sts: Option<&Cached>,
+    hosts: Vec<String>,
+) -> Result<Vec<String>, fn(&str) -> String> {
+    let Some(policy) = sts else {
+        return Err(|d| {
+            format!("the MX records of {d} are not DNSSEC-validated and it has no MTA-STS policy")
+        });
+    };
+    let listed: Vec<String> = hosts
+        .into_iter()
+        .filter(|h| policy.policy.allows_mx(h))
+        .collect();
+    if listed.is_empty() {
+        return Err(|d| format!("none of the MX hosts of {d} is listed in its MTA-STS policy"));
+    }
+    Ok(listed)
 }
 
 /// Whether the message's header section has `TLS-Required: No` (RFC 8689 §4; the value is
@@ -95,6 +119,32 @@ mod tests {
         assert!(!header_no("X-TLS-Required: No\r\n\r\n").await);
         assert!(!header_no("TLS-Required: No thanks\r\n\r\n").await);
         assert!(!header_no("").await);
+    }
+
+    #[test]
+    fn unvalidated_mx_hosts_need_an_mta_sts_listing() {
+        use crate::mta_sts::policy::{Mode, Policy};
+        let hosts = || vec!["mx1.a.test".to_string(), "evil.test".to_string()];
+        let why = validated_hosts(None, hosts()).unwrap_err();
+        assert!(
+            why("a.test").contains("not DNSSEC-validated"),
+            "{}",
+            why("a.test")
+        );
+        for mode in [Mode::Enforce, Mode::Testing] {
+            let p = Cached {
+                id: "1".into(),
+                fetched_at: 0,
+                policy: Policy {
+                    mode,
+                    mx: vec!["*.a.test".into()],
+                    max_age: 60,
+                },
+            };
+            assert_eq!(validated_hosts(Some(&p), hosts()).unwrap(), ["mx1.a.test"]);
+            let why = validated_hosts(Some(&p), vec!["evil.test".into()]).unwrap_err();
+            assert!(why("a.test").starts_with("none of the MX hosts of a.test"));
+        }
     }
 
     #[test]

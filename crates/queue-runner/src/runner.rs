@@ -744,6 +744,9 @@ impl Runner {
                 );
                 bounce.body = env.body;
                 bounce.smtputf8 = env.smtputf8;
+                // The report names the message and its recipients: it gets the protection the
+                // message asked for.
+                bounce.require_tls = env.require_tls;
                 r.spool.enqueue(bounce, &bytes)
             })
             .await;

@@ -178,25 +178,7 @@ impl TlsClients {
     /// `extra_anchors`: PEM files of CA certificates trusted besides the system's.
     pub fn new(extra_anchors: &[PathBuf]) -> Result<TlsClients, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for e in &native.errors {
-            tracing::debug!(error = %e, "loading system CA certificates");
-        }
-        let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-        tracing::debug!(added, "system CA certificates loaded");
-        for path in extra_anchors {
-            for cert in ferrymail_net::tls::load_certs(path)? {
-                roots.add(cert).map_err(|e| TlsError::File {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
-        let verify = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let verify = ferrymail_net::tls_client::verifying_config(extra_anchors)?;
         let any = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()

@@ -7,7 +7,6 @@ mod common;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,13 +30,8 @@ fn ip(o: [u8; 4]) -> IpAddr {
 
 /// `openssl`'s SHA-256 of the certificate's public key (selector 1, matching type 1).
 fn spki_sha256(cert_pem: &Path) -> String {
-    let sh = format!(
-        "openssl x509 -in '{}' -pubkey -noout | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r",
-        cert_pem.display()
-    );
-    let out = Command::new("sh").arg("-c").arg(sh).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+    ferrymail_testkit::tls::openssl_spki_sha256(cert_pem)
+        .unwrap_or_else(|| panic!("openssl cannot digest {}", cert_pem.display()))
 }
 
 struct Certs {

@@ -4,30 +4,36 @@
 
 mod common;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::policy::{sts_world, PolicyServer, BAD_CERT_MX, GOOD_MX, POLICY};
+use common::policy::{sts_world, BAD_CERT_MX, GOOD_MX, POLICY};
 use common::*;
 use ferrymail_dev::dns::Zone;
+use ferrymail_testkit::https::PolicyServer;
 use ferrymail_testkit::{free_port, wait_until};
+
+/// An MX without STARTTLS.
+const PLAIN_MX: [u8; 4] = [127, 0, 0, 6];
 
 fn ip(o: [u8; 4]) -> IpAddr {
     IpAddr::from(o)
 }
 
-const DOMAINS: [&str; 5] = [
+const DOMAINS: [&str; 6] = [
     "good.test",
     "wrong.test",
     "badcert.test",
     "testing.test",
     "testcert.test",
+    "testplain.test",
 ];
 
 /// good.test: enforce, its MX listed and trusted. wrong.test: enforce, but its MX is not
 /// listed. badcert.test: enforce, MX listed but its certificate untrusted. testing.test:
 /// testing, its MX not listed. testcert.test: testing, MX listed but its certificate
-/// untrusted.
+/// untrusted. testplain.test: testing, MX listed but without STARTTLS.
 fn zone() -> Zone {
     let mut z = Zone::new();
     z.mx("good.test", 10, "mx.good.test")
@@ -38,7 +44,9 @@ fn zone() -> Zone {
         .a("mx.badcert.test", ip(BAD_CERT_MX))
         .mx("testing.test", 10, "mx.elsewhere.test")
         .a("mx.elsewhere.test", ip(GOOD_MX))
-        .mx("testcert.test", 10, "mx.badcert.test");
+        .mx("testcert.test", 10, "mx.badcert.test")
+        .mx("testplain.test", 10, "mx.testplain.test")
+        .a("mx.testplain.test", ip(PLAIN_MX));
     for d in DOMAINS {
         z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
             .a(&format!("mta-sts.{d}"), ip(POLICY));
@@ -61,6 +69,9 @@ fn policy_for(host: &str) -> Option<&'static str> {
         "mta-sts.testcert.test" => {
             "version: STSv1\nmode: testing\nmx: mx.badcert.test\nmax_age: 86400\n"
         }
+        "mta-sts.testplain.test" => {
+            "version: STSv1\nmode: testing\nmx: mx.testplain.test\nmax_age: 86400\n"
+        }
         _ => return None,
     })
 }
@@ -69,6 +80,7 @@ struct Setup {
     t: TestEnv,
     good: FakeServer,
     bad: FakeServer,
+    plain: FakeServer,
     policy: Option<PolicyServer>,
 }
 
@@ -87,10 +99,16 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
     edit(&mut t.env.config.queue.mta_sts);
     t.env.save_config().unwrap();
     let (good, bad, policy) = (w.good, w.bad, Some(w.policy));
+    let plain = smtp_server(
+        SocketAddr::new(ip(PLAIN_MX), port),
+        &["PIPELINING"],
+        Arc::new(always),
+    );
     Setup {
         t,
         good,
         bad,
+        plain,
         policy,
     }
 }
@@ -162,8 +180,15 @@ fn testing_mode_reports_and_delivers() {
         &["x@testcert.test"],
         "over TLS anyway",
     );
+    let plain = t.enqueue(
+        Some("alice@example.test"),
+        &["x@testplain.test"],
+        "in clear anyway",
+    );
     assert!(
-        wait_until(Duration::from_secs(30), || gone(t, &mx) && gone(t, &cert)),
+        wait_until(Duration::from_secs(30), || gone(t, &mx)
+            && gone(t, &cert)
+            && gone(t, &plain)),
         "log:\n{}",
         t.log()
     );
@@ -184,6 +209,11 @@ fn testing_mode_reports_and_delivers() {
     };
     assert!(failure("testing.test", "mx.elsewhere.test"), "{log}");
     assert!(failure("testcert.test", "certificate-or-starttls"), "{log}");
+    assert!(delivered_to(&s.plain, "x@testplain.test"));
+    assert!(
+        failure("testplain.test", "does not offer STARTTLS"),
+        "{log}"
+    );
 }
 
 #[test]

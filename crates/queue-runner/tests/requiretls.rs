@@ -1,5 +1,6 @@
 //! REQUIRETLS (RFC 8689) and `TLS-Required: No` end to end: queue-runner against scripted
-//! loopback MX hosts found through the loopback DNS server.
+//! loopback MX hosts. A REQUIRETLS message needs MX records validated with DNSSEC (or listed
+//! by MTA-STS), so its tests take names from a signed zone served by Knot DNS.
 
 mod common;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use ferrymail_dev::dns::Zone;
+use ferrymail_dev::signed_zone::{self, ChildZone, SignedDns};
 use ferrymail_spool::{ClientInfo, Envelope, QueueId, Recipient, Source};
 use ferrymail_testkit::{free_port, wait_until};
 
@@ -24,6 +26,32 @@ fn zone() -> Zone {
     let mut z = Zone::new();
     z.mx("secure.test", 10, MX_NAME).a(MX_NAME, mx_ip());
     z
+}
+
+/// Points `t` at a signed root holding secure.test (as [`zone`]) with an unsigned child zone
+/// plain.test whose MX is the same host; `None` (with a SKIP line) without Knot.
+fn signed_dns(t: &mut TestEnv) -> Option<SignedDns> {
+    if let Some(why) = signed_zone::unavailable() {
+        eprintln!("SKIP: {why}");
+        return None;
+    }
+    let ip = mx_ip();
+    let root = format!("secure.test. 300 MX 10 {MX_NAME}.\n{MX_NAME}. 300 A {ip}\n");
+    let plain = format!("plain.test. 300 MX 10 mx.plain.test.\nmx.plain.test. 300 A {ip}\n");
+    let dns = SignedDns::start(
+        &t.env.state_dir.join("knot"),
+        &root,
+        &[ChildZone {
+            name: "plain.test",
+            lines: &plain,
+            signed: false,
+        }],
+    )
+    .unwrap();
+    t.env.config.queue.dns_servers = vec![dns.addr];
+    t.env.config.queue.dnssec_trust_anchors = Some(dns.trust_anchor.clone());
+    t.env.save_config().unwrap();
+    Some(dns)
 }
 
 /// A test environment whose queue-runner trusts a certificate made for `mx.secure.test`,
@@ -67,6 +95,7 @@ fn enqueue_requiretls(t: &TestEnv) -> QueueId {
 }
 
 /// Waits for `id` to leave the queue with a bounce to its sender, and returns the bounce text.
+/// The bounce itself must carry REQUIRETLS and only the original's header section.
 fn bounce_of(t: &TestEnv, id: QueueId) -> String {
     let bounce = || t.queued().into_iter().find(|e| e.source == Source::Bounce);
     assert!(
@@ -80,7 +109,11 @@ fn bounce_of(t: &TestEnv, id: QueueId) -> String {
     );
     let b = bounce().unwrap();
     assert_eq!(b.recipients[0].address, "alice@example.test");
-    t.message_text(&b.id)
+    // The report goes out under REQUIRETLS too, and without the body (RFC 8689 §5).
+    assert!(b.require_tls, "{b:?}");
+    let text = t.message_text(&b.id);
+    assert!(!text.contains("for your eyes only"), "{text}");
+    text
 }
 
 /// Runs a REQUIRETLS message against an MX offering `ext` (and STARTTLS with `tls`), which
@@ -108,7 +141,10 @@ fn refused_before_mail(
 #[test]
 fn requiretls_to_a_host_without_starttls_bounces_before_mail_from() {
     let port = free_port(mx_ip());
-    let t = test_env(zone(), port);
+    let mut t = test_env(zone(), port);
+    let Some(_dns) = signed_dns(&mut t) else {
+        return;
+    };
     // Even a server claiming REQUIRETLS does not qualify without TLS.
     let (text, _) = refused_before_mail(&t, port, &["PIPELINING", "REQUIRETLS"], None);
     assert!(
@@ -121,7 +157,10 @@ fn requiretls_to_a_host_without_starttls_bounces_before_mail_from() {
 #[test]
 fn requiretls_to_a_verified_host_not_offering_requiretls_bounces() {
     let port = free_port(mx_ip());
-    let (t, tls) = env_trusting_the_mx(port);
+    let (mut t, tls) = env_trusting_the_mx(port);
+    let Some(_dns) = signed_dns(&mut t) else {
+        return;
+    };
     let (text, verbs) = refused_before_mail(&t, port, &["PIPELINING"], Some(tls));
     assert!(text.contains("does not offer REQUIRETLS"), "{text}");
     // TLS was set up (the second EHLO came through it), then the host was refused.
@@ -135,7 +174,10 @@ fn requiretls_to_a_verified_host_not_offering_requiretls_bounces() {
 #[test]
 fn requiretls_to_an_untrusted_certificate_bounces() {
     let port = free_port(mx_ip());
-    let t = test_env(zone(), port);
+    let mut t = test_env(zone(), port);
+    let Some(_dns) = signed_dns(&mut t) else {
+        return;
+    };
     // The environment's own certificate: not issued for mx.secure.test, not trusted.
     let tls = ferrymail_net::tls::load_server_config(&t.env.config.tls.cert, &t.env.config.tls.key)
         .unwrap();
@@ -146,7 +188,10 @@ fn requiretls_to_an_untrusted_certificate_bounces() {
 #[test]
 fn requiretls_to_a_verified_host_offering_requiretls_is_delivered_with_the_parameter() {
     let port = free_port(mx_ip());
-    let (t, tls) = env_trusting_the_mx(port);
+    let (mut t, tls) = env_trusting_the_mx(port);
+    let Some(_dns) = signed_dns(&mut t) else {
+        return;
+    };
     let server = smtp_server_tls(
         SocketAddr::new(mx_ip(), port),
         &["PIPELINING", "REQUIRETLS"],
@@ -166,6 +211,39 @@ fn requiretls_to_a_verified_host_offering_requiretls_is_delivered_with_the_param
     assert_eq!(msgs[0].mail_from, "FROM:<alice@example.test> REQUIRETLS");
     assert!(msgs[0].data.contains("for your eyes only"));
     assert!(t.log().contains(&format!("{id}: to=<x@secure.test>")));
+}
+
+#[test]
+fn requiretls_to_unvalidated_mx_records_without_mta_sts_bounces_without_connecting() {
+    let port = free_port(mx_ip());
+    let (mut t, tls) = env_trusting_the_mx(port);
+    let Some(_dns) = signed_dns(&mut t) else {
+        return;
+    };
+    let (script, verbs) = recording();
+    let server = smtp_server_tls(
+        SocketAddr::new(mx_ip(), port),
+        &["PIPELINING", "REQUIRETLS"],
+        Some(tls),
+        script,
+    );
+    let _qr = t.start();
+    let mut env = Envelope::new(
+        Some("alice@example.test".into()),
+        vec![Recipient::new("x@plain.test")],
+        ClientInfo::default(),
+        Source::Local,
+    );
+    env.require_tls = true;
+    let id = t.enqueue_env(env, "for your eyes only");
+    let text = bounce_of(&t, id);
+    assert!(text.contains("Status: 5.7.10"), "{text}");
+    assert!(
+        text.contains("the MX records of plain.test are not DNSSEC-validated"),
+        "{text}"
+    );
+    assert!(verbs.lock().unwrap().is_empty(), "no connection to the MX");
+    assert!(server.messages().is_empty());
 }
 
 #[test]

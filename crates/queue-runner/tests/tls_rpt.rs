@@ -20,7 +20,7 @@ use ferrymail_queue_control::{request, Request, Response};
 use ferrymail_testkit::{free_port, wait_until};
 
 /// The MX of the domain reports are mailed to.
-const REPORTS_MX: [u8; 4] = [127, 0, 0, 6];
+const REPORTS_MX: [u8; 4] = [127, 0, 0, 7];
 
 const RUA: &str = "tlsrpt@reports.test";
 

@@ -1,11 +1,13 @@
 //! What ferrymail's integration tests share, so each mechanism exists once: a [`Suite`] of
 //! real daemons started from a `ferrymail_dev` environment, blocking line-oriented clients for
 //! SMTP/LMTP, IMAP and POP3 (plain, implicit TLS, STARTTLS) over one [`Conn`], a TLS config
-//! that trusts the environment's certificate, bounded polling, helper programs, a daemon's
-//! `/metrics` read with an independent parser ([`metrics`]), and one way to report a skipped
-//! test ([`skip!`], [`skip_unless_root`]).
+//! that trusts the environment's certificate and openssl's digest of a certificate key
+//! ([`tls`]), an HTTPS server for MTA-STS policy files ([`https`]), bounded polling, helper
+//! programs, a daemon's `/metrics` read with an independent parser ([`metrics`]), and one way
+//! to report a skipped test ([`skip!`], [`skip_unless_root`]).
 
 pub mod conn;
+pub mod https;
 pub mod imap;
 pub mod metrics;
 pub mod pop3;

@@ -73,6 +73,10 @@ fn rdata(rd: &Rdata) -> Vec<u8> {
                 data.push(0);
             }
         }
+        Rdata::Tlsa(usage, selector, matching, assoc) => {
+            data.extend_from_slice(&[*usage, *selector, *matching]);
+            data.extend_from_slice(assoc);
+        }
         Rdata::TxtRaw(strings) => {
             for s in strings {
                 let s = s.get(..255).unwrap_or(s);

@@ -6,6 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ferrymail_net::dns::{ResolveError, TokioResolver};
+use ferrymail_net::dnssec::RecordType;
+use ferrymail_net::tlsa::Tlsa;
 
 /// Outcome of one DNS question.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +62,27 @@ impl Dns {
         match self.r.txt_lookup(fqdn(name)).await {
             Ok(l) => Answer::Records(ferrymail_net::dns::txt_records(&l)),
             Err(e) => classify(e),
+        }
+    }
+
+    /// At most `max` TLSA records (RFC 6698), e.g. of `_25._tcp.<mx>`, unvalidated.
+    pub async fn tlsa(&self, name: &str, max: usize) -> Answer<Tlsa> {
+        match self.r.lookup(fqdn(name), RecordType::TLSA).await {
+            Ok(l) => Answer::Records(ferrymail_net::dnssec::tlsa_records(&l, max)),
+            Err(e) => classify(e),
+        }
+    }
+
+    /// The TXT records of `name` as text (lossy UTF-8), for records with a textual grammar;
+    /// no such name or no TXT records is an empty list, a failed lookup its error.
+    pub async fn txt_text(&self, name: &str) -> Result<Vec<String>, String> {
+        match self.txt(name).await {
+            Answer::Records(v) => Ok(v
+                .iter()
+                .map(|t| String::from_utf8_lossy(t).into_owned())
+                .collect()),
+            Answer::None => Ok(Vec::new()),
+            Answer::Failed(e) => Err(e),
         }
     }
 

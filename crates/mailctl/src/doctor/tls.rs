@@ -11,7 +11,6 @@ pub(super) fn check_certificate(
     host: &str,
     mx: &Answer<(u16, String)>,
 ) -> Vec<Finding> {
-    use x509_parser::prelude::*;
     let path = &config.tls.cert;
     let pem = match std::fs::read(path) {
         Ok(p) => p,
@@ -50,28 +49,8 @@ pub(super) fn check_certificate(
         }
     };
     let mut out = Vec::new();
-    let names: Vec<String> = cert
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|san| {
-            san.value
-                .general_names
-                .iter()
-                .filter_map(|g| match g {
-                    GeneralName::DNSName(n) => Some(n.to_ascii_lowercase()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let covers = |name: &str| {
-        names.iter().any(|n| {
-            n == name
-                || n.strip_prefix("*.")
-                    .is_some_and(|base| name.split_once('.').is_some_and(|(_, rest)| rest == base))
-        })
-    };
+    let names = dns_names(&cert);
+    let covers = |name: &str| covers(&names, name);
     let mut wanted = vec![host.to_owned()];
     if let Answer::Records(list) = mx {
         for (_, e) in list {
@@ -125,4 +104,39 @@ pub(super) fn check_certificate(
         ));
     }
     out
+}
+
+/// The DNS names (subject alternative names) of a certificate, lower case.
+pub(super) fn dns_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    cert.subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    GeneralName::DNSName(n) => Some(n.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The DNS names of a DER certificate; `None` if it does not parse.
+pub(super) fn dns_names_of(der: &[u8]) -> Option<Vec<String>> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(dns_names(&cert))
+}
+
+/// Whether `names` cover the host `name`, as a verifying client decides (a wildcard stands
+/// for exactly one leftmost label).
+pub(super) fn covers(names: &[String], name: &str) -> bool {
+    names.iter().any(|n| {
+        n == name
+            || n.strip_prefix("*.")
+                .is_some_and(|base| name.split_once('.').is_some_and(|(_, rest)| rest == base))
+    })
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,12 +54,17 @@ pub struct Run {
 
 /// `mailctl -c CONFIG check a.test --json --dns-server DNS ARGS…`, killed at the deadline.
 pub fn run_check(env: &DevEnv, dns: &DnsServer, args: &[&str]) -> Run {
+    run_check_at(env, dns.addr, "a.test", args)
+}
+
+/// `mailctl -c CONFIG check DOMAIN --json --dns-server DNS ARGS…`, killed at the deadline.
+pub fn run_check_at(env: &DevEnv, dns: SocketAddr, domain: &str, args: &[&str]) -> Run {
     let start = Instant::now();
     let mut child = Command::new(MAILCTL)
         .arg("-c")
         .arg(&env.config_path)
-        .args(["check", "a.test", "--json", "--dns-server"])
-        .arg(dns.addr.to_string())
+        .args(["check", domain, "--json", "--dns-server"])
+        .arg(dns.to_string())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

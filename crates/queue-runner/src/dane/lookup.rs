@@ -69,13 +69,10 @@ impl Dane {
         })
     }
 
-    /// The DANE lookups `config` needs: `None` when no TLS policy uses DANE.
+    /// The validating resolver for `config`'s DNS servers and trust anchors. Built whatever
+    /// the TLS policy: REQUIRETLS needs validated MX records too.
     pub fn from_config(config: &ferrymail_config::Config) -> Result<Option<Dane>, String> {
         let q = &config.queue;
-        let used = q.tls_policy.uses_dane() || q.tls_policies.values().any(|p| p.uses_dane());
-        if !used {
-            return Ok(None);
-        }
         Dane::new(&q.dns_servers, q.dnssec_trust_anchors.as_deref()).map(Some)
     }
 

@@ -2,17 +2,13 @@
 //! STARTTLS with a certificate valid for their names, so a sender may refuse to deliver in
 //! clear or to an unlisted host.
 //!
-//! [`record`] parses the `_mta-sts.<domain>` TXT record (§3.1) and [`policy`] the policy
-//! file served at `https://mta-sts.<domain>/.well-known/mta-sts.txt` (§3.2) and decides
-//! whether an MX host is allowed by a policy (§4.1); both are sans-IO. [`fetch`] gets the
-//! policy file over HTTPS.
+//! The record and policy parsers and the policy fetch are `ferrymail_mta_sts`'s (shared with
+//! `mailctl check`); here are the cache, the discovery for a delivery and the enforcement.
 
 pub mod cache;
 pub mod enforce;
-pub mod fetch;
-pub mod policy;
-pub mod record;
 pub mod service;
 
-pub use policy::{Mode, Policy, PolicyError, MAX_MAX_AGE, MAX_POLICY_BYTES};
-pub use record::{parse_records, RecordError, StsRecord};
+pub use ferrymail_mta_sts::{fetch, policy, record};
+pub use ferrymail_mta_sts::{parse_records, Mode, Policy, PolicyError, RecordError, StsRecord};
+pub use ferrymail_mta_sts::{MAX_MAX_AGE, MAX_POLICY_BYTES};

@@ -157,7 +157,7 @@ impl MtaSts {
         domain: &str,
     ) -> Result<Policy, (ResultType, String)> {
         let body = fetch::fetch(
-            resolver,
+            resolver.hickory(),
             &self.connector,
             domain,
             self.config.https_port,

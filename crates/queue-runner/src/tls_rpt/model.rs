@@ -111,8 +111,8 @@ impl ResultType {
 
     /// The result type of a failed policy fetch.
     pub fn of_fetch_error(e: &crate::mta_sts::fetch::FetchError) -> ResultType {
-        use crate::https::HttpsError;
         use crate::mta_sts::fetch::FetchError as F;
+        use ferrymail_net::https::HttpsError;
         match e {
             F::Https(HttpsError::Tls(..)) => ResultType::StsWebpkiInvalid,
             F::ContentType | F::TooLarge(_) => ResultType::StsPolicyInvalid,

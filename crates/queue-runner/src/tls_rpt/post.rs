@@ -1,12 +1,12 @@
 //! Delivery of a report to an `https:` address (RFC 8460 §5.4): the gzipped JSON POSTed as
 //! `application/tlsrpt+gzip`; any 2xx answer is success. Request building and URI parsing
-//! are sans-IO; [`post`] moves the bytes over [`crate::https`].
+//! are sans-IO; [`post`] moves the bytes over [`ferrymail_net::https`].
 
 use std::time::Duration;
 
 use tokio_rustls::TlsConnector;
 
-use crate::dns::Resolver;
+use ferrymail_net::dns::TokioResolver;
 
 /// Longest answer read (only its status line matters).
 const MAX_ANSWER: usize = 16 * 1024;
@@ -67,14 +67,14 @@ pub fn request(t: &Target, gz: &[u8]) -> Vec<u8> {
 
 /// POSTs `gz` to `uri`; the error says why it did not take.
 pub async fn post(
-    resolver: &Resolver,
+    resolver: &TokioResolver,
     connector: &TlsConnector,
     uri: &str,
     gz: &[u8],
     limit: Duration,
 ) -> Result<(), String> {
     let t = parse_uri(uri).ok_or_else(|| format!("unusable URI {uri}"))?;
-    let answer = crate::https::exchange(
+    let answer = ferrymail_net::https::exchange(
         resolver,
         connector,
         &t.host,
@@ -85,7 +85,7 @@ pub async fn post(
     )
     .await
     .map_err(|e| e.to_string())?;
-    match crate::https::status(&answer) {
+    match ferrymail_net::https::status(&answer) {
         Some(code) if (200..300).contains(&code) => Ok(()),
         Some(code) => Err(format!("HTTP status {code}")),
         None => Err("malformed HTTP answer".into()),

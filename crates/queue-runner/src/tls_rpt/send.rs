@@ -153,7 +153,14 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
 async fn post_report(runner: &Runner, json: &serde_json::Value, uri: &str) -> Result<(), String> {
     let gz = super::report::gzip(json).map_err(|e| e.to_string())?;
     let limit = runner.config.queue.tls_rpt.post_timeout;
-    super::post::post(&runner.resolver, &runner.tls.verify, uri, &gz, limit).await
+    super::post::post(
+        runner.resolver.hickory(),
+        &runner.tls.verify,
+        uri,
+        &gz,
+        limit,
+    )
+    .await
 }
 
 async fn enqueue(

@@ -11,7 +11,7 @@
 //! Lines end in CRLF or LF; unknown keys are ignored (future extensions); `mx` may repeat.
 //! For the other keys the first occurrence counts.
 
-use super::record::{is_wsp, valid_field_name};
+use crate::record::{is_wsp, valid_field_name};
 
 /// Largest policy body accepted (§3.3: senders may limit it; 64 KiB is the common bound).
 pub const MAX_POLICY_BYTES: usize = 64 * 1024;

@@ -1,9 +1,10 @@
 //! A deliberately minimal HTTPS client: one HTTP/1.0 request on one connection, the whole
 //! answer read until the server closes, within a byte bound and a time limit. It serves the
-//! two HTTPS exchanges queue-runner has, fetching MTA-STS policies (`mta_sts::fetch`) and
-//! posting TLS-RPT reports (`tls_rpt::post`); neither follows redirects nor keeps a
-//! connection, so hyper's client stack would add more code than it replaces. Callers build
-//! the request and parse the answer, sans-IO; this only moves bytes.
+//! HTTPS exchanges ferrymail has, fetching MTA-STS policies (`ferrymail_mta_sts::fetch`,
+//! for queue-runner and `mailctl check`) and posting TLS-RPT reports (queue-runner); none
+//! follows redirects or keeps a connection, so hyper's client stack would add more code than
+//! it replaces. Callers build the request and parse the answer, sans-IO; this only moves
+//! bytes.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::dns::{AddrAnswer, Resolver};
+use std::net::IpAddr;
+
+use crate::dns::TokioResolver;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpsError {
@@ -32,7 +35,7 @@ pub enum HttpsError {
 /// Sends `request` to `host`:`port` over TLS (the certificate checked by `connector` for
 /// `host`) and returns the answer, at most `max_response` bytes of it, all within `limit`.
 pub async fn exchange(
-    resolver: &Resolver,
+    resolver: &TokioResolver,
     connector: &TlsConnector,
     host: &str,
     port: u16,
@@ -42,10 +45,10 @@ pub async fn exchange(
 ) -> Result<Vec<u8>, HttpsError> {
     tokio::time::timeout(limit, async {
         let host = host.to_owned();
-        let addrs = match resolver.addrs(&host).await {
-            AddrAnswer::Addrs(a) => a,
-            AddrAnswer::NoAddress => return Err(HttpsError::NoAddress(host)),
-            AddrAnswer::TempFail(e) => return Err(HttpsError::Dns(host, e)),
+        let addrs: Vec<IpAddr> = match resolver.lookup_ip(format!("{host}.")).await {
+            Ok(l) => l.iter().collect(),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Vec::new(),
+            Err(e) => return Err(HttpsError::Dns(host, e.to_string())),
         };
         let io = |e: std::io::Error| HttpsError::Io(host.clone(), e.to_string());
         let mut last = HttpsError::NoAddress(host.clone());

@@ -1,6 +1,6 @@
 //! Fetching a policy: `GET https://mta-sts.<domain>/.well-known/mta-sts.txt` (RFC 8461 §3.3).
 //!
-//! One request over [`crate::https`] (no redirects to follow: the RFC forbids them); an
+//! One request over [`ferrymail_net::https`] (no redirects to follow: the RFC forbids them); an
 //! HTTP/1.0 request also rules out chunked responses. The response is parsed by
 //! [`parse_response`], which is sans-IO.
 
@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio_rustls::TlsConnector;
 
-use crate::dns::Resolver;
-use crate::https::HttpsError;
+use ferrymail_net::dns::TokioResolver;
+use ferrymail_net::https::HttpsError;
 
 /// Longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 16 * 1024;
@@ -53,8 +53,8 @@ pub fn parse_response(resp: &[u8], max_body: usize) -> Result<&[u8], FetchError>
         .map_err(|_| FetchError::Malformed("headers not text"))?;
     let mut lines = head.lines();
     lines.next();
-    let code =
-        crate::https::status(head.as_bytes()).ok_or(FetchError::Malformed("bad status line"))?;
+    let code = ferrymail_net::https::status(head.as_bytes())
+        .ok_or(FetchError::Malformed("bad status line"))?;
     if code != 200 {
         return Err(FetchError::Status(code));
     }
@@ -100,7 +100,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Fetches the policy body of `domain` within `limit`, the certificate checked by
 /// `connector` for the policy host name.
 pub async fn fetch(
-    resolver: &Resolver,
+    resolver: &TokioResolver,
     connector: &TlsConnector,
     domain: &str,
     port: u16,
@@ -109,7 +109,7 @@ pub async fn fetch(
 ) -> Result<Vec<u8>, FetchError> {
     let host = policy_host(domain);
     // One byte past the bound tells a too-large answer from one that just fits.
-    let resp = crate::https::exchange(
+    let resp = ferrymail_net::https::exchange(
         resolver,
         connector,
         &host,
