@@ -95,7 +95,14 @@ pub async fn send_day(runner: &Arc<Runner>, rec: &Arc<Recorder>, day: Day) -> Pa
         }
         let ruas = match runner.resolver.txt(&format!("_smtp._tls.{domain}")).await {
             Ok(txts) => match parse_records(&txts) {
-                Ok(r) => r,
+                Ok(uris) => {
+                    for u in uris.iter().filter(|u| u.target.is_none()) {
+                        tracing::info!(%domain, uri = %u.written, "ignoring unusable TLS-RPT address");
+                    }
+                    uris.into_iter()
+                        .filter_map(|u| u.target)
+                        .collect::<Vec<Rua>>()
+                }
                 Err(RecordError::None) => continue,
                 Err(e) => {
                     tracing::info!(%domain, error = %e, "ignoring TLS-RPT record");
