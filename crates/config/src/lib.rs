@@ -22,6 +22,7 @@ mod rate;
 mod screen;
 mod spam;
 mod tls_policy;
+mod tls_rpt;
 
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
@@ -30,6 +31,7 @@ pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
 pub use tls_policy::TlsPolicy;
+pub use tls_rpt::TlsRpt;
 
 /// Where packaged installs keep the config.
 pub const DEFAULT_PATH: &str = "/etc/ferrymail/ferrymail.toml";
@@ -483,6 +485,8 @@ pub struct Queue {
     pub require_tls_domains: Vec<String>,
     /// MTA-STS policies of receiving domains (RFC 8461).
     pub mta_sts: MtaSts,
+    /// SMTP TLS Reporting (RFC 8460) to receiving domains.
+    pub tls_rpt: TlsRpt,
     /// PEM files of CA certificates trusted, besides the system's, wherever a next hop's
     /// certificate must validate (`tls_policy = "verify"`, required TLS, REQUIRETLS, MTA-STS
     /// policy hosts and MX hosts under an MTA-STS policy).
@@ -528,6 +532,7 @@ impl Default for Queue {
             dnssec_trust_anchors: None,
             require_tls_domains: Vec::new(),
             mta_sts: MtaSts::default(),
+            tls_rpt: TlsRpt::default(),
             tls_trust_anchors: Vec::new(),
             routes: Vec::new(),
             dns_servers: Vec::new(),
@@ -865,6 +870,9 @@ impl Config {
                     format!("`{d}` is not a valid domain name"),
                 );
             }
+        }
+        for (key, reason) in self.queue.tls_rpt.problems() {
+            bad(&format!("queue.tls_rpt.{key}"), reason);
         }
         if !self.general.postmaster.is_empty() && !self.general.postmaster.contains('@') {
             bad(

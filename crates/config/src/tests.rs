@@ -332,6 +332,26 @@ fn spam_verdict_keys_default_to_junk_and_are_checked() {
 }
 
 #[test]
+fn tls_rpt_is_off_by_default_and_its_sender_is_checked() {
+    let c = parse("").unwrap();
+    let t = &c.queue.tls_rpt;
+    assert!(!t.enabled);
+    assert_eq!(t.sender("mx.a.test"), "noreply-tlsrpt@mx.a.test");
+    assert_eq!(t.contact("mx.a.test"), "postmaster@mx.a.test");
+    assert_eq!(t.organization("mx.a.test"), "mx.a.test");
+    let c = parse(
+        "[queue.tls_rpt]\nenabled = true\nsender = \"tls@a.test\"\nsend_delay_max = \"10m\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.queue.tls_rpt.sender("h"), "tls@a.test");
+    assert_eq!(c.queue.tls_rpt.send_delay_max, Duration::from_secs(600));
+    for bad in ["nobody", "a b@a.test", "x@", "x@a.test>\r\nBcc: y"] {
+        let text = format!("[queue.tls_rpt]\nsender = {bad:?}\n");
+        assert_eq!(problem_keys(&text), ["queue.tls_rpt.sender"], "{bad}");
+    }
+}
+
+#[test]
 fn tls_policies_parse_with_postfix_names() {
     let c = parse(
         "[queue]\ntls_policy = \"opportunistic\"\n[queue.tls_policies]\n\"bank.test\" = \"dane-only\"\n\"old.test\" = \"none\"\n",

@@ -1,36 +1,23 @@
 //! Fetching a policy: `GET https://mta-sts.<domain>/.well-known/mta-sts.txt` (RFC 8461 §3.3).
 //!
-//! A deliberately minimal HTTP/1.0 client rather than hyper: the exchange is one request on
-//! one connection, with no redirects to follow (the RFC forbids them), no keep-alive and a
-//! small bounded body; an HTTP/1.0 request also rules out chunked responses. Pulling in
-//! hyper and its client stack for that would add more code than it replaces. The response
-//! is parsed by [`parse_response`], which is sans-IO; [`fetch`] only moves bytes.
+//! One request over [`ferrymail_net::https`] (no redirects to follow: the RFC forbids them); an
+//! HTTP/1.0 request also rules out chunked responses. The response is parsed by
+//! [`parse_response`], which is sans-IO.
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use ferrymail_net::dns::TokioResolver;
+use ferrymail_net::https::HttpsError;
 
 /// Longest response head (status line and headers) accepted.
 const MAX_HEAD: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    #[error("policy host {0}: no address")]
-    NoAddress(String),
-    #[error("policy host {0}: address lookup failed: {1}")]
-    Dns(String, String),
-    #[error("policy host {0}: {1}")]
-    Io(String, String),
-    #[error("policy host {0}: TLS: {1}")]
-    Tls(String, String),
-    #[error("policy fetch timed out")]
-    Timeout,
+    #[error("policy host {0}")]
+    Https(#[from] HttpsError),
     #[error("malformed HTTP response: {0}")]
     Malformed(&'static str),
     #[error("HTTP status {0} (only 200 is a policy)")]
@@ -65,15 +52,9 @@ pub fn parse_response(resp: &[u8], max_body: usize) -> Result<&[u8], FetchError>
     let head = std::str::from_utf8(&resp[..head_end])
         .map_err(|_| FetchError::Malformed("headers not text"))?;
     let mut lines = head.lines();
-    let status = lines.next().unwrap_or("");
-    let mut parts = status.split(' ');
-    let (version, code) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if !version.starts_with("HTTP/1.") {
-        return Err(FetchError::Malformed("bad status line"));
-    }
-    let code: u16 = code
-        .parse()
-        .map_err(|_| FetchError::Malformed("bad status code"))?;
+    lines.next();
+    let code = ferrymail_net::https::status(head.as_bytes())
+        .ok_or(FetchError::Malformed("bad status line"))?;
     if code != 200 {
         return Err(FetchError::Status(code));
     }
@@ -126,62 +107,19 @@ pub async fn fetch(
     limit: Duration,
     max_body: usize,
 ) -> Result<Vec<u8>, FetchError> {
-    match tokio::time::timeout(
-        limit,
-        fetch_inner(resolver, connector, domain, port, max_body),
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(_) => Err(FetchError::Timeout),
-    }
-}
-
-async fn fetch_inner(
-    resolver: &TokioResolver,
-    connector: &TlsConnector,
-    domain: &str,
-    port: u16,
-    max_body: usize,
-) -> Result<Vec<u8>, FetchError> {
     let host = policy_host(domain);
-    let addrs: Vec<IpAddr> = match resolver.lookup_ip(format!("{host}.")).await {
-        Ok(l) => l.iter().collect(),
-        Err(e) if e.is_nx_domain() || e.is_no_records_found() => Vec::new(),
-        Err(e) => return Err(FetchError::Dns(host, e.to_string())),
-    };
-    let io = |e: std::io::Error| FetchError::Io(host.clone(), e.to_string());
-    let mut last = FetchError::NoAddress(host.clone());
-    for ip in addrs {
-        let tcp = match TcpStream::connect(SocketAddr::new(ip, port)).await {
-            Ok(t) => t,
-            Err(e) => {
-                last = io(e);
-                continue;
-            }
-        };
-        let name = ServerName::try_from(host.clone())
-            .map_err(|e| FetchError::Tls(host.clone(), e.to_string()))?;
-        let mut tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| FetchError::Tls(host.clone(), e.to_string()))?;
-        tls.write_all(request(&host).as_bytes()).await.map_err(io)?;
-        tls.flush().await.map_err(io)?;
-        let mut resp = Vec::new();
-        // One byte past the bound tells a too-large answer from one that just fits.
-        let cap = (MAX_HEAD + max_body + 1) as u64;
-        let read = (&mut tls).take(cap).read_to_end(&mut resp).await;
-        // A server that closes without TLS close_notify has still sent its whole answer
-        // when the body is complete; parse_response checks Content-Length when given.
-        if let Err(e) = read {
-            if e.kind() != std::io::ErrorKind::UnexpectedEof {
-                return Err(io(e));
-            }
-        }
-        return parse_response(&resp, max_body).map(<[u8]>::to_vec);
-    }
-    Err(last)
+    // One byte past the bound tells a too-large answer from one that just fits.
+    let resp = ferrymail_net::https::exchange(
+        resolver,
+        connector,
+        &host,
+        port,
+        request(&host).as_bytes(),
+        MAX_HEAD + max_body + 1,
+        limit,
+    )
+    .await?;
+    parse_response(&resp, max_body).map(<[u8]>::to_vec)
 }
 
 #[cfg(test)]

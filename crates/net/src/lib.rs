@@ -15,7 +15,7 @@
 //! builds every resolver ([`dnssec`] the validating one), [`dnsbl`] asks DNS block- and
 //! allowlists about an address and [`tlsa`] matches certificates against DANE TLSA records.
 //! [`tls_client`] is the client config that verifies certificates against the system roots
-//! and configured trust anchors.
+//! and configured trust anchors, [`https`] the one-request HTTPS client over it.
 
 pub mod auth_throttle;
 pub mod cli;
@@ -24,6 +24,7 @@ pub mod dnsbl;
 pub mod dnssec;
 pub mod exit;
 pub mod forward;
+pub mod https;
 pub mod ids;
 pub mod journal;
 pub mod limits;

@@ -37,6 +37,13 @@ pub enum Request {
     Hold { id: String },
     /// Put a held message back into the active queue, due now.
     Release { id: String },
+    /// Send the TLS reports (RFC 8460) of a UTC day now (`YYYY-MM-DD`, default today)
+    /// instead of after the next midnight; a domain is still reported at most once a day.
+    #[serde(rename = "tls-reports")]
+    TlsReports {
+        #[serde(default)]
+        day: Option<String>,
+    },
 }
 
 /// Where a recipient stands, flattened for display.

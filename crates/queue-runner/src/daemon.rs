@@ -36,6 +36,10 @@ pub async fn run(
     startup_scan(&runner, true).await;
     tokio::spawn(wake_loop(Arc::clone(&runner), wake));
     tokio::spawn(control_loop(Arc::clone(&runner), control, shutdown.clone()));
+    tokio::spawn(crate::tls_rpt::send::run(
+        Arc::clone(&runner),
+        shutdown.clone(),
+    ));
     ferrymail_net::notify::ready();
     tracing::info!(queued = runner.index.len(), "queue-runner ready");
 
@@ -71,6 +75,9 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     runner.index.flush();
+    if let Some(r) = &runner.tls_rpt {
+        r.flush();
+    }
     tracing::info!(abandoned = runner.in_flight(), "queue-runner stopped");
     Ok(())
 }

@@ -65,6 +65,17 @@ fn returned_part(env: &Envelope, kind: Kind, original: &mut dyn Read) -> (String
     ("text/rfc822-headers".into(), bytes)
 }
 
+/// The end of a report's header section and the start of its body, up to its first part:
+/// `MIME-Version`, the `multipart/report` type (RFC 6522) with `report_type` as written
+/// (token or quoted string), and the preamble.
+pub fn multipart_report_head(report_type: &str, boundary: &str) -> String {
+    format!(
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type={report_type};\r\n\t\
+         boundary=\"{boundary}\"\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n\
+         --{boundary}\r\n"
+    )
+}
+
 /// Builds the DSN message bytes for `failures` of `env`, addressed to `env.sender`.
 pub fn build(
     env: &Envelope,
@@ -106,13 +117,7 @@ pub fn build(
     m.push_str(&format!("Date: {}\r\n", rfc5322_date(now)));
     m.push_str(&format!("Message-ID: <{}.{tag}@{hostname}>\r\n", env.id));
     m.push_str("Auto-Submitted: auto-replied\r\n");
-    m.push_str("MIME-Version: 1.0\r\n");
-    m.push_str(&format!(
-        "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\"\r\n"
-    ));
-    m.push_str("\r\nThis is a MIME-encapsulated message.\r\n\r\n");
-
-    m.push_str(&format!("--{boundary}\r\n"));
+    m.push_str(&multipart_report_head("delivery-status", &boundary));
     m.push_str("Content-Type: text/plain; charset=utf-8\r\n");
     m.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
     m.push_str(&format!(

@@ -1,5 +1,6 @@
 //! Everything queue-runner parses from outside (remote replies, EHLO keywords, relay strings,
-//! control requests, stored replies, MTA-STS records, policies and HTTP answers) in one entry point, for the cargo-fuzz target in `fuzz/`
+//! control requests, stored replies, MTA-STS records, policies and HTTP answers, TLS-RPT
+//! records, report URIs and recorded results) in one entry point, for the cargo-fuzz target in `fuzz/`
 //! and for the unit test below, which runs the same code over hand-picked hostile inputs.
 
 use ferrymail_queue_control::parse_request;
@@ -23,6 +24,11 @@ pub fn exercise(data: &[u8]) {
         let _ = p.allows_mx(&text);
     }
     let _ = parse_response(data, crate::mta_sts::MAX_POLICY_BYTES);
+    let _ = crate::tls_rpt::record::parse_records(&[text.to_string()]);
+    let _ = crate::tls_rpt::post::parse_uri(&text);
+    let _ = crate::tls_rpt::day::Day::parse(&text);
+    let _ = ferrymail_net::https::status(data);
+    let _ = serde_json::from_slice::<crate::tls_rpt::store::Entry>(data);
     let mut parser = ReplyParser::new(crate::wire::MAX_REPLY_LINES);
     for line in data.split_inclusive(|&b| b == b'\n') {
         match parser.feed_line(line) {
@@ -67,6 +73,11 @@ mod tests {
             b"version: STSv1\nmode: testing\nmx: *\nmax_age: 99999999999999999999999",
             b"HTTP/1.1 200\r\nContent-Length: 18446744073709551616\r\n\r\n",
             b"HTTP/1.1 200 OK\n\n",
+            b"v=TLSRPTv1; rua=mailto:%,https://:/,mailto:a@b!!",
+            b"v=TLSRPTv1;rua=mailto:%e9%@x",
+            b"https://a.test:99999999/",
+            b"9999-99-99",
+            b"{\"domain\":\"a\",\"policy\":{\"kind\":\"tlsa\"},\"ok\":18446744073709551615}",
         ];
         for i in inputs {
             exercise(i);

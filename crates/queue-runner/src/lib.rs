@@ -28,4 +28,5 @@ pub mod requiretls;
 pub mod runner;
 pub mod session;
 pub mod tls_plan;
+pub mod tls_rpt;
 pub mod wire;

@@ -19,6 +19,7 @@ use crate::session::{
     self, Dialect, RefusalKind, SessionParams, SessionResult, TlsRefusal, TlsUse,
 };
 use crate::tls_plan::{self, DomainTls, HostTls};
+use crate::tls_rpt::hook;
 use crate::wire::SmtpClientConn;
 
 /// Most MX hosts and addresses tried in one attempt, so a domain with a hundred MX records
@@ -261,8 +262,15 @@ pub async fn deliver(
     };
     let enforce = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Enforce);
     let testing = sts.as_ref().is_some_and(|p| p.policy.mode == Mode::Testing);
+    // TLS-RPT, like MTA-STS, concerns the domain's own MX hosts.
+    let rpt = route
+        .is_none()
+        .then(|| hook::for_message(runner, env))
+        .flatten();
     let hosts = match &sts {
-        Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts),
+        Some(p) => mta_sts::enforce::screen_hosts(domain, p, hosts, |h| {
+            hook::mx_mismatch(rpt, domain, p, h)
+        }),
         None => hosts,
     };
     let hosts = if env.require_tls && target.mx && !mx_secure {
@@ -344,13 +352,20 @@ pub async fn deliver(
                     Ok((outcomes, encrypted)) => {
                         if let (true, false, Some(p)) = (tls.probing, encrypted, &sts) {
                             // A `testing` policy learns of a missing STARTTLS only here.
-                            mta_sts::enforce::report(
-                                domain,
-                                p,
+                            let reason = format!("{relay} does not offer STARTTLS");
+                            mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
+                            let kind = RefusalKind::NoStarttls;
+                            let failure = hook::Failure {
                                 host,
-                                FailureKind::Tls,
-                                &format!("{relay} does not offer STARTTLS"),
-                            );
+                                ip,
+                                kind,
+                                reason: &reason,
+                            };
+                            hook::refusal(rpt, domain, Some(p), None, failure);
+                        }
+                        // Not after a failed `testing` probe: that session was reported.
+                        if encrypted && (tls.probing || !testing) {
+                            hook::success(rpt, domain, sts.as_ref(), tls.dane.as_deref());
                         }
                         return DomainResult {
                             outcomes,
@@ -370,6 +385,14 @@ pub async fn deliver(
                         if let Some(p) = sts.as_ref().filter(|_| enforce && tls.dane.is_none()) {
                             mta_sts::enforce::report(domain, p, host, FailureKind::Tls, &reason);
                         }
+                        let sts_enforced = sts.as_ref().filter(|_| enforce);
+                        let failure = hook::Failure {
+                            host,
+                            ip,
+                            kind,
+                            reason: &reason,
+                        };
+                        hook::refusal(rpt, domain, sts_enforced, tls.dane.as_deref(), failure);
                         last_error = reason.clone();
                         tls_refusal = Some(reason);
                         break;
@@ -384,6 +407,13 @@ pub async fn deliver(
                                     FailureKind::Tls,
                                     &reason,
                                 );
+                                let failure = hook::Failure {
+                                    host,
+                                    ip,
+                                    kind: RefusalKind::Handshake,
+                                    reason: &reason,
+                                };
+                                hook::refusal(rpt, domain, Some(p), None, failure);
                             }
                             last_error = reason;
                             tls = tls_plan::fallback(&runner.tls, &plan);

@@ -59,6 +59,8 @@ pub struct Runner {
     pub mta_sts: Option<crate::mta_sts::service::MtaSts>,
     /// DNSSEC-validated TLSA lookups (None when no TLS policy uses DANE).
     pub dane: Option<crate::dane::Dane>,
+    /// Outcomes of TLS sessions for TLS-RPT (None when `queue.tls_rpt.enabled` is off).
+    pub tls_rpt: Option<Arc<crate::tls_rpt::Recorder>>,
     pub hostname: String,
     global: Arc<Semaphore>,
     per_domain: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -95,9 +97,12 @@ impl Runner {
         let hostname = config.hostname();
         let global = Arc::new(Semaphore::new(config.queue.max_parallel));
         let lmtp = LmtpPool::new(config.queue.lmtp_idle_connections);
-        let mta_sts = crate::mta_sts::service::MtaSts::from_config(&config, &tls);
+        let tls_rpt = crate::tls_rpt::hook::open(&config);
+        let mta_sts = crate::mta_sts::service::MtaSts::from_config(&config, &tls)
+            .map(|m| m.with_tls_rpt(tls_rpt.clone()));
         Runner {
             mta_sts,
+            tls_rpt,
             lmtp,
             config,
             spool,
@@ -875,6 +880,12 @@ impl Runner {
                     }
                     Ok(Err(e)) => Response::error(e.to_string()),
                     Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::TlsReports { day } => {
+                match crate::tls_rpt::send::control(self, day.as_deref()).await {
+                    Ok(m) => Response::ok(m),
+                    Err(e) => Response::error(e),
                 }
             }
             Request::Release { id } => {

@@ -5,21 +5,15 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::policy::{sts_world, BAD_CERT_MX, GOOD_MX, POLICY};
 use common::*;
 use ferrymail_dev::dns::Zone;
-use ferrymail_testkit::https::{policy_server, PolicyServer};
+use ferrymail_testkit::https::PolicyServer;
 use ferrymail_testkit::{free_port, wait_until};
 
-/// The trusted MX (certificate valid for its names).
-const GOOD_MX: [u8; 4] = [127, 0, 0, 3];
-/// The policy host of every test domain.
-const POLICY: [u8; 4] = [127, 0, 0, 4];
-/// An MX whose certificate no configured authority signed.
-const BAD_CERT_MX: [u8; 4] = [127, 0, 0, 5];
 /// An MX without STARTTLS.
 const PLAIN_MX: [u8; 4] = [127, 0, 0, 6];
 
@@ -82,21 +76,6 @@ fn policy_for(host: &str) -> Option<&'static str> {
     })
 }
 
-/// Writes a certificate and key for `names` under `dir` and returns the server config and
-/// the certificate's path.
-fn cert(dir: &Path, stem: &str, names: &[&str]) -> (Arc<rustls::ServerConfig>, std::path::PathBuf) {
-    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-    let (c, k) = ferrymail_net::tls::self_signed(&names).unwrap();
-    let cp = dir.join(format!("{stem}.crt"));
-    let kp = dir.join(format!("{stem}.key"));
-    std::fs::write(&cp, c).unwrap();
-    std::fs::write(&kp, k).unwrap();
-    (
-        ferrymail_net::tls::load_server_config(&cp, &kp).unwrap(),
-        cp,
-    )
-}
-
 struct Setup {
     t: TestEnv,
     good: FakeServer,
@@ -113,38 +92,18 @@ fn setup_with(edit: impl FnOnce(&mut ferrymail_config::MtaSts)) -> Setup {
     let port = free_port(ip(GOOD_MX));
     let https = free_port(ip(POLICY));
     let mut t = test_env(zone(), port);
-    let dir = t.env.state_dir.join("test-ca");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut names: Vec<String> = DOMAINS.iter().map(|d| format!("mta-sts.{d}")).collect();
     names.extend(["mx.good.test", "mx.evil.test", "mx.elsewhere.test"].map(String::from));
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let (trusted, ca) = cert(&dir, "trusted", &names);
-    // Valid for its name, but signed by no configured authority.
-    let (untrusted, _) = cert(&dir, "untrusted", &["mx.badcert.test"]);
-    t.env.config.queue.tls_trust_anchors = vec![ca];
-    t.env.config.queue.mta_sts.https_port = https;
-    t.env.config.queue.mta_sts.fetch_timeout = Duration::from_secs(3);
+    let w = sts_world(&mut t, port, https, &names, policy_for);
     edit(&mut t.env.config.queue.mta_sts);
     t.env.save_config().unwrap();
-    let ext: &[&str] = &["PIPELINING"];
-    let good = smtp_server_tls(
-        SocketAddr::new(ip(GOOD_MX), port),
-        ext,
-        Some(trusted.clone()),
+    let (good, bad, policy) = (w.good, w.bad, Some(w.policy));
+    let plain = smtp_server(
+        SocketAddr::new(ip(PLAIN_MX), port),
+        &["PIPELINING"],
         Arc::new(always),
     );
-    let bad = smtp_server_tls(
-        SocketAddr::new(ip(BAD_CERT_MX), port),
-        ext,
-        Some(untrusted),
-        Arc::new(always),
-    );
-    let plain = smtp_server(SocketAddr::new(ip(PLAIN_MX), port), ext, Arc::new(always));
-    let policy = Some(policy_server(
-        SocketAddr::new(ip(POLICY), https),
-        trusted,
-        |host| policy_for(host).map(str::to_owned),
-    ));
     Setup {
         t,
         good,

@@ -5,7 +5,8 @@
 //! replies with [`reply::ReplyParser`] and sends data with [`data::DotStuffer`]. Every program
 //! that looks into stored mail (queue-runner's bounces, local-delivery, imapd) finds the end of
 //! its header section with [`message::header_end`]; [`dates`] writes the dates mail carries
-//! (`Date:`, `Received:`, DSNs, mbox `From ` lines, IMAP). Everything here is a plain function or
+//! (`Date:`, `Received:`, DSNs, mbox `From ` lines, IMAP); [`percent`] undoes the escapes of
+//! mail URIs (`mailto:`, IMAP URLs). Everything here is a plain function or
 //! state machine over bytes: no sockets, no clocks, so it can be unit tested and fuzzed, and
 //! the daemons stay thin shells. It depends on nothing heavier than `thiserror`, so the setgid
 //! `sendmail` can use it.
@@ -14,6 +15,7 @@ pub mod command;
 pub mod data;
 pub mod dates;
 pub mod message;
+pub mod percent;
 pub mod reply;
 pub mod xtext;
 

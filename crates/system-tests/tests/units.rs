@@ -196,7 +196,7 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
     };
     assert_eq!(
         state("ferrymail-queue.service"),
-        under_state(&["queue-runner", "mta-sts"])
+        under_state(&["queue-runner", "mta-sts", "tls-rpt"])
     );
     assert_eq!(
         state("ferrymail-smtpd.service"),

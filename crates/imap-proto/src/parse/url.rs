@@ -19,24 +19,6 @@ pub struct MessageUrl {
     pub partial: Option<(u32, u32)>,
 }
 
-/// `%XX` escapes undone; None for a broken escape or a result that is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn number(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -70,7 +52,7 @@ pub fn message_url(url: &str) -> Option<MessageUrl> {
         if let Some((u, _host)) = authority.rsplit_once('@') {
             // `user;AUTH=mech`: the mechanism is of no concern here.
             let name = u.split(';').next().unwrap_or_default();
-            user = Some(percent_decode(name)?);
+            user = Some(ferrymail_smtp::percent::decode(name)?);
         }
         path
     } else {
@@ -90,7 +72,7 @@ pub fn message_url(url: &str) -> Option<MessageUrl> {
         if name.is_empty() {
             return None;
         }
-        mailbox = Some(percent_decode(name)?);
+        mailbox = Some(ferrymail_smtp::percent::decode(name)?);
         uidvalidity = validity;
         next = segments.next()?;
     }
@@ -100,7 +82,7 @@ pub fn message_url(url: &str) -> Option<MessageUrl> {
     for seg in segments {
         let p = seg.strip_prefix(';')?;
         if let Some(v) = param(p, "SECTION").filter(|_| section_.is_none() && partial.is_none()) {
-            section_ = Some(section(&percent_decode(v)?)?);
+            section_ = Some(section(&ferrymail_smtp::percent::decode(v)?)?);
         } else if let Some(v) = param(p, "PARTIAL").filter(|_| partial.is_none()) {
             let (o, l) = v.split_once('.').unwrap_or((v, ""));
             let origin = if o == "0" { 0 } else { number(o)? };

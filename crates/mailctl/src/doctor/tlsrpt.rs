@@ -2,61 +2,25 @@
 //! failed TLS (MTA-STS and DANE failures included), without which nobody learns that
 //! enforcing senders stopped delivering.
 //!
-//! The parser is deliberately small: exactly one record starting `v=TLSRPTv1`, with a `rua`
-//! field of `mailto:` or `https:` URIs.
+//! The parser is `ferrymail_mta_sts::tlsrpt`, the one queue-runner reads other domains'
+//! records with; here every URI must be usable.
 
 use super::lookup::Dns;
 use super::{ok, problem, Finding, Level};
 
-const VERSION: &str = "v=TLSRPTv1";
+pub(super) use ferrymail_mta_sts::tlsrpt::RecordError as RptError;
+use ferrymail_mta_sts::tlsrpt::{parse_records, VERSION};
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(super) enum RptError {
-    #[error("no TLS-RPT record")]
-    None,
-    #[error("{0} TLS-RPT records (exactly one is allowed)")]
-    Several(usize),
-    #[error("malformed TLS-RPT record: {0}")]
-    Malformed(&'static str),
-}
-
-/// The report URIs of the one TLS-RPT record among a name's TXT records; records not
-/// starting with the version are other uses of the name and are ignored.
+/// The report URIs of the one TLS-RPT record among a name's TXT records, as written; any
+/// URI senders cannot report to makes the record malformed here, though senders only skip it.
 pub(super) fn parse(txts: &[String]) -> Result<Vec<String>, RptError> {
-    let rpt: Vec<&String> = txts.iter().filter(|t| t.starts_with(VERSION)).collect();
-    let record = match rpt.as_slice() {
-        [] => return Err(RptError::None),
-        [one] => one.as_str(),
-        many => return Err(RptError::Several(many.len())),
-    };
-    let mut fields = record.split(';').map(str::trim);
-    if fields.next() != Some(VERSION) {
-        return Err(RptError::Malformed("the version must be followed by `;`"));
+    let uris = parse_records(txts)?;
+    if uris.iter().any(|u| u.target.is_none()) {
+        return Err(RptError::Malformed(
+            "rua holds a URI that is neither mailto: nor https:",
+        ));
     }
-    let mut rua = None;
-    for field in fields.filter(|f| !f.is_empty()) {
-        let (key, value) = field
-            .split_once('=')
-            .ok_or(RptError::Malformed("a field without `=`"))?;
-        if key.trim() == "rua" {
-            if rua.is_some() {
-                return Err(RptError::Malformed("more than one rua field"));
-            }
-            rua = Some(value.trim());
-        }
-    }
-    let rua = rua.ok_or(RptError::Malformed("no rua field"))?;
-    let uris: Vec<String> = rua.split(',').map(|u| u.trim().to_owned()).collect();
-    for u in &uris {
-        let scheme = u.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
-        let rest_empty = u.split_once(':').is_none_or(|(_, r)| r.is_empty());
-        if !matches!(scheme.as_deref(), Some("mailto" | "https")) || rest_empty {
-            return Err(RptError::Malformed(
-                "rua holds a URI that is neither mailto: nor https:",
-            ));
-        }
-    }
-    Ok(uris)
+    Ok(uris.into_iter().map(|u| u.written).collect())
 }
 
 /// The record to publish: reports by mail to `tlsrpt@<domain>`.

@@ -48,6 +48,11 @@ impl DaneVerifier {
             .clone()
     }
 
+    /// The usable TLSA records the certificate must match.
+    pub fn records(&self) -> &[Tlsa] {
+        &self.records
+    }
+
     /// Whether the server's certificate was refused (rather than the handshake failing
     /// for another reason).
     pub fn rejected(&self) -> bool {

@@ -55,8 +55,13 @@ pub fn report(domain: &str, policy: &Cached, mx: &str, kind: FailureKind, detail
 
 /// The MX hosts that may be tried under `policy`: in `enforce` mode only those it lists
 /// (an empty result means the delivery must wait), otherwise all of them. Each unlisted
-/// host is reported.
-pub fn screen_hosts(domain: &str, policy: &Cached, hosts: Vec<String>) -> Vec<String> {
+/// host is reported, and passed to `unlisted`.
+pub fn screen_hosts(
+    domain: &str,
+    policy: &Cached,
+    hosts: Vec<String>,
+    mut unlisted: impl FnMut(&str),
+) -> Vec<String> {
     let enforce = policy.policy.mode == Mode::Enforce;
     hosts
         .into_iter()
@@ -70,6 +75,7 @@ pub fn screen_hosts(domain: &str, policy: &Cached, hosts: Vec<String>) -> Vec<St
                     FailureKind::MxMismatch,
                     "MX host not listed in the policy",
                 );
+                unlisted(h);
             }
             ok || !enforce
         })
@@ -112,14 +118,18 @@ mod tests {
             ]
         };
         let before = count(Mode::Enforce);
+        let mut unlisted = Vec::new();
         assert_eq!(
-            screen_hosts("a.test", &cached(Mode::Enforce), hosts()),
+            screen_hosts("a.test", &cached(Mode::Enforce), hosts(), |h| {
+                unlisted.push(h.to_owned())
+            }),
             ["mx1.a.test", "mx2.a.test"]
         );
+        assert_eq!(unlisted, ["evil.test"]);
         assert_eq!(count(Mode::Enforce), before + 1);
         let before = count(Mode::Testing);
         assert_eq!(
-            screen_hosts("a.test", &cached(Mode::Testing), hosts()),
+            screen_hosts("a.test", &cached(Mode::Testing), hosts(), |_| {}),
             hosts()
         );
         assert_eq!(count(Mode::Testing), before + 1);

@@ -13,6 +13,7 @@ use super::fetch;
 use super::policy::{Mode, Policy};
 use super::record::{parse_records, RecordError};
 use crate::dns::Resolver;
+use crate::tls_rpt::ResultType;
 use crate::wire::TlsClients;
 
 pub struct MtaSts {
@@ -22,6 +23,8 @@ pub struct MtaSts {
     connector: TlsConnector,
     /// Per domain, the TXT id and time of the last failed fetch (see [`cache::may_fetch`]).
     failures: Mutex<HashMap<String, (String, u64)>>,
+    /// Where failed fetches are recorded for TLS-RPT.
+    tls_rpt: Option<std::sync::Arc<crate::tls_rpt::Recorder>>,
 }
 
 fn now() -> u64 {
@@ -38,7 +41,17 @@ impl MtaSts {
             config,
             connector,
             failures: Mutex::new(HashMap::new()),
+            tls_rpt: None,
         }
+    }
+
+    /// Records failed fetches in `tls_rpt`.
+    pub fn with_tls_rpt(
+        mut self,
+        tls_rpt: Option<std::sync::Arc<crate::tls_rpt::Recorder>>,
+    ) -> Self {
+        self.tls_rpt = tls_rpt;
+        self
     }
 
     /// As `config` says: off, or with its cache in `<state_dir>/mta-sts/` and the verifying
@@ -104,7 +117,13 @@ impl MtaSts {
                     self.failed().remove(&domain);
                     Some(c)
                 }
-                Err(e) => {
+                Err((result_type, e)) => {
+                    crate::tls_rpt::hook::fetch_failure(
+                        self.tls_rpt.as_deref(),
+                        &domain,
+                        result_type,
+                        &e,
+                    );
                     {
                         // Entries past their wait are dropped, so the map holds only the
                         // domains failing right now.
@@ -131,7 +150,12 @@ impl MtaSts {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn fetch(&self, resolver: &Resolver, domain: &str) -> Result<Policy, String> {
+    /// The policy, or why there is none as TLS-RPT names it and as the log says it.
+    async fn fetch(
+        &self,
+        resolver: &Resolver,
+        domain: &str,
+    ) -> Result<Policy, (ResultType, String)> {
         let body = fetch::fetch(
             resolver.hickory(),
             &self.connector,
@@ -141,7 +165,7 @@ impl MtaSts {
             self.config.max_policy_size,
         )
         .await
-        .map_err(|e| e.to_string())?;
-        Policy::parse(&body).map_err(|e| e.to_string())
+        .map_err(|e| (ResultType::of_fetch_error(&e), e.to_string()))?;
+        Policy::parse(&body).map_err(|e| (ResultType::StsPolicyInvalid, e.to_string()))
     }
 }

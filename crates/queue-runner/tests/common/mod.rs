@@ -16,6 +16,8 @@ use ferrymail_dev::Daemon;
 use ferrymail_spool::{ClientInfo, Envelope, QueueDir, Recipient, Source};
 use ferrymail_testkit::Suite;
 
+pub mod policy;
+
 pub struct TestEnv {
     suite: Suite,
     pub dns: DnsServer,
