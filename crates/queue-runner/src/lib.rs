@@ -14,6 +14,7 @@
 
 pub mod daemon;
 pub mod dane;
+pub mod destination;
 pub mod dns;
 pub mod dsn;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -27,6 +28,7 @@ pub mod remote;
 pub mod requiretls;
 pub mod runner;
 pub mod session;
+pub mod tls_events;
 pub mod tls_plan;
 pub mod tls_rpt;
 pub mod wire;

@@ -21,6 +21,7 @@ use tokio_rustls::TlsConnector;
 use crate::dane::{DaneVerifier, TlsaAnswer};
 use crate::runner::Runner;
 use crate::session::TlsUse;
+use crate::tls_rpt::hook::DaneFailure;
 use crate::wire::TlsClients;
 
 /// The destination-wide part of the decision.
@@ -101,6 +102,8 @@ impl HostTls {
 /// Why a host is not tried (the delivery waits, or tries the next host).
 pub struct Skip {
     pub reason: String,
+    /// What TLS-RPT calls it (none for a failure of our own).
+    pub kind: Option<DaneFailure>,
 }
 
 /// Decides how `host` is tried.
@@ -130,6 +133,7 @@ pub async fn for_host(
                 .with_verifier(verifier.clone())
                 .map_err(|e| Skip {
                     reason: format!("TLS client for {host}: {e}"),
+                    kind: None,
                 })?;
             return Ok(HostTls {
                 tls: TlsUse::Starttls {
@@ -146,12 +150,14 @@ pub async fn for_host(
             crate::dane::count("lookup-failed");
             return Err(Skip {
                 reason: format!("TLSA lookup for {host} failed, not used (DANE): {e}"),
+                kind: Some(DaneFailure::Dnssec),
             });
         }
         TlsaAnswer::Unusable if d.policy == TlsPolicy::DaneOnly => {
             crate::dane::count("required-missing");
             return Err(Skip {
                 reason: format!("{host} has no usable TLSA records (tls_policy dane-only)"),
+                kind: Some(DaneFailure::Tlsa),
             });
         }
         TlsaAnswer::Unusable if d.require_verified.is_none() => {
@@ -172,6 +178,7 @@ pub async fn for_host(
                 reason: format!(
                     "{host} has no DNSSEC-validated TLSA records (tls_policy dane-only)"
                 ),
+                kind: Some(DaneFailure::Required),
             });
         }
         TlsaAnswer::Unusable | TlsaAnswer::None => {}

@@ -162,6 +162,7 @@ fn setup() -> Option<Setup> {
     q.tls_policy = TlsPolicy::Dane;
     q.tls_policies
         .insert("strict.test".into(), TlsPolicy::DaneOnly);
+    q.tls_rpt.enabled = true;
     t.env.save_config().unwrap();
     let ext: &[&str] = &["PIPELINING"];
     let at = |o| SocketAddr::new(ip(o), port);
@@ -188,6 +189,31 @@ fn got(server: &FakeServer, rcpt: &str) -> Vec<Received> {
         .into_iter()
         .filter(|m| m.rcpts.iter().any(|r| r.contains(rcpt)))
         .collect()
+}
+
+/// TLS-RPT results recorded so far: (domain, policy type, result type or "ok").
+fn recorded(t: &TestEnv) -> Vec<(String, String, String)> {
+    let dir = t.env.config.paths.state_dir.join("tls-rpt");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "jsonl") {
+            for line in std::fs::read_to_string(e.path()).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let result = v["detail"]["result_type"].as_str().unwrap_or("ok");
+                out.push((
+                    v["domain"].as_str().unwrap_or("").to_owned(),
+                    v["policy"]["kind"].as_str().unwrap_or("").to_owned(),
+                    result.to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn has(rec: &[(String, String, String)], domain: &str, policy: &str, result: &str) -> bool {
+    rec.iter()
+        .any(|(d, p, r)| d == domain && p == policy && r == result)
 }
 
 fn log_line<'a>(log: &'a str, rcpt: &str) -> &'a str {
@@ -223,6 +249,9 @@ fn matching_tlsa_delivers_over_verified_tls() {
         line.contains("tls=(dane verified by TLSA 2 1 1 trust anchor"),
         "{line}"
     );
+    let rec = recorded(t);
+    assert!(has(&rec, "good.test", "tlsa", "ok"), "{rec:?}");
+    assert!(has(&rec, "ta.test", "tlsa", "ok"), "{rec:?}");
 }
 
 #[test]
@@ -248,6 +277,12 @@ fn mismatch_or_missing_starttls_defers_and_never_sends_in_clear() {
     let line = log_line(&log, "x@notls.test");
     assert!(line.contains("status=deferred"), "{line}");
     assert!(line.contains("does not offer STARTTLS"), "{line}");
+    let rec = recorded(t);
+    assert!(has(&rec, "bad.test", "tlsa", "tlsa-invalid"), "{rec:?}");
+    assert!(
+        has(&rec, "notls.test", "tlsa", "starttls-not-supported"),
+        "{rec:?}"
+    );
 }
 
 #[test]
@@ -280,4 +315,9 @@ fn no_tlsa_falls_back_to_opportunistic_and_bogus_or_dane_only_waits() {
     assert!(line.contains("do not validate (DNSSEC)"), "{line}");
     let line = log_line(&log, "x@strict.test");
     assert!(line.contains("dane-only"), "{line}");
+    let rec = recorded(t);
+    assert!(has(&rec, "bogus.test", "tlsa", "dnssec-invalid"), "{rec:?}");
+    assert!(has(&rec, "strict.test", "tlsa", "dane-required"), "{rec:?}");
+    // Plaintext sessions are no TLS results.
+    assert!(!rec.iter().any(|(d, ..)| d == "notlsa.test"), "{rec:?}");
 }

@@ -135,6 +135,46 @@ pub fn mx_mismatch(rpt: Option<&Recorder>, domain: &str, sts: &Cached, host: &st
     }
 }
 
+/// Why DANE stopped a delivery before any session (RFC 8460 result types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaneFailure {
+    /// MX or TLSA records failed DNSSEC validation, or could not be had.
+    Dnssec,
+    /// Validated TLSA records, none usable, where usable ones were required.
+    Tlsa,
+    /// `dane-only` and no validated TLSA records.
+    Required,
+}
+
+/// DANE kept mail from `domain` (from `host`, when one was chosen) before a session.
+pub fn dane_failure(
+    rpt: Option<&Recorder>,
+    domain: &str,
+    host: Option<&str>,
+    kind: DaneFailure,
+    reason: &str,
+) {
+    if let Some(r) = rpt {
+        let detail = FailureDetail {
+            result_type: match kind {
+                DaneFailure::Dnssec => ResultType::DnssecInvalid,
+                DaneFailure::Tlsa => ResultType::TlsaInvalid,
+                DaneFailure::Required => ResultType::DaneRequired,
+            },
+            sending_ip: None,
+            receiving_mx: host.map(str::to_owned),
+            receiving_ip: None,
+            reason: Some(reason.to_owned()),
+        };
+        let policy = PolicyDesc {
+            kind: super::PolicyKind::Tlsa,
+            strings: Vec::new(),
+            mx_hosts: Vec::new(),
+        };
+        r.record(domain, &policy, Outcome::Failure(detail), unix_now());
+    }
+}
+
 /// A failed policy fetch for `domain`.
 pub fn fetch_failure(rpt: Option<&Recorder>, domain: &str, result_type: ResultType, reason: &str) {
     if let Some(r) = rpt {
