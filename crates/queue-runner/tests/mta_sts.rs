@@ -21,14 +21,18 @@ fn ip(o: [u8; 4]) -> IpAddr {
     IpAddr::from(o)
 }
 
-const DOMAINS: [&str; 6] = [
+const DOMAINS: [&str; 7] = [
     "good.test",
     "wrong.test",
     "badcert.test",
     "testing.test",
     "testcert.test",
     "testplain.test",
+    "slow.test",
 ];
+
+/// GET requests for slow.test's policy, which its policy host answers only after a while.
+static SLOW_GETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// good.test: enforce, its MX listed and trusted. wrong.test: enforce, but its MX is not
 /// listed. badcert.test: enforce, MX listed but its certificate untrusted. testing.test:
@@ -46,6 +50,7 @@ fn zone() -> Zone {
         .a("mx.elsewhere.test", ip(GOOD_MX))
         .mx("testcert.test", 10, "mx.badcert.test")
         .mx("testplain.test", 10, "mx.testplain.test")
+        .mx("slow.test", 10, "mx.good.test")
         .a("mx.testplain.test", ip(PLAIN_MX));
     for d in DOMAINS {
         z.txt(&format!("_mta-sts.{d}"), "v=STSv1; id=one;")
@@ -56,6 +61,11 @@ fn zone() -> Zone {
 
 fn policy_for(host: &str) -> Option<&'static str> {
     Some(match host {
+        "mta-sts.slow.test" => {
+            SLOW_GETS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(700));
+            "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 86400\n"
+        }
         "mta-sts.good.test" => {
             "version: STSv1\r\nmode: enforce\r\nmx: mx.good.test\r\nmax_age: 86400\r\n"
         }
@@ -298,4 +308,31 @@ fn tls_required_no_waives_an_enforce_policy() {
     );
     assert!(delivered_to(&s.good, "x@wrong.test"));
     assert!(!delivered_to(&s.good, "y@wrong.test"));
+}
+
+#[test]
+fn concurrent_deliveries_fetch_a_policy_once() {
+    let s = setup();
+    let t = &s.t;
+    let ids: Vec<_> = (0..4)
+        .map(|i| {
+            let rcpt = format!("r{i}@slow.test");
+            t.enqueue(Some("alice@example.test"), &[rcpt.as_str()], "same policy")
+        })
+        .collect();
+    let _qr = t.start();
+    assert!(
+        wait_until(Duration::from_secs(30), || ids.iter().all(|id| gone(t, id))),
+        "log:\n{}",
+        t.log()
+    );
+    for i in 0..4 {
+        assert!(delivered_to(&s.good, &format!("r{i}@slow.test")));
+    }
+    assert_eq!(
+        SLOW_GETS.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "log:\n{}",
+        t.log()
+    );
 }

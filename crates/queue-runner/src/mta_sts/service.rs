@@ -2,7 +2,7 @@
 //! [`cache::plan`] decides. One [`MtaSts`] per queue-runner, shared by all deliveries.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrymail_config::MtaSts as Config;
@@ -24,7 +24,13 @@ pub struct MtaSts {
     /// Per domain, the TXT id and time of the last failed fetch (see [`cache::may_fetch`]).
     failures: Mutex<HashMap<String, (String, u64)>>,
     /// Where failed fetches are recorded for TLS-RPT.
-    tls_rpt: Option<std::sync::Arc<crate::tls_rpt::Recorder>>,
+    tls_rpt: Option<Arc<crate::tls_rpt::Recorder>>,
+    /// Per domain being fetched, the turn deliveries wait for (see `fetch_once`).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn now() -> u64 {
@@ -42,14 +48,12 @@ impl MtaSts {
             connector,
             failures: Mutex::new(HashMap::new()),
             tls_rpt: None,
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
     /// Records failed fetches in `tls_rpt`.
-    pub fn with_tls_rpt(
-        mut self,
-        tls_rpt: Option<std::sync::Arc<crate::tls_rpt::Recorder>>,
-    ) -> Self {
+    pub fn with_tls_rpt(mut self, tls_rpt: Option<Arc<crate::tls_rpt::Recorder>>) -> Self {
         self.tls_rpt = tls_rpt;
         self
     }
@@ -105,40 +109,84 @@ impl MtaSts {
             Plan::Fetch(id) if !self.may_fetch(&domain, &id, now) => {
                 cache::on_fetch_failure(cached.as_ref(), now).cloned()
             }
-            Plan::Fetch(id) => match self.fetch(resolver, &domain).await {
-                Ok(policy) => {
-                    tracing::info!(%domain, %id, mode = policy.mode.as_str(), max_age = policy.max_age, "MTA-STS policy fetched");
-                    let c = Cached {
-                        id,
-                        fetched_at: now,
-                        policy,
-                    };
-                    self.cache.put(&domain, c.clone());
-                    self.failed().remove(&domain);
-                    Some(c)
-                }
-                Err((result_type, e)) => {
-                    crate::tls_rpt::hook::fetch_failure(
-                        self.tls_rpt.as_deref(),
-                        &domain,
-                        result_type,
-                        &e,
-                    );
-                    {
-                        // Entries past their wait are dropped, so the map holds only the
-                        // domains failing right now.
-                        let retry = self.config.fetch_retry.as_secs();
-                        let mut failed = self.failed();
-                        failed.retain(|_, (_, at)| now < at.saturating_add(retry));
-                        failed.insert(domain.clone(), (id, now));
-                    }
-                    let kept = cache::on_fetch_failure(cached.as_ref(), now).cloned();
-                    tracing::warn!(%domain, error = %e, using_cached = kept.is_some(), "MTA-STS policy fetch failed");
-                    kept
-                }
-            },
+            Plan::Fetch(id) => self.fetch_once(resolver, &domain, id, cached).await,
         }
         .filter(|c| c.policy.mode != Mode::None)
+    }
+
+    /// Fetches `domain`'s policy `id`, one delivery at a time per domain: those arriving
+    /// meanwhile wait and take what the first one got (or its failure's back-off) instead
+    /// of asking the policy host again.
+    async fn fetch_once(
+        &self,
+        resolver: &Resolver,
+        domain: &str,
+        id: String,
+        cached: Option<Cached>,
+    ) -> Option<Cached> {
+        let gate = {
+            let mut gates = lock(&self.fetching);
+            gates.entry(domain.to_owned()).or_default().clone()
+        };
+        let result = {
+            let _turn = gate.lock().await;
+            let now = now();
+            match self.cache.get(domain) {
+                Some(c) if c.id == id && c.is_fresh(now) => Some(c),
+                _ if !self.may_fetch(domain, &id, now) => {
+                    cache::on_fetch_failure(cached.as_ref(), now).cloned()
+                }
+                _ => self.fetch_now(resolver, domain, id, cached, now).await,
+            }
+        };
+        let mut gates = lock(&self.fetching);
+        // Only the map's reference and ours left: nobody waits.
+        if Arc::strong_count(&gate) <= 2 {
+            gates.remove(domain);
+        }
+        result
+    }
+
+    async fn fetch_now(
+        &self,
+        resolver: &Resolver,
+        domain: &str,
+        id: String,
+        cached: Option<Cached>,
+        now: u64,
+    ) -> Option<Cached> {
+        match self.fetch(resolver, domain).await {
+            Ok(policy) => {
+                tracing::info!(%domain, %id, mode = policy.mode.as_str(), max_age = policy.max_age, "MTA-STS policy fetched");
+                let c = Cached {
+                    id,
+                    fetched_at: now,
+                    policy,
+                };
+                self.cache.put(domain, c.clone());
+                self.failed().remove(domain);
+                Some(c)
+            }
+            Err((result_type, e)) => {
+                crate::tls_rpt::hook::fetch_failure(
+                    self.tls_rpt.as_deref(),
+                    domain,
+                    result_type,
+                    &e,
+                );
+                {
+                    // Entries past their wait are dropped, so the map holds only the
+                    // domains failing right now.
+                    let retry = self.config.fetch_retry.as_secs();
+                    let mut failed = self.failed();
+                    failed.retain(|_, (_, at)| now < at.saturating_add(retry));
+                    failed.insert(domain.to_owned(), (id, now));
+                }
+                let kept = cache::on_fetch_failure(cached.as_ref(), now).cloned();
+                tracing::warn!(%domain, error = %e, using_cached = kept.is_some(), "MTA-STS policy fetch failed");
+                kept
+            }
+        }
     }
 
     fn may_fetch(&self, domain: &str, id: &str, now: u64) -> bool {
@@ -147,7 +195,7 @@ impl MtaSts {
     }
 
     fn failed(&self) -> MutexGuard<'_, HashMap<String, (String, u64)>> {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.failures)
     }
 
     /// The policy, or why there is none as TLS-RPT names it and as the log says it.
