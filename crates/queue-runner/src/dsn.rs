@@ -264,27 +264,33 @@ mod tests {
         assert!(text.ends_with(&format!("{boundary}--\r\n")));
     }
 
-    #[test]
-    fn a_requiretls_message_bounces_with_its_headers_only() {
-        let mut e = env();
-        e.require_tls = true;
+    /// The failure report of `e`'s first recipient after `reply`, for a small message with a
+    /// secret body.
+    fn failed_with(e: &Envelope, reply: &str) -> String {
         let msg = b"Subject: hi\n\nsecret body\n";
         let fails = [Failure {
             recipient: &e.recipients[0],
-            reply: "554 5.7.10 REQUIRETLS: no MX offers it",
+            reply,
             remote_mta: None,
             at: 0,
         }];
-        let text = String::from_utf8(build(
-            &e,
+        let bytes = build(
+            e,
             Kind::Failed,
             &fails,
             "h.test",
             "pm@h.test",
             0,
             &mut &msg[..],
-        ))
-        .unwrap();
+        );
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn a_requiretls_message_bounces_with_its_headers_only() {
+        let mut e = env();
+        e.require_tls = true;
+        let text = failed_with(&e, "554 5.7.10 REQUIRETLS: no MX offers it");
         assert!(text.contains("text/rfc822-headers"));
         assert!(text.contains("Subject: hi"));
         assert!(!text.contains("secret body"));
@@ -296,23 +302,7 @@ mod tests {
         let mut e = env();
         e.dsn.ret = Some(Ret::Hdrs);
         e.dsn.envid = Some("bad\r\nInjected: yes".into());
-        let msg = b"Subject: hi\n\nsecret body\n";
-        let fails = [Failure {
-            recipient: &e.recipients[0],
-            reply: "451 4.4.7 message expired",
-            remote_mta: None,
-            at: 0,
-        }];
-        let text = String::from_utf8(build(
-            &e,
-            Kind::Failed,
-            &fails,
-            "h.test",
-            "pm@h.test",
-            0,
-            &mut &msg[..],
-        ))
-        .unwrap();
+        let text = failed_with(&e, "451 4.4.7 message expired");
         assert!(text.contains("text/rfc822-headers"));
         assert!(!text.contains("secret body"));
         assert!(!text.contains("Injected"));

@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn unvalidated_mx_hosts_need_an_mta_sts_listing() {
-        use crate::mta_sts::policy::{Mode, Policy};
+        use crate::mta_sts::policy::Mode;
         let hosts = || vec!["mx1.a.test".to_string(), "evil.test".to_string()];
         let why = validated_hosts(None, hosts()).unwrap_err();
         assert!(
@@ -132,15 +132,7 @@ mod tests {
             why("a.test")
         );
         for mode in [Mode::Enforce, Mode::Testing] {
-            let p = Cached {
-                id: "1".into(),
-                fetched_at: 0,
-                policy: Policy {
-                    mode,
-                    mx: vec!["*.a.test".into()],
-                    max_age: 60,
-                },
-            };
+            let p = Cached::for_test(mode, "*.a.test");
             assert_eq!(validated_hosts(Some(&p), hosts()).unwrap(), ["mx1.a.test"]);
             let why = validated_hosts(Some(&p), vec!["evil.test".into()]).unwrap_err();
             assert!(why("a.test").starts_with("none of the MX hosts of a.test"));

@@ -31,6 +31,20 @@ impl Cached {
     pub fn is_fresh(&self, now: u64) -> bool {
         now < self.fetched_at.saturating_add(self.policy.max_age)
     }
+
+    /// A policy with id `1` fetched at time 0 listing `mx`, for tests.
+    #[cfg(test)]
+    pub fn for_test(mode: super::Mode, mx: &str) -> Cached {
+        Cached {
+            id: "1".into(),
+            fetched_at: 0,
+            policy: Policy {
+                mode,
+                mx: vec![mx.into()],
+                max_age: 60,
+            },
+        }
+    }
 }
 
 /// What to do for a domain, from its cache entry and its TXT lookup.

@@ -85,18 +85,9 @@ pub fn screen_hosts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mta_sts::policy::Policy;
 
     fn cached(mode: Mode) -> Cached {
-        Cached {
-            id: "1".into(),
-            fetched_at: 0,
-            policy: Policy {
-                mode,
-                mx: vec!["*.a.test".into()],
-                max_age: 60,
-            },
-        }
+        Cached::for_test(mode, "*.a.test")
     }
 
     fn count(mode: Mode) -> u64 {

@@ -197,21 +197,13 @@ pub fn fetch_failure(rpt: Option<&Recorder>, domain: &str, result_type: ResultTy
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mta_sts::{Mode, Policy};
+    use crate::mta_sts::Mode;
     use crate::tls_rpt::day::Day;
     use crate::tls_rpt::PolicyKind;
     use ferrymail_net::tlsa::Tlsa;
 
     fn sts() -> Cached {
-        Cached {
-            id: "1".into(),
-            fetched_at: 0,
-            policy: Policy {
-                mode: Mode::Enforce,
-                mx: vec!["mx.a.test".into()],
-                max_age: 60,
-            },
-        }
+        Cached::for_test(Mode::Enforce, "mx.a.test")
     }
 
     fn dane() -> DaneVerifier {
