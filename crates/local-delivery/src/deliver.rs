@@ -15,7 +15,7 @@ use crate::error::DeliveryError;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
-use crate::sieve::{self, Action, Script};
+use ferrymail_sieve::{self as sieve, Action, Script};
 use crate::spam;
 
 /// Largest Sieve script or `.forward` file read.

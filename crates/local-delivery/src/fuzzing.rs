@@ -6,7 +6,7 @@ use ferrymail_smtp::{DataDecoder, LineEndingPolicy, Reply};
 
 use crate::message;
 use crate::session::{Session, SessionConfig, Step};
-use crate::sieve::{Facts, Script};
+use ferrymail_sieve::{Facts, Script};
 
 /// Feeds `input` to a session as a client would (lines, then DATA bytes after a 354) and
 /// returns the replies in order.

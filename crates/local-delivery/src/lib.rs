@@ -7,7 +7,7 @@
 //! `delivery.user` (virtual) or as the Unix account itself (a per-delivery helper process);
 //! never as root.
 //!
-//! The protocol ([`session`]), the Sieve language ([`sieve`]), message inspection
+//! The protocol ([`session`]), the Sieve language (the `ferrymail-sieve` crate), message inspection
 //! ([`message`]; [`spam`] for a milter's verdict) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
 //! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows.
 
@@ -24,5 +24,4 @@ pub mod requeue;
 pub mod router;
 pub mod server;
 pub mod session;
-pub mod sieve;
 pub mod spam;

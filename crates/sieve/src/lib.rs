@@ -3,8 +3,9 @@
 //! `:is`/`:contains`/`:matches` with the `i;ascii-casemap` and `i;octet` comparators, and the
 //! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`.
 //!
-//! Delivery parses the user's script with [`Script::parse`] and runs it with [`Script::run`];
-//! any error there means "keep" plus a logged error, never a lost message.
+//! local-delivery parses the user's script with [`Script::parse`] and runs it with
+//! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
+//! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
 
 mod interp;
 mod lexer;
