@@ -1,6 +1,9 @@
 //! Running a parsed script against one message: tests evaluated over the message's headers and
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
+use super::ext::relational::{relation_holds, Relation};
+use super::ext::subaddress;
+use super::ext::variables::{self, Variables};
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
 use super::SieveError;
 
@@ -62,6 +65,8 @@ struct Run<'a, M: MessageView> {
     /// An explicit action that cancels the implicit keep was taken.
     cancelled_keep: bool,
     redirects: usize,
+    /// `Some` when the script requires "variables".
+    vars: Option<Variables>,
 }
 
 enum Flow {
@@ -71,12 +76,17 @@ enum Flow {
 
 /// Runs the script. The result is deduplicated; an empty list means discard. With `true`, its
 /// `Keep` is the implicit keep (RFC 5228 §2.10.2: no action cancelled it), not the script's.
-pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<(Vec<Action>, bool), SieveError> {
+pub fn run<M: MessageView>(
+    script: &[Command],
+    variables: bool,
+    msg: &M,
+) -> Result<(Vec<Action>, bool), SieveError> {
     let mut r = Run {
         msg,
         actions: Vec::new(),
         cancelled_keep: false,
         redirects: 0,
+        vars: variables.then(Variables::default),
     };
     r.block(script)?;
     if !r.cancelled_keep {
@@ -127,11 +137,23 @@ impl<M: MessageView> Run<'_, M> {
             }
             Command::Discard => self.cancelled_keep = true,
             Command::Stop => return Ok(Flow::Stop),
-            Command::FileInto(f) => {
-                self.cancelled_keep = true;
-                self.push(Action::FileInto(f.clone()))?;
+            Command::FileInto { mailbox, copy } => {
+                self.cancelled_keep |= !copy;
+                let f = self.expand(mailbox);
+                self.push(Action::FileInto(f))?;
             }
-            Command::Redirect(a) => {
+            Command::Set {
+                modifiers,
+                name,
+                value,
+            } => {
+                let v = variables::modify(self.expand(value), modifiers);
+                if let Some(vars) = &mut self.vars {
+                    vars.set(name, v)?;
+                }
+            }
+            Command::Redirect { address, copy } => {
+                let a = &self.expand(address);
                 self.redirects += 1;
                 if self.redirects > MAX_REDIRECTS {
                     return Err(SieveError::Runtime("too many redirects".into()));
@@ -141,21 +163,36 @@ impl<M: MessageView> Run<'_, M> {
                         "redirect to invalid address {a:?}"
                     )));
                 }
-                self.cancelled_keep = true;
+                self.cancelled_keep |= !copy;
                 self.push(Action::Redirect(a.clone()))?;
             }
         }
         Ok(Flow::Continue)
     }
 
-    fn test(&self, t: &Test) -> bool {
+    /// `s` with its variables expanded, when the script uses variables.
+    fn expand(&self, s: &str) -> String {
+        match &self.vars {
+            Some(v) => v.expand(s),
+            None => s.to_string(),
+        }
+    }
+
+    fn expand_all(&self, l: &[String]) -> Vec<String> {
+        l.iter().map(|s| self.expand(s)).collect()
+    }
+
+    fn test(&mut self, t: &Test) -> bool {
         match t {
             Test::True => true,
             Test::False => false,
             Test::Not(t) => !self.test(t),
             Test::AllOf(ts) => ts.iter().all(|t| self.test(t)),
             Test::AnyOf(ts) => ts.iter().any(|t| self.test(t)),
-            Test::Exists(names) => names.iter().all(|n| !self.msg.header(n).is_empty()),
+            Test::Exists(names) => self
+                .expand_all(names)
+                .iter()
+                .all(|n| !self.msg.header(n).is_empty()),
             Test::Size { over, limit } => {
                 if *over {
                     self.msg.size() > *limit
@@ -163,44 +200,104 @@ impl<M: MessageView> Run<'_, M> {
                     self.msg.size() < *limit
                 }
             }
-            Test::Header { m, headers, keys } => headers.iter().any(|h| {
-                self.msg
-                    .header(h)
+            Test::Header { m, headers, keys } => {
+                let values: Vec<String> = self
+                    .expand_all(headers)
                     .iter()
-                    .any(|v| keys.iter().any(|k| matches(m, v, k)))
-            }),
+                    .flat_map(|h| self.msg.header(h))
+                    .collect();
+                self.match_values(m, &values, keys)
+            }
+            Test::Str { m, sources, keys } => {
+                let mut values = self.expand_all(sources);
+                // RFC 5229 §5: empty strings are not counted.
+                if matches!(m.match_type, MatchType::Count(_)) {
+                    values.retain(|v| !v.is_empty());
+                }
+                self.match_values(m, &values, keys)
+            }
             Test::Address {
                 m,
                 part,
                 headers,
                 keys,
-            } => headers.iter().any(|h| {
-                self.msg.header(h).iter().any(|v| {
-                    addresses(v)
-                        .iter()
-                        .any(|a| keys.iter().any(|k| matches(m, address_part(a, *part), k)))
-                })
-            }),
+            } => {
+                let addrs: Vec<String> = self
+                    .expand_all(headers)
+                    .iter()
+                    .flat_map(|h| self.msg.header(h))
+                    .flat_map(|v| addresses(&v))
+                    .collect();
+                self.match_parts(m, *part, &addrs, keys)
+            }
             Test::Envelope {
                 m,
                 part,
                 parts,
                 keys,
-            } => parts.iter().any(|p| {
-                let a = if p.eq_ignore_ascii_case("from") {
-                    self.msg.envelope_from()
-                } else {
-                    self.msg.envelope_to()
-                };
-                // RFC 5228 §5.4: the null reverse-path matches as "" with :all only.
-                let value = if a.is_empty() && *part != AddressPart::All {
-                    return false;
-                } else {
-                    address_part(a, *part)
-                };
-                keys.iter().any(|k| matches(m, value, k))
-            }),
+            } => {
+                let addrs: Vec<String> = self
+                    .expand_all(parts)
+                    .iter()
+                    .map(|p| {
+                        if p.eq_ignore_ascii_case("from") {
+                            self.msg.envelope_from().to_string()
+                        } else {
+                            self.msg.envelope_to().to_string()
+                        }
+                    })
+                    // RFC 5228 §5.4: the null reverse-path matches as "" with :all only.
+                    .filter(|a| !a.is_empty() || *part == AddressPart::All)
+                    .collect();
+                self.match_parts(m, *part, &addrs, keys)
+            }
         }
+    }
+
+    /// Address tests: the chosen part of each address, skipping those without it.
+    fn match_parts(
+        &mut self,
+        m: &Match,
+        part: AddressPart,
+        addrs: &[String],
+        keys: &[String],
+    ) -> bool {
+        if let MatchType::Count(_) = m.match_type {
+            // RFC 5231 §4.1: :count counts addresses, whatever the part.
+            return self.match_values(m, addrs, keys);
+        }
+        let values: Vec<String> = addrs
+            .iter()
+            .filter_map(|a| address_part(a, part).map(str::to_string))
+            .collect();
+        self.match_values(m, &values, keys)
+    }
+
+    /// Whether any value matches any key; a `:matches` hit sets the match variables.
+    fn match_values(&mut self, m: &Match, values: &[String], keys: &[String]) -> bool {
+        let keys = self.expand_all(keys);
+        if let MatchType::Count(rel) = m.match_type {
+            let n = values.len().to_string();
+            return keys
+                .iter()
+                .any(|k| relation_holds(rel, m.comparator, &n, k));
+        }
+        for v in values {
+            for k in &keys {
+                if !matches(m, v, k) {
+                    continue;
+                }
+                if m.match_type == MatchType::Matches {
+                    if let Some(vars) = &mut self.vars {
+                        let caps =
+                            variables::captures(&fold(k, m.comparator), &fold(v, m.comparator), v);
+                        vars.set_matches(caps.flatten().unwrap_or_default());
+                    }
+                }
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -218,12 +315,15 @@ fn plausible_address(a: &str) -> bool {
     }
 }
 
-fn address_part(a: &str, part: AddressPart) -> &str {
-    match part {
+fn address_part(a: &str, part: AddressPart) -> Option<&str> {
+    let local = a.rsplit_once('@').map(|(l, _)| l).unwrap_or(a);
+    Some(match part {
         AddressPart::All => a,
-        AddressPart::LocalPart => a.rsplit_once('@').map(|(l, _)| l).unwrap_or(a),
+        AddressPart::LocalPart => local,
         AddressPart::Domain => a.rsplit_once('@').map(|(_, d)| d).unwrap_or(""),
-    }
+        AddressPart::User => subaddress::user(local),
+        AddressPart::Detail => subaddress::detail(local)?,
+    })
 }
 
 /// The addresses in a header value such as `"Joe, Jr." <joe@a.test>, bob@b.test (Bob)`.
@@ -273,7 +373,7 @@ pub fn addresses(value: &str) -> Vec<String> {
 fn fold(s: &str, c: Comparator) -> String {
     match c {
         Comparator::AsciiCasemap => s.to_ascii_lowercase(),
-        Comparator::Octet => s.to_string(),
+        Comparator::Octet | Comparator::AsciiNumeric => s.to_string(),
     }
 }
 
@@ -281,9 +381,14 @@ fn matches(m: &Match, value: &str, key: &str) -> bool {
     let v = fold(value, m.comparator);
     let k = fold(key, m.comparator);
     match m.match_type {
+        MatchType::Is if m.comparator == Comparator::AsciiNumeric => {
+            relation_holds(Relation::Eq, m.comparator, value, key)
+        }
         MatchType::Is => v == k,
         MatchType::Contains => v.contains(&k),
         MatchType::Matches => wildcard(&k, &v),
+        MatchType::Value(rel) => relation_holds(rel, m.comparator, value, key),
+        MatchType::Count(_) => false,
     }
 }
 

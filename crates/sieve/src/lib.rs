@@ -7,6 +7,7 @@
 //! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
 //! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
 
+mod ext;
 mod interp;
 mod lexer;
 mod parser;
@@ -26,13 +27,17 @@ pub enum SieveError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     commands: Vec<parser::Command>,
+    /// `require "variables"`: strings are expanded (RFC 5229 §3) only then.
+    variables: bool,
 }
 
 impl Script {
     pub fn parse(src: &str) -> Result<Script, SieveError> {
         let toks = lexer::tokenize(src)?;
+        let (commands, required) = parser::parse(&toks)?;
         Ok(Script {
-            commands: parser::parse(&toks)?,
+            commands,
+            variables: required.iter().any(|r| r == "variables"),
         })
     }
 
@@ -43,7 +48,7 @@ impl Script {
 
     /// The actions, and whether the keep among them is only the implicit one.
     pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
-        let (actions, implicit_keep) = interp::run(&self.commands, msg)?;
+        let (actions, implicit_keep) = interp::run(&self.commands, self.variables, msg)?;
         Ok(Outcome {
             actions,
             implicit_keep,

@@ -1,11 +1,21 @@
 //! Sieve grammar (RFC 5228 §8.2) into a typed tree, checking each command's and test's
 //! arguments and that extensions are `require`d before use.
 
+use super::ext::relational::Relation;
+use super::ext::variables::{self, Modifier};
 use super::lexer::{Spanned, Token};
 use super::SieveError;
 
 /// Extensions this implementation offers to `require`.
-pub const CAPABILITIES: &[&str] = &["fileinto", "envelope"];
+pub const CAPABILITIES: &[&str] = &[
+    "fileinto",
+    "envelope",
+    "variables",
+    "subaddress",
+    "relational",
+    "comparator-i;ascii-numeric",
+    "copy",
+];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
 const MAX_DEPTH: usize = 32;
@@ -19,8 +29,21 @@ pub enum Command {
     Keep,
     Discard,
     Stop,
-    FileInto(String),
-    Redirect(String),
+    /// `:copy` (RFC 3894) keeps the implicit keep.
+    FileInto {
+        mailbox: String,
+        copy: bool,
+    },
+    Redirect {
+        address: String,
+        copy: bool,
+    },
+    /// RFC 5229 `set`.
+    Set {
+        modifiers: Vec<Modifier>,
+        name: String,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +51,9 @@ pub enum MatchType {
     Is,
     Contains,
     Matches,
+    /// RFC 5231
+    Count(Relation),
+    Value(Relation),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +62,8 @@ pub enum Comparator {
     AsciiCasemap,
     /// `i;octet`
     Octet,
+    /// `i;ascii-numeric` (RFC 4790)
+    AsciiNumeric,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +71,9 @@ pub enum AddressPart {
     All,
     LocalPart,
     Domain,
+    /// RFC 5233
+    User,
+    Detail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +99,12 @@ pub enum Test {
     Header {
         m: Match,
         headers: Vec<String>,
+        keys: Vec<String>,
+    },
+    /// RFC 5229 `string`.
+    Str {
+        m: Match,
+        sources: Vec<String>,
         keys: Vec<String>,
     },
     Exists(Vec<String>),
@@ -98,7 +135,8 @@ struct Parser<'a> {
     seen_other: bool,
 }
 
-pub fn parse(toks: &[Spanned]) -> Result<Vec<Command>, SieveError> {
+/// The commands, and the extensions the script `require`s.
+pub fn parse(toks: &[Spanned]) -> Result<(Vec<Command>, Vec<String>), SieveError> {
     let mut p = Parser {
         toks,
         pos: 0,
@@ -109,7 +147,7 @@ pub fn parse(toks: &[Spanned]) -> Result<Vec<Command>, SieveError> {
     if let Some(t) = p.peek() {
         return Err(p.error_at(t.line, "unexpected `}`"));
     }
-    Ok(cmds)
+    Ok((cmds, p.required))
 }
 
 impl Parser<'_> {
@@ -300,16 +338,23 @@ impl Parser<'_> {
                     _ => Command::Stop,
                 }
             }
-            "fileinto" => {
-                self.require_cap("fileinto", line)?;
-                let s = one_string(self.args()?)
-                    .ok_or_else(|| self.error_at(line, "fileinto: expected one string"))?;
-                Command::FileInto(s)
+            "fileinto" | "redirect" => {
+                if name == "fileinto" {
+                    self.require_cap("fileinto", line)?;
+                }
+                let mut args = self.args()?;
+                let copy = self.take_flag(&mut args, "copy", "copy")?;
+                let s = one_string(args)
+                    .ok_or_else(|| self.error_at(line, format!("{name}: expected one string")))?;
+                if name == "fileinto" {
+                    Command::FileInto { mailbox: s, copy }
+                } else {
+                    Command::Redirect { address: s, copy }
+                }
             }
-            "redirect" => {
-                let s = one_string(self.args()?)
-                    .ok_or_else(|| self.error_at(line, "redirect: expected one string"))?;
-                Command::Redirect(s)
+            "set" => {
+                self.require_cap("variables", line)?;
+                self.set(line)?
             }
             other => return Err(self.error_at(line, format!("unknown command `{other}`"))),
         };
@@ -357,9 +402,16 @@ impl Parser<'_> {
                     _ => Err(self.error_at(line, "size: expected :over or :under and a number")),
                 }
             }
-            "header" | "address" | "envelope" => {
-                if name == "envelope" {
-                    self.require_cap("envelope", line)?;
+            "header" | "address" | "envelope" | "string" => {
+                if name == "envelope" || name == "string" {
+                    self.require_cap(
+                        if name == "string" {
+                            "variables"
+                        } else {
+                            "envelope"
+                        },
+                        line,
+                    )?;
                 }
                 let args = self.args()?;
                 let mut m = Match {
@@ -375,10 +427,35 @@ impl Parser<'_> {
                             "is" => m.match_type = MatchType::Is,
                             "contains" => m.match_type = MatchType::Contains,
                             "matches" => m.match_type = MatchType::Matches,
-                            "all" | "localpart" | "domain" if name != "header" => {
+                            "count" | "value" => {
+                                self.require_cap("relational", tl)?;
+                                let rel = match it.next() {
+                                    Some(Arg::Strings(s)) if s.len() == 1 => Relation::parse(&s[0]),
+                                    _ => None,
+                                }
+                                .ok_or_else(|| {
+                                    self.error_at(tl, format!(":{t} needs a relation"))
+                                })?;
+                                m.match_type = if t == "count" {
+                                    MatchType::Count(rel)
+                                } else {
+                                    MatchType::Value(rel)
+                                };
+                            }
+                            "all" | "localpart" | "domain" | "user" | "detail"
+                                if name == "address" || name == "envelope" =>
+                            {
                                 part = match t.as_str() {
                                     "localpart" => AddressPart::LocalPart,
                                     "domain" => AddressPart::Domain,
+                                    "user" | "detail" => {
+                                        self.require_cap("subaddress", tl)?;
+                                        if t == "user" {
+                                            AddressPart::User
+                                        } else {
+                                            AddressPart::Detail
+                                        }
+                                    }
                                     _ => AddressPart::All,
                                 }
                             }
@@ -392,6 +469,10 @@ impl Parser<'_> {
                                 m.comparator = match c.as_str() {
                                     "i;ascii-casemap" => Comparator::AsciiCasemap,
                                     "i;octet" => Comparator::Octet,
+                                    "i;ascii-numeric" => {
+                                        self.require_cap("comparator-i;ascii-numeric", tl)?;
+                                        Comparator::AsciiNumeric
+                                    }
                                     _ => {
                                         return Err(self
                                             .error_at(tl, format!("unsupported comparator {c}")))
@@ -409,7 +490,18 @@ impl Parser<'_> {
                 let [first, keys]: [Vec<String>; 2] = lists.try_into().map_err(|_| {
                     self.error_at(line, format!("{name}: expected two string lists"))
                 })?;
+                // RFC 4790 §9.1: ascii-numeric offers equality and order, not substrings.
+                if m.comparator == Comparator::AsciiNumeric
+                    && matches!(m.match_type, MatchType::Contains | MatchType::Matches)
+                {
+                    return Err(self.error_at(line, "i;ascii-numeric cannot :contains or :matches"));
+                }
                 Ok(match name.as_str() {
+                    "string" => Test::Str {
+                        m,
+                        sources: first,
+                        keys,
+                    },
                     "header" => Test::Header {
                         m,
                         headers: first,
@@ -441,6 +533,53 @@ impl Parser<'_> {
             }
             other => Err(self.error_at(line, format!("unknown test `{other}`"))),
         }
+    }
+}
+
+impl Parser<'_> {
+    /// Removes the tag `:flag` from `args`, checking its extension is required.
+    fn take_flag(&self, args: &mut Vec<Arg>, flag: &str, cap: &str) -> Result<bool, SieveError> {
+        let Some(i) = args
+            .iter()
+            .position(|a| matches!(a, Arg::Tag(t, _) if t == flag))
+        else {
+            return Ok(false);
+        };
+        if let Arg::Tag(_, line) = args.remove(i) {
+            self.require_cap(cap, line)?;
+        }
+        Ok(true)
+    }
+
+    /// `set [modifiers] <name> <value>;` (RFC 5229 §4).
+    fn set(&mut self, line: usize) -> Result<Command, SieveError> {
+        let mut modifiers: Vec<Modifier> = Vec::new();
+        let mut strings = Vec::new();
+        for a in self.args()? {
+            match a {
+                Arg::Tag(t, tl) => {
+                    let m = Modifier::parse(&t)
+                        .ok_or_else(|| self.error_at(tl, format!("set: unknown tag :{t}")))?;
+                    if modifiers.iter().any(|o| o.precedence() == m.precedence()) {
+                        return Err(self.error_at(tl, "set: two modifiers of equal precedence"));
+                    }
+                    modifiers.push(m);
+                }
+                Arg::Strings(mut s) if s.len() == 1 => strings.extend(s.pop()),
+                _ => return Err(self.error_at(line, "set: expected a name and a value")),
+            }
+        }
+        let [name, value]: [String; 2] = strings
+            .try_into()
+            .map_err(|_| self.error_at(line, "set: expected a name and a value"))?;
+        if !variables::valid_name(&name) {
+            return Err(self.error_at(line, format!("set: invalid variable name {name:?}")));
+        }
+        Ok(Command::Set {
+            modifiers,
+            name,
+            value,
+        })
     }
 }
 
