@@ -1,0 +1,119 @@
+//! The extensions end to end through `Script::parse` and `Script::run`, on RFC examples.
+
+use ferrymail_sieve::{Action, Facts, Script, SieveError};
+
+fn run(src: &str) -> Result<Vec<Action>, SieveError> {
+    let headers: Vec<(String, String)> = [
+        ("From", "coyote <coyote@desert.example.org>"),
+        ("To", "ken+sieve@example.com, roadrunner@example.com"),
+        ("Subject", "[acme-users] [fwd] version 1.0 is out"),
+        ("X-Priority", "12"),
+        ("Received", "a"),
+        ("Received", "b"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    Script::parse(src)?.run(&Facts {
+        headers: &headers,
+        from: "coyote@desert.example.org",
+        to: "ken+sieve@example.com",
+        size: 500,
+    })
+}
+
+fn file(f: &str) -> Vec<Action> {
+    vec![Action::FileInto(f.into())]
+}
+
+#[test]
+fn rfc5229_list_example_files_by_list_name() {
+    let src = r#"require ["fileinto", "variables"];
+        if header :matches "Subject" "[*] *" {
+            set :lower "list" "${1}";
+            fileinto "lists.${list}";
+        }"#;
+    assert_eq!(run(src).unwrap(), file("lists.acme-users"));
+}
+
+#[test]
+fn variables_are_literal_without_require() {
+    let src = r#"require "fileinto"; fileinto "${x}";"#;
+    assert_eq!(run(src).unwrap(), file("${x}"));
+    assert!(run(r#"set "a" "b";"#).is_err());
+    assert!(run(r#"require "variables"; if string "a" "a" { keep; }"#).is_ok());
+}
+
+#[test]
+fn string_test_and_set_modifiers() {
+    let src = r#"require ["fileinto", "variables"];
+        set :upperfirst "n" "world";
+        set :length "l" "${n}";
+        if string :is "${n}${l}" "World5" { fileinto "ok"; }"#;
+    assert_eq!(run(src).unwrap(), file("ok"));
+}
+
+#[test]
+fn subaddress_user_and_detail() {
+    let src = r#"require ["fileinto", "subaddress", "envelope"];
+        if envelope :detail "to" "sieve" { fileinto "sieve"; }
+        if address :user "to" "roadrunner" { fileinto "rr"; }
+        if address :detail :matches "from" "*" { fileinto "never"; }"#;
+    assert_eq!(
+        run(src).unwrap(),
+        vec![
+            Action::FileInto("sieve".into()),
+            Action::FileInto("rr".into())
+        ]
+    );
+    assert!(Script::parse(r#"if address :user "to" "x" { keep; }"#).is_err());
+}
+
+#[test]
+fn relational_count_and_value() {
+    for (test, hit) in [
+        (
+            r#"header :count "eq" :comparator "i;ascii-numeric" "received" "2""#,
+            true,
+        ),
+        (
+            r#"address :count "ge" :comparator "i;ascii-numeric" "to" "3""#,
+            false,
+        ),
+        (
+            r#"header :value "gt" :comparator "i;ascii-numeric" "x-priority" "9""#,
+            true,
+        ),
+        // As text, "12" sorts before "9".
+        (r#"header :value "gt" "x-priority" "9""#, false),
+        (
+            r#"header :is :comparator "i;ascii-numeric" "x-priority" "012""#,
+            true,
+        ),
+    ] {
+        let src = format!(
+            "require [\"fileinto\", \"relational\", \"comparator-i;ascii-numeric\"];\n\
+             if {test} {{ fileinto \"X\"; }}"
+        );
+        let want = if hit { file("X") } else { vec![Action::Keep] };
+        assert_eq!(run(&src).unwrap(), want, "{test}");
+    }
+    assert!(Script::parse(
+        r#"require "comparator-i;ascii-numeric"; if header :contains :comparator "i;ascii-numeric" "a" "1" { keep; }"#
+    )
+    .is_err());
+}
+
+#[test]
+fn copy_keeps_the_implicit_keep() {
+    let src = r#"require ["fileinto", "copy"]; fileinto :copy "A"; redirect :copy "x@y.test";"#;
+    assert_eq!(
+        run(src).unwrap(),
+        vec![
+            Action::FileInto("A".into()),
+            Action::Redirect("x@y.test".into()),
+            Action::Keep
+        ]
+    );
+    assert!(Script::parse(r#"redirect :copy "x@y.test";"#).is_err());
+}
