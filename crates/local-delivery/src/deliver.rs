@@ -15,8 +15,9 @@ use crate::error::DeliveryError;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
-use ferrymail_sieve::{self as sieve, Action, Script};
+use crate::sieve_view::DeliveryView;
 use crate::spam;
+use ferrymail_sieve::{self as sieve, Action, Script};
 
 /// Largest Sieve script or `.forward` file read.
 pub const MAX_USER_FILE: u64 = 256 * 1024;
@@ -214,9 +215,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
 
     let mut actions = vec![Action::Keep];
     let mut implicit_keep = true;
+    let mut create = Vec::new();
     if keep_local {
         if let Some(path) = &job.sieve {
-            (actions, implicit_keep) = sieve_actions(path, job, msg);
+            let o = sieve_actions(path, job, msg);
+            (actions, implicit_keep, create) = (o.actions, o.implicit_keep, o.create);
         }
     } else {
         actions.clear();
@@ -251,7 +254,10 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
                 let (md, name) = if is_spam_folder {
                     open_spam_folder(root, folder.as_deref(), job)?
                 } else {
-                    open_folder(root, folder.as_deref(), job, job.settings.create_maildirs)?
+                    // `fileinto :create` makes its folder even where folders are not made.
+                    let create = job.settings.create_maildirs
+                        || folder.as_ref().is_some_and(|f| create.contains(f));
+                    open_folder(root, folder.as_deref(), job, create)?
                 };
                 if name == "INBOX" {
                     if stored_inbox {
@@ -290,27 +296,38 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
 
 /// The script's actions, and whether their keep is the implicit one (as it is when there is
 /// no script or it fails: RFC 5228 §2.10.6).
-fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> (Vec<Action>, bool) {
+fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
+    let kept = || sieve::Outcome {
+        actions: vec![Action::Keep],
+        implicit_keep: true,
+        create: Vec::new(),
+    };
     let text = match read_user_file(path) {
         Ok(Some(t)) => t,
-        Ok(None) => return (vec![Action::Keep], true),
+        Ok(None) => return kept(),
         Err(e) => {
             tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "cannot read Sieve script; keeping the message");
-            return (vec![Action::Keep], true);
+            return kept();
         }
     };
     let headers = message::headers(msg);
-    let view = sieve::Facts {
-        headers: &headers,
-        from: job.sender.as_deref().unwrap_or(""),
-        to: &job.recipient,
-        size: msg.len() as u64,
+    let view = DeliveryView {
+        facts: sieve::Facts {
+            headers: &headers,
+            from: job.sender.as_deref().unwrap_or(""),
+            to: &job.recipient,
+            size: msg.len() as u64,
+        },
+        maildir: match &job.target {
+            Target::Maildir(root) => Some(root),
+            _ => None,
+        },
     };
     match Script::parse(&text).and_then(|s| s.evaluate(&view)) {
-        Ok(o) => (o.actions, o.implicit_keep),
+        Ok(o) => o,
         Err(e) => {
             tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
-            (vec![Action::Keep], true)
+            kept()
         }
     }
 }
@@ -486,6 +503,32 @@ mod tests {
         assert_eq!(store.inbox().unwrap().list().unwrap().len(), 1);
         let sub = store.folder(&MailboxName::new("Sub").unwrap()).unwrap();
         assert_eq!(sub.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn fileinto_create_makes_a_missing_folder_where_folders_are_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require [\"fileinto\", \"mailbox\"];\n\
+             if mailboxexists \"New\" { fileinto \"Again\"; }\n\
+             fileinto :create \"New\"; fileinto \"Missing\";",
+        )
+        .unwrap();
+        let mut j = job(dir.path(), Some(script));
+        j.settings.create_maildirs = false;
+        Store::new(dir.path().join("Maildir"))
+            .ensure_inbox()
+            .unwrap();
+        assert_eq!(
+            run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap().stored,
+            ["New", "INBOX"]
+        );
+        // Now it exists: mailboxexists sees it, and :create leaves its message in place.
+        let d = run(&j, b"Subject: y\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["INBOX", "New"]);
+        assert_eq!(counts(dir.path(), "New"), (2, 2));
     }
 
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";

@@ -24,4 +24,5 @@ pub mod requeue;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod sieve_view;
 pub mod spam;

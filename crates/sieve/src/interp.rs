@@ -5,7 +5,7 @@ use super::ext::relational::{relation_holds, Relation};
 use super::ext::subaddress;
 use super::ext::variables::{self, Variables};
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
-use super::SieveError;
+use super::{Outcome, SieveError};
 
 /// What a script needs to know about the message.
 pub trait MessageView {
@@ -16,6 +16,11 @@ pub trait MessageView {
     /// Envelope recipient this delivery is for.
     fn envelope_to(&self) -> &str;
     fn size(&self) -> u64;
+    /// Whether the recipient's mailbox (folder) `name` exists (RFC 5490 `mailboxexists`).
+    /// The default knows only INBOX, which always exists.
+    fn mailbox_exists(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case("INBOX")
+    }
 }
 
 /// A message as delivery knows it: its parsed header fields and its envelope.
@@ -67,6 +72,8 @@ struct Run<'a, M: MessageView> {
     redirects: usize,
     /// `Some` when the script requires "variables".
     vars: Option<Variables>,
+    /// Folders `fileinto :create` asked for.
+    create: Vec<String>,
 }
 
 enum Flow {
@@ -74,25 +81,29 @@ enum Flow {
     Stop,
 }
 
-/// Runs the script. The result is deduplicated; an empty list means discard. With `true`, its
-/// `Keep` is the implicit keep (RFC 5228 §2.10.2: no action cancelled it), not the script's.
+/// Runs the script. The actions are deduplicated; an empty list means discard.
 pub fn run<M: MessageView>(
     script: &[Command],
     variables: bool,
     msg: &M,
-) -> Result<(Vec<Action>, bool), SieveError> {
+) -> Result<Outcome, SieveError> {
     let mut r = Run {
         msg,
         actions: Vec::new(),
         cancelled_keep: false,
         redirects: 0,
         vars: variables.then(Variables::default),
+        create: Vec::new(),
     };
     r.block(script)?;
     if !r.cancelled_keep {
         r.push(Action::Keep)?;
     }
-    Ok((r.actions, !r.cancelled_keep))
+    Ok(Outcome {
+        actions: r.actions,
+        implicit_keep: !r.cancelled_keep,
+        create: r.create,
+    })
 }
 
 impl<M: MessageView> Run<'_, M> {
@@ -137,9 +148,16 @@ impl<M: MessageView> Run<'_, M> {
             }
             Command::Discard => self.cancelled_keep = true,
             Command::Stop => return Ok(Flow::Stop),
-            Command::FileInto { mailbox, copy } => {
+            Command::FileInto {
+                mailbox,
+                copy,
+                create,
+            } => {
                 self.cancelled_keep |= !copy;
                 let f = self.expand(mailbox);
+                if *create && !self.create.contains(&f) {
+                    self.create.push(f.clone());
+                }
                 self.push(Action::FileInto(f))?;
             }
             Command::Set {
@@ -189,6 +207,10 @@ impl<M: MessageView> Run<'_, M> {
             Test::Not(t) => !self.test(t),
             Test::AllOf(ts) => ts.iter().all(|t| self.test(t)),
             Test::AnyOf(ts) => ts.iter().any(|t| self.test(t)),
+            Test::MailboxExists(names) => self
+                .expand_all(names)
+                .iter()
+                .all(|n| self.msg.mailbox_exists(n)),
             Test::Exists(names) => self
                 .expand_all(names)
                 .iter()

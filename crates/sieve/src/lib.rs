@@ -48,11 +48,7 @@ impl Script {
 
     /// The actions, and whether the keep among them is only the implicit one.
     pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
-        let (actions, implicit_keep) = interp::run(&self.commands, self.variables, msg)?;
-        Ok(Outcome {
-            actions,
-            implicit_keep,
-        })
+        interp::run(&self.commands, self.variables, msg)
     }
 }
 
@@ -63,6 +59,8 @@ pub struct Outcome {
     /// No action cancelled the implicit keep (RFC 5228 §2.10.2), so the `Keep` in `actions`
     /// is not the script's own: delivery may send it elsewhere (a spam verdict).
     pub implicit_keep: bool,
+    /// Folders `fileinto :create` (RFC 5490) asked for: made when missing, never replaced.
+    pub create: Vec<String>,
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub const CAPABILITIES: &[&str] = &[
     "relational",
     "comparator-i;ascii-numeric",
     "copy",
+    "mailbox",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -30,9 +31,11 @@ pub enum Command {
     Discard,
     Stop,
     /// `:copy` (RFC 3894) keeps the implicit keep.
+    /// `:create` (RFC 5490 §3.2) makes the folder when it is missing.
     FileInto {
         mailbox: String,
         copy: bool,
+        create: bool,
     },
     Redirect {
         address: String,
@@ -108,6 +111,8 @@ pub enum Test {
         keys: Vec<String>,
     },
     Exists(Vec<String>),
+    /// RFC 5490 `mailboxexists`.
+    MailboxExists(Vec<String>),
     Size {
         over: bool,
         limit: u64,
@@ -344,10 +349,16 @@ impl Parser<'_> {
                 }
                 let mut args = self.args()?;
                 let copy = self.take_flag(&mut args, "copy", "copy")?;
+                let create =
+                    name == "fileinto" && self.take_flag(&mut args, "create", "mailbox")?;
                 let s = one_string(args)
                     .ok_or_else(|| self.error_at(line, format!("{name}: expected one string")))?;
                 if name == "fileinto" {
-                    Command::FileInto { mailbox: s, copy }
+                    Command::FileInto {
+                        mailbox: s,
+                        copy,
+                        create,
+                    }
                 } else {
                     Command::Redirect { address: s, copy }
                 }
@@ -385,6 +396,12 @@ impl Parser<'_> {
             "not" => Ok(Test::Not(Box::new(self.test(depth + 1)?))),
             "allof" => Ok(Test::AllOf(self.test_list(depth)?)),
             "anyof" => Ok(Test::AnyOf(self.test_list(depth)?)),
+            "mailboxexists" => {
+                self.require_cap("mailbox", line)?;
+                let names = one_string_list(self.args()?)
+                    .ok_or_else(|| self.error_at(line, "mailboxexists: expected a string list"))?;
+                Ok(Test::MailboxExists(names))
+            }
             "exists" => {
                 let names = one_string_list(self.args()?)
                     .ok_or_else(|| self.error_at(line, "exists: expected a string list"))?;

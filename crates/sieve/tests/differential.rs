@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferrymail_sieve::{Action, Facts, Script};
+use ferrymail_sieve::{Action, Facts, MessageView, Script};
 
 /// Envelope used for every message, on both sides.
 const SENDER: &str = "sender@example.org";
@@ -80,15 +80,36 @@ fn action_line(kind: &str, arg: &str, flags: &[String]) -> String {
     s
 }
 
+/// The message with the store's [`MAILBOXES`].
+struct View<'a>(Facts<'a>);
+
+impl MessageView for View<'_> {
+    fn header(&self, name: &str) -> Vec<String> {
+        self.0.header(name)
+    }
+    fn envelope_from(&self) -> &str {
+        self.0.envelope_from()
+    }
+    fn envelope_to(&self) -> &str {
+        self.0.envelope_to()
+    }
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+    fn mailbox_exists(&self, name: &str) -> bool {
+        MAILBOXES.contains(&name)
+    }
+}
+
 fn ours(script: &str, msg: &str) -> Verdict {
     let headers = headers(msg);
-    let facts = Facts {
+    let view = View(Facts {
         headers: &headers,
         from: SENDER,
         to: RECIPIENT,
         size: msg.len() as u64,
-    };
-    let actions = match Script::parse(script).and_then(|s| s.run(&facts)) {
+    });
+    let actions = match Script::parse(script).and_then(|s| s.run(&view)) {
         Ok(a) => a,
         Err(_) => return ["error".to_string()].into(),
     };
@@ -152,7 +173,9 @@ impl Pigeonhole {
         let dir = std::env::temp_dir().join(format!("sieve-diff-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("mail")).ok()?;
         for m in MAILBOXES.iter().filter(|m| **m != "INBOX") {
-            std::fs::create_dir_all(dir.join(format!("mail/.{m}/cur"))).ok()?;
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(dir.join(format!("mail/.{m}/{sub}"))).ok()?;
+            }
         }
         let conf = format!(
             "base_dir = {d}/run\nlog_path = /dev/stderr\nmail_uid = nobody\nmail_gid = nogroup\n\
