@@ -15,6 +15,7 @@ use crate::error::DeliveryError;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
+use crate::sieve_flags;
 use crate::sieve_view::DeliveryView;
 use crate::spam;
 use ferrymail_sieve::{self as sieve, Action, Script};
@@ -213,7 +214,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         }
     }
 
-    let mut actions = vec![Action::Keep];
+    let mut actions = vec![Action::keep()];
     let mut implicit_keep = true;
     let mut create = Vec::new();
     if keep_local {
@@ -234,11 +235,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
             forwards.push(to.clone());
         }
     }
-    let stores: Vec<Option<String>> = actions
+    let stores: Vec<(Option<String>, &[String])> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Keep => Some(keep_folder.cloned()),
-            Action::FileInto(f) => Some(Some(f.clone())),
+            Action::Keep { flags } => Some((keep_folder.cloned(), flags.as_slice())),
+            Action::FileInto { mailbox, flags } => Some((Some(mailbox.clone()), flags.as_slice())),
             Action::Redirect(_) => None,
         })
         .collect();
@@ -246,7 +247,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         check_quota(job, msg.len() as u64 + trace.len() as u64)?;
     }
     let mut stored_inbox = false;
-    for folder in &stores {
+    for (folder, flags) in &stores {
         match &job.target {
             Target::Maildir(root) => {
                 let is_spam_folder = folder.is_some() && folder.as_ref() == keep_folder;
@@ -265,7 +266,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
                     }
                     stored_inbox = true;
                 }
-                md.deliver(&[&trace, msg], DeliverOptions::default())?;
+                let opts = match sieve_flags::maildir_flags(flags, &job.owner) {
+                    Some(f) => DeliverOptions::default().with_flags(f),
+                    None => DeliverOptions::default(),
+                };
+                md.deliver(&[&trace, msg], opts)?;
                 done.stored.push(name);
             }
             Target::Mbox(path) => {
@@ -298,7 +303,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
 /// no script or it fails: RFC 5228 §2.10.6).
 fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
     let kept = || sieve::Outcome {
-        actions: vec![Action::Keep],
+        actions: vec![Action::keep()],
         implicit_keep: true,
         create: Vec::new(),
     };
@@ -529,6 +534,30 @@ mod tests {
         let d = run(&j, b"Subject: y\r\n\r\nb\r\n").unwrap();
         assert_eq!(d.stored, ["INBOX", "New"]);
         assert_eq!(counts(dir.path(), "New"), (2, 2));
+    }
+
+    #[test]
+    fn sieve_flags_are_stored_as_maildir_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require [\"fileinto\", \"imap4flags\"]; addflag [\"\\\\Seen\", \"$label\"];\n\
+             fileinto :flags \"\\\\Flagged \\\\Answered\" \"Sub\"; keep;",
+        )
+        .unwrap();
+        let d = run(&job(dir.path(), Some(script)), b"Subject: x\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["Sub", "INBOX"]);
+        let names = |sub: &str| -> Vec<String> {
+            std::fs::read_dir(dir.path().join("Maildir").join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        let sub = names(".Sub/cur");
+        assert!(sub.len() == 1 && sub[0].ends_with(":2,FR"), "{sub:?}");
+        let inbox = names("cur");
+        assert!(inbox.len() == 1 && inbox[0].ends_with(":2,S"), "{inbox:?}");
     }
 
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";

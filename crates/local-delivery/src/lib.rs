@@ -24,5 +24,6 @@ pub mod requeue;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod sieve_flags;
 pub mod sieve_view;
 pub mod spam;

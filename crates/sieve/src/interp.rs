@@ -1,6 +1,7 @@
 //! Running a parsed script against one message: tests evaluated over the message's headers and
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
+use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::subaddress;
 use super::ext::variables::{self, Variables};
@@ -54,9 +55,40 @@ impl MessageView for Facts<'_> {
 /// One thing to do with the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Keep,
-    FileInto(String),
+    /// Store in INBOX with these IMAP flags (RFC 5232), as given in the script.
+    Keep {
+        flags: Vec<String>,
+    },
+    FileInto {
+        mailbox: String,
+        flags: Vec<String>,
+    },
     Redirect(String),
+}
+
+impl Action {
+    /// A keep without flags.
+    pub fn keep() -> Action {
+        Action::Keep { flags: Vec::new() }
+    }
+
+    /// A fileinto without flags.
+    pub fn fileinto(mailbox: &str) -> Action {
+        Action::FileInto {
+            mailbox: mailbox.to_string(),
+            flags: Vec::new(),
+        }
+    }
+
+    /// Two stores into the same place are one (RFC 5228 §2.10.3); the first one's flags win.
+    fn same_target(&self, other: &Action) -> bool {
+        match (self, other) {
+            (Action::Keep { .. }, Action::Keep { .. }) => true,
+            (Action::FileInto { mailbox: a, .. }, Action::FileInto { mailbox: b, .. }) => a == b,
+            (Action::Redirect(a), Action::Redirect(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// Most redirects one script may make (RFC 5228 §4.2 asks for a limit).
@@ -74,6 +106,8 @@ struct Run<'a, M: MessageView> {
     vars: Option<Variables>,
     /// Folders `fileinto :create` asked for.
     create: Vec<String>,
+    /// The imap4flags internal variable (RFC 5232 §3).
+    flags: Vec<String>,
 }
 
 enum Flow {
@@ -94,10 +128,12 @@ pub fn run<M: MessageView>(
         redirects: 0,
         vars: variables.then(Variables::default),
         create: Vec::new(),
+        flags: Vec::new(),
     };
     r.block(script)?;
     if !r.cancelled_keep {
-        r.push(Action::Keep)?;
+        let flags = r.flags.clone();
+        r.push(Action::Keep { flags })?;
     }
     Ok(Outcome {
         actions: r.actions,
@@ -108,7 +144,7 @@ pub fn run<M: MessageView>(
 
 impl<M: MessageView> Run<'_, M> {
     fn push(&mut self, a: Action) -> Result<(), SieveError> {
-        if self.actions.contains(&a) {
+        if self.actions.iter().any(|b| b.same_target(&a)) {
             return Ok(());
         }
         if self.actions.len() >= MAX_ACTIONS {
@@ -142,9 +178,24 @@ impl<M: MessageView> Run<'_, M> {
                     return self.block(body);
                 }
             }
-            Command::Keep => {
+            Command::Keep { flags } => {
                 self.cancelled_keep = true;
-                self.push(Action::Keep)?;
+                let flags = self.flags_for(flags.as_deref());
+                self.push(Action::Keep { flags })?;
+            }
+            Command::Flags {
+                op,
+                variable,
+                flags,
+            } => {
+                let flags = self.expand_all(flags);
+                match (variable, &mut self.vars) {
+                    (Some(name), Some(vars)) => {
+                        let cur = imap4flags::parse(&[vars.expand(&format!("${{{name}}}"))]);
+                        vars.set(name, imap4flags::apply(*op, &cur, &flags).join(" "))?;
+                    }
+                    _ => self.flags = imap4flags::apply(*op, &self.flags, &flags),
+                }
             }
             Command::Discard => self.cancelled_keep = true,
             Command::Stop => return Ok(Flow::Stop),
@@ -152,13 +203,15 @@ impl<M: MessageView> Run<'_, M> {
                 mailbox,
                 copy,
                 create,
+                flags,
             } => {
                 self.cancelled_keep |= !copy;
                 let f = self.expand(mailbox);
                 if *create && !self.create.contains(&f) {
                     self.create.push(f.clone());
                 }
-                self.push(Action::FileInto(f))?;
+                let flags = self.flags_for(flags.as_deref());
+                self.push(Action::FileInto { mailbox: f, flags })?;
             }
             Command::Set {
                 modifiers,
@@ -196,6 +249,14 @@ impl<M: MessageView> Run<'_, M> {
         }
     }
 
+    /// The flags a store gets: its own `:flags`, else the internal variable's.
+    fn flags_for(&self, explicit: Option<&[String]>) -> Vec<String> {
+        match explicit {
+            Some(f) => imap4flags::parse(&self.expand_all(f)),
+            None => self.flags.clone(),
+        }
+    }
+
     fn expand_all(&self, l: &[String]) -> Vec<String> {
         l.iter().map(|s| self.expand(s)).collect()
     }
@@ -211,6 +272,24 @@ impl<M: MessageView> Run<'_, M> {
                 .expand_all(names)
                 .iter()
                 .all(|n| self.msg.mailbox_exists(n)),
+            Test::HasFlag { m, variables, keys } => {
+                let values = match (variables, &self.vars) {
+                    (Some(names), Some(vars)) => {
+                        let vals: Vec<String> = names
+                            .iter()
+                            .map(|n| vars.expand(&format!("${{{n}}}")))
+                            .collect();
+                        imap4flags::parse(&vals)
+                    }
+                    _ => self.flags.clone(),
+                };
+                let keys = if matches!(m.match_type, MatchType::Count(_)) {
+                    keys.clone()
+                } else {
+                    imap4flags::parse(&self.expand_all(keys))
+                };
+                self.match_values(m, &values, &keys)
+            }
             Test::Exists(names) => self
                 .expand_all(names)
                 .iter()

@@ -88,13 +88,16 @@ mod tests {
     }
 
     fn file(f: &str) -> Vec<Action> {
-        vec![Action::FileInto(f.into())]
+        vec![Action::fileinto(f)]
     }
 
     #[test]
     fn empty_script_keeps() {
-        assert_eq!(run("").unwrap(), vec![Action::Keep]);
-        assert_eq!(run("# nothing\n/* at all */").unwrap(), vec![Action::Keep]);
+        assert_eq!(run("").unwrap(), vec![Action::keep()]);
+        assert_eq!(
+            run("# nothing\n/* at all */").unwrap(),
+            vec![Action::keep()]
+        );
     }
 
     #[test]
@@ -116,7 +119,7 @@ mod tests {
             ),
         ] {
             let src = format!("require \"fileinto\";\nif {test} {{ fileinto \"X\"; }}");
-            let want = if hit { file("X") } else { vec![Action::Keep] };
+            let want = if hit { file("X") } else { vec![Action::keep()] };
             assert_eq!(run(&src).unwrap(), want, "{test}");
         }
     }
@@ -143,7 +146,7 @@ mod tests {
         ] {
             let src =
                 format!("require [\"fileinto\", \"envelope\"];\nif {test} {{ fileinto \"X\"; }}");
-            let want = if hit { file("X") } else { vec![Action::Keep] };
+            let want = if hit { file("X") } else { vec![Action::keep()] };
             assert_eq!(run(&src).unwrap(), want, "{test}");
         }
     }
@@ -158,7 +161,7 @@ mod tests {
             fileinto "D";"#;
         assert_eq!(
             run(src).unwrap(),
-            vec![Action::FileInto("B".into()), Action::Keep]
+            vec![Action::fileinto("B"), Action::keep()]
         );
         assert_eq!(run("discard;").unwrap(), vec![]);
         assert_eq!(
@@ -167,7 +170,7 @@ mod tests {
         );
         assert_eq!(
             run(r#"if false { discard; } else { keep; }"#).unwrap(),
-            vec![Action::Keep]
+            vec![Action::keep()]
         );
         let text = "require \"fileinto\";\nfileinto text:\nMulti\n.\n;";
         assert_eq!(run(text).unwrap(), file("Multi\r\n"));
@@ -221,7 +224,7 @@ mod tests {
             "require \"fileinto\"; if header :matches \"subject\" \"{}x\" {{ fileinto \"X\"; }}",
             "*a".repeat(200)
         );
-        assert_eq!(run(&src).unwrap(), vec![Action::Keep]);
+        assert_eq!(run(&src).unwrap(), vec![Action::keep()]);
     }
 
     #[test]
@@ -234,15 +237,15 @@ mod tests {
             size: 10,
         };
         for (src, actions, implicit) in [
-            ("", vec![Action::Keep], true),
-            ("if false { keep; }", vec![Action::Keep], true),
+            ("", vec![Action::keep()], true),
+            ("if false { keep; }", vec![Action::keep()], true),
             // RFC 5228 §4.2: redirect cancels the implicit keep too.
             (
                 "redirect \"x@y.test\";",
                 vec![Action::Redirect("x@y.test".into())],
                 false,
             ),
-            ("keep;", vec![Action::Keep], false),
+            ("keep;", vec![Action::keep()], false),
             ("require \"fileinto\"; fileinto \"W\";", file("W"), false),
             ("discard;", vec![], false),
         ] {

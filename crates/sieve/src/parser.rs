@@ -1,6 +1,7 @@
 //! Sieve grammar (RFC 5228 §8.2) into a typed tree, checking each command's and test's
 //! arguments and that extensions are `require`d before use.
 
+use super::ext::imap4flags::FlagOp;
 use super::ext::relational::Relation;
 use super::ext::variables::{self, Modifier};
 use super::lexer::{Spanned, Token};
@@ -16,6 +17,7 @@ pub const CAPABILITIES: &[&str] = &[
     "comparator-i;ascii-numeric",
     "copy",
     "mailbox",
+    "imap4flags",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -27,7 +29,10 @@ pub enum Command {
         branches: Vec<(Test, Vec<Command>)>,
         otherwise: Option<Vec<Command>>,
     },
-    Keep,
+    /// `flags`: `keep :flags` (RFC 5232), else the internal flags apply.
+    Keep {
+        flags: Option<Vec<String>>,
+    },
     Discard,
     Stop,
     /// `:copy` (RFC 3894) keeps the implicit keep.
@@ -36,6 +41,13 @@ pub enum Command {
         mailbox: String,
         copy: bool,
         create: bool,
+        flags: Option<Vec<String>>,
+    },
+    /// RFC 5232 `setflag`/`addflag`/`removeflag`, on a named variable or the internal one.
+    Flags {
+        op: FlagOp,
+        variable: Option<String>,
+        flags: Vec<String>,
     },
     Redirect {
         address: String,
@@ -113,6 +125,12 @@ pub enum Test {
     Exists(Vec<String>),
     /// RFC 5490 `mailboxexists`.
     MailboxExists(Vec<String>),
+    /// RFC 5232 `hasflag`, over named variables or the internal one.
+    HasFlag {
+        m: Match,
+        variables: Option<Vec<String>>,
+        keys: Vec<String>,
+    },
     Size {
         over: bool,
         limit: u64,
@@ -334,13 +352,46 @@ impl Parser<'_> {
             }
             "elsif" | "else" => return Err(self.error_at(line, format!("`{name}` without `if`"))),
             "keep" | "discard" | "stop" => {
-                if !self.args()?.is_empty() {
-                    return Err(self.error_at(line, format!("{name} takes no arguments")));
+                let mut args = self.args()?;
+                let flags = if name == "keep" {
+                    self.take_flags(&mut args)?
+                } else {
+                    None
+                };
+                if !args.is_empty() {
+                    return Err(self.error_at(line, format!("{name}: unexpected arguments")));
                 }
                 match name.as_str() {
-                    "keep" => Command::Keep,
+                    "keep" => Command::Keep { flags },
                     "discard" => Command::Discard,
                     _ => Command::Stop,
+                }
+            }
+            "setflag" | "addflag" | "removeflag" => {
+                self.require_cap("imap4flags", line)?;
+                let mut lists = Vec::new();
+                for a in self.args()? {
+                    match a {
+                        Arg::Strings(s) => lists.push(s),
+                        _ => return Err(self.error_at(line, format!("{name}: expected strings"))),
+                    }
+                }
+                let (variable, flags) = match <[Vec<String>; 2]>::try_from(lists) {
+                    Ok([mut v, f]) if v.len() == 1 => {
+                        self.require_cap("variables", line)?;
+                        (v.pop(), f)
+                    }
+                    Err(mut l) if l.len() == 1 => (None, l.remove(0)),
+                    _ => return Err(self.error_at(line, format!("{name}: expected a flag list"))),
+                };
+                Command::Flags {
+                    op: match name.as_str() {
+                        "setflag" => FlagOp::Set,
+                        "addflag" => FlagOp::Add,
+                        _ => FlagOp::Remove,
+                    },
+                    variable,
+                    flags,
                 }
             }
             "fileinto" | "redirect" => {
@@ -351,6 +402,11 @@ impl Parser<'_> {
                 let copy = self.take_flag(&mut args, "copy", "copy")?;
                 let create =
                     name == "fileinto" && self.take_flag(&mut args, "create", "mailbox")?;
+                let flags = if name == "fileinto" {
+                    self.take_flags(&mut args)?
+                } else {
+                    None
+                };
                 let s = one_string(args)
                     .ok_or_else(|| self.error_at(line, format!("{name}: expected one string")))?;
                 if name == "fileinto" {
@@ -358,6 +414,7 @@ impl Parser<'_> {
                         mailbox: s,
                         copy,
                         create,
+                        flags,
                     }
                 } else {
                     Command::Redirect { address: s, copy }
@@ -419,7 +476,10 @@ impl Parser<'_> {
                     _ => Err(self.error_at(line, "size: expected :over or :under and a number")),
                 }
             }
-            "header" | "address" | "envelope" | "string" => {
+            "header" | "address" | "envelope" | "string" | "hasflag" => {
+                if name == "hasflag" {
+                    self.require_cap("imap4flags", line)?;
+                }
                 if name == "envelope" || name == "string" {
                     self.require_cap(
                         if name == "string" {
@@ -504,6 +564,9 @@ impl Parser<'_> {
                         }
                     }
                 }
+                if name == "hasflag" && lists.len() == 1 {
+                    lists.insert(0, Vec::new());
+                }
                 let [first, keys]: [Vec<String>; 2] = lists.try_into().map_err(|_| {
                     self.error_at(line, format!("{name}: expected two string lists"))
                 })?;
@@ -514,6 +577,11 @@ impl Parser<'_> {
                     return Err(self.error_at(line, "i;ascii-numeric cannot :contains or :matches"));
                 }
                 Ok(match name.as_str() {
+                    "hasflag" => Test::HasFlag {
+                        m,
+                        variables: if first.is_empty() { None } else { Some(first) },
+                        keys,
+                    },
                     "string" => Test::Str {
                         m,
                         sources: first,
@@ -566,6 +634,27 @@ impl Parser<'_> {
             self.require_cap(cap, line)?;
         }
         Ok(true)
+    }
+
+    /// Removes `:flags <string-list>` (RFC 5232 §5) from `args`.
+    fn take_flags(&self, args: &mut Vec<Arg>) -> Result<Option<Vec<String>>, SieveError> {
+        let Some(i) = args
+            .iter()
+            .position(|a| matches!(a, Arg::Tag(t, _) if t == "flags"))
+        else {
+            return Ok(None);
+        };
+        let line = match args.remove(i) {
+            Arg::Tag(_, line) => line,
+            _ => self.line(),
+        };
+        self.require_cap("imap4flags", line)?;
+        if i < args.len() {
+            if let Arg::Strings(s) = args.remove(i) {
+                return Ok(Some(s));
+            }
+        }
+        Err(self.error_at(line, ":flags needs a string list"))
     }
 
     /// `set [modifiers] <name> <value>;` (RFC 5229 §4).

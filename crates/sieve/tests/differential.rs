@@ -116,8 +116,8 @@ fn ours(script: &str, msg: &str) -> Verdict {
     actions
         .iter()
         .map(|a| match a {
-            Action::Keep => action_line("keep", "", &[]),
-            Action::FileInto(f) => action_line("fileinto", f, &[]),
+            Action::Keep { flags } => action_line("fileinto", "INBOX", flags),
+            Action::FileInto { mailbox, flags } => action_line("fileinto", mailbox, flags),
             Action::Redirect(r) => action_line("redirect", r, &[]),
         })
         .collect()

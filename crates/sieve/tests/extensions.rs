@@ -23,7 +23,7 @@ fn run(src: &str) -> Result<Vec<Action>, SieveError> {
 }
 
 fn file(f: &str) -> Vec<Action> {
-    vec![Action::FileInto(f.into())]
+    vec![Action::fileinto(f)]
 }
 
 #[test]
@@ -61,10 +61,7 @@ fn subaddress_user_and_detail() {
         if address :detail :matches "from" "*" { fileinto "never"; }"#;
     assert_eq!(
         run(src).unwrap(),
-        vec![
-            Action::FileInto("sieve".into()),
-            Action::FileInto("rr".into())
-        ]
+        vec![Action::fileinto("sieve"), Action::fileinto("rr")]
     );
     assert!(Script::parse(r#"if address :user "to" "x" { keep; }"#).is_err());
 }
@@ -95,7 +92,7 @@ fn relational_count_and_value() {
             "require [\"fileinto\", \"relational\", \"comparator-i;ascii-numeric\"];\n\
              if {test} {{ fileinto \"X\"; }}"
         );
-        let want = if hit { file("X") } else { vec![Action::Keep] };
+        let want = if hit { file("X") } else { vec![Action::keep()] };
         assert_eq!(run(&src).unwrap(), want, "{test}");
     }
     assert!(Script::parse(
@@ -110,10 +107,46 @@ fn copy_keeps_the_implicit_keep() {
     assert_eq!(
         run(src).unwrap(),
         vec![
-            Action::FileInto("A".into()),
+            Action::fileinto("A"),
             Action::Redirect("x@y.test".into()),
-            Action::Keep
+            Action::keep()
         ]
     );
     assert!(Script::parse(r#"redirect :copy "x@y.test";"#).is_err());
+}
+
+#[test]
+fn imap4flags_attach_the_flags_current_at_each_store() {
+    let src = r#"require ["fileinto", "imap4flags"];
+        addflag "\\Flagged";
+        fileinto "A";
+        addflag ["\\Seen", "\\flagged"];
+        fileinto :flags "\\Answered" "B";
+        removeflag "\\Flagged";
+        if hasflag :is "\\seen" { keep; }"#;
+    let f = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        run(src).unwrap(),
+        vec![
+            Action::FileInto {
+                mailbox: "A".into(),
+                flags: f(&["\\Flagged"])
+            },
+            Action::FileInto {
+                mailbox: "B".into(),
+                flags: f(&["\\Answered"])
+            },
+            Action::Keep {
+                flags: f(&["\\Seen"])
+            },
+        ]
+    );
+    let implicit = run(r#"require "imap4flags"; setflag "\\Deleted";"#).unwrap();
+    assert_eq!(
+        implicit,
+        vec![Action::Keep {
+            flags: f(&["\\Deleted"])
+        }]
+    );
+    assert!(Script::parse(r#"keep :flags "\\Seen";"#).is_err());
 }
