@@ -327,6 +327,7 @@ fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
             Target::Maildir(root) => Some(root),
             _ => None,
         },
+        message: msg,
     };
     match Script::parse(&text).and_then(|s| s.evaluate(&view)) {
         Ok(o) => o,

@@ -10,6 +10,8 @@ pub struct DeliveryView<'a> {
     pub facts: Facts<'a>,
     /// The recipient's Maildir; `None` for mbox and other targets, which have only INBOX.
     pub maildir: Option<&'a Path>,
+    /// The message as received, for the body test.
+    pub message: &'a [u8],
 }
 
 impl MessageView for DeliveryView<'_> {
@@ -24,6 +26,9 @@ impl MessageView for DeliveryView<'_> {
     }
     fn size(&self) -> u64 {
         self.facts.size()
+    }
+    fn message(&self) -> &[u8] {
+        self.message
     }
     fn mailbox_exists(&self, name: &str) -> bool {
         let Ok(n) = MailboxName::new(name) else {
@@ -59,6 +64,7 @@ mod tests {
                 size: 0,
             },
             maildir: Some(dir.path()),
+            message: b"",
         };
         assert!(view.mailbox_exists("INBOX"));
         assert!(view.mailbox_exists("Lists"));

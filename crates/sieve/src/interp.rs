@@ -1,6 +1,7 @@
 //! Running a parsed script against one message: tests evaluated over the message's headers and
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
+use super::ext::body;
 use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::subaddress;
@@ -21,6 +22,11 @@ pub trait MessageView {
     /// The default knows only INBOX, which always exists.
     fn mailbox_exists(&self, name: &str) -> bool {
         name.eq_ignore_ascii_case("INBOX")
+    }
+    /// The whole message (header and body) for the `body` test (RFC 5173); the default
+    /// offers none, and then no body test matches.
+    fn message(&self) -> &[u8] {
+        &[]
     }
 }
 
@@ -272,6 +278,10 @@ impl<M: MessageView> Run<'_, M> {
                 .expand_all(names)
                 .iter()
                 .all(|n| self.msg.mailbox_exists(n)),
+            Test::Body { m, transform, keys } => {
+                let texts = body::texts(self.msg.message(), transform, body::MAX_BODY_BYTES);
+                self.match_values(m, &texts, keys)
+            }
             Test::HasFlag { m, variables, keys } => {
                 let values = match (variables, &self.vars) {
                     (Some(names), Some(vars)) => {

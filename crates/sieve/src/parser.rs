@@ -1,6 +1,7 @@
 //! Sieve grammar (RFC 5228 §8.2) into a typed tree, checking each command's and test's
 //! arguments and that extensions are `require`d before use.
 
+use super::ext::body::Transform;
 use super::ext::imap4flags::FlagOp;
 use super::ext::relational::Relation;
 use super::ext::variables::{self, Modifier};
@@ -18,6 +19,7 @@ pub const CAPABILITIES: &[&str] = &[
     "copy",
     "mailbox",
     "imap4flags",
+    "body",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -125,6 +127,12 @@ pub enum Test {
     Exists(Vec<String>),
     /// RFC 5490 `mailboxexists`.
     MailboxExists(Vec<String>),
+    /// RFC 5173 `body`.
+    Body {
+        m: Match,
+        transform: Transform,
+        keys: Vec<String>,
+    },
     /// RFC 5232 `hasflag`, over named variables or the internal one.
     HasFlag {
         m: Match,
@@ -476,10 +484,11 @@ impl Parser<'_> {
                     _ => Err(self.error_at(line, "size: expected :over or :under and a number")),
                 }
             }
-            "header" | "address" | "envelope" | "string" | "hasflag" => {
-                if name == "hasflag" {
-                    self.require_cap("imap4flags", line)?;
+            "header" | "address" | "envelope" | "string" | "hasflag" | "body" => {
+                if name == "hasflag" || name == "body" {
+                    self.require_cap(if name == "body" { "body" } else { "imap4flags" }, line)?;
                 }
+                let mut transform = Transform::text();
                 if name == "envelope" || name == "string" {
                     self.require_cap(
                         if name == "string" {
@@ -504,6 +513,17 @@ impl Parser<'_> {
                             "is" => m.match_type = MatchType::Is,
                             "contains" => m.match_type = MatchType::Contains,
                             "matches" => m.match_type = MatchType::Matches,
+                            "raw" | "text" if name == "body" => {
+                                transform = if t == "raw" {
+                                    Transform::Raw
+                                } else {
+                                    Transform::text()
+                                }
+                            }
+                            "content" if name == "body" => match it.next() {
+                                Some(Arg::Strings(s)) => transform = Transform::Content(s),
+                                _ => return Err(self.error_at(tl, ":content needs a string list")),
+                            },
                             "count" | "value" => {
                                 self.require_cap("relational", tl)?;
                                 let rel = match it.next() {
@@ -564,7 +584,7 @@ impl Parser<'_> {
                         }
                     }
                 }
-                if name == "hasflag" && lists.len() == 1 {
+                if (name == "hasflag" || name == "body") && lists.len() == 1 {
                     lists.insert(0, Vec::new());
                 }
                 let [first, keys]: [Vec<String>; 2] = lists.try_into().map_err(|_| {
@@ -577,6 +597,8 @@ impl Parser<'_> {
                     return Err(self.error_at(line, "i;ascii-numeric cannot :contains or :matches"));
                 }
                 Ok(match name.as_str() {
+                    "body" if first.is_empty() => Test::Body { m, transform, keys },
+                    "body" => return Err(self.error_at(line, "body: expected one key list")),
                     "hasflag" => Test::HasFlag {
                         m,
                         variables: if first.is_empty() { None } else { Some(first) },

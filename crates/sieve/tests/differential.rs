@@ -81,7 +81,7 @@ fn action_line(kind: &str, arg: &str, flags: &[String]) -> String {
 }
 
 /// The message with the store's [`MAILBOXES`].
-struct View<'a>(Facts<'a>);
+struct View<'a>(Facts<'a>, &'a [u8]);
 
 impl MessageView for View<'_> {
     fn header(&self, name: &str) -> Vec<String> {
@@ -99,16 +99,22 @@ impl MessageView for View<'_> {
     fn mailbox_exists(&self, name: &str) -> bool {
         MAILBOXES.contains(&name)
     }
+    fn message(&self) -> &[u8] {
+        self.1
+    }
 }
 
 fn ours(script: &str, msg: &str) -> Verdict {
     let headers = headers(msg);
-    let view = View(Facts {
-        headers: &headers,
-        from: SENDER,
-        to: RECIPIENT,
-        size: msg.len() as u64,
-    });
+    let view = View(
+        Facts {
+            headers: &headers,
+            from: SENDER,
+            to: RECIPIENT,
+            size: msg.len() as u64,
+        },
+        msg.as_bytes(),
+    );
     let actions = match Script::parse(script).and_then(|s| s.run(&view)) {
         Ok(a) => a,
         Err(_) => return ["error".to_string()].into(),

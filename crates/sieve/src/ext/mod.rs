@@ -1,5 +1,6 @@
 //! Sieve extensions, one file each, so the core grammar and interpreter only dispatch to them.
 
+pub mod body;
 pub mod imap4flags;
 pub mod relational;
 pub mod subaddress;
