@@ -7,7 +7,7 @@ use super::ext::relational::{relation_holds, Relation};
 use super::ext::subaddress;
 use super::ext::variables::{self, Variables};
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
-use super::{Outcome, SieveError};
+use super::{Limits, Outcome, SieveError};
 
 /// What a script needs to know about the message.
 pub trait MessageView {
@@ -97,13 +97,11 @@ impl Action {
     }
 }
 
-/// Most redirects one script may make (RFC 5228 §4.2 asks for a limit).
-pub const MAX_REDIRECTS: usize = 10;
-/// Most actions one script may make, so a loop-free but huge script stays cheap.
-pub const MAX_ACTIONS: usize = 64;
-
 struct Run<'a, M: MessageView> {
     msg: &'a M,
+    limits: &'a Limits,
+    /// Commands and tests evaluated so far.
+    steps: usize,
     actions: Vec<Action>,
     /// An explicit action that cancels the implicit keep was taken.
     cancelled_keep: bool,
@@ -126,13 +124,16 @@ pub fn run<M: MessageView>(
     script: &[Command],
     variables: bool,
     msg: &M,
+    limits: &Limits,
 ) -> Result<Outcome, SieveError> {
     let mut r = Run {
         msg,
+        limits,
+        steps: 0,
         actions: Vec::new(),
         cancelled_keep: false,
         redirects: 0,
-        vars: variables.then(Variables::default),
+        vars: variables.then(|| Variables::new(limits.max_variables, limits.max_variable_len)),
         create: Vec::new(),
         flags: Vec::new(),
     };
@@ -153,7 +154,7 @@ impl<M: MessageView> Run<'_, M> {
         if self.actions.iter().any(|b| b.same_target(&a)) {
             return Ok(());
         }
-        if self.actions.len() >= MAX_ACTIONS {
+        if self.actions.len() >= self.limits.max_actions {
             return Err(SieveError::Runtime("too many actions".into()));
         }
         self.actions.push(a);
@@ -169,14 +170,27 @@ impl<M: MessageView> Run<'_, M> {
         Ok(Flow::Continue)
     }
 
+    /// Counts one command or test against `max_instructions`.
+    fn step(&mut self) -> Result<(), SieveError> {
+        self.steps += 1;
+        if self.steps > self.limits.max_instructions {
+            return Err(SieveError::Runtime("too many instructions".into()));
+        }
+        Ok(())
+    }
+
     fn command(&mut self, c: &Command) -> Result<Flow, SieveError> {
+        self.step()?;
         match c {
             Command::If {
                 branches,
                 otherwise,
             } => {
                 for (test, body) in branches {
-                    if self.test(test) {
+                    let hit = self.test(test);
+                    // Tests count as they run; the total is checked once the test is done.
+                    self.step()?;
+                    if hit {
                         return self.block(body);
                     }
                 }
@@ -232,7 +246,8 @@ impl<M: MessageView> Run<'_, M> {
             Command::Redirect { address, copy } => {
                 let a = &self.expand(address);
                 self.redirects += 1;
-                if self.redirects > MAX_REDIRECTS {
+                // RFC 5228 §4.2 asks for a limit.
+                if self.redirects > self.limits.max_redirects {
                     return Err(SieveError::Runtime("too many redirects".into()));
                 }
                 if !plausible_address(a) {
@@ -268,6 +283,7 @@ impl<M: MessageView> Run<'_, M> {
     }
 
     fn test(&mut self, t: &Test) -> bool {
+        self.steps += 1;
         match t {
             Test::True => true,
             Test::False => false,
@@ -279,7 +295,7 @@ impl<M: MessageView> Run<'_, M> {
                 .iter()
                 .all(|n| self.msg.mailbox_exists(n)),
             Test::Body { m, transform, keys } => {
-                let texts = body::texts(self.msg.message(), transform, body::MAX_BODY_BYTES);
+                let texts = body::texts(self.msg.message(), transform, self.limits.max_body_bytes);
                 self.match_values(m, &texts, keys)
             }
             Test::HasFlag { m, variables, keys } => {

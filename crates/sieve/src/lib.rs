@@ -10,9 +10,11 @@
 mod ext;
 mod interp;
 mod lexer;
+mod limits;
 mod parser;
 
-pub use interp::{addresses, Action, Facts, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
+pub use interp::{addresses, Action, Facts, MessageView};
+pub use limits::Limits;
 pub use parser::CAPABILITIES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +35,12 @@ pub struct Script {
 
 impl Script {
     pub fn parse(src: &str) -> Result<Script, SieveError> {
-        let toks = lexer::tokenize(src)?;
+        Script::parse_limited(src, &Limits::default())
+    }
+
+    /// Parses a script of at most `limits.max_script_bytes`.
+    pub fn parse_limited(src: &str, limits: &Limits) -> Result<Script, SieveError> {
+        let toks = lexer::tokenize(src, limits.max_script_bytes)?;
         let (commands, required) = parser::parse(&toks)?;
         Ok(Script {
             commands,
@@ -48,7 +55,16 @@ impl Script {
 
     /// The actions, and whether the keep among them is only the implicit one.
     pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
-        interp::run(&self.commands, self.variables, msg)
+        self.evaluate_limited(msg, &Limits::default())
+    }
+
+    /// [`Script::evaluate`] within `limits`; exceeding one is a [`SieveError::Runtime`].
+    pub fn evaluate_limited<M: MessageView>(
+        &self,
+        msg: &M,
+        limits: &Limits,
+    ) -> Result<Outcome, SieveError> {
+        interp::run(&self.commands, self.variables, msg, limits)
     }
 }
 
@@ -202,7 +218,7 @@ mod tests {
             run(r#"redirect "not an address";"#),
             Err(SieveError::Runtime(_))
         ));
-        let many: String = (0..=MAX_REDIRECTS)
+        let many: String = (0..=Limits::default().max_redirects)
             .map(|i| format!("redirect \"u{i}@x.test\";"))
             .collect();
         assert!(matches!(run(&many), Err(SieveError::Runtime(_))));

@@ -1,6 +1,6 @@
 //! The extensions end to end through `Script::parse` and `Script::run`, on RFC examples.
 
-use ferrymail_sieve::{Action, Facts, Script, SieveError};
+use ferrymail_sieve::{Action, Facts, Limits, Script, SieveError};
 
 fn run(src: &str) -> Result<Vec<Action>, SieveError> {
     let headers: Vec<(String, String)> = [
@@ -149,4 +149,41 @@ fn imap4flags_attach_the_flags_current_at_each_store() {
         }]
     );
     assert!(Script::parse(r#"keep :flags "\\Seen";"#).is_err());
+}
+
+#[test]
+fn each_limit_is_a_runtime_error_or_a_refused_script() {
+    let headers: Vec<(String, String)> = vec![("Subject".into(), "x".into())];
+    let facts = Facts {
+        headers: &headers,
+        from: "a@b.test",
+        to: "c@d.test",
+        size: 10,
+    };
+    let tight = Limits {
+        max_script_bytes: 200,
+        max_instructions: 20,
+        max_actions: 2,
+        max_redirects: 1,
+        max_variables: 2,
+        max_variable_len: 3,
+        max_body_bytes: 0,
+    };
+    let eval = |src: &str| Script::parse_limited(src, &tight)?.evaluate_limited(&facts, &tight);
+    assert!(matches!(
+        eval(&" ".repeat(201)),
+        Err(SieveError::Parse { .. })
+    ));
+    let busy = "if true { keep; }\n".repeat(11);
+    assert!(Script::parse(&busy).is_ok());
+    assert!(matches!(eval(&busy), Err(SieveError::Runtime(_))));
+    let actions = r#"require "fileinto"; fileinto "a"; fileinto "b"; fileinto "c";"#;
+    assert!(matches!(eval(actions), Err(SieveError::Runtime(_))));
+    let redirects = r#"redirect "a@x.test"; redirect "b@x.test";"#;
+    assert!(matches!(eval(redirects), Err(SieveError::Runtime(_))));
+    let vars = r#"require "variables"; set "a" "1"; set "b" "2"; set "c" "3";"#;
+    assert!(matches!(eval(vars), Err(SieveError::Runtime(_))));
+    // A long value is cut, not refused.
+    let cut = r#"require ["variables", "fileinto"]; set "a" "abcdef"; fileinto "${a}";"#;
+    assert_eq!(eval(cut).unwrap().actions, vec![Action::fileinto("abc")]);
 }

@@ -2,10 +2,6 @@
 //! (the workspace's one MIME decoder). `:raw` is the undecoded body; `:content` the decoded
 //! leaf parts of the listed types; `:text`, the default, is `:content "text"`.
 
-/// Most bytes of a message the body test looks at, so a huge message stays cheap
-/// (Pigeonhole has no such bound by default; 1 MiB covers any text a filter cares about).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transform {
     Raw,
@@ -70,6 +66,8 @@ pub fn texts(message: &[u8], t: &Transform, limit: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MAX_BODY_BYTES: usize = 1 << 20;
 
     const MULTI: &[u8] = b"Subject: x\r\nMIME-Version: 1.0\r\n\
         Content-Type: multipart/mixed; boundary=b\r\n\r\nprologue\r\n--b\r\n\

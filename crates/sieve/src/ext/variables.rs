@@ -5,10 +5,6 @@ use std::collections::HashMap;
 
 use crate::SieveError;
 
-/// Most distinct variables one script may set (Pigeonhole: 255).
-pub const MAX_VARIABLES: usize = 255;
-/// Longest value a variable may hold, in bytes (Pigeonhole: 4096); longer values are cut.
-pub const MAX_VARIABLE_LEN: usize = 4096;
 /// Match variables `${0}`…`${9}` (RFC 5229 §3.2 requires at least these).
 const MATCH_VARIABLES: usize = 10;
 
@@ -85,15 +81,17 @@ pub fn modify(mut value: String, modifiers: &[Modifier]) -> String {
 }
 
 /// The variables of one run.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Variables {
     named: HashMap<String, String>,
     matched: Vec<String>,
+    max_variables: usize,
+    max_len: usize,
 }
 
-fn cut(mut s: String) -> String {
-    if s.len() > MAX_VARIABLE_LEN {
-        let mut end = MAX_VARIABLE_LEN;
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
         while !s.is_char_boundary(end) {
             end -= 1;
         }
@@ -103,13 +101,23 @@ fn cut(mut s: String) -> String {
 }
 
 impl Variables {
+    /// At most `max_variables` names, values cut at `max_len` bytes.
+    pub fn new(max_variables: usize, max_len: usize) -> Variables {
+        Variables {
+            named: HashMap::new(),
+            matched: Vec::new(),
+            max_variables,
+            max_len,
+        }
+    }
+
     /// Names are case-insensitive (RFC 5229 §3).
     pub fn set(&mut self, name: &str, value: String) -> Result<(), SieveError> {
         let key = name.to_ascii_lowercase();
-        if !self.named.contains_key(&key) && self.named.len() >= MAX_VARIABLES {
+        if !self.named.contains_key(&key) && self.named.len() >= self.max_variables {
             return Err(SieveError::Runtime("too many variables".into()));
         }
-        self.named.insert(key, cut(value));
+        self.named.insert(key, cut(value, self.max_len));
         Ok(())
     }
 
@@ -117,7 +125,7 @@ impl Variables {
         self.matched = captures
             .into_iter()
             .take(MATCH_VARIABLES)
-            .map(cut)
+            .map(|c| cut(c, self.max_len))
             .collect();
     }
 
@@ -276,7 +284,7 @@ mod tests {
 
     #[test]
     fn expansion() {
-        let mut v = Variables::default();
+        let mut v = Variables::new(255, 4096);
         v.set("Company", "ACME".into()).unwrap();
         v.set_matches(vec!["all".into(), "one".into()]);
         assert_eq!(v.expand("${company} ${1}${2}."), "ACME one.");
@@ -307,12 +315,11 @@ mod tests {
 
     #[test]
     fn limits() {
-        let mut v = Variables::default();
-        for i in 0..MAX_VARIABLES {
-            v.set(&format!("v{i}"), "x".repeat(MAX_VARIABLE_LEN + 10))
-                .unwrap();
+        let mut v = Variables::new(3, 10);
+        for i in 0..3 {
+            v.set(&format!("v{i}"), "x".repeat(10 + 10)).unwrap();
         }
         assert!(v.set("one_more", String::new()).is_err());
-        assert_eq!(v.expand("${v0}").len(), MAX_VARIABLE_LEN);
+        assert_eq!(v.expand("${v0}").len(), 10);
     }
 }
