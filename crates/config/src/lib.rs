@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 mod metrics;
 mod milter;
 mod mta_sts;
+mod sieve;
 mod rate;
 mod screen;
 mod spam;
@@ -27,6 +28,7 @@ mod tls_rpt;
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 pub use mta_sts::MtaSts;
+pub use sieve::Sieve;
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use spam::parse_spam_header;
@@ -584,6 +586,9 @@ pub struct Delivery {
     /// Header fields that are a spam verdict, `Field-Name: value` (name and value compared
     /// without case, the value trimmed; only the message's top-level header).
     pub spam_headers: Vec<String>,
+    /// `[delivery.sieve]`: limits of a Sieve run and the spam score header.
+    #[serde(default)]
+    pub sieve: Sieve,
     /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
@@ -604,6 +609,7 @@ impl Default for Delivery {
             remembered_deliveries: 100_000,
             spam_folder: "Junk".into(),
             spam_headers: vec!["X-Spam: Yes".into(), "X-Spam-Flag: YES".into()],
+            sieve: Sieve::default(),
             metrics_listen: None,
         }
     }
@@ -1002,6 +1008,7 @@ impl Config {
             }
         }
         spam::check(&mut bad, &self.delivery);
+        sieve::check(&mut bad, &self.delivery.sieve);
         if self.delivery.max_delivered_to == 0 {
             bad("delivery.max_delivered_to", "must be at least 1".into());
         }

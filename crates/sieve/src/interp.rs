@@ -4,6 +4,7 @@
 use super::ext::body;
 use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
+use super::ext::spamtest;
 use super::ext::subaddress;
 use super::ext::variables::{self, Variables};
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
@@ -27,6 +28,15 @@ pub trait MessageView {
     /// offers none, and then no body test matches.
     fn message(&self) -> &[u8] {
         &[]
+    }
+    /// How likely the message is spam, in percent, from the scanners' header fields;
+    /// `None` when no scanner looked at it (RFC 5235 "untested").
+    fn spam_score(&self) -> Option<u8> {
+        None
+    }
+    /// RFC 5235 virustest value: 0 untested, 1 clean … 5 infected.
+    fn virus_score(&self) -> u8 {
+        0
     }
 }
 
@@ -297,6 +307,14 @@ impl<M: MessageView> Run<'_, M> {
             Test::Body { m, transform, keys } => {
                 let texts = body::texts(self.msg.message(), transform, self.limits.max_body_bytes);
                 self.match_values(m, &texts, keys)
+            }
+            Test::SpamTest { m, percent, keys } => {
+                let v = spamtest::spam_value(self.msg.spam_score(), *percent);
+                self.match_values(m, &[v], keys)
+            }
+            Test::VirusTest { m, keys } => {
+                let v = self.msg.virus_score().min(5).to_string();
+                self.match_values(m, &[v], keys)
             }
             Test::HasFlag { m, variables, keys } => {
                 let values = match (variables, &self.vars) {

@@ -20,6 +20,9 @@ pub const CAPABILITIES: &[&str] = &[
     "mailbox",
     "imap4flags",
     "body",
+    "spamtest",
+    "spamtestplus",
+    "virustest",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -131,6 +134,17 @@ pub enum Test {
     Body {
         m: Match,
         transform: Transform,
+        keys: Vec<String>,
+    },
+    /// RFC 5235 `spamtest` (`percent`: spamtestplus `:percent`).
+    SpamTest {
+        m: Match,
+        percent: bool,
+        keys: Vec<String>,
+    },
+    /// RFC 5235 `virustest`.
+    VirusTest {
+        m: Match,
         keys: Vec<String>,
     },
     /// RFC 5232 `hasflag`, over named variables or the internal one.
@@ -484,7 +498,19 @@ impl Parser<'_> {
                     _ => Err(self.error_at(line, "size: expected :over or :under and a number")),
                 }
             }
-            "header" | "address" | "envelope" | "string" | "hasflag" | "body" => {
+            "header" | "address" | "envelope" | "string" | "hasflag" | "body" | "spamtest"
+            | "virustest" => {
+                if name == "spamtest" || name == "virustest" {
+                    let cap = if name == "spamtest" {
+                        "spamtest"
+                    } else {
+                        "virustest"
+                    };
+                    if !(self.required.iter().any(|r| r == "spamtestplus") && cap == "spamtest") {
+                        self.require_cap(cap, line)?;
+                    }
+                }
+                let mut percent = false;
                 if name == "hasflag" || name == "body" {
                     self.require_cap(if name == "body" { "body" } else { "imap4flags" }, line)?;
                 }
@@ -513,6 +539,10 @@ impl Parser<'_> {
                             "is" => m.match_type = MatchType::Is,
                             "contains" => m.match_type = MatchType::Contains,
                             "matches" => m.match_type = MatchType::Matches,
+                            "percent" if name == "spamtest" => {
+                                self.require_cap("spamtestplus", tl)?;
+                                percent = true;
+                            }
                             "raw" | "text" if name == "body" => {
                                 transform = if t == "raw" {
                                     Transform::Raw
@@ -584,7 +614,9 @@ impl Parser<'_> {
                         }
                     }
                 }
-                if (name == "hasflag" || name == "body") && lists.len() == 1 {
+                if matches!(name.as_str(), "hasflag" | "body" | "spamtest" | "virustest")
+                    && lists.len() == 1
+                {
                     lists.insert(0, Vec::new());
                 }
                 let [first, keys]: [Vec<String>; 2] = lists.try_into().map_err(|_| {
@@ -597,6 +629,11 @@ impl Parser<'_> {
                     return Err(self.error_at(line, "i;ascii-numeric cannot :contains or :matches"));
                 }
                 Ok(match name.as_str() {
+                    "spamtest" | "virustest" if !first.is_empty() => {
+                        return Err(self.error_at(line, format!("{name}: expected one value")))
+                    }
+                    "spamtest" => Test::SpamTest { m, percent, keys },
+                    "virustest" => Test::VirusTest { m, keys },
                     "body" if first.is_empty() => Test::Body { m, transform, keys },
                     "body" => return Err(self.error_at(line, "body: expected one key list")),
                     "hasflag" => Test::HasFlag {

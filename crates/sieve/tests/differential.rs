@@ -14,6 +14,9 @@ use ferrymail_sieve::{Action, Facts, MessageView, Script};
 const SENDER: &str = "sender@example.org";
 const RECIPIENT: &str = "bob+lists@example.test";
 
+/// The spam score that means certainly spam, on both sides.
+const SPAM_MAX: f64 = 15.0;
+
 /// Mailboxes the message store is taken to hold, on both sides.
 const MAILBOXES: &[&str] = &["INBOX", "Existing"];
 
@@ -102,6 +105,11 @@ impl MessageView for View<'_> {
     fn message(&self) -> &[u8] {
         self.1
     }
+    /// As Pigeonhole is configured: the `X-Spam-Score` header over a maximum of 15.
+    fn spam_score(&self) -> Option<u8> {
+        let s: f64 = self.0.header("x-spam-score").first()?.trim().parse().ok()?;
+        Some((s / SPAM_MAX * 100.0).clamp(0.0, 100.0).round() as u8)
+    }
 }
 
 fn ours(script: &str, msg: &str) -> Verdict {
@@ -185,7 +193,11 @@ impl Pigeonhole {
         }
         let conf = format!(
             "base_dir = {d}/run\nlog_path = /dev/stderr\nmail_uid = nobody\nmail_gid = nogroup\n\
-             first_valid_uid = 0\nfirst_valid_gid = 0\nmail_location = maildir:{d}/mail\n",
+             first_valid_uid = 0\nfirst_valid_gid = 0\nmail_location = maildir:{d}/mail\n\
+             plugin {{\n  sieve_extensions = +spamtest +spamtestplus +virustest\n  \
+             sieve_spamtest_status_type = score\n  \
+             sieve_spamtest_status_header = X-Spam-Score\n  \
+             sieve_spamtest_max_value = {SPAM_MAX}\n}}\n",
             d = dir.display()
         );
         std::fs::write(dir.join("dovecot.conf"), conf).ok()?;

@@ -3,5 +3,6 @@
 pub mod body;
 pub mod imap4flags;
 pub mod relational;
+pub mod spamtest;
 pub mod subaddress;
 pub mod variables;
