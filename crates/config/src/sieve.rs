@@ -52,7 +52,10 @@ pub(crate) fn check(bad: &mut impl FnMut(&str, String), s: &Sieve) {
         ("max_variable_size", s.max_variable_size),
     ] {
         if v == 0 {
-            bad(&format!("delivery.sieve.{key}"), "must be at least 1".into());
+            bad(
+                &format!("delivery.sieve.{key}"),
+                "must be at least 1".into(),
+            );
         }
     }
     if !(s.spam_score_max.is_finite() && s.spam_score_max > 0.0) {
@@ -60,5 +63,38 @@ pub(crate) fn check(bad: &mut impl FnMut(&str, String), s: &Sieve) {
             "delivery.sieve.spam_score_max",
             format!("{} is not a positive number", s.spam_score_max),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::{Config, ConfigError};
+
+    #[test]
+    fn section_parses_with_pigeonhole_defaults_and_is_checked() {
+        let parse = |t: &str| Config::parse(t, Path::new("/etc/ferrymail/test.toml"));
+        let c = parse("").unwrap();
+        assert_eq!(
+            (c.delivery.sieve.max_actions, c.delivery.sieve.max_redirects),
+            (32, 4)
+        );
+        let c =
+            parse("[delivery.sieve]\nmax_redirects = 0\nspam_score_header = \"X-Spamd-Result\"\n")
+                .unwrap();
+        assert_eq!(c.delivery.sieve.max_redirects, 0);
+        assert_eq!(c.delivery.sieve.spam_score_header, "X-Spamd-Result");
+        match parse("[delivery.sieve]\nmax_actions = 0\nspam_score_max = -1.0\n") {
+            Err(ConfigError::Invalid { problems, .. }) => assert_eq!(
+                problems.into_iter().map(|p| p.key).collect::<Vec<_>>(),
+                [
+                    "delivery.sieve.max_actions",
+                    "delivery.sieve.spam_score_max"
+                ]
+            ),
+            other => panic!("not refused: {other:?}"),
+        }
+        assert!(parse("[delivery.sieve]\nmax_action = 3\n").is_err());
     }
 }

@@ -16,7 +16,7 @@ use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
 use crate::sieve_flags;
-use crate::sieve_view::DeliveryView;
+use crate::sieve_view::{self, DeliveryView};
 use crate::spam;
 use ferrymail_sieve::{self as sieve, Action, Script};
 
@@ -39,7 +39,7 @@ pub enum Target {
 }
 
 /// Settings from the config that a delivery needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub create_maildirs: bool,
     pub quota_action: QuotaAction,
@@ -50,10 +50,12 @@ pub struct Settings {
     /// Where the implicit keep of a message with a spam verdict goes (`None`: INBOX).
     pub spam_folder: Option<String>,
     pub spam_rules: Vec<spam::Rule>,
+    /// `[delivery.sieve]`: limits of a script run and the spam score header.
+    pub sieve: ferrymail_config::Sieve,
 }
 
 /// One delivery to one account (or alias file/pipe target).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// For logs: the account login or the alias target.
     pub owner: String,
@@ -328,8 +330,10 @@ fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
             _ => None,
         },
         message: msg,
+        spam_score: sieve_view::spam_score(&headers, &job.settings),
     };
-    match Script::parse(&text).and_then(|s| s.evaluate(&view)) {
+    let limits = sieve_view::limits(&job.settings.sieve);
+    match Script::parse_limited(&text, &limits).and_then(|s| s.evaluate_limited(&view, &limits)) {
         Ok(o) => o,
         Err(e) => {
             tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
@@ -490,6 +494,7 @@ mod tests {
                 lock_timeout_ms: 1000,
                 spam_folder: Some("Junk".into()),
                 spam_rules: spam::rules(&["X-Spam: Yes".into()]),
+                sieve: ferrymail_config::Sieve::default(),
             },
         }
     }

@@ -64,6 +64,7 @@ impl Router {
             lock_timeout_ms: MBOX_LOCK_TIMEOUT_MS,
             spam_folder: Some(self.config.delivery.spam_folder.clone()).filter(|f| !f.is_empty()),
             spam_rules: crate::spam::rules(&self.config.delivery.spam_headers),
+            sieve: self.config.delivery.sieve.clone(),
         }
     }
 

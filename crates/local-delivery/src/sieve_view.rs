@@ -1,10 +1,14 @@
-//! What a Sieve script sees of one delivery: the message's header fields, envelope and size,
-//! and, for `mailboxexists` (RFC 5490), which folders the recipient's Maildir holds.
+//! What a Sieve script sees of one delivery: the message's header fields, envelope, size and
+//! text, which folders the recipient's Maildir holds (`mailboxexists`, RFC 5490), and the spam
+//! score (`spamtest`, RFC 5235); and the limits its run gets from `[delivery.sieve]`.
 
 use std::path::Path;
 
 use ferrymail_maildir::{MailboxName, Store};
-use ferrymail_sieve::{Facts, MessageView};
+use ferrymail_sieve::{Facts, Limits, MessageView};
+
+use crate::deliver::Settings;
+use crate::spam;
 
 pub struct DeliveryView<'a> {
     pub facts: Facts<'a>,
@@ -12,6 +16,48 @@ pub struct DeliveryView<'a> {
     pub maildir: Option<&'a Path>,
     /// The message as received, for the body test.
     pub message: &'a [u8],
+    /// Spam likelihood in percent, `None` untested: see [`spam_score`].
+    pub spam_score: Option<u8>,
+}
+
+pub fn limits(c: &ferrymail_config::Sieve) -> Limits {
+    Limits {
+        max_script_bytes: c.max_script_size,
+        max_instructions: c.max_instructions,
+        max_actions: c.max_actions,
+        max_redirects: c.max_redirects,
+        max_variables: c.max_variables,
+        max_variable_len: c.max_variable_size,
+        max_body_bytes: c.max_body_size,
+    }
+}
+
+/// A spam verdict field (`delivery.spam_headers`) is 100%; else the first number in the
+/// `spam_score_header` field (`7.5`, or rspamd's `default: False [7.50 / 15.00]`) scaled to
+/// `spam_score_max`; neither is "untested".
+pub fn spam_score(headers: &[(String, String)], s: &Settings) -> Option<u8> {
+    if spam::is_spam(headers, &s.spam_rules) {
+        return Some(100);
+    }
+    let name = &s.sieve.spam_score_header;
+    let value = headers
+        .iter()
+        .find(|(n, _)| !name.is_empty() && n.eq_ignore_ascii_case(name))?
+        .1
+        .as_str();
+    let start = value.find(|c: char| c.is_ascii_digit() || c == '-')?;
+    let num: String = value[start..]
+        .chars()
+        .enumerate()
+        .take_while(|&(i, c)| c.is_ascii_digit() || c == '.' || (i == 0 && c == '-'))
+        .map(|(_, c)| c)
+        .collect();
+    let score: f64 = num.parse().ok()?;
+    Some(
+        (score / s.sieve.spam_score_max * 100.0)
+            .clamp(0.0, 100.0)
+            .round() as u8,
+    )
 }
 
 impl MessageView for DeliveryView<'_> {
@@ -29,6 +75,9 @@ impl MessageView for DeliveryView<'_> {
     }
     fn message(&self) -> &[u8] {
         self.message
+    }
+    fn spam_score(&self) -> Option<u8> {
+        self.spam_score
     }
     fn mailbox_exists(&self, name: &str) -> bool {
         let Ok(n) = MailboxName::new(name) else {
@@ -65,6 +114,7 @@ mod tests {
             },
             maildir: Some(dir.path()),
             message: b"",
+            spam_score: None,
         };
         assert!(view.mailbox_exists("INBOX"));
         assert!(view.mailbox_exists("Lists"));
@@ -75,5 +125,39 @@ mod tests {
             ..view
         };
         assert!(mbox.mailbox_exists("inbox") && !mbox.mailbox_exists("Lists"));
+    }
+
+    #[test]
+    fn spam_score_from_verdict_or_score_header() {
+        let settings = Settings {
+            create_maildirs: true,
+            quota_action: ferrymail_config::QuotaAction::Defer,
+            allow_forward_commands: false,
+            spool_dir: "/nonexistent".into(),
+            wake_socket: "/nonexistent".into(),
+            lock_timeout_ms: 1,
+            spam_folder: None,
+            spam_rules: spam::rules(&["X-Spam: Yes".into()]),
+            sieve: ferrymail_config::Sieve {
+                spam_score_header: "X-Spamd-Result".into(),
+                spam_score_max: 15.0,
+                ..Default::default()
+            },
+        };
+        let h = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let score = |v: &[(&str, &str)]| spam_score(&h(v), &settings);
+        assert_eq!(score(&[]), None);
+        assert_eq!(score(&[("X-Spam", "yes")]), Some(100));
+        assert_eq!(
+            score(&[("X-Spamd-Result", "default: False [7.50 / 15.00]")]),
+            Some(50)
+        );
+        assert_eq!(score(&[("x-spamd-result", "-3.2")]), Some(0));
+        assert_eq!(score(&[("X-Spamd-Result", "40")]), Some(100));
+        assert_eq!(score(&[("X-Spamd-Result", "none")]), None);
     }
 }
