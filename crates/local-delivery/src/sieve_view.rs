@@ -79,6 +79,13 @@ impl MessageView for DeliveryView<'_> {
     fn spam_score(&self) -> Option<u8> {
         self.spam_score
     }
+    /// The daemon keeps UTC as its local zone, so `date` without `:zone` shows UTC.
+    fn now(&self) -> Option<(i64, i32)> {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some((i64::try_from(t.as_secs()).ok()?, 0))
+    }
     fn mailbox_exists(&self, name: &str) -> bool {
         let Ok(n) = MailboxName::new(name) else {
             return false;

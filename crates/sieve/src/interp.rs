@@ -2,6 +2,7 @@
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
 use super::ext::body;
+use super::ext::date::{self, Zone};
 use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::spamtest;
@@ -32,6 +33,12 @@ pub trait MessageView {
     /// How likely the message is spam, in percent, from the scanners' header fields;
     /// `None` when no scanner looked at it (RFC 5235 "untested").
     fn spam_score(&self) -> Option<u8> {
+        None
+    }
+    /// The current time (Unix seconds) and the local zone (minutes east of UTC), for
+    /// `currentdate` and `date` without `:zone` (RFC 5260); the default knows no clock, and
+    /// then `currentdate` is false and dates are shown in UTC.
+    fn now(&self) -> Option<(i64, i32)> {
         None
     }
     /// RFC 5235 virustest value: 0 untested, 1 clean … 5 infected.
@@ -316,6 +323,51 @@ impl<M: MessageView> Run<'_, M> {
                 let v = self.msg.virus_score().min(5).to_string();
                 self.match_values(m, &[v], keys)
             }
+            Test::Date {
+                m,
+                zone,
+                header,
+                part,
+                keys,
+            } => {
+                let local = self.msg.now().map_or(0, |n| n.1);
+                let header = self.expand(header);
+                let values: Vec<String> = pick(self.msg.header(&header), m.index)
+                    .iter()
+                    .filter_map(|v| {
+                        // RFC 5260 §4: a Received field's date follows its last `;`.
+                        let v = if header.eq_ignore_ascii_case("received") {
+                            v.rsplit(';').next().unwrap_or(v)
+                        } else {
+                            v
+                        };
+                        let (t, orig) = date::parse_rfc5322(v)?;
+                        let off = match zone {
+                            Zone::Local => local,
+                            Zone::Original => orig,
+                            Zone::Fixed(z) => date::parse_zone(z)?,
+                        };
+                        date::part(t, off, part)
+                    })
+                    .collect();
+                self.match_values(m, &values, keys)
+            }
+            Test::CurrentDate {
+                m,
+                zone,
+                part,
+                keys,
+            } => {
+                let Some((t, local)) = self.msg.now() else {
+                    return false;
+                };
+                let off = match zone {
+                    Zone::Fixed(z) => date::parse_zone(z).unwrap_or(local),
+                    _ => local,
+                };
+                let values: Vec<String> = date::part(t, off, part).into_iter().collect();
+                self.match_values(m, &values, keys)
+            }
             Test::HasFlag { m, variables, keys } => {
                 let values = match (variables, &self.vars) {
                     (Some(names), Some(vars)) => {
@@ -349,7 +401,7 @@ impl<M: MessageView> Run<'_, M> {
                 let values: Vec<String> = self
                     .expand_all(headers)
                     .iter()
-                    .flat_map(|h| self.msg.header(h))
+                    .flat_map(|h| pick(self.msg.header(h), m.index))
                     .collect();
                 self.match_values(m, &values, keys)
             }
@@ -370,7 +422,7 @@ impl<M: MessageView> Run<'_, M> {
                 let addrs: Vec<String> = self
                     .expand_all(headers)
                     .iter()
-                    .flat_map(|h| self.msg.header(h))
+                    .flat_map(|h| pick(self.msg.header(h), m.index))
                     .flat_map(|v| addresses(&v))
                     .collect();
                 self.match_parts(m, *part, &addrs, keys)
@@ -443,6 +495,22 @@ impl<M: MessageView> Run<'_, M> {
             }
         }
         false
+    }
+}
+
+/// The `:index` field of `values` (RFC 5260 §6), or all of them.
+fn pick(mut values: Vec<String>, index: Option<(usize, bool)>) -> Vec<String> {
+    let Some((n, last)) = index else {
+        return values;
+    };
+    let i = if last {
+        values.len().checked_sub(n)
+    } else {
+        Some(n - 1)
+    };
+    match i.filter(|&i| i < values.len()) {
+        Some(i) => vec![values.swap_remove(i)],
+        None => Vec::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! arguments and that extensions are `require`d before use.
 
 use super::ext::body::Transform;
+use super::ext::date::{self, Zone};
 use super::ext::imap4flags::FlagOp;
 use super::ext::relational::Relation;
 use super::ext::variables::{self, Modifier};
@@ -23,6 +24,8 @@ pub const CAPABILITIES: &[&str] = &[
     "spamtest",
     "spamtestplus",
     "virustest",
+    "date",
+    "index",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -100,6 +103,8 @@ pub enum AddressPart {
 pub struct Match {
     pub match_type: MatchType,
     pub comparator: Comparator,
+    /// RFC 5260 `:index` (1-based), counted from the end with `:last`.
+    pub index: Option<(usize, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +150,21 @@ pub enum Test {
     /// RFC 5235 `virustest`.
     VirusTest {
         m: Match,
+        keys: Vec<String>,
+    },
+    /// RFC 5260 `date`.
+    Date {
+        m: Match,
+        zone: Zone,
+        header: String,
+        part: String,
+        keys: Vec<String>,
+    },
+    /// RFC 5260 `currentdate`.
+    CurrentDate {
+        m: Match,
+        zone: Zone,
+        part: String,
         keys: Vec<String>,
     },
     /// RFC 5232 `hasflag`, over named variables or the internal one.
@@ -499,7 +519,12 @@ impl Parser<'_> {
                 }
             }
             "header" | "address" | "envelope" | "string" | "hasflag" | "body" | "spamtest"
-            | "virustest" => {
+            | "virustest" | "date" | "currentdate" => {
+                if name == "date" || name == "currentdate" {
+                    self.require_cap("date", line)?;
+                }
+                let mut zone = Zone::Local;
+                let mut last = false;
                 if name == "spamtest" || name == "virustest" {
                     let cap = if name == "spamtest" {
                         "spamtest"
@@ -529,6 +554,7 @@ impl Parser<'_> {
                 let mut m = Match {
                     match_type: MatchType::Is,
                     comparator: Comparator::AsciiCasemap,
+                    index: None,
                 };
                 let mut part = AddressPart::All;
                 let mut lists = Vec::new();
@@ -539,6 +565,34 @@ impl Parser<'_> {
                             "is" => m.match_type = MatchType::Is,
                             "contains" => m.match_type = MatchType::Contains,
                             "matches" => m.match_type = MatchType::Matches,
+                            "zone" if name == "date" || name == "currentdate" => {
+                                zone = match it.next() {
+                                    Some(Arg::Strings(s)) if s.len() == 1 => {
+                                        Zone::Fixed(s.concat())
+                                    }
+                                    _ => return Err(self.error_at(tl, ":zone needs a string")),
+                                }
+                            }
+                            "originalzone" if name == "date" => zone = Zone::Original,
+                            "index" | "last"
+                                if matches!(name.as_str(), "header" | "address" | "date") =>
+                            {
+                                self.require_cap("index", tl)?;
+                                if t == "last" {
+                                    last = true;
+                                } else {
+                                    match it.next() {
+                                        Some(Arg::Number(n)) if n >= 1 => {
+                                            m.index = Some((n as usize, false))
+                                        }
+                                        _ => {
+                                            return Err(
+                                                self.error_at(tl, ":index needs a number from 1")
+                                            )
+                                        }
+                                    }
+                                }
+                            }
                             "percent" if name == "spamtest" => {
                                 self.require_cap("spamtestplus", tl)?;
                                 percent = true;
@@ -613,6 +667,14 @@ impl Parser<'_> {
                             return Err(self.error_at(line, format!("{name}: unexpected number")))
                         }
                     }
+                }
+                match (m.index, last) {
+                    (Some((n, _)), true) => m.index = Some((n, true)),
+                    (None, true) => return Err(self.error_at(line, ":last without :index")),
+                    _ => {}
+                }
+                if name == "date" || name == "currentdate" {
+                    return self.date_test(&name, m, zone, lists, line);
                 }
                 if matches!(name.as_str(), "hasflag" | "body" | "spamtest" | "virustest")
                     && lists.len() == 1
@@ -693,6 +755,43 @@ impl Parser<'_> {
             self.require_cap(cap, line)?;
         }
         Ok(true)
+    }
+
+    /// `date <header> <date-part> <keys>` / `currentdate <date-part> <keys>` (RFC 5260 §4, §5).
+    fn date_test(
+        &self,
+        name: &str,
+        m: Match,
+        zone: Zone,
+        mut lists: Vec<Vec<String>>,
+        line: usize,
+    ) -> Result<Test, SieveError> {
+        let want = if name == "date" { 3 } else { 2 };
+        if lists.len() != want || lists[..want - 1].iter().any(|l| l.len() != 1) {
+            return Err(self.error_at(line, format!("{name}: wrong arguments")));
+        }
+        let keys = lists.pop().unwrap_or_default();
+        let part = lists.pop().and_then(|mut l| l.pop()).unwrap_or_default();
+        if let Zone::Fixed(z) = &zone {
+            if date::parse_zone(z).is_none() {
+                return Err(self.error_at(line, format!("{name}: bad :zone {z:?}")));
+            }
+        }
+        Ok(match lists.pop().and_then(|mut l| l.pop()) {
+            Some(header) => Test::Date {
+                m,
+                zone,
+                header,
+                part,
+                keys,
+            },
+            None => Test::CurrentDate {
+                m,
+                zone,
+                part,
+                keys,
+            },
+        })
     }
 
     /// Removes `:flags <string-list>` (RFC 5232 §5) from `args`.

@@ -105,6 +105,13 @@ impl MessageView for View<'_> {
     fn message(&self) -> &[u8] {
         self.1
     }
+    /// This machine's clock; both sides run in UTC.
+    fn now(&self) -> Option<(i64, i32)> {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some((t.as_secs() as i64, 0))
+    }
     /// As Pigeonhole is configured: the `X-Spam-Score` header over a maximum of 15.
     fn spam_score(&self) -> Option<u8> {
         let s: f64 = self.0.header("x-spam-score").first()?.trim().parse().ok()?;

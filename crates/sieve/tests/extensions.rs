@@ -187,3 +187,46 @@ fn each_limit_is_a_runtime_error_or_a_refused_script() {
     let cut = r#"require ["variables", "fileinto"]; set "a" "abcdef"; fileinto "${a}";"#;
     assert_eq!(eval(cut).unwrap().actions, vec![Action::fileinto("abc")]);
 }
+
+#[test]
+fn date_and_index() {
+    let headers: Vec<(String, String)> = [
+        ("Date", "Mon, 7 Dec 2026 23:30:00 -0800"),
+        ("Received", "from a by b; Tue, 8 Dec 2026 07:31:00 +0000"),
+        ("Received", "from c by a; Tue, 8 Dec 2026 07:30:10 +0000"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    let facts = Facts {
+        headers: &headers,
+        from: "a@b.test",
+        to: "c@d.test",
+        size: 10,
+    };
+    let hit = |test: &str| {
+        let src =
+            format!("require [\"date\", \"index\", \"relational\"]; if {test} {{ discard; }}");
+        Script::parse(&src).unwrap().run(&facts).unwrap().is_empty()
+    };
+    assert!(hit(r#"date :originalzone :is "date" "date" "2026-12-07""#));
+    assert!(hit(r#"date :zone "+0000" :is "date" "date" "2026-12-08""#));
+    assert!(hit(
+        r#"date :zone "+0100" :is "date" "iso8601" "2026-12-08T08:30:00+01:00""#
+    ));
+    assert!(hit(r#"date :originalzone :is "date" "weekday" "1""#));
+    assert!(hit(r#"date :zone "+0000" :is "received" "minute" "31""#));
+    assert!(!hit(
+        r#"date :index 2 :zone "+0000" :is "received" "minute" "31""#
+    ));
+    assert!(hit(
+        r#"date :index 1 :last :zone "+0000" :is "received" "second" "10""#
+    ));
+    assert!(hit(r#"header :index 2 :contains "received" "from c""#));
+    assert!(!hit(r#"header :index 3 :contains "received" """#));
+    // Without a clock in the view, currentdate matches nothing.
+    assert!(!hit(r#"currentdate :value "ge" "year" "1970""#));
+    assert!(
+        Script::parse(r#"require "date"; if date :zone "1" "date" "year" "1" { keep; }"#).is_err()
+    );
+}
