@@ -315,11 +315,11 @@ impl<M: MessageView> Run<'_, M> {
                 let texts = body::texts(self.msg.message(), transform, self.limits.max_body_bytes);
                 self.match_values(m, &texts, keys)
             }
-            Test::SpamTest { m, percent, keys } => {
+            Test::Spam { m, percent, keys } => {
                 let v = spamtest::spam_value(self.msg.spam_score(), *percent);
                 self.match_values(m, &[v], keys)
             }
-            Test::VirusTest { m, keys } => {
+            Test::Virus { m, keys } => {
                 let v = self.msg.virus_score().min(5).to_string();
                 self.match_values(m, &[v], keys)
             }
@@ -608,26 +608,8 @@ fn matches(m: &Match, value: &str, key: &str) -> bool {
 /// `*` and `?` with `\` escaping (RFC 5228 §2.7.1), iterative with one backtrack point, so
 /// the time stays O(len(pattern) * len(value)). `?` is one character, not one byte.
 fn wildcard(pat: &str, val: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Star,
-        One,
-        Lit(char),
-    }
-    let mut items = Vec::with_capacity(pat.len());
-    let mut it = pat.chars();
-    while let Some(c) = it.next() {
-        match c {
-            '*' => items.push(P::Star),
-            '?' => items.push(P::One),
-            '\\' => {
-                if let Some(n) = it.next() {
-                    items.push(P::Lit(n));
-                }
-            }
-            c => items.push(P::Lit(c)),
-        }
-    }
+    use variables::P;
+    let items = variables::pattern(pat);
     let val: Vec<char> = val.chars().collect();
     let (mut p, mut v) = (0usize, 0usize);
     let mut back: Option<(usize, usize)> = None;

@@ -1,10 +1,16 @@
-//! A sans-IO Sieve (RFC 5228) subset for per-user filtering: `require`, `if`/`elsif`/`else`,
+//! A sans-IO Sieve (RFC 5228) for per-user filtering: `require`, `if`/`elsif`/`else`,
 //! `header`, `address`, `envelope`, `exists`, `size`, `allof`/`anyof`/`not`, `true`/`false`,
 //! `:is`/`:contains`/`:matches` with the `i;ascii-casemap` and `i;octet` comparators, and the
-//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`.
+//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`; and the extensions in
+//! [`CAPABILITIES`], one module each under `ext/`: variables (RFC 5229), subaddress (5233),
+//! relational and `i;ascii-numeric` (5231, 4790), copy (3894), mailbox (5490), imap4flags
+//! (5232), body (5173), spamtest/spamtestplus/virustest (5235), date and index (5260).
+//! What the script needs beyond the header fields (folders, body, scores, clock) it asks the
+//! [`MessageView`].
 //!
-//! local-delivery parses the user's script with [`Script::parse`] and runs it with
-//! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
+//! local-delivery parses the user's script with [`Script::parse_limited`] and runs it with
+//! [`Script::evaluate_limited`] within its configured [`Limits`]; any error there means "keep"
+//! plus a logged error, never a lost message.
 //! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
 
 mod ext;

@@ -142,13 +142,13 @@ pub enum Test {
         keys: Vec<String>,
     },
     /// RFC 5235 `spamtest` (`percent`: spamtestplus `:percent`).
-    SpamTest {
+    Spam {
         m: Match,
         percent: bool,
         keys: Vec<String>,
     },
     /// RFC 5235 `virustest`.
-    VirusTest {
+    Virus {
         m: Match,
         keys: Vec<String>,
     },
@@ -694,8 +694,8 @@ impl Parser<'_> {
                     "spamtest" | "virustest" if !first.is_empty() => {
                         return Err(self.error_at(line, format!("{name}: expected one value")))
                     }
-                    "spamtest" => Test::SpamTest { m, percent, keys },
-                    "virustest" => Test::VirusTest { m, keys },
+                    "spamtest" => Test::Spam { m, percent, keys },
+                    "virustest" => Test::Virus { m, keys },
                     "body" if first.is_empty() => Test::Body { m, transform, keys },
                     "body" => return Err(self.error_at(line, "body: expected one key list")),
                     "hasflag" => Test::HasFlag {

@@ -179,22 +179,17 @@ pub fn valid_name(s: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
+/// One item of a `:matches` pattern (RFC 5228 §2.7.1).
 #[derive(Clone, Copy, PartialEq)]
-enum P {
+pub enum P {
     Star,
     One,
     Lit(char),
 }
 
-/// Largest pattern × value table the capturing matcher builds; beyond it a `:matches`
-/// still matches, through the caller's plain matcher, but captures nothing.
-const MAX_TABLE: usize = 1 << 22;
-
-/// `:matches` of `pat` against `val` (both already case-folded as the comparator wants),
-/// returning `${0}` and each wildcard's text taken from `orig` (the unfolded value, same
-/// char positions). Each `*` takes as little as it can, leftmost first, as Pigeonhole does.
-pub fn captures(pat: &str, val: &str, orig: &str) -> Option<Option<Vec<String>>> {
-    let mut items = Vec::new();
+/// `*`, `?` and `\`-escaped literals; a trailing lone `\` is dropped.
+pub fn pattern(pat: &str) -> Vec<P> {
+    let mut items = Vec::with_capacity(pat.len());
     let mut it = pat.chars();
     while let Some(c) = it.next() {
         items.push(match c {
@@ -207,6 +202,18 @@ pub fn captures(pat: &str, val: &str, orig: &str) -> Option<Option<Vec<String>>>
             c => P::Lit(c),
         });
     }
+    items
+}
+
+/// Largest pattern × value table the capturing matcher builds; beyond it a `:matches`
+/// still matches, through the caller's plain matcher, but captures nothing.
+const MAX_TABLE: usize = 1 << 22;
+
+/// `:matches` of `pat` against `val` (both already case-folded as the comparator wants),
+/// returning `${0}` and each wildcard's text taken from `orig` (the unfolded value, same
+/// char positions). Each `*` takes as little as it can, leftmost first, as Pigeonhole does.
+pub fn captures(pat: &str, val: &str, orig: &str) -> Option<Option<Vec<String>>> {
+    let items = pattern(pat);
     let v: Vec<char> = val.chars().collect();
     let o: Vec<char> = orig.chars().collect();
     if o.len() != v.len() || (items.len() + 1).saturating_mul(v.len() + 1) > MAX_TABLE {
