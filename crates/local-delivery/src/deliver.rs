@@ -12,6 +12,7 @@ use ferrymail_maildir::{DeliverOptions, MailboxName, Maildir, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DeliveryError;
+use crate::header_edit;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
@@ -219,14 +220,24 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
     let mut actions = vec![Action::keep()];
     let mut implicit_keep = true;
     let mut create = Vec::new();
+    let mut edits = Vec::new();
     if keep_local {
         if let Some(path) = &job.sieve {
             let o = sieve_actions(path, job, msg);
             (actions, implicit_keep, create) = (o.actions, o.implicit_keep, o.create);
+            edits = o.header_edits;
         }
     } else {
         actions.clear();
     }
+    // Every copy, stored or redirected, carries the script's header edits.
+    let edited;
+    let msg = if edits.is_empty() {
+        msg
+    } else {
+        edited = header_edit::apply(msg, &edits);
+        &edited[..]
+    };
     // A spam verdict moves only the keep nobody asked for: the script's own keep or fileinto
     // stands.
     let keep_folder = job.settings.spam_folder.as_ref().filter(|_| {
@@ -308,6 +319,7 @@ fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
         actions: vec![Action::keep()],
         implicit_keep: true,
         create: Vec::new(),
+        header_edits: Vec::new(),
     };
     let text = match read_user_file(path) {
         Ok(Some(t)) => t,
@@ -564,6 +576,32 @@ mod tests {
         assert!(sub.len() == 1 && sub[0].ends_with(":2,FR"), "{sub:?}");
         let inbox = names("cur");
         assert!(inbox.len() == 1 && inbox[0].ends_with(":2,S"), "{inbox:?}");
+    }
+
+    #[test]
+    fn sieve_header_edits_are_in_the_stored_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require \"editheader\"; deleteheader \"x-drop\"; addheader \"X-Sieved\" \"1\";",
+        )
+        .unwrap();
+        let j = job(dir.path(), Some(script));
+        run(&j, b"X-Drop: a\r\nSubject: x\r\n\r\nX-Drop: body\r\n").unwrap();
+        let new = dir.path().join("Maildir/new");
+        let file = std::fs::read_dir(&new)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let text = String::from_utf8(std::fs::read(file).unwrap()).unwrap();
+        assert!(
+            text.ends_with("X-Sieved: 1\r\nSubject: x\r\n\r\nX-Drop: body\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("X-Drop: a"));
     }
 
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";

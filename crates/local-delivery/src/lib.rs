@@ -15,6 +15,7 @@ pub mod deliver;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod header_edit;
 pub mod helper;
 pub mod mbox;
 pub mod message;

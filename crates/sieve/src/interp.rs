@@ -3,6 +3,7 @@
 
 use super::ext::body;
 use super::ext::date::{self, Zone};
+use super::ext::editheader::{self, HeaderEdit};
 use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::spamtest;
@@ -129,6 +130,8 @@ struct Run<'a, M: MessageView> {
     create: Vec<String>,
     /// The imap4flags internal variable (RFC 5232 §3).
     flags: Vec<String>,
+    /// editheader changes so far (RFC 5293).
+    edits: Vec<HeaderEdit>,
 }
 
 enum Flow {
@@ -153,6 +156,7 @@ pub fn run<M: MessageView>(
         vars: variables.then(|| Variables::new(limits.max_variables, limits.max_variable_len)),
         create: Vec::new(),
         flags: Vec::new(),
+        edits: Vec::new(),
     };
     r.block(script)?;
     if !r.cancelled_keep {
@@ -163,6 +167,7 @@ pub fn run<M: MessageView>(
         actions: r.actions,
         implicit_keep: !r.cancelled_keep,
         create: r.create,
+        header_edits: r.edits,
     })
 }
 
@@ -250,6 +255,52 @@ impl<M: MessageView> Run<'_, M> {
                 let flags = self.flags_for(flags.as_deref());
                 self.push(Action::FileInto { mailbox: f, flags })?;
             }
+            Command::AddHeader { last, name, value } => {
+                let (name, value) = (self.expand(name), self.expand(value));
+                if !editheader::valid_name(&name) {
+                    return Err(SieveError::Runtime(format!(
+                        "addheader: bad field name {name:?}"
+                    )));
+                }
+                self.edits.push(HeaderEdit::Add {
+                    name,
+                    value: value.replace(['\r', '\n'], " "),
+                    last: *last,
+                });
+            }
+            Command::DeleteHeader { m, name, patterns } => {
+                let name = self.expand(name);
+                // RFC 5293 §6: the trace and loop-prevention fields stay, as in Pigeonhole
+                // (which denies the deletion with a warning and goes on).
+                if editheader::protected(&name) {
+                    return Ok(Flow::Continue);
+                }
+                let current = self.header(&name);
+                let chosen: Vec<usize> = match m.index {
+                    Some((n, last)) => {
+                        let i = if last {
+                            current.len().checked_sub(n)
+                        } else {
+                            Some(n - 1)
+                        };
+                        i.filter(|&i| i < current.len()).into_iter().collect()
+                    }
+                    None => (0..current.len()).collect(),
+                };
+                let mut positions = Vec::new();
+                for i in chosen {
+                    let hit = match patterns {
+                        None => true,
+                        Some(p) => self.match_values(m, &current[i..=i], p),
+                    };
+                    if hit {
+                        positions.push(i);
+                    }
+                }
+                if !positions.is_empty() {
+                    self.edits.push(HeaderEdit::Delete { name, positions });
+                }
+            }
             Command::Set {
                 modifiers,
                 name,
@@ -277,6 +328,11 @@ impl<M: MessageView> Run<'_, M> {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// The values of header `name` as the script's edits so far left them (RFC 5293 §5).
+    fn header(&self, name: &str) -> Vec<String> {
+        editheader::replay(name, self.msg.header(name), &self.edits)
     }
 
     /// `s` with its variables expanded, when the script uses variables.
@@ -332,7 +388,7 @@ impl<M: MessageView> Run<'_, M> {
             } => {
                 let local = self.msg.now().map_or(0, |n| n.1);
                 let header = self.expand(header);
-                let values: Vec<String> = pick(self.msg.header(&header), m.index)
+                let values: Vec<String> = pick(self.header(&header), m.index)
                     .iter()
                     .filter_map(|v| {
                         // RFC 5260 §4: a Received field's date follows its last `;`.
@@ -389,7 +445,7 @@ impl<M: MessageView> Run<'_, M> {
             Test::Exists(names) => self
                 .expand_all(names)
                 .iter()
-                .all(|n| !self.msg.header(n).is_empty()),
+                .all(|n| !self.header(n).is_empty()),
             Test::Size { over, limit } => {
                 if *over {
                     self.msg.size() > *limit
@@ -401,7 +457,7 @@ impl<M: MessageView> Run<'_, M> {
                 let values: Vec<String> = self
                     .expand_all(headers)
                     .iter()
-                    .flat_map(|h| pick(self.msg.header(h), m.index))
+                    .flat_map(|h| pick(self.header(h), m.index))
                     .collect();
                 self.match_values(m, &values, keys)
             }
@@ -422,7 +478,7 @@ impl<M: MessageView> Run<'_, M> {
                 let addrs: Vec<String> = self
                     .expand_all(headers)
                     .iter()
-                    .flat_map(|h| pick(self.msg.header(h), m.index))
+                    .flat_map(|h| pick(self.header(h), m.index))
                     .flat_map(|v| addresses(&v))
                     .collect();
                 self.match_parts(m, *part, &addrs, keys)

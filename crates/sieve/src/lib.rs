@@ -4,7 +4,8 @@
 //! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`; and the extensions in
 //! [`CAPABILITIES`], one module each under `ext/`: variables (RFC 5229), subaddress (5233),
 //! relational and `i;ascii-numeric` (5231, 4790), copy (3894), mailbox (5490), imap4flags
-//! (5232), body (5173), spamtest/spamtestplus/virustest (5235), date and index (5260).
+//! (5232), body (5173), spamtest/spamtestplus/virustest (5235), date and index (5260),
+//! editheader (5293).
 //! What the script needs beyond the header fields (folders, body, scores, clock) it asks the
 //! [`MessageView`].
 //!
@@ -19,6 +20,7 @@ mod lexer;
 mod limits;
 mod parser;
 
+pub use ext::editheader::HeaderEdit;
 pub use interp::{addresses, Action, Facts, MessageView};
 pub use limits::Limits;
 pub use parser::CAPABILITIES;
@@ -83,6 +85,8 @@ pub struct Outcome {
     pub implicit_keep: bool,
     /// Folders `fileinto :create` (RFC 5490) asked for: made when missing, never replaced.
     pub create: Vec<String>,
+    /// Header changes (RFC 5293) for the delivered copies, in order.
+    pub header_edits: Vec<HeaderEdit>,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::ext::body::Transform;
 use super::ext::date::{self, Zone};
+use super::ext::editheader;
 use super::ext::imap4flags::FlagOp;
 use super::ext::relational::Relation;
 use super::ext::variables::{self, Modifier};
@@ -26,6 +27,7 @@ pub const CAPABILITIES: &[&str] = &[
     "virustest",
     "date",
     "index",
+    "editheader",
 ];
 
 /// Deepest nesting of blocks and tests, so a hostile script cannot exhaust the stack.
@@ -60,6 +62,19 @@ pub enum Command {
     Redirect {
         address: String,
         copy: bool,
+    },
+    /// RFC 5293 `addheader`.
+    AddHeader {
+        last: bool,
+        name: String,
+        value: String,
+    },
+    /// RFC 5293 `deleteheader`: the fields named `name` (with `:index`, only that one) whose
+    /// value matches a pattern, or all of them without patterns.
+    DeleteHeader {
+        m: Match,
+        name: String,
+        patterns: Option<Vec<String>>,
     },
     /// RFC 5229 `set`.
     Set {
@@ -462,6 +477,10 @@ impl Parser<'_> {
                     Command::Redirect { address: s, copy }
                 }
             }
+            "addheader" | "deleteheader" => {
+                self.require_cap("editheader", line)?;
+                self.edit_header(&name, depth, line)?
+            }
             "set" => {
                 self.require_cap("variables", line)?;
                 self.set(line)?
@@ -489,6 +508,11 @@ impl Parser<'_> {
             return Err(self.error("nesting too deep"));
         }
         let (name, line) = self.ident()?;
+        self.named_test(name, line, depth)
+    }
+
+    /// The test `name` whose identifier was just read.
+    fn named_test(&mut self, name: String, line: usize, depth: usize) -> Result<Test, SieveError> {
         match name.as_str() {
             "true" => Ok(Test::True),
             "false" => Ok(Test::False),
@@ -519,7 +543,7 @@ impl Parser<'_> {
                 }
             }
             "header" | "address" | "envelope" | "string" | "hasflag" | "body" | "spamtest"
-            | "virustest" | "date" | "currentdate" => {
+            | "virustest" | "date" | "currentdate" | "deleteheader" => {
                 if name == "date" || name == "currentdate" {
                     self.require_cap("date", line)?;
                 }
@@ -575,9 +599,14 @@ impl Parser<'_> {
                             }
                             "originalzone" if name == "date" => zone = Zone::Original,
                             "index" | "last"
-                                if matches!(name.as_str(), "header" | "address" | "date") =>
+                                if matches!(
+                                    name.as_str(),
+                                    "header" | "address" | "date" | "deleteheader"
+                                ) =>
                             {
-                                self.require_cap("index", tl)?;
+                                if name != "deleteheader" {
+                                    self.require_cap("index", tl)?;
+                                }
                                 if t == "last" {
                                     last = true;
                                 } else {
@@ -676,6 +705,10 @@ impl Parser<'_> {
                 if name == "date" || name == "currentdate" {
                     return self.date_test(&name, m, zone, lists, line);
                 }
+                // deleteheader without value patterns deletes every field of the name.
+                if name == "deleteheader" && lists.len() == 1 {
+                    lists.push(Vec::new());
+                }
                 if matches!(name.as_str(), "hasflag" | "body" | "spamtest" | "virustest")
                     && lists.len() == 1
                 {
@@ -698,6 +731,11 @@ impl Parser<'_> {
                     "virustest" => Test::Virus { m, keys },
                     "body" if first.is_empty() => Test::Body { m, transform, keys },
                     "body" => return Err(self.error_at(line, "body: expected one key list")),
+                    "deleteheader" => Test::Header {
+                        m,
+                        headers: first,
+                        keys,
+                    },
                     "hasflag" => Test::HasFlag {
                         m,
                         variables: if first.is_empty() { None } else { Some(first) },
@@ -792,6 +830,49 @@ impl Parser<'_> {
                 keys,
             },
         })
+    }
+
+    /// `addheader [:last] <name> <value>` and `deleteheader [:index n [:last]] [COMPARATOR]
+    /// [MATCH-TYPE] <name> [<value-patterns>]` (RFC 5293 §4, §5).
+    fn edit_header(
+        &mut self,
+        name: &str,
+        depth: usize,
+        line: usize,
+    ) -> Result<Command, SieveError> {
+        if name == "addheader" {
+            let mut args = self.args()?;
+            let last = self.take_flag(&mut args, "last", "editheader")?;
+            let mut strings = Vec::new();
+            for a in args {
+                match a {
+                    Arg::Strings(mut s) if s.len() == 1 => strings.extend(s.pop()),
+                    _ => return Err(self.error_at(line, "addheader: expected a name and a value")),
+                }
+            }
+            let [field, value]: [String; 2] = strings
+                .try_into()
+                .map_err(|_| self.error_at(line, "addheader: expected a name and a value"))?;
+            if !field.contains("${") && !editheader::valid_name(&field) {
+                return Err(self.error_at(line, format!("addheader: bad field name {field:?}")));
+            }
+            return Ok(Command::AddHeader {
+                last,
+                name: field,
+                value,
+            });
+        }
+        // deleteheader takes the match arguments of `header`.
+        match self.named_test(name.to_string(), line, depth)? {
+            Test::Header { m, headers, keys } if headers.len() == 1 => Ok(Command::DeleteHeader {
+                m,
+                name: headers.concat(),
+                // The grammar has no empty string list: empty means none were given.
+                patterns: (!keys.is_empty()).then_some(keys),
+            }),
+            Test::Header { .. } => Err(self.error_at(line, "deleteheader: one field name")),
+            _ => Err(self.error_at(line, "deleteheader: bad arguments")),
+        }
     }
 
     /// Removes `:flags <string-list>` (RFC 5232 §5) from `args`.

@@ -230,3 +230,52 @@ fn date_and_index() {
         Script::parse(r#"require "date"; if date :zone "1" "date" "year" "1" { keep; }"#).is_err()
     );
 }
+
+#[test]
+fn editheader_changes_what_later_tests_see_and_is_reported() {
+    use ferrymail_sieve::HeaderEdit;
+    let headers: Vec<(String, String)> = [
+        ("Subject", "hello"),
+        ("X-Tag", "a"),
+        ("X-Tag", "b"),
+        ("Received", "from x by y; Mon, 7 Dec 2026 10:00:00 +0000"),
+    ]
+    .iter()
+    .map(|(n, v)| (n.to_string(), v.to_string()))
+    .collect();
+    let facts = Facts {
+        headers: &headers,
+        from: "a@b.test",
+        to: "c@d.test",
+        size: 10,
+    };
+    let src = r#"require ["editheader", "fileinto"];
+        addheader :last "X-Seen" "yes";
+        deleteheader :index 2 "x-tag";
+        deleteheader :matches "subject" "h*";
+        deleteheader "received";
+        if allof (header :is "x-seen" "yes", not exists "subject", exists "received",
+                  header :is "x-tag" "a", not header :is "x-tag" "b") { fileinto "ok"; }"#;
+    let o = Script::parse(src).unwrap().evaluate(&facts).unwrap();
+    assert_eq!(o.actions, vec![Action::fileinto("ok")]);
+    assert_eq!(
+        o.header_edits,
+        vec![
+            HeaderEdit::Add {
+                name: "X-Seen".into(),
+                value: "yes".into(),
+                last: true
+            },
+            HeaderEdit::Delete {
+                name: "x-tag".into(),
+                positions: vec![1]
+            },
+            HeaderEdit::Delete {
+                name: "subject".into(),
+                positions: vec![0]
+            },
+        ]
+    );
+    assert!(Script::parse(r#"require "editheader"; addheader "Bad Name" "x";"#).is_err());
+    assert!(Script::parse(r#"addheader "X" "y";"#).is_err());
+}

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod date;
+pub mod editheader;
 pub mod imap4flags;
 pub mod relational;
 pub mod spamtest;
