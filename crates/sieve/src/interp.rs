@@ -435,12 +435,11 @@ impl<M: MessageView> Run<'_, M> {
                     }
                     _ => self.flags.clone(),
                 };
-                let keys = if matches!(m.match_type, MatchType::Count(_)) {
-                    keys.clone()
-                } else {
-                    imap4flags::parse(&self.expand_all(keys))
-                };
-                self.match_values(m, &values, &keys)
+                let mut keys = self.expand_all(keys);
+                if !matches!(m.match_type, MatchType::Count(_)) {
+                    keys = imap4flags::parse(&keys);
+                }
+                self.match_expanded(m, &values, &keys)
             }
             Test::Exists(names) => self
                 .expand_all(names)
@@ -458,6 +457,7 @@ impl<M: MessageView> Run<'_, M> {
                     .expand_all(headers)
                     .iter()
                     .flat_map(|h| pick(self.header(h), m.index))
+                    .map(decoded)
                     .collect();
                 self.match_values(m, &values, keys)
             }
@@ -529,6 +529,11 @@ impl<M: MessageView> Run<'_, M> {
     /// Whether any value matches any key; a `:matches` hit sets the match variables.
     fn match_values(&mut self, m: &Match, values: &[String], keys: &[String]) -> bool {
         let keys = self.expand_all(keys);
+        self.match_expanded(m, values, &keys)
+    }
+
+    /// [`Run::match_values`] with keys whose variables are already expanded.
+    fn match_expanded(&mut self, m: &Match, values: &[String], keys: &[String]) -> bool {
         if let MatchType::Count(rel) = m.match_type {
             let n = values.len().to_string();
             return keys
@@ -536,7 +541,7 @@ impl<M: MessageView> Run<'_, M> {
                 .any(|k| relation_holds(rel, m.comparator, &n, k));
         }
         for v in values {
-            for k in &keys {
+            for k in keys {
                 if !matches(m, v, k) {
                     continue;
                 }
@@ -551,6 +556,18 @@ impl<M: MessageView> Run<'_, M> {
             }
         }
         false
+    }
+}
+
+/// A header value with its RFC 2047 encoded words decoded, as the header test compares it
+/// (RFC 5228 §2.7.2).
+fn decoded(v: String) -> String {
+    if !v.contains("=?") {
+        return v;
+    }
+    match mailparse::parse_header(format!("X: {v}").as_bytes()) {
+        Ok((h, _)) => h.get_value(),
+        Err(_) => v,
     }
 }
 

@@ -279,3 +279,23 @@ fn editheader_changes_what_later_tests_see_and_is_reported() {
     assert!(Script::parse(r#"require "editheader"; addheader "Bad Name" "x";"#).is_err());
     assert!(Script::parse(r#"addheader "X" "y";"#).is_err());
 }
+
+#[test]
+fn header_values_are_compared_with_encoded_words_decoded() {
+    let headers: Vec<(String, String)> = vec![(
+        "Subject".into(),
+        "=?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?cr=E8me?=".into(),
+    )];
+    let facts = Facts {
+        headers: &headers,
+        from: "",
+        to: "c@d.test",
+        size: 10,
+    };
+    let run = |k: &str| {
+        let src = format!("if header :is \"subject\" \"{k}\" {{ discard; }}");
+        Script::parse(&src).unwrap().run(&facts).unwrap().is_empty()
+    };
+    assert!(run("cafécrème"));
+    assert!(!run("=?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?cr=E8me?="));
+}
