@@ -1,9 +1,11 @@
 //! Running a parsed script against one message: tests evaluated over the message's headers and
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
+mod date;
+mod editheader;
+
 use super::ext::body;
-use super::ext::date::{self, Zone};
-use super::ext::editheader::{self, HeaderEdit};
+use super::ext::editheader::HeaderEdit;
 use super::ext::imap4flags;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::spamtest;
@@ -255,51 +257,9 @@ impl<M: MessageView> Run<'_, M> {
                 let flags = self.flags_for(flags.as_deref());
                 self.push(Action::FileInto { mailbox: f, flags })?;
             }
-            Command::AddHeader { last, name, value } => {
-                let (name, value) = (self.expand(name), self.expand(value));
-                if !editheader::valid_name(&name) {
-                    return Err(SieveError::Runtime(format!(
-                        "addheader: bad field name {name:?}"
-                    )));
-                }
-                self.edits.push(HeaderEdit::Add {
-                    name,
-                    value: value.replace(['\r', '\n'], " "),
-                    last: *last,
-                });
-            }
+            Command::AddHeader { last, name, value } => self.add_header(*last, name, value)?,
             Command::DeleteHeader { m, name, patterns } => {
-                let name = self.expand(name);
-                // RFC 5293 §6: the trace and loop-prevention fields stay, as in Pigeonhole
-                // (which denies the deletion with a warning and goes on).
-                if editheader::protected(&name) {
-                    return Ok(Flow::Continue);
-                }
-                let current = self.header(&name);
-                let chosen: Vec<usize> = match m.index {
-                    Some((n, last)) => {
-                        let i = if last {
-                            current.len().checked_sub(n)
-                        } else {
-                            Some(n - 1)
-                        };
-                        i.filter(|&i| i < current.len()).into_iter().collect()
-                    }
-                    None => (0..current.len()).collect(),
-                };
-                let mut positions = Vec::new();
-                for i in chosen {
-                    let hit = match patterns {
-                        None => true,
-                        Some(p) => self.match_values(m, &current[i..=i], p),
-                    };
-                    if hit {
-                        positions.push(i);
-                    }
-                }
-                if !positions.is_empty() {
-                    self.edits.push(HeaderEdit::Delete { name, positions });
-                }
+                self.delete_header(m, name, patterns.as_deref())
             }
             Command::Set {
                 modifiers,
@@ -332,7 +292,7 @@ impl<M: MessageView> Run<'_, M> {
 
     /// The values of header `name` as the script's edits so far left them (RFC 5293 §5).
     fn header(&self, name: &str) -> Vec<String> {
-        editheader::replay(name, self.msg.header(name), &self.edits)
+        crate::ext::editheader::replay(name, self.msg.header(name), &self.edits)
     }
 
     /// `s` with its variables expanded, when the script uses variables.
@@ -385,45 +345,13 @@ impl<M: MessageView> Run<'_, M> {
                 header,
                 part,
                 keys,
-            } => {
-                let local = self.msg.now().map_or(0, |n| n.1);
-                let header = self.expand(header);
-                let values: Vec<String> = pick(self.header(&header), m.index)
-                    .iter()
-                    .filter_map(|v| {
-                        // RFC 5260 §4: a Received field's date follows its last `;`.
-                        let v = if header.eq_ignore_ascii_case("received") {
-                            v.rsplit(';').next().unwrap_or(v)
-                        } else {
-                            v
-                        };
-                        let (t, orig) = date::parse_rfc5322(v)?;
-                        let off = match zone {
-                            Zone::Local => local,
-                            Zone::Original => orig,
-                            Zone::Fixed(z) => date::parse_zone(z)?,
-                        };
-                        date::part(t, off, part)
-                    })
-                    .collect();
-                self.match_values(m, &values, keys)
-            }
+            } => self.date(m, zone, header, part, keys),
             Test::CurrentDate {
                 m,
                 zone,
                 part,
                 keys,
-            } => {
-                let Some((t, local)) = self.msg.now() else {
-                    return false;
-                };
-                let off = match zone {
-                    Zone::Fixed(z) => date::parse_zone(z).unwrap_or(local),
-                    _ => local,
-                };
-                let values: Vec<String> = date::part(t, off, part).into_iter().collect();
-                self.match_values(m, &values, keys)
-            }
+            } => self.current_date(m, zone, part, keys),
             Test::HasFlag { m, variables, keys } => {
                 let values = match (variables, &self.vars) {
                     (Some(names), Some(vars)) => {
@@ -571,17 +499,22 @@ fn decoded(v: String) -> String {
     }
 }
 
-/// The `:index` field of `values` (RFC 5260 §6), or all of them.
+/// The position `:index n [:last]` (RFC 5260 §6) names among `len` fields, if any.
+fn index_position(len: usize, (n, last): (usize, bool)) -> Option<usize> {
+    let i = if last {
+        len.checked_sub(n)
+    } else {
+        n.checked_sub(1)
+    };
+    i.filter(|&i| i < len)
+}
+
+/// The `:index` field of `values`, or all of them.
 fn pick(mut values: Vec<String>, index: Option<(usize, bool)>) -> Vec<String> {
-    let Some((n, last)) = index else {
+    let Some(index) = index else {
         return values;
     };
-    let i = if last {
-        values.len().checked_sub(n)
-    } else {
-        Some(n - 1)
-    };
-    match i.filter(|&i| i < values.len()) {
+    match index_position(values.len(), index) {
         Some(i) => vec![values.swap_remove(i)],
         None => Vec::new(),
     }
