@@ -3,23 +3,38 @@
 use ferrymail_sieve::{Action, Facts, Limits, Script, SieveError};
 
 fn run(src: &str) -> Result<Vec<Action>, SieveError> {
-    let headers: Vec<(String, String)> = [
+    let headers = fields(&[
         ("From", "coyote <coyote@desert.example.org>"),
         ("To", "ken+sieve@example.com, roadrunner@example.com"),
         ("Subject", "[acme-users] [fwd] version 1.0 is out"),
         ("X-Priority", "12"),
         ("Received", "a"),
         ("Received", "b"),
-    ]
-    .iter()
-    .map(|(n, v)| (n.to_string(), v.to_string()))
-    .collect();
+    ]);
     Script::parse(src)?.run(&Facts {
         headers: &headers,
         from: "coyote@desert.example.org",
         to: "ken+sieve@example.com",
         size: 500,
     })
+}
+
+/// Owned header fields from literal pairs.
+fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A small message from a@b.test to c@d.test with these fields.
+fn facts(headers: &[(String, String)]) -> Facts<'_> {
+    Facts {
+        headers,
+        from: "a@b.test",
+        to: "c@d.test",
+        size: 10,
+    }
 }
 
 fn file(f: &str) -> Vec<Action> {
@@ -153,13 +168,8 @@ fn imap4flags_attach_the_flags_current_at_each_store() {
 
 #[test]
 fn each_limit_is_a_runtime_error_or_a_refused_script() {
-    let headers: Vec<(String, String)> = vec![("Subject".into(), "x".into())];
-    let facts = Facts {
-        headers: &headers,
-        from: "a@b.test",
-        to: "c@d.test",
-        size: 10,
-    };
+    let headers = fields(&[("Subject", "x")]);
+    let facts = facts(&headers);
     let tight = Limits {
         max_script_bytes: 200,
         max_instructions: 20,
@@ -190,20 +200,12 @@ fn each_limit_is_a_runtime_error_or_a_refused_script() {
 
 #[test]
 fn date_and_index() {
-    let headers: Vec<(String, String)> = [
+    let headers = fields(&[
         ("Date", "Mon, 7 Dec 2026 23:30:00 -0800"),
         ("Received", "from a by b; Tue, 8 Dec 2026 07:31:00 +0000"),
         ("Received", "from c by a; Tue, 8 Dec 2026 07:30:10 +0000"),
-    ]
-    .iter()
-    .map(|(n, v)| (n.to_string(), v.to_string()))
-    .collect();
-    let facts = Facts {
-        headers: &headers,
-        from: "a@b.test",
-        to: "c@d.test",
-        size: 10,
-    };
+    ]);
+    let facts = facts(&headers);
     let hit = |test: &str| {
         let src =
             format!("require [\"date\", \"index\", \"relational\"]; if {test} {{ discard; }}");
@@ -234,21 +236,13 @@ fn date_and_index() {
 #[test]
 fn editheader_changes_what_later_tests_see_and_is_reported() {
     use ferrymail_sieve::HeaderEdit;
-    let headers: Vec<(String, String)> = [
+    let headers = fields(&[
         ("Subject", "hello"),
         ("X-Tag", "a"),
         ("X-Tag", "b"),
         ("Received", "from x by y; Mon, 7 Dec 2026 10:00:00 +0000"),
-    ]
-    .iter()
-    .map(|(n, v)| (n.to_string(), v.to_string()))
-    .collect();
-    let facts = Facts {
-        headers: &headers,
-        from: "a@b.test",
-        to: "c@d.test",
-        size: 10,
-    };
+    ]);
+    let facts = facts(&headers);
     let src = r#"require ["editheader", "fileinto"];
         addheader :last "X-Seen" "yes";
         deleteheader :index 2 "x-tag";
@@ -282,16 +276,8 @@ fn editheader_changes_what_later_tests_see_and_is_reported() {
 
 #[test]
 fn header_values_are_compared_with_encoded_words_decoded() {
-    let headers: Vec<(String, String)> = vec![(
-        "Subject".into(),
-        "=?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?cr=E8me?=".into(),
-    )];
-    let facts = Facts {
-        headers: &headers,
-        from: "",
-        to: "c@d.test",
-        size: 10,
-    };
+    let headers = fields(&[("Subject", "=?utf-8?q?caf=C3=A9?= =?iso-8859-1?q?cr=E8me?=")]);
+    let facts = facts(&headers);
     let run = |k: &str| {
         let src = format!("if header :is \"subject\" \"{k}\" {{ discard; }}");
         Script::parse(&src).unwrap().run(&facts).unwrap().is_empty()
