@@ -4,7 +4,7 @@
 //! user (so it needs no privileged directory and moves with the user's data), locked with
 //! `flock` for the whole read-modify-write so concurrent deliveries to one user do not lose
 //! entries. A line is `<kind> <created> <expires> <key>`, times in Unix seconds, the key
-//! percent-escaped; a damaged line is skipped (forgetting an entry costs one extra reply).
+//! xtext-encoded; a damaged line is skipped (forgetting an entry costs one extra reply).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -164,17 +164,13 @@ fn parse_line(line: &str) -> Option<Entry> {
     })
 }
 
-/// Keys hold anything a header can; stored without spaces, controls or `%`.
+/// Keys hold anything a header can; stored as xtext (no spaces or controls), cut to a bound.
 fn escape(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for b in key.bytes().take(MAX_KEY) {
-        if b.is_ascii_graphic() && b != b'%' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+    let mut end = key.len().min(MAX_KEY);
+    while !key.is_char_boundary(end) {
+        end -= 1;
     }
-    out
+    ferrymail_smtp::xtext::encode(&key[..end])
 }
 
 #[cfg(test)]

@@ -178,10 +178,7 @@ mod tests {
             })
         };
         assert_eq!(check(Some("a@x.test"), &[]), Ok("a@x.test".to_string()));
-        assert_eq!(
-            check(Some("a@x.test"), &[("Auto-Submitted", "no")]).is_ok(),
-            true
-        );
+        assert!(check(Some("a@x.test"), &[("Auto-Submitted", "no")]).is_ok());
         for (sender, extra) in [
             (None, vec![]),
             (Some(""), vec![]),
