@@ -111,6 +111,7 @@ pub fn compose(
             format!("Auto: {}", clean(orig))
         }
     };
+    let subject = encode_header_text(&subject);
     let from = clean(v.from.as_deref().unwrap_or(from));
     let mut h = format!(
         "From: {from}\r\nTo: <{}>\r\nSubject: {subject}\r\nDate: {}\r\nMessage-ID: {message_id}\r\n",
@@ -140,6 +141,40 @@ pub fn compose(
         h.push_str("\r\n");
     }
     h.into_bytes()
+}
+
+/// RFC 2047 Q-encoded words for a non-ASCII `:subject` (the reply may go to a server without
+/// SMTPUTF8), each word short enough for its own folded line.
+fn encode_header_text(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    for ch in s.chars() {
+        let mut enc = String::new();
+        let mut buf = [0u8; 4];
+        for b in ch.encode_utf8(&mut buf).bytes() {
+            match b {
+                b' ' => enc.push('_'),
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'*' | b'+' | b'-' | b'/' => {
+                    enc.push(b as char)
+                }
+                _ => enc.push_str(&format!("={b:02X}")),
+            }
+        }
+        // 75 characters per word, `=?utf-8?q?` and `?=` included.
+        if cur.len() + enc.len() > 75 - 12 {
+            words.push(std::mem::take(&mut cur));
+        }
+        cur.push_str(&enc);
+    }
+    words.push(cur);
+    words
+        .iter()
+        .map(|w| format!("=?utf-8?q?{w}?="))
+        .collect::<Vec<_>>()
+        .join("\r\n ")
 }
 
 #[cfg(test)]
@@ -267,6 +302,15 @@ mod tests {
             "no header injection: {r}"
         );
         assert!(r.contains("From: Me <me@b.test>\r\n"));
+        v.subject = Some("Abwesend bis Montag, Grüße".into());
+        let r =
+            String::from_utf8(compose(&v, &inc, "a@x.test", "me@b.test", 0, "<r@b.test>")).unwrap();
+        assert!(
+            r.contains("Subject: =?utf-8?q?Abwesend_bis_Montag=2C_Gr=C3=BC=C3=9Fe?=\r\n"),
+            "{r}"
+        );
+        let long = encode_header_text(&"ü".repeat(40));
+        assert!(long.split("\r\n ").count() > 1 && long.split("\r\n ").all(|w| w.len() <= 75));
         assert!(r.contains("MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\naway\r\n"));
     }
 }
