@@ -15,8 +15,9 @@ use crate::error::DeliveryError;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
-use ferrymail_sieve::{self as sieve, Action, Script};
+use crate::sieve_env::{self, SieveSettings};
 use crate::spam;
+use ferrymail_sieve::Action;
 
 /// Largest Sieve script or `.forward` file read.
 pub const MAX_USER_FILE: u64 = 256 * 1024;
@@ -48,6 +49,7 @@ pub struct Settings {
     /// Where the implicit keep of a message with a spam verdict goes (`None`: INBOX).
     pub spam_folder: Option<String>,
     pub spam_rules: Vec<spam::Rule>,
+    pub sieve: SieveSettings,
 }
 
 /// One delivery to one account (or alias file/pipe target).
@@ -60,8 +62,10 @@ pub struct Job {
     pub target: Target,
     pub quota_bytes: Option<u64>,
     pub quota_messages: Option<u64>,
-    /// The user's Sieve script, if they may have one.
+    /// The user's active Sieve script, if they may have one.
     pub sieve: Option<PathBuf>,
+    /// Where the user's scripts (`sieve/`) and Sieve tracking live; `None` for alias targets.
+    pub sieve_home: Option<PathBuf>,
     /// The user's `.forward` (Unix accounts).
     pub forward: Option<PathBuf>,
     /// Envelope sender; `None` is `<>`.
@@ -77,10 +81,12 @@ pub struct Delivered {
     pub stored: Vec<String>,
     pub forwarded: Vec<String>,
     pub discarded: bool,
+    /// Refused by Sieve `reject` (a rejection message went to the sender).
+    pub rejected: bool,
 }
 
 /// Reads a small user-owned file without following a final symlink; `None` when absent.
-fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
+pub(crate) fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = match std::fs::OpenOptions::new()
         .read(true)
@@ -212,14 +218,23 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         }
     }
 
-    let mut actions = vec![Action::Keep];
-    let mut implicit_keep = true;
-    if keep_local {
-        if let Some(path) = &job.sieve {
-            (actions, implicit_keep) = sieve_actions(path, job, msg);
+    let tracking = keep_local.then(|| sieve_env::open_tracking(job)).flatten();
+    let decision = keep_local.then(|| sieve_env::decide(job, msg, tracking.as_ref()));
+    let (actions, implicit_keep) = match &decision {
+        Some(d) => (d.actions.clone(), d.implicit_keep),
+        None => (Vec::new(), true),
+    };
+    // RFC 5429: a refused message goes nowhere; `ereject` becomes this recipient's 550.
+    if let Some(r) = actions.iter().find_map(|a| match a {
+        Action::Reject(r) => Some(r),
+        _ => None,
+    }) {
+        if r.extended {
+            return Err(DeliveryError::SieveRefused(r.reason.clone()));
         }
-    } else {
-        actions.clear();
+        sieve_env::send_rejection(job, msg, &r.reason)?;
+        done.rejected = true;
+        return Ok(done);
     }
     // A spam verdict moves only the keep nobody asked for: the script's own keep or fileinto
     // stands.
@@ -236,7 +251,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         .filter_map(|a| match a {
             Action::Keep => Some(keep_folder.cloned()),
             Action::FileInto(f) => Some(Some(f.clone())),
-            Action::Redirect(_) => None,
+            Action::Redirect(_) | Action::Vacation(_) | Action::Reject(_) => None,
         })
         .collect();
     if !stores.is_empty() {
@@ -284,35 +299,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         requeue.submit(job.sender.as_deref(), &forwards, &job.recipient, msg)?;
         done.forwarded = forwards;
     }
+    if let Some(d) = &decision {
+        sieve_env::after_delivery(job, msg, d, tracking);
+    }
     done.discarded = done.stored.is_empty() && done.forwarded.is_empty();
     Ok(done)
-}
-
-/// The script's actions, and whether their keep is the implicit one (as it is when there is
-/// no script or it fails: RFC 5228 §2.10.6).
-fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> (Vec<Action>, bool) {
-    let text = match read_user_file(path) {
-        Ok(Some(t)) => t,
-        Ok(None) => return (vec![Action::Keep], true),
-        Err(e) => {
-            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "cannot read Sieve script; keeping the message");
-            return (vec![Action::Keep], true);
-        }
-    };
-    let headers = message::headers(msg);
-    let view = sieve::Facts {
-        headers: &headers,
-        from: job.sender.as_deref().unwrap_or(""),
-        to: &job.recipient,
-        size: msg.len() as u64,
-    };
-    match Script::parse(&text).and_then(|s| s.evaluate(&view)) {
-        Ok(o) => (o.actions, o.implicit_keep),
-        Err(e) => {
-            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
-            (vec![Action::Keep], true)
-        }
-    }
 }
 
 fn check_quota(job: &Job, size: u64) -> Result<(), DeliveryError> {
@@ -455,6 +446,7 @@ mod tests {
             quota_bytes: None,
             quota_messages: None,
             sieve,
+            sieve_home: None,
             forward: None,
             sender: Some("s@y.test".into()),
             recipient: "u@x.test".into(),
@@ -467,6 +459,7 @@ mod tests {
                 lock_timeout_ms: 1000,
                 spam_folder: Some("Junk".into()),
                 spam_rules: spam::rules(&["X-Spam: Yes".into()]),
+                sieve: SieveSettings::default(),
             },
         }
     }

@@ -1,6 +1,12 @@
 //! Running a parsed script against one message: tests evaluated over the message's headers and
 //! envelope, commands collected into the actions delivery performs (RFC 5228 §2.10, §4).
 
+use std::cell::RefCell;
+
+use super::ext::duplicate::DuplicateKey;
+use super::ext::include::{Include, IncludeLimits};
+use super::ext::reject::Reject;
+use super::ext::vacation::Vacation;
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
 use super::SieveError;
 
@@ -13,6 +19,18 @@ pub trait MessageView {
     /// Envelope recipient this delivery is for.
     fn envelope_to(&self) -> &str;
     fn size(&self) -> u64;
+    /// `duplicate`: was this key recorded within its period? Without a store, never.
+    fn duplicate_seen(&self, _key: &DuplicateKey) -> bool {
+        false
+    }
+    /// `include`: the text of the user's (or with `global`, the site's) script `name`;
+    /// `Ok(None)` when it does not exist. Without a store, none exists.
+    fn script(&self, _name: &str, _global: bool) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+    fn include_limits(&self) -> IncludeLimits {
+        IncludeLimits::default()
+    }
 }
 
 /// A message as delivery knows it: its parsed header fields and its envelope.
@@ -49,6 +67,10 @@ pub enum Action {
     Keep,
     FileInto(String),
     Redirect(String),
+    /// Send an auto-reply, if delivery's rules allow one (RFC 5230 §4).
+    Vacation(Box<Vacation>),
+    /// Refuse the message; it is stored nowhere.
+    Reject(Reject),
 }
 
 /// Most redirects one script may make (RFC 5228 §4.2 asks for a limit).
@@ -62,27 +84,70 @@ struct Run<'a, M: MessageView> {
     /// An explicit action that cancels the implicit keep was taken.
     cancelled_keep: bool,
     redirects: usize,
+    /// Keys the `duplicate` tests asked about, recorded by delivery once the message is in.
+    duplicates: RefCell<Vec<DuplicateKey>>,
+    /// Scripts being included, innermost last, and every one included so far.
+    include_stack: Vec<(bool, String)>,
+    included: Vec<(bool, String)>,
 }
 
 enum Flow {
     Continue,
     Stop,
+    /// `return`: end the current script, continue the one that included it.
+    Return,
+}
+
+/// Everything a run produced.
+pub struct RunResult {
+    pub actions: Vec<Action>,
+    pub implicit_keep: bool,
+    pub duplicates: Vec<DuplicateKey>,
 }
 
 /// Runs the script. The result is deduplicated; an empty list means discard. With `true`, its
 /// `Keep` is the implicit keep (RFC 5228 §2.10.2: no action cancelled it), not the script's.
-pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<(Vec<Action>, bool), SieveError> {
+pub fn run<M: MessageView>(script: &[Command], msg: &M) -> Result<RunResult, SieveError> {
     let mut r = Run {
         msg,
         actions: Vec::new(),
         cancelled_keep: false,
         redirects: 0,
+        duplicates: RefCell::new(Vec::new()),
+        include_stack: Vec::new(),
+        included: Vec::new(),
     };
     r.block(script)?;
     if !r.cancelled_keep {
         r.push(Action::Keep)?;
     }
-    Ok((r.actions, !r.cancelled_keep))
+    check_conflicts(&r.actions)?;
+    Ok(RunResult {
+        actions: r.actions,
+        implicit_keep: !r.cancelled_keep,
+        duplicates: r.duplicates.into_inner(),
+    })
+}
+
+/// RFC 5429 §2.1 and RFC 5230 §4.7: a refused message is not also kept, filed or answered,
+/// and one message gets one vacation reply.
+fn check_conflicts(actions: &[Action]) -> Result<(), SieveError> {
+    let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
+    let rejects = count(|a| matches!(a, Action::Reject(_)));
+    if count(|a| matches!(a, Action::Vacation(_))) > 1 {
+        return Err(SieveError::Runtime("more than one vacation action".into()));
+    }
+    if rejects > 1 {
+        return Err(SieveError::Runtime("more than one reject action".into()));
+    }
+    if rejects == 1
+        && count(|a| matches!(a, Action::Keep | Action::FileInto(_) | Action::Vacation(_))) > 0
+    {
+        return Err(SieveError::Runtime(
+            "reject cannot be combined with keep, fileinto or vacation".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl<M: MessageView> Run<'_, M> {
@@ -99,8 +164,9 @@ impl<M: MessageView> Run<'_, M> {
 
     fn block(&mut self, cmds: &[Command]) -> Result<Flow, SieveError> {
         for c in cmds {
-            if let Flow::Stop = self.command(c)? {
-                return Ok(Flow::Stop);
+            match self.command(c)? {
+                Flow::Continue => {}
+                f => return Ok(f),
             }
         }
         Ok(Flow::Continue)
@@ -144,8 +210,67 @@ impl<M: MessageView> Run<'_, M> {
                 self.cancelled_keep = true;
                 self.push(Action::Redirect(a.clone()))?;
             }
+            Command::Vacation(v) => {
+                if self
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Vacation(_)))
+                {
+                    return Err(SieveError::Runtime("more than one vacation action".into()));
+                }
+                self.push(Action::Vacation(v.clone()))?;
+            }
+            Command::Reject(r) => {
+                self.cancelled_keep = true;
+                self.push(Action::Reject(r.clone()))?;
+            }
+            Command::Return => return Ok(Flow::Return),
+            Command::Include(inc) => return self.include(inc),
         }
         Ok(Flow::Continue)
+    }
+
+    /// RFC 6609 §3.2: the included script runs in place; its `return` ends only itself, its
+    /// `stop` ends everything; including a script that is already running is an error.
+    fn include(&mut self, inc: &Include) -> Result<Flow, SieveError> {
+        let key = (inc.global, inc.name.clone());
+        if inc.once && self.included.contains(&key) {
+            return Ok(Flow::Continue);
+        }
+        if self.include_stack.contains(&key) {
+            return Err(SieveError::Runtime(format!(
+                "include of {:?} loops back to itself",
+                inc.name
+            )));
+        }
+        let limits = self.msg.include_limits();
+        if self.include_stack.len() >= limits.max_depth {
+            return Err(SieveError::Runtime("includes nested too deep".into()));
+        }
+        if self.included.len() >= limits.max_scripts {
+            return Err(SieveError::Runtime("too many included scripts".into()));
+        }
+        let text = match self.msg.script(&inc.name, inc.global) {
+            Ok(Some(t)) => t,
+            Ok(None) if inc.optional => return Ok(Flow::Continue),
+            Ok(None) => {
+                return Err(SieveError::Runtime(format!(
+                    "included script {:?} does not exist",
+                    inc.name
+                )))
+            }
+            Err(e) => return Err(SieveError::Runtime(format!("include {:?}: {e}", inc.name))),
+        };
+        let script = crate::Script::parse(&text)
+            .map_err(|e| SieveError::Runtime(format!("included script {:?}: {e}", inc.name)))?;
+        self.included.push(key.clone());
+        self.include_stack.push(key);
+        let flow = self.block(&script.commands)?;
+        self.include_stack.pop();
+        Ok(match flow {
+            Flow::Stop => Flow::Stop,
+            Flow::Continue | Flow::Return => Flow::Continue,
+        })
     }
 
     fn test(&self, t: &Test) -> bool {
@@ -156,6 +281,17 @@ impl<M: MessageView> Run<'_, M> {
             Test::AllOf(ts) => ts.iter().all(|t| self.test(t)),
             Test::AnyOf(ts) => ts.iter().any(|t| self.test(t)),
             Test::Exists(names) => names.iter().all(|n| !self.msg.header(n).is_empty()),
+            Test::Duplicate(d) => match crate::ext::duplicate::key(d, |h| self.msg.header(h)) {
+                Some(key) => {
+                    let seen = self.msg.duplicate_seen(&key);
+                    let mut keys = self.duplicates.borrow_mut();
+                    if !keys.contains(&key) {
+                        keys.push(key);
+                    }
+                    seen
+                }
+                None => false,
+            },
             Test::Size { over, limit } => {
                 if *over {
                     self.msg.size() > *limit

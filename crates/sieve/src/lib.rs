@@ -1,16 +1,22 @@
 //! A sans-IO Sieve (RFC 5228) subset for per-user filtering: `require`, `if`/`elsif`/`else`,
 //! `header`, `address`, `envelope`, `exists`, `size`, `allof`/`anyof`/`not`, `true`/`false`,
 //! `:is`/`:contains`/`:matches` with the `i;ascii-casemap` and `i;octet` comparators, and the
-//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`.
+//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`; and the extensions in `ext`:
+//! `vacation` with `vacation-seconds`, `reject`/`ereject`, `include`/`return`, `duplicate`.
 //!
 //! local-delivery parses the user's script with [`Script::parse`] and runs it with
 //! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
 //! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
 
+mod ext;
 mod interp;
 mod lexer;
 mod parser;
 
+pub use ext::duplicate::DuplicateKey;
+pub use ext::include::IncludeLimits;
+pub use ext::reject::Reject;
+pub use ext::vacation::{Period, Vacation};
 pub use interp::{addresses, Action, Facts, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
 pub use parser::CAPABILITIES;
 
@@ -43,10 +49,11 @@ impl Script {
 
     /// The actions, and whether the keep among them is only the implicit one.
     pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
-        let (actions, implicit_keep) = interp::run(&self.commands, msg)?;
+        let r = interp::run(&self.commands, msg)?;
         Ok(Outcome {
-            actions,
-            implicit_keep,
+            actions: r.actions,
+            implicit_keep: r.implicit_keep,
+            duplicates: r.duplicates,
         })
     }
 }
@@ -58,6 +65,9 @@ pub struct Outcome {
     /// No action cancelled the implicit keep (RFC 5228 §2.10.2), so the `Keep` in `actions`
     /// is not the script's own: delivery may send it elsewhere (a spam verdict).
     pub implicit_keep: bool,
+    /// The `duplicate` tests' keys: delivery records them once the message is delivered
+    /// (RFC 7352 §3), so a failed delivery's retry is not taken for a duplicate.
+    pub duplicates: Vec<DuplicateKey>,
 }
 
 #[cfg(test)]
@@ -175,7 +185,7 @@ mod tests {
         for bad in [
             r#"fileinto "X";"#,
             r#"require "envelope"; envelope :is "cc" "x";"#,
-            r#"require "vacation";"#,
+            r#"require "vacation-weeks";"#,
             r#"keep"#,
             r#"if true { keep; "#,
             r#"if header :is "a" { keep; }"#,
