@@ -571,7 +571,9 @@ pub struct Delivery {
     pub quota_action: QuotaAction,
     /// Refuse a message that already carries this many `Delivered-To:` lines for the recipient.
     pub max_delivered_to: usize,
-    /// Per-user Sieve script, relative to the user's home (or mail directory).
+    /// The user's active Sieve script, relative to their Sieve home (the home, else the mail
+    /// directory's parent): Pigeonhole's symlink to `sieve/<name>.sieve`. When it is absent a
+    /// legacy `.sieve` there is read instead.
     pub sieve_script: String,
     /// Allow `|command` and `/file` targets in `.forward` and aliases (run as the owning user).
     pub allow_forward_commands: bool,
@@ -589,6 +591,23 @@ pub struct Delivery {
     /// `[delivery.sieve]`: limits of a Sieve run and the spam score header.
     #[serde(default)]
     pub sieve: Sieve,
+    // Sieve at delivery: vacation replies, includes, duplicate tracking, site scripts. Kept
+    // together; the language's own limits (include depth among them) are `[delivery.sieve]`.
+    /// Most vacation replies one user sends in 24 hours, all senders together; 0 = none.
+    pub vacation_max_replies_per_day: u32,
+    /// Shortest period between two replies to one sender a script may set with `:days` or
+    /// `:seconds` (shorter ones are raised to it). Pigeonhole's `sieve_vacation_min_period`.
+    #[serde(with = "humantime_serde")]
+    pub vacation_min_period: Duration,
+    /// Longest such period (longer ones are lowered to it).
+    #[serde(with = "humantime_serde")]
+    pub vacation_max_period: Duration,
+    /// Most vacation and duplicate tracking entries kept per user (the oldest go first).
+    pub duplicate_max_entries: usize,
+    /// Site scripts run, in order, before the user's (Pigeonhole's `sieve_before`).
+    pub sieve_before: Vec<PathBuf>,
+    /// Where `include :global "name"` finds `name.sieve`; empty = no global scripts.
+    pub sieve_global_dir: PathBuf,
     /// Where this daemon serves `/metrics`, as [`Smtpd::metrics_listen`]. Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<SocketAddr>,
@@ -604,12 +623,18 @@ impl Default for Delivery {
             create_maildirs: true,
             quota_action: QuotaAction::Defer,
             max_delivered_to: 1,
-            sieve_script: ".sieve".into(),
+            sieve_script: ".dovecot.sieve".into(),
             allow_forward_commands: false,
             remembered_deliveries: 100_000,
             spam_folder: "Junk".into(),
             spam_headers: vec!["X-Spam: Yes".into(), "X-Spam-Flag: YES".into()],
             sieve: Sieve::default(),
+            vacation_max_replies_per_day: 100,
+            vacation_min_period: Duration::from_secs(86_400),
+            vacation_max_period: Duration::from_secs(60 * 86_400),
+            duplicate_max_entries: 10_000,
+            sieve_before: Vec::new(),
+            sieve_global_dir: PathBuf::new(),
             metrics_listen: None,
         }
     }

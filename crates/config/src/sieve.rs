@@ -21,6 +21,10 @@ pub struct Sieve {
     pub max_variable_size: usize,
     /// Bytes of a message the `body` test looks at.
     pub max_body_size: usize,
+    /// Deepest chain of nested `include`s (Pigeonhole `sieve_include_max_nesting_depth`).
+    pub max_include_depth: usize,
+    /// Most scripts one delivery may include, all levels together.
+    pub max_includes: usize,
     /// Header field holding a numeric spam score (`X-Spam-Score: 7.5`, or rspamd's
     /// `X-Spamd-Result: default: False [7.50 / 15.00]`); empty = none.
     pub spam_score_header: String,
@@ -38,6 +42,8 @@ impl Default for Sieve {
             max_variables: 255,
             max_variable_size: 4096,
             max_body_size: 1024 * 1024,
+            max_include_depth: 10,
+            max_includes: 32,
             spam_score_header: "X-Spam-Score".into(),
             spam_score_max: 15.0,
         }

@@ -16,10 +16,10 @@ use crate::header_edit;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
+use crate::sieve_env::{self, SieveSettings};
 use crate::sieve_flags;
-use crate::sieve_view::{self, DeliveryView};
 use crate::spam;
-use ferrymail_sieve::{self as sieve, Action, Script};
+use ferrymail_sieve::Action;
 
 /// Largest Sieve script or `.forward` file read.
 pub const MAX_USER_FILE: u64 = 256 * 1024;
@@ -51,8 +51,7 @@ pub struct Settings {
     /// Where the implicit keep of a message with a spam verdict goes (`None`: INBOX).
     pub spam_folder: Option<String>,
     pub spam_rules: Vec<spam::Rule>,
-    /// `[delivery.sieve]`: limits of a script run and the spam score header.
-    pub sieve: ferrymail_config::Sieve,
+    pub sieve: SieveSettings,
 }
 
 /// One delivery to one account (or alias file/pipe target).
@@ -65,8 +64,10 @@ pub struct Job {
     pub target: Target,
     pub quota_bytes: Option<u64>,
     pub quota_messages: Option<u64>,
-    /// The user's Sieve script, if they may have one.
+    /// The user's active Sieve script, if they may have one.
     pub sieve: Option<PathBuf>,
+    /// Where the user's scripts (`sieve/`) and Sieve tracking live; `None` for alias targets.
+    pub sieve_home: Option<PathBuf>,
     /// The user's `.forward` (Unix accounts).
     pub forward: Option<PathBuf>,
     /// Envelope sender; `None` is `<>`.
@@ -82,10 +83,12 @@ pub struct Delivered {
     pub stored: Vec<String>,
     pub forwarded: Vec<String>,
     pub discarded: bool,
+    /// Refused by Sieve `reject` (a rejection message went to the sender).
+    pub rejected: bool,
 }
 
 /// Reads a small user-owned file without following a final symlink; `None` when absent.
-fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
+pub(crate) fn read_user_file(path: &Path) -> Result<Option<String>, DeliveryError> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = match std::fs::OpenOptions::new()
         .read(true)
@@ -217,25 +220,35 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         }
     }
 
-    let mut actions = vec![Action::keep()];
-    let mut implicit_keep = true;
-    let mut create = Vec::new();
-    let mut edits = Vec::new();
-    if keep_local {
-        if let Some(path) = &job.sieve {
-            let o = sieve_actions(path, job, msg);
-            (actions, implicit_keep, create) = (o.actions, o.implicit_keep, o.create);
-            edits = o.header_edits;
+    let tracking = keep_local.then(|| sieve_env::open_tracking(job)).flatten();
+    let decision = keep_local.then(|| sieve_env::decide(job, msg, tracking.as_ref()));
+    let (actions, implicit_keep, create, edits) = match &decision {
+        Some(d) => (
+            d.actions.clone(),
+            d.implicit_keep,
+            d.create.as_slice(),
+            d.header_edits.as_slice(),
+        ),
+        None => (Vec::new(), true, &[][..], &[][..]),
+    };
+    // RFC 5429: a refused message goes nowhere; `ereject` becomes this recipient's 550.
+    if let Some(r) = actions.iter().find_map(|a| match a {
+        Action::Reject(r) => Some(r),
+        _ => None,
+    }) {
+        if r.extended {
+            return Err(DeliveryError::SieveRefused(r.reason.clone()));
         }
-    } else {
-        actions.clear();
+        sieve_env::send_rejection(job, msg, &r.reason)?;
+        done.rejected = true;
+        return Ok(done);
     }
     // Every copy, stored or redirected, carries the script's header edits.
     let edited;
     let msg = if edits.is_empty() {
         msg
     } else {
-        edited = header_edit::apply(msg, &edits);
+        edited = header_edit::apply(msg, edits);
         &edited[..]
     };
     // A spam verdict moves only the keep nobody asked for: the script's own keep or fileinto
@@ -253,7 +266,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         .filter_map(|a| match a {
             Action::Keep { flags } => Some((keep_folder.cloned(), flags.as_slice())),
             Action::FileInto { mailbox, flags } => Some((Some(mailbox.clone()), flags.as_slice())),
-            Action::Redirect(_) => None,
+            Action::Redirect(_) | Action::Vacation(_) | Action::Reject(_) => None,
         })
         .collect();
     if !stores.is_empty() {
@@ -308,50 +321,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         requeue.submit(job.sender.as_deref(), &forwards, &job.recipient, msg)?;
         done.forwarded = forwards;
     }
+    if let Some(d) = &decision {
+        sieve_env::after_delivery(job, msg, d, tracking);
+    }
     done.discarded = done.stored.is_empty() && done.forwarded.is_empty();
     Ok(done)
-}
-
-/// The script's actions, and whether their keep is the implicit one (as it is when there is
-/// no script or it fails: RFC 5228 §2.10.6).
-fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> sieve::Outcome {
-    let kept = || sieve::Outcome {
-        actions: vec![Action::keep()],
-        implicit_keep: true,
-        create: Vec::new(),
-        header_edits: Vec::new(),
-    };
-    let text = match read_user_file(path) {
-        Ok(Some(t)) => t,
-        Ok(None) => return kept(),
-        Err(e) => {
-            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "cannot read Sieve script; keeping the message");
-            return kept();
-        }
-    };
-    let headers = message::headers(msg);
-    let view = DeliveryView {
-        facts: sieve::Facts {
-            headers: &headers,
-            from: job.sender.as_deref().unwrap_or(""),
-            to: &job.recipient,
-            size: msg.len() as u64,
-        },
-        maildir: match &job.target {
-            Target::Maildir(root) => Some(root),
-            _ => None,
-        },
-        message: msg,
-        spam_score: sieve_view::spam_score(&headers, &job.settings),
-    };
-    let limits = sieve_view::limits(&job.settings.sieve);
-    match Script::parse_limited(&text, &limits).and_then(|s| s.evaluate_limited(&view, &limits)) {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(owner = %job.owner, script = %path.display(), error = %e, "Sieve script failed; keeping the message");
-            kept()
-        }
-    }
 }
 
 fn check_quota(job: &Job, size: u64) -> Result<(), DeliveryError> {
@@ -494,6 +468,7 @@ mod tests {
             quota_bytes: None,
             quota_messages: None,
             sieve,
+            sieve_home: None,
             forward: None,
             sender: Some("s@y.test".into()),
             recipient: "u@x.test".into(),
@@ -506,7 +481,7 @@ mod tests {
                 lock_timeout_ms: 1000,
                 spam_folder: Some("Junk".into()),
                 spam_rules: spam::rules(&["X-Spam: Yes".into()]),
-                sieve: ferrymail_config::Sieve::default(),
+                sieve: SieveSettings::default(),
             },
         }
     }

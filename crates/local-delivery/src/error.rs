@@ -44,6 +44,9 @@ pub enum DeliveryError {
     Requeue(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The user's Sieve script refused the message (`ereject`).
+    #[error("refused by the recipient's Sieve filter: {0}")]
+    SieveRefused(String),
 }
 
 impl DeliveryError {
@@ -88,6 +91,14 @@ impl DeliveryError {
             E::PipeFailed(_) => Reply::new(451, "4.3.0", "pipe delivery failed"),
             E::Locked(_) => Reply::new(450, "4.2.0", "mailbox busy, try again later"),
             E::Io { source, .. } => io_reply(source),
+            E::SieveRefused(why) => {
+                let why: String = why
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(200)
+                    .collect();
+                Reply::new(550, "5.7.1", format!("rejected: {why}"))
+            }
             E::Privilege { .. } | E::Requeue(_) | E::Internal(_) => {
                 Reply::new(451, "4.3.0", "local delivery error, try again later")
             }

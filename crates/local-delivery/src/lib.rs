@@ -9,7 +9,9 @@
 //!
 //! The protocol ([`session`]), the Sieve language (the `ferrymail-sieve` crate), message inspection
 //! ([`message`]; [`spam`] for a milter's verdict) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
-//! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows.
+//! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows. [`sieve_env`]
+//! runs the site's and the user's scripts; [`vacation`] and [`reject`] are the sans-IO rules
+//! and texts of the replies Sieve sends, [`tracking`] their per-user memory.
 
 pub mod deliver;
 pub mod error;
@@ -21,10 +23,14 @@ pub mod mbox;
 pub mod message;
 pub mod metrics;
 pub mod recent;
+pub mod reject;
 pub mod requeue;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod sieve_env;
 pub mod sieve_flags;
 pub mod sieve_view;
 pub mod spam;
+pub mod tracking;
+pub mod vacation;

@@ -2,7 +2,8 @@
 //! addresses and Sieve `redirect`. The copy goes in through the spool's maildrop (the same door
 //! sendmail uses, writable by any local user, so this works from a per-user child too) with a
 //! `Delivered-To:` line for the address it was addressed to, so a forwarding loop through
-//! another server comes back with it and is refused here.
+//! another server comes back with it and is refused here. Messages delivery writes itself
+//! (Sieve vacation replies and rejections) take the same door with the null sender.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,16 @@ impl Requeue {
         delivered_to: &str,
         msg: &[u8],
     ) -> Result<String, DeliveryError> {
+        self.enqueue(sender, to, Some(delivered_to), msg)
+    }
+
+    fn enqueue(
+        &self,
+        sender: Option<&str>,
+        to: &[String],
+        delivered_to: Option<&str>,
+        msg: &[u8],
+    ) -> Result<String, DeliveryError> {
         let mut utf8 = false;
         for a in to {
             utf8 |= !a.is_ascii();
@@ -53,14 +64,11 @@ impl Requeue {
         );
         let mut env = env;
         env.smtputf8 = utf8;
-        let mut copy = format!(
-            "Delivered-To: {}\r\n",
-            delivered_to
-                .chars()
-                .filter(|c| !c.is_control())
-                .collect::<String>()
-        )
-        .into_bytes();
+        let mut copy = Vec::with_capacity(msg.len() + 64);
+        if let Some(d) = delivered_to {
+            let d: String = d.chars().filter(|c| !c.is_control()).collect();
+            copy.extend_from_slice(format!("Delivered-To: {d}\r\n").as_bytes());
+        }
         copy.extend_from_slice(msg);
         let id = drop
             .submit(env, &copy)
@@ -68,5 +76,10 @@ impl Requeue {
         ferrymail_spool::notify_maildrop(&self.wake_socket);
         tracing::info!(maildrop_id = %id, to = ?to, "handed back to the queue for relaying");
         Ok(id.to_string())
+    }
+
+    /// Queues a message written here (an auto-reply) from `<>` to one address.
+    pub fn submit_generated(&self, to: &str, msg: &[u8]) -> Result<String, DeliveryError> {
+        self.enqueue(None, &[to.to_string()], None, msg)
     }
 }

@@ -64,7 +64,7 @@ impl Router {
             lock_timeout_ms: MBOX_LOCK_TIMEOUT_MS,
             spam_folder: Some(self.config.delivery.spam_folder.clone()).filter(|f| !f.is_empty()),
             spam_rules: crate::spam::rules(&self.config.delivery.spam_headers),
-            sieve: self.config.delivery.sieve.clone(),
+            sieve: crate::sieve_env::SieveSettings::from_config(&self.config.delivery),
         }
     }
 
@@ -113,6 +113,7 @@ impl Router {
             quota_bytes: quota.storage_bytes,
             quota_messages: quota.messages,
             sieve: self.sieve_path(&base),
+            sieve_home: self.sieve_path(&base).map(|_| base.clone()),
             forward,
             sender: sender.map(str::to_owned),
             recipient: rcpt.to_string(),
@@ -129,6 +130,7 @@ impl Router {
             quota_bytes: None,
             quota_messages: None,
             sieve: None,
+            sieve_home: None,
             forward: None,
             sender: sender.map(str::to_owned),
             recipient: rcpt.to_string(),
@@ -201,7 +203,9 @@ impl Router {
             };
             let what = job.owner.clone();
             let r = helper::execute(&job, msg).map(|d| {
-                if d.discarded {
+                if d.rejected {
+                    "rejected by Sieve".to_string()
+                } else if d.discarded {
                     "discarded by Sieve".to_string()
                 } else {
                     let mut s = d.stored.join(",");

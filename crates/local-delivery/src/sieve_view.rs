@@ -29,6 +29,8 @@ pub fn limits(c: &ferrymail_config::Sieve) -> Limits {
         max_variables: c.max_variables,
         max_variable_len: c.max_variable_size,
         max_body_bytes: c.max_body_size,
+        max_include_depth: c.max_include_depth,
+        max_includes: c.max_includes,
     }
 }
 
@@ -39,7 +41,7 @@ pub fn spam_score(headers: &[(String, String)], s: &Settings) -> Option<u8> {
     if spam::is_spam(headers, &s.spam_rules) {
         return Some(100);
     }
-    let name = &s.sieve.spam_score_header;
+    let name = &s.sieve.language.spam_score_header;
     let value = headers
         .iter()
         .find(|(n, _)| !name.is_empty() && n.eq_ignore_ascii_case(name))?
@@ -54,7 +56,7 @@ pub fn spam_score(headers: &[(String, String)], s: &Settings) -> Option<u8> {
         .collect();
     let score: f64 = num.parse().ok()?;
     Some(
-        (score / s.sieve.spam_score_max * 100.0)
+        (score / s.sieve.language.spam_score_max * 100.0)
             .clamp(0.0, 100.0)
             .round() as u8,
     )
@@ -145,9 +147,12 @@ mod tests {
             lock_timeout_ms: 1,
             spam_folder: None,
             spam_rules: spam::rules(&["X-Spam: Yes".into()]),
-            sieve: ferrymail_config::Sieve {
-                spam_score_header: "X-Spamd-Result".into(),
-                spam_score_max: 15.0,
+            sieve: crate::sieve_env::SieveSettings {
+                language: ferrymail_config::Sieve {
+                    spam_score_header: "X-Spamd-Result".into(),
+                    spam_score_max: 15.0,
+                    ..Default::default()
+                },
                 ..Default::default()
             },
         };

@@ -108,7 +108,7 @@ fn broken_scripts_keep_the_mail() {
     let mut t = TestEnv::new();
     for (user, script) in [
         ("alice", "if header :is \"subject\" { fileinto \"X\"; }"),
-        ("bob", "require \"vacation\"; vacation \"away\";"),
+        ("bob", "require \"vacation-weeks\"; vacation \"away\";"),
         ("carol", "redirect \"not an address\";"),
     ] {
         std::fs::create_dir_all(t.user_dir(user)).unwrap();

@@ -5,11 +5,15 @@ mod date;
 mod editheader;
 
 use super::ext::body;
+use super::ext::duplicate::DuplicateKey;
 use super::ext::editheader::HeaderEdit;
 use super::ext::imap4flags;
+use super::ext::include::Include;
+use super::ext::reject::Reject;
 use super::ext::relational::{relation_holds, Relation};
 use super::ext::spamtest;
 use super::ext::subaddress;
+use super::ext::vacation::Vacation;
 use super::ext::variables::{self, Variables};
 use super::parser::{AddressPart, Command, Comparator, Match, MatchType, Test};
 use super::{Limits, Outcome, SieveError};
@@ -47,6 +51,15 @@ pub trait MessageView {
     /// RFC 5235 virustest value: 0 untested, 1 clean … 5 infected.
     fn virus_score(&self) -> u8 {
         0
+    }
+    /// `duplicate`: was this key recorded within its period? Without a store, never.
+    fn duplicate_seen(&self, _key: &DuplicateKey) -> bool {
+        false
+    }
+    /// `include`: the text of the user's (or with `global`, the site's) script `name`;
+    /// `Ok(None)` when it does not exist. Without a store, none exists.
+    fn script(&self, _name: &str, _global: bool) -> Result<Option<String>, String> {
+        Ok(None)
     }
 }
 
@@ -90,6 +103,10 @@ pub enum Action {
         flags: Vec<String>,
     },
     Redirect(String),
+    /// Send an auto-reply, if delivery's rules allow one (RFC 5230 §4).
+    Vacation(Box<Vacation>),
+    /// Refuse the message; it is stored nowhere.
+    Reject(Reject),
 }
 
 impl Action {
@@ -134,11 +151,18 @@ struct Run<'a, M: MessageView> {
     flags: Vec<String>,
     /// editheader changes so far (RFC 5293).
     edits: Vec<HeaderEdit>,
+    /// Keys the `duplicate` tests asked about, recorded by delivery once the message is in.
+    duplicates: Vec<DuplicateKey>,
+    /// Scripts being included, innermost last, and every one included so far.
+    include_stack: Vec<(bool, String)>,
+    included: Vec<(bool, String)>,
 }
 
 enum Flow {
     Continue,
     Stop,
+    /// `return`: end the current script, continue the one that included it.
+    Return,
 }
 
 /// Runs the script. The actions are deduplicated; an empty list means discard.
@@ -159,18 +183,49 @@ pub fn run<M: MessageView>(
         create: Vec::new(),
         flags: Vec::new(),
         edits: Vec::new(),
+        duplicates: Vec::new(),
+        include_stack: Vec::new(),
+        included: Vec::new(),
     };
     r.block(script)?;
     if !r.cancelled_keep {
         let flags = r.flags.clone();
         r.push(Action::Keep { flags })?;
     }
+    check_conflicts(&r.actions)?;
     Ok(Outcome {
         actions: r.actions,
         implicit_keep: !r.cancelled_keep,
         create: r.create,
         header_edits: r.edits,
+        duplicates: r.duplicates,
     })
+}
+
+/// RFC 5429 §2.1 and RFC 5230 §4.7: a refused message is not also kept, filed or answered,
+/// and one message gets one vacation reply.
+fn check_conflicts(actions: &[Action]) -> Result<(), SieveError> {
+    let count = |f: fn(&Action) -> bool| actions.iter().filter(|a| f(a)).count();
+    let rejects = count(|a| matches!(a, Action::Reject(_)));
+    if count(|a| matches!(a, Action::Vacation(_))) > 1 {
+        return Err(SieveError::Runtime("more than one vacation action".into()));
+    }
+    if rejects > 1 {
+        return Err(SieveError::Runtime("more than one reject action".into()));
+    }
+    if rejects == 1
+        && count(|a| {
+            matches!(
+                a,
+                Action::Keep { .. } | Action::FileInto { .. } | Action::Vacation(_)
+            )
+        }) > 0
+    {
+        return Err(SieveError::Runtime(
+            "reject cannot be combined with keep, fileinto or vacation".into(),
+        ));
+    }
+    Ok(())
 }
 
 impl<M: MessageView> Run<'_, M> {
@@ -187,8 +242,9 @@ impl<M: MessageView> Run<'_, M> {
 
     fn block(&mut self, cmds: &[Command]) -> Result<Flow, SieveError> {
         for c in cmds {
-            if let Flow::Stop = self.command(c)? {
-                return Ok(Flow::Stop);
+            match self.command(c)? {
+                Flow::Continue => {}
+                f => return Ok(f),
             }
         }
         Ok(Flow::Continue)
@@ -286,8 +342,82 @@ impl<M: MessageView> Run<'_, M> {
                 self.cancelled_keep |= !copy;
                 self.push(Action::Redirect(a.clone()))?;
             }
+            Command::Vacation(v) => {
+                if self
+                    .actions
+                    .iter()
+                    .any(|a| matches!(a, Action::Vacation(_)))
+                {
+                    return Err(SieveError::Runtime("more than one vacation action".into()));
+                }
+                let mut v = v.clone();
+                v.subject = v.subject.map(|s| self.expand(&s));
+                v.from = v.from.map(|s| self.expand(&s));
+                v.addresses = self.expand_all(&v.addresses);
+                v.handle = self.expand(&v.handle);
+                v.reason = self.expand(&v.reason);
+                self.push(Action::Vacation(v))?;
+            }
+            Command::Reject(r) => {
+                self.cancelled_keep = true;
+                self.push(Action::Reject(Reject {
+                    reason: self.expand(&r.reason),
+                    extended: r.extended,
+                }))?;
+            }
+            Command::Return => return Ok(Flow::Return),
+            Command::Include(inc) => return self.include(inc),
         }
         Ok(Flow::Continue)
+    }
+
+    /// RFC 6609 §3.2: the included script runs in place; its `return` ends only itself, its
+    /// `stop` ends everything; including a script that is already running is an error.
+    fn include(&mut self, inc: &Include) -> Result<Flow, SieveError> {
+        let key = (inc.global, inc.name.clone());
+        if inc.once && self.included.contains(&key) {
+            return Ok(Flow::Continue);
+        }
+        if self.include_stack.contains(&key) {
+            return Err(SieveError::Runtime(format!(
+                "include of {:?} loops back to itself",
+                inc.name
+            )));
+        }
+        if self.include_stack.len() >= self.limits.max_include_depth {
+            return Err(SieveError::Runtime("includes nested too deep".into()));
+        }
+        if self.included.len() >= self.limits.max_includes {
+            return Err(SieveError::Runtime("too many included scripts".into()));
+        }
+        let text = match self.msg.script(&inc.name, inc.global) {
+            Ok(Some(t)) => t,
+            Ok(None) if inc.optional => return Ok(Flow::Continue),
+            Ok(None) => {
+                return Err(SieveError::Runtime(format!(
+                    "included script {:?} does not exist",
+                    inc.name
+                )))
+            }
+            Err(e) => return Err(SieveError::Runtime(format!("include {:?}: {e}", inc.name))),
+        };
+        let script = crate::Script::parse_limited(&text, self.limits)
+            .map_err(|e| SieveError::Runtime(format!("included script {:?}: {e}", inc.name)))?;
+        self.included.push(key.clone());
+        self.include_stack.push(key);
+        // Each script has its own variables (RFC 6609 §3.3).
+        let own = script
+            .variables
+            .then(|| Variables::new(self.limits.max_variables, self.limits.max_variable_len));
+        let outer = std::mem::replace(&mut self.vars, own);
+        let flow = self.block(&script.commands);
+        self.vars = outer;
+        let flow = flow?;
+        self.include_stack.pop();
+        Ok(match flow {
+            Flow::Stop => Flow::Stop,
+            Flow::Continue | Flow::Return => Flow::Continue,
+        })
     }
 
     /// The values of header `name` as the script's edits so far left them (RFC 5293 §5).
@@ -373,6 +503,16 @@ impl<M: MessageView> Run<'_, M> {
                 .expand_all(names)
                 .iter()
                 .all(|n| !self.header(n).is_empty()),
+            Test::Duplicate(d) => match crate::ext::duplicate::key(d, |h| self.header(h)) {
+                Some(key) => {
+                    let seen = self.msg.duplicate_seen(&key);
+                    if !self.duplicates.contains(&key) {
+                        self.duplicates.push(key);
+                    }
+                    seen
+                }
+                None => false,
+            },
             Test::Size { over, limit } => {
                 if *over {
                     self.msg.size() > *limit

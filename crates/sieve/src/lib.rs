@@ -5,7 +5,8 @@
 //! [`CAPABILITIES`], one module each under `ext/`: variables (RFC 5229), subaddress (5233),
 //! relational and `i;ascii-numeric` (5231, 4790), copy (3894), mailbox (5490), imap4flags
 //! (5232), body (5173), spamtest/spamtestplus/virustest (5235), date and index (5260),
-//! editheader (5293).
+//! editheader (5293), vacation with vacation-seconds (5230, 6131), reject/ereject (5429),
+//! include/return (6609), duplicate (7352).
 //! What the script needs beyond the header fields (folders, body, scores, clock) it asks the
 //! [`MessageView`].
 //!
@@ -20,7 +21,10 @@ mod lexer;
 mod limits;
 mod parser;
 
+pub use ext::duplicate::DuplicateKey;
 pub use ext::editheader::HeaderEdit;
+pub use ext::reject::Reject;
+pub use ext::vacation::{Period, Vacation};
 pub use interp::{addresses, Action, Facts, MessageView};
 pub use limits::Limits;
 pub use parser::CAPABILITIES;
@@ -87,6 +91,9 @@ pub struct Outcome {
     pub create: Vec<String>,
     /// Header changes (RFC 5293) for the delivered copies, in order.
     pub header_edits: Vec<HeaderEdit>,
+    /// The `duplicate` tests' keys: delivery records them once the message is delivered
+    /// (RFC 7352 §3), so a failed delivery's retry is not taken for a duplicate.
+    pub duplicates: Vec<DuplicateKey>,
 }
 
 #[cfg(test)]
@@ -207,7 +214,7 @@ mod tests {
         for bad in [
             r#"fileinto "X";"#,
             r#"require "envelope"; envelope :is "cc" "x";"#,
-            r#"require "vacation";"#,
+            r#"require "vacation-weeks";"#,
             r#"keep"#,
             r#"if true { keep; "#,
             r#"if header :is "a" { keep; }"#,

@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_variable_len: usize,
     /// Bytes of the message the body test looks at.
     pub max_body_bytes: usize,
+    /// Deepest chain of nested `include`s (Pigeonhole `sieve_include_max_nesting_depth`: 10).
+    pub max_include_depth: usize,
+    /// Most scripts one run may include, all levels together.
+    pub max_includes: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +35,8 @@ impl Default for Limits {
             max_variables: 255,
             max_variable_len: 4096,
             max_body_bytes: 1024 * 1024,
+            max_include_depth: 10,
+            max_includes: 32,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Sieve grammar (RFC 5228 §8.2) into a typed tree, checking each command's and test's
 //! arguments and that extensions are `require`d before use.
 
+use super::ext;
 use super::ext::body::Transform;
 use super::ext::date::{self, Zone};
 use super::ext::editheader;
@@ -28,6 +29,12 @@ pub const CAPABILITIES: &[&str] = &[
     "date",
     "index",
     "editheader",
+    "vacation",
+    "vacation-seconds",
+    "reject",
+    "ereject",
+    "include",
+    "duplicate",
 ];
 
 mod args;
@@ -84,6 +91,10 @@ pub enum Command {
         name: String,
         value: String,
     },
+    Vacation(Box<ext::vacation::Vacation>),
+    Reject(ext::reject::Reject),
+    Include(ext::include::Include),
+    Return,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,11 +210,12 @@ pub enum Test {
     Not(Box<Test>),
     True,
     False,
+    Duplicate(ext::duplicate::Duplicate),
 }
 
 /// One parsed argument of a command or test.
 #[derive(Debug)]
-enum Arg {
+pub(crate) enum Arg {
     Tag(String, usize),
     Number(u64),
     Strings(Vec<String>),
@@ -487,10 +499,38 @@ impl Parser<'_> {
                 self.require_cap("variables", line)?;
                 self.set(line)?
             }
+            "vacation" | "reject" | "ereject" | "include" | "return" => {
+                self.extension_command(&name, line)?
+            }
             other => return Err(self.error_at(line, format!("unknown command `{other}`"))),
         };
         self.expect(&Token::Semicolon, "`;`")?;
         Ok(Some(cmd))
+    }
+
+    /// The commands of the extensions in [`ext`], each checked by its own module.
+    fn extension_command(&mut self, name: &str, line: usize) -> Result<Command, SieveError> {
+        let seconds = self.required.iter().any(|r| r == "vacation-seconds");
+        // RFC 6131 §2: "vacation-seconds" implies "vacation".
+        let cap = match name {
+            "return" => "include",
+            "vacation" if seconds => "vacation-seconds",
+            n => n,
+        };
+        self.require_cap(cap, line)?;
+        let args = self.args()?;
+        let at = |m: String| self.error_at(line, m);
+        Ok(match name {
+            "vacation" => {
+                Command::Vacation(Box::new(ext::vacation::parse(args, seconds).map_err(at)?))
+            }
+            "reject" | "ereject" => {
+                Command::Reject(ext::reject::parse(args, name == "ereject").map_err(at)?)
+            }
+            "include" => Command::Include(ext::include::parse(args).map_err(at)?),
+            _ if args.is_empty() => Command::Return,
+            _ => return Err(at("return takes no arguments".into())),
+        })
     }
 
     fn test_list(&mut self, depth: usize) -> Result<Vec<Test>, SieveError> {
@@ -776,6 +816,11 @@ impl Parser<'_> {
                         }
                     }
                 })
+            }
+            "duplicate" => {
+                self.require_cap("duplicate", line)?;
+                let d = ext::duplicate::parse(self.args()?).map_err(|m| self.error_at(line, m))?;
+                Ok(Test::Duplicate(d))
             }
             other => Err(self.error_at(line, format!("unknown test `{other}`"))),
         }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferrymail_sieve::{Action, Facts, MessageView, Script};
+use ferrymail_sieve::{Action, Facts, MessageView, Period, Script};
 
 /// Envelope used for every message, on both sides.
 const SENDER: &str = "sender@example.org";
@@ -16,6 +16,11 @@ const RECIPIENT: &str = "bob+lists@example.test";
 
 /// The spam score that means certainly spam, on both sides.
 const SPAM_MAX: f64 = 15.0;
+
+/// Vacation periods in seconds, as delivery and the test's Pigeonhole configuration apply them.
+const VACATION_DEFAULT: u64 = 7 * 86_400;
+const VACATION_MIN: u64 = 86_400;
+const VACATION_MAX: u64 = 60 * 86_400;
 
 /// Mailboxes the message store is taken to hold, on both sides.
 const MAILBOXES: &[&str] = &["INBOX", "Existing"];
@@ -112,6 +117,17 @@ impl MessageView for View<'_> {
             .ok()?;
         Some((t.as_secs() as i64, 0))
     }
+    /// The corpus's `include/personal` and `include/global` scripts, as Pigeonhole finds them.
+    fn script(&self, name: &str, global: bool) -> Result<Option<String>, String> {
+        let dir = corpus()
+            .join("include")
+            .join(if global { "global" } else { "personal" });
+        match std::fs::read_to_string(dir.join(format!("{name}.sieve"))) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
     /// As Pigeonhole is configured: the `X-Spam-Score` header over a maximum of 15.
     fn spam_score(&self) -> Option<u8> {
         let s: f64 = self.0.header("x-spam-score").first()?.trim().parse().ok()?;
@@ -130,18 +146,35 @@ fn ours(script: &str, msg: &str) -> Verdict {
         },
         msg.as_bytes(),
     );
-    let actions = match Script::parse(script).and_then(|s| s.run(&view)) {
-        Ok(a) => a,
+    let outcome = match Script::parse(script).and_then(|s| s.evaluate(&view)) {
+        Ok(o) => o,
         Err(_) => return ["error".to_string()].into(),
     };
-    actions
+    let mut v: Verdict = outcome
+        .actions
         .iter()
         .map(|a| match a {
             Action::Keep { flags } => action_line("fileinto", "INBOX", flags),
             Action::FileInto { mailbox, flags } => action_line("fileinto", mailbox, flags),
             Action::Redirect(r) => action_line("redirect", r, &[]),
+            Action::Vacation(v) => {
+                let seconds = match v.period {
+                    Period::Default => VACATION_DEFAULT,
+                    Period::Days(d) => d * 86_400,
+                    Period::Seconds(s) => s,
+                };
+                let seconds = seconds.clamp(VACATION_MIN, VACATION_MAX);
+                let subject = v.subject.as_deref().unwrap_or("");
+                action_line("vacation", &format!("{seconds} {subject}"), &[])
+            }
+            Action::Reject(r) if r.extended => action_line("ereject", &r.reason, &[]),
+            Action::Reject(r) => action_line("reject", &r.reason, &[]),
         })
-        .collect()
+        .collect();
+    if !outcome.duplicates.is_empty() {
+        v.insert("track duplicate".into());
+    }
+    v
 }
 
 /// Parses `sieve-test`'s "Performed actions" and "Implicit keep" lists.
@@ -164,12 +197,29 @@ fn parse_pigeonhole(out: &str) -> Verdict {
                 } else if let Some(r) = item.strip_prefix("redirect message to: ") {
                     let r = r.trim_start_matches('<').trim_end_matches('>');
                     ("redirect".into(), r.to_string(), vec![])
+                } else if let Some(r) = item.strip_prefix("reject message with reason: ") {
+                    ("reject".into(), r.to_string(), vec![])
+                } else if item.starts_with("send vacation message") {
+                    ("vacation".into(), String::new(), vec![])
+                } else if item.starts_with("track ") && item.contains("duplicate") {
+                    // The key's handle and `:last` are delivery's bookkeeping, not an action.
+                    ("track duplicate".into(), String::new(), vec![])
                 } else if item == "discard" {
                     continue;
                 } else {
                     (item.to_string(), String::new(), vec![])
                 },
             );
+        } else if let Some(field) = t.strip_prefix("=> ") {
+            // The vacation listing: its period and subject, each on its own line.
+            if let Some((k, a, _)) = &mut cur {
+                let (n, val) = field.split_once(':').unwrap_or((field, ""));
+                match (k.as_str(), n.trim()) {
+                    ("vacation", "seconds") => *a = format!("{}{a}", val.trim()),
+                    ("vacation", "subject") => a.push_str(&format!(" {}", val.trim())),
+                    _ => {}
+                }
+            }
         } else if let Some(f) = t.strip_prefix("+ add IMAP flags: ") {
             if let Some((_, _, flags)) = &mut cur {
                 flags.extend(f.split_whitespace().map(str::to_string));
@@ -201,13 +251,24 @@ impl Pigeonhole {
         let conf = format!(
             "base_dir = {d}/run\nlog_path = /dev/stderr\nmail_uid = nobody\nmail_gid = nogroup\n\
              first_valid_uid = 0\nfirst_valid_gid = 0\nmail_location = maildir:{d}/mail\n\
-             plugin {{\n  sieve_extensions = +spamtest +spamtestplus +virustest\n  \
+             plugin {{\n  sieve_extensions = +spamtest +spamtestplus +virustest +vacation-seconds\n  \
+             sieve = file:{d}/sieve;active={d}/.dovecot.sieve\n  \
+             sieve_global = {d}/global\n  \
+             sieve_vacation_min_period = {VACATION_MIN}s\n  \
+             sieve_vacation_max_period = {VACATION_MAX}s\n  \
+             sieve_vacation_default_period = {VACATION_DEFAULT}s\n  \
              sieve_spamtest_status_type = score\n  \
              sieve_spamtest_status_header = X-Spam-Score\n  \
              sieve_spamtest_max_value = {SPAM_MAX}\n}}\n",
             d = dir.display()
         );
         std::fs::write(dir.join("dovecot.conf"), conf).ok()?;
+        for (from, to) in [("personal", "sieve"), ("global", "global")] {
+            std::fs::create_dir_all(dir.join(to)).ok()?;
+            for f in files(&corpus().join("include").join(from), "sieve") {
+                std::fs::copy(&f, dir.join(to).join(name(&f))).ok()?;
+            }
+        }
         Command::new("chmod")
             .args(["-R", "a+rwX"])
             .arg(&dir)

@@ -178,6 +178,7 @@ fn each_limit_is_a_runtime_error_or_a_refused_script() {
         max_variables: 2,
         max_variable_len: 3,
         max_body_bytes: 0,
+        ..Limits::default()
     };
     let eval = |src: &str| Script::parse_limited(src, &tight)?.evaluate_limited(&facts, &tight);
     assert!(matches!(
