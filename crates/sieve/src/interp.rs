@@ -366,6 +366,11 @@ impl<M: MessageView> Run<'_, M> {
                 }))?;
             }
             Command::Return => return Ok(Flow::Return),
+            Command::Global(names) => {
+                if let Some(v) = &mut self.vars {
+                    v.declare_global(names);
+                }
+            }
             Command::Include(inc) => return self.include(inc),
         }
         Ok(Flow::Continue)
@@ -405,13 +410,19 @@ impl<M: MessageView> Run<'_, M> {
             .map_err(|e| SieveError::Runtime(format!("included script {:?}: {e}", inc.name)))?;
         self.included.push(key.clone());
         self.include_stack.push(key);
-        // Each script has its own variables (RFC 6609 §3.3).
-        let own = script
+        // Each script has its own variables, only the `global` ones are shared (RFC 6609 §3.3).
+        let mut own = script
             .variables
             .then(|| Variables::new(self.limits.max_variables, self.limits.max_variable_len));
-        let outer = std::mem::replace(&mut self.vars, own);
+        if let (Some(inner), Some(outer)) = (&mut own, &mut self.vars) {
+            inner.put_globals(outer.take_globals());
+        }
+        let mut inner = std::mem::replace(&mut self.vars, own);
         let flow = self.block(&script.commands);
-        self.vars = outer;
+        std::mem::swap(&mut self.vars, &mut inner);
+        if let (Some(outer), Some(inner)) = (&mut self.vars, &mut inner) {
+            outer.put_globals(inner.take_globals());
+        }
         let flow = flow?;
         self.include_stack.pop();
         Ok(match flow {

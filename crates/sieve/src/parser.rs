@@ -95,6 +95,8 @@ pub enum Command {
     Reject(ext::reject::Reject),
     Include(ext::include::Include),
     Return,
+    /// RFC 6609 §3.3: these names are the variables all scripts of the run share.
+    Global(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +500,15 @@ impl Parser<'_> {
             "set" => {
                 self.require_cap("variables", line)?;
                 self.set(line)?
+            }
+            "global" => {
+                self.require_cap("include", line)?;
+                self.require_cap("variables", line)?;
+                let names = match <[Arg; 1]>::try_from(self.args()?) {
+                    Ok([Arg::Strings(n)]) if n.iter().all(|n| variables::valid_name(n)) => n,
+                    _ => return Err(self.error_at(line, "global: expected variable names")),
+                };
+                Command::Global(names)
             }
             "vacation" | "reject" | "ereject" | "include" | "return" => {
                 self.extension_command(&name, line)?

@@ -216,7 +216,7 @@ fn include_runs_in_place_with_return_stop_once_and_optional() {
         &env,
     )
     .unwrap();
-    let files: Vec<_> = ["A", "G", "After"].map(|f| Action::fileinto(f)).into();
+    let files: Vec<_> = ["A", "G", "After"].map(Action::fileinto).into();
     assert_eq!(o.actions, files);
     assert_eq!(
         *env.asked.borrow(),
@@ -248,4 +248,43 @@ fn include_runs_in_place_with_return_stop_once_and_optional() {
     ] {
         assert!(Script::parse(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn included_scripts_share_only_global_variables() {
+    let mut env = Env::new();
+    env.scripts = vec![(
+        false,
+        "inner",
+        r#"require ["include", "variables", "fileinto"]; global "box";
+           fileinto "${box}-${own}-${global.ns}"; set "box" "Changed"; set "own" "Inner";"#,
+    )];
+    let o = eval(
+        r#"require ["include", "variables", "fileinto"];
+           global "box"; set "box" "Shared"; set "own" "Outer"; set "global.ns" "N";
+           include "inner"; fileinto "${box}+${own}";"#,
+        &env,
+    )
+    .unwrap();
+    let files: Vec<_> = ["Shared--N", "Changed+Outer"].map(Action::fileinto).into();
+    assert_eq!(o.actions, files);
+    assert!(Script::parse(r#"require "include"; global "x";"#).is_err());
+}
+
+#[test]
+fn vacation_and_reject_expand_variables() {
+    let v = vacation(
+        r#"require ["vacation", "variables"]; set "s" "hello";
+           vacation :subject "Re: ${s}" :handle "h-${s}" "Away (${s}).";"#,
+    );
+    assert_eq!(
+        (v.subject.as_deref(), v.handle.as_str(), v.reason.as_str()),
+        (Some("Re: hello"), "h-hello", "Away (hello).")
+    );
+    let o = eval(
+        r#"require ["reject", "variables"]; set "w" "you"; reject "Not ${w}.";"#,
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(matches!(o.actions.as_slice(), [Action::Reject(r)] if r.reason == "Not you."));
 }

@@ -1,7 +1,7 @@
 //! RFC 5229 variables: the variable store with its limits, `${name}` / `${N}` expansion,
 //! the `set` modifiers, and `:matches` with the wildcard captures that fill `${1}`…`${9}`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::SieveError;
 
@@ -84,6 +84,10 @@ pub fn modify(mut value: String, modifiers: &[Modifier]) -> String {
 #[derive(Debug)]
 pub struct Variables {
     named: HashMap<String, String>,
+    /// RFC 6609 §3.3: the variables all scripts of one run share, and the names this script
+    /// declared `global` (also reachable as `global.name`).
+    global: HashMap<String, String>,
+    declared: HashSet<String>,
     matched: Vec<String>,
     max_variables: usize,
     max_len: usize,
@@ -105,6 +109,8 @@ impl Variables {
     pub fn new(max_variables: usize, max_len: usize) -> Variables {
         Variables {
             named: HashMap::new(),
+            global: HashMap::new(),
+            declared: HashSet::new(),
             matched: Vec::new(),
             max_variables,
             max_len,
@@ -113,12 +119,42 @@ impl Variables {
 
     /// Names are case-insensitive (RFC 5229 §3).
     pub fn set(&mut self, name: &str, value: String) -> Result<(), SieveError> {
-        let key = name.to_ascii_lowercase();
-        if !self.named.contains_key(&key) && self.named.len() >= self.max_variables {
+        let (global, key) = self.slot(name);
+        let full = self.named.len() + self.global.len() >= self.max_variables;
+        let map = if global {
+            &mut self.global
+        } else {
+            &mut self.named
+        };
+        if !map.contains_key(&key) && full {
             return Err(SieveError::Runtime("too many variables".into()));
         }
-        self.named.insert(key, cut(value, self.max_len));
+        map.insert(key, cut(value, self.max_len));
         Ok(())
+    }
+
+    /// `global` (RFC 6609 §3.3): from now on these names are the shared variables.
+    pub fn declare_global(&mut self, names: &[String]) {
+        self.declared
+            .extend(names.iter().map(|n| n.to_ascii_lowercase()));
+    }
+
+    /// The shared variables, handed from one script's scope to an included one's and back.
+    pub fn take_globals(&mut self) -> HashMap<String, String> {
+        std::mem::take(&mut self.global)
+    }
+
+    pub fn put_globals(&mut self, global: HashMap<String, String>) {
+        self.global = global;
+    }
+
+    /// Which map `name` lives in, and its key there (names are case-insensitive).
+    fn slot(&self, name: &str) -> (bool, String) {
+        let key = name.to_ascii_lowercase();
+        match key.strip_prefix("global.") {
+            Some(n) => (true, n.to_string()),
+            None => (self.declared.contains(&key), key),
+        }
     }
 
     pub fn set_matches(&mut self, captures: Vec<String>) {
@@ -134,13 +170,10 @@ impl Variables {
             let n: usize = reference.parse().unwrap_or(usize::MAX);
             return Some(self.matched.get(n).map(String::as_str).unwrap_or(""));
         }
-        if valid_name(reference) {
-            return Some(
-                self.named
-                    .get(&reference.to_ascii_lowercase())
-                    .map(String::as_str)
-                    .unwrap_or(""),
-            );
+        if valid_name(reference) || global_name(reference) {
+            let (global, key) = self.slot(reference);
+            let map = if global { &self.global } else { &self.named };
+            return Some(map.get(&key).map(String::as_str).unwrap_or(""));
         }
         // A namespaced or malformed reference stays literal text (RFC 5229 §3).
         None
@@ -170,6 +203,13 @@ impl Variables {
         out.push_str(rest);
         out
     }
+}
+
+/// `global.name` (RFC 6609 §3.5): a variable of the shared namespace.
+pub fn global_name(s: &str) -> bool {
+    s.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("global."))
+        && valid_name(&s[7..])
 }
 
 /// An identifier as `set` accepts it: a letter or `_`, then letters, digits, `_`.

@@ -148,7 +148,8 @@ impl Parser<'_> {
         let [name, value]: [String; 2] = strings
             .try_into()
             .map_err(|_| self.error_at(line, "set: expected a name and a value"))?;
-        if !variables::valid_name(&name) {
+        let global = variables::global_name(&name) && self.required.iter().any(|r| r == "include");
+        if !variables::valid_name(&name) && !global {
             return Err(self.error_at(line, format!("set: invalid variable name {name:?}")));
         }
         Ok(Command::Set {
