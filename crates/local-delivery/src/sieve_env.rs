@@ -15,7 +15,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrymail_sieve::{Action, DuplicateKey, Facts, HeaderEdit, MessageView, Script};
+use ferrymail_sieve::{Action, DuplicateKey, Facts, HeaderEdit, Script};
 use serde::{Deserialize, Serialize};
 
 use crate::deliver::{read_user_file, Job, Target};
@@ -78,58 +78,7 @@ pub struct Decision {
     duplicates: Vec<DuplicateKey>,
 }
 
-/// The message (as [`DeliveryView`] shows it) and the user's store, as the scripts see them.
-struct Env<'a> {
-    view: DeliveryView<'a>,
-    home: Option<&'a Path>,
-    global_dir: Option<&'a Path>,
-    tracking: Option<&'a Tracking>,
-    now: u64,
-}
-
-impl MessageView for Env<'_> {
-    fn header(&self, name: &str) -> Vec<String> {
-        self.view.header(name)
-    }
-    fn envelope_from(&self) -> &str {
-        self.view.envelope_from()
-    }
-    fn envelope_to(&self) -> &str {
-        self.view.envelope_to()
-    }
-    fn size(&self) -> u64 {
-        self.view.size()
-    }
-    fn message(&self) -> &[u8] {
-        self.view.message()
-    }
-    fn spam_score(&self) -> Option<u8> {
-        self.view.spam_score()
-    }
-    fn now(&self) -> Option<(i64, i32)> {
-        self.view.now()
-    }
-    fn mailbox_exists(&self, name: &str) -> bool {
-        self.view.mailbox_exists(name)
-    }
-    fn duplicate_seen(&self, key: &DuplicateKey) -> bool {
-        self.tracking
-            .is_some_and(|t| t.seen(Kind::Duplicate, &duplicate_key(key), self.now))
-    }
-    fn script(&self, name: &str, global: bool) -> Result<Option<String>, String> {
-        let dir = if global {
-            self.global_dir.map(Path::to_owned)
-        } else {
-            self.home.map(|h| h.join(SCRIPTS_DIR))
-        };
-        match dir {
-            Some(d) => read_user_file(&d.join(format!("{name}.sieve"))).map_err(|e| e.to_string()),
-            None => Ok(None),
-        }
-    }
-}
-
-fn duplicate_key(k: &DuplicateKey) -> String {
+pub(crate) fn duplicate_key(k: &DuplicateKey) -> String {
     format!("{}\0{}", k.handle, k.id)
 }
 
@@ -182,21 +131,19 @@ fn active_script(path: &Path, owner: &str) -> Result<Option<String>, DeliveryErr
 pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
     let headers = message::headers(msg);
     let s = &job.settings.sieve;
-    let env = Env {
-        view: DeliveryView {
-            facts: Facts {
-                headers: &headers,
-                from: job.sender.as_deref().unwrap_or(""),
-                to: &job.recipient,
-                size: msg.len() as u64,
-            },
-            maildir: match &job.target {
-                Target::Maildir(root) => Some(root),
-                _ => None,
-            },
-            message: msg,
-            spam_score: sieve_view::spam_score(&headers, &job.settings),
+    let env = DeliveryView {
+        facts: Facts {
+            headers: &headers,
+            from: job.sender.as_deref().unwrap_or(""),
+            to: &job.recipient,
+            size: msg.len() as u64,
         },
+        maildir: match &job.target {
+            Target::Maildir(root) => Some(root),
+            _ => None,
+        },
+        message: msg,
+        spam_score: sieve_view::spam_score(&headers, &job.settings),
         home: job.sieve_home.as_deref(),
         global_dir: s.global_dir.as_deref(),
         tracking,

@@ -1,14 +1,17 @@
 //! What a Sieve script sees of one delivery: the message's header fields, envelope, size and
 //! text, which folders the recipient's Maildir holds (`mailboxexists`, RFC 5490), and the spam
-//! score (`spamtest`, RFC 5235); and the limits its run gets from `[delivery.sieve]`.
+//! score (`spamtest`, RFC 5235), the user's other scripts (`include`) and tracking
+//! (`duplicate`); and the limits its run gets from `[delivery.sieve]`.
 
 use std::path::Path;
 
 use ferrymail_maildir::{MailboxName, Store};
-use ferrymail_sieve::{Facts, Limits, MessageView};
+use ferrymail_sieve::{DuplicateKey, Facts, Limits, MessageView};
 
-use crate::deliver::Settings;
+use crate::deliver::{read_user_file, Settings};
+use crate::sieve_env::{duplicate_key, SCRIPTS_DIR};
 use crate::spam;
+use crate::tracking::{Kind, Tracking};
 
 pub struct DeliveryView<'a> {
     pub facts: Facts<'a>,
@@ -18,6 +21,14 @@ pub struct DeliveryView<'a> {
     pub message: &'a [u8],
     /// Spam likelihood in percent, `None` untested: see [`spam_score`].
     pub spam_score: Option<u8>,
+    /// The user's Sieve home (`None`: no personal scripts to include).
+    pub home: Option<&'a Path>,
+    /// `delivery.sieve_global_dir` (`None`: no global scripts).
+    pub global_dir: Option<&'a Path>,
+    /// The user's tracking store (`None`: `duplicate` sees nothing).
+    pub tracking: Option<&'a Tracking>,
+    /// Unix seconds; the daemon keeps UTC as its local zone.
+    pub now: u64,
 }
 
 pub fn limits(c: &ferrymail_config::Sieve) -> Limits {
@@ -83,10 +94,22 @@ impl MessageView for DeliveryView<'_> {
     }
     /// The daemon keeps UTC as its local zone, so `date` without `:zone` shows UTC.
     fn now(&self) -> Option<(i64, i32)> {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?;
-        Some((i64::try_from(t.as_secs()).ok()?, 0))
+        Some((i64::try_from(self.now).ok()?, 0))
+    }
+    fn duplicate_seen(&self, key: &DuplicateKey) -> bool {
+        self.tracking
+            .is_some_and(|t| t.seen(Kind::Duplicate, &duplicate_key(key), self.now))
+    }
+    fn script(&self, name: &str, global: bool) -> Result<Option<String>, String> {
+        let dir = if global {
+            self.global_dir.map(Path::to_owned)
+        } else {
+            self.home.map(|h| h.join(SCRIPTS_DIR))
+        };
+        match dir {
+            Some(d) => read_user_file(&d.join(format!("{name}.sieve"))).map_err(|e| e.to_string()),
+            None => Ok(None),
+        }
     }
     fn mailbox_exists(&self, name: &str) -> bool {
         let Ok(n) = MailboxName::new(name) else {
@@ -124,6 +147,10 @@ mod tests {
             maildir: Some(dir.path()),
             message: b"",
             spam_score: None,
+            home: None,
+            global_dir: None,
+            tracking: None,
+            now: 0,
         };
         assert!(view.mailbox_exists("INBOX"));
         assert!(view.mailbox_exists("Lists"));
