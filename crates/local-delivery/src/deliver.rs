@@ -579,6 +579,48 @@ mod tests {
         assert!(!text.contains("X-Drop: a"));
     }
 
+    #[test]
+    fn before_and_user_scripts_edits_flags_and_created_folders_all_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before.sieve");
+        std::fs::write(
+            &before,
+            "require [\"editheader\", \"imap4flags\"]; addheader \"X-Site\" \"1\"; addflag \"\\\\Flagged\";",
+        )
+        .unwrap();
+        let user = dir.path().join("s.sieve");
+        std::fs::write(
+            &user,
+            "require [\"fileinto\", \"mailbox\", \"editheader\", \"imap4flags\"];\n\
+             addheader \"X-User\" \"2\";\n\
+             if header :is \"X-Site\" \"1\" { fileinto :create :flags \"\\\\Seen\" \"Made\"; }",
+        )
+        .unwrap();
+        let mut j = job(dir.path(), Some(user));
+        j.sieve_home = Some(dir.path().to_path_buf());
+        j.settings.create_maildirs = false;
+        j.settings.sieve.before = vec![before];
+        Store::new(dir.path().join("Maildir"))
+            .ensure_inbox()
+            .unwrap();
+        let d = run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["Made"]);
+        assert_eq!(counts(dir.path(), "Made"), (0, 1));
+        let made = dir.path().join("Maildir/.Made/cur");
+        let file = std::fs::read_dir(&made)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert!(file.to_string_lossy().ends_with(":2,S"), "{file:?}");
+        let text = String::from_utf8(std::fs::read(file).unwrap()).unwrap();
+        assert!(
+            text.contains("X-User: 2\r\nX-Site: 1\r\nSubject: x\r\n"),
+            "{text}"
+        );
+    }
+
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";
 
     /// Messages in INBOX and in a folder of the store under `dir`.

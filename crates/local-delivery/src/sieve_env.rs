@@ -8,10 +8,12 @@
 //! (`.dovecot.sieve`) pointing at one of them; without it a legacy `.sieve` file is read.
 //!
 //! Sequence (Pigeonhole's `sieve_before`): each script runs with the actions of the ones
-//! before it already taken; the next one runs only while the message is still kept (the
-//! implicit keep not cancelled, or an explicit `keep`). So a site script that files spam into
-//! Junk ends the sequence, and the user's script never sees that message.
+//! before it already taken, and sees the message with their header edits; the next one runs
+//! only while the message is still kept (the implicit keep not cancelled, or an explicit
+//! `keep`). So a site script that files spam into Junk ends the sequence, and the user's
+//! script never sees that message.
 
+use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deliver::{read_user_file, Job, Target};
 use crate::error::DeliveryError;
+use crate::header_edit;
 use crate::message;
 use crate::requeue::Requeue;
 use crate::sieve_view::{self, DeliveryView};
@@ -129,26 +132,8 @@ fn active_script(path: &Path, owner: &str) -> Result<Option<String>, DeliveryErr
 /// Runs the before-scripts and the user's script. Any failure of a script means that
 /// script kept the message (RFC 5228 §2.10.6): mail is never lost to a broken filter.
 pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
-    let headers = message::headers(msg);
     let s = &job.settings.sieve;
-    let env = DeliveryView {
-        facts: Facts {
-            headers: &headers,
-            from: job.sender.as_deref().unwrap_or(""),
-            to: &job.recipient,
-            size: msg.len() as u64,
-        },
-        maildir: match &job.target {
-            Target::Maildir(root) => Some(root),
-            _ => None,
-        },
-        message: msg,
-        spam_score: sieve_view::spam_score(&headers, &job.settings),
-        home: job.sieve_home.as_deref(),
-        global_dir: s.global_dir.as_deref(),
-        tracking,
-        now: now(),
-    };
+    let now = now();
     let limits = sieve_view::limits(&s.language);
     let mut scripts: Vec<(String, Option<String>)> = Vec::new();
     if job.sieve_home.is_some() {
@@ -174,10 +159,31 @@ pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
     };
     // The keep the last script took (with its flags), if it kept the message.
     let mut keep = Some(Action::keep());
+    // Each script sees the message as the header edits of the ones before it left it.
+    let mut current = Cow::Borrowed(msg);
     for (name, text) in scripts {
         let Some(text) = text else { continue };
-        let outcome =
-            Script::parse_limited(&text, &limits).and_then(|sc| sc.evaluate_limited(&env, &limits));
+        let headers = message::headers(&current);
+        let view = DeliveryView {
+            facts: Facts {
+                headers: &headers,
+                from: job.sender.as_deref().unwrap_or(""),
+                to: &job.recipient,
+                size: current.len() as u64,
+            },
+            maildir: match &job.target {
+                Target::Maildir(root) => Some(root),
+                _ => None,
+            },
+            message: &current,
+            spam_score: sieve_view::spam_score(&headers, &job.settings),
+            home: job.sieve_home.as_deref(),
+            global_dir: s.global_dir.as_deref(),
+            tracking,
+            now,
+        };
+        let outcome = Script::parse_limited(&text, &limits)
+            .and_then(|sc| sc.evaluate_limited(&view, &limits));
         let o = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -195,6 +201,9 @@ pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
             }
         }
         d.create.extend(o.create);
+        if !o.header_edits.is_empty() {
+            current = Cow::Owned(header_edit::apply(&current, &o.header_edits));
+        }
         d.header_edits.extend(o.header_edits);
         d.duplicates.extend(o.duplicates);
         if keep.is_none() {
