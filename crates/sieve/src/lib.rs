@@ -5,11 +5,14 @@
 //!
 //! local-delivery parses the user's script with [`Script::parse`] and runs it with
 //! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
-//! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
+//! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own. The
+//! one exception is [`store`], the users' script files (Pigeonhole's layout), kept here so
+//! the ManageSieve server and local-delivery share its path rules.
 
 mod interp;
 mod lexer;
 mod parser;
+pub mod store;
 
 pub use interp::{addresses, Action, Facts, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
 pub use parser::CAPABILITIES;
