@@ -54,10 +54,9 @@ impl Service for Managesieved {
         ferrymail_metrics::conn::register(ferrymail_metrics::conn::Protocol::ManageSieve);
     }
 
-    /// STARTTLS only: without a certificate it starts, offering no STARTTLS (and so no
-    /// logins except where plaintext is allowed on loopback).
+    /// Logins need TLS (STARTTLS), so a certificate that does not load is a start-up error.
     fn tls(_config: &Config) -> TlsUse {
-        TlsUse::Optional
+        TlsUse::Required
     }
 
     fn pre_init(start: &mut PreInit<'_>) -> Result<Self, StartError> {
