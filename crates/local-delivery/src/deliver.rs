@@ -291,7 +291,9 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
 /// The script's actions, and whether their keep is the implicit one (as it is when there is
 /// no script or it fails: RFC 5228 §2.10.6).
 fn sieve_actions(path: &Path, job: &Job, msg: &[u8]) -> (Vec<Action>, bool) {
-    let text = match read_user_file(path) {
+    // A managed active link (`.dovecot.sieve`) is read as the script it names: the reader
+    // itself follows no link. Resolved here, by whoever delivers (the account, for Unix ones).
+    let text = match read_user_file(&ferrymail_sieve::store::follow_active_link(path)) {
         Ok(Some(t)) => t,
         Ok(None) => return (vec![Action::Keep], true),
         Err(e) => {

@@ -278,6 +278,22 @@ impl ScriptStore {
     }
 }
 
+/// The file a script path names, for a reader that opens it without following links: a
+/// managed active link (`.dovecot.sieve` → `sieve/<name>.sieve`) becomes the script beside it;
+/// any other path, a link pointing elsewhere included, is returned as it is (and such a
+/// reader then refuses it).
+pub fn follow_active_link(path: &Path) -> PathBuf {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = match is_link {
+        true => fs::read_link(path).ok(),
+        false => None,
+    };
+    match (target.as_deref().and_then(name_of_link), path.parent()) {
+        (Some(name), Some(home)) => home.join(SCRIPT_DIR).join(format!("{name}{SUFFIX}")),
+        _ => path.to_owned(),
+    }
+}
+
 /// `sieve/<name>.sieve` (or `./sieve/...`) → `name`.
 fn name_of_link(target: &Path) -> Option<String> {
     let rel = target.strip_prefix(".").unwrap_or(target);

@@ -119,3 +119,21 @@ fn a_hand_made_active_file_is_left_alone() {
     assert_eq!(name_of_link(Path::new("sieve/../x.sieve")), None);
     assert_eq!(name_of_link(Path::new("./sieve/x.sieve")).as_deref(), Some("x"));
 }
+
+#[test]
+fn readers_follow_only_a_managed_active_link() {
+    let (dir, s) = store(Limits::default());
+    let link = dir.path().join(".dovecot.sieve");
+    assert_eq!(follow_active_link(&link), link);
+    s.put("main", b"keep;").unwrap();
+    s.set_active("main").unwrap();
+    assert_eq!(
+        follow_active_link(&link),
+        dir.path().join("sieve/main.sieve")
+    );
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    assert_eq!(follow_active_link(&link), link);
+    let plain = dir.path().join("sieve/main.sieve");
+    assert_eq!(follow_active_link(&plain), plain);
+}
