@@ -37,7 +37,10 @@ fn commands_with_atoms_quoted_strings_and_literals() {
         parse(b"NOOP \"tag\"\r\n"),
         Ok(Command::Noop(Some(b"tag".to_vec())))
     );
-    assert_eq!(parse(b"SETACTIVE \"\"\r\n"), Ok(Command::SetActive(String::new())));
+    assert_eq!(
+        parse(b"SETACTIVE \"\"\r\n"),
+        Ok(Command::SetActive(String::new()))
+    );
 }
 
 #[test]
@@ -69,8 +72,14 @@ fn malformed_commands_are_errors_not_panics() {
 
 #[test]
 fn sasl_responses_are_one_string() {
-    assert_eq!(parse_sasl_response(b"\"dGVzdA==\"\r\n"), Ok(b"dGVzdA==".to_vec()));
-    assert_eq!(parse_sasl_response(b"{4+}\r\nabcd\r\n"), Ok(b"abcd".to_vec()));
+    assert_eq!(
+        parse_sasl_response(b"\"dGVzdA==\"\r\n"),
+        Ok(b"dGVzdA==".to_vec())
+    );
+    assert_eq!(
+        parse_sasl_response(b"{4+}\r\nabcd\r\n"),
+        Ok(b"abcd".to_vec())
+    );
     assert_eq!(parse_sasl_response(b"\"*\"\r\n"), Ok(b"*".to_vec()));
     assert!(parse_sasl_response(b"dGVzdA==\r\n").is_err());
     assert!(parse_sasl_response(b"\"a\" \"b\"\r\n").is_err());

@@ -87,8 +87,7 @@ pub fn bye(out: &mut Vec<u8>, text: &str) {
 
 /// A string: quoted when it can be (short, no CR, LF or NUL), else a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
-    if s.len() <= crate::command::MAX_QUOTED && !s.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
-    {
+    if s.len() <= crate::command::MAX_QUOTED && !s.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
         out.push(b'"');
         for &b in s {
             if b == b'"' || b == b'\\' {

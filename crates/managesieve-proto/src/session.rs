@@ -37,7 +37,10 @@ pub enum Action {
     /// Send the reply, discard buffered input, handshake, then [`Session::tls_started`].
     StartTls,
     /// Check the password, then [`Session::login_finished`].
-    Login { user: String, password: Vec<u8> },
+    Login {
+        user: String,
+        password: Vec<u8>,
+    },
     /// Run the request (blocking) and send its reply.
     Storage(Request),
 }
@@ -208,7 +211,9 @@ impl Session {
         match cmd {
             Command::Capability => response::capabilities(&mut out, &self.capabilities()),
             Command::Noop(tag) => match tag {
-                Some(t) => response::reply(&mut out, response::Kind::Ok, Some(&Code::Tag(t)), "Done"),
+                Some(t) => {
+                    response::reply(&mut out, response::Kind::Ok, Some(&Code::Tag(t)), "Done")
+                }
                 None => response::ok(&mut out, "Done"),
             },
             Command::Logout => {

@@ -28,7 +28,10 @@ fn after_login(commands: &str) -> String {
 #[test]
 fn greeting_lists_capabilities_and_hides_sasl_before_tls() {
     let out = run("");
-    assert!(out.starts_with("\"IMPLEMENTATION\" \"ferrymail\"\r\n"), "{out}");
+    assert!(
+        out.starts_with("\"IMPLEMENTATION\" \"ferrymail\"\r\n"),
+        "{out}"
+    );
     assert!(out.contains("\"SASL\" \"\"\r\n"), "{out}");
     assert!(out.contains("\"SIEVE\" \"fileinto envelope"), "{out}");
     assert!(out.contains("\"STARTTLS\"\r\n"));
@@ -37,12 +40,16 @@ fn greeting_lists_capabilities_and_hides_sasl_before_tls() {
 
 #[test]
 fn authenticate_needs_tls_and_then_the_capabilities_are_reissued() {
-    let out = run(&format!("AUTHENTICATE \"PLAIN\" \"{GOOD}\"\r\nLISTSCRIPTS\r\n"));
+    let out = run(&format!(
+        "AUTHENTICATE \"PLAIN\" \"{GOOD}\"\r\nLISTSCRIPTS\r\n"
+    ));
     assert!(out.contains("NO (ENCRYPT-NEEDED)"), "{out}");
     assert!(out.ends_with("NO \"Authenticate first\"\r\n"), "{out}");
 
     let out = run(&login());
-    let tls_ok = out.find("OK \"Begin TLS negotiation now\"\r\n").expect("STARTTLS");
+    let tls_ok = out
+        .find("OK \"Begin TLS negotiation now\"\r\n")
+        .expect("STARTTLS");
     let after = &out[tls_ok..];
     assert!(after.contains("\"SASL\" \"PLAIN LOGIN\"\r\n"), "{out}");
     assert!(!after.contains("\"STARTTLS\""), "{out}");
@@ -59,19 +66,32 @@ fn sasl_continuations_plain_and_login() {
     assert!(out.contains("\"OWNER\" \"joe\"\r\n"), "{out}");
     // LOGIN: user and password prompts, then a cancel of a second exchange.
     let out = run("STARTTLS\r\nAUTHENTICATE \"LOGIN\"\r\n\"am9l\"\r\n\"cHc=\"\r\n");
-    assert!(out.contains("\"VXNlcm5hbWU6\"\r\n\"UGFzc3dvcmQ6\"\r\nOK \"Logged in\""), "{out}");
+    assert!(
+        out.contains("\"VXNlcm5hbWU6\"\r\n\"UGFzc3dvcmQ6\"\r\nOK \"Logged in\""),
+        "{out}"
+    );
     let out = run("STARTTLS\r\nAUTHENTICATE \"PLAIN\"\r\n\"*\"\r\nNOOP\r\n");
-    assert!(out.contains("NO \"Authentication cancelled\"\r\nOK \"Done\""), "{out}");
+    assert!(
+        out.contains("NO \"Authentication cancelled\"\r\nOK \"Done\""),
+        "{out}"
+    );
 }
 
 #[test]
 fn failed_logins_are_counted_and_end_the_connection() {
     let bad = format!("AUTHENTICATE \"PLAIN\" \"{BAD}\"\r\n");
     let out = run(&format!("STARTTLS\r\n{bad}{bad}{bad}NOOP\r\n"));
-    assert_eq!(out.matches("NO \"Authentication failed\"").count(), 2, "{out}");
+    assert_eq!(
+        out.matches("NO \"Authentication failed\"").count(),
+        2,
+        "{out}"
+    );
     assert!(out.ends_with("BYE \"Too many failed logins\"\r\n"), "{out}");
     let out = run("STARTTLS\r\nAUTHENTICATE \"CRAM-MD5\"\r\n");
-    assert!(out.ends_with("NO \"Unsupported SASL mechanism\"\r\n"), "{out}");
+    assert!(
+        out.ends_with("NO \"Unsupported SASL mechanism\"\r\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -126,10 +146,13 @@ fn scripts_that_do_not_parse_are_refused_with_the_line() {
 #[test]
 fn state_rules() {
     let out = run("LISTSCRIPTS\r\nUNAUTHENTICATE\r\nFROB\r\nNOOP \"t\"\r\n");
-    assert!(out.ends_with(
-        "NO \"Authenticate first\"\r\nNO \"Authenticate first\"\r\n\
+    assert!(
+        out.ends_with(
+            "NO \"Authenticate first\"\r\nNO \"Authenticate first\"\r\n\
          NO \"Unknown command\"\r\nOK (TAG \"t\") \"Done\"\r\n"
-    ), "{out}");
+        ),
+        "{out}"
+    );
     let out = after_login(&format!(
         "STARTTLS\r\nAUTHENTICATE \"PLAIN\" \"{GOOD}\"\r\nUNAUTHENTICATE\r\nLISTSCRIPTS\r\n\
          LOGOUT\r\nNOOP\r\n"
@@ -162,7 +185,10 @@ fn requests_run_against_the_file_store() {
         login()
     );
     let out = String::from_utf8(drive(input.as_bytes(), 1000, &store)).expect("UTF-8");
-    assert!(out.ends_with("OK\r\nOK\r\nNO (ACTIVE) \"The script is active\"\r\n"), "{out}");
+    assert!(
+        out.ends_with("OK\r\nOK\r\nNO (ACTIVE) \"The script is active\"\r\n"),
+        "{out}"
+    );
     let link = std::fs::read_link(dir.path().join(".dovecot.sieve")).expect("link");
     assert_eq!(link, std::path::Path::new("sieve/main.sieve"));
 }

@@ -49,7 +49,10 @@ pub enum Request {
     List,
     Get(String),
     /// The script has already been checked to parse.
-    Put { name: String, script: Vec<u8> },
+    Put {
+        name: String,
+        script: Vec<u8>,
+    },
     SetActive(String),
     Delete(String),
     Rename(String, String),
@@ -114,12 +117,7 @@ fn refusal(e: &StoreError) -> (Option<Code>, String) {
         StoreError::Quota(Quota::MaxScripts) => Some(Code::QuotaMaxScripts),
         StoreError::Quota(Quota::MaxSize) => Some(Code::QuotaMaxSize),
         StoreError::Quota(Quota::Total) => Some(Code::Quota),
-        StoreError::Io(_) => {
-            return (
-                Some(Code::TryLater),
-                "Script storage is unavailable".into(),
-            )
-        }
+        StoreError::Io(_) => return (Some(Code::TryLater), "Script storage is unavailable".into()),
         StoreError::BadName(_) | StoreError::Unmanaged => None,
     };
     (code, capitalised(&e.to_string()))

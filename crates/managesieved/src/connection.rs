@@ -223,7 +223,10 @@ async fn login(
         LoginCheck::Broken => return Err(ConnError::CheckFailed),
     };
     if let Account::Unix(_) = &account {
-        tracing::info!(user = login, "Unix account refused: not served by managesieved");
+        tracing::info!(
+            user = login,
+            "Unix account refused: not served by managesieved"
+        );
         return Ok((LoginResult::Refused(UNIX_ACCOUNTS_REFUSED.into()), None));
     }
     let home = account.sieve_home(&ctx.config);

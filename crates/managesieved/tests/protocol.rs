@@ -100,7 +100,10 @@ fn greeting_announces_the_capabilities_and_tls_brings_sasl() {
     let lines: Vec<&str> = greeting.lines().collect();
     assert_eq!(lines[0], "\"IMPLEMENTATION\" \"ferrymail\"", "{greeting}");
     assert!(lines.contains(&"\"SASL\" \"\""), "{greeting}");
-    assert!(lines.contains(&format!("\"SIEVE\" \"{sieve}\"").as_str()), "{greeting}");
+    assert!(
+        lines.contains(&format!("\"SIEVE\" \"{sieve}\"").as_str()),
+        "{greeting}"
+    );
     assert!(lines.contains(&"\"STARTTLS\""), "{greeting}");
     assert!(lines.contains(&"\"VERSION\" \"1.0\""), "{greeting}");
     assert_eq!(lines.last(), Some(&"OK"));
@@ -124,10 +127,14 @@ fn scripts_are_checked_stored_activated_and_the_active_one_kept() {
     let s = start(|_| {});
     let (mut c, _) = Client::connect(&s);
     c.login();
-    let broken = "require \"fileinto\";\r\nif header :is \"subject\" \"x\" {\r\n  fileinto;\r\n}\r\n";
+    let broken =
+        "require \"fileinto\";\r\nif header :is \"subject\" \"x\" {\r\n  fileinto;\r\n}\r\n";
     let r = c.put("broken", broken);
     assert!(r.starts_with("NO \"line 3:"), "{r}");
-    let r = c.cmd(&format!("CHECKSCRIPT {{{}+}}\r\n{broken}\r\n", broken.len()));
+    let r = c.cmd(&format!(
+        "CHECKSCRIPT {{{}+}}\r\n{broken}\r\n",
+        broken.len()
+    ));
     assert!(r.starts_with("NO \"line 3:"), "{r}");
     let home = sieve_home(&s);
     assert!(!home.join("sieve/broken.sieve").exists());

@@ -106,14 +106,21 @@ fn sieve_connect_manages_the_script_that_local_delivery_runs() {
     let del = ["--delete", "--remotesieve", "filter"];
     let refused = run(&bin, &s, dir.path(), &del);
     let home = maildir.parent().expect("sieve home").to_owned();
-    assert!(home.join("sieve/filter.sieve").exists(), "the active script was deleted");
+    assert!(
+        home.join("sieve/filter.sieve").exists(),
+        "the active script was deleted"
+    );
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&refused.stdout),
         String::from_utf8_lossy(&refused.stderr)
     );
     assert!(said.contains("active"), "{said}");
-    ok(&run(&bin, &s, dir.path(), &["--deactivate"]), "--deactivate", &s);
+    ok(
+        &run(&bin, &s, dir.path(), &["--deactivate"]),
+        "--deactivate",
+        &s,
+    );
     assert!(std::fs::symlink_metadata(home.join(".dovecot.sieve")).is_err());
     ok(&run(&bin, &s, dir.path(), &del), "--delete", &s);
     assert!(!home.join("sieve/filter.sieve").exists());

@@ -144,9 +144,7 @@ impl ScriptStore {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             // EINVAL: it exists but is not a link.
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                return Err(StoreError::Unmanaged)
-            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(StoreError::Unmanaged),
             Err(e) => return Err(e.into()),
         };
         Ok(name_of_link(&target))
@@ -195,7 +193,11 @@ impl ScriptStore {
         if l.max_script_size > 0 && size > l.max_script_size {
             return Err(StoreError::Quota(Quota::MaxSize));
         }
-        let others: Vec<Entry> = self.list()?.into_iter().filter(|e| e.name != name).collect();
+        let others: Vec<Entry> = self
+            .list()?
+            .into_iter()
+            .filter(|e| e.name != name)
+            .collect();
         if l.max_scripts > 0 && others.len() + 1 > l.max_scripts {
             return Err(StoreError::Quota(Quota::MaxScripts));
         }
@@ -317,7 +319,11 @@ fn not_found(e: io::Error) -> StoreError {
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+    match fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),

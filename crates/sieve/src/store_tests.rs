@@ -11,7 +11,17 @@ fn names_follow_rfc5804_and_are_never_paths() {
     for good in ["vacation", "Mein Filter", "ünïcode", "a.b"] {
         assert!(check_name(good, 128).is_ok(), "{good}");
     }
-    for bad in ["", "../x", "a/b", ".hidden", "..", "a\nb", "a\u{7f}", "a\u{2028}", "a\u{85}"] {
+    for bad in [
+        "",
+        "../x",
+        "a/b",
+        ".hidden",
+        "..",
+        "a\nb",
+        "a\u{7f}",
+        "a\u{2028}",
+        "a\u{85}",
+    ] {
         assert!(check_name(bad, 128).is_err(), "{bad:?}");
     }
     assert!(check_name(&"x".repeat(129), 128).is_err());
@@ -30,10 +40,7 @@ fn put_list_get_and_activate_in_pigeonhole_layout() {
     );
     s.set_active("main").unwrap();
     let link = dir.path().join(".dovecot.sieve");
-    assert_eq!(
-        fs::read_link(&link).unwrap(),
-        Path::new("sieve/main.sieve")
-    );
+    assert_eq!(fs::read_link(&link).unwrap(), Path::new("sieve/main.sieve"));
     assert_eq!(fs::read(&link).unwrap(), b"keep;");
     let list = s.list().unwrap();
     assert_eq!(list.len(), 2);
@@ -117,7 +124,10 @@ fn a_hand_made_active_file_is_left_alone() {
     // A link pointing elsewhere names no script of ours.
     assert_eq!(name_of_link(Path::new("/etc/passwd")), None);
     assert_eq!(name_of_link(Path::new("sieve/../x.sieve")), None);
-    assert_eq!(name_of_link(Path::new("./sieve/x.sieve")).as_deref(), Some("x"));
+    assert_eq!(
+        name_of_link(Path::new("./sieve/x.sieve")).as_deref(),
+        Some("x")
+    );
 }
 
 #[test]

@@ -308,9 +308,16 @@ fn dpkg_install_then_run_the_installed_daemons() {
     .unwrap();
     let mut order = services.clone();
     order.sort_by_key(|s| {
-        ["delivery", "queue", "smtpd", "imapd", "pop3d", "managesieved"]
-            .iter()
-            .position(|n| s.name().contains(n))
+        [
+            "delivery",
+            "queue",
+            "smtpd",
+            "imapd",
+            "pop3d",
+            "managesieved",
+        ]
+        .iter()
+        .position(|n| s.name().contains(n))
     });
     let mut running = Vec::new();
     for spec in order {
