@@ -3,7 +3,7 @@
 //! delete; and in between, a delivery through the real local-delivery (LMTP) shows the
 //! uploaded script at work.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use ferrymail_testkit::{SmtpClient, Suite};
@@ -15,14 +15,6 @@ const SCRIPT: &str = "require [\"fileinto\"];\r\n\
                       if header :contains \"subject\" \"[filtered]\" {\r\n\
                       \x20   fileinto \"Filtered\";\r\n\
                       }\r\n";
-
-fn sieve_connect() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("sieve-connect"))
-            .find(|p| p.is_file())
-    })
-}
 
 /// Runs sieve-connect with `args`, the password on file descriptor 3.
 fn run(bin: &Path, s: &Suite, dir: &Path, args: &[&str]) -> Output {
@@ -72,8 +64,10 @@ fn messages(dir: &Path) -> usize {
 
 #[test]
 fn sieve_connect_manages_the_script_that_local_delivery_runs() {
-    let Some(bin) = sieve_connect() else {
-        println!("SKIP: sieve-connect is not installed (Debian package `sieve-connect`)");
+    let Some(bin) = ferrymail_testkit::process::find_tool("sieve-connect") else {
+        ferrymail_testkit::skip::report(
+            "sieve-connect is not installed (Debian package `sieve-connect`)",
+        );
         return;
     };
     let mut s = Suite::new(&[(USER, PASS)]);
