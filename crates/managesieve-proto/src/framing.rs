@@ -25,11 +25,14 @@ pub enum Frame {
 pub struct Framer {
     max_line: usize,
     max_literal: u64,
+    /// The command so far (kept only while it fits).
     cur: Vec<u8>,
-    line_len: usize,
+    /// The line being read, kept even while the command is discarded: its end says whether
+    /// a literal follows.
+    line: Vec<u8>,
     literal_left: u64,
+    /// The command outgrew the limits: it is read to its end and answered as too large.
     oversized: bool,
-    too_long: bool,
     /// A line was too long: everything after it is ignored.
     broken: bool,
 }
@@ -40,10 +43,9 @@ impl Framer {
             max_line,
             max_literal,
             cur: Vec::new(),
-            line_len: 0,
+            line: Vec::new(),
             literal_left: 0,
             oversized: false,
-            too_long: false,
             broken: false,
         }
     }
@@ -56,7 +58,13 @@ impl Framer {
 
     /// True when part of a command has been read.
     pub fn is_partial(&self) -> bool {
-        !self.cur.is_empty() || self.literal_left > 0 || self.line_len > 0
+        !self.cur.is_empty() || !self.line.is_empty() || self.literal_left > 0 || self.oversized
+    }
+
+    /// The most a whole command may hold: one literal at its largest plus the lines around
+    /// it. Several literals share this, so no command can hold more.
+    fn max_command(&self) -> u64 {
+        self.max_literal.saturating_add(self.max_line as u64 * 2)
     }
 
     /// Consumes `data`, appending every frame it completes to `out`.
@@ -76,39 +84,34 @@ impl Framer {
                 None => (data, false),
             };
             data = &data[segment.len()..];
-            self.line_len += segment.len();
-            if self.line_len > self.max_line {
-                self.too_long = true;
+            if self.line.len() + segment.len() > self.max_line {
+                // Nothing after an unframeable line can be trusted.
+                self.broken = true;
+                out.push(Frame::LineTooLong);
+                return;
             }
-            if !self.too_long {
-                self.cur.extend_from_slice(segment);
-            }
+            self.line.extend_from_slice(segment);
             if !ended {
                 continue;
             }
-            self.line_len = 0;
-            if !self.too_long {
-                if let Some(n) = literal_at_end(&self.cur) {
-                    if n > self.max_literal {
-                        self.oversized = true;
-                    }
-                    self.literal_left = n;
-                    continue;
-                }
+            let line = std::mem::take(&mut self.line);
+            let literal = literal_at_end(&line);
+            let grown = (self.cur.len() + line.len()) as u64 + literal.unwrap_or(0);
+            if grown > self.max_command() || literal.is_some_and(|n| n > self.max_literal) {
+                self.oversized = true;
+                self.cur = Vec::new();
             }
-            let frame = if self.too_long {
-                Frame::LineTooLong
-            } else if self.oversized {
-                Frame::LiteralTooLarge
-            } else {
-                Frame::Command(std::mem::take(&mut self.cur))
-            };
-            let stop = frame == Frame::LineTooLong;
-            out.push(frame);
-            self.cur.clear();
-            self.oversized = false;
-            // Nothing after an unframeable line can be trusted.
-            self.broken = stop;
+            if !self.oversized {
+                self.cur.extend_from_slice(&line);
+            }
+            if let Some(n) = literal {
+                self.literal_left = n;
+                continue;
+            }
+            match std::mem::take(&mut self.oversized) {
+                true => out.push(Frame::LiteralTooLarge),
+                false => out.push(Frame::Command(std::mem::take(&mut self.cur))),
+            }
         }
     }
 }
@@ -163,6 +166,22 @@ mod tests {
             out,
             vec![Frame::LiteralTooLarge, Frame::Command(b"NOOP\r\n".to_vec())]
         );
+    }
+
+    #[test]
+    fn many_literals_in_one_command_are_bounded_together() {
+        let mut f = Framer::new(20, 10);
+        let mut input = b"NOOP".to_vec();
+        for _ in 0..10 {
+            input.extend_from_slice(b" {8+}\r\n12345678");
+        }
+        input.extend_from_slice(b"\r\nNOOP\r\n");
+        let out = frames(&mut f, &input);
+        assert_eq!(
+            out,
+            vec![Frame::LiteralTooLarge, Frame::Command(b"NOOP\r\n".to_vec())]
+        );
+        assert!(!f.is_partial());
     }
 
     #[test]
