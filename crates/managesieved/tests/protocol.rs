@@ -1,6 +1,6 @@
 //! managesieved through the real binary over raw TCP: the greeting's capabilities, STARTTLS
 //! then AUTHENTICATE PLAIN, scripts checked and stored in the Pigeonhole layout, the active
-//! link, and the quota refusals.
+//! link, the quota refusals, and Unix accounts refused.
 
 use std::path::PathBuf;
 
@@ -198,4 +198,27 @@ fn quotas_refuse_with_their_codes() {
     assert!(r.starts_with("NO (QUOTA/MAXSIZE)"), "{r}");
     assert_eq!(c.cmd("NOOP\r\n"), "OK \"Done\"\r\n");
     assert_eq!(c.cmd("LISTSCRIPTS\r\n"), "\"a\"\r\n\"b\"\r\nOK\r\n");
+}
+
+#[test]
+fn unix_accounts_are_refused_with_a_reason_and_their_home_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home-dan");
+    std::fs::create_dir(&home).expect("home");
+    let s = start(|c| {
+        let dan = ferrymail_dev::unix_account::UnixAccount::new("dan", 51237, &home);
+        ferrymail_dev::unix_account::use_accounts(c, dir.path(), &[dan]).expect("accounts");
+    });
+    let (mut c, _) = Client::connect(&s);
+    c.starttls();
+    let password = ferrymail_dev::unix_account::PASSWORD;
+    let ir = base64::engine::general_purpose::STANDARD.encode(format!("\0dan\0{password}"));
+    let r = c.cmd(&format!("AUTHENTICATE \"PLAIN\" \"{ir}\"\r\n"));
+    assert!(
+        r.starts_with("NO \"Sieve scripts of system accounts"),
+        "{r}"
+    );
+    let r = c.cmd("LISTSCRIPTS\r\n");
+    assert!(r.starts_with("NO \"Authenticate first\""), "{r}");
+    assert_eq!(std::fs::read_dir(&home).expect("home").count(), 0);
 }
