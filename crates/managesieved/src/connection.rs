@@ -92,11 +92,18 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
     let mut out = session.greeting();
     let mut buf = vec![0u8; READ_CHUNK];
     let mut shutdown = ctx.shutdown.clone();
-    let login_deadline = Instant::now() + cfg.login_timeout;
+    let mut login_deadline = Instant::now() + cfg.login_timeout;
+    let mut was_authenticated = false;
     loop {
         let Some(frame) = frames.pop_front() else {
             send(&mut stream, &mut out).await?;
-            let deadline = match session.is_authenticated() {
+            let authenticated = session.is_authenticated();
+            if was_authenticated && !authenticated {
+                // After UNAUTHENTICATE the next login gets the whole login time again.
+                login_deadline = Instant::now() + cfg.login_timeout;
+            }
+            was_authenticated = authenticated;
+            let deadline = match authenticated {
                 true => Instant::now() + cfg.idle_timeout,
                 false => login_deadline.min(Instant::now() + cfg.idle_timeout),
             };

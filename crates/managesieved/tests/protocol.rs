@@ -222,3 +222,18 @@ fn unix_accounts_are_refused_with_a_reason_and_their_home_untouched() {
     assert!(r.starts_with("NO \"Authenticate first\""), "{r}");
     assert_eq!(std::fs::read_dir(&home).expect("home").count(), 0);
 }
+
+#[test]
+fn the_login_timeout_applies_before_each_login_only() {
+    let s = start(|c| c.managesieve.login_timeout = std::time::Duration::from_millis(800));
+    let (mut c, _) = Client::connect(&s);
+    c.login();
+    // Logged in, only the (long) idle timeout applies.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(c.cmd("UNAUTHENTICATE\r\n"), "OK\r\n");
+    // The login time starts again instead of having run out long ago.
+    assert_eq!(c.cmd("NOOP\r\n"), "OK \"Done\"\r\n");
+    let started = std::time::Instant::now();
+    assert_eq!(c.response(), "BYE \"Disconnected for inactivity\"\r\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
