@@ -15,6 +15,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod managesieve;
 mod metrics;
 mod milter;
 mod mta_sts;
@@ -25,6 +26,7 @@ mod spam;
 mod tls_policy;
 mod tls_rpt;
 
+pub use managesieve::Managesieve;
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 pub use mta_sts::MtaSts;
@@ -86,6 +88,7 @@ pub struct Config {
     pub delivery: Delivery,
     pub pop3d: Pop3d,
     pub imapd: Imapd,
+    pub managesieve: Managesieve,
     pub dkim: Dkim,
     pub mailauth: MailAuth,
     pub metrics: Metrics,
@@ -249,6 +252,8 @@ pub enum Role {
     Pop3,
     /// POP3 995 (implicit TLS).
     Pop3s,
+    /// ManageSieve 4190 (STARTTLS).
+    Managesieve,
 }
 
 impl Role {
@@ -261,6 +266,7 @@ impl Role {
             Role::Imaps => "imaps",
             Role::Pop3 => "pop3",
             Role::Pop3s => "pop3s",
+            Role::Managesieve => "managesieve",
         }
     }
 
@@ -948,6 +954,7 @@ impl Config {
             ("delivery.user", &self.delivery.user),
             ("pop3d.user", &self.pop3d.user),
             ("imapd.user", &self.imapd.user),
+            ("managesieve.user", &self.managesieve.user),
         ] {
             if user.is_empty() || user.contains([':', '/', ' ']) {
                 bad(section, format!("`{user}` is not a valid user name"));
@@ -1069,6 +1076,7 @@ impl Config {
         if self.imapd.max_command_line < 1000 {
             bad("imapd.max_command_line", "must be at least 1000".into());
         }
+        managesieve::check(&mut bad, &self.managesieve);
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
         metrics::check(&mut bad, self);
         milter::check(&mut bad, &self.smtpd.milters);
@@ -1203,7 +1211,7 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn check_listeners(
+pub(crate) fn check_listeners(
     bad: &mut impl FnMut(&str, String),
     section: &str,
     listeners: &[Listener],
@@ -1294,7 +1302,7 @@ fn check_dkim(bad: &mut impl FnMut(&str, String), d: &Dkim, local_domains: &[Str
     }
 }
 
-fn check_limits(bad: &mut impl FnMut(&str, String), section: &str, l: &ConnLimits) {
+pub(crate) fn check_limits(bad: &mut impl FnMut(&str, String), section: &str, l: &ConnLimits) {
     if l.max_connections == 0 {
         bad(
             &format!("{section}.max_connections"),

@@ -31,7 +31,7 @@ impl Default for Metrics {
 }
 
 /// The `metrics_listen` key of every daemon section, with the addresses of its listeners.
-fn daemons(c: &Config) -> [(&'static str, Option<SocketAddr>, Vec<SocketAddr>); 5] {
+fn daemons(c: &Config) -> [(&'static str, Option<SocketAddr>, Vec<SocketAddr>); 6] {
     let addrs = |l: &[crate::Listener]| l.iter().map(|l| l.listen).collect::<Vec<_>>();
     [
         ("smtpd", c.smtpd.metrics_listen, addrs(&c.smtpd.listeners)),
@@ -39,6 +39,11 @@ fn daemons(c: &Config) -> [(&'static str, Option<SocketAddr>, Vec<SocketAddr>); 
         ("delivery", c.delivery.metrics_listen, Vec::new()),
         ("pop3d", c.pop3d.metrics_listen, addrs(&c.pop3d.listeners)),
         ("imapd", c.imapd.metrics_listen, addrs(&c.imapd.listeners)),
+        (
+            "managesieve",
+            c.managesieve.metrics_listen,
+            addrs(&c.managesieve.listeners),
+        ),
     ]
 }
 

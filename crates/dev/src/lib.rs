@@ -28,6 +28,7 @@ pub struct Ports {
     pub imaps: u16,
     pub pop3: u16,
     pub pop3s: u16,
+    pub managesieve: u16,
 }
 
 impl Default for Ports {
@@ -41,12 +42,13 @@ impl Default for Ports {
             imaps: 2993,
             pop3: 2110,
             pop3s: 2995,
+            managesieve: 24190,
         }
     }
 }
 
 impl Ports {
-    /// The standard ports (25, 587, 465, 143, 993, 110, 995), for an environment that has an
+    /// The standard ports (25, 587, 465, 143, 993, 110, 995, 4190), for an environment that has an
     /// address of its own, such as a host in its own network namespace.
     pub fn standard() -> Ports {
         Ports {
@@ -57,20 +59,21 @@ impl Ports {
             imaps: 993,
             pop3: 110,
             pop3s: 995,
+            managesieve: 4190,
         }
     }
 
-    /// Seven currently free loopback ports (for tests running in parallel).
+    /// Eight currently free loopback ports (for tests running in parallel).
     pub fn free() -> Ports {
-        // Hold all seven open at once so the kernel cannot hand out the same one twice.
-        let socks: Vec<std::net::TcpListener> = (0..7)
+        // Hold all eight open at once so the kernel cannot hand out the same one twice.
+        let socks: Vec<std::net::TcpListener> = (0..8)
             .filter_map(|_| std::net::TcpListener::bind("127.0.0.1:0").ok())
             .collect();
         let p: Vec<u16> = socks
             .iter()
             .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
             .collect();
-        if p.len() < 7 {
+        if p.len() < 8 {
             return Ports::default();
         }
         Ports {
@@ -81,6 +84,7 @@ impl Ports {
             imaps: p[4],
             pop3: p[5],
             pop3s: p[6],
+            managesieve: p[7],
         }
     }
 }
@@ -258,6 +262,7 @@ fn dev_config(state: &Path, domain: &str, domains: &[String], opts: &DevOptions)
         &mut c.delivery.user,
         &mut c.pop3d.user,
         &mut c.imapd.user,
+        &mut c.managesieve.user,
     ] {
         *user = me.clone();
     }
@@ -275,6 +280,7 @@ fn dev_config(state: &Path, domain: &str, domains: &[String], opts: &DevOptions)
     ];
     c.imapd.listeners = vec![with(Role::Imap, p.imap), with(Role::Imaps, p.imaps)];
     c.pop3d.listeners = vec![with(Role::Pop3, p.pop3), with(Role::Pop3s, p.pop3s)];
+    c.managesieve.listeners = vec![with(Role::Managesieve, p.managesieve)];
     // A local environment has no DNS of its own: inbound SPF/DKIM/DMARC checks would only
     // wait for timeouts. Tests that exercise them turn them on with a loopback DNS server.
     c.mailauth.verify = false;
@@ -539,6 +545,7 @@ impl DevEnv {
             "mta-smtpd" => tcp(&c.smtpd.listeners),
             "imapd" => tcp(&c.imapd.listeners),
             "pop3d" => tcp(&c.pop3d.listeners),
+            "managesieved" => tcp(&c.managesieve.listeners),
             "queue-runner" => vec![Endpoint::Unix(c.control_socket())],
             "local-delivery" => vec![Endpoint::Unix(c.lmtp_socket())],
             _ => Vec::new(),

@@ -94,15 +94,12 @@ impl Router {
         };
         let quota = account.quota();
         let (uid, gid, base, forward) = match account {
-            Account::Virtual(v) => {
-                let base = match (&v.home, &location) {
-                    (Some(h), _) => h.clone(),
-                    (None, MailboxLocation::Maildir(p)) | (None, MailboxLocation::Mbox(p)) => {
-                        p.parent().map(Path::to_owned).unwrap_or_else(|| p.clone())
-                    }
-                };
-                (self.vmail.0, self.vmail.1, base, None)
-            }
+            Account::Virtual(_) => (
+                self.vmail.0,
+                self.vmail.1,
+                account.sieve_home(&self.config),
+                None,
+            ),
             Account::Unix(u) => (u.uid, u.gid, u.home.clone(), Some(u.home.join(".forward"))),
         };
         Job {

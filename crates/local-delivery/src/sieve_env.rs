@@ -14,7 +14,7 @@
 //! script never sees that message.
 
 use std::borrow::Cow;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrymail_sieve::{Action, DuplicateKey, Facts, HeaderEdit, Script};
@@ -31,8 +31,8 @@ use crate::vacation;
 
 /// The legacy single-script file, read when the active-script link is absent.
 pub const LEGACY_SCRIPT: &str = ".sieve";
-/// Where a user's scripts live in the Sieve home.
-pub const SCRIPTS_DIR: &str = "sieve";
+/// Where a user's scripts are, beside the active link (the store's layout).
+pub const SCRIPTS_DIR: &str = ferrymail_sieve::store::SCRIPT_DIR;
 /// `duplicate` without `:seconds` (Pigeonhole's `sieve_duplicate_default_period`).
 pub const DUPLICATE_DEFAULT_PERIOD: u64 = 14 * 86_400;
 
@@ -99,19 +99,15 @@ fn active_script(path: &Path, owner: &str) -> Result<Option<String>, DeliveryErr
     let dir = path.parent().unwrap_or(Path::new("."));
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
-            let target = std::fs::read_link(path)
-                .map_err(|e| DeliveryError::io(format!("readlink {}", path.display()), e))?;
-            let mut parts = target.components();
-            let inside = matches!(parts.next(), Some(Component::Normal(d)) if d == SCRIPTS_DIR)
-                && matches!(parts.next(), Some(Component::Normal(_)))
-                && parts.next().is_none();
-            if !inside {
+            // The link's reading is the script store's: the one place that knows its shape.
+            let target = ferrymail_sieve::store::follow_active_link(path);
+            if target == path {
                 return Err(DeliveryError::Internal(format!(
                     "{} points outside {SCRIPTS_DIR}/",
                     path.display()
                 )));
             }
-            read_user_file(&dir.join(target))
+            read_user_file(&target)
         }
         Ok(_) => read_user_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -47,6 +47,8 @@ pub struct DevArgs {
     pub pop3_port: u16,
     #[arg(long, default_value_t = 2995)]
     pub pop3s_port: u16,
+    #[arg(long, default_value_t = 24190)]
+    pub managesieve_port: u16,
     /// Directory holding the daemon binaries (default: the one mailctl is in).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
@@ -62,6 +64,7 @@ pub const DAEMONS: &[&str] = &[
     "mta-smtpd",
     "imapd",
     "pop3d",
+    "managesieved",
 ];
 
 pub fn run(args: DevArgs) -> ExitCode {
@@ -90,6 +93,7 @@ pub fn run(args: DevArgs) -> ExitCode {
             imaps: args.imaps_port,
             pop3: args.pop3_port,
             pop3s: args.pop3s_port,
+            managesieve: args.managesieve_port,
         },
     };
     let env = match ferrymail_dev::prepare(&opts) {
@@ -132,6 +136,7 @@ fn print_summary(env: &DevEnv) {
         "  POP3:        {a}:{} (STLS), {a}:{} (TLS)",
         p.pop3, p.pop3s
     );
+    println!("  ManageSieve: {a}:{} (STARTTLS)", p.managesieve);
     for (login, password) in &env.users {
         println!("  login:       {login} / {password}");
     }

@@ -102,6 +102,7 @@ pub fn run(config_path: &Path, json_out: bool) -> ExitCode {
         .map(|l| ("mta-smtpd", l))
         .chain(c.imapd.listeners.iter().map(|l| ("imapd", l)))
         .chain(c.pop3d.listeners.iter().map(|l| ("pop3d", l)))
+        .chain(c.managesieve.listeners.iter().map(|l| ("managesieved", l)))
         .collect();
     let sockets = [
         ("local-delivery", "lmtp", c.lmtp_socket()),

@@ -33,6 +33,7 @@ fn port_args() -> Vec<String> {
         "--imaps-port",
         "--pop3-port",
         "--pop3s-port",
+        "--managesieve-port",
     ]
     .iter()
     .flat_map(|flag| {
@@ -228,6 +229,7 @@ fn dev_starts_and_stops_the_suite() {
         "local-delivery",
         "imapd",
         "pop3d",
+        "managesieved",
     ] {
         assert!(
             seen.iter().any(|l| l.contains(daemon)),

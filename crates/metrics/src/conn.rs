@@ -16,6 +16,7 @@ pub enum Protocol {
     Imap,
     Pop3,
     Lmtp,
+    ManageSieve,
 }
 
 impl Protocol {
@@ -25,6 +26,7 @@ impl Protocol {
             Protocol::Imap => "imap",
             Protocol::Pop3 => "pop3",
             Protocol::Lmtp => "lmtp",
+            Protocol::ManageSieve => "managesieve",
         }
     }
 

@@ -23,6 +23,7 @@ pub fn protocol(role: Role) -> Protocol {
         Role::Mx | Role::Submission | Role::Submissions => Protocol::Smtp,
         Role::Imap | Role::Imaps => Protocol::Imap,
         Role::Pop3 | Role::Pop3s => Protocol::Pop3,
+        Role::Managesieve => Protocol::ManageSieve,
     }
 }
 

@@ -13,13 +13,16 @@
 //! local-delivery parses the user's script with [`Script::parse_limited`] and runs it with
 //! [`Script::evaluate_limited`] within its configured [`Limits`]; any error there means "keep"
 //! plus a logged error, never a lost message.
-//! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own.
+//! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own. The
+//! one exception is [`store`], the users' script files (Pigeonhole's layout), kept here so
+//! the ManageSieve server and local-delivery share its path rules.
 
 mod ext;
 mod interp;
 mod lexer;
 mod limits;
 mod parser;
+pub mod store;
 
 pub use ext::duplicate::DuplicateKey;
 pub use ext::editheader::HeaderEdit;

@@ -41,6 +41,7 @@ pub fn test_address(spec: &SocketSpec, config: &Config) -> Result<Listen, String
                 .iter()
                 .chain(&config.imapd.listeners)
                 .chain(&config.pop3d.listeners)
+                .chain(&config.managesieve.listeners)
                 .find(|l| l.fd_name() == spec.fd_name)
                 .ok_or_else(|| {
                     format!(

@@ -52,21 +52,23 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// The daemons, by binary name.
-pub const DAEMONS: [&str; 5] = [
+pub const DAEMONS: [&str; 6] = [
     "mta-smtpd",
     "queue-runner",
     "local-delivery",
     "imapd",
     "pop3d",
+    "managesieved",
 ];
 
 /// Everything `deploy/install.sh` installs from the target directory.
-pub const BINARIES: [&str; 7] = [
+pub const BINARIES: [&str; 8] = [
     "mta-smtpd",
     "queue-runner",
     "local-delivery",
     "imapd",
     "pop3d",
+    "managesieved",
     "mailctl",
     "sendmail",
 ];

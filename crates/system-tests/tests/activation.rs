@@ -19,12 +19,13 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(45);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// Start order: consumers of a socket after its owner, as the units' sockets make irrelevant
 /// under systemd but a harness without a backlog-holding manager still prefers.
-const ORDER: [&str; 5] = [
+const ORDER: [&str; 6] = [
     "ferrymail-delivery.service",
     "ferrymail-queue.service",
     "ferrymail-smtpd.service",
     "ferrymail-imapd.service",
     "ferrymail-pop3d.service",
+    "ferrymail-managesieved.service",
 ];
 
 /// An environment whose load can log in over plain loopback connections.
@@ -405,6 +406,7 @@ fn systemd_socket_activate_starts_each_daemon() {
             "mta-smtpd" | "local-delivery" => "220",
             "imapd" => "* OK",
             "pop3d" => "+OK",
+            "managesieved" => "\"IMPLEMENTATION\"",
             // The control socket answers requests, it sends no greeting.
             _ => "",
         };

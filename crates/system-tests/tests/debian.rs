@@ -12,12 +12,13 @@ use std::time::Duration;
 use ferrymail_system_tests::units;
 use ferrymail_system_tests::{install_sh, require_tool, run, stub_binaries, workspace_root};
 
-const DAEMON_PACKAGES: [(&str, &str); 5] = [
+const DAEMON_PACKAGES: [(&str, &str); 6] = [
     ("ferrymail-smtpd", "ferrymail-smtpd.service"),
     ("ferrymail-queue", "ferrymail-queue.service"),
     ("ferrymail-delivery", "ferrymail-delivery.service"),
     ("ferrymail-imapd", "ferrymail-imapd.service"),
     ("ferrymail-pop3d", "ferrymail-pop3d.service"),
+    ("ferrymail-managesieved", "ferrymail-managesieved.service"),
 ];
 
 fn version() -> String {
@@ -287,6 +288,7 @@ fn dpkg_install_then_run_the_installed_daemons() {
     c.delivery.user = defaults.delivery.user.clone();
     c.imapd.user = defaults.imapd.user.clone();
     c.pop3d.user = defaults.pop3d.user.clone();
+    c.managesieve.user = defaults.managesieve.user.clone();
     c.imapd.limits.plaintext_auth_on_loopback = true;
     env.save_config().unwrap();
     // What the admin does for the certificate (public), the key and the password hashes
@@ -306,9 +308,16 @@ fn dpkg_install_then_run_the_installed_daemons() {
     .unwrap();
     let mut order = services.clone();
     order.sort_by_key(|s| {
-        ["delivery", "queue", "smtpd", "imapd", "pop3d"]
-            .iter()
-            .position(|n| s.name().contains(n))
+        [
+            "delivery",
+            "queue",
+            "smtpd",
+            "imapd",
+            "pop3d",
+            "managesieved",
+        ]
+        .iter()
+        .position(|n| s.name().contains(n))
     });
     let mut running = Vec::new();
     for spec in order {

@@ -14,7 +14,7 @@ use ferrymail_dev::{built_bin, prepare, DevEnv, DevOptions, Ports};
 use ferrymail_system_tests::DAEMONS;
 
 /// The daemons with a TLS server side.
-const TLS_DAEMONS: [&str; 3] = ["mta-smtpd", "imapd", "pop3d"];
+const TLS_DAEMONS: [&str; 4] = ["mta-smtpd", "imapd", "pop3d", "managesieved"];
 const EX_CONFIG: i32 = 78;
 const EX_CANTCREAT: i32 = 73;
 /// Start-up failures are immediate; a daemon still running after this has started.
@@ -146,6 +146,7 @@ fn a_run_as_user_that_does_not_exist_is_exit_78_everywhere() {
         &mut config.delivery.user,
         &mut config.imapd.user,
         &mut config.pop3d.user,
+        &mut config.managesieve.user,
     ] {
         *user = "ferrymail-no-such-user".into();
     }
@@ -165,6 +166,7 @@ fn a_socket_that_cannot_be_had_is_exit_73_everywhere() {
         &config.smtpd.listeners,
         &config.imapd.listeners,
         &config.pop3d.listeners,
+        &config.managesieve.listeners,
     ]
     .into_iter()
     .flatten()

@@ -40,6 +40,7 @@ fn expected_tree(sendmail_mode: &str) -> BTreeMap<String, String> {
         "local-delivery",
         "imapd",
         "pop3d",
+        "managesieved",
     ] {
         e.insert(format!("usr/libexec/ferrymail/{d}"), "755".to_owned());
     }

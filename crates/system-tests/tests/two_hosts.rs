@@ -158,7 +158,7 @@ fn loopback_ports() -> (Ports, Ports) {
         })
         .expect("no port free on both 127.0.0.2 and 127.0.0.3 after 100 tries");
     let mut host = |ip: [u8; 4]| {
-        let mut p = [0u16; 6];
+        let mut p = [0u16; 7];
         for slot in &mut p {
             let l = bind(ip, 0).expect("no free port on a loopback address");
             *slot = port_of(&l);
@@ -172,6 +172,7 @@ fn loopback_ports() -> (Ports, Ports) {
             imaps: p[3],
             pop3: p[4],
             pop3s: p[5],
+            managesieve: p[6],
         }
     };
     (host(A_IP), host(B_IP))

@@ -55,6 +55,10 @@ fn sockets_match_the_config_listeners_and_socket_paths() {
         ("ferrymail-smtpd.service", &config.smtpd.listeners),
         ("ferrymail-imapd.service", &config.imapd.listeners),
         ("ferrymail-pop3d.service", &config.pop3d.listeners),
+        (
+            "ferrymail-managesieved.service",
+            &config.managesieve.listeners,
+        ),
     ];
     for (svc, listeners) in expect_tcp {
         let s = service(&all, svc);
@@ -121,6 +125,11 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
         ),
         ("ferrymail-imapd.service", "imapd", &config.imapd.user),
         ("ferrymail-pop3d.service", "pop3d", &config.pop3d.user),
+        (
+            "ferrymail-managesieved.service",
+            "managesieved",
+            &config.managesieve.user,
+        ),
     ];
     assert_eq!(all.len(), expect.len());
     for (name, bin, user) in expect {
@@ -272,7 +281,7 @@ fn security_scores_are_low_and_recorded_in_the_docs() {
     let dir = tempfile::tempdir().unwrap();
     let unit_dir = install_for_verify(dir.path());
     let scores = security_scores(&tool, &unit_dir);
-    assert_eq!(scores.len(), 5);
+    assert_eq!(scores.len(), 6);
     let doc = std::fs::read_to_string(workspace_root().join("docs/operations.md")).unwrap();
     for (unit, score) in &scores {
         let value: f64 = score.parse().unwrap();

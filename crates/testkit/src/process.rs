@@ -8,17 +8,22 @@ use std::process::{Command, Output, Stdio};
 /// The path of the third-party program `name`; fails the test, naming the Debian `package`
 /// that provides it, when it is not installed (every such package is in `.ci/packages`).
 pub fn required_tool(name: &str, package: &str) -> PathBuf {
+    find_tool(name).unwrap_or_else(|| {
+        panic!(
+            "`{name}` is not installed: install the Debian package `{package}` (listed in .ci/packages)"
+        )
+    })
+}
+
+/// The path of the program `name` as the shell finds it, if installed.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     let found = Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {name}"))
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    assert!(
-        !found.is_empty(),
-        "`{name}` is not installed: install the Debian package `{package}` (listed in .ci/packages)"
-    );
-    PathBuf::from(found)
+    (!found.is_empty()).then(|| PathBuf::from(found))
 }
 
 /// `python3 -c script args…`; fails the test (with Python's stderr) unless it succeeds, and

@@ -1,7 +1,7 @@
 //! From the daemons' config to the user database, and from an account to its mailbox: the two
 //! answers local-delivery, pop3d, imapd, mta-smtpd and mailctl must agree on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferrymail_config::{Config, UnixMailbox};
 
@@ -65,6 +65,22 @@ impl Account {
                 UnixMailbox::Maildir => MailboxLocation::Maildir(u.home.join("Maildir")),
                 UnixMailbox::Mbox => MailboxLocation::Mbox(c.delivery.mbox_dir.join(&u.name)),
             },
+        }
+    }
+
+    /// The account's Sieve home, where its scripts live (`sieve/<name>.sieve`, the active one
+    /// linked from `.dovecot.sieve`, Pigeonhole's layout): a virtual user's home when the
+    /// passwd-file gives one, else the directory holding its mailbox; a Unix account's home.
+    /// local-delivery and managesieved both ask here, so they always agree.
+    pub fn sieve_home(&self, c: &Config) -> PathBuf {
+        match self {
+            Account::Virtual(v) => match (&v.home, self.mailbox(c)) {
+                (Some(h), _) => h.clone(),
+                (None, MailboxLocation::Maildir(p)) | (None, MailboxLocation::Mbox(p)) => {
+                    p.parent().map(Path::to_owned).unwrap_or(p)
+                }
+            },
+            Account::Unix(u) => u.home.clone(),
         }
     }
 }
