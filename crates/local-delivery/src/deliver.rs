@@ -564,14 +564,7 @@ mod tests {
         .unwrap();
         let j = job(dir.path(), Some(script));
         run(&j, b"X-Drop: a\r\nSubject: x\r\n\r\nX-Drop: body\r\n").unwrap();
-        let new = dir.path().join("Maildir/new");
-        let file = std::fs::read_dir(&new)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        let text = String::from_utf8(std::fs::read(file).unwrap()).unwrap();
+        let (_, text) = only_message(&dir.path().join("Maildir/new"));
         assert!(
             text.ends_with("X-Sieved: 1\r\nSubject: x\r\n\r\nX-Drop: body\r\n"),
             "{text}"
@@ -606,19 +599,23 @@ mod tests {
         let d = run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap();
         assert_eq!(d.stored, ["Made"]);
         assert_eq!(counts(dir.path(), "Made"), (0, 1));
-        let made = dir.path().join("Maildir/.Made/cur");
-        let file = std::fs::read_dir(&made)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        assert!(file.to_string_lossy().ends_with(":2,S"), "{file:?}");
-        let text = String::from_utf8(std::fs::read(file).unwrap()).unwrap();
+        let (file, text) = only_message(&dir.path().join("Maildir/.Made/cur"));
+        assert!(file.ends_with(":2,S"), "{file}");
         assert!(
             text.contains("X-User: 2\r\nX-Site: 1\r\nSubject: x\r\n"),
             "{text}"
         );
+    }
+
+    /// The name and text of the one message file in `dir`.
+    fn only_message(dir: &Path) -> (String, String) {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = String::from_utf8(std::fs::read(&files[0]).unwrap()).unwrap();
+        (files[0].to_string_lossy().into_owned(), text)
     }
 
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";
