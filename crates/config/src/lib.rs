@@ -21,6 +21,7 @@ mod milter;
 mod mta_sts;
 mod rate;
 mod screen;
+mod sieve;
 mod spam;
 mod tls_policy;
 mod tls_rpt;
@@ -31,6 +32,7 @@ pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, M
 pub use mta_sts::MtaSts;
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
+pub use sieve::Sieve;
 pub use spam::parse_spam_header;
 pub use tls_policy::TlsPolicy;
 pub use tls_rpt::TlsRpt;
@@ -592,8 +594,11 @@ pub struct Delivery {
     /// Header fields that are a spam verdict, `Field-Name: value` (name and value compared
     /// without case, the value trimmed; only the message's top-level header).
     pub spam_headers: Vec<String>,
+    /// `[delivery.sieve]`: limits of a Sieve run and the spam score header.
+    #[serde(default)]
+    pub sieve: Sieve,
     // Sieve at delivery: vacation replies, includes, duplicate tracking, site scripts. Kept
-    // together; the language's own limits live elsewhere.
+    // together; the language's own limits (include depth among them) are `[delivery.sieve]`.
     /// Most vacation replies one user sends in 24 hours, all senders together; 0 = none.
     pub vacation_max_replies_per_day: u32,
     /// Shortest period between two replies to one sender a script may set with `:days` or
@@ -603,10 +608,6 @@ pub struct Delivery {
     /// Longest such period (longer ones are lowered to it).
     #[serde(with = "humantime_serde")]
     pub vacation_max_period: Duration,
-    /// Deepest chain of Sieve `include`s.
-    pub include_max_depth: usize,
-    /// Most scripts one delivery may include, all levels together.
-    pub include_max_scripts: usize,
     /// Most vacation and duplicate tracking entries kept per user (the oldest go first).
     pub duplicate_max_entries: usize,
     /// Site scripts run, in order, before the user's (Pigeonhole's `sieve_before`).
@@ -633,11 +634,10 @@ impl Default for Delivery {
             remembered_deliveries: 100_000,
             spam_folder: "Junk".into(),
             spam_headers: vec!["X-Spam: Yes".into(), "X-Spam-Flag: YES".into()],
+            sieve: Sieve::default(),
             vacation_max_replies_per_day: 100,
             vacation_min_period: Duration::from_secs(86_400),
             vacation_max_period: Duration::from_secs(60 * 86_400),
-            include_max_depth: 10,
-            include_max_scripts: 32,
             duplicate_max_entries: 10_000,
             sieve_before: Vec::new(),
             sieve_global_dir: PathBuf::new(),
@@ -1040,6 +1040,7 @@ impl Config {
             }
         }
         spam::check(&mut bad, &self.delivery);
+        sieve::check(&mut bad, &self.delivery.sieve);
         if self.delivery.max_delivered_to == 0 {
             bad("delivery.max_delivered_to", "must be at least 1".into());
         }

@@ -12,10 +12,12 @@ use ferrymail_maildir::{DeliverOptions, MailboxName, Maildir, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DeliveryError;
+use crate::header_edit;
 use crate::mbox;
 use crate::message;
 use crate::requeue::Requeue;
 use crate::sieve_env::{self, SieveSettings};
+use crate::sieve_flags;
 use crate::spam;
 use ferrymail_sieve::Action;
 
@@ -38,7 +40,7 @@ pub enum Target {
 }
 
 /// Settings from the config that a delivery needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub create_maildirs: bool,
     pub quota_action: QuotaAction,
@@ -53,7 +55,7 @@ pub struct Settings {
 }
 
 /// One delivery to one account (or alias file/pipe target).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// For logs: the account login or the alias target.
     pub owner: String,
@@ -220,9 +222,14 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
 
     let tracking = keep_local.then(|| sieve_env::open_tracking(job)).flatten();
     let decision = keep_local.then(|| sieve_env::decide(job, msg, tracking.as_ref()));
-    let (actions, implicit_keep) = match &decision {
-        Some(d) => (d.actions.clone(), d.implicit_keep),
-        None => (Vec::new(), true),
+    let (actions, implicit_keep, create, edits) = match &decision {
+        Some(d) => (
+            d.actions.clone(),
+            d.implicit_keep,
+            d.create.as_slice(),
+            d.header_edits.as_slice(),
+        ),
+        None => (Vec::new(), true, &[][..], &[][..]),
     };
     // RFC 5429: a refused message goes nowhere; `ereject` becomes this recipient's 550.
     if let Some(r) = actions.iter().find_map(|a| match a {
@@ -236,6 +243,14 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         done.rejected = true;
         return Ok(done);
     }
+    // Every copy, stored or redirected, carries the script's header edits.
+    let edited;
+    let msg = if edits.is_empty() {
+        msg
+    } else {
+        edited = header_edit::apply(msg, edits);
+        &edited[..]
+    };
     // A spam verdict moves only the keep nobody asked for: the script's own keep or fileinto
     // stands.
     let keep_folder = job.settings.spam_folder.as_ref().filter(|_| {
@@ -246,11 +261,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
             forwards.push(to.clone());
         }
     }
-    let stores: Vec<Option<String>> = actions
+    let stores: Vec<(Option<String>, &[String])> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Keep => Some(keep_folder.cloned()),
-            Action::FileInto(f) => Some(Some(f.clone())),
+            Action::Keep { flags } => Some((keep_folder.cloned(), flags.as_slice())),
+            Action::FileInto { mailbox, flags } => Some((Some(mailbox.clone()), flags.as_slice())),
             Action::Redirect(_) | Action::Vacation(_) | Action::Reject(_) => None,
         })
         .collect();
@@ -258,7 +273,7 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
         check_quota(job, msg.len() as u64 + trace.len() as u64)?;
     }
     let mut stored_inbox = false;
-    for folder in &stores {
+    for (folder, flags) in &stores {
         match &job.target {
             Target::Maildir(root) => {
                 let is_spam_folder = folder.is_some() && folder.as_ref() == keep_folder;
@@ -266,7 +281,10 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
                 let (md, name) = if is_spam_folder {
                     open_spam_folder(root, folder.as_deref(), job)?
                 } else {
-                    open_folder(root, folder.as_deref(), job, job.settings.create_maildirs)?
+                    // `fileinto :create` makes its folder even where folders are not made.
+                    let create = job.settings.create_maildirs
+                        || folder.as_ref().is_some_and(|f| create.contains(f));
+                    open_folder(root, folder.as_deref(), job, create)?
                 };
                 if name == "INBOX" {
                     if stored_inbox {
@@ -274,7 +292,11 @@ pub fn run(job: &Job, msg: &[u8]) -> Result<Delivered, DeliveryError> {
                     }
                     stored_inbox = true;
                 }
-                md.deliver(&[&trace, msg], DeliverOptions::default())?;
+                let opts = match sieve_flags::maildir_flags(flags, &job.owner) {
+                    Some(f) => DeliverOptions::default().with_flags(f),
+                    None => DeliverOptions::default(),
+                };
+                md.deliver(&[&trace, msg], opts)?;
                 done.stored.push(name);
             }
             Target::Mbox(path) => {
@@ -479,6 +501,121 @@ mod tests {
         assert_eq!(store.inbox().unwrap().list().unwrap().len(), 1);
         let sub = store.folder(&MailboxName::new("Sub").unwrap()).unwrap();
         assert_eq!(sub.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn fileinto_create_makes_a_missing_folder_where_folders_are_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require [\"fileinto\", \"mailbox\"];\n\
+             if mailboxexists \"New\" { fileinto \"Again\"; }\n\
+             fileinto :create \"New\"; fileinto \"Missing\";",
+        )
+        .unwrap();
+        let mut j = job(dir.path(), Some(script));
+        j.settings.create_maildirs = false;
+        Store::new(dir.path().join("Maildir"))
+            .ensure_inbox()
+            .unwrap();
+        assert_eq!(
+            run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap().stored,
+            ["New", "INBOX"]
+        );
+        // Now it exists: mailboxexists sees it, and :create leaves its message in place.
+        let d = run(&j, b"Subject: y\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["INBOX", "New"]);
+        assert_eq!(counts(dir.path(), "New"), (2, 2));
+    }
+
+    #[test]
+    fn sieve_flags_are_stored_as_maildir_info() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require [\"fileinto\", \"imap4flags\"]; addflag [\"\\\\Seen\", \"$label\"];\n\
+             fileinto :flags \"\\\\Flagged \\\\Answered\" \"Sub\"; keep;",
+        )
+        .unwrap();
+        let d = run(&job(dir.path(), Some(script)), b"Subject: x\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["Sub", "INBOX"]);
+        let names = |sub: &str| -> Vec<String> {
+            std::fs::read_dir(dir.path().join("Maildir").join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        let sub = names(".Sub/cur");
+        assert!(sub.len() == 1 && sub[0].ends_with(":2,FR"), "{sub:?}");
+        let inbox = names("cur");
+        assert!(inbox.len() == 1 && inbox[0].ends_with(":2,S"), "{inbox:?}");
+    }
+
+    #[test]
+    fn sieve_header_edits_are_in_the_stored_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sieve");
+        std::fs::write(
+            &script,
+            "require \"editheader\"; deleteheader \"x-drop\"; addheader \"X-Sieved\" \"1\";",
+        )
+        .unwrap();
+        let j = job(dir.path(), Some(script));
+        run(&j, b"X-Drop: a\r\nSubject: x\r\n\r\nX-Drop: body\r\n").unwrap();
+        let (_, text) = only_message(&dir.path().join("Maildir/new"));
+        assert!(
+            text.ends_with("X-Sieved: 1\r\nSubject: x\r\n\r\nX-Drop: body\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("X-Drop: a"));
+    }
+
+    #[test]
+    fn before_and_user_scripts_edits_flags_and_created_folders_all_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before.sieve");
+        std::fs::write(
+            &before,
+            "require [\"editheader\", \"imap4flags\"]; addheader \"X-Site\" \"1\"; addflag \"\\\\Flagged\";",
+        )
+        .unwrap();
+        let user = dir.path().join("s.sieve");
+        std::fs::write(
+            &user,
+            "require [\"fileinto\", \"mailbox\", \"editheader\", \"imap4flags\"];\n\
+             addheader \"X-User\" \"2\";\n\
+             if header :is \"X-Site\" \"1\" { fileinto :create :flags \"\\\\Seen\" \"Made\"; }",
+        )
+        .unwrap();
+        let mut j = job(dir.path(), Some(user));
+        j.sieve_home = Some(dir.path().to_path_buf());
+        j.settings.create_maildirs = false;
+        j.settings.sieve.before = vec![before];
+        Store::new(dir.path().join("Maildir"))
+            .ensure_inbox()
+            .unwrap();
+        let d = run(&j, b"Subject: x\r\n\r\nb\r\n").unwrap();
+        assert_eq!(d.stored, ["Made"]);
+        assert_eq!(counts(dir.path(), "Made"), (0, 1));
+        let (file, text) = only_message(&dir.path().join("Maildir/.Made/cur"));
+        assert!(file.ends_with(":2,S"), "{file}");
+        assert!(
+            text.contains("X-User: 2\r\nX-Site: 1\r\nSubject: x\r\n"),
+            "{text}"
+        );
+    }
+
+    /// The name and text of the one message file in `dir`.
+    fn only_message(dir: &Path) -> (String, String) {
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = String::from_utf8(std::fs::read(&files[0]).unwrap()).unwrap();
+        (files[0].to_string_lossy().into_owned(), text)
     }
 
     const SPAM: &[u8] = b"X-Spam: yes\r\nSubject: buy\r\n\r\nb\r\n";

@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod header_edit;
 pub mod helper;
 pub mod mbox;
 pub mod message;
@@ -28,6 +29,8 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod sieve_env;
+pub mod sieve_flags;
+pub mod sieve_view;
 pub mod spam;
 pub mod tracking;
 pub mod vacation;

@@ -8,20 +8,24 @@
 //! (`.dovecot.sieve`) pointing at one of them; without it a legacy `.sieve` file is read.
 //!
 //! Sequence (Pigeonhole's `sieve_before`): each script runs with the actions of the ones
-//! before it already taken; the next one runs only while the message is still kept (the
-//! implicit keep not cancelled, or an explicit `keep`). So a site script that files spam into
-//! Junk ends the sequence, and the user's script never sees that message.
+//! before it already taken, and sees the message with their header edits; the next one runs
+//! only while the message is still kept (the implicit keep not cancelled, or an explicit
+//! `keep`). So a site script that files spam into Junk ends the sequence, and the user's
+//! script never sees that message.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrymail_sieve::{Action, DuplicateKey, Facts, IncludeLimits, MessageView, Script};
+use ferrymail_sieve::{Action, DuplicateKey, Facts, HeaderEdit, Script};
 use serde::{Deserialize, Serialize};
 
-use crate::deliver::{read_user_file, Job};
+use crate::deliver::{read_user_file, Job, Target};
 use crate::error::DeliveryError;
+use crate::header_edit;
 use crate::message;
 use crate::requeue::Requeue;
+use crate::sieve_view::{self, DeliveryView};
 use crate::tracking::{Kind, Tracking};
 use crate::vacation;
 
@@ -33,12 +37,13 @@ pub const SCRIPTS_DIR: &str = ferrymail_sieve::store::SCRIPT_DIR;
 pub const DUPLICATE_DEFAULT_PERIOD: u64 = 14 * 86_400;
 
 /// The Sieve settings of `[delivery]` a job carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SieveSettings {
+    /// `[delivery.sieve]`: the bounds of a script run and the spam score header.
+    pub language: ferrymail_config::Sieve,
     pub vacation_max_replies_per_day: u32,
     pub vacation_min_period: u64,
     pub vacation_max_period: u64,
-    pub include: (usize, usize),
     pub max_tracking_entries: usize,
     pub before: Vec<PathBuf>,
     pub global_dir: Option<PathBuf>,
@@ -47,10 +52,10 @@ pub struct SieveSettings {
 impl SieveSettings {
     pub fn from_config(d: &ferrymail_config::Delivery) -> SieveSettings {
         SieveSettings {
+            language: d.sieve.clone(),
             vacation_max_replies_per_day: d.vacation_max_replies_per_day,
             vacation_min_period: d.vacation_min_period.as_secs(),
             vacation_max_period: d.vacation_max_period.as_secs(),
-            include: (d.include_max_depth, d.include_max_scripts),
             max_tracking_entries: d.duplicate_max_entries,
             before: d.sieve_before.clone(),
             global_dir: Some(d.sieve_global_dir.clone()).filter(|p| !p.as_os_str().is_empty()),
@@ -69,53 +74,14 @@ pub struct Decision {
     pub actions: Vec<Action>,
     /// The keep among `actions` is nobody's explicit choice (a spam verdict may move it).
     pub implicit_keep: bool,
+    /// Folders `fileinto :create` asked for, all scripts together.
+    pub create: Vec<String>,
+    /// Header edits for every delivered copy, in the order the scripts made them.
+    pub header_edits: Vec<HeaderEdit>,
     duplicates: Vec<DuplicateKey>,
 }
 
-/// The message and the user's store, as the scripts see them.
-struct Env<'a> {
-    facts: Facts<'a>,
-    home: Option<&'a Path>,
-    global_dir: Option<&'a Path>,
-    tracking: Option<&'a Tracking>,
-    now: u64,
-    limits: IncludeLimits,
-}
-
-impl MessageView for Env<'_> {
-    fn header(&self, name: &str) -> Vec<String> {
-        self.facts.header(name)
-    }
-    fn envelope_from(&self) -> &str {
-        self.facts.from
-    }
-    fn envelope_to(&self) -> &str {
-        self.facts.to
-    }
-    fn size(&self) -> u64 {
-        self.facts.size
-    }
-    fn duplicate_seen(&self, key: &DuplicateKey) -> bool {
-        self.tracking
-            .is_some_and(|t| t.seen(Kind::Duplicate, &duplicate_key(key), self.now))
-    }
-    fn script(&self, name: &str, global: bool) -> Result<Option<String>, String> {
-        let dir = if global {
-            self.global_dir.map(Path::to_owned)
-        } else {
-            self.home.map(|h| h.join(SCRIPTS_DIR))
-        };
-        match dir {
-            Some(d) => read_user_file(&d.join(format!("{name}.sieve"))).map_err(|e| e.to_string()),
-            None => Ok(None),
-        }
-    }
-    fn include_limits(&self) -> IncludeLimits {
-        self.limits
-    }
-}
-
-fn duplicate_key(k: &DuplicateKey) -> String {
+pub(crate) fn duplicate_key(k: &DuplicateKey) -> String {
     format!("{}\0{}", k.handle, k.id)
 }
 
@@ -162,24 +128,9 @@ fn active_script(path: &Path, owner: &str) -> Result<Option<String>, DeliveryErr
 /// Runs the before-scripts and the user's script. Any failure of a script means that
 /// script kept the message (RFC 5228 §2.10.6): mail is never lost to a broken filter.
 pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
-    let headers = message::headers(msg);
     let s = &job.settings.sieve;
-    let env = Env {
-        facts: Facts {
-            headers: &headers,
-            from: job.sender.as_deref().unwrap_or(""),
-            to: &job.recipient,
-            size: msg.len() as u64,
-        },
-        home: job.sieve_home.as_deref(),
-        global_dir: s.global_dir.as_deref(),
-        tracking,
-        now: now(),
-        limits: IncludeLimits {
-            max_depth: s.include.0,
-            max_scripts: s.include.1,
-        },
-    };
+    let now = now();
+    let limits = sieve_view::limits(&s.language);
     let mut scripts: Vec<(String, Option<String>)> = Vec::new();
     if job.sieve_home.is_some() {
         for p in &s.before {
@@ -198,12 +149,37 @@ pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
     let mut d = Decision {
         actions: Vec::new(),
         implicit_keep: true,
+        create: Vec::new(),
+        header_edits: Vec::new(),
         duplicates: Vec::new(),
     };
-    let mut keep = true;
+    // The keep the last script took (with its flags), if it kept the message.
+    let mut keep = Some(Action::keep());
+    // Each script sees the message as the header edits of the ones before it left it.
+    let mut current = Cow::Borrowed(msg);
     for (name, text) in scripts {
         let Some(text) = text else { continue };
-        let outcome = Script::parse(&text).and_then(|sc| sc.evaluate(&env));
+        let headers = message::headers(&current);
+        let view = DeliveryView {
+            facts: Facts {
+                headers: &headers,
+                from: job.sender.as_deref().unwrap_or(""),
+                to: &job.recipient,
+                size: current.len() as u64,
+            },
+            maildir: match &job.target {
+                Target::Maildir(root) => Some(root),
+                _ => None,
+            },
+            message: &current,
+            spam_score: sieve_view::spam_score(&headers, &job.settings),
+            home: job.sieve_home.as_deref(),
+            global_dir: s.global_dir.as_deref(),
+            tracking,
+            now,
+        };
+        let outcome = Script::parse_limited(&text, &limits)
+            .and_then(|sc| sc.evaluate_limited(&view, &limits));
         let o = match outcome {
             Ok(o) => o,
             Err(e) => {
@@ -211,21 +187,26 @@ pub fn decide(job: &Job, msg: &[u8], tracking: Option<&Tracking>) -> Decision {
                 continue;
             }
         };
-        keep = o.actions.contains(&Action::Keep);
+        keep = None;
         d.implicit_keep = o.implicit_keep;
         for a in o.actions {
-            if a != Action::Keep && !d.actions.contains(&a) {
+            if matches!(a, Action::Keep { .. }) {
+                keep = Some(a);
+            } else if !d.actions.contains(&a) {
                 d.actions.push(a);
             }
         }
+        d.create.extend(o.create);
+        if !o.header_edits.is_empty() {
+            current = Cow::Owned(header_edit::apply(&current, &o.header_edits));
+        }
+        d.header_edits.extend(o.header_edits);
         d.duplicates.extend(o.duplicates);
-        if !keep {
+        if keep.is_none() {
             break;
         }
     }
-    if keep {
-        d.actions.push(Action::Keep);
-    }
+    d.actions.extend(keep);
     d
 }
 

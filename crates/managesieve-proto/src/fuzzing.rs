@@ -22,6 +22,7 @@ pub fn config(tls_available: bool) -> SessionConfig {
         starttls_available: tls_available,
         plaintext_auth_ok: false,
         max_auth_failures: 3,
+        max_redirects: ferrymail_sieve::Limits::default().max_redirects,
         login_key: |s| s.to_lowercase(),
     }
 }

@@ -26,6 +26,8 @@ pub struct SessionConfig {
     pub max_auth_failures: u32,
     /// The user database's login normalisation, for the SASL authorization rule.
     pub login_key: fn(&str) -> String,
+    /// The `MAXREDIRECTS` capability: delivery's `[delivery.sieve] max_redirects`.
+    pub max_redirects: usize,
 }
 
 /// What the connection does after sending [`Step::reply`].
@@ -122,7 +124,7 @@ impl Session {
             sasl,
             sieve: ferrymail_sieve::CAPABILITIES.to_vec(),
             starttls: self.config.starttls_available && !self.tls,
-            max_redirects: ferrymail_sieve::MAX_REDIRECTS,
+            max_redirects: self.config.max_redirects,
             owner: self.user().map(str::to_owned),
         }
     }

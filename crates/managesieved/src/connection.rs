@@ -83,6 +83,7 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
             plaintext_auth_ok: cfg.limits.plaintext_auth_on_loopback && info.is_loopback(),
             max_auth_failures: cfg.limits.max_auth_failures.max(1),
             login_key: ferrymail_users::login_key,
+            max_redirects: ctx.config.delivery.sieve.max_redirects,
         },
         false,
     );

@@ -26,11 +26,9 @@ pub struct Spanned {
     pub line: usize,
 }
 
-/// Longest script accepted, so a hostile file cannot make delivery slow.
-pub const MAX_SCRIPT: usize = 256 * 1024;
-
-pub fn tokenize(src: &str) -> Result<Vec<Spanned>, SieveError> {
-    if src.len() > MAX_SCRIPT {
+/// `max_script` bytes at most, so a hostile file cannot make delivery slow.
+pub fn tokenize(src: &str, max_script: usize) -> Result<Vec<Spanned>, SieveError> {
+    if src.len() > max_script {
         return Err(SieveError::Parse {
             line: 1,
             msg: "script too large".into(),

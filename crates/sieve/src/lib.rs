@@ -1,11 +1,18 @@
-//! A sans-IO Sieve (RFC 5228) subset for per-user filtering: `require`, `if`/`elsif`/`else`,
+//! A sans-IO Sieve (RFC 5228) for per-user filtering: `require`, `if`/`elsif`/`else`,
 //! `header`, `address`, `envelope`, `exists`, `size`, `allof`/`anyof`/`not`, `true`/`false`,
 //! `:is`/`:contains`/`:matches` with the `i;ascii-casemap` and `i;octet` comparators, and the
-//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`; and the extensions in `ext`:
-//! `vacation` with `vacation-seconds`, `reject`/`ereject`, `include`/`return`, `duplicate`.
+//! actions `fileinto`, `keep`, `discard`, `redirect`, `stop`; and the extensions in
+//! [`CAPABILITIES`], one module each under `ext/`: variables (RFC 5229), subaddress (5233),
+//! relational and `i;ascii-numeric` (5231, 4790), copy (3894), mailbox (5490), imap4flags
+//! (5232), body (5173), spamtest/spamtestplus/virustest (5235), date and index (5260),
+//! editheader (5293), vacation with vacation-seconds (5230, 6131), reject/ereject (5429),
+//! include/return (6609), duplicate (7352).
+//! What the script needs beyond the header fields (folders, body, scores, clock) it asks the
+//! [`MessageView`].
 //!
-//! local-delivery parses the user's script with [`Script::parse`] and runs it with
-//! [`Script::run`]; any error there means "keep" plus a logged error, never a lost message.
+//! local-delivery parses the user's script with [`Script::parse_limited`] and runs it with
+//! [`Script::evaluate_limited`] within its configured [`Limits`]; any error there means "keep"
+//! plus a logged error, never a lost message.
 //! Plain code over strings: no I/O, so the language is unit-tested and fuzzed on its own. The
 //! one exception is [`store`], the users' script files (Pigeonhole's layout), kept here so
 //! the ManageSieve server and local-delivery share its path rules.
@@ -13,14 +20,16 @@
 mod ext;
 mod interp;
 mod lexer;
+mod limits;
 mod parser;
 pub mod store;
 
 pub use ext::duplicate::DuplicateKey;
-pub use ext::include::IncludeLimits;
+pub use ext::editheader::HeaderEdit;
 pub use ext::reject::Reject;
 pub use ext::vacation::{Period, Vacation};
-pub use interp::{addresses, Action, Facts, MessageView, MAX_ACTIONS, MAX_REDIRECTS};
+pub use interp::{addresses, Action, Facts, MessageView};
+pub use limits::Limits;
 pub use parser::CAPABILITIES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,13 +44,22 @@ pub enum SieveError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
     commands: Vec<parser::Command>,
+    /// `require "variables"`: strings are expanded (RFC 5229 §3) only then.
+    variables: bool,
 }
 
 impl Script {
     pub fn parse(src: &str) -> Result<Script, SieveError> {
-        let toks = lexer::tokenize(src)?;
+        Script::parse_limited(src, &Limits::default())
+    }
+
+    /// Parses a script of at most `limits.max_script_bytes`.
+    pub fn parse_limited(src: &str, limits: &Limits) -> Result<Script, SieveError> {
+        let toks = lexer::tokenize(src, limits.max_script_bytes)?;
+        let (commands, required) = parser::parse(&toks)?;
         Ok(Script {
-            commands: parser::parse(&toks)?,
+            commands,
+            variables: required.iter().any(|r| r == "variables"),
         })
     }
 
@@ -52,12 +70,16 @@ impl Script {
 
     /// The actions, and whether the keep among them is only the implicit one.
     pub fn evaluate<M: MessageView>(&self, msg: &M) -> Result<Outcome, SieveError> {
-        let r = interp::run(&self.commands, msg)?;
-        Ok(Outcome {
-            actions: r.actions,
-            implicit_keep: r.implicit_keep,
-            duplicates: r.duplicates,
-        })
+        self.evaluate_limited(msg, &Limits::default())
+    }
+
+    /// [`Script::evaluate`] within `limits`; exceeding one is a [`SieveError::Runtime`].
+    pub fn evaluate_limited<M: MessageView>(
+        &self,
+        msg: &M,
+        limits: &Limits,
+    ) -> Result<Outcome, SieveError> {
+        interp::run(&self.commands, self.variables, msg, limits)
     }
 }
 
@@ -68,6 +90,10 @@ pub struct Outcome {
     /// No action cancelled the implicit keep (RFC 5228 §2.10.2), so the `Keep` in `actions`
     /// is not the script's own: delivery may send it elsewhere (a spam verdict).
     pub implicit_keep: bool,
+    /// Folders `fileinto :create` (RFC 5490) asked for: made when missing, never replaced.
+    pub create: Vec<String>,
+    /// Header changes (RFC 5293) for the delivered copies, in order.
+    pub header_edits: Vec<HeaderEdit>,
     /// The `duplicate` tests' keys: delivery records them once the message is delivered
     /// (RFC 7352 §3), so a failed delivery's retry is not taken for a duplicate.
     pub duplicates: Vec<DuplicateKey>,
@@ -98,13 +124,16 @@ mod tests {
     }
 
     fn file(f: &str) -> Vec<Action> {
-        vec![Action::FileInto(f.into())]
+        vec![Action::fileinto(f)]
     }
 
     #[test]
     fn empty_script_keeps() {
-        assert_eq!(run("").unwrap(), vec![Action::Keep]);
-        assert_eq!(run("# nothing\n/* at all */").unwrap(), vec![Action::Keep]);
+        assert_eq!(run("").unwrap(), vec![Action::keep()]);
+        assert_eq!(
+            run("# nothing\n/* at all */").unwrap(),
+            vec![Action::keep()]
+        );
     }
 
     #[test]
@@ -126,7 +155,7 @@ mod tests {
             ),
         ] {
             let src = format!("require \"fileinto\";\nif {test} {{ fileinto \"X\"; }}");
-            let want = if hit { file("X") } else { vec![Action::Keep] };
+            let want = if hit { file("X") } else { vec![Action::keep()] };
             assert_eq!(run(&src).unwrap(), want, "{test}");
         }
     }
@@ -153,7 +182,7 @@ mod tests {
         ] {
             let src =
                 format!("require [\"fileinto\", \"envelope\"];\nif {test} {{ fileinto \"X\"; }}");
-            let want = if hit { file("X") } else { vec![Action::Keep] };
+            let want = if hit { file("X") } else { vec![Action::keep()] };
             assert_eq!(run(&src).unwrap(), want, "{test}");
         }
     }
@@ -168,7 +197,7 @@ mod tests {
             fileinto "D";"#;
         assert_eq!(
             run(src).unwrap(),
-            vec![Action::FileInto("B".into()), Action::Keep]
+            vec![Action::fileinto("B"), Action::keep()]
         );
         assert_eq!(run("discard;").unwrap(), vec![]);
         assert_eq!(
@@ -177,7 +206,7 @@ mod tests {
         );
         assert_eq!(
             run(r#"if false { discard; } else { keep; }"#).unwrap(),
-            vec![Action::Keep]
+            vec![Action::keep()]
         );
         let text = "require \"fileinto\";\nfileinto text:\nMulti\n.\n;";
         assert_eq!(run(text).unwrap(), file("Multi\r\n"));
@@ -209,7 +238,7 @@ mod tests {
             run(r#"redirect "not an address";"#),
             Err(SieveError::Runtime(_))
         ));
-        let many: String = (0..=MAX_REDIRECTS)
+        let many: String = (0..=Limits::default().max_redirects)
             .map(|i| format!("redirect \"u{i}@x.test\";"))
             .collect();
         assert!(matches!(run(&many), Err(SieveError::Runtime(_))));
@@ -231,7 +260,7 @@ mod tests {
             "require \"fileinto\"; if header :matches \"subject\" \"{}x\" {{ fileinto \"X\"; }}",
             "*a".repeat(200)
         );
-        assert_eq!(run(&src).unwrap(), vec![Action::Keep]);
+        assert_eq!(run(&src).unwrap(), vec![Action::keep()]);
     }
 
     #[test]
@@ -244,15 +273,15 @@ mod tests {
             size: 10,
         };
         for (src, actions, implicit) in [
-            ("", vec![Action::Keep], true),
-            ("if false { keep; }", vec![Action::Keep], true),
+            ("", vec![Action::keep()], true),
+            ("if false { keep; }", vec![Action::keep()], true),
             // RFC 5228 §4.2: redirect cancels the implicit keep too.
             (
                 "redirect \"x@y.test\";",
                 vec![Action::Redirect("x@y.test".into())],
                 false,
             ),
-            ("keep;", vec![Action::Keep], false),
+            ("keep;", vec![Action::keep()], false),
             ("require \"fileinto\"; fileinto \"W\";", file("W"), false),
             ("discard;", vec![], false),
         ] {

@@ -1,6 +1,6 @@
 //! `include` and `return` (RFC 6609): running another script of the user's (`:personal`,
 //! the default) or of the site's (`:global`) in place. The interpreter asks the delivering
-//! side for the script's text by name; the depth and number of included scripts are bounded.
+//! side for the script's text by name; the depth and number of included scripts are bounded by [`crate::Limits`].
 
 use super::split;
 use crate::parser::Arg;
@@ -13,24 +13,6 @@ pub struct Include {
     pub once: bool,
     /// `:optional`: a missing script is not an error.
     pub optional: bool,
-}
-
-/// Bounds on one run's includes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IncludeLimits {
-    /// Deepest chain of nested includes.
-    pub max_depth: usize,
-    /// Most scripts included in one run, all levels together.
-    pub max_scripts: usize,
-}
-
-impl Default for IncludeLimits {
-    fn default() -> Self {
-        IncludeLimits {
-            max_depth: 10,
-            max_scripts: 32,
-        }
-    }
 }
 
 pub(crate) fn parse(args: Vec<Arg>) -> Result<Include, String> {

@@ -1,10 +1,19 @@
 //! Extensions beyond the RFC 5228 base, one file each: their arguments checked at parse time,
-//! their actions and the questions they ask of the delivering environment.
+//! their actions and the questions they ask of the delivering environment, so the core grammar
+//! and interpreter only dispatch to them.
 
+pub mod body;
+pub mod date;
 pub mod duplicate;
+pub mod editheader;
+pub mod imap4flags;
 pub mod include;
 pub mod reject;
+pub mod relational;
+pub mod spamtest;
+pub mod subaddress;
 pub mod vacation;
+pub mod variables;
 
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,7 @@
 
 use std::cell::RefCell;
 
-use crate::{
-    Action, DuplicateKey, Facts, IncludeLimits, MessageView, Period, Reject, Script, SieveError,
-};
+use crate::{Action, DuplicateKey, Facts, Limits, MessageView, Period, Reject, Script, SieveError};
 
 /// A message plus the answers a delivering side would give.
 struct Env {
@@ -63,21 +61,20 @@ impl MessageView for Env {
             .find(|(g, n, _)| *g == global && *n == name)
             .map(|(_, _, t)| t.to_string()))
     }
-    fn include_limits(&self) -> IncludeLimits {
-        IncludeLimits {
-            max_depth: 2,
-            max_scripts: 3,
-        }
-    }
 }
 
 fn eval(src: &str, env: &Env) -> Result<crate::Outcome, SieveError> {
-    Script::parse(src)?.evaluate(env)
+    let limits = Limits {
+        max_include_depth: 2,
+        max_includes: 3,
+        ..Limits::default()
+    };
+    Script::parse(src)?.evaluate_limited(env, &limits)
 }
 
 fn vacation(src: &str) -> crate::Vacation {
     match eval(src, &Env::new()).unwrap().actions.as_slice() {
-        [Action::Vacation(v), Action::Keep] => (**v).clone(),
+        [Action::Vacation(v), Action::Keep { .. }] => (**v).clone(),
         other => panic!("{src}: {other:?}"),
     }
 }
@@ -160,14 +157,11 @@ fn duplicate_asks_the_environment_and_reports_its_keys() {
         if duplicate { fileinto "Dup"; }"#;
     let mut env = Env::new();
     let o = eval(src, &env).unwrap();
-    assert_eq!(o.actions, [Action::Keep]);
+    assert_eq!(o.actions, [Action::keep()]);
     assert_eq!(o.duplicates.len(), 1);
     assert_eq!(o.duplicates[0].id, "<m1@a.test>");
     env.seen = o.duplicates;
-    assert_eq!(
-        eval(src, &env).unwrap().actions,
-        [Action::FileInto("Dup".into())]
-    );
+    assert_eq!(eval(src, &env).unwrap().actions, [Action::fileinto("Dup")]);
 
     let o = eval(
         r#"require "duplicate"; if duplicate :handle "h" :header "x-id" :seconds 60 :last { discard; }"#,
@@ -191,7 +185,7 @@ fn duplicate_asks_the_environment_and_reports_its_keys() {
         &Env::new(),
     )
     .unwrap();
-    assert!(o.duplicates.is_empty() && o.actions == [Action::Keep]);
+    assert!(o.duplicates.is_empty() && o.actions == [Action::keep()]);
     assert!(Script::parse(
         r#"require "duplicate"; if duplicate :header "a" :uniqueid "b" { stop; }"#
     )
@@ -222,9 +216,7 @@ fn include_runs_in_place_with_return_stop_once_and_optional() {
         &env,
     )
     .unwrap();
-    let files: Vec<_> = ["A", "G", "After"]
-        .map(|f| Action::FileInto(f.into()))
-        .into();
+    let files: Vec<_> = ["A", "G", "After"].map(Action::fileinto).into();
     assert_eq!(o.actions, files);
     assert_eq!(
         *env.asked.borrow(),
@@ -236,7 +228,7 @@ fn include_runs_in_place_with_return_stop_once_and_optional() {
         &env,
     )
     .unwrap();
-    assert_eq!(o.actions, [Action::Keep]);
+    assert_eq!(o.actions, [Action::keep()]);
     for bad in [
         r#"require "include"; include "missing";"#,
         r#"require "include"; include "self";"#,
@@ -256,4 +248,43 @@ fn include_runs_in_place_with_return_stop_once_and_optional() {
     ] {
         assert!(Script::parse(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn included_scripts_share_only_global_variables() {
+    let mut env = Env::new();
+    env.scripts = vec![(
+        false,
+        "inner",
+        r#"require ["include", "variables", "fileinto"]; global "box";
+           fileinto "${box}-${own}-${global.ns}"; set "box" "Changed"; set "own" "Inner";"#,
+    )];
+    let o = eval(
+        r#"require ["include", "variables", "fileinto"];
+           global "box"; set "box" "Shared"; set "own" "Outer"; set "global.ns" "N";
+           include "inner"; fileinto "${box}+${own}";"#,
+        &env,
+    )
+    .unwrap();
+    let files: Vec<_> = ["Shared--N", "Changed+Outer"].map(Action::fileinto).into();
+    assert_eq!(o.actions, files);
+    assert!(Script::parse(r#"require "include"; global "x";"#).is_err());
+}
+
+#[test]
+fn vacation_and_reject_expand_variables() {
+    let v = vacation(
+        r#"require ["vacation", "variables"]; set "s" "hello";
+           vacation :subject "Re: ${s}" :handle "h-${s}" "Away (${s}).";"#,
+    );
+    assert_eq!(
+        (v.subject.as_deref(), v.handle.as_str(), v.reason.as_str()),
+        (Some("Re: hello"), "h-hello", "Away (hello).")
+    );
+    let o = eval(
+        r#"require ["reject", "variables"]; set "w" "you"; reject "Not ${w}.";"#,
+        &Env::new(),
+    )
+    .unwrap();
+    assert!(matches!(o.actions.as_slice(), [Action::Reject(r)] if r.reason == "Not you."));
 }

@@ -1,0 +1,4 @@
+require ["include", "variables", "fileinto"];
+global "box";
+fileinto "${box}";
+set "box" "Changed";

@@ -1,0 +1,3 @@
+require ["variables", "fileinto"];
+fileinto "x${box}y";
+set "box" "Theirs";

@@ -1,0 +1,1 @@
+require "fileinto"; if address :domain :is ["to", "cc"] "other.test" { fileinto "Other"; }

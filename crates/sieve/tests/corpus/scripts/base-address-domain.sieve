@@ -1,0 +1,1 @@
+require "fileinto"; if address :is :domain "from" "lists.example.org" { fileinto "Lists"; }

@@ -1,0 +1,1 @@
+require "fileinto"; if address :localpart :is ["to", "cc"] ["bob", "dave"] { fileinto "BobDave"; }

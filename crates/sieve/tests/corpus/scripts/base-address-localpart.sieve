@@ -1,0 +1,1 @@
+require "fileinto"; if address :localpart :is "from" "carol+news" { fileinto "News"; }

@@ -1,0 +1,1 @@
+require "fileinto"; if address :matches "from" "*@*.test" { fileinto "Test"; }

@@ -1,0 +1,2 @@
+/* a comment */ require ["fileinto"]; # another
+if true { fileinto "Commented"; }

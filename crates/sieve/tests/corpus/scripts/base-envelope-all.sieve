@@ -1,0 +1,1 @@
+require ["envelope", "fileinto"]; if envelope :all :matches "to" "*+*@*" { fileinto "Plus"; }

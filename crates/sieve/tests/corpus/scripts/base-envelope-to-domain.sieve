@@ -1,0 +1,1 @@
+require ["fileinto", "envelope"]; if envelope :domain :is "to" "example.test" { fileinto "Env"; }

@@ -1,0 +1,1 @@
+require "fileinto"; if not exists "x-priority" { fileinto "NoPrio"; }

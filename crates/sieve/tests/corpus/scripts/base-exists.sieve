@@ -1,0 +1,1 @@
+require "fileinto"; if exists ["x-spam-flag", "subject"] { fileinto "Flagged"; }

@@ -1,0 +1,1 @@
+require "fileinto"; if header :is "subject" "[list] weekly report" { fileinto "Lists"; }

@@ -1,0 +1,1 @@
+require "fileinto"; if header :matches "subject" "\\[list\\]*" { fileinto "Lists"; }

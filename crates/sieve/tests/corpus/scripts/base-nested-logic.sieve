@@ -1,0 +1,1 @@
+require "fileinto"; if anyof (allof (exists "to", not exists "cc"), allof (exists "cc", header :contains "cc" "dave")) { if not size :over 300 { fileinto "SmallDirect"; } else { fileinto "BigDirect"; } }

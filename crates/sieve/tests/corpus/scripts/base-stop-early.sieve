@@ -1,0 +1,1 @@
+require "fileinto"; keep; stop; fileinto "Never";

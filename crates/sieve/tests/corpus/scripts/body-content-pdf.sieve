@@ -1,0 +1,1 @@
+require ["body", "fileinto"]; if body :content "application" :contains "secret" { fileinto "Pdf"; }

@@ -1,0 +1,1 @@
+require ["body", "fileinto"]; if body :matches "*cheap pills*" { fileinto "Spam"; }

@@ -1,0 +1,1 @@
+require ["body", "fileinto"]; if not body :contains "lunch" { fileinto "NoLunch"; }

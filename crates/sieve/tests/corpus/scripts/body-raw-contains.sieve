@@ -1,0 +1,1 @@
+require ["body", "fileinto"]; if body :raw :contains "=E2=82=AC" { fileinto "RawQP"; }

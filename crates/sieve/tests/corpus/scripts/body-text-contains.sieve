@@ -1,0 +1,1 @@
+require ["body", "fileinto"]; if body :contains "invoice" { fileinto "Invoices"; }

@@ -1,0 +1,1 @@
+require ["date", "fileinto"]; if not date :matches "date" "year" "*" { fileinto "NoDate"; }

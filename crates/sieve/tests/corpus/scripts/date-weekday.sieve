@@ -1,0 +1,1 @@
+require ["date", "fileinto", "variables"]; if date :originalzone :matches "date" "weekday" "*" { fileinto "W${1}"; }

@@ -1,0 +1,1 @@
+require ["date", "fileinto", "variables"]; if date :originalzone :matches "date" "zone" "*" { fileinto "Z${1}"; }

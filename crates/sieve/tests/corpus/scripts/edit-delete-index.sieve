@@ -1,0 +1,1 @@
+require ["editheader", "fileinto", "relational", "comparator-i;ascii-numeric"]; deleteheader :index 1 "received"; deleteheader :index 1 "x-priority"; if header :count "eq" :comparator "i;ascii-numeric" "x-priority" "0" { fileinto "PrioGone"; }

@@ -1,0 +1,1 @@
+require ["editheader", "fileinto"]; deleteheader :contains "to" "carol"; if header :contains "to" "carol" { fileinto "StillCarol"; } elsif exists "to" { fileinto "ToLeft"; } else { fileinto "ToGone"; }

@@ -1,0 +1,1 @@
+require ["editheader", "fileinto"]; deleteheader "subject"; if not exists "subject" { fileinto "NoSubject"; }

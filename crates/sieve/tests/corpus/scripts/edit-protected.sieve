@@ -1,0 +1,1 @@
+require ["editheader", "fileinto", "relational", "comparator-i;ascii-numeric"]; deleteheader "received"; addheader "Received" "fake"; if header :count "eq" :comparator "i;ascii-numeric" "received" "2" { fileinto "Kept2"; }

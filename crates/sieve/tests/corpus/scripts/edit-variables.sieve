@@ -1,0 +1,1 @@
+require ["editheader", "fileinto", "variables"]; if header :matches "subject" "*" { addheader "X-Old-Subject" "${1}"; deleteheader "subject"; } if header :matches "x-old-subject" "?*" { fileinto "Old.${1}"; }

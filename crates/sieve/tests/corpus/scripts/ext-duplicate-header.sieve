@@ -1,0 +1,2 @@
+require ["duplicate", "fileinto"];
+if duplicate :header "subject" :seconds 3600 { discard; } else { fileinto "Existing"; }

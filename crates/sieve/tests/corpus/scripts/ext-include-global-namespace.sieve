@@ -1,0 +1,3 @@
+require ["include", "variables", "fileinto"];
+set "global.tag" "NS";
+include "inc-global-ns";

@@ -1,0 +1,4 @@
+require ["include", "variables", "fileinto"];
+set "box" "Mine";
+include "inc-local-vars";
+fileinto "${box}";

@@ -1,0 +1,3 @@
+require "include";
+include :once "inc-lists";
+include :once "inc-lists";

@@ -1,0 +1,3 @@
+require ["include", "fileinto"];
+include "inc-stop";
+fileinto "After";

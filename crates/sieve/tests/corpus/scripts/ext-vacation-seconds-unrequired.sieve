@@ -1,0 +1,2 @@
+require "vacation";
+vacation :seconds 3600 "Needs vacation-seconds.";

@@ -1,0 +1,3 @@
+require "vacation";
+vacation "One.";
+vacation "Two.";

@@ -1,0 +1,1 @@
+require ["imap4flags", "fileinto"]; fileinto :flags ["\\Flagged", "$Work"] "Work";

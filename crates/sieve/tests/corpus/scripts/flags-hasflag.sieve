@@ -1,0 +1,1 @@
+require ["imap4flags", "fileinto"]; addflag "\\Flagged"; if hasflag :is "\\flagged" { fileinto "Has"; } else { fileinto "HasNot"; }

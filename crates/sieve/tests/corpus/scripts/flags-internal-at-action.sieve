@@ -1,0 +1,1 @@
+require ["imap4flags", "fileinto"]; addflag "\\Flagged"; fileinto "A"; addflag "\\Seen"; fileinto "B";

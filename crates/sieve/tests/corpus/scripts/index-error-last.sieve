@@ -1,0 +1,1 @@
+require "index"; if header :last :is "received" "x" { keep; }

@@ -1,0 +1,1 @@
+require ["index", "fileinto", "variables"]; if header :index 2 :matches "received" "from *" { fileinto "Second.${1}"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox", "copy"]; fileinto :copy :create "New";

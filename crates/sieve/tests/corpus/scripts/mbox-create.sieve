@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox"]; fileinto :create "Existing";

@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox"]; if mailboxexists ["INBOX", "Existing"] { fileinto "Existing"; } else { fileinto "Missing"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox"]; if mailboxexists "INBOX" { fileinto "Yes"; } else { fileinto "No"; }

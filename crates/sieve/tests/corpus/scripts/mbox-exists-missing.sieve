@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox"]; if mailboxexists "Nowhere" { fileinto "Nowhere"; } else { fileinto :create "Made"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "mailbox", "variables"]; set "b" "Existing"; if mailboxexists "${b}" { fileinto "${b}"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "relational", "comparator-i;ascii-numeric"]; if header :count "eq" :comparator "i;ascii-numeric" "received" "2" { fileinto "Two"; }

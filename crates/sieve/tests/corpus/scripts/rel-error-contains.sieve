@@ -1,0 +1,1 @@
+require ["fileinto", "comparator-i;ascii-numeric"]; if header :contains :comparator "i;ascii-numeric" "x" "1" { keep; }

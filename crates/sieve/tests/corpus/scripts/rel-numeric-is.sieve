@@ -1,0 +1,1 @@
+require ["fileinto", "comparator-i;ascii-numeric"]; if header :is :comparator "i;ascii-numeric" "x-priority" "03" { fileinto "Three"; }

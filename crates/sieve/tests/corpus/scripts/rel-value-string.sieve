@@ -1,0 +1,1 @@
+require ["fileinto", "relational"]; if header :value "lt" "subject" "M" { fileinto "AtoL"; }

@@ -1,0 +1,1 @@
+require ["spamtest", "fileinto", "variables"]; if spamtest :matches "*" { fileinto "Score${1}"; }

@@ -1,0 +1,1 @@
+require ["spamtestplus", "fileinto", "variables"]; if spamtest :percent :matches "*" { fileinto "Pct${1}"; }

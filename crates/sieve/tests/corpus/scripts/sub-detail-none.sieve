@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress"]; if address :detail :matches "from" "*" { fileinto "HasDetail"; }

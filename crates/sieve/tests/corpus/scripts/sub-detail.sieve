@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress"]; if address :detail :is ["from", "to"] ["news", "work"] { fileinto "Detail"; }

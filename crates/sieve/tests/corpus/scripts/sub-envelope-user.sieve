@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress", "envelope"]; if envelope :user :is "to" "bob" { fileinto "Bob"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress", "envelope"]; if envelope :detail "to" "lists" { fileinto "Lists"; }

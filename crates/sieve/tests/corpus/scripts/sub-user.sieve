@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress"]; if address :user :is "from" "carol" { fileinto "Carol"; }

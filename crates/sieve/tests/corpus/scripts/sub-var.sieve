@@ -1,0 +1,1 @@
+require ["fileinto", "subaddress", "variables", "envelope"]; if envelope :detail :matches "to" "*" { fileinto "Sub.${1}"; }

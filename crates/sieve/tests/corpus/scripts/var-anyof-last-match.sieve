@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if anyof (header :matches "subject" "*report", header :matches "from" "*") { fileinto "A.${1}"; }

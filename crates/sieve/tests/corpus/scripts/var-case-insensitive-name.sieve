@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; set "MyVar" "V"; fileinto "${myvar}${MYVAR}";

@@ -1,0 +1,1 @@
+require "variables"; set :upper :lower "a" "x";

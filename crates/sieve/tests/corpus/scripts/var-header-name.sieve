@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; set "h" "x-priority"; if exists "${h}" { fileinto "HasPrio"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; fileinto "x${"; fileinto "y${1a}";

@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; set :lowerfirst "x" "ABC"; fileinto "${x}";

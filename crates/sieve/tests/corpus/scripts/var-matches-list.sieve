@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if header :matches "subject" "[*] *" { fileinto "List.${1}"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if header :matches "x-priority" "*" { fileinto "P${0}"; }

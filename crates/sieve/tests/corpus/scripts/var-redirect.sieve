@@ -1,0 +1,1 @@
+require "variables"; if address :localpart :matches "from" "*" { redirect "${1}@forward.example.net"; }

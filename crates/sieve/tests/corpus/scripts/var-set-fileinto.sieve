@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; set "box" "Archive"; fileinto "${box}";

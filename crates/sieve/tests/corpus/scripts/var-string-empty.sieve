@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if string :is "${undefined}" "" { fileinto "Empty"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if string :contains ["abc", "xyz"] "y" { fileinto "Y"; }

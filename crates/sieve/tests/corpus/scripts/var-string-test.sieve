@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; set "who" "carol"; if string :is "${who}" "carol" { fileinto "Carol"; }

@@ -1,0 +1,1 @@
+require ["fileinto", "variables"]; if header :contains "subject" "e" { fileinto "M${1}x"; }

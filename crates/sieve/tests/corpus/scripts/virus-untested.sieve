@@ -1,0 +1,1 @@
+require ["virustest", "fileinto"]; if virustest "0" { fileinto "NoScan"; }
