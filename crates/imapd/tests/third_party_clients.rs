@@ -81,11 +81,7 @@ Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nExpunge Both\
         .env("HOME", dir)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ferrymail_testkit::process::all_output(&out);
     assert!(
         out.status.success(),
         "mbsync failed:\n{text}\nserver log:\n{}",

@@ -33,11 +33,7 @@ fn run(bin: &Path, s: &Suite, dir: &Path, args: &[&str]) -> Output {
 }
 
 fn ok(out: &Output, what: &str, s: &Suite) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ferrymail_testkit::process::all_output(out);
     assert!(
         out.status.success(),
         "sieve-connect {what} failed: {text}\n{}",

@@ -20,11 +20,7 @@ fn swaks(parts: &[Vec<String>]) -> String {
                 "swaks is required for this test (Debian package `swaks`, see .ci/packages): {e}"
             )
         });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = ferrymail_testkit::process::all_output(&out);
     assert!(out.status.success(), "swaks {args:?} failed:\n{text}");
     text
 }

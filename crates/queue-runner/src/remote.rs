@@ -277,9 +277,9 @@ async fn try_host(
         requiretls: env.require_tls,
     };
     let result = session::run(&mut wire, &params, env, rcpts, data_path).await;
-    let described = s.tls.describe(wire.tls_description().as_deref());
     match result {
         SessionResult::Done(mut outcomes) => {
+            let described = s.tls.describe(wire.tls_description().as_deref());
             for o in &mut outcomes {
                 o.tls = Some(described.clone());
             }

@@ -114,9 +114,8 @@ fn debian_mail_command_sends_through_our_sendmail() {
     );
     assert!(
         out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "{}",
+        ferrymail_testkit::process::all_output(&out)
     );
     let m = wait_for_mail(&s, "written with mail(1)");
     assert!(m.contains("Subject: from mailutils"), "{m}");

@@ -63,6 +63,16 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
+/// Everything the program wrote, stdout then stderr, as text (for a client whose messages go
+/// to either).
+pub fn all_output(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Fails the test, showing stdout and stderr, unless the program exited 0; returns stdout.
 pub fn success(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
