@@ -15,6 +15,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+mod cluster;
 mod managesieve;
 mod metrics;
 mod milter;
@@ -26,6 +27,7 @@ mod spam;
 mod tls_policy;
 mod tls_rpt;
 
+pub use cluster::Cluster;
 pub use managesieve::Managesieve;
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
@@ -92,6 +94,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub mailauth: MailAuth,
     pub metrics: Metrics,
+    pub cluster: Cluster,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -1077,6 +1080,7 @@ impl Config {
             bad("imapd.max_command_line", "must be at least 1000".into());
         }
         managesieve::check(&mut bad, &self.managesieve);
+        cluster::check(&mut bad, &self.cluster);
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
         metrics::check(&mut bad, self);
         milter::check(&mut bad, &self.smtpd.milters);

@@ -19,6 +19,7 @@
 
 pub mod auth_throttle;
 pub mod cli;
+pub mod cluster;
 pub mod dns;
 pub mod dnsbl;
 pub mod dnssec;

@@ -169,6 +169,7 @@ enum Pending {
 pub struct Exchange {
     pending: Pending,
     login_key: fn(&str) -> String,
+    master: Option<String>,
 }
 
 impl Exchange {
@@ -178,7 +179,19 @@ impl Exchange {
             Mechanism::Plain => Pending::Plain,
             Mechanism::Login => Pending::LoginUser,
         };
-        Exchange { pending, login_key }
+        Exchange {
+            pending,
+            login_key,
+            master: None,
+        }
+    }
+
+    /// Lets the authentication identity `login` act as anyone (the cluster login of
+    /// [`crate::cluster`], Dovecot's master user); its secret is checked by the caller like
+    /// any password, through [`crate::cluster::ClusterAuth::check`].
+    pub fn with_master(mut self, login: Option<&str>) -> Exchange {
+        self.master = login.map(str::to_owned);
+        self
     }
 
     /// The first step: with an initial response (SASL-IR, RFC 4954's `AUTH mech ir`) it
@@ -203,7 +216,9 @@ impl Exchange {
             }
             Pending::LoginPass(user) => login_credentials(user.as_bytes(), &decoded)?,
         };
-        creds.authorize(self.login_key)?;
+        if self.master.as_deref() != Some(creds.authcid.as_str()) {
+            creds.authorize(self.login_key)?;
+        }
         Ok(Step::Done(creds))
     }
 }
@@ -298,6 +313,27 @@ mod tests {
         );
         let mut ex = Exchange::new(Mechanism::Plain, lower);
         assert_eq!(ex.begin(Some("*")), Err(SaslError::Cancelled));
+    }
+
+    #[test]
+    fn only_the_master_login_may_act_as_another_user() {
+        let mut ex = Exchange::new(Mechanism::Plain, lower).with_master(Some("cluster"));
+        let c = done(ex.begin(Some(&encode(b"joe@example.org\0cluster\0secret"))));
+        assert_eq!(
+            (c.authzid.as_str(), c.authcid.as_str()),
+            ("joe@example.org", "cluster")
+        );
+        // The master login is case-sensitive and nobody else gains its right.
+        let mut ex = Exchange::new(Mechanism::Plain, lower).with_master(Some("cluster"));
+        assert_eq!(
+            ex.begin(Some(&encode(b"joe\0Cluster\0secret"))),
+            Err(SaslError::NotAuthorized)
+        );
+        let mut ex = Exchange::new(Mechanism::Plain, lower).with_master(Some("cluster"));
+        assert_eq!(
+            ex.begin(Some(&encode(b"joe\0ann\0pw"))),
+            Err(SaslError::NotAuthorized)
+        );
     }
 
     #[test]

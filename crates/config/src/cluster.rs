@@ -1,0 +1,51 @@
+//! `[cluster]`: what the hosts of a multi-host installation share so they can trust each
+//! other without trusting the network: one secret, the login that proves it, and the CA the
+//! hosts' certificates are checked against. The front end (proxyd) logs in to the mailbox
+//! backends as `login` on behalf of a user it has already authenticated, and every MX host's
+//! queue-runner does the same towards the front end's LMTP; both over TLS, verified against
+//! `trust_anchors`. A host without `secret_file` is not in a cluster and trusts no such login.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// The file holding the shared secret (one line, at least 32 characters, readable by the
+    /// daemons' users only). Absent: not in a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// The SASL authentication identity that comes with the secret and may act as any user
+    /// (Dovecot's "master user"). Never a login of the user database.
+    pub login: String,
+    /// PEM files of the CA certificates that sign the cluster hosts' certificates. The
+    /// cluster's TLS clients trust only these (not the system roots): a backend is reached by
+    /// an address the public PKI knows nothing about.
+    pub trust_anchors: Vec<PathBuf>,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            secret_file: None,
+            login: "ferrymail-cluster".into(),
+            trust_anchors: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn check(bad: &mut impl FnMut(&str, String), c: &Cluster) {
+    if c.login.is_empty() || c.login.contains(['@', ' ', '\0']) || c.login.len() > 64 {
+        bad(
+            "cluster.login",
+            "must be 1 to 64 characters without `@`, spaces or NUL".into(),
+        );
+    }
+    if c.secret_file.is_some() && c.trust_anchors.is_empty() {
+        bad(
+            "cluster.trust_anchors",
+            "a cluster needs the CA that signs its hosts' certificates".into(),
+        );
+    }
+}
