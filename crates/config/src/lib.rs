@@ -20,6 +20,7 @@ mod managesieve;
 mod metrics;
 mod milter;
 mod mta_sts;
+mod proxy;
 mod rate;
 mod screen;
 mod sieve;
@@ -32,6 +33,7 @@ pub use managesieve::Managesieve;
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 pub use mta_sts::MtaSts;
+pub use proxy::{Backend as ProxyBackend, Proxy};
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use sieve::Sieve;
@@ -95,6 +97,7 @@ pub struct Config {
     pub mailauth: MailAuth,
     pub metrics: Metrics,
     pub cluster: Cluster,
+    pub proxy: Proxy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -257,6 +260,9 @@ pub enum Role {
     Pop3s,
     /// ManageSieve 4190 (STARTTLS).
     Managesieve,
+    /// LMTP over TCP, 24 (STARTTLS, then the cluster login): the front end's side for the
+    /// MX hosts' queue-runners.
+    Lmtp,
 }
 
 impl Role {
@@ -270,6 +276,7 @@ impl Role {
             Role::Pop3 => "pop3",
             Role::Pop3s => "pop3s",
             Role::Managesieve => "managesieve",
+            Role::Lmtp => "lmtp",
         }
     }
 
@@ -1081,6 +1088,7 @@ impl Config {
         }
         managesieve::check(&mut bad, &self.managesieve);
         cluster::check(&mut bad, &self.cluster);
+        proxy::check(&mut bad, &self.proxy);
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
         metrics::check(&mut bad, self);
         milter::check(&mut bad, &self.smtpd.milters);
