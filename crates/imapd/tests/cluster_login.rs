@@ -28,14 +28,6 @@ fn over_tls(srv: &Suite) -> ImapClient {
     c
 }
 
-/// Waits for `text` in imapd's log (lines reach the file a moment after the reply).
-fn logged(srv: &Suite, text: &str) {
-    let found = ferrymail_testkit::wait_until(std::time::Duration::from_secs(5), || {
-        srv.log("imapd").contains(text)
-    });
-    assert!(found, "no {text:?} in\n{}", srv.log("imapd"));
-}
-
 #[test]
 fn the_cluster_login_opens_the_users_mailbox() {
     let (srv, auth) = start_in_cluster();
@@ -50,7 +42,7 @@ fn the_cluster_login_opens_the_users_mailbox() {
     assert!(r.has("* 1 EXISTS"), "{}", r.all());
     let r = c.cmd("FETCH 1 (ENVELOPE)");
     assert!(r.has("\"for-alice\""), "{}", r.all());
-    logged(&srv, "via=\"cluster\"");
+    srv.expect_logged("imapd", "via=\"cluster\"");
 }
 
 #[test]
@@ -64,7 +56,7 @@ fn a_wrong_secret_or_a_plain_user_acting_as_another_fails() {
     let wrong = b64(&format!("{USER}\0{}\0{}", auth.login(), "x".repeat(40)));
     let r = c.cmd(&format!("AUTHENTICATE PLAIN {wrong}"));
     assert_eq!(r.status(), "NO", "{}", r.all());
-    logged(&srv, "cluster login refused");
+    srv.expect_logged("imapd", "cluster login refused");
     // The right secret through LOGIN names no user to act for.
     let secret = std::fs::read_to_string(srv.env.config.cluster.secret_file.as_ref().unwrap())
         .unwrap();
@@ -99,7 +91,7 @@ fn without_a_cluster_the_cluster_login_is_an_unknown_user() {
     // For itself, with the right secret: the user database does not know it.
     let r = c.cmd(&format!("AUTHENTICATE PLAIN {}", auth.plain_response("")));
     assert_eq!(r.status(), "NO", "{}", r.all());
-    logged(&srv, "unknown user");
+    srv.expect_logged("imapd", "unknown user");
 }
 
 #[test]
