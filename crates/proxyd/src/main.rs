@@ -13,7 +13,6 @@ use clap::Parser;
 use ferrymail_config::{Config, Role};
 use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_net::cli::DaemonArgs;
-use ferrymail_net::cluster::ClusterAuth;
 use ferrymail_net::exit::StartError;
 use ferrymail_net::server::{serve, ServeOptions};
 use ferrymail_net::startup::{self, PreInit, Running, Service, TlsUse};
@@ -61,11 +60,9 @@ impl Service for Proxyd {
 
     async fn serve(self, run: Running) -> Result<(), StartError> {
         let config = Arc::new(run.config);
-        let cluster = ClusterAuth::load(&config.cluster)
-            .map_err(|e| StartError::config("cluster", e))?
-            .ok_or_else(|| {
-                StartError::config("cluster.secret_file", "proxyd needs the cluster secret")
-            })?;
+        let cluster = run.cluster.ok_or_else(|| {
+            StartError::config("cluster.secret_file", "proxyd needs the cluster secret")
+        })?;
         let client_tls = cluster
             .client_tls()
             .map_err(|e| StartError::config("cluster.trust_anchors", e))?;
