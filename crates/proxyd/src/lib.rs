@@ -19,6 +19,7 @@ pub mod control;
 pub mod health;
 pub mod imap;
 pub mod metrics;
+pub mod pop3;
 pub mod relay;
 pub mod route;
 pub mod routes_file;
