@@ -58,8 +58,8 @@ fn a_wrong_secret_or_a_plain_user_acting_as_another_fails() {
     assert_eq!(r.status(), "NO", "{}", r.all());
     srv.expect_logged("imapd", "cluster login refused");
     // The right secret through LOGIN names no user to act for.
-    let secret = std::fs::read_to_string(srv.env.config.cluster.secret_file.as_ref().unwrap())
-        .unwrap();
+    let secret =
+        std::fs::read_to_string(srv.env.config.cluster.secret_file.as_ref().unwrap()).unwrap();
     let mut c = over_tls(&srv);
     let r = c.login(auth.login(), &secret);
     assert_eq!(r.status(), "NO", "{}", r.all());

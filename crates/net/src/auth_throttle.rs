@@ -134,11 +134,7 @@ impl AuthThrottle {
         exempt: bool,
         creds: Credentials,
     ) -> LoginCheck {
-        let Some(cluster) = self
-            .cluster
-            .clone()
-            .filter(|c| c.login() == creds.authcid)
-        else {
+        let Some(cluster) = self.cluster.clone().filter(|c| c.login() == creds.authcid) else {
             return self
                 .verify(users, ip, exempt, &creds.authcid, creds.password)
                 .await;

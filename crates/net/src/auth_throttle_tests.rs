@@ -305,9 +305,18 @@ async fn the_cluster_login_acts_for_existing_users_only_and_only_with_its_secret
         other => panic!("expected joe, got {other:?}"),
     }
     for (bad, why) in [
-        (creds("joe@a.test", "ferrymail-cluster", "wrong"), "wrong secret"),
-        (creds("", "ferrymail-cluster", CLUSTER_SECRET), "acting for no one"),
-        (creds("nobody@a.test", "ferrymail-cluster", CLUSTER_SECRET), "unknown user"),
+        (
+            creds("joe@a.test", "ferrymail-cluster", "wrong"),
+            "wrong secret",
+        ),
+        (
+            creds("", "ferrymail-cluster", CLUSTER_SECRET),
+            "acting for no one",
+        ),
+        (
+            creds("nobody@a.test", "ferrymail-cluster", CLUSTER_SECRET),
+            "unknown user",
+        ),
     ] {
         assert!(
             matches!(check(bad).await, LoginCheck::Refused { .. }),

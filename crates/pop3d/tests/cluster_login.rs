@@ -34,7 +34,11 @@ fn the_cluster_login_opens_the_users_maildrop() {
     deliver(&srv, USER, b"Subject: for-joe\r\n\r\nhi\r\n");
     let mut c = stls(&srv);
     let r = c.cmd(&format!("AUTH PLAIN {}", auth.plain_response(USER)));
-    assert!(r.starts_with("+OK Logged in, maildrop has 1 messages"), "{r}\n{}", srv.log("pop3d"));
+    assert!(
+        r.starts_with("+OK Logged in, maildrop has 1 messages"),
+        "{r}\n{}",
+        srv.log("pop3d")
+    );
     let (status, body) = c.multi("RETR 1");
     assert!(status.starts_with("+OK"), "{status}");
     assert!(String::from_utf8_lossy(&body).contains("for-joe"));
@@ -50,8 +54,8 @@ fn a_wrong_secret_user_pass_or_a_plain_user_acting_as_another_fails() {
     assert!(r.starts_with("-ERR"), "{r}");
     srv.expect_logged("pop3d", "cluster login refused");
 
-    let secret = std::fs::read_to_string(srv.env.config.cluster.secret_file.as_ref().unwrap())
-        .unwrap();
+    let secret =
+        std::fs::read_to_string(srv.env.config.cluster.secret_file.as_ref().unwrap()).unwrap();
     let mut c = stls(&srv);
     let r = c.login(auth.login(), &secret);
     assert!(r.starts_with("-ERR"), "{r}");

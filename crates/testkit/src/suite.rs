@@ -188,7 +188,11 @@ impl Suite {
     /// after the reply it goes with); panics with the log if it never appears.
     pub fn expect_logged(&self, name: &str, text: &str) {
         let found = crate::wait_until(Duration::from_secs(5), || self.log(name).contains(text));
-        assert!(found, "no {text:?} in the log of {name}:\n{}", self.log(name));
+        assert!(
+            found,
+            "no {text:?} in the log of {name}:\n{}",
+            self.log(name)
+        );
     }
 
     /// The end of every started daemon's log, each under a header line.

@@ -31,10 +31,7 @@ fn logged_in() -> Session {
     let mut s = Session::new(cfg(false), true);
     assert_eq!(text(&s.line(b"USER joe\r\n")), "+OK Send your password\r\n");
     let step = s.line(b"PASS secret word\r\n");
-    assert_eq!(
-        step.action,
-        login("joe", b"secret word")
-    );
+    assert_eq!(step.action, login("joe", b"secret word"));
     let step = s.login_finished(LoginResult::Ok(msgs()));
     assert_eq!(
         text(&step),
@@ -154,10 +151,7 @@ fn failures_are_counted_and_close_the_connection() {
     let mut s = Session::new(cfg(true), false);
     for i in 1..=3 {
         s.line(b"USER joe\r\n");
-        assert!(matches!(
-            s.line(b"PASS bad\r\n").action,
-            Action::Login(_)
-        ));
+        assert!(matches!(s.line(b"PASS bad\r\n").action, Action::Login(_)));
         let step = s.login_finished(LoginResult::BadCredentials);
         assert!(text(&step).starts_with("-ERR [AUTH] Authentication failed"));
         assert_eq!(step.action == Action::Close, i == 3, "attempt {i}");
@@ -181,10 +175,7 @@ fn sasl_plain_with_and_without_initial_response() {
     let mut s = Session::new(cfg(false), true);
     let ir = sasl::encode(b"\0joe@a.test\0pw");
     let step = s.line(format!("AUTH PLAIN {ir}\r\n").as_bytes());
-    assert_eq!(
-        step.action,
-        login("joe@a.test", b"pw")
-    );
+    assert_eq!(step.action, login("joe@a.test", b"pw"));
     s.login_finished(LoginResult::BadCredentials);
     assert_eq!(text(&s.line(b"AUTH PLAIN\r\n")), "+ \r\n");
     let step = s.line(format!("{ir}\r\n").as_bytes());
@@ -216,10 +207,7 @@ fn sasl_login() {
         "+ UGFzc3dvcmQ6\r\n"
     );
     let step = s.line(format!("{}\r\n", sasl::encode(b"pw")).as_bytes());
-    assert_eq!(
-        step.action,
-        login("joe", b"pw")
-    );
+    assert_eq!(step.action, login("joe", b"pw"));
 }
 
 #[test]
