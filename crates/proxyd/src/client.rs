@@ -6,8 +6,11 @@
 
 use std::time::Duration;
 
+use ferrymail_managesieve::command::parse_sasl_response;
+use ferrymail_managesieve::literal_at_end;
 use ferrymail_metrics::conn::Protocol;
 use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::sasl::{Credentials, Exchange, Step};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::stream::MaybeTls;
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
@@ -31,6 +34,20 @@ pub enum ClientError {
     Closed,
     #[error("{0}")]
     Internal(&'static str),
+}
+
+/// Longest SASL response line.
+const SASL_LINE: usize = 8 * 1024;
+
+/// How a protocol frames SASL challenges and responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenges {
+    /// `+ <base64>` and a response line (IMAP, POP3).
+    Plus,
+    /// `334 <base64>` and a response line (LMTP).
+    Smtp,
+    /// A quoted string, and a string (quoted or literal) in response (ManageSieve).
+    Sieve,
 }
 
 /// The client connection before its session is handed over.
@@ -92,6 +109,70 @@ impl Client {
             Err(_) => Err(ClientError::Timeout),
             Ok(Err(e)) => Err(e.into()),
             Ok(Ok(_)) => Ok(buf),
+        }
+    }
+
+    /// Runs a SASL exchange to its end: `Ok(Err(reason))` when it failed or was cancelled.
+    pub async fn sasl(
+        &mut self,
+        mut ex: Exchange,
+        initial: Option<&str>,
+        style: Challenges,
+    ) -> Result<Result<Credentials, String>, ClientError> {
+        let mut step = ex.begin(initial);
+        loop {
+            match step {
+                Ok(Step::Done(creds)) => return Ok(Ok(creds)),
+                Ok(Step::Challenge(ch)) => {
+                    let response = match style {
+                        Challenges::Plus | Challenges::Smtp => {
+                            let prefix = if style == Challenges::Plus {
+                                "+"
+                            } else {
+                                "334"
+                            };
+                            self.send(format!("{prefix} {ch}\r\n").as_bytes()).await?;
+                            self.line(SASL_LINE).await?
+                        }
+                        Challenges::Sieve => {
+                            let mut out = Vec::new();
+                            ferrymail_managesieve::response::string(&mut out, ch.as_bytes());
+                            out.extend_from_slice(b"\r\n");
+                            self.send(&out).await?;
+                            let frame = self.sieve_frame(SASL_LINE, SASL_LINE as u64).await?;
+                            frame.and_then(|f| parse_sasl_response(&f).ok())
+                        }
+                    };
+                    let Some(response) = response else {
+                        return Ok(Err("response too long".into()));
+                    };
+                    step = ex.respond(&String::from_utf8_lossy(&response));
+                }
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+    }
+
+    /// One ManageSieve command with its literals; `None` when over the limits.
+    pub async fn sieve_frame(
+        &mut self,
+        max_line: usize,
+        max_literal: u64,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let mut frame = Vec::new();
+        loop {
+            let Some(line) = self.line(max_line).await? else {
+                return Ok(None);
+            };
+            frame.extend_from_slice(&line);
+            let Some(n) = literal_at_end(&line) else {
+                return Ok(Some(frame));
+            };
+            if n > max_literal || frame.len() > max_line * 4 {
+                return Ok(None);
+            }
+            let n = usize::try_from(n).map_err(|_| ClientError::Internal("literal size"))?;
+            frame.extend_from_slice(&self.exact(n).await?);
         }
     }
 

@@ -6,11 +6,11 @@
 
 use ferrymail_imap_proto::{parse_command, peek_tag, Collected, Command, CommandCollector};
 use ferrymail_metrics::conn::Protocol;
-use ferrymail_net::sasl::{Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 
 use crate::backend::Proto;
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::{Context, Verified};
 
 /// Longest command line before login (literals counted apart).
@@ -100,7 +100,8 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
                         .await?;
                     continue;
                 };
-                match authenticate(&mut c, mech, initial.as_deref()).await? {
+                let ex = Exchange::new(mech, ferrymail_users::login_key);
+                match c.sasl(ex, initial.as_deref(), Challenges::Plus).await? {
                     Ok(creds) => Some((creds.authcid, creds.password)),
                     Err(why) => {
                         c.send(format!("{tag} BAD {why}\r\n").as_bytes()).await?;
@@ -202,29 +203,6 @@ async fn read_command(c: &mut Client) -> Result<Option<Vec<u8>>, ClientError> {
                 collector.push_literal(&data);
             }
             Err(_) => return Ok(None),
-        }
-    }
-}
-
-/// The SASL exchange of AUTHENTICATE: `Err` is the reason for a BAD reply.
-async fn authenticate(
-    c: &mut Client,
-    mech: Mechanism,
-    initial: Option<&str>,
-) -> Result<Result<ferrymail_net::sasl::Credentials, String>, ClientError> {
-    let mut ex = Exchange::new(mech, ferrymail_users::login_key);
-    let mut step = ex.begin(initial);
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => return Ok(Ok(creds)),
-            Ok(Step::Challenge(ch)) => {
-                c.send(format!("+ {ch}\r\n").as_bytes()).await?;
-                let Some(line) = c.line(MAX_LINE).await? else {
-                    return Ok(Err("response too long".into()));
-                };
-                step = ex.respond(&String::from_utf8_lossy(&line));
-            }
-            Err(e) => return Ok(Err(e.to_string())),
         }
     }
 }

@@ -14,14 +14,14 @@ use std::time::Duration;
 use ferrymail_metrics::conn::Protocol;
 use ferrymail_net::cluster::ClusterLogin;
 use ferrymail_net::lines::{read_line, Line};
-use ferrymail_net::sasl::{Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_users::Destination;
 use tokio::io::{AsyncWriteExt, BufReader};
 
 use crate::backend::{self, Proto};
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::Context;
 
 /// Longest command line.
@@ -176,28 +176,16 @@ async fn auth(ctx: &Context, c: &mut Client, text: &str) -> Result<bool, ClientE
     if !mech.eq_ignore_ascii_case("PLAIN") {
         return Ok(false);
     }
-    let mut ex = Exchange::new(Mechanism::Plain, ferrymail_users::login_key)
+    let ex = Exchange::new(Mechanism::Plain, ferrymail_users::login_key)
         .with_master(Some(ctx.cluster.login()));
-    let mut step = ex.begin(words.next());
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => {
-                let ok = ctx.cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None };
-                if !ok {
-                    tracing::warn!(user = creds.authcid, "LMTP login refused");
-                }
-                return Ok(ok);
-            }
-            Ok(Step::Challenge(ch)) => {
-                c.send(format!("334 {ch}\r\n").as_bytes()).await?;
-                let Some(line) = c.line(MAX_LINE).await? else {
-                    return Ok(false);
-                };
-                step = ex.respond(&String::from_utf8_lossy(&line));
-            }
-            Err(_) => return Ok(false),
-        }
+    let Ok(creds) = c.sasl(ex, words.next(), Challenges::Smtp).await? else {
+        return Ok(false);
+    };
+    let ok = ctx.cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None };
+    if !ok {
+        tracing::warn!(user = creds.authcid, "LMTP login refused");
     }
+    Ok(ok)
 }
 
 /// The user whose backend gets `address`: its account's login when the address resolves
