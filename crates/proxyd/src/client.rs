@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use ferrymail_managesieve::command::parse_sasl_response;
 use ferrymail_managesieve::literal_at_end;
-use ferrymail_metrics::conn::Protocol;
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::sasl::{Credentials, Exchange, Step};
 use ferrymail_net::server::ConnInfo;
@@ -17,7 +16,8 @@ use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::context::{Context, Opened};
+use crate::backend::Proto;
+use crate::context::Context;
 use crate::relay::{self, End};
 
 #[derive(Debug, thiserror::Error)]
@@ -193,16 +193,27 @@ impl Client {
         }
     }
 
-    /// Relays the logged-in session: `reply` (the backend's login answer, reworded for
-    /// the client) first, then anything the client sent after its login, then both ways.
-    pub async fn hand_over(
+    /// Opens the user's session on its backend and relays it: the backend's login reply
+    /// (`reword` makes it the answer to the client's login) first, then anything the client
+    /// sent after its login, then both ways. When no backend takes the session the client
+    /// gets `unavailable` and the connection ends.
+    pub async fn proxy(
         mut self,
         ctx: &Context,
-        protocol: Protocol,
+        proto: Proto,
         user: &str,
-        opened: Opened<'_>,
-        reply: &[u8],
+        reword: impl FnOnce(Vec<u8>) -> Vec<u8>,
+        unavailable: &[u8],
     ) -> Result<(), ClientError> {
+        let protocol = proto.metric();
+        let opened = match ctx.open(proto, user).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(user, error = %e, "no backend for the session");
+                return self.send(unavailable).await;
+            }
+        };
+        let reply = reword(opened.conn.reply.clone());
         let key = ferrymail_users::login_key(user);
         let guard = ctx.sessions.register(&key, &opened.backend.name);
         let backend_name = opened.backend.name.as_str();
@@ -214,7 +225,7 @@ impl Client {
             "proxied"
         );
         crate::metrics::proxied(protocol, backend_name);
-        self.send(reply).await?;
+        self.send(&reply).await?;
         let backend = opened.conn.stream;
         let early = backend.buffer().to_vec();
         if !early.is_empty() {

@@ -134,32 +134,21 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let user = account.login().to_owned();
-        match ctx.open(Proto::Imap, &user).await {
-            Ok(opened) => {
-                let mut reply = opened.conn.reply.clone();
-                // The untagged lines come first; the tagged OK gets the client's tag.
-                let tagged_at = reply
-                    .windows(2)
-                    .rposition(|w| w == b"\r\n")
-                    .and_then(|end| reply[..end].windows(2).rposition(|w| w == b"\r\n"))
-                    .map_or(0, |i| i + 2);
-                reply.splice(tagged_at..tagged_at, format!("{tag} ").into_bytes());
-                return c
-                    .hand_over(ctx, Protocol::Imap, &user, opened, &reply)
-                    .await;
-            }
-            Err(e) => {
-                tracing::error!(user, error = %e, "no backend for the session");
-                c.send(
-                    format!(
-                        "{tag} NO [UNAVAILABLE] mailbox server unavailable, try again later\r\n"
-                    )
-                    .as_bytes(),
-                )
-                .await?;
-                return Ok(());
-            }
-        }
+        let unavailable =
+            format!("{tag} NO [UNAVAILABLE] mailbox server unavailable, try again later\r\n");
+        let reword = |mut reply: Vec<u8>| {
+            // The untagged lines come first; the tagged OK gets the client's tag.
+            let tagged_at = reply
+                .windows(2)
+                .rposition(|w| w == b"\r\n")
+                .and_then(|end| reply[..end].windows(2).rposition(|w| w == b"\r\n"))
+                .map_or(0, |i| i + 2);
+            reply.splice(tagged_at..tagged_at, format!("{tag} ").into_bytes());
+            reply
+        };
+        return c
+            .proxy(ctx, Proto::Imap, &user, reword, unavailable.as_bytes())
+            .await;
     }
 }
 

@@ -109,20 +109,9 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let login = account.login().to_owned();
-        return match ctx.open(Proto::ManageSieve, &login).await {
-            Ok(opened) => {
-                let reply = opened.conn.reply.clone();
-                c.hand_over(ctx, Protocol::ManageSieve, &login, opened, &reply)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!(user = login, error = %e, "no backend for the session");
-                let text = "Mailbox server unavailable, try again later";
-                response::no(&mut out, Some(Code::TryLater), text);
-                c.send(&out).await?;
-                Ok(())
-            }
-        };
+        let text = "Mailbox server unavailable, try again later";
+        response::no(&mut out, Some(Code::TryLater), text);
+        return c.proxy(ctx, Proto::ManageSieve, &login, |r| r, &out).await;
     }
 }
 

@@ -126,19 +126,8 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let login = account.login().to_owned();
-        return match ctx.open(Proto::Pop3, &login).await {
-            Ok(opened) => {
-                let reply = opened.conn.reply.clone();
-                c.hand_over(ctx, Protocol::Pop3, &login, opened, &reply)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!(user = login, error = %e, "no backend for the session");
-                c.send(b"-ERR [SYS/TEMP] mailbox server unavailable, try again later\r\n")
-                    .await?;
-                Ok(())
-            }
-        };
+        let unavailable = b"-ERR [SYS/TEMP] mailbox server unavailable, try again later\r\n";
+        return c.proxy(ctx, Proto::Pop3, &login, |r| r, unavailable).await;
     }
 }
 
