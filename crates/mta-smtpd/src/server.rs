@@ -48,6 +48,7 @@ pub async fn run(
     userdb: UserDb,
     spool: Spool,
     verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    cluster: Option<ferrymail_net::cluster::ClusterAuth>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let (stop_trigger, hard_stop) = shutdown_pair();
@@ -70,7 +71,7 @@ pub async fn run(
         userdb,
         spool,
         tls,
-        throttle: AuthThrottle::new(limits),
+        throttle: AuthThrottle::new(limits).with_cluster(cluster),
         wake_socket: config.wake_socket().into(),
         command_timeout: config.smtpd.command_timeout,
         data_timeout: config.smtpd.data_timeout,
