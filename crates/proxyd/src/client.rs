@@ -209,7 +209,7 @@ impl Client {
         let opened = match ctx.open(proto, user).await {
             Ok(o) => o,
             Err(e) => {
-                tracing::error!(user, error = %e, "no backend for the session");
+                tracing::error!(user = %user, error = %e, "no backend for the session");
                 return self.send(unavailable).await;
             }
         };
@@ -218,9 +218,9 @@ impl Client {
         let guard = ctx.sessions.register(&key, &opened.backend.name);
         let backend_name = opened.backend.name.as_str();
         tracing::info!(
-            user,
-            backend = backend_name,
-            proto = protocol.as_str(),
+            user = %user,
+            backend = %backend_name,
+            proto = %protocol.as_str(),
             why = ?opened.why,
             "proxied"
         );
@@ -242,11 +242,13 @@ impl Client {
         let (result, end) = relay::relay(client, backend, idle, &guard, ctx.shutdown.clone()).await;
         match (result, end) {
             (Ok((up, down)), End::Closed) => {
-                tracing::info!(user, backend = backend_name, up, down, "session ended")
+                tracing::info!(user = %user, backend = %backend_name, up, down, "session ended")
             }
-            (Ok(_), end) => tracing::info!(user, backend = backend_name, ?end, "session closed"),
+            (Ok(_), end) => {
+                tracing::info!(user = %user, backend = %backend_name, ?end, "session closed")
+            }
             (Err(e), _) => {
-                tracing::info!(user, backend = backend_name, error = %e, "session ended")
+                tracing::info!(user = %user, backend = %backend_name, error = %e, "session ended")
             }
         }
         Ok(())

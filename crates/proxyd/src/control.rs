@@ -170,13 +170,13 @@ fn answer(ctx: &Context, req: Request) -> Response {
             ctx.routes.reload();
             let key = ferrymail_users::login_key(&user);
             let n = ctx.sessions.kick(&key);
-            tracing::info!(user = key, sessions = n, "routes reloaded; sessions closed");
+            tracing::info!(user = %key, sessions = n, "routes reloaded; sessions closed");
             Response::ok(format!("{n} session(s) closed"))
         }
         Request::Kick { user } => {
             let key = ferrymail_users::login_key(&user);
             let n = ctx.sessions.kick(&key);
-            tracing::info!(user = key, sessions = n, "sessions closed");
+            tracing::info!(user = %key, sessions = n, "sessions closed");
             Response::ok(format!("{n} session(s) closed"))
         }
     }

@@ -183,7 +183,7 @@ async fn auth(ctx: &Context, c: &mut Client, text: &str) -> Result<bool, ClientE
     };
     let ok = ctx.cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None };
     if !ok {
-        tracing::warn!(user = creds.authcid, "LMTP login refused");
+        tracing::warn!(user = %creds.authcid, "LMTP login refused");
     }
     Ok(ok)
 }
@@ -242,7 +242,7 @@ async fn rcpt(
                 name
             }
             Err(e) => {
-                tracing::warn!(recipient = address, error = %e, "no backend for the recipient");
+                tracing::warn!(recipient = %address, error = %e, "no backend for the recipient");
                 return UNAVAILABLE.to_vec();
             }
         },
@@ -258,7 +258,7 @@ async fn rcpt(
             Ok(r) if r.starts_with(b"2") => peer.in_mail = true,
             Ok(r) => return r,
             Err(e) => {
-                tracing::warn!(backend = name, error = %e, "backend failed at MAIL");
+                tracing::warn!(backend = %name, error = %e, "backend failed at MAIL");
                 peers.remove(&name);
                 return UNAVAILABLE.to_vec();
             }
@@ -267,14 +267,14 @@ async fn rcpt(
     match exchange(peer, line).await {
         Ok(r) => {
             if r.starts_with(b"2") {
-                tracing::info!(recipient = address, backend = name, "routed");
+                tracing::info!(recipient = %address, backend = %name, "routed");
                 crate::metrics::proxied(Protocol::Lmtp, &name);
                 tx.accepted.push(name);
             }
             r
         }
         Err(e) => {
-            tracing::warn!(backend = name, error = %e, "backend failed at RCPT");
+            tracing::warn!(backend = %name, error = %e, "backend failed at RCPT");
             peer.broken = true;
             UNAVAILABLE.to_vec()
         }
@@ -343,7 +343,7 @@ async fn deliver(peers: &mut HashMap<String, Peer>, accepted: &[String], data: &
             Some(peer) if !peer.broken => match data_on(peer, data, count).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(backend = name, error = %e, "backend failed at DATA");
+                    tracing::warn!(backend = %name, error = %e, "backend failed at DATA");
                     crate::metrics::backend_failed(name);
                     peers.remove(name);
                     vec![UNAVAILABLE.to_vec(); count]

@@ -62,7 +62,7 @@ fn recipients_are_delivered_on_their_backend_with_its_replies() {
         .unwrap()
         .count();
     assert_eq!(stored, 1);
-    s.expect_logged("proxyd", "recipient=\"alice@example.test\" backend=\"b1\"");
+    s.expect_logged("proxyd", "recipient=alice@example.test backend=b1");
     // The connection to the backend serves the next transaction too.
     let (rr, dr) = c.lmtp_deliver("a@example.org", &[USER], MSG);
     assert_eq!((rr[0].code, dr[0].code), (250, 250));
