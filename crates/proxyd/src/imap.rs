@@ -136,16 +136,7 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
         let user = account.login().to_owned();
         let unavailable =
             format!("{tag} NO [UNAVAILABLE] mailbox server unavailable, try again later\r\n");
-        let reword = |mut reply: Vec<u8>| {
-            // The untagged lines come first; the tagged OK gets the client's tag.
-            let tagged_at = reply
-                .windows(2)
-                .rposition(|w| w == b"\r\n")
-                .and_then(|end| reply[..end].windows(2).rposition(|w| w == b"\r\n"))
-                .map_or(0, |i| i + 2);
-            reply.splice(tagged_at..tagged_at, format!("{tag} ").into_bytes());
-            reply
-        };
+        let reword = |reply: Vec<u8>| under_tag(&tag, reply);
         return c
             .proxy(ctx, Proto::Imap, &user, reword, unavailable.as_bytes())
             .await;
@@ -193,5 +184,32 @@ async fn read_command(c: &mut Client) -> Result<Option<Vec<u8>>, ClientError> {
             }
             Err(_) => return Ok(None),
         }
+    }
+}
+
+/// The backend's login reply for the client: its untagged lines as they are, its tagged
+/// line (the last) under the client's `tag`.
+fn under_tag(tag: &str, mut reply: Vec<u8>) -> Vec<u8> {
+    let body = reply.strip_suffix(b"\r\n").unwrap_or(&reply);
+    let last_line = body
+        .windows(2)
+        .rposition(|w| w == b"\r\n")
+        .map_or(0, |i| i + 2);
+    reply.splice(last_line..last_line, format!("{tag} ").into_bytes());
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under_tag;
+
+    #[test]
+    fn the_backends_tagged_line_gets_the_clients_tag() {
+        let reply = b"* CAPABILITY IMAP4rev1\r\nOK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n";
+        assert_eq!(
+            under_tag("a7", reply.to_vec()),
+            b"* CAPABILITY IMAP4rev1\r\na7 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"
+        );
+        assert_eq!(under_tag("x", b"OK done\r\n".to_vec()), b"x OK done\r\n");
     }
 }
