@@ -30,8 +30,9 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
     c.send(greeting.as_bytes()).await?;
     loop {
         let Some(command) = read_command(&mut c).await? else {
-            c.send(b"* BAD command line too long\r\n").await?;
-            continue;
+            // A literal it would send anyway cannot be told from commands: end here.
+            c.send(b"* BYE command too long\r\n").await?;
+            return Ok(());
         };
         let tag = peek_tag(&command).unwrap_or_else(|| "*".into());
         let parsed = parse_command(&command);

@@ -229,41 +229,43 @@ async fn rcpt(
         return b"501 5.1.3 bad recipient address syntax\r\n".to_vec();
     };
     let key = route_key(ctx, address);
-    let name = match ctx.candidates(&key).first() {
-        Some((b, _)) if peers.contains_key(&b.name) => b.name.clone(),
-        _ => match ctx.open(Proto::Lmtp, &key).await {
-            Ok(opened) => {
-                let name = opened.backend.name.clone();
-                peers.entry(name.clone()).or_insert(Peer {
-                    s: opened.conn.stream,
-                    in_mail: false,
-                    broken: false,
-                });
-                name
-            }
+    // A kept connection the backend has meanwhile closed fails at MAIL: once more on a new one.
+    let mut retry = true;
+    let name = loop {
+        let name = match peer_for(ctx, peers, &key).await {
+            Ok(n) => n,
             Err(e) => {
                 tracing::warn!(recipient = %address, error = %e, "no backend for the recipient");
                 return UNAVAILABLE.to_vec();
             }
-        },
+        };
+        let Some(peer) = peers.get_mut(&name) else {
+            return UNAVAILABLE.to_vec();
+        };
+        if peer.broken {
+            return UNAVAILABLE.to_vec();
+        }
+        if peer.in_mail {
+            break name;
+        }
+        match exchange(peer, mail).await {
+            Ok(r) if r.starts_with(b"2") => {
+                peer.in_mail = true;
+                break name;
+            }
+            Ok(r) => return r,
+            Err(e) => {
+                tracing::warn!(backend = %name, error = %e, retry, "backend failed at MAIL");
+                peers.remove(&name);
+                if !std::mem::take(&mut retry) {
+                    return UNAVAILABLE.to_vec();
+                }
+            }
+        }
     };
     let Some(peer) = peers.get_mut(&name) else {
         return UNAVAILABLE.to_vec();
     };
-    if peer.broken {
-        return UNAVAILABLE.to_vec();
-    }
-    if !peer.in_mail {
-        match exchange(peer, mail).await {
-            Ok(r) if r.starts_with(b"2") => peer.in_mail = true,
-            Ok(r) => return r,
-            Err(e) => {
-                tracing::warn!(backend = %name, error = %e, "backend failed at MAIL");
-                peers.remove(&name);
-                return UNAVAILABLE.to_vec();
-            }
-        }
-    }
     match exchange(peer, line).await {
         Ok(r) => {
             if r.starts_with(b"2") {
@@ -281,11 +283,39 @@ async fn rcpt(
     }
 }
 
-/// Sends one command and reads its (possibly multi-line) reply.
+/// The name of the backend for `key`, with a connection to it in `peers` (kept from an
+/// earlier recipient or transaction, or opened now).
+async fn peer_for(
+    ctx: &Context,
+    peers: &mut HashMap<String, Peer>,
+    key: &str,
+) -> Result<String, crate::context::OpenError> {
+    if let Some((b, _)) = ctx.candidates(key).first() {
+        if peers.contains_key(&b.name) {
+            return Ok(b.name.clone());
+        }
+    }
+    let opened = ctx.open(Proto::Lmtp, key).await?;
+    let name = opened.backend.name.clone();
+    peers.entry(name.clone()).or_insert(Peer {
+        s: opened.conn.stream,
+        in_mail: false,
+        broken: false,
+    });
+    Ok(name)
+}
+
+/// Sends one command and reads its (possibly multi-line) reply. A 421 (the backend closing
+/// the connection, as local-delivery tells idle sessions when it stops) is a failure of the
+/// connection, not an answer to the command.
 async fn exchange(peer: &mut Peer, command: &[u8]) -> Result<Vec<u8>, backend::BackendError> {
     peer.s.get_mut().write_all(command).await?;
     peer.s.get_mut().flush().await?;
-    reply(peer).await
+    let r = reply(peer).await?;
+    if r.starts_with(b"421") {
+        return Err(backend::BackendError::Protocol(backend::shown(&r)));
+    }
+    Ok(r)
 }
 
 async fn reply(peer: &mut Peer) -> Result<Vec<u8>, backend::BackendError> {
