@@ -77,6 +77,7 @@ impl Service for Imapd {
             imapd::index::Index::open_in_state_dir(&config.paths.state_dir),
             config.imapd.keep_closed_mailboxes,
         );
+        hub.poll_idle_every(config.imapd.idle_poll_interval);
         let ctx = Arc::new(Ctx {
             config: config.clone(),
             users: Some(run.users),
