@@ -82,21 +82,23 @@ mod tests {
         let every = Duration::from_secs(30);
         let t0 = Instant::now();
         let (a, b) = (PathBuf::from("/m/a"), PathBuf::from("/m/b"));
+        let (only_a, only_b) = (std::slice::from_ref(&a), std::slice::from_ref(&b));
+        let both = [a.clone(), b.clone()];
         let mut s = Schedule::default();
-        assert!(s.take_due(std::slice::from_ref(&a), t0, every).is_empty());
+        assert!(s.take_due(only_a, t0, every).is_empty());
         let t10 = t0 + Duration::from_secs(10);
-        assert!(s.take_due(&[a.clone(), b.clone()], t10, every).is_empty());
+        assert!(s.take_due(&both, t10, every).is_empty());
         let t30 = t0 + every;
-        assert_eq!(s.take_due(&[a.clone(), b.clone()], t30, every), [a.clone()]);
+        assert_eq!(s.take_due(&both, t30, every), only_a);
         let t40 = t10 + every;
-        assert_eq!(s.take_due(&[a.clone(), b.clone()], t40, every), [b.clone()]);
+        assert_eq!(s.take_due(&both, t40, every), only_b);
         // Polled again one interval after its last poll, not after its first sighting.
         let t59 = t30 + every - Duration::from_secs(1);
-        assert!(s.take_due(&[a.clone(), b.clone()], t59, every).is_empty());
-        assert_eq!(s.take_due(&[a.clone()], t30 + every, every), [a.clone()]);
+        assert!(s.take_due(&both, t59, every).is_empty());
+        assert_eq!(s.take_due(only_a, t30 + every, every), only_a);
         // b stopped idling: forgotten, so a new IDLE waits a whole interval again.
         let later = t30 + every + Duration::from_secs(100);
-        assert_eq!(s.take_due(&[a.clone(), b.clone()], later, every), [a]);
-        assert!(s.take_due(&[b.clone()], later, every).is_empty());
+        assert_eq!(s.take_due(&both, later, every), only_a);
+        assert!(s.take_due(only_b, later, every).is_empty());
     }
 }
