@@ -10,25 +10,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::{login, message, stop, PASS, USER};
 use ferrymail_maildir::{Flags, MailboxName, Store};
-use ferrymail_testkit::{skip, ImapClient, Suite};
+use ferrymail_testkit::{shared_mounts, skip, ImapClient, Suite};
 use imapd::index::Index;
 use imapd::mailbox::{Hub, SharedMailbox};
-
-/// Two paths to one directory of the shared volume (unique to this test run), or None.
-fn shared_mounts(test: &str) -> Option<(PathBuf, PathBuf)> {
-    let v = std::env::var("FERRYMAIL_SHARED_MOUNTS").ok()?;
-    let mut it = v.split_whitespace();
-    let (a, b) = (PathBuf::from(it.next()?), PathBuf::from(it.next()?));
-    let dir = format!("ferrymail-test-{test}-{}", std::process::id());
-    std::fs::create_dir_all(a.join(&dir)).expect("a directory on the shared volume");
-    Some((a.join(&dir), b.join(&dir)))
-}
 
 /// imapd started with its mail root at `here` (None: the environment's own).
 fn start_imapd(here: Option<&Path>, idle_poll: Duration) -> Suite {

@@ -3,8 +3,9 @@
 //! SMTP/LMTP, IMAP and POP3 (plain, implicit TLS, STARTTLS) over one [`Conn`], a TLS config
 //! that trusts the environment's certificate and openssl's digest of a certificate key
 //! ([`tls`]), an HTTPS server for MTA-STS policy files ([`https`]), bounded polling, helper
-//! programs, a daemon's `/metrics` read with an independent parser ([`metrics`]), and one way
-//! to report a skipped test ([`skip!`], [`skip_unless_root`]).
+//! programs, a daemon's `/metrics` read with an independent parser ([`metrics`]), two views of
+//! one shared file system standing for two hosts ([`shared_mounts`]), and one way to report a
+//! skipped test ([`skip!`], [`skip_unless_root`]).
 
 pub mod conn;
 pub mod https;
@@ -12,6 +13,7 @@ pub mod imap;
 pub mod metrics;
 pub mod pop3;
 pub mod process;
+pub mod shared_mounts;
 pub mod skip;
 pub mod smtp;
 pub mod suite;
@@ -21,6 +23,7 @@ pub mod wait;
 pub use conn::Conn;
 pub use imap::{ImapClient, Response};
 pub use pop3::Pop3Client;
+pub use shared_mounts::shared_mounts;
 pub use skip::skip_unless_root;
 pub use smtp::{Reply, SmtpClient};
 pub use suite::{Suite, DAEMONS};
