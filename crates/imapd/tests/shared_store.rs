@@ -248,6 +248,11 @@ fn an_idling_client_sees_another_hosts_delivery() {
             );
             // The client learns of it with its next command, as before.
             c.send(b"DONE\r\n");
+            assert!(
+                srv.log("imapd")
+                    .contains("idle_poll_interval is 0 on a shared mail store"),
+                "imapd did not warn that polling is off on a shared store"
+            );
         }
         drop(c);
         stop(&mut srv);
