@@ -61,11 +61,8 @@ pub(super) fn spawn(hub: Weak<Hub>, every: Duration) {
                 drop(hub);
                 let paths: Vec<PathBuf> = idled.iter().map(|m| m.path.clone()).collect();
                 let due = schedule.take_due(&paths, Instant::now(), every);
-                for mb in idled.iter().filter(|m| due.contains(&m.path)) {
-                    if let Err(e) = mb.rescan() {
-                        tracing::debug!(path = %mb.path.display(), error = %e, "idle poll rescan failed");
-                    }
-                }
+                let due: Vec<_> = idled.iter().filter(|m| due.contains(&m.path)).collect();
+                rescan_all(&due);
             }
         });
     if let Err(e) = spawned {
@@ -73,9 +70,62 @@ pub(super) fn spawn(hub: Weak<Hub>, every: Duration) {
     }
 }
 
+/// Most threads one round of polls uses: a rescan that finds nothing is a few `stat`
+/// calls, each a round trip to the storage nodes (about a millisecond through FUSE), so a
+/// round over thousands of idled mailboxes is bound by latency, not by CPU.
+const POLL_THREADS: usize = 4;
+/// Below this many mailboxes a round is not worth a thread.
+const PER_THREAD: usize = 16;
+
+fn rescan_all(due: &[&std::sync::Arc<super::SharedMailbox>]) {
+    let rescan = |mb: &super::SharedMailbox| {
+        if let Err(e) = mb.rescan() {
+            tracing::debug!(path = %mb.path.display(), error = %e, "idle poll rescan failed");
+        }
+    };
+    let threads = due.len().div_ceil(PER_THREAD).clamp(1, POLL_THREADS);
+    if threads == 1 {
+        due.iter().for_each(|mb| rescan(mb));
+        return;
+    }
+    std::thread::scope(|s| {
+        for chunk in due.chunks(due.len().div_ceil(threads)) {
+            s.spawn(move || chunk.iter().for_each(|mb| rescan(mb)));
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_round_over_many_mailboxes_rescans_every_one() {
+        use ferrymail_maildir::{DeliverOptions, Maildir};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let hub = Hub::new(None, 0);
+        let n = POLL_THREADS * PER_THREAD + 3;
+        let mbs: Vec<_> = (0..n)
+            .map(|i| {
+                let md = Maildir::create(tmp.path().join(format!("m{i}"))).expect("maildir");
+                hub.open(md, true).expect("open")
+            })
+            .collect();
+        for mb in &mbs {
+            let md = mb.maildir();
+            md.deliver(&[b"Subject: x\r\n\r\nx\r\n"], DeliverOptions::default())
+                .expect("deliver");
+        }
+        rescan_all(&mbs.iter().collect::<Vec<_>>());
+        for mb in &mbs {
+            assert_eq!(
+                mb.snapshot().0.len(),
+                1,
+                "{} not rescanned",
+                mb.path.display()
+            );
+        }
+    }
 
     #[test]
     fn each_mailbox_is_due_one_interval_after_it_was_first_seen() {
