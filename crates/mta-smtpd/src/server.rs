@@ -40,7 +40,8 @@ pub fn session_config(config: &Config) -> SessionConfig {
 }
 
 /// Runs until `shutdown` and the grace period are over. `verifier` checks inbound mail
-/// (`mailauth.verify`).
+/// (`mailauth.verify`); `cluster` lets the other hosts of a cluster relay.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     config: Config,
     listeners: Vec<(Role, std::net::TcpListener)>,
