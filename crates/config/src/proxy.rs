@@ -38,6 +38,11 @@ pub struct Proxy {
     /// A client that has not logged in this long after connecting is disconnected.
     #[serde(with = "humantime_serde")]
     pub login_timeout: Duration,
+    /// How long a user stays on the backend of their last session after it ended, even
+    /// when hashing (a backend back from a failure) would choose another: writes of the old
+    /// backend and other hosts' attribute caches settle first. 0: only while sessions are open.
+    #[serde(with = "humantime_serde")]
+    pub sticky_linger: Duration,
     pub limits: ConnLimits,
     /// Where this daemon serves `/metrics`, as [`crate::Smtpd::metrics_listen`]. Absent: off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +104,7 @@ impl Default for Proxy {
             control_socket: "proxy-control.sock".into(),
             idle_timeout: Duration::from_secs(35 * 60),
             login_timeout: Duration::from_secs(3 * 60),
+            sticky_linger: Duration::from_secs(15 * 60),
             limits: ConnLimits::default(),
             metrics_listen: None,
         }

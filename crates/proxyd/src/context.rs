@@ -105,7 +105,11 @@ impl Context {
             })
             .collect();
         let over = self.routes.get(user_key);
-        let sticky = self.sessions.sticky(user_key);
+        // Open sessions hold the user against an override; the linger after them does not.
+        let sticky = self
+            .sessions
+            .sticky(user_key)
+            .filter(|_| over.is_none() || !self.sessions.lingering(user_key));
         route::order(user_key, &list, over.as_deref(), sticky.as_deref())
             .into_iter()
             .filter_map(|(name, why)| Some((backends.iter().find(|b| b.name == name)?, why)))

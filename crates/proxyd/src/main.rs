@@ -83,7 +83,7 @@ impl Service for Proxyd {
             connector: tokio_rustls::TlsConnector::from(client_tls),
             health: health.clone(),
             routes: routes.clone(),
-            sessions: Registry::default(),
+            sessions: Registry::new(p.sticky_linger),
         });
         tokio::spawn(proxyd::health::run(
             health,
