@@ -559,7 +559,7 @@ impl Default for Queue {
             lmtp_idle_connections: 32,
             lmtp_server: None,
             handoff_relay: None,
-            handoff_timeout: Duration::from_secs(60),
+            handoff_timeout: Duration::from_secs(30),
             smtp_port: 25,
             tls_policy: TlsPolicy::Dane,
             tls_policies: BTreeMap::new(),
