@@ -64,7 +64,10 @@ pub fn unavailable() -> Option<String> {
         }
     }
     let fuse_fs = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
-    if !fuse_fs.lines().any(|l| l.split_whitespace().last() == Some("fuse")) {
+    if !fuse_fs
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some("fuse"))
+    {
         return Some("the kernel has no fuse file system".into());
     }
     if let Err(e) = std::fs::OpenOptions::new()
@@ -255,7 +258,13 @@ impl Gluster {
                 let logs: String = self
                     .nodes
                     .iter()
-                    .map(|n| format!("----- {} glusterd.log (tail) -----\n{}\n", n.host.role, tail(&n.log(), 30)))
+                    .map(|n| {
+                        format!(
+                            "----- {} glusterd.log (tail) -----\n{}\n",
+                            n.host.role,
+                            tail(&n.log(), 30)
+                        )
+                    })
                     .collect();
                 return Err(format!("not within {STEP:?}: {what}\n{logs}"));
             }
@@ -355,34 +364,52 @@ impl Gluster {
         self.wait_bricks_online()
     }
 
-    /// Waits (at most `timeout`) until `volume heal info` lists no entry on any brick and
-    /// every brick is connected; starts a heal first so it need not wait for the self-heal
-    /// daemon's own period.
+    /// Waits (at most `timeout`) until no brick has anything left to heal and every brick
+    /// is online; starts a heal first so it need not wait for the self-heal daemon's period.
+    /// Pending heals are read from the bricks' heal indices, which is what `volume heal info`
+    /// reports; that command itself runs glfsheal, which finds glusterd only at the default
+    /// socket path that these private nodes do not use.
     pub fn wait_healed(&self, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
-        let node = self.live_node();
-        let _ = self.cli(node, &["volume", "heal", VOLUME]);
-        let mut last = String::new();
+        let _ = self.cli(self.live_node(), &["volume", "heal", VOLUME]);
+        let mut pending = Vec::new();
         while started.elapsed() < timeout {
-            if let Ok(info) = self.cli(node, &["volume", "heal", VOLUME, "info"]) {
-                let counts: Vec<&str> = info
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("Number of entries:"))
-                    .map(str::trim)
-                    .collect();
-                let connected = info.matches("Status: Connected").count();
-                if counts.len() == self.nodes.len()
-                    && connected == self.nodes.len()
-                    && counts.iter().all(|c| *c == "0")
-                {
-                    return Ok(started.elapsed());
-                }
-                last = info;
+            pending = self
+                .nodes
+                .iter()
+                .flat_map(|n| pending_heals(&n.brick()))
+                .collect();
+            if pending.is_empty() && self.bricks_online() == self.nodes.len() {
+                return Ok(started.elapsed());
             }
             std::thread::sleep(Duration::from_millis(500));
         }
-        Err(format!("not healed within {timeout:?}:\n{last}"))
+        Err(format!(
+            "not healed within {timeout:?}; pending: {pending:?}"
+        ))
     }
+}
+
+/// The entries of a brick's heal indices (`.glusterfs/indices/{xattrop,dirty,entry-changes}`)
+/// other than each index's own base file: files or directories some copy still lacks.
+fn pending_heals(brick: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for index in ["xattrop", "dirty", "entry-changes"] {
+        let dir = brick.join(".glusterfs/indices").join(index);
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if !e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{index}-"))
+            {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }
 
 impl Drop for Gluster {
@@ -413,7 +440,12 @@ impl Drop for Gluster {
 fn seed_state(lib: &Path) -> Result<(), String> {
     let skel = Path::new("/var/lib/glusterd");
     if skel.is_dir() {
-        crate::run(Command::new("cp").arg("-a").arg(format!("{}/.", skel.display())).arg(lib))?;
+        crate::run(
+            Command::new("cp")
+                .arg("-a")
+                .arg(format!("{}/.", skel.display()))
+                .arg(lib),
+        )?;
     }
     Ok(())
 }

@@ -132,7 +132,10 @@ fn two_hosts_share_a_replicated_volume() {
         meta.ino(),
         std::fs::metadata(m1.join("hello")).unwrap().ino()
     );
-    assert_eq!(read_from(&b1.place, &m1.join("hello-link")), "written on b1\n");
+    assert_eq!(
+        read_from(&b1.place, &m1.join("hello-link")),
+        "written on b1\n"
+    );
     assert!(std::fs::hard_link(m2.join("target"), m1.join("hello")).is_err());
 
     // An flock held on b1 blocks b2, and dies with its holder.
