@@ -5,6 +5,7 @@
 //! queue-runner does the same towards the front end's LMTP; both over TLS, verified against
 //! `trust_anchors`. A host without `secret_file` is not in a cluster and trusts no such login.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,35 @@ impl Default for Cluster {
             secret_file: None,
             login: "ferrymail-cluster".into(),
             trust_anchors: Vec::new(),
+        }
+    }
+}
+
+/// Another host of the cluster this one connects to: where, and the name its certificate
+/// must carry (checked against `cluster.trust_anchors`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterPeer {
+    pub address: SocketAddr,
+    pub tls_name: String,
+}
+
+/// The keys that connect hosts by the cluster's trust need `[cluster]`.
+pub(crate) fn check_users(bad: &mut impl FnMut(&str, String), c: &crate::Config) {
+    let in_cluster = c.cluster.secret_file.is_some();
+    let mut need = |key: &str, used: bool| {
+        if used && !in_cluster {
+            bad(key, "needs [cluster] (cluster.secret_file)".into());
+        }
+    };
+    need("delivery.lmtp_listen", !c.delivery.lmtp_listen.is_empty());
+    need("queue.lmtp_server", c.queue.lmtp_server.is_some());
+    if let Some(peer) = &c.queue.lmtp_server {
+        if peer.tls_name.is_empty() {
+            bad(
+                "queue.lmtp_server.tls_name",
+                "must name the host's certificate".into(),
+            );
         }
     }
 }

@@ -20,6 +20,7 @@ mod managesieve;
 mod metrics;
 mod milter;
 mod mta_sts;
+mod proxy;
 mod rate;
 mod screen;
 mod sieve;
@@ -27,11 +28,12 @@ mod spam;
 mod tls_policy;
 mod tls_rpt;
 
-pub use cluster::Cluster;
+pub use cluster::{Cluster, ClusterPeer};
 pub use managesieve::Managesieve;
 pub use metrics::Metrics;
 pub use milter::{parse_address as parse_milter_address, Milter, MilterAddress, MilterDefault};
 pub use mta_sts::MtaSts;
+pub use proxy::{Backend as ProxyBackend, Proxy};
 pub use rate::{RateLimits, UserRate};
 pub use screen::{DnsblAction, DnsblSite, GreetAction, Greylist, Screen};
 pub use sieve::Sieve;
@@ -95,6 +97,7 @@ pub struct Config {
     pub mailauth: MailAuth,
     pub metrics: Metrics,
     pub cluster: Cluster,
+    pub proxy: Proxy,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -257,6 +260,9 @@ pub enum Role {
     Pop3s,
     /// ManageSieve 4190 (STARTTLS).
     Managesieve,
+    /// LMTP over TCP, 24 (STARTTLS, then the cluster login): the front end's side for the
+    /// MX hosts' queue-runners.
+    Lmtp,
 }
 
 impl Role {
@@ -270,6 +276,7 @@ impl Role {
             Role::Pop3 => "pop3",
             Role::Pop3s => "pop3s",
             Role::Managesieve => "managesieve",
+            Role::Lmtp => "lmtp",
         }
     }
 
@@ -482,6 +489,11 @@ pub struct Queue {
     pub max_per_domain: usize,
     /// LMTP connections to local-delivery kept open between messages (0: one per message).
     pub lmtp_idle_connections: usize,
+    /// Local-domain mail over TCP LMTP to this cluster host (the front end) instead of the
+    /// local socket: STARTTLS verified against `cluster.trust_anchors`, then AUTH as the
+    /// cluster login. Needs `[cluster]`. Absent: the local LMTP socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lmtp_server: Option<ClusterPeer>,
     /// Remote SMTP port (25; tests point it elsewhere).
     pub smtp_port: u16,
     /// How mail to other domains uses TLS unless `tls_policies` names the domain.
@@ -537,6 +549,7 @@ impl Default for Queue {
             max_parallel: 100,
             max_per_domain: 20,
             lmtp_idle_connections: 32,
+            lmtp_server: None,
             smtp_port: 25,
             tls_policy: TlsPolicy::Dane,
             tls_policies: BTreeMap::new(),
@@ -573,6 +586,10 @@ pub struct Delivery {
     /// LMTP socket (relative paths are under `paths.run_dir`).
     pub lmtp_socket: PathBuf,
     pub lmtp_socket_mode: u32,
+    /// TCP LMTP listeners for the other hosts of a cluster (the front end, MX hosts): they
+    /// must STARTTLS (`[tls]` certificate) and AUTH as the cluster login before MAIL. Needs
+    /// `[cluster]`. Empty: the Unix socket only.
+    pub lmtp_listen: Vec<SocketAddr>,
     /// Directory of classic mbox spools (`/var/mail/<user>`).
     pub mbox_dir: PathBuf,
     /// Create a missing Maildir (and folders named by `fileinto`) on delivery.
@@ -628,6 +645,7 @@ impl Default for Delivery {
             user: "vmail".into(),
             lmtp_socket: "lmtp.sock".into(),
             lmtp_socket_mode: 0o660,
+            lmtp_listen: Vec::new(),
             mbox_dir: "/var/mail".into(),
             create_maildirs: true,
             quota_action: QuotaAction::Defer,
@@ -1081,6 +1099,8 @@ impl Config {
         }
         managesieve::check(&mut bad, &self.managesieve);
         cluster::check(&mut bad, &self.cluster);
+        cluster::check_users(&mut bad, self);
+        proxy::check(&mut bad, &self.proxy);
         check_dkim(&mut bad, &self.dkim, &self.general.local_domains);
         metrics::check(&mut bad, self);
         milter::check(&mut bad, &self.smtpd.milters);

@@ -367,3 +367,26 @@ fn tls_policies_parse_with_postfix_names() {
     }
     assert!(parse("[queue]\ntls_policy = \"secure\"\n").is_err());
 }
+
+#[test]
+fn cluster_connections_need_the_cluster_secret() {
+    let peers = "[delivery]\nlmtp_listen = [\"127.0.0.1:24\"]\n\
+                 [queue]\nlmtp_server = { address = \"10.77.0.30:24\", tls_name = \"front.cluster.test\" }\n";
+    assert_eq!(
+        problem_keys(peers),
+        vec!["delivery.lmtp_listen", "queue.lmtp_server"]
+    );
+    let c = parse(&format!(
+        "{peers}[cluster]\nsecret_file = \"/etc/ferrymail/cluster-secret\"\ntrust_anchors = [\"/etc/ferrymail/cluster-ca.pem\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.delivery.lmtp_listen,
+        vec!["127.0.0.1:24".parse().unwrap()]
+    );
+    let server = c.queue.lmtp_server.unwrap();
+    assert_eq!(
+        (server.address, server.tls_name.as_str()),
+        ("10.77.0.30:24".parse().unwrap(), "front.cluster.test")
+    );
+}

@@ -263,9 +263,13 @@ fn dev_config(state: &Path, domain: &str, domains: &[String], opts: &DevOptions)
         &mut c.pop3d.user,
         &mut c.imapd.user,
         &mut c.managesieve.user,
+        &mut c.proxy.user,
     ] {
         *user = me.clone();
     }
+    // proxyd is not started in a dev environment (one host needs no front end), but a test
+    // that starts one keeps its overrides inside the environment.
+    c.proxy.routes_file = state.join("proxy-routes");
     let at = |port: u16| Listener {
         role: Role::Mx,
         listen: SocketAddr::new(opts.listen_addr, port),
@@ -546,6 +550,11 @@ impl DevEnv {
             "imapd" => tcp(&c.imapd.listeners),
             "pop3d" => tcp(&c.pop3d.listeners),
             "managesieved" => tcp(&c.managesieve.listeners),
+            "proxyd" => {
+                let mut e: Vec<Endpoint> = tcp(&c.proxy.listeners);
+                e.push(Endpoint::Unix(c.run_path(&c.proxy.control_socket)));
+                e
+            }
             "queue-runner" => vec![Endpoint::Unix(c.control_socket())],
             "local-delivery" => vec![Endpoint::Unix(c.lmtp_socket())],
             _ => Vec::new(),

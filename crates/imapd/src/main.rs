@@ -83,7 +83,7 @@ impl Service for Imapd {
             spawner: self.spawner,
             hub: hub.clone(),
             tls: run.tls,
-            throttle: AuthThrottle::new(&limits),
+            throttle: AuthThrottle::new(&limits).with_cluster(run.cluster),
             user_conns: Mutex::new(HashMap::new()),
             shutdown: run.shutdown.clone(),
         });

@@ -24,6 +24,7 @@ pub fn config(tls_available: bool) -> SessionConfig {
         max_auth_failures: 3,
         max_redirects: ferrymail_sieve::Limits::default().max_redirects,
         login_key: |s| s.to_lowercase(),
+        master_login: None,
     }
 }
 
@@ -49,9 +50,9 @@ pub fn drive(input: &[u8], chunk: usize, store: &dyn Storage) -> Vec<u8> {
                         out.extend_from_slice(&session.tls_started());
                         break;
                     }
-                    Action::Login { user, password } => {
-                        let result = match password == PASSWORD {
-                            true => LoginResult::Ok(user.to_lowercase()),
+                    Action::Login(creds) => {
+                        let result = match creds.password == PASSWORD {
+                            true => LoginResult::Ok(creds.authcid.to_lowercase()),
                             false => LoginResult::BadCredentials,
                         };
                         step = session.login_finished(result);

@@ -7,7 +7,7 @@
 //! empty and AUTHENTICATE is refused with `ENCRYPT-NEEDED`, unless the connection's policy
 //! allows plaintext (loopback, for local tools).
 
-use ferrymail_net::sasl::{Exchange, Mechanism, Step as SaslStep};
+use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, Step as SaslStep};
 
 use crate::command::{self, Command, ParseError};
 use crate::framing::Frame;
@@ -28,6 +28,8 @@ pub struct SessionConfig {
     pub login_key: fn(&str) -> String,
     /// The `MAXREDIRECTS` capability: delivery's `[delivery.sieve] max_redirects`.
     pub max_redirects: usize,
+    /// The cluster login, which may act as any user (`[cluster]`); None outside a cluster.
+    pub master_login: Option<String>,
 }
 
 /// What the connection does after sending [`Step::reply`].
@@ -38,11 +40,8 @@ pub enum Action {
     Close,
     /// Send the reply, discard buffered input, handshake, then [`Session::tls_started`].
     StartTls,
-    /// Check the password, then [`Session::login_finished`].
-    Login {
-        user: String,
-        password: Vec<u8>,
-    },
+    /// Check the credentials, then [`Session::login_finished`].
+    Login(Credentials),
     /// Run the request (blocking) and send its reply.
     Storage(Request),
 }
@@ -268,7 +267,8 @@ impl Session {
             response::no(&mut out, None, "Unsupported SASL mechanism");
             return Step::reply(out);
         };
-        let mut exchange = Exchange::new(mech, self.config.login_key);
+        let mut exchange = Exchange::new(mech, self.config.login_key)
+            .with_master(self.config.master_login.as_deref());
         let initial = initial.map(|ir| String::from_utf8_lossy(&ir).into_owned());
         let step = exchange.begin(initial.as_deref());
         self.sasl_step(exchange, step)
@@ -299,10 +299,7 @@ impl Session {
             }
             Ok(SaslStep::Done(creds)) => Step {
                 reply: out,
-                action: Action::Login {
-                    user: creds.authcid,
-                    password: creds.password,
-                },
+                action: Action::Login(creds),
             },
             Err(ferrymail_net::sasl::SaslError::Cancelled) => {
                 response::no(&mut out, None, "Authentication cancelled");

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ferrymail_config::Config;
 use ferrymail_managesieve::{Action, Framer, LoginResult, Session, SessionConfig};
 use ferrymail_net::auth_throttle::{AuthThrottle, LoginCheck};
+use ferrymail_net::sasl::Credentials;
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
@@ -84,6 +85,7 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
             max_auth_failures: cfg.limits.max_auth_failures.max(1),
             login_key: ferrymail_users::login_key,
             max_redirects: ctx.config.delivery.sieve.max_redirects,
+            master_login: ctx.throttle.master_login().map(str::to_owned),
         },
         false,
     );
@@ -156,8 +158,8 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
                     out.extend_from_slice(&session.tls_started());
                     break;
                 }
-                Action::Login { user, password } => {
-                    let (result, opened) = login(ctx, info, &user, password).await?;
+                Action::Login(creds) => {
+                    let (result, opened) = login(ctx, info, creds).await?;
                     if opened.is_some() {
                         store = opened;
                     }
@@ -211,14 +213,15 @@ async fn handshake(ctx: &Context, stream: &mut MaybeTls) -> Result<(), ConnError
 async fn login(
     ctx: &Context,
     info: &ConnInfo,
-    login: &str,
-    password: Vec<u8>,
+    creds: Credentials,
 ) -> Result<(LoginResult, Option<ScriptStore>), ConnError> {
     let cfg = &ctx.config.managesieve;
     let exempt = info.trusted && cfg.limits.exempt_trusted;
+    let login = creds.authcid.clone();
+    let login = login.as_str();
     let account = match ctx
         .throttle
-        .verify(&ctx.users, info.peer_ip(), exempt, login, password)
+        .verify_credentials(&ctx.users, info.peer_ip(), exempt, creds)
         .await
     {
         LoginCheck::Accepted(account) => account,
@@ -232,7 +235,7 @@ async fn login(
     };
     if let Account::Unix(_) = &account {
         tracing::info!(
-            user = login,
+            user = account.login(),
             "Unix account refused: not served by managesieved"
         );
         return Ok((LoginResult::Refused(UNIX_ACCOUNTS_REFUSED.into()), None));

@@ -71,7 +71,7 @@ impl Service for Managesieved {
             config: config.clone(),
             users: run.users,
             tls: run.tls,
-            throttle: AuthThrottle::new(&limits),
+            throttle: AuthThrottle::new(&limits).with_cluster(run.cluster),
             shutdown: run.shutdown.clone(),
         });
         let opts = ServeOptions::new(config, &limits, run.shutdown, SHUTDOWN_GRACE);

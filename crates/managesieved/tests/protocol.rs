@@ -5,92 +5,10 @@
 use std::path::PathBuf;
 
 use base64::Engine;
-use ferrymail_testkit::{Conn, Suite};
 
-const USER: &str = "joe@example.test";
-const PASS: &str = "correct horse";
+mod common;
 
-fn start(edit: impl FnOnce(&mut ferrymail_config::Config)) -> Suite {
-    let mut s = Suite::new(&[(USER, PASS)]);
-    s.edit_config(|c| {
-        c.managesieve.limits.auth_failure_delay = std::time::Duration::from_millis(20);
-        edit(c);
-    });
-    s.start("managesieved");
-    s
-}
-
-/// The user's Sieve home: the directory holding its Maildir (no home in the passwd-file).
-fn sieve_home(s: &Suite) -> PathBuf {
-    s.maildir(USER).parent().expect("maildir parent").to_owned()
-}
-
-/// A connection and the lines of a whole response (up to and including OK, NO or BYE),
-/// with literals read whole.
-struct Client {
-    conn: Conn,
-}
-
-impl Client {
-    fn connect(s: &Suite) -> (Client, String) {
-        let conn = Conn::open(s.addr(s.env.ports.managesieve)).with_tls(s.tls());
-        let mut c = Client { conn };
-        let greeting = c.response();
-        (c, greeting)
-    }
-
-    fn response(&mut self) -> String {
-        let mut out = String::new();
-        loop {
-            let line = self.conn.read_line().expect("reply line");
-            let text = String::from_utf8(line).expect("UTF-8 reply");
-            out.push_str(&text);
-            if let Some(n) = literal(&text) {
-                let body = self.conn.read_exact_bytes(n).expect("literal");
-                out.push_str(&String::from_utf8(body).expect("UTF-8 literal"));
-                continue;
-            }
-            if ["OK", "NO", "BYE"]
-                .iter()
-                .any(|k| text.starts_with(k) && !text.starts_with("\""))
-            {
-                return out;
-            }
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> String {
-        self.conn.send(line.as_bytes()).expect("send");
-        self.response()
-    }
-
-    fn starttls(&mut self) -> String {
-        assert!(self.cmd("STARTTLS\r\n").starts_with("OK"));
-        self.conn.start_tls().expect("TLS handshake");
-        self.response()
-    }
-
-    fn login(&mut self) {
-        self.starttls();
-        let ir = base64::engine::general_purpose::STANDARD.encode(format!("\0{USER}\0{PASS}"));
-        let r = self.cmd(&format!("AUTHENTICATE \"PLAIN\" \"{ir}\"\r\n"));
-        assert!(r.starts_with("OK"), "{r}");
-    }
-
-    fn put(&mut self, name: &str, script: &str) -> String {
-        self.cmd(&format!(
-            "PUTSCRIPT \"{name}\" {{{}+}}\r\n{script}\r\n",
-            script.len()
-        ))
-    }
-}
-
-/// `{N}` at the end of a line.
-fn literal(line: &str) -> Option<usize> {
-    let inner = line.trim_end().strip_suffix('}')?;
-    let open = inner.rfind('{')?;
-    inner[open + 1..].trim_end_matches('+').parse().ok()
-}
+use common::{sieve_home, start, Client, PASS, USER};
 
 #[test]
 fn greeting_announces_the_capabilities_and_tls_brings_sasl() {

@@ -60,6 +60,7 @@ impl Service for MtaSmtpd {
             tls,
             users,
             shutdown,
+            ..
         } = run;
         let spool = Spool::open(&config.paths.spool_dir)
             .map_err(|e| StartError::cant_create("spool", e))?;

@@ -12,6 +12,10 @@
 //! A success forgives only the failures of the login that succeeded: an attacker who owns one
 //! account cannot wipe out the history of guesses against others by logging into it between
 //! them, while a user who mistyped and then got it right is not held back afterwards.
+//!
+//! With the cluster's trust ([`AuthThrottle::with_cluster`]) the cluster login acting for a
+//! user logs in as that user without the user's password; its failures wait and count like
+//! anyone's.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -22,6 +26,9 @@ use std::time::{Duration, Instant};
 use ferrymail_config::{canonical_ip, ConnLimits};
 use ferrymail_users::{Account, AuthError, UserDb};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::cluster::{ClusterAuth, ClusterLogin};
+use crate::sasl::Credentials;
 
 /// Logins whose failures an address's record tells apart; further ones still count toward the
 /// address's delay but no success forgives them.
@@ -54,6 +61,7 @@ pub struct AuthThrottle {
     turns: Arc<Mutex<HashMap<IpAddr, Arc<Semaphore>>>>,
     /// Keyed hashing of logins into failure records (the logins themselves are not kept).
     login_tags: std::collections::hash_map::RandomState,
+    cluster: Option<ClusterAuth>,
 }
 
 /// Recent failures from one address.
@@ -99,6 +107,65 @@ impl AuthThrottle {
             )),
             turns: Arc::new(Mutex::new(HashMap::new())),
             login_tags: Default::default(),
+            cluster: None,
+        }
+    }
+
+    /// Trusts the cluster login (`[cluster]`; None: not in a cluster) in
+    /// [`verify_credentials`](AuthThrottle::verify_credentials).
+    pub fn with_cluster(mut self, cluster: Option<ClusterAuth>) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The login that may act as other users, for [`crate::sasl::Exchange::with_master`].
+    pub fn master_login(&self) -> Option<&str> {
+        self.cluster.as_ref().map(ClusterAuth::login)
+    }
+
+    /// Checks decoded credentials (SASL, or a plain login with an empty authzid). The cluster
+    /// login with its secret logs in as the user named by the authzid, who must exist; acting
+    /// for nobody is for LMTP peers and fails here, as does the wrong secret. Everyone else's
+    /// password is checked by [`verify`](AuthThrottle::verify).
+    pub async fn verify_credentials(
+        &self,
+        users: &UserDb,
+        ip: IpAddr,
+        exempt: bool,
+        creds: Credentials,
+    ) -> LoginCheck {
+        let Some(cluster) = self.cluster.clone().filter(|c| c.login() == creds.authcid) else {
+            return self
+                .verify(users, ip, exempt, &creds.authcid, creds.password)
+                .await;
+        };
+        let ip = canonical_ip(ip);
+        let db = users.clone();
+        // Waits and takes turns like a password check, so guessing the secret is as slow.
+        let verdict = self
+            .check(ip, exempt, move || match cluster.check(&creds) {
+                ClusterLogin::Accepted {
+                    acting_as: Some(user),
+                } => db.lookup(&user).ok_or(AuthError::UnknownUser),
+                ClusterLogin::Accepted { acting_as: None } => Err(AuthError::UnknownUser),
+                ClusterLogin::Refused | ClusterLogin::NotCluster => Err(AuthError::WrongPassword),
+            })
+            .await;
+        let login = self.master_login().unwrap_or_default();
+        match verdict {
+            Some(Ok(account)) => {
+                tracing::info!(user = %account.login(), via = "cluster", "cluster login accepted");
+                self.succeeded(ip, login);
+                LoginCheck::Accepted(account)
+            }
+            Some(Err(reason)) => {
+                tracing::warn!(%reason, "cluster login refused");
+                LoginCheck::Refused {
+                    reason,
+                    delay: self.failed(ip, login),
+                }
+            }
+            None => LoginCheck::Broken,
         }
     }
 

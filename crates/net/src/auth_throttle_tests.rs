@@ -268,3 +268,85 @@ fn a_success_forgives_only_its_own_logins_failures() {
     }
     assert_eq!(t.owed(from), Some(Duration::ZERO), "one failure left");
 }
+
+/// A throttle trusting the cluster login `ferrymail-cluster` with secret [`CLUSTER_SECRET`].
+fn cluster_throttle(dir: &std::path::Path) -> AuthThrottle {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("cluster-secret");
+    std::fs::write(&path, CLUSTER_SECRET).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cluster = ClusterAuth::load(&ferrymail_config::Cluster {
+        secret_file: Some(path),
+        ..Default::default()
+    })
+    .unwrap();
+    throttle(2, Duration::from_millis(100)).with_cluster(cluster)
+}
+
+const CLUSTER_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn creds(authzid: &str, authcid: &str, password: &str) -> Credentials {
+    Credentials {
+        authzid: authzid.into(),
+        authcid: authcid.into(),
+        password: password.as_bytes().to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn the_cluster_login_acts_for_existing_users_only_and_only_with_its_secret() {
+    let (dir, db) = users();
+    let t = cluster_throttle(dir.path());
+    let from = ip("192.0.2.30");
+    assert_eq!(t.master_login(), Some("ferrymail-cluster"));
+    let check = |c| t.verify_credentials(&db, from, false, c);
+    match check(creds("joe@a.test", "ferrymail-cluster", CLUSTER_SECRET)).await {
+        LoginCheck::Accepted(a) => assert_eq!(a.login(), "joe@a.test"),
+        other => panic!("expected joe, got {other:?}"),
+    }
+    for (bad, why) in [
+        (
+            creds("joe@a.test", "ferrymail-cluster", "wrong"),
+            "wrong secret",
+        ),
+        (
+            creds("", "ferrymail-cluster", CLUSTER_SECRET),
+            "acting for no one",
+        ),
+        (
+            creds("nobody@a.test", "ferrymail-cluster", CLUSTER_SECRET),
+            "unknown user",
+        ),
+    ] {
+        assert!(
+            matches!(check(bad).await, LoginCheck::Refused { .. }),
+            "{why} was accepted"
+        );
+    }
+    // Its failures count for the address like anyone's.
+    assert!(t.owed(canonical_ip(from)).is_some());
+    // Everyone else still needs their own password.
+    assert!(matches!(
+        check(creds("", "ann@a.test", "right")).await,
+        LoginCheck::Accepted(_)
+    ));
+    assert!(matches!(
+        check(creds("", "ann@a.test", CLUSTER_SECRET)).await,
+        LoginCheck::Refused { .. }
+    ));
+}
+
+#[tokio::test]
+async fn without_a_cluster_its_login_is_an_unknown_user() {
+    let (_dir, db) = users();
+    let t = throttle(2, Duration::from_millis(1));
+    assert_eq!(t.master_login(), None);
+    let c = creds("joe@a.test", "ferrymail-cluster", CLUSTER_SECRET);
+    assert!(matches!(
+        t.verify_credentials(&db, ip("192.0.2.30"), false, c).await,
+        LoginCheck::Refused {
+            reason: AuthError::UnknownUser,
+            ..
+        }
+    ));
+}

@@ -24,6 +24,7 @@ pub fn protocol(role: Role) -> Protocol {
         Role::Imap | Role::Imaps => Protocol::Imap,
         Role::Pop3 | Role::Pop3s => Protocol::Pop3,
         Role::Managesieve => Protocol::ManageSieve,
+        Role::Lmtp => Protocol::Lmtp,
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! The sequence: hold SIGTERM/SIGINT/SIGHUP until their handlers exist; load the config (exit
 //! 78 if it does not); start logging; take the sockets systemd passed; load the TLS certificate
-//! (as [`Service::tls`] says); open the user database; [`Service::pre_init`], still as the
+//! (as [`Service::tls`] says); open the user database; read the `[cluster]` secret
+//! ([`crate::cluster`]: a missing or unsafe file is a config error); [`Service::pre_init`], still as the
 //! starting user (root: bind ports, start privileged helpers, take locks); bind the
 //! `/metrics` listener where [`Service::metrics_listen`] names one; drop to
 //! [`Service::user`] unless [`Service::keeps_root`]; raise the open-files limit; start the
@@ -30,6 +31,7 @@ use ferrymail_users::{UserDb, UserDbConfig};
 use tokio::sync::mpsc;
 
 use crate::cli::DaemonArgs;
+use crate::cluster::ClusterAuth;
 use crate::exit::StartError;
 use crate::listeners::{self, Inherited};
 use crate::logging::{self, LevelChange};
@@ -136,6 +138,9 @@ pub struct Running {
     /// Present when [`Service::tls`] is not [`TlsUse::None`] and the certificate loaded.
     pub tls: Option<TlsStore>,
     pub users: UserDb,
+    /// The cluster secret, read as the starting user (it may be readable by root alone);
+    /// None when the host is not in a cluster. Changing it takes a restart.
+    pub cluster: Option<ClusterAuth>,
     pub shutdown: Shutdown,
 }
 
@@ -172,6 +177,8 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
     let mut inherited = Inherited::from_env();
     let tls = load_tls(S::tls(&config), &config)?;
     let users = UserDb::open(UserDbConfig::from_config(&config))?;
+    let cluster = ClusterAuth::load(&config.cluster)
+        .map_err(|e| StartError::config("reading the cluster secret", e))?;
     let service = S::pre_init(&mut PreInit {
         config: &config,
         config_path,
@@ -214,6 +221,7 @@ fn start<S: Service>(config_path: &Path, config: Config) -> Result<(), StartErro
             config,
             tls,
             users,
+            cluster,
             shutdown,
         };
         let result = service.serve(running).await;

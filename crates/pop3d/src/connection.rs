@@ -14,6 +14,7 @@ use std::time::Duration;
 use ferrymail_config::Config;
 use ferrymail_net::auth_throttle::{AuthThrottle, LoginCheck};
 use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::sasl::Credentials;
 use ferrymail_net::server::{Admission, ConnInfo};
 use ferrymail_net::signals::Shutdown;
 use ferrymail_net::stream::MaybeTls;
@@ -108,6 +109,7 @@ async fn run(ctx: &Context, tcp: TcpStream, info: &ConnInfo) -> Result<(), ConnE
         stls_available: !implicit,
         plaintext_login_ok: cfg.limits.plaintext_auth_on_loopback && info.is_loopback(),
         max_auth_failures: cfg.limits.max_auth_failures.max(1),
+        master_login: ctx.throttle.master_login().map(str::to_owned),
     };
     let mut session = Session::new(session_cfg, implicit);
     let mut io: Io = BufReader::with_capacity(16 * 1024, stream);
@@ -159,6 +161,7 @@ pub async fn serve_relayed(
         stls_available: false,
         plaintext_login_ok: false,
         max_auth_failures: 1,
+        master_login: None,
     };
     let mut session = Session::handed_off(session_cfg, tls);
     let mut io: Io = BufReader::with_capacity(16 * 1024, SessionStream::Relayed { sock, tls });
@@ -275,11 +278,9 @@ async fn serve(
                     session.tls_started();
                     break;
                 }
-                Action::Login {
-                    user: login,
-                    password,
-                } => {
-                    let (result, opened) = match login_action(ctx, info, &login, password).await? {
+                Action::Login(creds) => {
+                    let (outcome, login) = login_action(ctx, info, creds).await?;
+                    let (result, opened) = match outcome {
                         LoginOutcome::Here(result, opened) => (result, opened),
                         LoginOutcome::HandOff(sock) => {
                             // Our answers so far go out before the child's to the PASS/AUTH.
@@ -356,21 +357,21 @@ enum LoginOutcome {
 }
 
 /// Verifies, waits out any back-off, then locks and lists the maildrop — or, for a Unix
-/// account when there is a spawner, gets a session child that will.
+/// account when there is a spawner, gets a session child that will. Also returns whom the
+/// session serves: the account's login once the credentials are good.
 async fn login_action(
     ctx: &Context,
     info: &ConnInfo,
-    login: &str,
-    password: Vec<u8>,
-) -> Result<LoginOutcome, ConnError> {
+    creds: Credentials,
+) -> Result<(LoginOutcome, String), ConnError> {
+    let login = creds.authcid.clone();
     let Some(userdb) = ctx.userdb.clone() else {
-        return Ok(LoginOutcome::Here(LoginResult::Unavailable, None));
+        return Ok((LoginOutcome::Here(LoginResult::Unavailable, None), login));
     };
-    let here = |r| Ok(LoginOutcome::Here(r, None));
     let exempt = info.trusted && ctx.config.pop3d.limits.exempt_trusted;
     let account = match ctx
         .throttle
-        .verify(&userdb, info.peer_ip(), exempt, login, password)
+        .verify_credentials(&userdb, info.peer_ip(), exempt, creds)
         .await
     {
         LoginCheck::Accepted(account) => account,
@@ -378,10 +379,21 @@ async fn login_action(
             tracing::warn!(user = login, %reason, ?delay, "login failed");
             ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Pop3);
             tokio::time::sleep(delay).await;
-            return here(LoginResult::BadCredentials);
+            return Ok((LoginOutcome::Here(LoginResult::BadCredentials, None), login));
         }
         LoginCheck::Broken => return Err(ConnError::Internal("the password check failed")),
     };
+    let login = account.login().to_owned();
+    Ok((open_maildrop(ctx, account, &login).await?, login))
+}
+
+/// A good login's maildrop, locked and listed here or by a session child.
+async fn open_maildrop(
+    ctx: &Context,
+    account: Account,
+    login: &str,
+) -> Result<LoginOutcome, ConnError> {
+    let here = |r| Ok(LoginOutcome::Here(r, None));
     if let Account::Unix(unix) = &account {
         // An account with our own uid can be served right here.
         if ctx.spawner.is_some() && unix.uid != nix::unistd::geteuid().as_raw() {

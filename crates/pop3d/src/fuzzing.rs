@@ -25,6 +25,7 @@ pub fn drive(data: &[u8]) {
             stls_available: data.first().is_some_and(|b| b & 1 == 1),
             plaintext_login_ok: data.first().is_some_and(|b| b & 2 == 2),
             max_auth_failures: 3,
+            master_login: None,
         },
         data.first().is_some_and(|b| b & 4 == 4),
     );
@@ -45,7 +46,7 @@ pub fn drive(data: &[u8]) {
                 );
             }
             step = match step.action {
-                Action::Login { .. } => s.login_finished(match line.len() % 4 {
+                Action::Login(_) => s.login_finished(match line.len() % 4 {
                     0 => LoginResult::Ok(sample()),
                     1 => LoginResult::BadCredentials,
                     2 => LoginResult::InUse,

@@ -78,7 +78,7 @@ impl Service for Pop3d {
             config: config.clone(),
             userdb: Some(run.users),
             tls: run.tls,
-            throttle: AuthThrottle::new(&limits),
+            throttle: AuthThrottle::new(&limits).with_cluster(run.cluster),
             locks: LockTable::new(),
             sizes: SizeCache::default(),
             spawner: self.spawner,

@@ -5,7 +5,7 @@
 //! apply deletions, start TLS, close). It never touches a socket or a file, so it can be
 //! tested and fuzzed with a plain list of messages standing in for the maildrop.
 
-use ferrymail_net::sasl::{Exchange, Mechanism, SaslError, Step as SaslStep};
+use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, SaslError, Step as SaslStep};
 
 use crate::parser::{self, Command, MsgNum, ParseError};
 
@@ -19,6 +19,8 @@ pub struct SessionConfig {
     pub plaintext_login_ok: bool,
     /// Failed logins tolerated before the connection is closed.
     pub max_auth_failures: u32,
+    /// The cluster login, which may act as any user through AUTH PLAIN (`[cluster]`).
+    pub master_login: Option<String>,
 }
 
 /// One message of the maildrop as the session sees it.
@@ -52,10 +54,7 @@ pub enum Action {
     StartTls,
     /// Verify the credentials, lock and list the maildrop, then call
     /// [`Session::login_finished`].
-    Login {
-        user: String,
-        password: Vec<u8>,
-    },
+    Login(Credentials),
     /// Send message `index` (0-based): `ok_line`, then the encoded body (`top` lines of it
     /// for TOP), then the terminator; if the message cannot be opened send
     /// [`Session::message_unavailable`] instead. After a complete RETR, mark it seen.
@@ -295,8 +294,13 @@ impl Session {
                 let State::Authorization { user, .. } = &mut self.state else {
                     return Step::reply(NOT_NOW);
                 };
+                // USER names no one to act for, so the cluster login is refused here.
                 match user.take() {
-                    Some(user) => self.begin_login(user, password),
+                    Some(authcid) => self.begin_login(Credentials {
+                        authzid: String::new(),
+                        authcid,
+                        password,
+                    }),
                     None => Step::reply("-ERR USER first"),
                 }
             }
@@ -308,7 +312,8 @@ impl Session {
                 initial_response,
             } => match Mechanism::from_name(&m) {
                 Some(mechanism) => {
-                    let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
+                    let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key)
+                        .with_master(self.config.master_login.as_deref());
                     let step = exchange.begin(initial_response.as_deref());
                     self.sasl_step(exchange, step)
                 }
@@ -333,7 +338,7 @@ impl Session {
                 };
                 Step::reply(format!("+ {challenge}"))
             }
-            Ok(SaslStep::Done(c)) => self.begin_login(c.authcid, c.password),
+            Ok(SaslStep::Done(c)) => self.begin_login(c),
             Err(SaslError::Cancelled) => Step::reply("-ERR Authentication cancelled"),
             Err(SaslError::NotAuthorized) => {
                 self.login_failed("-ERR [AUTH] Not authorized to act as another user".to_string())
@@ -343,9 +348,9 @@ impl Session {
         }
     }
 
-    fn begin_login(&mut self, user: String, password: Vec<u8>) -> Step {
+    fn begin_login(&mut self, creds: Credentials) -> Step {
         self.state = State::Authenticating;
-        Step::silent(Action::Login { user, password })
+        Step::silent(Action::Login(creds))
     }
 
     fn login_failed(&mut self, reply: String) -> Step {

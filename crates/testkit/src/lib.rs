@@ -3,9 +3,10 @@
 //! SMTP/LMTP, IMAP and POP3 (plain, implicit TLS, STARTTLS) over one [`Conn`], a TLS config
 //! that trusts the environment's certificate and openssl's digest of a certificate key
 //! ([`tls`]), an HTTPS server for MTA-STS policy files ([`https`]), bounded polling, helper
-//! programs, a daemon's `/metrics` read with an independent parser ([`metrics`]), and one way
+//! programs, a one-host cluster's secret ([`cluster`]), a daemon's `/metrics` read with an independent parser ([`metrics`]), and one way
 //! to report a skipped test ([`skip!`], [`skip_unless_root`]).
 
+pub mod cluster;
 pub mod conn;
 pub mod https;
 pub mod imap;

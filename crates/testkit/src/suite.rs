@@ -184,6 +184,17 @@ impl Suite {
         std::fs::read_to_string(self.env.log_path(name)).unwrap_or_default()
     }
 
+    /// Waits up to five seconds for `text` in `name`'s log (a line reaches the file a moment
+    /// after the reply it goes with); panics with the log if it never appears.
+    pub fn expect_logged(&self, name: &str, text: &str) {
+        let found = crate::wait_until(Duration::from_secs(5), || self.log(name).contains(text));
+        assert!(
+            found,
+            "no {text:?} in the log of {name}:\n{}",
+            self.log(name)
+        );
+    }
+
     /// The end of every started daemon's log, each under a header line.
     pub fn logs(&self) -> String {
         let mut out = String::new();

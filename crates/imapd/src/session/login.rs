@@ -11,6 +11,7 @@ use ferrymail_imap_proto::response::{Code, Response};
 use ferrymail_imap_proto::session::{Action, Output};
 use ferrymail_maildir::{MailboxName, Store};
 use ferrymail_net::auth_throttle::LoginCheck;
+use ferrymail_net::sasl::Credentials;
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::signals::Shutdown;
 use ferrymail_spawn::child::ConnHeader;
@@ -208,7 +209,8 @@ impl Session {
             ));
             return Ok(false);
         };
-        let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key);
+        let mut exchange = Exchange::new(mechanism, ferrymail_users::login_key)
+            .with_master(self.ctx.throttle.master_login());
         let mut step = exchange.begin(initial.as_deref());
         loop {
             match step {
@@ -225,9 +227,7 @@ impl Session {
                     };
                     step = exchange.respond(&response);
                 }
-                Ok(Step::Done(creds)) => {
-                    return self.finish_login(tag, creds.authcid, creds.password).await
-                }
+                Ok(Step::Done(creds)) => return self.finish_login(tag, creds).await,
                 Err(SaslError::Cancelled) => {
                     self.push(&Response::bad(&tag, "Authentication cancelled"));
                     return Ok(false);
@@ -257,9 +257,9 @@ impl Session {
     pub(super) async fn finish_login(
         &mut self,
         tag: String,
-        login: String,
-        password: Vec<u8>,
+        creds: Credentials,
     ) -> std::io::Result<bool> {
+        let login = creds.authcid.clone();
         let ip: IpAddr = self.info.peer_ip();
         let Some(users) = self.ctx.users.clone() else {
             self.push(&Response::bad(&tag, "Already logged in"));
@@ -269,7 +269,7 @@ impl Session {
         let account = match self
             .ctx
             .throttle
-            .verify(&users, ip, exempt, &login, password)
+            .verify_credentials(&users, ip, exempt, creds)
             .await
         {
             LoginCheck::Accepted(account) => account,

@@ -297,7 +297,15 @@ impl Session {
                 tag,
                 user,
                 password,
-            } => self.finish_login(tag, user, password).await,
+            } => {
+                // LOGIN names no one to act for, so the cluster login is refused here.
+                let creds = ferrymail_net::sasl::Credentials {
+                    authzid: String::new(),
+                    authcid: user,
+                    password,
+                };
+                self.finish_login(tag, creds).await
+            }
             Action::Authenticate {
                 tag,
                 mechanism,

@@ -1,0 +1,212 @@
+//! The control socket of `mailctl proxy` (`proxy.control_socket`), in the style of
+//! queue-runner's: one JSON [`Request`] line per connection, one JSON [`Response`] line back.
+//! The types and the client live here so that mailctl speaks the protocol through this
+//! crate's library; the daemon side is [`serve`].
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrymail_net::signals::Shutdown;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+
+use crate::context::Context;
+use crate::route::Why;
+
+/// Longest request line.
+pub const MAX_REQUEST_LINE: usize = 4096;
+/// Longest response a client accepts.
+const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "lowercase")]
+pub enum Request {
+    /// Every backend's state.
+    Backends,
+    /// Where the user's next session would go, and why.
+    Where { user: String },
+    /// Re-read the routes file and close the user's sessions (after `mailctl proxy move` or
+    /// `unmove` rewrote the file), so that the clients reconnect to the new backend.
+    Moved { user: String },
+    /// Close the user's sessions.
+    Kick { user: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackendState {
+    pub name: String,
+    pub address: String,
+    pub up: bool,
+    /// Failed checks in a row.
+    pub failures: u32,
+    pub sessions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub user: String,
+    /// None: no healthy backend.
+    pub backend: Option<String>,
+    pub why: Option<Why>,
+    pub override_backend: Option<String>,
+    pub sessions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub ok: bool,
+    pub message: String,
+    #[serde(default)]
+    pub backends: Vec<BackendState>,
+    #[serde(default)]
+    pub placement: Option<Placement>,
+}
+
+impl Response {
+    pub fn ok(message: impl Into<String>) -> Response {
+        Response {
+            ok: true,
+            message: message.into(),
+            backends: Vec::new(),
+            placement: None,
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            ..Response::ok(message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot reach proxyd at {path}: {source}")]
+    Connect {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("control socket I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("proxyd sent an unreadable answer: {0}")]
+    BadResponse(String),
+}
+
+/// Sends one request and waits for the answer (the client side, blocking).
+pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|source| {
+        ControlError::Connect {
+            path: socket.display().to_string(),
+            source,
+        }
+    })?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut line = serde_json::to_vec(req).map_err(|e| ControlError::BadResponse(e.to_string()))?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_RESPONSE));
+    let mut buf = Vec::new();
+    reader.read_until(b'\n', &mut buf)?;
+    serde_json::from_slice(&buf).map_err(|e| ControlError::BadResponse(e.to_string()))
+}
+
+/// Answers requests on `listener` until shutdown.
+pub async fn serve(ctx: Arc<Context>, listener: UnixListener, mut shutdown: Shutdown) {
+    loop {
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = shutdown.wait() => return,
+        };
+        let Ok((stream, _)) = conn else { continue };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            let mut line = Vec::new();
+            let mut limited = (&mut r).take(MAX_REQUEST_LINE as u64);
+            let read = tokio::time::timeout(
+                Duration::from_secs(10),
+                limited.read_until(b'\n', &mut line),
+            )
+            .await;
+            let resp = match read {
+                Ok(Ok(_)) => match serde_json::from_slice::<Request>(&line) {
+                    Ok(req) => answer(&ctx, req),
+                    Err(e) => Response::error(format!("bad request: {e}")),
+                },
+                _ => return,
+            };
+            let mut out = serde_json::to_vec(&resp).unwrap_or_else(|_| {
+                br#"{"ok":false,"message":"response not serialisable"}"#.to_vec()
+            });
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+        });
+    }
+}
+
+fn answer(ctx: &Context, req: Request) -> Response {
+    match req {
+        Request::Backends => {
+            let per = ctx.sessions.per_backend();
+            let health = ctx.health.snapshot();
+            let backends = ctx
+                .config
+                .proxy
+                .backends
+                .iter()
+                .map(|b| {
+                    let (up, failures) = health
+                        .iter()
+                        .find(|(n, _, _)| *n == b.name)
+                        .map_or((false, 0), |(_, up, f)| (*up, *f));
+                    BackendState {
+                        name: b.name.clone(),
+                        address: b.address.clone(),
+                        up,
+                        failures,
+                        sessions: per.get(&b.name).copied().unwrap_or(0),
+                    }
+                })
+                .collect();
+            Response {
+                backends,
+                ..Response::ok("")
+            }
+        }
+        Request::Where { user } => {
+            let key = ferrymail_users::login_key(&user);
+            let first = ctx.candidates(&key).into_iter().next();
+            let placement = Placement {
+                user: key.clone(),
+                backend: first.map(|(b, _)| b.name.clone()),
+                why: first.map(|(_, w)| w),
+                override_backend: ctx.routes.get(&key),
+                sessions: ctx.sessions.count(&key),
+            };
+            Response {
+                placement: Some(placement),
+                ..Response::ok("")
+            }
+        }
+        Request::Moved { user } => {
+            ctx.routes.reload();
+            let key = ferrymail_users::login_key(&user);
+            let n = ctx.sessions.kick(&key);
+            tracing::info!(user = key, sessions = n, "routes reloaded; sessions closed");
+            Response::ok(format!("{n} session(s) closed"))
+        }
+        Request::Kick { user } => {
+            let key = ferrymail_users::login_key(&user);
+            let n = ctx.sessions.kick(&key);
+            tracing::info!(user = key, sessions = n, "sessions closed");
+            Response::ok(format!("{n} session(s) closed"))
+        }
+    }
+}

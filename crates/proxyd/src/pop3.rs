@@ -1,0 +1,183 @@
+//! POP3 before login (RFC 1939, RFC 2449, RFC 5034): the greeting, CAPA, STLS, USER+PASS,
+//! AUTH PLAIN/LOGIN (with an initial response), NOOP and QUIT. Commands are parsed by
+//! pop3d's own parser; once the password is checked the session is opened on the user's
+//! backend and the backend's `+OK` is the answer to the login.
+
+use ferrymail_metrics::conn::Protocol;
+use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, Step};
+use ferrymail_net::server::ConnInfo;
+use pop3d::parser::{parse, Command};
+
+use crate::backend::Proto;
+use crate::client::{Client, ClientError};
+use crate::context::{Context, Verified};
+
+/// RFC 2449 §4: 255 octets for a command, more for SASL responses.
+const MAX_LINE: usize = 4096;
+
+const PLAINTEXT_REFUSED: &[u8] =
+    b"-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; use STLS\r\n";
+
+pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), ClientError> {
+    let mut c = client;
+    let mut user: Option<String> = None;
+    let mut failures = 0u32;
+    let max_failures = ctx.config.proxy.limits.max_auth_failures.max(1);
+    c.send(b"+OK ferrymail POP3 proxy ready\r\n").await?;
+    loop {
+        let Some(line) = c.line(MAX_LINE).await? else {
+            c.send(b"-ERR line too long\r\n").await?;
+            continue;
+        };
+        let allowed = ctx.login_allowed(info, c.is_tls());
+        let creds = match parse(&line) {
+            Err(e) => {
+                c.send(format!("-ERR {e}\r\n").as_bytes()).await?;
+                continue;
+            }
+            Ok(Command::Capa) => {
+                c.send(&capabilities(ctx, allowed, c.is_tls())).await?;
+                continue;
+            }
+            Ok(Command::Noop) => {
+                c.send(b"-ERR log in first\r\n").await?;
+                continue;
+            }
+            Ok(Command::Quit) => {
+                c.send(b"+OK bye\r\n").await?;
+                return Ok(());
+            }
+            Ok(Command::Stls) => {
+                if c.is_tls() || ctx.tls.is_none() {
+                    c.send(b"-ERR STLS not available\r\n").await?;
+                    continue;
+                }
+                c.send(b"+OK Begin TLS negotiation\r\n").await?;
+                c.handshake(ctx).await?;
+                user = None;
+                continue;
+            }
+            Ok(Command::User(_) | Command::Pass(_) | Command::Auth { .. }) if !allowed => {
+                c.send(PLAINTEXT_REFUSED).await?;
+                continue;
+            }
+            Ok(Command::User(name)) => {
+                user = Some(name);
+                c.send(b"+OK send your password\r\n").await?;
+                continue;
+            }
+            Ok(Command::Pass(password)) => match user.take() {
+                Some(u) => Credentials {
+                    authzid: String::new(),
+                    authcid: u,
+                    password,
+                },
+                None => {
+                    c.send(b"-ERR USER first\r\n").await?;
+                    continue;
+                }
+            },
+            Ok(Command::Auth {
+                mechanism: None, ..
+            }) => {
+                c.send(b"+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n").await?;
+                continue;
+            }
+            Ok(Command::Auth {
+                mechanism: Some(m),
+                initial_response,
+            }) => {
+                let Some(mech) = Mechanism::from_name(&m) else {
+                    c.send(b"-ERR unsupported mechanism\r\n").await?;
+                    continue;
+                };
+                match authenticate(&mut c, mech, initial_response.as_deref()).await? {
+                    Some(creds) => creds,
+                    None => {
+                        c.send(b"-ERR [AUTH] authentication failed\r\n").await?;
+                        continue;
+                    }
+                }
+            }
+            Ok(Command::Apop) => {
+                c.send(b"-ERR APOP is not supported; use USER/PASS or AUTH\r\n")
+                    .await?;
+                continue;
+            }
+            Ok(_) => {
+                c.send(b"-ERR log in first\r\n").await?;
+                continue;
+            }
+        };
+        let verified = ctx
+            .verify(info, Protocol::Pop3, &creds.authcid, creds.password)
+            .await
+            .map_err(ClientError::Internal)?;
+        let Verified::Ok(account) = verified else {
+            failures += 1;
+            c.send(b"-ERR [AUTH] authentication failed\r\n").await?;
+            if failures >= max_failures {
+                return Ok(());
+            }
+            continue;
+        };
+        let login = account.login().to_owned();
+        return match ctx.open(Proto::Pop3, &login).await {
+            Ok(opened) => {
+                let reply = opened.conn.reply.clone();
+                c.hand_over(ctx, Protocol::Pop3, &login, opened, &reply)
+                    .await
+            }
+            Err(e) => {
+                tracing::error!(user = login, error = %e, "no backend for the session");
+                c.send(b"-ERR [SYS/TEMP] mailbox server unavailable, try again later\r\n")
+                    .await?;
+                Ok(())
+            }
+        };
+    }
+}
+
+fn capabilities(ctx: &Context, allowed: bool, tls: bool) -> Vec<u8> {
+    let mut caps = vec![
+        "+OK Capability list follows",
+        "TOP",
+        "UIDL",
+        "RESP-CODES",
+        "AUTH-RESP-CODE",
+        "PIPELINING",
+    ];
+    if allowed {
+        caps.extend(["USER", "SASL PLAIN LOGIN"]);
+    }
+    if !tls && ctx.tls.is_some() {
+        caps.push("STLS");
+    }
+    caps.extend(["IMPLEMENTATION ferrymail", "."]);
+    let mut out = caps.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// The SASL exchange of AUTH (`+ ` challenges); `None` when it failed or was cancelled.
+async fn authenticate(
+    c: &mut Client,
+    mech: Mechanism,
+    initial: Option<&str>,
+) -> Result<Option<Credentials>, ClientError> {
+    let mut ex = Exchange::new(mech, ferrymail_users::login_key);
+    let mut step = ex.begin(initial);
+    loop {
+        match step {
+            Ok(Step::Done(creds)) => return Ok(Some(creds)),
+            Ok(Step::Challenge(ch)) => {
+                c.send(format!("+ {ch}\r\n").as_bytes()).await?;
+                let Some(line) = c.line(MAX_LINE).await? else {
+                    return Ok(None);
+                };
+                step = ex.respond(&String::from_utf8_lossy(&line));
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+}
