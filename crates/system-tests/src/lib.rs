@@ -6,8 +6,10 @@
 //! this crate's tests; nothing here is linked into a daemon.
 
 pub mod activation;
+pub mod cluster;
 pub mod gluster;
 pub mod load;
+pub mod mailbox_view;
 pub mod netns;
 pub mod units;
 

@@ -1,0 +1,565 @@
+//! The multi-host installation end to end, with the real daemons.
+//!
+//! `cluster_survives_losing_hosts`: three GlusterFS storage nodes (replica 3), two MX hosts
+//! (mta-smtpd + queue-runner with local spools, delivering to the front end over LMTP), two
+//! mailbox backends (imapd, pop3d, managesieved, local-delivery with a TCP LMTP listener; mail
+//! root on the Gluster mount, state local), one front end (proxyd) and a DNS server with two MX
+//! records of equal preference, each host in its own network namespace on 10.77.0.0/24 and the
+//! users' clients at 10.77.0.1. Mail sent alternately to both MX hosts is read through the
+//! front end by IMAP and POP3; the backend serving the user is killed while an IMAP session is
+//! open, and the reconnected client is served by the other one with the same UIDVALIDITY, UIDs
+//! and flags; a storage node is killed and restarted (and healed) while mail flows; an MX host
+//! shut down right after acknowledging mail loses none of it. At every step each message is in
+//! the mailbox exactly once. About 60 s with the default size; `FERRYMAIL_CLUSTER_SCALE=<n>`
+//! sends n times as much mail in every phase.
+//!
+//! `one_host_behind_the_front_end`: the same path on one host (loopback, free ports):
+//! queue-runner → proxyd's LMTP → local-delivery over TCP, clients through proxyd. A few
+//! seconds.
+//!
+//! Both need the workspace's binaries (`cargo build --workspace`); the first also root, FUSE,
+//! GlusterFS and namespaces and prints `SKIP:` without them.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrymail_config::{ClusterPeer, ProxyBackend, Role};
+use ferrymail_dev::dns::{DnsServer, Zone};
+use ferrymail_dev::{built_bin, wait_for_tcp, Ports};
+use ferrymail_system_tests::cluster::{addr, listener, shared_certificate, Host, DOMAIN};
+use ferrymail_system_tests::gluster::{self, Gluster};
+use ferrymail_system_tests::mailbox_view::{
+    imap_login, pop3_ids, read_inbox, send, wait_for_ids, Inbox,
+};
+use ferrymail_system_tests::netns::{Lan, Place};
+use ferrymail_testkit::suite::quick_queue;
+use proxyd::control::{self, Request};
+
+const USER: &str = "alice@cluster.test";
+const PASS: &str = "alice-pw";
+const SENDER: &str = "someone@outside.test";
+const BACKEND: [&str; 4] = ["local-delivery", "imapd", "pop3d", "managesieved"];
+const MX: [&str; 2] = ["queue-runner", "mta-smtpd"];
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Messages per phase: 2 by default, times `FERRYMAIL_CLUSTER_SCALE`.
+fn per_phase() -> usize {
+    let scale = std::env::var("FERRYMAIL_CLUSTER_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(1);
+    2 * scale.max(1)
+}
+
+fn users() -> Vec<(String, String)> {
+    vec![
+        (USER.to_owned(), PASS.to_owned()),
+        ("bob@cluster.test".to_owned(), "bob-pw".to_owned()),
+    ]
+}
+
+/// Every daemon the tests start must be built.
+fn require_binaries() {
+    for d in BACKEND.iter().chain(&MX).chain(&["proxyd"]) {
+        if let Err(e) = built_bin(d) {
+            panic!("{e}");
+        }
+    }
+}
+
+/// The user's backend by proxyd's own account, and its open sessions.
+fn placement(front: &Host) -> (Option<String>, usize) {
+    let c = &front.s.env.config;
+    let r = control::request(
+        &c.run_path(&c.proxy.control_socket),
+        &Request::Where { user: USER.into() },
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|e| panic!("proxyd control socket: {e}"));
+    let p = r
+        .placement
+        .unwrap_or_else(|| panic!("no placement: {}", r.message));
+    (p.backend, p.sessions)
+}
+
+/// The MX hosts of the domain by a DNS query from the clients' side, in answer order; all
+/// must have the same preference.
+fn mx_hosts(clients: &Place, dns: SocketAddr) -> Vec<IpAddr> {
+    let kdig = |args: &[&str]| {
+        let out = clients
+            .command("kdig")
+            .arg(format!("@{}", dns.ip()))
+            .args(["+short", "+time=5", "+retry=1"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("kdig (Debian: knot-dnsutils): {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mx = kdig(&["MX", DOMAIN]);
+    let records: Vec<(u16, String)> = mx
+        .lines()
+        .filter_map(|l| {
+            let (pref, host) = l.split_once(' ')?;
+            Some((pref.parse().ok()?, host.trim_end_matches('.').to_owned()))
+        })
+        .collect();
+    assert_eq!(records.len(), 2, "MX records of {DOMAIN}: {mx}");
+    assert_eq!(records[0].0, records[1].0, "unequal preferences: {mx}");
+    records
+        .iter()
+        .map(|(_, host)| {
+            let a = kdig(&["A", host]);
+            a.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("A of {host}: {a:?}"))
+        })
+        .collect()
+}
+
+/// What one test needs to reach the mailbox through the front end.
+struct Reader<'a> {
+    clients: &'a Place,
+    front: SocketAddr,
+    pop3: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl Reader<'_> {
+    fn inbox(&self) -> Result<Inbox, String> {
+        self.clients.run(|| {
+            let mut c = imap_login(self.front, self.tls.clone(), USER, PASS)?;
+            let inbox = read_inbox(&mut c);
+            let _ = c.cmd("LOGOUT");
+            inbox
+        })
+    }
+
+    fn imap_ids(&self) -> Result<Vec<String>, String> {
+        self.inbox().map(|i| i.ids())
+    }
+
+    fn pop3_ids(&self) -> Result<Vec<String>, String> {
+        self.clients
+            .run(|| pop3_ids(self.pop3, self.tls.clone(), USER, PASS))
+    }
+
+    /// Waits until IMAP shows exactly `ids` (each once), then checks POP3 shows the same.
+    fn expect(&self, ids: &[String], logs: impl Fn() -> String) -> Duration {
+        let took = wait_for_ids(ids, WAIT, || self.imap_ids())
+            .unwrap_or_else(|e| panic!("IMAP through the front end: {e}\n{}", logs()));
+        let mut want = ids.to_vec();
+        want.sort();
+        let pop = self
+            .pop3_ids()
+            .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+        assert_eq!(pop, want, "POP3 through the front end\n{}", logs());
+        took
+    }
+}
+
+/// Sends `n` messages alternately to `mxs`, each with a fresh Message-ID added to `ids`.
+fn send_batch(clients: &Place, mxs: &[SocketAddr], n: usize, tag: &str, ids: &mut Vec<String>) {
+    for i in 0..n {
+        let id = format!("{tag}-{i}-{}@{}", std::process::id(), "outside.test");
+        let mx = mxs[(ids.len() + i) % mxs.len()];
+        clients
+            .run(|| send(mx, SENDER, USER, &id))
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.push(id);
+    }
+}
+
+/// The message files of the user's INBOX on a brick (names without flags), sorted.
+fn brick_messages(brick: &Path) -> Vec<String> {
+    let maildir = brick.join(DOMAIN).join("alice/Maildir");
+    let mut names = Vec::new();
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(maildir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            names.push(name.split(":2,").next().unwrap_or("").to_owned());
+        }
+    }
+    names.sort();
+    names
+}
+
+fn cluster_logs(backends: &[Host], mxs: &[Host], front: &Host) -> String {
+    let mut out: String = backends.iter().chain(mxs).map(Host::logs).collect();
+    out.push_str(&front.logs());
+    out
+}
+
+#[test]
+fn cluster_survives_losing_hosts() {
+    if let Some(reason) = gluster::unavailable() {
+        println!("SKIP: {reason}");
+        return;
+    }
+    require_binaries();
+    let started = Instant::now();
+    let roles = [
+        ("g1", 11),
+        ("g2", 12),
+        ("g3", 13),
+        ("b1", 21),
+        ("b2", 22),
+        ("front", 30),
+        ("mx1", 31),
+        ("mx2", 32),
+    ];
+    let plan: Vec<(&str, std::net::Ipv4Addr)> =
+        roles.iter().map(|(r, last)| (*r, addr(*last))).collect();
+    let lan = match Lan::create_named(&[addr(1), addr(2)], &plan) {
+        Ok(lan) => lan,
+        Err(reason) => {
+            println!("SKIP: network namespaces unavailable: {reason}");
+            return;
+        }
+    };
+    let ip = |role: &str| lan.host(role).unwrap().ip;
+    let place = |role: &str| lan.host(role).unwrap().place.clone();
+
+    let mut zone = Zone::new();
+    zone.mx(DOMAIN, 10, "mx1.cluster.test")
+        .mx(DOMAIN, 10, "mx2.cluster.test");
+    for (role, _) in &roles {
+        zone.a(&format!("{role}.{DOMAIN}"), ip(role));
+    }
+    let dns_addr = SocketAddr::new(IpAddr::V4(addr(2)), 53);
+    let sock = lan.wan.run(|| UdpSocket::bind(dns_addr)).unwrap();
+    let dns = DnsServer::start_on(zone, sock).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut names: Vec<String> = roles
+        .iter()
+        .flat_map(|(r, _)| [format!("{r}.{DOMAIN}"), ip(r).to_string()])
+        .collect();
+    names.push("localhost".into());
+    let cert = shared_certificate(dir.path(), &names).unwrap();
+    let tls = ferrymail_testkit::tls::trusting(&cert.0);
+
+    // Storage.
+    let nodes: Vec<_> = ["g1", "g2", "g3"]
+        .iter()
+        .map(|r| lan.host(r).unwrap().clone())
+        .collect();
+    let mut g =
+        Gluster::start(&nodes, &dir.path().join("gluster")).unwrap_or_else(|e| panic!("{e}"));
+    println!("cluster: storage up in {:.1?}", g.bring_up);
+
+    // Backends, each over its own mount of the volume.
+    let mut backends = Vec::new();
+    for (role, server) in [("b1", "g1"), ("b2", "g2")] {
+        let mount = dir.path().join(format!("store-{role}"));
+        g.mount(&place(role), ip(server), &mount).unwrap();
+        let mut b = Host::new(
+            role,
+            place(role),
+            ip(role),
+            Ports::standard(),
+            &users(),
+            &cert,
+        );
+        let lmtp = SocketAddr::new(ip(role), 24);
+        b.s.edit_config(|c| {
+            c.paths.mail_root = mount.clone();
+            c.delivery.lmtp_listen = vec![lmtp];
+        });
+        b.start_all(&BACKEND);
+        assert!(
+            b.place.run(|| wait_for_tcp(lmtp, Duration::from_secs(10))),
+            "local-delivery does not listen on delivery.lmtp_listen {lmtp}\n{}",
+            b.logs()
+        );
+        backends.push(b);
+    }
+
+    // The front end.
+    let mut front = Host::new(
+        "front",
+        place("front"),
+        ip("front"),
+        Ports::standard(),
+        &users(),
+        &cert,
+    );
+    let fip = ip("front");
+    front.s.edit_config(|c| {
+        c.proxy.listeners = vec![
+            listener(Role::Imap, fip, 143),
+            listener(Role::Pop3, fip, 110),
+            listener(Role::Managesieve, fip, 4190),
+            listener(Role::Lmtp, fip, 24),
+        ];
+        c.proxy.backends = ["b1", "b2"]
+            .iter()
+            .map(|r| ProxyBackend {
+                name: (*r).into(),
+                address: ip(r).to_string(),
+                tls_name: format!("{r}.{DOMAIN}"),
+                imap: 143,
+                pop3: 110,
+                managesieve: 4190,
+                lmtp: 24,
+            })
+            .collect();
+        c.proxy.health_interval = Duration::from_millis(500);
+        c.proxy.health_failures = 1;
+    });
+    front.start("proxyd");
+
+    // The MX hosts.
+    let mut mxs = Vec::new();
+    for role in ["mx1", "mx2"] {
+        let mut m = Host::new(
+            role,
+            place(role),
+            ip(role),
+            Ports::standard(),
+            &users(),
+            &cert,
+        );
+        m.s.edit_config(|c| {
+            quick_queue(c, dns.addr, 25);
+            c.queue.lmtp_server = Some(ClusterPeer {
+                address: SocketAddr::new(fip, 24),
+                tls_name: format!("front.{DOMAIN}"),
+            });
+        });
+        m.start_all(&MX);
+        mxs.push(m);
+    }
+    println!("cluster: every host up after {:.1?}", started.elapsed());
+
+    let mx_addrs: Vec<SocketAddr> = mx_hosts(&lan.wan, dns.addr)
+        .into_iter()
+        .map(|a| SocketAddr::new(a, 25))
+        .collect();
+    let mut expected = [ip("mx1"), ip("mx2")];
+    expected.sort();
+    let mut found: Vec<IpAddr> = mx_addrs.iter().map(SocketAddr::ip).collect();
+    found.sort();
+    assert_eq!(found, expected);
+
+    let reader = Reader {
+        clients: &lan.wan,
+        front: SocketAddr::new(fip, 143),
+        pop3: SocketAddr::new(fip, 110),
+        tls: tls.clone(),
+    };
+    let n = per_phase();
+    let mut ids = Vec::new();
+
+    // Mail through both MX hosts, read through the front end.
+    send_batch(&lan.wan, &mx_addrs, 2 * n, "first", &mut ids);
+    let took = reader.expect(&ids, || cluster_logs(&backends, &mxs, &front));
+    println!(
+        "cluster: {} messages via both MX hosts readable after {took:.1?}",
+        ids.len()
+    );
+
+    // Flags set through the front end.
+    let mut session = lan
+        .wan
+        .run(|| imap_login(reader.front, tls.clone(), USER, PASS))
+        .unwrap_or_else(|e| panic!("{e}\n{}", cluster_logs(&backends, &mxs, &front)));
+    let inbox = read_inbox(&mut session).unwrap();
+    let (first, second) = (inbox.messages[0].uid, inbox.messages[1].uid);
+    assert!(session
+        .cmd(&format!("UID STORE {first} +FLAGS (\\Flagged \\Seen)"))
+        .ok());
+    assert!(session
+        .cmd(&format!("UID STORE {second} +FLAGS (\\Answered)"))
+        .ok());
+    let before = read_inbox(&mut session).unwrap();
+    assert!(
+        before.messages[0].flags.contains(&"\\Flagged".to_owned()),
+        "{before:?}"
+    );
+
+    // The backend serving the user dies while the session is open.
+    let (serving, sessions) = placement(&front);
+    let serving = serving.unwrap_or_else(|| {
+        panic!(
+            "no backend for {USER}\n{}",
+            cluster_logs(&backends, &mxs, &front)
+        )
+    });
+    assert!(sessions >= 1, "the open session is not counted");
+    let dead = backends.iter().position(|b| b.role == serving).unwrap();
+    backends[dead].kill(&BACKEND);
+    let killed = Instant::now();
+    let noop = session
+        .conn()
+        .set_read_timeout(Some(Duration::from_secs(20)));
+    assert!(noop.is_ok());
+    let tag = session.next_tag();
+    let _ = session.conn().send(format!("{tag} NOOP\r\n").as_bytes());
+    let after_kill = session.try_read_until_tag(&tag);
+    assert!(
+        after_kill.as_ref().map_or(true, |r| !r.ok()),
+        "the session went on after its backend died: {after_kill:?}"
+    );
+    drop(session);
+    let mut reconnected = None;
+    while killed.elapsed() < WAIT && reconnected.is_none() {
+        reconnected = reader.inbox().ok();
+        if reconnected.is_none() {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let after = reconnected.unwrap_or_else(|| {
+        panic!(
+            "no IMAP session after the backend died\n{}",
+            cluster_logs(&backends, &mxs, &front)
+        )
+    });
+    println!(
+        "cluster: served again {:.1?} after {serving} was killed",
+        killed.elapsed()
+    );
+    assert_eq!(
+        after, before,
+        "UIDVALIDITY, UIDs or flags changed with the backend"
+    );
+    let (now_serving, _) = placement(&front);
+    assert!(now_serving.is_some() && now_serving.as_deref() != Some(serving.as_str()));
+
+    // Mail keeps arriving meanwhile.
+    send_batch(&lan.wan, &mx_addrs, n, "backend-down", &mut ids);
+    reader.expect(&ids, || cluster_logs(&backends, &mxs, &front));
+
+    // A storage node dies, mail flows, it comes back and heals.
+    g.stop_node(2).unwrap();
+    send_batch(&lan.wan, &mx_addrs, n, "storage-down", &mut ids);
+    reader.expect(&ids, || cluster_logs(&backends, &mxs, &front));
+    g.start_node(2).unwrap();
+    let healed = g
+        .wait_healed(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!("cluster: g3 healed {healed:.1?} after its restart");
+    let on_bricks: Vec<Vec<String>> = g.nodes.iter().map(|n| brick_messages(&n.brick())).collect();
+    assert_eq!(on_bricks[0].len(), ids.len(), "{on_bricks:?}");
+    assert!(
+        on_bricks.iter().all(|b| *b == on_bricks[0]),
+        "{on_bricks:?}"
+    );
+    reader.expect(&ids, || cluster_logs(&backends, &mxs, &front));
+
+    // An MX host shut down right after acknowledging mail.
+    let id = format!("mx-stop-{}@outside.test", std::process::id());
+    lan.wan
+        .run(|| send(mx_addrs[0], SENDER, USER, &id))
+        .unwrap_or_else(|e| panic!("{e}"));
+    ids.push(id);
+    let stopped = mxs
+        .iter()
+        .position(|m| SocketAddr::new(m.ip(), 25) == mx_addrs[0])
+        .unwrap();
+    mxs[stopped].stop(&["mta-smtpd", "queue-runner"]);
+    if wait_for_ids(&ids, Duration::from_secs(10), || reader.imap_ids()).is_err() {
+        // Still in its spool: delivered once the host is back.
+        println!("cluster: the acknowledged message waits in the stopped host's spool");
+        mxs[stopped].start_all(&MX);
+    }
+    reader.expect(&ids, || cluster_logs(&backends, &mxs, &front));
+
+    for m in &mut mxs {
+        for d in MX {
+            assert!(m.s.daemon_mut(d).is_running(), "{d} of {} exited", m.role);
+        }
+    }
+    let inbox = reader.inbox().unwrap();
+    assert_eq!(inbox.uidvalidity, before.uidvalidity);
+    println!(
+        "cluster: {} messages, each once, after {:.1?}",
+        ids.len(),
+        started.elapsed()
+    );
+    drop(front);
+    drop(backends);
+    drop(g);
+}
+
+#[test]
+fn one_host_behind_the_front_end() {
+    require_binaries();
+    let started = Instant::now();
+    let local = IpAddr::from([127, 0, 0, 1]);
+    let dir = tempfile::tempdir().unwrap();
+    let cert = shared_certificate(dir.path(), &["localhost".into(), local.to_string()]).unwrap();
+    let mut h = Host::new("mail", Place::here(), local, Ports::free(), &users(), &cert);
+    let port = || ferrymail_testkit::free_port(local);
+    let (imap, pop3, sieve, lmtp, backend_lmtp) = (port(), port(), port(), port(), port());
+    let ports = h.s.env.ports;
+    h.s.edit_config(|c| {
+        c.delivery.lmtp_listen = vec![SocketAddr::new(local, backend_lmtp)];
+        c.proxy.listeners = vec![
+            listener(Role::Imap, local, imap),
+            listener(Role::Pop3, local, pop3),
+            listener(Role::Managesieve, local, sieve),
+            listener(Role::Lmtp, local, lmtp),
+        ];
+        c.proxy.backends = vec![ProxyBackend {
+            name: "b1".into(),
+            address: local.to_string(),
+            tls_name: "localhost".into(),
+            imap: ports.imap,
+            pop3: ports.pop3,
+            managesieve: ports.managesieve,
+            lmtp: backend_lmtp,
+        }];
+        c.proxy.health_interval = Duration::from_millis(500);
+        c.queue.lmtp_server = Some(ClusterPeer {
+            address: SocketAddr::new(local, lmtp),
+            tls_name: "localhost".into(),
+        });
+    });
+    h.start_all(&BACKEND);
+    assert!(
+        wait_for_tcp(
+            SocketAddr::new(local, backend_lmtp),
+            Duration::from_secs(10)
+        ),
+        "local-delivery does not listen on delivery.lmtp_listen\n{}",
+        h.logs()
+    );
+    h.start("proxyd");
+    h.start_all(&MX);
+    let here = Place::here();
+    let reader = Reader {
+        clients: &here,
+        front: SocketAddr::new(local, imap),
+        pop3: SocketAddr::new(local, pop3),
+        tls: ferrymail_testkit::tls::trusting(&cert.0),
+    };
+    let mut ids = Vec::new();
+    send_batch(
+        &here,
+        &[h.s.addr(ports.smtp)],
+        2 * per_phase(),
+        "one-host",
+        &mut ids,
+    );
+    let took = reader.expect(&ids, || h.logs());
+    let inbox = reader.inbox().unwrap();
+    let uids: Vec<u32> = inbox.messages.iter().map(|m| m.uid).collect();
+    let mut sorted = uids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(uids, sorted, "UIDs not strictly ascending: {uids:?}");
+    // What passed through proxyd is what local-delivery stored.
+    let stored = brick_messages(&h.s.env.config.paths.mail_root);
+    assert_eq!(stored.len(), ids.len(), "{stored:?}");
+    println!(
+        "one host behind the front end: {} messages readable after {took:.1?}, {:.1?} in all",
+        ids.len(),
+        started.elapsed()
+    );
+}
