@@ -272,15 +272,16 @@ impl Gluster {
         }
     }
 
-    /// How many bricks `volume status` shows online.
+    /// How many bricks `volume status` shows online (read from its XML form: the text form
+    /// wraps long brick paths onto a second line).
     fn bricks_online(&self) -> usize {
         let status = self
-            .cli(self.live_node(), &["volume", "status", VOLUME])
+            .cli(self.live_node(), &["--xml", "volume", "status", VOLUME])
             .unwrap_or_default();
         status
-            .lines()
-            .filter(|l| l.starts_with("Brick "))
-            .filter(|l| l.split_whitespace().rev().nth(1) == Some("Y"))
+            .split("<node>")
+            .skip(1)
+            .filter(|n| n.contains("<path>/") && n.contains("<status>1</status>"))
             .count()
     }
 
