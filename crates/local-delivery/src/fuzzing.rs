@@ -41,6 +41,10 @@ pub fn lmtp_session(input: &[u8]) -> Vec<Reply> {
         };
         match step {
             Step::Reply(r) => out.push(r),
+            Step::StartTls(r) => {
+                out.push(r);
+                s.tls_started();
+            }
             Step::Close(r) => {
                 out.push(r);
                 break;

@@ -7,6 +7,9 @@
 //! `delivery.user` (virtual) or as the Unix account itself (a per-delivery helper process);
 //! never as root.
 //!
+//! Other hosts of a cluster may deliver over TCP (`delivery.lmtp_listen`) once they have
+//! passed [`tcp_gate`]: STARTTLS, then AUTH as the cluster login.
+//!
 //! The protocol ([`session`]), the Sieve language (the `ferrymail-sieve` crate), message inspection
 //! ([`message`]; [`spam`] for a milter's verdict) and mbox encoding ([`mbox`]) are sans-IO or plain synchronous code; [`server`]
 //! is the thin tokio layer; [`metrics`] is what its `/metrics` listener shows. [`sieve_env`]
@@ -32,5 +35,6 @@ pub mod sieve_env;
 pub mod sieve_flags;
 pub mod sieve_view;
 pub mod spam;
+pub mod tcp_gate;
 pub mod tracking;
 pub mod vacation;

@@ -1,4 +1,5 @@
-//! The thin tokio layer: accepts LMTP connections on the Unix socket, reads command lines and
+//! The thin tokio layer: accepts LMTP connections on the Unix socket and on the TCP listeners
+//! (`delivery.lmtp_listen`, whose sessions pass [`crate::tcp_gate`]), reads command lines and
 //! DATA, drives [`Session`], and runs deliveries on the blocking pool (they fsync and may
 //! fork a helper). One `conn{id}` span per connection.
 
@@ -6,13 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_metrics::conn::{self as conn_metrics, Protocol};
+use ferrymail_net::cluster::ClusterAuth;
 use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::signals::Shutdown;
+use ferrymail_net::stream::MaybeTls;
+use ferrymail_net::tls::TlsStore;
 use ferrymail_net::ConnId;
 use ferrymail_smtp::{DataDecoder, LineEndingPolicy, Reply};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -35,36 +39,52 @@ pub struct ServerConfig {
     pub max_sessions: usize,
     pub grace: Duration,
     pub recent: RecentDeliveries,
+    /// For the TCP listeners: the certificate offered by STARTTLS and the cluster login the
+    /// peers must authenticate as. Both are there whenever a TCP listener is.
+    pub tcp: Option<TcpTrust>,
+}
+
+pub struct TcpTrust {
+    pub tls: TlsStore,
+    pub cluster: ClusterAuth,
 }
 
 /// Serves until `shutdown`, then waits up to the grace period for sessions in progress
 /// (a delivery that has started always finishes: it runs on the blocking pool).
 pub async fn serve(
     listener: std::os::unix::net::UnixListener,
+    tcp: Vec<std::net::TcpListener>,
     router: Arc<Router>,
     cfg: Arc<ServerConfig>,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = UnixListener::from_std(listener)?;
+    let (to_serve, mut from_tcp) = mpsc::channel(16);
+    let mut acceptors = JoinSet::new();
+    for l in tcp {
+        l.set_nonblocking(true)?;
+        acceptors.spawn(accept_tcp(TcpListener::from_std(l)?, to_serve.clone()));
+    }
+    drop(to_serve);
     let slots = Arc::new(Semaphore::new(cfg.max_sessions.max(1)));
     let mut tasks = JoinSet::new();
     loop {
-        let accepted = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.wait() => break,
-            a = listener.accept() => a,
+            a = listener.accept() => match a {
+                Ok((s, _)) => (MaybeTls::Unix(s), "lmtp".to_owned()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            Some((s, addr)) = from_tcp.recv() => (MaybeTls::Plain(s), addr),
             Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
         };
-        let stream = match accepted {
-            Ok((s, _)) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
         let id = ConnId::next();
-        let span = tracing::info_span!("conn", id = %id, peer = "lmtp", role = "lmtp");
+        let span = tracing::info_span!("conn", id = %id, peer = %peer, role = "lmtp");
         let permit = slots.clone().try_acquire_owned();
         let router = router.clone();
         let cfg = cfg.clone();
@@ -87,6 +107,7 @@ pub async fn serve(
             .instrument(span),
         );
     }
+    acceptors.abort_all();
     if !tasks.is_empty() {
         tracing::info!(
             sessions = tasks.len(),
@@ -100,24 +121,45 @@ pub async fn serve(
     Ok(())
 }
 
+/// Accepts on one TCP listener for the main loop, until the loop is gone.
+async fn accept_tcp(listener: TcpListener, to_serve: mpsc::Sender<(TcpStream, String)>) {
+    loop {
+        match listener.accept().await {
+            Ok((s, addr)) => {
+                if to_serve.send((s, addr.to_string())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// One LMTP session. Clients keep sessions open between messages, so at shutdown a session
 /// waiting for its next command ends at once with a 421 (a transaction it interrupts is
 /// retried by the client); one reading or delivering a message finishes it first.
 async fn session(
-    stream: UnixStream,
+    stream: MaybeTls,
     router: Arc<Router>,
     cfg: Arc<ServerConfig>,
     mut shutdown: Shutdown,
 ) {
-    let (r, mut w) = stream.into_split();
-    let mut reader = BufReader::new(r);
-    let mut s = Session::new(cfg.session.clone());
+    let mut s = match (&stream, &cfg.tcp) {
+        (MaybeTls::Unix(_), _) => Session::new(cfg.session.clone()),
+        (_, Some(trust)) => Session::over_tcp(cfg.session.clone(), trust.cluster.clone()),
+        // Not started so: a TCP listener comes with its trust.
+        (_, None) => return,
+    };
+    let mut reader = BufReader::new(stream);
     let mut out = s.greeting().to_bytes();
     let mut line = Vec::new();
     loop {
         // PIPELINING: answers are sent when the client has nothing more queued up.
         if reader.buffer().is_empty() && !out.is_empty() {
-            if w.write_all(&out).await.is_err() {
+            if reader.get_mut().write_all(&out).await.is_err() {
                 return;
             }
             out.clear();
@@ -129,14 +171,14 @@ async fn session(
             ) => got,
             _ = shutdown.wait(), if reader.buffer().is_empty() => {
                 out.extend(Reply::new(421, "4.3.2", "shutting down").to_bytes());
-                let _ = w.write_all(&out).await;
+                let _ = reader.get_mut().write_all(&out).await;
                 return;
             }
         };
         let step = match got {
             Err(_) => {
                 out.extend(Reply::new(421, "4.4.2", "timeout, closing").to_bytes());
-                let _ = w.write_all(&out).await;
+                let _ = reader.get_mut().write_all(&out).await;
                 return;
             }
             Ok(Err(_)) | Ok(Ok(Line::Eof)) => return,
@@ -150,12 +192,46 @@ async fn session(
             Step::Reply(r) => r.write_to(&mut out),
             Step::Close(r) => {
                 r.write_to(&mut out);
-                let _ = w.write_all(&out).await;
+                let _ = reader.get_mut().write_all(&out).await;
                 return;
+            }
+            Step::StartTls(r) => {
+                r.write_to(&mut out);
+                if reader.get_mut().write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+                // Nothing sent before the handshake may count as sent over TLS.
+                let buffered = reader.buffer().len();
+                if buffered > 0 {
+                    tracing::warn!(
+                        bytes = buffered,
+                        "discarding input pipelined after STARTTLS"
+                    );
+                }
+                reader.consume(buffered);
+                let Some(trust) = &cfg.tcp else { return };
+                let acceptor = trust.tls.acceptor();
+                let handshake = reader.get_mut().upgrade(&acceptor);
+                match tokio::time::timeout(cfg.command_timeout, handshake).await {
+                    Ok(Ok(())) => {
+                        let tls = reader.get_ref().tls_description().unwrap_or_default();
+                        tracing::info!(%tls, "STARTTLS");
+                        s.tls_started();
+                    }
+                    Ok(Err(e)) => {
+                        tracing::info!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!("TLS handshake timed out");
+                        return;
+                    }
+                }
             }
             Step::Data(r) => {
                 r.write_to(&mut out);
-                if w.write_all(&out).await.is_err() {
+                if reader.get_mut().write_all(&out).await.is_err() {
                     return;
                 }
                 out.clear();
@@ -170,7 +246,7 @@ async fn session(
                         match tokio::time::timeout(cfg.data_timeout, reader.fill_buf()).await {
                             Err(_) => {
                                 let r = Reply::new(421, "4.4.2", "timeout in DATA, closing");
-                                let _ = w.write_all(&r.to_bytes()).await;
+                                let _ = reader.get_mut().write_all(&r.to_bytes()).await;
                                 return;
                             }
                             Ok(Err(_)) => return,

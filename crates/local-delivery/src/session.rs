@@ -3,7 +3,10 @@
 //! answer, and after DATA delivers to each accepted recipient and sends one reply per
 //! recipient, in RCPT order.
 
+use ferrymail_net::cluster::ClusterAuth;
 use ferrymail_smtp::{parse_command, Command, DataOutcome, Path, Reply};
+
+use crate::tcp_gate::{Answer, Gate};
 
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -23,6 +26,9 @@ pub enum Step {
     Data(Reply),
     /// Send the reply and close.
     Close(Reply),
+    /// Send the reply, discard any input buffered, run the TLS handshake, then
+    /// [`Session::tls_started`].
+    StartTls(Reply),
 }
 
 /// A message ready for delivery.
@@ -44,9 +50,12 @@ pub struct Session {
     queue_id: Option<String>,
     recipients: Vec<String>,
     errors: u32,
+    /// A TCP session's STARTTLS and cluster AUTH; none on the Unix socket.
+    gate: Option<Gate>,
 }
 
 impl Session {
+    /// A session on the Unix socket.
     pub fn new(cfg: SessionConfig) -> Session {
         Session {
             cfg,
@@ -55,6 +64,33 @@ impl Session {
             queue_id: None,
             recipients: Vec::new(),
             errors: 0,
+            gate: None,
+        }
+    }
+
+    /// A session on a TCP listener: no transaction before STARTTLS and AUTH as `cluster`'s
+    /// login.
+    pub fn over_tcp(cfg: SessionConfig, cluster: ClusterAuth) -> Session {
+        Session {
+            gate: Some(Gate::new(cluster)),
+            ..Session::new(cfg)
+        }
+    }
+
+    /// The TLS handshake after STARTTLS succeeded: the client greets again.
+    pub fn tls_started(&mut self) {
+        self.reset();
+        self.greeted = false;
+        if let Some(g) = &mut self.gate {
+            g.tls_started();
+        }
+    }
+
+    fn gate_answer(&mut self, answer: Answer) -> Step {
+        match answer {
+            Answer::Reply(r) => Step::Reply(r),
+            Answer::Error(r) => self.error(r),
+            Answer::StartTls(r) => Step::StartTls(r),
         }
     }
 
@@ -88,26 +124,37 @@ impl Session {
         line: &[u8],
         check_rcpt: &mut dyn FnMut(&str) -> Result<(), Reply>,
     ) -> Step {
+        if let Some(g) = self.gate.as_mut().filter(|g| g.awaiting_response()) {
+            let answer = g.response(line);
+            return self.gate_answer(answer);
+        }
         let cmd = match parse_command(line) {
             Ok(c) => c,
             Err(e) => return self.error(e.reply()),
         };
+        let greeted = self.greeted;
+        if let Some(answer) = self.gate.as_mut().and_then(|g| g.command(&cmd, greeted)) {
+            return self.gate_answer(answer);
+        }
         match cmd {
             Command::Lhlo(_) => {
                 self.reset();
                 self.greeted = true;
-                Step::Reply(Reply::multiline(
-                    250,
-                    None,
-                    vec![
-                        self.cfg.hostname.clone(),
-                        "PIPELINING".into(),
-                        "ENHANCEDSTATUSCODES".into(),
-                        "8BITMIME".into(),
-                        format!("SIZE {}", self.cfg.max_message_size),
-                        "XQUEUEID".into(),
-                    ],
-                ))
+                let mut keywords = vec![
+                    self.cfg.hostname.clone(),
+                    "PIPELINING".into(),
+                    "ENHANCEDSTATUSCODES".into(),
+                    "8BITMIME".into(),
+                    format!("SIZE {}", self.cfg.max_message_size),
+                    "XQUEUEID".into(),
+                ];
+                keywords.extend(
+                    self.gate
+                        .as_ref()
+                        .and_then(Gate::keyword)
+                        .map(str::to_owned),
+                );
+                Step::Reply(Reply::multiline(250, None, keywords))
             }
             Command::Helo(_) | Command::Ehlo(_) => {
                 self.error(Reply::new(500, "5.5.1", "this is LMTP: use LHLO"))
@@ -222,7 +269,7 @@ mod tests {
 
     fn code(s: &Step) -> u16 {
         match s {
-            Step::Reply(r) | Step::Data(r) | Step::Close(r) => r.code,
+            Step::Reply(r) | Step::Data(r) | Step::Close(r) | Step::StartTls(r) => r.code,
         }
     }
 

@@ -117,6 +117,13 @@ impl PreInit<'_> {
         Ok(bound)
     }
 
+    /// A TCP socket outside `[[…listeners]]`: systemd's when it passed one named `name`, else
+    /// bound at `addr`.
+    pub fn tcp_named(&mut self, name: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+        listeners::tcp_named(self.inherited, name, addr)
+            .map_err(|e| StartError::cant_create(format!("listening on {addr} ({name})"), e))
+    }
+
     /// A Unix stream socket: systemd's when it passed one named `name`, else bound at `path`.
     pub fn unix(&mut self, name: &str, path: &Path, mode: u32) -> Result<UnixListener, StartError> {
         listeners::unix(self.inherited, name, path, mode)

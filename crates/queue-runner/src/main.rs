@@ -15,6 +15,7 @@ use ferrymail_net::exit::{Failure, StartError};
 use ferrymail_net::startup::{self, PreInit, Running, Service};
 use ferrymail_spool::{Spool, WakeReceiver};
 use queue_runner::index::{self, Index};
+use queue_runner::lmtp::LmtpTarget;
 use queue_runner::{daemon, dns::Resolver, runner::Runner, wire::TlsClients};
 
 #[derive(Parser)]
@@ -90,8 +91,11 @@ impl Service for QueueRunner {
             .map_err(|e| StartError::config("DNS resolver", e))?;
         let dane = queue_runner::dane::Dane::from_config(&config)
             .map_err(|e| StartError::config("DNSSEC trust anchors", e))?;
-        let runner =
-            Runner::new(config, self.spool, run.users, index, resolver, tls).with_dane(dane);
+        let lmtp = LmtpTarget::from_config(&config, run.cluster.as_ref())
+            .map_err(|e| StartError::config("queue.lmtp_server", e))?;
+        let runner = Runner::new(config, self.spool, run.users, index, resolver, tls)
+            .with_dane(dane)
+            .with_lmtp(lmtp);
         // SIGHUP belongs to the start-up, which reloads the user database the runner shares;
         // the loop's own reload channel stays open and silent.
         let (_silent, reload) = tokio::sync::mpsc::channel(1);

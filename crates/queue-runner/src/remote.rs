@@ -15,7 +15,7 @@ use crate::dns::AddrAnswer;
 use crate::outcome::RcptOutcome;
 use crate::requiretls;
 use crate::runner::Runner;
-use crate::session::{self, Dialect, SessionParams, SessionResult, TlsRefusal, TlsUse};
+use crate::session::{self, Auth, Dialect, SessionParams, SessionResult, TlsRefusal, TlsUse};
 use crate::tls_events;
 use crate::tls_plan::{self, HostTls};
 use crate::tls_rpt::hook;
@@ -272,7 +272,7 @@ async fn try_host(
         relay,
         timeouts: runner.timeouts(),
         tls: s.tls.tls.clone(),
-        auth: s.auth,
+        auth: s.auth.map(Auth::Password),
         auth_plaintext_ok: s.ip.is_loopback(),
         requiretls: env.require_tls,
     };

@@ -20,9 +20,9 @@ use tracing::Instrument;
 use crate::dns::Resolver;
 use crate::dsn;
 use crate::index::Index;
-use crate::lmtp::LmtpPool;
+use crate::lmtp::{LmtpPool, LmtpTarget};
 use crate::outcome::{one_line, RcptOutcome, Verdict};
-use crate::session::{Dialect, SessionParams, Timeouts, TlsUse};
+use crate::session::Timeouts;
 use crate::wire::TlsClients;
 
 /// Recipients per transaction (RFC 5321 §4.5.3.1.8 requires servers to take at least 100).
@@ -96,7 +96,10 @@ impl Runner {
     ) -> Runner {
         let hostname = config.hostname();
         let global = Arc::new(Semaphore::new(config.queue.max_parallel));
-        let lmtp = LmtpPool::new(config.queue.lmtp_idle_connections);
+        let lmtp = LmtpPool::new(
+            LmtpTarget::Socket(config.lmtp_socket()),
+            config.queue.lmtp_idle_connections,
+        );
         let tls_rpt = crate::tls_rpt::hook::open(&config);
         let mta_sts = crate::mta_sts::service::MtaSts::from_config(&config, &tls)
             .map(|m| m.with_tls_rpt(tls_rpt.clone()));
@@ -120,6 +123,12 @@ impl Runner {
             signer: None,
             dane: None,
         }
+    }
+
+    /// Local mail to `target` instead of local-delivery's socket.
+    pub fn with_lmtp(mut self, target: LmtpTarget) -> Runner {
+        self.lmtp = LmtpPool::new(target, self.config.queue.lmtp_idle_connections);
+        self
     }
 
     pub fn with_dane(mut self, dane: Option<crate::dane::Dane>) -> Runner {
@@ -441,23 +450,11 @@ impl Runner {
         rcpts: &[&Recipient],
         data_path: &std::path::Path,
     ) -> Vec<RcptOutcome> {
-        let params = SessionParams {
-            dialect: Dialect::Lmtp,
-            helo: &self.hostname,
-            server_name: "localhost",
-            relay: "local",
-            timeouts: self.timeouts(),
-            tls: TlsUse::Off,
-            auth: None,
-            auth_plaintext_ok: true,
-            // Local delivery is final delivery: REQUIRETLS asks nothing of it (RFC 8689).
-            requiretls: false,
-        };
         self.lmtp
             .deliver(
-                &self.config.lmtp_socket(),
+                &self.hostname,
+                self.timeouts(),
                 self.config.queue.connect_timeout,
-                &params,
                 env,
                 rcpts,
                 data_path,

@@ -44,6 +44,16 @@ pub enum TlsUse {
     },
 }
 
+/// How the client authenticates, after TLS unless `auth_plaintext_ok`.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    /// (user, password) for AUTH PLAIN, else LOGIN: a smarthost's account.
+    Password(&'a (String, String)),
+    /// A ready AUTH PLAIN initial response (base64): the cluster login's
+    /// (`ClusterAuth::plain_response`).
+    Plain(&'a str),
+}
+
 pub struct SessionParams<'a> {
     pub dialect: Dialect,
     pub helo: &'a str,
@@ -53,8 +63,7 @@ pub struct SessionParams<'a> {
     pub relay: &'a str,
     pub timeouts: Timeouts,
     pub tls: TlsUse,
-    /// (user, password) for AUTH PLAIN/LOGIN.
-    pub auth: Option<&'a (String, String)>,
+    pub auth: Option<Auth<'a>>,
     /// Whether credentials may be sent without TLS (loopback relays).
     pub auth_plaintext_ok: bool,
     /// The message carries REQUIRETLS (RFC 8689): after validated TLS the server must also
@@ -361,14 +370,14 @@ pub async fn open(
         ));
     }
     // AUTH to a smarthost.
-    if let Some((user, pass)) = p.auth {
+    if let Some(auth) = p.auth {
         if !wire.is_tls() && !p.auth_plaintext_ok {
             return Err(next(format!(
                 "not sending credentials to {} without TLS",
                 p.relay
             )));
         }
-        if let Err(reason) = authenticate(wire, p, &ext, user, pass).await {
+        if let Err(reason) = authenticate(wire, p, &ext, auth).await {
             return Err(next(reason));
         }
     }
@@ -480,14 +489,16 @@ async fn authenticate(
     wire: &mut SmtpClientConn,
     p: &SessionParams<'_>,
     ext: &Extensions,
-    user: &str,
-    pass: &str,
+    auth: Auth<'_>,
 ) -> Result<(), String> {
     let t = p.timeouts;
     let b64 = base64::engine::general_purpose::STANDARD;
     let fail = |e: WireError| format!("{e} with {} during AUTH", p.relay);
     let r = if ext.auth_plain {
-        let token = b64.encode(format!("\0{user}\0{pass}"));
+        let token = match auth {
+            Auth::Password((user, pass)) => b64.encode(format!("\0{user}\0{pass}")),
+            Auth::Plain(token) => token.to_owned(),
+        };
         wire.send(
             format!("AUTH PLAIN {token}\r\n").as_bytes(),
             "sending AUTH",
@@ -496,12 +507,12 @@ async fn authenticate(
         .await
         .map_err(fail)?;
         wire.reply("after AUTH", t.command).await.map_err(fail)?
-    } else if ext.auth_login {
+    } else if let (true, Auth::Password((user, pass))) = (ext.auth_login, auth) {
         wire.send(b"AUTH LOGIN\r\n", "sending AUTH", t.command)
             .await
             .map_err(fail)?;
         let mut r = wire.reply("after AUTH", t.command).await.map_err(fail)?;
-        for secret in [user, pass] {
+        for secret in [user.as_str(), pass.as_str()] {
             if r.code != 334 {
                 break;
             }
