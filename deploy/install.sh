@@ -75,7 +75,7 @@ MANDIR=${MANDIR:-$PREFIX/share/man}
 TARGET_DIR=${TARGET_DIR:-$src/target/release}
 DROP_GROUP=${DROP_GROUP:-ferrymail-drop}
 
-daemons="mta-smtpd queue-runner local-delivery imapd pop3d managesieved"
+daemons="mta-smtpd queue-runner local-delivery imapd pop3d managesieved proxyd"
 missing=
 for b in $daemons mailctl sendmail; do
     [ -x "$TARGET_DIR/$b" ] || missing="$missing $b"

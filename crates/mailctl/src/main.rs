@@ -9,6 +9,7 @@ mod configcmd;
 mod dev;
 mod dkim;
 mod doctor;
+mod proxy;
 mod queue;
 mod status;
 
@@ -64,6 +65,9 @@ enum Command {
     /// List and manage the mail queue (talks to queue-runner's control socket).
     #[command(subcommand)]
     Queue(queue::QueueCmd),
+    /// The front end's routing of users to mailbox backends (talks to proxyd).
+    #[command(subcommand)]
+    Proxy(proxy::ProxyCmd),
 }
 
 fn main() -> ExitCode {
@@ -79,5 +83,6 @@ fn main() -> ExitCode {
         Command::Dkim(c) => dkim::run(&cli.config, c),
         Command::Status { json } => status::run(&cli.config, json),
         Command::Queue(c) => queue::run(&cli.config, c),
+        Command::Proxy(c) => proxy::run(&cli.config, c),
     }
 }

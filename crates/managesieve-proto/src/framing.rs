@@ -117,7 +117,7 @@ impl Framer {
 }
 
 /// The literal a line announces at its end: `{N}` or `{N+}` before the CRLF (or bare LF).
-pub(crate) fn literal_at_end(line: &[u8]) -> Option<u64> {
+pub fn literal_at_end(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\n")?;
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let inner = line.strip_suffix(b"}")?;

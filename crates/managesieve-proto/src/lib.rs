@@ -17,6 +17,6 @@ pub mod response;
 pub mod session;
 pub mod storage;
 
-pub use framing::{Frame, Framer};
+pub use framing::{literal_at_end, Frame, Framer};
 pub use session::{Action, LoginResult, Session, SessionConfig, Step};
 pub use storage::{Request, Storage};

@@ -57,6 +57,11 @@ impl Client {
         Ok(c)
     }
 
+    /// Gives reads until `from_now` from now (LMTP: each command of a long-lived session).
+    pub fn extend_deadline(&mut self, from_now: Duration) {
+        self.deadline = Instant::now() + from_now;
+    }
+
     pub fn is_tls(&self) -> bool {
         self.s.get_ref().is_tls()
     }

@@ -44,6 +44,8 @@ pub async fn handle(ctx: Arc<Context>, tcp: TcpStream, info: ConnInfo, admission
     let result = match info.role {
         Role::Imap | Role::Imaps => crate::imap::run(&ctx, client, &info).await,
         Role::Pop3 | Role::Pop3s => crate::pop3::run(&ctx, client, &info).await,
+        Role::Managesieve => crate::managesieve::run(&ctx, client, &info).await,
+        Role::Lmtp => crate::lmtp::run(&ctx, client, &info).await,
         _ => Ok(()),
     };
     match result {

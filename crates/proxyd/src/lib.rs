@@ -18,6 +18,8 @@ pub mod context;
 pub mod control;
 pub mod health;
 pub mod imap;
+pub mod lmtp;
+pub mod managesieve;
 pub mod metrics;
 pub mod pop3;
 pub mod relay;

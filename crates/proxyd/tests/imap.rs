@@ -141,12 +141,8 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     assert_eq!(w.placement.as_ref().map(|p| p.sessions), Some(1), "{w:?}");
 
     // move: the override is written, the open session closed, the next one goes there.
-    let path = s.env.config.proxy.routes_file.clone();
-    let mut routes = proxyd::routes_file::read(&path, ferrymail_users::login_key).unwrap();
-    routes.insert(USER.into(), other.into());
-    proxyd::routes_file::write(&path, &routes).unwrap();
-    let r = common::control(&s, &Request::Moved { user: USER.into() });
-    assert!(r.ok && r.message.starts_with("1 "), "{r:?}");
+    let out = mailctl(&s, &["proxy", "move", USER, other]);
+    assert!(out.contains("1 session(s) closed"), "{out}");
     first
         .conn()
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -154,6 +150,11 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     assert!(first.try_line().is_err(), "the moved session stayed open");
     assert!(wait_until(Duration::from_secs(5), || placed(&s).as_deref()
         == Some(other)));
+    let out = mailctl(&s, &["proxy", "where", USER]);
+    assert!(
+        out.contains(&format!("{USER}: {other} (override)")),
+        "{out}"
+    );
     let mut moved = imap_login(&s, &front);
     assert!(moved.cmd("SELECT INBOX").ok());
     s.expect_logged("proxyd", &format!("backend=\"{other}\" proto=\"imap\""));
@@ -171,4 +172,26 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     let st = common::control(&s, &Request::Backends);
     let dead = st.backends.iter().find(|b| b.name == other).unwrap();
     assert!(!dead.up, "{st:?}");
+    let out = mailctl(&s, &["proxy", "backends"]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(other) && l.contains(" down ")),
+        "{out}"
+    );
+    let out = mailctl(&s, &["proxy", "unmove", USER]);
+    assert!(out.contains("override removed"), "{out}");
+    let routes = std::fs::read_to_string(&s.env.config.proxy.routes_file).unwrap();
+    assert!(!routes.contains(USER), "{routes}");
+}
+
+/// `mailctl -c <config> args…`, which must succeed; its output.
+fn mailctl(s: &Suite, args: &[&str]) -> String {
+    let bin = ferrymail_dev::built_bin("mailctl").unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(bin)
+        .arg("-c")
+        .arg(&s.env.config_path)
+        .args(args)
+        .output()
+        .expect("mailctl");
+    ferrymail_testkit::process::success(&out)
 }

@@ -56,23 +56,25 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
 }
 
 /// The daemons, by binary name.
-pub const DAEMONS: [&str; 6] = [
+pub const DAEMONS: [&str; 7] = [
     "mta-smtpd",
     "queue-runner",
     "local-delivery",
     "imapd",
     "pop3d",
     "managesieved",
+    "proxyd",
 ];
 
 /// Everything `deploy/install.sh` installs from the target directory.
-pub const BINARIES: [&str; 8] = [
+pub const BINARIES: [&str; 9] = [
     "mta-smtpd",
     "queue-runner",
     "local-delivery",
     "imapd",
     "pop3d",
     "managesieved",
+    "proxyd",
     "mailctl",
     "sendmail",
 ];

@@ -41,6 +41,7 @@ fn expected_tree(sendmail_mode: &str) -> BTreeMap<String, String> {
         "imapd",
         "pop3d",
         "managesieved",
+        "proxyd",
     ] {
         e.insert(format!("usr/libexec/ferrymail/{d}"), "755".to_owned());
     }

@@ -78,6 +78,30 @@ fn sockets_match_the_config_listeners_and_socket_paths() {
         }
     }
     let run_dir = |p: PathBuf| Listen::UnixStream(p);
+    let proxy = service(&all, "ferrymail-proxyd.service");
+    assert_eq!(proxy.sockets.len(), config.proxy.listeners.len() + 1);
+    for l in &config.proxy.listeners {
+        let sock = proxy
+            .sockets
+            .iter()
+            .find(|k| k.fd_name == l.fd_name())
+            .unwrap_or_else(|| panic!("proxyd: no socket named {}", l.fd_name()));
+        assert_eq!(
+            sock.listen,
+            Listen::TcpPort(l.listen.port()),
+            "{}",
+            sock.unit
+        );
+    }
+    let control = proxy
+        .sockets
+        .iter()
+        .find(|k| k.fd_name == "control")
+        .unwrap();
+    assert_eq!(
+        control.listen,
+        run_dir(config.run_path(&config.proxy.control_socket))
+    );
     let delivery = service(&all, "ferrymail-delivery.service");
     assert_eq!(delivery.sockets.len(), 1);
     assert_eq!(delivery.sockets[0].fd_name, "lmtp");
@@ -130,6 +154,7 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
             "managesieved",
             &config.managesieve.user,
         ),
+        ("ferrymail-proxyd.service", "proxyd", &config.proxy.user),
     ];
     assert_eq!(all.len(), expect.len());
     for (name, bin, user) in expect {
@@ -176,6 +201,8 @@ fn services_run_the_daemons_as_their_users_with_the_hardening_of_issue_9() {
         let rw = u.words("Service", "ReadWritePaths");
         let needs: Vec<&Path> = match bin {
             "mta-smtpd" | "queue-runner" => vec![&config.paths.spool_dir],
+            // The front end writes nothing but its logs.
+            "proxyd" => vec![],
             _ => vec![&config.paths.mail_root],
         };
         for p in needs {
@@ -281,7 +308,7 @@ fn security_scores_are_low_and_recorded_in_the_docs() {
     let dir = tempfile::tempdir().unwrap();
     let unit_dir = install_for_verify(dir.path());
     let scores = security_scores(&tool, &unit_dir);
-    assert_eq!(scores.len(), 6);
+    assert_eq!(scores.len(), 7);
     let doc = std::fs::read_to_string(workspace_root().join("docs/operations.md")).unwrap();
     for (unit, score) in &scores {
         let value: f64 = score.parse().unwrap();
