@@ -22,10 +22,7 @@ pub fn send(mx: SocketAddr, from: &str, to: &str, id: &str) -> Result<String, St
     conn.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
     let mut c = SmtpClient::from_conn(conn);
-    let greeting = c.try_reply().map_err(|e| format!("{mx}: {e}"))?;
-    if !greeting.is_positive() {
-        return Err(format!("{mx}: {}", greeting.message()));
-    }
+    // Reads the greeting, then EHLO.
     let hello = c.hello();
     if !hello.is_positive() {
         return Err(format!("{mx} EHLO: {}", hello.message()));

@@ -498,7 +498,13 @@ fn one_host_behind_the_front_end() {
     let port = || ferrymail_testkit::free_port(local);
     let (imap, pop3, sieve, lmtp, backend_lmtp) = (port(), port(), port(), port(), port());
     let ports = h.s.env.ports;
+    // Name lookups (the client's address, the sender's domain) answered at once, not by an
+    // unreachable system resolver.
+    let mut zone = Zone::new();
+    zone.a(&format!("mail.{DOMAIN}"), local);
+    let dns = DnsServer::start(zone).unwrap();
     h.s.edit_config(|c| {
+        quick_queue(c, dns.addr, ports.smtp);
         c.delivery.lmtp_listen = vec![SocketAddr::new(local, backend_lmtp)];
         c.proxy.listeners = vec![
             listener(Role::Imap, local, imap),
