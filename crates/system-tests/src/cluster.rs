@@ -5,6 +5,7 @@
 //! and starts, kills and stops its daemons where they belong.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,22 +34,10 @@ pub fn shared_certificate(dir: &Path, names: &[String]) -> Result<(PathBuf, Path
         ferrymail_net::tls::self_signed(names).map_err(|e| format!("certificate: {e}"))?;
     let (cert_path, key_path) = (dir.join("cluster-cert.pem"), dir.join("cluster-key.pem"));
     std::fs::write(&cert_path, cert).map_err(|e| format!("{}: {e}", cert_path.display()))?;
-    write_private(&key_path, key.as_bytes())?;
+    std::fs::write(&key_path, key).map_err(|e| format!("{}: {e}", key_path.display()))?;
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("{}: {e}", key_path.display()))?;
     Ok((cert_path, key_path))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.write_all(bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// One host: its dev environment (`<role>.cluster.test` on `ip`) and where it runs.

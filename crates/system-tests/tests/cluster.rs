@@ -253,19 +253,24 @@ fn cluster_survives_losing_hosts() {
         Gluster::start(&nodes, &dir.path().join("gluster")).unwrap_or_else(|e| panic!("{e}"));
     println!("cluster: storage up in {:.1?}", g.bring_up);
 
-    // Backends, each over its own mount of the volume.
-    let mut backends = Vec::new();
-    for (role, server) in [("b1", "g1"), ("b2", "g2")] {
-        let mount = dir.path().join(format!("store-{role}"));
-        g.mount(&place(role), ip(server), &mount).unwrap();
-        let mut b = Host::new(
+    // Every host in its namespace on the standard ports.
+    let host = |role: &str| {
+        Host::new(
             role,
             place(role),
             ip(role),
             Ports::standard(),
             &users(),
             &cert,
-        );
+        )
+    };
+
+    // Backends, each over its own mount of the volume.
+    let mut backends = Vec::new();
+    for (role, server) in [("b1", "g1"), ("b2", "g2")] {
+        let mount = dir.path().join(format!("store-{role}"));
+        g.mount(&place(role), ip(server), &mount).unwrap();
+        let mut b = host(role);
         let lmtp = SocketAddr::new(ip(role), 24);
         b.s.edit_config(|c| {
             c.paths.mail_root = mount.clone();
@@ -281,14 +286,7 @@ fn cluster_survives_losing_hosts() {
     }
 
     // The front end.
-    let mut front = Host::new(
-        "front",
-        place("front"),
-        ip("front"),
-        Ports::standard(),
-        &users(),
-        &cert,
-    );
+    let mut front = host("front");
     let fip = ip("front");
     front.s.edit_config(|c| {
         c.proxy.listeners = vec![
@@ -317,14 +315,7 @@ fn cluster_survives_losing_hosts() {
     // The MX hosts.
     let mut mxs = Vec::new();
     for role in ["mx1", "mx2"] {
-        let mut m = Host::new(
-            role,
-            place(role),
-            ip(role),
-            Ports::standard(),
-            &users(),
-            &cert,
-        );
+        let mut m = host(role);
         m.s.edit_config(|c| {
             quick_queue(c, dns.addr, 25);
             c.queue.lmtp_server = Some(ClusterPeer {
