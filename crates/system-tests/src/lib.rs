@@ -11,6 +11,7 @@ pub mod gluster;
 pub mod load;
 pub mod mailbox_view;
 pub mod netns;
+pub mod topology;
 pub mod units;
 
 use std::path::{Path, PathBuf};
