@@ -365,6 +365,28 @@ impl Gluster {
         self.wait_bricks_online()
     }
 
+    /// Cuts node `i` off the network (its link down) without stopping anything: its peers
+    /// and clients see silence, not a closed connection, and wait out the ping timeout.
+    pub fn cut_node(&self, i: usize) -> Result<(), String> {
+        self.node_link(i, "down")
+    }
+
+    /// Puts node `i` back on the network after [`Gluster::cut_node`] and waits until every
+    /// brick is online again.
+    pub fn reconnect_node(&self, i: usize) -> Result<(), String> {
+        self.node_link(i, "up")?;
+        self.wait_bricks_online()
+    }
+
+    fn node_link(&self, i: usize, state: &str) -> Result<(), String> {
+        let ns = self.nodes[i]
+            .host
+            .place
+            .netns_name()
+            .ok_or("a storage node must be in a namespace")?;
+        crate::run(Command::new("ip").args(["-n", ns, "link", "set", "eth0", state])).map(|_| ())
+    }
+
     /// Waits (at most `timeout`) until no brick has anything left to heal and every brick
     /// is online; starts a heal first so it need not wait for the self-heal daemon's period.
     /// Pending heals are read from the bricks' heal indices, which is what `volume heal info`

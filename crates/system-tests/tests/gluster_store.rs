@@ -3,8 +3,8 @@
 //! the volume. What one host writes and fsyncs the other reads; `rename` over an existing name
 //! and `link` behave as on a local file system; an `flock` held through one mount blocks an
 //! `flock` through the other (the cross-host lock a mailbox writer relies on) and is released
-//! when the holder is killed; a storage node that is killed costs seconds, and once it is back
-//! and healed it holds what was written while it was away.
+//! when the holder is killed; a storage node that is cut off or killed costs seconds at most,
+//! and once it is back and healed it holds what was written while it was away.
 //!
 //! Takes about 20 s here (bring-up is printed). Skipped with `SKIP:` where GlusterFS, FUSE or
 //! namespaces are unavailable.
@@ -174,6 +174,30 @@ fn two_hosts_share_a_replicated_volume() {
     println!(
         "gluster: lock of a killed holder released after {:.1?}",
         killed.elapsed()
+    );
+
+    // A storage node falls silent (a network partition): the first write waits out the
+    // ping timeout, then writes go on with two copies, and the node catches up once back.
+    g.cut_node(1).unwrap();
+    let cut = Instant::now();
+    write_synced(&m1.join("while-g2-cut"), "g2 missed this\n");
+    let stall = cut.elapsed();
+    println!("gluster: first write with g2 cut off took {stall:.1?}");
+    assert!(
+        stall < Duration::from_secs(u64::from(gluster::PING_TIMEOUT_SECS) * 4),
+        "a silent node stalled writes for {stall:?} (ping timeout {} s)",
+        gluster::PING_TIMEOUT_SECS
+    );
+    assert_eq!(
+        read_from(&b2.place, &m2.join("while-g2-cut")),
+        "g2 missed this\n"
+    );
+    g.reconnect_node(1).unwrap();
+    g.wait_healed(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        std::fs::read_to_string(g.nodes[1].brick().join("while-g2-cut")).unwrap(),
+        "g2 missed this\n"
     );
 
     // A storage node is killed: writes go on (after at most the ping timeout) and the node
