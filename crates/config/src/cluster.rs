@@ -55,12 +55,13 @@ pub(crate) fn check_users(bad: &mut impl FnMut(&str, String), c: &crate::Config)
     };
     need("delivery.lmtp_listen", !c.delivery.lmtp_listen.is_empty());
     need("queue.lmtp_server", c.queue.lmtp_server.is_some());
-    if let Some(peer) = &c.queue.lmtp_server {
-        if peer.tls_name.is_empty() {
-            bad(
-                "queue.lmtp_server.tls_name",
-                "must name the host's certificate".into(),
-            );
+    need("queue.handoff_relay", c.queue.handoff_relay.is_some());
+    for (key, peer) in [
+        ("queue.lmtp_server.tls_name", &c.queue.lmtp_server),
+        ("queue.handoff_relay.tls_name", &c.queue.handoff_relay),
+    ] {
+        if peer.as_ref().is_some_and(|p| p.tls_name.is_empty()) {
+            bad(key, "must name the host's certificate".into());
         }
     }
 }

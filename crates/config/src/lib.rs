@@ -494,6 +494,14 @@ pub struct Queue {
     /// cluster login. Needs `[cluster]`. Absent: the local LMTP socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lmtp_server: Option<ClusterPeer>,
+    /// On a clean stop (and `mailctl queue handoff`), relay every message still queued to
+    /// this peer MX host over SMTP (STARTTLS verified against `cluster.trust_anchors`, AUTH as
+    /// the cluster login) and remove it once the peer took every recipient. Needs `[cluster]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_relay: Option<ClusterPeer>,
+    /// How long a stop may spend handing the queue over; what is left stays queued here.
+    #[serde(with = "humantime_serde")]
+    pub handoff_timeout: Duration,
     /// Remote SMTP port (25; tests point it elsewhere).
     pub smtp_port: u16,
     /// How mail to other domains uses TLS unless `tls_policies` names the domain.
@@ -550,6 +558,8 @@ impl Default for Queue {
             max_per_domain: 20,
             lmtp_idle_connections: 32,
             lmtp_server: None,
+            handoff_relay: None,
+            handoff_timeout: Duration::from_secs(60),
             smtp_port: 25,
             tls_policy: TlsPolicy::Dane,
             tls_policies: BTreeMap::new(),

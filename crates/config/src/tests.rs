@@ -371,10 +371,15 @@ fn tls_policies_parse_with_postfix_names() {
 #[test]
 fn cluster_connections_need_the_cluster_secret() {
     let peers = "[delivery]\nlmtp_listen = [\"127.0.0.1:24\"]\n\
-                 [queue]\nlmtp_server = { address = \"10.77.0.30:24\", tls_name = \"front.cluster.test\" }\n";
+                 [queue]\nlmtp_server = { address = \"10.77.0.30:24\", tls_name = \"front.cluster.test\" }\n\
+                 handoff_relay = { address = \"10.77.0.32:25\", tls_name = \"mx2.cluster.test\" }\n";
     assert_eq!(
         problem_keys(peers),
-        vec!["delivery.lmtp_listen", "queue.lmtp_server"]
+        vec![
+            "delivery.lmtp_listen",
+            "queue.lmtp_server",
+            "queue.handoff_relay"
+        ]
     );
     let c = parse(&format!(
         "{peers}[cluster]\nsecret_file = \"/etc/ferrymail/cluster-secret\"\ntrust_anchors = [\"/etc/ferrymail/cluster-ca.pem\"]\n"

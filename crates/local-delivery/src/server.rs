@@ -212,22 +212,16 @@ async fn session(
                 reader.consume(buffered);
                 let Some(trust) = &cfg.tcp else { return };
                 let acceptor = trust.tls.acceptor();
-                let handshake = reader.get_mut().upgrade(&acceptor);
-                match tokio::time::timeout(cfg.command_timeout, handshake).await {
-                    Ok(Ok(())) => {
-                        let tls = reader.get_ref().tls_description().unwrap_or_default();
-                        tracing::info!(%tls, "STARTTLS");
-                        s.tls_started();
-                    }
-                    Ok(Err(e)) => {
-                        tracing::info!(error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!("TLS handshake timed out");
-                        return;
-                    }
+                if !reader
+                    .get_mut()
+                    .accept_tls(&acceptor, cfg.command_timeout)
+                    .await
+                {
+                    return;
                 }
+                let tls = reader.get_ref().tls_description().unwrap_or_default();
+                tracing::info!(%tls, "STARTTLS");
+                s.tls_started();
             }
             Step::Data(r) => {
                 r.write_to(&mut out);

@@ -32,6 +32,9 @@ pub enum QueueCmd {
     Hold { id: String },
     /// Release a held message (it is attempted at once).
     Release { id: String },
+    /// Relay every queued message to the cluster peer `queue.handoff_relay` names, removing
+    /// each once the peer took it (before taking this host down).
+    Handoff,
 }
 
 const EX_DATAERR: u8 = 65;
@@ -54,8 +57,14 @@ pub fn run(config_path: &Path, cmd: QueueCmd) -> ExitCode {
         QueueCmd::Delete { id } => (Request::Delete { id: id.clone() }, false),
         QueueCmd::Hold { id } => (Request::Hold { id: id.clone() }, false),
         QueueCmd::Release { id } => (Request::Release { id: id.clone() }, false),
+        QueueCmd::Handoff => (Request::Handoff, false),
     };
-    let resp = match control::request(&config.control_socket(), &req, Duration::from_secs(60)) {
+    // A handoff may take its whole time limit; the answer comes after it.
+    let wait = match cmd {
+        QueueCmd::Handoff => config.queue.handoff_timeout + Duration::from_secs(30),
+        _ => Duration::from_secs(60),
+    };
+    let resp = match control::request(&config.control_socket(), &req, wait) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("mailctl: {e}");

@@ -367,6 +367,9 @@ impl Conn {
         let ip = self.info.peer_ip();
         let exempt = self.info.trusted && self.shared.exempt_trusted;
         let (throttle, db) = (self.shared.throttle.clone(), self.shared.userdb.clone());
+        if throttle.master_login() == Some(creds.authcid.as_str()) {
+            return self.authenticate_peer(creds).await;
+        }
         let login = creds.authcid;
         let mut hard_stop = self.hard_stop.clone();
         // The check may first wait out the address's back-off: a shutdown does not wait for it.
@@ -397,6 +400,32 @@ impl Conn {
             }
         };
         Ok(self.session.auth_result(result))
+    }
+
+    /// Another host of the cluster, as the cluster login: a relay client that is no user.
+    async fn authenticate_peer(
+        &mut self,
+        creds: ferrymail_net::sasl::Credentials,
+    ) -> Step<Vec<Output>> {
+        let ip = self.info.peer_ip();
+        let throttle = self.shared.throttle.clone();
+        let mut hard_stop = self.hard_stop.clone();
+        let checked = tokio::select! {
+            _ = hard_stop.wait() => None,
+            r = throttle.verify_cluster_peer(ip, false, creds) => r,
+        };
+        match checked {
+            Some(Ok(())) => Ok(self.session.cluster_peer_result(true)),
+            Some(Err(delay)) => {
+                ferrymail_metrics::conn::auth_failed(ferrymail_metrics::conn::Protocol::Smtp);
+                self.sleep_or_stop(delay).await?;
+                Ok(self.session.cluster_peer_result(false))
+            }
+            None => {
+                self.queue(&replies::shutting_down(&self.session.config().hostname));
+                Err(End::Closed)
+            }
+        }
     }
 
     async fn sleep_or_stop(&mut self, d: Duration) -> Step<()> {

@@ -59,8 +59,8 @@ impl Service for MtaSmtpd {
             config,
             tls,
             users,
+            cluster,
             shutdown,
-            ..
         } = run;
         let spool = Spool::open(&config.paths.spool_dir)
             .map_err(|e| StartError::cant_create("spool", e))?;
@@ -77,6 +77,7 @@ impl Service for MtaSmtpd {
             users,
             spool,
             verifier,
+            cluster,
             shutdown,
         )
         .await

@@ -40,7 +40,8 @@ pub fn session_config(config: &Config) -> SessionConfig {
 }
 
 /// Runs until `shutdown` and the grace period are over. `verifier` checks inbound mail
-/// (`mailauth.verify`).
+/// (`mailauth.verify`); `cluster` lets the other hosts of a cluster relay.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     config: Config,
     listeners: Vec<(Role, std::net::TcpListener)>,
@@ -48,6 +49,7 @@ pub async fn run(
     userdb: UserDb,
     spool: Spool,
     verifier: Option<Arc<ferrymail_mailauth::Verifier>>,
+    cluster: Option<ferrymail_net::cluster::ClusterAuth>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let (stop_trigger, hard_stop) = shutdown_pair();
@@ -70,7 +72,7 @@ pub async fn run(
         userdb,
         spool,
         tls,
-        throttle: AuthThrottle::new(limits),
+        throttle: AuthThrottle::new(limits).with_cluster(cluster),
         wake_socket: config.wake_socket().into(),
         command_timeout: config.smtpd.command_timeout,
         data_timeout: config.smtpd.data_timeout,

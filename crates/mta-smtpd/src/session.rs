@@ -158,6 +158,9 @@ pub struct Session {
     milter_checks: bool,
     /// The SASL mechanism of the last AUTH (the milters' `{auth_type}`).
     auth_mechanism: Option<Mechanism>,
+    /// Authenticated as the cluster login: another host of the cluster, a trusted relay
+    /// client but no user (no rate budget, no sender check, no signing).
+    cluster_peer: bool,
 }
 
 impl Session {
@@ -180,6 +183,7 @@ impl Session {
             tx: None,
             errors: 0,
             auth_failures: 0,
+            cluster_peer: false,
             rate: None,
             committing: None,
             screen: false,
@@ -332,9 +336,14 @@ impl Session {
 
     fn standing(&self) -> ClientStanding<'_> {
         ClientStanding {
-            trusted: self.client.trusted,
+            trusted: self.trusted(),
             auth_user: self.auth_user.as_deref(),
         }
+    }
+
+    /// In `trusted_networks`, or another host of the cluster.
+    fn trusted(&self) -> bool {
+        self.client.trusted || self.cluster_peer
     }
 
     fn auth_allowed(&self) -> bool {
@@ -408,7 +417,7 @@ impl Session {
         if self.tls.is_some() {
             lines.push("REQUIRETLS".into());
         }
-        if self.auth_allowed() && self.auth_user.is_none() {
+        if self.auth_allowed() && self.auth_user.is_none() && !self.cluster_peer {
             lines.push("AUTH PLAIN LOGIN".into());
         }
         self.checked(MilterStage::Helo, Reply::multiline(250, None, lines))
@@ -421,7 +430,7 @@ impl Session {
         if self.tx.is_some() {
             return self.error(replies::nested_mail());
         }
-        if self.requires_auth() && self.auth_user.is_none() {
+        if self.requires_auth() && self.auth_user.is_none() && !self.cluster_peer {
             if !self.auth_allowed() {
                 return self.error(replies::starttls_first());
             }
@@ -494,7 +503,7 @@ impl Session {
             notify: notify.unwrap_or_default(),
             ..Recipient::new(address)
         };
-        if self.screen && !self.client.trusted && self.auth_user.is_none() {
+        if self.screen && !self.trusted() && self.auth_user.is_none() {
             let sender = self.tx.as_ref().and_then(|tx| tx.sender.clone());
             let address = recipient.address.clone();
             self.mode = Mode::RcptPending(recipient);
@@ -545,7 +554,7 @@ impl Session {
         let who = Submitter {
             login,
             addr: self.client.addr,
-            trusted: self.client.trusted,
+            trusted: self.trusted(),
         };
         match limiter.begin_message(who) {
             Ok(r) => Ok(Some(r)),
@@ -818,12 +827,13 @@ impl Session {
         self.helo = None;
         self.esmtp = false;
         self.auth_user = None;
+        self.cluster_peer = false;
         self.tx = None;
         self.mode = Mode::Command;
     }
 
     fn auth(&mut self, mechanism: &str, initial: Option<String>) -> Vec<Output> {
-        if self.auth_user.is_some() {
+        if self.auth_user.is_some() || self.cluster_peer {
             return self.error(replies::auth_already());
         }
         if !self.esmtp {
@@ -883,6 +893,20 @@ impl Session {
             }
             Err(()) => self.auth_failure(replies::auth_failed()),
         }
+    }
+
+    /// The cluster login's check finished: a peer host is trusted like `trusted_networks`
+    /// ([`Session::trusted`]).
+    pub fn cluster_peer_result(&mut self, accepted: bool) -> Vec<Output> {
+        if !matches!(self.mode, Mode::AuthPending) {
+            return self.close_with(replies::too_many_errors(&self.cfg.hostname));
+        }
+        self.mode = Mode::Command;
+        if !accepted {
+            return self.auth_failure(replies::auth_failed());
+        }
+        self.cluster_peer = true;
+        Self::reply(replies::auth_ok())
     }
 
     /// A failed authentication: counted, and the connection closed past the limit.

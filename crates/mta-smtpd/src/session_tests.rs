@@ -545,3 +545,32 @@ fn milter_refusals_undo_the_command_they_refused() {
     assert!(s.in_transaction());
     assert_eq!(code(&mut s, "RSET"), "250 2.0.0");
 }
+
+#[test]
+fn a_cluster_peer_relays_as_a_trusted_client_not_as_a_user() {
+    let mut s = mx();
+    let out = s.on_line(b"STARTTLS\r\n");
+    assert!(
+        replies(&out).starts_with("220 "),
+        "no STARTTLS before EHLO?"
+    );
+    s.tls_started("TLSv1.3".into());
+    say(&mut s, "EHLO mx2.cluster.test");
+    // Relaying is refused until the peer proves itself.
+    assert_eq!(code(&mut s, "MAIL FROM:<boss@a.test>"), "250 2.1.0");
+    assert_eq!(code(&mut s, "RCPT TO:<x@elsewhere.test>"), "554 5.7.1");
+    assert_eq!(code(&mut s, "RSET"), "250 2.0.0");
+    let out = s.on_line(b"AUTH PLAIN AGZlcnJ5bWFpbC1jbHVzdGVyAHNlY3JldA==\r\n");
+    assert!(
+        matches!(out.as_slice(), [Output::Authenticate(_)]),
+        "{out:?}"
+    );
+    assert!(replies(&s.cluster_peer_result(true)).starts_with("235 2.7.0"));
+    let ehlo = say(&mut s, "EHLO mx2.cluster.test");
+    assert!(!ehlo.contains("AUTH"), "{ehlo}");
+    // Any sender (it relays others' mail), any recipient, and no user is recorded.
+    assert_eq!(code(&mut s, "MAIL FROM:<boss@a.test>"), "250 2.1.0");
+    assert_eq!(code(&mut s, "RCPT TO:<x@elsewhere.test>"), "250 2.1.5");
+    let env = deliver(&mut s);
+    assert_eq!(env.client.auth_user, None);
+}

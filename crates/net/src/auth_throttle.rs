@@ -213,6 +213,36 @@ impl AuthThrottle {
         }
     }
 
+    /// The cluster login acting for no one: another host of the cluster relaying mail through
+    /// this one. `None` when `creds` are not the cluster login's; otherwise whether its secret
+    /// was right, a refusal with the delay to wait before answering it.
+    pub async fn verify_cluster_peer(
+        &self,
+        ip: IpAddr,
+        exempt: bool,
+        creds: Credentials,
+    ) -> Option<Result<(), Duration>> {
+        let cluster = self
+            .cluster
+            .clone()
+            .filter(|c| c.login() == creds.authcid)?;
+        let ip = canonical_ip(ip);
+        let accepted = self
+            .check(ip, exempt, move || {
+                cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None }
+            })
+            .await;
+        let login = self.master_login().unwrap_or_default();
+        Some(if accepted == Some(true) {
+            tracing::info!(via = "cluster", "cluster peer authenticated");
+            self.succeeded(ip, login);
+            Ok(())
+        } else {
+            tracing::warn!("cluster login refused");
+            Err(self.failed(ip, login))
+        })
+    }
+
     /// Runs `check` on the blocking pool once it may: after the delay and turn an address with
     /// recent failures owes (unless `exempt`), in one of the global slots. `None` if it panicked.
     async fn check<T: Send + 'static>(

@@ -350,3 +350,27 @@ async fn without_a_cluster_its_login_is_an_unknown_user() {
         }
     ));
 }
+
+#[tokio::test]
+async fn a_cluster_peer_is_the_cluster_login_for_no_one_with_its_secret() {
+    let (dir, _db) = users();
+    let t = cluster_throttle(dir.path());
+    let from = ip("192.0.2.31");
+    let peer = |c| t.verify_cluster_peer(from, false, c);
+    assert_eq!(
+        peer(creds("", "ferrymail-cluster", CLUSTER_SECRET)).await,
+        Some(Ok(()))
+    );
+    assert!(matches!(
+        peer(creds("", "ferrymail-cluster", "wrong")).await,
+        Some(Err(_))
+    ));
+    assert!(matches!(
+        peer(creds("joe@a.test", "ferrymail-cluster", CLUSTER_SECRET)).await,
+        Some(Err(_))
+    ));
+    assert_eq!(peer(creds("", "joe@a.test", "right")).await, None);
+    let outside = throttle(1, Duration::from_millis(1));
+    let c = creds("", "ferrymail-cluster", CLUSTER_SECRET);
+    assert_eq!(outside.verify_cluster_peer(from, false, c).await, None);
+}

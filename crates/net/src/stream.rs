@@ -42,6 +42,22 @@ impl MaybeTls {
         Ok(())
     }
 
+    /// [`MaybeTls::upgrade`] within `limit` (a client that never completes the handshake must
+    /// not hold the connection); false, with the reason logged, when it did not succeed.
+    pub async fn accept_tls(&mut self, acceptor: &TlsAcceptor, limit: std::time::Duration) -> bool {
+        match tokio::time::timeout(limit, self.upgrade(acceptor)).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "TLS handshake failed");
+                false
+            }
+            Err(_) => {
+                tracing::info!("TLS handshake timed out");
+                false
+            }
+        }
+    }
+
     /// Runs the client's TLS handshake on a plaintext TCP stream, with the same rules as
     /// [`MaybeTls::upgrade`]: the caller refuses anything the server sent after its
     /// go-ahead, and a failed handshake leaves the stream lost.

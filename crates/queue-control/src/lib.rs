@@ -44,6 +44,9 @@ pub enum Request {
         #[serde(default)]
         day: Option<String>,
     },
+    /// Relay every queued message not in delivery to the cluster peer named by
+    /// `queue.handoff_relay`, removing what it took.
+    Handoff,
 }
 
 /// Where a recipient stands, flattened for display.
@@ -232,6 +235,7 @@ mod tests {
             Request::Flush,
             Request::Show { id: "X".into() },
             Request::Hold { id: "Y".into() },
+            Request::Handoff,
         ] {
             let line = serde_json::to_vec(&req).unwrap();
             assert_eq!(parse_request(&line).unwrap(), req);

@@ -74,6 +74,11 @@ pub async fn run(
     while runner.in_flight() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if let Some(h) = &runner.handoff {
+        let limit = runner.config.queue.handoff_timeout;
+        tracing::info!(peer = ?runner.config.queue.handoff_relay, "handing the queue over");
+        h.run(&runner, Instant::now() + limit).await;
+    }
     runner.index.flush();
     if let Some(r) = &runner.tls_rpt {
         r.flush();

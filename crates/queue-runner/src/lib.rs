@@ -19,6 +19,7 @@ pub mod dns;
 pub mod dsn;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+pub mod handoff;
 pub mod index;
 pub mod lmtp;
 pub mod metrics;

@@ -14,6 +14,7 @@ use ferrymail_net::cli::DaemonArgs;
 use ferrymail_net::exit::{Failure, StartError};
 use ferrymail_net::startup::{self, PreInit, Running, Service};
 use ferrymail_spool::{Spool, WakeReceiver};
+use queue_runner::handoff::Handoff;
 use queue_runner::index::{self, Index};
 use queue_runner::lmtp::LmtpTarget;
 use queue_runner::{daemon, dns::Resolver, runner::Runner, wire::TlsClients};
@@ -93,9 +94,13 @@ impl Service for QueueRunner {
             .map_err(|e| StartError::config("DNSSEC trust anchors", e))?;
         let lmtp = LmtpTarget::from_config(&config, run.cluster.as_ref())
             .map_err(|e| StartError::config("queue.lmtp_server", e))?;
+        let handoff =
+            Handoff::from_config(config.queue.handoff_relay.as_ref(), run.cluster.as_ref())
+                .map_err(|e| StartError::config("queue.handoff_relay", e))?;
         let runner = Runner::new(config, self.spool, run.users, index, resolver, tls)
             .with_dane(dane)
-            .with_lmtp(lmtp);
+            .with_lmtp(lmtp)
+            .with_handoff(handoff);
         // SIGHUP belongs to the start-up, which reloads the user database the runner shares;
         // the loop's own reload channel stays open and silent.
         let (_silent, reload) = tokio::sync::mpsc::channel(1);

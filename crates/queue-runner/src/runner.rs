@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::dns::Resolver;
 use crate::dsn;
+use crate::handoff::Handoff;
 use crate::index::Index;
 use crate::lmtp::{LmtpPool, LmtpTarget};
 use crate::outcome::{one_line, RcptOutcome, Verdict};
@@ -73,6 +74,8 @@ pub struct Runner {
     kick: Notify,
     /// DKIM signer for mail our own users send out (None when `dkim.enabled` is off).
     signer: Option<Arc<ferrymail_mailauth::Signer>>,
+    /// The peer MX host the queue is handed to (`queue.handoff_relay`).
+    pub handoff: Option<Handoff>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,7 +125,13 @@ impl Runner {
             kick: Notify::new(),
             signer: None,
             dane: None,
+            handoff: None,
         }
+    }
+
+    pub fn with_handoff(mut self, handoff: Option<Handoff>) -> Runner {
+        self.handoff = handoff;
+        self
     }
 
     /// Local mail to `target` instead of local-delivery's socket.
@@ -306,6 +315,17 @@ impl Runner {
             }
             None => max,
         }
+    }
+
+    /// Takes `id` out of the dispatcher's hands (false: a delivery holds it already).
+    pub fn claim(&self, id: QueueId) -> bool {
+        lock(&self.in_flight).insert(id)
+    }
+
+    /// Gives back what [`Runner::claim`] took.
+    pub fn release(&self, id: QueueId) {
+        lock(&self.in_flight).remove(&id);
+        self.kick();
     }
 
     pub fn in_flight(&self) -> usize {
@@ -879,6 +899,17 @@ impl Runner {
                     Err(e) => Response::error(e.to_string()),
                 }
             }
+            Request::Handoff => match &self.handoff {
+                Some(h) => {
+                    let limit = self.config.queue.handoff_timeout;
+                    let r = h.run(self, Instant::now() + limit).await;
+                    Response::ok(format!(
+                        "{} messages handed over, {} kept",
+                        r.handed, r.kept
+                    ))
+                }
+                None => Response::error("queue.handoff_relay is not set"),
+            },
             Request::TlsReports { day } => {
                 match crate::tls_rpt::send::control(self, day.as_deref()).await {
                     Ok(m) => Response::ok(m),

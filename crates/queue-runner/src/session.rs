@@ -536,7 +536,7 @@ async fn authenticate(
     }
 }
 
-async fn quit(wire: &mut SmtpClientConn, t: Timeouts) {
+pub(crate) async fn quit(wire: &mut SmtpClientConn, t: Timeouts) {
     let limit = t.command.min(Duration::from_secs(10));
     if wire.send(b"QUIT\r\n", "sending QUIT", limit).await.is_ok() {
         let _ = wire.reply("after QUIT", limit).await;

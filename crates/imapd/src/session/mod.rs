@@ -91,18 +91,11 @@ pub async fn run(tcp: tokio::net::TcpStream, info: ConnInfo, admission: Admissio
             tracing::warn!("implicit TLS listener without a certificate");
             return;
         };
-        let acceptor = tls.acceptor();
-        let handshake = stream.upgrade(&acceptor);
-        match tokio::time::timeout(Duration::from_secs(60), handshake).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::info!(error = %e, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::info!("TLS handshake timed out");
-                return;
-            }
+        if !stream
+            .accept_tls(&tls.acceptor(), Duration::from_secs(60))
+            .await
+        {
+            return;
         }
     }
     let shutdown = ctx.shutdown.clone();
