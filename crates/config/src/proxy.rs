@@ -162,7 +162,6 @@ pub(crate) fn check(bad: &mut impl FnMut(&str, String), p: &Proxy) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::path::Path;
 
     #[test]

@@ -27,6 +27,19 @@ pub enum Proto {
     Lmtp,
 }
 
+impl Proto {
+    /// The protocol's label in metrics and logs.
+    pub fn metric(self) -> ferrymail_metrics::conn::Protocol {
+        use ferrymail_metrics::conn::Protocol;
+        match self {
+            Proto::Imap => Protocol::Imap,
+            Proto::Pop3 => Protocol::Pop3,
+            Proto::ManageSieve => Protocol::ManageSieve,
+            Proto::Lmtp => Protocol::Lmtp,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("connection refused: {0}")]

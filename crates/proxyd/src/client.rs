@@ -6,15 +6,18 @@
 
 use std::time::Duration;
 
-use ferrymail_metrics::conn::Protocol;
+use ferrymail_managesieve::command::parse_sasl_response;
+use ferrymail_managesieve::literal_at_end;
 use ferrymail_net::lines::{read_line, Line};
+use ferrymail_net::sasl::{Credentials, Exchange, Step};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::stream::MaybeTls;
 use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::context::{Context, Opened};
+use crate::backend::Proto;
+use crate::context::Context;
 use crate::relay::{self, End};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +34,20 @@ pub enum ClientError {
     Closed,
     #[error("{0}")]
     Internal(&'static str),
+}
+
+/// Longest SASL response line.
+const SASL_LINE: usize = 8 * 1024;
+
+/// How a protocol frames SASL challenges and responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenges {
+    /// `+ <base64>` and a response line (IMAP, POP3).
+    Plus,
+    /// `334 <base64>` and a response line (LMTP).
+    Smtp,
+    /// A quoted string, and a string (quoted or literal) in response (ManageSieve).
+    Sieve,
 }
 
 /// The client connection before its session is handed over.
@@ -95,6 +112,70 @@ impl Client {
         }
     }
 
+    /// Runs a SASL exchange to its end: `Ok(Err(reason))` when it failed or was cancelled.
+    pub async fn sasl(
+        &mut self,
+        mut ex: Exchange,
+        initial: Option<&str>,
+        style: Challenges,
+    ) -> Result<Result<Credentials, String>, ClientError> {
+        let mut step = ex.begin(initial);
+        loop {
+            match step {
+                Ok(Step::Done(creds)) => return Ok(Ok(creds)),
+                Ok(Step::Challenge(ch)) => {
+                    let response = match style {
+                        Challenges::Plus | Challenges::Smtp => {
+                            let prefix = if style == Challenges::Plus {
+                                "+"
+                            } else {
+                                "334"
+                            };
+                            self.send(format!("{prefix} {ch}\r\n").as_bytes()).await?;
+                            self.line(SASL_LINE).await?
+                        }
+                        Challenges::Sieve => {
+                            let mut out = Vec::new();
+                            ferrymail_managesieve::response::string(&mut out, ch.as_bytes());
+                            out.extend_from_slice(b"\r\n");
+                            self.send(&out).await?;
+                            let frame = self.sieve_frame(SASL_LINE, SASL_LINE as u64).await?;
+                            frame.and_then(|f| parse_sasl_response(&f).ok())
+                        }
+                    };
+                    let Some(response) = response else {
+                        return Ok(Err("response too long".into()));
+                    };
+                    step = ex.respond(&String::from_utf8_lossy(&response));
+                }
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+        }
+    }
+
+    /// One ManageSieve command with its literals; `None` when over the limits.
+    pub async fn sieve_frame(
+        &mut self,
+        max_line: usize,
+        max_literal: u64,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let mut frame = Vec::new();
+        loop {
+            let Some(line) = self.line(max_line).await? else {
+                return Ok(None);
+            };
+            frame.extend_from_slice(&line);
+            let Some(n) = literal_at_end(&line) else {
+                return Ok(Some(frame));
+            };
+            if n > max_literal || frame.len() > max_line * 4 {
+                return Ok(None);
+            }
+            let n = usize::try_from(n).map_err(|_| ClientError::Internal("literal size"))?;
+            frame.extend_from_slice(&self.exact(n).await?);
+        }
+    }
+
     /// The server side of STARTTLS after the go-ahead was sent.
     pub async fn handshake(&mut self, ctx: &Context) -> Result<(), ClientError> {
         let acceptor = ctx.tls.as_ref().ok_or(ClientError::NoTls)?.acceptor();
@@ -112,28 +193,39 @@ impl Client {
         }
     }
 
-    /// Relays the logged-in session: `reply` (the backend's login answer, reworded for
-    /// the client) first, then anything the client sent after its login, then both ways.
-    pub async fn hand_over(
+    /// Opens the user's session on its backend and relays it: the backend's login reply
+    /// (`reword` makes it the answer to the client's login) first, then anything the client
+    /// sent after its login, then both ways. When no backend takes the session the client
+    /// gets `unavailable` and the connection ends.
+    pub async fn proxy(
         mut self,
         ctx: &Context,
-        protocol: Protocol,
+        proto: Proto,
         user: &str,
-        opened: Opened<'_>,
-        reply: &[u8],
+        reword: impl FnOnce(Vec<u8>) -> Vec<u8>,
+        unavailable: &[u8],
     ) -> Result<(), ClientError> {
+        let protocol = proto.metric();
+        let opened = match ctx.open(proto, user).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(user = %user, error = %e, "no backend for the session");
+                return self.send(unavailable).await;
+            }
+        };
+        let reply = reword(opened.conn.reply.clone());
         let key = ferrymail_users::login_key(user);
         let guard = ctx.sessions.register(&key, &opened.backend.name);
         let backend_name = opened.backend.name.as_str();
         tracing::info!(
-            user,
-            backend = backend_name,
-            proto = protocol.as_str(),
+            user = %user,
+            backend = %backend_name,
+            proto = %protocol.as_str(),
             why = ?opened.why,
             "proxied"
         );
         crate::metrics::proxied(protocol, backend_name);
-        self.send(reply).await?;
+        self.send(&reply).await?;
         let backend = opened.conn.stream;
         let early = backend.buffer().to_vec();
         if !early.is_empty() {
@@ -150,11 +242,13 @@ impl Client {
         let (result, end) = relay::relay(client, backend, idle, &guard, ctx.shutdown.clone()).await;
         match (result, end) {
             (Ok((up, down)), End::Closed) => {
-                tracing::info!(user, backend = backend_name, up, down, "session ended")
+                tracing::info!(user = %user, backend = %backend_name, up, down, "session ended")
             }
-            (Ok(_), end) => tracing::info!(user, backend = backend_name, ?end, "session closed"),
+            (Ok(_), end) => {
+                tracing::info!(user = %user, backend = %backend_name, ?end, "session closed")
+            }
             (Err(e), _) => {
-                tracing::info!(user, backend = backend_name, error = %e, "session ended")
+                tracing::info!(user = %user, backend = %backend_name, error = %e, "session ended")
             }
         }
         Ok(())

@@ -85,7 +85,7 @@ impl Context {
                 Ok(Verified::Ok(account))
             }
             LoginCheck::Refused { reason, delay } => {
-                tracing::warn!(user = login, %reason, ?delay, "login failed");
+                tracing::warn!(user = %login, %reason, ?delay, "login failed");
                 crate::metrics::login(protocol, false);
                 tokio::time::sleep(delay).await;
                 Ok(Verified::Refused)

@@ -1,14 +1,15 @@
 //! The control socket of `mailctl proxy` (`proxy.control_socket`), in the style of
 //! queue-runner's: one JSON [`Request`] line per connection, one JSON [`Response`] line back.
-//! The types and the client live here so that mailctl speaks the protocol through this
-//! crate's library; the daemon side is [`serve`].
+//! The types live here so that mailctl speaks the protocol through this crate's library, the
+//! client is the one of every control socket (`ferrymail_queue_control::exchange`); the
+//! daemon side is [`serve`].
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferrymail_net::signals::Shutdown;
+pub use ferrymail_queue_control::ControlError;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
@@ -18,8 +19,6 @@ use crate::route::Why;
 
 /// Longest request line.
 pub const MAX_REQUEST_LINE: usize = 4096;
-/// Longest response a client accepts.
-const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "lowercase")]
@@ -83,37 +82,9 @@ impl Response {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    #[error("cannot reach proxyd at {path}: {source}")]
-    Connect {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("control socket I/O: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("proxyd sent an unreadable answer: {0}")]
-    BadResponse(String),
-}
-
 /// Sends one request and waits for the answer (the client side, blocking).
 pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
-    let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|source| {
-        ControlError::Connect {
-            path: socket.display().to_string(),
-            source,
-        }
-    })?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut line = serde_json::to_vec(req).map_err(|e| ControlError::BadResponse(e.to_string()))?;
-    line.push(b'\n');
-    stream.write_all(&line)?;
-    let mut reader = BufReader::new(std::io::Read::take(stream, MAX_RESPONSE));
-    let mut buf = Vec::new();
-    reader.read_until(b'\n', &mut buf)?;
-    serde_json::from_slice(&buf).map_err(|e| ControlError::BadResponse(e.to_string()))
+    ferrymail_queue_control::exchange("proxyd", socket, req, timeout)
 }
 
 /// Answers requests on `listener` until shutdown.
@@ -199,13 +170,13 @@ fn answer(ctx: &Context, req: Request) -> Response {
             ctx.routes.reload();
             let key = ferrymail_users::login_key(&user);
             let n = ctx.sessions.kick(&key);
-            tracing::info!(user = key, sessions = n, "routes reloaded; sessions closed");
+            tracing::info!(user = %key, sessions = n, "routes reloaded; sessions closed");
             Response::ok(format!("{n} session(s) closed"))
         }
         Request::Kick { user } => {
             let key = ferrymail_users::login_key(&user);
             let n = ctx.sessions.kick(&key);
-            tracing::info!(user = key, sessions = n, "sessions closed");
+            tracing::info!(user = %key, sessions = n, "sessions closed");
             Response::ok(format!("{n} session(s) closed"))
         }
     }

@@ -109,9 +109,9 @@ impl Health {
 /// Logs a change of state the way every caller of [`Health::record`] should.
 pub fn note(health: &Health, name: &str, outcome: Outcome) {
     match health.record(name, outcome) {
-        Some(true) => tracing::info!(backend = name, "backend up"),
+        Some(true) => tracing::info!(backend = %name, "backend up"),
         Some(false) => {
-            tracing::warn!(backend = name, ?outcome, "backend down");
+            tracing::warn!(backend = %name, ?outcome, "backend down");
             crate::metrics::backend_down(name);
         }
         None => {}

@@ -6,11 +6,11 @@
 
 use ferrymail_imap_proto::{parse_command, peek_tag, Collected, Command, CommandCollector};
 use ferrymail_metrics::conn::Protocol;
-use ferrymail_net::sasl::{Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 
 use crate::backend::Proto;
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::{Context, Verified};
 
 /// Longest command line before login (literals counted apart).
@@ -30,8 +30,9 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
     c.send(greeting.as_bytes()).await?;
     loop {
         let Some(command) = read_command(&mut c).await? else {
-            c.send(b"* BAD command line too long\r\n").await?;
-            continue;
+            // A literal it would send anyway cannot be told from commands: end here.
+            c.send(b"* BYE command too long\r\n").await?;
+            return Ok(());
         };
         let tag = peek_tag(&command).unwrap_or_else(|| "*".into());
         let parsed = parse_command(&command);
@@ -100,7 +101,8 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
                         .await?;
                     continue;
                 };
-                match authenticate(&mut c, mech, initial.as_deref()).await? {
+                let ex = Exchange::new(mech, ferrymail_users::login_key);
+                match c.sasl(ex, initial.as_deref(), Challenges::Plus).await? {
                     Ok(creds) => Some((creds.authcid, creds.password)),
                     Err(why) => {
                         c.send(format!("{tag} BAD {why}\r\n").as_bytes()).await?;
@@ -133,32 +135,12 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let user = account.login().to_owned();
-        match ctx.open(Proto::Imap, &user).await {
-            Ok(opened) => {
-                let mut reply = opened.conn.reply.clone();
-                // The untagged lines come first; the tagged OK gets the client's tag.
-                let tagged_at = reply
-                    .windows(2)
-                    .rposition(|w| w == b"\r\n")
-                    .and_then(|end| reply[..end].windows(2).rposition(|w| w == b"\r\n"))
-                    .map_or(0, |i| i + 2);
-                reply.splice(tagged_at..tagged_at, format!("{tag} ").into_bytes());
-                return c
-                    .hand_over(ctx, Protocol::Imap, &user, opened, &reply)
-                    .await;
-            }
-            Err(e) => {
-                tracing::error!(user, error = %e, "no backend for the session");
-                c.send(
-                    format!(
-                        "{tag} NO [UNAVAILABLE] mailbox server unavailable, try again later\r\n"
-                    )
-                    .as_bytes(),
-                )
-                .await?;
-                return Ok(());
-            }
-        }
+        let unavailable =
+            format!("{tag} NO [UNAVAILABLE] mailbox server unavailable, try again later\r\n");
+        let reword = |reply: Vec<u8>| under_tag(&tag, reply);
+        return c
+            .proxy(ctx, Proto::Imap, &user, reword, unavailable.as_bytes())
+            .await;
     }
 }
 
@@ -206,25 +188,29 @@ async fn read_command(c: &mut Client) -> Result<Option<Vec<u8>>, ClientError> {
     }
 }
 
-/// The SASL exchange of AUTHENTICATE: `Err` is the reason for a BAD reply.
-async fn authenticate(
-    c: &mut Client,
-    mech: Mechanism,
-    initial: Option<&str>,
-) -> Result<Result<ferrymail_net::sasl::Credentials, String>, ClientError> {
-    let mut ex = Exchange::new(mech, ferrymail_users::login_key);
-    let mut step = ex.begin(initial);
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => return Ok(Ok(creds)),
-            Ok(Step::Challenge(ch)) => {
-                c.send(format!("+ {ch}\r\n").as_bytes()).await?;
-                let Some(line) = c.line(MAX_LINE).await? else {
-                    return Ok(Err("response too long".into()));
-                };
-                step = ex.respond(&String::from_utf8_lossy(&line));
-            }
-            Err(e) => return Ok(Err(e.to_string())),
-        }
+/// The backend's login reply for the client: its untagged lines as they are, its tagged
+/// line (the last) under the client's `tag`.
+fn under_tag(tag: &str, mut reply: Vec<u8>) -> Vec<u8> {
+    let body = reply.strip_suffix(b"\r\n").unwrap_or(&reply);
+    let last_line = body
+        .windows(2)
+        .rposition(|w| w == b"\r\n")
+        .map_or(0, |i| i + 2);
+    reply.splice(last_line..last_line, format!("{tag} ").into_bytes());
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::under_tag;
+
+    #[test]
+    fn the_backends_tagged_line_gets_the_clients_tag() {
+        let reply = b"* CAPABILITY IMAP4rev1\r\nOK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n";
+        assert_eq!(
+            under_tag("a7", reply.to_vec()),
+            b"* CAPABILITY IMAP4rev1\r\na7 OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n"
+        );
+        assert_eq!(under_tag("x", b"OK done\r\n".to_vec()), b"x OK done\r\n");
     }
 }

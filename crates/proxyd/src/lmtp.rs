@@ -14,14 +14,14 @@ use std::time::Duration;
 use ferrymail_metrics::conn::Protocol;
 use ferrymail_net::cluster::ClusterLogin;
 use ferrymail_net::lines::{read_line, Line};
-use ferrymail_net::sasl::{Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::stream::MaybeTls;
 use ferrymail_users::Destination;
 use tokio::io::{AsyncWriteExt, BufReader};
 
 use crate::backend::{self, Proto};
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::Context;
 
 /// Longest command line.
@@ -176,28 +176,16 @@ async fn auth(ctx: &Context, c: &mut Client, text: &str) -> Result<bool, ClientE
     if !mech.eq_ignore_ascii_case("PLAIN") {
         return Ok(false);
     }
-    let mut ex = Exchange::new(Mechanism::Plain, ferrymail_users::login_key)
+    let ex = Exchange::new(Mechanism::Plain, ferrymail_users::login_key)
         .with_master(Some(ctx.cluster.login()));
-    let mut step = ex.begin(words.next());
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => {
-                let ok = ctx.cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None };
-                if !ok {
-                    tracing::warn!(user = creds.authcid, "LMTP login refused");
-                }
-                return Ok(ok);
-            }
-            Ok(Step::Challenge(ch)) => {
-                c.send(format!("334 {ch}\r\n").as_bytes()).await?;
-                let Some(line) = c.line(MAX_LINE).await? else {
-                    return Ok(false);
-                };
-                step = ex.respond(&String::from_utf8_lossy(&line));
-            }
-            Err(_) => return Ok(false),
-        }
+    let Ok(creds) = c.sasl(ex, words.next(), Challenges::Smtp).await? else {
+        return Ok(false);
+    };
+    let ok = ctx.cluster.check(&creds) == ClusterLogin::Accepted { acting_as: None };
+    if !ok {
+        tracing::warn!(user = %creds.authcid, "LMTP login refused");
     }
+    Ok(ok)
 }
 
 /// The user whose backend gets `address`: its account's login when the address resolves
@@ -241,63 +229,93 @@ async fn rcpt(
         return b"501 5.1.3 bad recipient address syntax\r\n".to_vec();
     };
     let key = route_key(ctx, address);
-    let name = match ctx.candidates(&key).first() {
-        Some((b, _)) if peers.contains_key(&b.name) => b.name.clone(),
-        _ => match ctx.open(Proto::Lmtp, &key).await {
-            Ok(opened) => {
-                let name = opened.backend.name.clone();
-                peers.entry(name.clone()).or_insert(Peer {
-                    s: opened.conn.stream,
-                    in_mail: false,
-                    broken: false,
-                });
-                name
-            }
+    // A kept connection the backend has meanwhile closed fails at MAIL: once more on a new one.
+    let mut retry = true;
+    let name = loop {
+        let name = match peer_for(ctx, peers, &key).await {
+            Ok(n) => n,
             Err(e) => {
-                tracing::warn!(recipient = address, error = %e, "no backend for the recipient");
+                tracing::warn!(recipient = %address, error = %e, "no backend for the recipient");
                 return UNAVAILABLE.to_vec();
             }
-        },
+        };
+        let Some(peer) = peers.get_mut(&name) else {
+            return UNAVAILABLE.to_vec();
+        };
+        if peer.broken {
+            return UNAVAILABLE.to_vec();
+        }
+        if peer.in_mail {
+            break name;
+        }
+        match exchange(peer, mail).await {
+            Ok(r) if r.starts_with(b"2") => {
+                peer.in_mail = true;
+                break name;
+            }
+            Ok(r) => return r,
+            Err(e) => {
+                tracing::warn!(backend = %name, error = %e, retry, "backend failed at MAIL");
+                peers.remove(&name);
+                if !std::mem::take(&mut retry) {
+                    return UNAVAILABLE.to_vec();
+                }
+            }
+        }
     };
     let Some(peer) = peers.get_mut(&name) else {
         return UNAVAILABLE.to_vec();
     };
-    if peer.broken {
-        return UNAVAILABLE.to_vec();
-    }
-    if !peer.in_mail {
-        match exchange(peer, mail).await {
-            Ok(r) if r.starts_with(b"2") => peer.in_mail = true,
-            Ok(r) => return r,
-            Err(e) => {
-                tracing::warn!(backend = name, error = %e, "backend failed at MAIL");
-                peers.remove(&name);
-                return UNAVAILABLE.to_vec();
-            }
-        }
-    }
     match exchange(peer, line).await {
         Ok(r) => {
             if r.starts_with(b"2") {
-                tracing::info!(recipient = address, backend = name, "routed");
+                tracing::info!(recipient = %address, backend = %name, "routed");
                 crate::metrics::proxied(Protocol::Lmtp, &name);
                 tx.accepted.push(name);
             }
             r
         }
         Err(e) => {
-            tracing::warn!(backend = name, error = %e, "backend failed at RCPT");
+            tracing::warn!(backend = %name, error = %e, "backend failed at RCPT");
             peer.broken = true;
             UNAVAILABLE.to_vec()
         }
     }
 }
 
-/// Sends one command and reads its (possibly multi-line) reply.
+/// The name of the backend for `key`, with a connection to it in `peers` (kept from an
+/// earlier recipient or transaction, or opened now).
+async fn peer_for(
+    ctx: &Context,
+    peers: &mut HashMap<String, Peer>,
+    key: &str,
+) -> Result<String, crate::context::OpenError> {
+    if let Some((b, _)) = ctx.candidates(key).first() {
+        if peers.contains_key(&b.name) {
+            return Ok(b.name.clone());
+        }
+    }
+    let opened = ctx.open(Proto::Lmtp, key).await?;
+    let name = opened.backend.name.clone();
+    peers.entry(name.clone()).or_insert(Peer {
+        s: opened.conn.stream,
+        in_mail: false,
+        broken: false,
+    });
+    Ok(name)
+}
+
+/// Sends one command and reads its (possibly multi-line) reply. A 421 (the backend closing
+/// the connection, as local-delivery tells idle sessions when it stops) is a failure of the
+/// connection, not an answer to the command.
 async fn exchange(peer: &mut Peer, command: &[u8]) -> Result<Vec<u8>, backend::BackendError> {
     peer.s.get_mut().write_all(command).await?;
     peer.s.get_mut().flush().await?;
-    reply(peer).await
+    let r = reply(peer).await?;
+    if r.starts_with(b"421") {
+        return Err(backend::BackendError::Protocol(backend::shown(&r)));
+    }
+    Ok(r)
 }
 
 async fn reply(peer: &mut Peer) -> Result<Vec<u8>, backend::BackendError> {
@@ -355,7 +373,7 @@ async fn deliver(peers: &mut HashMap<String, Peer>, accepted: &[String], data: &
             Some(peer) if !peer.broken => match data_on(peer, data, count).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(backend = name, error = %e, "backend failed at DATA");
+                    tracing::warn!(backend = %name, error = %e, "backend failed at DATA");
                     crate::metrics::backend_failed(name);
                     peers.remove(name);
                     vec![UNAVAILABLE.to_vec(); count]

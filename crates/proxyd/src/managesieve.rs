@@ -4,15 +4,14 @@
 //! password is checked the session is opened on the user's backend and the backend's `OK`
 //! is the answer to AUTHENTICATE.
 
-use ferrymail_managesieve::command::{parse, parse_sasl_response, Command};
-use ferrymail_managesieve::literal_at_end;
+use ferrymail_managesieve::command::{parse, Command};
 use ferrymail_managesieve::response::{self, Capabilities, Code};
 use ferrymail_metrics::conn::Protocol;
-use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 
 use crate::backend::Proto;
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::{Context, Verified};
 
 /// Longest line before login; literals (only a SASL response) are bounded apart.
@@ -25,7 +24,7 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
     let max_failures = ctx.config.proxy.limits.max_auth_failures.max(1);
     c.send(&capabilities(ctx, info, c.is_tls())).await?;
     loop {
-        let Some(frame) = read_frame(&mut c).await? else {
+        let Some(frame) = c.sieve_frame(MAX_LINE, MAX_LITERAL).await? else {
             let mut out = Vec::new();
             response::bye(&mut out, "Command too long");
             c.send(&out).await?;
@@ -78,9 +77,10 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
                     continue;
                 };
                 let initial = initial.map(|ir| String::from_utf8_lossy(&ir).into_owned());
-                match authenticate(&mut c, mech, initial.as_deref()).await? {
-                    Some(creds) => creds,
-                    None => {
+                let ex = Exchange::new(mech, ferrymail_users::login_key);
+                match c.sasl(ex, initial.as_deref(), Challenges::Sieve).await? {
+                    Ok(creds) => creds,
+                    Err(_) => {
                         response::no(&mut out, None, "Authentication failed");
                         c.send(&out).await?;
                         continue;
@@ -109,20 +109,9 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let login = account.login().to_owned();
-        return match ctx.open(Proto::ManageSieve, &login).await {
-            Ok(opened) => {
-                let reply = opened.conn.reply.clone();
-                c.hand_over(ctx, Protocol::ManageSieve, &login, opened, &reply)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!(user = login, error = %e, "no backend for the session");
-                let text = "Mailbox server unavailable, try again later";
-                response::no(&mut out, Some(Code::TryLater), text);
-                c.send(&out).await?;
-                Ok(())
-            }
-        };
+        let text = "Mailbox server unavailable, try again later";
+        response::no(&mut out, Some(Code::TryLater), text);
+        return c.proxy(ctx, Proto::ManageSieve, &login, |r| r, &out).await;
     }
 }
 
@@ -144,52 +133,4 @@ fn capabilities(ctx: &Context, info: &ConnInfo, tls: bool) -> Vec<u8> {
         },
     );
     out
-}
-
-/// One command with its literals; `None` when over the limits.
-async fn read_frame(c: &mut Client) -> Result<Option<Vec<u8>>, ClientError> {
-    let mut frame = Vec::new();
-    loop {
-        let Some(line) = c.line(MAX_LINE).await? else {
-            return Ok(None);
-        };
-        frame.extend_from_slice(&line);
-        let Some(n) = literal_at_end(&line) else {
-            return Ok(Some(frame));
-        };
-        if n > MAX_LITERAL || frame.len() > MAX_LINE * 4 {
-            return Ok(None);
-        }
-        let n = usize::try_from(n).map_err(|_| ClientError::Internal("literal size"))?;
-        frame.extend_from_slice(&c.exact(n).await?);
-    }
-}
-
-/// The SASL exchange: challenges as quoted strings, responses as strings.
-async fn authenticate(
-    c: &mut Client,
-    mech: Mechanism,
-    initial: Option<&str>,
-) -> Result<Option<Credentials>, ClientError> {
-    let mut ex = Exchange::new(mech, ferrymail_users::login_key);
-    let mut step = ex.begin(initial);
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => return Ok(Some(creds)),
-            Ok(Step::Challenge(ch)) => {
-                let mut out = Vec::new();
-                response::string(&mut out, ch.as_bytes());
-                out.extend_from_slice(b"\r\n");
-                c.send(&out).await?;
-                let Some(frame) = read_frame(c).await? else {
-                    return Ok(None);
-                };
-                let Ok(r) = parse_sasl_response(&frame) else {
-                    return Ok(None);
-                };
-                step = ex.respond(&String::from_utf8_lossy(&r));
-            }
-            Err(_) => return Ok(None),
-        }
-    }
 }

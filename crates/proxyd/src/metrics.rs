@@ -66,6 +66,15 @@ pub fn register<'a>(backends: impl IntoIterator<Item = &'a str>) {
         let b = label(b);
         M.failures.get_or_create_owned(&[("backend", b)]);
         M.down.get_or_create_owned(&[("backend", b)]);
+        for p in [
+            Protocol::Imap,
+            Protocol::Pop3,
+            Protocol::ManageSieve,
+            Protocol::Lmtp,
+        ] {
+            M.proxied
+                .get_or_create_owned(&[("protocol", p.as_str()), ("backend", b)]);
+        }
     }
 }
 

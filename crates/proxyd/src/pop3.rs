@@ -4,12 +4,12 @@
 //! backend and the backend's `+OK` is the answer to the login.
 
 use ferrymail_metrics::conn::Protocol;
-use ferrymail_net::sasl::{Credentials, Exchange, Mechanism, Step};
+use ferrymail_net::sasl::{Credentials, Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 use pop3d::parser::{parse, Command};
 
 use crate::backend::Proto;
-use crate::client::{Client, ClientError};
+use crate::client::{Challenges, Client, ClientError};
 use crate::context::{Context, Verified};
 
 /// RFC 2449 §4: 255 octets for a command, more for SASL responses.
@@ -91,9 +91,13 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
                     c.send(b"-ERR unsupported mechanism\r\n").await?;
                     continue;
                 };
-                match authenticate(&mut c, mech, initial_response.as_deref()).await? {
-                    Some(creds) => creds,
-                    None => {
+                let ex = Exchange::new(mech, ferrymail_users::login_key);
+                match c
+                    .sasl(ex, initial_response.as_deref(), Challenges::Plus)
+                    .await?
+                {
+                    Ok(creds) => creds,
+                    Err(_) => {
                         c.send(b"-ERR [AUTH] authentication failed\r\n").await?;
                         continue;
                     }
@@ -122,19 +126,8 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
             continue;
         };
         let login = account.login().to_owned();
-        return match ctx.open(Proto::Pop3, &login).await {
-            Ok(opened) => {
-                let reply = opened.conn.reply.clone();
-                c.hand_over(ctx, Protocol::Pop3, &login, opened, &reply)
-                    .await
-            }
-            Err(e) => {
-                tracing::error!(user = login, error = %e, "no backend for the session");
-                c.send(b"-ERR [SYS/TEMP] mailbox server unavailable, try again later\r\n")
-                    .await?;
-                Ok(())
-            }
-        };
+        let unavailable = b"-ERR [SYS/TEMP] mailbox server unavailable, try again later\r\n";
+        return c.proxy(ctx, Proto::Pop3, &login, |r| r, unavailable).await;
     }
 }
 
@@ -157,27 +150,4 @@ fn capabilities(ctx: &Context, allowed: bool, tls: bool) -> Vec<u8> {
     let mut out = caps.join("\r\n").into_bytes();
     out.extend_from_slice(b"\r\n");
     out
-}
-
-/// The SASL exchange of AUTH (`+ ` challenges); `None` when it failed or was cancelled.
-async fn authenticate(
-    c: &mut Client,
-    mech: Mechanism,
-    initial: Option<&str>,
-) -> Result<Option<Credentials>, ClientError> {
-    let mut ex = Exchange::new(mech, ferrymail_users::login_key);
-    let mut step = ex.begin(initial);
-    loop {
-        match step {
-            Ok(Step::Done(creds)) => return Ok(Some(creds)),
-            Ok(Step::Challenge(ch)) => {
-                c.send(format!("+ {ch}\r\n").as_bytes()).await?;
-                let Some(line) = c.line(MAX_LINE).await? else {
-                    return Ok(None);
-                };
-                step = ex.respond(&String::from_utf8_lossy(&line));
-            }
-            Err(_) => return Ok(None),
-        }
-    }
 }

@@ -69,9 +69,58 @@ fn a_login_through_the_front_end_reaches_the_users_mailbox() {
     assert!(c.read_until_tag("i1").ok());
     s.expect_logged(
         "proxyd",
-        "proxied user=\"alice@example.test\" backend=\"b1\" proto=\"imap\"",
+        "proxied user=alice@example.test backend=b1 proto=imap",
     );
     assert!(c.cmd("LOGOUT").ok());
+}
+
+#[test]
+fn implicit_tls_offers_the_logins_at_once() {
+    let (s, front) = start();
+    let mut c = ImapClient::connect_tls(s.addr(front.imaps), s.tls());
+    assert!(c.greeting.contains("AUTH=PLAIN"), "{}", c.greeting);
+    assert!(!c.greeting.contains("STARTTLS"), "{}", c.greeting);
+    assert!(c.login(USER, PASS).ok());
+    assert!(c.cmd("SELECT INBOX").ok());
+}
+
+#[test]
+fn open_sessions_keep_the_user_on_their_backend_until_they_end() {
+    let (mut s, front) = prepare();
+    s.start("imapd");
+    let (_b2, b2_port) = common::second_imapd(&s);
+    let ports = s.env.ports;
+    s.edit_config(|c| {
+        c.proxy.backends = vec![
+            common::backend("b1", ports.imap, ports.pop3, ports.managesieve),
+            common::backend("b2", b2_port, ports.pop3, ports.managesieve),
+        ];
+    });
+    s.start("proxyd");
+    let hashed = placed(&s).expect("a backend");
+    let other = if hashed == "b1" { "b2" } else { "b1" };
+    let first = imap_login(&s, &front);
+    // An override written by hand (no `move`): the open session holds the user where it is.
+    let path = s.env.config.proxy.routes_file.clone();
+    std::fs::write(&path, format!("{USER} {other}\n")).unwrap();
+    let r = common::control(
+        &s,
+        &Request::Moved {
+            user: "nobody@example.test".into(),
+        },
+    );
+    assert!(r.ok, "{r:?}");
+    let w = common::control(&s, &Request::Where { user: USER.into() });
+    let p = w.placement.expect("placement");
+    assert_eq!(p.override_backend.as_deref(), Some(other));
+    assert_eq!(p.backend.as_deref(), Some(hashed.as_str()), "{p:?}");
+    assert_eq!(p.why, Some(proxyd::route::Why::Sticky));
+    let second = imap_login(&s, &front);
+    s.expect_logged("proxyd", &format!("backend={hashed} proto=imap why=Sticky"));
+    drop((first, second));
+    // Once they have ended, the override applies.
+    assert!(wait_until(Duration::from_secs(5), || placed(&s).as_deref()
+        == Some(other)));
 }
 
 #[test]
@@ -136,7 +185,7 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     assert_eq!(placed(&s).as_deref(), Some(hashed));
     let mut first = imap_login(&s, &front);
     assert!(first.cmd("SELECT INBOX").ok());
-    s.expect_logged("proxyd", &format!("backend=\"{hashed}\" proto=\"imap\""));
+    s.expect_logged("proxyd", &format!("backend={hashed} proto=imap"));
     let w = common::control(&s, &Request::Where { user: USER.into() });
     assert_eq!(w.placement.as_ref().map(|p| p.sessions), Some(1), "{w:?}");
 
@@ -157,7 +206,7 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     );
     let mut moved = imap_login(&s, &front);
     assert!(moved.cmd("SELECT INBOX").ok());
-    s.expect_logged("proxyd", &format!("backend=\"{other}\" proto=\"imap\""));
+    s.expect_logged("proxyd", &format!("backend={other} proto=imap"));
     drop(moved);
 
     // The override's backend dies: the next login goes to the one left.
@@ -168,7 +217,7 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     }
     let mut after = imap_login(&s, &front);
     assert!(after.cmd("SELECT INBOX").ok());
-    s.expect_logged("proxyd", &format!("backend=\"{hashed}\" proto=\"imap\""));
+    s.expect_logged("proxyd", &format!("backend={hashed} proto=imap"));
     let st = common::control(&s, &Request::Backends);
     let dead = st.backends.iter().find(|b| b.name == other).unwrap();
     assert!(!dead.up, "{st:?}");

@@ -62,10 +62,30 @@ fn recipients_are_delivered_on_their_backend_with_its_replies() {
         .unwrap()
         .count();
     assert_eq!(stored, 1);
-    s.expect_logged("proxyd", "recipient=\"alice@example.test\" backend=\"b1\"");
+    s.expect_logged("proxyd", "recipient=alice@example.test backend=b1");
     // The connection to the backend serves the next transaction too.
     let (rr, dr) = c.lmtp_deliver("a@example.org", &[USER], MSG);
     assert_eq!((rr[0].code, dr[0].code), (250, 250));
+    assert_eq!(
+        std::fs::read_dir(s.maildir(USER).join("new"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_kept_backend_connection_that_closed_is_replaced() {
+    let (mut s, front, auth) = start();
+    let mut c = logged_in(&s, &front, &auth);
+    let (rr, dr) = c.lmtp_deliver("a@example.org", &[USER], MSG);
+    assert_eq!((rr[0].code, dr[0].code), (250, 250));
+    // local-delivery restarts between two transactions of the queue-runner's session.
+    s.stop("local-delivery");
+    s.start("local-delivery");
+    let (rr, dr) = c.lmtp_deliver("a@example.org", &[USER], MSG);
+    assert_eq!(rr[0].code, 250, "{}\n{}", rr[0], s.logs());
+    assert_eq!(dr[0].code, 250, "{}", dr[0]);
     assert_eq!(
         std::fs::read_dir(s.maildir(USER).join("new"))
             .unwrap()

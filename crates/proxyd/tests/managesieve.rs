@@ -67,5 +67,5 @@ fn a_script_uploaded_through_the_front_end_is_stored_for_the_user() {
     let home = s.maildir(USER).parent().expect("sieve home").to_owned();
     let stored = std::fs::read_to_string(home.join("sieve/main.sieve")).expect("stored script");
     assert_eq!(stored, script);
-    s.expect_logged("proxyd", "backend=\"b1\" proto=\"managesieve\"");
+    s.expect_logged("proxyd", "backend=b1 proto=managesieve");
 }

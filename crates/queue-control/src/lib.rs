@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Longest request or response line either side reads (a `list` of a large queue is big).
@@ -110,35 +111,55 @@ impl Response {
 /// Why talking to the daemon failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("cannot reach queue-runner at {path}: {source}")]
+    #[error("cannot reach {daemon} at {path}: {source}")]
     Connect {
+        daemon: &'static str,
         path: String,
         #[source]
         source: std::io::Error,
     },
     #[error("control socket I/O: {0}")]
     Io(#[from] std::io::Error),
-    #[error("queue-runner sent an unreadable answer: {0}")]
-    BadResponse(String),
+    #[error("{daemon} sent an unreadable answer: {reason}")]
+    BadResponse {
+        daemon: &'static str,
+        reason: String,
+    },
 }
 
 /// Sends one request and waits (up to `timeout` per read/write) for the answer.
 pub fn request(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    exchange("queue-runner", socket, req, timeout)
+}
+
+/// One JSON request line to `daemon`'s control socket and its one JSON answer line: the
+/// client side of every control socket (queue-runner's here, proxyd's through its crate).
+pub fn exchange<Req: Serialize, Resp: DeserializeOwned>(
+    daemon: &'static str,
+    socket: &Path,
+    req: &Req,
+    timeout: Duration,
+) -> Result<Resp, ControlError> {
+    let bad = |e: serde_json::Error| ControlError::BadResponse {
+        daemon,
+        reason: e.to_string(),
+    };
     let mut stream = std::os::unix::net::UnixStream::connect(socket).map_err(|source| {
         ControlError::Connect {
+            daemon,
             path: socket.display().to_string(),
             source,
         }
     })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    let mut line = serde_json::to_vec(req).map_err(|e| ControlError::BadResponse(e.to_string()))?;
+    let mut line = serde_json::to_vec(req).map_err(bad)?;
     line.push(b'\n');
     stream.write_all(&line)?;
     let mut reader = BufReader::new(std::io::Read::take(stream, MAX_RESPONSE));
     let mut buf = Vec::new();
     reader.read_until(b'\n', &mut buf)?;
-    serde_json::from_slice(&buf).map_err(|e| ControlError::BadResponse(e.to_string()))
+    serde_json::from_slice(&buf).map_err(bad)
 }
 
 /// Parses a request line (daemon side).

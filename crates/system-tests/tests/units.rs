@@ -59,10 +59,15 @@ fn sockets_match_the_config_listeners_and_socket_paths() {
             "ferrymail-managesieved.service",
             &config.managesieve.listeners,
         ),
+        ("ferrymail-proxyd.service", &config.proxy.listeners),
     ];
     for (svc, listeners) in expect_tcp {
         let s = service(&all, svc);
-        assert_eq!(s.sockets.len(), listeners.len(), "{svc}");
+        let tcp = s
+            .sockets
+            .iter()
+            .filter(|k| matches!(k.listen, Listen::TcpPort(_)));
+        assert_eq!(tcp.count(), listeners.len(), "{svc}");
         for l in listeners.iter() {
             let sock = s
                 .sockets
@@ -78,21 +83,9 @@ fn sockets_match_the_config_listeners_and_socket_paths() {
         }
     }
     let run_dir = |p: PathBuf| Listen::UnixStream(p);
+    // The front end's other socket: mailctl proxy's.
     let proxy = service(&all, "ferrymail-proxyd.service");
     assert_eq!(proxy.sockets.len(), config.proxy.listeners.len() + 1);
-    for l in &config.proxy.listeners {
-        let sock = proxy
-            .sockets
-            .iter()
-            .find(|k| k.fd_name == l.fd_name())
-            .unwrap_or_else(|| panic!("proxyd: no socket named {}", l.fd_name()));
-        assert_eq!(
-            sock.listen,
-            Listen::TcpPort(l.listen.port()),
-            "{}",
-            sock.unit
-        );
-    }
     let control = proxy
         .sockets
         .iter()

@@ -12,7 +12,8 @@ use prometheus_parse::{Sample, Value};
 use crate::wait::free_port;
 
 /// Turns on `daemon`'s metrics listener on a free loopback port and returns its address.
-/// `daemon` is a program name (`mta-smtpd`, `queue-runner`, `local-delivery`, `imapd`, `pop3d`).
+/// `daemon` is a program name (`mta-smtpd`, `queue-runner`, `local-delivery`, `imapd`, `pop3d`,
+/// `proxyd`).
 pub fn enable(config: &mut Config, daemon: &str) -> SocketAddr {
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let addr = SocketAddr::new(ip, free_port(ip));
@@ -22,6 +23,7 @@ pub fn enable(config: &mut Config, daemon: &str) -> SocketAddr {
         "local-delivery" => &mut config.delivery.metrics_listen,
         "imapd" => &mut config.imapd.metrics_listen,
         "pop3d" => &mut config.pop3d.metrics_listen,
+        "proxyd" => &mut config.proxy.metrics_listen,
         other => panic!("{other} has no metrics listener"),
     };
     *key = Some(addr);

@@ -18,6 +18,7 @@ pub const PASS: &str = "wonderland";
 /// proxyd's own ports.
 pub struct Front {
     pub imap: u16,
+    pub imaps: u16,
     pub pop3: u16,
     pub managesieve: u16,
     pub lmtp: u16,
@@ -31,6 +32,7 @@ pub fn prepare() -> (Suite, Front) {
     let p = Ports::free();
     let front = Front {
         imap: p.imap,
+        imaps: p.imaps,
         pop3: p.pop3,
         managesieve: p.managesieve,
         lmtp: p.smtp,
@@ -47,6 +49,7 @@ pub fn prepare() -> (Suite, Front) {
         };
         c.proxy.listeners = vec![
             at(Role::Imap, front.imap),
+            at(Role::Imaps, front.imaps),
             at(Role::Pop3, front.pop3),
             at(Role::Managesieve, front.managesieve),
             at(Role::Lmtp, front.lmtp),
