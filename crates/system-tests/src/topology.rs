@@ -3,7 +3,8 @@
 //! the replica-3 volume, two mailbox backends b1, b2 (.21, .22: imapd, pop3d, managesieved,
 //! local-delivery with a TCP LMTP listener; the mail root on their own mount of the volume),
 //! the front end (.30: proxyd) and two MX hosts mx1, mx2 (.31, .32: mta-smtpd and queue-runner,
-//! delivering to the front end over LMTP), two MX records of equal preference, one certificate
+//! delivering to the front end over LMTP and handing their queues to each other on a clean
+//! stop), two MX records of equal preference, one certificate
 //! and one cluster secret for all. Torn down on drop, hosts first, the namespaces last.
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -150,7 +151,7 @@ impl Topology {
         front.start("proxyd");
 
         let mut mxs = Vec::new();
-        for role in ["mx1", "mx2"] {
+        for (role, peer) in [("mx1", "mx2"), ("mx2", "mx1")] {
             let mut m = host(role);
             m.s.edit_config(|c| {
                 quick_queue(c, dns.addr, 25);
@@ -158,6 +159,12 @@ impl Topology {
                     address: SocketAddr::new(fip, 24),
                     tls_name: format!("front.{DOMAIN}"),
                 });
+                // A clean stop hands what is still queued to the other MX host.
+                c.queue.handoff_relay = Some(ClusterPeer {
+                    address: SocketAddr::new(ip(peer), 25),
+                    tls_name: format!("{peer}.{DOMAIN}"),
+                });
+                c.queue.handoff_timeout = Duration::from_secs(20);
             });
             m.start_all(&MX_DAEMONS);
             mxs.push(m);
