@@ -173,6 +173,8 @@ impl Gluster {
         g.cli(0, &create)?;
         let ping = PING_TIMEOUT_SECS.to_string();
         g.cli(0, &["volume", "set", VOLUME, "network.ping-timeout", &ping])?;
+        // The self-heal daemons' own crawl every 5 s rather than every 10 minutes.
+        g.cli(0, &["volume", "set", VOLUME, "cluster.heal-timeout", "5"])?;
         for option in CLIENT_CACHES {
             g.cli(0, &["volume", "set", VOLUME, option, "off"])?;
         }
@@ -285,6 +287,32 @@ impl Gluster {
             .count()
     }
 
+    /// Whether every brick serves as many clients (mounts, self-heal daemons) as the one
+    /// serving most: a brick back from a partition or restart is online for glusterd before
+    /// the clients have reconnected to it, and until they have, losing another brick costs
+    /// them their quorum.
+    fn clients_reconnected(&self) -> bool {
+        let status = self
+            .cli(
+                self.live_node(),
+                &["--xml", "volume", "status", VOLUME, "clients"],
+            )
+            .unwrap_or_default();
+        let counts: Vec<u32> = status
+            .split("<node>")
+            .skip(1)
+            .filter(|n| n.contains("<path>/"))
+            .filter_map(|n| {
+                let from = n.find("<clientCount>")? + "<clientCount>".len();
+                n[from..].split('<').next()?.trim().parse().ok()
+            })
+            .collect();
+        counts.len() == self.nodes.len()
+            && counts
+                .iter()
+                .all(|c| *c > 0 && Some(c) == counts.iter().max())
+    }
+
     fn wait_bricks_online(&self) -> Result<(), String> {
         let want = self.nodes.iter().filter(|n| n.glusterd.is_some()).count();
         self.wait_until(&format!("{want} bricks online"), |g| {
@@ -387,28 +415,40 @@ impl Gluster {
         crate::run(Command::new("ip").args(["-n", ns, "link", "set", "eth0", state])).map(|_| ())
     }
 
-    /// Waits (at most `timeout`) until no brick has anything left to heal and every brick
-    /// is online; starts a heal first so it need not wait for the self-heal daemon's period.
+    /// Waits (at most `timeout`) until no brick has anything left to heal, every brick is
+    /// online and every client is connected to every brick; starts a heal first so it need not wait for the self-heal daemon's period.
     /// Pending heals are read from the bricks' heal indices, which is what `volume heal info`
     /// reports; that command itself runs glfsheal, which finds glusterd only at the default
     /// socket path that these private nodes do not use.
     pub fn wait_healed(&self, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
-        let _ = self.cli(self.live_node(), &["volume", "heal", VOLUME]);
         let mut pending = Vec::new();
+        let mut asked = None::<Instant>;
         while started.elapsed() < timeout {
+            // Asked again now and then: a heal asked for before the self-heal daemons are
+            // connected to the returned brick again does nothing.
+            if asked.is_none_or(|t| t.elapsed() > Duration::from_secs(3)) {
+                let _ = self.cli(self.live_node(), &["volume", "heal", VOLUME]);
+                asked = Some(Instant::now());
+            }
             pending = self
                 .nodes
                 .iter()
                 .flat_map(|n| pending_heals(&n.brick()))
                 .collect();
-            if pending.is_empty() && self.bricks_online() == self.nodes.len() {
+            if pending.is_empty()
+                && self.bricks_online() == self.nodes.len()
+                && self.clients_reconnected()
+            {
                 return Ok(started.elapsed());
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+        let clients = self
+            .cli(self.live_node(), &["volume", "status", VOLUME, "clients"])
+            .unwrap_or_else(|e| e);
         Err(format!(
-            "not healed within {timeout:?}; pending: {pending:?}"
+            "not healed within {timeout:?}; pending: {pending:?}\n{clients}"
         ))
     }
 }
