@@ -218,27 +218,16 @@ impl Gluster {
     /// Runs the gluster CLI against node `i`'s glusterd; stdout, or an error with the output.
     pub fn cli(&self, i: usize, args: &[&str]) -> Result<String, String> {
         let node = &self.nodes[i];
-        let out = Command::new("timeout")
-            .arg(STEP.as_secs().to_string())
-            .arg("gluster")
-            .arg("--mode=script")
-            .arg(format!("--glusterd-sock={}", node.sock().display()))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("gluster {args:?}: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "gluster {} on {} failed ({}): {stdout}{}",
-                args.join(" "),
-                node.host.role,
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        crate::run(
+            Command::new("timeout")
+                .arg(STEP.as_secs().to_string())
+                .arg("gluster")
+                .arg("--mode=script")
+                .arg(format!("--glusterd-sock={}", node.sock().display()))
+                .args(args)
+                .stdin(Stdio::null()),
+        )
+        .map_err(|e| format!("on {}: {e}", node.host.role))
     }
 
     /// A node whose glusterd is up, to ask about the volume.

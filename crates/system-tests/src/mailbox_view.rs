@@ -67,12 +67,8 @@ pub fn imap_login(
     user: &str,
     pass: &str,
 ) -> Result<ImapClient, String> {
-    let conn = Conn::tcp(addr)
-        .map_err(|e| format!("{addr}: {e}"))?
-        .with_tls(tls);
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
-    let mut c = ImapClient::greeted(conn).map_err(|e| format!("{addr} greeting: {e}"))?;
+    let mut c =
+        ImapClient::greeted(connect(addr, tls)?).map_err(|e| format!("{addr} greeting: {e}"))?;
     let r = c.cmd("STARTTLS");
     if !r.ok() {
         return Err(format!("{addr} STARTTLS: {}", r.all()));
@@ -155,12 +151,8 @@ pub fn pop3_ids(
     user: &str,
     pass: &str,
 ) -> Result<Vec<String>, String> {
-    let conn = Conn::tcp(addr)
-        .map_err(|e| format!("{addr}: {e}"))?
-        .with_tls(tls);
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
-    let mut c = Pop3Client::greeted(conn).map_err(|e| format!("{addr} greeting: {e}"))?;
+    let mut c =
+        Pop3Client::greeted(connect(addr, tls)?).map_err(|e| format!("{addr} greeting: {e}"))?;
     let r = c.stls();
     if !r.starts_with("+OK") {
         return Err(format!("{addr} STLS: {r}"));
@@ -211,6 +203,16 @@ pub fn wait_for_ids(
     Err(format!(
         "after {timeout:?} the mailbox holds {last:?}, not {want:?}"
     ))
+}
+
+/// A TCP connection to `addr` that will start TLS with `tls`, reads bounded to 30 s.
+fn connect(addr: SocketAddr, tls: Arc<rustls::ClientConfig>) -> Result<Conn, String> {
+    let conn = Conn::tcp(addr)
+        .map_err(|e| format!("{addr}: {e}"))?
+        .with_tls(tls);
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

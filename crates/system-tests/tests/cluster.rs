@@ -120,14 +120,14 @@ fn mx_hosts(clients: &Place, dns: SocketAddr) -> Vec<IpAddr> {
 }
 
 /// What one test needs to reach the mailbox through the front end.
-struct Reader<'a> {
-    clients: &'a Place,
+struct Reader {
+    clients: Place,
     front: SocketAddr,
     pop3: SocketAddr,
     tls: Arc<rustls::ClientConfig>,
 }
 
-impl Reader<'_> {
+impl Reader {
     fn inbox(&self) -> Result<Inbox, String> {
         self.clients.run(|| {
             let mut c = imap_login(self.front, self.tls.clone(), USER, PASS)?;
@@ -170,6 +170,18 @@ fn send_batch(clients: &Place, mxs: &[SocketAddr], n: usize, tag: &str, ids: &mu
             .unwrap_or_else(|e| panic!("{e}"));
         ids.push(id);
     }
+}
+
+/// Stops MX host `i` cleanly (SIGTERM) and checks that its spool kept nothing.
+fn stop_mx_empty(t: &mut Topology, i: usize) {
+    t.mxs[i].stop(&["mta-smtpd", "queue-runner"]);
+    let left = t.mxs[i].s.queued().len();
+    assert_eq!(
+        left,
+        0,
+        "the stopped MX host kept {left} message(s)\n{}",
+        t.logs()
+    );
 }
 
 /// The message files of the user's INBOX on a brick (names without flags), sorted.
@@ -218,7 +230,7 @@ fn cluster_survives_losing_hosts() {
     assert_eq!(found, expected);
 
     let reader = Reader {
-        clients: &t.lan.wan,
+        clients: t.lan.wan.clone(),
         front: SocketAddr::new(fip, 143),
         pop3: SocketAddr::new(fip, 110),
         tls: tls.clone(),
@@ -344,14 +356,7 @@ fn cluster_survives_losing_hosts() {
         "no deferred delivery while the front end is down\n{}",
         t.logs()
     );
-    t.mxs[stopped].stop(&["mta-smtpd", "queue-runner"]);
-    let left = t.mxs[stopped].s.queued().len();
-    assert_eq!(
-        left,
-        0,
-        "the stopped MX host kept {left} message(s)\n{}",
-        t.logs()
-    );
+    stop_mx_empty(&mut t, stopped);
     assert!(
         t.mxs[stopped]
             .s
@@ -372,15 +377,8 @@ fn cluster_survives_losing_hosts() {
         .run(|| send(mx_addrs[0], SENDER, USER, &id_of_stop))
         .unwrap_or_else(|e| panic!("{e}"));
     ids.push(id_of_stop.clone());
-    t.mxs[stopped].stop(&["mta-smtpd", "queue-runner"]);
     // Delivered before the stop or handed to the other MX host by it: nothing stays behind.
-    let left = t.mxs[stopped].s.queued().len();
-    assert_eq!(
-        left,
-        0,
-        "the stopped MX host kept {left} message(s)\n{}",
-        t.logs()
-    );
+    stop_mx_empty(&mut t, stopped);
     reader.expect(&ids, || t.logs());
     let log = t.mxs[stopped].s.log("queue-runner");
     let handoff = log
@@ -459,7 +457,7 @@ fn one_host_behind_the_front_end() {
     h.start_all(&MX_DAEMONS);
     let here = Place::here();
     let reader = Reader {
-        clients: &here,
+        clients: here.clone(),
         front: SocketAddr::new(local, imap),
         pop3: SocketAddr::new(local, pop3),
         tls: ferrymail_testkit::tls::trusting(&cert.0),
