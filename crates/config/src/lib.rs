@@ -719,6 +719,13 @@ pub struct Imapd {
     /// Timeout while in IDLE (clients re-issue IDLE every 29 minutes).
     #[serde(with = "humantime_serde")]
     pub idle_command_timeout: Duration,
+    /// While a session idles, its mailbox is also rescanned this often, besides inotify:
+    /// inotify never reports changes made by another host on a shared file system
+    /// (GlusterFS, NFS, CephFS), so without this an idling client would only see them at
+    /// its next command. A rescan that finds nothing changed costs a few `stat` calls.
+    /// 0 turns it off (a mailbox store on a local disk only).
+    #[serde(with = "humantime_serde")]
+    pub idle_poll_interval: Duration,
     /// A client that has not logged in this long after connecting is disconnected, however
     /// slowly it keeps sending (slowloris); the 30-minute autologout applies after login.
     #[serde(with = "humantime_serde")]
@@ -753,6 +760,7 @@ impl Default for Imapd {
             ],
             idle_timeout: Duration::from_secs(30 * 60),
             idle_command_timeout: Duration::from_secs(60 * 60),
+            idle_poll_interval: Duration::from_secs(30),
             login_timeout: Duration::from_secs(180),
             max_command_line: 64 * 1024,
             max_literal: 64 * 1024 * 1024,

@@ -3,7 +3,8 @@
 //! [`rename_dir_noreplace`]), making a directory's entries durable ([`fsync_dir`]), and
 //! replacing a small file atomically and durably ([`write_atomic`]), and clearing the way for a
 //! Unix socket a previous run left behind ([`remove_stale_socket`]), and a daemon's private
-//! state directory ([`private_state_dir`]). Every flush goes through
+//! state directory ([`private_state_dir`]), and whether a path is on a file system shared
+//! between hosts ([`network_fs`]). Every flush goes through
 //! here ([`sync_file`], [`sync_data`], [`fsync_dir`]) so it is counted ([`counters`]), and
 //! directory flushes are shared between concurrent callers ([`fsync_dir`]).
 //!
@@ -14,11 +15,13 @@ pub mod counters;
 mod dirsync;
 mod rename;
 mod replace;
+mod shared;
 
 pub use counters::{sync_data, sync_file};
 pub use dirsync::fsync_dir;
 pub use rename::{rename_dir_noreplace, rename_noreplace};
 pub use replace::{create_temp, write_atomic};
+pub use shared::network_fs;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -34,8 +34,11 @@ pub fn rename_dir_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     fs::rename(from, to)
 }
 
-/// `Ok(true)`: renamed. `Ok(false)`: this kernel or filesystem has no RENAME_NOREPLACE (old
-/// kernels, some network and FUSE filesystems), so the caller falls back.
+/// `Ok(true)`: renamed. `Ok(false)`: this kernel or filesystem has no RENAME_NOREPLACE, so
+/// the caller falls back: old kernels, and the shared stores a mail cluster runs on — the
+/// Linux NFS and CephFS clients refuse any rename flag with EINVAL, and a GlusterFS FUSE
+/// mount answers EINVAL too (measured on GlusterFS 10; the kernel itself still answers
+/// EEXIST when it already knows the target).
 fn renameat2_noreplace(from: &Path, to: &Path) -> io::Result<bool> {
     #[cfg(target_os = "linux")]
     {
@@ -76,10 +79,24 @@ fn cstr(p: &Path) -> io::Result<CString> {
 
 /// The portable no-replace move: link(2) never replaces an existing name.
 fn link_then_unlink(from: &Path, to: &Path) -> io::Result<()> {
-    fs::hard_link(from, to)?;
+    if let Err(e) = fs::hard_link(from, to) {
+        // Over NFS a LINK whose reply was lost is sent again and answered EEXIST, although
+        // the first one made the link: then both names are one file, and the move is done.
+        if e.kind() != io::ErrorKind::AlreadyExists || !same_file(from, to) {
+            return Err(e);
+        }
+    }
     // The file is in place under its new name; a failed unlink only leaves a second name.
     let _ = fs::remove_file(from);
     Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::symlink_metadata(a), fs::symlink_metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +134,17 @@ mod tests {
     #[test]
     fn link_fallback_refuses_existing_target() {
         refuses_existing_target(link_then_unlink);
+    }
+
+    #[test]
+    fn link_fallback_completes_a_move_whose_link_was_already_made() {
+        // What a retransmitted NFS LINK looks like: the target is already `from` itself.
+        let (dir, a, _) = two_files();
+        let c = dir.path().join("c");
+        fs::hard_link(&a, &c).unwrap();
+        link_then_unlink(&a, &c).unwrap();
+        assert!(!a.exists());
+        assert_eq!(fs::read(&c).unwrap(), b"A");
     }
 
     #[test]

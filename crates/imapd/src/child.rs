@@ -44,12 +44,14 @@ impl ferrymail_spawn::child::RelayedConn for SessionHeader {
 pub fn child_main(config: Config) -> i32 {
     ferrymail_spawn::child::run(|s: Session<SessionHeader>| async move {
         let limits = config.imapd.limits.clone();
+        // One session per process: nothing to keep for a later one.
+        let hub = Hub::new(None, 0);
+        hub.poll_idle_every(config.imapd.idle_poll_interval);
         let ctx = Arc::new(Ctx {
             config: Arc::new(config),
             users: None,
             spawner: None,
-            // One session per process: nothing to keep for a later one.
-            hub: Hub::new(None, 0),
+            hub,
             tls: None,
             throttle: AuthThrottle::new(&limits),
             user_conns: Mutex::new(Default::default()),

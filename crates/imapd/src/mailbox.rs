@@ -7,7 +7,8 @@
 //! EXISTS/EXPUNGE/FETCH. Changes by other processes (local-delivery, pop3d, mutt) are found
 //! by the rescans done on SELECT, NOOP, CHECK and at the start of IDLE, and while any session
 //! of this process is in IDLE on a mailbox, through inotify (one watcher for the whole
-//! process, [`Hub::idle_watch`]). Watching only during IDLE, as Dovecot does, matters for
+//! process, [`Hub::idle_watch`]) and a periodic rescan for what inotify cannot see, other
+//! hosts' changes on a shared store ([`Hub::poll_idle_every`]). Watching only during IDLE, as Dovecot does, matters for
 //! speed: a watched directory turns every one of our own renames (a STORE on 10,000
 //! messages) and file opens (FETCH) into an event and a thread wake-up.
 //! Everything here is blocking file I/O: callers run it on the blocking pool.
@@ -28,6 +29,7 @@ use tokio::sync::watch;
 mod changes;
 mod dirs;
 mod hub;
+mod idle_poll;
 mod recent;
 mod scanstamp;
 mod sync;

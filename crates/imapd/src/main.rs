@@ -77,6 +77,12 @@ impl Service for Imapd {
             imapd::index::Index::open_in_state_dir(&config.paths.state_dir),
             config.imapd.keep_closed_mailboxes,
         );
+        hub.poll_idle_every(config.imapd.idle_poll_interval);
+        if config.imapd.idle_poll_interval.is_zero() {
+            if let Ok(Some(fs)) = ferrymail_fsutil::network_fs(&config.paths.mail_root) {
+                tracing::warn!(mail_root = %config.paths.mail_root.display(), fs, "imapd.idle_poll_interval is 0 on a shared mail store: clients in IDLE see other hosts' changes only with their next command");
+            }
+        }
         let ctx = Arc::new(Ctx {
             config: config.clone(),
             users: Some(run.users),

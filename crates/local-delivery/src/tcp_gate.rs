@@ -135,3 +135,100 @@ impl Gate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::session::{Session, SessionConfig, Step};
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn session(dir: &std::path::Path) -> (Session, ClusterAuth) {
+        let path = dir.join("secret");
+        std::fs::write(&path, SECRET).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let cluster = ClusterAuth::load(&ferrymail_config::Cluster {
+            secret_file: Some(path),
+            ..Default::default()
+        })
+        .unwrap()
+        .unwrap();
+        let cfg = SessionConfig {
+            hostname: "b1.test".into(),
+            max_message_size: 1000,
+            max_recipients: 10,
+            max_errors: 10,
+        };
+        (Session::over_tcp(cfg, cluster.clone()), cluster)
+    }
+
+    fn line(s: &mut Session, text: &str) -> Step {
+        s.command(format!("{text}\r\n").as_bytes(), &mut |_| Ok(()))
+    }
+
+    fn reply(step: Step) -> (u16, String) {
+        match step {
+            Step::Reply(r) | Step::Data(r) | Step::Close(r) | Step::StartTls(r) => {
+                (r.code, r.lines.join("\n"))
+            }
+        }
+    }
+
+    #[test]
+    fn tls_then_the_cluster_login_before_any_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, cluster) = session(dir.path());
+        let (_, lhlo) = reply(line(&mut s, "LHLO mx1"));
+        assert!(
+            lhlo.contains("STARTTLS") && !lhlo.contains("AUTH"),
+            "{lhlo}"
+        );
+        assert_eq!(reply(line(&mut s, "MAIL FROM:<a@b>")).0, 530);
+        assert_eq!(
+            reply(line(
+                &mut s,
+                &format!("AUTH PLAIN {}", cluster.plain_response(""))
+            ))
+            .0,
+            530
+        );
+        assert!(matches!(line(&mut s, "STARTTLS"), Step::StartTls(_)));
+        s.tls_started();
+        // The client greets again; only now AUTH is offered.
+        assert_eq!(reply(line(&mut s, "AUTH PLAIN =")).0, 503);
+        let (_, lhlo) = reply(line(&mut s, "LHLO mx1"));
+        assert!(
+            lhlo.contains("AUTH PLAIN") && !lhlo.contains("STARTTLS"),
+            "{lhlo}"
+        );
+        assert_eq!(reply(line(&mut s, "STARTTLS")).0, 503);
+        assert_eq!(reply(line(&mut s, "AUTH LOGIN")).0, 504);
+        let user = ferrymail_net::sasl::encode(b"\0joe@a.test\0pw");
+        assert_eq!(reply(line(&mut s, &format!("AUTH PLAIN {user}"))).0, 535);
+        // Without an initial response: a 334 challenge, then the response line.
+        assert_eq!(reply(line(&mut s, "AUTH PLAIN")).0, 334);
+        assert_eq!(reply(line(&mut s, &cluster.plain_response(""))).0, 235);
+        let (_, lhlo) = reply(line(&mut s, "LHLO mx1"));
+        assert!(!lhlo.contains("AUTH"), "{lhlo}");
+        assert_eq!(reply(line(&mut s, "MAIL FROM:<a@b>")).0, 250);
+    }
+
+    #[test]
+    fn the_unix_socket_has_no_gate() {
+        let mut s = Session::new(SessionConfig {
+            hostname: "b1.test".into(),
+            max_message_size: 1000,
+            max_recipients: 10,
+            max_errors: 10,
+        });
+        let (_, lhlo) = reply(line(&mut s, "LHLO mx1"));
+        assert!(
+            !lhlo.contains("STARTTLS") && !lhlo.contains("AUTH"),
+            "{lhlo}"
+        );
+        assert_eq!(reply(line(&mut s, "STARTTLS")).0, 502);
+        assert_eq!(reply(line(&mut s, "MAIL FROM:<a@b>")).0, 250);
+    }
+}

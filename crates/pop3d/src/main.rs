@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use ferrymail_config::{Config, Role};
+use ferrymail_config::{Config, Role, UnixMailbox};
 use ferrymail_net::auth_throttle::AuthThrottle;
 use ferrymail_net::cli::DaemonArgs;
 use ferrymail_net::exit::StartError;
@@ -73,6 +73,11 @@ impl Service for Pop3d {
 
     async fn serve(self, run: Running) -> Result<(), StartError> {
         let config = Arc::new(run.config);
+        if config.userdb.unix_mailbox == UnixMailbox::Mbox {
+            if let Ok(Some(fs)) = ferrymail_fsutil::network_fs(&config.delivery.mbox_dir) {
+                tracing::warn!(mbox_dir = %config.delivery.mbox_dir.display(), fs, "mbox on a shared file system: flock and fcntl locks of one file conflict there, so every POP3 login to an mbox is refused as in use; keep delivery.mbox_dir on a local disk");
+            }
+        }
         let limits = config.pop3d.limits.clone();
         let ctx = Arc::new(Context {
             config: config.clone(),

@@ -1,5 +1,6 @@
 //! The registry of open mailboxes ([`Hub`]): one [`SharedMailbox`] per maildir in use, and
-//! the process-wide inotify watcher that watches a mailbox while some session idles on it.
+//! the process-wide inotify watcher that watches a mailbox while some session idles on it
+//! (and, for the changes inotify cannot see, the idle poller, `idle_poll.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -153,6 +154,26 @@ impl Hub {
         while kept.len() > self.keep {
             kept.pop_front();
         }
+    }
+
+    /// Also rescans every mailbox some session idles on every `every` (none if zero), for
+    /// changes inotify does not report: those made by other hosts on a shared store.
+    pub fn poll_idle_every(self: &Arc<Self>, every: Duration) {
+        if !every.is_zero() {
+            super::idle_poll::spawn(Arc::downgrade(self), every);
+        }
+    }
+
+    /// The open mailboxes some session idles on.
+    pub(super) fn idled(&self) -> Vec<Arc<SharedMailbox>> {
+        use std::sync::atomic::Ordering;
+        let mut out: Vec<Arc<SharedMailbox>> = Vec::new();
+        for mb in lock(&self.watched).values().filter_map(Weak::upgrade) {
+            if mb.idlers.load(Ordering::Acquire) > 0 && !out.iter().any(|m| Arc::ptr_eq(m, &mb)) {
+                out.push(mb);
+            }
+        }
+        out
     }
 
     /// Watches `mb` with inotify for as long as the returned guard lives (a session in

@@ -7,7 +7,10 @@
 //!
 //! A stamp only proves "unchanged" once it is older than the scan by more than the
 //! file-system clock's granularity: a change in the same tick as the scan could leave the
-//! directory's mtime and ctime as they were, so until then every rescan is a full one.
+//! directory's mtime and ctime as they were, so until then every rescan is a full one. On a
+//! store shared between hosts the times are another host's (or the file server's) clock
+//! read against ours, so the margin also covers a clock that is up to a second behind:
+//! with one-second timestamps (some NFS servers) and that skew, two seconds.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::uidlist::{self, FileStamp};
 
 /// How long a stamp must be older than the scan that took it before it is trusted.
-const SETTLE_NS: i128 = 1_000_000_000;
+const SETTLE_NS: i128 = 2_000_000_000;
 
 /// The stamps of a mailbox's change-bearing files, taken just before a full scan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! IDLE (RFC 2177): the client waits for DONE while changes to its selected mailbox are
 //! pushed as they happen — changes by this process's sessions through the mailbox's watch
 //! channel, other processes' through inotify, which watches the mailbox only while someone
-//! idles on it.
+//! idles on it, and other hosts' (on a shared store) through the hub's periodic rescan of
+//! idled mailboxes (`imapd.idle_poll_interval`).
 
 use ferrymail_imap_proto::response::Response;
 
