@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use ferrymail_config::Config;
+use ferrymail_queue_control::format_arrival;
 use proxyd::control::{self, Request, Response};
 use proxyd::routes_file;
 
 #[derive(Subcommand)]
 pub enum ProxyCmd {
-    /// Each backend: address, up or down, failed checks in a row, open sessions.
+    /// Each backend: address, up or down and since when, failed checks in a row, open
+    /// sessions.
     Backends {
         #[arg(long)]
         json: bool,
@@ -55,14 +57,19 @@ pub fn run(config_path: &Path, cmd: ProxyCmd) -> ExitCode {
                 return;
             }
             println!(
-                "{:<12} {:<24} {:<5} {:>8} {:>8}",
-                "BACKEND", "ADDRESS", "STATE", "FAILURES", "SESSIONS"
+                "{:<12} {:<24} {:<5} {:<20} {:>8} {:>8}",
+                "BACKEND", "ADDRESS", "STATE", "SINCE", "FAILURES", "SESSIONS"
             );
             for b in &r.backends {
                 let state = if b.up { "up" } else { "down" };
                 println!(
-                    "{:<12} {:<24} {:<5} {:>8} {:>8}",
-                    b.name, b.address, state, b.failures, b.sessions
+                    "{:<12} {:<24} {:<5} {:<20} {:>8} {:>8}",
+                    b.name,
+                    b.address,
+                    state,
+                    format_arrival(b.since),
+                    b.failures,
+                    b.sessions
                 );
             }
         }),

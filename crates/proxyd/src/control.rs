@@ -41,6 +41,8 @@ pub struct BackendState {
     pub up: bool,
     /// Failed checks in a row.
     pub failures: u32,
+    /// Unix seconds of its last change between up and down (or of proxyd's start).
+    pub since: u64,
     pub sessions: usize,
 }
 
@@ -126,22 +128,19 @@ fn answer(ctx: &Context, req: Request) -> Response {
     match req {
         Request::Backends => {
             let per = ctx.sessions.per_backend();
-            let health = ctx.health.snapshot();
             let backends = ctx
                 .config
                 .proxy
                 .backends
                 .iter()
                 .map(|b| {
-                    let (up, failures) = health
-                        .iter()
-                        .find(|(n, _, _)| *n == b.name)
-                        .map_or((false, 0), |(_, up, f)| (*up, *f));
+                    let h = ctx.health.snapshot(&b.name);
                     BackendState {
                         name: b.name.clone(),
                         address: b.address.clone(),
-                        up,
-                        failures,
+                        up: h.as_ref().is_some_and(|h| h.up),
+                        failures: h.as_ref().map_or(0, |h| h.failures),
+                        since: h.as_ref().map_or(0, |h| h.since),
                         sessions: per.get(&b.name).copied().unwrap_or(0),
                     }
                 })

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ferrymail_config::ProxyBackend;
 use ferrymail_net::signals::Shutdown;
@@ -19,6 +19,18 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 struct State {
     up: bool,
     failures: u32,
+    /// When `up` last changed (or proxyd started).
+    since: SystemTime,
+}
+
+/// One backend's state as [`Health::snapshot`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub up: bool,
+    /// Failed checks in a row.
+    pub failures: u32,
+    /// Unix seconds of the last change between up and down.
+    pub since: u64,
 }
 
 /// How a check or a connection attempt ended.
@@ -41,16 +53,16 @@ pub struct Health {
 impl Health {
     /// Every backend starts up: the first round of checks follows at once.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>, failures_down: u32) -> Health {
+        let since = SystemTime::now();
         let states = names
             .into_iter()
             .map(|n| {
-                (
-                    n.to_owned(),
-                    State {
-                        up: true,
-                        failures: 0,
-                    },
-                )
+                let s = State {
+                    up: true,
+                    failures: 0,
+                    since,
+                };
+                (n.to_owned(), s)
             })
             .collect();
         Health {
@@ -75,10 +87,8 @@ impl Health {
         let was = s.up;
         match outcome {
             Outcome::Ok => {
-                *s = State {
-                    up: true,
-                    failures: 0,
-                }
+                s.up = true;
+                s.failures = 0;
             }
             Outcome::Failed => {
                 s.failures = s.failures.saturating_add(1);
@@ -91,18 +101,23 @@ impl Health {
                 s.up = false;
             }
         }
-        (s.up != was).then_some(s.up)
+        if s.up == was {
+            return None;
+        }
+        s.since = SystemTime::now();
+        Some(s.up)
     }
 
-    /// (name, up, failures in a row) of every backend.
-    pub fn snapshot(&self) -> Vec<(String, bool, u32)> {
-        let mut v: Vec<_> = self
-            .locked()
-            .iter()
-            .map(|(n, s)| (n.clone(), s.up, s.failures))
-            .collect();
-        v.sort();
-        v
+    /// The state of the backend `name`, if it is one.
+    pub fn snapshot(&self, name: &str) -> Option<Snapshot> {
+        self.locked().get(name).map(|s| Snapshot {
+            up: s.up,
+            failures: s.failures,
+            since: s
+                .since
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        })
     }
 }
 
@@ -177,6 +192,9 @@ mod tests {
         assert!(h.is_up("b1"));
         assert_eq!(h.record("b2", Outcome::Refused), Some(false));
         assert!(!h.is_up("b2"));
+        let b2 = h.snapshot("b2").unwrap();
+        assert_eq!((b2.up, b2.failures), (false, 2));
+        assert!(b2.since > 0);
         assert!(!h.is_up("unknown"));
     }
 

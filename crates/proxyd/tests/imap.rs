@@ -86,17 +86,7 @@ fn implicit_tls_offers_the_logins_at_once() {
 
 #[test]
 fn open_sessions_keep_the_user_on_their_backend_until_they_end() {
-    let (mut s, front) = prepare();
-    s.start("imapd");
-    let (_b2, b2_port) = common::second_imapd(&s);
-    let ports = s.env.ports;
-    s.edit_config(|c| {
-        c.proxy.backends = vec![
-            common::backend("b1", ports.imap, ports.pop3, ports.managesieve),
-            common::backend("b2", b2_port, ports.pop3, ports.managesieve),
-        ];
-    });
-    s.start("proxyd");
+    let (s, front, _b2) = two_backends();
     let hashed = placed(&s).expect("a backend");
     let other = if hashed == "b1" { "b2" } else { "b1" };
     let first = imap_login(&s, &front);
@@ -159,17 +149,7 @@ fn a_wrong_password_is_refused_at_the_front_without_a_backend_login() {
 
 #[test]
 fn two_backends_hashing_move_and_a_backend_that_dies() {
-    let (mut s, front) = prepare();
-    s.start("imapd");
-    let (b2, b2_port) = common::second_imapd(&s);
-    let ports = s.env.ports;
-    s.edit_config(|c| {
-        c.proxy.backends = vec![
-            common::backend("b1", ports.imap, ports.pop3, ports.managesieve),
-            common::backend("b2", b2_port, ports.pop3, ports.managesieve),
-        ];
-    });
-    s.start("proxyd");
+    let (mut s, front, b2) = two_backends();
     let both = [
         Candidate {
             name: "b1",
@@ -231,6 +211,22 @@ fn two_backends_hashing_move_and_a_backend_that_dies() {
     assert!(out.contains("override removed"), "{out}");
     let routes = std::fs::read_to_string(&s.env.config.proxy.routes_file).unwrap();
     assert!(!routes.contains(USER), "{routes}");
+}
+
+/// imapd (`b1`) and a second imapd (`b2`, returned) over one mail root, proxyd in front.
+fn two_backends() -> (Suite, Front, ferrymail_dev::Daemon) {
+    let (mut s, front) = prepare();
+    s.start("imapd");
+    let (b2, b2_port) = common::second_imapd(&s);
+    let ports = s.env.ports;
+    s.edit_config(|c| {
+        c.proxy.backends = vec![
+            common::backend("b1", ports.imap, ports.pop3, ports.managesieve),
+            common::backend("b2", b2_port, ports.pop3, ports.managesieve),
+        ];
+    });
+    s.start("proxyd");
+    (s, front, b2)
 }
 
 /// `mailctl -c <config> args…`, which must succeed; its output.
