@@ -1,12 +1,17 @@
 //! Packaging and operations checks for ferrymail: reads the systemd units in `systemd/`,
 //! starts the real daemon binaries from sockets the way systemd does (LISTEN_FDS,
 //! LISTEN_FDNAMES, NOTIFY_SOCKET), and drives a bounded SMTP/IMAP load while daemons are
-//! restarted one at a time; [`netns`] builds separate hosts in network namespaces. Used by
+//! restarted one at a time; [`netns`] builds separate hosts in network namespaces and
+//! [`gluster`] a replicated GlusterFS volume shared by them. Used by
 //! this crate's tests; nothing here is linked into a daemon.
 
 pub mod activation;
+pub mod cluster;
+pub mod gluster;
 pub mod load;
+pub mod mailbox_view;
 pub mod netns;
+pub mod topology;
 pub mod units;
 
 use std::path::{Path, PathBuf};

@@ -75,6 +75,20 @@ impl Place {
         }
     }
 
+    /// The words to put before a program to run it in this place's network but in the
+    /// caller's mount namespace (`nsenter --net=…`, which execs the program), so that it sees
+    /// mounts made later by the caller, such as a FUSE file system; nothing for the test's own
+    /// network.
+    pub fn net_only_prefix(&self) -> Vec<String> {
+        match &self.netns {
+            None => Vec::new(),
+            Some(ns) => vec![
+                "nsenter".to_owned(),
+                format!("--net={}", ns_path(ns).display()),
+            ],
+        }
+    }
+
     /// A command that runs `program` here.
     pub fn command(&self, program: &str) -> Command {
         let prefix = self.prefix();
@@ -134,6 +148,8 @@ fn ip(args: &[&str]) -> Result<(), String> {
 /// One host of a [`Lan`].
 #[derive(Debug, Clone)]
 pub struct LanHost {
+    /// The name the host was created under (`h0`, `h1`, … for [`Lan::create`]).
+    pub role: String,
     pub place: Place,
     pub ip: IpAddr,
 }
@@ -151,6 +167,7 @@ pub struct Lan {
     /// Created namespaces, in creation order.
     names: Vec<String>,
     pub wan: Place,
+    wan_ip: Ipv4Addr,
     pub hosts: Vec<LanHost>,
 }
 
@@ -167,6 +184,21 @@ impl Lan {
         if hosts > 200 {
             return Err(format!("{hosts} hosts: at most 200"));
         }
+        let roles: Vec<(String, Ipv4Addr)> = (0..hosts)
+            .map(|i| (format!("h{i}"), Ipv4Addr::new(10, 231, 0, i as u8 + 1)))
+            .collect();
+        let roles: Vec<(&str, Ipv4Addr)> = roles.iter().map(|(r, a)| (r.as_str(), *a)).collect();
+        Lan::create_named(&[Lan::WAN_IP], &roles)
+    }
+
+    /// Creates the wan namespace with every address of `wan_ips` on its bridge (the first is
+    /// [`Lan::wan_ip`]), and one namespace per `(role, address)` of `hosts`, all in the /24 of
+    /// the first wan address; each host's namespace name ends in `-<role>`. Errors as for
+    /// [`Lan::create`].
+    pub fn create_named(wan_ips: &[Ipv4Addr], hosts: &[(&str, Ipv4Addr)]) -> Result<Lan, String> {
+        let Some(&wan_ip) = wan_ips.first() else {
+            return Err("a Lan needs at least one wan address".into());
+        };
         reap_stale();
         let base = format!(
             "{PREFIX}-{}-{}",
@@ -177,6 +209,7 @@ impl Lan {
         let mut lan = Lan {
             names: Vec::new(),
             wan: Place::netns(&wan_name),
+            wan_ip,
             hosts: Vec::new(),
         };
         ip(&["netns", "add", &wan_name])?;
@@ -185,17 +218,17 @@ impl Lan {
         std::thread::scope(|s| s.spawn(|| enter(&wan_name)).join())
             .map_err(|_| "entering a namespace panicked".to_string())??;
         let w = wan_name.as_str();
-        let wan_cidr = format!("{}/24", Lan::WAN_IP);
         ip(&["-n", w, "link", "set", "lo", "up"])?;
         ip(&["-n", w, "link", "add", "br0", "type", "bridge"])?;
-        ip(&["-n", w, "addr", "add", &wan_cidr, "dev", "br0"])?;
+        for a in wan_ips {
+            ip(&["-n", w, "addr", "add", &format!("{a}/24"), "dev", "br0"])?;
+        }
         ip(&["-n", w, "link", "set", "br0", "up"])?;
-        for i in 0..hosts {
-            let name = format!("{base}-h{i}");
+        for (i, (role, host_ip)) in hosts.iter().enumerate() {
+            let name = format!("{base}-{role}");
             ip(&["netns", "add", &name])?;
             lan.names.push(name.clone());
             let port = format!("veth{i}");
-            let host_ip = Ipv4Addr::new(10, 231, 0, i as u8 + 1);
             let cidr = format!("{host_ip}/24");
             ip(&[
                 "-n", w, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
@@ -207,11 +240,22 @@ impl Lan {
             ip(&["-n", &name, "link", "set", "eth0", "up"])?;
             ip(&["-n", &name, "link", "set", "lo", "up"])?;
             lan.hosts.push(LanHost {
+                role: (*role).to_owned(),
                 place: Place::netns(&name),
-                ip: IpAddr::V4(host_ip),
+                ip: IpAddr::V4(*host_ip),
             });
         }
         Ok(lan)
+    }
+
+    /// The wan namespace's first address on the bridge.
+    pub fn wan_ip(&self) -> Ipv4Addr {
+        self.wan_ip
+    }
+
+    /// The host created for `role`.
+    pub fn host(&self, role: &str) -> Option<&LanHost> {
+        self.hosts.iter().find(|h| h.role == role)
     }
 
     /// The namespaces' names, wan first.
