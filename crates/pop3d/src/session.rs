@@ -243,29 +243,11 @@ impl Session {
     }
 
     fn capabilities(&self) -> Vec<u8> {
-        let mut caps = vec![
-            "+OK Capability list follows",
-            "TOP",
-            "UIDL",
-            "RESP-CODES",
-            "AUTH-RESP-CODE",
-            "PIPELINING",
-        ];
-        if matches!(self.state, State::Authorization { .. }) {
-            if self.login_allowed() {
-                caps.push("USER");
-                caps.push("SASL PLAIN LOGIN");
-            }
-            if self.config.stls_available && !self.tls {
-                caps.push("STLS");
-            }
-        }
-        let implementation = format!("IMPLEMENTATION {IMPLEMENTATION}");
-        caps.push(&implementation);
-        caps.push(".");
-        let mut out = caps.join("\r\n").into_bytes();
-        out.extend_from_slice(b"\r\n");
-        out
+        let authorization = matches!(self.state, State::Authorization { .. });
+        capability_list(
+            authorization && self.login_allowed(),
+            authorization && self.config.stls_available && !self.tls,
+        )
     }
 
     fn authorization(&mut self, cmd: Command) -> Step {
@@ -573,6 +555,32 @@ pub fn uidl_for_base(base: &str) -> String {
         fnv(0xcbf2_9ce4_8422_2325),
         fnv(0x84222325_cbf29ce4)
     )
+}
+
+/// The CAPA answer (RFC 2449): `login` offers USER and SASL, `stls` offers STLS. Shared with
+/// the front end, which answers CAPA before a session has a backend.
+pub fn capability_list(login: bool, stls: bool) -> Vec<u8> {
+    let mut caps = vec![
+        "+OK Capability list follows",
+        "TOP",
+        "UIDL",
+        "RESP-CODES",
+        "AUTH-RESP-CODE",
+        "PIPELINING",
+    ];
+    if login {
+        caps.push("USER");
+        caps.push("SASL PLAIN LOGIN");
+    }
+    if stls {
+        caps.push("STLS");
+    }
+    let implementation = format!("IMPLEMENTATION {IMPLEMENTATION}");
+    caps.push(&implementation);
+    caps.push(".");
+    let mut out = caps.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 #[cfg(test)]

@@ -132,22 +132,5 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
 }
 
 fn capabilities(ctx: &Context, allowed: bool, tls: bool) -> Vec<u8> {
-    let mut caps = vec![
-        "+OK Capability list follows",
-        "TOP",
-        "UIDL",
-        "RESP-CODES",
-        "AUTH-RESP-CODE",
-        "PIPELINING",
-    ];
-    if allowed {
-        caps.extend(["USER", "SASL PLAIN LOGIN"]);
-    }
-    if !tls && ctx.tls.is_some() {
-        caps.push("STLS");
-    }
-    caps.extend(["IMPLEMENTATION ferrymail", "."]);
-    let mut out = caps.join("\r\n").into_bytes();
-    out.extend_from_slice(b"\r\n");
-    out
+    pop3d::session::capability_list(allowed, !tls && ctx.tls.is_some())
 }
