@@ -208,8 +208,7 @@ fn cluster_survives_losing_hosts() {
     let mut t = match Topology::start(&users()) {
         Ok(t) => t,
         Err(reason) => {
-            println!("SKIP: {reason}");
-            return;
+            ferrymail_testkit::skip!("{reason}");
         }
     };
     println!(

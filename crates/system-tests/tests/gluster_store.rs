@@ -78,8 +78,7 @@ fn try_flock(path: &Path) -> bool {
 #[test]
 fn two_hosts_share_a_replicated_volume() {
     if let Some(reason) = gluster::unavailable() {
-        println!("SKIP: {reason}");
-        return;
+        ferrymail_testkit::skip!("{reason}");
     }
     let lan = match Lan::create_named(
         &[addr(1)],
@@ -93,8 +92,7 @@ fn two_hosts_share_a_replicated_volume() {
     ) {
         Ok(lan) => lan,
         Err(reason) => {
-            println!("SKIP: network namespaces unavailable: {reason}");
-            return;
+            ferrymail_testkit::skip!("network namespaces unavailable: {reason}");
         }
     };
     let dir = tempfile::tempdir().unwrap();
