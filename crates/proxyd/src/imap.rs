@@ -13,8 +13,6 @@ use crate::backend::Proto;
 use crate::client::{Challenges, Client, ClientError};
 use crate::context::{Context, Verified};
 
-/// Longest command line before login (literals counted apart).
-const MAX_LINE: usize = 8 * 1024;
 /// Largest literal before login (a login name or password).
 const MAX_LITERAL: u64 = 4 * 1024;
 
@@ -28,8 +26,11 @@ pub async fn run(ctx: &Context, client: Client, info: &ConnInfo) -> Result<(), C
         capabilities(ctx, info, c.is_tls())
     );
     c.send(greeting.as_bytes()).await?;
+    // The same line limit as imapd's, so a client cannot tell the front end from a backend
+    // (clients send long ID lists before logging in).
+    let max_line = ctx.config.imapd.max_command_line;
     loop {
-        let Some(command) = read_command(&mut c).await? else {
+        let Some(command) = read_command(&mut c, max_line).await? else {
             // A literal it would send anyway cannot be told from commands: end here.
             c.send(b"* BYE command too long\r\n").await?;
             return Ok(());
@@ -167,10 +168,10 @@ fn capabilities(ctx: &Context, info: &ConnInfo, tls: bool) -> String {
 }
 
 /// One complete command, literals inline; `None` when it is over the limits.
-async fn read_command(c: &mut Client) -> Result<Option<Vec<u8>>, ClientError> {
-    let mut collector = CommandCollector::new(MAX_LINE, MAX_LITERAL);
+async fn read_command(c: &mut Client, max_line: usize) -> Result<Option<Vec<u8>>, ClientError> {
+    let mut collector = CommandCollector::new(max_line, MAX_LITERAL);
     loop {
-        let Some(line) = c.line(MAX_LINE + 2).await? else {
+        let Some(line) = c.line(max_line + 2).await? else {
             return Ok(None);
         };
         match collector.push_line(&line) {
