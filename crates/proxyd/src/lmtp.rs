@@ -17,6 +17,7 @@ use ferrymail_net::lines::{read_line, Line};
 use ferrymail_net::sasl::{Exchange, Mechanism};
 use ferrymail_net::server::ConnInfo;
 use ferrymail_net::stream::MaybeTls;
+use ferrymail_smtp::{DataDecoder, DotStuffer, LineEndingPolicy};
 use ferrymail_users::Destination;
 use tokio::io::{AsyncWriteExt, BufReader};
 
@@ -337,27 +338,35 @@ async fn reply(peer: &mut Peer) -> Result<Vec<u8>, backend::BackendError> {
     }
 }
 
-/// The message as sent (dot-stuffed, with its final `.` line); `None` when over `max`
-/// octets (read to its end all the same).
+/// The message as the backends receive it: read with the DATA decoder every server of ours
+/// uses (only `<CRLF>.<CRLF>` ends it, never a bare LF; bare line endings become CRLF, as
+/// local-delivery stores them) and dot-stuffed again, with its final `.` line, so the front
+/// end and the backend can never disagree on where it ends. `None` when over `max` octets
+/// or with a line over the limit (read to its end all the same).
 async fn read_data(c: &mut Client, max: u64) -> Result<Option<Vec<u8>>, ClientError> {
-    let mut data = Vec::new();
-    let mut too_big = false;
+    let mut decoder = DataDecoder::new(LineEndingPolicy::Normalize, max, MAX_TEXT_LINE);
+    let mut message = Vec::new();
+    let mut line_too_long = false;
     loop {
         c.extend_deadline(COMMAND_TIMEOUT);
-        let line = c.line(MAX_TEXT_LINE).await?;
-        let Some(line) = line else {
-            too_big = true;
+        let Some(line) = c.line(MAX_TEXT_LINE).await? else {
+            // Consumed through its LF, so the decoder is at a line start again.
+            line_too_long = true;
             continue;
         };
-        let end = line == b".\r\n" || line == b".\n";
-        if !too_big {
-            data.extend_from_slice(&line);
-            too_big = data.len() as u64 > max.saturating_add(3);
-        }
-        if end {
-            return Ok((!too_big).then_some(data));
+        if decoder.feed(&line, &mut message).is_some() {
+            break;
         }
     }
+    let outcome = decoder.outcome();
+    if outcome.too_big || outcome.line_too_long || line_too_long {
+        return Ok(None);
+    }
+    let mut data = Vec::with_capacity(message.len() + message.len() / 64 + 8);
+    let mut stuffer = DotStuffer::new();
+    stuffer.feed(&message, &mut data);
+    stuffer.finish(&mut data);
+    Ok(Some(data))
 }
 
 /// Sends the message to every backend with recipients and collects the replies in

@@ -106,3 +106,27 @@ fn a_backend_lost_during_the_transaction_gets_451_for_its_recipients() {
     let r = c.reply();
     assert!(r.starts_with("451 4.4.0"), "{r}");
 }
+
+#[test]
+fn only_crlf_dot_crlf_ends_the_message_and_dots_survive_the_relay() {
+    let (s, front, auth) = start();
+    let mut c = logged_in(&s, &front, &auth);
+    assert_eq!(c.cmd("MAIL FROM:<a@example.org>").code, 250);
+    assert_eq!(c.cmd(&format!("RCPT TO:<{USER}>")).code, 250);
+    assert_eq!(c.cmd("DATA").code, 354);
+    // `<LF>.<LF>` is no end (the smuggling pattern); the stuffed `..dot` line is `.dot`.
+    c.send(b"Subject: one message\r\n\r\nfirst\n.\nMAIL FROM:<evil@example.org>\r\n..dot\r\n.\r\n");
+    let r = c.reply();
+    assert_eq!(r.code, 250, "{r:?}");
+    let new = s.maildir(USER).join("new");
+    let files: Vec<_> = std::fs::read_dir(&new).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let stored = std::fs::read(files[0].as_ref().unwrap().path()).unwrap();
+    let text = String::from_utf8_lossy(&stored);
+    assert!(
+        text.contains("first\r\n.\r\nMAIL FROM:<evil@example.org>\r\n.dot\r\n"),
+        "{text}"
+    );
+    // The session is in step: the next command is a command.
+    assert_eq!(c.cmd("NOOP").code, 250);
+}
